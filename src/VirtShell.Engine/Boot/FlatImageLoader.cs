@@ -1,0 +1,30 @@
+using VirtShell.Engine.Cpu;
+using VirtShell.Engine.Definitions;
+using VirtShell.Engine.Memory;
+
+namespace VirtShell.Engine.Boot;
+
+/// <summary>A raw image copied to an address; the CPU starts at its entry in real mode or flat 32-bit protected mode.</summary>
+public sealed class FlatImageLoader : IBootLoader
+{
+    public BootKind Kind => BootKind.Flat;
+
+    public CpuState Load(BootSpec spec, GuestMemory memory)
+    {
+        BootLoaders.Place(spec, memory, spec.LoadAddress, BootLoaders.ReadImage(spec));
+        ulong entry = spec.Entry ?? spec.LoadAddress;
+        if (spec.Mode == CpuStartMode.Real)
+        {
+            if (entry > 0xFFFFF)
+                throw new DefinitionException($"real-mode entry 0x{entry:x} is above 1 MiB", spec.Source);
+            // CS:IP with the smallest offset keeps the whole first 64 KiB of the image reachable without a far jump.
+            return CpuState.RealMode((ushort)(entry >> 4), (ushort)(entry & 0xF));
+        }
+        var s = CpuState.RealMode(0, 0);
+        s.Cs = SegmentState.Flat32(0x08, code: true);
+        s.Ds = s.Es = s.Fs = s.Gs = s.Ss = SegmentState.Flat32(0x10, code: false);
+        s.Cr0 = 0x11; // PE, ET
+        s.Rip = entry;
+        return s;
+    }
+}

@@ -1,0 +1,40 @@
+using VirtShell.Engine.Cpu;
+using VirtShell.Engine.Definitions;
+using VirtShell.Engine.Memory;
+
+namespace VirtShell.Engine.Boot;
+
+/// <summary>
+/// Puts a guest into memory and says how the CPU starts. Backend-neutral: the same output boots on the
+/// interpreter and on KVM.
+/// </summary>
+public interface IBootLoader
+{
+    BootKind Kind { get; }
+    CpuState Load(BootSpec spec, GuestMemory memory);
+}
+
+public static class BootLoaders
+{
+    private static readonly IBootLoader[] All = [new FlatImageLoader(), new BootSectorLoader()];
+
+    public static CpuState Load(BootSpec spec, GuestMemory memory) =>
+        All.First(l => l.Kind == spec.Kind).Load(spec, memory);
+
+    internal static byte[] ReadImage(BootSpec spec)
+    {
+        try { return File.ReadAllBytes(spec.Image); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new DefinitionException($"boot image '{spec.Image}' cannot be read: {e.Message}", spec.Source);
+        }
+    }
+
+    internal static void Place(BootSpec spec, GuestMemory memory, ulong address, byte[] image)
+    {
+        if (!memory.IsRam(address, (ulong)image.Length))
+            throw new DefinitionException(
+                $"boot image '{Path.GetFileName(spec.Image)}' ({image.Length} bytes) does not fit in RAM at 0x{address:x}", spec.Source);
+        memory.Write(address, image);
+    }
+}

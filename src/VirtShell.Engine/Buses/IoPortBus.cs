@@ -1,0 +1,40 @@
+namespace VirtShell.Engine.Buses;
+
+/// <summary>A device that answers 8/16/32-bit port accesses. <c>port</c> is the absolute port number.</summary>
+public interface IPortDevice
+{
+    uint ReadPort(ushort port, int size);
+    void WritePort(ushort port, int size, uint value);
+}
+
+/// <summary>
+/// The 16-bit I/O port space. Both CPU backends deliver every IN/OUT here; a device never knows which backend
+/// runs the CPU. Claims may not overlap; an overlap is a definition error reported before boot.
+/// </summary>
+public sealed class IoPortBus
+{
+    private readonly IPortDevice?[] _byPort = new IPortDevice?[65536];
+    private readonly List<BusClaim> _claims = [];
+
+    public IReadOnlyList<BusClaim> Claims => _claims;
+
+    public void Register(ushort first, int count, IPortDevice device, string owner)
+    {
+        if (count <= 0 || first + count > 65536)
+            throw new ArgumentOutOfRangeException(nameof(count), $"{owner}: ports 0x{first:x}+{count} are outside the 16-bit port space");
+        var claim = new BusClaim(first, (ulong)count, owner);
+        var clash = _claims.FirstOrDefault(c => c.Overlaps(claim));
+        if (clash != null) throw new BusConflictException(claim, clash);
+        _claims.Add(claim);
+        for (int p = first; p < first + count; p++) _byPort[p] = device;
+    }
+
+    /// <summary>Unclaimed ports read as all ones, as on an ISA bus with nothing driving it.</summary>
+    public uint Read(ushort port, int size)
+    {
+        var d = _byPort[port];
+        return d != null ? d.ReadPort(port, size) : size switch { 1 => 0xFFu, 2 => 0xFFFFu, _ => 0xFFFF_FFFFu };
+    }
+
+    public void Write(ushort port, int size, uint value) => _byPort[port]?.WritePort(port, size, value);
+}

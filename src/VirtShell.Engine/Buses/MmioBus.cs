@@ -1,0 +1,36 @@
+namespace VirtShell.Engine.Buses;
+
+public interface IMmioDevice
+{
+    ulong ReadMmio(ulong address, int size);
+    void WriteMmio(ulong address, int size, ulong value);
+}
+
+/// <summary>Physical address ranges that are not RAM but a device's registers.</summary>
+public sealed class MmioBus
+{
+    private readonly List<(BusClaim Claim, IMmioDevice Device)> _ranges = [];
+
+    public IEnumerable<BusClaim> Claims => _ranges.Select(r => r.Claim);
+
+    public void Register(ulong start, ulong length, IMmioDevice device, string owner)
+    {
+        var claim = new BusClaim(start, length, owner);
+        var clash = _ranges.FirstOrDefault(r => r.Claim.Overlaps(claim)).Claim;
+        if (clash != null) throw new BusConflictException(claim, clash);
+        _ranges.Add((claim, device));
+    }
+
+    public IMmioDevice? Find(ulong address)
+    {
+        foreach (var (c, d) in _ranges)
+            if (address >= c.Start && address - c.Start < c.Length) return d;
+        return null;
+    }
+
+    /// <summary>Unclaimed addresses read as all ones and ignore writes.</summary>
+    public ulong Read(ulong address, int size) =>
+        Find(address)?.ReadMmio(address, size) ?? (size >= 8 ? ulong.MaxValue : (1UL << (size * 8)) - 1);
+
+    public void Write(ulong address, int size, ulong value) => Find(address)?.WriteMmio(address, size, value);
+}

@@ -1,0 +1,115 @@
+using System.Text;
+
+namespace VirtShell.Engine.Console;
+
+/// <summary>
+/// The serial console of one machine. Output: every byte the guest sends is appended to console.log and kept in a
+/// bounded in-memory window that readers address by absolute offset (bytes since the machine was created, so a
+/// reader never sees a byte twice). Input: a queue the guest's UART drains.
+/// </summary>
+public sealed class ConsoleChannel : IDisposable
+{
+    private readonly object _lock = new();
+    private readonly byte[] _window;
+    private long _total;            // bytes ever written; _window holds the last min(_total, capacity)
+    private readonly FileStream? _log;
+    private readonly StringBuilder _line = new();
+    private readonly Queue<byte> _input = new();
+
+    /// <param name="logPath">console.log to append to, or null for none.</param>
+    public ConsoleChannel(string? logPath, int capacity = 1 << 20)
+    {
+        _window = new byte[capacity];
+        if (logPath != null)
+        {
+            _log = new FileStream(logPath, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
+            _total = _log.Length;
+        }
+    }
+
+    /// <summary>Offset one past the last byte the guest wrote.</summary>
+    public long Position { get { lock (_lock) return _total; } }
+
+    /// <summary>Raised for each complete line (without its line ending), on the thread that wrote it.</summary>
+    public event Action<string>? LineReceived;
+
+    /// <summary>Raised when the host queued input for the guest.</summary>
+    public event Action? InputAvailable;
+
+    public void WriteFromGuest(byte b)
+    {
+        string? line = null;
+        lock (_lock)
+        {
+            _window[_total % _window.Length] = b;
+            _total++;
+            _log?.WriteByte(b);
+            if (b == (byte)'\n')
+            {
+                line = _line.ToString().TrimEnd('\r');
+                _line.Clear();
+                _log?.Flush();
+            }
+            else if (_line.Length < 64 * 1024) _line.Append((char)b);
+            Monitor.PulseAll(_lock);
+        }
+        if (line != null) LineReceived?.Invoke(line);
+    }
+
+    /// <summary>Makes sure what the guest wrote so far is in console.log (called when a machine stops).</summary>
+    public void Flush() { lock (_lock) _log?.Flush(); }
+
+    /// <summary>
+    /// Copies out the bytes from <paramref name="offset"/> to the current end. Bytes that fell out of the window are
+    /// skipped (<paramref name="offset"/> moves forward to the oldest one kept).
+    /// </summary>
+    public byte[] ReadFrom(ref long offset)
+    {
+        lock (_lock)
+        {
+            long oldest = Math.Max(0, _total - _window.Length);
+            if (offset < oldest) offset = oldest;
+            if (offset > _total) offset = _total;
+            var result = new byte[_total - offset];
+            for (int i = 0; i < result.Length; i++) result[i] = _window[(offset + i) % _window.Length];
+            offset = _total;
+            return result;
+        }
+    }
+
+    /// <summary>Waits until the guest has written past <paramref name="offset"/> or the timeout passes.</summary>
+    public bool WaitForOutput(long offset, TimeSpan timeout, CancellationToken cancel = default)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        lock (_lock)
+        {
+            while (_total <= offset)
+            {
+                var left = deadline - DateTime.UtcNow;
+                if (left <= TimeSpan.Zero || cancel.IsCancellationRequested) return false;
+                Monitor.Wait(_lock, left < TimeSpan.FromMilliseconds(100) ? left : TimeSpan.FromMilliseconds(100));
+            }
+            return true;
+        }
+    }
+
+    public void SendInput(ReadOnlySpan<byte> bytes)
+    {
+        lock (_lock) foreach (var b in bytes) _input.Enqueue(b);
+        InputAvailable?.Invoke();
+    }
+
+    public void SendInput(string text) => SendInput(Encoding.UTF8.GetBytes(text));
+
+    public bool TryReadInput(out byte b)
+    {
+        lock (_lock) return _input.TryDequeue(out b);
+    }
+
+    public int PendingInput { get { lock (_lock) return _input.Count; } }
+
+    public void Dispose()
+    {
+        lock (_lock) _log?.Dispose();
+    }
+}

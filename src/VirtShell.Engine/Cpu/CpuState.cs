@@ -1,0 +1,73 @@
+using System.Text;
+
+namespace VirtShell.Engine.Cpu;
+
+/// <summary>A segment register as the CPU caches it: the selector and its descriptor's base, limit and attributes.</summary>
+public struct SegmentState
+{
+    public ushort Selector;
+    public ulong Base;
+    public uint Limit;
+    /// <summary>Descriptor bits 40-47 (type, S, DPL, P) in the low byte and 52-55 (AVL, L, D/B, G) in bits 12-15, as in VMX/KVM.</summary>
+    public ushort Attributes;
+
+    /// <summary>A real-mode segment: base = selector * 16, 64 KiB limit, present read/write data.</summary>
+    public static SegmentState Real(ushort selector, bool code = false) =>
+        new() { Selector = selector, Base = (ulong)selector << 4, Limit = 0xFFFF, Attributes = (ushort)(code ? 0x9B : 0x93) };
+
+    /// <summary>A flat 4 GiB 32-bit segment.</summary>
+    public static SegmentState Flat32(ushort selector, bool code) =>
+        new() { Selector = selector, Base = 0, Limit = 0xFFFF_FFFF, Attributes = (ushort)((code ? 0x9B : 0x93) | 0xC000) };
+}
+
+public struct DescriptorTableState
+{
+    public ulong Base;
+    public ushort Limit;
+}
+
+/// <summary>
+/// Architectural CPU state, backend-neutral: loaders produce it, both the interpreter and KVM load and save it,
+/// and register dumps print it. Registers are 64-bit wide so the same record serves 64-bit KVM guests.
+/// </summary>
+public sealed class CpuState
+{
+    public ulong Rax, Rbx, Rcx, Rdx, Rsi, Rdi, Rbp, Rsp;
+    public ulong R8, R9, R10, R11, R12, R13, R14, R15;
+    public ulong Rip;
+    public ulong Rflags = 0x2;
+    public SegmentState Cs, Ds, Es, Fs, Gs, Ss, Tr, Ldtr;
+    public DescriptorTableState Gdtr, Idtr;
+    public ulong Cr0 = 0x10, Cr2, Cr3, Cr4, Efer;
+
+    /// <summary>The state after reset, moved to start at <paramref name="cs"/>:<paramref name="ip"/> in real mode.</summary>
+    public static CpuState RealMode(ushort cs, ushort ip) => new()
+    {
+        Cs = SegmentState.Real(cs, code: true),
+        Ds = SegmentState.Real(0), Es = SegmentState.Real(0), Fs = SegmentState.Real(0),
+        Gs = SegmentState.Real(0), Ss = SegmentState.Real(0),
+        Tr = new SegmentState { Limit = 0xFFFF, Attributes = 0x8B },
+        Ldtr = new SegmentState { Limit = 0xFFFF, Attributes = 0x82 },
+        Gdtr = new DescriptorTableState { Limit = 0xFFFF },
+        Idtr = new DescriptorTableState { Limit = 0x3FF },
+        Rip = ip,
+    };
+
+    public CpuState Clone() => (CpuState)MemberwiseClone();
+
+    /// <summary>A register dump in the style of QEMU's "info registers", for crash records.</summary>
+    public string Dump()
+    {
+        var sb = new StringBuilder();
+        sb.AppendLine($"EAX={Rax:x8} EBX={Rbx:x8} ECX={Rcx:x8} EDX={Rdx:x8}");
+        sb.AppendLine($"ESI={Rsi:x8} EDI={Rdi:x8} EBP={Rbp:x8} ESP={Rsp:x8}");
+        sb.AppendLine($"EIP={Rip:x8} EFL={Rflags:x8}");
+        void Seg(string n, SegmentState s) => sb.AppendLine($"{n} ={s.Selector:x4} {s.Base:x8} {s.Limit:x8} {s.Attributes:x4}");
+        Seg("ES", Es); Seg("CS", Cs); Seg("SS", Ss); Seg("DS", Ds); Seg("FS", Fs); Seg("GS", Gs);
+        Seg("LDT", Ldtr); Seg("TR ", Tr);
+        sb.AppendLine($"GDT= {Gdtr.Base:x8} {Gdtr.Limit:x4}");
+        sb.AppendLine($"IDT= {Idtr.Base:x8} {Idtr.Limit:x4}");
+        sb.Append($"CR0={Cr0:x8} CR2={Cr2:x8} CR3={Cr3:x8} CR4={Cr4:x8}");
+        return sb.ToString();
+    }
+}

@@ -1,0 +1,33 @@
+namespace VirtShell.Engine.Cpu;
+
+public enum CpuExitReason
+{
+    /// <summary>Another thread called <see cref="IVirtualCpu.RequestExit"/>.</summary>
+    ExitRequested,
+    /// <summary>HLT with nothing to deliver: the runtime waits for a wake-up, then runs again.</summary>
+    Halted,
+    /// <summary>Triple fault or a shutdown cycle: the machine is dead.</summary>
+    Shutdown,
+    /// <summary>The backend could not go on (an emulation limit, a KVM internal error).</summary>
+    InternalError,
+}
+
+public sealed record CpuExit(CpuExitReason Reason, string? Detail = null);
+
+/// <summary>
+/// One virtual CPU, run by one thread. Port and MMIO accesses go to the machine's buses from inside
+/// <see cref="Run"/>; only what the machine itself must act on comes back as an exit.
+/// </summary>
+public interface IVirtualCpu : IDisposable
+{
+    CpuExit Run();
+
+    /// <summary>Thread-safe: makes <see cref="Run"/> return <see cref="CpuExitReason.ExitRequested"/> at the next instruction boundary.</summary>
+    void RequestExit();
+
+    CpuState GetState();
+    void SetState(CpuState state);
+
+    /// <summary>Guest instructions retired since creation.</summary>
+    long InstructionsRetired { get; }
+}

@@ -1,0 +1,75 @@
+using System.Text.Json.Serialization;
+using VirtShell.Engine.Buses;
+
+namespace VirtShell.Engine.Definitions;
+
+/// <summary>Where in a definition file a value came from, so errors can point at it.</summary>
+public sealed record SourceLocation(string File, int Line, int Column = 0)
+{
+    public override string ToString() => Column > 0 ? $"{File}:{Line}:{Column}" : $"{File}:{Line}";
+}
+
+/// <summary>A validated machine definition: what a model needs to build the machine.</summary>
+public sealed record MachineSpec
+{
+    public required string Name { get; init; }
+    public required string Model { get; init; }
+    public required ulong MemoryBytes { get; init; }
+    public IReadOnlyList<DeviceSpec> Devices { get; init; } = [];
+    public BootSpec? Boot { get; init; }
+    /// <summary>The definition file, absolute; relative paths in it were resolved against its folder.</summary>
+    public string? DefinitionPath { get; init; }
+    public SourceLocation? Source { get; init; }
+}
+
+/// <summary>One device: its type, its settings as the definition gave them, and where it was declared.</summary>
+public sealed record DeviceSpec
+{
+    public required string Type { get; init; }
+    public IReadOnlyDictionary<string, object?> Settings { get; init; } = new Dictionary<string, object?>();
+    public SourceLocation? Source { get; init; }
+
+    /// <summary>A device implemented by the definition itself (a JS <c>scriptDevice</c>); not persisted.</summary>
+    [JsonIgnore] public IPortDevice? Implementation { get; init; }
+
+    public string Describe() => Source is null ? Type : $"{Type} at {Source}";
+
+    public long GetInteger(string key, long? fallback = null)
+    {
+        if (Settings.TryGetValue(key, out var v) && v is not null)
+            return v switch
+            {
+                int i => i, long l => l, double d when d == Math.Floor(d) => (long)d,
+                System.Text.Json.JsonElement { ValueKind: System.Text.Json.JsonValueKind.Number } j => j.GetInt64(),
+                _ => throw new DefinitionException($"{Describe()}: '{key}' must be an integer, not {v}", Source),
+            };
+        return fallback ?? throw new DefinitionException($"{Describe()}: '{key}' is required", Source);
+    }
+
+    public bool GetBoolean(string key, bool fallback = false) =>
+        Settings.TryGetValue(key, out var v) && v is not null
+            ? v switch
+            {
+                bool b => b,
+                System.Text.Json.JsonElement { ValueKind: System.Text.Json.JsonValueKind.True } => true,
+                System.Text.Json.JsonElement { ValueKind: System.Text.Json.JsonValueKind.False } => false,
+                _ => throw new DefinitionException($"{Describe()}: '{key}' must be true or false, not {v}", Source),
+            }
+            : fallback;
+}
+
+public enum BootKind { Flat, BootSector }
+
+public enum CpuStartMode { Real, Protected }
+
+/// <summary>How to put the guest into memory and where the CPU starts.</summary>
+public sealed record BootSpec
+{
+    public BootKind Kind { get; init; } = BootKind.Flat;
+    /// <summary>Absolute path of the image.</summary>
+    public required string Image { get; init; }
+    public ulong LoadAddress { get; init; } = 0x7C00;
+    public ulong? Entry { get; init; }
+    public CpuStartMode Mode { get; init; } = CpuStartMode.Real;
+    public SourceLocation? Source { get; init; }
+}

@@ -1,0 +1,20 @@
+namespace VirtShell.Engine.Interrupts;
+
+/// <summary>
+/// What a device sees of interrupts: it raises and lowers lines. With the interpreter this is our 8259 pair; with
+/// KVM it is the in-kernel irqchip. Devices don't care which.
+/// </summary>
+public interface IInterruptController
+{
+    void SetIrq(int irq, bool level);
+}
+
+/// <summary>What a CPU that delivers interrupts itself (the interpreter) sees of the controller.</summary>
+public interface IInterruptSource
+{
+    /// <summary>True while an unmasked request is waiting for the CPU (the 8259's INT output).</summary>
+    bool HasPendingInterrupt { get; }
+
+    /// <summary>The INTA cycle: returns the vector to deliver, or -1 if the request went away.</summary>
+    int AcknowledgeInterrupt();
+}

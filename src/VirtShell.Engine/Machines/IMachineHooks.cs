@@ -1,0 +1,34 @@
+using VirtShell.Engine.Console;
+using VirtShell.Engine.Memory;
+
+namespace VirtShell.Engine.Machines;
+
+/// <summary>
+/// Code the definition runs at points of a machine's life. Implementations run it on their own thread with a time
+/// budget; an error they report as <see cref="HookException"/> turns into a machine error.
+/// </summary>
+public interface IMachineHooks : IDisposable
+{
+    /// <summary>Runs to completion before the first instruction; an error stops the boot.</summary>
+    void BeforeBoot(IMachineApi vm);
+
+    /// <summary>Queued: called in order, but the guest does not wait for it.</summary>
+    void OnConsoleLine(IMachineApi vm, string line);
+
+    void OnExit(IMachineApi vm, MachineExit exit);
+}
+
+/// <summary>What a hook may do with its machine.</summary>
+public interface IMachineApi
+{
+    string Name { get; }
+    void Log(string message);
+    /// <summary>Asks the machine to stop; returns at once (the hook may be running on the machine's behalf).</summary>
+    void RequestStop();
+    GuestMemory Memory { get; }
+    ConsoleChannel Console { get; }
+    /// <summary>Reports a hook failure: the machine stops with reason HookError.</summary>
+    void Fail(string message);
+}
+
+public sealed class HookException(string message, Exception? inner = null) : Exception(message, inner);

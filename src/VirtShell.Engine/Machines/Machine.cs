@@ -1,0 +1,278 @@
+using System.Diagnostics;
+using VirtShell.Engine.Console;
+using VirtShell.Engine.Definitions;
+using VirtShell.Engine.Memory;
+using VirtShell.Engine.Models;
+using VirtShell.Engine.Store;
+
+namespace VirtShell.Engine.Machines;
+
+/// <summary>Something a caller asked of a machine that its state does not allow (start a running machine, ...).</summary>
+public sealed class MachineStateException(string message) : InvalidOperationException(message);
+
+/// <summary>
+/// One machine: its record on disk and, while this process runs it, its runtime, console and hooks. Lifecycle calls
+/// are thread-safe; the guest runs on a thread of its own.
+/// </summary>
+public sealed class Machine
+{
+    private readonly object _lock = new();
+    private readonly VirtualizationHost _host;
+    private MachineRecord _record;
+    private IMachineRuntime? _runtime;
+    private LoadedDefinition? _definition;
+    private ConsoleChannel? _console;
+    private Thread? _thread;
+    private HookApi? _api;
+
+    internal Machine(VirtualizationHost host, MachineRecord record)
+    {
+        _host = host;
+        _record = record;
+    }
+
+    public string Name => _record.Name;
+    public string Model => _record.Spec.Model;
+    public MachineSpec Spec => _record.Spec;
+    public MachineState State { get { lock (_lock) return _record.State; } }
+    public MachineExit? LastExit { get { lock (_lock) return _record.LastExit; } }
+    public DateTimeOffset CreatedAt => _record.CreatedAt;
+    public DateTimeOffset? StartedAt { get { lock (_lock) return _record.StartedAt; } }
+    public string Directory => _host.Store.MachineDirectory(Name);
+    public string ConsoleLogPath => Path.Combine(Directory, MachineStore.ConsoleFile);
+    public int? OwnerProcessId { get { lock (_lock) return _record.OwnerProcessId; } }
+
+    public TimeSpan Uptime
+    {
+        get
+        {
+            lock (_lock)
+                return _record.State is MachineState.Running or MachineState.Paused && _record.StartedAt is { } s
+                    ? DateTimeOffset.UtcNow - s : TimeSpan.Zero;
+        }
+    }
+
+    /// <summary>True while this process runs the guest (it has the console and the runtime).</summary>
+    public bool IsLocal { get { lock (_lock) return _runtime != null; } }
+
+    /// <summary>The live console, or null when the machine has not run in this process.</summary>
+    public ConsoleChannel? Console { get { lock (_lock) return _console; } }
+
+    public GuestMemory? Memory { get { lock (_lock) return _runtime?.Memory; } }
+
+    public IReadOnlyDictionary<string, long> Counters
+    {
+        get { lock (_lock) return _runtime?.Counters ?? new Dictionary<string, long>(); }
+    }
+
+    /// <summary>Raised after every state change, outside the machine's lock.</summary>
+    public event Action<Machine, MachineState>? StateChanged;
+
+    /// <summary>Raised for each <c>vm.log</c> of a hook and each engine note about this machine.</summary>
+    public event Action<Machine, string>? Logged;
+
+    internal void Refresh(MachineRecord record)
+    {
+        lock (_lock) if (_runtime == null) _record = record;
+    }
+
+    public void Start()
+    {
+        lock (_lock)
+        {
+            if (_record.State is not (MachineState.Created or MachineState.Stopped or MachineState.Crashed))
+                throw new MachineStateException($"machine '{Name}' is {_record.State}; only a Created, Stopped or Crashed machine can start");
+            if (_record.OwnerProcessId is int pid && pid != Environment.ProcessId && MachineStore.IsOwnerAlive(_record))
+                throw new MachineStateException($"machine '{Name}' belongs to process {pid}");
+        }
+        var model = _host.Models.Find(Model) ?? throw new DefinitionException($"machine '{Name}' uses model '{Model}', which this build does not have");
+        var availability = model.GetAvailability();
+        if (!availability.IsAvailable)
+            throw new MachineStateException($"model '{model.Name}' is not available on this host: {availability.Reason}");
+
+        string definitionPath = Spec.DefinitionPath ?? throw new DefinitionException($"machine '{Name}' has no definition file");
+        if (!File.Exists(definitionPath))
+            throw new DefinitionException($"machine '{Name}': its definition {definitionPath} no longer exists (a copy is in {Directory})");
+
+        var definition = _host.Loader.Load(definitionPath, Name);
+        ConsoleChannel? console = null;
+        IMachineRuntime? runtime = null;
+        try
+        {
+            model.Validate(definition.Spec);
+            console = new ConsoleChannel(ConsoleLogPath);
+            var services = new MachineServices(console, exit => _runtime?.RequestStop(exit), Log);
+            SetState(MachineState.Starting, r => r with
+            {
+                Spec = definition.Spec, OwnerProcessId = Environment.ProcessId, OwnerProcessStart = ProcessStart,
+            });
+            runtime = model.CreateRuntime(definition.Spec, services);
+        }
+        catch
+        {
+            console?.Dispose();
+            definition.Dispose();
+            SetState(_record.LastExit?.IsCrash == true ? MachineState.Crashed : MachineState.Stopped, r => r with { OwnerProcessId = null, OwnerProcessStart = null });
+            throw;
+        }
+
+        lock (_lock)
+        {
+            _runtime = runtime;
+            _console?.Dispose();
+            _console = console;
+            _definition = definition;
+            _api = new HookApi(this);
+        }
+        if (definition.Hooks is { } hooks)
+        {
+            try
+            {
+                hooks.BeforeBoot(_api);
+            }
+            catch (HookException e)
+            {
+                Finish(new MachineExit(ExitReason.HookError, Detail: $"beforeBoot: {e.Message}"));
+                throw;
+            }
+            console.LineReceived += line => hooks.OnConsoleLine(_api, line);
+        }
+        SetState(MachineState.Running, r => r with { StartedAt = DateTimeOffset.UtcNow, LastExit = null });
+        _thread = new Thread(RunGuest) { IsBackground = true, Name = $"vcpu:{Name}" };
+        _thread.Start();
+    }
+
+    private void RunGuest()
+    {
+        MachineExit exit;
+        try
+        {
+            exit = _runtime!.Run();
+        }
+        catch (Exception e)
+        {
+            exit = new MachineExit(ExitReason.InternalError, Detail: e.ToString());
+        }
+        Finish(exit);
+    }
+
+    /// <summary>Tears the run down: hooks see the exit, the runtime and script engine are released, the record says how it ended.</summary>
+    private void Finish(MachineExit exit)
+    {
+        IMachineRuntime? runtime;
+        LoadedDefinition? definition;
+        lock (_lock)
+        {
+            runtime = _runtime;
+            definition = _definition;
+        }
+        if (definition?.Hooks is { } hooks)
+        {
+            try { hooks.OnExit(_api!, exit); }
+            catch (HookException e) { Log($"onExit hook failed: {e.Message}"); }
+        }
+        lock (_lock)
+        {
+            _runtime = null;
+            _definition = null;
+        }
+        runtime?.Dispose();
+        definition?.Dispose();
+        _console?.Dispose(); // closes console.log; what the guest wrote stays readable in memory
+        SetState(exit.IsCrash ? MachineState.Crashed : MachineState.Stopped,
+            r => r with { LastExit = exit, OwnerProcessId = null, OwnerProcessStart = null });
+    }
+
+    /// <summary>
+    /// Ends the run. Without <paramref name="turnOff"/> the guest would be asked to shut down, but no model has a
+    /// shutdown channel yet (no ACPI), so both end the same way: power cut, reason StoppedByUser.
+    /// </summary>
+    public void Stop(bool turnOff, TimeSpan timeout)
+    {
+        IMachineRuntime runtime;
+        lock (_lock)
+        {
+            if (_record.State is MachineState.Stopped or MachineState.Crashed or MachineState.Created) return;
+            runtime = _runtime ?? throw new MachineStateException($"machine '{Name}' runs in process {_record.OwnerProcessId}, not this one");
+            SetState(MachineState.Stopping);
+        }
+        runtime.Resume();
+        runtime.RequestStop(new MachineExit(ExitReason.StoppedByUser, Detail: turnOff ? "turned off" : null));
+        if (!WaitFor([MachineState.Stopped, MachineState.Crashed], timeout))
+            throw new MachineStateException($"machine '{Name}' did not stop within {timeout.TotalSeconds:0.#} s");
+    }
+
+    public void Pause()
+    {
+        IMachineRuntime runtime = RequireLocal(MachineState.Running, "paused");
+        runtime.Pause();
+        SetState(MachineState.Paused);
+    }
+
+    public void Resume()
+    {
+        IMachineRuntime runtime = RequireLocal(MachineState.Paused, "resumed");
+        SetState(MachineState.Running);
+        runtime.Resume();
+    }
+
+    private IMachineRuntime RequireLocal(MachineState required, string verb)
+    {
+        lock (_lock)
+        {
+            if (_record.State != required)
+                throw new MachineStateException($"machine '{Name}' is {_record.State}; only a {required} machine can be {verb}");
+            return _runtime ?? throw new MachineStateException($"machine '{Name}' runs in process {_record.OwnerProcessId}, not this one");
+        }
+    }
+
+    /// <summary>Waits until the machine is in one of <paramref name="states"/>; false on timeout.</summary>
+    public bool WaitFor(IReadOnlyCollection<MachineState> states, TimeSpan timeout, CancellationToken cancel = default)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        lock (_lock)
+        {
+            while (!states.Contains(_record.State))
+            {
+                var left = deadline - DateTime.UtcNow;
+                if (left <= TimeSpan.Zero || cancel.IsCancellationRequested) return false;
+                Monitor.Wait(_lock, left < TimeSpan.FromMilliseconds(100) ? left : TimeSpan.FromMilliseconds(100));
+            }
+            return true;
+        }
+    }
+
+    public void Log(string message)
+    {
+        try
+        {
+            File.AppendAllText(Path.Combine(Directory, MachineStore.LogFile), $"{DateTimeOffset.UtcNow:O} {message}\n");
+        }
+        catch (IOException) { /* the log is a convenience; a full disk must not stop the guest */ }
+        Logged?.Invoke(this, message);
+    }
+
+    private void SetState(MachineState state, Func<MachineRecord, MachineRecord>? change = null)
+    {
+        lock (_lock)
+        {
+            _record = (change?.Invoke(_record) ?? _record) with { State = state };
+            if (System.IO.Directory.Exists(Directory)) _host.Store.Save(_record);
+            Monitor.PulseAll(_lock);
+        }
+        StateChanged?.Invoke(this, state);
+    }
+
+    private static readonly DateTimeOffset ProcessStart = Process.GetCurrentProcess().StartTime.ToUniversalTime();
+
+    /// <summary>The machine as hooks see it.</summary>
+    private sealed class HookApi(Machine machine) : IMachineApi
+    {
+        public string Name => machine.Name;
+        public void Log(string message) => machine.Log(message);
+        public void RequestStop() => machine._runtime?.RequestStop(new MachineExit(ExitReason.StoppedByUser, Detail: "stopped by a hook"));
+        public GuestMemory Memory => machine.Memory ?? throw new MachineStateException($"machine '{Name}' has no memory (not running)");
+        public ConsoleChannel Console => machine._console ?? throw new MachineStateException($"machine '{Name}' has no console (not running)");
+        public void Fail(string message) => machine._runtime?.RequestStop(new MachineExit(ExitReason.HookError, Detail: message));
+    }
+}

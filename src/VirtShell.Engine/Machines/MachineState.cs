@@ -1,0 +1,29 @@
+namespace VirtShell.Engine.Machines;
+
+public enum MachineState { Created, Starting, Running, Paused, Stopping, Stopped, Crashed }
+
+public enum ExitReason
+{
+    /// <summary>The guest turned itself off (an ACPI or platform power-off).</summary>
+    GuestPowerOff,
+    /// <summary>The guest wrote to the isa-debug-exit port.</summary>
+    DebugExit,
+    TripleFault,
+    HookError,
+    StoppedByUser,
+    /// <summary>The process that ran the machine ended while it was running.</summary>
+    HostProcessEnded,
+    /// <summary>The engine could not go on (an emulation limit or a backend error).</summary>
+    InternalError,
+}
+
+/// <summary>How a machine's last run ended. <see cref="Status"/> is the guest's exit status where it gave one.</summary>
+public sealed record MachineExit(ExitReason Reason, int? Status = null, string? Detail = null)
+{
+    public DateTimeOffset At { get; init; } = DateTimeOffset.UtcNow;
+
+    /// <summary>A crash is an end the guest did not choose and the user did not ask for.</summary>
+    public bool IsCrash => Reason is ExitReason.TripleFault or ExitReason.HookError or ExitReason.InternalError;
+
+    public override string ToString() => Status is null ? Reason.ToString() : $"{Reason} (status {Status})";
+}

@@ -1,0 +1,104 @@
+using VirtShell.Engine.Cpu;
+using VirtShell.Engine.Interrupts;
+using VirtShell.Engine.Memory;
+using VirtShell.Engine.Models;
+
+namespace VirtShell.Engine.Machines;
+
+/// <summary>
+/// The run loop shared by every VM model: one vCPU thread that runs the CPU backend, waits while the guest halts,
+/// and parks at a safe point for pause and stop. Devices end the run through <see cref="RequestStop"/>.
+/// </summary>
+public sealed class VirtualMachineRuntime(GuestMemory memory, IVirtualCpu cpu, WakeSignal wake, IEnumerable<IDisposable> owned)
+    : IMachineRuntime
+{
+    private readonly object _lock = new();
+    private MachineExit? _stop;
+    private bool _pauseRequested, _parked;
+    private long _haltExits;
+
+    public GuestMemory Memory => memory;
+    GuestMemory? IMachineRuntime.Memory => memory;
+    public IVirtualCpu Cpu => cpu;
+
+    public IReadOnlyDictionary<string, long> Counters => new Dictionary<string, long>
+    {
+        ["Instructions"] = cpu.InstructionsRetired,
+        ["HaltExits"] = Interlocked.Read(ref _haltExits),
+    };
+
+    public MachineExit Run()
+    {
+        while (true)
+        {
+            lock (_lock)
+            {
+                if (_stop != null) return _stop;
+                if (_pauseRequested)
+                {
+                    _parked = true;
+                    Monitor.PulseAll(_lock);
+                    while (_pauseRequested && _stop == null) Monitor.Wait(_lock);
+                    _parked = false;
+                    continue;
+                }
+            }
+            var exit = cpu.Run();
+            switch (exit.Reason)
+            {
+                case CpuExitReason.ExitRequested:
+                    break;
+                case CpuExitReason.Halted:
+                    Interlocked.Increment(ref _haltExits);
+                    // Timers and console input raise interrupts through the controller, which sets the signal.
+                    wake.Wait(TimeSpan.FromMilliseconds(100));
+                    break;
+                case CpuExitReason.Shutdown:
+                    RequestStop(new MachineExit(ExitReason.TripleFault, Detail: $"{exit.Detail}\n{cpu.GetState().Dump()}".Trim()));
+                    break;
+                case CpuExitReason.InternalError:
+                    RequestStop(new MachineExit(ExitReason.InternalError, Detail: $"{exit.Detail}\n{cpu.GetState().Dump()}".Trim()));
+                    break;
+            }
+        }
+    }
+
+    public void RequestStop(MachineExit exit)
+    {
+        lock (_lock)
+        {
+            _stop ??= exit;
+            Monitor.PulseAll(_lock);
+        }
+        cpu.RequestExit();
+        wake.Set();
+    }
+
+    public void Pause()
+    {
+        lock (_lock)
+        {
+            _pauseRequested = true;
+            cpu.RequestExit();
+            wake.Set();
+            while (!_parked && _stop == null) Monitor.Wait(_lock, 100);
+        }
+    }
+
+    public void Resume()
+    {
+        lock (_lock)
+        {
+            _pauseRequested = false;
+            Monitor.PulseAll(_lock);
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var d in owned) d.Dispose();
+        cpu.Dispose();
+        wake.Dispose();
+        memory.Dispose();
+    }
+}

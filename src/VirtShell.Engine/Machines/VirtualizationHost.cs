@@ -1,0 +1,99 @@
+using VirtShell.Engine.Definitions;
+using VirtShell.Engine.Models;
+using VirtShell.Engine.Store;
+
+namespace VirtShell.Engine.Machines;
+
+/// <summary>
+/// The engine as one process sees it: the models, the definition loader and the machine store, and the live
+/// <see cref="Machine"/> objects (one per name, so every caller sees the same state).
+/// </summary>
+public sealed class VirtualizationHost(MachineStore store, ModelRegistry models, IDefinitionLoader loader)
+{
+    private readonly Dictionary<string, Machine> _machines = new(StringComparer.Ordinal);
+
+    public MachineStore Store { get; } = store;
+    public ModelRegistry Models { get; } = models;
+    public IDefinitionLoader Loader { get; } = loader;
+
+    /// <summary>Loads and validates a definition without making a machine.</summary>
+    public MachineSpec Validate(string definitionPath, string? name = null)
+    {
+        using var definition = Loader.Load(Path.GetFullPath(definitionPath), name);
+        var model = Models.Find(definition.Spec.Model)
+            ?? throw new DefinitionException(
+                $"unknown model '{definition.Spec.Model}' (known: {string.Join(", ", Models.All.Select(m => m.Name))})", definition.Spec.Source);
+        model.Validate(definition.Spec);
+        return definition.Spec;
+    }
+
+    public Machine Create(string definitionPath, string? name = null)
+    {
+        if (name != null) MachineStore.ValidateName(name);
+        var spec = Validate(definitionPath, name);
+        MachineStore.ValidateName(spec.Name);
+        var record = new MachineRecord { Name = spec.Name, Spec = spec };
+        Store.Create(record);
+        lock (_machines)
+        {
+            var machine = new Machine(this, record);
+            _machines[spec.Name] = machine;
+            return machine;
+        }
+    }
+
+    /// <summary>
+    /// The machine called <paramref name="name"/>, or null. A machine recorded as running by a process that has
+    /// ended is reported (and saved) as Stopped with reason HostProcessEnded.
+    /// </summary>
+    public Machine? Find(string name)
+    {
+        lock (_machines)
+        {
+            MachineRecord? record;
+            try { record = Store.Load(name); }
+            catch (ArgumentException) { return null; }
+            if (record == null)
+            {
+                if (_machines.TryGetValue(name, out var gone) && !gone.IsLocal) _machines.Remove(name);
+                return _machines.GetValueOrDefault(name);
+            }
+            if (_machines.TryGetValue(name, out var known))
+            {
+                known.Refresh(Orphaned(record));
+                return known;
+            }
+            var machine = new Machine(this, Orphaned(record));
+            _machines[name] = machine;
+            return machine;
+        }
+    }
+
+    public IReadOnlyList<Machine> List() => Store.Names().Select(Find).OfType<Machine>().ToList();
+
+    public void Remove(Machine machine)
+    {
+        if (machine.State is not (MachineState.Created or MachineState.Stopped or MachineState.Crashed))
+            throw new MachineStateException($"machine '{machine.Name}' is {machine.State}; stop it before removing it");
+        lock (_machines)
+        {
+            Store.Delete(machine.Name);
+            _machines.Remove(machine.Name);
+        }
+    }
+
+    private MachineRecord Orphaned(MachineRecord record)
+    {
+        bool running = record.State is MachineState.Starting or MachineState.Running or MachineState.Paused or MachineState.Stopping;
+        if (!running || record.OwnerProcessId == Environment.ProcessId || MachineStore.IsOwnerAlive(record)) return record;
+        var fixedUp = record with
+        {
+            State = MachineState.Stopped,
+            OwnerProcessId = null,
+            OwnerProcessStart = null,
+            LastExit = new MachineExit(ExitReason.HostProcessEnded, Detail: $"process {record.OwnerProcessId} ended while the machine ran"),
+        };
+        Store.Save(fixedUp);
+        return fixedUp;
+    }
+}

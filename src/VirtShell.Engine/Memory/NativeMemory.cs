@@ -1,0 +1,17 @@
+using System.Runtime.InteropServices;
+
+namespace VirtShell.Engine.Memory;
+
+/// <summary>The few libc calls guest memory needs; KVM maps these same blocks later.</summary>
+internal static partial class Libc
+{
+    public const int PROT_READ = 1, PROT_WRITE = 2;
+    public const int MAP_PRIVATE = 2, MAP_ANONYMOUS = 0x20, MAP_NORESERVE = 0x4000;
+    public static readonly nint MAP_FAILED = -1;
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial nint mmap(nint addr, nuint length, int prot, int flags, int fd, nint offset);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int munmap(nint addr, nuint length);
+}

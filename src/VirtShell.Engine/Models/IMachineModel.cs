@@ -1,0 +1,54 @@
+using VirtShell.Engine.Console;
+using VirtShell.Engine.Definitions;
+using VirtShell.Engine.Machines;
+
+namespace VirtShell.Engine.Models;
+
+/// <summary>Whether a model can run here, and if not, why (so the user can fix it).</summary>
+public sealed record ModelAvailability(bool IsAvailable, string? Reason = null)
+{
+    public static readonly ModelAvailability Available = new(true);
+    public static ModelAvailability Unavailable(string reason) => new(false, reason);
+}
+
+/// <summary>
+/// A machine model: one virtualization technique as a plug-in. It names itself, says whether it can run on this
+/// host, validates a spec and builds the runtime. Nothing in the engine switches on a model's name.
+/// </summary>
+public interface IMachineModel
+{
+    string Name { get; }
+    /// <summary>The technique, in a few words (shown by Get-VirtModel).</summary>
+    string Technique { get; }
+    ModelAvailability GetAvailability();
+    /// <summary>Device types a definition for this model may use.</summary>
+    IReadOnlyCollection<string> DeviceTypes { get; }
+    /// <summary>Throws <see cref="DefinitionException"/> naming the device or setting at fault.</summary>
+    void Validate(MachineSpec spec);
+    IMachineRuntime CreateRuntime(MachineSpec spec, MachineServices services);
+}
+
+/// <summary>What the engine gives a model's runtime: the console, and a way to end the run.</summary>
+public sealed class MachineServices(ConsoleChannel console, Action<MachineExit> powerOff, Action<string> log)
+{
+    public ConsoleChannel Console { get; } = console;
+    /// <summary>Ends the run with the given exit (debug-exit, guest power-off); safe from any thread.</summary>
+    public Action<MachineExit> PowerOff { get; } = powerOff;
+    public Action<string> Log { get; } = log;
+}
+
+/// <summary>A running machine's engine side: for VMs, memory + CPU + devices; for containers, a runtime process.</summary>
+public interface IMachineRuntime : IDisposable
+{
+    /// <summary>Runs on the machine's thread until the machine ends; returns how it ended.</summary>
+    MachineExit Run();
+    /// <summary>Ends <see cref="Run"/> with <paramref name="exit"/> as soon as possible; thread-safe, idempotent (the first exit wins).</summary>
+    void RequestStop(MachineExit exit);
+    /// <summary>Blocks until the guest no longer runs (it may still hold state), or throws if the model cannot pause.</summary>
+    void Pause();
+    void Resume();
+    /// <summary>Guest RAM where the model has any (VMs); null for containers.</summary>
+    Memory.GuestMemory? Memory { get; }
+    /// <summary>Counters for Measure-VirtMachine: instructions, exits, whatever the model counts.</summary>
+    IReadOnlyDictionary<string, long> Counters { get; }
+}

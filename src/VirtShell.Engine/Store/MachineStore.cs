@@ -1,0 +1,132 @@
+using System.Diagnostics;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using System.Text.RegularExpressions;
+using VirtShell.Engine.Definitions;
+
+namespace VirtShell.Engine.Store;
+
+/// <summary>
+/// Machines on disk under $VIRTSHELL_HOME/machines/&lt;name&gt;/: machine.json, a copy of the definition, console.log.
+/// Every write is atomic, and a machine folder appears whole or not at all.
+/// </summary>
+public sealed partial class MachineStore
+{
+    public const string RecordFile = "machine.json";
+    public const string ConsoleFile = "console.log";
+    public const string LogFile = "machine.log";
+
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        WriteIndented = true,
+        Converters = { new JsonStringEnumConverter() },
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    };
+
+    public string Home { get; }
+    public string MachinesDirectory => Path.Combine(Home, "machines");
+
+    public MachineStore(string home)
+    {
+        Home = Path.GetFullPath(home);
+        Directory.CreateDirectory(MachinesDirectory);
+    }
+
+    /// <summary>$VIRTSHELL_HOME, else ~/.local/share/virtshell.</summary>
+    public static string DefaultHome() =>
+        Environment.GetEnvironmentVariable("VIRTSHELL_HOME") is { Length: > 0 } home
+            ? home
+            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".local", "share", "virtshell");
+
+    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")]
+    private static partial Regex NamePattern();
+
+    public static void ValidateName(string name)
+    {
+        if (!NamePattern().IsMatch(name))
+            throw new ArgumentException($"'{name}' is not a valid machine name: use 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit");
+    }
+
+    public string MachineDirectory(string name) => Path.Combine(MachinesDirectory, name);
+
+    public bool Exists(string name) => File.Exists(Path.Combine(MachineDirectory(name), RecordFile));
+
+    /// <summary>Creates the machine folder with its record and a copy of its definition, all or nothing.</summary>
+    public void Create(MachineRecord record)
+    {
+        ValidateName(record.Name);
+        string target = MachineDirectory(record.Name);
+        if (Directory.Exists(target)) throw new MachineExistsException(record.Name);
+        string staging = Path.Combine(MachinesDirectory, $".new-{record.Name}-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(staging);
+        try
+        {
+            if (record.Spec.DefinitionPath is { } def && File.Exists(def))
+                File.Copy(def, Path.Combine(staging, Path.GetFileName(def)));
+            AtomicFile.WriteAllText(Path.Combine(staging, RecordFile), JsonSerializer.Serialize(record, Json));
+            // rename(2) of a directory onto an existing one fails, so two creators of one name cannot both win.
+            Directory.Move(staging, target);
+        }
+        catch (IOException) when (Directory.Exists(target))
+        {
+            throw new MachineExistsException(record.Name);
+        }
+        finally
+        {
+            if (Directory.Exists(staging)) Directory.Delete(staging, recursive: true);
+        }
+    }
+
+    public void Save(MachineRecord record) =>
+        AtomicFile.WriteAllText(Path.Combine(MachineDirectory(record.Name), RecordFile), JsonSerializer.Serialize(record, Json));
+
+    public MachineRecord? Load(string name)
+    {
+        string file = Path.Combine(MachineDirectory(name), RecordFile);
+        try
+        {
+            return JsonSerializer.Deserialize<MachineRecord>(File.ReadAllText(file), Json);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return null;
+        }
+        catch (JsonException e)
+        {
+            throw new DefinitionException($"{file} is damaged: {e.Message}");
+        }
+    }
+
+    public IEnumerable<string> Names() =>
+        Directory.EnumerateDirectories(MachinesDirectory)
+            .Select(Path.GetFileName)
+            .Where(n => n != null && !n.StartsWith('.') && Exists(n))
+            .Order(StringComparer.OrdinalIgnoreCase)!;
+
+    /// <summary>Deletes the machine folder: renamed aside first, so a half-deleted machine is never listed.</summary>
+    public void Delete(string name)
+    {
+        string dir = MachineDirectory(name);
+        string doomed = Path.Combine(MachinesDirectory, $".removed-{name}-{Guid.NewGuid():N}");
+        Directory.Move(dir, doomed);
+        Directory.Delete(doomed, recursive: true);
+    }
+
+    /// <summary>Whether the process recorded as a machine's owner is still the same live process.</summary>
+    public static bool IsOwnerAlive(MachineRecord record)
+    {
+        if (record.OwnerProcessId is not int pid) return false;
+        try
+        {
+            using var p = Process.GetProcessById(pid);
+            return record.OwnerProcessStart is not { } start || Math.Abs((p.StartTime.ToUniversalTime() - start.UtcDateTime).TotalSeconds) < 2;
+        }
+        catch (ArgumentException) { return false; }
+        catch (InvalidOperationException) { return false; }
+    }
+}
+
+public sealed class MachineExistsException(string name) : Exception($"a machine named '{name}' already exists")
+{
+    public string Name { get; } = name;
+}
