@@ -190,6 +190,7 @@ public sealed unsafe partial class InterpreterCpu
     {
         Register(Mnemonic.Nop, &Nop);
         Register(Mnemonic.Wait, &NoCoprocessor);
+        Register(Mnemonic.Ud0, &InvalidOpcode); Register(Mnemonic.Ud1, &InvalidOpcode); Register(Mnemonic.Ud2, &InvalidOpcode);
         RegisterDataTransfer();
         RegisterArithmetic();
         RegisterLogical();
