@@ -25,6 +25,28 @@ public sealed unsafe partial class InterpreterCpu
     private readonly FetchReader _reader;
     private readonly List<DecodedOp> _decodeScratch = new(MaxBlockOps);
 
+    /// <summary>The block at CS:EIP, trying the successors recorded on <paramref name="previous"/> before the caches.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private Block NextBlock(Block? previous)
+    {
+        if (previous != null)
+        {
+            uint phys = (_segs[SegCs].Base + _eip) & _addrMask;
+            var n = previous.Next0;
+            if (n != null && n.Eip == _eip && n.Phys == phys && n.Valid && n.Code32 == _code32 && _eip <= _segs[SegCs].Limit) return n;
+            n = previous.Next1;
+            if (n != null && n.Eip == _eip && n.Phys == phys && n.Valid && n.Code32 == _code32 && _eip <= _segs[SegCs].Limit)
+            {
+                (previous.Next0, previous.Next1) = (n, previous.Next0);
+                return n;
+            }
+            var b = GetBlock();
+            (previous.Next0, previous.Next1) = (b, previous.Next0);
+            return b;
+        }
+        return GetBlock();
+    }
+
     private Block GetBlock()
     {
         uint eip = _eip;

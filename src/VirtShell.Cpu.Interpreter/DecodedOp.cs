@@ -45,4 +45,6 @@ internal sealed class Block(uint phys, uint eip, bool code32, DecodedOp[] ops, u
     /// <summary>One past the last physical byte decoded (the last instruction may run into the next page).</summary>
     public readonly uint PhysEnd = physEnd;
     public bool Valid = true;
+    /// <summary>The last two blocks that ran after this one (fall-through and branch target), checked before any lookup.</summary>
+    public Block? Next0, Next1;
 }

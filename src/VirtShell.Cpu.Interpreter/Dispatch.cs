@@ -141,8 +141,17 @@ public sealed unsafe partial class InterpreterCpu
         }
     }
 
-    /// <summary>Reads operand <paramref name="n"/> (register, memory or immediate).</summary>
+    /// <summary>Reads operand <paramref name="n"/> (register, memory or immediate); the common cases are inlined.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private uint ReadOp(ref DecodedOp d, int n)
+    {
+        var loc = n == 0 ? d.Loc0 : n == 1 ? d.Loc1 : OperandLoc.Other;
+        if (loc == OperandLoc.Immediate) return d.Imm;
+        if (loc is >= OperandLoc.Gpr8Lo and <= OperandLoc.Gpr32) return ReadGprAt(loc, n == 0 ? d.Reg0 : d.Reg1);
+        return ReadOpSlow(ref d, n);
+    }
+
+    private uint ReadOpSlow(ref DecodedOp d, int n)
     {
         var loc = n == 0 ? d.Loc0 : n == 1 ? d.Loc1 : OperandLoc.Other;
         switch (loc)

@@ -109,6 +109,7 @@ public sealed unsafe partial class InterpreterCpu : IVirtualCpu
         }
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private CpuExit RunLoop()
     {
         if (_exitRequested)
@@ -122,6 +123,7 @@ public sealed unsafe partial class InterpreterCpu : IVirtualCpu
             _halted = false;
         }
         long retired = 0;
+        Block? previous = null;
         try
         {
             while (true)
@@ -133,13 +135,15 @@ public sealed unsafe partial class InterpreterCpu : IVirtualCpu
                 }
                 if (_pendingExternal) DrainExternalWrites();
                 if (_interruptShadow) _interruptShadow = false;
-                else TryDeliverExternalInterrupt();
+                else if ((_flags & FlagIf) != 0) TryDeliverExternalInterrupt();
 
                 _breakBlock = false;
                 _instrStart = _eip;
                 try
                 {
-                    var ops = GetBlock().Ops;
+                    var block = NextBlock(previous);
+                    previous = block;
+                    var ops = block.Ops;
                     for (int i = 0; i < ops.Length; i++)
                     {
                         ref var d = ref ops[i];
@@ -153,6 +157,7 @@ public sealed unsafe partial class InterpreterCpu : IVirtualCpu
                 catch (CpuFault f)
                 {
                     retired++;
+                    previous = null;
                     RaiseFault(f);
                 }
                 if (_halted) return new CpuExit(CpuExitReason.Halted);
