@@ -160,7 +160,13 @@ public sealed unsafe partial class InterpreterCpu : IVirtualCpu
                     previous = null;
                     RaiseFault(f);
                 }
-                if (_halted) return new CpuExit(CpuExitReason.Halted);
+                if (_halted)
+                {
+                    // An interrupt already waiting ends the halt at once; only a real wait goes back to the runtime.
+                    if ((_flags & FlagIf) == 0 || !TryDeliverExternalInterrupt()) return new CpuExit(CpuExitReason.Halted);
+                    _halted = false;
+                    previous = null;
+                }
                 if (retired >= 1 << 20)
                 {
                     Interlocked.Add(ref _retired, retired);
