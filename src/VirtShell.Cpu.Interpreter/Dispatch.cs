@@ -285,7 +285,7 @@ public sealed unsafe partial class InterpreterCpu
         Register(Mnemonic.Lahf, &Lahf); Register(Mnemonic.Sahf, &Sahf); Register(Mnemonic.Salc, &Salc);
         Register(Mnemonic.Pushf, &Pushf); Register(Mnemonic.Pushfd, &Pushf);
         Register(Mnemonic.Popf, &Popf); Register(Mnemonic.Popfd, &Popf);
-        Register(Mnemonic.Int, &Int); Register(Mnemonic.Int3, &Int3); Register(Mnemonic.Into, &Into);
+        Register(Mnemonic.Int, &Int); Register(Mnemonic.Int3, &Int3); Register(Mnemonic.Into, &Into); Register(Mnemonic.Int1, &Int1);
         Register(Mnemonic.Iret, &Iret); Register(Mnemonic.Iretd, &Iret); Register(Mnemonic.Bound, &Bound);
     }
 }

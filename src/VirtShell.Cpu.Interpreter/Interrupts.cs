@@ -54,6 +54,9 @@ public sealed unsafe partial class InterpreterCpu
     private static void Int(InterpreterCpu c, ref DecodedOp d) => c.SoftwareInterrupt((int)(d.Imm & 0xFF));
     private static void Int3(InterpreterCpu c, ref DecodedOp d) => c.SoftwareInterrupt(Vector.Breakpoint);
 
+    /// <summary>ICEBP (F1): a debug trap through vector 1 without the software-interrupt privilege check.</summary>
+    private static void Int1(InterpreterCpu c, ref DecodedOp d) => c.DeliverInterrupt(Vector.Debug, c._eip, InterruptKind.Exception, null);
+
     private static void Into(InterpreterCpu c, ref DecodedOp d)
     {
         if ((c._flags & FlagOf) != 0) c.SoftwareInterrupt(Vector.Overflow);

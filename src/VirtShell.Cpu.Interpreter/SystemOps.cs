@@ -12,6 +12,9 @@ public sealed unsafe partial class InterpreterCpu
         Register(Mnemonic.Lmsw, &Lmsw); Register(Mnemonic.Smsw, &Smsw); Register(Mnemonic.Clts, &Clts);
         Register(Mnemonic.Lldt, &Lldt); Register(Mnemonic.Ltr, &Ltr); Register(Mnemonic.Sldt, &Sldt); Register(Mnemonic.Str, &Str);
         Register(Mnemonic.Cpuid, &Cpuid); Register(Mnemonic.Rdtsc, &Rdtsc);
+        Register(Mnemonic.Arpl, &Arpl);
+        Register(Mnemonic.Lar, &ProtectedModeOnly); Register(Mnemonic.Lsl, &ProtectedModeOnly);
+        Register(Mnemonic.Verr, &ProtectedModeOnly); Register(Mnemonic.Verw, &ProtectedModeOnly);
         Register(Mnemonic.Wbinvd, &Privileged); Register(Mnemonic.Invd, &Privileged); Register(Mnemonic.Invlpg, &Privileged);
     }
 
@@ -21,6 +24,26 @@ public sealed unsafe partial class InterpreterCpu
     }
 
     private static void Privileged(InterpreterCpu c, ref DecodedOp d) => c.RequireCpl0();
+
+    /// <summary>LAR LSL VERR VERW: #UD in real mode; in protected mode not implemented yet (reported, not guessed).</summary>
+    private static void ProtectedModeOnly(InterpreterCpu c, ref DecodedOp d)
+    {
+        if (!c.ProtectedMode) throw new CpuFault(Vector.InvalidOpcode);
+        Unimplemented(c, ref d);
+    }
+
+    private static void Arpl(InterpreterCpu c, ref DecodedOp d)
+    {
+        if (!c.ProtectedMode) throw new CpuFault(Vector.InvalidOpcode);
+        uint dst = c.ReadDst(ref d);
+        uint src = c.ReadOp(ref d, 1);
+        if ((dst & 3) < (src & 3))
+        {
+            c._flags |= FlagZf;
+            c.WriteDst(ref d, (dst & ~3u) | (src & 3));
+        }
+        else c._flags &= ~FlagZf;
+    }
 
     private uint ReadControlRegister(int n) => n switch
     {

@@ -94,6 +94,34 @@ public sealed class ProtectedModeTests(ITestOutputHelper output)
         Assert.Equal(0x10, m.Cpu.GetState().Ds.Selector);
     }
 
+    private sealed class RecordingMmio : VirtShell.Engine.Buses.IMmioDevice
+    {
+        public List<(ulong Address, int Size, ulong Value)> Writes { get; } = [];
+        public ulong ReadMmio(ulong address, int size) => 0xCAFE0000 | (address & 0xFFFF);
+        public void WriteMmio(ulong address, int size, ulong value) => Writes.Add((address, size, value));
+    }
+
+    [Fact]
+    public void Accesses_outside_ram_go_to_the_mmio_bus()
+    {
+        using var m = new TestMachine();
+        var dev = new RecordingMmio();
+        m.Mmio.Register(0x300000, 0x1000, dev, "test");
+        LoadProtectedModeProgram(m, a =>
+        {
+            a.mov(__dword_ptr[0x300010], 0x12345678);
+            a.mov(__word_ptr[0x300020], 0xBEEF);
+            a.mov(esi, __dword_ptr[0x300004]);
+            a.mov(edi, __dword_ptr[0x400000]);     // unclaimed: all ones
+            a.hlt();
+        }, a => a.iretd());
+        var exit = m.Cpu.Run();
+        Assert.True(exit.Reason == CpuExitReason.Halted, $"{exit.Reason}: {exit.Detail}");
+        Assert.Equal([(0x300010UL, 4, 0x12345678UL), (0x300020UL, 2, 0xBEEFUL)], dev.Writes);
+        Assert.Equal(0xCAFE0004UL, m.Cpu.GetState().Rsi);
+        Assert.Equal(0xFFFFFFFFUL, m.Cpu.GetState().Rdi);
+    }
+
     [Fact]
     public void Measure_protected_mode_mips()
     {
