@@ -39,10 +39,10 @@ public sealed unsafe partial class InterpreterCpu
         uint src = c.ReadOp(ref d, 1);
         if ((dst & 3) < (src & 3))
         {
-            c._flags |= FlagZf;
+            c.Eflags |= FlagZf;
             c.WriteDst(ref d, (dst & ~3u) | (src & 3));
         }
-        else c._flags &= ~FlagZf;
+        else c.Eflags &= ~FlagZf;
     }
 
     private uint ReadControlRegister(int n) => n switch
