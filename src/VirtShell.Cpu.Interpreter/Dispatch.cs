@@ -209,7 +209,7 @@ public sealed unsafe partial class InterpreterCpu
     {
         var bytes = new byte[d.I.Length];
         for (int k = 0; k < bytes.Length; k++)
-            bytes[k] = c.FetchPhysByte(c._segs[SegCs].Base + ((c._instrStart + (uint)k) & (c._code32 ? 0xFFFF_FFFFu : 0xFFFF)), out _);
+            bytes[k] = c.FetchByte(c._segs[SegCs].Base + ((c._instrStart + (uint)k) & (c._code32 ? 0xFFFF_FFFFu : 0xFFFF)), out _);
         throw new UnimplementedInstruction(
             $"instruction not implemented: {d.I} (bytes {Convert.ToHexString(bytes)}) at {c._segs[SegCs].Selector:x4}:{c._instrStart:x8}");
     }

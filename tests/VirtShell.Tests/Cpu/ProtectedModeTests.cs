@@ -94,6 +94,39 @@ public sealed class ProtectedModeTests(ITestOutputHelper output)
         Assert.Equal(0x10, m.Cpu.GetState().Ds.Selector);
     }
 
+    [Fact]
+    public void Paging_translates_sets_accessed_and_dirty_and_faults_on_absent_pages()
+    {
+        using var m = new TestMachine();
+        const uint dir = 0x30000, table0 = 0x31000, table1 = 0x32000;
+        var identity = new byte[4096];
+        for (uint i = 0; i < 1024; i++) BitConverter.GetBytes(i * 4096 | 3).CopyTo(identity, i * 4);
+        m.Memory.Write(table0, identity);
+        m.Memory.Write(table1, BitConverter.GetBytes(0x50000u | 3));          // 0x400000 -> 0x50000
+        m.Memory.Write(dir, BitConverter.GetBytes(table0 | 3).Concat(BitConverter.GetBytes(table1 | 3)).ToArray());
+        m.Memory.Write(Idt + 14 * 8, BitConverter.GetBytes((Handler & 0xFFFF) | (0x08UL << 16) | (0x8EUL << 40) | ((ulong)(Handler >> 16) << 48)));
+        LoadProtectedModeProgram(m, a =>
+        {
+            a.mov(eax, dir);
+            a.mov(cr3, eax);
+            a.mov(eax, cr0);
+            a.or(eax, unchecked((int)0x80000000));
+            a.mov(cr0, eax);
+            a.mov(__dword_ptr[0x400010], unchecked((int)0xDEADBEEF));
+            a.mov(esi, __dword_ptr[0x50010]);       // the same bytes through the identity map
+            a.mov(edi, __dword_ptr[0x800000]);      // no page table: #PF
+            a.hlt();
+        }, a => { a.pop(edx); a.mov(ecx, cr2); a.hlt(); });
+        var exit = m.Cpu.Run();
+        Assert.True(exit.Reason == CpuExitReason.Halted, $"{exit.Reason}: {exit.Detail}");
+        var s = m.Cpu.GetState();
+        Assert.Equal(0xDEADBEEFUL, s.Rsi);
+        Assert.Equal(0x800000UL, s.Rcx);
+        Assert.Equal(0UL, s.Rdx);                                               // not present, read, supervisor
+        Assert.Equal(0x50000u | 0x63, BitConverter.ToUInt32(m.Memory.Read(table1, 4)));   // accessed + dirty
+        Assert.Equal(table1 | 0x23, BitConverter.ToUInt32(m.Memory.Read(dir + 4, 4)));    // accessed
+    }
+
     private sealed class RecordingMmio : VirtShell.Engine.Buses.IMmioDevice
     {
         public List<(ulong Address, int Size, ulong Value)> Writes { get; } = [];
