@@ -30,8 +30,6 @@ public sealed unsafe partial class InterpreterCpu
         var info = i.Code.ToOpCode();
         d.Handler = Handlers[(int)i.Mnemonic];
         if (d.Handler == null) d.Handler = &Unimplemented;
-        // VEX/EVEX/XOP do not exist in real mode: C4/C5 there are LES/LDS, and with a register operand #UD.
-        if (i.Encoding != EncodingKind.Legacy && !ProtectedMode) d.Handler = &InvalidOpcode;
 
         int opSize = info.OperandSize / 8;
         int memSize = 0;
@@ -89,6 +87,8 @@ public sealed unsafe partial class InterpreterCpu
         for (int n = 0; n < i.OpCount; n++)
             if (i.GetOpKind(n) == OpKind.Register && RegKinds[(int)i.GetOpRegister(n)] == RegKind.Other && !x87)
                 d.Handler = &Unimplemented;
+        // VEX/EVEX/XOP do not exist in real mode: C4/C5 there are LES/LDS, and with a register operand #UD.
+        if (i.Encoding != EncodingKind.Legacy && !ProtectedMode) d.Handler = &InvalidOpcode;
         if (opSize == 0) opSize = _code32 ? 4 : 2;
         if (i.OpCount > 0) (d.Loc0, d.Reg0) = Locate(i, 0);
         if (i.OpCount > 1) (d.Loc1, d.Reg1) = Locate(i, 1);
