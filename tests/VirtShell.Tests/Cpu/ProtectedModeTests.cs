@@ -158,30 +158,8 @@ public sealed class ProtectedModeTests(ITestOutputHelper output)
     [Fact]
     public void Measure_protected_mode_mips()
     {
-        using var m = new TestMachine();
-        LoadProtectedModeProgram(m, a =>
-        {
-            var outer = a.CreateLabel();
-            var inner = a.CreateLabel();
-            a.mov(edx, 200);
-            a.Label(ref outer);
-            a.mov(ecx, 50000);
-            a.Label(ref inner);
-            a.add(eax, ecx);                          // ALU
-            a.mov(__dword_ptr[ebx + 0x20000], eax);   // store
-            a.xor(eax, __dword_ptr[ebx + 0x20000]);   // load
-            a.inc(ebx);
-            a.and(ebx, 0xFF);
-            a.dec(ecx);
-            a.jnz(inner);                             // branch
-            a.dec(edx);
-            a.jnz(outer);
-            a.hlt();
-        }, a => a.iretd());
-        var (exit, wall, cpu) = ThreadClock.Measure(m.Cpu.Run);
-        Assert.Equal(CpuExitReason.Halted, exit.Reason);
-        long n = m.Cpu.InstructionsRetired;
-        Assert.True(n > 70_000_000);
-        output.WriteLine($"32-bit protected-mode loop: {n:N0} instructions, {n / wall.TotalSeconds / 1e6:F1} MIPS wall clock, {n / cpu.TotalSeconds / 1e6:F1} MIPS per CPU-second of the running thread");
+        var result = VirtShell.Conformance.MipsBenchmark.ProtectedMode();
+        Assert.Equal(VirtShell.Conformance.MipsBenchmark.ExpectedInstructions, result.Instructions);
+        output.WriteLine(result.ToString());
     }
 }
