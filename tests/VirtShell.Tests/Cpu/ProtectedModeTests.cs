@@ -127,6 +127,59 @@ public sealed class ProtectedModeTests(ITestOutputHelper output)
         Assert.Equal(table1 | 0x23, BitConverter.ToUInt32(m.Memory.Read(dir + 4, 4)));    // accessed
     }
 
+    [Fact]
+    public void Ring_3_code_enters_ring_0_through_the_tss_stack_and_returns()
+    {
+        using var m = new TestMachine();
+        const uint tss = 0x12000, user = 0x10300, gpHandler = 0x10400;
+        LoadProtectedModeProgram(m, a =>
+        {
+            a.mov(ax, 0x28);
+            a.ltr(ax);
+            a.push(0x23);                 // user SS
+            a.push(0x60000);              // user ESP
+            a.pushfd();
+            a.push(0x1B);                 // user CS
+            a.push((int)user);
+            a.iretd();
+        }, a =>
+        {
+            a.mov(esi, esp);
+            a.mov(edi, __dword_ptr[esp + 4]);   // the interrupted CS
+            a.mov(ebp, __dword_ptr[esp + 12]);  // the interrupted ESP
+            a.iretd();
+        });
+        // GDT entries 3-5: ring-3 code and data, a 32-bit TSS whose ring-0 stack is 10h:70000h.
+        m.Memory.Write(Gdt + 24, BitConverter.GetBytes(0x00CFFA000000FFFFUL)
+            .Concat(BitConverter.GetBytes(0x00CFF2000000FFFFUL))
+            .Concat(BitConverter.GetBytes(0x0000_8901_2000_0067UL)).ToArray());
+        m.Memory.Write(GdtPointer, [47, 0]);
+        m.Memory.Write(tss + 4, BitConverter.GetBytes(0x70000u).Concat(BitConverter.GetBytes(0x10u)).ToArray());
+        // Vector 30h callable from ring 3 (gate DPL 3); #GP to its own handler.
+        m.Memory.Write(Idt + 0x30 * 8 + 5, [0xEE]);
+        m.Memory.Write(Idt + 13 * 8, BitConverter.GetBytes((gpHandler & 0xFFFF) | (0x08UL << 16) | (0x8EUL << 40) | ((ulong)(gpHandler >> 16) << 48)));
+        m.Memory.Write(user, TestMachine.Assemble(32, user, a =>
+        {
+            a.mov(eax, 7);
+            a.@int(0x30);
+            a.mov(bx, 0x10);
+            a.mov(ds, bx);                // kernel data from ring 3: #GP(10h)
+        }));
+        m.Memory.Write(gpHandler, TestMachine.Assemble(32, gpHandler, a => { a.pop(edx); a.mov(ecx, __dword_ptr[esp + 4]); a.hlt(); }));
+
+        var exit = m.Cpu.Run();
+        Assert.True(exit.Reason == CpuExitReason.Halted, $"{exit.Reason}: {exit.Detail}");
+        var s = m.Cpu.GetState();
+        Assert.Equal(7UL, s.Rax);
+        Assert.Equal(0x70000UL - 20, s.Rsi);     // SS, ESP, EFLAGS, CS, EIP on the TSS stack
+        Assert.Equal(0x1BUL, s.Rdi);
+        Assert.Equal(0x60000UL, s.Rbp);
+        Assert.Equal(0x10UL, s.Rdx);             // #GP error code: the selector
+        Assert.Equal(0x1BUL, s.Rcx);             // #GP came from ring 3
+        Assert.Equal(0x08, s.Cs.Selector);
+        Assert.Equal(0x10, s.Ss.Selector);
+    }
+
     private sealed class RecordingMmio : VirtShell.Engine.Buses.IMmioDevice
     {
         public List<(ulong Address, int Size, ulong Value)> Writes { get; } = [];
