@@ -50,8 +50,8 @@ public sealed class ScriptDeviceType : IDeviceType
             double number = item switch
             {
                 JsonElement { ValueKind: JsonValueKind.Number } json => json.GetDouble(),
-                string or bool or null => double.NaN,
-                IConvertible convertible => convertible.ToDouble(CultureInfo.InvariantCulture),
+                int or long or double or float or short or ushort or byte or sbyte or uint or ulong or decimal =>
+                    Convert.ToDouble(item, CultureInfo.InvariantCulture),
                 _ => double.NaN,
             };
             if (!(number >= 0 && number <= 0xFFFF && number == Math.Floor(number)))

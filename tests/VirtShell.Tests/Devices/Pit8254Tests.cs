@@ -84,6 +84,20 @@ public sealed class Pit8254Tests : IDisposable
     }
 
     [Fact]
+    public void Mode0_FirstByteOfANewCountStopsTheCounter_TheSecondRestartsIt()
+    {
+        Program(0, 0x30, 0xFFFF); // ~55 ms
+        _ports.Write(0x40, 1, 0x10); // low byte of the next count: counting stops
+        Thread.Sleep(150);
+        Assert.Equal(0, _irq.RisingEdges(0));
+
+        _ports.Write(0x40, 1, 0x01); // count 0x0110, ~0.2 ms
+        var watch = Stopwatch.StartNew();
+        while (_irq.RisingEdges(0) == 0 && watch.Elapsed < TimeSpan.FromSeconds(5)) Thread.Sleep(5);
+        Assert.Equal(1, _irq.RisingEdges(0));
+    }
+
+    [Fact]
     public void Dispose_StopsTheTimer()
     {
         Program(0, 0x34, Divisor(1000));
