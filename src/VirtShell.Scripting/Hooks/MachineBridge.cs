@@ -7,10 +7,11 @@ namespace VirtShell.Scripting.Hooks;
 
 /// <summary>
 /// The host side of the <c>vm</c> object hooks receive. Only the members marked here are visible to script, and
-/// the object itself is captured inside hostbridge.js closures, so definitions see plain JS values only.
+/// the object itself is captured inside hostbridge.js closures, so definitions see plain JS values only. Public
+/// only because ClearScript binds to public types; nothing outside this assembly can make one.
 /// </summary>
 [DefaultScriptUsage(ScriptAccess.None)]
-internal sealed class MachineBridge
+public sealed class MachineBridge
 {
     private readonly IMachineApi _api;
 

@@ -35,12 +35,16 @@ internal sealed class DefinitionSources
         }
     }
 
-    /// <summary>The first line at or after <paramref name="from"/> in <paramref name="file"/> where <c>key:</c> appears as a property.</summary>
+    /// <summary>
+    /// The first place at or after the line of <paramref name="from"/> where <paramref name="key"/> appears as a
+    /// property (<c>key:</c>) or a method (<c>key(args) {</c>). A heuristic on the text; callers fall back to
+    /// <paramref name="from"/> when it finds nothing.
+    /// </summary>
     public SourceLocation? FindProperty(SourceLocation from, string key)
     {
         string? text = TextOf(from.File);
         if (text == null) return null;
-        var match = new Regex(@"(?<![\w$.])" + Regex.Escape(key) + @"\s*:").Match(text, OffsetOf(text, from.Line));
+        var match = new Regex(@"(?<![\w$.])" + Regex.Escape(key) + @"\s*(?::|\([^()]*\)\s*\{)").Match(text, OffsetOf(text, from.Line));
         return match.Success ? At(from.File, text, match.Index) : null;
     }
 

@@ -108,13 +108,18 @@ internal sealed class DefinitionEngine : IDisposable
     public T RunHere<T>(Func<V8ScriptEngine, T> work, TimeSpan budget)
     {
         var engine = _engine ?? throw new ObjectDisposedException(nameof(DefinitionEngine));
+        bool nested;
         lock (_watchGate)
         {
-            if (_running) return work(engine); // a nested call runs on the outer call's budget
-            _running = true;
-            _timedOut = false;
-            _deadline = Stopwatch.GetTimestamp() + (long)(budget.TotalSeconds * Stopwatch.Frequency);
+            nested = _running;
+            if (!nested)
+            {
+                _running = true;
+                _timedOut = false;
+                _deadline = Stopwatch.GetTimestamp() + (long)(budget.TotalSeconds * Stopwatch.Frequency);
+            }
         }
+        if (nested) return work(engine); // runs on the budget of the call around it
         _watchdog.Change(budget, Timeout.InfiniteTimeSpan);
         try
         {
@@ -131,8 +136,8 @@ internal sealed class DefinitionEngine : IDisposable
         }
         finally
         {
-            _watchdog.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
             lock (_watchGate) _running = false;
+            _watchdog.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
             engine.CancelInterrupt(); // a watchdog that fired as the call ended must not hit the next one
         }
     }
@@ -143,9 +148,19 @@ internal sealed class DefinitionEngine : IDisposable
     {
         lock (_watchGate)
         {
-            if (!_running || Stopwatch.GetTimestamp() < _deadline) return;
-            _timedOut = true;
-            try { _engine?.Interrupt(); }
+            if (!_running) return;
+            try
+            {
+                long early = _deadline - Stopwatch.GetTimestamp();
+                if (early > 0)
+                {
+                    // Timers may fire a little early; wait out the rest of the budget.
+                    _watchdog.Change(TimeSpan.FromSeconds((double)early / Stopwatch.Frequency) + TimeSpan.FromMilliseconds(1), Timeout.InfiniteTimeSpan);
+                    return;
+                }
+                _timedOut = true;
+                _engine?.Interrupt();
+            }
             catch (ObjectDisposedException) { /* the call ended and the engine went with it */ }
         }
     }
