@@ -30,7 +30,7 @@ internal sealed partial class SpecReader(string definitionPath, DefinitionSource
     public static void CheckName(string name, string what, SourceLocation? at)
     {
         if (!NamePattern().IsMatch(name))
-            throw new DefinitionException($"{what} '{name}' is not a valid machine name: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit", at);
+            throw new DefinitionException($"{what} '{name}' is not valid: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit", at);
     }
 
     public (MachineSpec Spec, HookFunctions? Hooks) Read(ScriptObject moduleNamespace, string? nameOverride,
