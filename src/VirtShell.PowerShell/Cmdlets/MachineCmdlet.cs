@@ -53,43 +53,45 @@ public abstract class MachineCmdlet : PSCmdlet
 
     protected override void StopProcessing() => _stopping.Cancel();
 
-    private IEnumerable<Machine> SelectedMachines()
+    private IReadOnlyList<Machine> SelectedMachines()
     {
         var host = Session.Host;
-        if (ParameterSetName == ByInputObject)
-        {
-            foreach (var given in InputObject)
-            {
-                // Re-read it: another process may have changed or removed the machine since it was listed.
-                if (host.Find(given.Name) is { } machine) yield return machine;
-                else WriteError(VirtShellErrors.MachineMissing(given.Name, host.Store.MachinesDirectory));
-            }
-            yield break;
-        }
-        foreach (var machine in MachineSelection.Resolve(this, host, Name)) yield return machine;
+        // An input machine is looked up again by name: another process may have changed or removed it since it was listed.
+        return MachineSelection.Resolve(this, host, ParameterSetName == ByInputObject ? InputObject.Select(m => m.Name) : Name);
     }
 }
 
-/// <summary>Resolves -Name values (with or without wildcards) to machines, writing MachineNotFound where due.</summary>
+/// <summary>
+/// Resolves -Name values (with or without wildcards) to machines, writing MachineNotFound where due, and store
+/// errors (a damaged machine.json, a home that went away) as errors of the name that met them.
+/// </summary>
 internal static class MachineSelection
 {
-    public static IEnumerable<Machine> Resolve(Cmdlet cmdlet, VirtualizationHost host, IEnumerable<string> names)
+    public static IReadOnlyList<Machine> Resolve(Cmdlet cmdlet, VirtualizationHost host, IEnumerable<string> names)
     {
+        var found = new List<Machine>();
         var seen = new HashSet<string>(StringComparer.Ordinal);
         IReadOnlyList<Machine>? all = null;
         foreach (var name in names)
         {
-            if (WildcardPattern.ContainsWildcardCharacters(name))
+            try
             {
-                var pattern = new WildcardPattern(name, WildcardOptions.IgnoreCase);
-                foreach (var machine in all ??= host.List())
-                    if (pattern.IsMatch(machine.Name) && seen.Add(machine.Name)) yield return machine;
+                if (WildcardPattern.ContainsWildcardCharacters(name))
+                {
+                    var pattern = new WildcardPattern(name, WildcardOptions.IgnoreCase);
+                    found.AddRange((all ??= host.List()).Where(m => pattern.IsMatch(m.Name) && seen.Add(m.Name)));
+                }
+                else if (host.Find(name) is { } machine)
+                {
+                    if (seen.Add(machine.Name)) found.Add(machine);
+                }
+                else cmdlet.WriteError(VirtShellErrors.MachineMissing(name, host.Store.MachinesDirectory));
             }
-            else if (host.Find(name) is { } machine)
+            catch (Exception e) when (e is not PipelineStoppedException)
             {
-                if (seen.Add(machine.Name)) yield return machine;
+                cmdlet.WriteError(VirtShellErrors.FromException(e, name));
             }
-            else cmdlet.WriteError(VirtShellErrors.MachineMissing(name, host.Store.MachinesDirectory));
         }
+        return found;
     }
 }

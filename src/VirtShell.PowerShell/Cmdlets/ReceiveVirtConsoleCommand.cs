@@ -49,7 +49,8 @@ public sealed class ReceiveVirtConsoleCommand : MachineCmdlet
     protected override void Process(Machine machine)
     {
         var deadline = Deadline.After(Timeout);
-        long offset = FromStart ? 0 : Session.GetCursor(machine);
+        var from = FromStart ? default : Session.GetCursor(machine);
+        long offset = from.Offset;
         var received = new List<byte>();
         while (true)
         {
@@ -57,16 +58,16 @@ public sealed class ReceiveVirtConsoleCommand : MachineCmdlet
             machine = MachineWatch.Refresh(Session.Host, machine);
             bool running = MachineWatch.IsRunning(machine);
             received.AddRange(ConsoleReader.ReadFrom(machine, ref offset));
-            var lines = new ConsoleLines(received.ToArray());
+            var lines = new ConsoleLines(received.ToArray(), from.MidLine);
 
-            if (_pattern is not null && lines.UpToMatch(_pattern) is var (matched, byteCount))
+            if (_pattern is not null && lines.UpToMatch(_pattern) is var (matched, matchEnd, matchMidLine))
             {
-                Deliver(machine, matched, offset - (received.Count - byteCount));
+                Deliver(machine, matched, new ConsoleCursor(offset - (received.Count - matchEnd), matchMidLine));
                 return;
             }
-            if (_pattern is null && (lines.Count > 0 || !Wait))
+            if (_pattern is null && lines.AllConsumed is var (end, midLine))
             {
-                Deliver(machine, lines.All, offset - (received.Count - lines.ByteCount));
+                Deliver(machine, lines.All, new ConsoleCursor(offset - (received.Count - end), midLine));
                 return;
             }
             if (!Wait || Interrupted.IsCancellationRequested) return;
@@ -89,7 +90,7 @@ public sealed class ReceiveVirtConsoleCommand : MachineCmdlet
         }
     }
 
-    private void Deliver(Machine machine, IEnumerable<string> lines, long cursor)
+    private void Deliver(Machine machine, IEnumerable<string> lines, ConsoleCursor cursor)
     {
         Session.SetCursor(machine, cursor);
         foreach (var line in lines) WriteObject(line);

@@ -5,24 +5,32 @@ using VirtShell.Engine.Machines;
 namespace VirtShell.PowerShell.Session;
 
 /// <summary>
-/// Reads a machine's console output by absolute byte offset (the offsets of console.log): from the live channel
-/// while this process runs the machine, else from console.log on disk.
+/// Reads a machine's console output by absolute byte offset (the offsets of console.log). console.log has every
+/// complete line; while this process runs the machine, the live channel adds what is not flushed yet (a partial
+/// line). The live channel alone is not enough: its window starts empty when the machine starts, yet it answers
+/// offsets before that with zeros.
 /// </summary>
 internal static class ConsoleReader
 {
     /// <summary>The bytes from <paramref name="offset"/> to the current end; moves the offset to that end.</summary>
     public static byte[] ReadFrom(Machine machine, ref long offset)
     {
-        if (machine.IsLocal && machine.Console is { } live) return live.ReadFrom(ref offset);
+        byte[] logged = ReadLog(machine.ConsoleLogPath, ref offset);
+        if (!machine.IsLocal || machine.Console is not { } live || live.Position <= offset) return logged;
+        return [.. logged, .. live.ReadFrom(ref offset)];
+    }
+
+    private static byte[] ReadLog(string path, ref long offset)
+    {
         try
         {
-            using var log = new FileStream(machine.ConsoleLogPath, FileMode.Open, FileAccess.Read,
-                FileShare.ReadWrite | FileShare.Delete);
-            if (offset > log.Length) offset = log.Length;
+            using var log = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            long length = log.Length;
+            if (offset >= length) return [];
             log.Position = offset;
-            var bytes = new byte[log.Length - offset];
+            var bytes = new byte[length - offset];
             log.ReadExactly(bytes);
-            offset += bytes.Length;
+            offset = length;
             return bytes;
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
@@ -39,38 +47,49 @@ internal static class ConsoleReader
     }
 }
 
-/// <summary>Console bytes cut into lines: each ends at '\n' (a '\r' before it dropped); the last may be partial.</summary>
+/// <summary>
+/// Console bytes cut into lines: each ends at '\n' (a '\r' before it dropped); the last may be partial. A line
+/// ending alone at the end ("\r" of a "\r\n" still coming) is left for later, and so is the line ending that
+/// completes a partial line returned before, so it never comes back as an empty line of its own.
+/// </summary>
 internal sealed class ConsoleLines
 {
-    private readonly List<(string Text, int End)> _lines = [];
+    private readonly List<(string Text, int End, bool Complete)> _lines = [];
 
     /// <param name="bytes">Output from a read cursor on; an incomplete UTF-8 sequence at the end is left for later.</param>
-    public ConsoleLines(ReadOnlySpan<byte> bytes)
+    /// <param name="continuesLine">The cursor is inside a line whose start was already returned.</param>
+    public ConsoleLines(ReadOnlySpan<byte> bytes, bool continuesLine)
     {
         int usable = bytes.Length - IncompleteUtf8Tail(bytes);
         int start = 0;
+        if (continuesLine)
+        {
+            if (bytes[..usable].StartsWith("\r\n"u8)) start = 2;
+            else if (bytes[..usable].StartsWith("\n"u8)) start = 1;
+        }
         while (start < usable)
         {
             int newline = bytes[start..usable].IndexOf((byte)'\n');
+            if (newline < 0 && bytes[start..usable].SequenceEqual("\r"u8)) break;
             int end = newline < 0 ? usable : start + newline + 1;
             var text = Encoding.UTF8.GetString(bytes[start..(newline < 0 ? usable : start + newline)]);
-            _lines.Add((text.TrimEnd('\r'), end));
+            _lines.Add((text.TrimEnd('\r'), end, newline >= 0));
             start = end;
         }
     }
 
     public int Count => _lines.Count;
 
-    /// <summary>Bytes the lines take up (what a cursor moves past when they are returned).</summary>
-    public int ByteCount => _lines.Count == 0 ? 0 : _lines[^1].End;
-
     public IEnumerable<string> All => _lines.Select(l => l.Text);
 
-    /// <summary>The lines up to and including the first that matches, and the bytes they take; null when none matches.</summary>
-    public (IReadOnlyList<string> Lines, int ByteCount)? UpToMatch(Regex pattern)
+    /// <summary>Where a cursor goes when all the lines are returned: bytes past the read start, and whether it ends mid-line.</summary>
+    public (int ByteCount, bool MidLine)? AllConsumed => _lines.Count == 0 ? null : (_lines[^1].End, !_lines[^1].Complete);
+
+    /// <summary>The lines up to and including the first that matches, with where the cursor goes; null when none matches.</summary>
+    public (IReadOnlyList<string> Lines, int ByteCount, bool MidLine)? UpToMatch(Regex pattern)
     {
         int index = _lines.FindIndex(l => pattern.IsMatch(l.Text));
-        return index < 0 ? null : (_lines.Take(index + 1).Select(l => l.Text).ToList(), _lines[index].End);
+        return index < 0 ? null : (_lines.Take(index + 1).Select(l => l.Text).ToList(), _lines[index].End, !_lines[index].Complete);
     }
 
     /// <summary>How many bytes at the end start a UTF-8 sequence that is not complete yet.</summary>

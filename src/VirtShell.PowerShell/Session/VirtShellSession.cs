@@ -15,7 +15,7 @@ internal sealed class VirtShellSession
     private static readonly ConcurrentDictionary<string, Lazy<VirtShellSession>> Sessions = new(StringComparer.Ordinal);
 
     private readonly Lazy<VirtualizationHost> _host;
-    private readonly ConcurrentDictionary<ConsoleCursorKey, long> _cursors = new();
+    private readonly ConcurrentDictionary<ConsoleCursorKey, ConsoleCursor> _cursors = new();
 
     private VirtShellSession(string home)
     {
@@ -38,10 +38,10 @@ internal sealed class VirtShellSession
 
     public VirtualizationHost Host => _host.Value;
 
-    /// <summary>Where this session stopped reading a machine's console (0 when it never read it).</summary>
-    public long GetCursor(Machine machine) => _cursors.GetValueOrDefault(ConsoleCursorKey.For(machine));
+    /// <summary>Where this session stopped reading a machine's console (the start when it never read it).</summary>
+    public ConsoleCursor GetCursor(Machine machine) => _cursors.GetValueOrDefault(ConsoleCursorKey.For(machine));
 
-    public void SetCursor(Machine machine, long offset) => _cursors[ConsoleCursorKey.For(machine)] = offset;
+    public void SetCursor(Machine machine, ConsoleCursor cursor) => _cursors[ConsoleCursorKey.For(machine)] = cursor;
 
     public void ForgetCursor(Machine machine) => _cursors.TryRemove(ConsoleCursorKey.For(machine), out _);
 
@@ -51,3 +51,6 @@ internal sealed class VirtShellSession
         public static ConsoleCursorKey For(Machine machine) => new(machine.Name, machine.CreatedAt);
     }
 }
+
+/// <summary>A console read position: the byte offset, and whether it is inside a line already partly returned.</summary>
+internal readonly record struct ConsoleCursor(long Offset, bool MidLine);
