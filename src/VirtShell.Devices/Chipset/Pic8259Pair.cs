@@ -108,7 +108,8 @@ public sealed class Pic8259Pair : IPortDevice, IInterruptController, IInterruptS
     {
         _master.SetCascadeInput(CascadeLine, _slave.PendingRequest() >= 0);
         bool output = _master.PendingRequest() >= 0;
-        if (output && !_output) _wake.Set();
-        _output = output;
+        bool rose = output && !_output;
+        _output = output; // before the wake-up, so the woken vCPU sees the request
+        if (rose) _wake.Set();
     }
 }

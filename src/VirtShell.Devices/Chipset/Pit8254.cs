@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using VirtShell.Engine.Buses;
 using VirtShell.Engine.Interrupts;
 
@@ -19,12 +20,18 @@ public sealed class Pit8254 : IPortDevice, IDisposable
     private const long NoEdge = long.MaxValue;
 
     /// <summary>
-    /// Periodic IRQ 0 is clamped to 1 kHz. Host waits in .NET have millisecond granularity, so faster edges could
-    /// only come from a spinning thread, which would take a core from the guest; a guest that asks for more (to
-    /// calibrate, usually) still reads exact counters, and its missed edges would have merged in the PIC's single
-    /// request bit anyway.
+    /// Periodic IRQ 0 is clamped to 10 kHz: every edge costs the host a thread wake-up and the guest an interrupt,
+    /// and past that rate a guest spends its time in its timer handler (a guest that asks for more is usually
+    /// calibrating, and it reads the exact counters for that). Linux asks for 100-1000 Hz, a BIOS for 18.2 Hz.
     /// </summary>
-    private static readonly long MinEdgePeriod = Stopwatch.Frequency / 1000;
+    private static readonly long MinEdgePeriod = Stopwatch.Frequency / 10_000;
+
+    /// <summary>
+    /// Monitor waits have millisecond granularity and always oversleep a little; rounding every wait up would make a
+    /// 1 kHz timer lose one edge in ten. So the thread waits on the monitor until the edge is this close, then
+    /// sleeps the exact remainder with nanosleep.
+    /// </summary>
+    private static readonly long FineSleepSpan = Stopwatch.Frequency / 500;
 
     private readonly object _lock = new();
     private readonly PitChannel[] _channels = [new(), new(), new()];
@@ -120,7 +127,8 @@ public sealed class Pit8254 : IPortDevice, IDisposable
 
     private void RunTimer()
     {
-        lock (_lock)
+        Monitor.Enter(_lock);
+        try
         {
             while (!_disposed)
             {
@@ -130,12 +138,19 @@ public sealed class Pit8254 : IPortDevice, IDisposable
                     continue;
                 }
                 long now = Stopwatch.GetTimestamp();
-                if (now < _nextEdge)
+                long left = _nextEdge - now;
+                if (left > FineSleepSpan)
                 {
-                    // Round up: waking early would only spin until the edge is due.
-                    long ms = ((_nextEdge - now) * 1000 + Stopwatch.Frequency - 1) / Stopwatch.Frequency;
-                    Monitor.Wait(_lock, (int)Math.Min(ms, int.MaxValue));
+                    // Reprogramming and Dispose pulse the monitor, so this part of the wait ends early for them.
+                    Monitor.Wait(_lock, (int)Math.Min(left * 1000 / Stopwatch.Frequency - 1, int.MaxValue));
                     continue;
+                }
+                if (left > 0)
+                {
+                    Monitor.Exit(_lock);
+                    try { SleepPrecisely(left); }
+                    finally { Monitor.Enter(_lock); }
+                    continue; // the schedule may have changed meanwhile
                 }
                 _irq.SetIrq(Irq, true);
                 if (_edgePeriod == 0)
@@ -147,12 +162,33 @@ public sealed class Pit8254 : IPortDevice, IDisposable
                 {
                     _irq.SetIrq(Irq, false);
                     // Edges stay on the grid set by the count load, so the rate does not drift; if this thread was
-                    // held up for several periods, the missed edges merge into this one, as they would in the PIC.
+                    // held up for whole periods, the missed edges merge into this one, as they would in the PIC.
                     _nextEdge += ((now - _nextEdge) / _edgePeriod + 1) * _edgePeriod;
                 }
             }
         }
+        finally
+        {
+            Monitor.Exit(_lock);
+        }
     }
+
+    private static void SleepPrecisely(long stopwatchTicks)
+    {
+        long ns = (long)((Int128)stopwatchTicks * 1_000_000_000 / Stopwatch.Frequency);
+        var span = new Timespec { Seconds = ns / 1_000_000_000, Nanoseconds = ns % 1_000_000_000 };
+        nanosleep(in span, IntPtr.Zero); // an early return (a signal) just means another pass round the loop
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct Timespec
+    {
+        public long Seconds;
+        public long Nanoseconds;
+    }
+
+    [DllImport("libc", SetLastError = false)]
+    private static extern int nanosleep(in Timespec request, IntPtr remaining);
 
     public void Dispose()
     {

@@ -48,7 +48,7 @@ internal sealed class PitChannel
         _latchedStatus = null;
     }
 
-    /// <summary>Returns true when a complete count was loaded (the counter restarts).</summary>
+    /// <summary>Returns true when the counter restarted with a new count or stopped for one (mode 0's first byte).</summary>
     public bool WriteCount(byte value, long now)
     {
         switch (_access)
@@ -65,12 +65,10 @@ internal sealed class PitChannel
                     _pendingLow = value;
                     _writeHigh = true;
                     // In mode 0 the first byte of a new count stops the counter (datasheet).
-                    if (Mode == 0 && Counting)
-                    {
-                        _frozenCount = CurrentCount(now);
-                        Counting = false;
-                    }
-                    return false;
+                    if (Mode != 0 || !Counting) return false;
+                    _frozenCount = CurrentCount(now);
+                    Counting = false;
+                    return true;
                 }
                 _writeHigh = false;
                 Load(_pendingLow | value << 8, now);

@@ -16,8 +16,8 @@ public sealed class ScriptDeviceType : IDeviceType
 
     public void Validate(DeviceSpec spec)
     {
-        // read and write are the script's handlers; the scripting layer may pass them along with the ports.
-        DeviceSettings.RejectUnknown(spec, "ports", "read", "write");
+        // read and write are functions: the scripting layer turns them into the Implementation, not settings.
+        DeviceSettings.RejectUnknown(spec, "ports");
         if (spec.Implementation is null)
             throw DeviceSettings.Error(spec, "has no implementation: a scriptDevice is made by a definition's script, with read and write functions");
         PortList(spec);
@@ -50,8 +50,8 @@ public sealed class ScriptDeviceType : IDeviceType
             double number = item switch
             {
                 JsonElement { ValueKind: JsonValueKind.Number } json => json.GetDouble(),
-                string or bool or null => double.NaN,
-                IConvertible convertible => convertible.ToDouble(CultureInfo.InvariantCulture),
+                int or long or double or float or short or ushort or byte or sbyte or uint or ulong or decimal =>
+                    Convert.ToDouble(item, CultureInfo.InvariantCulture),
                 _ => double.NaN,
             };
             if (!(number >= 0 && number <= 0xFFFF && number == Math.Floor(number)))
