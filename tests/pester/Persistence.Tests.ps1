@@ -20,6 +20,7 @@ Describe 'Machines outlive the process that made them' {
     It 'a machine left running by a process that exited is listed as Stopped (HostProcessEnded), its console readable' {
         $output = Invoke-ChildPwsh @"
 New-VirtMachine -Definition '$HelloDefinition' -Name orphan | Start-VirtMachine
+Receive-VirtConsole -Name orphan -Wait -Pattern 'Hello from VirtShell' -Timeout 20 | Out-Null
 Send-VirtConsole -Name orphan -Line 'left behind'
 Receive-VirtConsole -Name orphan -Wait -Pattern 'left behind' -Timeout 20 | Out-Null
 (Get-VirtMachine orphan).State
