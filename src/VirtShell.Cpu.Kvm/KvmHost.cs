@@ -12,11 +12,13 @@ public static class KvmHost
     /// Available when /dev/kvm opens read-write, speaks API 12 and has the capabilities every VM here needs
     /// (user memory, in-kernel irqchip and PIT, TSS and identity-map addresses, extended CPUID, immediate exit).
     /// </summary>
-    public static ModelAvailability GetAvailability()
+    public static ModelAvailability GetAvailability() => GetAvailability(DevicePath);
+
+    internal static ModelAvailability GetAvailability(string devicePath)
     {
         try
         {
-            using var system = KvmSystem.Open();
+            using var system = KvmSystem.Open(devicePath);
             return ModelAvailability.Available;
         }
         catch (KvmException e)

@@ -14,18 +14,18 @@ internal sealed unsafe class KvmSystem : IDisposable
 
     private KvmSystem(FileDescriptor fd) => _fd = fd;
 
-    /// <summary>Opens and checks /dev/kvm; throws <see cref="KvmUnavailableException"/> with the reason.</summary>
-    public static KvmSystem Open()
+    /// <summary>Opens and checks /dev/kvm (or another path, for tests); throws <see cref="KvmUnavailableException"/> with the reason.</summary>
+    public static KvmSystem Open(string devicePath = DevicePath)
     {
-        int fd = Libc.Open(DevicePath, Libc.O_RDWR | Libc.O_CLOEXEC);
+        int fd = Libc.Open(devicePath, Libc.O_RDWR | Libc.O_CLOEXEC);
         if (fd < 0)
         {
             int errno = Libc.LastError;
             throw new KvmUnavailableException(errno switch
             {
-                Libc.ENOENT => $"{DevicePath} does not exist (no KVM module loaded, or no hardware virtualization on this host)",
-                Libc.EACCES => $"{DevicePath} is not read-write for this user (add the user to the group that owns it, usually 'kvm')",
-                _ => $"{DevicePath} cannot be opened read-write: {Libc.Describe(errno)}",
+                Libc.ENOENT => $"{devicePath} does not exist (no KVM module loaded, or no hardware virtualization on this host)",
+                Libc.EACCES => $"{devicePath} is not read-write for this user (add the user to the group that owns it, usually 'kvm')",
+                _ => $"{devicePath} cannot be opened read-write: {Libc.Describe(errno)}",
             });
         }
         var system = new KvmSystem(new FileDescriptor(fd));
@@ -33,7 +33,9 @@ internal sealed unsafe class KvmSystem : IDisposable
         {
             int version = Libc.Ioctl(fd, KvmApi.GetApiVersion, 0);
             if (version != KvmApi.ExpectedApiVersion)
-                throw new KvmUnavailableException($"{DevicePath} speaks KVM API version {version}; VirtShell needs {KvmApi.ExpectedApiVersion}");
+                throw new KvmUnavailableException(version < 0
+                    ? $"{devicePath} is not a KVM device ({Libc.Describe(Libc.LastError)})"
+                    : $"{devicePath} speaks KVM API version {version}; VirtShell needs {KvmApi.ExpectedApiVersion}");
             var missing = KvmApi.Required.Where(c => !system.HasCapability(c)).ToList();
             if (missing.Count > 0)
                 throw new KvmUnavailableException($"KVM on this host lacks {string.Join(", ", missing.Select(c => "KVM_CAP_" + c))}");

@@ -90,11 +90,23 @@ public class KvmVirtualMachineTests
     }
 
     [Fact]
-    public void Availability_names_dev_kvm_when_it_is_unusable()
+    public void Unavailability_says_why_in_words_a_user_can_act_on()
     {
-        var availability = KvmHost.GetAvailability();
-        if (!availability.IsAvailable) Assert.Contains("kvm", availability.Reason, StringComparison.OrdinalIgnoreCase);
-        else Assert.Null(availability.Reason);
+        string dir = Directory.CreateTempSubdirectory("virtshell-kvm-").FullName;
+        try
+        {
+            string notKvm = Path.Combine(dir, "kvm");
+            File.WriteAllText(notKvm, "");
+            Assert.Equal($"{dir}/none does not exist (no KVM module loaded, or no hardware virtualization on this host)",
+                KvmHost.GetAvailability(Path.Combine(dir, "none")).Reason);
+            var wrongFile = KvmHost.GetAvailability(notKvm);
+            Assert.False(wrongFile.IsAvailable);
+            Assert.StartsWith($"{notKvm} is not a KVM device", wrongFile.Reason);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
     }
 
     /// <summary>What each open descriptor is (the target of its /proc link).</summary>
