@@ -61,6 +61,31 @@ public class ScriptHooksTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void SlowConsoleHookDoesNotHoldUpTheExitForLong()
+    {
+        using var dir = new TempFolder();
+        string path = dir.Write("slow.js", """
+            import { machine } from 'virtshell';
+            export default machine({ name: 's', model: 'emulated', memory: '64K', hooks: {
+              onConsoleLine(vm, line) { const end = Date.now() + 200; while (Date.now() < end) {} vm.log(line); },
+              onExit(vm, exit) { vm.log('exit'); },
+            } });
+            """);
+        using var loaded = new JsDefinitionLoader().Load(path);
+        using var vm = new FakeMachineApi();
+        for (int i = 0; i < 50; i++) loaded.Hooks!.OnConsoleLine(vm, $"n{i}");
+
+        var sw = Stopwatch.StartNew();
+        loaded.Hooks!.OnExit(vm, new MachineExit(ExitReason.StoppedByUser));
+        output.WriteLine($"onExit returned after {sw.ElapsedMilliseconds} ms; {string.Join(" | ", vm.Logs)}");
+        Assert.InRange(sw.ElapsedMilliseconds, 1500, 5000);
+        var logs = vm.Logs.ToArray();
+        Assert.Equal("n0", logs[0]);
+        Assert.Contains("exit", logs);
+        Assert.Contains(logs, l => l.Contains("did not reach onConsoleLine"));
+    }
+
+    [Fact]
     public void RunawayBeforeBootIsInterruptedAndReported()
     {
         var limits = new ScriptLimits { HookTimeout = TimeSpan.FromMilliseconds(300) };
