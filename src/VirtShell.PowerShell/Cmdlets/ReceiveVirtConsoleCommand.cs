@@ -31,6 +31,8 @@ public sealed class ReceiveVirtConsoleCommand : MachineCmdlet
     [Parameter]
     public SwitchParameter FromStart { get; set; }
 
+    private static readonly TimeSpan BurstDelay = TimeSpan.FromMilliseconds(10);
+
     private Regex? _pattern;
 
     protected override void BeginProcessing()
@@ -87,6 +89,8 @@ public sealed class ReceiveVirtConsoleCommand : MachineCmdlet
                 return;
             }
             ConsoleReader.WaitForOutput(machine, offset, deadline.NextSlice, Interrupted);
+            // A guest prints a byte at a time: let the rest of a burst arrive before looking at all of it again.
+            Interrupted.WaitHandle.WaitOne(BurstDelay);
         }
     }
 
