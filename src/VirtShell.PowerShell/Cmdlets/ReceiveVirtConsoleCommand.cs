@@ -62,12 +62,12 @@ public sealed class ReceiveVirtConsoleCommand : MachineCmdlet
             received.AddRange(ConsoleReader.ReadFrom(machine, ref offset));
             var lines = new ConsoleLines(received.ToArray(), from.MidLine);
 
-            if (_pattern is not null && lines.UpToMatch(_pattern) is var (matched, matchEnd, matchMidLine))
+            if (_pattern is not null && lines.UpToMatch(_pattern) is (var matched, var matchEnd, var matchMidLine))
             {
                 Deliver(machine, matched, new ConsoleCursor(offset - (received.Count - matchEnd), matchMidLine));
                 return;
             }
-            if (_pattern is null && lines.AllConsumed is var (end, midLine))
+            if (_pattern is null && lines.AllConsumed is (var end, var midLine))
             {
                 Deliver(machine, lines.All, new ConsoleCursor(offset - (received.Count - end), midLine));
                 return;
