@@ -58,21 +58,25 @@ public sealed unsafe partial class InterpreterCpu
         var ops = _decodeScratch;
         ops.Clear();
         uint ip = eip;
+        bool wrapped = false;
         while (true)
         {
             decoder.Decode(out var instr);
             var d = new DecodedOp();
-            Prepare(ref d, instr, ipMask);
+            Prepare(ref d, instr, ipMask, _reader.LastBytes(instr.Length));
             ops.Add(d);
             uint next = d.NextIp;
-            bool wrapped = next <= ip;
+            // An instruction running past the end of the code segment wraps to offset 0: its bytes are not contiguous.
+            wrapped = next <= ip;
             ip = next;
-            if (instr.FlowControl != FlowControl.Next || wrapped || ops.Count >= MaxBlockOps) break;
+            // Stop when our length differs from Iced's (x87 escapes): the decoder is no longer at the next instruction.
+            bool desync = next != ((uint)instr.NextIP & ipMask);
+            if (instr.FlowControl != FlowControl.Next || wrapped || desync || ops.Count >= MaxBlockOps) break;
             if (((_segs[SegCs].Base + ip) & _addrMask) >> 12 != phys >> 12) break;
             if (ip > _segs[SegCs].Limit) break;
         }
-        cacheable = _reader.AllRam;
-        uint physEnd = phys + (uint)_reader.Count;
+        cacheable = _reader.AllRam && !wrapped;
+        uint physEnd = phys + Math.Max((uint)_reader.Count, wrapped ? 0 : ip - eip);
         return new Block(phys, eip, _code32, [.. ops], physEnd);
     }
 
@@ -142,7 +146,11 @@ public sealed unsafe partial class InterpreterCpu
     private sealed class FetchReader(InterpreterCpu cpu) : CodeReader
     {
         private uint _base, _ip, _ipMask;
+        private readonly byte[] _bytes = new byte[MaxBlockOps * 15 + 16];
         public int Count { get; private set; }
+
+        /// <summary>The last <paramref name="length"/> bytes fetched: the instruction just decoded.</summary>
+        public ReadOnlySpan<byte> LastBytes(int length) => _bytes.AsSpan(Count - length, length);
         public bool AllRam { get; private set; }
 
         public void Start(uint csBase, uint ip, uint ipMask)
@@ -157,6 +165,7 @@ public sealed unsafe partial class InterpreterCpu
         public override int ReadByte()
         {
             byte b = cpu.FetchPhysByte(_base + ((_ip + (uint)Count) & _ipMask), out bool ram);
+            if (Count < _bytes.Length) _bytes[Count] = b;
             Count++;
             if (!ram) AllRam = false;
             return b;

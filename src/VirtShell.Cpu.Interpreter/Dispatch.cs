@@ -14,22 +14,24 @@ public sealed unsafe partial class InterpreterCpu
 
     private static void Register(Mnemonic m, delegate*<InterpreterCpu, ref DecodedOp, void> handler) => Handlers[(int)m] = handler;
 
-    private void Prepare(ref DecodedOp d, in Instruction i, uint ipMask)
+    private void Prepare(ref DecodedOp d, in Instruction i, uint ipMask, ReadOnlySpan<byte> bytes)
     {
         d.I = i;
         d.NextIp = (uint)i.NextIP & ipMask;
         d.Cond = i.ConditionCode;
         d.Base = d.Index = RegNone;
         d.AddrMask = _code32 ? 0xFFFF_FFFFu : 0xFFFF;
-        if (i.Code == Code.INVALID)
+        bool x87 = IsX87Escape(bytes);
+        if (i.Code == Code.INVALID && !x87)
         {
             d.Handler = &InvalidOpcode;
             return;
         }
         var info = i.Code.ToOpCode();
         d.Handler = Handlers[(int)i.Mnemonic];
-        if (info.Fwait || (info.Table == OpCodeTableKind.Normal && info.OpCode is >= 0xD8 and <= 0xDF)) d.Handler = &NoCoprocessor;
         if (d.Handler == null) d.Handler = &Unimplemented;
+        // VEX/EVEX/XOP do not exist in real mode: C4/C5 there are LES/LDS, and with a register operand #UD.
+        if (i.Encoding != EncodingKind.Legacy && !ProtectedMode) d.Handler = &InvalidOpcode;
 
         int opSize = info.OperandSize / 8;
         int memSize = 0;
@@ -77,6 +79,12 @@ public sealed unsafe partial class InterpreterCpu
         }
         if (info.AddressSize != 0 && i.OpCount > 0 && i.GetOpKind(0) is OpKind.NearBranch16 or OpKind.NearBranch32)
             d.AddrMask = info.AddressSize == 32 ? 0xFFFF_FFFFu : 0xFFFF; // LOOP/JCXZ count register size
+        if (x87)
+        {
+            // Iced rejects some escape encodings a CPU without coprocessor still skips: take the length from ModR/M.
+            d.Handler = &NoCoprocessor;
+            d.NextIp = ((uint)i.IP + (uint)X87Length(bytes, _code32)) & ipMask;
+        }
         if (opSize == 0) opSize = _code32 ? 4 : 2;
         d.OpSize = (byte)opSize;
         d.MemSize = (byte)(memSize == 0 ? opSize : memSize);
@@ -137,8 +145,43 @@ public sealed unsafe partial class InterpreterCpu
     /// </summary>
     private static void NoCoprocessor(InterpreterCpu c, ref DecodedOp d)
     {
-        bool wait = d.I.Mnemonic == Mnemonic.Wait;
-        if ((c._cr0 & (wait ? 0x8u : 0x4u)) != 0 || (!wait && (c._cr0 & 0x8) != 0)) throw new CpuFault(Vector.DeviceNotAvailable);
+        bool trap = d.I.Mnemonic == Mnemonic.Wait ? (c._cr0 & 0xA) == 0xA : (c._cr0 & 0xC) != 0; // MP+TS for WAIT, EM or TS for escapes
+        if (trap) throw new CpuFault(Vector.DeviceNotAvailable);
+        // The CPU still runs the memory cycle of an escape with a memory operand, with its limit check.
+        if (d.I.Code != Code.INVALID && d.I.Op0Kind == OpKind.Memory || d.I.Op1Kind == OpKind.Memory)
+            c.Linear(d.Seg, c.EffectiveAddress(ref d), Math.Min((int)d.MemSize, 4));
+    }
+
+    /// <summary>D8-DF after any prefixes: an x87 escape, whatever Iced makes of the rest of the encoding.</summary>
+    private static bool IsX87Escape(ReadOnlySpan<byte> bytes)
+    {
+        foreach (byte b in bytes)
+        {
+            if (b is 0x26 or 0x2E or 0x36 or 0x3E or 0x64 or 0x65 or 0x66 or 0x67 or 0xF2 or 0xF3) continue;
+            return b is >= 0xD8 and <= 0xDF;
+        }
+        return false;
+    }
+
+    /// <summary>Length of an x87 escape: prefixes, the opcode, ModR/M and its SIB/displacement.</summary>
+    private static int X87Length(ReadOnlySpan<byte> bytes, bool code32)
+    {
+        int n = 0;
+        bool addr32 = code32;
+        while (bytes[n] is 0x26 or 0x2E or 0x36 or 0x3E or 0x64 or 0x65 or 0x66 or 0x67 or 0xF0 or 0xF2 or 0xF3)
+            if (bytes[n++] == 0x67) addr32 = !addr32;
+        n++; // the escape opcode
+        if (n >= bytes.Length) return bytes.Length;
+        int modrm = bytes[n++], mod = modrm >> 6, rm = modrm & 7;
+        if (mod == 3) return n;
+        if (!addr32) return n + (mod == 1 ? 1 : mod == 2 || (mod == 0 && rm == 6) ? 2 : 0);
+        if (rm == 4)
+        {
+            if (n >= bytes.Length) return n;
+            int sib = bytes[n++];
+            if (mod == 0 && (sib & 7) == 5) return n + 4;
+        }
+        return n + (mod == 1 ? 1 : mod == 2 || (mod == 0 && rm == 5) ? 4 : 0);
     }
 
     private static void Nop(InterpreterCpu c, ref DecodedOp d) { }
@@ -146,6 +189,8 @@ public sealed unsafe partial class InterpreterCpu
     private static void InitDispatch()
     {
         Register(Mnemonic.Nop, &Nop);
+        Register(Mnemonic.Wait, &NoCoprocessor);
+        Register(Mnemonic.Ud0, &InvalidOpcode); Register(Mnemonic.Ud1, &InvalidOpcode); Register(Mnemonic.Ud2, &InvalidOpcode);
         RegisterDataTransfer();
         RegisterArithmetic();
         RegisterLogical();

@@ -40,7 +40,8 @@ public sealed unsafe partial class InterpreterCpu
         int size = d.OpSize;
         uint res = (uint)((ulong)a >> (int)n);
         uint cf = (uint)((ulong)a >> (int)(n - 1)) & 1;
-        c.SetShiftFlags(res, size, cf, a >> (size * 8 - 1));
+        // OF is the original sign for a 1-bit shift; for longer shifts the hardware yields the same formula on the result.
+        c.SetShiftFlags(res, size, cf, (res >> (size * 8 - 1)) ^ (res >> (size * 8 - 2)));
         c.WriteDst(ref d, res);
     }
 

@@ -91,8 +91,8 @@ public sealed unsafe partial class InterpreterCpu
     {
         int size = d.OpSize;
         uint sp = c.Sp, mask = c.StackMask;
-        // Check the whole frame first so a fault leaves SP and memory untouched.
-        c.Linear(SegSs, (sp - 8 * (uint)size) & mask, 8 * size);
+        // Check every slot first (SP wraps inside the segment) so a fault leaves SP and memory untouched.
+        for (uint k = 1; k <= 8; k++) c.Linear(SegSs, (sp - k * (uint)size) & mask, size);
         uint origSp = c._gpr[RegEsp];
         for (int r = RegEax; r <= RegEdi; r++)
             c.Push(r == RegEsp ? origSp : c._gpr[r], size);
@@ -101,7 +101,7 @@ public sealed unsafe partial class InterpreterCpu
     private static void Popa(InterpreterCpu c, ref DecodedOp d)
     {
         int size = d.OpSize;
-        c.Linear(SegSs, c.Sp, 8 * size);
+        for (uint k = 0; k < 8; k++) c.Linear(SegSs, (c.Sp + k * (uint)size) & c.StackMask, size);
         for (int r = RegEdi; r >= RegEax; r--)
         {
             uint v = c.Pop(size);

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Microsoft.ClearScript;
 using Microsoft.ClearScript.JavaScript;
 using Microsoft.ClearScript.V8;
@@ -25,7 +24,7 @@ public sealed class JsDefinitionLoader(ScriptLimits? limits = null) : IDefinitio
         if (string.IsNullOrWhiteSpace(path)) throw new DefinitionException("no definition file was given");
         string full = Path.GetFullPath(path);
         if (!File.Exists(full)) throw new DefinitionException($"definition file {full} does not exist");
-        if (nameOverride != null) SpecReader.CheckName(nameOverride, $"{full}: the name given in place of the definition's,", null);
+        if (nameOverride != null) SpecReader.CheckName(nameOverride, $"{full}: machine name", null);
 
         DefinitionEngine engine;
         try
@@ -34,7 +33,7 @@ public sealed class JsDefinitionLoader(ScriptLimits? limits = null) : IDefinitio
         }
         catch (Exception e)
         {
-            throw new DefinitionException($"{full}: the JavaScript engine (ClearScript V8) could not start: {e.Message}");
+            throw new DefinitionException($"{full}: the JavaScript engine (ClearScript V8) could not start: {e.GetBaseException().Message}");
         }
 
         try
@@ -72,7 +71,8 @@ public sealed class JsDefinitionLoader(ScriptLimits? limits = null) : IDefinitio
     private static ScriptObject Evaluate(V8ScriptEngine v8, string path)
     {
         const string slot = "__virtshellDefinition";
-        string specifier = JsonSerializer.Serialize(new Uri(path).AbsoluteUri);
+        // A file URI escapes quotes and backslashes, so it is safe inside a JS string literal as it is.
+        string specifier = $"\"{new Uri(path).AbsoluteUri}\"";
         v8.Execute(new DocumentInfo("virtshell:load") { Category = ModuleCategory.Standard },
             $"import * as definition from {specifier}; globalThis.{slot} = definition;");
         var ns = (ScriptObject)v8.Global.GetProperty(slot);

@@ -16,8 +16,8 @@ public sealed class ScriptDeviceType : IDeviceType
 
     public void Validate(DeviceSpec spec)
     {
-        // read and write are the script's handlers; the scripting layer may pass them along with the ports.
-        DeviceSettings.RejectUnknown(spec, "ports", "read", "write");
+        // read and write are functions: the scripting layer turns them into the Implementation, not settings.
+        DeviceSettings.RejectUnknown(spec, "ports");
         if (spec.Implementation is null)
             throw DeviceSettings.Error(spec, "has no implementation: a scriptDevice is made by a definition's script, with read and write functions");
         PortList(spec);

@@ -24,13 +24,13 @@ internal sealed partial class SpecReader(string definitionPath, DefinitionSource
 
     private readonly string _folder = Path.GetDirectoryName(definitionPath)!;
 
-    [GeneratedRegex(@"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+    [GeneratedRegex(@"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")]
     private static partial Regex NamePattern();
 
     public static void CheckName(string name, string what, SourceLocation? at)
     {
         if (!NamePattern().IsMatch(name))
-            throw new DefinitionException($"{what} '{name}' is not a valid machine name: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit", at);
+            throw new DefinitionException($"{what} '{name}' is not valid: use 1 to 63 letters, digits, '.', '_' or '-', starting with a letter or digit", at);
     }
 
     public (MachineSpec Spec, HookFunctions? Hooks) Read(ScriptObject moduleNamespace, string? nameOverride,

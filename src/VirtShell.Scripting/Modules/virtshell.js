@@ -3,11 +3,14 @@
 // __source, the place in the definition that called the constructor, so errors found later can point at it.
 
 // The first stack frame outside this module is the definition code that called a constructor.
+// Saves and restores what a definition may have changed on Error, so its settings neither break this nor leak.
 function callerLocation() {
   const saved = Error.prepareStackTrace;
+  const savedLimit = Error.stackTraceLimit;
   const holder = {};
   try {
     Error.prepareStackTrace = (_, sites) => sites;
+    Error.stackTraceLimit = 10;
     Error.captureStackTrace(holder, callerLocation);
     for (const site of holder.stack) {
       const file = site.getFileName();
@@ -18,6 +21,7 @@ function callerLocation() {
     return null;
   } finally {
     Error.prepareStackTrace = saved;
+    Error.stackTraceLimit = savedLimit;
   }
 }
 

@@ -62,7 +62,7 @@ public class JsDefinitionLoaderTests(ITestOutputHelper output)
     public void BadNameOverrideIsRefused()
     {
         var e = Assert.Throws<DefinitionException>(() => _loader.Load(Fixtures.Get("hello.js"), "a/b"));
-        Assert.Contains("'a/b'", e.Message);
+        Assert.Contains("machine name 'a/b' is not valid", e.Message);
     }
 
     [Fact]
@@ -73,6 +73,38 @@ public class JsDefinitionLoaderTests(ITestOutputHelper output)
         Assert.Equal(new SourceLocation(Fixtures.Get("lib/serial.js"), 6, 10), loaded.Spec.Devices[0].Source);
         Assert.Equal(new SourceLocation(Fixtures.Get("imports.mjs"), 8, 25), loaded.Spec.Devices[1].Source);
         Assert.Null(loaded.Hooks); // no hooks and no script device: the engine is already released
+    }
+
+    [Fact]
+    public void DeviceLinesSurviveADefinitionThatTurnsStackTracesOff()
+    {
+        using var dir = new TempFolder();
+        string path = dir.Write("nostack.js", """
+            import { machine, debugExit } from 'virtshell';
+            Error.stackTraceLimit = 0;
+            export default machine({ name: 'n', model: 'emulated', memory: '1M',
+              devices: [debugExit({ port: 0xf4 })] });
+            """);
+        using var loaded = _loader.Load(path);
+        Assert.Equal(4, loaded.Spec.Devices[0].Source!.Line);
+        Assert.Equal(3, loaded.Spec.Source!.Line);
+    }
+
+    [Fact]
+    public void PathsWithSpacesAndQuotesKeepTheirLines()
+    {
+        using var dir = new TempFolder();
+        string path = dir.Write("my 'odd' defs/def.js", """
+            import { machine, debugExit } from 'virtshell';
+            export default machine({ name: 'n', model: 'emulated', memory: '1M',
+              devices: [debugExit({ port: 0xf4 })] });
+            """);
+        using (var loaded = _loader.Load(path))
+            Assert.Equal(new SourceLocation(path, 3, 13), loaded.Spec.Devices[0].Source);
+
+        File.AppendAllText(path, "\nnull.boom;\n");
+        var e = Assert.Throws<DefinitionException>(() => _loader.Load(path));
+        Assert.Contains($"{path}:4", e.Message);
     }
 
     [Fact]
@@ -116,7 +148,7 @@ public class JsDefinitionLoaderTests(ITestOutputHelper output)
     [InlineData("export default machine({ name: 'x', model: 'emulated', memory: '1M', devices: [uart16550(7)] });\n", 2, "uart16550(...) takes an object")]
     [InlineData("const y = 1;\nexport default { name: 'x' };\n", 3, "not made by machine(")]
     [InlineData("export default machine({\n  model: 'emulated',\n  memory: '1M',\n});\n", 2, "needs a 'name'")]
-    [InlineData("export default machine({\n  name: 'a b',\n  model: 'emulated',\n  memory: '1M',\n});\n", 3, "not a valid machine name")]
+    [InlineData("export default machine({\n  name: 'a b',\n  model: 'emulated',\n  memory: '1M',\n});\n", 3, "name 'a b' is not valid")]
     [InlineData("export default machine({\n  name: 'x',\n  memory: '1M',\n});\n", 2, "needs a 'model'")]
     [InlineData("export default machine({\n  name: 'x',\n  model: 5,\n  memory: '1M',\n});\n", 4, "'model' must be a non-empty string")]
     [InlineData("export default machine({\n  name: 'x',\n  model: 'emulated',\n  memory: '12Q',\n});\n", 5, "'12Q' is not a size")]
