@@ -4,16 +4,18 @@ using Iced.Intel;
 namespace VirtShell.Cpu.Interpreter;
 
 // The decoded-block cache. Blocks are keyed by (physical address, EIP, code size) so that relative branch targets
-// Iced resolved at decode time stay right. Every RAM page holding decoded code is marked in _codePages; a store to
-// a marked page drops the blocks overlapping the stored bytes (CodeWritten), and GuestMemory.ExternalWrite does the
-// same for loaders and devices.
+// Iced resolved at decode time stay right. For every RAM page, _codeLines holds a bit per 64-byte line that decoded
+// code came from; a store to a marked line drops the blocks overlapping the stored bytes (CodeWritten), and
+// GuestMemory.ExternalWrite does the same for loaders and devices. Data next to code on the same page stays cheap.
 public sealed unsafe partial class InterpreterCpu
 {
     private const int MaxBlockOps = 48;
     private const int FastSlots = 4096;
 
-    /// <summary>Per 4 KiB physical page: nonzero when a cached block was decoded from it.</summary>
-    private readonly byte[] _codePages = new byte[1 << 20];
+    /// <summary>Per 4 KiB page of RAM: a bit per 64-byte line holding decoded code. Pinned, indexed by pointer.</summary>
+    private ulong[] _codeLineStore = [];
+    private ulong* _codeLines;
+    private uint _codeLinePages;
     private readonly Dictionary<uint, List<Block>> _pageBlocks = [];
     private readonly Dictionary<ulong, Block> _blocks16 = [];
     private readonly Dictionary<ulong, Block> _blocks32 = [];
@@ -37,11 +39,11 @@ public sealed unsafe partial class InterpreterCpu
         if (!dict.TryGetValue(key, out b))
         {
             b = DecodeBlock(phys, eip, out bool cacheable);
-            if (!cacheable) return b;
+            if (!cacheable || (b.PhysEnd - 1) >> 12 >= _codeLinePages) return b;
             dict[key] = b;
             for (uint page = phys >> 12; page <= (b.PhysEnd - 1) >> 12; page++)
             {
-                _codePages[page] = 1;
+                _codeLines[page] |= LinesOf(b, page);
                 if (!_pageBlocks.TryGetValue(page, out var list)) _pageBlocks[page] = list = [];
                 list.Add(b);
             }
@@ -80,13 +82,35 @@ public sealed unsafe partial class InterpreterCpu
         return new Block(phys, eip, _code32, [.. ops], physEnd);
     }
 
-    /// <summary>A store hit a page holding decoded code: drop every block overlapping the stored bytes.</summary>
+    /// <summary>The 64-byte lines of <paramref name="page"/> that block <paramref name="b"/> was decoded from.</summary>
+    private static ulong LinesOf(Block b, uint page)
+    {
+        uint first = Math.Max(b.Phys, page << 12), last = Math.Min(b.PhysEnd - 1, (page << 12) | 0xFFF);
+        int lo = (int)((first >> 6) & 63), hi = (int)((last >> 6) & 63);
+        ulong upto = hi == 63 ? ulong.MaxValue : (1UL << (hi + 1)) - 1;
+        return upto & ~((1UL << lo) - 1);
+    }
+
+    /// <summary>Whether a store of <paramref name="size"/> bytes at <paramref name="phys"/> touches a line holding decoded code.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private bool TouchesCode(uint phys, uint size)
+    {
+        uint last = phys + size - 1;
+        uint page = phys >> 12;
+        if (page >= _codeLinePages) return false;
+        ulong lines = _codeLines[page];
+        if (lines == 0 && (last >> 12) == page) return false;
+        return ((lines >> (int)((phys >> 6) & 63)) & 1) != 0 || (last >> 12) != page || ((lines >> (int)((last >> 6) & 63)) & 1) != 0;
+    }
+
+    /// <summary>A store hit a line holding decoded code: drop every block overlapping the stored bytes.</summary>
     private void CodeWritten(uint phys, uint length)
     {
         uint end = phys + length;
-        for (uint page = phys >> 12; page <= (end - 1) >> 12; page++)
+        for (uint page = phys >> 12; page <= (end - 1) >> 12 && page < _codeLinePages; page++)
         {
-            if (_codePages[page & 0xFFFFF] == 0 || !_pageBlocks.TryGetValue(page, out var list)) continue;
+            if (_codeLines[page] == 0 || !_pageBlocks.TryGetValue(page, out var list)) continue;
+            ulong remaining = 0;
             for (int i = list.Count - 1; i >= 0; i--)
             {
                 var b = list[i];
@@ -96,12 +120,10 @@ public sealed unsafe partial class InterpreterCpu
                     _breakBlock = true;
                 }
                 if (!b.Valid) list.RemoveAt(i);
+                else remaining |= LinesOf(b, page);
             }
-            if (list.Count == 0)
-            {
-                _codePages[page] = 0;
-                _pageBlocks.Remove(page);
-            }
+            _codeLines[page] = remaining;
+            if (list.Count == 0) _pageBlocks.Remove(page);
         }
     }
 
@@ -137,7 +159,7 @@ public sealed unsafe partial class InterpreterCpu
         _blocks16.Clear();
         _blocks32.Clear();
         _pageBlocks.Clear();
-        Array.Clear(_codePages);
+        new Span<ulong>(_codeLines, (int)_codeLinePages).Clear();
         Array.Clear(_fastBlocks);
         _breakBlock = true;
     }

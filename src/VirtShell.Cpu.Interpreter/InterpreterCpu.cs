@@ -34,7 +34,9 @@ public sealed unsafe partial class InterpreterCpu : IVirtualCpu
         _mmio = mmio ?? throw new ArgumentNullException(nameof(mmio));
         _interrupts = interrupts;
         _reader = new FetchReader(this);
+        _gpr = (uint*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref _gprStore[0]);
         _memory.ExternalWrite += OnExternalWrite;
+        AllocateCodeLines();
         RefreshRam();
         SetState(CpuState.RealMode(0xF000, 0xFFF0));
     }

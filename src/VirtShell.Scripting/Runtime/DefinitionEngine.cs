@@ -75,6 +75,7 @@ internal sealed class DefinitionEngine : IDisposable
         };
         engine.DocumentSettings.Loader = new DefinitionDocumentLoader(Path.GetDirectoryName(DefinitionPath)!, Sources);
         engine.DocumentSettings.AddSystemDocument("virtshell", ModuleCategory.Standard, Resource("virtshell.js"));
+        ((ScriptObject)engine.Evaluate(new DocumentInfo("virtshell:guards"), Resource("guards.js"))).Invoke(false, (double)(heap / 8));
         _host = (ScriptObject)engine.Evaluate(new DocumentInfo("virtshell:host"), Resource("hostbridge.js"));
         _engine = engine;
         return true;

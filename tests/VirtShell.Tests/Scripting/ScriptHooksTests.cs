@@ -146,6 +146,27 @@ public class ScriptHooksTests(ITestOutputHelper output)
         Assert.Equal("booting after-hog", other.Logs.First());
     }
 
+    [Theory]
+    // V8 runs these in C++ without interrupt checks; unguarded they abort the process or ignore the budget.
+    [InlineData("new Array(1e9).fill(0);")]
+    [InlineData("const a = []; a[1e9 - 1] = 1; a.toReversed();")]
+    [InlineData("const a = []; a[1e9 - 1] = 1; a.reverse();")]
+    [InlineData("Array.prototype.fill.call({ length: 1e9 }, 0);")]
+    [InlineData("const m = new Map(); for (let i = 0; ; i++) m.set(i, { i, s: 'v' + i });")]
+    [InlineData("const b = []; for (;;) b.push(new Uint8Array(1 << 20));")]
+    [InlineData("let s = 'x'; for (;;) s += s;")]
+    public void EveryKindOfHogEndsAsAHookError(string hog)
+    {
+        using var dir = new TempFolder();
+        string path = dir.Write("hog.js", $"import {{ machine }} from 'virtshell';\nexport default machine({{ name: 'h', model: 'emulated', memory: '64K',\n  hooks: {{ beforeBoot(vm) {{ {hog} }} }} }});\n");
+        var limits = new ScriptLimits { HookTimeout = TimeSpan.FromSeconds(20), HeapBytes = 32UL << 20 };
+        using var loaded = new JsDefinitionLoader(limits).Load(path);
+        using var vm = new FakeMachineApi();
+        var e = Assert.Throws<HookException>(() => loaded.Hooks!.BeforeBoot(vm));
+        output.WriteLine(e.Message);
+        Assert.Contains("beforeBoot", e.Message);
+    }
+
     [Fact]
     public void ScriptDeviceAnswersThroughThePortBus()
     {
