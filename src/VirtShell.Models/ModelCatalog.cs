@@ -1,4 +1,5 @@
 using VirtShell.Engine.Models;
+using VirtShell.Models.Emulated;
 
 namespace VirtShell.Models;
 
@@ -6,7 +7,7 @@ namespace VirtShell.Models;
 public static class ModelCatalog
 {
     public static ModelRegistry CreateRegistry() => new([
-        new PlannedModel("emulated", "hardware emulation: x86 interpreter, emulated PC chipset"),
+        new EmulatedModel(),
         new PlannedModel("hardware", "hardware virtualization: KVM, emulated PC chipset"),
         new PlannedModel("paravirtual", "paravirtualization: KVM, virtio devices and a hypercall channel"),
         new PlannedModel("container", "OS-level virtualization: namespaces and cgroups through an OCI runtime"),

@@ -17,6 +17,11 @@ public sealed record MachineSpec
     public required ulong MemoryBytes { get; init; }
     public IReadOnlyList<DeviceSpec> Devices { get; init; } = [];
     public BootSpec? Boot { get; init; }
+    /// <summary>
+    /// Top-level sections of the definition the engine does not interpret itself, for the model that does (e.g.
+    /// <c>container: {...}</c>), as plain values: long, double, bool, string, lists and string-keyed dictionaries.
+    /// </summary>
+    public IReadOnlyDictionary<string, object?> Sections { get; init; } = new Dictionary<string, object?>();
     /// <summary>The definition file, absolute; relative paths in it were resolved against its folder.</summary>
     public string? DefinitionPath { get; init; }
     public SourceLocation? Source { get; init; }
