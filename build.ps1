@@ -55,7 +55,7 @@ function Invoke-Bootstrap {
 }
 
 function Invoke-Build {
-    Invoke-Native dotnet build (Join-Path $Root 'VirtShell.sln') -c $Configuration --nologo -v quiet -clp:ErrorsOnly
+    Invoke-Native dotnet build (Join-Path $Root 'VirtShell.sln') -c $Configuration --nologo -v quiet '-clp:ErrorsOnly'
     Build-Guests
     if (Test-Path $ModuleDir) { Remove-Item $ModuleDir -Recurse -Force }
     Invoke-Native dotnet publish (Join-Path $Root 'src/VirtShell.PowerShell') -c $Configuration -o $ModuleDir --no-build --nologo -v quiet
