@@ -75,6 +75,14 @@ Describe 'New-VirtMachine, Get-VirtMachine, Remove-VirtMachine' {
         $err[0].TargetObject | Should -Be 'nosuch'
     }
 
+    It 'takes a machine first in the line by its type, and a string there as -Name' {
+        $machine = New-VirtMachine -Definition $HelloDefinition -Name positional
+        (Get-VirtMachine positional).Name | Should -Be 'positional'
+        Remove-VirtMachine $machine -WhatIf
+        Remove-VirtMachine $machine -Confirm:$false
+        Get-MachineFolderEntries | Should -BeNullOrEmpty
+    }
+
     It 'takes names from the pipeline by property name' {
         New-VirtMachine -Definition $HelloDefinition -Name p1 | Out-Null
         ([pscustomobject]@{ Name = 'p1' } | Get-VirtMachine).Name | Should -Be 'p1'

@@ -39,6 +39,35 @@ Receive-VirtConsole -Name orphan -Wait -Pattern 'left behind' -Timeout 20 | Out-
         Receive-VirtConsole -Name orphan | Should -BeNullOrEmpty
     }
 
+    It 'a machine running in another process: waited on, its console read from disk, its input refused' {
+        $child = Start-ChildPwsh @"
+New-VirtMachine -Definition '$HelloDefinition' -Name elsewhere | Start-VirtMachine
+Receive-VirtConsole -Name elsewhere -Wait -Pattern 'Hello from VirtShell' -Timeout 60 | Out-Null
+Start-Sleep -Seconds 3
+Send-VirtConsole -Name elsewhere -Line 'exit'
+Wait-VirtMachine -Name elsewhere -For Stopped -Timeout 60
+"@
+        try {
+            $deadline = [DateTime]::UtcNow.AddSeconds(60)
+            while (-not (Get-VirtMachine -Name 'elsewhere*') -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 200 }
+            $running = Wait-VirtMachine -Name elsewhere -For Running -Timeout 60 -PassThru
+            $running.IsLocal | Should -BeFalse
+            $running.OwnerProcessId | Should -Be $child.Id
+
+            @(Receive-VirtConsole -Name elsewhere -Wait -Pattern 'Hello from VirtShell' -Timeout 60)[-1] | Should -BeLike 'Hello from VirtShell*'
+            Send-VirtConsole -Name elsewhere -Line 'hi' -ErrorVariable err -ErrorAction SilentlyContinue
+            $err[0].FullyQualifiedErrorId | Should -BeLike 'VirtShell.InvalidState,*'
+            $err[0].Exception.Message | Should -Match "in process $($child.Id)"
+
+            $ended = Wait-VirtMachine -Name elsewhere -For Stopped -Timeout 60 -PassThru
+            $ended.LastExit.Reason | Should -Be 'DebugExit'
+            Receive-VirtConsole -Name elsewhere -Wait -Pattern 'Goodbye' -Timeout 10 | Should -Contain 'Goodbye.'
+        }
+        finally {
+            if (-not $child.WaitForExit(30000)) { $child.Kill() }
+        }
+    }
+
     It 'a machine stopped in another process can be started again here' {
         Invoke-ChildPwsh @"
 New-VirtMachine -Definition '$HelloDefinition' -Name again | Start-VirtMachine

@@ -76,12 +76,29 @@ export default machine({
     $path
 }
 
-# Runs a script in a child pwsh (same $env:VIRTSHELL_HOME and module path) and returns its output lines.
-function Invoke-ChildPwsh([Parameter(Mandatory)] [string] $Script) {
+# The command line of a child pwsh (same $env:VIRTSHELL_HOME) that imports the module and runs $Script.
+function Get-ChildPwshCommand([Parameter(Mandatory)] [string] $Script) {
     $exe = (Get-Process -Id $PID).Path
     $arguments = @()
+    # pwsh as a dotnet tool runs as 'dotnet pwsh.dll'
     if ([IO.Path]::GetFileNameWithoutExtension($exe) -eq 'dotnet') { $arguments += Join-Path $PSHOME 'pwsh.dll' }
     $prologue = "`$ErrorActionPreference = 'Stop'; Import-Module '$(Get-VirtShellModulePath)'`n"
     $encoded = [Convert]::ToBase64String([Text.Encoding]::Unicode.GetBytes($prologue + $Script))
-    & $exe @arguments -NoProfile -NonInteractive -EncodedCommand $encoded 2>&1 | ForEach-Object { "$_" }
+    [pscustomobject]@{ Exe = $exe; Arguments = $arguments + @('-NoProfile', '-NonInteractive', '-EncodedCommand', $encoded) }
+}
+
+# Runs a script in a child pwsh and returns its output lines.
+function Invoke-ChildPwsh([Parameter(Mandatory)] [string] $Script) {
+    $child = Get-ChildPwshCommand $Script
+    & $child.Exe @($child.Arguments) 2>&1 | ForEach-Object { "$_" }
+}
+
+# Starts a script in a child pwsh and returns its process without waiting for it.
+function Start-ChildPwsh([Parameter(Mandatory)] [string] $Script) {
+    $child = Get-ChildPwshCommand $Script
+    $info = [Diagnostics.ProcessStartInfo]::new($child.Exe)
+    foreach ($argument in $child.Arguments) { $info.ArgumentList.Add($argument) }
+    $info.RedirectStandardOutput = $true
+    $info.RedirectStandardError = $true
+    [Diagnostics.Process]::Start($info)
 }

@@ -30,6 +30,8 @@ public static class PcPlatform
     /// <param name="chipsetPorts">The ports the chipset answers; by default those of our 8259 pair and 8254.</param>
     public static void Validate(MachineSpec spec, IEnumerable<(ushort First, int Count, string Owner)>? chipsetPorts = null)
     {
+        foreach (var section in spec.Sections.Keys)
+            throw new DefinitionException($"machine '{spec.Name}': a '{section}' section does not apply to model '{spec.Model}'", spec.Source);
         if (spec.MemoryBytes < MinMemory || spec.MemoryBytes > MaxMemory)
             throw new DefinitionException(
                 $"machine '{spec.Name}': memory must be between {MinMemory / 1024} KiB and {MaxMemory >> 30} GiB, not {spec.MemoryBytes} bytes", spec.Source);

@@ -23,7 +23,8 @@ public abstract class MachineCmdlet : PSCmdlet
     [ArgumentCompleter(typeof(MachineNameCompleter))]
     public string[] Name { get; set; } = [];
 
-    [Parameter(Mandatory = true, ParameterSetName = ByInputObject, ValueFromPipeline = true)]
+    /// <summary>Machines, from the pipeline or first in the line: <c>Start-VirtMachine $vm</c> binds here by type, a string to -Name.</summary>
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = ByInputObject, ValueFromPipeline = true)]
     [ValidateNotNull]
     public Machine[] InputObject { get; set; } = [];
 

@@ -22,7 +22,7 @@ public sealed class ReceiveVirtConsoleCommand : MachineCmdlet
     [ValidateNotNullOrEmpty]
     public string? Pattern { get; set; }
 
-    /// <summary>Seconds -Wait waits at most; without it, until the output comes, the machine stops or Ctrl+C.</summary>
+    /// <summary>Seconds to wait at most (it implies -Wait); without it -Wait waits until the output comes, the machine stops or Ctrl+C.</summary>
     [Parameter]
     [ValidateRange(0, int.MaxValue)]
     public double? Timeout { get; set; }
@@ -30,6 +30,8 @@ public sealed class ReceiveVirtConsoleCommand : MachineCmdlet
     /// <summary>Reads from the start of the output kept (console.log), not from the cursor.</summary>
     [Parameter]
     public SwitchParameter FromStart { get; set; }
+
+    private static readonly TimeSpan BurstDelay = TimeSpan.FromMilliseconds(10);
 
     private Regex? _pattern;
 
@@ -60,17 +62,17 @@ public sealed class ReceiveVirtConsoleCommand : MachineCmdlet
             received.AddRange(ConsoleReader.ReadFrom(machine, ref offset));
             var lines = new ConsoleLines(received.ToArray(), from.MidLine);
 
-            if (_pattern is not null && lines.UpToMatch(_pattern) is var (matched, matchEnd, matchMidLine))
+            if (_pattern is not null && lines.UpToMatch(_pattern) is (var matched, var matchEnd, var matchMidLine))
             {
                 Deliver(machine, matched, new ConsoleCursor(offset - (received.Count - matchEnd), matchMidLine));
                 return;
             }
-            if (_pattern is null && lines.AllConsumed is var (end, midLine))
+            if (_pattern is null && lines.AllConsumed is (var end, var midLine))
             {
                 Deliver(machine, lines.All, new ConsoleCursor(offset - (received.Count - end), midLine));
                 return;
             }
-            if (!Wait || Interrupted.IsCancellationRequested) return;
+            if (!(Wait || Timeout is not null) || Interrupted.IsCancellationRequested) return;
             if (!running)
             {
                 // Like Receive-Job -Wait on a finished job: no more output will come. Only a pattern left unmatched is an error.
@@ -87,6 +89,8 @@ public sealed class ReceiveVirtConsoleCommand : MachineCmdlet
                 return;
             }
             ConsoleReader.WaitForOutput(machine, offset, deadline.NextSlice, Interrupted);
+            // A guest prints a byte at a time: let the rest of a burst arrive before looking at all of it again.
+            Interrupted.WaitHandle.WaitOne(BurstDelay);
         }
     }
 

@@ -29,9 +29,11 @@ public sealed class SendVirtConsoleCommand : MachineChangeCmdlet
     protected override void Change(Machine machine)
     {
         if (!machine.IsLocal || machine.Console is not { } console || machine.State is not (MachineState.Running or MachineState.Paused))
+        {
+            string where = !machine.IsLocal && machine.OwnerProcessId is int pid ? $" in process {pid}" : "";
             throw new MachineStateException(
-                $"machine '{machine.Name}' is {machine.State}{(machine.OwnerProcessId is int pid && !machine.IsLocal ? $" in process {pid}" : "")}; "
-                + "only a machine running in this process takes console input");
+                $"machine '{machine.Name}' is {machine.State}{where}; only a machine running in this process takes console input");
+        }
         console.SendInput(Line is null ? Text! : Line + "\r");
     }
 }

@@ -184,6 +184,20 @@ public class JsDefinitionLoaderTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void AModelSectionReachesTheSpecAsPlainValues()
+    {
+        using var dir = new TempFolder();
+        string path = dir.Write("c1.js", Head + "export default machine({\n  name: 'c1', model: 'container', memory: '64M',\n" +
+            "  container: { rootfs: './rootfs', process: { args: ['/bin/sh', '-c', 'echo hi'], uid: 1000 } },\n});\n");
+        using var loaded = _loader.Load(path);
+        var container = Assert.IsType<Dictionary<string, object?>>(loaded.Spec.Sections["container"]);
+        Assert.Equal("./rootfs", container["rootfs"]);
+        var process = Assert.IsType<Dictionary<string, object?>>(container["process"]);
+        Assert.Equal(new List<object?> { "/bin/sh", "-c", "echo hi" }, process["args"]);
+        Assert.Equal(1000L, process["uid"]);
+    }
+
+    [Fact]
     public void RunawayModuleCodeIsInterrupted()
     {
         using var dir = new TempFolder();
@@ -244,6 +258,27 @@ public class JsDefinitionLoaderTests(ITestOutputHelper output)
         Assert.False(device.Settings.ContainsKey("read"));
         Assert.NotNull(device.Implementation);
         Assert.Equal(new SourceLocation(Fixtures.Get("hooks.js"), 10, 5), device.Source);
+    }
+
+    [Fact]
+    public void SmallestHeapStillLoadsAndBadLimitsAreRefused()
+    {
+        using (var loaded = new JsDefinitionLoader(new ScriptLimits { HeapBytes = 16UL << 20 }).Load(Fixtures.Get("hello.js")))
+            Assert.Equal("hello", loaded.Spec.Name);
+        Assert.Throws<ArgumentOutOfRangeException>(() => new JsDefinitionLoader(new ScriptLimits { HookTimeout = TimeSpan.Zero }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new JsDefinitionLoader(new ScriptLimits { HeapBytes = 1 << 20 }));
+    }
+
+    [Fact]
+    public void LoadsRunInParallel()
+    {
+        var names = new string[8];
+        Parallel.For(0, names.Length, i =>
+        {
+            using var loaded = _loader.Load(Fixtures.Get("hello.js"), $"m{i}");
+            names[i] = loaded.Spec.Name;
+        });
+        Assert.Equal(Enumerable.Range(0, 8).Select(i => $"m{i}"), names);
     }
 
     [Fact]
