@@ -1,11 +1,12 @@
-using System.Runtime.CompilerServices;
 using System.Text;
+using VirtShell.Cpu.Kvm;
 using VirtShell.Engine.Console;
 using VirtShell.Engine.Definitions;
 using VirtShell.Engine.Machines;
 using VirtShell.Engine.Models;
 using VirtShell.Models;
 using VirtShell.Models.Hardware;
+using VirtShell.Tests.Models;
 
 namespace VirtShell.Tests.Kvm;
 
@@ -13,8 +14,6 @@ namespace VirtShell.Tests.Kvm;
 [Collection(KvmCollection.Name)]
 public class HardwareModelTests
 {
-    private static readonly string MachineDefs = Path.GetFullPath(Path.Combine(SourceDirectory(), "../../../machine-defs"));
-
     [KvmFact]
     public void The_hello_guest_greets_echoes_through_the_interrupt_driven_uart_and_powers_off()
     {
@@ -87,7 +86,7 @@ public class HardwareModelTests
     {
         var model = ModelCatalog.CreateRegistry().Find("hardware");
         Assert.IsType<HardwareModel>(model);
-        Assert.Equal(Cpu.Kvm.KvmHost.GetAvailability(), model.GetAvailability());
+        Assert.Equal(KvmHost.GetAvailability(), model.GetAvailability());
     }
 
     /// <summary>A machine with only debug-exit whose boot sector is the given real-mode source (org 0x7C00).</summary>
@@ -146,7 +145,7 @@ public class HardwareModelTests
     private static string HelloImage()
     {
         string image = Path.Combine(Directory.CreateTempSubdirectory("virtshell-hello-").FullName, "hello.bin");
-        File.WriteAllBytes(image, Nasm.Assemble(File.ReadAllText(Path.Combine(MachineDefs, "guests/hello.asm"))));
+        File.WriteAllBytes(image, Nasm.Assemble(File.ReadAllText(RepoPaths.MachineDef("guests/hello.asm"))));
         return image;
     }
 
@@ -165,6 +164,4 @@ public class HardwareModelTests
             console.WaitForOutput(console.Position, TimeSpan.FromMilliseconds(100));
         }
     }
-
-    private static string SourceDirectory([CallerFilePath] string path = "") => Path.GetDirectoryName(path)!;
 }
