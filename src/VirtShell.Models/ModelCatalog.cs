@@ -1,4 +1,6 @@
 using VirtShell.Engine.Models;
+using VirtShell.Models.Emulated;
+using VirtShell.Models.Hardware;
 
 namespace VirtShell.Models;
 
@@ -6,8 +8,8 @@ namespace VirtShell.Models;
 public static class ModelCatalog
 {
     public static ModelRegistry CreateRegistry() => new([
-        new PlannedModel("emulated", "hardware emulation: x86 interpreter, emulated PC chipset"),
-        new PlannedModel("hardware", "hardware virtualization: KVM, emulated PC chipset"),
+        new EmulatedModel(),
+        new HardwareModel(),
         new PlannedModel("paravirtual", "paravirtualization: KVM, virtio devices and a hypercall channel"),
         new PlannedModel("container", "OS-level virtualization: namespaces and cgroups through an OCI runtime"),
     ]);

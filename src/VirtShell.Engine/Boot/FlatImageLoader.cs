@@ -17,8 +17,10 @@ public sealed class FlatImageLoader : IBootLoader
         {
             if (entry > 0xFFFFF)
                 throw new DefinitionException($"real-mode entry 0x{entry:x} is above 1 MiB", spec.Source);
-            // CS:IP with the smallest offset keeps the whole first 64 KiB of the image reachable without a far jump.
-            return CpuState.RealMode((ushort)(entry >> 4), (ushort)(entry & 0xF));
+            // Below 64 KiB start at 0000:entry, as a BIOS jumps to 0000:7C00; above, the segment carries the address.
+            return entry <= 0xFFFF
+                ? CpuState.RealMode(0, (ushort)entry)
+                : CpuState.RealMode((ushort)(entry >> 4), (ushort)(entry & 0xF));
         }
         var s = CpuState.RealMode(0, 0);
         s.Cs = SegmentState.Flat32(0x08, code: true);

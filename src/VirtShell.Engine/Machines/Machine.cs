@@ -71,6 +71,8 @@ public sealed class Machine
     /// <summary>Raised for each <c>vm.log</c> of a hook and each engine note about this machine.</summary>
     public event Action<Machine, string>? Logged;
 
+    public override string ToString() => Name;
+
     internal void Refresh(MachineRecord record)
     {
         lock (_lock) if (_runtime == null) _record = record;
@@ -95,6 +97,7 @@ public sealed class Machine
             throw new DefinitionException($"machine '{Name}': its definition {definitionPath} no longer exists (a copy is in {Directory})");
 
         var definition = _host.Loader.Load(definitionPath, Name);
+        var previous = State;
         ConsoleChannel? console = null;
         IMachineRuntime? runtime = null;
         try
@@ -112,7 +115,7 @@ public sealed class Machine
         {
             console?.Dispose();
             definition.Dispose();
-            SetState(_record.LastExit?.IsCrash == true ? MachineState.Crashed : MachineState.Stopped, r => r with { OwnerProcessId = null, OwnerProcessStart = null });
+            SetState(previous, r => r with { OwnerProcessId = null, OwnerProcessStart = null });
             throw;
         }
 

@@ -8,8 +8,9 @@ namespace VirtShell.Engine.Machines;
 /// <summary>
 /// The run loop shared by every VM model: one vCPU thread that runs the CPU backend, waits while the guest halts,
 /// and parks at a safe point for pause and stop. Devices end the run through <see cref="RequestStop"/>.
+/// <paramref name="platform"/> owns memory, wake signal and devices; it is disposed after the CPU.
 /// </summary>
-public sealed class VirtualMachineRuntime(GuestMemory memory, IVirtualCpu cpu, WakeSignal wake, IEnumerable<IDisposable> owned)
+public sealed class VirtualMachineRuntime(IVirtualCpu cpu, GuestMemory memory, WakeSignal wake, IDisposable platform)
     : IMachineRuntime
 {
     private readonly object _lock = new();
@@ -96,9 +97,7 @@ public sealed class VirtualMachineRuntime(GuestMemory memory, IVirtualCpu cpu, W
 
     public void Dispose()
     {
-        foreach (var d in owned) d.Dispose();
         cpu.Dispose();
-        wake.Dispose();
-        memory.Dispose();
+        platform.Dispose();
     }
 }

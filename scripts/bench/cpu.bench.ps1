@@ -1,0 +1,99 @@
+# Guest MIPS of the emulated model on a CPU-bound loop, side by side with QEMU TCG and Bochs on the same image.
+# Each subject runs the loop at two lengths; the difference cancels start-up (BIOS, process, module) out.
+param(
+    [Parameter(Mandatory)] [string] $ModulePath,
+    [Parameter(Mandatory)] [string] $OutDirectory,
+    [double] $TargetSeconds = 3
+)
+$ErrorActionPreference = 'Stop'
+. (Join-Path $PSScriptRoot 'BenchCommon.ps1')
+. (Join-Path $PSScriptRoot '../common.ps1')
+
+$InstructionsPerIteration = 10
+$work = Join-Path $OutDirectory 'cpu-work'
+New-Item -ItemType Directory -Force $work | Out-Null
+$env:VIRTSHELL_HOME = Join-Path $work 'home'
+Import-Module $ModulePath
+
+function New-LoopImage([string] $Mode, [long] $Iterations) {
+    $image = Join-Path $work "loop-$Mode-$Iterations.img"
+    $defines = @("-DITERATIONS=$Iterations") + $(if ($Mode -eq 'protected') { '-DPROTECTED' } else { @() })
+    Invoke-Native nasm -f bin @defines -o $image (Join-Path $PSScriptRoot 'guests/loop.asm')
+    # Bochs boots it as a 1.44 MB floppy; the extra zeroes are harmless to the others.
+    $stream = [IO.File]::OpenWrite($image); $stream.SetLength(1474560); $stream.Dispose()
+    $image
+}
+
+# Each runner boots an image to its power-off and returns the wall-clock seconds.
+$runners = [ordered]@{
+    'VirtShell emulated' = {
+        param($image)
+        $definition = New-BenchDefinition $work $image 'emulated'
+        $vm = New-VirtMachine -Definition $definition -Name "bench-$PID-$([guid]::NewGuid().ToString('N').Substring(0, 8))"
+        try {
+            $watch = [Diagnostics.Stopwatch]::StartNew()
+            Start-VirtMachine $vm
+            Wait-VirtMachine $vm -For Stopped -Timeout 600
+            $watch.Elapsed.TotalSeconds
+            if ($vm.LastExit.Reason -ne 'DebugExit') { throw "guest ended with $($vm.LastExit): $($vm.LastExit.Detail)" }
+        }
+        finally { Remove-VirtMachine $vm -Force -Confirm:$false }
+    }
+    'QEMU TCG' = {
+        param($image)
+        $watch = [Diagnostics.Stopwatch]::StartNew()
+        & qemu-system-i386 -display none -serial none -monitor none -device 'isa-debug-exit,iobase=0xf4,iosize=1' `
+            -drive "format=raw,file=$image,if=floppy" -boot a
+        $watch.Elapsed.TotalSeconds
+    }
+    'Bochs' = {
+        param($image)
+        $rc = Join-Path $work 'bochsrc'
+        @"
+megs: 16
+romimage: file=/usr/share/bochs/BIOS-bochs-latest
+vgaromimage: file=/usr/share/bochs/VGABIOS-lgpl-latest
+floppya: 1_44=$image, status=inserted
+boot: floppy
+display_library: rfb, options="timeout=0"
+log: /dev/null
+"@ | Set-Content $rc
+        $watch = [Diagnostics.Stopwatch]::StartNew()
+        # Debian's Bochs has its debugger built in and stops at a prompt: 'c' continues.
+        'c' | & bochs -q -f $rc *> $null
+        $watch.Elapsed.TotalSeconds
+    }
+}
+
+$rows = foreach ($mode in 'real', 'protected') {
+    $mips = [ordered]@{}
+    foreach ($subject in $runners.Keys) {
+        $available = switch ($subject) { 'QEMU TCG' { [bool](Get-Command qemu-system-i386 -ErrorAction Ignore) } 'Bochs' { [bool](Get-Command bochs -ErrorAction Ignore) } default { $true } }
+        if (-not $available) { New-BenchRow "cpu-$mode" $subject 0 'MIPS' 'not installed (build.ps1 -Task Bootstrap)'; continue }
+        try {
+            $short = 1000000
+            $t1 = & $runners[$subject] (New-LoopImage $mode $short)
+            # Grow the long run until it outlasts the short one by about TargetSeconds, so start-up noise is small
+            # next to the difference. The loop counters allow up to 2e9 iterations.
+            $long = $short * 4
+            while ($true) {
+                $t2 = & $runners[$subject] (New-LoopImage $mode $long)
+                $delta = $t2 - $t1
+                if ($delta -ge $TargetSeconds * 0.7 -or $long -ge 2e9) { break }
+                $long = [long][math]::Min(2e9, $long * [math]::Max(2, $TargetSeconds / [math]::Max($delta, 0.05)))
+                $long -= $long % 50000
+            }
+            $value = ($long - $short) * $InstructionsPerIteration / [math]::Max($t2 - $t1, 0.001) / 1e6
+            $mips[$subject] = $value
+            New-BenchRow "cpu-$mode" $subject $value 'MIPS' ("{0:N0} vs {1:N0} iterations: {2:N2} s vs {3:N2} s" -f $short, $long, $t1, $t2)
+        }
+        catch {
+            New-BenchRow "cpu-$mode" $subject 0 'MIPS' "failed: $($_.Exception.Message -replace '\s+', ' ')"
+        }
+    }
+    $ours = $mips['VirtShell emulated']
+    foreach ($anchor in 'QEMU TCG', 'Bochs') {
+        if ($ours -and $mips[$anchor]) { New-BenchRow "cpu-$mode" "VirtShell / $anchor" ($ours / $mips[$anchor]) 'ratio' }
+    }
+}
+Save-BenchRows (Join-Path $OutDirectory 'cpu.json') $rows

@@ -1,0 +1,15 @@
+# Helpers shared by build.ps1 and the scripts it runs.
+
+# Runs a native command and stops the script when it fails (PowerShell does not, by default).
+function Invoke-Native {
+    $command, $arguments = $args
+    & $command @arguments
+    if ($LASTEXITCODE -ne 0) { throw "$command $($arguments -join ' ') failed with exit code $LASTEXITCODE" }
+}
+
+# The folder NuGet restores packages into (honours NUGET_PACKAGES).
+function Get-NuGetPackageRoot {
+    if ($env:NUGET_PACKAGES) { return $env:NUGET_PACKAGES }
+    $line = & dotnet nuget locals global-packages --list
+    ($line -replace '^global-packages:\s*', '').Trim()
+}

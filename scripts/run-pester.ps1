@@ -1,0 +1,26 @@
+# Runs the Pester tests with the Pester 5.7.1 that tests/pester/Pester.Restore.csproj put into the NuGet cache,
+# and writes the counts as JSON for build.ps1 to add to the xunit ones.
+param(
+    [Parameter(Mandatory)] [string] $TestPath,
+    [Parameter(Mandatory)] [string] $ResultPath
+)
+$ErrorActionPreference = 'Stop'
+. (Join-Path $PSScriptRoot 'common.ps1')
+
+$pester = Join-Path (Get-NuGetPackageRoot) 'pester/5.7.1/tools/Pester.psd1'
+if (-not (Test-Path $pester)) {
+    Invoke-Native dotnet restore (Join-Path $PSScriptRoot '../tests/pester/Pester.Restore.csproj') --nologo -v quiet
+}
+Import-Module $pester -RequiredVersion 5.7.1
+
+$config = New-PesterConfiguration
+$config.Run.Path = $TestPath
+$config.Run.PassThru = $true
+$config.Output.Verbosity = 'Detailed'
+$result = Invoke-Pester -Configuration $config
+
+[pscustomobject]@{
+    Passed  = $result.PassedCount
+    Failed  = $result.FailedCount + $result.FailedBlocksCount + $result.FailedContainersCount
+    Skipped = $result.SkippedCount + $result.NotRunCount
+} | ConvertTo-Json | Set-Content $ResultPath

@@ -1,0 +1,37 @@
+using VirtShell.Cpu.Interpreter;
+using VirtShell.Engine.Boot;
+using VirtShell.Engine.Definitions;
+using VirtShell.Engine.Machines;
+using VirtShell.Engine.Models;
+using VirtShell.Models.Pc;
+
+namespace VirtShell.Models.Emulated;
+
+/// <summary>Hardware emulation: every guest instruction is interpreted, every device is ours. Runs anywhere.</summary>
+public sealed class EmulatedModel : IMachineModel
+{
+    public string Name => "emulated";
+    public string Technique => "hardware emulation: x86 interpreter on the Iced decoder, emulated PC chipset";
+    public ModelAvailability GetAvailability() => ModelAvailability.Available;
+    public IReadOnlyCollection<string> DeviceTypes => PcPlatform.DeviceTypeNames;
+
+    public void Validate(MachineSpec spec) => PcPlatform.Validate(spec);
+
+    public IMachineRuntime CreateRuntime(MachineSpec spec, MachineServices services)
+    {
+        var pc = PcPlatform.Build(spec, services);
+        InterpreterCpu? cpu = null;
+        try
+        {
+            cpu = new InterpreterCpu(pc.Memory, pc.Ports, pc.Mmio, pc.Pic);
+            cpu.SetState(BootLoaders.Load(spec.Boot!, pc.Memory));
+            return new VirtualMachineRuntime(cpu, pc.Memory, pc.Wake, pc);
+        }
+        catch
+        {
+            cpu?.Dispose();
+            pc.Dispose();
+            throw;
+        }
+    }
+}
