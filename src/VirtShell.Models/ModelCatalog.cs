@@ -1,4 +1,5 @@
 using VirtShell.Engine.Models;
+using VirtShell.Models.Container;
 using VirtShell.Models.Emulated;
 
 namespace VirtShell.Models;
@@ -10,6 +11,6 @@ public static class ModelCatalog
         new EmulatedModel(),
         new PlannedModel("hardware", "hardware virtualization: KVM, emulated PC chipset"),
         new PlannedModel("paravirtual", "paravirtualization: KVM, virtio devices and a hypercall channel"),
-        new PlannedModel("container", "OS-level virtualization: namespaces and cgroups through an OCI runtime"),
+        new ContainerModel(),
     ]);
 }
