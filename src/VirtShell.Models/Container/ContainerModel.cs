@@ -35,7 +35,8 @@ public sealed class ContainerModel : IMachineModel
         if (!OperatingSystem.IsLinux()) return ModelAvailability.Unavailable("containers need Linux");
         if (!Environment.IsPrivilegedProcess)
             return ModelAvailability.Unavailable("containers need root (rootless containers are not supported)");
-        if (FindRunc() == null) return ModelAvailability.Unavailable("runc not found (install Debian's runc: ./build.ps1 -Task Bootstrap)");
+        if (FindRunc() == null)
+            return ModelAvailability.Unavailable($"runc not found {(_runc is null ? "on PATH or in /usr/sbin" : $"at {_runc}")} (install Debian's runc: ./build.ps1 -Task Bootstrap)");
         if (!File.ReadAllText("/proc/filesystems").Contains("\toverlay\n", StringComparison.Ordinal))
             return ModelAvailability.Unavailable("the kernel has no overlay filesystem");
         return ModelAvailability.Available;
@@ -54,5 +55,5 @@ public sealed class ContainerModel : IMachineModel
     /// <summary>The container side of this model's home, for cleanup and checks outside a run.</summary>
     public ContainerHost? Host() => FindRunc() is { } runc ? new ContainerHost(_home ?? MachineStore.DefaultHome(), runc) : null;
 
-    private string? FindRunc() => _runc ?? RuncClient.Find();
+    private string? FindRunc() => _runc is null ? RuncClient.Find() : File.Exists(_runc) ? _runc : null;
 }
