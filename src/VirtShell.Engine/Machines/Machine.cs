@@ -95,6 +95,7 @@ public sealed class Machine
             throw new DefinitionException($"machine '{Name}': its definition {definitionPath} no longer exists (a copy is in {Directory})");
 
         var definition = _host.Loader.Load(definitionPath, Name);
+        var previous = State;
         ConsoleChannel? console = null;
         IMachineRuntime? runtime = null;
         try
@@ -112,7 +113,7 @@ public sealed class Machine
         {
             console?.Dispose();
             definition.Dispose();
-            SetState(_record.LastExit?.IsCrash == true ? MachineState.Crashed : MachineState.Stopped, r => r with { OwnerProcessId = null, OwnerProcessStart = null });
+            SetState(previous, r => r with { OwnerProcessId = null, OwnerProcessStart = null });
             throw;
         }
 

@@ -1,0 +1,238 @@
+using System.Runtime.CompilerServices;
+using Iced.Intel;
+
+namespace VirtShell.Cpu.Interpreter;
+
+// ADD ADC SUB SBB CMP INC DEC NEG, MUL IMUL DIV IDIV, XADD CMPXCHG, CBW CWDE CWD CDQ.
+public sealed unsafe partial class InterpreterCpu
+{
+    private static void RegisterArithmetic()
+    {
+        Register(Mnemonic.Add, &AddOp); Register(Mnemonic.Adc, &AdcOp); Register(Mnemonic.Sub, &SubOp);
+        Register(Mnemonic.Sbb, &SbbOp); Register(Mnemonic.Cmp, &CmpOp); Register(Mnemonic.Inc, &IncOp);
+        Register(Mnemonic.Dec, &DecOp); Register(Mnemonic.Neg, &NegOp);
+        Register(Mnemonic.Mul, &MulOp); Register(Mnemonic.Imul, &ImulOp);
+        Register(Mnemonic.Div, &DivOp); Register(Mnemonic.Idiv, &IdivOp);
+        Register(Mnemonic.Xadd, &XaddOp); Register(Mnemonic.Cmpxchg, &CmpxchgOp);
+        Register(Mnemonic.Cbw, &Cbw); Register(Mnemonic.Cwde, &Cwde); Register(Mnemonic.Cwd, &Cwd); Register(Mnemonic.Cdq, &Cdq);
+        Register(Mnemonic.Daa, &Daa); Register(Mnemonic.Das, &Das); Register(Mnemonic.Aaa, &Aaa);
+        Register(Mnemonic.Aas, &Aas); Register(Mnemonic.Aam, &Aam); Register(Mnemonic.Aad, &Aad);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private uint AluAdd(uint a, uint b, uint carry, int size)
+    {
+        uint mask = SizeMask(size);
+        b &= mask;
+        ulong wide = (ulong)a + b + carry;
+        uint res = (uint)wide & mask;
+        uint cf = (uint)(wide >> (size * 8)) & 1;
+        uint of = (((a ^ res) & (b ^ res)) >> SignShift(size)) & 1;
+        SetArith(cf | Szp(res, size) | ((a ^ b ^ res) & FlagAf) | (of << 11));
+        return res;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private uint AluSub(uint a, uint b, uint borrow, int size)
+    {
+        uint mask = SizeMask(size);
+        b &= mask;
+        uint res = (a - b - borrow) & mask;
+        uint cf = (ulong)a < (ulong)b + borrow ? 1u : 0;
+        uint of = (((a ^ b) & (a ^ res)) >> SignShift(size)) & 1;
+        SetArith(cf | Szp(res, size) | ((a ^ b ^ res) & FlagAf) | (of << 11));
+        return res;
+    }
+
+    private static void AddOp(InterpreterCpu c, ref DecodedOp d) { uint a = c.ReadDst(ref d); c.WriteDst(ref d, c.AluAdd(a, c.ReadOp(ref d, 1), 0, d.OpSize)); }
+    private static void AdcOp(InterpreterCpu c, ref DecodedOp d) { uint a = c.ReadDst(ref d); c.WriteDst(ref d, c.AluAdd(a, c.ReadOp(ref d, 1), c._flags & FlagCf, d.OpSize)); }
+    private static void SubOp(InterpreterCpu c, ref DecodedOp d) { uint a = c.ReadDst(ref d); c.WriteDst(ref d, c.AluSub(a, c.ReadOp(ref d, 1), 0, d.OpSize)); }
+    private static void SbbOp(InterpreterCpu c, ref DecodedOp d) { uint a = c.ReadDst(ref d); c.WriteDst(ref d, c.AluSub(a, c.ReadOp(ref d, 1), c._flags & FlagCf, d.OpSize)); }
+    private static void CmpOp(InterpreterCpu c, ref DecodedOp d) => c.AluSub(c.ReadOp(ref d, 0), c.ReadOp(ref d, 1), 0, d.OpSize);
+
+    private static void IncOp(InterpreterCpu c, ref DecodedOp d)
+    {
+        uint cf = c._flags & FlagCf;
+        uint r = c.AluAdd(c.ReadDst(ref d), 1, 0, d.OpSize);
+        c._flags = (c._flags & ~FlagCf) | cf;
+        c.WriteDst(ref d, r);
+    }
+
+    private static void DecOp(InterpreterCpu c, ref DecodedOp d)
+    {
+        uint cf = c._flags & FlagCf;
+        uint r = c.AluSub(c.ReadDst(ref d), 1, 0, d.OpSize);
+        c._flags = (c._flags & ~FlagCf) | cf;
+        c.WriteDst(ref d, r);
+    }
+
+    private static void NegOp(InterpreterCpu c, ref DecodedOp d) => c.WriteDst(ref d, c.AluSub(0, c.ReadDst(ref d), 0, d.OpSize));
+
+    private static void XaddOp(InterpreterCpu c, ref DecodedOp d)
+    {
+        uint a = c.ReadDst(ref d);
+        uint b = c.ReadOp(ref d, 1);
+        uint sum = c.AluAdd(a, b, 0, d.OpSize);
+        c.WriteReg(d.I.Op1Register, a);
+        c.WriteDst(ref d, sum);
+    }
+
+    private static void CmpxchgOp(InterpreterCpu c, ref DecodedOp d)
+    {
+        uint a = c.ReadDst(ref d);
+        uint acc = c.ReadGpr(RegEax, d.OpSize);
+        c.AluSub(acc, a, 0, d.OpSize);
+        if ((c._flags & FlagZf) != 0) c.WriteDst(ref d, c.ReadOp(ref d, 1));
+        else
+        {
+            c.WriteDst(ref d, a); // the destination is always written, as on hardware
+            c.WriteGpr(RegEax, d.OpSize, a);
+        }
+    }
+
+    private static void MulOp(InterpreterCpu c, ref DecodedOp d)
+    {
+        uint src = c.ReadOp(ref d, 0);
+        uint hi, lo;
+        switch (d.OpSize)
+        {
+            case 1:
+                uint p8 = (c._gpr[RegEax] & 0xFF) * src;
+                c.Ax = p8;
+                hi = p8 >> 8; lo = p8 & 0xFF;
+                break;
+            case 2:
+                uint p16 = (c._gpr[RegEax] & 0xFFFF) * src;
+                c.WriteGpr(RegEax, 2, p16);
+                c.WriteGpr(RegEdx, 2, p16 >> 16);
+                hi = p16 >> 16; lo = p16 & 0xFFFF;
+                break;
+            default:
+                ulong p32 = (ulong)c._gpr[RegEax] * src;
+                c._gpr[RegEax] = (uint)p32;
+                c._gpr[RegEdx] = (uint)(p32 >> 32);
+                hi = (uint)(p32 >> 32); lo = (uint)p32;
+                break;
+        }
+        uint cfof = hi != 0 ? FlagCf | FlagOf : 0;
+        c.SetArith(cfof | Szp(lo, d.OpSize));
+    }
+
+    private static void ImulOp(InterpreterCpu c, ref DecodedOp d)
+    {
+        int size = d.OpSize;
+        if (d.I.OpCount == 1)
+        {
+            uint src = c.ReadOp(ref d, 0);
+            long product;
+            bool overflow;
+            switch (size)
+            {
+                case 1:
+                    product = (sbyte)c._gpr[RegEax] * (long)(sbyte)src;
+                    c.Ax = (uint)product;
+                    overflow = product != (sbyte)product;
+                    break;
+                case 2:
+                    product = (short)c._gpr[RegEax] * (long)(short)src;
+                    c.WriteGpr(RegEax, 2, (uint)product);
+                    c.WriteGpr(RegEdx, 2, (uint)(product >> 16));
+                    overflow = product != (short)product;
+                    break;
+                default:
+                    product = (int)c._gpr[RegEax] * (long)(int)src;
+                    c._gpr[RegEax] = (uint)product;
+                    c._gpr[RegEdx] = (uint)(product >> 32);
+                    overflow = product != (int)product;
+                    break;
+            }
+            c.SetArith((overflow ? FlagCf | FlagOf : 0) | Szp((uint)product & SizeMask(size), size));
+            return;
+        }
+        uint a = c.ReadOp(ref d, d.I.OpCount == 3 ? 1 : 0);
+        uint b = d.I.OpCount == 3 ? d.Imm : c.ReadOp(ref d, 1);
+        long p = size == 2 ? (short)a * (long)(short)b : (int)a * (long)(int)b;
+        bool ovf = size == 2 ? p != (short)p : p != (int)p;
+        uint res = (uint)p & SizeMask(size);
+        c.SetArith((ovf ? FlagCf | FlagOf : 0) | Szp(res, size));
+        c.WriteReg(d.I.Op0Register, res);
+    }
+
+    private static void DivOp(InterpreterCpu c, ref DecodedOp d)
+    {
+        uint src = c.ReadOp(ref d, 0);
+        if (src == 0) throw new CpuFault(Vector.DivideError);
+        switch (d.OpSize)
+        {
+            case 1:
+            {
+                uint n = c._gpr[RegEax] & 0xFFFF;
+                uint q = n / src;
+                if (q > 0xFF) throw new CpuFault(Vector.DivideError);
+                c.Ax = q | ((n % src) << 8);
+                break;
+            }
+            case 2:
+            {
+                uint n = (c._gpr[RegEdx] << 16) | (c._gpr[RegEax] & 0xFFFF);
+                uint q = n / src;
+                if (q > 0xFFFF) throw new CpuFault(Vector.DivideError);
+                c.WriteGpr(RegEax, 2, q);
+                c.WriteGpr(RegEdx, 2, n % src);
+                break;
+            }
+            default:
+            {
+                ulong n = ((ulong)c._gpr[RegEdx] << 32) | c._gpr[RegEax];
+                ulong q = n / src;
+                if (q > 0xFFFF_FFFF) throw new CpuFault(Vector.DivideError);
+                c._gpr[RegEax] = (uint)q;
+                c._gpr[RegEdx] = (uint)(n % src);
+                break;
+            }
+        }
+    }
+
+    private static void IdivOp(InterpreterCpu c, ref DecodedOp d)
+    {
+        uint src = c.ReadOp(ref d, 0);
+        if (src == 0) throw new CpuFault(Vector.DivideError);
+        switch (d.OpSize)
+        {
+            case 1:
+            {
+                int n = (short)c._gpr[RegEax];
+                int s = (sbyte)src;
+                int q = n / s;
+                if (q is > 127 or < -128) throw new CpuFault(Vector.DivideError);
+                c.Ax = ((uint)q & 0xFF) | (((uint)(n % s) & 0xFF) << 8);
+                break;
+            }
+            case 2:
+            {
+                int n = (int)((c._gpr[RegEdx] << 16) | (c._gpr[RegEax] & 0xFFFF));
+                int s = (short)src;
+                long q = (long)n / s;
+                if (q is > 32767 or < -32768) throw new CpuFault(Vector.DivideError);
+                c.WriteGpr(RegEax, 2, (uint)q);
+                c.WriteGpr(RegEdx, 2, (uint)((long)n % s));
+                break;
+            }
+            default:
+            {
+                Int128 n = (long)(((ulong)c._gpr[RegEdx] << 32) | c._gpr[RegEax]);
+                Int128 s = (int)src;
+                Int128 q = n / s;
+                if (q > int.MaxValue || q < int.MinValue) throw new CpuFault(Vector.DivideError);
+                c._gpr[RegEax] = (uint)(int)q;
+                c._gpr[RegEdx] = (uint)(int)(n % s);
+                break;
+            }
+        }
+    }
+
+    private static void Cbw(InterpreterCpu c, ref DecodedOp d) => c.Ax = (uint)(sbyte)c._gpr[RegEax];
+    private static void Cwde(InterpreterCpu c, ref DecodedOp d) => c._gpr[RegEax] = (uint)(short)c._gpr[RegEax];
+    private static void Cwd(InterpreterCpu c, ref DecodedOp d) => c.WriteGpr(RegEdx, 2, (c._gpr[RegEax] & 0x8000) != 0 ? 0xFFFFu : 0);
+    private static void Cdq(InterpreterCpu c, ref DecodedOp d) => c._gpr[RegEdx] = (c._gpr[RegEax] & 0x8000_0000) != 0 ? 0xFFFF_FFFFu : 0;
+}

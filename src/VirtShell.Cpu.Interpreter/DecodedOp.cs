@@ -1,0 +1,42 @@
+using Iced.Intel;
+
+namespace VirtShell.Cpu.Interpreter;
+
+/// <summary>
+/// One decoded instruction with everything its handler needs precomputed: the handler itself, the operand size,
+/// the memory operand's segment/base/index/scale/displacement and the immediate or branch target.
+/// </summary>
+internal unsafe struct DecodedOp
+{
+    public Instruction I;
+    public delegate*<InterpreterCpu, ref DecodedOp, void> Handler;
+    public uint NextIp;
+    /// <summary>The immediate, or the near branch target, or the far branch offset.</summary>
+    public uint Imm;
+    /// <summary>The second immediate (ENTER nesting level) or the far branch selector.</summary>
+    public uint Imm2;
+    public uint Disp;
+    /// <summary>0xFFFF or 0xFFFFFFFF: the address size of the memory operand.</summary>
+    public uint AddrMask;
+    /// <summary>Operand size in bytes (1, 2 or 4).</summary>
+    public byte OpSize;
+    /// <summary>Size of the memory operand in bytes (differs from OpSize for MOVZX, LDS, ...).</summary>
+    public byte MemSize;
+    public byte Seg;
+    public byte Base;
+    public byte Index;
+    public byte Scale;
+    public ConditionCode Cond;
+}
+
+/// <summary>A run of straight-line instructions decoded from one physical address with one CS:EIP.</summary>
+internal sealed class Block(uint phys, uint eip, bool code32, DecodedOp[] ops, uint physEnd)
+{
+    public readonly uint Phys = phys;
+    public readonly uint Eip = eip;
+    public readonly bool Code32 = code32;
+    public readonly DecodedOp[] Ops = ops;
+    /// <summary>One past the last physical byte decoded (the last instruction may run into the next page).</summary>
+    public readonly uint PhysEnd = physEnd;
+    public bool Valid = true;
+}

@@ -1,0 +1,216 @@
+using System.Runtime.CompilerServices;
+using Iced.Intel;
+
+namespace VirtShell.Cpu.Interpreter;
+
+// Decode-time preparation of a DecodedOp and the operand accessors every handler shares.
+public sealed unsafe partial class InterpreterCpu
+{
+    private static readonly delegate*<InterpreterCpu, ref DecodedOp, void>[] Handlers =
+        new delegate*<InterpreterCpu, ref DecodedOp, void>[Enum.GetValues<Mnemonic>().Length + 1];
+
+    /// <summary>Linear address of the memory destination operand, computed once by ReadDst for WriteDst.</summary>
+    private uint _dstLinear;
+
+    private static void Register(Mnemonic m, delegate*<InterpreterCpu, ref DecodedOp, void> handler) => Handlers[(int)m] = handler;
+
+    private void Prepare(ref DecodedOp d, in Instruction i, uint ipMask, ReadOnlySpan<byte> bytes)
+    {
+        d.I = i;
+        d.NextIp = (uint)i.NextIP & ipMask;
+        d.Cond = i.ConditionCode;
+        d.Base = d.Index = RegNone;
+        d.AddrMask = _code32 ? 0xFFFF_FFFFu : 0xFFFF;
+        bool x87 = IsX87Escape(bytes);
+        if (i.Code == Code.INVALID && !x87)
+        {
+            d.Handler = &InvalidOpcode;
+            return;
+        }
+        var info = i.Code.ToOpCode();
+        d.Handler = Handlers[(int)i.Mnemonic];
+        if (d.Handler == null) d.Handler = &Unimplemented;
+        // VEX/EVEX/XOP do not exist in real mode: C4/C5 there are LES/LDS, and with a register operand #UD.
+        if (i.Encoding != EncodingKind.Legacy && !ProtectedMode) d.Handler = &InvalidOpcode;
+
+        int opSize = info.OperandSize / 8;
+        int memSize = 0;
+        for (int n = 0; n < i.OpCount; n++)
+        {
+            var kind = i.GetOpKind(n);
+            switch (kind)
+            {
+                case OpKind.Register:
+                    if (opSize == 0 && n == 0) opSize = i.GetOpRegister(0).GetSize();
+                    break;
+                case OpKind.Memory:
+                    memSize = i.MemorySize.GetSize();
+                    if (opSize == 0 && n == 0) opSize = memSize;
+                    d.Seg = (byte)RegNumbers[(int)i.MemorySegment];
+                    d.Base = RegNumbers[(int)i.MemoryBase];
+                    d.Index = RegNumbers[(int)i.MemoryIndex];
+                    d.Scale = (byte)System.Numerics.BitOperations.Log2((uint)Math.Max(1, i.MemoryIndexScale));
+                    d.Disp = i.MemoryDisplacement32;
+                    bool wide = i.MemoryBase.IsGPR32() || i.MemoryIndex.IsGPR32() ||
+                                (i.MemoryBase == Iced.Intel.Register.None && i.MemoryIndex == Iced.Intel.Register.None && i.MemoryDisplSize == 4);
+                    d.AddrMask = wide ? 0xFFFF_FFFFu : 0xFFFF;
+                    if (i.Mnemonic == Mnemonic.Xlatb) d.Index = RegNone;
+                    break;
+                case OpKind.MemorySegSI or OpKind.MemorySegESI or OpKind.MemorySegDI or OpKind.MemorySegEDI
+                    or OpKind.MemoryESDI or OpKind.MemoryESEDI:
+                    memSize = i.MemorySize.GetSize();
+                    if (opSize == 0) opSize = memSize;
+                    if (kind is OpKind.MemorySegSI or OpKind.MemorySegESI or OpKind.MemorySegDI or OpKind.MemorySegEDI)
+                        d.Seg = (byte)RegNumbers[(int)i.MemorySegment];
+                    d.AddrMask = kind is OpKind.MemorySegESI or OpKind.MemorySegEDI or OpKind.MemoryESEDI ? 0xFFFF_FFFFu : 0xFFFF;
+                    break;
+                case OpKind.NearBranch16 or OpKind.NearBranch32:
+                    d.Imm = (uint)i.NearBranchTarget;
+                    break;
+                case OpKind.FarBranch16 or OpKind.FarBranch32:
+                    d.Imm = kind == OpKind.FarBranch16 ? i.FarBranch16 : i.FarBranch32;
+                    d.Imm2 = i.FarBranchSelector;
+                    break;
+                case OpKind.Immediate8 or OpKind.Immediate16 or OpKind.Immediate32 or OpKind.Immediate8to16 or OpKind.Immediate8to32:
+                    if (n > 0 && i.GetOpKind(n - 1) is OpKind.Immediate8 or OpKind.Immediate16) d.Imm2 = (uint)i.GetImmediate(n);
+                    else d.Imm = (uint)i.GetImmediate(n);
+                    break;
+            }
+        }
+        if (info.AddressSize != 0 && i.OpCount > 0 && i.GetOpKind(0) is OpKind.NearBranch16 or OpKind.NearBranch32)
+            d.AddrMask = info.AddressSize == 32 ? 0xFFFF_FFFFu : 0xFFFF; // LOOP/JCXZ count register size
+        if (x87)
+        {
+            // Iced rejects some escape encodings a CPU without coprocessor still skips: take the length from ModR/M.
+            d.Handler = &NoCoprocessor;
+            d.NextIp = ((uint)i.IP + (uint)X87Length(bytes, _code32)) & ipMask;
+        }
+        if (opSize == 0) opSize = _code32 ? 4 : 2;
+        d.OpSize = (byte)opSize;
+        d.MemSize = (byte)(memSize == 0 ? opSize : memSize);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private uint EffectiveAddress(ref DecodedOp d) =>
+        (_gpr[d.Base] + (_gpr[d.Index] << d.Scale) + d.Disp) & d.AddrMask;
+
+    /// <summary>Reads operand <paramref name="n"/> (register, memory or immediate).</summary>
+    private uint ReadOp(ref DecodedOp d, int n)
+    {
+        switch (d.I.GetOpKind(n))
+        {
+            case OpKind.Register: return ReadReg(d.I.GetOpRegister(n));
+            case OpKind.Memory: return ReadMem(d.Seg, EffectiveAddress(ref d), d.MemSize);
+            default: return d.Imm;
+        }
+    }
+
+    /// <summary>Reads the destination operand of a read-modify-write instruction, remembering where to write back.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private uint ReadDst(ref DecodedOp d)
+    {
+        if (d.I.Op0Kind == OpKind.Register) return ReadReg(d.I.Op0Register);
+        _dstLinear = Linear(d.Seg, EffectiveAddress(ref d), d.MemSize);
+        return ReadLinear(_dstLinear, d.MemSize);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void WriteDst(ref DecodedOp d, uint value)
+    {
+        if (d.I.Op0Kind == OpKind.Register) WriteReg(d.I.Op0Register, value);
+        else WriteLinear(_dstLinear, d.MemSize, value);
+    }
+
+    /// <summary>Writes operand 0 without a prior read (MOV, SETcc, POP).</summary>
+    private void WriteOp0(ref DecodedOp d, uint value)
+    {
+        if (d.I.Op0Kind == OpKind.Register) WriteReg(d.I.Op0Register, value);
+        else WriteMem(d.Seg, EffectiveAddress(ref d), d.MemSize, value);
+    }
+
+    private static void InvalidOpcode(InterpreterCpu c, ref DecodedOp d) => throw new CpuFault(Vector.InvalidOpcode);
+
+    private static void Unimplemented(InterpreterCpu c, ref DecodedOp d)
+    {
+        var bytes = new byte[d.I.Length];
+        for (int k = 0; k < bytes.Length; k++)
+            bytes[k] = c.FetchPhysByte(c._segs[SegCs].Base + ((c._instrStart + (uint)k) & (c._code32 ? 0xFFFF_FFFFu : 0xFFFF)), out _);
+        throw new UnimplementedInstruction(
+            $"instruction not implemented: {d.I} (bytes {Convert.ToHexString(bytes)}) at {c._segs[SegCs].Selector:x4}:{c._instrStart:x8}");
+    }
+
+    /// <summary>
+    /// x87 escapes and WAIT on a machine without a coprocessor: #NM when CR0.EM/TS ask for emulation, otherwise no
+    /// effect, which is how FPU-detection code (FNINIT/FNSTSW) finds that there is none.
+    /// </summary>
+    private static void NoCoprocessor(InterpreterCpu c, ref DecodedOp d)
+    {
+        bool trap = d.I.Mnemonic == Mnemonic.Wait ? (c._cr0 & 0xA) == 0xA : (c._cr0 & 0xC) != 0; // MP+TS for WAIT, EM or TS for escapes
+        if (trap) throw new CpuFault(Vector.DeviceNotAvailable);
+        // The CPU still runs the memory cycle of an escape with a memory operand, with its limit check.
+        if (d.I.Code != Code.INVALID && d.I.Op0Kind == OpKind.Memory || d.I.Op1Kind == OpKind.Memory)
+            c.Linear(d.Seg, c.EffectiveAddress(ref d), Math.Min((int)d.MemSize, 4));
+    }
+
+    /// <summary>D8-DF after any prefixes: an x87 escape, whatever Iced makes of the rest of the encoding.</summary>
+    private static bool IsX87Escape(ReadOnlySpan<byte> bytes)
+    {
+        foreach (byte b in bytes)
+        {
+            if (b is 0x26 or 0x2E or 0x36 or 0x3E or 0x64 or 0x65 or 0x66 or 0x67 or 0xF2 or 0xF3) continue;
+            return b is >= 0xD8 and <= 0xDF;
+        }
+        return false;
+    }
+
+    /// <summary>Length of an x87 escape: prefixes, the opcode, ModR/M and its SIB/displacement.</summary>
+    private static int X87Length(ReadOnlySpan<byte> bytes, bool code32)
+    {
+        int n = 0;
+        bool addr32 = code32;
+        while (bytes[n] is 0x26 or 0x2E or 0x36 or 0x3E or 0x64 or 0x65 or 0x66 or 0x67 or 0xF0 or 0xF2 or 0xF3)
+            if (bytes[n++] == 0x67) addr32 = !addr32;
+        n++; // the escape opcode
+        if (n >= bytes.Length) return bytes.Length;
+        int modrm = bytes[n++], mod = modrm >> 6, rm = modrm & 7;
+        if (mod == 3) return n;
+        if (!addr32) return n + (mod == 1 ? 1 : mod == 2 || (mod == 0 && rm == 6) ? 2 : 0);
+        if (rm == 4)
+        {
+            if (n >= bytes.Length) return n;
+            int sib = bytes[n++];
+            if (mod == 0 && (sib & 7) == 5) return n + 4;
+        }
+        return n + (mod == 1 ? 1 : mod == 2 || (mod == 0 && rm == 5) ? 4 : 0);
+    }
+
+    private static void Nop(InterpreterCpu c, ref DecodedOp d) { }
+
+    private static void InitDispatch()
+    {
+        Register(Mnemonic.Nop, &Nop);
+        Register(Mnemonic.Wait, &NoCoprocessor);
+        Register(Mnemonic.Ud0, &InvalidOpcode); Register(Mnemonic.Ud1, &InvalidOpcode); Register(Mnemonic.Ud2, &InvalidOpcode);
+        RegisterDataTransfer();
+        RegisterArithmetic();
+        RegisterLogical();
+        RegisterShifts();
+        RegisterStack();
+        RegisterControlFlow();
+        RegisterStrings();
+        RegisterIo();
+        RegisterFlagOps();
+        RegisterSystem();
+    }
+
+    private static void RegisterFlagOps()
+    {
+        Register(Mnemonic.Clc, &Clc); Register(Mnemonic.Stc, &Stc); Register(Mnemonic.Cmc, &Cmc);
+        Register(Mnemonic.Cld, &Cld); Register(Mnemonic.Std, &Std); Register(Mnemonic.Cli, &Cli); Register(Mnemonic.Sti, &Sti);
+        Register(Mnemonic.Lahf, &Lahf); Register(Mnemonic.Sahf, &Sahf); Register(Mnemonic.Salc, &Salc);
+        Register(Mnemonic.Pushf, &Pushf); Register(Mnemonic.Pushfd, &Pushf);
+        Register(Mnemonic.Popf, &Popf); Register(Mnemonic.Popfd, &Popf);
+        Register(Mnemonic.Int, &Int); Register(Mnemonic.Int3, &Int3); Register(Mnemonic.Into, &Into);
+        Register(Mnemonic.Iret, &Iret); Register(Mnemonic.Iretd, &Iret); Register(Mnemonic.Bound, &Bound);
+    }
+}

@@ -1,0 +1,129 @@
+using System.Runtime.CompilerServices;
+
+namespace VirtShell.Cpu.Interpreter;
+
+// EFLAGS is kept eagerly in one word: every ALU op writes its flags as it computes (see Arithmetic.cs).
+public sealed unsafe partial class InterpreterCpu
+{
+    private const uint FlagCf = 1, FlagPf = 4, FlagAf = 0x10, FlagZf = 0x40, FlagSf = 0x80, FlagTf = 0x100,
+        FlagIf = 0x200, FlagDf = 0x400, FlagOf = 0x800, FlagIopl = 0x3000, FlagNt = 0x4000, FlagAc = 0x40000, FlagId = 0x200000;
+    private const uint ArithFlags = FlagCf | FlagPf | FlagAf | FlagZf | FlagSf | FlagOf;
+    /// <summary>The bits software can change: the 8086 set plus IOPL/NT, AC and ID (a CPUID-capable 486 or later).</summary>
+    private const uint WritableFlags = 0x7FD5 | FlagAc | FlagId;
+
+    private uint _flags = 2;
+
+    private uint Flags
+    {
+        get => _flags;
+        set => _flags = (value & WritableFlags) | 2;
+    }
+
+    private static readonly byte[] ParityTable = BuildParity();
+
+    private static byte[] BuildParity()
+    {
+        var t = new byte[256];
+        for (int i = 0; i < 256; i++) t[i] = (byte)((System.Numerics.BitOperations.PopCount((uint)i) & 1) == 0 ? FlagPf : 0);
+        return t;
+    }
+
+    private static uint SizeMask(int size) => size == 4 ? 0xFFFF_FFFFu : (1u << (size * 8)) - 1;
+    private static int SignShift(int size) => size * 8 - 1;
+
+    /// <summary>SF, ZF and PF of <paramref name="res"/> (already masked to the operand size).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static uint Szp(uint res, int size) =>
+        ParityTable[res & 0xFF] | (res == 0 ? FlagZf : 0) | (((res >> SignShift(size)) & 1) << 7);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void SetArith(uint flags) => _flags = (_flags & ~ArithFlags) | flags;
+
+    private bool Cf => (_flags & FlagCf) != 0;
+
+    /// <summary>Evaluates an Iced condition code (the low nibble of Jcc/SETcc/CMOVcc).</summary>
+    private bool Condition(Iced.Intel.ConditionCode cc)
+    {
+        uint f = _flags;
+        return cc switch
+        {
+            Iced.Intel.ConditionCode.o => (f & FlagOf) != 0,
+            Iced.Intel.ConditionCode.no => (f & FlagOf) == 0,
+            Iced.Intel.ConditionCode.b => (f & FlagCf) != 0,
+            Iced.Intel.ConditionCode.ae => (f & FlagCf) == 0,
+            Iced.Intel.ConditionCode.e => (f & FlagZf) != 0,
+            Iced.Intel.ConditionCode.ne => (f & FlagZf) == 0,
+            Iced.Intel.ConditionCode.be => (f & (FlagCf | FlagZf)) != 0,
+            Iced.Intel.ConditionCode.a => (f & (FlagCf | FlagZf)) == 0,
+            Iced.Intel.ConditionCode.s => (f & FlagSf) != 0,
+            Iced.Intel.ConditionCode.ns => (f & FlagSf) == 0,
+            Iced.Intel.ConditionCode.p => (f & FlagPf) != 0,
+            Iced.Intel.ConditionCode.np => (f & FlagPf) == 0,
+            Iced.Intel.ConditionCode.l => ((f >> 7) & 1) != ((f >> 11) & 1),
+            Iced.Intel.ConditionCode.ge => ((f >> 7) & 1) == ((f >> 11) & 1),
+            Iced.Intel.ConditionCode.le => (f & FlagZf) != 0 || ((f >> 7) & 1) != ((f >> 11) & 1),
+            Iced.Intel.ConditionCode.g => (f & FlagZf) == 0 && ((f >> 7) & 1) == ((f >> 11) & 1),
+            _ => true,
+        };
+    }
+
+    // Flag instructions: CLC STC CMC CLD STD CLI STI LAHF SAHF PUSHF POPF SALC.
+    private static void Clc(InterpreterCpu c, ref DecodedOp d) => c._flags &= ~FlagCf;
+    private static void Stc(InterpreterCpu c, ref DecodedOp d) => c._flags |= FlagCf;
+    private static void Cmc(InterpreterCpu c, ref DecodedOp d) => c._flags ^= FlagCf;
+    private static void Cld(InterpreterCpu c, ref DecodedOp d) => c._flags &= ~FlagDf;
+    private static void Std(InterpreterCpu c, ref DecodedOp d) => c._flags |= FlagDf;
+
+    private static void Cli(InterpreterCpu c, ref DecodedOp d)
+    {
+        c.CheckIopl();
+        c._flags &= ~FlagIf;
+    }
+
+    private static void Sti(InterpreterCpu c, ref DecodedOp d)
+    {
+        c.CheckIopl();
+        if ((c._flags & FlagIf) == 0)
+        {
+            c._flags |= FlagIf;
+            c._interruptShadow = true;
+            c._breakBlock = true;
+        }
+    }
+
+    private static void Lahf(InterpreterCpu c, ref DecodedOp d) =>
+        c._gpr[RegEax] = (c._gpr[RegEax] & 0xFFFF_00FF) | ((c._flags & 0xD7 | 2) << 8);
+
+    private static void Sahf(InterpreterCpu c, ref DecodedOp d) =>
+        c._flags = (c._flags & ~0xD5u) | ((c._gpr[RegEax] >> 8) & 0xD5);
+
+    private static void Salc(InterpreterCpu c, ref DecodedOp d) =>
+        c._gpr[RegEax] = (c._gpr[RegEax] & 0xFFFF_FF00) | (c.Cf ? 0xFFu : 0);
+
+    private static void Pushf(InterpreterCpu c, ref DecodedOp d)
+    {
+        if (d.OpSize == 4) c.Push32(c._flags & 0x00FC_FFFF);
+        else c.Push16(c._flags & 0xFFFF);
+    }
+
+    private static void Popf(InterpreterCpu c, ref DecodedOp d)
+    {
+        uint v = d.OpSize == 4 ? c.Pop32() : c.Pop16() | (c._flags & 0xFFFF_0000);
+        c.WriteFlagsChecked(v, d.OpSize == 4 ? 0xFFFF_FFFFu : 0xFFFF);
+        c._breakBlock = true;
+    }
+
+    /// <summary>POPF/IRET semantics: IOPL only changes at CPL 0, IF only when CPL &lt;= IOPL.</summary>
+    private void WriteFlagsChecked(uint value, uint width)
+    {
+        uint keep = ~width;
+        if (ProtectedMode && Cpl != 0) keep |= FlagIopl;
+        if (ProtectedMode && Cpl > ((_flags >> 12) & 3)) keep |= FlagIf;
+        Flags = (_flags & keep) | (value & ~keep);
+    }
+
+    private void CheckIopl()
+    {
+        if (ProtectedMode && Cpl > ((_flags >> 12) & 3)) throw new CpuFault(Vector.GeneralProtection, 0);
+    }
+}

@@ -1,0 +1,192 @@
+using VirtShell.Engine.Buses;
+using VirtShell.Engine.Cpu;
+using VirtShell.Engine.Interrupts;
+using VirtShell.Engine.Memory;
+
+namespace VirtShell.Cpu.Interpreter;
+
+/// <summary>
+/// The emulated model's x86 CPU: an interpreter over Iced-decoded instruction blocks cached by physical address.
+/// The class is split by instruction group (Arithmetic.cs, Shift.cs, String.cs, ...) like Bochs' cpu/ folder.
+/// </summary>
+public sealed unsafe partial class InterpreterCpu : IVirtualCpu
+{
+    private readonly GuestMemory _memory;
+    private readonly IoPortBus _ports;
+    private readonly MmioBus _mmio;
+    private readonly IInterruptSource? _interrupts;
+
+    private volatile bool _exitRequested;
+    private bool _halted;
+    /// <summary>Set after STI, MOV SS and POP SS: no interrupt is taken before the next instruction completes.</summary>
+    private bool _interruptShadow;
+    /// <summary>Set when the running block must stop after the current instruction (its code was overwritten, the mode changed).</summary>
+    private bool _breakBlock;
+    private long _retired;
+
+    /// <summary>The offset of the instruction being executed, where a fault restarts it.</summary>
+    private uint _instrStart;
+
+    public InterpreterCpu(GuestMemory memory, IoPortBus ports, MmioBus mmio, IInterruptSource? interrupts)
+    {
+        _memory = memory ?? throw new ArgumentNullException(nameof(memory));
+        _ports = ports ?? throw new ArgumentNullException(nameof(ports));
+        _mmio = mmio ?? throw new ArgumentNullException(nameof(mmio));
+        _interrupts = interrupts;
+        _reader = new FetchReader(this);
+        _memory.ExternalWrite += OnExternalWrite;
+        RefreshRam();
+        SetState(CpuState.RealMode(0xF000, 0xFFF0));
+    }
+
+    public long InstructionsRetired => Interlocked.Read(ref _retired);
+
+    /// <summary>The vector of the last exception the CPU raised itself (#DE, #UD, #GP...), or -1; the conformance runner reads it.</summary>
+    internal int LastException { get; set; } = -1;
+
+    public void RequestExit() => _exitRequested = true;
+
+    public CpuExit Run()
+    {
+        try
+        {
+            return RunLoop();
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            return ExitFor(e);
+        }
+    }
+
+    /// <summary>
+    /// Executes exactly one instruction (a REP string instruction to completion), delivering any exception it
+    /// raises; null when the CPU can go on. The conformance runner single-steps with it.
+    /// </summary>
+    internal CpuExit? StepInstruction()
+    {
+        try
+        {
+            if (_pendingExternal) DrainExternalWrites();
+            if (_halted) return new CpuExit(CpuExitReason.Halted);
+            _instrStart = _eip;
+            try
+            {
+                ref var d = ref GetBlock().Ops[0];
+                do
+                {
+                    _eip = d.NextIp;
+                    d.Handler(this, ref d);
+                } while (_eip == _instrStart && d.I.IsStringInstruction && (d.I.HasRepPrefix || d.I.HasRepnePrefix));
+            }
+            catch (CpuFault f)
+            {
+                RaiseFault(f);
+            }
+            Interlocked.Increment(ref _retired);
+            return _halted ? new CpuExit(CpuExitReason.Halted) : null;
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            return ExitFor(e);
+        }
+    }
+
+    private CpuExit ExitFor(Exception e)
+    {
+        switch (e)
+        {
+            case TripleFault:
+                _halted = true;
+                return new CpuExit(CpuExitReason.Shutdown, e.Message);
+            case UnimplementedInstruction:
+                return new CpuExit(CpuExitReason.InternalError, e.Message);
+            default:
+                // A bug in the interpreter or a device handler: report it with where the guest was, never crash the host.
+                return new CpuExit(CpuExitReason.InternalError,
+                    $"interpreter error at {_segs[SegCs].Selector:x4}:{_instrStart:x8}: {e.GetType().Name}: {e.Message}");
+        }
+    }
+
+    private CpuExit RunLoop()
+    {
+        if (_exitRequested)
+        {
+            _exitRequested = false;
+            return new CpuExit(CpuExitReason.ExitRequested);
+        }
+        if (_halted)
+        {
+            if (!TryDeliverExternalInterrupt()) return new CpuExit(CpuExitReason.Halted);
+            _halted = false;
+        }
+        long retired = 0;
+        try
+        {
+            while (true)
+            {
+                if (_exitRequested)
+                {
+                    _exitRequested = false;
+                    return new CpuExit(CpuExitReason.ExitRequested);
+                }
+                if (_pendingExternal) DrainExternalWrites();
+                if (_interruptShadow) _interruptShadow = false;
+                else TryDeliverExternalInterrupt();
+
+                _breakBlock = false;
+                _instrStart = _eip;
+                try
+                {
+                    var ops = GetBlock().Ops;
+                    for (int i = 0; i < ops.Length; i++)
+                    {
+                        ref var d = ref ops[i];
+                        _instrStart = _eip;
+                        _eip = d.NextIp;
+                        d.Handler(this, ref d);
+                        retired++;
+                        if (_breakBlock) break;
+                    }
+                }
+                catch (CpuFault f)
+                {
+                    retired++;
+                    RaiseFault(f);
+                }
+                if (_halted) return new CpuExit(CpuExitReason.Halted);
+                if (retired >= 1 << 20)
+                {
+                    Interlocked.Add(ref _retired, retired);
+                    retired = 0;
+                }
+            }
+        }
+        finally
+        {
+            Interlocked.Add(ref _retired, retired);
+        }
+    }
+
+    /// <summary>Delivers a pending external interrupt if IF allows; true when one was delivered.</summary>
+    private bool TryDeliverExternalInterrupt()
+    {
+        if ((_flags & FlagIf) == 0 || _interrupts == null || !_interrupts.HasPendingInterrupt) return false;
+        int vector = _interrupts.AcknowledgeInterrupt();
+        if (vector < 0) return false;
+        _instrStart = _eip;
+        try
+        {
+            DeliverInterrupt(vector & 0xFF, _eip, InterruptKind.External, null);
+        }
+        catch (CpuFault f)
+        {
+            RaiseFault(f);
+        }
+        return true;
+    }
+
+    public void Dispose()
+    {
+        _memory.ExternalWrite -= OnExternalWrite;
+    }
+}

@@ -1,0 +1,114 @@
+namespace VirtShell.Cpu.Interpreter;
+
+// INT n / INT3 / INTO / IRET / BOUND and the delivery of exceptions and external interrupts.
+public sealed unsafe partial class InterpreterCpu
+{
+    private enum InterruptKind { Software, Exception, External }
+
+    /// <summary>Nesting of exception delivery, to turn a fault inside a fault into #DF and then a shutdown.</summary>
+    private int _faultDepth;
+
+    private void RaiseFault(CpuFault f)
+    {
+        LastException = f.Vector;
+        _eip = _instrStart;
+        _breakBlock = true;
+        if (_faultDepth >= 2 || (_faultDepth == 1 && f.Vector == Vector.DoubleFault))
+            throw new TripleFault($"triple fault: exception {f.Vector} while delivering a double fault at {_segs[SegCs].Selector:x4}:{_instrStart:x8}");
+        _faultDepth++;
+        try
+        {
+            DeliverInterrupt(f.Vector, _instrStart, InterruptKind.Exception, f.ErrorCode >= 0 ? f.ErrorCode : null);
+        }
+        catch (CpuFault nested)
+        {
+            if (_faultDepth >= 2)
+                throw new TripleFault($"triple fault: exception {nested.Vector} while delivering exception {f.Vector} at {_segs[SegCs].Selector:x4}:{_instrStart:x8}");
+            RaiseFault(new CpuFault(Vector.DoubleFault, 0));
+        }
+        finally
+        {
+            _faultDepth--;
+        }
+    }
+
+    private void DeliverInterrupt(int vector, uint returnEip, InterruptKind kind, int? errorCode)
+    {
+        _breakBlock = true;
+        if (ProtectedMode)
+        {
+            DeliverProtected(vector, returnEip, kind, errorCode);
+            return;
+        }
+        uint entry = (uint)vector * 4;
+        if (entry + 3 > _idtr.Limit) throw new CpuFault(Vector.GeneralProtection, vector * 8 + 2);
+        uint target = ReadLinear32((uint)_idtr.Base + entry);
+        Push16(_flags & 0xFFFF);
+        Push16(_segs[SegCs].Selector);
+        Push16(returnEip & 0xFFFF);
+        _flags &= ~(FlagIf | FlagTf | FlagAc);
+        LoadSegmentReal(SegCs, (ushort)(target >> 16));
+        _eip = target & 0xFFFF;
+    }
+
+    private static void Int(InterpreterCpu c, ref DecodedOp d) => c.SoftwareInterrupt((int)(d.Imm & 0xFF));
+    private static void Int3(InterpreterCpu c, ref DecodedOp d) => c.SoftwareInterrupt(Vector.Breakpoint);
+
+    private static void Into(InterpreterCpu c, ref DecodedOp d)
+    {
+        if ((c._flags & FlagOf) != 0) c.SoftwareInterrupt(Vector.Overflow);
+    }
+
+    private void SoftwareInterrupt(int vector)
+    {
+        if (ProtectedMode && (_flags & 0x20000) != 0 && ((_flags >> 12) & 3) < 3) throw new CpuFault(Vector.GeneralProtection, 0);
+        DeliverInterrupt(vector, _eip, InterruptKind.Software, null);
+    }
+
+    private static void Iret(InterpreterCpu c, ref DecodedOp d)
+    {
+        c._breakBlock = true;
+        if (c.ProtectedMode)
+        {
+            c.IretProtected(d.OpSize);
+            return;
+        }
+        if (d.OpSize == 4)
+        {
+            uint sp = c._gpr[RegEsp];
+            uint eip = c.Pop32();
+            uint cs = c.Pop32();
+            uint fl = c.Pop32();
+            if (eip > c._segs[SegCs].Limit && eip > 0xFFFF)
+            {
+                c._gpr[RegEsp] = sp;
+                throw new CpuFault(Vector.GeneralProtection, 0);
+            }
+            c.LoadSegmentReal(SegCs, (ushort)cs);
+            c._eip = eip;
+            c.WriteFlagsChecked(fl, 0x00FF_FFFF & ~0x30000u);
+        }
+        else
+        {
+            uint ip = c.Pop16();
+            uint cs = c.Pop16();
+            uint fl = c.Pop16();
+            c.LoadSegmentReal(SegCs, (ushort)cs);
+            c._eip = ip;
+            c.WriteFlagsChecked(fl, 0xFFFF);
+        }
+    }
+
+    private static void Bound(InterpreterCpu c, ref DecodedOp d)
+    {
+        int size = d.OpSize;
+        uint addr = c.EffectiveAddress(ref d);
+        int idx = RegNumbers[(int)d.I.Op0Register];
+        uint lower = c.ReadMem(d.Seg, addr, size);
+        uint upper = c.ReadMem(d.Seg, (addr + (uint)size) & d.AddrMask, size);
+        int v = size == 2 ? (short)c._gpr[idx] : (int)c._gpr[idx];
+        int lo = size == 2 ? (short)lower : (int)lower;
+        int hi = size == 2 ? (short)upper : (int)upper;
+        if (v < lo || v > hi) throw new CpuFault(Vector.Bound);
+    }
+}

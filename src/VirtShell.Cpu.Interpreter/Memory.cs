@@ -1,0 +1,157 @@
+using System.Runtime.CompilerServices;
+using VirtShell.Engine.Memory;
+
+namespace VirtShell.Cpu.Interpreter;
+
+// Segmented and physical memory access. RAM starting at physical 0 is read through its host pointer directly;
+// everything else goes through GuestMemory's block list or the MMIO bus.
+public sealed unsafe partial class InterpreterCpu
+{
+    private byte* _ram;
+    private uint _ramSize;
+    /// <summary>min(RAM at 0, address space): accesses wholly below it take the pointer fast path.</summary>
+    private uint _fastLimit;
+    private uint _addrMask = 0xFFFF_FFFF;
+
+    /// <summary>
+    /// The physical address mask: 0xFFFFF wraps at 1 MiB like an 8086 (or A20 off), 0xFFFFFF wraps at 16 MiB like an
+    /// 80286, 0xFFFFFFFF is a 386. The A20 gate of a chipset sets this.
+    /// </summary>
+    public uint AddressMask
+    {
+        get => _addrMask;
+        set
+        {
+            if (value == _addrMask) return;
+            _addrMask = value;
+            FlushCodeCache();
+            RefreshRam();
+        }
+    }
+
+    private void RefreshRam()
+    {
+        var low = _memory.FindBlock(0);
+        _ram = low != null ? low.Host : null;
+        _ramSize = low != null ? (uint)Math.Min(low.Size, 0xFFFF_F000UL) : 0;
+        _fastLimit = (uint)Math.Min(_ramSize, (ulong)_addrMask + 1);
+    }
+
+    /// <summary>Checks <paramref name="size"/> bytes at <paramref name="offset"/> against the segment limit and returns the linear address.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private uint Linear(int seg, uint offset, int size)
+    {
+        ref var s = ref _segs[seg];
+        if (offset > s.Limit || s.Limit - offset < (uint)(size - 1))
+            throw new CpuFault(seg == SegSs ? Vector.StackFault : Vector.GeneralProtection, 0);
+        return s.Base + offset;
+    }
+
+    private uint ReadMem(int seg, uint offset, int size) => ReadLinear(Linear(seg, offset, size), size);
+    private void WriteMem(int seg, uint offset, int size, uint value) => WriteLinear(Linear(seg, offset, size), size, value);
+    private uint ReadMem8(int seg, uint offset) => ReadLinear(Linear(seg, offset, 1), 1);
+    private uint ReadMem16(int seg, uint offset) => ReadLinear(Linear(seg, offset, 2), 2);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private uint ReadLinear(uint linear, int size)
+    {
+        uint phys = linear & _addrMask;
+        if (phys < _fastLimit && _fastLimit - phys >= (uint)size)
+        {
+            byte* p = _ram + phys;
+            return size switch { 1 => *p, 2 => *(ushort*)p, _ => *(uint*)p };
+        }
+        return ReadPhysSlow(phys, size);
+    }
+
+    private uint ReadLinear32(uint linear) => ReadLinear(linear, 4);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void WriteLinear(uint linear, int size, uint value)
+    {
+        uint phys = linear & _addrMask;
+        if (phys < _fastLimit && _fastLimit - phys >= (uint)size)
+        {
+            byte* p = _ram + phys;
+            switch (size)
+            {
+                case 1: *p = (byte)value; break;
+                case 2: *(ushort*)p = (ushort)value; break;
+                default: *(uint*)p = value; break;
+            }
+            if ((_codePages[phys >> 12] | _codePages[(phys + (uint)size - 1) >> 12]) != 0) CodeWritten(phys, (uint)size);
+            return;
+        }
+        WritePhysSlow(phys, size, value);
+    }
+
+    private uint ReadPhysSlow(uint phys, int size)
+    {
+        uint last = phys + (uint)size - 1;
+        if ((last & _addrMask) == last && last >= phys)
+        {
+            byte* p = _memory.TryGetPointer(phys, (ulong)size);
+            if (p != null) return size switch { 1 => *p, 2 => *(ushort*)p, _ => *(uint*)p };
+            if (!_memory.IsRam(phys, 1) && !_memory.IsRam(last, 1)) return (uint)_mmio.Read(phys, size);
+        }
+        uint v = 0;
+        for (int i = 0; i < size; i++) v |= ReadPhysByte((phys + (uint)i) & _addrMask) << (8 * i);
+        return v;
+    }
+
+    private uint ReadPhysByte(uint phys)
+    {
+        byte* p = _memory.TryGetPointer(phys, 1);
+        return p != null ? *p : (uint)(_mmio.Read(phys, 1) & 0xFF);
+    }
+
+    private void WritePhysSlow(uint phys, int size, uint value)
+    {
+        uint last = phys + (uint)size - 1;
+        if ((last & _addrMask) == last && last >= phys)
+        {
+            byte* p = _memory.TryGetPointer(phys, (ulong)size);
+            if (p != null)
+            {
+                switch (size)
+                {
+                    case 1: *p = (byte)value; break;
+                    case 2: *(ushort*)p = (ushort)value; break;
+                    default: *(uint*)p = value; break;
+                }
+                if ((_codePages[phys >> 12] | _codePages[last >> 12]) != 0) CodeWritten(phys, (uint)size);
+                return;
+            }
+            if (!_memory.IsRam(phys, 1) && !_memory.IsRam(last, 1))
+            {
+                _mmio.Write(phys, size, value);
+                return;
+            }
+        }
+        for (int i = 0; i < size; i++)
+        {
+            uint a = (phys + (uint)i) & _addrMask;
+            byte* p = _memory.TryGetPointer(a, 1);
+            if (p != null)
+            {
+                *p = (byte)(value >> (8 * i));
+                if (_codePages[a >> 12] != 0) CodeWritten(a, 1);
+            }
+            else _mmio.Write(a, 1, (value >> (8 * i)) & 0xFF);
+        }
+    }
+
+    /// <summary>An instruction fetch byte: RAM or MMIO (a ROM device), reporting whether it came from RAM.</summary>
+    private byte FetchPhysByte(uint phys, out bool ram)
+    {
+        phys &= _addrMask;
+        if (phys < _fastLimit)
+        {
+            ram = true;
+            return _ram[phys];
+        }
+        byte* p = _memory.TryGetPointer(phys, 1);
+        ram = p != null;
+        return p != null ? *p : (byte)_mmio.Read(phys, 1);
+    }
+}

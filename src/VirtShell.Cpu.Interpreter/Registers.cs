@@ -1,0 +1,162 @@
+using Iced.Intel;
+using VirtShell.Engine.Cpu;
+
+namespace VirtShell.Cpu.Interpreter;
+
+/// <summary>A segment register as cached by the CPU; base and limit are what address translation uses.</summary>
+internal struct Segment
+{
+    public ushort Selector;
+    public uint Base;
+    public uint Limit;
+    /// <summary>Descriptor access byte in the low 8 bits, AVL/L/D-B/G in bits 12-15 (the CpuState layout).</summary>
+    public ushort Attributes;
+    public readonly bool Big => (Attributes & 0x4000) != 0;
+}
+
+public sealed unsafe partial class InterpreterCpu
+{
+    // GPR numbers in x86 encoding order. Slot 8 is always zero: address calculation indexes it for "no register".
+    private const int RegEax = 0, RegEcx = 1, RegEdx = 2, RegEbx = 3, RegEsp = 4, RegEbp = 5, RegEsi = 6, RegEdi = 7, RegNone = 8;
+    private const int SegEs = 0, SegCs = 1, SegSs = 2, SegDs = 3, SegFs = 4, SegGs = 5;
+
+    private readonly uint[] _gpr = new uint[9];
+    private readonly Segment[] _segs = new Segment[6];
+    private uint _eip;
+    private uint _cr0 = 0x10, _cr2, _cr3, _cr4;
+    private ulong _efer;
+    private DescriptorTableState _gdtr, _idtr;
+    private Segment _ldtr, _tr;
+
+    /// <summary>CS.D: the code segment decodes as 32-bit.</summary>
+    private bool _code32;
+    /// <summary>SS.B: the stack pointer is ESP rather than SP.</summary>
+    private bool _stack32;
+    private bool ProtectedMode => (_cr0 & 1) != 0;
+
+    private enum RegKind : byte { None, Low8, High8, Word, Dword, Segment, Control, Other }
+
+    private static readonly RegKind[] RegKinds = new RegKind[256];
+    private static readonly byte[] RegNumbers = new byte[256];
+
+    static InterpreterCpu()
+    {
+        foreach (var r in Enum.GetValues<Iced.Intel.Register>())
+        {
+            int i = (int)r;
+            if (i >= 256) continue;
+            if (r == Iced.Intel.Register.None) { RegNumbers[i] = RegNone; continue; }
+            int n = r.GetNumber();
+            if (r.IsGPR8())
+            {
+                if (n >= 8) continue;
+                RegKinds[i] = n < 4 ? RegKind.Low8 : RegKind.High8;
+                RegNumbers[i] = (byte)(n & 3);
+            }
+            else if (r.IsGPR16()) { RegKinds[i] = RegKind.Word; RegNumbers[i] = (byte)n; }
+            else if (r.IsGPR32()) { RegKinds[i] = RegKind.Dword; RegNumbers[i] = (byte)n; }
+            else if (r.IsSegmentRegister()) { RegKinds[i] = RegKind.Segment; RegNumbers[i] = (byte)n; }
+            else if (r.IsCR()) { RegKinds[i] = RegKind.Control; RegNumbers[i] = (byte)n; }
+            else RegKinds[i] = RegKind.Other;
+        }
+        InitDispatch();
+    }
+
+    private uint ReadReg(Iced.Intel.Register r)
+    {
+        int n = RegNumbers[(int)r];
+        return RegKinds[(int)r] switch
+        {
+            RegKind.Low8 => _gpr[n] & 0xFF,
+            RegKind.High8 => (_gpr[n] >> 8) & 0xFF,
+            RegKind.Word => _gpr[n] & 0xFFFF,
+            RegKind.Dword => _gpr[n],
+            RegKind.Segment => _segs[n].Selector,
+            RegKind.Control => ReadControlRegister(n),
+            _ => throw new UnimplementedInstruction($"register {r}"),
+        };
+    }
+
+    private void WriteReg(Iced.Intel.Register r, uint v)
+    {
+        int n = RegNumbers[(int)r];
+        switch (RegKinds[(int)r])
+        {
+            case RegKind.Low8: _gpr[n] = (_gpr[n] & 0xFFFF_FF00) | (v & 0xFF); break;
+            case RegKind.High8: _gpr[n] = (_gpr[n] & 0xFFFF_00FF) | ((v & 0xFF) << 8); break;
+            case RegKind.Word: _gpr[n] = (_gpr[n] & 0xFFFF_0000) | (v & 0xFFFF); break;
+            case RegKind.Dword: _gpr[n] = v; break;
+            case RegKind.Segment: LoadSegment(n, (ushort)v); break;
+            case RegKind.Control: WriteControlRegister(n, v); break;
+            default: throw new UnimplementedInstruction($"register {r}");
+        }
+    }
+
+    private uint Ax { get => _gpr[RegEax] & 0xFFFF; set => _gpr[RegEax] = (_gpr[RegEax] & 0xFFFF_0000) | (value & 0xFFFF); }
+
+    private uint ReadGpr(int n, int size) => size switch
+    {
+        1 => _gpr[n] & 0xFF,
+        2 => _gpr[n] & 0xFFFF,
+        _ => _gpr[n],
+    };
+
+    private void WriteGpr(int n, int size, uint v)
+    {
+        switch (size)
+        {
+            case 1: _gpr[n] = (_gpr[n] & 0xFFFF_FF00) | (v & 0xFF); break;
+            case 2: _gpr[n] = (_gpr[n] & 0xFFFF_0000) | (v & 0xFFFF); break;
+            default: _gpr[n] = v; break;
+        }
+    }
+
+    public CpuState GetState()
+    {
+        var s = new CpuState
+        {
+            Rax = _gpr[RegEax], Rcx = _gpr[RegEcx], Rdx = _gpr[RegEdx], Rbx = _gpr[RegEbx],
+            Rsp = _gpr[RegEsp], Rbp = _gpr[RegEbp], Rsi = _gpr[RegEsi], Rdi = _gpr[RegEdi],
+            Rip = _eip, Rflags = Flags,
+            Es = ToState(_segs[SegEs]), Cs = ToState(_segs[SegCs]), Ss = ToState(_segs[SegSs]),
+            Ds = ToState(_segs[SegDs]), Fs = ToState(_segs[SegFs]), Gs = ToState(_segs[SegGs]),
+            Ldtr = ToState(_ldtr), Tr = ToState(_tr),
+            Gdtr = _gdtr, Idtr = _idtr,
+            Cr0 = _cr0, Cr2 = _cr2, Cr3 = _cr3, Cr4 = _cr4, Efer = _efer,
+        };
+        return s;
+    }
+
+    public void SetState(CpuState s)
+    {
+        ArgumentNullException.ThrowIfNull(s);
+        _gpr[RegEax] = (uint)s.Rax; _gpr[RegEcx] = (uint)s.Rcx; _gpr[RegEdx] = (uint)s.Rdx; _gpr[RegEbx] = (uint)s.Rbx;
+        _gpr[RegEsp] = (uint)s.Rsp; _gpr[RegEbp] = (uint)s.Rbp; _gpr[RegEsi] = (uint)s.Rsi; _gpr[RegEdi] = (uint)s.Rdi;
+        _gpr[RegNone] = 0;
+        _eip = (uint)s.Rip;
+        Flags = (uint)s.Rflags;
+        _segs[SegEs] = FromState(s.Es); _segs[SegCs] = FromState(s.Cs); _segs[SegSs] = FromState(s.Ss);
+        _segs[SegDs] = FromState(s.Ds); _segs[SegFs] = FromState(s.Fs); _segs[SegGs] = FromState(s.Gs);
+        _ldtr = FromState(s.Ldtr); _tr = FromState(s.Tr);
+        _gdtr = s.Gdtr; _idtr = s.Idtr;
+        _cr0 = (uint)s.Cr0; _cr2 = (uint)s.Cr2; _cr3 = (uint)s.Cr3; _cr4 = (uint)s.Cr4; _efer = s.Efer;
+        _halted = false;
+        _interruptShadow = false;
+        _breakBlock = true;
+        ModeChanged();
+    }
+
+    private static SegmentState ToState(Segment s) =>
+        new() { Selector = s.Selector, Base = s.Base, Limit = s.Limit, Attributes = s.Attributes };
+
+    private static Segment FromState(SegmentState s) =>
+        new() { Selector = s.Selector, Base = (uint)s.Base, Limit = s.Limit, Attributes = s.Attributes };
+
+    /// <summary>Recomputes what is cached from CS, SS and CR0.</summary>
+    private void ModeChanged()
+    {
+        _code32 = _segs[SegCs].Big;
+        _stack32 = _segs[SegSs].Big;
+        _breakBlock = true;
+    }
+}

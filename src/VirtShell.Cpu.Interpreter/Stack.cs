@@ -1,0 +1,154 @@
+using Iced.Intel;
+
+namespace VirtShell.Cpu.Interpreter;
+
+// PUSH POP PUSHA POPA ENTER LEAVE and the stack primitives (SS:SP or SS:ESP by SS.B).
+public sealed unsafe partial class InterpreterCpu
+{
+    private static void RegisterStack()
+    {
+        Register(Mnemonic.Push, &PushOp); Register(Mnemonic.Pop, &PopOp);
+        Register(Mnemonic.Pusha, &Pusha); Register(Mnemonic.Pushad, &Pusha);
+        Register(Mnemonic.Popa, &Popa); Register(Mnemonic.Popad, &Popa);
+        Register(Mnemonic.Enter, &Enter); Register(Mnemonic.Leave, &Leave);
+    }
+
+    private uint StackMask => _stack32 ? 0xFFFF_FFFFu : 0xFFFF;
+    private uint Sp => _gpr[RegEsp] & StackMask;
+
+    private void SetSp(uint value) =>
+        _gpr[RegEsp] = _stack32 ? value : (_gpr[RegEsp] & 0xFFFF_0000) | (value & 0xFFFF);
+
+    private void Push(uint value, int size)
+    {
+        uint sp = (Sp - (uint)size) & StackMask;
+        WriteMem(SegSs, sp, size, value);
+        SetSp(sp);
+    }
+
+    private void Push16(uint value) => Push(value, 2);
+    private void Push32(uint value) => Push(value, 4);
+
+    private uint Pop(int size)
+    {
+        uint sp = Sp;
+        uint v = ReadMem(SegSs, sp, size);
+        SetSp(sp + (uint)size);
+        return v;
+    }
+
+    private uint Pop16() => Pop(2);
+    private uint Pop32() => Pop(4);
+
+    /// <summary>The value at SS:SP+<paramref name="offset"/> without popping (for instructions that must not change SP before they can fault).</summary>
+    private uint PeekStack(uint offset, int size) => ReadMem(SegSs, (Sp + offset) & StackMask, size);
+
+    private static void PushOp(InterpreterCpu c, ref DecodedOp d)
+    {
+        int size = d.OpSize;
+        uint v = d.I.Op0Kind switch
+        {
+            OpKind.Register => c.ReadReg(d.I.Op0Register),
+            OpKind.Memory => c.ReadMem(d.Seg, c.EffectiveAddress(ref d), size),
+            _ => d.Imm,
+        };
+        c.Push(v, size);
+    }
+
+    private static void PopOp(InterpreterCpu c, ref DecodedOp d)
+    {
+        int size = d.OpSize;
+        if (d.I.Op0Kind == OpKind.Register)
+        {
+            var r = d.I.Op0Register;
+            if (r.IsSegmentRegister())
+            {
+                uint sel = c.PeekStack(0, size);
+                c.WriteReg(r, sel & 0xFFFF);
+                c.SetSp(c.Sp + (uint)size);
+                if (r == Iced.Intel.Register.SS) c._interruptShadow = true;
+                return;
+            }
+            c.WriteReg(r, c.Pop(size));
+            return;
+        }
+        uint v = c.PeekStack(0, size);
+        // POP [ESP+x] computes the address with ESP already incremented.
+        uint oldEsp = c._gpr[RegEsp];
+        c.SetSp(c.Sp + (uint)size);
+        try
+        {
+            c.WriteMem(d.Seg, c.EffectiveAddress(ref d), size, v);
+        }
+        catch (CpuFault)
+        {
+            c._gpr[RegEsp] = oldEsp;
+            throw;
+        }
+    }
+
+    private static void Pusha(InterpreterCpu c, ref DecodedOp d)
+    {
+        int size = d.OpSize;
+        uint sp = c.Sp, mask = c.StackMask;
+        // Check every slot first (SP wraps inside the segment) so a fault leaves SP and memory untouched.
+        for (uint k = 1; k <= 8; k++) c.Linear(SegSs, (sp - k * (uint)size) & mask, size);
+        uint origSp = c._gpr[RegEsp];
+        for (int r = RegEax; r <= RegEdi; r++)
+            c.Push(r == RegEsp ? origSp : c._gpr[r], size);
+    }
+
+    private static void Popa(InterpreterCpu c, ref DecodedOp d)
+    {
+        int size = d.OpSize;
+        for (uint k = 0; k < 8; k++) c.Linear(SegSs, (c.Sp + k * (uint)size) & c.StackMask, size);
+        for (int r = RegEdi; r >= RegEax; r--)
+        {
+            uint v = c.Pop(size);
+            if (r != RegEsp) c.WriteGpr(r, size, v);
+        }
+    }
+
+    private static void Enter(InterpreterCpu c, ref DecodedOp d)
+    {
+        int size = d.OpSize;
+        uint frameSize = d.Imm & 0xFFFF;
+        int level = (int)(d.Imm2 & 0x1F);
+        uint mask = c.StackMask;
+        uint savedEsp = c._gpr[RegEsp], savedEbp = c._gpr[RegEbp];
+        try
+        {
+            c.Push(c._gpr[RegEbp], size);
+            uint frameTemp = c.Sp;
+            if (level > 0)
+            {
+                uint bp = c._gpr[RegEbp] & mask;
+                for (int k = 1; k < level; k++)
+                {
+                    bp = (bp - (uint)size) & mask;
+                    c.Push(c.ReadMem(SegSs, bp, size), size);
+                }
+                c.Push(frameTemp, size);
+            }
+            uint newSp = (c.Sp - frameSize) & mask;
+            c.Linear(SegSs, newSp, 1);
+            c.WriteGpr(RegEbp, size, frameTemp);
+            c.SetSp(newSp);
+        }
+        catch (CpuFault)
+        {
+            c._gpr[RegEsp] = savedEsp;
+            c._gpr[RegEbp] = savedEbp;
+            throw;
+        }
+    }
+
+    private static void Leave(InterpreterCpu c, ref DecodedOp d)
+    {
+        int size = d.OpSize;
+        uint bp = c._gpr[RegEbp] & c.StackMask;
+        uint v = c.ReadMem(SegSs, bp, size);
+        c.SetSp(bp + (uint)size);
+        c.WriteGpr(RegEbp, size, v);
+    }
+}

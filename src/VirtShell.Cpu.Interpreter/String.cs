@@ -1,0 +1,111 @@
+using Iced.Intel;
+
+namespace VirtShell.Cpu.Interpreter;
+
+// MOVS CMPS STOS LODS SCAS INS OUTS with REP/REPE/REPNE. A long REP runs in slices: after RepSlice iterations the
+// instruction restarts itself so that interrupts and exit requests are seen between slices, as on hardware.
+public sealed unsafe partial class InterpreterCpu
+{
+    private const int RepSlice = 4096;
+
+    private static void RegisterStrings()
+    {
+        Register(Mnemonic.Movsb, &Movs); Register(Mnemonic.Movsw, &Movs); Register(Mnemonic.Movsd, &Movs);
+        Register(Mnemonic.Cmpsb, &Cmps); Register(Mnemonic.Cmpsw, &Cmps); Register(Mnemonic.Cmpsd, &Cmps);
+        Register(Mnemonic.Stosb, &Stos); Register(Mnemonic.Stosw, &Stos); Register(Mnemonic.Stosd, &Stos);
+        Register(Mnemonic.Lodsb, &Lods); Register(Mnemonic.Lodsw, &Lods); Register(Mnemonic.Lodsd, &Lods);
+        Register(Mnemonic.Scasb, &Scas); Register(Mnemonic.Scasw, &Scas); Register(Mnemonic.Scasd, &Scas);
+        Register(Mnemonic.Insb, &Ins); Register(Mnemonic.Insw, &Ins); Register(Mnemonic.Insd, &Ins);
+        Register(Mnemonic.Outsb, &Outs); Register(Mnemonic.Outsw, &Outs); Register(Mnemonic.Outsd, &Outs);
+    }
+
+    private enum StringKind { Movs, Cmps, Stos, Lods, Scas, Ins, Outs }
+
+    private static void Movs(InterpreterCpu c, ref DecodedOp d) => c.StringOp(ref d, StringKind.Movs);
+    private static void Cmps(InterpreterCpu c, ref DecodedOp d) => c.StringOp(ref d, StringKind.Cmps);
+    private static void Stos(InterpreterCpu c, ref DecodedOp d) => c.StringOp(ref d, StringKind.Stos);
+    private static void Lods(InterpreterCpu c, ref DecodedOp d) => c.StringOp(ref d, StringKind.Lods);
+    private static void Scas(InterpreterCpu c, ref DecodedOp d) => c.StringOp(ref d, StringKind.Scas);
+    private static void Ins(InterpreterCpu c, ref DecodedOp d) => c.StringOp(ref d, StringKind.Ins);
+    private static void Outs(InterpreterCpu c, ref DecodedOp d) => c.StringOp(ref d, StringKind.Outs);
+
+    private void StringOp(ref DecodedOp d, StringKind kind)
+    {
+        // MOVSD and CMPSD are also SSE2 mnemonics; those forms are not string instructions.
+        if (!d.I.IsStringInstruction) { Unimplemented(this, ref d); return; }
+        if (kind is StringKind.Ins or StringKind.Outs) CheckIoPrivilege();
+        int size = d.MemSize;
+        uint mask = d.AddrMask;
+        uint step = (_flags & FlagDf) != 0 ? (uint)-size : (uint)size;
+        bool rep = d.I.HasRepPrefix || d.I.HasRepnePrefix;
+        if (!rep)
+        {
+            StringStep(ref d, kind, size, mask, step);
+            return;
+        }
+        bool conditional = kind is StringKind.Cmps or StringKind.Scas;
+        bool whileEqual = d.I.HasRepePrefix;
+        for (int budget = RepSlice; ; budget--)
+        {
+            uint count = _gpr[RegEcx] & mask;
+            if (count == 0) return;
+            if (budget == 0)
+            {
+                _eip = _instrStart;
+                _breakBlock = true;
+                return;
+            }
+            StringStep(ref d, kind, size, mask, step);
+            _gpr[RegEcx] = (_gpr[RegEcx] & ~mask) | ((count - 1) & mask);
+            if (conditional && ((_flags & FlagZf) != 0) != whileEqual) return;
+        }
+    }
+
+    private void StringStep(ref DecodedOp d, StringKind kind, int size, uint mask, uint step)
+    {
+        uint si = _gpr[RegEsi] & mask, di = _gpr[RegEdi] & mask;
+        switch (kind)
+        {
+            case StringKind.Movs:
+                WriteMem(SegEs, di, size, ReadMem(d.Seg, si, size));
+                AdvanceSi(mask, step);
+                AdvanceDi(mask, step);
+                break;
+            case StringKind.Cmps:
+            {
+                uint a = ReadMem(d.Seg, si, size);
+                uint b = ReadMem(SegEs, di, size);
+                AluSub(a, b, 0, size);
+                AdvanceSi(mask, step);
+                AdvanceDi(mask, step);
+                break;
+            }
+            case StringKind.Stos:
+                WriteMem(SegEs, di, size, ReadGpr(RegEax, size));
+                AdvanceDi(mask, step);
+                break;
+            case StringKind.Lods:
+                WriteGpr(RegEax, size, ReadMem(d.Seg, si, size));
+                AdvanceSi(mask, step);
+                break;
+            case StringKind.Scas:
+                AluSub(ReadGpr(RegEax, size), ReadMem(SegEs, di, size), 0, size);
+                AdvanceDi(mask, step);
+                break;
+            case StringKind.Ins:
+            {
+                uint linear = Linear(SegEs, di, size);
+                WriteLinear(linear, size, _ports.Read((ushort)_gpr[RegEdx], size));
+                AdvanceDi(mask, step);
+                break;
+            }
+            case StringKind.Outs:
+                _ports.Write((ushort)_gpr[RegEdx], size, ReadMem(d.Seg, si, size));
+                AdvanceSi(mask, step);
+                break;
+        }
+    }
+
+    private void AdvanceSi(uint mask, uint step) => _gpr[RegEsi] = (_gpr[RegEsi] & ~mask) | ((_gpr[RegEsi] + step) & mask);
+    private void AdvanceDi(uint mask, uint step) => _gpr[RegEdi] = (_gpr[RegEdi] & ~mask) | ((_gpr[RegEdi] + step) & mask);
+}

@@ -1,0 +1,152 @@
+using Iced.Intel;
+
+namespace VirtShell.Cpu.Interpreter;
+
+// LGDT LIDT SGDT SIDT LMSW SMSW CLTS MOV CRn, LLDT LTR SLDT STR, CPUID RDTSC, cache-control no-ops.
+public sealed unsafe partial class InterpreterCpu
+{
+    private static void RegisterSystem()
+    {
+        Register(Mnemonic.Lgdt, &LoadTableRegister); Register(Mnemonic.Lidt, &LoadTableRegister);
+        Register(Mnemonic.Sgdt, &StoreTableRegister); Register(Mnemonic.Sidt, &StoreTableRegister);
+        Register(Mnemonic.Lmsw, &Lmsw); Register(Mnemonic.Smsw, &Smsw); Register(Mnemonic.Clts, &Clts);
+        Register(Mnemonic.Lldt, &Lldt); Register(Mnemonic.Ltr, &Ltr); Register(Mnemonic.Sldt, &Sldt); Register(Mnemonic.Str, &Str);
+        Register(Mnemonic.Cpuid, &Cpuid); Register(Mnemonic.Rdtsc, &Rdtsc);
+        Register(Mnemonic.Wbinvd, &Privileged); Register(Mnemonic.Invd, &Privileged); Register(Mnemonic.Invlpg, &Privileged);
+    }
+
+    private void RequireCpl0()
+    {
+        if (ProtectedMode && Cpl != 0) throw new CpuFault(Vector.GeneralProtection, 0);
+    }
+
+    private static void Privileged(InterpreterCpu c, ref DecodedOp d) => c.RequireCpl0();
+
+    private uint ReadControlRegister(int n) => n switch
+    {
+        0 => _cr0,
+        2 => _cr2,
+        3 => _cr3,
+        4 => _cr4,
+        _ => throw new CpuFault(Vector.InvalidOpcode),
+    };
+
+    private void WriteControlRegister(int n, uint v)
+    {
+        RequireCpl0();
+        switch (n)
+        {
+            case 0:
+                if ((v & 0x8000_0000) != 0) throw new UnimplementedInstruction("paging (CR0.PG=1) is not implemented");
+                _cr0 = v | 0x10;
+                ModeChanged();
+                break;
+            case 2: _cr2 = v; break;
+            case 3: _cr3 = v; break;
+            case 4: _cr4 = v; break;
+            default: throw new CpuFault(Vector.InvalidOpcode);
+        }
+    }
+
+    private static void LoadTableRegister(InterpreterCpu c, ref DecodedOp d)
+    {
+        c.RequireCpl0();
+        uint addr = c.EffectiveAddress(ref d);
+        uint limit = c.ReadMem16(d.Seg, addr);
+        uint b = c.ReadMem(d.Seg, (addr + 2) & d.AddrMask, 4);
+        // With a 16-bit operand size only 24 bits of the base are loaded.
+        if (d.OpSize != 4) b &= 0xFF_FFFF;
+        var t = new Engine.Cpu.DescriptorTableState { Base = b, Limit = (ushort)limit };
+        if (d.I.Mnemonic == Mnemonic.Lgdt) c._gdtr = t; else c._idtr = t;
+    }
+
+    private static void StoreTableRegister(InterpreterCpu c, ref DecodedOp d)
+    {
+        var t = d.I.Mnemonic == Mnemonic.Sgdt ? c._gdtr : c._idtr;
+        uint addr = c.EffectiveAddress(ref d);
+        c.Linear(d.Seg, addr, 6);
+        c.WriteMem(d.Seg, addr, 2, t.Limit);
+        c.WriteMem(d.Seg, (addr + 2) & d.AddrMask, 4, (uint)t.Base);
+    }
+
+    private static void Lmsw(InterpreterCpu c, ref DecodedOp d)
+    {
+        c.RequireCpl0();
+        uint v = c.ReadOp(ref d, 0);
+        // LMSW can set PE but never clear it.
+        c._cr0 = (c._cr0 & ~0xEu) | (v & 0xF) | (c._cr0 & 1);
+        c.ModeChanged();
+    }
+
+    private static void Smsw(InterpreterCpu c, ref DecodedOp d) =>
+        c.WriteOp0(ref d, d.I.Op0Kind == OpKind.Register && d.OpSize == 4 ? c._cr0 : c._cr0 & 0xFFFF);
+
+    private static void Clts(InterpreterCpu c, ref DecodedOp d)
+    {
+        c.RequireCpl0();
+        c._cr0 &= ~0x8u;
+    }
+
+    private static void Lldt(InterpreterCpu c, ref DecodedOp d)
+    {
+        if (!c.ProtectedMode) throw new CpuFault(Vector.InvalidOpcode);
+        c.RequireCpl0();
+        ushort sel = (ushort)c.ReadOp(ref d, 0);
+        if ((sel & 0xFFFC) == 0) { c._ldtr = new Segment { Selector = sel }; return; }
+        if ((sel & 4) != 0) throw new CpuFault(Vector.GeneralProtection, sel & 0xFFFC);
+        var desc = c.ReadDescriptor(sel);
+        if ((desc.Attributes & 0x1F) != 0x02) throw new CpuFault(Vector.GeneralProtection, sel & 0xFFFC);
+        c._ldtr = desc;
+    }
+
+    private static void Ltr(InterpreterCpu c, ref DecodedOp d)
+    {
+        if (!c.ProtectedMode) throw new CpuFault(Vector.InvalidOpcode);
+        c.RequireCpl0();
+        ushort sel = (ushort)c.ReadOp(ref d, 0);
+        var desc = c.ReadDescriptor(sel);
+        if ((desc.Attributes & 0x17) != 0x01) throw new CpuFault(Vector.GeneralProtection, sel & 0xFFFC);
+        c._tr = desc;
+    }
+
+    private static void Sldt(InterpreterCpu c, ref DecodedOp d)
+    {
+        if (!c.ProtectedMode) throw new CpuFault(Vector.InvalidOpcode);
+        c.WriteOp0(ref d, c._ldtr.Selector);
+    }
+
+    private static void Str(InterpreterCpu c, ref DecodedOp d)
+    {
+        if (!c.ProtectedMode) throw new CpuFault(Vector.InvalidOpcode);
+        c.WriteOp0(ref d, c._tr.Selector);
+    }
+
+    /// <summary>A 486-class CPU without FPU: vendor "VirtShellCPU", family 4, no feature bits but VME-less basics.</summary>
+    private static void Cpuid(InterpreterCpu c, ref DecodedOp d)
+    {
+        switch (c._gpr[RegEax])
+        {
+            case 0:
+                c._gpr[RegEax] = 1;
+                c._gpr[RegEbx] = 0x7472_6956; // "Virt"
+                c._gpr[RegEdx] = 0x6C65_6853; // "Shel"
+                c._gpr[RegEcx] = 0x5550_436C; // "lCPU"
+                break;
+            case 1:
+                c._gpr[RegEax] = 0x0000_0480;
+                c._gpr[RegEbx] = 0; c._gpr[RegEcx] = 0;
+                c._gpr[RegEdx] = 0x10; // TSC
+                break;
+            default:
+                c._gpr[RegEax] = c._gpr[RegEbx] = c._gpr[RegEcx] = c._gpr[RegEdx] = 0;
+                break;
+        }
+    }
+
+    private static void Rdtsc(InterpreterCpu c, ref DecodedOp d)
+    {
+        ulong t = (ulong)c.InstructionsRetired;
+        c._gpr[RegEax] = (uint)t;
+        c._gpr[RegEdx] = (uint)(t >> 32);
+    }
+}

@@ -1,0 +1,205 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using VirtShell.Engine.Buses;
+using VirtShell.Engine.Interrupts;
+
+namespace VirtShell.Devices;
+
+/// <summary>
+/// The 8254 programmable interval timer at ports 0x40-0x43; channel 0's OUT drives IRQ 0. Counters are computed
+/// from the host clock when read, so a guest that calibrates by reading them sees real time. A timer thread raises
+/// IRQ 0 at the programmed rate: an edge per period in modes 2 and 3, one at terminal count in modes 0, 1, 4, 5.
+/// </summary>
+/// <remarks>
+/// Channels 1 and 2 count but drive nothing: refresh is not emulated and port 0x61 (the speaker gate and OUT2 read
+/// back) belongs to no device here, so channel 2's gate is taken as high.
+/// </remarks>
+public sealed class Pit8254 : IPortDevice, IDisposable
+{
+    private const int Irq = 0;
+    private const long NoEdge = long.MaxValue;
+
+    /// <summary>
+    /// Periodic IRQ 0 is clamped to 10 kHz: every edge costs the host a thread wake-up and the guest an interrupt,
+    /// and past that rate a guest spends its time in its timer handler (a guest that asks for more is usually
+    /// calibrating, and it reads the exact counters for that). Linux asks for 100-1000 Hz, a BIOS for 18.2 Hz.
+    /// </summary>
+    private static readonly long MinEdgePeriod = Stopwatch.Frequency / 10_000;
+
+    /// <summary>
+    /// Monitor waits have millisecond granularity and always oversleep a little; rounding every wait up would make a
+    /// 1 kHz timer lose one edge in ten. So the thread waits on the monitor until the edge is this close, then
+    /// sleeps the exact remainder with nanosleep.
+    /// </summary>
+    private static readonly long FineSleepSpan = Stopwatch.Frequency / 500;
+
+    private readonly object _lock = new();
+    private readonly PitChannel[] _channels = [new(), new(), new()];
+    private readonly IInterruptController _irq;
+    private Thread? _timer;
+    private long _nextEdge = NoEdge;
+    private long _edgePeriod;          // 0: the next edge is a one-shot terminal count
+    private bool _holdOutputHigh;      // modes 0 and 1: OUT stays high after terminal count
+    private bool _disposed;
+
+    public Pit8254(IInterruptController irq) => _irq = irq;
+
+    public void Register(IoPortBus ports)
+    {
+        var (first, count, owner) = PcChipset.Pit;
+        ports.Register(first, count, this, owner);
+    }
+
+    public uint ReadPort(ushort port, int size)
+    {
+        lock (_lock)
+        {
+            long now = Stopwatch.GetTimestamp();
+            return ByteWideAccess.Read(port, size, PcChipset.Pit.First, PcChipset.Pit.Count,
+                offset => offset < 3 ? _channels[offset].Read(now) : (byte)0xFF); // the control word cannot be read back
+        }
+    }
+
+    public void WritePort(ushort port, int size, uint value)
+    {
+        lock (_lock)
+        {
+            long now = Stopwatch.GetTimestamp();
+            ByteWideAccess.Write(port, size, value, PcChipset.Pit.First, PcChipset.Pit.Count, (offset, b) =>
+            {
+                if (offset == 3) WriteControl(b, now);
+                else if (_channels[offset].WriteCount(b, now) && offset == 0) ScheduleIrq0();
+            });
+        }
+    }
+
+    private void WriteControl(byte value, long now)
+    {
+        int select = value >> 6;
+        int access = value >> 4 & 3;
+        if (select == 3)
+        {
+            // Read-back: bit 5 clear latches counts, bit 4 clear latches status, bits 1-3 pick channels 0-2.
+            for (int c = 0; c < 3; c++)
+            {
+                if ((value & 2 << c) == 0) continue;
+                if ((value & 0x10) == 0) _channels[c].LatchStatus(now);
+                if ((value & 0x20) == 0) _channels[c].LatchCount(now);
+            }
+            return;
+        }
+        if (access == 0)
+        {
+            _channels[select].LatchCount(now);
+            return;
+        }
+        _channels[select].Program(access, value >> 1 & 7, (value & 1) != 0, now);
+        if (select == 0) ScheduleIrq0();
+    }
+
+    /// <summary>Channel 0 was reprogrammed or reloaded: OUT starts over, and so does the edge schedule.</summary>
+    private void ScheduleIrq0()
+    {
+        var channel = _channels[0];
+        _irq.SetIrq(Irq, false);
+        _nextEdge = NoEdge;
+        if (!channel.Counting || _disposed) return;
+        long period = channel.Reload * Stopwatch.Frequency / PitChannel.InputHz;
+        if (channel.Mode is 2 or 3)
+        {
+            _edgePeriod = Math.Max(period, MinEdgePeriod);
+            _holdOutputHigh = false;
+        }
+        else
+        {
+            // Channel 0's gate is tied high, so modes 1 and 5 start on the count write as 0 and 4 do.
+            _edgePeriod = 0;
+            _holdOutputHigh = channel.Mode is 0 or 1;
+        }
+        _nextEdge = channel.LoadTimestamp + (_edgePeriod == 0 ? period : _edgePeriod);
+        if (_timer == null)
+        {
+            _timer = new Thread(RunTimer) { IsBackground = true, Name = "8254 PIT" };
+            _timer.Start();
+        }
+        Monitor.PulseAll(_lock);
+    }
+
+    private void RunTimer()
+    {
+        Monitor.Enter(_lock);
+        try
+        {
+            while (!_disposed)
+            {
+                if (_nextEdge == NoEdge)
+                {
+                    Monitor.Wait(_lock);
+                    continue;
+                }
+                long now = Stopwatch.GetTimestamp();
+                long left = _nextEdge - now;
+                if (left > FineSleepSpan)
+                {
+                    // Reprogramming and Dispose pulse the monitor, so this part of the wait ends early for them.
+                    Monitor.Wait(_lock, (int)Math.Min(left * 1000 / Stopwatch.Frequency - 1, int.MaxValue));
+                    continue;
+                }
+                if (left > 0)
+                {
+                    Monitor.Exit(_lock);
+                    try { SleepPrecisely(left); }
+                    finally { Monitor.Enter(_lock); }
+                    continue; // the schedule may have changed meanwhile
+                }
+                _irq.SetIrq(Irq, true);
+                if (_edgePeriod == 0)
+                {
+                    if (!_holdOutputHigh) _irq.SetIrq(Irq, false);
+                    _nextEdge = NoEdge;
+                }
+                else
+                {
+                    _irq.SetIrq(Irq, false);
+                    // Edges stay on the grid set by the count load, so the rate does not drift; if this thread was
+                    // held up for whole periods, the missed edges merge into this one, as they would in the PIC.
+                    _nextEdge += ((now - _nextEdge) / _edgePeriod + 1) * _edgePeriod;
+                }
+            }
+        }
+        finally
+        {
+            Monitor.Exit(_lock);
+        }
+    }
+
+    private static void SleepPrecisely(long stopwatchTicks)
+    {
+        long ns = (long)((Int128)stopwatchTicks * 1_000_000_000 / Stopwatch.Frequency);
+        var span = new Timespec { Seconds = ns / 1_000_000_000, Nanoseconds = ns % 1_000_000_000 };
+        nanosleep(in span, IntPtr.Zero); // an early return (a signal) just means another pass round the loop
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct Timespec
+    {
+        public long Seconds;
+        public long Nanoseconds;
+    }
+
+    [DllImport("libc", SetLastError = false)]
+    private static extern int nanosleep(in Timespec request, IntPtr remaining);
+
+    public void Dispose()
+    {
+        Thread? timer;
+        lock (_lock)
+        {
+            _disposed = true;
+            _nextEdge = NoEdge;
+            timer = _timer;
+            Monitor.PulseAll(_lock);
+        }
+        timer?.Join();
+    }
+}

@@ -1,0 +1,25 @@
+using System.Management.Automation;
+using VirtShell.Engine.Machines;
+
+namespace VirtShell.PowerShell.Cmdlets;
+
+/// <summary>Deletes machines with their folders (console.log included). A running machine needs -Force.</summary>
+[Cmdlet(VerbsCommon.Remove, "VirtMachine", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High,
+    DefaultParameterSetName = ByName)]
+public sealed class RemoveVirtMachineCommand : MachineCmdlet
+{
+    /// <summary>Turns a running machine off first.</summary>
+    [Parameter]
+    public SwitchParameter Force { get; set; }
+
+    /// <summary>Seconds -Force waits for the machine to stop.</summary>
+    private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(30);
+
+    protected override void Process(Machine machine)
+    {
+        if (!ShouldProcess(machine.Name, "Remove machine")) return;
+        if (Force) machine.Stop(turnOff: true, StopTimeout);
+        Session.Host.Remove(machine);
+        Session.ForgetCursor(machine);
+    }
+}

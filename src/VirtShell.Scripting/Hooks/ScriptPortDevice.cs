@@ -1,0 +1,66 @@
+using Microsoft.ClearScript;
+using VirtShell.Engine.Buses;
+using VirtShell.Engine.Definitions;
+using VirtShell.Scripting.Definitions;
+using VirtShell.Scripting.Runtime;
+
+namespace VirtShell.Scripting.Hooks;
+
+/// <summary>
+/// A port device written in the definition (<c>scriptDevice({ ports, read, write })</c>). The guest's CPU thread
+/// calls it and waits while read/write run on the script thread, ahead of queued hooks and within the hook budget.
+/// A failing or overrunning call fails the machine (IMachineApi.Fail) and from then on the device reads as all ones
+/// and ignores writes, like a port nothing drives. Before BeforeBoot the device knows no machine and does the same.
+/// </summary>
+internal sealed class ScriptPortDevice(MachineLink link, ScriptObject descriptor, SourceLocation source) : IPortDevice
+{
+    private volatile bool _broken;
+
+    public uint ReadPort(ushort port, int size)
+    {
+        uint ones = size switch { 1 => 0xFFu, 2 => 0xFFFFu, _ => 0xFFFF_FFFFu };
+        object? result = Call("read", port, size, null);
+        if (result is null) return ones;
+        if (JsValues.AsInteger(result) is long value) return (uint)value & ones;
+        Fail("read", port, $"returned {Describe(result)}, not a number");
+        return ones;
+    }
+
+    public void WritePort(ushort port, int size, uint value) => Call("write", port, size, value);
+
+    /// <summary>Calls read or write; null when there is nothing to call or the call failed (and failed the machine).</summary>
+    private object? Call(string function, ushort port, int size, uint? value)
+    {
+        if (_broken || link.Api is null) return null;
+        try
+        {
+            return link.Engine.Run(_ =>
+            {
+                if (!JsValues.IsFunction(descriptor.GetProperty(function))) return null;
+                var result = value is uint v
+                    ? descriptor.InvokeMethod(function, (int)port, size, (double)v)
+                    : descriptor.InvokeMethod(function, (int)port, size);
+                return result is Undefined ? null : result;
+            }, link.Budget, urgent: true);
+        }
+        catch (Exception e)
+        {
+            var (message, location) = ScriptErrors.Describe(e, link.Engine.Sources);
+            Fail(function, port, e is ScriptTimeoutException or ScriptHeapException ? message : $"failed at {location ?? source}: {message}");
+            return null;
+        }
+    }
+
+    private void Fail(string function, ushort port, string problem)
+    {
+        _broken = true;
+        link.Api?.Fail($"scriptDevice at {source}: {function}(0x{port:x}) {problem}");
+    }
+
+    private static string Describe(object value) => value switch
+    {
+        string s => $"the string '{s}'",
+        bool b => b ? "true" : "false",
+        _ => "an object",
+    };
+}

@@ -1,0 +1,196 @@
+using System.Diagnostics;
+using System.Reflection;
+using Microsoft.ClearScript;
+using Microsoft.ClearScript.JavaScript;
+using Microsoft.ClearScript.V8;
+using VirtShell.Scripting.Modules;
+
+namespace VirtShell.Scripting.Runtime;
+
+/// <summary>
+/// One definition's V8 engine and the script thread that alone may call into it. Every call has a time budget: a
+/// watchdog timer interrupts a call that overruns it. The heap is limited by ClearScript's heap monitor, which
+/// fails the running script instead of letting V8 abort the process.
+/// </summary>
+internal sealed class DefinitionEngine : IDisposable
+{
+    private readonly ScriptThread _thread;
+    private readonly Timer _watchdog;
+    private readonly object _watchGate = new();
+    private V8ScriptEngine? _engine;
+    private ScriptObject? _host;
+    private bool _running;
+    private bool _timedOut;
+    private long _deadline;
+    private bool _heapToggle;
+    private bool _disposed;
+
+    public string DefinitionPath { get; }
+    public ScriptLimits Limits { get; }
+    public DefinitionSources Sources { get; } = new();
+
+    private DefinitionEngine(string definitionPath, ScriptLimits limits)
+    {
+        DefinitionPath = definitionPath;
+        Limits = limits;
+        _watchdog = new Timer(_ => Watch());
+        _thread = new ScriptThread($"script:{Path.GetFileName(definitionPath)}");
+    }
+
+    /// <summary>Starts the thread and creates the engine on it.</summary>
+    public static DefinitionEngine Create(string definitionPath, ScriptLimits limits)
+    {
+        var engine = new DefinitionEngine(definitionPath, limits);
+        try
+        {
+            engine._thread.Invoke(engine.CreateEngine);
+            return engine;
+        }
+        catch
+        {
+            engine.Dispose();
+            throw;
+        }
+    }
+
+    private bool CreateEngine()
+    {
+        ulong heap = Limits.HeapBytes;
+        int heapMiB = (int)Math.Min(int.MaxValue, heap >> 20);
+        var constraints = new V8RuntimeConstraints
+        {
+            // V8's own limit aborts the process; it sits well above the monitored limit and may grow on demand
+            // rather than abort, so the monitor below is what a runaway script meets.
+            MaxOldSpaceSize = Math.Max(128, heapMiB * 4),
+            HeapExpansionMultiplier = 2,
+            MaxArrayBufferAllocation = heap,
+        };
+        var engine = new V8ScriptEngine($"definition {Path.GetFileName(DefinitionPath)}", constraints, V8ScriptEngineFlags.None)
+        {
+            MaxRuntimeHeapSize = (UIntPtr)heap,
+            RuntimeHeapSizeSampleInterval = TimeSpan.FromMilliseconds(10),
+            MaxRuntimeStackUsage = (UIntPtr)(4 << 20),
+            AllowReflection = false,
+            DisableExtensionMethods = true,
+        };
+        engine.DocumentSettings.Loader = new DefinitionDocumentLoader(Path.GetDirectoryName(DefinitionPath)!, Sources);
+        engine.DocumentSettings.AddSystemDocument("virtshell", ModuleCategory.Standard, Resource("virtshell.js"));
+        _host = (ScriptObject)engine.Evaluate(new DocumentInfo("virtshell:host"), Resource("hostbridge.js"));
+        _engine = engine;
+        return true;
+    }
+
+    private static string Resource(string name)
+    {
+        using var stream = Assembly.GetExecutingAssembly().GetManifestResourceStream($"VirtShell.Scripting.Modules.{name}")
+            ?? throw new InvalidOperationException($"resource {name} is missing from the build");
+        return new StreamReader(stream).ReadToEnd();
+    }
+
+    /// <summary>The engine's internal helpers (hostbridge.js); use on the script thread only.</summary>
+    public ScriptObject Host => _host ?? throw new ObjectDisposedException(nameof(DefinitionEngine));
+
+    public bool IsScriptThread => _thread.IsCurrent;
+
+    public int PendingWork => _thread.Pending;
+
+    /// <summary>Runs <paramref name="work"/> on the script thread within <paramref name="budget"/>, waiting for it.</summary>
+    public T Run<T>(Func<V8ScriptEngine, T> work, TimeSpan budget, bool urgent = false) =>
+        _thread.Invoke(() => RunHere(work, budget), urgent);
+
+    /// <summary>Runs <paramref name="work"/> on the script thread, waiting for it; script work inside must use <see cref="RunHere"/>.</summary>
+    public T Invoke<T>(Func<T> work, bool urgent = false) => _thread.Invoke(work, urgent);
+
+    /// <summary>Queues <paramref name="work"/> on the script thread; it must call <see cref="RunHere"/> for script work.</summary>
+    public bool Post(Action work) => _thread.Post(work);
+
+    /// <summary>Runs script work on the script thread itself, within <paramref name="budget"/>.</summary>
+    public T RunHere<T>(Func<V8ScriptEngine, T> work, TimeSpan budget)
+    {
+        var engine = _engine ?? throw new ObjectDisposedException(nameof(DefinitionEngine));
+        bool nested;
+        lock (_watchGate)
+        {
+            nested = _running;
+            if (!nested)
+            {
+                _running = true;
+                _timedOut = false;
+                _deadline = Stopwatch.GetTimestamp() + (long)(budget.TotalSeconds * Stopwatch.Frequency);
+            }
+        }
+        if (nested) return work(engine); // runs on the budget of the call around it
+        _watchdog.Change(budget, Timeout.InfiniteTimeSpan);
+        try
+        {
+            return work(engine);
+        }
+        catch (ScriptInterruptedException) when (TimedOut)
+        {
+            throw new ScriptTimeoutException(budget);
+        }
+        catch (ScriptEngineException e) when (e.Message.Contains("exceeded its memory limit", StringComparison.Ordinal))
+        {
+            RearmHeapMonitor(engine);
+            throw new ScriptHeapException(Limits.HeapBytes);
+        }
+        finally
+        {
+            lock (_watchGate) _running = false;
+            _watchdog.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+            engine.CancelInterrupt(); // a watchdog that fired as the call ended must not hit the next one
+        }
+    }
+
+    private bool TimedOut { get { lock (_watchGate) return _timedOut; } }
+
+    private void Watch()
+    {
+        lock (_watchGate)
+        {
+            if (!_running) return;
+            try
+            {
+                long early = _deadline - Stopwatch.GetTimestamp();
+                if (early > 0)
+                {
+                    // Timers may fire a little early; wait out the rest of the budget.
+                    _watchdog.Change(TimeSpan.FromSeconds((double)early / Stopwatch.Frequency) + TimeSpan.FromMilliseconds(1), Timeout.InfiniteTimeSpan);
+                    return;
+                }
+                _timedOut = true;
+                _engine?.Interrupt();
+            }
+            catch (ObjectDisposedException) { /* the call ended and the engine went with it */ }
+        }
+    }
+
+    /// <summary>
+    /// After a heap violation ClearScript blocks the engine until the limit is set to a new value. The garbage of the
+    /// failed call is collected and the limit set again (alternating by a page) so later hooks, onExit above all,
+    /// can still run.
+    /// </summary>
+    private void RearmHeapMonitor(V8ScriptEngine engine)
+    {
+        engine.CollectGarbage(true);
+        _heapToggle = !_heapToggle;
+        engine.MaxRuntimeHeapSize = (UIntPtr)(Limits.HeapBytes - (_heapToggle ? 4096UL : 0UL));
+    }
+
+    /// <summary>Lets queued work finish, then releases the engine on its own thread.</summary>
+    public void Dispose()
+    {
+        lock (_watchGate)
+        {
+            if (_disposed) return;
+            _disposed = true;
+        }
+        _thread.Close(() =>
+        {
+            _host = null;
+            _engine?.Dispose();
+            _engine = null;
+        });
+        _watchdog.Dispose();
+    }
+}

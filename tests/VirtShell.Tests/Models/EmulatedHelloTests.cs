@@ -1,0 +1,73 @@
+using System.Text;
+using VirtShell.Engine.Machines;
+using VirtShell.Engine.Store;
+using VirtShell.Models;
+using VirtShell.Scripting;
+
+namespace VirtShell.Tests.Models;
+
+/// <summary>machine-defs/hello-emulated.js end to end through the engine: a real guest on the interpreter.</summary>
+public class EmulatedHelloTests
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
+
+    private static VirtualizationHost NewHost() =>
+        new(new MachineStore(Directory.CreateTempSubdirectory().FullName), ModelCatalog.CreateRegistry(), new JsDefinitionLoader());
+
+    private static string WaitForText(Machine vm, ref long offset, string text)
+    {
+        var seen = new StringBuilder();
+        var deadline = DateTime.UtcNow + Timeout;
+        while (DateTime.UtcNow < deadline)
+        {
+            seen.Append(Encoding.ASCII.GetString(vm.Console!.ReadFrom(ref offset)));
+            if (seen.ToString().Contains(text)) return seen.ToString();
+            vm.Console.WaitForOutput(offset, TimeSpan.FromMilliseconds(200));
+        }
+        throw new TimeoutException($"'{text}' not seen; the guest printed: {seen}");
+    }
+
+    [Fact]
+    public void The_hello_guest_greets_echoes_lines_and_powers_off_on_exit()
+    {
+        RepoPaths.RequireGuest("guests/hello.bin");
+        var host = NewHost();
+        var vm = host.Create(RepoPaths.MachineDef("hello-emulated.js"), "hello-test");
+        vm.Start();
+        long offset = 0;
+        WaitForText(vm, ref offset, "Hello from VirtShell!");
+
+        vm.Console!.SendInput("ping\r");
+        Assert.Contains("ping\r\n", WaitForText(vm, ref offset, "ping\r\n"));
+        vm.Console.SendInput("two words\r\n");
+        WaitForText(vm, ref offset, "two words\r\n");
+
+        vm.Console.SendInput("exit\r");
+        Assert.True(vm.WaitFor([MachineState.Stopped, MachineState.Crashed], Timeout));
+        Assert.Equal(MachineState.Stopped, vm.State);
+        Assert.Equal(ExitReason.DebugExit, vm.LastExit!.Reason);
+        Assert.Equal(1, vm.LastExit.Status);
+        Assert.Contains("Goodbye.", File.ReadAllText(vm.ConsoleLogPath));
+        Assert.Contains("booting hello-test", File.ReadAllText(Path.Combine(vm.Directory, MachineStore.LogFile)));
+    }
+
+    [Fact]
+    public void A_halted_guest_waits_for_input_without_spinning_and_stops_on_request()
+    {
+        RepoPaths.RequireGuest("guests/hello.bin");
+        var host = NewHost();
+        var vm = host.Create(RepoPaths.MachineDef("hello-emulated.js"), "idle-test");
+        vm.Start();
+        long offset = 0;
+        WaitForText(vm, ref offset, "Hello from VirtShell!");
+        long before = vm.Counters["Instructions"];
+        Thread.Sleep(300);
+        // Idle in HLT: the guest executes next to nothing while nobody types.
+        Assert.InRange(vm.Counters["Instructions"] - before, 0, 1000);
+        vm.Pause();
+        Assert.Equal(MachineState.Paused, vm.State);
+        vm.Resume();
+        vm.Stop(turnOff: true, Timeout);
+        Assert.Equal(ExitReason.StoppedByUser, vm.LastExit!.Reason);
+    }
+}

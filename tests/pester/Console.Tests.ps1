@@ -1,0 +1,103 @@
+BeforeAll {
+    . (Join-Path $PSScriptRoot 'TestHelpers.ps1')
+    Initialize-VirtShellTest
+    $script:SkipReason = Get-HelloSkipReason
+    $script:Greeting = 'Hello from VirtShell'
+}
+AfterAll { Complete-VirtShellTest }
+
+Describe 'The console pipeline on hello-emulated.js' {
+    BeforeEach {
+        if ($SkipReason) { Set-ItResult -Skipped -Because $SkipReason }
+        Get-VirtMachine | Remove-VirtMachine -Force -Confirm:$false
+    }
+
+    It 'New | Start | Send -Line ping | Receive -Wait -Pattern ping: the greeting, then the echo' {
+        $lines = @(New-VirtMachine -Definition $HelloDefinition -Name h1 |
+            Start-VirtMachine -PassThru |
+            Send-VirtConsole -Line 'ping' -PassThru |
+            Receive-VirtConsole -Wait -Pattern 'ping' -Timeout 10)
+        $lines[0] | Should -BeLike "$Greeting*"
+        $lines[-1] | Should -Be 'ping'
+        (Get-VirtMachine h1).State | Should -Be 'Running'
+    }
+
+    It 'echoes each line sent, and the line "exit" ends the machine with DebugExit' {
+        New-VirtMachine -Definition $HelloDefinition -Name h2 | Start-VirtMachine
+        Receive-VirtConsole -Name h2 -Wait -Pattern "^$Greeting" -Timeout 10 | Should -HaveCount 1
+        foreach ($word in 'alpha', 'beta gamma', '12345') {
+            Send-VirtConsole -Name h2 -Line $word
+            Receive-VirtConsole -Name h2 -Wait -Pattern "^$([regex]::Escape($word))$" -Timeout 10 | Should -Be @($word)
+        }
+        Send-VirtConsole -Name h2 -Line 'exit'
+        Wait-VirtMachine -Name h2 -For Stopped -Timeout 10 -PassThru | ForEach-Object { $_.LastExit.Reason } | Should -Be 'DebugExit'
+        (Get-VirtMachine h2).State | Should -Be 'Stopped'
+    }
+
+    It 'keeps a read cursor: output is received once, -FromStart reads it all again' {
+        New-VirtMachine -Definition $HelloDefinition -Name h3 | Start-VirtMachine
+        Receive-VirtConsole -Name h3 -Wait -Pattern $Greeting -Timeout 10 | Out-Null
+        Receive-VirtConsole -Name h3 | Should -BeNullOrEmpty
+
+        # -Text sends no Enter: the guest answers a line only when the carriage return comes.
+        Send-VirtConsole -Name h3 -Text 'one'
+        Receive-VirtConsole -Name h3 -Wait -Timeout 1 -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+        Send-VirtConsole -Name h3 -Text "`r"
+        Receive-VirtConsole -Name h3 -Wait -Pattern '^one$' -Timeout 10 | Should -Be @('one')
+        Start-Sleep -Milliseconds 300
+        Receive-VirtConsole -Name h3 | Should -BeNullOrEmpty -Because 'the line end after a matched line is not a line of its own'
+
+        $all = @(Receive-VirtConsole -Name h3 -FromStart)
+        $all[0] | Should -BeLike "$Greeting*"
+        $all | Should -Contain 'one'
+    }
+
+    It 'times out with VirtShell.Timeout, saying what it received, and does not move the cursor' {
+        New-VirtMachine -Definition $HelloDefinition -Name h4 | Start-VirtMachine
+        $elapsed = Measure-Command {
+            Receive-VirtConsole -Name h4 -Wait -Pattern 'never printed' -Timeout 2 -ErrorVariable err -ErrorAction SilentlyContinue |
+                Should -BeNullOrEmpty
+        }
+        $elapsed.TotalSeconds | Should -BeGreaterOrEqual 1.9
+        $elapsed.TotalSeconds | Should -BeLessThan 5
+        $err[0].FullyQualifiedErrorId | Should -BeLike 'VirtShell.Timeout,*'
+        $err[0].CategoryInfo.Category | Should -Be 'OperationTimeout'
+        $err[0].Exception.Message | Should -Match 'never printed'
+        $err[0].Exception.Message | Should -Match $Greeting
+        @(Receive-VirtConsole -Name h4)[0] | Should -BeLike "$Greeting*"
+    }
+
+    It 'stops waiting when the machine ends before the pattern appears' {
+        New-VirtMachine -Definition $HelloDefinition -Name h5 | Start-VirtMachine
+        Send-VirtConsole -Name h5 -Line 'exit'
+        $elapsed = Measure-Command {
+            Receive-VirtConsole -Name h5 -Wait -Pattern 'never printed' -Timeout 30 -ErrorVariable err -ErrorAction SilentlyContinue
+        }
+        $elapsed.TotalSeconds | Should -BeLessThan 15
+        $err[0].FullyQualifiedErrorId | Should -BeLike 'VirtShell.MachineStopped,*'
+        $err[0].Exception.Message | Should -Match 'DebugExit'
+    }
+
+    It 'honours a pipeline stop (Ctrl+C) while waiting without a timeout' {
+        New-VirtMachine -Definition $HelloDefinition -Name h6 | Start-VirtMachine
+        $ps = New-VirtShellRunspacePowerShell
+        try {
+            $ps.AddCommand('Receive-VirtConsole').AddParameter('Name', 'h6').AddParameter('Wait').AddParameter('Pattern', 'never printed') | Out-Null
+            $async = $ps.BeginInvoke()
+            Start-Sleep -Milliseconds 500
+            $async.IsCompleted | Should -BeFalse
+            $elapsed = Measure-Command { $ps.Stop() }
+            $elapsed.TotalSeconds | Should -BeLessThan 3
+            $ps.InvocationStateInfo.State | Should -Be 'Stopped'
+        }
+        finally { $ps.Dispose() }
+    }
+
+    It 'refuses input for a machine that is not running, and needs -Text or -Line' {
+        New-VirtMachine -Definition $HelloDefinition -Name h7 | Out-Null
+        Send-VirtConsole -Name h7 -Line 'x' -ErrorVariable err -ErrorAction SilentlyContinue
+        $err[0].FullyQualifiedErrorId | Should -BeLike 'VirtShell.InvalidState,*'
+        { Send-VirtConsole -Name h7 -ErrorAction Stop } | Should -Throw -ErrorId 'VirtShell.InvalidArgument*'
+        { Receive-VirtConsole -Name h7 -Pattern '(' -ErrorAction Stop } | Should -Throw -ErrorId 'VirtShell.InvalidArgument*'
+    }
+}

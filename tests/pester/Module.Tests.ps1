@@ -1,0 +1,64 @@
+BeforeAll {
+    . (Join-Path $PSScriptRoot 'TestHelpers.ps1')
+    Initialize-VirtShellTest
+}
+AfterAll { Complete-VirtShellTest }
+
+Describe 'The module' {
+    It 'has a manifest that exports exactly the cmdlets it implements' {
+        $manifest = Test-ModuleManifest (Join-Path (Get-VirtShellModulePath) 'VirtShell.psd1')
+        $manifest.Version | Should -Be ([version]'0.1.0')
+        $manifest.CompatiblePSEditions | Should -Be @('Core')
+        $exported = (Get-Module VirtShell).ExportedCmdlets.Keys | Sort-Object
+        $exported | Should -Be ($manifest.ExportedCmdlets.Keys | Sort-Object)
+        $exported | Should -Contain 'Receive-VirtConsole'
+        $exported.Count | Should -Be 13
+    }
+
+    It 'carries the V8 native library and not the compile-time System.Management.Automation' {
+        $files = Get-ChildItem (Get-VirtShellModulePath) | ForEach-Object Name
+        $files | Where-Object { $_ -like 'ClearScript*.so' } | Should -Not -BeNullOrEmpty
+        $files | Should -Not -Contain 'System.Management.Automation.dll'
+    }
+
+    It 'imports in under a second in a fresh process' {
+        $ms = Invoke-ChildPwsh "Remove-Module VirtShell; (Measure-Command { Import-Module '$(Get-VirtShellModulePath)' }).TotalMilliseconds"
+        [double]($ms | Select-Object -Last 1) | Should -BeLessThan 1000
+    }
+}
+
+Describe 'Get-VirtModel' {
+    It 'lists the four models, each with a technique and, when unavailable, a reason' {
+        $models = Get-VirtModel
+        $models.Name | Should -Be @('emulated', 'hardware', 'paravirtual', 'container')
+        foreach ($model in $models) {
+            $model.Technique | Should -Not -BeNullOrEmpty
+            if (-not $model.Available) { $model.Reason | Should -Not -BeNullOrEmpty }
+        }
+    }
+
+    It 'lists a model this build does not have (no device types) as unavailable: "not implemented"' {
+        $unbuilt = @(Get-VirtModel | Where-Object { $_.DeviceTypes.Count -eq 0 })
+        if ($unbuilt.Count -eq 0) { Set-ItResult -Skipped -Because 'every model is built in this build' }
+        foreach ($model in $unbuilt) {
+            $model.Available | Should -BeFalse
+            $model.Reason | Should -Be 'not implemented'
+        }
+    }
+
+    It 'filters by wildcard, and a name that does not exist is a ModelNotFound error' {
+        (Get-VirtModel -Name '*virtual').Name | Should -Be 'paravirtual'
+        Get-VirtModel -Name 'no*' | Should -BeNullOrEmpty
+        { Get-VirtModel -Name nosuch -ErrorAction Stop } | Should -Throw -ErrorId 'VirtShell.ModelNotFound*'
+    }
+
+    It 'completes model names' {
+        $line = 'Get-VirtModel -Name par'
+        (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText | Should -Be 'paravirtual'
+    }
+
+    It 'shows Name, Available, Technique and Reason in its table' {
+        $header = (Get-VirtModel | Format-Table | Out-String -Width 200) -split "`n" | Where-Object { $_ -match '\S' } | Select-Object -First 1
+        $header -split '\s+' | Where-Object { $_ } | Should -Be @('Name', 'Available', 'Technique', 'Reason')
+    }
+}
