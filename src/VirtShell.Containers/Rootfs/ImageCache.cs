@@ -64,6 +64,7 @@ public sealed class ImageCache(string home)
 
     private static void BuildBusybox(string root)
     {
+        if (!OperatingSystem.IsLinux()) throw new PlatformNotSupportedException("the busybox image is built on Linux only");
         foreach (var dir in new[] { "bin", "sbin", "usr/bin", "usr/sbin", "etc", "root", "proc", "sys", "dev", "tmp", "var/tmp", "home" })
             System.IO.Directory.CreateDirectory(Path.Combine(root, dir));
         File.SetUnixFileMode(Path.Combine(root, "tmp"), (UnixFileMode)Convert.ToInt32("1777", 8));

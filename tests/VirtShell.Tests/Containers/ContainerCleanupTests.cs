@@ -42,8 +42,9 @@ public sealed class ContainerCleanupTests : IDisposable
         var machine = _host.Create(_host.Spec("broken", ["/no/such/init"]));
         var e = Assert.ThrowsAny<Exception>(machine.Start);
         Assert.Contains("/no/such/init", e.Message);
-        Assert.Equal(MachineState.Stopped, machine.State);
+        Assert.Equal(MachineState.Created, machine.State); // as before the start
         Assert.Empty(_host.Containers.FindLeftovers("broken"));
+        Assert.Empty(Directory.GetFiles(Path.Combine(machine.Directory, "bundle"), "*.pid"));
     }
 
     [ContainerFact]

@@ -22,7 +22,7 @@ public sealed class ContainerIsolationTests : IDisposable
     public void It_has_its_own_hostname()
     {
         Assert.Equal((0, "isobox", ""), Exec(_machine, "hostname"));
-        Assert.NotEqual(Environment.MachineName, "isobox");
+        Assert.NotEqual("isobox", Environment.MachineName);
     }
 
     [ContainerFact]
