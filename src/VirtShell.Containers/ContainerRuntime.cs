@@ -229,10 +229,24 @@ public sealed class ContainerRuntime : IMachineRuntime, ICommandExecution
         {
             var options = new ExecOptions { WorkingDirectory = command.WorkingDirectory, User = command.User, Environment = command.Environment };
             using var process = _host.Runc.Exec(_placement.ContainerId, command.Arguments, options, pidFile, logFile);
+            // runc reports a failed start on the command's stderr too: stderr lines wait until runc has written
+            // the pid file (the command exists), and are dropped when it never does (the error says it once).
+            var held = new List<GuestOutputLine>();
+            bool started = false;
+            void OnStderr(GuestOutputLine line)
+            {
+                lock (held)
+                {
+                    if (!started && !(started = File.Exists(pidFile))) { held.Add(line); return; }
+                    foreach (var h in held) onLine(h);
+                    held.Clear();
+                }
+                onLine(line);
+            }
             var readers = new[]
             {
                 StartLineReader(process.StandardOutput, false, onLine),
-                StartLineReader(process.StandardError, true, onLine),
+                StartLineReader(process.StandardError, true, OnStderr),
             };
             using (cancel.Register(() => { try { Libc.Terminate(process.Id); } catch (IOException) { } }))
             {
@@ -242,6 +256,7 @@ public sealed class ContainerRuntime : IMachineRuntime, ICommandExecution
             if (!File.Exists(pidFile))
                 throw new GuestCommandException(
                     $"'{command.Arguments[0]}' could not be started in container '{_machineName}': {RuncClient.LastError(logFile) ?? $"runc exec exited with {process.ExitCode}"}");
+            foreach (var h in held) onLine(h);
             return process.ExitCode;
         }
         finally
@@ -296,7 +311,9 @@ public sealed class ContainerRuntime : IMachineRuntime, ICommandExecution
                 _inputPending.WaitOne();
                 lock (_lock) if (_disposed) return;
                 bytes.Clear();
-                while (_services.Console.TryReadInput(out byte b)) bytes.Add(b);
+                // Console input is typed as on a serial terminal (Enter is CR); with no tty in between, we do what
+                // a terminal's ICRNL would, so line-reading programs see their lines end.
+                while (_services.Console.TryReadInput(out byte b)) bytes.Add(b == (byte)'\r' ? (byte)'\n' : b);
                 if (bytes.Count == 0) continue;
                 stdin.Write(bytes.ToArray());
                 stdin.Flush();

@@ -27,11 +27,13 @@ public sealed class ContainerLifecycleTests : IDisposable
     [ContainerFact]
     public void Console_input_reaches_the_containers_stdin()
     {
-        var machine = _host.Create(_host.Spec("in", ["/bin/sh", "-c", "echo ready; read line; echo got:$line"]));
+        var machine = _host.Create(_host.Spec("in", ["/bin/sh", "-c", "echo ready; read a; echo got:$a; read b; echo got:$b"]));
         machine.Start();
         Assert.True(WaitForConsole(machine, "ready"));
         machine.Console!.SendInput("ping\n");
         Assert.True(WaitForConsole(machine, "got:ping"), ConsoleText(machine));
+        machine.Console.SendInput("pong\r"); // Enter as a serial terminal sends it
+        Assert.True(WaitForConsole(machine, "got:pong"), ConsoleText(machine));
         Assert.Equal(0, WaitForExit(machine).Status);
     }
 
