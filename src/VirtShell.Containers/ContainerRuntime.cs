@@ -175,14 +175,20 @@ public sealed class ContainerRuntime : IMachineRuntime, ICommandExecution
         if (!started) return; // Run sees _stop and never starts it; Dispose deletes the created container
         Signal(kill ? "KILL" : "TERM");
         if (!kill)
-            lock (_lock) _killTimer ??= new Timer(_ => Signal("KILL"), null, _settings.StopTimeout, Timeout.InfiniteTimeSpan);
+            lock (_lock)
+                if (!_disposed) _killTimer ??= new Timer(_ => Signal("KILL"), null, _settings.StopTimeout, Timeout.InfiniteTimeSpan);
     }
 
     private void Signal(string signal)
     {
         try
         {
-            lock (_lock) if (_paused) { _host.Runc.Resume(_placement.ContainerId); _paused = false; }
+            lock (_lock)
+            {
+                // The container may have ended (and been deleted) while the signal was on its way.
+                if (_reaped || _disposed) return;
+                if (_paused) { _host.Runc.Resume(_placement.ContainerId); _paused = false; }
+            }
             _host.Runc.Kill(_placement.ContainerId, signal);
         }
         catch (RuncException e)
