@@ -1,7 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using VirtShell.Containers.Definition;
-using VirtShell.Engine.Store;
 
 namespace VirtShell.Containers.Bundle;
 
@@ -28,7 +27,9 @@ public static class OciBundle
     {
         Directory.CreateDirectory(bundleDirectory);
         string path = Path.Combine(bundleDirectory, ConfigFile);
-        AtomicFile.WriteAllText(path, Build(settings, rootfs, cgroupsPath).ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        // Not through AtomicFile: the bundle is written afresh before every start and read by runc at once, so a
+        // torn file cannot outlive a crash, and an fsync here would sit on every start's critical path.
+        File.WriteAllText(path, Build(settings, rootfs, cgroupsPath).ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
         return path;
     }
 
