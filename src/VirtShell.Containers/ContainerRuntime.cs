@@ -69,6 +69,12 @@ public sealed class ContainerRuntime : IMachineRuntime, ICommandExecution
 
     public ContainerPlacement Placement => _placement;
 
+    /// <summary>
+    /// The container's files as it sees them, for beforeBoot hooks (the rootfs is mounted from creation on, before
+    /// the process starts). Writes go to the machine's upper layer.
+    /// </summary>
+    public RootfsFiles Files { get; private set; } = null!;
+
     /// <summary>The container's init as the host sees it (0 before it exists).</summary>
     public int InitPid { get { lock (_lock) return _initPid; } }
 
@@ -93,6 +99,7 @@ public sealed class ContainerRuntime : IMachineRuntime, ICommandExecution
         string lower = _host.Images.Resolve(_settings.Rootfs);
         var rootfs = new OverlayRootfs(lower, _placement.MachineDirectory);
         rootfs.Mount();
+        Files = new RootfsFiles(rootfs.Merged);
         Directory.CreateDirectory(_placement.BundleDirectory);
         File.Delete(_placement.PidFile);
         File.Delete(_placement.RuncLog);

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
 
 namespace VirtShell.Containers.Native;
 
@@ -26,6 +27,76 @@ internal static partial class Libc
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial int kill(int pid, int signal);
+
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int open(string path, int flags, uint mode);
+
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int mkdirat(int dirfd, string path, uint mode);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int fchmod(int fd, uint mode);
+
+    [LibraryImport("libc", EntryPoint = "syscall", SetLastError = true)]
+    private static unsafe partial long syscall_openat2(long number, int dirfd, byte* path, OpenHow* how, nuint size);
+
+    private struct OpenHow
+    {
+        public ulong Flags;
+        public ulong Mode;
+        public ulong Resolve;
+    }
+
+    private const long SYS_openat2 = 437;
+    public const int O_RDONLY = 0, O_WRONLY = 1, O_CREAT = 0x40, O_TRUNC = 0x200, O_DIRECTORY = 0x10000, O_CLOEXEC = 0x80000, O_PATH = 0x200000;
+    private const ulong RESOLVE_NO_MAGICLINKS = 0x02, RESOLVE_IN_ROOT = 0x10;
+    public const int EEXIST = 17;
+
+    /// <summary>Opens a directory as a handle for <see cref="OpenInRoot"/> (O_PATH: no access to its contents by itself).</summary>
+    public static SafeFileHandle OpenDirectory(string path)
+    {
+        int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+        return fd >= 0 ? new SafeFileHandle(fd, ownsHandle: true) : throw new IOException($"opening {path} failed: {Error()}");
+    }
+
+    /// <summary>
+    /// openat2 with RESOLVE_IN_ROOT: <paramref name="path"/> is resolved as if <paramref name="root"/> were "/", so
+    /// ".." and symlinks (absolute ones too) can never lead outside it. Returns the errno instead of a handle on failure.
+    /// </summary>
+    public static unsafe (SafeFileHandle? Handle, int Errno) OpenInRoot(SafeFileHandle root, string path, int flags, uint mode)
+    {
+        var how = new OpenHow { Flags = (ulong)(flags | O_CLOEXEC), Mode = (flags & O_CREAT) != 0 ? mode : 0, Resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
+        byte[] bytes = System.Text.Encoding.UTF8.GetBytes(path + "\0");
+        bool added = false;
+        root.DangerousAddRef(ref added);
+        try
+        {
+            fixed (byte* p = bytes)
+            {
+                long fd = syscall_openat2(SYS_openat2, (int)root.DangerousGetHandle(), p, &how, (nuint)sizeof(OpenHow));
+                return fd >= 0 ? (new SafeFileHandle((IntPtr)fd, ownsHandle: true), 0) : (null, Marshal.GetLastPInvokeError());
+            }
+        }
+        finally
+        {
+            if (added) root.DangerousRelease();
+        }
+    }
+
+    /// <summary>Makes <paramref name="name"/> (one component) in the directory <paramref name="parent"/>; false if it exists.</summary>
+    public static bool MakeDirectory(SafeFileHandle parent, string name, uint mode)
+    {
+        if (mkdirat((int)parent.DangerousGetHandle(), name, mode) == 0) return true;
+        if (Marshal.GetLastPInvokeError() == EEXIST) return false;
+        throw new IOException($"creating directory '{name}' failed: {Error()}");
+    }
+
+    public static void ChangeMode(SafeFileHandle file, uint mode)
+    {
+        if (fchmod((int)file.DangerousGetHandle(), mode) != 0) throw new IOException($"fchmod failed: {Error()}");
+    }
+
+    public static string Describe(int errno) => Marshal.GetPInvokeErrorMessage(errno);
 
     /// <summary>
     /// Makes this process adopt orphaned descendants, so the container's init (whose parent, <c>runc create</c>,

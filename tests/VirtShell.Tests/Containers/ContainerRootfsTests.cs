@@ -65,3 +65,72 @@ public sealed class ContainerRootfsTests : IDisposable
         Assert.Equal((0, "1777", ""), Exec(machine, "stat", "-c", "%a", "/tmp"));
     }
 }
+
+/// <summary>Files written into the rootfs before the process starts (what a beforeBoot hook would do).</summary>
+public sealed class ContainerRootfsFilesTests : IDisposable
+{
+    private readonly ContainerTestHost _host = new();
+
+    public void Dispose() => _host.Dispose();
+
+    private (VirtShell.Containers.ContainerRuntime Runtime, VirtShell.Engine.Console.ConsoleChannel Console) Create(string name, IEnumerable<string> args, Dictionary<string, object?>? container = null)
+    {
+        var spec = _host.Spec(name, args, container);
+        Directory.CreateDirectory(Path.Combine(_host.Home, "machines", name));
+        var console = new VirtShell.Engine.Console.ConsoleChannel(null);
+        var runtime = VirtShell.Containers.ContainerRuntime.Create(_host.Containers,
+            VirtShell.Containers.Definition.ContainerSettingsReader.Read(spec), name,
+            new VirtShell.Engine.Models.MachineServices(console, _ => { }, _ => { }));
+        return (runtime, console);
+    }
+
+    private static string Output(VirtShell.Engine.Console.ConsoleChannel console)
+    {
+        long offset = 0;
+        return System.Text.Encoding.UTF8.GetString(console.ReadFrom(ref offset));
+    }
+
+    [ContainerFact]
+    public void Files_written_before_the_start_are_there_for_the_process_and_only_in_the_upper_layer()
+    {
+        var (runtime, console) = Create("files", ["/bin/sh", "-c", "cat /etc/app/conf.txt; stat -c %a /etc/app/conf.txt"]);
+        using (runtime)
+        using (console)
+        {
+            runtime.Files.WriteFile("/etc/app/conf.txt", "from the hook\n"u8, 0x180 /* 0600 */);
+            Assert.Equal("from the hook\n"u8.ToArray(), runtime.Files.ReadFile("/etc/app/conf.txt"));
+            var exit = runtime.Run();
+            Assert.Equal(0, exit.Status);
+            Assert.Equal("from the hook\n600\n", Output(console));
+        }
+        Assert.False(File.Exists(Path.Combine(_host.Containers.Images.Busybox(), "etc/app/conf.txt")));
+        Assert.True(File.Exists(Path.Combine(_host.Home, "machines/files/overlay/upper/etc/app/conf.txt")));
+    }
+
+    [ContainerFact]
+    public void A_symlink_in_the_image_cannot_send_a_write_to_the_host()
+    {
+        string outside = Path.Combine(_host.Home, "outside");
+        Directory.CreateDirectory(outside);
+        string root = Path.Combine(_host.Home, "linkroot");
+        Directory.CreateDirectory(Path.Combine(root, "bin"));
+        File.Copy("/bin/busybox", Path.Combine(root, "bin/busybox"));
+        File.CreateSymbolicLink(Path.Combine(root, "bin/sh"), "busybox");
+        // Absolute, and with enough ".." to climb out of any root: from the host's view it points at `outside`.
+        File.CreateSymbolicLink(Path.Combine(root, "escape"), "/../../../../../.." + outside);
+        Directory.CreateDirectory(root + outside); // inside the container, the same path exists too
+
+        var (runtime, console) = Create("links", ["/bin/sh", "-c", "true"], new() { ["rootfs"] = root });
+        using (runtime)
+        using (console)
+        {
+            runtime.Files.WriteFile("/escape/pwned", "x"u8);
+            Assert.Equal("x"u8.ToArray(), runtime.Files.ReadFile(outside + "/pwned"));
+            // Climbing with ".." stops at the container's root: the definition file beside `outside` on the host is not reachable.
+            Assert.True(File.Exists(Path.Combine(_host.Home, "links.js")));
+            Assert.Throws<IOException>(() => runtime.Files.ReadFile("/../../../../../.." + Path.Combine(_host.Home, "links.js")));
+        }
+        Assert.Empty(Directory.GetFileSystemEntries(outside));
+        Assert.True(File.Exists(Path.Combine(_host.Home, "machines/links/overlay/upper") + outside + "/pwned"));
+    }
+}
