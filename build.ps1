@@ -55,10 +55,10 @@ function Invoke-Bootstrap {
 }
 
 function Invoke-Build {
-    Invoke-Native dotnet build (Join-Path $Root 'VirtShell.sln') -c $Configuration --nologo -v quiet -clp:ErrorsOnly
+    Invoke-Native dotnet build (Join-Path $Root 'VirtShell.sln') -c $Configuration --nologo -v quiet '-clp:ErrorsOnly'
     Build-Guests
     if (Test-Path $ModuleDir) { Remove-Item $ModuleDir -Recurse -Force }
-    Invoke-Native dotnet publish (Join-Path $Root 'src/VirtShell.PowerShell') -c $Configuration -o $ModuleDir --no-build --nologo -v quiet
+    Invoke-Native dotnet publish (Join-Path $Root 'src/VirtShell.PowerShell') -c $Configuration -o $ModuleDir --no-build --nologo -v quiet '-clp:ErrorsOnly'
     Copy-Item (Join-Path $Root 'module/*') $ModuleDir
     # Compile-time reference only: the host's own System.Management.Automation must be the one loaded.
     Remove-Item (Join-Path $ModuleDir 'System.Management.Automation.dll') -ErrorAction Ignore

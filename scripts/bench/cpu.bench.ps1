@@ -73,11 +73,16 @@ $rows = foreach ($mode in 'real', 'protected') {
         try {
             $short = 1000000
             $t1 = & $runners[$subject] (New-LoopImage $mode $short)
-            # Size the long run from the short one so each subject runs about TargetSeconds.
-            $rate = $short / [math]::Max($t1, 0.01)
-            $long = [long][math]::Min([math]::Max($short * 4, $rate * $TargetSeconds), 400000000)
-            $long -= $long % 50000
-            $t2 = & $runners[$subject] (New-LoopImage $mode $long)
+            # Grow the long run until it outlasts the short one by about TargetSeconds, so start-up noise is small
+            # next to the difference. The loop counters allow up to 2e9 iterations.
+            $long = $short * 4
+            while ($true) {
+                $t2 = & $runners[$subject] (New-LoopImage $mode $long)
+                $delta = $t2 - $t1
+                if ($delta -ge $TargetSeconds * 0.7 -or $long -ge 2e9) { break }
+                $long = [long][math]::Min(2e9, $long * [math]::Max(2, $TargetSeconds / [math]::Max($delta, 0.05)))
+                $long -= $long % 50000
+            }
             $value = ($long - $short) * $InstructionsPerIteration / [math]::Max($t2 - $t1, 0.001) / 1e6
             $mips[$subject] = $value
             New-BenchRow "cpu-$mode" $subject $value 'MIPS' ("{0:N0} vs {1:N0} iterations: {2:N2} s vs {3:N2} s" -f $short, $long, $t1, $t2)

@@ -4,16 +4,18 @@ using Iced.Intel;
 namespace VirtShell.Cpu.Interpreter;
 
 // The decoded-block cache. Blocks are keyed by (physical address, EIP, code size) so that relative branch targets
-// Iced resolved at decode time stay right. Every RAM page holding decoded code is marked in _codePages; a store to
-// a marked page drops the blocks overlapping the stored bytes (CodeWritten), and GuestMemory.ExternalWrite does the
-// same for loaders and devices.
+// Iced resolved at decode time stay right. For every RAM page, _codeLines holds a bit per 64-byte line that decoded
+// code came from; a store to a marked line drops the blocks overlapping the stored bytes (CodeWritten), and
+// GuestMemory.ExternalWrite does the same for loaders and devices. Data next to code on the same page stays cheap.
 public sealed unsafe partial class InterpreterCpu
 {
     private const int MaxBlockOps = 48;
     private const int FastSlots = 4096;
 
-    /// <summary>Per 4 KiB physical page: nonzero when a cached block was decoded from it.</summary>
-    private readonly byte[] _codePages = new byte[1 << 20];
+    /// <summary>Per 4 KiB page of RAM: a bit per 64-byte line holding decoded code. Pinned, indexed by pointer.</summary>
+    private ulong[] _codeLineStore = [];
+    private ulong* _codeLines;
+    private uint _codeLinePages;
     private readonly Dictionary<uint, List<Block>> _pageBlocks = [];
     private readonly Dictionary<ulong, Block> _blocks16 = [];
     private readonly Dictionary<ulong, Block> _blocks32 = [];
@@ -23,12 +25,35 @@ public sealed unsafe partial class InterpreterCpu
     private readonly FetchReader _reader;
     private readonly List<DecodedOp> _decodeScratch = new(MaxBlockOps);
 
+    /// <summary>The block at CS:EIP, trying the successors recorded on <paramref name="previous"/> before the caches.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private Block NextBlock(Block? previous)
+    {
+        if (previous != null && !_paging)
+        {
+            uint phys = (_segs[SegCs].Base + _eip) & _addrMask;
+            var n = previous.Next0;
+            if (n != null && n.Eip == _eip && n.Phys == phys && n.Valid && n.Code32 == _code32 && _eip <= _segs[SegCs].Limit) return n;
+            n = previous.Next1;
+            if (n != null && n.Eip == _eip && n.Phys == phys && n.Valid && n.Code32 == _code32 && _eip <= _segs[SegCs].Limit)
+            {
+                (previous.Next0, previous.Next1) = (n, previous.Next0);
+                return n;
+            }
+            var b = GetBlock();
+            (previous.Next0, previous.Next1) = (b, previous.Next0);
+            return b;
+        }
+        return GetBlock();
+    }
+
     private Block GetBlock()
     {
         uint eip = _eip;
         ref var cs = ref _segs[SegCs];
         if (eip > cs.Limit) throw new CpuFault(Vector.GeneralProtection, 0);
-        uint phys = (cs.Base + eip) & _addrMask;
+        uint linear = cs.Base + eip;
+        uint phys = (_paging ? Translate(linear, write: false) : linear) & _addrMask;
         int slot = (int)((phys ^ (eip << 7)) & (FastSlots - 1));
         var b = _fastBlocks[slot];
         if (b != null && b.Phys == phys && b.Eip == eip && b.Code32 == _code32 && b.Valid) return b;
@@ -37,11 +62,11 @@ public sealed unsafe partial class InterpreterCpu
         if (!dict.TryGetValue(key, out b))
         {
             b = DecodeBlock(phys, eip, out bool cacheable);
-            if (!cacheable) return b;
+            if (!cacheable || (b.PhysEnd - 1) >> 12 >= _codeLinePages) return b;
             dict[key] = b;
             for (uint page = phys >> 12; page <= (b.PhysEnd - 1) >> 12; page++)
             {
-                _codePages[page] = 1;
+                _codeLines[page] |= LinesOf(b, page);
                 if (!_pageBlocks.TryGetValue(page, out var list)) _pageBlocks[page] = list = [];
                 list.Add(b);
             }
@@ -61,7 +86,17 @@ public sealed unsafe partial class InterpreterCpu
         bool wrapped = false;
         while (true)
         {
-            decoder.Decode(out var instr);
+            Instruction instr;
+            try
+            {
+                decoder.Decode(out instr);
+            }
+            catch (CpuFault) when (ops.Count > 0)
+            {
+                // A page fault fetching a later instruction belongs to that instruction: end the block before it.
+                cacheable = false;
+                return new Block(phys, eip, _code32, [.. ops], phys + 1);
+            }
             var d = new DecodedOp();
             Prepare(ref d, instr, ipMask, _reader.LastBytes(instr.Length));
             ops.Add(d);
@@ -72,21 +107,45 @@ public sealed unsafe partial class InterpreterCpu
             // Stop when our length differs from Iced's (x87 escapes): the decoder is no longer at the next instruction.
             bool desync = next != ((uint)instr.NextIP & ipMask);
             if (instr.FlowControl != FlowControl.Next || wrapped || desync || ops.Count >= MaxBlockOps) break;
-            if (((_segs[SegCs].Base + ip) & _addrMask) >> 12 != phys >> 12) break;
+            if ((_segs[SegCs].Base + ip) >> 12 != (_segs[SegCs].Base + eip) >> 12) break;
             if (ip > _segs[SegCs].Limit) break;
         }
-        cacheable = _reader.AllRam && !wrapped;
+        // With paging, bytes past the page of the block's start may map anywhere: such a block is not cached.
+        bool crossesPage = _paging && ((_segs[SegCs].Base + eip) & 0xFFF) + (uint)_reader.Count > 0x1000;
+        cacheable = _reader.AllRam && !wrapped && !crossesPage;
         uint physEnd = phys + Math.Max((uint)_reader.Count, wrapped ? 0 : ip - eip);
         return new Block(phys, eip, _code32, [.. ops], physEnd);
     }
 
-    /// <summary>A store hit a page holding decoded code: drop every block overlapping the stored bytes.</summary>
+    /// <summary>The 64-byte lines of <paramref name="page"/> that block <paramref name="b"/> was decoded from.</summary>
+    private static ulong LinesOf(Block b, uint page)
+    {
+        uint first = Math.Max(b.Phys, page << 12), last = Math.Min(b.PhysEnd - 1, (page << 12) | 0xFFF);
+        int lo = (int)((first >> 6) & 63), hi = (int)((last >> 6) & 63);
+        ulong upto = hi == 63 ? ulong.MaxValue : (1UL << (hi + 1)) - 1;
+        return upto & ~((1UL << lo) - 1);
+    }
+
+    /// <summary>Whether a store of <paramref name="size"/> bytes at <paramref name="phys"/> touches a line holding decoded code.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private bool TouchesCode(uint phys, uint size)
+    {
+        uint last = phys + size - 1;
+        uint page = phys >> 12;
+        if (page >= _codeLinePages) return false;
+        ulong lines = _codeLines[page];
+        if (lines == 0 && (last >> 12) == page) return false;
+        return ((lines >> (int)((phys >> 6) & 63)) & 1) != 0 || (last >> 12) != page || ((lines >> (int)((last >> 6) & 63)) & 1) != 0;
+    }
+
+    /// <summary>A store hit a line holding decoded code: drop every block overlapping the stored bytes.</summary>
     private void CodeWritten(uint phys, uint length)
     {
         uint end = phys + length;
-        for (uint page = phys >> 12; page <= (end - 1) >> 12; page++)
+        for (uint page = phys >> 12; page <= (end - 1) >> 12 && page < _codeLinePages; page++)
         {
-            if (_codePages[page & 0xFFFFF] == 0 || !_pageBlocks.TryGetValue(page, out var list)) continue;
+            if (_codeLines[page] == 0 || !_pageBlocks.TryGetValue(page, out var list)) continue;
+            ulong remaining = 0;
             for (int i = list.Count - 1; i >= 0; i--)
             {
                 var b = list[i];
@@ -96,12 +155,10 @@ public sealed unsafe partial class InterpreterCpu
                     _breakBlock = true;
                 }
                 if (!b.Valid) list.RemoveAt(i);
+                else remaining |= LinesOf(b, page);
             }
-            if (list.Count == 0)
-            {
-                _codePages[page] = 0;
-                _pageBlocks.Remove(page);
-            }
+            _codeLines[page] = remaining;
+            if (list.Count == 0) _pageBlocks.Remove(page);
         }
     }
 
@@ -137,7 +194,7 @@ public sealed unsafe partial class InterpreterCpu
         _blocks16.Clear();
         _blocks32.Clear();
         _pageBlocks.Clear();
-        Array.Clear(_codePages);
+        new Span<ulong>(_codeLines, (int)_codeLinePages).Clear();
         Array.Clear(_fastBlocks);
         _breakBlock = true;
     }
@@ -164,7 +221,7 @@ public sealed unsafe partial class InterpreterCpu
 
         public override int ReadByte()
         {
-            byte b = cpu.FetchPhysByte(_base + ((_ip + (uint)Count) & _ipMask), out bool ram);
+            byte b = cpu.FetchByte(_base + ((_ip + (uint)Count) & _ipMask), out bool ram);
             if (Count < _bytes.Length) _bytes[Count] = b;
             Count++;
             if (!ram) AllRam = false;

@@ -25,15 +25,9 @@ public sealed unsafe partial class InterpreterCpu
 
     private static void MovOp(InterpreterCpu c, ref DecodedOp d)
     {
-        var k0 = d.I.Op0Kind;
         uint v = c.ReadOp(ref d, 1);
-        if (k0 == OpKind.Register)
-        {
-            var r = d.I.Op0Register;
-            if (r == Iced.Intel.Register.SS) c._interruptShadow = true;
-            c.WriteReg(r, v);
-        }
-        else c.WriteMem(d.Seg, c.EffectiveAddress(ref d), d.MemSize, v);
+        if (d.Loc0 == OperandLoc.Other && d.I.Op0Register == Iced.Intel.Register.SS) c._interruptShadow = true;
+        c.WriteOp0(ref d, v);
     }
 
     private static void Movzx(InterpreterCpu c, ref DecodedOp d) => c.WriteReg(d.I.Op0Register, c.ReadOp(ref d, 1));

@@ -6,6 +6,9 @@ namespace VirtShell.Cpu.Interpreter;
 /// One decoded instruction with everything its handler needs precomputed: the handler itself, the operand size,
 /// the memory operand's segment/base/index/scale/displacement and the immediate or branch target.
 /// </summary>
+/// <summary>Where operand 0 or 1 lives, resolved at decode time so handlers need not ask Iced again.</summary>
+internal enum OperandLoc : byte { Other, Gpr8Lo, Gpr8Hi, Gpr16, Gpr32, Memory, Immediate }
+
 internal unsafe struct DecodedOp
 {
     public Instruction I;
@@ -27,6 +30,9 @@ internal unsafe struct DecodedOp
     public byte Index;
     public byte Scale;
     public ConditionCode Cond;
+    public OperandLoc Loc0, Loc1;
+    /// <summary>GPR numbers of operands 0 and 1 when they are general registers.</summary>
+    public byte Reg0, Reg1;
 }
 
 /// <summary>A run of straight-line instructions decoded from one physical address with one CS:EIP.</summary>
@@ -39,4 +45,6 @@ internal sealed class Block(uint phys, uint eip, bool code32, DecodedOp[] ops, u
     /// <summary>One past the last physical byte decoded (the last instruction may run into the next page).</summary>
     public readonly uint PhysEnd = physEnd;
     public bool Valid = true;
+    /// <summary>The last two blocks that ran after this one (fall-through and branch target), checked before any lookup.</summary>
+    public Block? Next0, Next1;
 }

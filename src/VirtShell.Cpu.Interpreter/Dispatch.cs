@@ -86,6 +86,8 @@ public sealed unsafe partial class InterpreterCpu
             d.NextIp = ((uint)i.IP + (uint)X87Length(bytes, _code32)) & ipMask;
         }
         if (opSize == 0) opSize = _code32 ? 4 : 2;
+        if (i.OpCount > 0) (d.Loc0, d.Reg0) = Locate(i, 0);
+        if (i.OpCount > 1) (d.Loc1, d.Reg1) = Locate(i, 1);
         d.OpSize = (byte)opSize;
         d.MemSize = (byte)(memSize == 0 ? opSize : memSize);
     }
@@ -94,14 +96,79 @@ public sealed unsafe partial class InterpreterCpu
     private uint EffectiveAddress(ref DecodedOp d) =>
         (_gpr[d.Base] + (_gpr[d.Index] << d.Scale) + d.Disp) & d.AddrMask;
 
-    /// <summary>Reads operand <paramref name="n"/> (register, memory or immediate).</summary>
+    private static (OperandLoc, byte) Locate(in Instruction i, int n)
+    {
+        switch (i.GetOpKind(n))
+        {
+            case OpKind.Register:
+                var r = i.GetOpRegister(n);
+                var loc = RegKinds[(int)r] switch
+                {
+                    RegKind.Low8 => OperandLoc.Gpr8Lo,
+                    RegKind.High8 => OperandLoc.Gpr8Hi,
+                    RegKind.Word => OperandLoc.Gpr16,
+                    RegKind.Dword => OperandLoc.Gpr32,
+                    _ => OperandLoc.Other,
+                };
+                return (loc, RegNumbers[(int)r]);
+            case OpKind.Memory:
+                return (OperandLoc.Memory, 0);
+            case OpKind.Immediate8 or OpKind.Immediate16 or OpKind.Immediate32 or OpKind.Immediate8to16 or OpKind.Immediate8to32:
+                return (OperandLoc.Immediate, 0);
+            default:
+                return (OperandLoc.Other, 0);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private uint ReadGprAt(OperandLoc loc, int r) => loc switch
+    {
+        OperandLoc.Gpr16 => _gpr[r] & 0xFFFF,
+        OperandLoc.Gpr32 => _gpr[r],
+        OperandLoc.Gpr8Lo => _gpr[r] & 0xFF,
+        _ => (_gpr[r] >> 8) & 0xFF,
+    };
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void WriteGprAt(OperandLoc loc, int r, uint v)
+    {
+        switch (loc)
+        {
+            case OperandLoc.Gpr16: _gpr[r] = (_gpr[r] & 0xFFFF_0000) | (v & 0xFFFF); break;
+            case OperandLoc.Gpr32: _gpr[r] = v; break;
+            case OperandLoc.Gpr8Lo: _gpr[r] = (_gpr[r] & 0xFFFF_FF00) | (v & 0xFF); break;
+            default: _gpr[r] = (_gpr[r] & 0xFFFF_00FF) | ((v & 0xFF) << 8); break;
+        }
+    }
+
+    /// <summary>Reads operand <paramref name="n"/> (register, memory or immediate); the common cases are inlined.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private uint ReadOp(ref DecodedOp d, int n)
     {
-        switch (d.I.GetOpKind(n))
+        var loc = n == 0 ? d.Loc0 : n == 1 ? d.Loc1 : OperandLoc.Other;
+        if (loc == OperandLoc.Immediate) return d.Imm;
+        if (loc is >= OperandLoc.Gpr8Lo and <= OperandLoc.Gpr32) return ReadGprAt(loc, n == 0 ? d.Reg0 : d.Reg1);
+        return ReadOpSlow(ref d, n);
+    }
+
+    private uint ReadOpSlow(ref DecodedOp d, int n)
+    {
+        var loc = n == 0 ? d.Loc0 : n == 1 ? d.Loc1 : OperandLoc.Other;
+        switch (loc)
         {
-            case OpKind.Register: return ReadReg(d.I.GetOpRegister(n));
-            case OpKind.Memory: return ReadMem(d.Seg, EffectiveAddress(ref d), d.MemSize);
-            default: return d.Imm;
+            case OperandLoc.Gpr8Lo or OperandLoc.Gpr8Hi or OperandLoc.Gpr16 or OperandLoc.Gpr32:
+                return ReadGprAt(loc, n == 0 ? d.Reg0 : d.Reg1);
+            case OperandLoc.Memory:
+                return ReadMem(d.Seg, EffectiveAddress(ref d), d.MemSize);
+            case OperandLoc.Immediate:
+                return d.Imm;
+            default:
+                return d.I.GetOpKind(n) switch
+                {
+                    OpKind.Register => ReadReg(d.I.GetOpRegister(n)),
+                    OpKind.Memory => ReadMem(d.Seg, EffectiveAddress(ref d), d.MemSize),
+                    _ => d.Imm,
+                };
         }
     }
 
@@ -109,23 +176,31 @@ public sealed unsafe partial class InterpreterCpu
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private uint ReadDst(ref DecodedOp d)
     {
-        if (d.I.Op0Kind == OpKind.Register) return ReadReg(d.I.Op0Register);
-        _dstLinear = Linear(d.Seg, EffectiveAddress(ref d), d.MemSize);
-        return ReadLinear(_dstLinear, d.MemSize);
+        var loc = d.Loc0;
+        if (loc == OperandLoc.Memory)
+        {
+            _dstLinear = Linear(d.Seg, EffectiveAddress(ref d), d.MemSize);
+            return ReadLinear(_dstLinear, d.MemSize);
+        }
+        return loc == OperandLoc.Other ? ReadReg(d.I.Op0Register) : ReadGprAt(loc, d.Reg0);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void WriteDst(ref DecodedOp d, uint value)
     {
-        if (d.I.Op0Kind == OpKind.Register) WriteReg(d.I.Op0Register, value);
-        else WriteLinear(_dstLinear, d.MemSize, value);
+        var loc = d.Loc0;
+        if (loc == OperandLoc.Memory) WriteLinear(_dstLinear, d.MemSize, value);
+        else if (loc == OperandLoc.Other) WriteReg(d.I.Op0Register, value);
+        else WriteGprAt(loc, d.Reg0, value);
     }
 
     /// <summary>Writes operand 0 without a prior read (MOV, SETcc, POP).</summary>
     private void WriteOp0(ref DecodedOp d, uint value)
     {
-        if (d.I.Op0Kind == OpKind.Register) WriteReg(d.I.Op0Register, value);
-        else WriteMem(d.Seg, EffectiveAddress(ref d), d.MemSize, value);
+        var loc = d.Loc0;
+        if (loc == OperandLoc.Memory) WriteMem(d.Seg, EffectiveAddress(ref d), d.MemSize, value);
+        else if (loc == OperandLoc.Other) WriteReg(d.I.Op0Register, value);
+        else WriteGprAt(loc, d.Reg0, value);
     }
 
     private static void InvalidOpcode(InterpreterCpu c, ref DecodedOp d) => throw new CpuFault(Vector.InvalidOpcode);
@@ -134,7 +209,7 @@ public sealed unsafe partial class InterpreterCpu
     {
         var bytes = new byte[d.I.Length];
         for (int k = 0; k < bytes.Length; k++)
-            bytes[k] = c.FetchPhysByte(c._segs[SegCs].Base + ((c._instrStart + (uint)k) & (c._code32 ? 0xFFFF_FFFFu : 0xFFFF)), out _);
+            bytes[k] = c.FetchByte(c._segs[SegCs].Base + ((c._instrStart + (uint)k) & (c._code32 ? 0xFFFF_FFFFu : 0xFFFF)), out _);
         throw new UnimplementedInstruction(
             $"instruction not implemented: {d.I} (bytes {Convert.ToHexString(bytes)}) at {c._segs[SegCs].Selector:x4}:{c._instrStart:x8}");
     }
@@ -148,7 +223,7 @@ public sealed unsafe partial class InterpreterCpu
         bool trap = d.I.Mnemonic == Mnemonic.Wait ? (c._cr0 & 0xA) == 0xA : (c._cr0 & 0xC) != 0; // MP+TS for WAIT, EM or TS for escapes
         if (trap) throw new CpuFault(Vector.DeviceNotAvailable);
         // The CPU still runs the memory cycle of an escape with a memory operand, with its limit check.
-        if (d.I.Code != Code.INVALID && d.I.Op0Kind == OpKind.Memory || d.I.Op1Kind == OpKind.Memory)
+        if (d.Loc0 == OperandLoc.Memory || d.Loc1 == OperandLoc.Memory)
             c.Linear(d.Seg, c.EffectiveAddress(ref d), Math.Min((int)d.MemSize, 4));
     }
 
@@ -210,7 +285,7 @@ public sealed unsafe partial class InterpreterCpu
         Register(Mnemonic.Lahf, &Lahf); Register(Mnemonic.Sahf, &Sahf); Register(Mnemonic.Salc, &Salc);
         Register(Mnemonic.Pushf, &Pushf); Register(Mnemonic.Pushfd, &Pushf);
         Register(Mnemonic.Popf, &Popf); Register(Mnemonic.Popfd, &Popf);
-        Register(Mnemonic.Int, &Int); Register(Mnemonic.Int3, &Int3); Register(Mnemonic.Into, &Into);
+        Register(Mnemonic.Int, &Int); Register(Mnemonic.Int3, &Int3); Register(Mnemonic.Into, &Into); Register(Mnemonic.Int1, &Int1);
         Register(Mnemonic.Iret, &Iret); Register(Mnemonic.Iretd, &Iret); Register(Mnemonic.Bound, &Bound);
     }
 }

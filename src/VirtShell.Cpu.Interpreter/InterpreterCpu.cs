@@ -34,7 +34,9 @@ public sealed unsafe partial class InterpreterCpu : IVirtualCpu
         _mmio = mmio ?? throw new ArgumentNullException(nameof(mmio));
         _interrupts = interrupts;
         _reader = new FetchReader(this);
+        _gpr = (uint*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref _gprStore[0]);
         _memory.ExternalWrite += OnExternalWrite;
+        AllocateCodeLines();
         RefreshRam();
         SetState(CpuState.RealMode(0xF000, 0xFFF0));
     }
@@ -107,6 +109,7 @@ public sealed unsafe partial class InterpreterCpu : IVirtualCpu
         }
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private CpuExit RunLoop()
     {
         if (_exitRequested)
@@ -120,6 +123,7 @@ public sealed unsafe partial class InterpreterCpu : IVirtualCpu
             _halted = false;
         }
         long retired = 0;
+        Block? previous = null;
         try
         {
             while (true)
@@ -131,13 +135,15 @@ public sealed unsafe partial class InterpreterCpu : IVirtualCpu
                 }
                 if (_pendingExternal) DrainExternalWrites();
                 if (_interruptShadow) _interruptShadow = false;
-                else TryDeliverExternalInterrupt();
+                else if ((_flagBits & FlagIf) != 0) TryDeliverExternalInterrupt();
 
                 _breakBlock = false;
                 _instrStart = _eip;
                 try
                 {
-                    var ops = GetBlock().Ops;
+                    var block = NextBlock(previous);
+                    previous = block;
+                    var ops = block.Ops;
                     for (int i = 0; i < ops.Length; i++)
                     {
                         ref var d = ref ops[i];
@@ -151,9 +157,16 @@ public sealed unsafe partial class InterpreterCpu : IVirtualCpu
                 catch (CpuFault f)
                 {
                     retired++;
+                    previous = null;
                     RaiseFault(f);
                 }
-                if (_halted) return new CpuExit(CpuExitReason.Halted);
+                if (_halted)
+                {
+                    // An interrupt already waiting ends the halt at once; only a real wait goes back to the runtime.
+                    if ((_flagBits & FlagIf) == 0 || !TryDeliverExternalInterrupt()) return new CpuExit(CpuExitReason.Halted);
+                    _halted = false;
+                    previous = null;
+                }
                 if (retired >= 1 << 20)
                 {
                     Interlocked.Add(ref _retired, retired);
@@ -170,7 +183,7 @@ public sealed unsafe partial class InterpreterCpu : IVirtualCpu
     /// <summary>Delivers a pending external interrupt if IF allows; true when one was delivered.</summary>
     private bool TryDeliverExternalInterrupt()
     {
-        if ((_flags & FlagIf) == 0 || _interrupts == null || !_interrupts.HasPendingInterrupt) return false;
+        if ((_flagBits & FlagIf) == 0 || _interrupts == null || !_interrupts.HasPendingInterrupt) return false;
         int vector = _interrupts.AcknowledgeInterrupt();
         if (vector < 0) return false;
         _instrStart = _eip;

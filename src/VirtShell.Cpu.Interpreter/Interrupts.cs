@@ -43,10 +43,10 @@ public sealed unsafe partial class InterpreterCpu
         uint entry = (uint)vector * 4;
         if (entry + 3 > _idtr.Limit) throw new CpuFault(Vector.GeneralProtection, vector * 8 + 2);
         uint target = ReadLinear32((uint)_idtr.Base + entry);
-        Push16(_flags & 0xFFFF);
+        Push16(Eflags & 0xFFFF);
         Push16(_segs[SegCs].Selector);
         Push16(returnEip & 0xFFFF);
-        _flags &= ~(FlagIf | FlagTf | FlagAc);
+        Eflags &= ~(FlagIf | FlagTf | FlagAc);
         LoadSegmentReal(SegCs, (ushort)(target >> 16));
         _eip = target & 0xFFFF;
     }
@@ -54,14 +54,17 @@ public sealed unsafe partial class InterpreterCpu
     private static void Int(InterpreterCpu c, ref DecodedOp d) => c.SoftwareInterrupt((int)(d.Imm & 0xFF));
     private static void Int3(InterpreterCpu c, ref DecodedOp d) => c.SoftwareInterrupt(Vector.Breakpoint);
 
+    /// <summary>ICEBP (F1): a debug trap through vector 1 without the software-interrupt privilege check.</summary>
+    private static void Int1(InterpreterCpu c, ref DecodedOp d) => c.DeliverInterrupt(Vector.Debug, c._eip, InterruptKind.Exception, null);
+
     private static void Into(InterpreterCpu c, ref DecodedOp d)
     {
-        if ((c._flags & FlagOf) != 0) c.SoftwareInterrupt(Vector.Overflow);
+        if ((c.Eflags & FlagOf) != 0) c.SoftwareInterrupt(Vector.Overflow);
     }
 
     private void SoftwareInterrupt(int vector)
     {
-        if (ProtectedMode && (_flags & 0x20000) != 0 && ((_flags >> 12) & 3) < 3) throw new CpuFault(Vector.GeneralProtection, 0);
+        if (ProtectedMode && (Eflags & 0x20000) != 0 && ((Eflags >> 12) & 3) < 3) throw new CpuFault(Vector.GeneralProtection, 0);
         DeliverInterrupt(vector, _eip, InterruptKind.Software, null);
     }
 

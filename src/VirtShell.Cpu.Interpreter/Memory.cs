@@ -29,6 +29,15 @@ public sealed unsafe partial class InterpreterCpu
         }
     }
 
+    /// <summary>Sizes the code-line map to the RAM present (up to 4 GiB); code outside it is decoded but not cached.</summary>
+    private void AllocateCodeLines()
+    {
+        ulong end = _memory.Blocks.Count == 0 ? 0 : Math.Min(_memory.Blocks.Max(b => b.GuestEnd), 1UL << 32);
+        _codeLinePages = (uint)((end + 0xFFF) >> 12);
+        _codeLineStore = GC.AllocateArray<ulong>((int)_codeLinePages + 1, pinned: true);
+        _codeLines = (ulong*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref _codeLineStore[0]);
+    }
+
     private void RefreshRam()
     {
         var low = _memory.FindBlock(0);
@@ -55,7 +64,22 @@ public sealed unsafe partial class InterpreterCpu
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private uint ReadLinear(uint linear, int size)
     {
-        uint phys = linear & _addrMask;
+        if (_paging) return ReadPaged(linear, size);
+        return ReadPhys(linear & _addrMask, size);
+    }
+
+    private uint ReadLinear32(uint linear) => ReadLinear(linear, 4);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void WriteLinear(uint linear, int size, uint value)
+    {
+        if (_paging) WritePaged(linear, size, value);
+        else WritePhys(linear & _addrMask, size, value);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private uint ReadPhys(uint phys, int size)
+    {
         if (phys < _fastLimit && _fastLimit - phys >= (uint)size)
         {
             byte* p = _ram + phys;
@@ -64,12 +88,9 @@ public sealed unsafe partial class InterpreterCpu
         return ReadPhysSlow(phys, size);
     }
 
-    private uint ReadLinear32(uint linear) => ReadLinear(linear, 4);
-
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void WriteLinear(uint linear, int size, uint value)
+    private void WritePhys(uint phys, int size, uint value)
     {
-        uint phys = linear & _addrMask;
         if (phys < _fastLimit && _fastLimit - phys >= (uint)size)
         {
             byte* p = _ram + phys;
@@ -79,7 +100,7 @@ public sealed unsafe partial class InterpreterCpu
                 case 2: *(ushort*)p = (ushort)value; break;
                 default: *(uint*)p = value; break;
             }
-            if ((_codePages[phys >> 12] | _codePages[(phys + (uint)size - 1) >> 12]) != 0) CodeWritten(phys, (uint)size);
+            if (TouchesCode(phys, (uint)size)) CodeWritten(phys, (uint)size);
             return;
         }
         WritePhysSlow(phys, size, value);
@@ -119,7 +140,7 @@ public sealed unsafe partial class InterpreterCpu
                     case 2: *(ushort*)p = (ushort)value; break;
                     default: *(uint*)p = value; break;
                 }
-                if ((_codePages[phys >> 12] | _codePages[last >> 12]) != 0) CodeWritten(phys, (uint)size);
+                if (TouchesCode(phys, (uint)size)) CodeWritten(phys, (uint)size);
                 return;
             }
             if (!_memory.IsRam(phys, 1) && !_memory.IsRam(last, 1))
@@ -135,16 +156,16 @@ public sealed unsafe partial class InterpreterCpu
             if (p != null)
             {
                 *p = (byte)(value >> (8 * i));
-                if (_codePages[a >> 12] != 0) CodeWritten(a, 1);
+                if (TouchesCode(a, 1)) CodeWritten(a, 1);
             }
             else _mmio.Write(a, 1, (value >> (8 * i)) & 0xFF);
         }
     }
 
-    /// <summary>An instruction fetch byte: RAM or MMIO (a ROM device), reporting whether it came from RAM.</summary>
-    private byte FetchPhysByte(uint phys, out bool ram)
+    /// <summary>An instruction fetch byte at a linear address: RAM or MMIO (a ROM device), reporting whether it came from RAM.</summary>
+    private byte FetchByte(uint linear, out bool ram)
     {
-        phys &= _addrMask;
+        uint phys = (_paging ? Translate(linear, write: false) : linear) & _addrMask;
         if (phys < _fastLimit)
         {
             ram = true;

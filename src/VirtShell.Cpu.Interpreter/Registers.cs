@@ -20,7 +20,9 @@ public sealed unsafe partial class InterpreterCpu
     private const int RegEax = 0, RegEcx = 1, RegEdx = 2, RegEbx = 3, RegEsp = 4, RegEbp = 5, RegEsi = 6, RegEdi = 7, RegNone = 8;
     private const int SegEs = 0, SegCs = 1, SegSs = 2, SegDs = 3, SegFs = 4, SegGs = 5;
 
-    private readonly uint[] _gpr = new uint[9];
+    /// <summary>The GPR file in a pinned array (kept alive by this field), indexed through <see cref="_gpr"/> without bounds checks.</summary>
+    private readonly uint[] _gprStore = GC.AllocateArray<uint>(9, pinned: true);
+    private readonly uint* _gpr;
     private readonly Segment[] _segs = new Segment[6];
     private uint _eip;
     private uint _cr0 = 0x10, _cr2, _cr3, _cr4;
@@ -144,6 +146,7 @@ public sealed unsafe partial class InterpreterCpu
         _interruptShadow = false;
         _breakBlock = true;
         ModeChanged();
+        PagingModeChanged();
     }
 
     private static SegmentState ToState(Segment s) =>

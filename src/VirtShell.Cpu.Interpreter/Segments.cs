@@ -129,7 +129,7 @@ public sealed unsafe partial class InterpreterCpu
 
     private void IretProtected(int size)
     {
-        if ((_flags & FlagNt) != 0) throw new UnimplementedInstruction("IRET with NT=1 (task return) is not implemented");
+        if ((Eflags & FlagNt) != 0) throw new UnimplementedInstruction("IRET with NT=1 (task return) is not implemented");
         uint offset = PeekStack(0, size);
         ushort selector = (ushort)PeekStack((uint)size, size);
         uint flags = PeekStack(2 * (uint)size, size);
@@ -166,12 +166,12 @@ public sealed unsafe partial class InterpreterCpu
             throw new UnimplementedInstruction($"interrupt {vector} to another privilege level is not implemented (no TSS stack switch)");
         uint frame = (uint)size * (errorCode.HasValue ? 4u : 3u);
         Linear(SegSs, (Sp - frame) & StackMask, (int)frame);
-        Push(_flags, size);
+        Push(Eflags, size);
         Push(_segs[SegCs].Selector, size);
         Push(returnEip, size);
         if (errorCode.HasValue) Push((uint)errorCode.Value, size);
-        _flags &= ~(FlagTf | FlagNt | 0x10000u);
-        if ((type & 1) == 0) _flags &= ~FlagIf;
+        Eflags &= ~(FlagTf | FlagNt | 0x10000u);
+        if ((type & 1) == 0) Eflags &= ~FlagIf;
         desc.Selector = (ushort)((selector & 0xFFFC) | Cpl);
         _segs[SegCs] = desc;
         _eip = offset;

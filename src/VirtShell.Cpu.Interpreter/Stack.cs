@@ -46,13 +46,7 @@ public sealed unsafe partial class InterpreterCpu
     private static void PushOp(InterpreterCpu c, ref DecodedOp d)
     {
         int size = d.OpSize;
-        uint v = d.I.Op0Kind switch
-        {
-            OpKind.Register => c.ReadReg(d.I.Op0Register),
-            OpKind.Memory => c.ReadMem(d.Seg, c.EffectiveAddress(ref d), size),
-            _ => d.Imm,
-        };
-        c.Push(v, size);
+        c.Push(c.ReadOp(ref d, 0), size);
     }
 
     private static void PopOp(InterpreterCpu c, ref DecodedOp d)

@@ -17,7 +17,20 @@ namespace VirtShell.Scripting;
 /// </summary>
 public sealed class JsDefinitionLoader(ScriptLimits? limits = null) : IDefinitionLoader
 {
-    private readonly ScriptLimits _limits = limits ?? new ScriptLimits();
+    private readonly ScriptLimits _limits = Checked(limits ?? new ScriptLimits());
+
+    private static ScriptLimits Checked(ScriptLimits limits)
+    {
+        if (limits.HookTimeout <= TimeSpan.Zero || limits.HookTimeout > TimeSpan.FromDays(1))
+            throw new ArgumentOutOfRangeException(nameof(limits), $"HookTimeout {limits.HookTimeout} must be more than zero and at most a day");
+        if (limits.LoadTimeout <= TimeSpan.Zero || limits.LoadTimeout > TimeSpan.FromDays(1))
+            throw new ArgumentOutOfRangeException(nameof(limits), $"LoadTimeout {limits.LoadTimeout} must be more than zero and at most a day");
+        if (limits.HeapBytes < 16UL << 20)
+            throw new ArgumentOutOfRangeException(nameof(limits), $"HeapBytes {limits.HeapBytes} must be at least 16 MiB (V8 needs room to start)");
+        if (limits.ConsoleQueueLength < 1)
+            throw new ArgumentOutOfRangeException(nameof(limits), "ConsoleQueueLength must be at least 1");
+        return limits;
+    }
 
     public LoadedDefinition Load(string path, string? nameOverride = null)
     {

@@ -32,9 +32,19 @@ Directory.CreateDirectory(outDir);
 bool anyFailed = false;
 foreach (var (sub, cpu) in new[] { ("8086", SuiteCpu.I8086), ("80286", SuiteCpu.I80286) })
 {
-    var suite = new SingleStepSuite(Path.Combine(dataDir, sub), cpu);
     var sw = Stopwatch.StartNew();
-    var result = suite.Run(Environment.ProcessorCount, only == null ? null : f => f.StartsWith(only, StringComparison.OrdinalIgnoreCase));
+    SuiteResult result;
+    try
+    {
+        var suite = new SingleStepSuite(Path.Combine(dataDir, sub), cpu);
+        result = suite.Run(Environment.ProcessorCount, only == null ? null : f => f.StartsWith(only, StringComparison.OrdinalIgnoreCase));
+    }
+    catch (Exception e) when (e is IOException or InvalidDataException or AggregateException)
+    {
+        var inner = e is AggregateException ae ? ae.Flatten().InnerExceptions : [e];
+        foreach (var x in inner) Console.Error.WriteLine($"{sub}: {x.Message}");
+        return 2;
+    }
     Console.WriteLine($"{result.Name}: {result.Passed} passed, {result.Failed} failed, {result.Skipped} skipped");
     anyFailed |= result.Failed > 0;
     using var w = new StreamWriter(Path.Combine(outDir, result.Name + ".txt"));

@@ -41,7 +41,10 @@ Describe 'The console pipeline on hello-emulated.js' {
 
         # -Text sends no Enter: the guest answers a line only when the carriage return comes.
         Send-VirtConsole -Name h3 -Text 'one'
-        Receive-VirtConsole -Name h3 -Wait -Timeout 1 -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+        Receive-VirtConsole -Name h3 -Timeout 1 -ErrorVariable err -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+        $err[0].FullyQualifiedErrorId | Should -BeLike 'VirtShell.Timeout,*' -Because '-Timeout implies -Wait'
+        $err[0].Exception.Message | Should -Match 'received nothing'
+
         Send-VirtConsole -Name h3 -Text "`r"
         Receive-VirtConsole -Name h3 -Wait -Pattern '^one$' -Timeout 10 | Should -Be @('one')
         Start-Sleep -Milliseconds 300

@@ -15,6 +15,16 @@ Describe 'The module' {
         $exported.Count | Should -Be 13
     }
 
+    It 'asks before every change (-WhatIf, -Confirm), and Remove-VirtMachine asks by default' {
+        foreach ($command in 'New', 'Start', 'Stop', 'Suspend', 'Resume', 'Remove', 'Send') {
+            $name = if ($command -eq 'Send') { 'Send-VirtConsole' } else { "$command-VirtMachine" }
+            (Get-Command $name).Parameters.Keys | Should -Contain 'WhatIf' -Because $name
+            (Get-Command $name).Parameters.Keys | Should -Contain 'Confirm' -Because $name
+        }
+        $attribute = (Get-Command Remove-VirtMachine).ImplementingType.GetCustomAttributes([System.Management.Automation.CmdletAttribute], $false)[0]
+        $attribute.ConfirmImpact | Should -Be 'High'
+    }
+
     It 'carries the V8 native library and not the compile-time System.Management.Automation' {
         $files = Get-ChildItem (Get-VirtShellModulePath) | ForEach-Object Name
         $files | Where-Object { $_ -like 'ClearScript*.so' } | Should -Not -BeNullOrEmpty

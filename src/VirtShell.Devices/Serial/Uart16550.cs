@@ -163,7 +163,7 @@ public sealed class Uart16550 : IPortDevice, IDisposable
                 _mcr = (byte)(value & 0x1F);
                 byte after = ModemLines();
                 NoteModemChange(before, after);
-                PullInput(); // leaving loopback reconnects the console
+                PullInput(); // raising DTR/RTS or leaving loopback connects the console
                 break;
             case LineStatus:
             case ModemStatus:
@@ -220,10 +220,14 @@ public sealed class Uart16550 : IPortDevice, IDisposable
         }
     }
 
-    /// <summary>Moves console input into the receive FIFO while it has room. Console input waits in the console's queue otherwise.</summary>
+    /// <summary>
+    /// Moves console input into the receive FIFO while it has room. Console input waits in the console's queue
+    /// otherwise, and also until the guest raises DTR or RTS: the host terminal honours that handshake, so what is
+    /// typed before the guest has set its UART up (and would clear the FIFO doing so) is not lost.
+    /// </summary>
     private void PullInput()
     {
-        if (_console == null || Loopback) return;
+        if (_console == null || Loopback || (_mcr & (McrDtr | McrRts)) == 0) return;
         while (_receive.Count < ReceiveCapacity && _console.TryReadInput(out var b)) _receive.Enqueue(b);
     }
 

@@ -11,7 +11,8 @@ public sealed class ConsoleChannel : IDisposable
 {
     private readonly object _lock = new();
     private readonly byte[] _window;
-    private long _total;            // bytes ever written; _window holds the last min(_total, capacity)
+    private long _total;            // bytes ever written; _window holds the last min(_total - _start, capacity)
+    private readonly long _start;   // what console.log held before this channel: on disk only, not in the window
     private readonly FileStream? _log;
     private readonly StringBuilder _line = new();
     private readonly Queue<byte> _input = new();
@@ -23,7 +24,7 @@ public sealed class ConsoleChannel : IDisposable
         if (logPath != null)
         {
             _log = new FileStream(logPath, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
-            _total = _log.Length;
+            _total = _start = _log.Length;
         }
     }
 
@@ -60,14 +61,15 @@ public sealed class ConsoleChannel : IDisposable
     public void Flush() { lock (_lock) _log?.Flush(); }
 
     /// <summary>
-    /// Copies out the bytes from <paramref name="offset"/> to the current end. Bytes that fell out of the window are
-    /// skipped (<paramref name="offset"/> moves forward to the oldest one kept).
+    /// Copies out the bytes from <paramref name="offset"/> to the current end. Bytes that fell out of the window, or
+    /// were in console.log before this channel opened, are skipped (<paramref name="offset"/> moves forward to the
+    /// oldest one kept).
     /// </summary>
     public byte[] ReadFrom(ref long offset)
     {
         lock (_lock)
         {
-            long oldest = Math.Max(0, _total - _window.Length);
+            long oldest = Math.Max(_start, _total - _window.Length);
             if (offset < oldest) offset = oldest;
             if (offset > _total) offset = _total;
             var result = new byte[_total - offset];

@@ -71,6 +71,8 @@ public sealed class Machine
     /// <summary>Raised for each <c>vm.log</c> of a hook and each engine note about this machine.</summary>
     public event Action<Machine, string>? Logged;
 
+    public override string ToString() => Name;
+
     internal void Refresh(MachineRecord record)
     {
         lock (_lock) if (_runtime == null) _record = record;

@@ -98,7 +98,7 @@ public sealed partial class MachineStore
     }
 
     public IEnumerable<string> Names() =>
-        Directory.EnumerateDirectories(MachinesDirectory)
+        !Directory.Exists(MachinesDirectory) ? [] : Directory.EnumerateDirectories(MachinesDirectory)
             .Select(Path.GetFileName)
             .Where(n => n != null && !n.StartsWith('.') && Exists(n))
             .Order(StringComparer.OrdinalIgnoreCase)!;

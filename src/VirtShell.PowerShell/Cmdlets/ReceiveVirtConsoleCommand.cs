@@ -22,7 +22,7 @@ public sealed class ReceiveVirtConsoleCommand : MachineCmdlet
     [ValidateNotNullOrEmpty]
     public string? Pattern { get; set; }
 
-    /// <summary>Seconds -Wait waits at most; without it, until the output comes, the machine stops or Ctrl+C.</summary>
+    /// <summary>Seconds to wait at most (it implies -Wait); without it -Wait waits until the output comes, the machine stops or Ctrl+C.</summary>
     [Parameter]
     [ValidateRange(0, int.MaxValue)]
     public double? Timeout { get; set; }
@@ -72,7 +72,7 @@ public sealed class ReceiveVirtConsoleCommand : MachineCmdlet
                 Deliver(machine, lines.All, new ConsoleCursor(offset - (received.Count - end), midLine));
                 return;
             }
-            if (!Wait || Interrupted.IsCancellationRequested) return;
+            if (!(Wait || Timeout is not null) || Interrupted.IsCancellationRequested) return;
             if (!running)
             {
                 // Like Receive-Job -Wait on a finished job: no more output will come. Only a pattern left unmatched is an error.

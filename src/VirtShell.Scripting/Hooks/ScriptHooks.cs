@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Microsoft.ClearScript;
 using VirtShell.Engine.Machines;
 using VirtShell.Scripting.Definitions;
@@ -12,11 +13,16 @@ namespace VirtShell.Scripting.Hooks;
 /// </summary>
 internal sealed class ScriptHooks(MachineLink link, HookFunctions? functions) : IMachineHooks
 {
+    /// <summary>How long lines queued before the exit may keep onExit (and so the machine's stop) waiting.</summary>
+    private static readonly TimeSpan ExitDrain = TimeSpan.FromSeconds(2);
+
     private readonly object _lock = new();
     private IMachineApi? _facadeOwner;
     private ScriptObject? _facade;
     private volatile bool _consoleFailed;
     private long _droppedLines;
+    private long _skipLinesAfter = long.MaxValue; // a Stopwatch timestamp, set when the machine exits
+    private long _skippedLines;
 
     public void BeforeBoot(IMachineApi vm)
     {
@@ -37,6 +43,11 @@ internal sealed class ScriptHooks(MachineLink link, HookFunctions? functions) : 
         link.Engine.Post(() =>
         {
             if (_consoleFailed) return;
+            if (Stopwatch.GetTimestamp() > Interlocked.Read(ref _skipLinesAfter))
+            {
+                Interlocked.Increment(ref _skippedLines);
+                return;
+            }
             try
             {
                 CallHere("onConsoleLine", vm, line);
@@ -51,8 +62,12 @@ internal sealed class ScriptHooks(MachineLink link, HookFunctions? functions) : 
 
     public void OnExit(IMachineApi vm, MachineExit exit)
     {
+        // Lines still queued get a short while to reach onConsoleLine; a slow hook must not hold up the stop.
+        Interlocked.Exchange(ref _skipLinesAfter, Stopwatch.GetTimestamp() + (long)(ExitDrain.TotalSeconds * Stopwatch.Frequency));
         if (!Has("onExit")) return;
         Call("onExit", vm, exit);
+        if (Interlocked.Read(ref _skippedLines) is > 0 and var skipped)
+            vm.Log($"{skipped} console lines queued at exit did not reach onConsoleLine within {ExitDrain.TotalSeconds:0} s");
     }
 
     private bool Has(string hook) => functions?.Locations.ContainsKey(hook) == true;

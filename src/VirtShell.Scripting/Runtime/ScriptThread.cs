@@ -45,7 +45,10 @@ internal sealed class ScriptThread : IDisposable
         return result;
     }
 
-    /// <summary>Queues <paramref name="work"/> behind earlier ordinary work; false once the thread is closing.</summary>
+    /// <summary>
+    /// Queues <paramref name="work"/> behind earlier ordinary work; false once the thread is closing. The work must
+    /// handle its own errors: nobody waits for it, so an exception would end the process.
+    /// </summary>
     public bool Post(Action work) => Enqueue(work, urgent: false);
 
     private bool Enqueue(Action work, bool urgent)

@@ -21,6 +21,7 @@ public sealed class Uart16550Tests : IDisposable
     {
         _uart = new Uart16550(Com1, 4, _irq, _console);
         _ports.Register(Com1, Uart16550.PortCount, _uart, "COM1");
+        Out(Mcr, 0x03); // DTR and RTS: the guest driver is ready for input
     }
 
     public void Dispose()
@@ -44,6 +45,19 @@ public sealed class Uart16550Tests : IDisposable
         foreach (var c in "Hello\r\n") Out(Com1, (byte)c);
         Assert.Equal("Hello\r\n", ConsoleOutput());
         Assert.Equal(0x60, In(Lsr)); // THR and transmitter empty: sending is instant
+    }
+
+    [Fact]
+    public void Input_WaitsForDtrOrRts_SoSetupCannotLoseIt()
+    {
+        Out(Mcr, 0x00);
+        _console.SendInput("ping");
+        Assert.Equal(0, In(Lsr) & 0x01);
+        Out(Fcr, 0x07); // the FIFO reset a driver does while setting up
+        Out(Mcr, 0x0B);
+        var received = new StringBuilder();
+        while ((In(Lsr) & 0x01) != 0) received.Append((char)In(Rbr));
+        Assert.Equal("ping", received.ToString());
     }
 
     [Fact]

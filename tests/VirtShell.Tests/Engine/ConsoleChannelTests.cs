@@ -27,6 +27,9 @@ public class ConsoleChannelTests
         // A second run appends, and offsets go on from where the log ended.
         using var again = new ConsoleChannel(log);
         Assert.Equal(13, again.Position);
+        long fromStart = 0;
+        Assert.Empty(again.ReadFrom(ref fromStart)); // the first run's bytes are on disk, not in this window
+        Assert.Equal(13, fromStart);
     }
 
     [Fact]

@@ -247,6 +247,27 @@ public class JsDefinitionLoaderTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void SmallestHeapStillLoadsAndBadLimitsAreRefused()
+    {
+        using (var loaded = new JsDefinitionLoader(new ScriptLimits { HeapBytes = 16UL << 20 }).Load(Fixtures.Get("hello.js")))
+            Assert.Equal("hello", loaded.Spec.Name);
+        Assert.Throws<ArgumentOutOfRangeException>(() => new JsDefinitionLoader(new ScriptLimits { HookTimeout = TimeSpan.Zero }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new JsDefinitionLoader(new ScriptLimits { HeapBytes = 1 << 20 }));
+    }
+
+    [Fact]
+    public void LoadsRunInParallel()
+    {
+        var names = new string[8];
+        Parallel.For(0, names.Length, i =>
+        {
+            using var loaded = _loader.Load(Fixtures.Get("hello.js"), $"m{i}");
+            names[i] = loaded.Spec.Name;
+        });
+        Assert.Equal(Enumerable.Range(0, 8).Select(i => $"m{i}"), names);
+    }
+
+    [Fact]
     public void LoadIsQuick()
     {
         var first = Stopwatch.StartNew();

@@ -61,6 +61,31 @@ public class ScriptHooksTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void SlowConsoleHookDoesNotHoldUpTheExitForLong()
+    {
+        using var dir = new TempFolder();
+        string path = dir.Write("slow.js", """
+            import { machine } from 'virtshell';
+            export default machine({ name: 's', model: 'emulated', memory: '64K', hooks: {
+              onConsoleLine(vm, line) { const end = Date.now() + 200; while (Date.now() < end) {} vm.log(line); },
+              onExit(vm, exit) { vm.log('exit'); },
+            } });
+            """);
+        using var loaded = new JsDefinitionLoader().Load(path);
+        using var vm = new FakeMachineApi();
+        for (int i = 0; i < 50; i++) loaded.Hooks!.OnConsoleLine(vm, $"n{i}");
+
+        var sw = Stopwatch.StartNew();
+        loaded.Hooks!.OnExit(vm, new MachineExit(ExitReason.StoppedByUser));
+        output.WriteLine($"onExit returned after {sw.ElapsedMilliseconds} ms; {string.Join(" | ", vm.Logs)}");
+        Assert.InRange(sw.ElapsedMilliseconds, 1500, 5000);
+        var logs = vm.Logs.ToArray();
+        Assert.Equal("n0", logs[0]);
+        Assert.Contains("exit", logs);
+        Assert.Contains(logs, l => l.Contains("did not reach onConsoleLine"));
+    }
+
+    [Fact]
     public void RunawayBeforeBootIsInterruptedAndReported()
     {
         var limits = new ScriptLimits { HookTimeout = TimeSpan.FromMilliseconds(300) };
@@ -144,6 +169,27 @@ public class ScriptHooksTests(ITestOutputHelper output)
         using var other = new FakeMachineApi { Name = "after-hog" };
         next.Hooks!.BeforeBoot(other);
         Assert.Equal("booting after-hog", other.Logs.First());
+    }
+
+    [Theory]
+    // V8 runs these in C++ without interrupt checks; unguarded they abort the process or ignore the budget.
+    [InlineData("new Array(1e9).fill(0);")]
+    [InlineData("const a = []; a[1e9 - 1] = 1; a.toReversed();")]
+    [InlineData("const a = []; a[1e9 - 1] = 1; a.reverse();")]
+    [InlineData("Array.prototype.fill.call({ length: 1e9 }, 0);")]
+    [InlineData("const m = new Map(); for (let i = 0; ; i++) m.set(i, { i, s: 'v' + i });")]
+    [InlineData("const b = []; for (;;) b.push(new Uint8Array(1 << 20));")]
+    [InlineData("let s = 'x'; for (;;) s += s;")]
+    public void EveryKindOfHogEndsAsAHookError(string hog)
+    {
+        using var dir = new TempFolder();
+        string path = dir.Write("hog.js", $"import {{ machine }} from 'virtshell';\nexport default machine({{ name: 'h', model: 'emulated', memory: '64K',\n  hooks: {{ beforeBoot(vm) {{ {hog} }} }} }});\n");
+        var limits = new ScriptLimits { HookTimeout = TimeSpan.FromSeconds(20), HeapBytes = 32UL << 20 };
+        using var loaded = new JsDefinitionLoader(limits).Load(path);
+        using var vm = new FakeMachineApi();
+        var e = Assert.Throws<HookException>(() => loaded.Hooks!.BeforeBoot(vm));
+        output.WriteLine(e.Message);
+        Assert.Contains("beforeBoot", e.Message);
     }
 
     [Fact]
