@@ -60,3 +60,48 @@ public sealed class ContainerLimitTests : IDisposable
         Assert.Equal(0, counters["oomKills"]);
     }
 }
+
+public sealed class ContainerResourceSettingsTests : IDisposable
+{
+    private readonly ContainerTestHost _host = new();
+
+    public void Dispose() => _host.Dispose();
+
+    /// <summary>A cgroup file of the machine, on the v1 (per-controller) or v2 (one tree) layout.</summary>
+    private string CgroupFile(string machine, string controller, string v1File, string v2File)
+    {
+        string path = _host.Containers.Place(machine).CgroupsPath.TrimStart('/');
+        return File.Exists("/sys/fs/cgroup/cgroup.controllers")
+            ? File.ReadAllText(Path.Combine("/sys/fs/cgroup", path, v2File)).Trim()
+            : File.ReadAllText(Path.Combine("/sys/fs/cgroup", controller, path, v1File)).Trim();
+    }
+
+    [ContainerFact]
+    public void Memory_cpu_and_pids_settings_reach_the_cgroup()
+    {
+        _host.StartIdle("res", new()
+        {
+            ["resources"] = new Dictionary<string, object?> { ["cpuShares"] = 512L, ["cpuQuota"] = 25000L, ["cpuPeriod"] = 50000L, ["pids"] = 77L },
+        }, memory: 48UL << 20);
+        Assert.Equal((48L << 20).ToString(), CgroupFile("res", "memory", "memory.limit_in_bytes", "memory.max"));
+        Assert.Equal("77", CgroupFile("res", "pids", "pids.max", "pids.max"));
+        if (File.Exists("/sys/fs/cgroup/cgroup.controllers"))
+            Assert.Equal("25000 50000", CgroupFile("res", "cpu", "", "cpu.max"));
+        else
+        {
+            Assert.Equal("512", CgroupFile("res", "cpu", "cpu.shares", ""));
+            Assert.Equal("25000", CgroupFile("res", "cpu", "cpu.cfs_quota_us", ""));
+            Assert.Equal("50000", CgroupFile("res", "cpu", "cpu.cfs_period_us", ""));
+        }
+    }
+
+    [ContainerFact]
+    public void Network_host_shares_the_hosts_interfaces()
+    {
+        var machine = _host.StartIdle("hostnet", new() { ["network"] = "host" });
+        var inside = Exec(machine, "ls", "/sys/class/net").Out.Split('\n').Order().ToList();
+        var outside = Directory.GetFileSystemEntries("/sys/class/net").Select(Path.GetFileName).Order().ToList();
+        Assert.Equal(outside, inside);
+        Assert.True(outside.Count > 1, "the host has only a loopback device, so this test shows nothing");
+    }
+}
