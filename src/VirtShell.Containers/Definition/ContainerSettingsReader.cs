@@ -71,6 +71,8 @@ public static partial class ContainerSettingsReader
                 if (rootfs.Boolean("busybox") != true)
                     throw rootfs.Error("busybox", "the only built-in rootfs is { busybox: true }");
                 rootfs.RejectUnknown(["busybox"]);
+                if (!File.Exists(Rootfs.ImageCache.BusyboxBinary))
+                    throw rootfs.Error("busybox", $"needs Debian's busybox-static ({Rootfs.ImageCache.BusyboxBinary} is missing; ./build.ps1 -Task Bootstrap)");
                 return new RootfsSource.Busybox();
         }
     }
