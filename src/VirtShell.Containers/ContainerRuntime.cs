@@ -67,8 +67,6 @@ public sealed class ContainerRuntime : IMachineRuntime, ICommandExecution
         }
     }
 
-    public ContainerPlacement Placement => _placement;
-
     /// <summary>
     /// The container's files as it sees them, for beforeBoot hooks (the rootfs is mounted from creation on, before
     /// the process starts). Writes go to the machine's upper layer.

@@ -62,10 +62,6 @@ public sealed class RuncClient(string executable, string stateRoot)
             root.TryGetProperty("pid", out var pid) ? pid.GetInt32() : 0);
     }
 
-    /// <summary>Ids of every container under our root (stale ones included).</summary>
-    public IReadOnlyList<string> List() =>
-        Directory.Exists(StateRoot) ? Directory.GetDirectories(StateRoot).Select(Path.GetFileName).OfType<string>().ToList() : [];
-
     /// <summary>Starts <c>runc exec</c>; stdout and stderr are the command's, stdin is closed.</summary>
     public Process Exec(string id, IReadOnlyList<string> command, ExecOptions options, string pidFile, string logFile)
     {
