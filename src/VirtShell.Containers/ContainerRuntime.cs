@@ -358,8 +358,10 @@ public sealed class ContainerRuntime : IMachineRuntime, ICommandExecution
         }
         finally
         {
-            // A container stopped before it started (or a failed start) leaves its init for us to reap.
-            if (reap) Libc.WaitForChild(_initPid);
+            // A container stopped before it started (or a failed start) leaves its init for us to reap. Bounded:
+            // should runc have failed to kill it, a hung stop is worse than one zombie.
+            if (reap && !Libc.ReapChild(_initPid, TimeSpan.FromSeconds(5)))
+                _services.Log($"container init {_initPid} did not end after runc delete");
             stdio?.Dispose();
             foreach (var pump in _outputPumps) pump.Join(TimeSpan.FromSeconds(2));
             _inputPump?.Join(TimeSpan.FromSeconds(2));

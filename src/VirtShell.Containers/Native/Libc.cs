@@ -144,6 +144,20 @@ internal static partial class Libc
             throw new IOException($"kill({pid}, SIGTERM) failed: {Error()}");
     }
 
+    /// <summary>Reaps child <paramref name="pid"/> if it ends within <paramref name="timeout"/>; false if it is still running.</summary>
+    public static bool ReapChild(int pid, TimeSpan timeout)
+    {
+        const int WNOHANG = 1;
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            int result = waitpid(pid, out _, WNOHANG);
+            if (result == pid || (result < 0 && Marshal.GetLastPInvokeError() == ECHILD)) return true;
+            if (DateTime.UtcNow >= deadline) return false;
+            Thread.Sleep(5);
+        }
+    }
+
     public static bool IsAlive(int pid) => kill(pid, 0) == 0 || Marshal.GetLastPInvokeError() != 3 /* ESRCH */;
 
     public static bool Exited(int status) => (status & 0x7f) == 0;
