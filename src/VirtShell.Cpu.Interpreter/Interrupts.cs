@@ -5,30 +5,24 @@ public sealed unsafe partial class InterpreterCpu
 {
     private enum InterruptKind { Software, Exception, External }
 
-    /// <summary>Nesting of exception delivery, to turn a fault inside a fault into #DF and then a shutdown.</summary>
-    private int _faultDepth;
-
+    /// <summary>
+    /// Delivers an exception at the faulting instruction. A fault while delivering it becomes a double fault (#DF);
+    /// a fault while delivering #DF shuts the CPU down.
+    /// </summary>
     private void RaiseFault(CpuFault f)
     {
         LastException = f.Vector;
         _eip = _instrStart;
         _breakBlock = true;
-        if (_faultDepth >= 2 || (_faultDepth == 1 && f.Vector == Vector.DoubleFault))
-            throw new TripleFault($"triple fault: exception {f.Vector} while delivering a double fault at {_segs[SegCs].Selector:x4}:{_instrStart:x8}");
-        _faultDepth++;
         try
         {
             DeliverInterrupt(f.Vector, _instrStart, InterruptKind.Exception, f.ErrorCode >= 0 ? f.ErrorCode : null);
         }
         catch (CpuFault nested)
         {
-            if (_faultDepth >= 2)
-                throw new TripleFault($"triple fault: exception {nested.Vector} while delivering exception {f.Vector} at {_segs[SegCs].Selector:x4}:{_instrStart:x8}");
+            if (f.Vector == Vector.DoubleFault)
+                throw new TripleFault($"triple fault: exception {nested.Vector} while delivering a double fault at {_segs[SegCs].Selector:x4}:{_instrStart:x8}");
             RaiseFault(new CpuFault(Vector.DoubleFault, 0));
-        }
-        finally
-        {
-            _faultDepth--;
         }
     }
 

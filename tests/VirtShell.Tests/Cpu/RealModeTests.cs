@@ -302,6 +302,17 @@ public sealed class RealModeTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Fault_while_delivering_an_exception_becomes_a_double_fault()
+    {
+        using var m = new TestMachine();
+        m.SetVector(8, 0x2000, 0);
+        m.Memory.Write(0x20000, TestMachine.Assemble(16, 0, a => { a.mov(bp, 0xDF); a.hlt(); }));
+        m.Memory.Write(0x10800, [0x23, 0, 0, 0, 0, 0]);  // IDTR limit 23h: vectors 0-8 only
+        var s = RunProgram(m, a => { a.lidt(__[0x800]); a.@int(0x21); a.hlt(); });
+        Assert.Equal(0xDFUL, s.Rbp & 0xFFFF);         // INT 21h -> #GP (beyond the limit) -> #GP again -> #DF
+    }
+
+    [Fact]
     public void Port_io_goes_to_the_bus()
     {
         using var m = new TestMachine();
