@@ -100,7 +100,7 @@ public sealed class ContainerResourceSettingsTests : IDisposable
     {
         var machine = _host.StartIdle("hostnet", new() { ["network"] = "host" });
         var inside = Exec(machine, "ls", "/sys/class/net").Out.Split('\n').Order().ToList();
-        var outside = Directory.GetFileSystemEntries("/sys/class/net").Select(Path.GetFileName).Order().ToList();
+        var outside = Directory.GetFileSystemEntries("/sys/class/net").Select(p => Path.GetFileName(p)!).Order().ToList();
         Assert.Equal(outside, inside);
         Assert.True(outside.Count > 1, "the host has only a loopback device, so this test shows nothing");
     }
