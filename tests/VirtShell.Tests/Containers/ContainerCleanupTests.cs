@@ -3,7 +3,6 @@ using VirtShell.Engine.Console;
 using VirtShell.Engine.Machines;
 using VirtShell.Engine.Models;
 using VirtShell.Containers.Definition;
-using Xunit;
 using static VirtShell.Tests.Containers.ContainerTestHost;
 
 namespace VirtShell.Tests.Containers;

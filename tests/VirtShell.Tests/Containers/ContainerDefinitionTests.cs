@@ -1,7 +1,6 @@
 using VirtShell.Containers.Definition;
 using VirtShell.Engine.Definitions;
 using VirtShell.Models.Container;
-using Xunit;
 
 namespace VirtShell.Tests.Containers;
 

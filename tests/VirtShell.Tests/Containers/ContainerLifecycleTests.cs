@@ -1,5 +1,4 @@
 using VirtShell.Engine.Machines;
-using Xunit;
 using static VirtShell.Tests.Containers.ContainerTestHost;
 
 namespace VirtShell.Tests.Containers;

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using VirtShell.Engine.Machines;
-using Xunit;
 using static VirtShell.Tests.Containers.ContainerTestHost;
 
 namespace VirtShell.Tests.Containers;

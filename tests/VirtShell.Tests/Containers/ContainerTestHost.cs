@@ -4,7 +4,6 @@ using VirtShell.Engine.Machines;
 using VirtShell.Engine.Models;
 using VirtShell.Engine.Store;
 using VirtShell.Models.Container;
-using Xunit;
 
 namespace VirtShell.Tests.Containers;
 
