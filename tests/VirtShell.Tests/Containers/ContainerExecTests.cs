@@ -60,7 +60,7 @@ public sealed class ContainerExecTests : IDisposable
         using var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(500));
         var watch = System.Diagnostics.Stopwatch.StartNew();
         int code = machine.Execute(new GuestCommand(["sleep", "30"]), _ => { }, cancel.Token);
-        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(5), $"cancel took {watch.Elapsed}");
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(20), $"cancel took {watch.Elapsed}, as if the 30 s sleep ran out");
         Assert.NotEqual(0, code);
         Assert.Equal("0", Exec(machine, "sh", "-c", "ps | grep -c '[s]leep 30'").Out.Trim());
     }
