@@ -49,8 +49,12 @@ public sealed class ContainerHost
         var placement = Place(machineName);
         if (Directory.Exists(Path.Combine(Runc.StateRoot, placement.ContainerId)))
         {
+            // An init orphaned by a dead engine may have been adopted by this process (a child subreaper too):
+            // once runc has killed it, reap it here, or it stays behind as a zombie.
+            int? orphan = Runc.State(placement.ContainerId)?.Pid;
             try { Runc.Delete(placement.ContainerId, force: true); }
             catch (RuncException) when (!Directory.Exists(Path.Combine(Runc.StateRoot, placement.ContainerId))) { }
+            if (orphan is > 0 and int pid) Libc.ReapChild(pid, TimeSpan.FromSeconds(5));
         }
         OverlayRootfs.Unmount(placement.MachineDirectory);
     }

@@ -22,7 +22,6 @@ namespace VirtShell.Containers;
 public sealed class ContainerRuntime : IMachineRuntime, ICommandExecution
 {
     /// <summary>How <see cref="Machine.Stop"/> marks a turn-off: the container gets SIGKILL at once.</summary>
-    private const string TurnedOff = "turned off";
 
     private readonly object _lock = new();
     private readonly object _consoleLock = new();
@@ -166,16 +165,26 @@ public sealed class ContainerRuntime : IMachineRuntime, ICommandExecution
         _ => $"signal {signal}",
     };
 
-    public void RequestStop(MachineExit exit)
+    /// <summary>Cuts the power: SIGKILL at once (it also escalates a shutdown under way).</summary>
+    public void RequestStop(MachineExit exit) => Stop(exit, kill: true);
+
+    /// <summary>SIGTERM, and SIGKILL if the container has not ended after its stopTimeout.</summary>
+    public bool RequestShutdown()
     {
-        bool started, kill = exit.Detail == TurnedOff;
+        Stop(new MachineExit(ExitReason.StoppedByUser), kill: false);
+        return true;
+    }
+
+    private void Stop(MachineExit exit, bool kill)
+    {
+        bool started;
         lock (_lock)
         {
             if (_disposed) return;
             bool first = _stop == null;
             _stop ??= exit;
             started = _started;
-            if (!first && !kill) return; // a second plain stop changes nothing; a turn-off escalates
+            if (!first && !kill) return; // a second shutdown request changes nothing; a turn-off escalates
         }
         if (!started) return; // Run sees _stop and never starts it; Dispose deletes the created container
         Signal(kill ? "KILL" : "TERM");

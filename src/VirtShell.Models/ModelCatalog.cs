@@ -8,10 +8,11 @@ namespace VirtShell.Models;
 /// <summary>The four machine models this build knows, in the order Get-VirtModel lists them.</summary>
 public static class ModelCatalog
 {
-    public static ModelRegistry CreateRegistry() => new([
+    /// <param name="home">The $VIRTSHELL_HOME the models keep host-side state under (container images, runc state).</param>
+    public static ModelRegistry CreateRegistry(string home) => new([
         new EmulatedModel(),
         new HardwareModel(),
         new PlannedModel("paravirtual", "paravirtualization: KVM, virtio devices and a hypercall channel"),
-        new ContainerModel(),
+        new ContainerModel(home),
     ]);
 }

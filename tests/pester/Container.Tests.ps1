@@ -46,6 +46,12 @@ export default machine({
         }
     }
 
+    # A process that exists and has not exited (a zombie has exited: only its parent's wait is missing).
+    function script:Test-ProcessRunning([int] $ProcessId) {
+        $stat = Get-Content "/proc/$ProcessId/stat" -ErrorAction Ignore
+        [bool]$stat -and ($stat -replace '^\d+ \(.*\) ', '')[0] -ne 'Z'
+    }
+
     # Where runc keeps this machine's state, and the cgroup directories it has on this host.
     function script:Get-RuncState([string] $Name) { Join-Path $env:VIRTSHELL_HOME "runc/$Name" }
     function script:Get-CgroupDirectories([string] $Name) {
@@ -229,6 +235,35 @@ Describe 'Nothing leaks' {
         Get-CgroupDirectories -Name leak | Should -BeNullOrEmpty
         Test-Path (Get-RuncState -Name leak) | Should -BeFalse
         Test-Path "/proc/$init" | Should -BeFalse
+        Test-Path $machineDir | Should -BeFalse
+    }
+}
+
+Describe 'Recovery when the engine died' {
+    It 'Remove-VirtMachine -Force cleans up after a process that was killed with its container running' {
+        if ($SkipReason) { Set-ItResult -Skipped -Because $SkipReason }
+        $definition = New-ContainerDefinition -Name orphan
+        $child = Start-ChildPwsh @"
+New-VirtMachine -Definition '$definition' | Start-VirtMachine
+Receive-VirtConsole -Name orphan -Wait -Pattern 'ready' -Timeout 20 | Out-Null
+'started'
+[Console]::Out.Flush()
+Stop-Process -Id `$PID -Force
+"@
+        $child.WaitForExit(60000) | Should -BeTrue
+        $child.StandardOutput.ReadToEnd() | Should -Match 'started'
+        $machineDir = Join-Path $env:VIRTSHELL_HOME 'machines/orphan'
+        $init = (& runc --root (Join-Path $env:VIRTSHELL_HOME 'runc') state orphan | ConvertFrom-Json).pid
+        Test-Path "/proc/$init" | Should -BeTrue   # the container outlived its engine
+        (Get-VirtMachine -Name orphan).LastExit.Reason | Should -Be 'HostProcessEnded'
+
+        Remove-VirtMachine -Name orphan -Force -Confirm:$false
+
+        Get-Content /proc/self/mountinfo | Where-Object { $_ -like "*$machineDir*" } | Should -BeNullOrEmpty
+        Get-CgroupDirectories -Name orphan | Should -BeNullOrEmpty
+        Test-Path (Get-RuncState -Name orphan) | Should -BeFalse
+        # Killed; reaping it is the job of whoever adopted it when its engine died (here PID 1, which may be slow).
+        Test-ProcessRunning $init | Should -BeFalse
         Test-Path $machineDir | Should -BeFalse
     }
 }

@@ -187,22 +187,24 @@ public sealed class Machine
     }
 
     /// <summary>
-    /// Ends the run. Without <paramref name="turnOff"/> the guest would be asked to shut down, but no model has a
-    /// shutdown channel yet (no ACPI), so both end the same way: power cut, reason StoppedByUser.
+    /// Ends the run, reason StoppedByUser. Without <paramref name="turnOff"/> the guest is asked to shut down where its
+    /// model can ask; otherwise, or when it cannot, the power is cut. Returns whether the guest was asked.
     /// </summary>
-    public void Stop(bool turnOff, TimeSpan timeout)
+    public bool Stop(bool turnOff, TimeSpan timeout)
     {
         IMachineRuntime runtime;
         lock (_lock)
         {
-            if (_record.State is MachineState.Stopped or MachineState.Crashed or MachineState.Created) return;
+            if (_record.State is MachineState.Stopped or MachineState.Crashed or MachineState.Created) return false;
             runtime = _runtime ?? throw new MachineStateException($"machine '{Name}' runs in process {_record.OwnerProcessId}, not this one");
             SetState(MachineState.Stopping);
         }
         runtime.Resume();
-        runtime.RequestStop(new MachineExit(ExitReason.StoppedByUser, Detail: turnOff ? "turned off" : null));
+        bool asked = !turnOff && runtime.RequestShutdown();
+        if (!asked) runtime.RequestStop(new MachineExit(ExitReason.StoppedByUser, Detail: "turned off"));
         if (!WaitFor([MachineState.Stopped, MachineState.Crashed], timeout))
             throw new MachineStateException($"machine '{Name}' did not stop within {timeout.TotalSeconds:0.#} s");
+        return asked;
     }
 
     public void Pause()

@@ -13,7 +13,7 @@ namespace VirtShell.Models.Container;
 /// runc from an OCI bundle the engine writes. Rootful only: runc must run as root here (rootless runc needs user
 /// namespaces and delegated cgroups, which this model does not set up).
 /// </summary>
-public sealed class ContainerModel : IMachineModel
+public sealed class ContainerModel : IMachineModel, IReleasesLeftovers
 {
     private readonly string? _home;
     private readonly string? _runc;
@@ -51,6 +51,8 @@ public sealed class ContainerModel : IMachineModel
         var host = new ContainerHost(_home ?? MachineStore.DefaultHome(), runc);
         return ContainerRuntime.Create(host, settings, spec.Name, services);
     }
+
+    public void ReleaseLeftovers(MachineSpec spec) => Host()?.ReleaseLeftovers(spec.Name);
 
     /// <summary>The container side of this model's home, for cleanup and checks outside a run.</summary>
     public ContainerHost? Host() => FindRunc() is { } runc ? new ContainerHost(_home ?? MachineStore.DefaultHome(), runc) : null;

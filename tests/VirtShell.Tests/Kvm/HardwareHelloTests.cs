@@ -17,7 +17,8 @@ public class HardwareHelloTests
     public void The_hello_definition_runs_unchanged_on_kvm()
     {
         RepoPaths.RequireGuest("guests/hello.bin");
-        var host = new VirtualizationHost(new MachineStore(Directory.CreateTempSubdirectory().FullName), ModelCatalog.CreateRegistry(), new JsDefinitionLoader());
+        var store = new MachineStore(Directory.CreateTempSubdirectory().FullName);
+        var host = new VirtualizationHost(store, ModelCatalog.CreateRegistry(store.Home), new JsDefinitionLoader());
         var vm = host.Create(RepoPaths.MachineDef("hello-hardware.js"), "hello-kvm");
         vm.Start();
         long offset = 0;

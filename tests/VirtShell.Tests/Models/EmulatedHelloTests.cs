@@ -11,8 +11,11 @@ public class EmulatedHelloTests
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
 
-    private static VirtualizationHost NewHost() =>
-        new(new MachineStore(Directory.CreateTempSubdirectory().FullName), ModelCatalog.CreateRegistry(), new JsDefinitionLoader());
+    private static VirtualizationHost NewHost()
+    {
+        var store = new MachineStore(Directory.CreateTempSubdirectory().FullName);
+        return new(store, ModelCatalog.CreateRegistry(store.Home), new JsDefinitionLoader());
+    }
 
     private static string WaitForText(Machine vm, ref long offset, string text)
     {
