@@ -16,6 +16,8 @@ public sealed partial class DiskImage : IDisposable
     public const int SectorSize = 512;
 
     private const int LOCK_SH = 1, LOCK_EX = 2, LOCK_NB = 4;
+    private const int O_RDONLY = 0, O_RDWR = 2, O_CLOEXEC = 0x80000;
+    private const int EPERM = 1, ENOENT = 2, EACCES = 13, ENOTDIR = 20, EISDIR = 21, EROFS = 30, EWOULDBLOCK = 11;
 
     private DiskImage(SafeFileHandle handle, string path, bool readOnly)
     {
@@ -32,43 +34,48 @@ public sealed partial class DiskImage : IDisposable
     /// <summary>Whole sectors: a partial sector at the end of the file is not part of the disk.</summary>
     public ulong Sectors => (ulong)SizeBytes / SectorSize;
 
+    /// <summary>Opens and locks the image, or throws <see cref="DiskImageException"/> saying what is wrong with it.</summary>
     public static DiskImage Open(string path, bool readOnly)
     {
-        SafeFileHandle handle;
-        try
+        // open(2) and flock(2) directly: .NET's FileStream takes locks of its own and reports every failure alike,
+        // and here the user needs to know which it was.
+        int fd = open(path, (readOnly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+        if (fd < 0)
         {
-            handle = File.OpenHandle(path, FileMode.Open, readOnly ? FileAccess.Read : FileAccess.ReadWrite, FileShare.ReadWrite);
+            int errno = Marshal.GetLastPInvokeError();
+            throw new DiskImageException(errno switch
+            {
+                ENOENT or ENOTDIR => $"disk image '{path}' does not exist",
+                EACCES or EROFS or EPERM when !readOnly =>
+                    $"disk image '{path}' cannot be opened for writing (it is read-only here; use readOnly: true to attach it read-only)",
+                EISDIR => $"disk image '{path}' is a directory, not an image file",
+                _ => $"disk image '{path}' cannot be opened: {Marshal.GetPInvokeErrorMessage(errno)}",
+            });
         }
-        catch (FileNotFoundException e)
-        {
-            throw new DiskImageException($"disk image '{path}' does not exist", e);
-        }
-        catch (DirectoryNotFoundException e)
-        {
-            throw new DiskImageException($"disk image '{path}' does not exist", e);
-        }
-        catch (UnauthorizedAccessException e)
-        {
-            throw new DiskImageException(readOnly
-                ? $"disk image '{path}' cannot be read: {e.Message}"
-                : $"disk image '{path}' cannot be opened for writing (it is read-only to this user; use readOnly: true to attach it read-only)", e);
-        }
-        catch (IOException e)
-        {
-            throw new DiskImageException($"disk image '{path}' cannot be opened: {e.Message}", e);
-        }
+        var handle = new SafeFileHandle(fd, ownsHandle: true);
         if (flock(handle, (readOnly ? LOCK_SH : LOCK_EX) | LOCK_NB) != 0)
         {
             int errno = Marshal.GetLastPInvokeError();
             handle.Dispose();
-            throw new DiskImageException(errno == 11 // EWOULDBLOCK
+            throw new DiskImageException(errno == EWOULDBLOCK
                 ? $"disk image '{path}' is in use by another machine"
-                : $"disk image '{path}' cannot be locked (errno {errno})");
+                : $"disk image '{path}' cannot be locked: {Marshal.GetPInvokeErrorMessage(errno)}");
         }
-        return new DiskImage(handle, path, readOnly);
+        try
+        {
+            return new DiskImage(handle, path, readOnly);
+        }
+        catch (IOException e)
+        {
+            handle.Dispose();
+            throw new DiskImageException($"disk image '{path}' cannot be used: {e.Message}", e);
+        }
     }
 
     public void Dispose() => Handle.Dispose(); // closing the last descriptor releases the flock
+
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int open(string path, int flags);
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial int flock(SafeFileHandle fd, int operation);
