@@ -22,6 +22,8 @@ public static class PcPlatform
 
     public static void Validate(MachineSpec spec)
     {
+        foreach (var section in spec.Sections.Keys)
+            throw new DefinitionException($"machine '{spec.Name}': a '{section}' section does not apply to model '{spec.Model}'", spec.Source);
         if (spec.MemoryBytes < MinMemory || spec.MemoryBytes > MaxMemory)
             throw new DefinitionException(
                 $"machine '{spec.Name}': memory must be between {MinMemory / 1024} KiB and {MaxMemory >> 30} GiB, not {spec.MemoryBytes} bytes", spec.Source);

@@ -18,6 +18,8 @@ internal sealed partial class SpecReader(string definitionPath, DefinitionSource
 {
     public static readonly string[] HookNames = ["beforeBoot", "onConsoleLine", "onExit"];
     private static readonly string[] MachineKeys = ["name", "model", "memory", "devices", "boot", "hooks"];
+    /// <summary>Sections a model reads itself; they reach it as plain values in <see cref="MachineSpec.Sections"/>.</summary>
+    private static readonly string[] ModelSections = ["container"];
     private static readonly string[] BootKeys = ["image", "type", "load", "entry", "mode"];
     private static readonly string[] ScriptDeviceFunctions = ["read", "write"];
     private static readonly string[] PathSettings = ["image", "path"];
@@ -46,9 +48,15 @@ internal sealed partial class SpecReader(string definitionPath, DefinitionSource
 
         var at = LocationOf(descriptor.GetProperty("__source")) ?? fileStart;
         var options = (ScriptObject)descriptor.GetProperty("options");
+        var sections = new Dictionary<string, object?>();
         foreach (var key in options.PropertyNames)
-            if (!MachineKeys.Contains(key))
-                throw new DefinitionException($"machine(...) has no field '{key}' (fields: {string.Join(", ", MachineKeys)})", PropertyAt(at, key));
+        {
+            if (ModelSections.Contains(key))
+                sections[key] = JsValues.ToPlain(options.GetProperty(key), key, PropertyAt(at, key));
+            else if (!MachineKeys.Contains(key))
+                throw new DefinitionException(
+                    $"machine(...) has no field '{key}' (fields: {string.Join(", ", MachineKeys.Concat(ModelSections))})", PropertyAt(at, key));
+        }
 
         string name = nameOverride ?? RequireString(options, "name", at);
         if (nameOverride == null) CheckName(name, "name", PropertyAt(at, "name"));
@@ -66,6 +74,7 @@ internal sealed partial class SpecReader(string definitionPath, DefinitionSource
             Boot = ReadBoot(options.GetProperty("boot"), at),
             DefinitionPath = definitionPath,
             Source = at,
+            Sections = sections,
         };
         return (spec, ReadHooks(options.GetProperty("hooks"), at));
     }

@@ -52,6 +52,24 @@ public class EmulatedHelloTests
     }
 
     [Fact]
+    public void A_section_of_another_model_is_a_definition_error_naming_the_machine_line()
+    {
+        string dir = Directory.CreateTempSubdirectory().FullName;
+        string def = Path.Combine(dir, "mixed.js");
+        File.WriteAllText(def, $$"""
+            import { machine } from 'virtshell';
+            export default machine({
+              name: 'mixed', model: 'emulated', memory: '1M',
+              boot: { image: '{{RepoPaths.RequireGuest("guests/hello.bin")}}' },
+              container: { rootfs: '/' },
+            });
+            """);
+        var e = Assert.Throws<VirtShell.Engine.Definitions.DefinitionException>(() => NewHost().Validate(def));
+        Assert.Contains("mixed.js:2", e.Message);
+        Assert.Contains("'container' section does not apply to model 'emulated'", e.Message);
+    }
+
+    [Fact]
     public void A_halted_guest_waits_for_input_without_spinning_and_stops_on_request()
     {
         RepoPaths.RequireGuest("guests/hello.bin");

@@ -184,6 +184,20 @@ public class JsDefinitionLoaderTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void AModelSectionReachesTheSpecAsPlainValues()
+    {
+        using var dir = new TempFolder();
+        string path = dir.Write("c1.js", Head + "export default machine({\n  name: 'c1', model: 'container', memory: '64M',\n" +
+            "  container: { rootfs: './rootfs', process: { args: ['/bin/sh', '-c', 'echo hi'], uid: 1000 } },\n});\n");
+        using var loaded = _loader.Load(path);
+        var container = Assert.IsType<Dictionary<string, object?>>(loaded.Spec.Sections["container"]);
+        Assert.Equal("./rootfs", container["rootfs"]);
+        var process = Assert.IsType<Dictionary<string, object?>>(container["process"]);
+        Assert.Equal(new List<object?> { "/bin/sh", "-c", "echo hi" }, process["args"]);
+        Assert.Equal(1000L, process["uid"]);
+    }
+
+    [Fact]
     public void RunawayModuleCodeIsInterrupted()
     {
         using var dir = new TempFolder();
