@@ -12,6 +12,8 @@ public sealed class VirtioBlkDeviceType : IDeviceType, IMmioDeviceType
 {
     private const int MaxSerial = 20;
 
+    private const uint PciClass = 0x01_00_00; // mass storage, SCSI, as QEMU shows virtio-blk
+
     public string Name => "virtioBlk";
 
     public void Validate(DeviceSpec spec)
@@ -41,7 +43,7 @@ public sealed class VirtioBlkDeviceType : IDeviceType, IMmioDeviceType
             throw new DefinitionException($"{spec.Describe()}: {e.Message}", spec.Source, e);
         }
         var device = new VirtioBlock(spec.Type, context.Memory, image, Serial(spec), context.Services.Log);
-        return VirtioTransportSettings.Attach(spec, context, device);
+        return VirtioTransportSettings.Attach(spec, context, device, PciClass);
     }
 
     private static string Image(DeviceSpec spec)

@@ -4,9 +4,11 @@ using VirtShell.Engine.Devices;
 
 namespace VirtShell.Devices;
 
-/// <summary><c>virtioConsole({ address: 0xd0000000, irq: 5 })</c>: the machine's console as a virtio-console (hvc0 in Linux).</summary>
+/// <summary><c>virtioConsole({ address: 0xd0000000, irq: 5 })</c> or <c>virtioConsole({ transport: 'pci', slot: 1, irq: 11 })</c>: the machine's console as a virtio-console (hvc0 in Linux).</summary>
 public sealed class VirtioConsoleDeviceType : IDeviceType, IMmioDeviceType
 {
+    private const uint PciClass = 0x07_80_00; // communication controller, other
+
     public string Name => "virtioConsole";
 
     public void Validate(DeviceSpec spec)
@@ -20,5 +22,5 @@ public sealed class VirtioConsoleDeviceType : IDeviceType, IMmioDeviceType
     public IEnumerable<(ulong Start, ulong Length)> MmioRanges(DeviceSpec spec) => VirtioTransportSettings.MmioRanges(spec);
 
     public IDisposable? Attach(DeviceSpec spec, DeviceContext context) =>
-        VirtioTransportSettings.Attach(spec, context, new VirtioConsole(spec.Type, context.Memory, context.Services.Console, context.Services.Log));
+        VirtioTransportSettings.Attach(spec, context, new VirtioConsole(spec.Type, context.Memory, context.Services.Console, context.Services.Log), PciClass);
 }

@@ -56,15 +56,22 @@ internal sealed class GuestDriver(GuestMemory memory, MmioBus bus, ulong baseAdd
     /// <summary>Places queue <paramref name="index"/> at <paramref name="at"/> (descriptors, then avail, then used, each page-aligned) and makes it ready.</summary>
     public Ring SetupQueue(int index, ushort size, ulong at)
     {
-        var ring = new Ring(size, at, at + 0x1000 * (1 + (ulong)size * 16 / 0x1000), 0);
-        ring.Used = ring.Avail + 0x1000 * (1 + (6 + 2UL * size) / 0x1000);
-        memory.GetSpan(ring.Desc, (int)(ring.Used + 6 + 8UL * size - ring.Desc)).Clear();
+        var ring = PlaceQueue(index, size, at);
         Write(0x30, (uint)index);
         Write(0x38, size);
         Write(0x80, (uint)ring.Desc); Write(0x84, (uint)(ring.Desc >> 32));
         Write(0x90, (uint)ring.Avail); Write(0x94, (uint)(ring.Avail >> 32));
         Write(0xa0, (uint)ring.Used); Write(0xa4, (uint)(ring.Used >> 32));
         Write(0x44, 1);
+        return ring;
+    }
+
+    /// <summary>Lays out and clears the rings of queue <paramref name="index"/> in RAM, without telling the device (another transport may).</summary>
+    public Ring PlaceQueue(int index, ushort size, ulong at)
+    {
+        var ring = new Ring(size, at, at + 0x1000 * (1 + (ulong)size * 16 / 0x1000), 0);
+        ring.Used = ring.Avail + 0x1000 * (1 + (6 + 2UL * size) / 0x1000);
+        memory.GetSpan(ring.Desc, (int)(ring.Used + 6 + 8UL * size - ring.Desc)).Clear();
         _rings[index] = ring;
         return ring;
     }

@@ -71,7 +71,8 @@ public sealed class ParavirtualDeviceTypeTests : IDisposable
     [InlineData("address", 0xd0000100L, "aligned to 0x200")]
     [InlineData("address", -512L, "aligned to 0x200")]
     [InlineData("irq", 16L, "'irq' must be 0..15")]
-    [InlineData("transport", "pci", "'transport' must be 'mmio'")]
+    [InlineData("transport", "usb", "'transport' must be 'mmio' or 'pci', not 'usb'")]
+    [InlineData("slot", 3L, "'slot' is for transport 'pci'")]
     [InlineData("transport", 3L, "'transport' must be a string")]
     [InlineData("adress", 0xd0000000L, "unknown setting 'adress'")]
     public void TransportSettings_AreChecked(string key, object? value, string message)
@@ -99,7 +100,8 @@ public sealed class ParavirtualDeviceTypeTests : IDisposable
         Attach(Spec("virtioRng", new() { ["address"] = 0xd0000000L }));
         var clash = Spec("virtioConsole", new() { ["address"] = 0xd0000000L });
         var e = Assert.Throws<DefinitionException>(() => Type("virtioConsole").Attach(clash, _context));
-        Assert.Contains("MMIO conflict", e.Message);
+        Assert.StartsWith(clash.Describe(), e.Message);
+        Assert.Contains("overlaps", e.Message);
         Assert.Equal(_where, e.Location);
     }
 
