@@ -72,8 +72,6 @@ public abstract class PciFunction
     private ushort CommandRegister => BinaryPrimitives.ReadUInt16LittleEndian(_config.AsSpan(Command));
     private ushort StatusRegister => BinaryPrimitives.ReadUInt16LittleEndian(_config.AsSpan(Status));
 
-    public int BarCount => _barSize.Count(s => s != 0);
-
     /// <summary>Where BAR <paramref name="bar"/> is decoded now, or null while memory decoding is off.</summary>
     public (ulong Address, ulong Size)? MemoryBar(int bar)
     {

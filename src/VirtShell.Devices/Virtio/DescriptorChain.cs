@@ -19,8 +19,6 @@ public sealed class DescriptorChain
 
     /// <summary>The head descriptor's index: how the used ring names the chain.</summary>
     public ushort Head { get; }
-    public IReadOnlyList<GuestBuffer> Readable => _readable;
-    public IReadOnlyList<GuestBuffer> Writable => _writable;
     public long ReadableLength { get; private set; }
     public long WritableLength { get; private set; }
 

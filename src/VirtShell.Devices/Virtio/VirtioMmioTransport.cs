@@ -41,8 +41,6 @@ public sealed class VirtioMmioTransport : IMmioDevice, IVirtioInterrupts
         device.Interrupts = this;
     }
 
-    public VirtioDevice Device => _device;
-
     public ulong ReadMmio(ulong address, int size)
     {
         int offset = (int)(address - _base);

@@ -43,8 +43,6 @@ public sealed class VirtioPciTransport : PciFunction, IVirtioInterrupts
         AddCapability(CapVendor, Capability(CfgDevice, DeviceAt, 0x1000));
     }
 
-    public VirtioDevice Device => _device;
-
     /// <summary>struct virtio_pci_cap after its ID and next pointer: cap_len, cfg_type, bar, id, padding, offset, length[, multiplier].</summary>
     private static byte[] Capability(byte type, ulong offset, uint length, uint? multiplier = null)
     {
