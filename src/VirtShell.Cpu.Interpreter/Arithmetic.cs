@@ -44,26 +44,44 @@ public sealed unsafe partial class InterpreterCpu
         return res;
     }
 
-    private static void AddOp(InterpreterCpu c, ref DecodedOp d) { uint a = c.ReadDst(ref d); c.WriteDst(ref d, c.AluAdd(a, c.ReadOp(ref d, 1), 0, d.OpSize)); }
-    private static void AdcOp(InterpreterCpu c, ref DecodedOp d) { uint a = c.ReadDst(ref d); c.WriteDst(ref d, c.AluAdd(a, c.ReadOp(ref d, 1), c._flags & FlagCf, d.OpSize)); }
-    private static void SubOp(InterpreterCpu c, ref DecodedOp d) { uint a = c.ReadDst(ref d); c.WriteDst(ref d, c.AluSub(a, c.ReadOp(ref d, 1), 0, d.OpSize)); }
-    private static void SbbOp(InterpreterCpu c, ref DecodedOp d) { uint a = c.ReadDst(ref d); c.WriteDst(ref d, c.AluSub(a, c.ReadOp(ref d, 1), c._flags & FlagCf, d.OpSize)); }
-    private static void CmpOp(InterpreterCpu c, ref DecodedOp d) => c.AluSub(c.ReadOp(ref d, 0), c.ReadOp(ref d, 1), 0, d.OpSize);
+    private static void AddOp(InterpreterCpu c, ref DecodedOp d)
+    {
+        uint a = c.ReadDst(ref d), b = c.ReadOp(ref d, 1) & SizeMask(d.OpSize);
+        uint res = (a + b) & SizeMask(d.OpSize);
+        c.SetLazy(LazyOp.Add, res, a, b, d.OpSize);
+        c.WriteDst(ref d, res);
+    }
+    private static void AdcOp(InterpreterCpu c, ref DecodedOp d) { uint a = c.ReadDst(ref d); c.WriteDst(ref d, c.AluAdd(a, c.ReadOp(ref d, 1), c.Eflags & FlagCf, d.OpSize)); }
+    private static void SubOp(InterpreterCpu c, ref DecodedOp d)
+    {
+        uint a = c.ReadDst(ref d), b = c.ReadOp(ref d, 1) & SizeMask(d.OpSize);
+        uint res = (a - b) & SizeMask(d.OpSize);
+        c.SetLazy(LazyOp.Sub, res, a, b, d.OpSize);
+        c.WriteDst(ref d, res);
+    }
+    private static void SbbOp(InterpreterCpu c, ref DecodedOp d) { uint a = c.ReadDst(ref d); c.WriteDst(ref d, c.AluSub(a, c.ReadOp(ref d, 1), c.Eflags & FlagCf, d.OpSize)); }
+    private static void CmpOp(InterpreterCpu c, ref DecodedOp d)
+    {
+        uint a = c.ReadOp(ref d, 0), b = c.ReadOp(ref d, 1) & SizeMask(d.OpSize);
+        c.SetLazy(LazyOp.Sub, (a - b) & SizeMask(d.OpSize), a, b, d.OpSize);
+    }
 
     private static void IncOp(InterpreterCpu c, ref DecodedOp d)
     {
-        uint cf = c._flags & FlagCf;
-        uint r = c.AluAdd(c.ReadDst(ref d), 1, 0, d.OpSize);
-        c._flags = (c._flags & ~FlagCf) | cf;
-        c.WriteDst(ref d, r);
+        uint a = c.ReadDst(ref d);
+        uint res = (a + 1) & SizeMask(d.OpSize);
+        c._flagBits = (c._flagBits & ~FlagCf) | c.CarryNow();
+        c.SetLazy(LazyOp.Inc, res, a, 1, d.OpSize);
+        c.WriteDst(ref d, res);
     }
 
     private static void DecOp(InterpreterCpu c, ref DecodedOp d)
     {
-        uint cf = c._flags & FlagCf;
-        uint r = c.AluSub(c.ReadDst(ref d), 1, 0, d.OpSize);
-        c._flags = (c._flags & ~FlagCf) | cf;
-        c.WriteDst(ref d, r);
+        uint a = c.ReadDst(ref d);
+        uint res = (a - 1) & SizeMask(d.OpSize);
+        c._flagBits = (c._flagBits & ~FlagCf) | c.CarryNow();
+        c.SetLazy(LazyOp.Dec, res, a, 1, d.OpSize);
+        c.WriteDst(ref d, res);
     }
 
     private static void NegOp(InterpreterCpu c, ref DecodedOp d) => c.WriteDst(ref d, c.AluSub(0, c.ReadDst(ref d), 0, d.OpSize));
@@ -82,7 +100,7 @@ public sealed unsafe partial class InterpreterCpu
         uint a = c.ReadDst(ref d);
         uint acc = c.ReadGpr(RegEax, d.OpSize);
         c.AluSub(acc, a, 0, d.OpSize);
-        if ((c._flags & FlagZf) != 0) c.WriteDst(ref d, c.ReadOp(ref d, 1));
+        if ((c.Eflags & FlagZf) != 0) c.WriteDst(ref d, c.ReadOp(ref d, 1));
         else
         {
             c.WriteDst(ref d, a); // the destination is always written, as on hardware

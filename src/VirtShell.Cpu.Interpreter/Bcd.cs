@@ -12,7 +12,7 @@ public sealed unsafe partial class InterpreterCpu
         uint al = c.Al, oldAl = al;
         bool oldCf = c.Cf;
         uint f = 0;
-        if ((al & 0xF) > 9 || (c._flags & FlagAf) != 0)
+        if ((al & 0xF) > 9 || (c.Eflags & FlagAf) != 0)
         {
             al += 6;
             if (oldCf || al > 0xFF) f |= FlagCf;
@@ -33,7 +33,7 @@ public sealed unsafe partial class InterpreterCpu
         uint al = c.Al, oldAl = al;
         bool oldCf = c.Cf;
         uint f = 0;
-        if ((al & 0xF) > 9 || (c._flags & FlagAf) != 0)
+        if ((al & 0xF) > 9 || (c.Eflags & FlagAf) != 0)
         {
             if (oldCf || al < 6) f |= FlagCf;
             al -= 6;
@@ -53,7 +53,7 @@ public sealed unsafe partial class InterpreterCpu
     {
         uint f = 0;
         uint ax = c.Ax;
-        if ((ax & 0xF) > 9 || (c._flags & FlagAf) != 0)
+        if ((ax & 0xF) > 9 || (c.Eflags & FlagAf) != 0)
         {
             ax += 0x106;
             f = FlagAf | FlagCf;
@@ -66,7 +66,7 @@ public sealed unsafe partial class InterpreterCpu
     {
         uint f = 0;
         uint ax = c.Ax;
-        if ((ax & 0xF) > 9 || (c._flags & FlagAf) != 0)
+        if ((ax & 0xF) > 9 || (c.Eflags & FlagAf) != 0)
         {
             ax -= 6;
             ax -= 0x100;

@@ -34,7 +34,7 @@ public sealed unsafe partial class InterpreterCpu
             bit = offset & (uint)(bits - 1);
         }
         uint cf = (value >> (int)bit) & 1;
-        c._flags = (c._flags & ~FlagCf) | cf;
+        c.Eflags = (c.Eflags & ~FlagCf) | cf;
         uint res = d.I.Mnemonic switch
         {
             Mnemonic.Bts => value | (1u << (int)bit),
@@ -50,16 +50,16 @@ public sealed unsafe partial class InterpreterCpu
     private static void Bsf(InterpreterCpu c, ref DecodedOp d)
     {
         uint v = c.ReadOp(ref d, 1) & SizeMask(d.OpSize);
-        if (v == 0) { c._flags |= FlagZf; return; }
-        c._flags &= ~FlagZf;
+        if (v == 0) { c.Eflags |= FlagZf; return; }
+        c.Eflags &= ~FlagZf;
         c.WriteReg(d.I.Op0Register, (uint)System.Numerics.BitOperations.TrailingZeroCount(v));
     }
 
     private static void Bsr(InterpreterCpu c, ref DecodedOp d)
     {
         uint v = c.ReadOp(ref d, 1) & SizeMask(d.OpSize);
-        if (v == 0) { c._flags |= FlagZf; return; }
-        c._flags &= ~FlagZf;
+        if (v == 0) { c.Eflags |= FlagZf; return; }
+        c.Eflags &= ~FlagZf;
         c.WriteReg(d.I.Op0Register, (uint)System.Numerics.BitOperations.Log2(v));
     }
 }

@@ -29,7 +29,7 @@ public sealed unsafe partial class InterpreterCpu
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     private Block NextBlock(Block? previous)
     {
-        if (previous != null)
+        if (previous != null && !_paging)
         {
             uint phys = (_segs[SegCs].Base + _eip) & _addrMask;
             var n = previous.Next0;
@@ -52,7 +52,8 @@ public sealed unsafe partial class InterpreterCpu
         uint eip = _eip;
         ref var cs = ref _segs[SegCs];
         if (eip > cs.Limit) throw new CpuFault(Vector.GeneralProtection, 0);
-        uint phys = (cs.Base + eip) & _addrMask;
+        uint linear = cs.Base + eip;
+        uint phys = (_paging ? Translate(linear, write: false) : linear) & _addrMask;
         int slot = (int)((phys ^ (eip << 7)) & (FastSlots - 1));
         var b = _fastBlocks[slot];
         if (b != null && b.Phys == phys && b.Eip == eip && b.Code32 == _code32 && b.Valid) return b;
@@ -85,7 +86,17 @@ public sealed unsafe partial class InterpreterCpu
         bool wrapped = false;
         while (true)
         {
-            decoder.Decode(out var instr);
+            Instruction instr;
+            try
+            {
+                decoder.Decode(out instr);
+            }
+            catch (CpuFault) when (ops.Count > 0)
+            {
+                // A page fault fetching a later instruction belongs to that instruction: end the block before it.
+                cacheable = false;
+                return new Block(phys, eip, _code32, [.. ops], phys + 1);
+            }
             var d = new DecodedOp();
             Prepare(ref d, instr, ipMask, _reader.LastBytes(instr.Length));
             ops.Add(d);
@@ -96,10 +107,12 @@ public sealed unsafe partial class InterpreterCpu
             // Stop when our length differs from Iced's (x87 escapes): the decoder is no longer at the next instruction.
             bool desync = next != ((uint)instr.NextIP & ipMask);
             if (instr.FlowControl != FlowControl.Next || wrapped || desync || ops.Count >= MaxBlockOps) break;
-            if (((_segs[SegCs].Base + ip) & _addrMask) >> 12 != phys >> 12) break;
+            if ((_segs[SegCs].Base + ip) >> 12 != (_segs[SegCs].Base + eip) >> 12) break;
             if (ip > _segs[SegCs].Limit) break;
         }
-        cacheable = _reader.AllRam && !wrapped;
+        // With paging, bytes past the page of the block's start may map anywhere: such a block is not cached.
+        bool crossesPage = _paging && ((_segs[SegCs].Base + eip) & 0xFFF) + (uint)_reader.Count > 0x1000;
+        cacheable = _reader.AllRam && !wrapped && !crossesPage;
         uint physEnd = phys + Math.Max((uint)_reader.Count, wrapped ? 0 : ip - eip);
         return new Block(phys, eip, _code32, [.. ops], physEnd);
     }
@@ -208,7 +221,7 @@ public sealed unsafe partial class InterpreterCpu
 
         public override int ReadByte()
         {
-            byte b = cpu.FetchPhysByte(_base + ((_ip + (uint)Count) & _ipMask), out bool ram);
+            byte b = cpu.FetchByte(_base + ((_ip + (uint)Count) & _ipMask), out bool ram);
             if (Count < _bytes.Length) _bytes[Count] = b;
             Count++;
             if (!ram) AllRam = false;

@@ -33,8 +33,8 @@ public sealed unsafe partial class InterpreterCpu
         uint count = (c._gpr[RegEcx] - 1) & mask;
         bool take = count != 0 && d.I.Mnemonic switch
         {
-            Mnemonic.Loope => (c._flags & FlagZf) != 0,
-            Mnemonic.Loopne => (c._flags & FlagZf) == 0,
+            Mnemonic.Loope => (c.Eflags & FlagZf) != 0,
+            Mnemonic.Loopne => (c.Eflags & FlagZf) == 0,
             _ => true,
         };
         if (take && d.Imm > c._segs[SegCs].Limit) throw new CpuFault(Vector.GeneralProtection, 0);

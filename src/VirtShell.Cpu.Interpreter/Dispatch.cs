@@ -30,8 +30,6 @@ public sealed unsafe partial class InterpreterCpu
         var info = i.Code.ToOpCode();
         d.Handler = Handlers[(int)i.Mnemonic];
         if (d.Handler == null) d.Handler = &Unimplemented;
-        // VEX/EVEX/XOP do not exist in real mode: C4/C5 there are LES/LDS, and with a register operand #UD.
-        if (i.Encoding != EncodingKind.Legacy && !ProtectedMode) d.Handler = &InvalidOpcode;
 
         int opSize = info.OperandSize / 8;
         int memSize = 0;
@@ -85,6 +83,12 @@ public sealed unsafe partial class InterpreterCpu
             d.Handler = &NoCoprocessor;
             d.NextIp = ((uint)i.IP + (uint)X87Length(bytes, _code32)) & ipMask;
         }
+        // Registers this CPU does not have (debug, test, MMX, SSE...): report the instruction rather than guess.
+        for (int n = 0; n < i.OpCount; n++)
+            if (i.GetOpKind(n) == OpKind.Register && RegKinds[(int)i.GetOpRegister(n)] == RegKind.Other && !x87)
+                d.Handler = &Unimplemented;
+        // VEX/EVEX/XOP do not exist in real mode: C4/C5 there are LES/LDS, and with a register operand #UD.
+        if (i.Encoding != EncodingKind.Legacy && !ProtectedMode) d.Handler = &InvalidOpcode;
         if (opSize == 0) opSize = _code32 ? 4 : 2;
         if (i.OpCount > 0) (d.Loc0, d.Reg0) = Locate(i, 0);
         if (i.OpCount > 1) (d.Loc1, d.Reg1) = Locate(i, 1);
@@ -209,7 +213,7 @@ public sealed unsafe partial class InterpreterCpu
     {
         var bytes = new byte[d.I.Length];
         for (int k = 0; k < bytes.Length; k++)
-            bytes[k] = c.FetchPhysByte(c._segs[SegCs].Base + ((c._instrStart + (uint)k) & (c._code32 ? 0xFFFF_FFFFu : 0xFFFF)), out _);
+            bytes[k] = c.FetchByte(c._segs[SegCs].Base + ((c._instrStart + (uint)k) & (c._code32 ? 0xFFFF_FFFFu : 0xFFFF)), out _);
         throw new UnimplementedInstruction(
             $"instruction not implemented: {d.I} (bytes {Convert.ToHexString(bytes)}) at {c._segs[SegCs].Selector:x4}:{c._instrStart:x8}");
     }
@@ -266,6 +270,9 @@ public sealed unsafe partial class InterpreterCpu
         Register(Mnemonic.Nop, &Nop);
         Register(Mnemonic.Wait, &NoCoprocessor);
         Register(Mnemonic.Ud0, &InvalidOpcode); Register(Mnemonic.Ud1, &InvalidOpcode); Register(Mnemonic.Ud2, &InvalidOpcode);
+        // PAUSE is REP NOP on CPUs before the Pentium 4; the 0F 0D/18-1F hint space is #UD on a 486-class CPU.
+        Register(Mnemonic.Pause, &Nop);
+        Register(Mnemonic.Reservednop, &InvalidOpcode);
         RegisterDataTransfer();
         RegisterArithmetic();
         RegisterLogical();
@@ -285,7 +292,7 @@ public sealed unsafe partial class InterpreterCpu
         Register(Mnemonic.Lahf, &Lahf); Register(Mnemonic.Sahf, &Sahf); Register(Mnemonic.Salc, &Salc);
         Register(Mnemonic.Pushf, &Pushf); Register(Mnemonic.Pushfd, &Pushf);
         Register(Mnemonic.Popf, &Popf); Register(Mnemonic.Popfd, &Popf);
-        Register(Mnemonic.Int, &Int); Register(Mnemonic.Int3, &Int3); Register(Mnemonic.Into, &Into);
+        Register(Mnemonic.Int, &Int); Register(Mnemonic.Int3, &Int3); Register(Mnemonic.Into, &Into); Register(Mnemonic.Int1, &Int1);
         Register(Mnemonic.Iret, &Iret); Register(Mnemonic.Iretd, &Iret); Register(Mnemonic.Bound, &Bound);
     }
 }

@@ -2,7 +2,9 @@ using System.Runtime.CompilerServices;
 
 namespace VirtShell.Cpu.Interpreter;
 
-// EFLAGS is kept eagerly in one word: every ALU op writes its flags as it computes (see Arithmetic.cs).
+// EFLAGS lives in _flagBits, except that the six arithmetic flags of the hottest ALU ops (ADD SUB CMP INC DEC AND
+// OR XOR TEST) are lazy: those ops only record their operands and result, and the flags are computed when something
+// reads them (Eflags getter, Condition). Most results are overwritten before any read, which saves the work.
 public sealed unsafe partial class InterpreterCpu
 {
     private const uint FlagCf = 1, FlagPf = 4, FlagAf = 0x10, FlagZf = 0x40, FlagSf = 0x80, FlagTf = 0x100,
@@ -11,13 +13,74 @@ public sealed unsafe partial class InterpreterCpu
     /// <summary>The bits software can change: the 8086 set plus IOPL/NT, AC and ID (a CPUID-capable 486 or later).</summary>
     private const uint WritableFlags = 0x7FD5 | FlagAc | FlagId;
 
-    private uint _flags = 2;
+    private enum LazyOp : byte { None, Add, Sub, Logic, Inc, Dec }
+
+    private uint _flagBits = 2;
+    private LazyOp _lazyOp;
+    private byte _lazySize;
+    private uint _lazyRes, _lazyA, _lazyB;
+
+    /// <summary>EFLAGS with any pending lazy arithmetic flags computed. IF, DF, TF and the rest are never lazy.</summary>
+    private uint Eflags
+    {
+        get
+        {
+            if (_lazyOp != LazyOp.None) Materialize();
+            return _flagBits;
+        }
+        set
+        {
+            _lazyOp = LazyOp.None;
+            _flagBits = value;
+        }
+    }
 
     private uint Flags
     {
-        get => _flags;
-        set => _flags = (value & WritableFlags) | 2;
+        get => Eflags;
+        set => Eflags = (value & WritableFlags) | 2;
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void SetLazy(LazyOp op, uint res, uint a, uint b, int size)
+    {
+        _lazyOp = op;
+        _lazyRes = res;
+        _lazyA = a;
+        _lazyB = b;
+        _lazySize = (byte)size;
+    }
+
+    private void Materialize()
+    {
+        uint res = _lazyRes, a = _lazyA, b = _lazyB;
+        int size = _lazySize, sign = SignShift(size);
+        uint f = Szp(res, size);
+        switch (_lazyOp)
+        {
+            case LazyOp.Add:
+            case LazyOp.Inc:
+                f |= ((a ^ b ^ res) & FlagAf) | ((((a ^ res) & (b ^ res)) >> sign) & 1) << 11;
+                f |= _lazyOp == LazyOp.Add ? (res < a ? FlagCf : 0) : _flagBits & FlagCf;
+                break;
+            case LazyOp.Sub:
+            case LazyOp.Dec:
+                f |= ((a ^ b ^ res) & FlagAf) | ((((a ^ b) & (a ^ res)) >> sign) & 1) << 11;
+                f |= _lazyOp == LazyOp.Sub ? (a < b ? FlagCf : 0) : _flagBits & FlagCf;
+                break;
+        }
+        _flagBits = (_flagBits & ~ArithFlags) | f;
+        _lazyOp = LazyOp.None;
+    }
+
+    /// <summary>CF alone, without computing the other lazy flags (INC/DEC keep it).</summary>
+    private uint CarryNow() => _lazyOp switch
+    {
+        LazyOp.Add => _lazyRes < _lazyA ? FlagCf : 0,
+        LazyOp.Sub => _lazyA < _lazyB ? FlagCf : 0,
+        LazyOp.Logic => 0,
+        _ => _flagBits & FlagCf,
+    };
 
     private static readonly byte[] ParityTable = BuildParity();
 
@@ -36,15 +99,23 @@ public sealed unsafe partial class InterpreterCpu
     private static uint Szp(uint res, int size) =>
         ParityTable[res & 0xFF] | (res == 0 ? FlagZf : 0) | (((res >> SignShift(size)) & 1) << 7);
 
+    /// <summary>Sets all six arithmetic flags at once (so nothing pending needs computing first).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void SetArith(uint flags) => _flags = (_flags & ~ArithFlags) | flags;
+    private void SetArith(uint flags)
+    {
+        _flagBits = (_flagBits & ~ArithFlags) | flags;
+        _lazyOp = LazyOp.None;
+    }
 
-    private bool Cf => (_flags & FlagCf) != 0;
+    private bool Cf => (Eflags & FlagCf) != 0;
 
     /// <summary>Evaluates an Iced condition code (the low nibble of Jcc/SETcc/CMOVcc).</summary>
     private bool Condition(Iced.Intel.ConditionCode cc)
     {
-        uint f = _flags;
+        // JZ/JNZ after a lazy op (the loop-closing case) need only the result.
+        if (_lazyOp != LazyOp.None && cc is Iced.Intel.ConditionCode.e or Iced.Intel.ConditionCode.ne)
+            return (_lazyRes == 0) == (cc == Iced.Intel.ConditionCode.e);
+        uint f = Eflags;
         return cc switch
         {
             Iced.Intel.ConditionCode.o => (f & FlagOf) != 0,
@@ -68,47 +139,47 @@ public sealed unsafe partial class InterpreterCpu
     }
 
     // Flag instructions: CLC STC CMC CLD STD CLI STI LAHF SAHF PUSHF POPF SALC.
-    private static void Clc(InterpreterCpu c, ref DecodedOp d) => c._flags &= ~FlagCf;
-    private static void Stc(InterpreterCpu c, ref DecodedOp d) => c._flags |= FlagCf;
-    private static void Cmc(InterpreterCpu c, ref DecodedOp d) => c._flags ^= FlagCf;
-    private static void Cld(InterpreterCpu c, ref DecodedOp d) => c._flags &= ~FlagDf;
-    private static void Std(InterpreterCpu c, ref DecodedOp d) => c._flags |= FlagDf;
+    private static void Clc(InterpreterCpu c, ref DecodedOp d) => c.Eflags &= ~FlagCf;
+    private static void Stc(InterpreterCpu c, ref DecodedOp d) => c.Eflags |= FlagCf;
+    private static void Cmc(InterpreterCpu c, ref DecodedOp d) => c.Eflags ^= FlagCf;
+    private static void Cld(InterpreterCpu c, ref DecodedOp d) => c.Eflags &= ~FlagDf;
+    private static void Std(InterpreterCpu c, ref DecodedOp d) => c.Eflags |= FlagDf;
 
     private static void Cli(InterpreterCpu c, ref DecodedOp d)
     {
         c.CheckIopl();
-        c._flags &= ~FlagIf;
+        c.Eflags &= ~FlagIf;
     }
 
     private static void Sti(InterpreterCpu c, ref DecodedOp d)
     {
         c.CheckIopl();
-        if ((c._flags & FlagIf) == 0)
+        if ((c.Eflags & FlagIf) == 0)
         {
-            c._flags |= FlagIf;
+            c.Eflags |= FlagIf;
             c._interruptShadow = true;
             c._breakBlock = true;
         }
     }
 
     private static void Lahf(InterpreterCpu c, ref DecodedOp d) =>
-        c._gpr[RegEax] = (c._gpr[RegEax] & 0xFFFF_00FF) | ((c._flags & 0xD7 | 2) << 8);
+        c._gpr[RegEax] = (c._gpr[RegEax] & 0xFFFF_00FF) | ((c.Eflags & 0xD7 | 2) << 8);
 
     private static void Sahf(InterpreterCpu c, ref DecodedOp d) =>
-        c._flags = (c._flags & ~0xD5u) | ((c._gpr[RegEax] >> 8) & 0xD5);
+        c.Eflags = (c.Eflags & ~0xD5u) | ((c._gpr[RegEax] >> 8) & 0xD5);
 
     private static void Salc(InterpreterCpu c, ref DecodedOp d) =>
         c._gpr[RegEax] = (c._gpr[RegEax] & 0xFFFF_FF00) | (c.Cf ? 0xFFu : 0);
 
     private static void Pushf(InterpreterCpu c, ref DecodedOp d)
     {
-        if (d.OpSize == 4) c.Push32(c._flags & 0x00FC_FFFF);
-        else c.Push16(c._flags & 0xFFFF);
+        if (d.OpSize == 4) c.Push32(c.Eflags & 0x00FC_FFFF);
+        else c.Push16(c.Eflags & 0xFFFF);
     }
 
     private static void Popf(InterpreterCpu c, ref DecodedOp d)
     {
-        uint v = d.OpSize == 4 ? c.Pop32() : c.Pop16() | (c._flags & 0xFFFF_0000);
+        uint v = d.OpSize == 4 ? c.Pop32() : c.Pop16() | (c.Eflags & 0xFFFF_0000);
         c.WriteFlagsChecked(v, d.OpSize == 4 ? 0xFFFF_FFFFu : 0xFFFF);
         c._breakBlock = true;
     }
@@ -118,12 +189,12 @@ public sealed unsafe partial class InterpreterCpu
     {
         uint keep = ~width;
         if (ProtectedMode && Cpl != 0) keep |= FlagIopl;
-        if (ProtectedMode && Cpl > ((_flags >> 12) & 3)) keep |= FlagIf;
-        Flags = (_flags & keep) | (value & ~keep);
+        if (ProtectedMode && Cpl > ((Eflags >> 12) & 3)) keep |= FlagIf;
+        Flags = (Eflags & keep) | (value & ~keep);
     }
 
     private void CheckIopl()
     {
-        if (ProtectedMode && Cpl > ((_flags >> 12) & 3)) throw new CpuFault(Vector.GeneralProtection, 0);
+        if (ProtectedMode && Cpl > ((Eflags >> 12) & 3)) throw new CpuFault(Vector.GeneralProtection, 0);
     }
 }

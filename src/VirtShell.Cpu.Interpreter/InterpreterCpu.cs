@@ -135,7 +135,7 @@ public sealed unsafe partial class InterpreterCpu : IVirtualCpu
                 }
                 if (_pendingExternal) DrainExternalWrites();
                 if (_interruptShadow) _interruptShadow = false;
-                else if ((_flags & FlagIf) != 0) TryDeliverExternalInterrupt();
+                else if ((_flagBits & FlagIf) != 0) TryDeliverExternalInterrupt();
 
                 _breakBlock = false;
                 _instrStart = _eip;
@@ -160,7 +160,13 @@ public sealed unsafe partial class InterpreterCpu : IVirtualCpu
                     previous = null;
                     RaiseFault(f);
                 }
-                if (_halted) return new CpuExit(CpuExitReason.Halted);
+                if (_halted)
+                {
+                    // An interrupt already waiting ends the halt at once; only a real wait goes back to the runtime.
+                    if ((_flagBits & FlagIf) == 0 || !TryDeliverExternalInterrupt()) return new CpuExit(CpuExitReason.Halted);
+                    _halted = false;
+                    previous = null;
+                }
                 if (retired >= 1 << 20)
                 {
                     Interlocked.Add(ref _retired, retired);
@@ -177,7 +183,7 @@ public sealed unsafe partial class InterpreterCpu : IVirtualCpu
     /// <summary>Delivers a pending external interrupt if IF allows; true when one was delivered.</summary>
     private bool TryDeliverExternalInterrupt()
     {
-        if ((_flags & FlagIf) == 0 || _interrupts == null || !_interrupts.HasPendingInterrupt) return false;
+        if ((_flagBits & FlagIf) == 0 || _interrupts == null || !_interrupts.HasPendingInterrupt) return false;
         int vector = _interrupts.AcknowledgeInterrupt();
         if (vector < 0) return false;
         _instrStart = _eip;

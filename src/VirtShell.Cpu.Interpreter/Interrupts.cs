@@ -5,30 +5,24 @@ public sealed unsafe partial class InterpreterCpu
 {
     private enum InterruptKind { Software, Exception, External }
 
-    /// <summary>Nesting of exception delivery, to turn a fault inside a fault into #DF and then a shutdown.</summary>
-    private int _faultDepth;
-
+    /// <summary>
+    /// Delivers an exception at the faulting instruction. A fault while delivering it becomes a double fault (#DF);
+    /// a fault while delivering #DF shuts the CPU down.
+    /// </summary>
     private void RaiseFault(CpuFault f)
     {
         LastException = f.Vector;
         _eip = _instrStart;
         _breakBlock = true;
-        if (_faultDepth >= 2 || (_faultDepth == 1 && f.Vector == Vector.DoubleFault))
-            throw new TripleFault($"triple fault: exception {f.Vector} while delivering a double fault at {_segs[SegCs].Selector:x4}:{_instrStart:x8}");
-        _faultDepth++;
         try
         {
             DeliverInterrupt(f.Vector, _instrStart, InterruptKind.Exception, f.ErrorCode >= 0 ? f.ErrorCode : null);
         }
         catch (CpuFault nested)
         {
-            if (_faultDepth >= 2)
-                throw new TripleFault($"triple fault: exception {nested.Vector} while delivering exception {f.Vector} at {_segs[SegCs].Selector:x4}:{_instrStart:x8}");
+            if (f.Vector == Vector.DoubleFault)
+                throw new TripleFault($"triple fault: exception {nested.Vector} while delivering a double fault at {_segs[SegCs].Selector:x4}:{_instrStart:x8}");
             RaiseFault(new CpuFault(Vector.DoubleFault, 0));
-        }
-        finally
-        {
-            _faultDepth--;
         }
     }
 
@@ -43,10 +37,10 @@ public sealed unsafe partial class InterpreterCpu
         uint entry = (uint)vector * 4;
         if (entry + 3 > _idtr.Limit) throw new CpuFault(Vector.GeneralProtection, vector * 8 + 2);
         uint target = ReadLinear32((uint)_idtr.Base + entry);
-        Push16(_flags & 0xFFFF);
+        Push16(Eflags & 0xFFFF);
         Push16(_segs[SegCs].Selector);
         Push16(returnEip & 0xFFFF);
-        _flags &= ~(FlagIf | FlagTf | FlagAc);
+        Eflags &= ~(FlagIf | FlagTf | FlagAc);
         LoadSegmentReal(SegCs, (ushort)(target >> 16));
         _eip = target & 0xFFFF;
     }
@@ -54,14 +48,17 @@ public sealed unsafe partial class InterpreterCpu
     private static void Int(InterpreterCpu c, ref DecodedOp d) => c.SoftwareInterrupt((int)(d.Imm & 0xFF));
     private static void Int3(InterpreterCpu c, ref DecodedOp d) => c.SoftwareInterrupt(Vector.Breakpoint);
 
+    /// <summary>ICEBP (F1): a debug trap through vector 1 without the software-interrupt privilege check.</summary>
+    private static void Int1(InterpreterCpu c, ref DecodedOp d) => c.DeliverInterrupt(Vector.Debug, c._eip, InterruptKind.Exception, null);
+
     private static void Into(InterpreterCpu c, ref DecodedOp d)
     {
-        if ((c._flags & FlagOf) != 0) c.SoftwareInterrupt(Vector.Overflow);
+        if ((c.Eflags & FlagOf) != 0) c.SoftwareInterrupt(Vector.Overflow);
     }
 
     private void SoftwareInterrupt(int vector)
     {
-        if (ProtectedMode && (_flags & 0x20000) != 0 && ((_flags >> 12) & 3) < 3) throw new CpuFault(Vector.GeneralProtection, 0);
+        if (ProtectedMode && (Eflags & 0x20000) != 0 && ((Eflags >> 12) & 3) < 3) throw new CpuFault(Vector.GeneralProtection, 0);
         DeliverInterrupt(vector, _eip, InterruptKind.Software, null);
     }
 

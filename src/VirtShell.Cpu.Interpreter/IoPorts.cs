@@ -14,7 +14,7 @@ public sealed unsafe partial class InterpreterCpu
     /// <summary>In protected mode with CPL &gt; IOPL port access faults (the TSS permission bitmap is not consulted).</summary>
     private void CheckIoPrivilege()
     {
-        if (ProtectedMode && Cpl > ((_flags >> 12) & 3)) throw new CpuFault(Vector.GeneralProtection, 0);
+        if (ProtectedMode && Cpl > ((Eflags >> 12) & 3)) throw new CpuFault(Vector.GeneralProtection, 0);
     }
 
     private static void In(InterpreterCpu c, ref DecodedOp d)

@@ -14,7 +14,7 @@ public sealed unsafe partial class InterpreterCpu
     private uint Logic(uint res, int size)
     {
         res &= SizeMask(size);
-        SetArith(Szp(res, size));
+        SetLazy(LazyOp.Logic, res, 0, 0, size);
         return res;
     }
 

@@ -64,7 +64,22 @@ public sealed unsafe partial class InterpreterCpu
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private uint ReadLinear(uint linear, int size)
     {
-        uint phys = linear & _addrMask;
+        if (_paging) return ReadPaged(linear, size);
+        return ReadPhys(linear & _addrMask, size);
+    }
+
+    private uint ReadLinear32(uint linear) => ReadLinear(linear, 4);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void WriteLinear(uint linear, int size, uint value)
+    {
+        if (_paging) WritePaged(linear, size, value);
+        else WritePhys(linear & _addrMask, size, value);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private uint ReadPhys(uint phys, int size)
+    {
         if (phys < _fastLimit && _fastLimit - phys >= (uint)size)
         {
             byte* p = _ram + phys;
@@ -73,12 +88,9 @@ public sealed unsafe partial class InterpreterCpu
         return ReadPhysSlow(phys, size);
     }
 
-    private uint ReadLinear32(uint linear) => ReadLinear(linear, 4);
-
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void WriteLinear(uint linear, int size, uint value)
+    private void WritePhys(uint phys, int size, uint value)
     {
-        uint phys = linear & _addrMask;
         if (phys < _fastLimit && _fastLimit - phys >= (uint)size)
         {
             byte* p = _ram + phys;
@@ -150,10 +162,10 @@ public sealed unsafe partial class InterpreterCpu
         }
     }
 
-    /// <summary>An instruction fetch byte: RAM or MMIO (a ROM device), reporting whether it came from RAM.</summary>
-    private byte FetchPhysByte(uint phys, out bool ram)
+    /// <summary>An instruction fetch byte at a linear address: RAM or MMIO (a ROM device), reporting whether it came from RAM.</summary>
+    private byte FetchByte(uint linear, out bool ram)
     {
-        phys &= _addrMask;
+        uint phys = (_paging ? Translate(linear, write: false) : linear) & _addrMask;
         if (phys < _fastLimit)
         {
             ram = true;

@@ -146,6 +146,7 @@ public sealed unsafe partial class InterpreterCpu
         _interruptShadow = false;
         _breakBlock = true;
         ModeChanged();
+        PagingModeChanged();
     }
 
     private static SegmentState ToState(Segment s) =>

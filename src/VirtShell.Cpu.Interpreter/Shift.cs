@@ -67,7 +67,7 @@ public sealed unsafe partial class InterpreterCpu
         int r = (int)(n & (uint)(bits - 1));
         uint res = r == 0 ? a : ((a << r) | (a >> (bits - r))) & SizeMask(size);
         uint cf = res & 1;
-        c._flags = (c._flags & ~(FlagCf | FlagOf)) | cf | ((((res >> (bits - 1)) ^ cf) & 1) << 11);
+        c.Eflags = (c.Eflags & ~(FlagCf | FlagOf)) | cf | ((((res >> (bits - 1)) ^ cf) & 1) << 11);
         c.WriteDst(ref d, res);
     }
 
@@ -80,7 +80,7 @@ public sealed unsafe partial class InterpreterCpu
         int r = (int)(n & (uint)(bits - 1));
         uint res = r == 0 ? a : ((a >> r) | (a << (bits - r))) & SizeMask(size);
         uint cf = (res >> (bits - 1)) & 1;
-        c._flags = (c._flags & ~(FlagCf | FlagOf)) | cf | ((((res >> (bits - 1)) ^ (res >> (bits - 2))) & 1) << 11);
+        c.Eflags = (c.Eflags & ~(FlagCf | FlagOf)) | cf | ((((res >> (bits - 1)) ^ (res >> (bits - 2))) & 1) << 11);
         c.WriteDst(ref d, res);
     }
 
@@ -91,14 +91,14 @@ public sealed unsafe partial class InterpreterCpu
         if (n == 0) return;
         int size = d.OpSize, bits = size * 8;
         uint mask = SizeMask(size);
-        uint cf = c._flags & FlagCf;
+        uint cf = c.Eflags & FlagCf;
         for (uint k = n % (uint)(bits + 1); k > 0; k--)
         {
             uint out_ = (a >> (bits - 1)) & 1;
             a = ((a << 1) | cf) & mask;
             cf = out_;
         }
-        c._flags = (c._flags & ~(FlagCf | FlagOf)) | cf | ((((a >> (bits - 1)) ^ cf) & 1) << 11);
+        c.Eflags = (c.Eflags & ~(FlagCf | FlagOf)) | cf | ((((a >> (bits - 1)) ^ cf) & 1) << 11);
         c.WriteDst(ref d, a);
     }
 
@@ -108,14 +108,14 @@ public sealed unsafe partial class InterpreterCpu
         uint n = c.ShiftCount(ref d);
         if (n == 0) return;
         int size = d.OpSize, bits = size * 8;
-        uint cf = c._flags & FlagCf;
+        uint cf = c.Eflags & FlagCf;
         for (uint k = n % (uint)(bits + 1); k > 0; k--)
         {
             uint out_ = a & 1;
             a = (a >> 1) | (cf << (bits - 1));
             cf = out_;
         }
-        c._flags = (c._flags & ~(FlagCf | FlagOf)) | cf | ((((a >> (bits - 1)) ^ (a >> (bits - 2))) & 1) << 11);
+        c.Eflags = (c.Eflags & ~(FlagCf | FlagOf)) | cf | ((((a >> (bits - 1)) ^ (a >> (bits - 2))) & 1) << 11);
         c.WriteDst(ref d, a);
     }
 

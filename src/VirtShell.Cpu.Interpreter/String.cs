@@ -36,7 +36,7 @@ public sealed unsafe partial class InterpreterCpu
         if (kind is StringKind.Ins or StringKind.Outs) CheckIoPrivilege();
         int size = d.MemSize;
         uint mask = d.AddrMask;
-        uint step = (_flags & FlagDf) != 0 ? (uint)-size : (uint)size;
+        uint step = (_flagBits & FlagDf) != 0 ? (uint)-size : (uint)size;
         bool rep = d.I.HasRepPrefix || d.I.HasRepnePrefix;
         if (!rep)
         {
@@ -57,7 +57,7 @@ public sealed unsafe partial class InterpreterCpu
             }
             StringStep(ref d, kind, size, mask, step);
             _gpr[RegEcx] = (_gpr[RegEcx] & ~mask) | ((count - 1) & mask);
-            if (conditional && ((_flags & FlagZf) != 0) != whileEqual) return;
+            if (conditional && ((Eflags & FlagZf) != 0) != whileEqual) return;
         }
     }
 

@@ -12,7 +12,10 @@ public sealed unsafe partial class InterpreterCpu
         Register(Mnemonic.Lmsw, &Lmsw); Register(Mnemonic.Smsw, &Smsw); Register(Mnemonic.Clts, &Clts);
         Register(Mnemonic.Lldt, &Lldt); Register(Mnemonic.Ltr, &Ltr); Register(Mnemonic.Sldt, &Sldt); Register(Mnemonic.Str, &Str);
         Register(Mnemonic.Cpuid, &Cpuid); Register(Mnemonic.Rdtsc, &Rdtsc);
-        Register(Mnemonic.Wbinvd, &Privileged); Register(Mnemonic.Invd, &Privileged); Register(Mnemonic.Invlpg, &Privileged);
+        Register(Mnemonic.Arpl, &Arpl);
+        Register(Mnemonic.Lar, &ProtectedModeOnly); Register(Mnemonic.Lsl, &ProtectedModeOnly);
+        Register(Mnemonic.Verr, &ProtectedModeOnly); Register(Mnemonic.Verw, &ProtectedModeOnly);
+        Register(Mnemonic.Wbinvd, &Privileged); Register(Mnemonic.Invd, &Privileged); Register(Mnemonic.Invlpg, &Invlpg);
     }
 
     private void RequireCpl0()
@@ -21,6 +24,26 @@ public sealed unsafe partial class InterpreterCpu
     }
 
     private static void Privileged(InterpreterCpu c, ref DecodedOp d) => c.RequireCpl0();
+
+    /// <summary>LAR LSL VERR VERW: #UD in real mode; in protected mode not implemented yet (reported, not guessed).</summary>
+    private static void ProtectedModeOnly(InterpreterCpu c, ref DecodedOp d)
+    {
+        if (!c.ProtectedMode) throw new CpuFault(Vector.InvalidOpcode);
+        Unimplemented(c, ref d);
+    }
+
+    private static void Arpl(InterpreterCpu c, ref DecodedOp d)
+    {
+        if (!c.ProtectedMode) throw new CpuFault(Vector.InvalidOpcode);
+        uint dst = c.ReadDst(ref d);
+        uint src = c.ReadOp(ref d, 1);
+        if ((dst & 3) < (src & 3))
+        {
+            c.Eflags |= FlagZf;
+            c.WriteDst(ref d, (dst & ~3u) | (src & 3));
+        }
+        else c.Eflags &= ~FlagZf;
+    }
 
     private uint ReadControlRegister(int n) => n switch
     {
@@ -37,13 +60,18 @@ public sealed unsafe partial class InterpreterCpu
         switch (n)
         {
             case 0:
-                if ((v & 0x8000_0000) != 0) throw new UnimplementedInstruction("paging (CR0.PG=1) is not implemented");
+                if ((v & 0x8000_0001) == 0x8000_0000) throw new CpuFault(Vector.GeneralProtection, 0); // PG without PE
                 _cr0 = v | 0x10;
                 ModeChanged();
+                PagingModeChanged();
                 break;
             case 2: _cr2 = v; break;
-            case 3: _cr3 = v; break;
-            case 4: _cr4 = v; break;
+            case 3: _cr3 = v; FlushTlb(); break;
+            case 4:
+                if ((v & ~0x10u & ~0x80u) != 0) throw new CpuFault(Vector.GeneralProtection, 0); // only PSE and PGE exist here
+                _cr4 = v;
+                FlushTlb();
+                break;
             default: throw new CpuFault(Vector.InvalidOpcode);
         }
     }
@@ -76,6 +104,7 @@ public sealed unsafe partial class InterpreterCpu
         // LMSW can set PE but never clear it.
         c._cr0 = (c._cr0 & ~0xEu) | (v & 0xF) | (c._cr0 & 1);
         c.ModeChanged();
+        c.PagingModeChanged();
     }
 
     private static void Smsw(InterpreterCpu c, ref DecodedOp d) =>
@@ -121,7 +150,7 @@ public sealed unsafe partial class InterpreterCpu
         c.WriteOp0(ref d, c._tr.Selector);
     }
 
-    /// <summary>A 486-class CPU without FPU: vendor "VirtShellCPU", family 4, no feature bits but VME-less basics.</summary>
+    /// <summary>A 486-class CPU without FPU: vendor "VirtShellCPU", family 4, features PSE and TSC.</summary>
     private static void Cpuid(InterpreterCpu c, ref DecodedOp d)
     {
         switch (c._gpr[RegEax])
@@ -135,7 +164,7 @@ public sealed unsafe partial class InterpreterCpu
             case 1:
                 c._gpr[RegEax] = 0x0000_0480;
                 c._gpr[RegEbx] = 0; c._gpr[RegEcx] = 0;
-                c._gpr[RegEdx] = 0x10; // TSC
+                c._gpr[RegEdx] = 0x18; // PSE, TSC
                 break;
             default:
                 c._gpr[RegEax] = c._gpr[RegEbx] = c._gpr[RegEcx] = c._gpr[RegEdx] = 0;

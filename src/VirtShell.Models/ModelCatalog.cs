@@ -1,5 +1,6 @@
 using VirtShell.Engine.Models;
 using VirtShell.Models.Emulated;
+using VirtShell.Models.Hardware;
 
 namespace VirtShell.Models;
 
@@ -8,7 +9,7 @@ public static class ModelCatalog
 {
     public static ModelRegistry CreateRegistry() => new([
         new EmulatedModel(),
-        new PlannedModel("hardware", "hardware virtualization: KVM, emulated PC chipset"),
+        new HardwareModel(),
         new PlannedModel("paravirtual", "paravirtualization: KVM, virtio devices and a hypercall channel"),
         new PlannedModel("container", "OS-level virtualization: namespaces and cgroups through an OCI runtime"),
     ]);

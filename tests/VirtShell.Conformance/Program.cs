@@ -12,11 +12,17 @@ for (int i = 0; i < args.Length; i++)
         case "--data" when i + 1 < args.Length: dataArg = args[++i]; break;
         case "--out" when i + 1 < args.Length: outDir = args[++i]; break;
         case "--only" when i + 1 < args.Length: only = args[++i]; break;
+        case "--mips":
+            MipsBenchmark.RealMode(); // warm-up: let the JIT reach its final tier before measuring
+            MipsBenchmark.ProtectedMode();
+            Console.WriteLine(MipsBenchmark.RealMode());
+            Console.WriteLine(MipsBenchmark.ProtectedMode());
+            return 0;
         case "--list-rules":
             foreach (var rule in Exclusions.All) Console.WriteLine($"| `{rule.Id}` | {rule.Reason} |");
             return 0;
         default:
-            Console.Error.WriteLine($"unknown or incomplete argument '{args[i]}'. Usage: VirtShell.Conformance [--data DIR] [--out DIR] [--only FILE-PREFIX] [--list-rules]");
+            Console.Error.WriteLine($"unknown or incomplete argument '{args[i]}'. Usage: VirtShell.Conformance [--data DIR] [--out DIR] [--only FILE-PREFIX] [--list-rules] [--mips]");
             return 2;
     }
 }
@@ -32,9 +38,19 @@ Directory.CreateDirectory(outDir);
 bool anyFailed = false;
 foreach (var (sub, cpu) in new[] { ("8086", SuiteCpu.I8086), ("80286", SuiteCpu.I80286) })
 {
-    var suite = new SingleStepSuite(Path.Combine(dataDir, sub), cpu);
     var sw = Stopwatch.StartNew();
-    var result = suite.Run(Environment.ProcessorCount, only == null ? null : f => f.StartsWith(only, StringComparison.OrdinalIgnoreCase));
+    SuiteResult result;
+    try
+    {
+        var suite = new SingleStepSuite(Path.Combine(dataDir, sub), cpu);
+        result = suite.Run(Environment.ProcessorCount, only == null ? null : f => f.StartsWith(only, StringComparison.OrdinalIgnoreCase));
+    }
+    catch (Exception e) when (e is IOException or InvalidDataException or AggregateException)
+    {
+        var inner = e is AggregateException ae ? ae.Flatten().InnerExceptions : [e];
+        foreach (var x in inner) Console.Error.WriteLine($"{sub}: {x.Message}");
+        return 2;
+    }
     Console.WriteLine($"{result.Name}: {result.Passed} passed, {result.Failed} failed, {result.Skipped} skipped");
     anyFailed |= result.Failed > 0;
     using var w = new StreamWriter(Path.Combine(outDir, result.Name + ".txt"));

@@ -63,7 +63,7 @@ public sealed record DeviceSpec
             : fallback;
 }
 
-public enum BootKind { Flat, BootSector }
+public enum BootKind { Flat, BootSector, Multiboot, Linux }
 
 public enum CpuStartMode { Real, Protected }
 
@@ -76,5 +76,19 @@ public sealed record BootSpec
     public ulong LoadAddress { get; init; } = 0x7C00;
     public ulong? Entry { get; init; }
     public CpuStartMode Mode { get; init; } = CpuStartMode.Real;
+    /// <summary>The kernel command line (Multiboot, Linux).</summary>
+    public string? CommandLine { get; init; }
+    /// <summary>Absolute path of the initial RAM disk (Linux).</summary>
+    public string? Initrd { get; init; }
+    /// <summary>Multiboot modules, loaded in this order after the kernel.</summary>
+    public IReadOnlyList<BootModule> Modules { get; init; } = [];
     public SourceLocation? Source { get; init; }
+}
+
+/// <summary>A file a Multiboot loader places in memory for the kernel, with the string the kernel sees for it.</summary>
+public sealed record BootModule
+{
+    /// <summary>Absolute path of the file.</summary>
+    public required string Path { get; init; }
+    public string? CommandLine { get; init; }
 }

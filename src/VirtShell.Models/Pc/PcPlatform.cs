@@ -9,6 +9,13 @@ using VirtShell.Engine.Models;
 namespace VirtShell.Models.Pc;
 
 /// <summary>
+/// Makes a PC's interrupt controller and timer once its RAM and port bus exist: our 8259/8254
+/// (<see cref="PcPlatform.EmulatedChipset"/>) or a hypervisor's in-kernel ones. What it adds to
+/// <paramref name="owned"/> is disposed with the machine, before the RAM.
+/// </summary>
+public delegate IInterruptController PcChipsetFactory(GuestMemory memory, IoPortBus ports, WakeSignal wake, ICollection<IDisposable> owned);
+
+/// <summary>
 /// The PC every VM model with emulated devices shares: RAM from 0, the 8259/8254 chipset, and the definition's
 /// devices on the port bus. Checks a definition against it before anything is built.
 /// </summary>
@@ -20,7 +27,8 @@ public static class PcPlatform
 
     public static IReadOnlyCollection<string> DeviceTypeNames { get; } = PcDeviceTypes.All.Select(t => t.Name).ToArray();
 
-    public static void Validate(MachineSpec spec)
+    /// <param name="chipsetPorts">The ports the chipset answers; by default those of our 8259 pair and 8254.</param>
+    public static void Validate(MachineSpec spec, IEnumerable<(ushort First, int Count, string Owner)>? chipsetPorts = null)
     {
         foreach (var section in spec.Sections.Keys)
             throw new DefinitionException($"machine '{spec.Name}': a '{section}' section does not apply to model '{spec.Model}'", spec.Source);
@@ -34,7 +42,7 @@ public static class PcPlatform
         // A dry run of every port claim, chipset first, so an overlap is reported before anything boots.
         var ports = new IoPortBus();
         var nobody = new UnclaimedPort();
-        foreach (var (first, count, owner) in PcChipset.Ports) ports.Register(first, count, nobody, owner);
+        foreach (var (first, count, owner) in chipsetPorts ?? PcChipset.Ports) ports.Register(first, count, nobody, owner);
         foreach (var device in spec.Devices)
         {
             var type = FindType(device);
@@ -51,7 +59,8 @@ public static class PcPlatform
     }
 
     /// <summary>Builds RAM, buses, chipset and devices. What it built is disposed if a later step fails.</summary>
-    public static PcHardware Build(MachineSpec spec, MachineServices services)
+    /// <param name="chipset">The interrupt controller and timer; by default <see cref="EmulatedChipset"/>.</param>
+    public static PcHardware Build(MachineSpec spec, MachineServices services, PcChipsetFactory? chipset = null)
     {
         var memory = new GuestMemory();
         var owned = new List<IDisposable>();
@@ -61,18 +70,25 @@ public static class PcPlatform
             memory.AddRam(0, (spec.MemoryBytes + MemoryBlock.PageSize - 1) & ~(MemoryBlock.PageSize - 1));
             var ports = new IoPortBus();
             var mmio = new MmioBus();
-            var (pic, pit) = PcChipset.Attach(ports, wake);
-            owned.Add(pit);
-            var context = new DeviceContext(ports, mmio, pic, memory, services);
+            var interrupts = (chipset ?? EmulatedChipset)(memory, ports, wake, owned);
+            var context = new DeviceContext(ports, mmio, interrupts, memory, services);
             foreach (var device in spec.Devices)
                 if (FindType(device).Attach(device, context) is { } disposable) owned.Add(disposable);
-            return new PcHardware(memory, ports, mmio, pic, wake, owned);
+            return new PcHardware(memory, ports, mmio, interrupts, wake, owned);
         }
         catch
         {
             PcHardware.Release(owned, wake, memory);
             throw;
         }
+    }
+
+    /// <summary>Our 8259 pair and 8254 PIT on the port bus.</summary>
+    public static IInterruptController EmulatedChipset(GuestMemory memory, IoPortBus ports, WakeSignal wake, ICollection<IDisposable> owned)
+    {
+        var (pic, pit) = PcChipset.Attach(ports, wake);
+        owned.Add(pit);
+        return pic;
     }
 
     private static IDeviceType FindType(DeviceSpec device) =>
@@ -88,9 +104,13 @@ public static class PcPlatform
 }
 
 /// <summary>A built PC: memory, buses, the interrupt controller, and the devices; disposing releases them all.</summary>
-public sealed record PcHardware(GuestMemory Memory, IoPortBus Ports, MmioBus Mmio, Pic8259Pair Pic, WakeSignal Wake, IReadOnlyList<IDisposable> Devices)
+public sealed record PcHardware(GuestMemory Memory, IoPortBus Ports, MmioBus Mmio, IInterruptController Interrupts, WakeSignal Wake, IReadOnlyList<IDisposable> Devices)
     : IDisposable
 {
+    /// <summary>Our 8259 pair, which an interpreter asks for pending interrupts; only a PC built with the emulated chipset has one.</summary>
+    public Pic8259Pair Pic => Interrupts as Pic8259Pair
+        ?? throw new InvalidOperationException("this PC's interrupt controller is not the emulated 8259 pair");
+
     public void Dispose() => Release(Devices, Wake, Memory);
 
     internal static void Release(IEnumerable<IDisposable> devices, WakeSignal wake, GuestMemory memory)

@@ -65,6 +65,8 @@ internal sealed class DefinitionEngine : IDisposable
             HeapExpansionMultiplier = 2,
             MaxArrayBufferAllocation = heap,
         };
+        // The heap monitor keeps its default Interrupt policy: the Exception policy raises an error the hook could
+        // catch, and it switches monitoring off until re-armed, so a hook could go on allocating past the limit.
         var engine = new V8ScriptEngine($"definition {Path.GetFileName(DefinitionPath)}", constraints, V8ScriptEngineFlags.None)
         {
             MaxRuntimeHeapSize = (UIntPtr)heap,
@@ -73,10 +75,18 @@ internal sealed class DefinitionEngine : IDisposable
             AllowReflection = false,
             DisableExtensionMethods = true,
         };
-        engine.DocumentSettings.Loader = new DefinitionDocumentLoader(Path.GetDirectoryName(DefinitionPath)!, Sources);
-        engine.DocumentSettings.AddSystemDocument("virtshell", ModuleCategory.Standard, Resource("virtshell.js"));
-        ((ScriptObject)engine.Evaluate(new DocumentInfo("virtshell:guards"), Resource("guards.js"))).Invoke(false, (double)(heap / 8));
-        _host = (ScriptObject)engine.Evaluate(new DocumentInfo("virtshell:host"), Resource("hostbridge.js"));
+        try
+        {
+            engine.DocumentSettings.Loader = new DefinitionDocumentLoader(Path.GetDirectoryName(DefinitionPath)!, Sources);
+            engine.DocumentSettings.AddSystemDocument("virtshell", ModuleCategory.Standard, Resource("virtshell.js"));
+            ((ScriptObject)engine.Evaluate(new DocumentInfo("virtshell:guards"), Resource("guards.js"))).Invoke(false, (double)(heap / 8));
+            _host = (ScriptObject)engine.Evaluate(new DocumentInfo("virtshell:host"), Resource("hostbridge.js"));
+        }
+        catch
+        {
+            engine.Dispose();
+            throw;
+        }
         _engine = engine;
         return true;
     }
@@ -90,8 +100,6 @@ internal sealed class DefinitionEngine : IDisposable
 
     /// <summary>The engine's internal helpers (hostbridge.js); use on the script thread only.</summary>
     public ScriptObject Host => _host ?? throw new ObjectDisposedException(nameof(DefinitionEngine));
-
-    public bool IsScriptThread => _thread.IsCurrent;
 
     public int PendingWork => _thread.Pending;
 

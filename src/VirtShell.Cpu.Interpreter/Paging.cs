@@ -1,0 +1,124 @@
+using System.Runtime.CompilerServices;
+
+namespace VirtShell.Cpu.Interpreter;
+
+// 32-bit two-level paging (4 KiB pages, and 4 MiB pages with CR4.PSE) behind a direct-mapped TLB. Page-table
+// entries get their Accessed and Dirty bits set as on hardware; faults raise #PF with CR2 and the error code.
+public sealed unsafe partial class InterpreterCpu
+{
+    private const int TlbSize = 1024;
+    private const uint PteP = 1, PteRw = 2, PteUs = 4, PteA = 0x20, PteD = 0x40, PdePs = 0x80;
+
+    /// <summary>CR0.PG with CR0.PE: linear addresses go through the page tables.</summary>
+    private bool _paging;
+    /// <summary>Per slot: the linear page number + 1 (0 = empty), the physical page base and what the entry allows.</summary>
+    private readonly uint[] _tlbTag = new uint[TlbSize];
+    private readonly uint[] _tlbPhys = new uint[TlbSize];
+    private readonly byte[] _tlbRights = new byte[TlbSize];
+    private const byte RightUser = 1, RightWrite = 2;
+
+    private void FlushTlb() => Array.Clear(_tlbTag);
+
+    private void PagingModeChanged()
+    {
+        _paging = (_cr0 & 0x8000_0001) == 0x8000_0001;
+        FlushTlb();
+        _breakBlock = true;
+    }
+
+    /// <summary>Linear to physical for one access; #PF when the tables forbid it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private uint Translate(uint linear, bool write)
+    {
+        uint vpn = linear >> 12;
+        int slot = (int)(vpn & (TlbSize - 1));
+        if (_tlbTag[slot] == vpn + 1)
+        {
+            byte rights = _tlbRights[slot];
+            bool user = Cpl == 3;
+            if ((!write || (rights & RightWrite) != 0) && (!user || (rights & RightUser) != 0))
+                return _tlbPhys[slot] | (linear & 0xFFF);
+        }
+        return Walk(linear, write);
+    }
+
+    private uint Walk(uint linear, bool write)
+    {
+        bool user = Cpl == 3;
+        bool wp = (_cr0 & 0x1_0000) != 0;
+        uint pdeAddr = (_cr3 & 0xFFFF_F000) | ((linear >> 20) & 0xFFC);
+        uint pde = ReadPhys(pdeAddr & _addrMask, 4);
+        if ((pde & PteP) == 0) throw PageFault(linear, write, user, present: false);
+        uint physPage, rights = pde & (PteRw | PteUs);
+        if ((pde & PdePs) != 0 && (_cr4 & 0x10) != 0)
+        {
+            CheckRights(linear, write, user, wp, rights);
+            uint updated = pde | PteA | (write ? PteD : 0);
+            if (updated != pde) WritePhys(pdeAddr & _addrMask, 4, updated);
+            physPage = (pde & 0xFFC0_0000) | (linear & 0x003F_F000);
+            if (!write && (pde & PteD) == 0) rights &= ~PteRw; // a later write must come back to set D
+        }
+        else
+        {
+            uint pteAddr = (pde & 0xFFFF_F000) | ((linear >> 10) & 0xFFC);
+            uint pte = ReadPhys(pteAddr & _addrMask, 4);
+            if ((pte & PteP) == 0) throw PageFault(linear, write, user, present: false);
+            rights &= pte & (PteRw | PteUs);
+            CheckRights(linear, write, user, wp, rights);
+            if ((pde & PteA) == 0) WritePhys(pdeAddr & _addrMask, 4, pde | PteA);
+            uint updated = pte | PteA | (write ? PteD : 0);
+            if (updated != pte) WritePhys(pteAddr & _addrMask, 4, updated);
+            physPage = pte & 0xFFFF_F000;
+            if (!write && (pte & PteD) == 0) rights &= ~PteRw;
+        }
+        // A supervisor write to a read-only page (allowed without CR0.WP) is not cached as writable: users must not inherit it.
+        byte tlbRights = (byte)(((rights & PteUs) != 0 ? RightUser : 0) | ((rights & PteRw) != 0 ? RightWrite : 0));
+        int slot = (int)((linear >> 12) & (TlbSize - 1));
+        _tlbTag[slot] = (linear >> 12) + 1;
+        _tlbPhys[slot] = physPage;
+        _tlbRights[slot] = tlbRights;
+        return physPage | (linear & 0xFFF);
+    }
+
+    private void CheckRights(uint linear, bool write, bool user, bool wp, uint rights)
+    {
+        if (user && (rights & PteUs) == 0) throw PageFault(linear, write, user, present: true);
+        if (write && (rights & PteRw) == 0 && (user || wp)) throw PageFault(linear, write, user, present: true);
+    }
+
+    private CpuFault PageFault(uint linear, bool write, bool user, bool present)
+    {
+        _cr2 = linear;
+        return new CpuFault(Vector.PageFault, (present ? 1 : 0) | (write ? 2 : 0) | (user ? 4 : 0));
+    }
+
+    private uint ReadPaged(uint linear, int size)
+    {
+        uint phys = Translate(linear, write: false);
+        if ((linear & 0xFFF) + (uint)size <= 0x1000) return ReadPhys(phys & _addrMask, size);
+        // Split across two pages that may map anywhere: translate both before touching either.
+        Translate(linear + (uint)size - 1, write: false);
+        uint v = 0;
+        for (int i = 0; i < size; i++) v |= ReadPhys(Translate(linear + (uint)i, write: false) & _addrMask, 1) << (8 * i);
+        return v;
+    }
+
+    private void WritePaged(uint linear, int size, uint value)
+    {
+        uint phys = Translate(linear, write: true);
+        if ((linear & 0xFFF) + (uint)size <= 0x1000)
+        {
+            WritePhys(phys & _addrMask, size, value);
+            return;
+        }
+        Translate(linear + (uint)size - 1, write: true);
+        for (int i = 0; i < size; i++) WritePhys(Translate(linear + (uint)i, write: true) & _addrMask, 1, (value >> (8 * i)) & 0xFF);
+    }
+
+    private static void Invlpg(InterpreterCpu c, ref DecodedOp d)
+    {
+        c.RequireCpl0();
+        uint linear = c._segs[d.Seg].Base + c.EffectiveAddress(ref d);
+        c._tlbTag[(linear >> 12) & (TlbSize - 1)] = 0;
+    }
+}

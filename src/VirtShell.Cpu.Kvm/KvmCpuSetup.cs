@@ -1,0 +1,63 @@
+using System.Runtime.InteropServices;
+using VirtShell.Cpu.Kvm.Native;
+
+namespace VirtShell.Cpu.Kvm;
+
+/// <summary>What a fresh vCPU gets before it first runs: the host's CPUID as KVM offers it, and the MSRs a kernel expects.</summary>
+internal static unsafe class KvmCpuSetup
+{
+    private const uint Ia32Tsc = 0x10, Ia32SysenterCs = 0x174, Ia32SysenterEsp = 0x175, Ia32SysenterEip = 0x176,
+        Ia32MiscEnable = 0x1A0, Star = 0xC000_0081, Lstar = 0xC000_0082, Cstar = 0xC000_0083, Sfmask = 0xC000_0084,
+        KernelGsBase = 0xC000_0102;
+
+    /// <summary>IA32_MISC_ENABLE bit 0: Linux checks it before using REP MOVS/STOS fast strings.</summary>
+    private const ulong MiscEnableFastStrings = 1;
+
+    public static void SetCpuid(FileDescriptor vcpu, int id, KvmCpuidEntry2[] supported)
+    {
+        var entries = (KvmCpuidEntry2[])supported.Clone();
+        for (int i = 0; i < entries.Length; i++)
+        {
+            // Leaf 1 EBX[31:24] is the initial APIC ID, which must match the vCPU's local APIC.
+            if (entries[i].Function == 1) entries[i].Ebx = (entries[i].Ebx & 0x00FF_FFFF) | (uint)id << 24;
+        }
+        int bytes = 8 + entries.Length * sizeof(KvmCpuidEntry2);
+        byte* buffer = (byte*)NativeMemory.AllocZeroed((nuint)bytes);
+        try
+        {
+            *(uint*)buffer = (uint)entries.Length;
+            entries.AsSpan().CopyTo(new Span<KvmCpuidEntry2>(buffer + 8, entries.Length));
+            KvmSystem.Check(Libc.Ioctl(vcpu.Value, KvmApi.SetCpuid2, (nint)buffer), "KVM_SET_CPUID2");
+        }
+        finally
+        {
+            NativeMemory.Free(buffer);
+        }
+    }
+
+    /// <summary>The syscall/sysenter MSRs zeroed, the TSC at zero, fast strings on; each only where this KVM has it.</summary>
+    public static void SetMsrs(FileDescriptor vcpu, uint[] supportedIndices)
+    {
+        (uint Index, ulong Value)[] wanted =
+        [
+            (Ia32SysenterCs, 0), (Ia32SysenterEsp, 0), (Ia32SysenterEip, 0), (Star, 0), (Lstar, 0), (Cstar, 0),
+            (Sfmask, 0), (KernelGsBase, 0), (Ia32Tsc, 0), (Ia32MiscEnable, MiscEnableFastStrings),
+        ];
+        var msrs = wanted.Where(m => supportedIndices.Contains(m.Index)).ToArray();
+        int bytes = 8 + msrs.Length * sizeof(KvmMsrEntry);
+        byte* buffer = (byte*)NativeMemory.AllocZeroed((nuint)bytes);
+        try
+        {
+            *(uint*)buffer = (uint)msrs.Length;
+            var entries = new Span<KvmMsrEntry>(buffer + 8, msrs.Length);
+            for (int i = 0; i < msrs.Length; i++) entries[i] = new KvmMsrEntry { Index = msrs[i].Index, Data = msrs[i].Value };
+            int set = KvmSystem.Check(Libc.Ioctl(vcpu.Value, KvmApi.SetMsrs, (nint)buffer), "KVM_SET_MSRS");
+            if (set != msrs.Length)
+                throw new KvmException($"KVM_SET_MSRS refused MSR 0x{msrs[set].Index:x}");
+        }
+        finally
+        {
+            NativeMemory.Free(buffer);
+        }
+    }
+}

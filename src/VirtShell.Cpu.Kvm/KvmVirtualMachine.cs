@@ -1,0 +1,130 @@
+using VirtShell.Cpu.Kvm.Native;
+using VirtShell.Engine.Buses;
+using VirtShell.Engine.Interrupts;
+using VirtShell.Engine.Memory;
+
+namespace VirtShell.Cpu.Kvm;
+
+/// <summary>
+/// One KVM virtual machine over the engine's guest memory: each RAM block becomes a memory slot backed by the very
+/// same host pages (no copy), with the in-kernel 8259 pair, I/O APIC, local APICs and 8254 PIT. Port and MMIO
+/// accesses the kernel does not handle itself come out of <see cref="KvmCpu.Run"/> to the engine's buses.
+/// </summary>
+/// <remarks>
+/// The memory must outlive the VM: dispose the vCPUs, then the VM, then the memory. RAM added to the
+/// <see cref="GuestMemory"/> after the VM was created is not visible to the guest.
+/// </remarks>
+public sealed unsafe class KvmVirtualMachine : IDisposable
+{
+    /// <summary>
+    /// Three pages just below the 4 GiB BIOS area, where QEMU puts them too: Intel's VMX needs a real-mode TSS and an
+    /// identity-mapped page table somewhere in guest physical space to run real-mode and unpaged code. They must not
+    /// overlap RAM or MMIO; our RAM stops at 3 GiB.
+    /// </summary>
+    public const ulong IdentityMapAddress = 0xFFFB_C000, TssAddress = 0xFFFB_D000;
+
+    /// <summary>The ports the kernel answers itself: a device claiming one of them would never be asked.</summary>
+    public static IReadOnlyList<(ushort First, int Count, string Owner)> KernelPorts { get; } =
+    [
+        (0x20, 2, "in-kernel 8259 PIC (master)"), (0xA0, 2, "in-kernel 8259 PIC (slave)"),
+        (0x4D0, 2, "in-kernel 8259 PIC (edge/level control)"), (0x40, 4, "in-kernel 8254 PIT"),
+        (0x61, 1, "in-kernel PC speaker port (PIT channel 2 gate)"),
+    ];
+
+    private readonly FileDescriptor _fd;
+    private readonly List<KvmCpu> _cpus = [];
+
+    public GuestMemory Memory { get; }
+
+    /// <summary>The in-kernel PIC/IOAPIC as devices see it: raising line n raises GSI n (ISA IRQ n).</summary>
+    public IInterruptController Interrupts { get; }
+
+    internal int VcpuMmapSize { get; }
+    internal KvmCpuidEntry2[] SupportedCpuid { get; }
+    internal uint[] MsrIndexList { get; }
+
+    /// <exception cref="KvmUnavailableException">/dev/kvm is missing, not writable, or lacks a capability.</exception>
+    public KvmVirtualMachine(GuestMemory memory)
+    {
+        Memory = memory;
+        using var system = KvmSystem.Open();
+        VcpuMmapSize = system.VcpuMmapSize;
+        SupportedCpuid = system.SupportedCpuid();
+        MsrIndexList = system.MsrIndexList();
+        int slots = system.CapabilityValue(KvmApi.Capability.NrMemslots);
+        if (memory.Blocks.Count > slots)
+            throw new KvmException($"guest memory has {memory.Blocks.Count} RAM regions; KVM here allows {slots} memory slots");
+
+        _fd = new FileDescriptor(KvmSystem.Check(Libc.Ioctl(system.Fd, KvmApi.CreateVm, 0), "KVM_CREATE_VM"));
+        try
+        {
+            ulong identityMap = IdentityMapAddress;
+            Ioctl(KvmApi.SetIdentityMapAddr, (nint)(&identityMap), "KVM_SET_IDENTITY_MAP_ADDR");
+            Ioctl(KvmApi.SetTssAddr, unchecked((nint)TssAddress), "KVM_SET_TSS_ADDR");
+            for (int slot = 0; slot < memory.Blocks.Count; slot++) MapBlock((uint)slot, memory.Blocks[slot]);
+            Ioctl(KvmApi.CreateIrqchip, 0, "KVM_CREATE_IRQCHIP");
+            var pit = new KvmPitConfig(); // flags 0: the kernel also models the speaker port 0x61 (PIT channel 2 gate)
+            Ioctl(KvmApi.CreatePit2, (nint)(&pit), "KVM_CREATE_PIT2");
+            Interrupts = new KvmInterruptController(this);
+        }
+        catch
+        {
+            _fd.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Creates vCPU <paramref name="id"/>; the VM disposes it if the caller has not.</summary>
+    public KvmCpu CreateCpu(IoPortBus ports, MmioBus mmio, int id = 0)
+    {
+        var cpu = new KvmCpu(this, id, ports, mmio);
+        lock (_cpus) _cpus.Add(cpu);
+        return cpu;
+    }
+
+    private void MapBlock(uint slot, MemoryBlock block)
+    {
+        if (block.GuestEnd > IdentityMapAddress && block.GuestAddress < TssAddress + 3 * MemoryBlock.PageSize)
+            throw new KvmException($"RAM at 0x{block.GuestAddress:x}-0x{block.GuestEnd - 1:x} overlaps KVM's TSS and identity map at 0x{IdentityMapAddress:x}");
+        var region = new KvmUserspaceMemoryRegion
+        {
+            Slot = slot,
+            GuestPhysAddr = block.GuestAddress,
+            MemorySize = block.Size,
+            UserspaceAddr = (ulong)block.Host,
+        };
+        Ioctl(KvmApi.SetUserMemoryRegion, (nint)(&region), $"KVM_SET_USER_MEMORY_REGION (slot {slot}, 0x{block.GuestAddress:x}+0x{block.Size:x})");
+    }
+
+    internal int Fd => _fd.Value;
+
+    internal void Ioctl(nuint request, nint argument, string what) => KvmSystem.Check(Libc.Ioctl(Fd, request, argument), what);
+
+    /// <summary>Like <see cref="Ioctl"/>, but a VM already disposed (or being disposed) is skipped instead of an error.</summary>
+    internal void IoctlUnlessClosed(nuint request, nint argument, string what)
+    {
+        bool added = false;
+        try
+        {
+            _fd.DangerousAddRef(ref added);
+            Ioctl(request, argument, what);
+        }
+        catch (ObjectDisposedException) { }
+        finally
+        {
+            if (added) _fd.DangerousRelease();
+        }
+    }
+
+    public void Dispose()
+    {
+        KvmCpu[] cpus;
+        lock (_cpus)
+        {
+            cpus = [.. _cpus];
+            _cpus.Clear();
+        }
+        foreach (var cpu in cpus) cpu.Dispose();
+        _fd.Dispose();
+    }
+}

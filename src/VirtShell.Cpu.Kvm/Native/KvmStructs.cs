@@ -1,0 +1,149 @@
+using System.Runtime.InteropServices;
+
+namespace VirtShell.Cpu.Kvm.Native;
+
+// The kernel's structures, field for field (linux/kvm.h, asm/kvm.h for x86-64). Sizes are pinned by the ioctl
+// numbers in KvmApi, which encode them.
+
+[StructLayout(LayoutKind.Sequential)]
+internal struct KvmUserspaceMemoryRegion
+{
+    public uint Slot;
+    public uint Flags;
+    public ulong GuestPhysAddr;
+    public ulong MemorySize;
+    public ulong UserspaceAddr;
+}
+
+[StructLayout(LayoutKind.Sequential)]
+internal struct KvmIrqLevel
+{
+    public uint Irq;
+    public uint Level;
+}
+
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct KvmPitConfig
+{
+    public uint Flags;
+    public fixed uint Pad[15];
+}
+
+[StructLayout(LayoutKind.Sequential)]
+internal struct KvmRegs
+{
+    public ulong Rax, Rbx, Rcx, Rdx, Rsi, Rdi, Rsp, Rbp;
+    public ulong R8, R9, R10, R11, R12, R13, R14, R15;
+    public ulong Rip, Rflags;
+}
+
+[StructLayout(LayoutKind.Sequential)]
+internal struct KvmSegment
+{
+    public ulong Base;
+    public uint Limit;
+    public ushort Selector;
+    public byte Type, Present, Dpl, Db, S, L, G, Avl, Unusable, Padding;
+}
+
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct KvmDtable
+{
+    public ulong Base;
+    public ushort Limit;
+    public fixed ushort Padding[3];
+}
+
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct KvmSregs
+{
+    public KvmSegment Cs, Ds, Es, Fs, Gs, Ss, Tr, Ldt;
+    public KvmDtable Gdt, Idt;
+    public ulong Cr0, Cr2, Cr3, Cr4, Cr8, Efer, ApicBase;
+    public fixed ulong InterruptBitmap[4];
+}
+
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct KvmFpu
+{
+    public fixed byte Fpr[128];
+    public ushort Fcw, Fsw;
+    public byte Ftwx, Pad1;
+    public ushort LastOpcode;
+    public ulong LastIp, LastDp;
+    public fixed byte Xmm[256];
+    public uint Mxcsr, Pad2;
+}
+
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct KvmCpuidEntry2
+{
+    public uint Function, Index, Flags, Eax, Ebx, Ecx, Edx;
+    public fixed uint Padding[3];
+}
+
+[StructLayout(LayoutKind.Sequential)]
+internal struct KvmMsrEntry
+{
+    public uint Index, Reserved;
+    public ulong Data;
+}
+
+/// <summary>
+/// The head of the mmap'd <c>struct kvm_run</c> and the union members we read. The union starts at offset 32;
+/// each exit's view is read through its own struct at <see cref="UnionOffset"/>.
+/// </summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct KvmRunHeader
+{
+    public const int UnionOffset = 32;
+
+    public byte RequestInterruptWindow;
+    public byte ImmediateExit;
+    private readonly ushort _padding1a;
+    private readonly uint _padding1b;
+    public uint ExitReason;
+    public byte ReadyForInterruptInjection, IfFlag;
+    public ushort Flags;
+    public ulong Cr8, ApicBase;
+}
+
+[StructLayout(LayoutKind.Sequential)]
+internal struct KvmRunIo
+{
+    public byte Direction, Size;
+    public ushort Port;
+    public uint Count;
+    /// <summary>From the start of kvm_run.</summary>
+    public ulong DataOffset;
+}
+
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct KvmRunMmio
+{
+    public ulong PhysAddr;
+    public fixed byte Data[8];
+    public uint Length;
+    public byte IsWrite;
+}
+
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct KvmRunInternal
+{
+    public uint Suberror, NData;
+    public fixed ulong Data[16];
+}
+
+[StructLayout(LayoutKind.Sequential)]
+internal struct KvmRunFailEntry
+{
+    public ulong HardwareEntryFailureReason;
+    public uint Cpu;
+}
+
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct KvmRunSystemEvent
+{
+    public uint Type, NData;
+    public fixed ulong Data[16];
+}

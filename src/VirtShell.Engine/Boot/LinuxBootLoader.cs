@@ -1,0 +1,147 @@
+using System.Buffers.Binary;
+using System.Text;
+using VirtShell.Engine.Cpu;
+using VirtShell.Engine.Definitions;
+using VirtShell.Engine.Memory;
+
+namespace VirtShell.Engine.Boot;
+
+/// <summary>
+/// The Linux x86 boot protocol (Documentation/arch/x86/boot.rst), 32-bit entry: the protected-mode part of a
+/// bzImage at its preferred address, the initrd as high as the kernel allows, the command line, and a zero page
+/// (struct boot_params) with the kernel's setup header and the e820 map. The CPU starts at the kernel in flat
+/// 32-bit protected mode with ESI = the zero page, as a boot loader that skips the real-mode setup code leaves it.
+/// </summary>
+public sealed class LinuxBootLoader : IBootLoader
+{
+    public const ulong GdtAddress = 0x5000, ZeroPageAddress = 0x7000, CommandLineAddress = 0x20000, CommandLineAreaEnd = 0x30000;
+    public const ushort BootCodeSelector = 0x10, BootDataSelector = 0x18;
+
+    /// <summary>Protocol 2.06 brought cmdline_size; every kernel of the last fifteen years speaks 2.10 or later.</summary>
+    public const ushort MinimumProtocol = 0x0206;
+
+    // Offsets in the zero page (struct boot_params) and in the setup header it embeds.
+    private const int AltMemK = 0x1E0, E820Entries = 0x1E8, SetupSects = 0x1F1, BootFlag = 0x1FE, JumpEnd = 0x201, HeaderMagic = 0x202,
+        Version = 0x206, TypeOfLoader = 0x210, LoadFlags = 0x211, Code32Start = 0x214, RamdiskImage = 0x218, RamdiskSize = 0x21C,
+        CmdLinePtr = 0x228, InitrdAddrMax = 0x22C, KernelAlignment = 0x230, RelocatableKernel = 0x234, CmdlineSize = 0x238,
+        PrefAddress = 0x258, InitSize = 0x260, E820Table = 0x2D0;
+    private const int MaxE820Entries = 128;
+    private const byte LoadedHigh = 0x01;
+
+    public BootKind Kind => BootKind.Linux;
+
+    public CpuState Load(BootSpec spec, GuestMemory memory)
+    {
+        var image = BootLoaders.ReadImage(spec);
+        string name = Path.GetFileName(spec.Image);
+        var header = SetupHeader.Parse(image, name, spec.Source);
+
+        ulong load = header.LoadAddress;
+        var kernel = image.AsSpan(header.KernelOffset);
+        ulong needed = Math.Max((ulong)kernel.Length, header.MemoryNeeded);
+        if (!memory.IsRam(load, needed))
+            throw new DefinitionException(
+                $"'{name}' needs RAM at 0x{load:x}-0x{load + needed - 1:x} (its init_size); give the machine at least {(load + needed + (1 << 20) - 1) >> 20} MiB", spec.Source);
+        memory.Write(load, kernel);
+
+        var zeroPage = new byte[4096];
+        image.AsSpan(SetupSects, header.HeaderEnd - SetupSects).CopyTo(zeroPage.AsSpan(SetupSects));
+        zeroPage[TypeOfLoader] = 0xFF; // a loader with no assigned ID
+        zeroPage[LoadFlags] = (byte)(zeroPage[LoadFlags] & 0x7F); // no heap: the real-mode setup code never runs
+        PutCommandLine(spec, memory, header, zeroPage);
+        PutInitrd(spec, memory, header, load + needed, zeroPage);
+        PutMemoryMap(spec, memory, zeroPage);
+        memory.Write(ZeroPageAddress, zeroPage);
+
+        var state = ProtectedModeStart.Flat32(load, BootCodeSelector, BootDataSelector);
+        ProtectedModeStart.WriteGdt(memory, GdtAddress, state);
+        state.Rsi = ZeroPageAddress;
+        state.Rsp = ZeroPageAddress;
+        return state;
+    }
+
+    private static void PutCommandLine(BootSpec spec, GuestMemory memory, SetupHeader header, byte[] zeroPage)
+    {
+        var line = Encoding.UTF8.GetBytes(spec.CommandLine ?? "");
+        ulong limit = Math.Min(header.CommandLineSize, CommandLineAreaEnd - CommandLineAddress - 1);
+        if ((ulong)line.Length > limit)
+            throw new DefinitionException($"the kernel command line is {line.Length} bytes; '{Path.GetFileName(spec.Image)}' takes at most {limit}", spec.Source);
+        memory.Write(CommandLineAddress, [.. line, 0]);
+        Put32(zeroPage, CmdLinePtr, (uint)CommandLineAddress);
+    }
+
+    /// <summary>The initrd goes as high as the kernel allows (initrd_addr_max) and RAM reaches, page-aligned, above the kernel.</summary>
+    private static void PutInitrd(BootSpec spec, GuestMemory memory, SetupHeader header, ulong kernelEnd, byte[] zeroPage)
+    {
+        if (spec.Initrd == null) return;
+        byte[] initrd;
+        try { initrd = File.ReadAllBytes(spec.Initrd); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new DefinitionException($"initrd '{spec.Initrd}' cannot be read: {e.Message}", spec.Source);
+        }
+        var top = PcMemoryMap.For(memory).Where(e => e.Type == MemoryMapType.Ram).Max(e => e.End);
+        top = Math.Min(top, (ulong)header.InitrdAddressMax + 1);
+        ulong at = (top - (ulong)initrd.Length) & ~0xFFFUL;
+        if ((ulong)initrd.Length > top || at < kernelEnd || !memory.IsRam(at, (ulong)initrd.Length))
+            throw new DefinitionException(
+                $"initrd '{Path.GetFileName(spec.Initrd)}' ({initrd.Length} bytes) does not fit between the kernel (ends at 0x{kernelEnd:x}) and 0x{top:x}; give the machine more memory", spec.Source);
+        memory.Write(at, initrd);
+        Put32(zeroPage, RamdiskImage, (uint)at);
+        Put32(zeroPage, RamdiskSize, (uint)initrd.Length);
+    }
+
+    private static void PutMemoryMap(BootSpec spec, GuestMemory memory, byte[] zeroPage)
+    {
+        var map = PcMemoryMap.For(memory);
+        if (map.Count > MaxE820Entries) throw new DefinitionException($"the memory map has {map.Count} ranges; the zero page holds {MaxE820Entries}", spec.Source);
+        zeroPage[E820Entries] = (byte)map.Count;
+        for (int i = 0; i < map.Count; i++)
+        {
+            var entry = zeroPage.AsSpan(E820Table + i * 20, 20);
+            BinaryPrimitives.WriteUInt64LittleEndian(entry, map[i].Base);
+            BinaryPrimitives.WriteUInt64LittleEndian(entry[8..], map[i].Length);
+            BinaryPrimitives.WriteUInt32LittleEndian(entry[16..], (uint)map[i].Type);
+        }
+        var (_, upper) = PcMemoryMap.LowerUpperKiB(memory);
+        Put32(zeroPage, AltMemK, upper);
+    }
+
+    private static void Put32(byte[] buffer, int offset, uint value) => BinaryPrimitives.WriteUInt32LittleEndian(buffer.AsSpan(offset), value);
+
+    /// <summary>What the loader reads from a bzImage's setup header, checked.</summary>
+    private sealed record SetupHeader(int KernelOffset, int HeaderEnd, ulong LoadAddress, ulong MemoryNeeded, uint CommandLineSize, uint InitrdAddressMax)
+    {
+        public static SetupHeader Parse(byte[] image, string name, SourceLocation? source)
+        {
+            if (image.Length < 0x264 || BinaryPrimitives.ReadUInt16LittleEndian(image.AsSpan(BootFlag)) != 0xAA55
+                || !image.AsSpan(HeaderMagic, 4).SequenceEqual("HdrS"u8))
+                throw new DefinitionException($"'{name}' is not a Linux kernel image (no setup header: boot flag 55 AA at 0x1FE and 'HdrS' at 0x202)", source);
+            ushort version = BinaryPrimitives.ReadUInt16LittleEndian(image.AsSpan(Version));
+            if (version < MinimumProtocol)
+                throw new DefinitionException($"'{name}' speaks boot protocol {version >> 8}.{version & 0xFF:D2}; this loader needs {MinimumProtocol >> 8}.{MinimumProtocol & 0xFF:D2} or later", source);
+            if ((image[LoadFlags] & LoadedHigh) == 0)
+                throw new DefinitionException($"'{name}' is a zImage (loaded low); only bzImage kernels are supported", source);
+
+            int setupSects = image[SetupSects] == 0 ? 4 : image[SetupSects];
+            int kernelOffset = (setupSects + 1) * 512;
+            if (kernelOffset >= image.Length)
+                throw new DefinitionException($"'{name}' claims {setupSects} setup sectors but has no protected-mode kernel after them", source);
+            uint U32(int at) => BinaryPrimitives.ReadUInt32LittleEndian(image.AsSpan(at));
+            ulong U64(int at) => BinaryPrimitives.ReadUInt64LittleEndian(image.AsSpan(at));
+
+            // A relocatable kernel (2.10+) says where it would like to be; others run where code32_start says.
+            bool relocatable = version >= 0x020A && image[RelocatableKernel] != 0;
+            ulong load = relocatable && U64(PrefAddress) != 0 ? U64(PrefAddress) : U32(Code32Start);
+            if (relocatable && U32(KernelAlignment) is uint alignment and > 0 && load % alignment != 0)
+                load = (load + alignment - 1) / alignment * alignment;
+            return new SetupHeader(
+                kernelOffset,
+                HeaderEnd: Math.Min(0x202 + image[JumpEnd], 4096),
+                load,
+                MemoryNeeded: version >= 0x020A ? U32(InitSize) : 0,
+                CommandLineSize: U32(CmdlineSize),
+                InitrdAddressMax: version >= 0x0203 ? U32(InitrdAddrMax) : 0x37FF_FFFF);
+        }
+    }
+}

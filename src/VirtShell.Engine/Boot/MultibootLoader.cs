@@ -1,0 +1,176 @@
+using System.Buffers.Binary;
+using System.Text;
+using VirtShell.Engine.Cpu;
+using VirtShell.Engine.Definitions;
+using VirtShell.Engine.Memory;
+
+namespace VirtShell.Engine.Boot;
+
+/// <summary>
+/// Multiboot v1, as GRUB legacy boots a kernel: an ELF32 kernel (or one whose header gives load addresses), its
+/// modules page-aligned after it, and an information structure with the memory map, the command line and the
+/// module list. The CPU starts in flat 32-bit protected mode with EAX = 0x2BADB002 and EBX = the structure.
+/// </summary>
+public sealed class MultibootLoader : IBootLoader
+{
+    public const uint HeaderMagic = 0x1BADB002, BootloaderMagic = 0x2BADB002;
+
+    /// <summary>
+    /// Low memory the loader uses and a kernel must not load over: a 4 KiB stack below 0x8000, the GDT, then the
+    /// information structure with the memory map and strings after it.
+    /// </summary>
+    public const ulong ReservedStart = 0x7000, StackTop = 0x8000, GdtAddress = 0x8F00, InfoAddress = 0x9000, InfoAreaEnd = 0x9F000;
+
+    private const uint FlagPageAlignModules = 1 << 0, FlagNeedMemoryInfo = 1 << 1, FlagNeedVideoMode = 1 << 2, FlagAddressesValid = 1 << 16;
+    private const uint InfoMemory = 1 << 0, InfoCommandLine = 1 << 2, InfoModules = 1 << 3, InfoMemoryMap = 1 << 6, InfoLoaderName = 1 << 9;
+    private const int InfoSize = 120;
+
+    public BootKind Kind => BootKind.Multiboot;
+
+    public CpuState Load(BootSpec spec, GuestMemory memory)
+    {
+        var image = BootLoaders.ReadImage(spec);
+        string name = Path.GetFileName(spec.Image);
+        var header = FindHeader(image) ?? throw new DefinitionException(
+            $"'{name}' is not a Multiboot kernel (no header with magic 0x{HeaderMagic:x8} and a valid checksum in its first 8 KiB)", spec.Source);
+        uint flags = BinaryPrimitives.ReadUInt32LittleEndian(image.AsSpan(header + 4));
+        if ((flags & FlagNeedVideoMode) != 0)
+            throw new DefinitionException($"'{name}' asks for a video mode (Multiboot flag 2); VirtShell machines have no display", spec.Source);
+        uint unknownRequired = flags & 0xFFFF & ~(FlagPageAlignModules | FlagNeedMemoryInfo | FlagNeedVideoMode);
+        if (unknownRequired != 0)
+            throw new DefinitionException($"'{name}' requires Multiboot features 0x{unknownRequired:x} this loader does not know", spec.Source);
+
+        var (entry, kernelStart, kernelEnd) = (flags & FlagAddressesValid) != 0
+            ? LoadByHeaderAddresses(spec, memory, image, header)
+            : LoadElf(spec, memory, image);
+        if (kernelStart < InfoAreaEnd && kernelEnd > ReservedStart)
+            throw new DefinitionException(
+                $"'{name}' loads at 0x{kernelStart:x}-0x{kernelEnd - 1:x}, over 0x{ReservedStart:x}-0x{InfoAreaEnd - 1:x} where the loader puts its stack and the boot information; link it at 1 MiB", spec.Source);
+
+        var info = new InfoWriter(memory, spec);
+        ulong next = Align(kernelEnd, 0x1000);
+        var modules = new List<(uint Start, uint End, uint CommandLine)>();
+        foreach (var module in spec.Modules)
+        {
+            byte[] bytes = ReadModule(spec, module);
+            if (!memory.IsRam(next, (ulong)bytes.Length) || next + (ulong)bytes.Length > uint.MaxValue)
+                throw new DefinitionException($"module '{Path.GetFileName(module.Path)}' ({bytes.Length} bytes) does not fit in RAM at 0x{next:x}", spec.Source);
+            memory.Write(next, bytes);
+            modules.Add(((uint)next, (uint)(next + (ulong)bytes.Length), info.String(module.CommandLine ?? module.Path)));
+            next = Align(next + (ulong)bytes.Length, 0x1000);
+        }
+
+        var (lower, upper) = PcMemoryMap.LowerUpperKiB(memory);
+        var mbi = new byte[InfoSize];
+        uint infoFlags = InfoMemory | InfoMemoryMap | InfoLoaderName | InfoModules;
+        Put(mbi, 4, lower);
+        Put(mbi, 8, upper);
+        if (spec.CommandLine != null)
+        {
+            infoFlags |= InfoCommandLine;
+            Put(mbi, 16, info.String(spec.CommandLine));
+        }
+        Put(mbi, 20, (uint)modules.Count);
+        Put(mbi, 24, info.Block(modules.SelectMany(m => new[] { m.Start, m.End, m.CommandLine, 0u }).SelectMany(BitConverter.GetBytes).ToArray()));
+        var map = PcMemoryMap.For(memory).SelectMany(e =>
+            BitConverter.GetBytes(20u).Concat(BitConverter.GetBytes(e.Base)).Concat(BitConverter.GetBytes(e.Length)).Concat(BitConverter.GetBytes((uint)e.Type))).ToArray();
+        Put(mbi, 44, (uint)map.Length);
+        Put(mbi, 48, info.Block(map));
+        Put(mbi, 64, info.String("VirtShell"));
+        Put(mbi, 0, infoFlags);
+        memory.Write(InfoAddress, mbi);
+
+        var state = ProtectedModeStart.Flat32(entry, 0x08, 0x10);
+        ProtectedModeStart.WriteGdt(memory, GdtAddress, state);
+        state.Rax = BootloaderMagic;
+        state.Rbx = InfoAddress;
+        state.Rsp = StackTop;
+        return state;
+    }
+
+    /// <summary>The offset of a Multiboot header (magic, flags, checksum summing to zero), 4-byte aligned in the first 8 KiB.</summary>
+    public static int? FindHeader(ReadOnlySpan<byte> image)
+    {
+        for (int at = 0; at + 12 <= Math.Min(image.Length, 8192); at += 4)
+        {
+            uint magic = BinaryPrimitives.ReadUInt32LittleEndian(image[at..]);
+            if (magic != HeaderMagic) continue;
+            uint flags = BinaryPrimitives.ReadUInt32LittleEndian(image[(at + 4)..]), checksum = BinaryPrimitives.ReadUInt32LittleEndian(image[(at + 8)..]);
+            if (unchecked(magic + flags + checksum) == 0) return at;
+        }
+        return null;
+    }
+
+    private static (ulong Entry, ulong Start, ulong End) LoadElf(BootSpec spec, GuestMemory memory, byte[] image)
+    {
+        Elf32Image elf;
+        try { elf = Elf32Image.Parse(image); }
+        catch (FormatException e)
+        {
+            throw new DefinitionException($"'{Path.GetFileName(spec.Image)}': {e.Message}, and its Multiboot header gives no load addresses (flag 16)", spec.Source);
+        }
+        ulong start = ulong.MaxValue, end = 0;
+        foreach (var s in elf.Segments)
+        {
+            if (!memory.IsRam(s.PhysicalAddress, s.MemorySize))
+                throw new DefinitionException(
+                    $"'{Path.GetFileName(spec.Image)}': a segment of {s.MemorySize} bytes at 0x{s.PhysicalAddress:x} does not fit in the machine's RAM", spec.Source);
+            memory.Write(s.PhysicalAddress, image.AsSpan((int)s.FileOffset, (int)s.FileSize));
+            memory.Write(s.PhysicalAddress + s.FileSize, new byte[s.MemorySize - s.FileSize]);
+            start = Math.Min(start, s.PhysicalAddress);
+            end = Math.Max(end, (ulong)s.PhysicalAddress + s.MemorySize);
+        }
+        return (elf.PhysicalEntry, start, end);
+    }
+
+    /// <summary>The "a.out kludge": header_addr, load_addr, load_end_addr, bss_end_addr and entry_addr say where the file goes.</summary>
+    private static (ulong Entry, ulong Start, ulong End) LoadByHeaderAddresses(BootSpec spec, GuestMemory memory, byte[] image, int header)
+    {
+        uint U(int field) => BinaryPrimitives.ReadUInt32LittleEndian(image.AsSpan(header + field));
+        uint headerAddr = U(12), loadAddr = U(16), loadEndAddr = U(20), bssEndAddr = U(24), entry = U(28);
+        string name = Path.GetFileName(spec.Image);
+        if (headerAddr < loadAddr || headerAddr - loadAddr > (uint)header)
+            throw new DefinitionException($"'{name}': Multiboot header_addr 0x{headerAddr:x} is not inside the image loaded at 0x{loadAddr:x}", spec.Source);
+        long fileOffset = header - (headerAddr - loadAddr);
+        long length = loadEndAddr == 0 ? image.Length - fileOffset : (long)loadEndAddr - loadAddr;
+        if (length < 0 || fileOffset + length > image.Length)
+            throw new DefinitionException($"'{name}': Multiboot load_end_addr 0x{loadEndAddr:x} lies beyond the end of the file", spec.Source);
+        ulong end = Math.Max((ulong)loadAddr + (ulong)length, bssEndAddr);
+        if (!memory.IsRam(loadAddr, end - loadAddr))
+            throw new DefinitionException($"'{name}': 0x{loadAddr:x}-0x{end - 1:x} does not fit in the machine's RAM", spec.Source);
+        memory.Write(loadAddr, image.AsSpan((int)fileOffset, (int)length));
+        memory.Write(loadAddr + (ulong)length, new byte[end - loadAddr - (ulong)length]);
+        return (entry, loadAddr, end);
+    }
+
+    private static byte[] ReadModule(BootSpec spec, BootModule module)
+    {
+        try { return File.ReadAllBytes(module.Path); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new DefinitionException($"module '{module.Path}' cannot be read: {e.Message}", spec.Source);
+        }
+    }
+
+    private static ulong Align(ulong value, ulong alignment) => (value + alignment - 1) & ~(alignment - 1);
+
+    private static void Put(byte[] buffer, int offset, uint value) => BinaryPrimitives.WriteUInt32LittleEndian(buffer.AsSpan(offset), value);
+
+    /// <summary>Hands out space after the information structure for the strings and tables it points to.</summary>
+    private sealed class InfoWriter(GuestMemory memory, BootSpec spec)
+    {
+        private ulong _next = InfoAddress + InfoSize;
+
+        public uint String(string text) => Block([.. Encoding.UTF8.GetBytes(text), 0]);
+
+        public uint Block(byte[] bytes)
+        {
+            ulong at = Align(_next, 8);
+            if (at + (ulong)bytes.Length > InfoAreaEnd)
+                throw new DefinitionException($"the Multiboot command lines, module list and memory map need more than {InfoAreaEnd - InfoAddress} bytes", spec.Source);
+            memory.Write(at, bytes);
+            _next = at + (ulong)bytes.Length;
+            return (uint)at;
+        }
+    }
+}

@@ -1,0 +1,44 @@
+using VirtShell.Cpu.Kvm;
+using VirtShell.Engine.Boot;
+using VirtShell.Engine.Definitions;
+using VirtShell.Engine.Machines;
+using VirtShell.Engine.Models;
+using VirtShell.Models.Pc;
+
+namespace VirtShell.Models.Hardware;
+
+/// <summary>
+/// Hardware virtualization: KVM runs the guest's instructions on the host CPU; the PC around it is the emulated
+/// model's (same devices, same boot loaders), except that the 8259 pair and the 8254 are the kernel's.
+/// </summary>
+public sealed class HardwareModel : IMachineModel
+{
+    public string Name => "hardware";
+    public string Technique => "hardware virtualization: KVM runs the CPU, emulated PC devices";
+    public ModelAvailability GetAvailability() => KvmHost.GetAvailability();
+    public IReadOnlyCollection<string> DeviceTypes => PcPlatform.DeviceTypeNames;
+
+    public void Validate(MachineSpec spec) => PcPlatform.Validate(spec, KvmVirtualMachine.KernelPorts);
+
+    public IMachineRuntime CreateRuntime(MachineSpec spec, MachineServices services)
+    {
+        KvmVirtualMachine? vm = null;
+        var pc = PcPlatform.Build(spec, services, (memory, ports, wake, owned) =>
+        {
+            vm = new KvmVirtualMachine(memory);
+            owned.Add(vm);
+            return vm.Interrupts;
+        });
+        try
+        {
+            var cpu = vm!.CreateCpu(pc.Ports, pc.Mmio);
+            cpu.SetState(BootLoaders.Load(spec.Boot!, pc.Memory));
+            return new HardwareRuntime(new VirtualMachineRuntime(cpu, pc.Memory, pc.Wake, pc), cpu);
+        }
+        catch
+        {
+            pc.Dispose(); // the VM, and with it the vCPU, goes with the PC
+            throw;
+        }
+    }
+}

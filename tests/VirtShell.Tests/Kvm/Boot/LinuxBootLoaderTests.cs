@@ -1,0 +1,88 @@
+using System.Buffers.Binary;
+using System.Text;
+using VirtShell.Engine.Boot;
+using VirtShell.Engine.Cpu;
+using VirtShell.Engine.Definitions;
+using VirtShell.Engine.Memory;
+
+namespace VirtShell.Tests.Kvm.Boot;
+
+public class LinuxBootLoaderTests
+{
+    private const ulong ZeroPage = LinuxBootLoader.ZeroPageAddress;
+
+    private static uint U32(GuestMemory m, ulong at) => BinaryPrimitives.ReadUInt32LittleEndian(m.Read(at, 4));
+    private static ulong U64(GuestMemory m, ulong at) => BinaryPrimitives.ReadUInt64LittleEndian(m.Read(at, 8));
+
+    [Fact]
+    public void The_kernel_initrd_command_line_and_zero_page_are_where_the_protocol_says()
+    {
+        using var files = new BootTestImages();
+        byte[] image = BootTestImages.TinyBzImage();
+        byte[] initrd = Enumerable.Range(0, 10000).Select(i => (byte)i).ToArray();
+        using var memory = new GuestMemory();
+        memory.AddRam(0, 8 << 20);
+        var spec = new BootSpec
+        {
+            Kind = BootKind.Linux,
+            Image = files.Write("bzImage", image),
+            Initrd = files.Write("initrd.img", initrd),
+            CommandLine = "console=ttyS0 root=/dev/ram0",
+        };
+
+        var state = new LinuxBootLoader().Load(spec, memory);
+
+        Assert.Equal(image[1024..], memory.Read(BootTestImages.LinuxLoadAddress, image.Length - 1024));
+        // The setup header is copied into the zero page, then the loader's fields are filled in.
+        Assert.Equal(image[0x202..0x208], memory.Read(ZeroPage + 0x202, 6));  // "HdrS", version
+        Assert.Equal(image[0x258..0x264], memory.Read(ZeroPage + 0x258, 12)); // pref_address, init_size
+        Assert.Equal(0xFF, memory.Read(ZeroPage + 0x210, 1)[0]);
+        Assert.Equal("console=ttyS0 root=/dev/ram0\0", Encoding.ASCII.GetString(memory.Read(U32(memory, ZeroPage + 0x228), 29)));
+
+        uint initrdAt = U32(memory, ZeroPage + 0x218);
+        Assert.Equal((uint)initrd.Length, U32(memory, ZeroPage + 0x21C));
+        Assert.Equal(0u, initrdAt % 4096);
+        Assert.True(initrdAt + initrd.Length <= 8 << 20 && initrdAt + initrd.Length > (8 << 20) - 4096, $"initrd at 0x{initrdAt:x} is not at the top of RAM");
+        Assert.Equal(initrd, memory.Read(initrdAt, initrd.Length));
+
+        Assert.Equal(3, memory.Read(ZeroPage + 0x1E8, 1)[0]);
+        Assert.Equal((0x100000UL, 7UL << 20, 1u), (U64(memory, ZeroPage + 0x2D0 + 40), U64(memory, ZeroPage + 0x2D0 + 48), U32(memory, ZeroPage + 0x2D0 + 56)));
+
+        Assert.Equal(BootTestImages.LinuxLoadAddress, state.Rip);
+        Assert.Equal(ZeroPage, state.Rsi);
+        Assert.Equal(SegmentState.Flat32(0x10, code: true), state.Cs);
+        Assert.Equal(SegmentState.Flat32(0x18, code: false), state.Ds);
+        Assert.Equal(0x00CF_9A00_0000_FFFFUL, U64(memory, state.Gdtr.Base + 0x10));
+        Assert.Equal(0x00CF_9200_0000_FFFFUL, U64(memory, state.Gdtr.Base + 0x18));
+        Assert.Equal(0UL, state.Rflags & 0x200);
+    }
+
+    [Theory]
+    [InlineData("not a kernel", "not a Linux kernel image")]
+    [InlineData("old protocol", "boot protocol 2.04")]
+    [InlineData("zImage", "zImage")]
+    [InlineData("too little RAM", "at least 3 MiB")]
+    [InlineData("long command line", "command line is 3000 bytes")]
+    [InlineData("missing initrd", "/nonexistent/initrd")]
+    public void Bad_input_is_a_definition_error_that_says_what_is_wrong(string problem, string expected)
+    {
+        using var files = new BootTestImages();
+        using var memory = new GuestMemory();
+        memory.AddRam(0, problem == "too little RAM" ? 0x280000UL : 8UL << 20);
+        var spec = new BootSpec
+        {
+            Kind = BootKind.Linux,
+            Image = files.Write("bzImage", problem switch
+            {
+                "not a kernel" => new byte[4096],
+                "old protocol" => BootTestImages.TinyBzImage(protocol: 0x0204),
+                "zImage" => BootTestImages.TinyBzImage(loadFlags: 0),
+                _ => BootTestImages.TinyBzImage(),
+            }),
+            CommandLine = problem == "long command line" ? new string('x', 3000) : null,
+            Initrd = problem == "missing initrd" ? "/nonexistent/initrd" : null,
+        };
+        var e = Assert.Throws<DefinitionException>(() => new LinuxBootLoader().Load(spec, memory));
+        Assert.Contains(expected, e.Message);
+    }
+}
