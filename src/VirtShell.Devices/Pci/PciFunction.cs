@@ -20,8 +20,7 @@ public abstract class PciFunction
     private readonly object _lock = new();
     private readonly byte[] _config = new byte[ConfigSize];
     private readonly uint[] _barSize = new uint[6];
-    private readonly IInterruptController? _interrupts;
-    private readonly int _irq;
+    private readonly InterruptPin? _pin;
     private int _nextCapability = FirstCapability, _lastCapability;
     private bool _intx;
 
@@ -39,10 +38,9 @@ public abstract class PciFunction
         c[11] = (byte)(classCode >> 16);
         BinaryPrimitives.WriteUInt16LittleEndian(c[0x2C..], subsystemVendor);
         BinaryPrimitives.WriteUInt16LittleEndian(c[0x2E..], subsystem);
-        _interrupts = interrupts;
-        _irq = irq;
-        if (irq >= 0)
+        if (interrupts != null && irq >= 0)
         {
+            _pin = new InterruptPin(interrupts, irq);
             c[InterruptLine] = (byte)irq; // what firmware would have written: the line INTA# is wired to
             c[0x3D] = 1;                  // INTA#
         }
@@ -143,7 +141,7 @@ public abstract class PciFunction
     {
         ushort status = (ushort)(StatusRegister & ~StatusInterrupt | (_intx ? StatusInterrupt : 0));
         BinaryPrimitives.WriteUInt16LittleEndian(_config.AsSpan(Status), status);
-        if (_interrupts != null && _irq >= 0) _interrupts.SetIrq(_irq, _intx && (CommandRegister & CommandInterruptDisable) == 0);
+        _pin?.Set(_intx && (CommandRegister & CommandInterruptDisable) == 0);
     }
 
     public abstract ulong ReadBar(int bar, ulong offset, int size);

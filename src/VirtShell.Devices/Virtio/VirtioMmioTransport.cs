@@ -1,3 +1,4 @@
+using VirtShell.Devices.Pci;
 using VirtShell.Engine.Buses;
 using VirtShell.Engine.Interrupts;
 
@@ -6,7 +7,7 @@ namespace VirtShell.Devices.Virtio;
 /// <summary>
 /// virtio over memory-mapped registers, version 2 ("modern", virtio 1.x, 4.2.2): one 0x200-byte window per device,
 /// registers from 0 to 0xff, the device's config space from 0x100. The interrupt is a level line held high while
-/// InterruptStatus has a bit set; the driver clears bits through InterruptACK.
+/// InterruptStatus has a bit set; the driver clears bits through InterruptACK. Devices may share a line.
 /// </summary>
 public sealed class VirtioMmioTransport : IMmioDevice, IVirtioInterrupts
 {
@@ -27,17 +28,14 @@ public sealed class VirtioMmioTransport : IMmioDevice, IVirtioInterrupts
 
     private readonly VirtioDevice _device;
     private readonly ulong _base;
-    private readonly int _irq;
-    private readonly IInterruptController _interrupts;
+    private readonly InterruptPin _pin;
     private uint _deviceFeaturesSel, _driverFeaturesSel, _queueSel, _interruptStatus;
-    private bool _lineHigh;
 
     public VirtioMmioTransport(VirtioDevice device, ulong baseAddress, int irq, IInterruptController interrupts)
     {
         _device = device;
         _base = baseAddress;
-        _irq = irq;
-        _interrupts = interrupts;
+        _pin = new InterruptPin(interrupts, irq);
         device.Interrupts = this;
     }
 
@@ -135,11 +133,5 @@ public sealed class VirtioMmioTransport : IMmioDevice, IVirtioInterrupts
         UpdateLine();
     }
 
-    private void UpdateLine()
-    {
-        bool high = _interruptStatus != 0;
-        // Restated on every rise: the interrupt controller may have been reset under a high line.
-        if (high || _lineHigh) _interrupts.SetIrq(_irq, high);
-        _lineHigh = high;
-    }
+    private void UpdateLine() => _pin.Set(_interruptStatus != 0);
 }
