@@ -106,7 +106,9 @@ public abstract class VirtioDevice : IDisposable
     {
         if ((uint)index >= _queues.Length) return;
         var queue = _queues[index];
-        if ((Status & (VirtioStatus.DriverOk | VirtioStatus.DeviceNeedsReset)) != VirtioStatus.DriverOk || !queue.IsReady) return;
+        // Only a driver that completed negotiation gets service: DRIVER_OK without FEATURES_OK is a legacy driver's bring-up.
+        const VirtioStatus Live = VirtioStatus.DriverOk | VirtioStatus.FeaturesOk;
+        if ((Status & (Live | VirtioStatus.DeviceNeedsReset)) != Live || !queue.IsReady) return;
         ushort before = queue.UsedIndex;
         try
         {

@@ -261,6 +261,17 @@ public sealed class VirtqueueTests : IDisposable
     }
 
     [Fact]
+    public void ADriverThatSkipsFeatureNegotiation_IsNotServed()
+    {
+        _driver.Write(0x70, 1 | 2);
+        _driver.SetupQueue(0, Size, Rings);
+        _driver.Write(0x70, 1 | 2 | 4);
+        _driver.AddChain(0, new Desc(Data, 8, Desc.Write));
+        _driver.Notify(0);
+        Assert.Empty(_driver.TakeUsed(0));
+    }
+
+    [Fact]
     public void NotifyBeforeDriverOk_OrForAQueueThatDoesNotExist_DoesNothing()
     {
         Assert.True(_driver.Negotiate(GuestDriver.AllCommon));
