@@ -19,6 +19,7 @@ public abstract class PciFunction
     // Config space is read by the vCPU and changed by interrupts the device raises from other threads (console input).
     private readonly object _lock = new();
     private readonly byte[] _config = new byte[ConfigSize];
+    private readonly bool[] _guestWritable = new bool[ConfigSize];
     private readonly uint[] _barSize = new uint[6];
     private readonly InterruptPin? _pin;
     private int _nextCapability = FirstCapability, _lastCapability;
@@ -67,6 +68,17 @@ public abstract class PciFunction
         return at;
     }
 
+    /// <summary>Lets the guest change bytes a capability defines as read-write (stored as written).</summary>
+    protected void AllowGuestWrites(int offset, int length) => _guestWritable.AsSpan(offset, length).Fill(true);
+
+    /// <summary>
+    /// Config bytes whose accesses the function answers itself (a window onto a BAR); they are served outside the
+    /// config lock, since serving them may take the device's own lock.
+    /// </summary>
+    protected virtual bool IsForwarded(int offset) => false;
+    protected virtual uint ReadForwarded(int offset, int size) => 0;
+    protected virtual void WriteForwarded(int offset, int size, uint value) { }
+
     private ushort CommandRegister => BinaryPrimitives.ReadUInt16LittleEndian(_config.AsSpan(Command));
     private ushort StatusRegister => BinaryPrimitives.ReadUInt16LittleEndian(_config.AsSpan(Status));
 
@@ -82,6 +94,7 @@ public abstract class PciFunction
     public uint ReadConfig(int offset, int size)
     {
         if (offset < 0 || size is not (1 or 2 or 4) || offset + size > ConfigSize) return uint.MaxValue;
+        if (IsForwarded(offset)) return ReadForwarded(offset, size);
         lock (_lock)
         {
             var bytes = _config.AsSpan(offset, size);
@@ -97,6 +110,11 @@ public abstract class PciFunction
     public void WriteConfig(int offset, int size, uint value)
     {
         if (offset < 0 || size is not (1 or 2 or 4) || offset + size > ConfigSize) return;
+        if (IsForwarded(offset))
+        {
+            WriteForwarded(offset, size, value);
+            return;
+        }
         lock (_lock)
         {
             for (int i = 0; i < size; i++) WriteConfigByte(offset + i, (byte)(value >> (8 * i)));
@@ -122,6 +140,7 @@ public abstract class PciFunction
                 _config[offset] = (byte)(value & fixedMask);
                 break;
             case InterruptLine:
+            case var _ when _guestWritable[offset]:
                 _config[offset] = value;
                 break;
         }

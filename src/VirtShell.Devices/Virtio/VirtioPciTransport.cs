@@ -14,7 +14,7 @@ public sealed class VirtioPciTransport : PciFunction, IVirtioInterrupts
     public const uint BarSize = 0x4000;
     private const ushort VendorRedHat = 0x1AF4, ModernDeviceBase = 0x1040;
     private const byte CapVendor = 0x09;
-    private const byte CfgCommon = 1, CfgNotify = 2, CfgIsr = 3, CfgDevice = 4;
+    private const byte CfgCommon = 1, CfgNotify = 2, CfgIsr = 3, CfgDevice = 4, CfgPci = 5;
     private const ulong CommonAt = 0x0000, IsrAt = 0x1000, DeviceAt = 0x2000, NotifyAt = 0x3000;
     private const uint CommonLength = 0x38, NotifyMultiplier = 4;
     private const ushort NoVector = 0xFFFF;
@@ -30,6 +30,7 @@ public sealed class VirtioPciTransport : PciFunction, IVirtioInterrupts
     private uint _deviceFeatureSelect, _driverFeatureSelect;
     private ushort _queueSelect;
     private byte _isr;
+    private readonly int _pciCfg; // the VIRTIO_PCI_CAP_PCI_CFG capability: a window onto BAR 0 through config space
 
     public VirtioPciTransport(VirtioDevice device, uint classCode, uint barAddress, IInterruptController interrupts, int irq)
         : base(VendorRedHat, (ushort)(ModernDeviceBase + device.DeviceId), classCode, revision: 1, VendorRedHat, (ushort)(0x40 + device.DeviceId), interrupts, irq)
@@ -41,18 +42,41 @@ public sealed class VirtioPciTransport : PciFunction, IVirtioInterrupts
         AddCapability(CapVendor, Capability(CfgNotify, NotifyAt, NotifyMultiplier * (uint)device.Queues.Count, NotifyMultiplier));
         AddCapability(CapVendor, Capability(CfgIsr, IsrAt, 4));
         AddCapability(CapVendor, Capability(CfgDevice, DeviceAt, 0x1000));
+        _pciCfg = AddCapability(CapVendor, Capability(CfgPci, 0, 0, 0));
+        AllowGuestWrites(_pciCfg + 4, 1);  // bar
+        AllowGuestWrites(_pciCfg + 8, 8);  // offset, length
     }
 
-    /// <summary>struct virtio_pci_cap after its ID and next pointer: cap_len, cfg_type, bar, id, padding, offset, length[, multiplier].</summary>
-    private static byte[] Capability(byte type, ulong offset, uint length, uint? multiplier = null)
+    private int PciCfgData => _pciCfg + 16;
+
+    protected override bool IsForwarded(int offset) => offset >= PciCfgData && offset < PciCfgData + 4;
+
+    /// <summary>The window's current target: BAR 0 only, 1, 2 or 4 bytes, as the driver set bar, offset and length.</summary>
+    private (ulong Offset, int Length)? PciCfgTarget()
     {
-        var body = new byte[multiplier is null ? 14 : 18];
+        uint length = ReadConfig(_pciCfg + 12, 4);
+        return ReadConfig(_pciCfg + 4, 1) == 0 && length is 1 or 2 or 4 ? (ReadConfig(_pciCfg + 8, 4), (int)length) : null;
+    }
+
+    protected override uint ReadForwarded(int offset, int size) =>
+        PciCfgTarget() is var (at, length) ? (uint)ReadBar(0, at, length) : 0;
+
+    protected override void WriteForwarded(int offset, int size, uint value)
+    {
+        if (PciCfgTarget() is var (at, length)) WriteBar(0, at, length, value);
+    }
+
+    /// <summary>struct virtio_pci_cap after its ID and next pointer: cap_len, cfg_type, bar, id, padding, offset, length, then
+    /// the notify multiplier or the PCI_CFG data window.</summary>
+    private static byte[] Capability(byte type, ulong offset, uint length, uint? extra = null)
+    {
+        var body = new byte[extra is null ? 14 : 18];
         body[0] = (byte)(body.Length + 2);
         body[1] = type;
         body[2] = 0; // BAR 0
         BinaryPrimitives.WriteUInt32LittleEndian(body.AsSpan(6), (uint)offset);
         BinaryPrimitives.WriteUInt32LittleEndian(body.AsSpan(10), length);
-        if (multiplier is uint m) BinaryPrimitives.WriteUInt32LittleEndian(body.AsSpan(14), m);
+        if (extra is uint m) BinaryPrimitives.WriteUInt32LittleEndian(body.AsSpan(14), m);
         return body;
     }
 

@@ -134,7 +134,7 @@ public sealed class VirtioPciTests : IDisposable
     public void Capabilities_PointAtAllFourStructures()
     {
         var (_, caps) = Probe(ConsoleSlot);
-        Assert.Equal([1, 2, 3, 4], caps.Keys.Order());
+        Assert.Equal([1, 2, 3, 4, 5], caps.Keys.Order());
         Assert.True(caps[1].Length >= 0x38);
         Assert.Equal(4u, caps[2].Multiplier);
         Assert.True(caps[3].Length >= 1);
@@ -192,6 +192,24 @@ public sealed class VirtioPciTests : IDisposable
         _devices.RemoveAt(1);
         var file = File.ReadAllBytes(Path.Combine(_folder, "disk.img"));
         Assert.All(file.AsSpan(7 * 512, 512).ToArray(), b => Assert.Equal((byte)'Z', b));
+    }
+
+    [Fact]
+    public void PciCfgCapability_ReachesTheBarThroughConfigSpace()
+    {
+        Probe(BlkSlot);
+        int at = (int)Config(BlkSlot, 0x34, 1);
+        while (Config(BlkSlot, at, 1) != 0x09 || Config(BlkSlot, at + 3, 1) != 5) at = (int)Config(BlkSlot, at + 1, 1);
+        SetConfig(BlkSlot, at + 4, 1, 0);        // bar
+        SetConfig(BlkSlot, at + 8, 4, 0x12);     // common config: num_queues
+        SetConfig(BlkSlot, at + 12, 4, 2);       // length
+        Assert.Equal(1u, Config(BlkSlot, at + 16));
+        SetConfig(BlkSlot, at + 8, 4, 0x14);     // device_status
+        SetConfig(BlkSlot, at + 12, 4, 1);
+        SetConfig(BlkSlot, at + 16, 4, 1);       // ACKNOWLEDGE, written through the window
+        Assert.Equal(1u, Config(BlkSlot, at + 16));
+        SetConfig(BlkSlot, at + 4, 1, 3);        // a BAR the device does not have: nothing there
+        Assert.Equal(0u, Config(BlkSlot, at + 16));
     }
 
     [Fact]
