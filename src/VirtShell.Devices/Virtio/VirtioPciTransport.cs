@@ -6,7 +6,8 @@ namespace VirtShell.Devices.Virtio;
 
 /// <summary>
 /// virtio over PCI, modern interface only (virtio 1.x, 4.1): vendor 0x1af4, device 0x1040 + device ID, and vendor
-/// capabilities that place the common, notify, ISR and device-config structures in one memory BAR. No MSI-X: the
+/// capabilities that place the common, notify, ISR and device-config structures in one memory BAR (plus the PCI_CFG
+/// window that reaches them through config space). No MSI-X: the
 /// device interrupts through INTx, and the driver reads (and so clears) the ISR to learn why.
 /// </summary>
 public sealed class VirtioPciTransport : PciFunction, IVirtioInterrupts
