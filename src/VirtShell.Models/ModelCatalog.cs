@@ -1,4 +1,5 @@
 using VirtShell.Engine.Models;
+using VirtShell.Models.Container;
 using VirtShell.Models.Emulated;
 using VirtShell.Models.Hardware;
 
@@ -11,6 +12,6 @@ public static class ModelCatalog
         new EmulatedModel(),
         new HardwareModel(),
         new PlannedModel("paravirtual", "paravirtualization: KVM, virtio devices and a hypercall channel"),
-        new PlannedModel("container", "OS-level virtualization: namespaces and cgroups through an OCI runtime"),
+        new ContainerModel(),
     ]);
 }

@@ -219,6 +219,18 @@ public sealed class Machine
         runtime.Resume();
     }
 
+    /// <summary>
+    /// Runs a command inside the running machine and returns its exit code (see <see cref="ICommandExecution"/>);
+    /// only models whose runtime can do that (containers) accept it.
+    /// </summary>
+    public int Execute(GuestCommand command, Action<GuestOutputLine> onLine, CancellationToken cancel = default)
+    {
+        IMachineRuntime runtime = RequireLocal(MachineState.Running, "given a command");
+        if (runtime is not ICommandExecution execution)
+            throw new MachineStateException($"machine '{Name}' uses model '{Model}', which cannot run commands inside the machine");
+        return execution.Execute(command, onLine, cancel);
+    }
+
     private IMachineRuntime RequireLocal(MachineState required, string verb)
     {
         lock (_lock)

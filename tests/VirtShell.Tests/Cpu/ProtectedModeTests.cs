@@ -180,6 +180,33 @@ public sealed class ProtectedModeTests(ITestOutputHelper output)
         Assert.Equal(0x10, s.Ss.Selector);
     }
 
+    [Fact]
+    public void Lsl_lar_and_verw_inspect_descriptors_through_zf()
+    {
+        using var m = new TestMachine();
+        LoadProtectedModeProgram(m, a =>
+        {
+            a.mov(eax, 0x10);
+            a.lsl(ebx, eax);              // flat data: limit FFFFFFFF, ZF=1
+            a.lar(ecx, eax);              // access byte 92h in bits 8-15, G and D/B in bits 20-23
+            a.mov(eax, 0x40);
+            a.mov(edx, 0x1234);
+            a.lsl(edx, eax);              // beyond the GDT: ZF=0, EDX unchanged
+            a.setz(__byte_ptr[0x20000]);
+            a.mov(eax, 0x08);
+            a.verw(ax);                   // code is never writable: ZF=0
+            a.setz(__byte_ptr[0x20001]);
+            a.hlt();
+        }, a => a.iretd());
+        var exit = m.Cpu.Run();
+        Assert.True(exit.Reason == CpuExitReason.Halted, $"{exit.Reason}: {exit.Detail}");
+        var s = m.Cpu.GetState();
+        Assert.Equal(0xFFFFFFFFUL, s.Rbx);
+        Assert.Equal(0x00C09200UL, s.Rcx & 0xFFF0FEFF);  // bits 16-19 are undefined; ignore the accessed bit
+        Assert.Equal(0x1234UL, s.Rdx);
+        Assert.Equal(new byte[] { 0, 0 }, m.Memory.Read(0x20000, 2));
+    }
+
     private sealed class RecordingMmio : VirtShell.Engine.Buses.IMmioDevice
     {
         public List<(ulong Address, int Size, ulong Value)> Writes { get; } = [];
