@@ -121,7 +121,7 @@ public sealed class VirtioConsoleTests : IDisposable
     }
 
     [Fact]
-    public void ALineHandlerThatSendsInputFromAnotherThread_DoesNotDeadlock()
+    public async Task ALineHandlerThatSendsInputFromAnotherThread_DoesNotDeadlock()
     {
         Start();
         _driver.AddChain(Rx, new Desc(Data + 0x1000, 64, Desc.Write));
@@ -134,7 +134,7 @@ public sealed class VirtioConsoleTests : IDisposable
             _driver.AddChain(Tx, new Desc(Data, 5));
             _driver.Notify(Tx);
         });
-        Assert.True(send.Wait(TimeSpan.FromSeconds(10)), "transmit deadlocked with a line handler that sends input");
+        Assert.True(await Task.WhenAny(send, Task.Delay(TimeSpan.FromSeconds(10))) == send, "transmit deadlocked with a line handler that sends input");
         Assert.Equal("ok\n"u8.ToArray(), _memory.Read(Data + 0x1000, 3));
     }
 }
