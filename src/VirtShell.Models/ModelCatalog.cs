@@ -2,6 +2,7 @@ using VirtShell.Engine.Models;
 using VirtShell.Models.Container;
 using VirtShell.Models.Emulated;
 using VirtShell.Models.Hardware;
+using VirtShell.Models.Paravirtual;
 
 namespace VirtShell.Models;
 
@@ -12,7 +13,7 @@ public static class ModelCatalog
     public static ModelRegistry CreateRegistry(string home) => new([
         new EmulatedModel(),
         new HardwareModel(),
-        new PlannedModel("paravirtual", "paravirtualization: KVM, virtio devices and a hypercall channel"),
+        new ParavirtualModel(),
         new ContainerModel(home),
     ]);
 }
