@@ -7,14 +7,16 @@ using VirtShell.Engine.Memory;
 namespace VirtShell.Engine.Boot;
 
 /// <summary>
-/// The Linux x86 boot protocol (Documentation/arch/x86/boot.rst), 32-bit entry: the protected-mode part of a
-/// bzImage at its preferred address, the initrd as high as the kernel allows, the command line, and a zero page
-/// (struct boot_params) with the kernel's setup header and the e820 map. The CPU starts at the kernel in flat
-/// 32-bit protected mode with ESI = the zero page, as a boot loader that skips the real-mode setup code leaves it.
+/// The Linux x86 boot protocol (Documentation/arch/x86/boot.rst) without the real-mode setup code: the
+/// protected-mode part of a bzImage at its preferred address, the initrd as high as the kernel allows, the command
+/// line, and a zero page (struct boot_params) with the kernel's setup header and the e820 map. The CPU starts with
+/// ESI = the zero page either at the 32-bit entry (flat protected mode, paging off; any backend) or, with
+/// <see cref="CpuStartMode.Long"/>, at the 64-bit entry 0x200 bytes in (long mode, first 4 GiB identity-mapped).
 /// </summary>
 public sealed class LinuxBootLoader : IBootLoader
 {
-    public const ulong GdtAddress = 0x5000, ZeroPageAddress = 0x7000, CommandLineAddress = 0x20000, CommandLineAreaEnd = 0x30000;
+    public const ulong GdtAddress = 0x5000, ZeroPageAddress = 0x7000, PageTablesAddress = 0x10000, CommandLineAddress = 0x20000, CommandLineAreaEnd = 0x30000;
+    public const ulong Entry64Offset = 0x200;
     public const ushort BootCodeSelector = 0x10, BootDataSelector = 0x18;
 
     /// <summary>Protocol 2.06 brought cmdline_size; every kernel of the last fifteen years speaks 2.10 or later.</summary>
@@ -24,9 +26,9 @@ public sealed class LinuxBootLoader : IBootLoader
     private const int AltMemK = 0x1E0, E820Entries = 0x1E8, SetupSects = 0x1F1, BootFlag = 0x1FE, JumpEnd = 0x201, HeaderMagic = 0x202,
         Version = 0x206, TypeOfLoader = 0x210, LoadFlags = 0x211, Code32Start = 0x214, RamdiskImage = 0x218, RamdiskSize = 0x21C,
         CmdLinePtr = 0x228, InitrdAddrMax = 0x22C, KernelAlignment = 0x230, RelocatableKernel = 0x234, CmdlineSize = 0x238,
-        PrefAddress = 0x258, InitSize = 0x260, E820Table = 0x2D0;
+        XLoadFlags = 0x236, PrefAddress = 0x258, InitSize = 0x260, E820Table = 0x2D0;
     private const int MaxE820Entries = 128;
-    private const byte LoadedHigh = 0x01;
+    private const byte LoadedHigh = 0x01, KernelHas64BitEntry = 0x01;
 
     public BootKind Kind => BootKind.Linux;
 
@@ -35,6 +37,8 @@ public sealed class LinuxBootLoader : IBootLoader
         var image = BootLoaders.ReadImage(spec);
         string name = Path.GetFileName(spec.Image);
         var header = SetupHeader.Parse(image, name, spec.Source);
+        if (spec.Mode == CpuStartMode.Long && !header.Has64BitEntry)
+            throw new DefinitionException($"'{name}' has no 64-bit entry (boot protocol 2.12 with XLF_KERNEL_64); boot it with mode 'protected'", spec.Source);
 
         ulong load = header.LoadAddress;
         var kernel = image.AsSpan(header.KernelOffset);
@@ -53,7 +57,9 @@ public sealed class LinuxBootLoader : IBootLoader
         PutMemoryMap(spec, memory, zeroPage);
         memory.Write(ZeroPageAddress, zeroPage);
 
-        var state = ProtectedModeStart.Flat32(load, BootCodeSelector, BootDataSelector);
+        var state = spec.Mode == CpuStartMode.Long
+            ? ProtectedModeStart.Long64(memory, PageTablesAddress, load + Entry64Offset, BootCodeSelector, BootDataSelector)
+            : ProtectedModeStart.Flat32(load, BootCodeSelector, BootDataSelector);
         ProtectedModeStart.WriteGdt(memory, GdtAddress, state);
         state.Rsi = ZeroPageAddress;
         state.Rsp = ZeroPageAddress;
@@ -110,7 +116,7 @@ public sealed class LinuxBootLoader : IBootLoader
     private static void Put32(byte[] buffer, int offset, uint value) => BinaryPrimitives.WriteUInt32LittleEndian(buffer.AsSpan(offset), value);
 
     /// <summary>What the loader reads from a bzImage's setup header, checked.</summary>
-    private sealed record SetupHeader(int KernelOffset, int HeaderEnd, ulong LoadAddress, ulong MemoryNeeded, uint CommandLineSize, uint InitrdAddressMax)
+    private sealed record SetupHeader(int KernelOffset, int HeaderEnd, ulong LoadAddress, ulong MemoryNeeded, uint CommandLineSize, uint InitrdAddressMax, bool Has64BitEntry)
     {
         public static SetupHeader Parse(byte[] image, string name, SourceLocation? source)
         {
@@ -141,7 +147,8 @@ public sealed class LinuxBootLoader : IBootLoader
                 load,
                 MemoryNeeded: version >= 0x020A ? U32(InitSize) : 0,
                 CommandLineSize: U32(CmdlineSize),
-                InitrdAddressMax: version >= 0x0203 ? U32(InitrdAddrMax) : 0x37FF_FFFF);
+                InitrdAddressMax: version >= 0x0203 ? U32(InitrdAddrMax) : 0x37FF_FFFF,
+                Has64BitEntry: version >= 0x020C && (image[XLoadFlags] & KernelHas64BitEntry) != 0);
         }
     }
 }

@@ -65,7 +65,13 @@ public sealed record DeviceSpec
 
 public enum BootKind { Flat, BootSector, Multiboot, Linux }
 
-public enum CpuStartMode { Real, Protected }
+public enum CpuStartMode
+{
+    Real,
+    Protected,
+    /// <summary>64-bit long mode with identity-mapped paging (the Linux 64-bit boot protocol); KVM only, the interpreter has no long mode.</summary>
+    Long,
+}
 
 /// <summary>How to put the guest into memory and where the CPU starts.</summary>
 public sealed record BootSpec

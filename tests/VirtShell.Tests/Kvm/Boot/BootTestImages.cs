@@ -62,9 +62,10 @@ internal sealed class BootTestImages : IDisposable
     /// <summary>
     /// A bzImage in miniature: one setup sector with a protocol 2.15 setup header (relocatable, preferred address
     /// 2 MiB, 1 MiB init_size), then a 32-bit "kernel" that writes to port 0x80 the command line from the zero page,
-    /// the e820 entry count and the initrd's first byte, then asks to stop (port 0xF4). A wrong ESI writes 0xEE.
+    /// the e820 entry count and the initrd's first byte, then asks to stop (port 0xF4). A wrong ESI writes 0xEE. Its
+    /// 64-bit entry, 0x200 bytes in, writes 'L' and then the command line.
     /// </summary>
-    public static byte[] TinyBzImage(ushort protocol = 0x020F, byte loadFlags = 0x01)
+    public static byte[] TinyBzImage(ushort protocol = 0x020F, byte loadFlags = 0x01, bool has64BitEntry = true)
     {
         var setup = new byte[1024];
         setup[0x1F1] = 1;                                    // setup_sects
@@ -77,6 +78,7 @@ internal sealed class BootTestImages : IDisposable
         BitConverter.GetBytes(0x37FFFFFFu).CopyTo(setup, 0x22C);    // initrd_addr_max
         BitConverter.GetBytes(0x200000u).CopyTo(setup, 0x230);      // kernel_alignment
         setup[0x234] = 1;                                           // relocatable_kernel
+        setup[0x236] = (byte)(has64BitEntry ? 1 : 0);               // xloadflags: XLF_KERNEL_64
         BitConverter.GetBytes(2048u).CopyTo(setup, 0x238);          // cmdline_size
         BitConverter.GetBytes(LinuxLoadAddress).CopyTo(setup, 0x258); // pref_address
         BitConverter.GetBytes(0x100000u).CopyTo(setup, 0x260);      // init_size
@@ -103,6 +105,22 @@ internal sealed class BootTestImages : IDisposable
             wrong:
                 mov al, 0xee
                 out 0x80, al
+                out 0xf4, al
+                times 0x200 - ($ - $$) db 0
+            bits 64
+                mov al, 'L'
+                out 0x80, al
+                cmp rsi, 0x7000
+                jne wrong
+                mov rbx, rsi
+                mov esi, [rbx + 0x228]
+            .next64:
+                lodsb
+                test al, al
+                jz .done64
+                out 0x80, al
+                jmp .next64
+            .done64:
                 out 0xf4, al
             """);
         return [.. setup, .. kernel];

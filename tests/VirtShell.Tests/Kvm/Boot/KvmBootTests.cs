@@ -41,4 +41,16 @@ public class KvmBootTests
         Assert.Equal(CpuExitReason.ExitRequested, m.RunToExit().Reason);
         Assert.Equal(new uint[] { 'o', 'k', 3, 0x77 }, m.Recorder.Writes.Select(w => w.Value));
     }
+
+    [KvmFact]
+    public void A_linux_kernel_entered_at_64_bits_runs_in_long_mode()
+    {
+        using var files = new BootTestImages();
+        using var m = new KvmTestMachine(8 << 20);
+        var spec = new BootSpec { Kind = BootKind.Linux, Mode = CpuStartMode.Long, Image = files.Write("bzImage", BootTestImages.TinyBzImage()), CommandLine = "64" };
+        m.Cpu.SetState(new LinuxBootLoader().Load(spec, m.Memory));
+        Assert.Equal(CpuExitReason.ExitRequested, m.RunToExit().Reason);
+        Assert.Equal(new uint[] { 'L', '6', '4' }, m.Recorder.Writes.Select(w => w.Value));
+        Assert.Equal(0x500UL, m.Cpu.GetState().Efer & 0x500);
+    }
 }

@@ -52,9 +52,32 @@ public class LinuxBootLoaderTests
         Assert.Equal(ZeroPage, state.Rsi);
         Assert.Equal(SegmentState.Flat32(0x10, code: true), state.Cs);
         Assert.Equal(SegmentState.Flat32(0x18, code: false), state.Ds);
-        Assert.Equal(0x00CF_9A00_0000_FFFFUL, U64(memory, state.Gdtr.Base + 0x10));
-        Assert.Equal(0x00CF_9200_0000_FFFFUL, U64(memory, state.Gdtr.Base + 0x18));
+        Assert.Equal(0x00CF_9B00_0000_FFFFUL, U64(memory, state.Gdtr.Base + 0x10));
+        Assert.Equal(0x00CF_9300_0000_FFFFUL, U64(memory, state.Gdtr.Base + 0x18));
         Assert.Equal(0UL, state.Rflags & 0x200);
+    }
+
+    [Fact]
+    public void The_64_bit_entry_starts_in_long_mode_on_identity_mapped_page_tables()
+    {
+        using var files = new BootTestImages();
+        using var memory = new GuestMemory();
+        memory.AddRam(0, 8 << 20);
+        var spec = new BootSpec { Kind = BootKind.Linux, Mode = CpuStartMode.Long, Image = files.Write("bzImage", BootTestImages.TinyBzImage()) };
+
+        var state = new LinuxBootLoader().Load(spec, memory);
+
+        Assert.Equal(BootTestImages.LinuxLoadAddress + 0x200, state.Rip);
+        Assert.Equal(0x500UL, state.Efer);                     // LME, LMA
+        Assert.Equal(0x8000_0011UL, state.Cr0);                 // PG, PE, ET
+        Assert.Equal(0x20UL, state.Cr4 & 0x20);                 // PAE
+        Assert.Equal(0x2000, state.Cs.Attributes & 0x2000);     // L
+        Assert.Equal(ZeroPage, state.Rsi);
+        Assert.Equal(0x00AF_9B00_0000_FFFFUL, U64(memory, state.Gdtr.Base + 0x10));
+        // PML4[0] -> PDPT, PDPT[3] -> the fourth directory, whose last entry maps 4 GiB - 2 MiB one to one.
+        ulong pdpt = U64(memory, state.Cr3) & ~0xFFFUL;
+        ulong pd3 = U64(memory, pdpt + 3 * 8) & ~0xFFFUL;
+        Assert.Equal((4UL << 30) - (2UL << 20) | 0x83, U64(memory, pd3 + 511 * 8));
     }
 
     [Theory]
@@ -64,6 +87,7 @@ public class LinuxBootLoaderTests
     [InlineData("too little RAM", "at least 3 MiB")]
     [InlineData("long command line", "command line is 3000 bytes")]
     [InlineData("missing initrd", "/nonexistent/initrd")]
+    [InlineData("no 64-bit entry", "has no 64-bit entry")]
     public void Bad_input_is_a_definition_error_that_says_what_is_wrong(string problem, string expected)
     {
         using var files = new BootTestImages();
@@ -77,10 +101,12 @@ public class LinuxBootLoaderTests
                 "not a kernel" => new byte[4096],
                 "old protocol" => BootTestImages.TinyBzImage(protocol: 0x0204),
                 "zImage" => BootTestImages.TinyBzImage(loadFlags: 0),
+                "no 64-bit entry" => BootTestImages.TinyBzImage(has64BitEntry: false),
                 _ => BootTestImages.TinyBzImage(),
             }),
             CommandLine = problem == "long command line" ? new string('x', 3000) : null,
             Initrd = problem == "missing initrd" ? "/nonexistent/initrd" : null,
+            Mode = problem == "no 64-bit entry" ? CpuStartMode.Long : CpuStartMode.Real,
         };
         var e = Assert.Throws<DefinitionException>(() => new LinuxBootLoader().Load(spec, memory));
         Assert.Contains(expected, e.Message);

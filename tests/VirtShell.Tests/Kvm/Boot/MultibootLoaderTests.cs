@@ -40,8 +40,8 @@ public class MultibootLoaderTests
         Assert.Equal(0UL, state.Rflags & 0x200);
         Assert.Equal(U32(memory, 0x100000 + 24), (uint)state.Rip); // e_entry
         // The GDT it points at has the flat descriptors behind the selectors in use.
-        Assert.Equal(0x00CF_9A00_0000_FFFFUL, U64(memory, state.Gdtr.Base + 0x08));
-        Assert.Equal(0x00CF_9200_0000_FFFFUL, U64(memory, state.Gdtr.Base + 0x10));
+        Assert.Equal(0x00CF_9B00_0000_FFFFUL, U64(memory, state.Gdtr.Base + 0x08));
+        Assert.Equal(0x00CF_9300_0000_FFFFUL, U64(memory, state.Gdtr.Base + 0x10));
     }
 
     [Fact]
