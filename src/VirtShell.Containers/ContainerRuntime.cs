@@ -19,7 +19,7 @@ namespace VirtShell.Containers;
 /// the container's stdio (output to the console, console input to its stdin) and, as child subreaper, adopts its
 /// init to collect the exit status. Disposing leaves nothing behind: runc state, cgroups, processes, mount.
 /// </summary>
-public sealed class ContainerRuntime : IMachineRuntime, ICommandExecution
+public sealed class ContainerRuntime : IMachineRuntime, ICommandExecution, IGuestFiles
 {
     /// <summary>How <see cref="Machine.Stop"/> marks a turn-off: the container gets SIGKILL at once.</summary>
 
@@ -71,6 +71,9 @@ public sealed class ContainerRuntime : IMachineRuntime, ICommandExecution
     /// the process starts). Writes go to the machine's upper layer.
     /// </summary>
     public RootfsFiles Files { get; private set; } = null!;
+
+    void IGuestFiles.WriteFile(string path, ReadOnlySpan<byte> content, uint mode) => Files.WriteFile(path, content, mode);
+    byte[] IGuestFiles.ReadFile(string path) => Files.ReadFile(path);
 
     /// <summary>The container's init as the host sees it (0 before it exists).</summary>
     public int InitPid { get { lock (_lock) return _initPid; } }

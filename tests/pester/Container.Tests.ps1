@@ -239,6 +239,25 @@ Describe 'Nothing leaks' {
     }
 }
 
+Describe 'Hooks on a container' {
+    It 'beforeBoot writes a file into the rootfs that the container then sees' {
+        if ($SkipReason) { Set-ItResult -Skipped -Because $SkipReason }
+        $path = Join-Path $TestDrive 'hooked.js'
+        @"
+import { machine, busyboxRootfs } from 'virtshell';
+export default machine({
+  name: 'hooked', model: 'container', memory: '64M',
+  container: { rootfs: busyboxRootfs(), process: { args: ['/bin/sh', '-c', 'cat /etc/motd; sleep 1000'] }, stopTimeout: 2 },
+  hooks: { beforeBoot(vm) { vm.files.write('/etc/motd', 'written by beforeBoot\n'); } },
+});
+"@ | Set-Content -LiteralPath $path
+        New-VirtMachine -Definition $path | Start-VirtMachine
+        Receive-VirtConsole -Name hooked -Wait -Pattern 'written by beforeBoot' -Timeout 20 | Should -Be 'written by beforeBoot'
+        Invoke-VirtCommand -Name hooked -Command 'cat', '/etc/motd' | Should -Be 'written by beforeBoot'
+        Remove-VirtMachine -Name hooked -Force -Confirm:$false
+    }
+}
+
 Describe 'Recovery when the engine died' {
     It 'Remove-VirtMachine -Force cleans up after a process that was killed with its container running' {
         if ($SkipReason) { Set-ItResult -Skipped -Because $SkipReason }

@@ -290,6 +290,8 @@ public sealed class Machine
         public void RequestStop() => machine._runtime?.RequestStop(new MachineExit(ExitReason.StoppedByUser, Detail: "stopped by a hook"));
         public GuestMemory Memory => machine.Memory ?? throw new MachineStateException($"machine '{Name}' has no memory (not running)");
         public ConsoleChannel Console => machine._console ?? throw new MachineStateException($"machine '{Name}' has no console (not running)");
+        public IGuestFiles Files => machine._runtime as IGuestFiles
+            ?? throw new MachineStateException($"machine '{Name}' has no files a hook can reach (model '{machine.Model}')");
         public void Fail(string message) => machine._runtime?.RequestStop(new MachineExit(ExitReason.HookError, Detail: message));
     }
 }
