@@ -109,7 +109,7 @@ function Get-TrxCounts($files) {
         $c = $trx.TestRun.ResultSummary.Counters
         $counts.Passed += [int]$c.passed
         $counts.Failed += [int]$c.failed + [int]$c.error + [int]$c.timeout + [int]$c.aborted
-        $counts.Skipped += [int]$c.notExecuted
+        $counts.Skipped += [int]$c.total - [int]$c.executed   # skipped tests are not 'notExecuted' in vstest's counters
     }
     $counts
 }
