@@ -21,6 +21,7 @@
         'Remove-VirtMachine'
         'Test-VirtDefinition'
         'Measure-VirtMachine'
+        'Invoke-VirtCommand'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

@@ -33,6 +33,9 @@ public sealed unsafe partial class InterpreterCpu
         else
         {
             if (system || (code && !readable)) throw new CpuFault(Vector.GeneralProtection, selector & 0xFFFC);
+            bool conforming = code && (desc.Attributes & 0x04) != 0;
+            if (!conforming && ((desc.Attributes >> 5) & 3) < Math.Max(Cpl, selector & 3))
+                throw new CpuFault(Vector.GeneralProtection, selector & 0xFFFC);
             if ((desc.Attributes & 0x80) == 0) throw new CpuFault(Vector.SegmentNotPresent, selector & 0xFFFC);
         }
         desc.Selector = selector;
@@ -100,7 +103,10 @@ public sealed unsafe partial class InterpreterCpu
         ModeChanged();
     }
 
-    private Segment LoadCodeDescriptor(ushort selector, uint offset)
+    private Segment LoadCodeDescriptor(ushort selector, uint offset) => LoadCodeDescriptor(selector, offset, Cpl);
+
+    /// <summary>Checks a code segment for a transfer that will run at privilege <paramref name="targetCpl"/>.</summary>
+    private Segment LoadCodeDescriptor(ushort selector, uint offset, int targetCpl)
     {
         if ((selector & 0xFFFC) == 0) throw new CpuFault(Vector.GeneralProtection, 0);
         var desc = ReadDescriptor(selector);
@@ -109,7 +115,7 @@ public sealed unsafe partial class InterpreterCpu
             throw new UnimplementedInstruction($"far transfer through system descriptor (type {desc.Attributes & 0x1F:x2}, selector {selector:x4}): gates and task switches are not implemented");
         int dpl = (desc.Attributes >> 5) & 3;
         bool conforming = (desc.Attributes & 0x04) != 0;
-        if (conforming ? dpl > Cpl : dpl != Cpl) throw new CpuFault(Vector.GeneralProtection, selector & 0xFFFC);
+        if (conforming ? dpl > targetCpl : dpl != targetCpl) throw new CpuFault(Vector.GeneralProtection, selector & 0xFFFC);
         if ((desc.Attributes & 0x80) == 0) throw new CpuFault(Vector.SegmentNotPresent, selector & 0xFFFC);
         if (offset > desc.Limit) throw new CpuFault(Vector.GeneralProtection, 0);
         return desc;
@@ -117,14 +123,51 @@ public sealed unsafe partial class InterpreterCpu
 
     private void FarReturnProtected(ushort selector, uint offset, int size, uint release)
     {
-        if ((selector & 3) != Cpl)
-            throw new UnimplementedInstruction($"far return to another privilege level (selector {selector:x4}) is not implemented");
-        var desc = LoadCodeDescriptor(selector, offset);
+        int rpl = selector & 3;
+        if (rpl < Cpl) throw new CpuFault(Vector.GeneralProtection, selector & 0xFFFC);
+        var desc = LoadCodeDescriptor(selector, offset, rpl);
         desc.Selector = selector;
+        if (rpl == Cpl)
+        {
+            _segs[SegCs] = desc;
+            _eip = offset;
+            SetSp(Sp + 2 * (uint)size + release);
+            ModeChanged();
+            return;
+        }
+        uint outerEsp = PeekStack(2 * (uint)size + release, size);
+        ushort outerSs = (ushort)PeekStack(3 * (uint)size + release, size);
+        var ss = CheckStackSegment(outerSs, rpl, Vector.GeneralProtection);
         _segs[SegCs] = desc;
         _eip = offset;
-        SetSp(Sp + 2 * (uint)size + release);
+        ReturnToOuterLevel(ss, outerEsp + release);
+    }
+
+    /// <summary>Checks a stack segment for privilege <paramref name="level"/>: a present writable data segment with RPL = DPL = level.</summary>
+    private Segment CheckStackSegment(ushort selector, int level, int faultVector)
+    {
+        if ((selector & 0xFFFC) == 0) throw new CpuFault(faultVector, 0);
+        var desc = ReadDescriptor(selector);
+        bool writableData = (desc.Attributes & 0x1A) == 0x12;
+        if (!writableData || (selector & 3) != level || ((desc.Attributes >> 5) & 3) != level)
+            throw new CpuFault(faultVector, selector & 0xFFFC);
+        if ((desc.Attributes & 0x80) == 0) throw new CpuFault(Vector.StackFault, selector & 0xFFFC);
+        return desc;
+    }
+
+    /// <summary>Completes a return to an outer privilege level: the outer stack, then data segments the new CPL may not use are nulled.</summary>
+    private void ReturnToOuterLevel(Segment ss, uint esp)
+    {
+        _segs[SegSs] = ss;
         ModeChanged();
+        _gpr[RegEsp] = _stack32 ? esp : (_gpr[RegEsp] & 0xFFFF_0000) | (esp & 0xFFFF);
+        int cpl = Cpl;
+        foreach (int seg in new[] { SegEs, SegDs, SegFs, SegGs })
+        {
+            ref var s = ref _segs[seg];
+            bool conformingCode = (s.Attributes & 0x1C) == 0x1C;
+            if ((s.Selector & 0xFFFC) != 0 && !conformingCode && ((s.Attributes >> 5) & 3) < cpl) s = new Segment();
+        }
     }
 
     private void IretProtected(int size)
@@ -133,15 +176,41 @@ public sealed unsafe partial class InterpreterCpu
         uint offset = PeekStack(0, size);
         ushort selector = (ushort)PeekStack((uint)size, size);
         uint flags = PeekStack(2 * (uint)size, size);
-        if ((selector & 3) != Cpl)
-            throw new UnimplementedInstruction($"IRET to another privilege level (selector {selector:x4}) is not implemented");
-        var desc = LoadCodeDescriptor(selector, offset);
+        int rpl = selector & 3;
+        if (rpl < Cpl) throw new CpuFault(Vector.GeneralProtection, selector & 0xFFFC);
+        if (size == 4 && (flags & 0x20000) != 0) throw new UnimplementedInstruction("IRET to virtual-8086 mode is not implemented");
+        var desc = LoadCodeDescriptor(selector, offset, rpl);
         desc.Selector = selector;
+        uint flagWidth = size == 4 ? 0x00FF_FFFFu & ~0x30000u : 0xFFFF;
+        if (rpl == Cpl)
+        {
+            _segs[SegCs] = desc;
+            _eip = offset;
+            SetSp(Sp + 3 * (uint)size);
+            WriteFlagsChecked(flags, flagWidth);
+            ModeChanged();
+            return;
+        }
+        uint outerEsp = PeekStack(3 * (uint)size, size);
+        ushort outerSs = (ushort)PeekStack(4 * (uint)size, size);
+        var ss = CheckStackSegment(outerSs, rpl, Vector.GeneralProtection);
+        WriteFlagsChecked(flags, flagWidth); // IOPL and IF rules apply at the old, inner CPL
         _segs[SegCs] = desc;
         _eip = offset;
-        SetSp(Sp + 3 * (uint)size);
-        WriteFlagsChecked(flags, size == 4 ? 0x00FF_FFFFu & ~0x30000u : 0xFFFF);
-        ModeChanged();
+        ReturnToOuterLevel(ss, outerEsp);
+    }
+
+    /// <summary>The stack for privilege <paramref name="level"/> from the current TSS (32-bit or 16-bit format).</summary>
+    private (ushort Ss, uint Esp) TssStack(int level)
+    {
+        int type = _tr.Attributes & 0xF;
+        if ((_tr.Selector & 0xFFFC) == 0 || type is not (0x1 or 0x3 or 0x9 or 0xB)) throw new CpuFault(Vector.InvalidTss, _tr.Selector & 0xFFFC);
+        bool tss32 = type >= 0x9;
+        uint at = tss32 ? 4 + 8 * (uint)level : 2 + 4 * (uint)level;
+        if (at + (tss32 ? 5u : 3u) > _tr.Limit) throw new CpuFault(Vector.InvalidTss, _tr.Selector & 0xFFFC);
+        return tss32
+            ? ((ushort)ReadLinear(_tr.Base + at + 4, 2), ReadLinear(_tr.Base + at, 4))
+            : ((ushort)ReadLinear(_tr.Base + at + 2, 2), ReadLinear(_tr.Base + at, 2));
     }
 
     private void DeliverProtected(int vector, uint returnEip, InterruptKind kind, int? errorCode)
@@ -162,17 +231,49 @@ public sealed unsafe partial class InterpreterCpu
         if (size == 2) offset &= 0xFFFF;
         var desc = ReadDescriptor(selector);
         if ((desc.Attributes & 0x18) != 0x18) throw new CpuFault(Vector.GeneralProtection, selector & 0xFFFC);
-        if (((desc.Attributes >> 5) & 3) != Cpl && (desc.Attributes & 0x04) == 0)
-            throw new UnimplementedInstruction($"interrupt {vector} to another privilege level is not implemented (no TSS stack switch)");
-        uint frame = (uint)size * (errorCode.HasValue ? 4u : 3u);
-        Linear(SegSs, (Sp - frame) & StackMask, (int)frame);
-        Push(Eflags, size);
+        if ((desc.Attributes & 0x80) == 0) throw new CpuFault(Vector.SegmentNotPresent, selector & 0xFFFC);
+        int cpl = Cpl;
+        int targetCpl = (desc.Attributes & 0x04) != 0 ? cpl : (desc.Attributes >> 5) & 3;
+        if (targetCpl > cpl) throw new CpuFault(Vector.GeneralProtection, selector & 0xFFFC);
+        uint flags = Eflags;
+        if (targetCpl < cpl)
+        {
+            // Inner privilege: the handler's stack comes from the TSS, and the old SS:ESP is pushed on it first.
+            var (innerSs, innerEsp) = TssStack(targetCpl);
+            var ss = CheckStackSegment(innerSs, targetCpl, Vector.InvalidTss);
+            ushort oldSs = _segs[SegSs].Selector;
+            uint oldEsp = _gpr[RegEsp];
+            var savedSs = _segs[SegSs];
+            try
+            {
+                _segs[SegSs] = ss;
+                _stack32 = ss.Big;
+                SetSp(innerEsp);
+                uint frame = (uint)size * (errorCode.HasValue ? 6u : 5u);
+                Linear(SegSs, (Sp - frame) & StackMask, (int)frame);
+                Push(oldSs, size);
+                Push(oldEsp, size);
+            }
+            catch (CpuFault)
+            {
+                _segs[SegSs] = savedSs;
+                _stack32 = savedSs.Big;
+                _gpr[RegEsp] = oldEsp;
+                throw;
+            }
+        }
+        else
+        {
+            uint frame = (uint)size * (errorCode.HasValue ? 4u : 3u);
+            Linear(SegSs, (Sp - frame) & StackMask, (int)frame);
+        }
+        Push(flags, size);
         Push(_segs[SegCs].Selector, size);
         Push(returnEip, size);
         if (errorCode.HasValue) Push((uint)errorCode.Value, size);
         Eflags &= ~(FlagTf | FlagNt | 0x10000u);
         if ((type & 1) == 0) Eflags &= ~FlagIf;
-        desc.Selector = (ushort)((selector & 0xFFFC) | Cpl);
+        desc.Selector = (ushort)((selector & 0xFFFC) | targetCpl);
         _segs[SegCs] = desc;
         _eip = offset;
         ModeChanged();

@@ -13,8 +13,8 @@ public sealed unsafe partial class InterpreterCpu
         Register(Mnemonic.Lldt, &Lldt); Register(Mnemonic.Ltr, &Ltr); Register(Mnemonic.Sldt, &Sldt); Register(Mnemonic.Str, &Str);
         Register(Mnemonic.Cpuid, &Cpuid); Register(Mnemonic.Rdtsc, &Rdtsc);
         Register(Mnemonic.Arpl, &Arpl);
-        Register(Mnemonic.Lar, &ProtectedModeOnly); Register(Mnemonic.Lsl, &ProtectedModeOnly);
-        Register(Mnemonic.Verr, &ProtectedModeOnly); Register(Mnemonic.Verw, &ProtectedModeOnly);
+        Register(Mnemonic.Lar, &LarLsl); Register(Mnemonic.Lsl, &LarLsl);
+        Register(Mnemonic.Verr, &Verify); Register(Mnemonic.Verw, &Verify);
         Register(Mnemonic.Wbinvd, &Privileged); Register(Mnemonic.Invd, &Privileged); Register(Mnemonic.Invlpg, &Invlpg);
     }
 
@@ -25,11 +25,54 @@ public sealed unsafe partial class InterpreterCpu
 
     private static void Privileged(InterpreterCpu c, ref DecodedOp d) => c.RequireCpl0();
 
-    /// <summary>LAR LSL VERR VERW: #UD in real mode; in protected mode not implemented yet (reported, not guessed).</summary>
-    private static void ProtectedModeOnly(InterpreterCpu c, ref DecodedOp d)
+    /// <summary>
+    /// The descriptor a selector names if the current privilege may inspect it (LAR LSL VERR VERW), else null: these
+    /// instructions report failure in ZF instead of faulting.
+    /// </summary>
+    private Segment? InspectableDescriptor(ushort selector)
+    {
+        if ((selector & 0xFFFC) == 0) return null;
+        Segment desc;
+        try
+        {
+            desc = ReadDescriptor(selector);
+        }
+        catch (CpuFault f) when (f.Vector == Vector.GeneralProtection)
+        {
+            return null;
+        }
+        bool conformingCode = (desc.Attributes & 0x1C) == 0x1C;
+        if (!conformingCode && ((desc.Attributes >> 5) & 3) < Math.Max(Cpl, selector & 3)) return null;
+        return desc;
+    }
+
+    private static void LarLsl(InterpreterCpu c, ref DecodedOp d)
     {
         if (!c.ProtectedMode) throw new CpuFault(Vector.InvalidOpcode);
-        Unimplemented(c, ref d);
+        var desc = c.InspectableDescriptor((ushort)c.ReadOp(ref d, 1));
+        bool lar = d.I.Mnemonic == Mnemonic.Lar;
+        int type = desc?.Attributes & 0x1F ?? 0;
+        // System types LAR may see: TSS (1 3 9 B), LDT (2), call gates (4 C), task gate (5); LSL only those with a limit.
+        bool valid = desc != null && ((type & 0x10) != 0 || (lar ? type is 1 or 2 or 3 or 4 or 5 or 9 or 0xB or 0xC : type is 1 or 2 or 3 or 9 or 0xB));
+        if (!valid)
+        {
+            c.Eflags &= ~FlagZf;
+            return;
+        }
+        var s = desc!.Value;
+        uint value = lar ? (((uint)s.Attributes & 0xFF) << 8) | (((uint)s.Attributes & 0xF000) << 8) : s.Limit;
+        c.WriteReg(d.I.Op0Register, value & SizeMask(d.OpSize));
+        c.Eflags |= FlagZf;
+    }
+
+    private static void Verify(InterpreterCpu c, ref DecodedOp d)
+    {
+        if (!c.ProtectedMode) throw new CpuFault(Vector.InvalidOpcode);
+        var desc = c.InspectableDescriptor((ushort)c.ReadOp(ref d, 0));
+        int a = desc?.Attributes ?? 0;
+        bool code = (a & 0x18) == 0x18, data = (a & 0x18) == 0x10;
+        bool ok = d.I.Mnemonic == Mnemonic.Verr ? data || (code && (a & 0x02) != 0) : data && (a & 0x02) != 0;
+        if (ok) c.Eflags |= FlagZf; else c.Eflags &= ~FlagZf;
     }
 
     private static void Arpl(InterpreterCpu c, ref DecodedOp d)

@@ -1,16 +1,19 @@
 using VirtShell.Engine.Models;
+using VirtShell.Models.Container;
 using VirtShell.Models.Emulated;
 using VirtShell.Models.Hardware;
+using VirtShell.Models.Paravirtual;
 
 namespace VirtShell.Models;
 
 /// <summary>The four machine models this build knows, in the order Get-VirtModel lists them.</summary>
 public static class ModelCatalog
 {
-    public static ModelRegistry CreateRegistry() => new([
+    /// <param name="home">The $VIRTSHELL_HOME the models keep host-side state under (container images, runc state).</param>
+    public static ModelRegistry CreateRegistry(string home) => new([
         new EmulatedModel(),
         new HardwareModel(),
-        new PlannedModel("paravirtual", "paravirtualization: KVM, virtio devices and a hypercall channel"),
-        new PlannedModel("container", "OS-level virtualization: namespaces and cgroups through an OCI runtime"),
+        new ParavirtualModel(),
+        new ContainerModel(home),
     ]);
 }

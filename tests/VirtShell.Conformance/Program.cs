@@ -12,11 +12,17 @@ for (int i = 0; i < args.Length; i++)
         case "--data" when i + 1 < args.Length: dataArg = args[++i]; break;
         case "--out" when i + 1 < args.Length: outDir = args[++i]; break;
         case "--only" when i + 1 < args.Length: only = args[++i]; break;
+        case "--mips":
+            MipsBenchmark.RealMode(); // warm-up: let the JIT reach its final tier before measuring
+            MipsBenchmark.ProtectedMode();
+            Console.WriteLine(MipsBenchmark.RealMode());
+            Console.WriteLine(MipsBenchmark.ProtectedMode());
+            return 0;
         case "--list-rules":
             foreach (var rule in Exclusions.All) Console.WriteLine($"| `{rule.Id}` | {rule.Reason} |");
             return 0;
         default:
-            Console.Error.WriteLine($"unknown or incomplete argument '{args[i]}'. Usage: VirtShell.Conformance [--data DIR] [--out DIR] [--only FILE-PREFIX] [--list-rules]");
+            Console.Error.WriteLine($"unknown or incomplete argument '{args[i]}'. Usage: VirtShell.Conformance [--data DIR] [--out DIR] [--only FILE-PREFIX] [--list-rules] [--mips]");
             return 2;
     }
 }

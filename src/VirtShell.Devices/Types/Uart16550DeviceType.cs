@@ -10,7 +10,9 @@ public sealed class Uart16550DeviceType : IDeviceType
 
     public void Validate(DeviceSpec spec)
     {
-        DeviceSettings.RejectUnknown(spec, "port", "irq", "console");
+        // earlyConsole marks the one UART a paravirtual machine may keep for messages before its virtio drivers are up.
+        DeviceSettings.RejectUnknown(spec, "port", "irq", "console", "earlyConsole");
+        spec.GetBoolean("earlyConsole");
         Port(spec);
         Irq(spec);
         spec.GetBoolean("console", true);

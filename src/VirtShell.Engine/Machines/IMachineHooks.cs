@@ -27,6 +27,8 @@ public interface IMachineApi
     void RequestStop();
     GuestMemory Memory { get; }
     ConsoleChannel Console { get; }
+    /// <summary>The guest's files, where its model has files a hook can reach (containers); otherwise it throws.</summary>
+    IGuestFiles Files { get; }
     /// <summary>Reports a hook failure: the machine stops with reason HookError.</summary>
     void Fail(string message);
 }

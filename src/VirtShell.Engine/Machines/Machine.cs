@@ -187,22 +187,24 @@ public sealed class Machine
     }
 
     /// <summary>
-    /// Ends the run. Without <paramref name="turnOff"/> the guest would be asked to shut down, but no model has a
-    /// shutdown channel yet (no ACPI), so both end the same way: power cut, reason StoppedByUser.
+    /// Ends the run, reason StoppedByUser. Without <paramref name="turnOff"/> the guest is asked to shut down where its
+    /// model can ask; otherwise, or when it cannot, the power is cut. Returns whether the guest was asked.
     /// </summary>
-    public void Stop(bool turnOff, TimeSpan timeout)
+    public bool Stop(bool turnOff, TimeSpan timeout)
     {
         IMachineRuntime runtime;
         lock (_lock)
         {
-            if (_record.State is MachineState.Stopped or MachineState.Crashed or MachineState.Created) return;
+            if (_record.State is MachineState.Stopped or MachineState.Crashed or MachineState.Created) return false;
             runtime = _runtime ?? throw new MachineStateException($"machine '{Name}' runs in process {_record.OwnerProcessId}, not this one");
             SetState(MachineState.Stopping);
         }
         runtime.Resume();
-        runtime.RequestStop(new MachineExit(ExitReason.StoppedByUser, Detail: turnOff ? "turned off" : null));
+        bool asked = !turnOff && runtime.RequestShutdown();
+        if (!asked) runtime.RequestStop(new MachineExit(ExitReason.StoppedByUser, Detail: "turned off"));
         if (!WaitFor([MachineState.Stopped, MachineState.Crashed], timeout))
             throw new MachineStateException($"machine '{Name}' did not stop within {timeout.TotalSeconds:0.#} s");
+        return asked;
     }
 
     public void Pause()
@@ -217,6 +219,18 @@ public sealed class Machine
         IMachineRuntime runtime = RequireLocal(MachineState.Paused, "resumed");
         SetState(MachineState.Running);
         runtime.Resume();
+    }
+
+    /// <summary>
+    /// Runs a command inside the running machine and returns its exit code (see <see cref="ICommandExecution"/>);
+    /// only models whose runtime can do that (containers) accept it.
+    /// </summary>
+    public int Execute(GuestCommand command, Action<GuestOutputLine> onLine, CancellationToken cancel = default)
+    {
+        IMachineRuntime runtime = RequireLocal(MachineState.Running, "given a command");
+        if (runtime is not ICommandExecution execution)
+            throw new MachineStateException($"machine '{Name}' uses model '{Model}', which cannot run commands inside the machine");
+        return execution.Execute(command, onLine, cancel);
     }
 
     private IMachineRuntime RequireLocal(MachineState required, string verb)
@@ -276,6 +290,8 @@ public sealed class Machine
         public void RequestStop() => machine._runtime?.RequestStop(new MachineExit(ExitReason.StoppedByUser, Detail: "stopped by a hook"));
         public GuestMemory Memory => machine.Memory ?? throw new MachineStateException($"machine '{Name}' has no memory (not running)");
         public ConsoleChannel Console => machine._console ?? throw new MachineStateException($"machine '{Name}' has no console (not running)");
+        public IGuestFiles Files => machine._runtime as IGuestFiles
+            ?? throw new MachineStateException($"machine '{Name}' has no files a hook can reach (model '{machine.Model}')");
         public void Fail(string message) => machine._runtime?.RequestStop(new MachineExit(ExitReason.HookError, Detail: message));
     }
 }

@@ -15,6 +15,8 @@ public enum ExitReason
     HostProcessEnded,
     /// <summary>The engine could not go on (an emulation limit or a backend error).</summary>
     InternalError,
+    /// <summary>The kernel's OOM killer ended the guest's processes at its memory limit (containers).</summary>
+    OutOfMemory,
 }
 
 /// <summary>How a machine's last run ended. <see cref="Status"/> is the guest's exit status where it gave one.</summary>
@@ -23,7 +25,7 @@ public sealed record MachineExit(ExitReason Reason, int? Status = null, string? 
     public DateTimeOffset At { get; init; } = DateTimeOffset.UtcNow;
 
     /// <summary>A crash is an end the guest did not choose and the user did not ask for.</summary>
-    public bool IsCrash => Reason is ExitReason.TripleFault or ExitReason.HookError or ExitReason.InternalError;
+    public bool IsCrash => Reason is ExitReason.TripleFault or ExitReason.HookError or ExitReason.InternalError or ExitReason.OutOfMemory;
 
     public override string ToString() => Status is null ? Reason.ToString() : $"{Reason} (status {Status})";
 }

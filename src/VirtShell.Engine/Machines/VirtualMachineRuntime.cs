@@ -75,6 +75,9 @@ public sealed class VirtualMachineRuntime(IVirtualCpu cpu, GuestMemory memory, W
         wake.Set();
     }
 
+    /// <summary>No VM model has a shutdown channel yet (no ACPI power button).</summary>
+    public bool RequestShutdown() => false;
+
     public void Pause()
     {
         lock (_lock)

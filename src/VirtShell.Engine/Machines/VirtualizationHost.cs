@@ -77,6 +77,7 @@ public sealed class VirtualizationHost(MachineStore store, ModelRegistry models,
             throw new MachineStateException($"machine '{machine.Name}' is {machine.State}; stop it before removing it");
         lock (_machines)
         {
+            if (Models.Find(machine.Model) is IReleasesLeftovers model) model.ReleaseLeftovers(machine.Spec);
             Store.Delete(machine.Name);
             _machines.Remove(machine.Name);
         }

@@ -28,6 +28,16 @@ public interface IMachineModel
     IMachineRuntime CreateRuntime(MachineSpec spec, MachineServices services);
 }
 
+/// <summary>
+/// A model that leaves host-side state outside the machine folder or mounted in it (runc state, cgroups, mounts).
+/// Removal calls it first, so a machine whose engine died mid-run is cleaned up by Remove-VirtMachine -Force.
+/// </summary>
+public interface IReleasesLeftovers
+{
+    /// <summary>Releases whatever a run of <paramref name="spec"/> left behind; safe when nothing is left.</summary>
+    void ReleaseLeftovers(MachineSpec spec);
+}
+
 /// <summary>What the engine gives a model's runtime: the console, and a way to end the run.</summary>
 public sealed class MachineServices(ConsoleChannel console, Action<MachineExit> powerOff, Action<string> log)
 {
@@ -42,8 +52,13 @@ public interface IMachineRuntime : IDisposable
 {
     /// <summary>Runs on the machine's thread until the machine ends; returns how it ended.</summary>
     MachineExit Run();
-    /// <summary>Ends <see cref="Run"/> with <paramref name="exit"/> as soon as possible; thread-safe, idempotent (the first exit wins).</summary>
+    /// <summary>Ends <see cref="Run"/> with <paramref name="exit"/> as soon as possible (power cut); thread-safe, idempotent (the first exit wins).</summary>
     void RequestStop(MachineExit exit);
+    /// <summary>
+    /// Asks the guest to shut down by itself (an ACPI power button, SIGTERM), ending the run with StoppedByUser when it
+    /// does; false when the model has no way to ask, and the caller cuts the power instead.
+    /// </summary>
+    bool RequestShutdown();
     /// <summary>Blocks until the guest no longer runs (it may still hold state), or throws if the model cannot pause.</summary>
     void Pause();
     void Resume();

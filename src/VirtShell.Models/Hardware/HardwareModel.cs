@@ -1,6 +1,7 @@
 using VirtShell.Cpu.Kvm;
 using VirtShell.Engine.Boot;
 using VirtShell.Engine.Definitions;
+using VirtShell.Engine.Devices;
 using VirtShell.Engine.Machines;
 using VirtShell.Engine.Models;
 using VirtShell.Models.Pc;
@@ -20,7 +21,10 @@ public sealed class HardwareModel : IMachineModel
 
     public void Validate(MachineSpec spec) => PcPlatform.Validate(spec, KvmVirtualMachine.KernelPorts);
 
-    public IMachineRuntime CreateRuntime(MachineSpec spec, MachineServices services)
+    public IMachineRuntime CreateRuntime(MachineSpec spec, MachineServices services) => CreateKvmRuntime(spec, services);
+
+    /// <summary>The PC under KVM, with the device types a model allows (by default the PC's); the paravirtual model shares it.</summary>
+    internal static IMachineRuntime CreateKvmRuntime(MachineSpec spec, MachineServices services, IReadOnlyList<IDeviceType>? types = null)
     {
         KvmVirtualMachine? vm = null;
         var pc = PcPlatform.Build(spec, services, (memory, ports, wake, owned) =>
@@ -28,7 +32,7 @@ public sealed class HardwareModel : IMachineModel
             vm = new KvmVirtualMachine(memory);
             owned.Add(vm);
             return vm.Interrupts;
-        });
+        }, types);
         try
         {
             var cpu = vm!.CreateCpu(pc.Ports, pc.Mmio);

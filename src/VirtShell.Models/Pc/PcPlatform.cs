@@ -28,7 +28,9 @@ public static class PcPlatform
     public static IReadOnlyCollection<string> DeviceTypeNames { get; } = PcDeviceTypes.All.Select(t => t.Name).ToArray();
 
     /// <param name="chipsetPorts">The ports the chipset answers; by default those of our 8259 pair and 8254.</param>
-    public static void Validate(MachineSpec spec, IEnumerable<(ushort First, int Count, string Owner)>? chipsetPorts = null)
+    /// <param name="types">The device types the model allows; by default the PC's (<see cref="PcDeviceTypes"/>).</param>
+    public static void Validate(MachineSpec spec, IEnumerable<(ushort First, int Count, string Owner)>? chipsetPorts = null,
+        IReadOnlyList<IDeviceType>? types = null)
     {
         foreach (var section in spec.Sections.Keys)
             throw new DefinitionException($"machine '{spec.Name}': a '{section}' section does not apply to model '{spec.Model}'", spec.Source);
@@ -39,28 +41,34 @@ public static class PcPlatform
         if (!File.Exists(boot.Image))
             throw new DefinitionException($"boot image '{boot.Image}' does not exist", boot.Source ?? spec.Source);
 
-        // A dry run of every port claim, chipset first, so an overlap is reported before anything boots.
+        // A dry run of every port and MMIO claim, chipset and RAM first, so an overlap is reported before anything boots.
         var ports = new IoPortBus();
+        var mmio = new MmioBus();
         var nobody = new UnclaimedPort();
         foreach (var (first, count, owner) in chipsetPorts ?? PcChipset.Ports) ports.Register(first, count, nobody, owner);
+        mmio.Register(0, spec.MemoryBytes, nobody, "RAM");
         foreach (var device in spec.Devices)
         {
-            var type = FindType(device);
+            var type = FindType(device, types);
             type.Validate(device);
             try
             {
                 foreach (var (first, count) in type.Ports(device)) ports.Register(first, count, nobody, device.Describe());
+                if (type is IMmioDeviceType mapped)
+                    foreach (var (start, length) in mapped.MmioRanges(device)) mmio.Register(start, length, nobody, device.Describe());
             }
             catch (BusConflictException e)
             {
-                throw new DefinitionException($"port conflict: {e.Message}", device.Source);
+                throw new DefinitionException($"{(e.Claim.Start > 0xFFFF || e.Existing.Owner == "RAM" ? "address" : "port")} conflict: {e.Message}", device.Source);
             }
         }
     }
 
     /// <summary>Builds RAM, buses, chipset and devices. What it built is disposed if a later step fails.</summary>
     /// <param name="chipset">The interrupt controller and timer; by default <see cref="EmulatedChipset"/>.</param>
-    public static PcHardware Build(MachineSpec spec, MachineServices services, PcChipsetFactory? chipset = null)
+    /// <param name="types">The device types the model allows; by default the PC's.</param>
+    public static PcHardware Build(MachineSpec spec, MachineServices services, PcChipsetFactory? chipset = null,
+        IReadOnlyList<IDeviceType>? types = null)
     {
         var memory = new GuestMemory();
         var owned = new List<IDisposable>();
@@ -73,7 +81,7 @@ public static class PcPlatform
             var interrupts = (chipset ?? EmulatedChipset)(memory, ports, wake, owned);
             var context = new DeviceContext(ports, mmio, interrupts, memory, services);
             foreach (var device in spec.Devices)
-                if (FindType(device).Attach(device, context) is { } disposable) owned.Add(disposable);
+                if (FindType(device, types).Attach(device, context) is { } disposable) owned.Add(disposable);
             return new PcHardware(memory, ports, mmio, interrupts, wake, owned);
         }
         catch
@@ -91,15 +99,20 @@ public static class PcPlatform
         return pic;
     }
 
-    private static IDeviceType FindType(DeviceSpec device) =>
-        PcDeviceTypes.Find(device.Type) ?? throw new DefinitionException(
-            $"unknown device type '{device.Type}' (this model knows: {string.Join(", ", DeviceTypeNames)})", device.Source);
+    private static IDeviceType FindType(DeviceSpec device, IReadOnlyList<IDeviceType>? types)
+    {
+        types ??= PcDeviceTypes.All;
+        return types.FirstOrDefault(t => t.Name == device.Type) ?? throw new DefinitionException(
+            $"unknown device type '{device.Type}' (this model knows: {string.Join(", ", types.Select(t => t.Name))})", device.Source);
+    }
 
-    /// <summary>Stands in for devices during the dry run of port claims.</summary>
-    private sealed class UnclaimedPort : IPortDevice
+    /// <summary>Stands in for devices during the dry run of claims.</summary>
+    private sealed class UnclaimedPort : IPortDevice, IMmioDevice
     {
         public uint ReadPort(ushort port, int size) => uint.MaxValue;
         public void WritePort(ushort port, int size, uint value) { }
+        public ulong ReadMmio(ulong address, int size) => ulong.MaxValue;
+        public void WriteMmio(ulong address, int size, ulong value) { }
     }
 }
 

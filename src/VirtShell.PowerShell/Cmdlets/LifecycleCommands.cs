@@ -29,8 +29,8 @@ public sealed class StopVirtMachineCommand : MachineChangeCmdlet
     protected override void Change(Machine machine)
     {
         bool wasRunning = machine.State is not (MachineState.Created or MachineState.Stopped or MachineState.Crashed);
-        machine.Stop(TurnOff, TimeSpan.FromSeconds(Timeout));
-        if (wasRunning && !TurnOff)
+        bool asked = machine.Stop(TurnOff, TimeSpan.FromSeconds(Timeout));
+        if (wasRunning && !TurnOff && !asked)
             WriteWarning($"machine '{machine.Name}' was turned off: its model has no shutdown channel to ask the guest to shut down");
     }
 }

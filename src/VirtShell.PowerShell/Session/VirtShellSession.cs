@@ -21,7 +21,7 @@ internal sealed class VirtShellSession
     {
         Store = new MachineStore(home);
         _host = new Lazy<VirtualizationHost>(() => new VirtualizationHost(
-            Store, VirtShell.Models.ModelCatalog.CreateRegistry(), new VirtShell.Scripting.JsDefinitionLoader()));
+            Store, VirtShell.Models.ModelCatalog.CreateRegistry(Store.Home), new VirtShell.Scripting.JsDefinitionLoader()));
     }
 
     public static VirtShellSession Current

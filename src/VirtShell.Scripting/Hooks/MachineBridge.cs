@@ -41,6 +41,14 @@ public sealed class MachineBridge
     public void WriteMemory(double address, object source) =>
         _api.Memory.Write(Address(address), ((ITypedArray<byte>)source).ToArray());
 
+    [ScriptMember("writeFile")]
+    public void WriteFile(string path, object content, double mode) =>
+        _api.Files.WriteFile(path, content is string text ? System.Text.Encoding.UTF8.GetBytes(text) : ((ITypedArray<byte>)content).ToArray(),
+            mode >= 0 && mode <= 0xFFF && mode == Math.Floor(mode) ? (uint)mode : throw new ArgumentException($"{mode} is not a file mode"));
+
+    [ScriptMember("readFile")]
+    public string ReadFile(string path) => System.Text.Encoding.UTF8.GetString(_api.Files.ReadFile(path));
+
     private static ulong Address(double address) =>
         address >= 0 && address == Math.Floor(address) && address < 1UL << 52
             ? (ulong)address

@@ -17,12 +17,20 @@
       },
     });
     const console = Object.freeze({ send(text) { bridge.sendConsole(String(text)); } });
+    // A container's files: text or bytes in, text out; paths are the guest's own and cannot leave its root.
+    const files = Object.freeze({
+      write(path, content, mode = 0o644) {
+        bridge.writeFile(String(path), typeof content === 'string' ? content : Uint8Array.from(content), mode);
+      },
+      read(path) { return bridge.readFile(String(path)); },
+    });
     return Object.freeze({
       name: bridge.name,
       log(message) { bridge.log(String(message)); },
       stop() { bridge.stop(); },
       memory,
       console,
+      files,
     });
   },
   exit(reason, status, detail) {

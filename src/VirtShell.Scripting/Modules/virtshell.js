@@ -46,6 +46,29 @@ export function debugExit(settings) {
   return { ...settingsOf('debugExit', settings), type: 'debugExit', __source: callerLocation() };
 }
 
+// Paravirtual devices: virtio on 'mmio' (address, irq) or 'pci' (slot, irq), and the hypercall channel
+// (docs/hypercalls.md). virtioBlk's image and the hypercall blobs are paths relative to the definition.
+export function virtioConsole(settings) {
+  return { ...settingsOf('virtioConsole', settings), type: 'virtioConsole', __source: callerLocation() };
+}
+
+export function virtioBlk(settings) {
+  return { ...settingsOf('virtioBlk', settings), type: 'virtioBlk', __source: callerLocation() };
+}
+
+export function virtioRng(settings) {
+  return { ...settingsOf('virtioRng', settings), type: 'virtioRng', __source: callerLocation() };
+}
+
+export function hypercalls(settings) {
+  return { ...settingsOf('hypercalls', settings), type: 'hypercalls', __source: callerLocation() };
+}
+
+// A container's root filesystem built by the project from Debian's busybox-static: container: { rootfs: busyboxRootfs() }.
+export function busyboxRootfs() {
+  return { busybox: true };
+}
+
 // ports: [numbers]; read(port, size) returns the value; write(port, size, value). Both run on the machine's
 // script thread while the guest's CPU waits.
 export function scriptDevice(settings) {

@@ -127,6 +127,86 @@ public sealed class ProtectedModeTests(ITestOutputHelper output)
         Assert.Equal(table1 | 0x23, BitConverter.ToUInt32(m.Memory.Read(dir + 4, 4)));    // accessed
     }
 
+    [Fact]
+    public void Ring_3_code_enters_ring_0_through_the_tss_stack_and_returns()
+    {
+        using var m = new TestMachine();
+        const uint tss = 0x12000, user = 0x10300, gpHandler = 0x10400;
+        LoadProtectedModeProgram(m, a =>
+        {
+            a.mov(ax, 0x28);
+            a.ltr(ax);
+            a.push(0x23);                 // user SS
+            a.push(0x60000);              // user ESP
+            a.pushfd();
+            a.push(0x1B);                 // user CS
+            a.push((int)user);
+            a.iretd();
+        }, a =>
+        {
+            a.mov(esi, esp);
+            a.mov(edi, __dword_ptr[esp + 4]);   // the interrupted CS
+            a.mov(ebp, __dword_ptr[esp + 12]);  // the interrupted ESP
+            a.iretd();
+        });
+        // GDT entries 3-5: ring-3 code and data, a 32-bit TSS whose ring-0 stack is 10h:70000h.
+        m.Memory.Write(Gdt + 24, BitConverter.GetBytes(0x00CFFA000000FFFFUL)
+            .Concat(BitConverter.GetBytes(0x00CFF2000000FFFFUL))
+            .Concat(BitConverter.GetBytes(0x0000_8901_2000_0067UL)).ToArray());
+        m.Memory.Write(GdtPointer, [47, 0]);
+        m.Memory.Write(tss + 4, BitConverter.GetBytes(0x70000u).Concat(BitConverter.GetBytes(0x10u)).ToArray());
+        // Vector 30h callable from ring 3 (gate DPL 3); #GP to its own handler.
+        m.Memory.Write(Idt + 0x30 * 8 + 5, [0xEE]);
+        m.Memory.Write(Idt + 13 * 8, BitConverter.GetBytes((gpHandler & 0xFFFF) | (0x08UL << 16) | (0x8EUL << 40) | ((ulong)(gpHandler >> 16) << 48)));
+        m.Memory.Write(user, TestMachine.Assemble(32, user, a =>
+        {
+            a.mov(eax, 7);
+            a.@int(0x30);
+            a.mov(bx, 0x10);
+            a.mov(ds, bx);                // kernel data from ring 3: #GP(10h)
+        }));
+        m.Memory.Write(gpHandler, TestMachine.Assemble(32, gpHandler, a => { a.pop(edx); a.mov(ecx, __dword_ptr[esp + 4]); a.hlt(); }));
+
+        var exit = m.Cpu.Run();
+        Assert.True(exit.Reason == CpuExitReason.Halted, $"{exit.Reason}: {exit.Detail}");
+        var s = m.Cpu.GetState();
+        Assert.Equal(7UL, s.Rax);
+        Assert.Equal(0x70000UL - 20, s.Rsi);     // SS, ESP, EFLAGS, CS, EIP on the TSS stack
+        Assert.Equal(0x1BUL, s.Rdi);
+        Assert.Equal(0x60000UL, s.Rbp);
+        Assert.Equal(0x10UL, s.Rdx);             // #GP error code: the selector
+        Assert.Equal(0x1BUL, s.Rcx);             // #GP came from ring 3
+        Assert.Equal(0x08, s.Cs.Selector);
+        Assert.Equal(0x10, s.Ss.Selector);
+    }
+
+    [Fact]
+    public void Lsl_lar_and_verw_inspect_descriptors_through_zf()
+    {
+        using var m = new TestMachine();
+        LoadProtectedModeProgram(m, a =>
+        {
+            a.mov(eax, 0x10);
+            a.lsl(ebx, eax);              // flat data: limit FFFFFFFF, ZF=1
+            a.lar(ecx, eax);              // access byte 92h in bits 8-15, G and D/B in bits 20-23
+            a.mov(eax, 0x40);
+            a.mov(edx, 0x1234);
+            a.lsl(edx, eax);              // beyond the GDT: ZF=0, EDX unchanged
+            a.setz(__byte_ptr[0x20000]);
+            a.mov(eax, 0x08);
+            a.verw(ax);                   // code is never writable: ZF=0
+            a.setz(__byte_ptr[0x20001]);
+            a.hlt();
+        }, a => a.iretd());
+        var exit = m.Cpu.Run();
+        Assert.True(exit.Reason == CpuExitReason.Halted, $"{exit.Reason}: {exit.Detail}");
+        var s = m.Cpu.GetState();
+        Assert.Equal(0xFFFFFFFFUL, s.Rbx);
+        Assert.Equal(0x00C09200UL, s.Rcx & 0xFFF0FEFF);  // bits 16-19 are undefined; ignore the accessed bit
+        Assert.Equal(0x1234UL, s.Rdx);
+        Assert.Equal(new byte[] { 0, 0 }, m.Memory.Read(0x20000, 2));
+    }
+
     private sealed class RecordingMmio : VirtShell.Engine.Buses.IMmioDevice
     {
         public List<(ulong Address, int Size, ulong Value)> Writes { get; } = [];
@@ -158,30 +238,8 @@ public sealed class ProtectedModeTests(ITestOutputHelper output)
     [Fact]
     public void Measure_protected_mode_mips()
     {
-        using var m = new TestMachine();
-        LoadProtectedModeProgram(m, a =>
-        {
-            var outer = a.CreateLabel();
-            var inner = a.CreateLabel();
-            a.mov(edx, 200);
-            a.Label(ref outer);
-            a.mov(ecx, 50000);
-            a.Label(ref inner);
-            a.add(eax, ecx);                          // ALU
-            a.mov(__dword_ptr[ebx + 0x20000], eax);   // store
-            a.xor(eax, __dword_ptr[ebx + 0x20000]);   // load
-            a.inc(ebx);
-            a.and(ebx, 0xFF);
-            a.dec(ecx);
-            a.jnz(inner);                             // branch
-            a.dec(edx);
-            a.jnz(outer);
-            a.hlt();
-        }, a => a.iretd());
-        var (exit, wall, cpu) = ThreadClock.Measure(m.Cpu.Run);
-        Assert.Equal(CpuExitReason.Halted, exit.Reason);
-        long n = m.Cpu.InstructionsRetired;
-        Assert.True(n > 70_000_000);
-        output.WriteLine($"32-bit protected-mode loop: {n:N0} instructions, {n / wall.TotalSeconds / 1e6:F1} MIPS wall clock, {n / cpu.TotalSeconds / 1e6:F1} MIPS per CPU-second of the running thread");
+        var result = VirtShell.Conformance.MipsBenchmark.ProtectedMode();
+        Assert.Equal(VirtShell.Conformance.MipsBenchmark.ExpectedInstructions, result.Instructions);
+        output.WriteLine(result.ToString());
     }
 }

@@ -380,30 +380,8 @@ public sealed class RealModeTests(ITestOutputHelper output)
     [Fact]
     public void Measure_real_mode_mips()
     {
-        using var m = new TestMachine();
-        m.Load16(a =>
-        {
-            var outer = a.CreateLabel();
-            var inner = a.CreateLabel();
-            a.mov(dx, 200);
-            a.Label(ref outer);
-            a.mov(cx, 50000);
-            a.Label(ref inner);
-            a.add(ax, cx);                       // ALU
-            a.mov(__word_ptr[bx + 0x200], ax);   // store
-            a.xor(ax, __word_ptr[bx + 0x200]);   // load
-            a.inc(bx);
-            a.and(bx, 0xFF);
-            a.dec(cx);
-            a.jnz(inner);                        // branch
-            a.dec(dx);
-            a.jnz(outer);
-            a.hlt();
-        });
-        var (exit, wall, cpu) = ThreadClock.Measure(m.Cpu.Run);
-        Assert.Equal(CpuExitReason.Halted, exit.Reason);
-        long n = m.Cpu.InstructionsRetired;
-        Assert.Equal(200L * (1 + 50000 * 7 + 2) + 2, n);
-        output.WriteLine($"real-mode loop: {n:N0} instructions, {n / wall.TotalSeconds / 1e6:F1} MIPS wall clock, {n / cpu.TotalSeconds / 1e6:F1} MIPS per CPU-second of the running thread");
+        var result = VirtShell.Conformance.MipsBenchmark.RealMode();
+        Assert.Equal(VirtShell.Conformance.MipsBenchmark.ExpectedInstructions, result.Instructions);
+        output.WriteLine(result.ToString());
     }
 }

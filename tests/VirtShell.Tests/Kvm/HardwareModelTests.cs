@@ -84,7 +84,7 @@ public class HardwareModelTests
     [Fact]
     public void The_catalog_lists_the_hardware_model_with_its_availability()
     {
-        var model = ModelCatalog.CreateRegistry().Find("hardware");
+        var model = ModelCatalog.CreateRegistry(Path.GetTempPath()).Find("hardware");
         Assert.IsType<HardwareModel>(model);
         Assert.Equal(KvmHost.GetAvailability(), model.GetAvailability());
     }

@@ -1,4 +1,3 @@
-using System.Text;
 using VirtShell.Engine.Machines;
 using VirtShell.Engine.Store;
 using VirtShell.Models;
@@ -9,23 +8,12 @@ namespace VirtShell.Tests.Models;
 /// <summary>machine-defs/hello-emulated.js end to end through the engine: a real guest on the interpreter.</summary>
 public class EmulatedHelloTests
 {
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
-
-    private static VirtualizationHost NewHost() =>
-        new(new MachineStore(Directory.CreateTempSubdirectory().FullName), ModelCatalog.CreateRegistry(), new JsDefinitionLoader());
-
-    private static string WaitForText(Machine vm, ref long offset, string text)
+    private static VirtualizationHost NewHost()
     {
-        var seen = new StringBuilder();
-        var deadline = DateTime.UtcNow + Timeout;
-        while (DateTime.UtcNow < deadline)
-        {
-            seen.Append(Encoding.ASCII.GetString(vm.Console!.ReadFrom(ref offset)));
-            if (seen.ToString().Contains(text)) return seen.ToString();
-            vm.Console.WaitForOutput(offset, TimeSpan.FromMilliseconds(200));
-        }
-        throw new TimeoutException($"'{text}' not seen; the guest printed: {seen}");
+        var store = new MachineStore(Directory.CreateTempSubdirectory().FullName);
+        return new(store, ModelCatalog.CreateRegistry(store.Home), new JsDefinitionLoader());
     }
+
 
     [Fact]
     public void The_hello_guest_greets_echoes_lines_and_powers_off_on_exit()
@@ -35,15 +23,15 @@ public class EmulatedHelloTests
         var vm = host.Create(RepoPaths.MachineDef("hello-emulated.js"), "hello-test");
         vm.Start();
         long offset = 0;
-        WaitForText(vm, ref offset, "Hello from VirtShell!");
+        GuestConsole.WaitForText(vm, ref offset, "Hello from VirtShell!");
 
         vm.Console!.SendInput("ping\r");
-        Assert.Contains("ping\r\n", WaitForText(vm, ref offset, "ping\r\n"));
+        Assert.Contains("ping\r\n", GuestConsole.WaitForText(vm, ref offset, "ping\r\n"));
         vm.Console.SendInput("two words\r\n");
-        WaitForText(vm, ref offset, "two words\r\n");
+        GuestConsole.WaitForText(vm, ref offset, "two words\r\n");
 
         vm.Console.SendInput("exit\r");
-        Assert.True(vm.WaitFor([MachineState.Stopped, MachineState.Crashed], Timeout));
+        Assert.True(vm.WaitFor([MachineState.Stopped, MachineState.Crashed], GuestConsole.Timeout));
         Assert.Equal(MachineState.Stopped, vm.State);
         Assert.Equal(ExitReason.DebugExit, vm.LastExit!.Reason);
         Assert.Equal(1, vm.LastExit.Status);
@@ -77,7 +65,7 @@ public class EmulatedHelloTests
         var vm = host.Create(RepoPaths.MachineDef("hello-emulated.js"), "idle-test");
         vm.Start();
         long offset = 0;
-        WaitForText(vm, ref offset, "Hello from VirtShell!");
+        GuestConsole.WaitForText(vm, ref offset, "Hello from VirtShell!");
         long before = vm.Counters["Instructions"];
         Thread.Sleep(300);
         // Idle in HLT: the guest executes next to nothing while nobody types.
@@ -85,7 +73,7 @@ public class EmulatedHelloTests
         vm.Pause();
         Assert.Equal(MachineState.Paused, vm.State);
         vm.Resume();
-        vm.Stop(turnOff: true, Timeout);
+        vm.Stop(turnOff: true, GuestConsole.Timeout);
         Assert.Equal(ExitReason.StoppedByUser, vm.LastExit!.Reason);
     }
 }

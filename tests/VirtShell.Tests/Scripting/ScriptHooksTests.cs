@@ -27,8 +27,35 @@ public class ScriptHooksTests(ITestOutputHelper output)
         Assert.Equal(3, vm.Console.PendingInput);
         Assert.True(vm.Console.TryReadInput(out byte h) && h == (byte)'h');
         // The vm object is plain JS: no .NET members leak through it.
-        Assert.Equal("shape console,log,memory,name,stop undefined undefined", logs[2]);
+        Assert.Equal("shape console,files,log,memory,name,stop undefined undefined", logs[2]);
         Assert.Empty(vm.Failures);
+    }
+
+    [Fact]
+    public void BeforeBootWritesAndReadsTheGuestsFiles()
+    {
+        using var dir = new TempFolder();
+        string path = dir.Write("files.js", """
+            import { machine } from 'virtshell';
+            export default machine({
+              name: 'c1', model: 'container', memory: '64M',
+              hooks: {
+                beforeBoot(vm) {
+                  vm.files.write('/etc/motd', 'hello from the hook\n');
+                  vm.files.write('/bin/tool', [0x7f, 0x45], 0o755);
+                  vm.log(vm.files.read('/etc/motd').trim());
+                },
+              },
+            });
+            """);
+        using var loaded = new JsDefinitionLoader().Load(path);
+        using var vm = new FakeMachineApi();
+        loaded.Hooks!.BeforeBoot(vm);
+        Assert.Equal("hello from the hook\n"u8.ToArray(), vm.Files.Written["/etc/motd"].Content);
+        Assert.Equal(0x1A4u, vm.Files.Written["/etc/motd"].Mode);
+        Assert.Equal([0x7f, 0x45], vm.Files.Written["/bin/tool"].Content);
+        Assert.Equal(0x1EDu, vm.Files.Written["/bin/tool"].Mode);
+        Assert.Equal("hello from the hook", vm.Logs.Single());
     }
 
     [Fact]

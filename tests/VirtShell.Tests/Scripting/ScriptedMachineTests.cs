@@ -79,6 +79,8 @@ public class ScriptedMachineTests
             foreach (char c in line + "\n") _services.Console.WriteFromGuest((byte)c);
         }
 
+        public bool RequestShutdown() => false;
+
         public void RequestStop(MachineExit exit)
         {
             Interlocked.CompareExchange(ref _exit, exit, null);

@@ -51,6 +51,8 @@ internal sealed class FakeMachineApi : IMachineApi, IDisposable
     public string Name { get; init; } = "fake";
     public GuestMemory Memory { get; } = new();
     public ConsoleChannel Console { get; } = new(null);
+    public FakeFiles Files { get; } = new();
+    IGuestFiles IMachineApi.Files => Files;
 
     public FakeMachineApi() => Memory.AddRam(0, 0x10000);
 
@@ -75,4 +77,13 @@ internal sealed class FakeMachineApi : IMachineApi, IDisposable
         Memory.Dispose();
         Console.Dispose();
     }
+}
+
+/// <summary>A guest's files as a dictionary, for hooks that write and read them.</summary>
+internal sealed class FakeFiles : IGuestFiles
+{
+    public ConcurrentDictionary<string, (byte[] Content, uint Mode)> Written { get; } = new();
+    public void WriteFile(string path, ReadOnlySpan<byte> content, uint mode) => Written[path] = (content.ToArray(), mode);
+    public byte[] ReadFile(string path) =>
+        Written.TryGetValue(path, out var file) ? file.Content : throw new FileNotFoundException($"{path} does not exist in the guest");
 }

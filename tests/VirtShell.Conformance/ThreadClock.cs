@@ -1,13 +1,13 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 
-namespace VirtShell.Tests.Cpu;
+namespace VirtShell.Conformance;
 
 /// <summary>
 /// Wall-clock and this thread's CPU time around an action: on a loaded build machine the CPU time of the thread is
 /// what tells the interpreter's speed (for reporting only; no test asserts on timing).
 /// </summary>
-internal static partial class ThreadClock
+public static partial class ThreadClock
 {
     private const int ClockThreadCpuTime = 3;
 

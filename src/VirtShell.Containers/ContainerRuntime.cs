@@ -1,0 +1,383 @@
+using System.Diagnostics;
+using System.Text;
+using VirtShell.Containers.Bundle;
+using VirtShell.Containers.Cgroups;
+using VirtShell.Containers.Definition;
+using VirtShell.Containers.Native;
+using VirtShell.Containers.Rootfs;
+using VirtShell.Containers.Runc;
+using VirtShell.Engine.Machines;
+using VirtShell.Engine.Memory;
+using VirtShell.Engine.Models;
+
+namespace VirtShell.Containers;
+
+/// <summary>
+/// One run of a container machine. Creating it prepares everything up to <c>runc create</c> (overlay rootfs,
+/// bundle, the container's init waiting for its start), so a definition error or a runc refusal fails the start
+/// itself; <see cref="Run"/> starts the process and blocks until the container's init ends. This process holds
+/// the container's stdio (output to the console, console input to its stdin) and, as child subreaper, adopts its
+/// init to collect the exit status. Disposing leaves nothing behind: runc state, cgroups, processes, mount.
+/// </summary>
+public sealed class ContainerRuntime : IMachineRuntime, ICommandExecution, IGuestFiles
+{
+    /// <summary>How <see cref="Machine.Stop"/> marks a turn-off: the container gets SIGKILL at once.</summary>
+
+    private readonly object _lock = new();
+    private readonly object _consoleLock = new();
+    private readonly ContainerHost _host;
+    private readonly ContainerSettings _settings;
+    private readonly ContainerPlacement _placement;
+    private readonly MachineServices _services;
+    private readonly CgroupView _cgroup;
+    private readonly string _machineName;
+    private readonly AutoResetEvent _inputPending = new(false);
+    private readonly List<Thread> _outputPumps = [];
+    private Thread? _inputPump;
+    private Process? _stdio;     // the finished `runc create`, whose redirected pipes are the container's stdio
+    private int _initPid;
+    private bool _started, _paused, _reaped, _disposed;
+    private MachineExit? _stop;
+    private Timer? _killTimer;
+
+    private ContainerRuntime(ContainerHost host, ContainerSettings settings, string machineName, MachineServices services)
+    {
+        _host = host;
+        _settings = settings;
+        _machineName = machineName;
+        _placement = host.Place(machineName);
+        _services = services;
+        _cgroup = new CgroupView(_placement.CgroupsPath);
+    }
+
+    public static ContainerRuntime Create(ContainerHost host, ContainerSettings settings, string machineName, MachineServices services)
+    {
+        host.ReleaseLeftovers(machineName);
+        var runtime = new ContainerRuntime(host, settings, machineName, services);
+        try
+        {
+            runtime.Prepare();
+            return runtime;
+        }
+        catch
+        {
+            runtime.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// The container's files as it sees them, for beforeBoot hooks (the rootfs is mounted from creation on, before
+    /// the process starts). Writes go to the machine's upper layer.
+    /// </summary>
+    public RootfsFiles Files { get; private set; } = null!;
+
+    void IGuestFiles.WriteFile(string path, ReadOnlySpan<byte> content, uint mode) => Files.WriteFile(path, content, mode);
+    byte[] IGuestFiles.ReadFile(string path) => Files.ReadFile(path);
+
+    /// <summary>The container's init as the host sees it (0 before it exists).</summary>
+    public int InitPid { get { lock (_lock) return _initPid; } }
+
+    public GuestMemory? Memory => null;
+
+    public IReadOnlyDictionary<string, long> Counters
+    {
+        get
+        {
+            var counters = new Dictionary<string, long>
+            {
+                ["processes"] = _cgroup.Pids(),
+                ["memoryBytes"] = _cgroup.MemoryUsage(),
+                ["oomKills"] = _cgroup.OomKills(),
+            };
+            return counters.Where(c => c.Value >= 0).ToDictionary();
+        }
+    }
+
+    private void Prepare()
+    {
+        string lower = _host.Images.Resolve(_settings.Rootfs);
+        var rootfs = new OverlayRootfs(lower, _placement.MachineDirectory);
+        rootfs.Mount();
+        Files = new RootfsFiles(rootfs.Merged);
+        Directory.CreateDirectory(_placement.BundleDirectory);
+        File.Delete(_placement.PidFile);
+        File.Delete(_placement.RuncLog);
+        OciBundle.Write(_placement.BundleDirectory, _settings, rootfs.Merged, _placement.CgroupsPath);
+
+        ContainerHost.EnsureSubreaper();
+        var stdio = _host.Runc.Create(_placement.ContainerId, _placement.BundleDirectory, _placement.PidFile, _placement.RuncLog);
+        lock (_lock)
+        {
+            _stdio = stdio;
+            _initPid = int.Parse(File.ReadAllText(_placement.PidFile).Trim());
+        }
+        _outputPumps.Add(StartThread("stdout", () => PumpOutput(stdio.StandardOutput.BaseStream)));
+        _outputPumps.Add(StartThread("stderr", () => PumpOutput(stdio.StandardError.BaseStream)));
+        _inputPump = StartThread("stdin", () => PumpInput(stdio.StandardInput.BaseStream));
+        _services.Console.InputAvailable += SignalInput;
+    }
+
+    public MachineExit Run()
+    {
+        lock (_lock)
+        {
+            if (_stop != null) return _stop;
+            _started = true;
+        }
+        try
+        {
+            _host.Runc.Start(_placement.ContainerId);
+        }
+        catch (RuncException e)
+        {
+            return new MachineExit(ExitReason.InternalError, Detail: e.Message);
+        }
+
+        int? status = Libc.WaitForChild(_initPid);
+        if (status == null)
+        {
+            // Someone else reaped our init (a host that ignores SIGCHLD makes .NET reap every child): the status is lost.
+            while (Libc.IsAlive(_initPid)) Thread.Sleep(20);
+        }
+        lock (_lock) _reaped = true;
+        long oomKills = _cgroup.OomKills();
+        // Every process of the container died with its init, so the output pipes are at their end.
+        foreach (var pump in _outputPumps) pump.Join(TimeSpan.FromSeconds(2));
+        _services.Console.Flush();
+        lock (_lock) return Classify(status, oomKills, _stop);
+    }
+
+    private MachineExit Classify(int? status, long oomKills, MachineExit? requested)
+    {
+        int? code = status is not { } s ? null : Libc.Exited(s) ? Libc.ExitCode(s) : 128 + Libc.TermSignal(s);
+        string? signal = status is { } t && !Libc.Exited(t) ? SignalName(Libc.TermSignal(t)) : null;
+        if (requested != null) return requested with { Status = code };
+        if (oomKills > 0)
+            return new MachineExit(ExitReason.OutOfMemory, code,
+                $"the OOM killer ended {oomKills} process(es) at the {_settings.MemoryLimitBytes >> 20} MiB memory limit" +
+                (signal != null ? $"; init was killed by {signal}" : $"; init exited with {code}"));
+        if (status == null) return new MachineExit(ExitReason.GuestPowerOff, null, "the exit status was lost (another waiter reaped the container's init)");
+        return new MachineExit(ExitReason.GuestPowerOff, code, signal != null ? $"killed by {signal}" : null);
+    }
+
+    private static string SignalName(int signal) => signal switch
+    {
+        1 => "SIGHUP", 2 => "SIGINT", 3 => "SIGQUIT", 4 => "SIGILL", 6 => "SIGABRT", 7 => "SIGBUS", 8 => "SIGFPE",
+        9 => "SIGKILL", 11 => "SIGSEGV", 13 => "SIGPIPE", 14 => "SIGALRM", 15 => "SIGTERM", 31 => "SIGSYS",
+        _ => $"signal {signal}",
+    };
+
+    /// <summary>Cuts the power: SIGKILL at once (it also escalates a shutdown under way).</summary>
+    public void RequestStop(MachineExit exit) => Stop(exit, kill: true);
+
+    /// <summary>SIGTERM, and SIGKILL if the container has not ended after its stopTimeout.</summary>
+    public bool RequestShutdown()
+    {
+        Stop(new MachineExit(ExitReason.StoppedByUser), kill: false);
+        return true;
+    }
+
+    private void Stop(MachineExit exit, bool kill)
+    {
+        bool started;
+        lock (_lock)
+        {
+            if (_disposed) return;
+            bool first = _stop == null;
+            _stop ??= exit;
+            started = _started;
+            if (!first && !kill) return; // a second shutdown request changes nothing; a turn-off escalates
+        }
+        if (!started) return; // Run sees _stop and never starts it; Dispose deletes the created container
+        Signal(kill ? "KILL" : "TERM");
+        if (!kill)
+            lock (_lock)
+                if (!_disposed) _killTimer ??= new Timer(_ => Signal("KILL"), null, _settings.StopTimeout, Timeout.InfiniteTimeSpan);
+    }
+
+    private void Signal(string signal)
+    {
+        try
+        {
+            lock (_lock)
+            {
+                // The container may have ended (and been deleted) while the signal was on its way.
+                if (_reaped || _disposed) return;
+                if (_paused) { _host.Runc.Resume(_placement.ContainerId); _paused = false; }
+            }
+            _host.Runc.Kill(_placement.ContainerId, signal);
+        }
+        catch (RuncException e)
+        {
+            // The container may have ended on its own meanwhile; anything else is worth a line in machine.log.
+            _services.Log($"stopping container: {e.Message}");
+        }
+    }
+
+    public void Pause()
+    {
+        lock (_lock)
+        {
+            if (!_started || _reaped) throw new MachineStateException($"container '{_machineName}' is not running");
+            if (_paused) return;
+            _host.Runc.Pause(_placement.ContainerId);
+            _paused = true;
+        }
+    }
+
+    public void Resume()
+    {
+        lock (_lock)
+        {
+            if (!_paused) return;
+            _host.Runc.Resume(_placement.ContainerId);
+            _paused = false;
+        }
+    }
+
+    public int Execute(GuestCommand command, Action<GuestOutputLine> onLine, CancellationToken cancel)
+    {
+        if (command.Arguments.Count == 0 || command.Arguments[0].Length == 0)
+            throw new ArgumentException("the command needs at least the program to run", nameof(command));
+        lock (_lock)
+            if (!_started || _reaped || _disposed) throw new MachineStateException($"container '{_machineName}' is not running");
+        if (command.WorkingDirectory is { } cwd && !cwd.StartsWith('/'))
+            throw new ArgumentException($"working directory '{cwd}' must be an absolute path inside the container", nameof(command));
+
+        string tag = Guid.NewGuid().ToString("N")[..12];
+        string pidFile = Path.Combine(_placement.BundleDirectory, $"exec-{tag}.pid");
+        string logFile = Path.Combine(_placement.BundleDirectory, $"exec-{tag}.log");
+        try
+        {
+            var options = new ExecOptions { WorkingDirectory = command.WorkingDirectory, User = command.User, Environment = command.Environment };
+            using var process = _host.Runc.Exec(_placement.ContainerId, command.Arguments, options, pidFile, logFile);
+            // runc reports a failed start on the command's stderr too: stderr lines wait until runc has written
+            // the pid file (the command exists), and are dropped when it never does (the error says it once).
+            var held = new List<GuestOutputLine>();
+            bool started = false;
+            void OnStderr(GuestOutputLine line)
+            {
+                lock (held)
+                {
+                    if (!started && !(started = File.Exists(pidFile))) { held.Add(line); return; }
+                    foreach (var h in held) onLine(h);
+                    held.Clear();
+                }
+                onLine(line);
+            }
+            var readers = new[]
+            {
+                StartLineReader(process.StandardOutput, false, onLine),
+                StartLineReader(process.StandardError, true, OnStderr),
+            };
+            using (cancel.Register(() => { try { Libc.Terminate(process.Id); } catch (IOException) { } }))
+            {
+                process.WaitForExit();
+                foreach (var reader in readers) reader.Join();
+            }
+            if (!File.Exists(pidFile))
+                throw new GuestCommandException(
+                    $"'{command.Arguments[0]}' could not be started in container '{_machineName}': {RuncClient.LastError(logFile) ?? $"runc exec exited with {process.ExitCode}"}");
+            foreach (var h in held) onLine(h);
+            return process.ExitCode;
+        }
+        finally
+        {
+            File.Delete(pidFile);
+            File.Delete(logFile);
+        }
+    }
+
+    private static Thread StartLineReader(StreamReader reader, bool isError, Action<GuestOutputLine> onLine)
+    {
+        var thread = new Thread(() =>
+        {
+            while (reader.ReadLine() is { } line) onLine(new GuestOutputLine(isError, line));
+        }) { IsBackground = true, Name = isError ? "exec-stderr" : "exec-stdout" };
+        thread.Start();
+        return thread;
+    }
+
+    private Thread StartThread(string name, ThreadStart body)
+    {
+        var thread = new Thread(body) { IsBackground = true, Name = $"{name}:{_machineName}" };
+        thread.Start();
+        return thread;
+    }
+
+    private void PumpOutput(Stream stream)
+    {
+        var buffer = new byte[4096];
+        try
+        {
+            int n;
+            while ((n = stream.Read(buffer)) > 0)
+            {
+                // One chunk at a time, so stdout and stderr interleave by write, not by byte.
+                lock (_consoleLock)
+                    for (int i = 0; i < n; i++) _services.Console.WriteFromGuest(buffer[i]);
+            }
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException) { /* the run is being torn down */ }
+    }
+
+    private void SignalInput() => _inputPending.Set();
+
+    private void PumpInput(Stream stdin)
+    {
+        var bytes = new List<byte>();
+        try
+        {
+            while (true)
+            {
+                _inputPending.WaitOne();
+                lock (_lock) if (_disposed) return;
+                bytes.Clear();
+                // Console input is typed as on a serial terminal (Enter is CR); with no tty in between, we do what
+                // a terminal's ICRNL would, so line-reading programs see their lines end.
+                while (_services.Console.TryReadInput(out byte b)) bytes.Add(b == (byte)'\r' ? (byte)'\n' : b);
+                if (bytes.Count == 0) continue;
+                stdin.Write(bytes.ToArray());
+                stdin.Flush();
+            }
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException) { /* the container closed its stdin or ended */ }
+    }
+
+    public void Dispose()
+    {
+        Process? stdio;
+        bool reap;
+        lock (_lock)
+        {
+            if (_disposed) return;
+            _disposed = true;
+            stdio = _stdio;
+            reap = _initPid > 0 && !_reaped;
+            _killTimer?.Dispose();
+        }
+        _services.Console.InputAvailable -= SignalInput;
+        _inputPending.Set();
+        try
+        {
+            lock (_lock) if (_paused) _host.Runc.Resume(_placement.ContainerId);
+        }
+        catch (RuncException) { /* delete --force below copes */ }
+        try
+        {
+            _host.ReleaseLeftovers(_machineName);
+        }
+        finally
+        {
+            // A container stopped before it started (or a failed start) leaves its init for us to reap. Bounded:
+            // should runc have failed to kill it, a hung stop is worse than one zombie.
+            if (reap && !Libc.ReapChild(_initPid, TimeSpan.FromSeconds(5)))
+                _services.Log($"container init {_initPid} did not end after runc delete");
+            stdio?.Dispose();
+            foreach (var pump in _outputPumps) pump.Join(TimeSpan.FromSeconds(2));
+            _inputPump?.Join(TimeSpan.FromSeconds(2));
+            _inputPending.Dispose();
+        }
+    }
+}

@@ -1,0 +1,151 @@
+using System.Diagnostics;
+using System.Text.Json;
+
+namespace VirtShell.Containers.Runc;
+
+/// <summary>What <c>runc state</c> says about a container.</summary>
+public sealed record RuncState(string Id, string Status, int Pid);
+
+/// <summary>
+/// Drives the runc binary with the project's own state root (<c>--root</c> under $VIRTSHELL_HOME), so our
+/// containers never mix with another engine's. Each call is one runc process; runc's log goes to a JSON file
+/// from which errors are read (for create and exec, stderr belongs to the container).
+/// </summary>
+public sealed class RuncClient(string executable, string stateRoot)
+{
+    public string Executable { get; } = executable;
+    public string StateRoot { get; } = stateRoot;
+
+    /// <summary>runc from PATH, or Debian's /usr/sbin/runc (sbin is often not on a user's PATH); null if neither.</summary>
+    public static string? Find()
+    {
+        var dirs = (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries)
+            .Concat(["/usr/sbin", "/usr/local/sbin", "/sbin"]);
+        return dirs.Select(d => Path.Combine(d, "runc")).FirstOrDefault(File.Exists);
+    }
+
+    /// <summary>
+    /// Starts <c>runc create</c>: the container's init waits for <see cref="Start"/>. The returned process's
+    /// redirected stdin/stdout/stderr are the container's; runc itself has exited when this returns.
+    /// </summary>
+    public Process Create(string id, string bundle, string pidFile, string logFile)
+    {
+        var process = Launch(["create", "--bundle", bundle, "--pid-file", pidFile, id], logFile, redirectInput: true);
+        process.WaitForExit();
+        if (process.ExitCode != 0)
+        {
+            string error = LastError(logFile) ?? $"runc create exited with {process.ExitCode}";
+            process.Dispose();
+            throw new RuncException($"runc could not create container '{id}': {error}");
+        }
+        return process;
+    }
+
+    public void Start(string id) => Run(["start", id]);
+    public void Pause(string id) => Run(["pause", id]);
+    public void Resume(string id) => Run(["resume", id]);
+
+    /// <summary>Sends <paramref name="signal"/> to the container's init (SIGKILL to init ends every process in its namespace).</summary>
+    public void Kill(string id, string signal) => Run(["kill", id, signal]);
+
+    public void Delete(string id, bool force) => Run(force ? ["delete", "--force", id] : ["delete", id]);
+
+    /// <summary>The container's state, or null when runc does not know it.</summary>
+    public RuncState? State(string id)
+    {
+        if (!File.Exists(Path.Combine(StateRoot, id, "state.json"))) return null;
+        var (code, stdout, _) = Capture(["state", id]);
+        if (code != 0) return null;
+        using var json = JsonDocument.Parse(stdout);
+        var root = json.RootElement;
+        return new RuncState(root.GetProperty("id").GetString()!, root.GetProperty("status").GetString()!,
+            root.TryGetProperty("pid", out var pid) ? pid.GetInt32() : 0);
+    }
+
+    /// <summary>Starts <c>runc exec</c>; stdout and stderr are the command's, stdin is closed.</summary>
+    public Process Exec(string id, IReadOnlyList<string> command, ExecOptions options, string pidFile, string logFile)
+    {
+        var args = new List<string> { "exec", "--pid-file", pidFile };
+        if (options.WorkingDirectory is { } cwd) args.AddRange(["--cwd", cwd]);
+        if (options.User is { } user) args.AddRange(["--user", user]);
+        foreach (var env in options.Environment) args.AddRange(["--env", env]);
+        args.Add(id);
+        args.AddRange(command);
+        var process = Launch(args, logFile, redirectInput: true);
+        process.StandardInput.Close();
+        return process;
+    }
+
+    /// <summary>The message of the last error runc wrote to <paramref name="logFile"/>, if any.</summary>
+    public static string? LastError(string logFile)
+    {
+        if (!File.Exists(logFile)) return null;
+        string? last = null;
+        foreach (var line in File.ReadLines(logFile))
+        {
+            try
+            {
+                using var json = JsonDocument.Parse(line);
+                if (json.RootElement.TryGetProperty("level", out var level) && level.GetString() is "error" or "fatal"
+                    && json.RootElement.TryGetProperty("msg", out var msg))
+                    last = msg.GetString();
+            }
+            catch (JsonException) { last = line; }
+        }
+        return last;
+    }
+
+    private void Run(IReadOnlyList<string> args)
+    {
+        var (code, _, stderr) = Capture(args);
+        if (code != 0)
+            throw new RuncException($"runc {args[0]} {args[^1]} failed: {stderr.Trim()}");
+    }
+
+    private (int Code, string Stdout, string Stderr) Capture(IReadOnlyList<string> args)
+    {
+        using var process = Launch(args, logFile: null, redirectInput: false);
+        var stderr = process.StandardError.ReadToEndAsync();
+        string stdout = process.StandardOutput.ReadToEnd();
+        process.WaitForExit();
+        return (process.ExitCode, stdout, stderr.Result);
+    }
+
+    private Process Launch(IReadOnlyList<string> args, string? logFile, bool redirectInput)
+    {
+        var psi = new ProcessStartInfo(Executable)
+        {
+            RedirectStandardInput = redirectInput,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        psi.ArgumentList.Add("--root");
+        psi.ArgumentList.Add(StateRoot);
+        if (logFile != null)
+        {
+            psi.ArgumentList.Add("--log");
+            psi.ArgumentList.Add(logFile);
+            psi.ArgumentList.Add("--log-format");
+            psi.ArgumentList.Add("json");
+        }
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        try
+        {
+            return Process.Start(psi) ?? throw new RuncException($"could not start {Executable}");
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            throw new RuncException($"could not start {Executable}: {e.Message}");
+        }
+    }
+}
+
+/// <summary>How <c>runc exec</c> runs a command: as whom, where, with which extra environment (null: as the container's process).</summary>
+public sealed record ExecOptions
+{
+    public string? WorkingDirectory { get; init; }
+    /// <summary>"uid:gid", or null for the container process's user.</summary>
+    public string? User { get; init; }
+    public IReadOnlyList<string> Environment { get; init; } = [];
+}

@@ -1,0 +1,126 @@
+using System.Runtime.CompilerServices;
+using VirtShell.Engine.Buses;
+using VirtShell.Engine.Devices;
+
+namespace VirtShell.Devices.Pci;
+
+/// <summary>
+/// A minimal PCI host bridge: bus 0, single-function devices in slots 1–31 (the bridge itself is 00:00.0),
+/// configuration mechanism #1 at 0xCF8/0xCFC, and one MMIO window that memory BARs are assigned from. The window is
+/// decoded here rather than by registering each BAR on the bus, because a driver may move a BAR within it.
+/// </summary>
+public sealed class PciHostBridge : IPortDevice, IMmioDevice
+{
+    public const ushort AddressPort = 0xCF8, DataPort = 0xCFC;
+    public const ulong WindowBase = 0xE000_0000, WindowSize = 0x1000_0000;
+    public const int Slots = 32;
+
+    private static readonly ConditionalWeakTable<IoPortBus, PciHostBridge> Machines = new();
+
+    private readonly object _lock = new();
+    private readonly PciFunction?[] _slots = new PciFunction?[Slots];
+    private uint _address;
+    private ulong _nextBar = WindowBase;
+
+    public PciHostBridge() => _slots[0] = new HostBridgeFunction();
+
+    /// <summary>The machine's bridge, made and put on its buses by the first PCI device attached.</summary>
+    public static PciHostBridge For(DeviceContext context)
+    {
+        lock (Machines)
+        {
+            if (Machines.TryGetValue(context.Ports, out var bridge)) return bridge;
+            bridge = new PciHostBridge();
+            context.Ports.Register(AddressPort, 8, bridge, "PCI host bridge");
+            context.Mmio.Register(WindowBase, WindowSize, bridge, "PCI host bridge (BAR window)");
+            Machines.Add(context.Ports, bridge);
+            return bridge;
+        }
+    }
+
+    public void Add(int slot, PciFunction function)
+    {
+        lock (_lock)
+        {
+            if (slot is < 1 or >= Slots) throw new ArgumentOutOfRangeException(nameof(slot), slot, "PCI slots are 1..31 (0 is the host bridge)");
+            if (_slots[slot] != null) throw new InvalidOperationException($"PCI slot {slot} is already taken");
+            _slots[slot] = function;
+        }
+    }
+
+    /// <summary>Places a BAR of <paramref name="size"/> bytes (a power of 2) in the window, as firmware would before boot.</summary>
+    public uint AllocateBar(uint size)
+    {
+        lock (_lock)
+        {
+            ulong at = (_nextBar + size - 1) & ~((ulong)size - 1);
+            if (at + size > WindowBase + WindowSize) throw new InvalidOperationException("the PCI BAR window is full");
+            _nextBar = at + size;
+            return (uint)at;
+        }
+    }
+
+    public uint ReadPort(ushort port, int size)
+    {
+        lock (_lock)
+        {
+            if (port == AddressPort && size == 4) return _address;
+            if (port < DataPort) return size switch { 1 => 0xFFu, 2 => 0xFFFFu, _ => uint.MaxValue };
+            var function = Selected(out int register);
+            return function?.ReadConfig(register + (port - DataPort), size)
+                ?? (size switch { 1 => 0xFFu, 2 => 0xFFFFu, _ => uint.MaxValue }); // no device: all ones, vendor 0xFFFF
+        }
+    }
+
+    public void WritePort(ushort port, int size, uint value)
+    {
+        lock (_lock)
+        {
+            if (port == AddressPort && size == 4) _address = value & 0x80FF_FFFC;
+            else if (port >= DataPort) Selected(out int register)?.WriteConfig(register + (port - DataPort), size, value);
+        }
+    }
+
+    /// <summary>The function CONFIG_ADDRESS names, if enabled and on bus 0, function 0.</summary>
+    private PciFunction? Selected(out int register)
+    {
+        register = (int)(_address & 0xFC);
+        if ((_address & 0x8000_0000) == 0) return null;
+        int bus = (int)(_address >> 16) & 0xFF, slot = (int)(_address >> 11) & 0x1F, function = (int)(_address >> 8) & 7;
+        return bus == 0 && function == 0 ? _slots[slot] : null;
+    }
+
+    public ulong ReadMmio(ulong address, int size)
+    {
+        var (function, bar, offset) = Decode(address);
+        return function?.ReadBar(bar, offset, size) ?? (size >= 8 ? ulong.MaxValue : (1UL << (size * 8)) - 1);
+    }
+
+    public void WriteMmio(ulong address, int size, ulong value)
+    {
+        var (function, bar, offset) = Decode(address);
+        function?.WriteBar(bar, offset, size, value);
+    }
+
+    private (PciFunction? Function, int Bar, ulong Offset) Decode(ulong address)
+    {
+        lock (_lock)
+        {
+            foreach (var function in _slots)
+            {
+                if (function == null) continue;
+                for (int bar = 0; bar < 6; bar++)
+                    if (function.MemoryBar(bar) is var (start, length) && address >= start && address - start < length)
+                        return (function, bar, address - start);
+            }
+            return (null, 0, 0);
+        }
+    }
+
+    /// <summary>00:00.0, so that a scan finds a host bridge where it expects one.</summary>
+    private sealed class HostBridgeFunction() : PciFunction(0x1B36, 0x0008, 0x060000, 0, 0x1B36, 0, null, -1)
+    {
+        public override ulong ReadBar(int bar, ulong offset, int size) => 0;
+        public override void WriteBar(int bar, ulong offset, int size, ulong value) { }
+    }
+}

@@ -1,0 +1,42 @@
+using VirtShell.Cpu.Kvm;
+using VirtShell.Devices;
+using VirtShell.Engine.Definitions;
+using VirtShell.Engine.Devices;
+using VirtShell.Engine.Machines;
+using VirtShell.Engine.Models;
+using VirtShell.Models.Hardware;
+using VirtShell.Models.Pc;
+
+namespace VirtShell.Models.Paravirtual;
+
+/// <summary>
+/// Paravirtualization: KVM runs the CPU, and the guest talks to the host through virtio queues in shared memory and
+/// the hypercall channel instead of emulated hardware. The only legacy device allowed is one UART marked
+/// <c>earlyConsole: true</c>, for a guest's messages before its virtio drivers are up.
+/// </summary>
+public sealed class ParavirtualModel : IMachineModel
+{
+    private static readonly IReadOnlyList<IDeviceType> Types =
+        [.. ParavirtualDeviceTypes.All, PcDeviceTypes.Find("uart16550")!];
+
+    public string Name => "paravirtual";
+    public string Technique => "paravirtualization: KVM runs the CPU, virtio devices and a hypercall channel";
+    public ModelAvailability GetAvailability() => KvmHost.GetAvailability();
+    public IReadOnlyCollection<string> DeviceTypes { get; } = Types.Select(t => t.Name).ToArray();
+
+    public void Validate(MachineSpec spec)
+    {
+        var uarts = spec.Devices.Where(d => d.Type == "uart16550").ToList();
+        foreach (var uart in uarts)
+            if (!uart.GetBoolean("earlyConsole"))
+                throw new DefinitionException(
+                    $"{uart.Describe()}: a paravirtual machine has no legacy devices; a UART is allowed only as the early console (earlyConsole: true)", uart.Source);
+        if (uarts.Count > 1)
+            throw new DefinitionException($"{uarts[1].Describe()}: a paravirtual machine may have one early-console UART, not {uarts.Count}", uarts[1].Source);
+        PcPlatform.Validate(spec, KvmVirtualMachine.KernelPorts, Types);
+    }
+
+    /// <summary>The in-kernel irqchip delivers virtio's interrupt lines; nothing emulated sits on the port bus for it.</summary>
+    public IMachineRuntime CreateRuntime(MachineSpec spec, MachineServices services) =>
+        HardwareModel.CreateKvmRuntime(spec, services, Types);
+}

@@ -1,0 +1,89 @@
+using System.Text.Json.Nodes;
+using VirtShell.Containers.Bundle;
+using VirtShell.Containers.Definition;
+
+namespace VirtShell.Tests.Containers;
+
+/// <summary>The OCI config the engine hands runc, checked as data (no root needed).</summary>
+public sealed class ContainerBundleTests
+{
+    private static ContainerSettings Settings(NetworkMode network = NetworkMode.None, ResourceSettings? resources = null) => new()
+    {
+        Rootfs = new RootfsSource.Busybox(),
+        Process = new ProcessSettings { Args = ["/bin/sh"], Uid = 7, Gid = 8 },
+        Hostname = "box",
+        Network = network,
+        Resources = resources ?? new ResourceSettings(),
+        MemoryLimitBytes = 32UL << 20,
+        Mounts = [new MountSettings { Kind = MountKind.Bind, Source = "/srv/data", Target = "/data", ReadOnly = true }],
+    };
+
+    private static List<string> Strings(JsonNode? array) => array!.AsArray().Select(n => n!.GetValue<string>()).ToList();
+
+    [Fact]
+    public void Namespaces_include_an_own_network_only_for_network_none()
+    {
+        List<string> Types(NetworkMode mode) =>
+            OciBundle.Build(Settings(mode), "/r", "/virtshell/x")["linux"]!["namespaces"]!.AsArray().Select(n => n!["type"]!.GetValue<string>()).ToList();
+        Assert.Equal(["pid", "ipc", "uts", "mount", "cgroup", "network"], Types(NetworkMode.None));
+        Assert.Equal(["pid", "ipc", "uts", "mount", "cgroup"], Types(NetworkMode.Host));
+    }
+
+    [Fact]
+    public void Process_user_hostname_root_and_no_new_privileges()
+    {
+        var config = OciBundle.Build(Settings(), "/machines/c1/rootfs", "/virtshell/x");
+        Assert.Equal(7u, config["process"]!["user"]!["uid"]!.GetValue<uint>());
+        Assert.Equal(8u, config["process"]!["user"]!["gid"]!.GetValue<uint>());
+        Assert.False(config["process"]!["terminal"]!.GetValue<bool>());
+        Assert.True(config["process"]!["noNewPrivileges"]!.GetValue<bool>());
+        Assert.Equal("box", config["hostname"]!.GetValue<string>());
+        Assert.Equal("/machines/c1/rootfs", config["root"]!["path"]!.GetValue<string>());
+        Assert.Equal("/virtshell/x", config["linux"]!["cgroupsPath"]!.GetValue<string>());
+        Assert.Equal(ContainerSettings.DefaultCapabilities, Strings(config["process"]!["capabilities"]!["bounding"]));
+    }
+
+    [Fact]
+    public void Mounts_masks_and_read_only_paths_follow_runc_defaults()
+    {
+        var config = OciBundle.Build(Settings(), "/r", "/virtshell/x");
+        var mounts = config["mounts"]!.AsArray().ToDictionary(m => m!["destination"]!.GetValue<string>(), m => m!);
+        Assert.Equal(["/proc", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue", "/sys", "/sys/fs/cgroup", "/data"], mounts.Keys);
+        Assert.Contains("ro", Strings(mounts["/sys"]["options"]));
+        Assert.Equal("/srv/data", mounts["/data"]["source"]!.GetValue<string>());
+        Assert.Contains("ro", Strings(mounts["/data"]["options"]));
+        Assert.Contains("/proc/kcore", Strings(config["linux"]!["maskedPaths"]));
+        Assert.Contains("/proc/sysrq-trigger", Strings(config["linux"]!["readonlyPaths"]));
+    }
+
+    [Fact]
+    public void Resources_carry_memory_without_swap_pids_and_cpu()
+    {
+        var resources = OciBundle.Build(Settings(resources: new ResourceSettings { Pids = 9, CpuShares = 100, CpuQuota = 20000 }), "/r", "/x")["linux"]!["resources"]!;
+        Assert.Equal(32UL << 20, resources["memory"]!["limit"]!.GetValue<ulong>());
+        Assert.Equal(32UL << 20, resources["memory"]!["swap"]!.GetValue<ulong>());
+        Assert.Equal(9, resources["pids"]!["limit"]!.GetValue<long>());
+        Assert.Equal(100UL, resources["cpu"]!["shares"]!.GetValue<ulong>());
+        Assert.Equal(20000, resources["cpu"]!["quota"]!.GetValue<long>());
+        Assert.Equal(100000UL, resources["cpu"]!["period"]!.GetValue<ulong>()); // the kernel's default period
+        Assert.Null(OciBundle.Build(Settings(), "/r", "/x")["linux"]!["resources"]!["pids"]);
+    }
+
+    [Fact]
+    public void Seccomp_allows_by_default_and_refuses_the_dangerous_calls()
+    {
+        var seccomp = SeccompProfile.Build();
+        Assert.Equal("SCMP_ACT_ALLOW", seccomp["defaultAction"]!.GetValue<string>());
+        var denied = seccomp["syscalls"]!.AsArray().Where(r => r!["args"] is null && r["errnoRet"]!.GetValue<uint>() == 1)
+            .SelectMany(r => Strings(r!["names"])).ToHashSet();
+        foreach (var call in new[] { "kexec_load", "init_module", "finit_module", "delete_module", "mount", "unshare", "setns", "open_by_handle_at", "bpf", "keyctl" })
+            Assert.Contains(call, denied);
+        // What every ordinary program needs stays allowed.
+        foreach (var call in new[] { "execve", "read", "write", "openat", "clone", "wait4", "chroot" })
+            Assert.DoesNotContain(call, denied);
+        // clone is refused only with a namespace flag; clone3 falls back to clone (ENOSYS).
+        Assert.All(seccomp["syscalls"]!.AsArray().Where(r => Strings(r!["names"]).Contains("clone")),
+            r => Assert.Equal("SCMP_CMP_MASKED_EQ", r!["args"]![0]!["op"]!.GetValue<string>()));
+        Assert.Contains(seccomp["syscalls"]!.AsArray(), r => Strings(r!["names"]).Contains("clone3") && r["errnoRet"]!.GetValue<uint>() == 38);
+    }
+}
