@@ -110,8 +110,6 @@ public sealed unsafe class KvmCpu : IVirtualCpu
                         return new CpuExit(CpuExitReason.ExitRequested);
                     }
                     break;
-                case KvmApi.ExitReason.IrqWindowOpen:
-                    break;
                 case KvmApi.ExitReason.Hlt:
                     return new CpuExit(CpuExitReason.Halted);
                 case KvmApi.ExitReason.Shutdown:

@@ -28,10 +28,7 @@ internal static class KvmApi
     public const nuint SetRegs = 0x4090AE82;
     public const nuint GetSregs = 0x8138AE83;
     public const nuint SetSregs = 0x4138AE84;
-    public const nuint GetMsrs = 0xC008AE88;
     public const nuint SetMsrs = 0x4008AE89;
-    public const nuint GetFpu = 0x81A0AE8C;
-    public const nuint SetFpu = 0x41A0AE8D;
     public const nuint SetCpuid2 = 0x4008AE90;
     public const nuint SetMpState = 0x4004AE99;
     public const uint MpStateRunnable = 0;
@@ -62,7 +59,7 @@ internal static class KvmApi
         SystemEvent = 24, IoapicEoi = 26,
     }
 
-    public const byte IoIn = 0, IoOut = 1;
+    public const byte IoOut = 1;
 
     public enum SystemEventType : uint { Shutdown = 1, Reset = 2, Crash = 3 }
 

@@ -64,18 +64,6 @@ internal unsafe struct KvmSregs
 }
 
 [StructLayout(LayoutKind.Sequential)]
-internal unsafe struct KvmFpu
-{
-    public fixed byte Fpr[128];
-    public ushort Fcw, Fsw;
-    public byte Ftwx, Pad1;
-    public ushort LastOpcode;
-    public ulong LastIp, LastDp;
-    public fixed byte Xmm[256];
-    public uint Mxcsr, Pad2;
-}
-
-[StructLayout(LayoutKind.Sequential)]
 internal unsafe struct KvmCpuidEntry2
 {
     public uint Function, Index, Flags, Eax, Ebx, Ecx, Edx;

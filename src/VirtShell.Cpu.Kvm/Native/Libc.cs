@@ -9,7 +9,6 @@ internal static unsafe partial class Libc
     public const int PROT_READ = 1, PROT_WRITE = 2, PROT_EXEC = 4;
     public const int MAP_SHARED = 1, MAP_PRIVATE = 2, MAP_ANONYMOUS = 0x20;
     public const int EINTR = 4, EAGAIN = 11, EACCES = 13, ENOENT = 2, E2BIG = 7;
-    public const int SA_SIGINFO = 4, SA_RESTART = 0x10000000;
     public static readonly nint MAP_FAILED = -1;
 
     [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
