@@ -22,11 +22,6 @@ public sealed class FlatImageLoader : IBootLoader
                 ? CpuState.RealMode(0, (ushort)entry)
                 : CpuState.RealMode((ushort)(entry >> 4), (ushort)(entry & 0xF));
         }
-        var s = CpuState.RealMode(0, 0);
-        s.Cs = SegmentState.Flat32(0x08, code: true);
-        s.Ds = s.Es = s.Fs = s.Gs = s.Ss = SegmentState.Flat32(0x10, code: false);
-        s.Cr0 = 0x11; // PE, ET
-        s.Rip = entry;
-        return s;
+        return ProtectedModeStart.Flat32(entry, codeSelector: 0x08, dataSelector: 0x10);
     }
 }

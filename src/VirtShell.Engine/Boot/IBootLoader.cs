@@ -16,10 +16,11 @@ public interface IBootLoader
 
 public static class BootLoaders
 {
-    private static readonly IBootLoader[] All = [new FlatImageLoader(), new BootSectorLoader()];
+    private static readonly IBootLoader[] All = [new FlatImageLoader(), new BootSectorLoader(), new MultibootLoader(), new LinuxBootLoader()];
 
     public static CpuState Load(BootSpec spec, GuestMemory memory) =>
-        All.First(l => l.Kind == spec.Kind).Load(spec, memory);
+        (All.FirstOrDefault(l => l.Kind == spec.Kind) ?? throw new DefinitionException($"no boot loader for boot type {spec.Kind}", spec.Source))
+            .Load(spec, memory);
 
     internal static byte[] ReadImage(BootSpec spec)
     {

@@ -20,7 +20,7 @@ internal sealed partial class SpecReader(string definitionPath, DefinitionSource
     private static readonly string[] MachineKeys = ["name", "model", "memory", "devices", "boot", "hooks"];
     /// <summary>Sections a model reads itself; they reach it as plain values in <see cref="MachineSpec.Sections"/>.</summary>
     private static readonly string[] ModelSections = ["container"];
-    private static readonly string[] BootKeys = ["image", "type", "load", "entry", "mode"];
+    private static readonly string[] BootKeys = ["image", "type", "load", "entry", "mode", "cmdline", "initrd", "modules"];
     private static readonly string[] ScriptDeviceFunctions = ["read", "write"];
     private static readonly string[] PathSettings = ["image", "path"];
 
@@ -154,13 +154,17 @@ internal sealed partial class SpecReader(string definitionPath, DefinitionSource
         {
             null or "flat" => BootKind.Flat,
             "bootSector" => BootKind.BootSector,
-            var other => throw new DefinitionException($"boot type '{other}' is unknown: use 'flat' or 'bootSector'", PropertyAt(bootAt, "type")),
+            "multiboot" => BootKind.Multiboot,
+            "linux" => BootKind.Linux,
+            var other => throw new DefinitionException($"boot type '{other}' is unknown: use 'flat', 'bootSector', 'multiboot' or 'linux'", PropertyAt(bootAt, "type")),
         };
         var mode = Optional(boot.GetProperty("mode")) switch
         {
-            null or "real" => CpuStartMode.Real,
-            "protected" => CpuStartMode.Protected,
-            var other => throw new DefinitionException($"boot mode '{other}' is unknown: use 'real' or 'protected'", PropertyAt(bootAt, "mode")),
+            null or "real" when kind != BootKind.Linux => CpuStartMode.Real,
+            null or "protected" => CpuStartMode.Protected,
+            "real" => throw new DefinitionException("a Linux kernel starts in 'protected' or 'long' mode", PropertyAt(bootAt, "mode")),
+            "long" => CpuStartMode.Long,
+            var other => throw new DefinitionException($"boot mode '{other}' is unknown: use 'real', 'protected' or 'long'", PropertyAt(bootAt, "mode")),
         };
         return new BootSpec
         {
@@ -169,8 +173,53 @@ internal sealed partial class SpecReader(string definitionPath, DefinitionSource
             LoadAddress = Address(boot, "load", bootAt) ?? 0x7C00,
             Entry = Address(boot, "entry", bootAt),
             Mode = mode,
+            CommandLine = OptionalString(boot, "cmdline", bootAt),
+            Initrd = ExistingFile(OptionalString(boot, "initrd", bootAt), "initrd", bootAt),
+            Modules = ReadModules(boot.GetProperty("modules"), bootAt),
             Source = bootAt,
         };
+    }
+
+    private static string? OptionalString(ScriptObject owner, string key, SourceLocation at) =>
+        Optional(owner.GetProperty(key)) switch
+        {
+            null => null,
+            string text => text,
+            var other => throw new DefinitionException($"'{key}' must be a string, not {other}", at),
+        };
+
+    /// <summary>A path relative to the definition that must exist, or null when not given.</summary>
+    private string? ExistingFile(string? path, string what, SourceLocation at)
+    {
+        if (path == null) return null;
+        string full = Path.GetFullPath(path, _folder);
+        return File.Exists(full) ? full : throw new DefinitionException($"{what} '{path}' does not exist (looked for {full})", at);
+    }
+
+    /// <summary>Multiboot modules: [{ path, cmdline }] or plain paths.</summary>
+    private List<BootModule> ReadModules(object? value, SourceLocation at)
+    {
+        var modules = new List<BootModule>();
+        if (value is Undefined) return modules;
+        if (value is not ScriptObject list || !JsValues.IsArray(value))
+            throw new DefinitionException("boot 'modules' must be an array of paths or { path, cmdline }", at);
+        int count = (int)(JsValues.AsInteger(list.GetProperty("length")) ?? 0);
+        for (int i = 0; i < count; i++)
+        {
+            var item = list.GetProperty(i);
+            var (path, cmdline) = item switch
+            {
+                string p => (p, (string?)null),
+                ScriptObject o when JsValues.IsPlainObject(item) => (OptionalString(o, "path", at), OptionalString(o, "cmdline", at)),
+                _ => (null, null),
+            };
+            modules.Add(new BootModule
+            {
+                Path = ExistingFile(path ?? throw new DefinitionException($"boot modules[{i}] needs a path", at), $"module {i}", at)!,
+                CommandLine = cmdline,
+            });
+        }
+        return modules;
     }
 
     private ulong? Address(ScriptObject boot, string key, SourceLocation bootAt)

@@ -158,7 +158,7 @@ public class JsDefinitionLoaderTests(ITestOutputHelper output)
     [InlineData("export default machine({\n  name: 'x', model: 'emulated', memory: '1M',\n  cpus: 2,\n});\n", 4, "no field 'cpus'")]
     [InlineData("export default machine({\n  name: 'x', model: 'emulated', memory: '1M',\n  boot: { image: './guests/missing.bin' },\n});\n", 4, "missing.bin")]
     [InlineData("export default machine({\n  name: 'x', model: 'emulated', memory: '1M',\n  boot: {\n    image: './guests/hello.bin',\n    type: 'floppy',\n  },\n});\n", 6, "boot type 'floppy'")]
-    [InlineData("export default machine({\n  name: 'x', model: 'emulated', memory: '1M',\n  boot: {\n    image: './guests/hello.bin',\n    mode: 'long',\n  },\n});\n", 6, "boot mode 'long'")]
+    [InlineData("export default machine({\n  name: 'x', model: 'emulated', memory: '1M',\n  boot: {\n    image: './guests/hello.bin',\n    mode: 'unreal',\n  },\n});\n", 6, "boot mode 'unreal'")]
     [InlineData("export default machine({\n  name: 'x', model: 'emulated', memory: '1M',\n  boot: {\n    image: './guests/hello.bin',\n    load: -1,\n  },\n});\n", 6, "'load' must be an address")]
     [InlineData("export default machine({\n  name: 'x', model: 'emulated', memory: '1M',\n  boot: { image: './guests/hello.bin', laod: 0 },\n});\n", 4, "no field 'laod'")]
     [InlineData("export default machine({\n  name: 'x', model: 'emulated', memory: '1M',\n  boot: { load: 0 },\n});\n", 4, "needs an 'image'")]
@@ -181,6 +181,32 @@ public class JsDefinitionLoaderTests(ITestOutputHelper output)
         Assert.Equal(path, e.Location?.File);
         Assert.DoesNotContain("ClearScript", e.Message);
         Assert.DoesNotContain("   at ", e.Message);
+    }
+
+    [Fact]
+    public void KernelBootFieldsResolveAgainstTheDefinition()
+    {
+        using var dir = new TempFolder();
+        dir.Write("guests/initrd.img", "initrd");
+        dir.Write("guests/mod.bin", "module");
+        string path = dir.Write("linux.js", Head + "export default machine({\n  name: 'k', model: 'hardware', memory: '64M',\n" +
+            "  boot: { type: 'linux', image: './guests/hello.bin', cmdline: 'console=ttyS0', initrd: './guests/initrd.img' },\n});\n");
+        var boot = _loader.Load(path).Spec.Boot!;
+        Assert.Equal((BootKind.Linux, CpuStartMode.Protected, "console=ttyS0"), (boot.Kind, boot.Mode, boot.CommandLine));
+        Assert.Equal(Path.Combine(dir.Path, "guests", "initrd.img"), boot.Initrd);
+
+        path = dir.Write("mb.js", Head + "export default machine({\n  name: 'm', model: 'emulated', memory: '4M',\n" +
+            "  boot: { type: 'multiboot', image: './guests/hello.bin', modules: ['./guests/mod.bin', { path: './guests/mod.bin', cmdline: 'x' }] },\n});\n");
+        boot = _loader.Load(path).Spec.Boot!;
+        Assert.Equal(BootKind.Multiboot, boot.Kind);
+        Assert.Equal([null, "x"], boot.Modules.Select(m => m.CommandLine));
+        Assert.All(boot.Modules, m => Assert.Equal(Path.Combine(dir.Path, "guests", "mod.bin"), m.Path));
+
+        path = dir.Write("bad.js", Head + "export default machine({\n  name: 'k', model: 'hardware', memory: '64M',\n" +
+            "  boot: { type: 'linux', image: './guests/hello.bin', initrd: './guests/none.img' },\n});\n");
+        var e = Assert.Throws<DefinitionException>(() => _loader.Load(path));
+        Assert.Contains($"{path}:4", e.Message);
+        Assert.Contains("initrd './guests/none.img' does not exist", e.Message);
     }
 
     [Fact]
