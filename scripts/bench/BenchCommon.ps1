@@ -27,3 +27,25 @@ export default machine({
 "@ | Set-Content $path
     $path
 }
+
+# Boots a boot-sector image on a VirtShell model to its debug-exit power-off; returns the wall-clock seconds.
+# A run that has not powered off after $TimeoutSeconds is cut off and reported with how far the guest got.
+function Invoke-VirtShellRun([string] $Directory, [string] $Image, [string] $Model, [double] $TimeoutSeconds = 300) {
+    $definition = New-BenchDefinition $Directory $Image $Model
+    $vm = New-VirtMachine -Definition $definition -Name "bench-$PID-$([guid]::NewGuid().ToString('N').Substring(0, 8))"
+    try {
+        $watch = [Diagnostics.Stopwatch]::StartNew()
+        $vm | Start-VirtMachine
+        $vm | Wait-VirtMachine -For Stopped -Timeout $TimeoutSeconds -ErrorAction SilentlyContinue
+        $seconds = $watch.Elapsed.TotalSeconds
+        if ((Get-VirtMachine -Name $vm.Name).State -ne 'Stopped') {
+            $instructions = ($vm | Measure-VirtMachine).Instructions
+            $vm | Stop-VirtMachine -TurnOff -Confirm:$false
+            throw "no power-off after $TimeoutSeconds s$(if ($instructions) { " ({0:N0} guest instructions executed)" -f $instructions })"
+        }
+        $exit = (Get-VirtMachine -Name $vm.Name).LastExit
+        if ($exit.Reason -ne 'DebugExit') { throw "guest ended with $($exit): $($exit.Detail)" }
+        $seconds
+    }
+    finally { $vm | Remove-VirtMachine -Force -Confirm:$false }
+}

@@ -26,19 +26,7 @@ function New-LoopImage([string] $Mode, [long] $Iterations) {
 
 # Each runner boots an image to its power-off and returns the wall-clock seconds.
 $runners = [ordered]@{
-    'VirtShell emulated' = {
-        param($image)
-        $definition = New-BenchDefinition $work $image 'emulated'
-        $vm = New-VirtMachine -Definition $definition -Name "bench-$PID-$([guid]::NewGuid().ToString('N').Substring(0, 8))"
-        try {
-            $watch = [Diagnostics.Stopwatch]::StartNew()
-            Start-VirtMachine $vm
-            Wait-VirtMachine $vm -For Stopped -Timeout 600
-            $watch.Elapsed.TotalSeconds
-            if ($vm.LastExit.Reason -ne 'DebugExit') { throw "guest ended with $($vm.LastExit): $($vm.LastExit.Detail)" }
-        }
-        finally { Remove-VirtMachine $vm -Force -Confirm:$false }
-    }
+    'VirtShell emulated' = { param($image) Invoke-VirtShellRun $work $image 'emulated' -TimeoutSeconds 600 }
     'QEMU TCG' = {
         param($image)
         $watch = [Diagnostics.Stopwatch]::StartNew()
