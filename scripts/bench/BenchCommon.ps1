@@ -13,6 +13,15 @@ function Save-BenchRows([string] $Path, [object[]] $Rows) {
     $Rows | Format-Table Benchmark, Subject, Value, Unit, Note -AutoSize | Out-String -Width 200
 }
 
+# A work folder for one bench under OutDirectory, with a machine home of its own, and the module imported into it.
+function Enter-BenchWork([string] $OutDirectory, [string] $Name, [string] $ModulePath) {
+    $work = Join-Path $OutDirectory "$Name-work"
+    New-Item -ItemType Directory -Force $work | Out-Null
+    $env:VIRTSHELL_HOME = Join-Path $work 'home'
+    Import-Module $ModulePath -Global
+    $work
+}
+
 # A definition for one boot-sector image on one model, with the debug-exit port the bench guests leave through.
 function New-BenchDefinition([string] $Directory, [string] $Image, [string] $Model, [string[]] $ExtraDevices = @()) {
     $devices = @("debugExit({ port: 0xf4 })") + $ExtraDevices

@@ -10,10 +10,7 @@ $ErrorActionPreference = 'Stop'
 . (Join-Path $PSScriptRoot '../common.ps1')
 
 $InstructionsPerIteration = 10
-$work = Join-Path $OutDirectory 'cpu-work'
-New-Item -ItemType Directory -Force $work | Out-Null
-$env:VIRTSHELL_HOME = Join-Path $work 'home'
-Import-Module $ModulePath
+$work = Enter-BenchWork $OutDirectory 'cpu' $ModulePath
 
 function New-LoopImage([string] $Mode, [long] $Iterations) {
     $image = Join-Path $work "loop-$Mode-$Iterations.img"

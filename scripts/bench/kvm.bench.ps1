@@ -17,10 +17,7 @@ $ErrorActionPreference = 'Stop'
 
 $InstructionsPerIteration = 10
 $guestSource = Join-Path $PSScriptRoot '../../machine-defs/guests/ring3-loop.asm'
-$work = Join-Path $OutDirectory 'kvm-work'
-New-Item -ItemType Directory -Force $work | Out-Null
-$env:VIRTSHELL_HOME = Join-Path $work 'home'
-Import-Module $ModulePath
+$work = Enter-BenchWork $OutDirectory 'kvm' $ModulePath
 
 function New-Ring3Image([string] $Kind, [long] $Iterations) {
     $image = Join-Path $work "ring3-$Kind-$Iterations.img"
