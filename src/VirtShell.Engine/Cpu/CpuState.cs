@@ -53,8 +53,6 @@ public sealed class CpuState
         Rip = ip,
     };
 
-    public CpuState Clone() => (CpuState)MemberwiseClone();
-
     /// <summary>A register dump in the style of QEMU's "info registers", for crash records.</summary>
     public string Dump()
     {

@@ -65,9 +65,6 @@ public sealed class Machine
         get { lock (_lock) return _runtime?.Counters ?? new Dictionary<string, long>(); }
     }
 
-    /// <summary>Raised after every state change, outside the machine's lock.</summary>
-    public event Action<Machine, MachineState>? StateChanged;
-
     /// <summary>Raised for each <c>vm.log</c> of a hook and each engine note about this machine.</summary>
     public event Action<Machine, string>? Logged;
 
@@ -277,7 +274,6 @@ public sealed class Machine
             if (System.IO.Directory.Exists(Directory)) _host.Store.Save(_record);
             Monitor.PulseAll(_lock);
         }
-        StateChanged?.Invoke(this, state);
     }
 
     private static readonly DateTimeOffset ProcessStart = Process.GetCurrentProcess().StartTime.ToUniversalTime();

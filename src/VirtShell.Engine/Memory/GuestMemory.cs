@@ -11,7 +11,6 @@ public sealed unsafe class GuestMemory : IDisposable
     private readonly List<MemoryBlock> _blocks = [];
 
     public IReadOnlyList<MemoryBlock> Blocks => _blocks;
-    public ulong TotalBytes => (ulong)_blocks.Sum(b => (long)b.Size);
 
     /// <summary>
     /// Raised after a write that did not come from the CPU itself (a loader, a device's DMA, a hook), so that an

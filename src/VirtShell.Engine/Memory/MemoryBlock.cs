@@ -30,8 +30,6 @@ public sealed unsafe class MemoryBlock : IDisposable
 
     public bool Contains(ulong gpa, ulong length) => gpa >= GuestAddress && length <= Size && gpa - GuestAddress <= Size - length;
 
-    public Span<byte> AsSpan() => new(Host, checked((int)Size));
-
     public void Dispose()
     {
         if (Host == null) return;
