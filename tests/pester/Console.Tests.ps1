@@ -104,3 +104,30 @@ Describe 'The console pipeline on hello-emulated.js' {
         { Receive-VirtConsole -Name h7 -Pattern '(' -ErrorAction Stop } | Should -Throw -ErrorId 'VirtShell.InvalidArgument*'
     }
 }
+
+Describe 'A pattern that matches a line still being printed' {
+    BeforeAll {
+        $container = Get-VirtModel -Name container
+        $script:ContainerSkip = if (-not $container.Available) { "model 'container' is not available here: $($container.Reason)" }
+    }
+    BeforeEach { if ($ContainerSkip) { Set-ItResult -Skipped -Because $ContainerSkip } }
+    AfterEach { Get-VirtMachine -Name split* | Remove-VirtMachine -Force -Confirm:$false }
+
+    # A prompt has no line end, so a partial line may match, once the output has been quiet for 200 ms; this line
+    # pauses for less than that in the middle.
+    It 'returns the whole line once the output settles' {
+        $definition = Join-Path $TestDrive 'split.js'
+        @"
+import { machine } from 'virtshell';
+export default machine({
+  name: 'split', model: 'container', memory: '32M',
+  container: {
+    rootfs: { busybox: true },
+    process: { args: ['/bin/sh', '-c', 'printf "half "; sleep 0.05; echo "and the rest"; sleep 30'] },
+  },
+});
+"@ | Set-Content -LiteralPath $definition
+        New-VirtMachine -Definition $definition | Start-VirtMachine
+        Receive-VirtConsole -Name split -Wait -Pattern '^half' -Timeout 20 | Should -Be 'half and the rest'
+    }
+}

@@ -24,8 +24,9 @@ Describe 'hello on the <Model> model' -ForEach @(
 
     It 'greets, echoes a line and powers off through debug-exit with status 1' {
         Start-VirtMachine -Name $name
-        # The whole greeting line: under KVM here ring 0 is slow, and a pattern also matches a line still arriving.
-        Receive-VirtConsole -Name $name -Wait -Pattern '^Hello from VirtShell.*powers off\.$' -Timeout 30 | Should -HaveCount 1
+        # The pattern matches the start of the line; under KVM here ring 0 is slow, so the line is still arriving
+        # when its start matches: the whole line comes back all the same.
+        Receive-VirtConsole -Name $name -Wait -Pattern '^Hello from VirtShell' -Timeout 30 | Should -Match 'powers off\.$'
         Send-VirtConsole -Name $name -Line 'same on both'
         Receive-VirtConsole -Name $name -Wait -Pattern '^same on both$' -Timeout 30 | Should -Be 'same on both'
         Send-VirtConsole -Name $name -Line 'exit'

@@ -17,7 +17,10 @@ public sealed class ReceiveVirtConsoleCommand : MachineCmdlet
     [Parameter]
     public SwitchParameter Wait { get; set; }
 
-    /// <summary>A regular expression (case-insensitive, as -match): output is returned up to and including the first line that matches.</summary>
+    /// <summary>
+    /// A regular expression (case-insensitive, as -match): output is returned up to and including the first line that
+    /// matches. A line without its line end yet (a prompt) matches once no output came for 200 ms.
+    /// </summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
     public string? Pattern { get; set; }
@@ -32,6 +35,7 @@ public sealed class ReceiveVirtConsoleCommand : MachineCmdlet
     public SwitchParameter FromStart { get; set; }
 
     private static readonly TimeSpan BurstDelay = TimeSpan.FromMilliseconds(10);
+    private static readonly TimeSpan PartialLineQuiet = TimeSpan.FromMilliseconds(200);
 
     private Regex? _pattern;
 
@@ -54,25 +58,38 @@ public sealed class ReceiveVirtConsoleCommand : MachineCmdlet
         var from = FromStart ? default : Session.GetCursor(machine);
         long offset = from.Offset;
         var received = new List<byte>();
+        bool waiting = Wait || Timeout is not null;
+        var sinceOutput = System.Diagnostics.Stopwatch.StartNew();
         while (true)
         {
             // Whether it still runs is read before the output, so output written just before it stopped is seen.
             machine = MachineWatch.Refresh(Session.Host, machine);
             bool running = MachineWatch.IsRunning(machine);
+            int before = received.Count;
             received.AddRange(ConsoleReader.ReadFrom(machine, ref offset));
             var lines = new ConsoleLines(received.ToArray(), from.MidLine);
 
             if (_pattern is not null && lines.UpToMatch(_pattern) is (var matched, var matchEnd, var matchMidLine))
             {
-                Deliver(machine, matched, new ConsoleCursor(offset - (received.Count - matchEnd), matchMidLine));
-                return;
+                // A prompt is a line without its line end, so a partial line may match; but while bytes keep coming
+                // it may be a line half printed ("Hel" of "Hello"), so it counts once the output has been quiet a while.
+                if (received.Count > before) sinceOutput.Restart();
+                bool settled = !matchMidLine || sinceOutput.Elapsed >= PartialLineQuiet || !running || !waiting
+                               || deadline.HasPassed || Interrupted.IsCancellationRequested;
+                if (settled)
+                {
+                    Deliver(machine, matched, new ConsoleCursor(offset - (received.Count - matchEnd), matchMidLine));
+                    return;
+                }
+                Interrupted.WaitHandle.WaitOne(BurstDelay);
+                continue;
             }
             if (_pattern is null && lines.AllConsumed is (var end, var midLine))
             {
                 Deliver(machine, lines.All, new ConsoleCursor(offset - (received.Count - end), midLine));
                 return;
             }
-            if (!(Wait || Timeout is not null) || Interrupted.IsCancellationRequested) return;
+            if (!waiting || Interrupted.IsCancellationRequested) return;
             if (!running)
             {
                 // Like Receive-Job -Wait on a finished job: no more output will come. Only a pattern left unmatched is an error.
