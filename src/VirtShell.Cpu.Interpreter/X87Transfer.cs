@@ -186,6 +186,19 @@ public sealed unsafe partial class InterpreterCpu
             if (!f.StackFault(overflow: false)) f.Set(0, Float80.Indefinite);
             return;
         }
-        if (c.Condition(d.Cond)) f.Set(0, f[d.Reg1]);
+        if (c.Condition(FcmovCondition(d.I.Mnemonic))) f.Set(0, f[d.Reg1]);
     }
+
+    /// <summary>Iced gives FCMOVcc no condition code; the mnemonic names it.</summary>
+    private static ConditionCode FcmovCondition(Mnemonic m) => m switch
+    {
+        Mnemonic.Fcmovb => ConditionCode.b,
+        Mnemonic.Fcmove => ConditionCode.e,
+        Mnemonic.Fcmovbe => ConditionCode.be,
+        Mnemonic.Fcmovu => ConditionCode.p,
+        Mnemonic.Fcmovnb => ConditionCode.ae,
+        Mnemonic.Fcmovne => ConditionCode.ne,
+        Mnemonic.Fcmovnbe => ConditionCode.a,
+        _ => ConditionCode.np,
+    };
 }

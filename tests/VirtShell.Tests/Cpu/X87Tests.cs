@@ -1,4 +1,5 @@
 using Iced.Intel;
+using VirtShell.Cpu.Interpreter;
 using VirtShell.Engine.Cpu;
 using Xunit;
 using static Iced.Intel.AssemblerRegisters;
@@ -189,6 +190,64 @@ public sealed class X87Tests
     }
 
     [Fact]
+    public void Rounding_control_steps_division_and_square_root_results_by_one_ulp()
+    {
+        using var m = new TestMachine();
+        Put(m, 0x800, 3.0);
+        Put(m, 0x808, 2.0);
+        Run(m, a =>
+        {
+            for (int rc = 0; rc < 4; rc++)
+            {
+                a.mov(__word_ptr[0x8F0], (ushort)(0x037F | rc << 10));
+                a.fldcw(__word_ptr[0x8F0]);
+                a.fld1();
+                a.fchs();
+                a.fdiv(__qword_ptr[0x800]);              // -1/3
+                a.fstp(__qword_ptr[(uint)(0x900 + 8 * rc)]);
+                a.fld(__qword_ptr[0x808]);
+                a.fsqrt();
+                a.fstp(__qword_ptr[(uint)(0x920 + 8 * rc)]);
+            }
+            a.hlt();
+        });
+        double third = -1.0 / 3, root = Math.Sqrt(2);    // both rounded to nearest; the exact values lie in between
+        Assert.Equal(-1.0 / 3, Double(m, 0x900));
+        Assert.Equal(Math.Sqrt(2), Double(m, 0x920));
+        double down = Double(m, 0x908), up = Double(m, 0x910), zero = Double(m, 0x918);
+        Assert.Equal(Math.BitIncrement(down), up);
+        Assert.True(down == third || up == third);
+        Assert.Equal(up, zero);                            // toward zero: the negative result of smaller magnitude
+        double rootDown = Double(m, 0x928), rootUp = Double(m, 0x930), rootZero = Double(m, 0x938);
+        Assert.Equal(Math.BitIncrement(rootDown), rootUp);
+        Assert.Equal(rootDown, rootZero);
+        Assert.True(rootDown == root || rootUp == root);
+    }
+
+    [Fact]
+    public void Extended_conversions_agree_with_the_host_on_random_values()
+    {
+        var random = new Random(387);
+        for (int n = 0; n < 20000; n++)
+        {
+            // Random bit patterns cover normals, denormals and both infinities; NaNs are left out.
+            double d = BitConverter.Int64BitsToDouble(random.NextInt64() ^ (random.Next(2) == 0 ? 0 : long.MinValue));
+            if (n % 4 == 0) d = Math.ScaleB(d, -random.Next(1100));
+            if (double.IsNaN(d)) continue;
+            var ex = X87Exceptions.None;
+            var x = Float80.FromDouble(d);
+            Assert.Equal(BitConverter.DoubleToInt64Bits(d), (long)x.ToBinary(52, 11, X87Rounding.Nearest, ref ex, out _));
+            Assert.Equal((uint)BitConverter.SingleToInt32Bits((float)d), (uint)x.ToBinary(23, 8, X87Rounding.Nearest, ref ex, out _));
+            float down = BitConverter.Int32BitsToSingle((int)x.ToBinary(23, 8, X87Rounding.Down, ref ex, out _));
+            float up = BitConverter.Int32BitsToSingle((int)x.ToBinary(23, 8, X87Rounding.Up, ref ex, out _));
+            Assert.True(down <= d && d <= up, $"{d:R}: {down:R} {up:R}");
+            Assert.True(down == up || MathF.BitIncrement(down) == up, $"{d:R}: {down:R} {up:R}");
+            long i = random.NextInt64(long.MinValue, long.MaxValue);
+            Assert.Equal(i, Float80.FromInteger(i).ToInteger(64, X87Rounding.Nearest, ref ex, out _));
+        }
+    }
+
+    [Fact]
     public void Fcomi_sets_zf_pf_cf_and_fcom_sets_c3_c2_c0()
     {
         using var m = new TestMachine();
@@ -226,6 +285,69 @@ public sealed class X87Tests
         Assert.Equal(0, Word(m, 0x914) & c);
         Assert.Equal(0, Word(m, 0x916) & StatusIe);
         Assert.Equal(StatusIe, (ushort)s.Rax & StatusIe);
+    }
+
+    [Fact]
+    public void Fcmov_follows_the_flags_fcomi_leaves()
+    {
+        using var m = new TestMachine();
+        Put(m, 0x800, 1.5);
+        Put(m, 0x808, 2.25);
+        Run(m, a =>
+        {
+            a.fld(__qword_ptr[0x808]);
+            a.fld(__qword_ptr[0x800]);                 // ST0 = 1.5, ST1 = 2.25
+            a.fcomi(st0, st1);                         // CF=1, ZF=0, PF=0
+            a.fcmovnb(st0, st1); a.fst(__qword_ptr[0x900]);   // not taken
+            a.fcmovu(st0, st1); a.fst(__qword_ptr[0x908]);    // not taken
+            a.fcmovb(st0, st1); a.fst(__qword_ptr[0x910]);    // taken
+            a.hlt();
+        });
+        Assert.Equal(1.5, Double(m, 0x900));
+        Assert.Equal(1.5, Double(m, 0x908));
+        Assert.Equal(2.25, Double(m, 0x910));
+    }
+
+    [Fact]
+    public void Transcendentals_compute_through_double()
+    {
+        using var m = new TestMachine();
+        Put(m, 0x800, 0.5);
+        Put(m, 0x808, 3.0);
+        Put(m, 0x810, 8.0);
+        Run(m, a =>
+        {
+            a.fld(__qword_ptr[0x800]); a.fsin(); a.fstp(__qword_ptr[0x900]);
+            a.fld(__qword_ptr[0x800]); a.fcos(); a.fstp(__qword_ptr[0x908]);
+            a.fld(__qword_ptr[0x800]); a.fptan(); a.fstp(__qword_ptr[0x910]); a.fstp(__qword_ptr[0x918]);
+            a.fld(__qword_ptr[0x800]); a.fsincos(); a.fstp(__qword_ptr[0x920]); a.fstp(__qword_ptr[0x928]);
+            a.fld1(); a.fld1(); a.fpatan(); a.fstp(__qword_ptr[0x930]);
+            a.fld(__qword_ptr[0x808]); a.fld(__qword_ptr[0x810]); a.fyl2x(); a.fstp(__qword_ptr[0x938]);
+            a.fld(__qword_ptr[0x800]); a.f2xm1(); a.fstp(__qword_ptr[0x940]);
+            a.fld1(); a.fld(__qword_ptr[0x800]); a.fyl2xp1(); a.fstp(__qword_ptr[0x948]);
+            a.hlt();
+        });
+        static void Near(double expected, double actual) => Assert.InRange(actual, expected - 4e-16, expected + 4e-16);
+        Near(Math.Sin(0.5), Double(m, 0x900));
+        Near(Math.Cos(0.5), Double(m, 0x908));
+        Assert.Equal(1.0, Double(m, 0x910));
+        Near(Math.Tan(0.5), Double(m, 0x918));
+        Near(Math.Cos(0.5), Double(m, 0x920));
+        Near(Math.Sin(0.5), Double(m, 0x928));
+        Near(Math.PI / 4, Double(m, 0x930));
+        Assert.Equal(9.0, Double(m, 0x938));
+        Near(Math.Sqrt(2) - 1, Double(m, 0x940));
+        Near(Math.Log2(1.5), Double(m, 0x948));
+    }
+
+    [Fact]
+    public void Bcd_loads_are_reported_as_unimplemented()
+    {
+        using var m = new TestMachine();
+        m.Load16(a => { a.fbld(__tword_ptr[0x800]); a.hlt(); });
+        var exit = m.Cpu.Run();
+        Assert.Equal(CpuExitReason.InternalError, exit.Reason);
+        Assert.Contains("fbld", exit.Detail);
     }
 
     [Fact]
