@@ -85,8 +85,8 @@ public sealed unsafe partial class InterpreterCpu
             else if (i.Code == Code.INVALID) d.Handler = &X87Reserved;
             else d.Imm = X87Opcode(bytes); // FOP for FSTENV/FSAVE/FXSAVE; no x87 instruction has an immediate
         }
-        else if (!_fpuPresent && i.Mnemonic is Mnemonic.Wait or Mnemonic.Fxsave or Mnemonic.Fxrstor)
-            d.Handler = i.Mnemonic == Mnemonic.Wait ? &NoCoprocessor : &InvalidOpcode;
+        else if (!_fpuPresent && i.Mnemonic == Mnemonic.Wait) d.Handler = &NoCoprocessor;
+        else if (!_fpuPresent && i.Mnemonic is Mnemonic.Fxsave or Mnemonic.Fxrstor) d.Handler = &InvalidOpcode; // no FXSR without an FPU
         // Registers this CPU does not have (debug, test, MMX, SSE...): report the instruction rather than guess.
         for (int n = 0; n < i.OpCount; n++)
             if (i.GetOpKind(n) == OpKind.Register && RegKinds[(int)i.GetOpRegister(n)] == RegKind.Other && !x87)
@@ -96,13 +96,15 @@ public sealed unsafe partial class InterpreterCpu
         if (opSize == 0) opSize = _code32 ? 4 : 2;
         if (i.OpCount > 0) (d.Loc0, d.Reg0) = Locate(i, 0);
         if (i.OpCount > 1) (d.Loc1, d.Reg1) = Locate(i, 1);
-        // x87 register operands: Reg0/Reg1 hold i of ST(i).
-        for (int n = 0; n < Math.Min((int)i.OpCount, 2) && x87; n++)
-            if (i.GetOpKind(n) == OpKind.Register && i.GetOpRegister(n).IsST())
-            {
-                if (n == 0) d.Reg0 = (byte)(i.GetOpRegister(n) - Iced.Intel.Register.ST0);
-                else d.Reg1 = (byte)(i.GetOpRegister(n) - Iced.Intel.Register.ST0);
-            }
+        // x87 register operands: Reg0/Reg1 hold the i of ST(i).
+        if (x87)
+            for (int n = 0; n < Math.Min((int)i.OpCount, 2); n++)
+                if (i.GetOpKind(n) == OpKind.Register && i.GetOpRegister(n).IsST())
+                {
+                    byte st = (byte)(i.GetOpRegister(n) - Iced.Intel.Register.ST0);
+                    if (n == 0) d.Reg0 = st;
+                    else d.Reg1 = st;
+                }
         d.OpSize = (byte)opSize;
         d.MemSize = (byte)(memSize == 0 ? opSize : memSize);
     }
@@ -291,6 +293,9 @@ public sealed unsafe partial class InterpreterCpu
         // PAUSE is REP NOP on CPUs before the Pentium 4; the 0F 0D/18-1F hint space is #UD on a 486-class CPU.
         Register(Mnemonic.Pause, &Nop);
         Register(Mnemonic.Reservednop, &InvalidOpcode);
+        RegisterX87Control();
+        RegisterX87Transfer();
+        RegisterX87Arithmetic();
         RegisterDataTransfer();
         RegisterArithmetic();
         RegisterLogical();
@@ -301,9 +306,6 @@ public sealed unsafe partial class InterpreterCpu
         RegisterIo();
         RegisterFlagOps();
         RegisterSystem();
-        RegisterX87Control();
-        RegisterX87Transfer();
-        RegisterX87Arithmetic();
     }
 
     private static void RegisterFlagOps()

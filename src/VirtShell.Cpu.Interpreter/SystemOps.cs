@@ -193,7 +193,7 @@ public sealed unsafe partial class InterpreterCpu
         c.WriteOp0(ref d, c._tr.Selector);
     }
 
-    /// <summary>A 486-class CPU: vendor "VirtShellCPU", family 4, features FPU, PSE, TSC and FXSR.</summary>
+    /// <summary>A 486-class CPU without FPU: vendor "VirtShellCPU", family 4, features PSE and TSC.</summary>
     private static void Cpuid(InterpreterCpu c, ref DecodedOp d)
     {
         switch (c._gpr[RegEax])

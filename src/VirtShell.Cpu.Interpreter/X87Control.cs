@@ -8,7 +8,6 @@ namespace VirtShell.Cpu.Interpreter;
 public sealed unsafe partial class InterpreterCpu
 {
     private const uint Cr0Mp = 2, Cr0Em = 4, Cr0Ts = 8, Cr0Ne = 0x20;
-    private const uint FlagVm = 0x20000;
 
     private readonly X87State _fpu = new();
     private bool _fpuPresent = true;
@@ -166,7 +165,7 @@ public sealed unsafe partial class InterpreterCpu
     }
 
     /// <summary>FSTENV/FSAVE use the real-mode layout (20-bit linear pointers) in real and virtual-8086 mode.</summary>
-    private bool FpuRealFormat => !ProtectedMode || (_flagBits & FlagVm) != 0;
+    private bool FpuRealFormat => !ProtectedMode || (_flagBits & 0x20000) != 0; // EFLAGS.VM
 
     /// <summary>Writes the 14-byte (16-bit operand size) or 28-byte environment: control, status, tag words and pointers.</summary>
     private void StoreFpuEnvironment(uint at, bool wide)
