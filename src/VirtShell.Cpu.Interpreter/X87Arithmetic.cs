@@ -551,6 +551,7 @@ public sealed unsafe partial class InterpreterCpu
     /// <summary>2^x - 1 without losing the small results (expm1 by the log trick; .NET has no expm1).</summary>
     private static double TwoToXMinusOne(double x)
     {
+        if (double.IsInfinity(x)) return x > 0 ? x : -1;
         double y = x * Math.Log(2);
         double u = Math.Exp(y);
         if (u == 1) return y;

@@ -341,6 +341,28 @@ public sealed class X87Tests
     }
 
     [Fact]
+    public void Reserved_escape_encodings_raise_ud_or_nm_under_cr0_em()
+    {
+        using var m = new TestMachine();
+        Handler(m, 6, a => { a.inc(si); a.add(__word_ptr[bp], 2); a.iret(); });   // skip the two-byte escape
+        Handler(m, 7, a => { a.inc(di); a.add(__word_ptr[bp], 2); a.iret(); });
+        var s = Run(m, a =>
+        {
+            a.xor(si, si);
+            a.xor(di, di);
+            a.mov(bp, 0xFFF8);                          // where the handlers find the return IP
+            a.db(0xD9, 0xD1);                           // no x87 defines D9 D1: #UD
+            a.mov(eax, cr0);
+            a.or(eax, 0x4);                             // EM
+            a.mov(cr0, eax);
+            a.db(0xD9, 0xD1);                           // #NM comes first
+            a.hlt();
+        });
+        Assert.Equal(1UL, s.Rsi & 0xFFFF);
+        Assert.Equal(1UL, s.Rdi & 0xFFFF);
+    }
+
+    [Fact]
     public void Bcd_loads_are_reported_as_unimplemented()
     {
         using var m = new TestMachine();
