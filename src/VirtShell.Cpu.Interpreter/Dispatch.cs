@@ -80,9 +80,13 @@ public sealed unsafe partial class InterpreterCpu
         if (x87)
         {
             // Iced rejects some escape encodings a CPU without coprocessor still skips: take the length from ModR/M.
-            d.Handler = &NoCoprocessor;
             d.NextIp = ((uint)i.IP + (uint)X87Length(bytes, _code32)) & ipMask;
+            if (!_fpuPresent) d.Handler = &NoCoprocessor;
+            else if (i.Code == Code.INVALID) d.Handler = &X87Reserved;
+            else d.Imm = X87Opcode(bytes); // FOP for FSTENV/FSAVE/FXSAVE; no x87 instruction has an immediate
         }
+        else if (!_fpuPresent && i.Mnemonic == Mnemonic.Wait) d.Handler = &NoCoprocessor;
+        else if (!_fpuPresent && i.Mnemonic is Mnemonic.Fxsave or Mnemonic.Fxrstor) d.Handler = &InvalidOpcode; // no FXSR without an FPU
         // Registers this CPU does not have (debug, test, MMX, SSE...): report the instruction rather than guess.
         for (int n = 0; n < i.OpCount; n++)
             if (i.GetOpKind(n) == OpKind.Register && RegKinds[(int)i.GetOpRegister(n)] == RegKind.Other && !x87)
@@ -92,6 +96,15 @@ public sealed unsafe partial class InterpreterCpu
         if (opSize == 0) opSize = _code32 ? 4 : 2;
         if (i.OpCount > 0) (d.Loc0, d.Reg0) = Locate(i, 0);
         if (i.OpCount > 1) (d.Loc1, d.Reg1) = Locate(i, 1);
+        // x87 register operands: Reg0/Reg1 hold the i of ST(i).
+        if (x87)
+            for (int n = 0; n < Math.Min((int)i.OpCount, 2); n++)
+                if (i.GetOpKind(n) == OpKind.Register && i.GetOpRegister(n).IsST())
+                {
+                    byte st = (byte)(i.GetOpRegister(n) - Iced.Intel.Register.ST0);
+                    if (n == 0) d.Reg0 = st;
+                    else d.Reg1 = st;
+                }
         d.OpSize = (byte)opSize;
         d.MemSize = (byte)(memSize == 0 ? opSize : memSize);
     }
@@ -219,8 +232,8 @@ public sealed unsafe partial class InterpreterCpu
     }
 
     /// <summary>
-    /// x87 escapes and WAIT on a machine without a coprocessor: #NM when CR0.EM/TS ask for emulation, otherwise no
-    /// effect, which is how FPU-detection code (FNINIT/FNSTSW) finds that there is none.
+    /// x87 escapes and WAIT on a CPU without FPU (<see cref="FpuPresent"/> false): #NM when CR0.EM/TS ask for emulation,
+    /// otherwise no effect, which is how FPU-detection code (FNINIT/FNSTSW) finds that there is none.
     /// </summary>
     private static void NoCoprocessor(InterpreterCpu c, ref DecodedOp d)
     {
@@ -240,6 +253,14 @@ public sealed unsafe partial class InterpreterCpu
             return b is >= 0xD8 and <= 0xDF;
         }
         return false;
+    }
+
+    /// <summary>The x87 opcode register's 11 bits: the escape's low three bits and the ModR/M byte.</summary>
+    private static ushort X87Opcode(ReadOnlySpan<byte> bytes)
+    {
+        int n = 0;
+        while (bytes[n] is < 0xD8 or > 0xDF) n++;
+        return (ushort)(((bytes[n] & 7) << 8) | (n + 1 < bytes.Length ? bytes[n + 1] : 0));
     }
 
     /// <summary>Length of an x87 escape: prefixes, the opcode, ModR/M and its SIB/displacement.</summary>
@@ -268,11 +289,13 @@ public sealed unsafe partial class InterpreterCpu
     private static void InitDispatch()
     {
         Register(Mnemonic.Nop, &Nop);
-        Register(Mnemonic.Wait, &NoCoprocessor);
         Register(Mnemonic.Ud0, &InvalidOpcode); Register(Mnemonic.Ud1, &InvalidOpcode); Register(Mnemonic.Ud2, &InvalidOpcode);
         // PAUSE is REP NOP on CPUs before the Pentium 4; the 0F 0D/18-1F hint space is #UD on a 486-class CPU.
         Register(Mnemonic.Pause, &Nop);
         Register(Mnemonic.Reservednop, &InvalidOpcode);
+        RegisterX87Control();
+        RegisterX87Transfer();
+        RegisterX87Arithmetic();
         RegisterDataTransfer();
         RegisterArithmetic();
         RegisterLogical();

@@ -111,7 +111,7 @@ public sealed unsafe partial class InterpreterCpu
             case 2: _cr2 = v; break;
             case 3: _cr3 = v; FlushTlb(); break;
             case 4:
-                if ((v & ~0x10u & ~0x80u) != 0) throw new CpuFault(Vector.GeneralProtection, 0); // only PSE and PGE exist here
+                if ((v & ~0x10u & ~0x80u & ~0x200u) != 0) throw new CpuFault(Vector.GeneralProtection, 0); // only PSE, PGE and OSFXSR exist here
                 _cr4 = v;
                 FlushTlb();
                 break;
@@ -207,7 +207,7 @@ public sealed unsafe partial class InterpreterCpu
             case 1:
                 c._gpr[RegEax] = 0x0000_0480;
                 c._gpr[RegEbx] = 0; c._gpr[RegEcx] = 0;
-                c._gpr[RegEdx] = 0x18; // PSE, TSC
+                c._gpr[RegEdx] = 0x18 | c.X87CpuidFeatures; // PSE, TSC, and FPU + FXSR
                 break;
             default:
                 c._gpr[RegEax] = c._gpr[RegEbx] = c._gpr[RegEcx] = c._gpr[RegEdx] = 0;

@@ -156,7 +156,8 @@ public sealed class SingleStepSuite
         {
             _kind = kind;
             _memory.AddRam(0, 16 << 20);
-            _cpu = new InterpreterCpu(_memory, new IoPortBus(), new MmioBus(), null);
+            // The suites were recorded on an 8086 and an 80286 with no coprocessor: their D8-DF escapes do nothing.
+            _cpu = new InterpreterCpu(_memory, new IoPortBus(), new MmioBus(), null) { FpuPresent = false };
             _wrap = kind == SuiteCpu.I8086 ? 0xFFFFFu : 0xFFFFFFu;
             _cpu.AddressMask = _wrap;
         }

@@ -15,7 +15,7 @@ public sealed class ProtectedModeTests(ITestOutputHelper output)
     /// Real-mode code at 1000:0000 that loads a flat GDT (code 08h, data 10h), sets CR0.PE and jumps far to 32-bit
     /// code at <see cref="Code32"/>; an IDT with an interrupt gate for vector 30h points at <see cref="Handler"/>.
     /// </summary>
-    private static void LoadProtectedModeProgram(TestMachine m, Action<Assembler> code32, Action<Assembler> handler)
+    internal static void LoadProtectedModeProgram(TestMachine m, Action<Assembler> code32, Action<Assembler> handler)
     {
         m.Memory.Write(Gdt, BitConverter.GetBytes(0UL)
             .Concat(BitConverter.GetBytes(0x00CF9A000000FFFFUL))

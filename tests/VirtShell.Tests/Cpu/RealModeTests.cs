@@ -9,7 +9,7 @@ namespace VirtShell.Tests.Cpu;
 
 public sealed class RealModeTests(ITestOutputHelper output)
 {
-    private static CpuState RunProgram(TestMachine m, Action<Assembler> code, CpuExitReason expected = CpuExitReason.Halted)
+    internal static CpuState RunProgram(TestMachine m, Action<Assembler> code, CpuExitReason expected = CpuExitReason.Halted)
     {
         m.Load16(code);
         var exit = m.Cpu.Run();
