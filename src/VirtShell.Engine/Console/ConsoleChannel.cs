@@ -54,15 +54,22 @@ public sealed class ConsoleChannel : IDisposable
         {
             AppendToWindow(bytes);
             _log?.Write(bytes);
-            var rest = bytes;
-            for (int newline; (newline = rest.IndexOf((byte)'\n')) >= 0; rest = rest[(newline + 1)..])
+            int last = bytes.LastIndexOf((byte)'\n');
+            bool completesLine = last >= 0;
+            if (completesLine && LineReceived != null)
             {
-                AppendToLine(rest[..newline]);
-                (lines ??= []).Add(_line.ToString().TrimEnd('\r'));
-                _line.Clear();
+                var rest = bytes;
+                for (int newline; (newline = rest.IndexOf((byte)'\n')) >= 0; rest = rest[(newline + 1)..])
+                {
+                    AppendToLine(rest[..newline]);
+                    (lines ??= []).Add(_line.ToString().TrimEnd('\r'));
+                    _line.Clear();
+                }
             }
-            AppendToLine(rest);
-            if (lines != null) _log?.Flush();
+            // Lines nobody listens for are not made into strings; the one still arriving is kept either way.
+            else if (completesLine) _line.Clear();
+            AppendToLine(bytes[(last + 1)..]);
+            if (completesLine) _log?.Flush();
             Monitor.PulseAll(_lock);
         }
         if (lines != null) foreach (var line in lines) LineReceived?.Invoke(line);

@@ -72,6 +72,19 @@ public sealed class ConsoleBulkWriteTests : IDisposable
     }
 
     [Fact]
+    public void Lines_WrittenWhileNobodyListens_AreNotLost_ForAListenerThatComesMidLine()
+    {
+        using var console = new ConsoleChannel(null);
+        console.WriteFromGuest("unheard\nhalf "u8);
+        var lines = new List<string>();
+        console.LineReceived += lines.Add;
+        console.WriteFromGuest("a line\n"u8);
+        Assert.Equal(["half a line"], lines);
+        long offset = 0;
+        Assert.Equal("unheard\nhalf a line\n", Encoding.ASCII.GetString(console.ReadFrom(ref offset)));
+    }
+
+    [Fact]
     public void ALineLongerThan64KiB_IsCutThere()
     {
         using var console = new ConsoleChannel(null);
