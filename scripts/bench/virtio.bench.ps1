@@ -131,7 +131,7 @@ function Measure-Subject([string] $Subject, [long] $Short, [long] $Cap) {
         $difference = $t2 - $t1
         if ($difference -ge $TargetSeconds / 2 -or $long -ge $Cap) { break }
         $long = [long][math]::Min($Cap, $long * [math]::Max(2, $TargetSeconds / [math]::Max($difference, 0.05)))
-        $long -= $long % 1MB
+        $long -= $long % $Short     # whole multiples of the short length, which every subject accepts
     }
     if ($difference -le 0) { throw "the long run ({0:N2} s) was not slower than the short one ({1:N2} s)" -f $t2, $t1 }
     (($long - $Short) / $difference), ("{0:N0} vs {1:N0} bytes: {2:N2} s vs {3:N2} s" -f $Short, $long, $t1, $t2)
@@ -144,8 +144,8 @@ function Get-Unavailability([string] $Subject) {
 }
 
 $subjects = [ordered]@{
-    'virtio-console (paravirtual)'         = @{ Short = 16MB; Cap = 2GB }
-    'virtio-blk write+flush (paravirtual)' = @{ Short = 64MB; Cap = 2GB }
+    'virtio-console (paravirtual)'         = @{ Short = 16MB; Cap = 1GB }
+    'virtio-blk write+flush (paravirtual)' = @{ Short = 64MB; Cap = 1GB }
     'UART 16550 (hardware)'                = @{ Short = 16KB; Cap = 4MB }
 }
 $values = [ordered]@{}
