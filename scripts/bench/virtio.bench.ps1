@@ -29,6 +29,9 @@ $kitDisk = Join-Path $kitFolder 'guests/kit/disk.img'
 # each, then powers off through isa-debug-exit.
 $uartSource = Join-Path $work 'uart-writer.asm'
 @"
+%if BYTES < 1
+  %error the byte count must be at least 1 (the loop counts down to 0)
+%endif
 bits 16
 org 0x7c00
     cli
