@@ -108,7 +108,7 @@ public sealed class VirtioConsole : VirtioDevice
                 chunk = _output.AsSpan(0, _outputCount).ToArray();
                 _outputCount = 0;
             }
-            foreach (var b in chunk) _console.WriteFromGuest(b);
+            _console.WriteFromGuest(chunk);
             lock (Lock)
             {
                 if (!_moreToSend) return;

@@ -9,6 +9,8 @@ namespace VirtShell.Engine.Console;
 /// </summary>
 public sealed class ConsoleChannel : IDisposable
 {
+    private const int MaxLineLength = 64 * 1024;
+
     private readonly object _lock = new();
     private readonly byte[] _window;
     private long _total;            // bytes ever written; _window holds the last min(_total - _start, capacity)
@@ -37,24 +39,58 @@ public sealed class ConsoleChannel : IDisposable
     /// <summary>Raised when the host queued input for the guest.</summary>
     public event Action? InputAvailable;
 
-    public void WriteFromGuest(byte b)
+    public void WriteFromGuest(byte b) => WriteFromGuest([b]);
+
+    /// <summary>
+    /// Appends what the guest sent, in one hold of the lock: devices that move bytes in bulk (virtio-console) pay for
+    /// the lock and console.log once per transfer rather than once per byte. console.log is flushed when the bytes
+    /// complete a line, and <see cref="LineReceived"/> is raised for each completed line after all are stored.
+    /// </summary>
+    public void WriteFromGuest(ReadOnlySpan<byte> bytes)
     {
-        string? line = null;
+        if (bytes.IsEmpty) return;
+        List<string>? lines = null;
         lock (_lock)
         {
-            _window[_total % _window.Length] = b;
-            _total++;
-            _log?.WriteByte(b);
-            if (b == (byte)'\n')
+            AppendToWindow(bytes);
+            _log?.Write(bytes);
+            int last = bytes.LastIndexOf((byte)'\n');
+            bool completesLine = last >= 0;
+            if (completesLine && LineReceived != null)
             {
-                line = _line.ToString().TrimEnd('\r');
-                _line.Clear();
-                _log?.Flush();
+                var rest = bytes;
+                for (int newline; (newline = rest.IndexOf((byte)'\n')) >= 0; rest = rest[(newline + 1)..])
+                {
+                    AppendToLine(rest[..newline]);
+                    (lines ??= []).Add(_line.ToString().TrimEnd('\r'));
+                    _line.Clear();
+                }
             }
-            else if (_line.Length < 64 * 1024) _line.Append((char)b);
+            // Lines nobody listens for are not made into strings; the one still arriving is kept either way.
+            else if (completesLine) _line.Clear();
+            AppendToLine(bytes[(last + 1)..]);
+            if (completesLine) _log?.Flush();
             Monitor.PulseAll(_lock);
         }
-        if (line != null) LineReceived?.Invoke(line);
+        if (lines != null) foreach (var line in lines) LineReceived?.Invoke(line);
+    }
+
+    private void AppendToWindow(ReadOnlySpan<byte> bytes)
+    {
+        // Only the last window's worth can stay; older bytes of a long write go to console.log alone.
+        var kept = bytes.Length > _window.Length ? bytes[^_window.Length..] : bytes;
+        int index = (int)((_total + bytes.Length - kept.Length) % _window.Length);
+        int first = Math.Min(kept.Length, _window.Length - index);
+        kept[..first].CopyTo(_window.AsSpan(index));
+        kept[first..].CopyTo(_window);
+        _total += bytes.Length;
+    }
+
+    /// <summary>Bytes of the line being received, as Latin-1 characters; a line stops growing at <see cref="MaxLineLength"/>.</summary>
+    private void AppendToLine(ReadOnlySpan<byte> bytes)
+    {
+        int room = MaxLineLength - _line.Length;
+        if (room > 0 && !bytes.IsEmpty) _line.Append(Encoding.Latin1.GetString(bytes[..Math.Min(room, bytes.Length)]));
     }
 
     /// <summary>Makes sure what the guest wrote so far is in console.log (called when a machine stops).</summary>
@@ -73,7 +109,10 @@ public sealed class ConsoleChannel : IDisposable
             if (offset < oldest) offset = oldest;
             if (offset > _total) offset = _total;
             var result = new byte[_total - offset];
-            for (int i = 0; i < result.Length; i++) result[i] = _window[(offset + i) % _window.Length];
+            int index = (int)(offset % _window.Length);
+            int first = Math.Min(result.Length, _window.Length - index);
+            _window.AsSpan(index, first).CopyTo(result);
+            _window.AsSpan(0, result.Length - first).CopyTo(result.AsSpan(first));
             offset = _total;
             return result;
         }
