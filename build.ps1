@@ -30,6 +30,8 @@ $ModuleDir = Join-Path $Out 'VirtShell'
 # Debian packages, and which command proves each is there.
 $DebianPackages = [ordered]@{
     'nasm'             = 'nasm'              # assembles the guests from source
+    'gcc'              = 'gcc'               # compiles the guest kit (-m32 -ffreestanding; no multilib needed)
+    'binutils'         = 'objcopy'           # links the kit and makes its flat image
     'busybox-static'   = 'busybox'           # container rootfs
     'runc'             = 'runc'              # container model's OCI runtime
     'qemu-system-x86'  = 'qemu-system-i386'  # speed anchor
@@ -65,7 +67,7 @@ function Invoke-Build {
     Write-Host "Module laid out in $ModuleDir"
 }
 
-# Every guests/*.asm under machine-defs/ becomes a flat binary beside its source.
+# Every guests/*.asm under machine-defs/ becomes a flat binary beside its source; the C guest kit is compiled by gcc.
 function Build-Guests {
     if (-not (Get-Command nasm -ErrorAction Ignore)) { throw 'nasm is missing: run ./build.ps1 -Task Bootstrap' }
     foreach ($asm in Get-ChildItem (Join-Path $Root 'machine-defs') -Recurse -Filter *.asm) {
@@ -73,6 +75,7 @@ function Build-Guests {
         if ((Test-Path $bin) -and (Get-Item $bin).LastWriteTimeUtc -gt $asm.LastWriteTimeUtc) { continue }
         Invoke-Native nasm -f bin -o $bin $asm.FullName
     }
+    & (Join-Path $Root 'scripts/build-guest-kit.ps1')
 }
 
 function Invoke-Test {
