@@ -283,6 +283,8 @@ public sealed unsafe partial class InterpreterCpu
         RegisterIo();
         RegisterFlagOps();
         RegisterSystem();
+        RegisterIdentity();
+        RegisterModelSpecific();
     }
 
     private static void RegisterFlagOps()
