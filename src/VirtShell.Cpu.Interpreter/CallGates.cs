@@ -83,6 +83,7 @@ public sealed unsafe partial class InterpreterCpu
         {
             _segs[SegSs] = ss;
             _stack32 = ss.Big;
+            _cpl = level; // the frame is written with the new privilege
             SetSp(newEsp);
             Push(oldSs.Selector, size);
             Push(oldEsp, size);
@@ -95,6 +96,7 @@ public sealed unsafe partial class InterpreterCpu
             _segs[SegSs] = oldSs;
             _stack32 = oldSs.Big;
             _gpr[RegEsp] = oldEsp;
+            ModeChanged();
             throw;
         }
         code.Selector = (ushort)((code.Selector & 0xFFFC) | level);

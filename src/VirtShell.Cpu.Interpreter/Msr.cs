@@ -85,7 +85,7 @@ public sealed unsafe partial class InterpreterCpu
     private static void Sysenter(InterpreterCpu c, ref DecodedOp d)
     {
         if (!c.ProtectedMode || (c._sysenterCs & 0xFFFC) == 0) throw new CpuFault(Vector.GeneralProtection, 0);
-        c.Eflags &= ~(FlagIf | 0x10000u | 0x20000u); // IF, RF, VM
+        c.Eflags &= ~(FlagIf | FlagRf | FlagVm);
         ushort cs = (ushort)(c._sysenterCs & 0xFFFC);
         c.LoadFlatSegments(cs, (ushort)(cs + 8), 0);
         c._gpr[RegEsp] = c._sysenterEsp;

@@ -40,25 +40,30 @@ public sealed unsafe partial class InterpreterCpu
         _breakBlock = true;
     }
 
-    /// <summary>Linear to physical for one access; #PF when the tables forbid it.</summary>
+    /// <summary>Linear to physical for one access at the current privilege; #PF when the tables forbid it.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private uint Translate(uint linear, bool write)
+    private uint Translate(uint linear, bool write) => Translate(linear, write, user: _cpl == 3);
+
+    /// <summary>
+    /// Linear to physical for a user or a supervisor access. Descriptor-table and TSS accesses are supervisor accesses
+    /// whatever the CPL, as on hardware (an interrupt from ring 3 reads a supervisor-only IDT).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private uint Translate(uint linear, bool write, bool user)
     {
         uint vpn = linear >> 12;
         int slot = (int)(vpn & (TlbSize - 1));
         if (_tlbTag[slot] == vpn + 1)
         {
             byte rights = _tlbRights[slot];
-            bool user = Cpl == 3;
             if ((!write || (rights & RightWrite) != 0) && (!user || (rights & RightUser) != 0))
                 return _tlbPhys[slot] | (linear & 0xFFF);
         }
-        return Walk(linear, write);
+        return Walk(linear, write, user);
     }
 
-    private uint Walk(uint linear, bool write)
+    private uint Walk(uint linear, bool write, bool user)
     {
-        bool user = Cpl == 3;
         bool wp = (_cr0 & 0x1_0000) != 0;
         uint pdeAddr = (_cr3 & 0xFFFF_F000) | ((linear >> 20) & 0xFFC);
         uint pde = ReadPhys(pdeAddr & _addrMask, 4);
@@ -109,27 +114,27 @@ public sealed unsafe partial class InterpreterCpu
         return new CpuFault(Vector.PageFault, (present ? 1 : 0) | (write ? 2 : 0) | (user ? 4 : 0));
     }
 
-    private uint ReadPaged(uint linear, int size)
+    private uint ReadPaged(uint linear, int size, bool user)
     {
-        uint phys = Translate(linear, write: false);
+        uint phys = Translate(linear, write: false, user);
         if ((linear & 0xFFF) + (uint)size <= 0x1000) return ReadPhys(phys & _addrMask, size);
         // Split across two pages that may map anywhere: translate both before touching either.
-        Translate(linear + (uint)size - 1, write: false);
+        Translate(linear + (uint)size - 1, write: false, user);
         uint v = 0;
-        for (int i = 0; i < size; i++) v |= ReadPhys(Translate(linear + (uint)i, write: false) & _addrMask, 1) << (8 * i);
+        for (int i = 0; i < size; i++) v |= ReadPhys(Translate(linear + (uint)i, write: false, user) & _addrMask, 1) << (8 * i);
         return v;
     }
 
-    private void WritePaged(uint linear, int size, uint value)
+    private void WritePaged(uint linear, int size, uint value, bool user)
     {
-        uint phys = Translate(linear, write: true);
+        uint phys = Translate(linear, write: true, user);
         if ((linear & 0xFFF) + (uint)size <= 0x1000)
         {
             WritePhys(phys & _addrMask, size, value);
             return;
         }
-        Translate(linear + (uint)size - 1, write: true);
-        for (int i = 0; i < size; i++) WritePhys(Translate(linear + (uint)i, write: true) & _addrMask, 1, (value >> (8 * i)) & 0xFF);
+        Translate(linear + (uint)size - 1, write: true, user);
+        for (int i = 0; i < size; i++) WritePhys(Translate(linear + (uint)i, write: true, user) & _addrMask, 1, (value >> (8 * i)) & 0xFF);
     }
 
     private static void Invlpg(InterpreterCpu c, ref DecodedOp d)

@@ -4,12 +4,13 @@ namespace VirtShell.Cpu.Interpreter;
 // makes "unreal mode" work) and protected mode (descriptor from the GDT or LDT).
 public sealed unsafe partial class InterpreterCpu
 {
-    /// <summary>CPL: the RPL of CS in protected mode, 0 in real mode.</summary>
-    private int Cpl => ProtectedMode ? _segs[SegCs].Selector & 3 : 0;
+    /// <summary>CPL: the RPL of CS in protected mode, 3 in virtual-8086 mode, 0 in real mode; kept by ModeChanged.</summary>
+    private int _cpl;
+    private int Cpl => _cpl;
 
     private void LoadSegment(int seg, ushort selector)
     {
-        if (!ProtectedMode)
+        if (!ProtectedMode || V86)
         {
             LoadSegmentReal(seg, selector);
             return;
@@ -62,7 +63,7 @@ public sealed unsafe partial class InterpreterCpu
     private (uint Lo, uint Hi) ReadDescriptorWords(ushort selector, int faultVector = Vector.GeneralProtection)
     {
         uint at = DescriptorAddress(selector, faultVector);
-        return (ReadLinear(at, 4), ReadLinear(at + 4, 4));
+        return (ReadSystem(at, 4), ReadSystem(at + 4, 4));
     }
 
     /// <summary>The linear address of the descriptor a selector names, checked against its table's limit.</summary>
@@ -95,7 +96,7 @@ public sealed unsafe partial class InterpreterCpu
     /// </summary>
     private void FarJump(ushort selector, uint offset, int size, bool call)
     {
-        if (!ProtectedMode)
+        if (!ProtectedMode || V86)
         {
             if (call)
             {
@@ -214,7 +215,11 @@ public sealed unsafe partial class InterpreterCpu
         uint flags = PeekStack(2 * (uint)size, size);
         int rpl = selector & 3;
         if (rpl < Cpl) throw new CpuFault(Vector.GeneralProtection, selector & 0xFFFC);
-        if (size == 4 && (flags & 0x20000) != 0) throw new UnimplementedInstruction("IRET to virtual-8086 mode is not implemented");
+        if (size == 4 && (flags & FlagVm) != 0 && Cpl == 0)
+        {
+            IretToV86();
+            return;
+        }
         var desc = LoadCodeDescriptor(selector, offset, rpl);
         desc.Selector = selector;
         uint flagWidth = size == 4 ? 0x00FF_FFFFu & ~0x30000u : 0xFFFF;
@@ -245,16 +250,16 @@ public sealed unsafe partial class InterpreterCpu
         uint at = tss32 ? 4 + 8 * (uint)level : 2 + 4 * (uint)level;
         if (at + (tss32 ? 5u : 3u) > _tr.Limit) throw new CpuFault(Vector.InvalidTss, _tr.Selector & 0xFFFC);
         return tss32
-            ? ((ushort)ReadLinear(_tr.Base + at + 4, 2), ReadLinear(_tr.Base + at, 4))
-            : ((ushort)ReadLinear(_tr.Base + at + 2, 2), ReadLinear(_tr.Base + at, 2));
+            ? ((ushort)ReadSystem(_tr.Base + at + 4, 2), ReadSystem(_tr.Base + at, 4))
+            : ((ushort)ReadSystem(_tr.Base + at + 2, 2), ReadSystem(_tr.Base + at, 2));
     }
 
     private void DeliverProtected(int vector, uint returnEip, InterruptKind kind, int? errorCode)
     {
         uint entry = (uint)vector * 8;
         if (entry + 7 > _idtr.Limit) throw new CpuFault(Vector.GeneralProtection, vector * 8 + 2);
-        uint lo = ReadLinear((uint)_idtr.Base + entry, 4);
-        uint hi = ReadLinear((uint)_idtr.Base + entry + 4, 4);
+        uint lo = ReadSystem((uint)_idtr.Base + entry, 4);
+        uint hi = ReadSystem((uint)_idtr.Base + entry + 4, 4);
         int type = (int)(hi >> 8) & 0x1F;
         int dpl = (int)(hi >> 13) & 3;
         if (type is not (0x05 or 0x06 or 0x07 or 0x0E or 0x0F)) throw new CpuFault(Vector.GeneralProtection, vector * 8 + 2);
@@ -274,45 +279,53 @@ public sealed unsafe partial class InterpreterCpu
         if ((desc.Attributes & 0x80) == 0) throw new CpuFault(Vector.SegmentNotPresent, selector & 0xFFFC);
         int cpl = Cpl;
         int targetCpl = (desc.Attributes & 0x04) != 0 ? cpl : (desc.Attributes >> 5) & 3;
-        if (targetCpl > cpl) throw new CpuFault(Vector.GeneralProtection, selector & 0xFFFC);
+        bool fromV86 = V86;
+        // Virtual-8086 code is interrupted only into a ring-0 non-conforming handler, which gets its segments too.
+        if (targetCpl > cpl || (fromV86 && targetCpl != 0)) throw new CpuFault(Vector.GeneralProtection, selector & 0xFFFC);
         uint flags = Eflags;
-        if (targetCpl < cpl)
+        var oldSs = _segs[SegSs];
+        uint oldEsp = _gpr[RegEsp];
+        try
         {
-            // Inner privilege: the handler's stack comes from the TSS, and the old SS:ESP is pushed on it first.
-            var (innerSs, innerEsp) = TssStack(targetCpl);
-            var ss = CheckStackSegment(innerSs, targetCpl, Vector.InvalidTss);
-            ushort oldSs = _segs[SegSs].Selector;
-            uint oldEsp = _gpr[RegEsp];
-            var savedSs = _segs[SegSs];
-            try
+            if (targetCpl < cpl)
             {
+                // Inner privilege: the handler's stack comes from the TSS, and the old SS:ESP is pushed on it first.
+                // The frame is written with the handler's privilege (a supervisor-only stack page is fine).
+                var (innerSs, innerEsp) = TssStack(targetCpl);
+                var ss = CheckStackSegment(innerSs, targetCpl, Vector.InvalidTss);
                 _segs[SegSs] = ss;
                 _stack32 = ss.Big;
+                _cpl = targetCpl;
                 SetSp(innerEsp);
-                uint frame = (uint)size * (errorCode.HasValue ? 6u : 5u);
+                uint frame = (uint)size * ((errorCode.HasValue ? 6u : 5u) + (fromV86 ? 4u : 0));
                 Linear(SegSs, (Sp - frame) & StackMask, (int)frame);
-                Push(oldSs, size);
+                if (fromV86)
+                    foreach (int seg in new[] { SegGs, SegFs, SegDs, SegEs }) Push(_segs[seg].Selector, size);
+                Push(oldSs.Selector, size);
                 Push(oldEsp, size);
             }
-            catch (CpuFault)
+            else
             {
-                _segs[SegSs] = savedSs;
-                _stack32 = savedSs.Big;
-                _gpr[RegEsp] = oldEsp;
-                throw;
+                uint frame = (uint)size * (errorCode.HasValue ? 4u : 3u);
+                Linear(SegSs, (Sp - frame) & StackMask, (int)frame);
             }
+            Push(flags, size);
+            Push(_segs[SegCs].Selector, size);
+            Push(returnEip, size);
+            if (errorCode.HasValue) Push((uint)errorCode.Value, size);
         }
-        else
+        catch (CpuFault)
         {
-            uint frame = (uint)size * (errorCode.HasValue ? 4u : 3u);
-            Linear(SegSs, (Sp - frame) & StackMask, (int)frame);
+            _segs[SegSs] = oldSs;
+            _stack32 = oldSs.Big;
+            _gpr[RegEsp] = oldEsp;
+            _cpl = cpl;
+            throw;
         }
-        Push(flags, size);
-        Push(_segs[SegCs].Selector, size);
-        Push(returnEip, size);
-        if (errorCode.HasValue) Push((uint)errorCode.Value, size);
-        Eflags &= ~(FlagTf | FlagNt | 0x10000u);
+        Eflags &= ~(FlagTf | FlagNt | FlagRf | FlagVm);
         if ((type & 1) == 0) Eflags &= ~FlagIf;
+        if (fromV86)
+            foreach (int seg in new[] { SegEs, SegDs, SegFs, SegGs }) _segs[seg] = new Segment();
         desc.Selector = (ushort)((selector & 0xFFFC) | targetCpl);
         _segs[SegCs] = desc;
         _eip = offset;

@@ -47,7 +47,7 @@ public sealed unsafe partial class InterpreterCpu
 
     private static void LarLsl(InterpreterCpu c, ref DecodedOp d)
     {
-        if (!c.ProtectedMode) throw new CpuFault(Vector.InvalidOpcode);
+        if (!c.ProtectedMode || c.V86) throw new CpuFault(Vector.InvalidOpcode);
         var desc = c.InspectableDescriptor((ushort)c.ReadOp(ref d, 1));
         bool lar = d.I.Mnemonic == Mnemonic.Lar;
         int type = desc?.Attributes & 0x1F ?? 0;
@@ -66,7 +66,7 @@ public sealed unsafe partial class InterpreterCpu
 
     private static void Verify(InterpreterCpu c, ref DecodedOp d)
     {
-        if (!c.ProtectedMode) throw new CpuFault(Vector.InvalidOpcode);
+        if (!c.ProtectedMode || c.V86) throw new CpuFault(Vector.InvalidOpcode);
         var desc = c.InspectableDescriptor((ushort)c.ReadOp(ref d, 0));
         int a = desc?.Attributes ?? 0;
         bool code = (a & 0x18) == 0x18, data = (a & 0x18) == 0x10;
@@ -76,7 +76,7 @@ public sealed unsafe partial class InterpreterCpu
 
     private static void Arpl(InterpreterCpu c, ref DecodedOp d)
     {
-        if (!c.ProtectedMode) throw new CpuFault(Vector.InvalidOpcode);
+        if (!c.ProtectedMode || c.V86) throw new CpuFault(Vector.InvalidOpcode);
         uint dst = c.ReadDst(ref d);
         uint src = c.ReadOp(ref d, 1);
         if ((dst & 3) < (src & 3))
@@ -160,7 +160,7 @@ public sealed unsafe partial class InterpreterCpu
 
     private static void Lldt(InterpreterCpu c, ref DecodedOp d)
     {
-        if (!c.ProtectedMode) throw new CpuFault(Vector.InvalidOpcode);
+        if (!c.ProtectedMode || c.V86) throw new CpuFault(Vector.InvalidOpcode);
         c.RequireCpl0();
         ushort sel = (ushort)c.ReadOp(ref d, 0);
         if ((sel & 0xFFFC) == 0) { c._ldtr = new Segment { Selector = sel }; return; }
@@ -173,7 +173,7 @@ public sealed unsafe partial class InterpreterCpu
 
     private static void Ltr(InterpreterCpu c, ref DecodedOp d)
     {
-        if (!c.ProtectedMode) throw new CpuFault(Vector.InvalidOpcode);
+        if (!c.ProtectedMode || c.V86) throw new CpuFault(Vector.InvalidOpcode);
         c.RequireCpl0();
         ushort sel = (ushort)c.ReadOp(ref d, 0);
         if ((sel & 0xFFFC) == 0) throw new CpuFault(Vector.GeneralProtection, 0);
@@ -188,13 +188,13 @@ public sealed unsafe partial class InterpreterCpu
 
     private static void Sldt(InterpreterCpu c, ref DecodedOp d)
     {
-        if (!c.ProtectedMode) throw new CpuFault(Vector.InvalidOpcode);
+        if (!c.ProtectedMode || c.V86) throw new CpuFault(Vector.InvalidOpcode);
         c.WriteOp0(ref d, c._ldtr.Selector);
     }
 
     private static void Str(InterpreterCpu c, ref DecodedOp d)
     {
-        if (!c.ProtectedMode) throw new CpuFault(Vector.InvalidOpcode);
+        if (!c.ProtectedMode || c.V86) throw new CpuFault(Vector.InvalidOpcode);
         c.WriteOp0(ref d, c._tr.Selector);
     }
 }

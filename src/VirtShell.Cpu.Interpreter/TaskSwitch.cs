@@ -3,8 +3,8 @@ namespace VirtShell.Cpu.Interpreter;
 // Hardware task switching (SDM vol. 3, 7.3) with 32- and 16-bit TSSs: JMP/CALL to a TSS descriptor or task gate,
 // interrupts and exceptions through an IDT task gate, and IRET with NT=1 back along the back link. The outgoing task's
 // registers are saved in its TSS, busy bits and the back link kept, CR0.TS set, and CR3, the LDT, the registers and
-// the segments loaded from the incoming TSS; a fault while loading the segments is taken in the new task.
-// A task whose EFLAGS has VM set (virtual-8086 mode) is not supported and is reported, never mis-run.
+// the segments loaded from the incoming TSS; a fault while loading the segments is taken in the new task. A TSS whose
+// EFLAGS has VM starts a virtual-8086 task (V86.cs).
 public sealed unsafe partial class InterpreterCpu
 {
     private enum TaskSwitchSource { Jmp, Call, Iret, Interrupt }
@@ -41,7 +41,7 @@ public sealed unsafe partial class InterpreterCpu
     /// <summary>IRET with NT=1: back to the task named by the current TSS's back link, which must be busy.</summary>
     private void ReturnFromNestedTask()
     {
-        ushort link = (ushort)ReadLinear(_tr.Base, 2);
+        ushort link = (ushort)ReadSystem(_tr.Base, 2);
         if ((link & 4) != 0 || (link & 0xFFFC) == 0) throw new CpuFault(Vector.InvalidTss, link & 0xFFFC);
         var desc = ReadDescriptor(link, Vector.InvalidTss);
         if ((desc.Attributes & 0x17) != (DescTss16 | TssBusyBit)) throw new CpuFault(Vector.InvalidTss, link & 0xFFFC);
@@ -53,8 +53,8 @@ public sealed unsafe partial class InterpreterCpu
     private void SetTssBusy(ushort selector, bool busy)
     {
         uint at = (uint)_gdtr.Base + (selector & 0xFFF8u) + 5;
-        uint access = ReadLinear(at, 1);
-        WriteLinear(at, 1, busy ? access | TssBusyBit : access & ~(uint)TssBusyBit);
+        uint access = ReadSystem(at, 1);
+        WriteSystem(at, 1, busy ? access | TssBusyBit : access & ~(uint)TssBusyBit);
     }
 
     /// <summary>
@@ -70,22 +70,20 @@ public sealed unsafe partial class InterpreterCpu
         if ((_tr.Selector & 0xFFFC) == 0 || _tr.Limit < (current32 ? 0x67u : 0x2Bu)) throw new CpuFault(Vector.InvalidTss, _tr.Selector & 0xFFFC);
 
         var state = ReadTaskState(next.Base, next32);
-        if ((state.Eflags & 0x20000) != 0)
-            throw new UnimplementedInstruction($"task switch to TSS {selector:x4} enters virtual-8086 mode (EFLAGS.VM), which this CPU does not implement");
         // Every page the switch writes must be there before the first write, so a #PF leaves the old task intact.
         if (_paging)
         {
             uint saveStart = current32 ? 0x20u : 0x0Eu, saveEnd = current32 ? 0x5Fu : 0x29u;
-            Translate(_tr.Base + saveStart, write: true);
-            Translate(_tr.Base + saveEnd, write: true);
-            if (source is TaskSwitchSource.Call or TaskSwitchSource.Interrupt) Translate(next.Base, write: true);
+            Translate(_tr.Base + saveStart, write: true, user: false);
+            Translate(_tr.Base + saveEnd, write: true, user: false);
+            if (source is TaskSwitchSource.Call or TaskSwitchSource.Interrupt) Translate(next.Base, write: true, user: false);
         }
 
         SaveTaskState(current32, returnEip, source == TaskSwitchSource.Iret ? Eflags & ~FlagNt : Eflags);
         if (source is TaskSwitchSource.Jmp or TaskSwitchSource.Iret) SetTssBusy(_tr.Selector, false);
         if (source is TaskSwitchSource.Call or TaskSwitchSource.Interrupt)
         {
-            WriteLinear(next.Base, 2, _tr.Selector);
+            WriteSystem(next.Base, 2, _tr.Selector);
             state.Eflags |= FlagNt;
         }
         if (source != TaskSwitchSource.Iret) SetTssBusy(selector, true);
@@ -100,7 +98,7 @@ public sealed unsafe partial class InterpreterCpu
             FlushNonGlobalTlb();
         }
         for (int r = RegEax; r <= RegEdi; r++) _gpr[r] = state.Gprs[r];
-        Eflags = (state.Eflags & WritableFlags) | 2;
+        Eflags = (state.Eflags & (WritableFlags | FlagVm)) | 2;
         _eip = state.Eip;
         _instrStart = state.Eip;
         _breakBlock = true;
@@ -118,20 +116,20 @@ public sealed unsafe partial class InterpreterCpu
         var s = new TaskState { Gprs = new uint[8], Segs = new ushort[6] };
         if (tss32)
         {
-            s.Cr3 = ReadLinear(tss + 0x1C, 4);
-            s.Eip = ReadLinear(tss + 0x20, 4);
-            s.Eflags = ReadLinear(tss + 0x24, 4);
-            for (int r = 0; r < 8; r++) s.Gprs[r] = ReadLinear(tss + 0x28 + 4 * (uint)r, 4);
-            for (int seg = 0; seg < 6; seg++) s.Segs[seg] = (ushort)ReadLinear(tss + 0x48 + 4 * (uint)seg, 2);
-            s.Ldt = (ushort)ReadLinear(tss + 0x60, 2);
+            s.Cr3 = ReadSystem(tss + 0x1C, 4);
+            s.Eip = ReadSystem(tss + 0x20, 4);
+            s.Eflags = ReadSystem(tss + 0x24, 4);
+            for (int r = 0; r < 8; r++) s.Gprs[r] = ReadSystem(tss + 0x28 + 4 * (uint)r, 4);
+            for (int seg = 0; seg < 6; seg++) s.Segs[seg] = (ushort)ReadSystem(tss + 0x48 + 4 * (uint)seg, 2);
+            s.Ldt = (ushort)ReadSystem(tss + 0x60, 2);
             return s;
         }
         // A 16-bit TSS has no CR3, FS or GS; the upper halves of the registers read as ones (as Bochs does).
-        s.Eip = ReadLinear(tss + 0x0E, 2);
-        s.Eflags = ReadLinear(tss + 0x10, 2);
-        for (int r = 0; r < 8; r++) s.Gprs[r] = 0xFFFF_0000 | ReadLinear(tss + 0x12 + 2 * (uint)r, 2);
-        for (int seg = 0; seg < 4; seg++) s.Segs[seg] = (ushort)ReadLinear(tss + 0x22 + 2 * (uint)seg, 2);
-        s.Ldt = (ushort)ReadLinear(tss + 0x2A, 2);
+        s.Eip = ReadSystem(tss + 0x0E, 2);
+        s.Eflags = ReadSystem(tss + 0x10, 2);
+        for (int r = 0; r < 8; r++) s.Gprs[r] = 0xFFFF_0000 | ReadSystem(tss + 0x12 + 2 * (uint)r, 2);
+        for (int seg = 0; seg < 4; seg++) s.Segs[seg] = (ushort)ReadSystem(tss + 0x22 + 2 * (uint)seg, 2);
+        s.Ldt = (ushort)ReadSystem(tss + 0x2A, 2);
         return s;
     }
 
@@ -141,19 +139,22 @@ public sealed unsafe partial class InterpreterCpu
         uint tss = _tr.Base;
         if (tss32)
         {
-            WriteLinear(tss + 0x20, 4, eip);
-            WriteLinear(tss + 0x24, 4, eflags);
-            for (int r = 0; r < 8; r++) WriteLinear(tss + 0x28 + 4 * (uint)r, 4, _gpr[r]);
-            for (int seg = 0; seg < 6; seg++) WriteLinear(tss + 0x48 + 4 * (uint)seg, 2, _segs[seg].Selector);
+            WriteSystem(tss + 0x20, 4, eip);
+            WriteSystem(tss + 0x24, 4, eflags);
+            for (int r = 0; r < 8; r++) WriteSystem(tss + 0x28 + 4 * (uint)r, 4, _gpr[r]);
+            for (int seg = 0; seg < 6; seg++) WriteSystem(tss + 0x48 + 4 * (uint)seg, 2, _segs[seg].Selector);
             return;
         }
-        WriteLinear(tss + 0x0E, 2, eip);
-        WriteLinear(tss + 0x10, 2, eflags);
-        for (int r = 0; r < 8; r++) WriteLinear(tss + 0x12 + 2 * (uint)r, 2, _gpr[r]);
-        for (int seg = 0; seg < 4; seg++) WriteLinear(tss + 0x22 + 2 * (uint)seg, 2, _segs[seg].Selector);
+        WriteSystem(tss + 0x0E, 2, eip);
+        WriteSystem(tss + 0x10, 2, eflags);
+        for (int r = 0; r < 8; r++) WriteSystem(tss + 0x12 + 2 * (uint)r, 2, _gpr[r]);
+        for (int seg = 0; seg < 4; seg++) WriteSystem(tss + 0x22 + 2 * (uint)seg, 2, _segs[seg].Selector);
     }
 
-    /// <summary>Loads and checks the LDT, CS, SS and the data segments of the new task, in that order; faults are #TS(selector), #NP or #SS.</summary>
+    /// <summary>
+    /// Loads and checks the LDT, CS, SS and the data segments of the new task, in that order; faults are #TS(selector),
+    /// #NP or #SS. A virtual-8086 task's segments are not descriptors: they load as in real mode.
+    /// </summary>
     private void LoadTaskSegments(TaskState state)
     {
         ushort ldt = state.Ldt;
@@ -163,6 +164,12 @@ public sealed unsafe partial class InterpreterCpu
             var desc = ReadDescriptor(ldt, Vector.InvalidTss);
             if ((desc.Attributes & 0x9F) != 0x82) throw new CpuFault(Vector.InvalidTss, ldt & 0xFFFC); // a present LDT
             _ldtr = desc;
+        }
+        if (V86)
+        {
+            var s = state.Segs;
+            LoadV86Segments(s[SegEs], s[SegCs], s[SegSs], s[SegDs], s[SegFs], s[SegGs]);
+            return;
         }
 
         ushort cs = state.Segs[SegCs];

@@ -19,13 +19,16 @@ internal sealed class ProtectedModeMachine : IDisposable
 
     public TestMachine M { get; } = new();
 
+    /// <summary>The running task's TSS limit; raise it with <see cref="SetMainTssLimit"/> to give the TSS an I/O bitmap.</summary>
+    public uint MainTssLimit { get; private set; } = 0x67;
+
     public ProtectedModeMachine()
     {
         SetGdt(1, Segment(0, 0xFFFF_FFFF, 0x9A));
         SetGdt(2, Segment(0, 0xFFFF_FFFF, 0x92));
         SetGdt(3, Segment(0, 0xFFFF_FFFF, 0xFA));
         SetGdt(4, Segment(0, 0xFFFF_FFFF, 0xF2));
-        SetGdt(5, Segment(MainTss, 0x67, 0x8B, big: false));
+        SetMainTssLimit(0x67);
         M.Memory.Write(MainTss + 4, BitConverter.GetBytes(Stack0));
         M.Memory.Write(MainTss + 8, BitConverter.GetBytes((uint)KernelData));
         for (int v = 0; v < 256; v++)
@@ -52,6 +55,12 @@ internal sealed class ProtectedModeMachine : IDisposable
     public static ulong Gate(ushort selector, uint offset, byte access, int paramCount = 0) =>
         (offset & 0xFFFF) | ((ulong)selector << 16) | ((ulong)paramCount << 32) | ((ulong)access << 40) | ((ulong)(offset >> 16) << 48);
 
+    public void SetMainTssLimit(uint limit)
+    {
+        MainTssLimit = limit;
+        SetGdt(MainTssSelector / 8, Segment(MainTss, limit, 0x8B, big: false));
+    }
+
     public void SetGdt(int index, ulong descriptor) => M.Memory.Write(Gdt + 8 * (uint)index, BitConverter.GetBytes(descriptor));
     public void SetIdt(int vector, ulong descriptor) => M.Memory.Write(Idt + 8 * (uint)vector, BitConverter.GetBytes(descriptor));
     public byte GdtAccessByte(int index) => M.Memory.Read(Gdt + 8 * (uint)index + 5, 1)[0];
@@ -70,7 +79,7 @@ internal sealed class ProtectedModeMachine : IDisposable
         {
             Cs = Flat(KernelCode, 0x9B), Ss = Flat(KernelData, 0x93), Ds = Flat(KernelData, 0x93), Es = Flat(KernelData, 0x93),
             Fs = Flat(KernelData, 0x93), Gs = Flat(KernelData, 0x93),
-            Tr = new SegmentState { Selector = MainTssSelector, Base = MainTss, Limit = 0x67, Attributes = 0x8B },
+            Tr = new SegmentState { Selector = MainTssSelector, Base = MainTss, Limit = MainTssLimit, Attributes = 0x8B },
             Ldtr = new SegmentState(),
             Gdtr = new DescriptorTableState { Base = Gdt, Limit = 0x7FF },
             Idtr = new DescriptorTableState { Base = Idt, Limit = 0x7FF },
