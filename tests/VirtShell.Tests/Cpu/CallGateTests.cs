@@ -240,4 +240,49 @@ public sealed class CallGateTests
         p.SetGdt(Gate / 8, P.Gate(Ring1Code, Ring1, 0xEC));
         Assert.Equal((12UL, 0x48u, Ring3), FaultFromRing3(p, Gate | 3));
     }
+
+    [Fact]
+    public void Ring_3_under_paging_reaches_ring_0_through_supervisor_only_tables_and_stacks()
+    {
+        using var p = new P();
+        const uint dir = 0x38000, table = 0x39000;
+        var entries = new byte[4096];
+        for (uint i = 0; i < 1024; i++) BitConverter.GetBytes(i * 4096 | 3).CopyTo(entries, i * 4);   // supervisor...
+        foreach (uint page in new uint[] { 0x10, 0x20, 0x6F })                                          // ...but code, results, user stack
+            BitConverter.GetBytes(page * 4096 | 7).CopyTo(entries, page * 4);
+        p.M.Memory.Write(table, entries);
+        p.SetDword(dir, table | 7);
+        p.SetGdt(Gate / 8, P.Gate(P.KernelCode, Ring0, 0xEC, paramCount: 1));
+        p.SetIdt(0x30, P.Gate(P.KernelCode, Ring0 + 0x80, 0xEE));
+        p.Write(P.Code, a =>
+        {
+            a.mov(eax, dir);
+            a.mov(cr3, eax);
+            a.mov(eax, cr0);
+            a.or(eax, unchecked((int)0x80000000));
+            a.mov(cr0, eax);
+            a.push(P.UserData);
+            a.push(0x70000);
+            a.push(P.UserCode);
+            a.push((int)Ring3);
+            a.retf();
+        });
+        p.Write(Ring3, a =>
+        {
+            a.mov(ax, P.UserData);
+            a.mov(ds, ax);
+            a.push(0x4444);
+            FarCall(a, Gate | 3);
+            a.@int(0x30);
+            a.hlt();
+        });
+        p.Write(Ring0, a => { a.mov(ebx, __dword_ptr[esp + 8]); a.retf(4); });              // the copied parameter
+        p.Write(Ring0 + 0x80, a => { a.mov(ecx, __dword_ptr[esp + 4]); a.iretd(); });       // the interrupted CS
+        p.Start(P.Code);
+        var s = p.RunToHalt();
+        Assert.Equal(0x4444UL, s.Rbx);
+        Assert.Equal((ulong)P.UserCode, s.Rcx);
+        Assert.Equal(13UL, s.Rdi);                                        // the final HLT in ring 3
+        Assert.Equal(0x70000u, p.Dword((uint)s.Rsp + 16));                // its frame: ESP after RETF 4 released the parameter
+    }
 }

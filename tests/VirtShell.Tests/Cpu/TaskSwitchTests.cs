@@ -286,4 +286,24 @@ public sealed class TaskSwitchTests
         Assert.Equal(0x83, p.GdtAccessByte(14));
         Assert.Equal(0, s.Fs.Selector);
     }
+
+    [Fact]
+    public void Ltr_marks_the_tss_busy_and_refuses_a_busy_one()
+    {
+        using var p = WithTask();
+        p.Write(P.Code, a =>
+        {
+            a.mov(ax, TaskTssSelector);
+            a.ltr(ax);
+            a.str(bx);
+            a.ltr(ax);                          // now busy: #GP(50h), at Code + 12 (Iced writes o16 on all three)
+        });
+        p.Start(P.Code);
+        var s = p.RunToHalt();
+        Assert.Equal(0x8B, p.GdtAccessByte(TaskTssSelector / 8));
+        Assert.Equal((ulong)TaskTssSelector, s.Rbx & 0xFFFF);
+        Assert.Equal(13UL, s.Rdi);
+        Assert.Equal((uint)TaskTssSelector, p.Dword((uint)s.Rsp));
+        Assert.Equal(P.Code + 12, p.Dword((uint)s.Rsp + 4));
+    }
 }

@@ -232,4 +232,38 @@ public sealed class V86Tests
         Assert.Equal(5u, f.Error);
         Assert.Equal(3u, f.Eip);
     }
+
+    [Fact]
+    public void Ring_3_port_io_above_iopl_is_allowed_by_the_io_bitmap_alone()
+    {
+        using var p = new P();
+        var port = new RecordingPort(0x5A);
+        p.M.Ports.Register(0x60, 8, port, "test");
+        p.SetMainTssLimit(0x68 + 0x80);
+        var bitmap = Enumerable.Repeat((byte)0xFF, 0x81).ToArray();
+        bitmap[0x60 / 8] = 0xF0;                                        // 60h-63h allowed, 64h-67h not
+        p.M.Memory.Write(P.MainTss + 0x68, bitmap);
+        p.M.Memory.Write(P.MainTss + 0x66, BitConverter.GetBytes((ushort)0x68));
+        p.Write(P.Code, a =>
+        {
+            a.push(P.UserData);
+            a.push(0x70000);
+            a.push(P.UserCode);
+            a.push((int)P.Code + 0x100);
+            a.retf();                           // ring 3 with IOPL 0
+        });
+        p.Write(P.Code + 0x100, a =>
+        {
+            a.mov(dx, 0x62);                    // 4 bytes
+            a.@in(ax, dx);                      // 62h-63h: allowed (2 bytes)
+            a.mov(dx, 0x63);                    // 4
+            a.@in(ax, dx);                      // 63h-64h: 64h is denied, at +10
+        });
+        p.Start(P.Code);
+        var s = p.RunToHalt();
+        Assert.Equal(0x5AUL, s.Rax & 0xFFFF);
+        Assert.Equal(13UL, s.Rdi);
+        Assert.Equal(0u, p.Dword((uint)s.Rsp));
+        Assert.Equal(P.Code + 0x10A, p.Dword((uint)s.Rsp + 4));
+    }
 }
