@@ -87,14 +87,18 @@ public sealed unsafe partial class InterpreterCpu
         else c.Eflags &= ~FlagZf;
     }
 
-    private uint ReadControlRegister(int n) => n switch
+    private uint ReadControlRegister(int n)
     {
-        0 => _cr0,
-        2 => _cr2,
-        3 => _cr3,
-        4 => _cr4,
-        _ => throw new CpuFault(Vector.InvalidOpcode),
-    };
+        RequireCpl0(); // reads are privileged too (ring 3 and virtual-8086 mode)
+        return n switch
+        {
+            0 => _cr0,
+            2 => _cr2,
+            3 => _cr3,
+            4 => _cr4,
+            _ => throw new CpuFault(Vector.InvalidOpcode),
+        };
+    }
 
     private void WriteControlRegister(int n, uint v)
     {

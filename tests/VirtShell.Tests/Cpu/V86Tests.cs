@@ -266,4 +266,21 @@ public sealed class V86Tests
         Assert.Equal(0u, p.Dword((uint)s.Rsp));
         Assert.Equal(P.Code + 0x10A, p.Dword((uint)s.Rsp + 4));
     }
+
+    [Fact]
+    public void Reading_cr0_in_v86_mode_is_gp_0_while_smsw_is_allowed()
+    {
+        using var p = new P();
+        EnterV86(p, Iopl3);
+        WriteV86(p, a =>
+        {
+            a.smsw(bx);                         // 3 bytes
+            a.mov(eax, cr0);                    // at IP 3
+        });
+        p.Start(P.Code);
+        var s = p.RunToHalt();
+        Assert.Equal(0x11UL, s.Rbx & 0xFFFF);                             // PE and ET
+        Assert.Equal(13UL, s.Rdi);
+        Assert.Equal((0u, 3u), (V86Frame(p, s.Rsp).Error, V86Frame(p, s.Rsp).Eip));
+    }
 }
