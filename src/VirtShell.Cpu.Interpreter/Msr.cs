@@ -17,7 +17,7 @@ public sealed unsafe partial class InterpreterCpu
     /// <summary>The microcode revision IA32_BIOS_SIGN_ID reports in its high half: none was ever loaded.</summary>
     private const uint MicrocodeRevision = 0;
 
-    /// <summary>The TSC counts retired instructions; a write to IA32_TSC moves this offset.</summary>
+    /// <summary>The TSC counts retired instructions (to within the running block); a write to IA32_TSC moves this offset.</summary>
     private long _tscOffset;
     private uint _sysenterCs, _sysenterEsp, _sysenterEip;
     private ulong _miscEnable = MiscEnableReset;
@@ -28,7 +28,8 @@ public sealed unsafe partial class InterpreterCpu
         Register(Mnemonic.Sysenter, &Sysenter); Register(Mnemonic.Sysexit, &Sysexit);
     }
 
-    private ulong Tsc => (ulong)(InstructionsRetired + _tscOffset);
+    private long RetiredNow => Interlocked.Read(ref _retired) + _retiredInRun;
+    private ulong Tsc => (ulong)(RetiredNow + _tscOffset);
 
     private ulong ReadMsr(uint index) => index switch
     {
@@ -46,7 +47,7 @@ public sealed unsafe partial class InterpreterCpu
     {
         switch (index)
         {
-            case MsrTsc: _tscOffset = (long)value - InstructionsRetired; break;
+            case MsrTsc: _tscOffset = (long)value - RetiredNow; break;
             // Linux writes 0 here before reading the revision back; there is no microcode to load, so it is ignored.
             case MsrBiosSignId: break;
             case MsrSysenterCs: _sysenterCs = (uint)value; break;

@@ -103,6 +103,27 @@ public sealed class MsrCpuidTests
         Assert.Equal(1u, p.Dword(Results + 20) & 1);
     }
 
+    [Fact]
+    public void The_tsc_advances_with_the_instructions_run_between_two_reads()
+    {
+        using var p = new P();
+        p.Write(P.Code, a =>
+        {
+            var top = a.CreateLabel();
+            a.rdtsc();
+            a.mov(esi, eax);
+            a.mov(ecx, 1000);
+            a.Label(ref top);
+            a.loop(top);
+            a.rdtsc();
+            a.sub(eax, esi);
+            a.hlt();
+        });
+        p.Start(P.Code);
+        var s = p.RunToHalt();
+        Assert.InRange(s.Rax, 1000UL, 1100UL);                  // one per instruction, to within a block
+    }
+
     [Theory]
     [InlineData(0x1B, false)]   // IA32_APIC_BASE: no local APIC
     [InlineData(0xFE, false)]   // MTRRcap: MTRRs not advertised
