@@ -14,6 +14,7 @@ public sealed unsafe partial class InterpreterCpu
         Register(Mnemonic.Mul, &MulOp); Register(Mnemonic.Imul, &ImulOp);
         Register(Mnemonic.Div, &DivOp); Register(Mnemonic.Idiv, &IdivOp);
         Register(Mnemonic.Xadd, &XaddOp); Register(Mnemonic.Cmpxchg, &CmpxchgOp);
+        Register(Mnemonic.Cmpxchg8b, &Cmpxchg8bOp);
         Register(Mnemonic.Cbw, &Cbw); Register(Mnemonic.Cwde, &Cwde); Register(Mnemonic.Cwd, &Cwd); Register(Mnemonic.Cdq, &Cdq);
         Register(Mnemonic.Daa, &Daa); Register(Mnemonic.Das, &Das); Register(Mnemonic.Aaa, &Aaa);
         Register(Mnemonic.Aas, &Aas); Register(Mnemonic.Aam, &Aam); Register(Mnemonic.Aad, &Aad);
@@ -106,6 +107,36 @@ public sealed unsafe partial class InterpreterCpu
             c.WriteDst(ref d, a); // the destination is always written, as on hardware
             c.WriteGpr(RegEax, d.OpSize, a);
         }
+    }
+
+    /// <summary>
+    /// CMPXCHG8B m64: EDX:EAX against the quadword; equal stores ECX:EBX, else loads it into EDX:EAX. Only ZF changes.
+    /// The register form is #UD (Iced decodes it as invalid). Both halves are checked writable before either is stored.
+    /// </summary>
+    private static void Cmpxchg8bOp(InterpreterCpu c, ref DecodedOp d)
+    {
+        uint linear = c.Linear(d.Seg, c.EffectiveAddress(ref d), 8);
+        uint lo = c.ReadLinear(linear, 4), hi = c.ReadLinear(linear + 4, 4);
+        if (c._paging)
+        {
+            c.Translate(linear, write: true);
+            c.Translate(linear + 7, write: true);
+        }
+        bool equal = lo == c._gpr[RegEax] && hi == c._gpr[RegEdx];
+        uint flags = c.Eflags;
+        if (equal)
+        {
+            c.WriteLinear(linear, 4, c._gpr[RegEbx]);
+            c.WriteLinear(linear + 4, 4, c._gpr[RegEcx]);
+        }
+        else
+        {
+            c.WriteLinear(linear, 4, lo); // the destination is always written, as on hardware
+            c.WriteLinear(linear + 4, 4, hi);
+            c._gpr[RegEax] = lo;
+            c._gpr[RegEdx] = hi;
+        }
+        c.Eflags = equal ? flags | FlagZf : flags & ~FlagZf;
     }
 
     private static void MulOp(InterpreterCpu c, ref DecodedOp d)

@@ -306,6 +306,8 @@ public sealed unsafe partial class InterpreterCpu
         RegisterIo();
         RegisterFlagOps();
         RegisterSystem();
+        RegisterIdentity();
+        RegisterModelSpecific();
     }
 
     private static void RegisterFlagOps()

@@ -8,7 +8,7 @@ namespace VirtShell.Cpu.Interpreter;
 public sealed unsafe partial class InterpreterCpu
 {
     private const uint FlagCf = 1, FlagPf = 4, FlagAf = 0x10, FlagZf = 0x40, FlagSf = 0x80, FlagTf = 0x100,
-        FlagIf = 0x200, FlagDf = 0x400, FlagOf = 0x800, FlagIopl = 0x3000, FlagNt = 0x4000, FlagAc = 0x40000, FlagId = 0x200000;
+        FlagIf = 0x200, FlagDf = 0x400, FlagOf = 0x800, FlagIopl = 0x3000, FlagNt = 0x4000, FlagRf = 0x10000, FlagVm = 0x20000, FlagAc = 0x40000, FlagId = 0x200000;
     private const uint ArithFlags = FlagCf | FlagPf | FlagAf | FlagZf | FlagSf | FlagOf;
     /// <summary>The bits software can change: the 8086 set plus IOPL/NT, AC and ID (a CPUID-capable 486 or later).</summary>
     private const uint WritableFlags = 0x7FD5 | FlagAc | FlagId;
@@ -35,11 +35,17 @@ public sealed unsafe partial class InterpreterCpu
         }
     }
 
+    /// <summary>EFLAGS as POPF and IRET within a mode write it: VM is kept (only mode switches change it).</summary>
     private uint Flags
     {
         get => Eflags;
-        set => Eflags = (value & WritableFlags) | 2;
+        set => Eflags = (value & WritableFlags) | (_flagBits & FlagVm) | 2;
     }
+
+    private int Iopl => (int)(_flagBits >> 12) & 3;
+
+    /// <summary>EFLAGS.VM: virtual-8086 mode (never lazy, so read straight from the flag bits).</summary>
+    private bool V86 => (_flagBits & FlagVm) != 0;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void SetLazy(LazyOp op, uint res, uint a, uint b, int size)
@@ -173,12 +179,14 @@ public sealed unsafe partial class InterpreterCpu
 
     private static void Pushf(InterpreterCpu c, ref DecodedOp d)
     {
+        if (c.V86 && c.Iopl < 3) throw new CpuFault(Vector.GeneralProtection, 0);
         if (d.OpSize == 4) c.Push32(c.Eflags & 0x00FC_FFFF);
         else c.Push16(c.Eflags & 0xFFFF);
     }
 
     private static void Popf(InterpreterCpu c, ref DecodedOp d)
     {
+        if (c.V86 && c.Iopl < 3) throw new CpuFault(Vector.GeneralProtection, 0);
         uint v = d.OpSize == 4 ? c.Pop32() : c.Pop16() | (c.Eflags & 0xFFFF_0000);
         c.WriteFlagsChecked(v, d.OpSize == 4 ? 0xFFFF_FFFFu : 0xFFFF);
         c._breakBlock = true;

@@ -23,6 +23,11 @@ public sealed unsafe partial class InterpreterCpu : IVirtualCpu
     /// <summary>Set when the running block must stop after the current instruction (its code was overwritten, the mode changed).</summary>
     private bool _breakBlock;
     private long _retired;
+    /// <summary>
+    /// What the running loop has retired but not yet added to <see cref="_retired"/>, as of the start of the current
+    /// block: stored once per block so RDTSC inside a run sees time move (to within one block).
+    /// </summary>
+    private long _retiredInRun;
 
     /// <summary>The offset of the instruction being executed, where a fault restarts it.</summary>
     private uint _instrStart;
@@ -139,6 +144,7 @@ public sealed unsafe partial class InterpreterCpu : IVirtualCpu
 
                 _breakBlock = false;
                 _instrStart = _eip;
+                _retiredInRun = retired;
                 try
                 {
                     var block = NextBlock(previous);
@@ -177,6 +183,7 @@ public sealed unsafe partial class InterpreterCpu : IVirtualCpu
         finally
         {
             Interlocked.Add(ref _retired, retired);
+            _retiredInRun = 0;
         }
     }
 

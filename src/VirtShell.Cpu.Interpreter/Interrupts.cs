@@ -45,7 +45,13 @@ public sealed unsafe partial class InterpreterCpu
         _eip = target & 0xFFFF;
     }
 
-    private static void Int(InterpreterCpu c, ref DecodedOp d) => c.SoftwareInterrupt((int)(d.Imm & 0xFF));
+    private static void Int(InterpreterCpu c, ref DecodedOp d)
+    {
+        // In virtual-8086 mode INT n (unlike INT3 and INTO) is IOPL-sensitive: below 3 the monitor gets #GP(0).
+        if (c.V86 && c.Iopl < 3) throw new CpuFault(Vector.GeneralProtection, 0);
+        c.SoftwareInterrupt((int)(d.Imm & 0xFF));
+    }
+
     private static void Int3(InterpreterCpu c, ref DecodedOp d) => c.SoftwareInterrupt(Vector.Breakpoint);
 
     /// <summary>ICEBP (F1): a debug trap through vector 1 without the software-interrupt privilege check.</summary>
@@ -58,18 +64,19 @@ public sealed unsafe partial class InterpreterCpu
 
     private void SoftwareInterrupt(int vector)
     {
-        if (ProtectedMode && (Eflags & 0x20000) != 0 && ((Eflags >> 12) & 3) < 3) throw new CpuFault(Vector.GeneralProtection, 0);
         DeliverInterrupt(vector, _eip, InterruptKind.Software, null);
     }
 
     private static void Iret(InterpreterCpu c, ref DecodedOp d)
     {
         c._breakBlock = true;
-        if (c.ProtectedMode)
+        if (c.ProtectedMode && !c.V86)
         {
             c.IretProtected(d.OpSize);
             return;
         }
+        // In virtual-8086 mode IRET works as in real mode, but only with IOPL 3 (else the monitor emulates it).
+        if (c.V86 && c.Iopl < 3) throw new CpuFault(Vector.GeneralProtection, 0);
         if (d.OpSize == 4)
         {
             uint sp = c._gpr[RegEsp];

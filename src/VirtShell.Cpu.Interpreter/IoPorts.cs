@@ -11,25 +11,33 @@ public sealed unsafe partial class InterpreterCpu
         Register(Mnemonic.Out, &Out);
     }
 
-    /// <summary>In protected mode with CPL &gt; IOPL port access faults (the TSS permission bitmap is not consulted).</summary>
-    private void CheckIoPrivilege()
+    /// <summary>
+    /// With CPL &gt; IOPL in protected mode, and always in virtual-8086 mode, the ports must be allowed by the I/O
+    /// permission bitmap of the 32-bit TSS (a clear bit per port); otherwise, or beyond the TSS limit, #GP(0).
+    /// </summary>
+    private void CheckIoPrivilege(uint port, int size)
     {
-        if (ProtectedMode && Cpl > ((Eflags >> 12) & 3)) throw new CpuFault(Vector.GeneralProtection, 0);
+        if (!ProtectedMode || (!V86 && Cpl <= Iopl)) return;
+        if ((_tr.Attributes & 0x0D) != 0x09 || _tr.Limit < 0x67) throw new CpuFault(Vector.GeneralProtection, 0);
+        uint at = ReadSystem(_tr.Base + 0x66, 2) + ((port & 0xFFFF) >> 3);
+        if (at + 1 > _tr.Limit) throw new CpuFault(Vector.GeneralProtection, 0); // the CPU reads two bytes
+        uint bits = ReadSystem(_tr.Base + at, 2) >> (int)(port & 7);
+        if ((bits & ((1u << size) - 1)) != 0) throw new CpuFault(Vector.GeneralProtection, 0);
     }
 
     private static void In(InterpreterCpu c, ref DecodedOp d)
     {
-        c.CheckIoPrivilege();
         var acc = d.I.Op0Register;
         ushort port = (ushort)(d.I.Op1Kind == OpKind.Register ? c._gpr[RegEdx] : d.Imm & 0xFF);
+        c.CheckIoPrivilege(port, acc.GetSize());
         c.WriteReg(acc, c._ports.Read(port, acc.GetSize()));
     }
 
     private static void Out(InterpreterCpu c, ref DecodedOp d)
     {
-        c.CheckIoPrivilege();
         var acc = d.I.Op1Register;
         ushort port = (ushort)(d.I.Op0Kind == OpKind.Register ? c._gpr[RegEdx] : d.Imm & 0xFF);
+        c.CheckIoPrivilege(port, acc.GetSize());
         c._ports.Write(port, acc.GetSize(), c.ReadReg(acc));
     }
 }

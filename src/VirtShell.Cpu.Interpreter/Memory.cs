@@ -64,8 +64,19 @@ public sealed unsafe partial class InterpreterCpu
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private uint ReadLinear(uint linear, int size)
     {
-        if (_paging) return ReadPaged(linear, size);
+        if (_paging) return ReadPaged(linear, size, user: _cpl == 3);
         return ReadPhys(linear & _addrMask, size);
+    }
+
+    /// <summary>A descriptor-table or TSS read: a supervisor access whatever the CPL.</summary>
+    private uint ReadSystem(uint linear, int size) =>
+        _paging ? ReadPaged(linear, size, user: false) : ReadPhys(linear & _addrMask, size);
+
+    /// <summary>A descriptor-table or TSS write (busy bits, the saved task state): a supervisor access whatever the CPL.</summary>
+    private void WriteSystem(uint linear, int size, uint value)
+    {
+        if (_paging) WritePaged(linear, size, value, user: false);
+        else WritePhys(linear & _addrMask, size, value);
     }
 
     private uint ReadLinear32(uint linear) => ReadLinear(linear, 4);
@@ -73,7 +84,7 @@ public sealed unsafe partial class InterpreterCpu
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void WriteLinear(uint linear, int size, uint value)
     {
-        if (_paging) WritePaged(linear, size, value);
+        if (_paging) WritePaged(linear, size, value, user: _cpl == 3);
         else WritePhys(linear & _addrMask, size, value);
     }
 

@@ -136,7 +136,7 @@ public sealed unsafe partial class InterpreterCpu
         _gpr[RegEsp] = (uint)s.Rsp; _gpr[RegEbp] = (uint)s.Rbp; _gpr[RegEsi] = (uint)s.Rsi; _gpr[RegEdi] = (uint)s.Rdi;
         _gpr[RegNone] = 0;
         _eip = (uint)s.Rip;
-        Flags = (uint)s.Rflags;
+        Eflags = ((uint)s.Rflags & (WritableFlags | FlagVm)) | 2;
         _segs[SegEs] = FromState(s.Es); _segs[SegCs] = FromState(s.Cs); _segs[SegSs] = FromState(s.Ss);
         _segs[SegDs] = FromState(s.Ds); _segs[SegFs] = FromState(s.Fs); _segs[SegGs] = FromState(s.Gs);
         _ldtr = FromState(s.Ldtr); _tr = FromState(s.Tr);
@@ -155,9 +155,10 @@ public sealed unsafe partial class InterpreterCpu
     private static Segment FromState(SegmentState s) =>
         new() { Selector = s.Selector, Base = (uint)s.Base, Limit = s.Limit, Attributes = s.Attributes };
 
-    /// <summary>Recomputes what is cached from CS, SS and CR0.</summary>
+    /// <summary>Recomputes what is cached from CS, SS, CR0 and EFLAGS.VM.</summary>
     private void ModeChanged()
     {
+        _cpl = !ProtectedMode ? 0 : V86 ? 3 : _segs[SegCs].Selector & 3;
         _code32 = _segs[SegCs].Big;
         _stack32 = _segs[SegSs].Big;
         _breakBlock = true;

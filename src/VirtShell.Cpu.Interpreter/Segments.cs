@@ -4,12 +4,13 @@ namespace VirtShell.Cpu.Interpreter;
 // makes "unreal mode" work) and protected mode (descriptor from the GDT or LDT).
 public sealed unsafe partial class InterpreterCpu
 {
-    /// <summary>CPL: the RPL of CS in protected mode, 0 in real mode.</summary>
-    private int Cpl => ProtectedMode ? _segs[SegCs].Selector & 3 : 0;
+    /// <summary>CPL: the RPL of CS in protected mode, 3 in virtual-8086 mode, 0 in real mode; kept by ModeChanged.</summary>
+    private int _cpl;
+    private int Cpl => _cpl;
 
     private void LoadSegment(int seg, ushort selector)
     {
-        if (!ProtectedMode)
+        if (!ProtectedMode || V86)
         {
             LoadSegmentReal(seg, selector);
             return;
@@ -51,16 +52,33 @@ public sealed unsafe partial class InterpreterCpu
         if (seg == SegCs) _breakBlock = true;
     }
 
-    /// <summary>Reads and decodes the descriptor a selector names; #GP(selector) when it lies outside its table.</summary>
-    private Segment ReadDescriptor(ushort selector)
+    /// <summary>Reads and decodes the descriptor a selector names; <paramref name="faultVector"/>(selector) when it lies outside its table.</summary>
+    private Segment ReadDescriptor(ushort selector, int faultVector = Vector.GeneralProtection)
+    {
+        var (lo, hi) = ReadDescriptorWords(selector, faultVector);
+        return DecodeDescriptor(selector, lo, hi);
+    }
+
+    /// <summary>The two doublewords of the descriptor a selector names (gates are decoded from these directly).</summary>
+    private (uint Lo, uint Hi) ReadDescriptorWords(ushort selector, int faultVector = Vector.GeneralProtection)
+    {
+        uint at = DescriptorAddress(selector, faultVector);
+        return (ReadSystem(at, 4), ReadSystem(at + 4, 4));
+    }
+
+    /// <summary>The linear address of the descriptor a selector names, checked against its table's limit.</summary>
+    private uint DescriptorAddress(ushort selector, int faultVector = Vector.GeneralProtection)
     {
         bool ldt = (selector & 4) != 0;
         uint tableBase = ldt ? _ldtr.Base : (uint)_gdtr.Base;
         uint tableLimit = ldt ? _ldtr.Limit : _gdtr.Limit;
         uint index = selector & 0xFFF8u;
-        if (index + 7 > tableLimit || (ldt && (_ldtr.Selector & 0xFFFC) == 0)) throw new CpuFault(Vector.GeneralProtection, selector & 0xFFFC);
-        uint lo = ReadLinear(tableBase + index, 4);
-        uint hi = ReadLinear(tableBase + index + 4, 4);
+        if (index + 7 > tableLimit || (ldt && (_ldtr.Selector & 0xFFFC) == 0)) throw new CpuFault(faultVector, selector & 0xFFFC);
+        return tableBase + index;
+    }
+
+    private static Segment DecodeDescriptor(ushort selector, uint lo, uint hi)
+    {
         uint limit = (lo & 0xFFFF) | (hi & 0xF_0000);
         if ((hi & 0x80_0000) != 0) limit = (limit << 12) | 0xFFF;
         return new Segment
@@ -72,10 +90,13 @@ public sealed unsafe partial class InterpreterCpu
         };
     }
 
-    /// <summary>JMP/CALL far: real mode loads CS directly; protected mode supports code-segment targets at the same privilege.</summary>
+    /// <summary>
+    /// JMP/CALL far. Real mode loads CS directly; protected mode goes to a code segment at the same privilege, or
+    /// through a call gate, task gate or TSS descriptor (CallGates.cs, TaskSwitch.cs).
+    /// </summary>
     private void FarJump(ushort selector, uint offset, int size, bool call)
     {
-        if (!ProtectedMode)
+        if (!ProtectedMode || V86)
         {
             if (call)
             {
@@ -89,7 +110,17 @@ public sealed unsafe partial class InterpreterCpu
             ModeChanged();
             return;
         }
-        var desc = LoadCodeDescriptor(selector, offset);
+        if ((selector & 0xFFFC) == 0) throw new CpuFault(Vector.GeneralProtection, 0);
+        var (lo, hi) = ReadDescriptorWords(selector);
+        if ((hi & 0x1000) == 0)
+        {
+            FarTransferThroughSystemDescriptor(selector, lo, hi, call);
+            return;
+        }
+        var desc = DecodeDescriptor(selector, lo, hi);
+        // A non-conforming target also needs RPL <= CPL; the conforming and DPL rules are CheckCodeDescriptor's.
+        if ((desc.Attributes & 0x1C) == 0x18 && (selector & 3) > Cpl) throw new CpuFault(Vector.GeneralProtection, selector & 0xFFFC);
+        desc = CheckCodeDescriptor(desc, offset, Cpl);
         if (call)
         {
             uint sp = Sp;
@@ -103,16 +134,18 @@ public sealed unsafe partial class InterpreterCpu
         ModeChanged();
     }
 
-    private Segment LoadCodeDescriptor(ushort selector, uint offset) => LoadCodeDescriptor(selector, offset, Cpl);
-
-    /// <summary>Checks a code segment for a transfer that will run at privilege <paramref name="targetCpl"/>.</summary>
+    /// <summary>Reads and checks a code segment for a return (RETF, IRET) that will run at privilege <paramref name="targetCpl"/>.</summary>
     private Segment LoadCodeDescriptor(ushort selector, uint offset, int targetCpl)
     {
         if ((selector & 0xFFFC) == 0) throw new CpuFault(Vector.GeneralProtection, 0);
-        var desc = ReadDescriptor(selector);
-        bool codeSegment = (desc.Attributes & 0x18) == 0x18;
-        if (!codeSegment)
-            throw new UnimplementedInstruction($"far transfer through system descriptor (type {desc.Attributes & 0x1F:x2}, selector {selector:x4}): gates and task switches are not implemented");
+        return CheckCodeDescriptor(ReadDescriptor(selector), offset, targetCpl);
+    }
+
+    /// <summary>Checks that a descriptor is a present code segment that may run at <paramref name="targetCpl"/> and holds <paramref name="offset"/>.</summary>
+    private static Segment CheckCodeDescriptor(Segment desc, uint offset, int targetCpl)
+    {
+        ushort selector = desc.Selector;
+        if ((desc.Attributes & 0x18) != 0x18) throw new CpuFault(Vector.GeneralProtection, selector & 0xFFFC);
         int dpl = (desc.Attributes >> 5) & 3;
         bool conforming = (desc.Attributes & 0x04) != 0;
         if (conforming ? dpl > targetCpl : dpl != targetCpl) throw new CpuFault(Vector.GeneralProtection, selector & 0xFFFC);
@@ -147,7 +180,7 @@ public sealed unsafe partial class InterpreterCpu
     private Segment CheckStackSegment(ushort selector, int level, int faultVector)
     {
         if ((selector & 0xFFFC) == 0) throw new CpuFault(faultVector, 0);
-        var desc = ReadDescriptor(selector);
+        var desc = ReadDescriptor(selector, faultVector);
         bool writableData = (desc.Attributes & 0x1A) == 0x12;
         if (!writableData || (selector & 3) != level || ((desc.Attributes >> 5) & 3) != level)
             throw new CpuFault(faultVector, selector & 0xFFFC);
@@ -172,13 +205,21 @@ public sealed unsafe partial class InterpreterCpu
 
     private void IretProtected(int size)
     {
-        if ((Eflags & FlagNt) != 0) throw new UnimplementedInstruction("IRET with NT=1 (task return) is not implemented");
+        if ((Eflags & FlagNt) != 0)
+        {
+            ReturnFromNestedTask();
+            return;
+        }
         uint offset = PeekStack(0, size);
         ushort selector = (ushort)PeekStack((uint)size, size);
         uint flags = PeekStack(2 * (uint)size, size);
         int rpl = selector & 3;
         if (rpl < Cpl) throw new CpuFault(Vector.GeneralProtection, selector & 0xFFFC);
-        if (size == 4 && (flags & 0x20000) != 0) throw new UnimplementedInstruction("IRET to virtual-8086 mode is not implemented");
+        if (size == 4 && (flags & FlagVm) != 0 && Cpl == 0)
+        {
+            IretToV86();
+            return;
+        }
         var desc = LoadCodeDescriptor(selector, offset, rpl);
         desc.Selector = selector;
         uint flagWidth = size == 4 ? 0x00FF_FFFFu & ~0x30000u : 0xFFFF;
@@ -209,22 +250,26 @@ public sealed unsafe partial class InterpreterCpu
         uint at = tss32 ? 4 + 8 * (uint)level : 2 + 4 * (uint)level;
         if (at + (tss32 ? 5u : 3u) > _tr.Limit) throw new CpuFault(Vector.InvalidTss, _tr.Selector & 0xFFFC);
         return tss32
-            ? ((ushort)ReadLinear(_tr.Base + at + 4, 2), ReadLinear(_tr.Base + at, 4))
-            : ((ushort)ReadLinear(_tr.Base + at + 2, 2), ReadLinear(_tr.Base + at, 2));
+            ? ((ushort)ReadSystem(_tr.Base + at + 4, 2), ReadSystem(_tr.Base + at, 4))
+            : ((ushort)ReadSystem(_tr.Base + at + 2, 2), ReadSystem(_tr.Base + at, 2));
     }
 
     private void DeliverProtected(int vector, uint returnEip, InterruptKind kind, int? errorCode)
     {
         uint entry = (uint)vector * 8;
         if (entry + 7 > _idtr.Limit) throw new CpuFault(Vector.GeneralProtection, vector * 8 + 2);
-        uint lo = ReadLinear((uint)_idtr.Base + entry, 4);
-        uint hi = ReadLinear((uint)_idtr.Base + entry + 4, 4);
+        uint lo = ReadSystem((uint)_idtr.Base + entry, 4);
+        uint hi = ReadSystem((uint)_idtr.Base + entry + 4, 4);
         int type = (int)(hi >> 8) & 0x1F;
         int dpl = (int)(hi >> 13) & 3;
+        if (type is not (0x05 or 0x06 or 0x07 or 0x0E or 0x0F)) throw new CpuFault(Vector.GeneralProtection, vector * 8 + 2);
         if (kind == InterruptKind.Software && dpl < Cpl) throw new CpuFault(Vector.GeneralProtection, vector * 8 + 2);
         if ((hi & 0x8000) == 0) throw new CpuFault(Vector.SegmentNotPresent, vector * 8 + 2);
-        if (type is not (0x06 or 0x07 or 0x0E or 0x0F))
-            throw new UnimplementedInstruction($"interrupt {vector} through IDT gate type {type:x2}: only interrupt and trap gates are implemented");
+        if (type == 0x05)
+        {
+            InterruptThroughTaskGate((ushort)(lo >> 16), returnEip, errorCode);
+            return;
+        }
         ushort selector = (ushort)(lo >> 16);
         uint offset = (lo & 0xFFFF) | (hi & 0xFFFF_0000);
         int size = (type & 0x08) != 0 ? 4 : 2;
@@ -234,45 +279,53 @@ public sealed unsafe partial class InterpreterCpu
         if ((desc.Attributes & 0x80) == 0) throw new CpuFault(Vector.SegmentNotPresent, selector & 0xFFFC);
         int cpl = Cpl;
         int targetCpl = (desc.Attributes & 0x04) != 0 ? cpl : (desc.Attributes >> 5) & 3;
-        if (targetCpl > cpl) throw new CpuFault(Vector.GeneralProtection, selector & 0xFFFC);
+        bool fromV86 = V86;
+        // Virtual-8086 code is interrupted only into a ring-0 non-conforming handler, which gets its segments too.
+        if (targetCpl > cpl || (fromV86 && targetCpl != 0)) throw new CpuFault(Vector.GeneralProtection, selector & 0xFFFC);
         uint flags = Eflags;
-        if (targetCpl < cpl)
+        var oldSs = _segs[SegSs];
+        uint oldEsp = _gpr[RegEsp];
+        try
         {
-            // Inner privilege: the handler's stack comes from the TSS, and the old SS:ESP is pushed on it first.
-            var (innerSs, innerEsp) = TssStack(targetCpl);
-            var ss = CheckStackSegment(innerSs, targetCpl, Vector.InvalidTss);
-            ushort oldSs = _segs[SegSs].Selector;
-            uint oldEsp = _gpr[RegEsp];
-            var savedSs = _segs[SegSs];
-            try
+            if (targetCpl < cpl)
             {
+                // Inner privilege: the handler's stack comes from the TSS, and the old SS:ESP is pushed on it first.
+                // The frame is written with the handler's privilege (a supervisor-only stack page is fine).
+                var (innerSs, innerEsp) = TssStack(targetCpl);
+                var ss = CheckStackSegment(innerSs, targetCpl, Vector.InvalidTss);
                 _segs[SegSs] = ss;
                 _stack32 = ss.Big;
+                _cpl = targetCpl;
                 SetSp(innerEsp);
-                uint frame = (uint)size * (errorCode.HasValue ? 6u : 5u);
+                uint frame = (uint)size * ((errorCode.HasValue ? 6u : 5u) + (fromV86 ? 4u : 0));
                 Linear(SegSs, (Sp - frame) & StackMask, (int)frame);
-                Push(oldSs, size);
+                if (fromV86)
+                    foreach (int seg in new[] { SegGs, SegFs, SegDs, SegEs }) Push(_segs[seg].Selector, size);
+                Push(oldSs.Selector, size);
                 Push(oldEsp, size);
             }
-            catch (CpuFault)
+            else
             {
-                _segs[SegSs] = savedSs;
-                _stack32 = savedSs.Big;
-                _gpr[RegEsp] = oldEsp;
-                throw;
+                uint frame = (uint)size * (errorCode.HasValue ? 4u : 3u);
+                Linear(SegSs, (Sp - frame) & StackMask, (int)frame);
             }
+            Push(flags, size);
+            Push(_segs[SegCs].Selector, size);
+            Push(returnEip, size);
+            if (errorCode.HasValue) Push((uint)errorCode.Value, size);
         }
-        else
+        catch (CpuFault)
         {
-            uint frame = (uint)size * (errorCode.HasValue ? 4u : 3u);
-            Linear(SegSs, (Sp - frame) & StackMask, (int)frame);
+            _segs[SegSs] = oldSs;
+            _stack32 = oldSs.Big;
+            _gpr[RegEsp] = oldEsp;
+            _cpl = cpl;
+            throw;
         }
-        Push(flags, size);
-        Push(_segs[SegCs].Selector, size);
-        Push(returnEip, size);
-        if (errorCode.HasValue) Push((uint)errorCode.Value, size);
-        Eflags &= ~(FlagTf | FlagNt | 0x10000u);
+        Eflags &= ~(FlagTf | FlagNt | FlagRf | FlagVm);
         if ((type & 1) == 0) Eflags &= ~FlagIf;
+        if (fromV86)
+            foreach (int seg in new[] { SegEs, SegDs, SegFs, SegGs }) _segs[seg] = new Segment();
         desc.Selector = (ushort)((selector & 0xFFFC) | targetCpl);
         _segs[SegCs] = desc;
         _eip = offset;

@@ -33,8 +33,8 @@ public sealed unsafe partial class InterpreterCpu
     {
         // MOVSD and CMPSD are also SSE2 mnemonics; those forms are not string instructions.
         if (!d.I.IsStringInstruction) { Unimplemented(this, ref d); return; }
-        if (kind is StringKind.Ins or StringKind.Outs) CheckIoPrivilege();
         int size = d.MemSize;
+        if (kind is StringKind.Ins or StringKind.Outs) CheckIoPrivilege(_gpr[RegEdx], size);
         uint mask = d.AddrMask;
         uint step = (_flagBits & FlagDf) != 0 ? (uint)-size : (uint)size;
         bool rep = d.I.HasRepPrefix || d.I.HasRepnePrefix;

@@ -2,7 +2,7 @@ using Iced.Intel;
 
 namespace VirtShell.Cpu.Interpreter;
 
-// LGDT LIDT SGDT SIDT LMSW SMSW CLTS MOV CRn, LLDT LTR SLDT STR, CPUID RDTSC, cache-control no-ops.
+// LGDT LIDT SGDT SIDT LMSW SMSW CLTS MOV CRn, LLDT LTR SLDT STR, LAR LSL VERR VERW ARPL, cache-control no-ops.
 public sealed unsafe partial class InterpreterCpu
 {
     private static void RegisterSystem()
@@ -11,7 +11,6 @@ public sealed unsafe partial class InterpreterCpu
         Register(Mnemonic.Sgdt, &StoreTableRegister); Register(Mnemonic.Sidt, &StoreTableRegister);
         Register(Mnemonic.Lmsw, &Lmsw); Register(Mnemonic.Smsw, &Smsw); Register(Mnemonic.Clts, &Clts);
         Register(Mnemonic.Lldt, &Lldt); Register(Mnemonic.Ltr, &Ltr); Register(Mnemonic.Sldt, &Sldt); Register(Mnemonic.Str, &Str);
-        Register(Mnemonic.Cpuid, &Cpuid); Register(Mnemonic.Rdtsc, &Rdtsc);
         Register(Mnemonic.Arpl, &Arpl);
         Register(Mnemonic.Lar, &LarLsl); Register(Mnemonic.Lsl, &LarLsl);
         Register(Mnemonic.Verr, &Verify); Register(Mnemonic.Verw, &Verify);
@@ -48,7 +47,7 @@ public sealed unsafe partial class InterpreterCpu
 
     private static void LarLsl(InterpreterCpu c, ref DecodedOp d)
     {
-        if (!c.ProtectedMode) throw new CpuFault(Vector.InvalidOpcode);
+        if (!c.ProtectedMode || c.V86) throw new CpuFault(Vector.InvalidOpcode);
         var desc = c.InspectableDescriptor((ushort)c.ReadOp(ref d, 1));
         bool lar = d.I.Mnemonic == Mnemonic.Lar;
         int type = desc?.Attributes & 0x1F ?? 0;
@@ -67,7 +66,7 @@ public sealed unsafe partial class InterpreterCpu
 
     private static void Verify(InterpreterCpu c, ref DecodedOp d)
     {
-        if (!c.ProtectedMode) throw new CpuFault(Vector.InvalidOpcode);
+        if (!c.ProtectedMode || c.V86) throw new CpuFault(Vector.InvalidOpcode);
         var desc = c.InspectableDescriptor((ushort)c.ReadOp(ref d, 0));
         int a = desc?.Attributes ?? 0;
         bool code = (a & 0x18) == 0x18, data = (a & 0x18) == 0x10;
@@ -77,7 +76,7 @@ public sealed unsafe partial class InterpreterCpu
 
     private static void Arpl(InterpreterCpu c, ref DecodedOp d)
     {
-        if (!c.ProtectedMode) throw new CpuFault(Vector.InvalidOpcode);
+        if (!c.ProtectedMode || c.V86) throw new CpuFault(Vector.InvalidOpcode);
         uint dst = c.ReadDst(ref d);
         uint src = c.ReadOp(ref d, 1);
         if ((dst & 3) < (src & 3))
@@ -88,14 +87,18 @@ public sealed unsafe partial class InterpreterCpu
         else c.Eflags &= ~FlagZf;
     }
 
-    private uint ReadControlRegister(int n) => n switch
+    private uint ReadControlRegister(int n)
     {
-        0 => _cr0,
-        2 => _cr2,
-        3 => _cr3,
-        4 => _cr4,
-        _ => throw new CpuFault(Vector.InvalidOpcode),
-    };
+        RequireCpl0(); // reads are privileged too (ring 3 and virtual-8086 mode)
+        return n switch
+        {
+            0 => _cr0,
+            2 => _cr2,
+            3 => _cr3,
+            4 => _cr4,
+            _ => throw new CpuFault(Vector.InvalidOpcode),
+        };
+    }
 
     private void WriteControlRegister(int n, uint v)
     {
@@ -109,7 +112,7 @@ public sealed unsafe partial class InterpreterCpu
                 PagingModeChanged();
                 break;
             case 2: _cr2 = v; break;
-            case 3: _cr3 = v; FlushTlb(); break;
+            case 3: _cr3 = v; FlushNonGlobalTlb(); break;
             case 4:
                 if ((v & ~0x10u & ~0x80u & ~0x200u) != 0) throw new CpuFault(Vector.GeneralProtection, 0); // only PSE, PGE and OSFXSR exist here
                 _cr4 = v;
@@ -161,64 +164,41 @@ public sealed unsafe partial class InterpreterCpu
 
     private static void Lldt(InterpreterCpu c, ref DecodedOp d)
     {
-        if (!c.ProtectedMode) throw new CpuFault(Vector.InvalidOpcode);
+        if (!c.ProtectedMode || c.V86) throw new CpuFault(Vector.InvalidOpcode);
         c.RequireCpl0();
         ushort sel = (ushort)c.ReadOp(ref d, 0);
         if ((sel & 0xFFFC) == 0) { c._ldtr = new Segment { Selector = sel }; return; }
         if ((sel & 4) != 0) throw new CpuFault(Vector.GeneralProtection, sel & 0xFFFC);
         var desc = c.ReadDescriptor(sel);
         if ((desc.Attributes & 0x1F) != 0x02) throw new CpuFault(Vector.GeneralProtection, sel & 0xFFFC);
+        if ((desc.Attributes & 0x80) == 0) throw new CpuFault(Vector.SegmentNotPresent, sel & 0xFFFC);
         c._ldtr = desc;
     }
 
     private static void Ltr(InterpreterCpu c, ref DecodedOp d)
     {
-        if (!c.ProtectedMode) throw new CpuFault(Vector.InvalidOpcode);
+        if (!c.ProtectedMode || c.V86) throw new CpuFault(Vector.InvalidOpcode);
         c.RequireCpl0();
         ushort sel = (ushort)c.ReadOp(ref d, 0);
+        if ((sel & 0xFFFC) == 0) throw new CpuFault(Vector.GeneralProtection, 0);
+        if ((sel & 4) != 0) throw new CpuFault(Vector.GeneralProtection, sel & 0xFFFC);
         var desc = c.ReadDescriptor(sel);
-        if ((desc.Attributes & 0x17) != 0x01) throw new CpuFault(Vector.GeneralProtection, sel & 0xFFFC);
+        if ((desc.Attributes & 0x17) != 0x01) throw new CpuFault(Vector.GeneralProtection, sel & 0xFFFC); // an available TSS
+        if ((desc.Attributes & 0x80) == 0) throw new CpuFault(Vector.SegmentNotPresent, sel & 0xFFFC);
+        c.SetTssBusy(sel, true);
+        desc.Attributes |= TssBusyBit;
         c._tr = desc;
     }
 
     private static void Sldt(InterpreterCpu c, ref DecodedOp d)
     {
-        if (!c.ProtectedMode) throw new CpuFault(Vector.InvalidOpcode);
+        if (!c.ProtectedMode || c.V86) throw new CpuFault(Vector.InvalidOpcode);
         c.WriteOp0(ref d, c._ldtr.Selector);
     }
 
     private static void Str(InterpreterCpu c, ref DecodedOp d)
     {
-        if (!c.ProtectedMode) throw new CpuFault(Vector.InvalidOpcode);
+        if (!c.ProtectedMode || c.V86) throw new CpuFault(Vector.InvalidOpcode);
         c.WriteOp0(ref d, c._tr.Selector);
-    }
-
-    /// <summary>A 486-class CPU without FPU: vendor "VirtShellCPU", family 4, features PSE and TSC.</summary>
-    private static void Cpuid(InterpreterCpu c, ref DecodedOp d)
-    {
-        switch (c._gpr[RegEax])
-        {
-            case 0:
-                c._gpr[RegEax] = 1;
-                c._gpr[RegEbx] = 0x7472_6956; // "Virt"
-                c._gpr[RegEdx] = 0x6C65_6853; // "Shel"
-                c._gpr[RegEcx] = 0x5550_436C; // "lCPU"
-                break;
-            case 1:
-                c._gpr[RegEax] = 0x0000_0480;
-                c._gpr[RegEbx] = 0; c._gpr[RegEcx] = 0;
-                c._gpr[RegEdx] = 0x18 | c.X87CpuidFeatures; // PSE, TSC, and FPU + FXSR
-                break;
-            default:
-                c._gpr[RegEax] = c._gpr[RegEbx] = c._gpr[RegEcx] = c._gpr[RegEdx] = 0;
-                break;
-        }
-    }
-
-    private static void Rdtsc(InterpreterCpu c, ref DecodedOp d)
-    {
-        ulong t = (ulong)c.InstructionsRetired;
-        c._gpr[RegEax] = (uint)t;
-        c._gpr[RegEdx] = (uint)(t >> 32);
     }
 }

@@ -1,0 +1,50 @@
+using Iced.Intel;
+
+namespace VirtShell.Cpu.Interpreter;
+
+// CPUID: the identity of a Pentium Pro-class part (GenuineIntel, family 6) whose feature bits say exactly what this
+// interpreter implements, so a kernel that trusts them never reaches an unimplemented path.
+public sealed unsafe partial class InterpreterCpu
+{
+    private const uint CpuidMaxBasicLeaf = 1, CpuidMaxExtendedLeaf = 0x8000_0000;
+
+    /// <summary>Family 6, model 1, stepping 9: a Pentium Pro late enough that Linux trusts its SEP bit.</summary>
+    private const uint CpuidSignature = 0x0000_0619;
+
+    private const uint FeaturePse = 1 << 3, FeatureTsc = 1 << 4, FeatureMsr = 1 << 5, FeatureCx8 = 1 << 8,
+        FeatureSep = 1 << 11, FeaturePge = 1 << 13, FeatureCmov = 1 << 15;
+
+    /// <summary>
+    /// CPUID.1:EDX without the x87 bits (FPU, FXSR: <see cref="X87CpuidFeatures"/>, which a CPU without FPU leaves out).
+    /// Absent on purpose: VME, DE and debug registers, PAE, MCE/MCA, APIC, MTRR, PAT, MMX, SSE.
+    /// </summary>
+    private const uint CpuidFeatures = FeaturePse | FeatureTsc | FeatureMsr | FeatureCx8 | FeatureSep | FeaturePge | FeatureCmov;
+
+    private static void RegisterIdentity() => Register(Mnemonic.Cpuid, &Cpuid);
+
+    private static void Cpuid(InterpreterCpu c, ref DecodedOp d)
+    {
+        uint leaf = c._gpr[RegEax];
+        // Intel answers a leaf beyond either maximum with the highest basic leaf.
+        if (leaf > CpuidMaxExtendedLeaf || (leaf > CpuidMaxBasicLeaf && leaf < 0x8000_0000)) leaf = CpuidMaxBasicLeaf;
+        switch (leaf)
+        {
+            case 0:
+                c._gpr[RegEax] = CpuidMaxBasicLeaf;
+                c._gpr[RegEbx] = 0x756E_6547; // "Genu"
+                c._gpr[RegEdx] = 0x4965_6E69; // "ineI"
+                c._gpr[RegEcx] = 0x6C65_746E; // "ntel"
+                break;
+            case 1:
+                c._gpr[RegEax] = CpuidSignature;
+                c._gpr[RegEbx] = 0; // no brand index, no CLFLUSH, one logical processor, APIC ID 0
+                c._gpr[RegEcx] = 0;
+                c._gpr[RegEdx] = CpuidFeatures | c.X87CpuidFeatures;
+                break;
+            default: // 0x80000000: no extended leaves beyond the one that says so
+                c._gpr[RegEax] = CpuidMaxExtendedLeaf;
+                c._gpr[RegEbx] = c._gpr[RegEcx] = c._gpr[RegEdx] = 0;
+                break;
+        }
+    }
+}

@@ -1,0 +1,114 @@
+using Iced.Intel;
+
+namespace VirtShell.Cpu.Interpreter;
+
+// RDMSR WRMSR RDTSC SYSENTER SYSEXIT: the model-specific registers a 32-bit kernel touches on this i686-class CPU.
+// The table is deliberately small and matches CPUID (Cpuid.cs): no local APIC, no MTRRs, no PAT, so their MSRs do not
+// exist here and reading them raises #GP(0) as on a CPU without them.
+public sealed unsafe partial class InterpreterCpu
+{
+    /// <summary>The MSRs this CPU has, by index.</summary>
+    private const uint MsrTsc = 0x10, MsrPlatformId = 0x17, MsrBiosSignId = 0x8B,
+        MsrSysenterCs = 0x174, MsrSysenterEsp = 0x175, MsrSysenterEip = 0x176, MsrMiscEnable = 0x1A0;
+
+    /// <summary>IA32_MISC_ENABLE at reset: fast strings on, branch-trace store and PEBS unavailable.</summary>
+    private const ulong MiscEnableReset = 0x1 | 0x800 | 0x1000;
+
+    /// <summary>The microcode revision IA32_BIOS_SIGN_ID reports in its high half: none was ever loaded.</summary>
+    private const uint MicrocodeRevision = 0;
+
+    /// <summary>The TSC counts retired instructions (to within the running block); a write to IA32_TSC moves this offset.</summary>
+    private long _tscOffset;
+    private uint _sysenterCs, _sysenterEsp, _sysenterEip;
+    private ulong _miscEnable = MiscEnableReset;
+
+    private static void RegisterModelSpecific()
+    {
+        Register(Mnemonic.Rdmsr, &Rdmsr); Register(Mnemonic.Wrmsr, &Wrmsr); Register(Mnemonic.Rdtsc, &Rdtsc);
+        Register(Mnemonic.Sysenter, &Sysenter); Register(Mnemonic.Sysexit, &Sysexit);
+    }
+
+    private long RetiredNow => Interlocked.Read(ref _retired) + _retiredInRun;
+    private ulong Tsc => (ulong)(RetiredNow + _tscOffset);
+
+    private ulong ReadMsr(uint index) => index switch
+    {
+        MsrTsc => Tsc,
+        MsrPlatformId => 0,
+        MsrBiosSignId => (ulong)MicrocodeRevision << 32,
+        MsrSysenterCs => _sysenterCs,
+        MsrSysenterEsp => _sysenterEsp,
+        MsrSysenterEip => _sysenterEip,
+        MsrMiscEnable => _miscEnable,
+        _ => throw new CpuFault(Vector.GeneralProtection, 0),
+    };
+
+    private void WriteMsr(uint index, ulong value)
+    {
+        switch (index)
+        {
+            case MsrTsc: _tscOffset = (long)value - RetiredNow; break;
+            // Linux writes 0 here before reading the revision back; there is no microcode to load, so it is ignored.
+            case MsrBiosSignId: break;
+            case MsrSysenterCs: _sysenterCs = (uint)value; break;
+            case MsrSysenterEsp: _sysenterEsp = (uint)value; break;
+            case MsrSysenterEip: _sysenterEip = (uint)value; break;
+            case MsrMiscEnable: _miscEnable = value; break;
+            default: throw new CpuFault(Vector.GeneralProtection, 0); // IA32_PLATFORM_ID is read-only; the rest do not exist
+        }
+    }
+
+    private static void Rdmsr(InterpreterCpu c, ref DecodedOp d)
+    {
+        c.RequireCpl0();
+        ulong v = c.ReadMsr(c._gpr[RegEcx]);
+        c._gpr[RegEax] = (uint)v;
+        c._gpr[RegEdx] = (uint)(v >> 32);
+    }
+
+    private static void Wrmsr(InterpreterCpu c, ref DecodedOp d)
+    {
+        c.RequireCpl0();
+        c.WriteMsr(c._gpr[RegEcx], ((ulong)c._gpr[RegEdx] << 32) | c._gpr[RegEax]);
+    }
+
+    private static void Rdtsc(InterpreterCpu c, ref DecodedOp d)
+    {
+        ulong t = c.Tsc;
+        c._gpr[RegEax] = (uint)t;
+        c._gpr[RegEdx] = (uint)(t >> 32);
+    }
+
+    /// <summary>
+    /// SYSENTER: to ring 0 at SYSENTER_CS:SYSENTER_EIP with SS = SYSENTER_CS + 8 and ESP = SYSENTER_ESP; both segments
+    /// flat 4 GiB (the CPU loads fixed descriptors, it does not read the GDT).
+    /// </summary>
+    private static void Sysenter(InterpreterCpu c, ref DecodedOp d)
+    {
+        if (!c.ProtectedMode || (c._sysenterCs & 0xFFFC) == 0) throw new CpuFault(Vector.GeneralProtection, 0);
+        c.Eflags &= ~(FlagIf | FlagRf | FlagVm);
+        ushort cs = (ushort)(c._sysenterCs & 0xFFFC);
+        c.LoadFlatSegments(cs, (ushort)(cs + 8), 0);
+        c._gpr[RegEsp] = c._sysenterEsp;
+        c._eip = c._sysenterEip;
+    }
+
+    /// <summary>SYSEXIT: back to ring 3 at CS = SYSENTER_CS + 16, SS = SYSENTER_CS + 24, EIP = EDX, ESP = ECX.</summary>
+    private static void Sysexit(InterpreterCpu c, ref DecodedOp d)
+    {
+        if (!c.ProtectedMode || (c._sysenterCs & 0xFFFC) == 0 || c.Cpl != 0) throw new CpuFault(Vector.GeneralProtection, 0);
+        ushort cs = (ushort)((c._sysenterCs + 16) | 3);
+        c.LoadFlatSegments(cs, (ushort)((c._sysenterCs + 24) | 3), 3);
+        c._gpr[RegEsp] = c._gpr[RegEcx];
+        c._eip = c._gpr[RegEdx];
+    }
+
+    /// <summary>The fixed flat 32-bit CS and SS SYSENTER and SYSEXIT load at privilege <paramref name="dpl"/>.</summary>
+    private void LoadFlatSegments(ushort cs, ushort ss, int dpl)
+    {
+        ushort common = (ushort)(0xC090 | (dpl << 5)); // G, D/B, present, code/data, DPL
+        _segs[SegCs] = new Segment { Selector = cs, Base = 0, Limit = 0xFFFF_FFFF, Attributes = (ushort)(common | 0x0B) };
+        _segs[SegSs] = new Segment { Selector = ss, Base = 0, Limit = 0xFFFF_FFFF, Attributes = (ushort)(common | 0x03) };
+        ModeChanged();
+    }
+}
