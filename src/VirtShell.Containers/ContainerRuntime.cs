@@ -113,8 +113,6 @@ public sealed class ContainerRuntime : IMachineRuntime, ICommandExecution, IGues
             networkNamespace = _placement.Network.NamespacePath;
         }
         Directory.CreateDirectory(_placement.BundleDirectory);
-        File.Delete(_placement.PidFile);
-        File.Delete(_placement.RuncLog);
         OciBundle.Write(_placement.BundleDirectory, _settings, rootfs.Merged, _placement.CgroupsPath, networkNamespace);
         _services.Console.InputAvailable += SignalInput;
     }
@@ -438,6 +436,10 @@ public sealed class ContainerRuntime : IMachineRuntime, ICommandExecution, IGues
         try
         {
             _host.ReleaseLeftovers(_machineName);
+            // Here rather than before a start, off its critical path. Should an engine die and leave them, they mislead
+            // nobody: runc replaces the pid file whole, and appends its error to the log as the last line.
+            File.Delete(_placement.PidFile);
+            File.Delete(_placement.RuncLog);
         }
         finally
         {
