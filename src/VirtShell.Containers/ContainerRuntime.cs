@@ -41,7 +41,7 @@ public sealed class ContainerRuntime : IMachineRuntime, ICommandExecution, IGues
     private readonly ManualResetEventSlim _startDone = new(false);
     private Process? _stdio;     // `runc run --detach`, whose redirected pipes are the container's stdio
     private int _initPid;
-    private bool _starting, _started, _paused, _reaped, _disposed, _killRequested;
+    private bool _started, _paused, _reaped, _disposed, _killRequested;
     private MachineExit? _stop;
     private Timer? _killTimer;
 
@@ -142,8 +142,11 @@ public sealed class ContainerRuntime : IMachineRuntime, ICommandExecution, IGues
     {
         lock (_lock)
         {
-            if (_stop != null || _disposed) return _stop ?? new MachineExit(ExitReason.StoppedByUser);
-            _starting = true;
+            if (_stop != null || _disposed)
+            {
+                _startDone.Set();
+                return _stop ?? new MachineExit(ExitReason.StoppedByUser);
+            }
         }
         bool launched = false;
         MachineExit? pending;
@@ -273,12 +276,15 @@ public sealed class ContainerRuntime : IMachineRuntime, ICommandExecution, IGues
         }
     }
 
-    /// <summary>Waits for a start under way (a command given right after Start-VirtMachine meets one).</summary>
+    /// <summary>
+    /// Waits for the start <see cref="Run"/> makes (a command given right after Start-VirtMachine can come before the
+    /// container exists, or before Run has even begun on the machine's thread).
+    /// </summary>
     private void AwaitStart()
     {
-        bool starting;
-        lock (_lock) starting = _starting && !_started;
-        if (starting) _startDone.Wait(StartWait);
+        bool pending;
+        lock (_lock) pending = !_started && _stop == null && !_disposed;
+        if (pending) _startDone.Wait(StartWait);
     }
 
     public void Pause()
@@ -423,6 +429,7 @@ public sealed class ContainerRuntime : IMachineRuntime, ICommandExecution, IGues
             if (_disposed) return;
             _disposed = true;
             stdio = _stdio;
+            _startDone.Set(); // a run that never came: nobody waits for it
             reap = _initPid > 0 && !_reaped;
             _killTimer?.Dispose();
         }
@@ -438,8 +445,11 @@ public sealed class ContainerRuntime : IMachineRuntime, ICommandExecution, IGues
             _host.ReleaseLeftovers(_machineName);
             // Here rather than before a start, off its critical path. Should an engine die and leave them, they mislead
             // nobody: runc replaces the pid file whole, and appends its error to the log as the last line.
-            File.Delete(_placement.PidFile);
-            File.Delete(_placement.RuncLog);
+            if (Directory.Exists(_placement.BundleDirectory))
+            {
+                File.Delete(_placement.PidFile);
+                File.Delete(_placement.RuncLog);
+            }
         }
         finally
         {
@@ -451,7 +461,6 @@ public sealed class ContainerRuntime : IMachineRuntime, ICommandExecution, IGues
             foreach (var pump in _outputPumps) pump.Join(TimeSpan.FromSeconds(2));
             _inputPump?.Join(TimeSpan.FromSeconds(2));
             _inputPending.Dispose();
-
         }
     }
 }
