@@ -214,12 +214,12 @@ public sealed class ContainerRuntime : IMachineRuntime, ICommandExecution, IGues
     private void Launch()
     {
         ContainerHost.EnsureSubreaper();
-        var stdio = _host.Runc.Run(_placement.ContainerId, _placement.BundleDirectory, _placement.PidFile, _placement.RuncLog);
+        var stdio = _host.Runc.RunDetached(_placement.ContainerId, _placement.BundleDirectory, _placement.PidFile, _placement.RuncLog);
         lock (_lock) _stdio = stdio;
         _outputPumps.Add(StartThread("stdout", () => PumpOutput(stdio.StandardOutput.BaseStream)));
         _outputPumps.Add(StartThread("stderr", () => PumpOutput(stdio.StandardError.BaseStream)));
         _inputPump = StartThread("stdin", () => PumpInput(stdio.StandardInput.BaseStream));
-        RuncClient.Started(stdio, _placement.ContainerId, _placement.RuncLog);
+        RuncClient.WaitUntilStarted(stdio, _placement.ContainerId, _placement.RuncLog);
         lock (_lock) _initPid = int.Parse(File.ReadAllText(_placement.PidFile).Trim());
     }
 
