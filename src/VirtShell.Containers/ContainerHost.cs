@@ -71,7 +71,7 @@ public sealed class ContainerHost
         var found = new List<string>();
         if (Directory.Exists(Path.Combine(Runc.StateRoot, placement.ContainerId)))
             found.Add($"runc state {Path.Combine(Runc.StateRoot, placement.ContainerId)}");
-        if (OverlayRootfs.IsMounted(placement.Rootfs)) found.Add($"mount {placement.Rootfs}");
+        if (MountTable.IsMounted(placement.Rootfs)) found.Add($"mount {placement.Rootfs}");
         found.AddRange(new CgroupView(placement.CgroupsPath).ExistingDirectories().Select(d => $"cgroup {d}"));
         found.AddRange(ProcessesIn(placement.CgroupsPath).Select(pid => $"process {pid}"));
         found.AddRange(VethNetwork.FindLeftovers(placement.Network));

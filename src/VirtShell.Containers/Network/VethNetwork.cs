@@ -141,8 +141,9 @@ public static class VethNetwork
         if (File.Exists(claim))
         {
             var owner = File.ReadAllText(claim).Split('\n');
-            // A claim whose namespace is gone is stale (its holder was cleaned up by hand); anything else is taken.
-            if (owner[0] != names.Namespace && File.Exists(Path.Combine(NamespaceDirectory, owner[0])))
+            // A claim whose namespace is gone is stale (its holder was cleaned up by hand, or the host rebooted with
+            // a /run that is not a tmpfs: the namespace's file may outlive it, but not its mount); anything else is taken.
+            if (owner[0] != names.Namespace && MountTable.IsMounted(Path.Combine(NamespaceDirectory, owner[0])))
                 throw new DefinitionException(
                     $"container.network.address: {veth.Address.Address} is already used on bridge '{veth.Bridge}' by machine '{(owner.Length > 1 ? owner[1] : owner[0])}'");
         }

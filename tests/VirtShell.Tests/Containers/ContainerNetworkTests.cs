@@ -213,6 +213,27 @@ public sealed class ContainerNetworkTests : IDisposable
     }
 
     [ContainerFact]
+    public void A_claim_whose_namespace_is_gone_does_not_block_its_address()
+    {
+        // What a reboot leaves where /run is not a tmpfs: the claim and the namespace's file, but no namespace mounted.
+        string ghost = Path.Combine(VethNetwork.NamespaceDirectory, $"virtshell-ghost-{_bridge}");
+        string claim = Path.Combine(VethNetwork.StateDirectory, _bridge, "10.77.17.2");
+        Directory.CreateDirectory(Path.GetDirectoryName(claim)!);
+        Directory.CreateDirectory(VethNetwork.NamespaceDirectory);
+        File.WriteAllText(ghost, "");
+        File.WriteAllText(claim, $"{Path.GetFileName(ghost)}\nghost\n");
+        try
+        {
+            var machine = _host.StartIdle("heir", Veth("10.77.17.2/24"));
+            Assert.Equal(0, Exec(machine, "ping", "-c", "1", "-W", "3", "10.77.17.1").Code);
+        }
+        finally
+        {
+            File.Delete(ghost);
+        }
+    }
+
+    [ContainerFact]
     public void A_bridge_name_taken_by_another_kind_of_interface_is_refused()
     {
         var machine = _host.Create(_host.Spec("onlo", ["/bin/sh", "-c", "sleep 60"],
