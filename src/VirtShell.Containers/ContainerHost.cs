@@ -2,13 +2,14 @@ using System.Security.Cryptography;
 using System.Text;
 using VirtShell.Containers.Cgroups;
 using VirtShell.Containers.Native;
+using VirtShell.Containers.Network;
 using VirtShell.Containers.Rootfs;
 using VirtShell.Containers.Runc;
 
 namespace VirtShell.Containers;
 
-/// <summary>Where one machine's container lives: its folders, its runc id and its cgroup.</summary>
-public sealed record ContainerPlacement(string MachineDirectory, string ContainerId, string CgroupsPath)
+/// <summary>Where one machine's container lives: its folders, its runc id, its cgroup and its network names.</summary>
+public sealed record ContainerPlacement(string MachineDirectory, string ContainerId, string CgroupsPath, VethNames Network)
 {
     public string BundleDirectory => Path.Combine(MachineDirectory, "bundle");
     public string Rootfs => OverlayRootfs.MergedPath(MachineDirectory);
@@ -37,11 +38,14 @@ public sealed class ContainerHost
     public ImageCache Images { get; }
 
     public ContainerPlacement Place(string machineName) =>
-        new(Path.Combine(Home, "machines", machineName), machineName, $"/virtshell/{_scope}-{machineName}");
+        new(Path.Combine(Home, "machines", machineName), machineName, $"/virtshell/{_scope}-{machineName}",
+            new VethNames($"virtshell-{_scope}-{machineName}",
+                // Interface names have 15 characters at most: a hash of home and machine keeps them apart.
+                "vs" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{Home}\n{machineName}")))[..12]));
 
     /// <summary>
     /// Removes whatever a run of <paramref name="machineName"/> left behind: its processes, runc state, cgroups
-    /// (runc delete --force does those three) and the overlay mount. Safe when nothing is left; used after every
+    /// (runc delete --force does those three), the overlay mount and its veth network. Safe when nothing is left; used after every
     /// run and before a start, so a run an engine abandoned when it died is cleaned up the next time.
     /// </summary>
     public void ReleaseLeftovers(string machineName)
@@ -57,6 +61,7 @@ public sealed class ContainerHost
             if (orphan is > 0 and int pid) Libc.ReapChild(pid, TimeSpan.FromSeconds(5));
         }
         OverlayRootfs.Unmount(placement.MachineDirectory);
+        VethNetwork.Release(placement.Network);
     }
 
     /// <summary>What of <paramref name="machineName"/> still exists on the host: for tests and for Remove to check.</summary>
@@ -66,9 +71,10 @@ public sealed class ContainerHost
         var found = new List<string>();
         if (Directory.Exists(Path.Combine(Runc.StateRoot, placement.ContainerId)))
             found.Add($"runc state {Path.Combine(Runc.StateRoot, placement.ContainerId)}");
-        if (OverlayRootfs.IsMounted(placement.Rootfs)) found.Add($"mount {placement.Rootfs}");
+        if (MountTable.IsMounted(placement.Rootfs)) found.Add($"mount {placement.Rootfs}");
         found.AddRange(new CgroupView(placement.CgroupsPath).ExistingDirectories().Select(d => $"cgroup {d}"));
         found.AddRange(ProcessesIn(placement.CgroupsPath).Select(pid => $"process {pid}"));
+        found.AddRange(VethNetwork.FindLeftovers(placement.Network));
         return found;
     }
 

@@ -4,8 +4,10 @@ using VirtShell.Containers.Bundle;
 using VirtShell.Containers.Cgroups;
 using VirtShell.Containers.Definition;
 using VirtShell.Containers.Native;
+using VirtShell.Containers.Network;
 using VirtShell.Containers.Rootfs;
 using VirtShell.Containers.Runc;
+using VirtShell.Engine.Definitions;
 using VirtShell.Engine.Machines;
 using VirtShell.Engine.Memory;
 using VirtShell.Engine.Models;
@@ -13,15 +15,17 @@ using VirtShell.Engine.Models;
 namespace VirtShell.Containers;
 
 /// <summary>
-/// One run of a container machine. Creating it prepares everything up to <c>runc create</c> (overlay rootfs,
-/// bundle, the container's init waiting for its start), so a definition error or a runc refusal fails the start
-/// itself; <see cref="Run"/> starts the process and blocks until the container's init ends. This process holds
-/// the container's stdio (output to the console, console input to its stdin) and, as child subreaper, adopts its
-/// init to collect the exit status. Disposing leaves nothing behind: runc state, cgroups, processes, mount.
+/// One run of a container machine. Creating it prepares everything runc needs (overlay rootfs, network, bundle) and
+/// checks that the program exists in the rootfs, so a definition error fails the start itself; beforeBoot hooks then
+/// see the rootfs before any process runs. <see cref="Run"/> starts the container with one <c>runc run --detach</c>
+/// and blocks until its init ends. This process holds the container's stdio (output to the console, console input to
+/// its stdin) and, as child subreaper, adopts its init to collect the exit status. Disposing leaves nothing behind:
+/// runc state, cgroups, processes, mount, network.
 /// </summary>
 public sealed class ContainerRuntime : IMachineRuntime, ICommandExecution, IGuestFiles
 {
-    /// <summary>How <see cref="Machine.Stop"/> marks a turn-off: the container gets SIGKILL at once.</summary>
+    /// <summary>How long a command or a pause waits for a start under way before it gives up.</summary>
+    private static readonly TimeSpan StartWait = TimeSpan.FromSeconds(30);
 
     private readonly object _lock = new();
     private readonly object _consoleLock = new();
@@ -34,9 +38,10 @@ public sealed class ContainerRuntime : IMachineRuntime, ICommandExecution, IGues
     private readonly AutoResetEvent _inputPending = new(false);
     private readonly List<Thread> _outputPumps = [];
     private Thread? _inputPump;
-    private Process? _stdio;     // the finished `runc create`, whose redirected pipes are the container's stdio
+    private readonly ManualResetEventSlim _startDone = new(false);
+    private Process? _stdio;     // `runc run --detach`, whose redirected pipes are the container's stdio
     private int _initPid;
-    private bool _started, _paused, _reaped, _disposed;
+    private bool _started, _paused, _reaped, _disposed, _killRequested;
     private MachineExit? _stop;
     private Timer? _killTimer;
 
@@ -100,39 +105,73 @@ public sealed class ContainerRuntime : IMachineRuntime, ICommandExecution, IGues
         var rootfs = new OverlayRootfs(lower, _placement.MachineDirectory);
         rootfs.Mount();
         Files = new RootfsFiles(rootfs.Merged);
-        Directory.CreateDirectory(_placement.BundleDirectory);
-        File.Delete(_placement.PidFile);
-        File.Delete(_placement.RuncLog);
-        OciBundle.Write(_placement.BundleDirectory, _settings, rootfs.Merged, _placement.CgroupsPath);
-
-        ContainerHost.EnsureSubreaper();
-        var stdio = _host.Runc.Create(_placement.ContainerId, _placement.BundleDirectory, _placement.PidFile, _placement.RuncLog);
-        lock (_lock)
+        CheckProgram();
+        string? networkNamespace = null;
+        if (_settings.Network is NetworkSettings.Veth veth)
         {
-            _stdio = stdio;
-            _initPid = int.Parse(File.ReadAllText(_placement.PidFile).Trim());
+            VethNetwork.Attach(veth, _placement.Network, _machineName);
+            networkNamespace = _placement.Network.NamespacePath;
         }
-        _outputPumps.Add(StartThread("stdout", () => PumpOutput(stdio.StandardOutput.BaseStream)));
-        _outputPumps.Add(StartThread("stderr", () => PumpOutput(stdio.StandardError.BaseStream)));
-        _inputPump = StartThread("stdin", () => PumpInput(stdio.StandardInput.BaseStream));
+        Directory.CreateDirectory(_placement.BundleDirectory);
+        OciBundle.Write(_placement.BundleDirectory, _settings, rootfs.Merged, _placement.CgroupsPath, networkNamespace);
         _services.Console.InputAvailable += SignalInput;
+    }
+
+    /// <summary>
+    /// What runc's init would find missing only once the container is being started: the program. Looked up as runc
+    /// does (a name without '/' along the process's PATH), inside the rootfs, so the start fails with the field named.
+    /// </summary>
+    private void CheckProgram()
+    {
+        string program = _settings.Process.Args[0];
+        IEnumerable<string> candidates;
+        if (program.Contains('/'))
+            candidates = [program.StartsWith('/') ? program : Path.Combine(_settings.Process.Cwd, program)];
+        else
+        {
+            string path = _settings.Process.Env.LastOrDefault(e => e.StartsWith("PATH=", StringComparison.Ordinal))?[5..] ?? "";
+            candidates = path.Split(':', StringSplitOptions.RemoveEmptyEntries).Where(d => d.StartsWith('/')).Select(d => $"{d.TrimEnd('/')}/{program}");
+        }
+        if (!candidates.Any(Files.IsProgram))
+            throw new DefinitionException(program.Contains('/')
+                ? $"container.process.args[0]: '{program}' is not an executable file in the container's rootfs"
+                : $"container.process.args[0]: '{program}' is not found on the process's PATH in the container's rootfs");
     }
 
     public MachineExit Run()
     {
         lock (_lock)
         {
-            if (_stop != null) return _stop;
-            _started = true;
+            if (_stop != null || _disposed)
+            {
+                _startDone.Set();
+                return _stop ?? new MachineExit(ExitReason.StoppedByUser);
+            }
         }
+        bool launched = false;
+        MachineExit? pending;
+        bool kill;
         try
         {
-            _host.Runc.Start(_placement.ContainerId);
+            Launch();
+            launched = true;
         }
         catch (RuncException e)
         {
             return new MachineExit(ExitReason.InternalError, Detail: e.Message);
         }
+        finally
+        {
+            lock (_lock)
+            {
+                _started = launched;
+                pending = _stop;
+                kill = _killRequested;
+            }
+            _startDone.Set();
+        }
+        // A stop asked for while runc was starting the container could not reach it then.
+        if (pending != null) Deliver(kill);
 
         int? status = Libc.WaitForChild(_initPid);
         if (status == null)
@@ -168,6 +207,22 @@ public sealed class ContainerRuntime : IMachineRuntime, ICommandExecution, IGues
         _ => $"signal {signal}",
     };
 
+    /// <summary>
+    /// Starts the container: one runc process creates and starts it, and its redirected pipes become the container's
+    /// stdio. The pumps run from the spawn on, so the first output line is not held up by runc's own exit.
+    /// </summary>
+    private void Launch()
+    {
+        ContainerHost.EnsureSubreaper();
+        var stdio = _host.Runc.RunDetached(_placement.ContainerId, _placement.BundleDirectory, _placement.PidFile, _placement.RuncLog);
+        lock (_lock) _stdio = stdio;
+        _outputPumps.Add(StartThread("stdout", () => PumpOutput(stdio.StandardOutput.BaseStream)));
+        _outputPumps.Add(StartThread("stderr", () => PumpOutput(stdio.StandardError.BaseStream)));
+        _inputPump = StartThread("stdin", () => PumpInput(stdio.StandardInput.BaseStream));
+        RuncClient.WaitUntilStarted(stdio, _placement.ContainerId, _placement.RuncLog);
+        lock (_lock) _initPid = int.Parse(File.ReadAllText(_placement.PidFile).Trim());
+    }
+
     /// <summary>Cuts the power: SIGKILL at once (it also escalates a shutdown under way).</summary>
     public void RequestStop(MachineExit exit) => Stop(exit, kill: true);
 
@@ -186,10 +241,16 @@ public sealed class ContainerRuntime : IMachineRuntime, ICommandExecution, IGues
             if (_disposed) return;
             bool first = _stop == null;
             _stop ??= exit;
+            _killRequested |= kill;
             started = _started;
             if (!first && !kill) return; // a second shutdown request changes nothing; a turn-off escalates
         }
-        if (!started) return; // Run sees _stop and never starts it; Dispose deletes the created container
+        // Not started: Run sees _stop and either never starts the container or delivers the stop once runc is done.
+        if (started) Deliver(kill);
+    }
+
+    private void Deliver(bool kill)
+    {
         Signal(kill ? "KILL" : "TERM");
         if (!kill)
             lock (_lock)
@@ -215,8 +276,20 @@ public sealed class ContainerRuntime : IMachineRuntime, ICommandExecution, IGues
         }
     }
 
+    /// <summary>
+    /// Waits for the start <see cref="Run"/> makes (a command given right after Start-VirtMachine can come before the
+    /// container exists, or before Run has even begun on the machine's thread).
+    /// </summary>
+    private void AwaitStart()
+    {
+        bool pending;
+        lock (_lock) pending = !_started && _stop == null && !_disposed;
+        if (pending) _startDone.Wait(StartWait);
+    }
+
     public void Pause()
     {
+        AwaitStart();
         lock (_lock)
         {
             if (!_started || _reaped) throw new MachineStateException($"container '{_machineName}' is not running");
@@ -240,6 +313,7 @@ public sealed class ContainerRuntime : IMachineRuntime, ICommandExecution, IGues
     {
         if (command.Arguments.Count == 0 || command.Arguments[0].Length == 0)
             throw new ArgumentException("the command needs at least the program to run", nameof(command));
+        AwaitStart();
         lock (_lock)
             if (!_started || _reaped || _disposed) throw new MachineStateException($"container '{_machineName}' is not running");
         if (command.WorkingDirectory is { } cwd && !cwd.StartsWith('/'))
@@ -329,9 +403,10 @@ public sealed class ContainerRuntime : IMachineRuntime, ICommandExecution, IGues
         var bytes = new List<byte>();
         try
         {
-            while (true)
+            // Input typed before the container started is waiting already: serve it first, then wait for more.
+            for (bool first = true; ; first = false)
             {
-                _inputPending.WaitOne();
+                if (!first) _inputPending.WaitOne();
                 lock (_lock) if (_disposed) return;
                 bytes.Clear();
                 // Console input is typed as on a serial terminal (Enter is CR); with no tty in between, we do what
@@ -354,6 +429,7 @@ public sealed class ContainerRuntime : IMachineRuntime, ICommandExecution, IGues
             if (_disposed) return;
             _disposed = true;
             stdio = _stdio;
+            _startDone.Set(); // a run that never came: nobody waits for it
             reap = _initPid > 0 && !_reaped;
             _killTimer?.Dispose();
         }
@@ -367,6 +443,13 @@ public sealed class ContainerRuntime : IMachineRuntime, ICommandExecution, IGues
         try
         {
             _host.ReleaseLeftovers(_machineName);
+            // Here rather than before a start, off its critical path. Should an engine die and leave them, they mislead
+            // nobody: runc replaces the pid file whole, and appends its error to the log as the last line.
+            if (Directory.Exists(_placement.BundleDirectory))
+            {
+                File.Delete(_placement.PidFile);
+                File.Delete(_placement.RuncLog);
+            }
         }
         finally
         {

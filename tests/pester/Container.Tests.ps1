@@ -287,6 +287,100 @@ Stop-Process -Id `$PID -Force
     }
 }
 
+Describe 'Veth networks on a host bridge' {
+    BeforeAll {
+        # A bridge of this run's own (interface names: 15 characters at most) and a subnet no other test uses.
+        $script:Bridge = 'vsp' + [guid]::NewGuid().ToString('N').Substring(0, 8)
+        function script:Get-NetworkFields([string] $Address, [string] $Extra = '') {
+            "network: { type: 'veth', bridge: '$Bridge', address: '$Address'$Extra },"
+        }
+        function script:Get-BridgePorts { @(Get-ChildItem "/sys/class/net/$Bridge/brif" -ErrorAction Ignore | ForEach-Object Name) }
+        function script:Get-MachineNamespace([string] $Name) { @(Get-ChildItem /run/netns -Filter "virtshell-*-$Name" -ErrorAction Ignore) }
+        function script:Invoke-HostPing([string] $Address) {
+            & /bin/busybox ping -c 1 -W 3 $Address | Out-Null
+            $LASTEXITCODE
+        }
+    }
+    BeforeEach { if ($SkipReason) { Set-ItResult -Skipped -Because $SkipReason } }
+    AfterAll { Get-VirtMachine -Name 'web', 'db', 'twin', 'netorphan' -ErrorAction Ignore | Remove-VirtMachine -Force -Confirm:$false }
+
+    It 'two machines on one bridge ping each other, and the host pings them' {
+        Start-Container -Name web -Container (Get-NetworkFields '10.77.21.2/24')
+        Start-Container -Name db -Container (Get-NetworkFields '10.77.21.3/24')
+
+        Invoke-VirtCommand -Name web -Command 'ping', '-c', '1', '-W', '3', '10.77.21.3' | Out-Null
+        $LASTEXITCODE | Should -Be 0
+        Invoke-VirtCommand -Name db -Command 'ping', '-c', '1', '-W', '3', '10.77.21.2' | Out-Null
+        $LASTEXITCODE | Should -Be 0
+        Invoke-HostPing '10.77.21.2' | Should -Be 0
+        Invoke-VirtCommand -Name web -Command 'ls', '/sys/class/net' | Sort-Object | Should -Be 'eth0', 'lo'
+        (Invoke-VirtCommand -Name web -Command 'ip', 'route') -join "`n" | Should -Not -BeLike '*default*'
+    }
+
+    It 'a second machine with an address in use is refused with the field named' {
+        New-VirtMachine -Definition (New-ContainerDefinition -Name twin -Container (Get-NetworkFields '10.77.21.2/24')) | Out-Null
+        Start-VirtMachine -Name twin -ErrorVariable err -ErrorAction SilentlyContinue
+        $err[0].FullyQualifiedErrorId | Should -BeLike 'VirtShell.DefinitionInvalid,*'
+        $err[0].Exception.Message | Should -Be "container.network.address: 10.77.21.2 is already used on bridge '$Bridge' by machine 'web'"
+        (Get-VirtMachine -Name twin).State | Should -Be 'Created'
+        Get-MachineNamespace twin | Should -BeNullOrEmpty
+        Remove-VirtMachine -Name twin -Confirm:$false
+    }
+
+    It 'after Remove-VirtMachine: no veth, no network namespace, and the bridge goes with its last machine' {
+        $ports = Get-BridgePorts
+        $ports.Count | Should -Be 2
+        $namespace = (Get-MachineNamespace web)[0].FullName
+        Get-Content /proc/self/mountinfo | Where-Object { $_ -like "* $namespace *" } | Should -Not -BeNullOrEmpty
+
+        Remove-VirtMachine -Name web -Force -Confirm:$false
+
+        Get-MachineNamespace web | Should -BeNullOrEmpty
+        Get-Content /proc/self/mountinfo | Where-Object { $_ -like "* $namespace *" } | Should -BeNullOrEmpty
+        @(Get-BridgePorts).Count | Should -Be 1
+        Test-Path "/sys/class/net/$Bridge" | Should -BeTrue    # db still uses it
+
+        Remove-VirtMachine -Name db -Force -Confirm:$false
+
+        foreach ($port in $ports) { Test-Path "/sys/class/net/$port" | Should -BeFalse }
+        Get-MachineNamespace db | Should -BeNullOrEmpty
+        Test-Path "/sys/class/net/$Bridge" | Should -BeFalse   # made by the engine, used by nobody now
+    }
+
+    It 'Remove-VirtMachine -Force removes the network of a machine whose engine was killed' {
+        $definition = New-ContainerDefinition -Name netorphan -Container (Get-NetworkFields '10.77.21.9/24')
+        $child = Start-ChildPwsh @"
+New-VirtMachine -Definition '$definition' | Start-VirtMachine
+Receive-VirtConsole -Name netorphan -Wait -Pattern 'ready' -Timeout 20 | Out-Null
+'started'
+[Console]::Out.Flush()
+Stop-Process -Id `$PID -Force
+"@
+        $child.WaitForExit(60000) | Should -BeTrue
+        $child.StandardOutput.ReadToEnd() | Should -Match 'started'
+        $ports = Get-BridgePorts
+        $ports.Count | Should -Be 1
+        Invoke-HostPing '10.77.21.9' | Should -Be 0   # the container outlived its engine, network and all
+
+        Remove-VirtMachine -Name netorphan -Force -Confirm:$false
+
+        Test-Path "/sys/class/net/$($ports[0])" | Should -BeFalse
+        Get-MachineNamespace netorphan | Should -BeNullOrEmpty
+        Test-Path "/sys/class/net/$Bridge" | Should -BeFalse
+    }
+
+    It 'names the field at fault: <Case>' -ForEach @(
+        @{ Case = 'not a CIDR'; Network = "network: { type: 'veth', bridge: 'vsbr0', address: '10.77.0.300/24' },"; Expected = "*container.network.address*'10.77.0.300/24' is not an IPv4 address*" }
+        @{ Case = 'no prefix'; Network = "network: { type: 'veth', bridge: 'vsbr0', address: '10.77.0.2' },"; Expected = '*container.network.address*prefix length*' }
+        @{ Case = 'bridge name too long'; Network = "network: { type: 'veth', bridge: 'bridge-name-too-long', address: '10.77.0.2/24' },"; Expected = '*container.network.bridge*20 characters*at most 15 (IFNAMSIZ)*' }
+        @{ Case = 'gateway elsewhere'; Network = "network: { type: 'veth', bridge: 'vsbr0', address: '10.77.0.2/24', gateway: '10.78.0.1' },"; Expected = '*container.network.gateway*subnet 10.77.0.0/24*' }
+    ) {
+        Test-VirtDefinition -Path (New-ContainerDefinition -Name badnet -Container $Network) -ErrorVariable err -ErrorAction SilentlyContinue
+        $err[0].FullyQualifiedErrorId | Should -BeLike 'VirtShell.DefinitionInvalid,*'
+        $err[0].Exception.Message | Should -BeLike $Expected
+    }
+}
+
 Describe 'Bad container definitions' {
     BeforeEach { if ($SkipReason) { Set-ItResult -Skipped -Because $SkipReason } }
 

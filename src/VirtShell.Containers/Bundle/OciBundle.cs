@@ -23,17 +23,21 @@ public static class OciBundle
     public static readonly IReadOnlyList<string> ReadonlyPaths =
         ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
 
-    public static string Write(string bundleDirectory, ContainerSettings settings, string rootfs, string cgroupsPath)
+    /// <param name="networkNamespace">The named namespace a veth network was wired into (null for other networks).</param>
+    public static string Write(string bundleDirectory, ContainerSettings settings, string rootfs, string cgroupsPath, string? networkNamespace = null)
     {
         Directory.CreateDirectory(bundleDirectory);
         string path = Path.Combine(bundleDirectory, ConfigFile);
-        // Not through AtomicFile: the bundle is written afresh before every start and read by runc at once, so a
-        // torn file cannot outlive a crash, and an fsync here would sit on every start's critical path.
-        File.WriteAllText(path, Build(settings, rootfs, cgroupsPath).ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        string json = Build(settings, rootfs, cgroupsPath, networkNamespace).ToJsonString(new JsonSerializerOptions { WriteIndented = true });
+        // A restart usually finds the file as it would write it: left alone, the start path has one metadata update
+        // less. Not through AtomicFile: the bundle is checked or written before every start and read by runc at once,
+        // so a torn file cannot outlive a crash, and an fsync here would sit on every start's critical path.
+        if (File.Exists(path) && File.ReadAllText(path) == json) return path;
+        File.WriteAllText(path, json);
         return path;
     }
 
-    public static JsonObject Build(ContainerSettings settings, string rootfs, string cgroupsPath)
+    public static JsonObject Build(ContainerSettings settings, string rootfs, string cgroupsPath, string? networkNamespace = null)
     {
         var caps = Strings(settings.Capabilities);
         var process = new JsonObject
@@ -56,7 +60,20 @@ public static class OciBundle
         var namespaces = new JsonArray();
         foreach (var ns in new[] { "pid", "ipc", "uts", "mount", "cgroup" })
             namespaces.Add(new JsonObject { ["type"] = ns });
-        if (settings.Network == NetworkMode.None) namespaces.Add(new JsonObject { ["type"] = "network" });
+        switch (settings.Network)
+        {
+            case NetworkSettings.Isolated:
+                namespaces.Add(new JsonObject { ["type"] = "network" });
+                break;
+            case NetworkSettings.Veth:
+                // Made and wired by the engine before runc runs; runc joins it instead of making one.
+                namespaces.Add(new JsonObject
+                {
+                    ["type"] = "network",
+                    ["path"] = networkNamespace ?? throw new ArgumentNullException(nameof(networkNamespace), "a veth network needs its namespace"),
+                });
+                break;
+        }
 
         return new JsonObject
         {

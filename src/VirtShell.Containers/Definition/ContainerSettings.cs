@@ -1,3 +1,5 @@
+using System.Net;
+
 namespace VirtShell.Containers.Definition;
 
 /// <summary>The <c>container: {...}</c> section of a definition, checked and with paths made absolute.</summary>
@@ -8,7 +10,7 @@ public sealed record ContainerSettings
     public required string Hostname { get; init; }
     public IReadOnlyList<MountSettings> Mounts { get; init; } = [];
     public ResourceSettings Resources { get; init; } = new();
-    public NetworkMode Network { get; init; } = NetworkMode.None;
+    public NetworkSettings Network { get; init; } = new NetworkSettings.Isolated();
     public IReadOnlyList<string> Capabilities { get; init; } = DefaultCapabilities;
     /// <summary>The definition's <c>memory</c>: the container's memory limit (swap included).</summary>
     public required ulong MemoryLimitBytes { get; init; }
@@ -66,10 +68,20 @@ public sealed record ResourceSettings
     public long? Pids { get; init; }
 }
 
-public enum NetworkMode
+/// <summary>Which network the container sees.</summary>
+public abstract record NetworkSettings
 {
-    /// <summary>A network namespace of its own with only a loopback device.</summary>
-    None,
-    /// <summary>The host's network namespace.</summary>
-    Host,
+    /// <summary><c>'none'</c>: a network namespace of its own with only a loopback device.</summary>
+    public sealed record Isolated : NetworkSettings;
+
+    /// <summary><c>'host'</c>: the host's network namespace.</summary>
+    public sealed record Host : NetworkSettings;
+
+    /// <summary>
+    /// <c>{ type: 'veth', ... }</c>: a namespace of its own with loopback and <c>eth0</c>, one end of a veth pair whose
+    /// other end is attached to the host bridge <paramref name="Bridge"/>. No NAT and no default route unless
+    /// <paramref name="Gateway"/> is given: traffic stays between the host and the machines on the bridge.
+    /// </summary>
+    /// <param name="BridgeAddress">The bridge's host address, set only when the engine creates the bridge.</param>
+    public sealed record Veth(string Bridge, Ipv4Cidr Address, IPAddress? Gateway, Ipv4Cidr BridgeAddress) : NetworkSettings;
 }

@@ -1,3 +1,4 @@
+using System.Net;
 using System.Text.RegularExpressions;
 using VirtShell.Engine.Definitions;
 
@@ -15,6 +16,7 @@ public static partial class ContainerSettingsReader
     private static readonly string[] ProcessKeys = ["args", "env", "cwd", "uid", "gid", "terminal"];
     private static readonly string[] ResourceKeys = ["cpuShares", "cpuQuota", "cpuPeriod", "pids"];
     private static readonly string[] MountKeys = ["type", "source", "target", "readOnly", "size"];
+    private static readonly string[] VethKeys = ["type", "bridge", "address", "gateway", "bridgeAddress"];
 
     public static ContainerSettings Read(MachineSpec spec)
     {
@@ -185,12 +187,68 @@ public static partial class ContainerSettingsReader
         return settings;
     }
 
-    private static NetworkMode ReadNetwork(SectionReader section) => section.String("network") switch
+    private static NetworkSettings ReadNetwork(SectionReader section)
     {
-        null or "none" => NetworkMode.None,
-        "host" => NetworkMode.Host,
-        var other => throw section.Error("network", $"'{other}' is not supported ('none': own namespace with loopback only; 'host')"),
-    };
+        switch (section.Raw("network"))
+        {
+            case null or "none": return new NetworkSettings.Isolated();
+            case "host": return new NetworkSettings.Host();
+            case string other:
+                throw section.Error("network",
+                    $"'{other}' is not supported ('none': own namespace with loopback only; 'host'; or {{ type: 'veth', bridge, address }})");
+        }
+        var network = section.Object("network")!;
+        string type = network.String("type") ?? throw network.Error("type", "is required: 'veth'");
+        if (type != "veth") throw network.Error("type", $"'{type}' is not a network type here (an object network is {{ type: 'veth', ... }})");
+
+        string bridge = network.String("bridge") ?? throw network.Error("bridge", "is required: the host bridge the machine's veth joins (made if absent)");
+        if (InterfaceNameProblem(bridge) is { } problem) throw network.Error("bridge", problem);
+        var address = Cidr(network, "address") ?? throw network.Error("address", "is required: the machine's address with its prefix, like '10.77.0.2/24'");
+
+        IPAddress? gateway = null;
+        if (network.String("gateway") is { } gatewayText)
+        {
+            if (!Ipv4Cidr.IsDottedQuad(gatewayText) || !IPAddress.TryParse(gatewayText, out gateway))
+                throw network.Error("gateway", $"'{gatewayText}' is not an IPv4 address (like 10.77.0.1)");
+            if (!address.Contains(gateway) || gateway.Equals(address.Address))
+                throw network.Error("gateway", $"{gateway} must be another address in the machine's subnet {address.Network}");
+        }
+
+        var bridgeAddress = Cidr(network, "bridgeAddress");
+        if (bridgeAddress == null)
+        {
+            bridgeAddress = address.FirstHost;
+            if (bridgeAddress.Address.Equals(address.Address))
+                throw network.Error("address",
+                    $"{address.Address} is the bridge's default host address (the subnet's first); choose another or give network.bridgeAddress");
+        }
+        else if (bridgeAddress.Network != address.Network)
+            throw network.Error("bridgeAddress", $"{bridgeAddress} is not in the machine's subnet {address.Network}");
+        else if (bridgeAddress.Address.Equals(address.Address))
+            throw network.Error("bridgeAddress", $"{bridgeAddress.Address} is the machine's own address");
+
+        network.RejectUnknown(VethKeys);
+        return new NetworkSettings.Veth(bridge, address, gateway, bridgeAddress);
+    }
+
+    private static Ipv4Cidr? Cidr(SectionReader section, string key)
+    {
+        if (section.String(key) is not { } text) return null;
+        return Ipv4Cidr.TryParse(text, out string error) ?? throw section.Error(key, error);
+    }
+
+    /// <summary>Why <paramref name="name"/> cannot name a Linux network interface, or null when it can.</summary>
+    public static string? InterfaceNameProblem(string name)
+    {
+        // IFNAMSIZ is 16 with the terminating NUL; the kernel refuses longer names (and '/', ':', whitespace).
+        if (name.Length > 15) return $"'{name}' is {name.Length} characters; a Linux interface name has at most 15 (IFNAMSIZ)";
+        if (!InterfaceNamePattern().IsMatch(name) || name is "." or "..")
+            return $"'{name}' is not an interface name (letters, digits, '_', '-' and '.')";
+        return null;
+    }
+
+    [GeneratedRegex("^[A-Za-z0-9_.-]+$")]
+    private static partial Regex InterfaceNamePattern();
 
     private static IReadOnlyList<string> ReadCapabilities(SectionReader section)
     {

@@ -37,6 +37,12 @@ internal static partial class Libc
     [LibraryImport("libc", SetLastError = true)]
     private static partial int fchmod(int fd, uint mode);
 
+    [LibraryImport("libc", SetLastError = true)]
+    private static unsafe partial int fstat(int fd, byte* stat);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int flock(int fd, int operation);
+
     [LibraryImport("libc", EntryPoint = "syscall", SetLastError = true)]
     private static unsafe partial long syscall_openat2(long number, int dirfd, byte* path, OpenHow* how, nuint size);
 
@@ -48,7 +54,7 @@ internal static partial class Libc
     }
 
     private const long SYS_openat2 = 437;
-    public const int O_RDONLY = 0, O_WRONLY = 1, O_CREAT = 0x40, O_TRUNC = 0x200, O_DIRECTORY = 0x10000, O_CLOEXEC = 0x80000, O_PATH = 0x200000;
+    public const int O_RDONLY = 0, O_WRONLY = 1, O_RDWR = 2, O_CREAT = 0x40, O_TRUNC = 0x200, O_DIRECTORY = 0x10000, O_CLOEXEC = 0x80000, O_PATH = 0x200000;
     private const ulong RESOLVE_NO_MAGICLINKS = 0x02, RESOLVE_IN_ROOT = 0x10;
     public const int EEXIST = 17;
 
@@ -91,9 +97,39 @@ internal static partial class Libc
         throw new IOException($"creating directory '{name}' failed: {Error()}");
     }
 
+    /// <summary>
+    /// Waits for an exclusive flock on <paramref name="path"/> (made if absent); disposing the handle releases it.
+    /// Opened with open(2), not .NET: .NET puts a non-blocking shared flock of its own on files it opens, which would
+    /// fail instead of wait while another process holds this lock.
+    /// </summary>
+    public static SafeFileHandle LockFile(string path)
+    {
+        const int LOCK_EX = 2;
+        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0x180 /* 0600 */);
+        if (fd < 0) throw new IOException($"opening lock file {path} failed: {Error()}");
+        var handle = new SafeFileHandle(fd, ownsHandle: true);
+        while (flock(fd, LOCK_EX) != 0)
+        {
+            if (Marshal.GetLastPInvokeError() == EINTR) continue;
+            string error = Error();
+            handle.Dispose();
+            throw new IOException($"locking {path} failed: {error}");
+        }
+        return handle;
+    }
+
     public static void ChangeMode(SafeFileHandle file, uint mode)
     {
         if (fchmod((int)file.DangerousGetHandle(), mode) != 0) throw new IOException($"fchmod failed: {Error()}");
+    }
+
+    /// <summary>The st_mode of an open file (type and permission bits).</summary>
+    public static unsafe uint FileMode(SafeFileHandle file)
+    {
+        const int StatSize = 144, ModeOffset = 24; // struct stat on x86-64: st_dev, st_ino, st_nlink, then st_mode
+        byte* stat = stackalloc byte[StatSize];
+        if (fstat((int)file.DangerousGetHandle(), stat) != 0) throw new IOException($"fstat failed: {Error()}");
+        return *(uint*)(stat + ModeOffset);
     }
 
     public static string Describe(int errno) => Marshal.GetPInvokeErrorMessage(errno);

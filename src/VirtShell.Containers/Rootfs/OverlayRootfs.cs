@@ -22,7 +22,7 @@ public sealed class OverlayRootfs(string lower, string machineDirectory)
         foreach (var (name, path) in new[] { ("image", Lower), ("upper", Upper), ("work", Work) })
             if (path.IndexOfAny([',', ':', '\\']) >= 0)
                 throw new IOException($"the overlay {name} folder '{path}' contains ',', ':' or '\\', which overlayfs options cannot carry");
-        if (IsMounted(Merged)) Libc.Unmount(Merged); // left by an engine that died mid-run
+        if (MountTable.IsMounted(Merged)) Libc.Unmount(Merged); // left by an engine that died mid-run
         Libc.MountOverlay(Merged, $"lowerdir={Lower},upperdir={Upper},workdir={Work}");
     }
 
@@ -30,22 +30,6 @@ public sealed class OverlayRootfs(string lower, string machineDirectory)
     {
         string merged = MergedPath(machineDirectory);
         // Stacked mounts (an overlay left by a dead engine under a fresh one) come off one per call.
-        for (int i = 0; i < 8 && IsMounted(merged); i++) Libc.Unmount(merged);
+        for (int i = 0; i < 8 && MountTable.IsMounted(merged); i++) Libc.Unmount(merged);
     }
-
-    /// <summary>Whether <paramref name="path"/> is a mount point in this process's mount namespace.</summary>
-    public static bool IsMounted(string path)
-    {
-        string full = Path.GetFullPath(path).TrimEnd('/');
-        foreach (var line in File.ReadLines("/proc/self/mountinfo"))
-        {
-            // Field 5 is the mount point, with space, tab, newline and backslash escaped as octal.
-            var fields = line.Split(' ');
-            if (fields.Length > 4 && Unescape(fields[4]) == full) return true;
-        }
-        return false;
-    }
-
-    private static string Unescape(string field) =>
-        field.Replace("\\040", " ").Replace("\\011", "\t").Replace("\\012", "\n").Replace("\\134", "\\");
 }

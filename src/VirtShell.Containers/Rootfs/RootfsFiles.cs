@@ -47,6 +47,20 @@ public sealed class RootfsFiles(string root)
         return copy.ToArray();
     }
 
+    /// <summary>Whether <paramref name="path"/> is a regular file with an execute bit, as the container would see it.</summary>
+    public bool IsProgram(string path)
+    {
+        using var root = Libc.OpenDirectory(Root);
+        var (file, _) = Libc.OpenInRoot(root, string.Join('/', Split(path)), Libc.O_PATH, 0);
+        if (file == null) return false;
+        using (file)
+        {
+            uint mode = Libc.FileMode(file);
+            const uint TypeMask = 0xF000, Regular = 0x8000, AnyExecute = 0x49; // S_IFMT, S_IFREG, 0111
+            return (mode & TypeMask) == Regular && (mode & AnyExecute) != 0;
+        }
+    }
+
     private static SafeFileHandle Open(SafeFileHandle root, string relative, int flags, uint mode = 0, string? shown = null)
     {
         var (handle, errno) = Libc.OpenInRoot(root, relative, flags, mode);

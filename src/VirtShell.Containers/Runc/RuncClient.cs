@@ -9,7 +9,7 @@ public sealed record RuncState(string Id, string Status, int Pid);
 /// <summary>
 /// Drives the runc binary with the project's own state root (<c>--root</c> under $VIRTSHELL_HOME), so our
 /// containers never mix with another engine's. Each call is one runc process; runc's log goes to a JSON file
-/// from which errors are read (for create and exec, stderr belongs to the container).
+/// from which errors are read (for run and exec, stderr belongs to the container).
 /// </summary>
 public sealed class RuncClient(string executable, string stateRoot)
 {
@@ -25,23 +25,21 @@ public sealed class RuncClient(string executable, string stateRoot)
     }
 
     /// <summary>
-    /// Starts <c>runc create</c>: the container's init waits for <see cref="Start"/>. The returned process's
-    /// redirected stdin/stdout/stderr are the container's; runc itself has exited when this returns.
+    /// Launches <c>runc run --detach</c>: create and start in one runc process (one spawn on the start path instead
+    /// of create + start). The returned process's redirected stdin/stdout/stderr are the container's from the moment
+    /// it exists, so its output can be pumped before runc has exited; <see cref="WaitUntilStarted"/> waits for runc.
     /// </summary>
-    public Process Create(string id, string bundle, string pidFile, string logFile)
+    public Process RunDetached(string id, string bundle, string pidFile, string logFile) =>
+        Launch(["run", "--detach", "--bundle", bundle, "--pid-file", pidFile, id], logFile, redirectInput: true);
+
+    /// <summary>Waits for a <see cref="RunDetached"/> launch to end; throws with runc's explanation when it could not start the container.</summary>
+    public static void WaitUntilStarted(Process run, string id, string logFile)
     {
-        var process = Launch(["create", "--bundle", bundle, "--pid-file", pidFile, id], logFile, redirectInput: true);
-        process.WaitForExit();
-        if (process.ExitCode != 0)
-        {
-            string error = LastError(logFile) ?? $"runc create exited with {process.ExitCode}";
-            process.Dispose();
-            throw new RuncException($"runc could not create container '{id}': {error}");
-        }
-        return process;
+        run.WaitForExit();
+        if (run.ExitCode != 0)
+            throw new RuncException($"runc could not start container '{id}': {LastError(logFile) ?? $"runc run exited with {run.ExitCode}"}");
     }
 
-    public void Start(string id) => Run(["start", id]);
     public void Pause(string id) => Run(["pause", id]);
     public void Resume(string id) => Run(["resume", id]);
 

@@ -7,12 +7,12 @@ namespace VirtShell.Tests.Containers;
 /// <summary>The OCI config the engine hands runc, checked as data (no root needed).</summary>
 public sealed class ContainerBundleTests
 {
-    private static ContainerSettings Settings(NetworkMode network = NetworkMode.None, ResourceSettings? resources = null) => new()
+    private static ContainerSettings Settings(NetworkSettings? network = null, ResourceSettings? resources = null) => new()
     {
         Rootfs = new RootfsSource.Busybox(),
         Process = new ProcessSettings { Args = ["/bin/sh"], Uid = 7, Gid = 8 },
         Hostname = "box",
-        Network = network,
+        Network = network ?? new NetworkSettings.Isolated(),
         Resources = resources ?? new ResourceSettings(),
         MemoryLimitBytes = 32UL << 20,
         Mounts = [new MountSettings { Kind = MountKind.Bind, Source = "/srv/data", Target = "/data", ReadOnly = true }],
@@ -21,12 +21,19 @@ public sealed class ContainerBundleTests
     private static List<string> Strings(JsonNode? array) => array!.AsArray().Select(n => n!.GetValue<string>()).ToList();
 
     [Fact]
-    public void Namespaces_include_an_own_network_only_for_network_none()
+    public void Namespaces_include_an_own_network_except_for_network_host()
     {
-        List<string> Types(NetworkMode mode) =>
-            OciBundle.Build(Settings(mode), "/r", "/virtshell/x")["linux"]!["namespaces"]!.AsArray().Select(n => n!["type"]!.GetValue<string>()).ToList();
-        Assert.Equal(["pid", "ipc", "uts", "mount", "cgroup", "network"], Types(NetworkMode.None));
-        Assert.Equal(["pid", "ipc", "uts", "mount", "cgroup"], Types(NetworkMode.Host));
+        JsonArray Namespaces(NetworkSettings network, string? ns = null) =>
+            OciBundle.Build(Settings(network), "/r", "/virtshell/x", ns)["linux"]!["namespaces"]!.AsArray();
+        List<string> Types(NetworkSettings network, string? ns = null) => Namespaces(network, ns).Select(n => n!["type"]!.GetValue<string>()).ToList();
+        Assert.Equal(["pid", "ipc", "uts", "mount", "cgroup", "network"], Types(new NetworkSettings.Isolated()));
+        Assert.Equal(["pid", "ipc", "uts", "mount", "cgroup"], Types(new NetworkSettings.Host()));
+
+        // A veth network's namespace is made and wired by the engine first: runc joins it by path.
+        var veth = new NetworkSettings.Veth("vsbr0", Ipv4Cidr.TryParse("10.77.0.2/24", out _)!, null, Ipv4Cidr.TryParse("10.77.0.1/24", out _)!);
+        var network = Namespaces(veth, "/run/netns/virtshell-x").Single(n => n!["type"]!.GetValue<string>() == "network")!;
+        Assert.Equal("/run/netns/virtshell-x", network["path"]!.GetValue<string>());
+        Assert.Throws<ArgumentNullException>(() => Namespaces(veth));
     }
 
     [Fact]

@@ -37,13 +37,19 @@ public sealed class ContainerCleanupTests : IDisposable
     [ContainerFact]
     public void A_failed_start_leaves_nothing_behind()
     {
-        // runc accepts the bundle, but the program is not in the image: create fails inside the container.
+        // The program is not in the image: the start fails (before runc runs) with the field named.
         var machine = _host.Create(_host.Spec("broken", ["/no/such/init"]));
         var e = Assert.ThrowsAny<Exception>(machine.Start);
-        Assert.Contains("/no/such/init", e.Message);
+        Assert.Contains("container.process.args[0]: '/no/such/init'", e.Message);
         Assert.Equal(MachineState.Created, machine.State); // as before the start
         Assert.Empty(_host.Containers.FindLeftovers("broken"));
-        Assert.Empty(Directory.GetFiles(Path.Combine(machine.Directory, "bundle"), "*.pid"));
+        string bundle = Path.Combine(machine.Directory, "bundle");
+        Assert.Empty(Directory.Exists(bundle) ? Directory.GetFiles(bundle, "*.pid") : []);
+
+        // A name without '/' is looked up along the process's PATH, as runc would.
+        var unnamed = _host.Create(_host.Spec("unnamed", ["no-such-program"]));
+        Assert.Contains("'no-such-program' is not found on the process's PATH", Assert.ThrowsAny<Exception>(unnamed.Start).Message);
+        Assert.Empty(_host.Containers.FindLeftovers("unnamed"));
     }
 
     [ContainerFact]

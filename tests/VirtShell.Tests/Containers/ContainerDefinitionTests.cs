@@ -67,7 +67,7 @@ public sealed class ContainerDefinitionTests : IDisposable
         var settings = ContainerSettingsReader.Read(Spec(Busybox()));
         Assert.Equal(["/bin/sh"], settings.Process.Args);
         Assert.Equal("c1", settings.Hostname);
-        Assert.Equal(NetworkMode.None, settings.Network);
+        Assert.IsType<NetworkSettings.Isolated>(settings.Network);
         Assert.Contains("CAP_NET_BIND_SERVICE", settings.Capabilities);
         Assert.DoesNotContain("CAP_SYS_ADMIN", settings.Capabilities);
     }

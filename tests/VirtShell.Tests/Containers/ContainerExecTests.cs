@@ -22,6 +22,15 @@ public sealed class ContainerExecTests : IDisposable
     }
 
     [ContainerFact]
+    public void A_command_given_right_after_the_start_waits_for_the_container()
+    {
+        // Start returns before runc has made the container (it runs on the machine's thread); exec must not fail then.
+        var machine = _host.Create(_host.Spec("early", ["/bin/sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]));
+        machine.Start();
+        Assert.Equal((0, "early", ""), Exec(machine, "hostname"));
+    }
+
+    [ContainerFact]
     public void Exec_takes_user_directory_and_environment()
     {
         var machine = _host.StartIdle("execopts");

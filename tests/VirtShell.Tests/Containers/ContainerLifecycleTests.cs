@@ -56,6 +56,22 @@ public sealed class ContainerLifecycleTests : IDisposable
     }
 
     [ContainerFact]
+    public void A_stop_right_after_the_start_reaches_the_container_runc_is_still_making()
+    {
+        // Start returns before runc has made the container; the stop is held until it exists, then delivered.
+        foreach (bool turnOff in new[] { true, false })
+        {
+            string name = turnOff ? "hasty-off" : "hasty-stop";
+            var machine = _host.Create(_host.Spec(name, ["/bin/sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]));
+            machine.Start();
+            machine.Stop(turnOff, TimeSpan.FromSeconds(20));
+            Assert.Equal(MachineState.Stopped, machine.State);
+            Assert.Equal(ExitReason.StoppedByUser, machine.LastExit!.Reason);
+            Assert.Empty(_host.Containers.FindLeftovers(name));
+        }
+    }
+
+    [ContainerFact]
     public void Stop_escalates_to_sigkill_after_the_timeout()
     {
         var machine = _host.Create(_host.Spec("deaf", ["/bin/sh", "-c", "echo ready; while true; do sleep 1; done"]));
