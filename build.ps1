@@ -34,6 +34,7 @@ $DebianPackages = [ordered]@{
     'binutils'         = 'objcopy'           # links the kit and makes its flat image
     'busybox-static'   = 'busybox'           # container rootfs
     'runc'             = 'runc'              # container model's OCI runtime
+    'iproute2'         = 'ip'                # container veth networks
     'qemu-system-x86'  = 'qemu-system-i386'  # speed anchor
     'bochs'            = 'bochs'             # speed anchor
     'bochsbios'        = $null
