@@ -33,11 +33,11 @@ internal sealed class SpecCache
         if (!StillValid(entry))
         {
             lock (_lock)
-                if (_entries.TryGetValue(entry.Key, out var node) && node.Value == entry) Drop(node);
+                if (_entries.TryGetValue(entry.Key, out var node) && ReferenceEquals(node.Value, entry)) Drop(node);
             return null;
         }
         lock (_lock)
-            if (_entries.TryGetValue(entry.Key, out var node) && node.Value == entry)
+            if (_entries.TryGetValue(entry.Key, out var node) && ReferenceEquals(node.Value, entry))
             {
                 _recency.Remove(node);
                 _recency.AddFirst(node);
