@@ -28,7 +28,6 @@ public sealed class ContainerRuntime : IMachineRuntime, ICommandExecution, IGues
     private static readonly TimeSpan StartWait = TimeSpan.FromSeconds(30);
 
     private readonly object _lock = new();
-    private readonly object _consoleLock = new();
     private readonly ContainerHost _host;
     private readonly ContainerSettings _settings;
     private readonly ContainerPlacement _placement;
@@ -388,9 +387,9 @@ public sealed class ContainerRuntime : IMachineRuntime, ICommandExecution, IGues
             int n;
             while ((n = stream.Read(buffer)) > 0)
             {
-                // One chunk at a time, so stdout and stderr interleave by write, not by byte.
-                lock (_consoleLock)
-                    for (int i = 0; i < n; i++) _services.Console.WriteFromGuest(buffer[i]);
+                // One chunk per call: the channel stores it in one hold of its lock, so stdout and stderr
+                // interleave by write, not by byte.
+                _services.Console.WriteFromGuest(buffer.AsSpan(0, n));
             }
         }
         catch (Exception e) when (e is IOException or ObjectDisposedException) { /* the run is being torn down */ }

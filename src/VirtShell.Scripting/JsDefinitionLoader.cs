@@ -14,10 +14,13 @@ namespace VirtShell.Scripting;
 /// through ClearScript. Each load gets its own engine on its own script thread; the engine lives on in the returned
 /// hooks when the definition has hooks or script devices, and is released at once otherwise. Nothing touches V8
 /// before the first <see cref="Load"/>, so constructing a loader (and importing the module) stays cheap.
+/// The spec of a definition without hooks or script devices is kept (<see cref="SpecCache"/>): loading it again
+/// while its files are unchanged creates no engine, which is most of what starting such a machine would cost here.
 /// </summary>
 public sealed class JsDefinitionLoader(ScriptLimits? limits = null) : IDefinitionLoader
 {
     private readonly ScriptLimits _limits = Checked(limits ?? new ScriptLimits());
+    private readonly SpecCache _specs = new();
 
     private static ScriptLimits Checked(ScriptLimits limits)
     {
@@ -38,6 +41,7 @@ public sealed class JsDefinitionLoader(ScriptLimits? limits = null) : IDefinitio
         string full = Path.GetFullPath(path);
         if (!File.Exists(full)) throw new DefinitionException($"definition file {full} does not exist");
         if (nameOverride != null) SpecReader.CheckName(nameOverride, $"{full}: machine name", null);
+        if (_specs.Find(full, nameOverride) is { } known) return new LoadedDefinition(known, null);
 
         DefinitionEngine engine;
         try
@@ -65,6 +69,7 @@ public sealed class JsDefinitionLoader(ScriptLimits? limits = null) : IDefinitio
 
             if (functions == null && !scripted)
             {
+                _specs.Add(full, nameOverride, spec, engine.Sources.Texts());
                 engine.Dispose();
                 return new LoadedDefinition(spec, null);
             }

@@ -271,10 +271,22 @@ public sealed class Machine
         lock (_lock)
         {
             _record = (change?.Invoke(_record) ?? _record) with { State = state };
-            if (System.IO.Directory.Exists(Directory)) _host.Store.Save(_record);
+            if (System.IO.Directory.Exists(Directory)) _host.Store.Save(_record, durable: MustSurviveACrash(state));
             Monitor.PulseAll(_lock);
         }
     }
+
+    /// <summary>
+    /// Whether a record in <paramref name="state"/> is saved with an fsync. Only a power cut (or a kernel crash)
+    /// can lose a write that skipped it, and no machine outlives that: after one, the states of a run (Starting,
+    /// Running, Paused, Stopping) are all false. The host's orphan check (<c>VirtualizationHost.Orphaned</c>) turns
+    /// any of them whose owner process is gone into Stopped with reason HostProcessEnded; a lost one leaves the last
+    /// durable record instead (Created, or Stopped/Crashed with the previous run's exit), which also says that the
+    /// machine is not running. So the fsync is paid only where the record says something no later run can restore:
+    /// that the machine exists, and how its run ended.
+    /// </summary>
+    private static bool MustSurviveACrash(MachineState state) =>
+        state is not (MachineState.Starting or MachineState.Running or MachineState.Paused or MachineState.Stopping);
 
     private static readonly DateTimeOffset ProcessStart = Process.GetCurrentProcess().StartTime.ToUniversalTime();
 

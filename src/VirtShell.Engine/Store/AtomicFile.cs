@@ -5,9 +5,15 @@ namespace VirtShell.Engine.Store;
 /// <summary>Writes that either happen whole or not at all: temp file, fsync, rename over the target.</summary>
 public static class AtomicFile
 {
-    public static void WriteAllText(string path, string text) => WriteAllBytes(path, Encoding.UTF8.GetBytes(text));
+    public static void WriteAllText(string path, string text, bool durable = true) => WriteAllBytes(path, Encoding.UTF8.GetBytes(text), durable);
 
-    public static void WriteAllBytes(string path, byte[] bytes)
+    /// <summary>
+    /// Without <paramref name="durable"/> the fsync is left out: readers still see the old file or the new one
+    /// whole (the rename is atomic), but a power cut may lose the write. On ext4 (auto_da_alloc, the default) and
+    /// btrfs a rename over an existing file puts the new data on disk before the rename, so what survives is the
+    /// old file or the new one; on filesystems without that ordering (XFS) the file may come back empty.
+    /// </summary>
+    public static void WriteAllBytes(string path, byte[] bytes, bool durable = true)
     {
         string temp = $"{path}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp";
         try
@@ -15,7 +21,7 @@ public static class AtomicFile
             using (var fs = new FileStream(temp, FileMode.CreateNew, FileAccess.Write))
             {
                 fs.Write(bytes);
-                fs.Flush(flushToDisk: true);
+                fs.Flush(flushToDisk: durable);
             }
             File.Move(temp, path, overwrite: true);
         }

@@ -77,8 +77,9 @@ public sealed partial class MachineStore
         }
     }
 
-    public void Save(MachineRecord record) =>
-        AtomicFile.WriteAllText(Path.Combine(MachineDirectory(record.Name), RecordFile), JsonSerializer.Serialize(record, Json));
+    /// <summary>Replaces the record atomically; <paramref name="durable"/>: see <see cref="AtomicFile.WriteAllBytes"/>.</summary>
+    public void Save(MachineRecord record, bool durable = true) =>
+        AtomicFile.WriteAllText(Path.Combine(MachineDirectory(record.Name), RecordFile), JsonSerializer.Serialize(record, Json), durable);
 
     public MachineRecord? Load(string name)
     {

@@ -22,6 +22,9 @@ internal sealed class DefinitionSources
 
     public IReadOnlyCollection<string> Files { get { lock (_lock) return _texts.Keys.ToArray(); } }
 
+    /// <summary>A copy of every loaded file's text, by path.</summary>
+    public IReadOnlyDictionary<string, string> Texts() { lock (_lock) return new Dictionary<string, string>(_texts, StringComparer.Ordinal); }
+
     /// <summary>Maps the file name V8 reports back to a loaded path (V8 may show the path or its file URI).</summary>
     public string? Known(string? reported)
     {

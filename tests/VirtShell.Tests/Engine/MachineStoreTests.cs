@@ -48,12 +48,14 @@ public class MachineStoreTests
         Assert.Empty(Directory.EnumerateFileSystemEntries(store.MachinesDirectory));
     }
 
-    [Fact]
-    public void Saving_replaces_the_record_whole_and_leaves_no_temp_files()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Saving_replaces_the_record_whole_and_leaves_no_temp_files(bool durable)
     {
         var store = new MachineStore(Directory.CreateTempSubdirectory().FullName);
         store.Create(Record("h1"));
-        store.Save(store.Load("h1")! with { State = MachineState.Stopped, LastExit = new MachineExit(ExitReason.DebugExit, 1) });
+        store.Save(store.Load("h1")! with { State = MachineState.Stopped, LastExit = new MachineExit(ExitReason.DebugExit, 1) }, durable);
         var loaded = store.Load("h1")!;
         Assert.Equal(MachineState.Stopped, loaded.State);
         Assert.Equal(1, loaded.LastExit!.Status);
