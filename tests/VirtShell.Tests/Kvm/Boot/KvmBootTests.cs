@@ -53,4 +53,15 @@ public class KvmBootTests
         Assert.Equal(new uint[] { 'L', '6', '4' }, m.Recorder.Writes.Select(w => w.Value));
         Assert.Equal(0x500UL, m.Cpu.GetState().Efer & 0x500);
     }
+
+    [KvmFact]
+    public void A_vmlinux_runs_from_its_physical_address_in_long_mode()
+    {
+        using var files = new BootTestImages();
+        using var m = new KvmTestMachine(8 << 20);
+        var spec = new BootSpec { Kind = BootKind.Linux, Mode = CpuStartMode.Long, Image = files.Write("vmlinux", BootTestImages.TinyVmlinux()), CommandLine = "vm" };
+        m.Cpu.SetState(new LinuxBootLoader().Load(spec, m.Memory));
+        Assert.Equal(CpuExitReason.ExitRequested, m.RunToExit().Reason);
+        Assert.Equal(new uint[] { 'V', 'v', 'm', 0 }, m.Recorder.Writes.Select(w => w.Value));
+    }
 }
