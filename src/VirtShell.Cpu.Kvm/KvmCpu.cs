@@ -223,10 +223,13 @@ public sealed unsafe class KvmCpu : IVirtualCpu
     {
         KvmRegs regs;
         KvmSregs sregs;
+        KvmXsave xsave;
         Ioctl(KvmApi.GetRegs, (nint)(&regs), "KVM_GET_REGS");
         Ioctl(KvmApi.GetSregs, (nint)(&sregs), "KVM_GET_SREGS");
+        Ioctl(KvmApi.GetXsave, (nint)(&xsave), "KVM_GET_XSAVE");
         var state = new CpuState();
         KvmStateMapping.Read(regs, sregs, state);
+        KvmStateMapping.Read(xsave.Region, state.Fpu);
         return state;
     }
 
@@ -238,6 +241,11 @@ public sealed unsafe class KvmCpu : IVirtualCpu
         Ioctl(KvmApi.SetSregs, (nint)(&sregs), "KVM_SET_SREGS");
         var regs = KvmStateMapping.ToRegs(state);
         Ioctl(KvmApi.SetRegs, (nint)(&regs), "KVM_SET_REGS");
+        // KVM_SET_FPU would leave MXCSR behind; the XSAVE area carries it, and AVX state CpuState does not hold stays.
+        KvmXsave xsave;
+        Ioctl(KvmApi.GetXsave, (nint)(&xsave), "KVM_GET_XSAVE");
+        KvmStateMapping.Write(state.Fpu, xsave.Region);
+        Ioctl(KvmApi.SetXsave, (nint)(&xsave), "KVM_SET_XSAVE");
         // A state says where to run from: a vCPU the kernel holds halted (after HLT) must run again, or it would sit
         // in KVM_RUN until an interrupt came.
         uint runnable = KvmApi.MpStateRunnable;
