@@ -68,6 +68,22 @@ public class KvmCpuTests
     }
 
     [KvmFact]
+    public void The_guest_is_not_offered_cmpxchg16b_which_kvms_instruction_emulator_cannot_run()
+    {
+        using var m = new KvmTestMachine();
+        m.LoadRealMode("""
+            mov eax, 1
+            cpuid
+            mov eax, ecx
+            out 0x80, eax
+            out 0xf4, al
+            """);
+        Assert.Equal(CpuExitReason.ExitRequested, m.RunToExit().Reason);
+        Assert.Equal(0u, m.Recorder.Writes.Single().Value & 1u << 13);
+        Assert.NotEqual(0u, m.Recorder.Writes.Single().Value & 1u << 31); // the hypervisor bit: it is KVM's CPUID
+    }
+
+    [KvmFact]
     public void String_io_delivers_every_element_of_a_rep_outs_and_rep_ins()
     {
         using var m = new KvmTestMachine();
