@@ -28,6 +28,7 @@ internal static class KvmApi
     public const nuint SetRegs = 0x4090AE82;
     public const nuint GetSregs = 0x8138AE83;
     public const nuint SetSregs = 0x4138AE84;
+    public const nuint Translate = 0xC018AE85;
     public const nuint SetMsrs = 0x4008AE89;
     public const nuint GetXsave = 0x9000AEA4;
     public const nuint SetXsave = 0x5000AEA5;

@@ -149,3 +149,12 @@ internal unsafe struct KvmRunSystemEvent
     public uint Type, NData;
     public fixed ulong Data[16];
 }
+
+/// <summary>struct kvm_translation: a guest linear address through the vCPU's current page tables.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct KvmTranslation
+{
+    public ulong LinearAddress, PhysicalAddress;
+    public byte Valid, Writeable, Usermode;
+    public fixed byte Pad[5];
+}
