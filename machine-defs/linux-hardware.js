@@ -19,14 +19,14 @@ export default machine({
     uart16550({ port: 0x3f8, irq: 4, console: true }),
   ],
   boot: {
-    // noxsave, nofsgsbase: on hosts that are VMs KVM emulates ring 0 with an instruction emulator that has no XSAVE,
-    // XRSTOR or RD/WRGSBASE (the kernel then uses FXSAVE and SWAPGS). tsc=reliable, no_timer_check, lpj: no
+    // noxsave, nofsgsbase, clearcpuid=smap: on hosts that are VMs KVM emulates ring 0 with an instruction emulator that
+    // has no XSAVE/XRSTOR, RD/WRGSBASE or STAC/CLAC (the kernel then uses FXSAVE and SWAPGS, and no SMAP). tsc=reliable, no_timer_check, lpj: no
     // calibration or timer checks against the PIT, which misjudge time when ring 0 runs this slowly.
     type: 'linux',
     image: '../out/linux/vmlinux',
     initrd: '../out/linux/initramfs.cpio.gz',
     mode: 'long',
-    cmdline: 'console=ttyS0,115200 earlyprintk=serial,ttyS0,115200 panic=-1 nokaslr noxsave nofsgsbase tsc=reliable no_timer_check lpj=1000000 rdinit=/init',
+    cmdline: 'console=ttyS0,115200 earlyprintk=serial,ttyS0,115200 panic=-1 nokaslr noxsave nofsgsbase clearcpuid=smap tsc=reliable no_timer_check lpj=1000000 rdinit=/init',
   },
   hooks: {
     beforeBoot(vm) { vm.log(`booting ${vm.name}`); },
