@@ -32,7 +32,7 @@ public sealed unsafe partial class KvmCpu : IVirtualCpu
     private int _inKvmRun;
     private nuint _thread;
 
-    private long _exits, _ioExits, _mmioExits, _breakpoints;
+    private long _exits, _ioExits, _mmioExits, _completedUnemulated;
 
     public int Id { get; }
 
@@ -67,8 +67,8 @@ public sealed unsafe partial class KvmCpu : IVirtualCpu
     public long Exits => Volatile.Read(ref _exits);
     public long IoExits => Volatile.Read(ref _ioExits);
     public long MmioExits => Volatile.Read(ref _mmioExits);
-    /// <summary>INT3s KVM's emulator handed back and this backend delivered (see <see cref="TryDeliverBreakpoint"/>).</summary>
-    public long DeliveredBreakpoints => Volatile.Read(ref _breakpoints);
+    /// <summary>Instructions KVM's emulator handed back that this backend completed (see <see cref="TryCompleteUnemulated"/>).</summary>
+    public long CompletedUnemulated => Volatile.Read(ref _completedUnemulated);
 
     private KvmRunHeader* Header => (KvmRunHeader*)_run;
     private T* Union<T>() where T : unmanaged => (T*)(_run + KvmRunHeader.UnionOffset);
@@ -128,7 +128,7 @@ public sealed unsafe partial class KvmCpu : IVirtualCpu
                         $"KVM could not enter the guest (KVM_EXIT_FAIL_ENTRY): hardware entry failure reason 0x{fail->HardwareEntryFailureReason:x} on CPU {fail->Cpu}");
                 }
                 case KvmApi.ExitReason.InternalError:
-                    if (TryDeliverBreakpoint(Union<KvmRunInternal>())) break;
+                    if (TryCompleteUnemulated(Union<KvmRunInternal>())) break;
                     return InternalError(Union<KvmRunInternal>());
                 case KvmApi.ExitReason.Unknown:
                     return new CpuExit(CpuExitReason.InternalError,

@@ -3,26 +3,59 @@ using VirtShell.Cpu.Kvm.Native;
 
 namespace VirtShell.Cpu.Kvm;
 
+/// <summary>
+/// Where the host is itself a VM, KVM runs ring-0 guest code through its instruction emulator, and some instructions a
+/// kernel executes are not in it: they come back as emulation failures. The few that are simple enough are completed
+/// here, as the CPU would; anything else (another instruction, another mode, a case these do not cover) is left to be
+/// reported as the failure it is.
+/// </summary>
 public sealed unsafe partial class KvmCpu
 {
-    private const byte Int3 = 0xCC;
+    private const byte Int3 = 0xCC, Fwait = 0x9B;
+    private const ushort FswErrorSummary = 1 << 7;
     private const ulong RflagsTf = 1 << 8, RflagsIf = 1 << 9, RflagsNt = 1 << 14, RflagsRf = 1 << 16, RflagsVm = 1 << 17;
     private const ulong EferLma = 1 << 10;
     private const int BreakpointVector = 3, GateInterrupt64 = 0xE, GateTrap64 = 0xF;
 
-    /// <summary>
-    /// Where the host is itself a VM, KVM runs ring-0 guest code through its instruction emulator, which delivers
-    /// software interrupts only in real mode: an INT3 in a 64-bit kernel (Linux executes one at boot, testing its own
-    /// breakpoint handling) comes back as an emulation failure. This delivers it as the CPU would for a 64-bit kernel
-    /// at CPL 0: through IDT gate 3, onto the gate's IST stack if it names one, frame SS, RSP, RFLAGS, CS, RIP+1. Anything
-    /// else (another instruction, another mode, a privilege change) is left to be reported as the failure it is.
-    /// </summary>
-    private bool TryDeliverBreakpoint(KvmRunInternal* error)
+    private bool TryCompleteUnemulated(KvmRunInternal* error)
     {
         // With KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES, data[1] holds the length and the first 7 bytes.
         if ((KvmApi.InternalErrorSuberror)error->Suberror != KvmApi.InternalErrorSuberror.Emulation || error->NData < 2
-            || (error->Data[0] & 1) == 0 || (byte)error->Data[1] == 0 || (byte)(error->Data[1] >> 8) != Int3)
+            || (error->Data[0] & 1) == 0 || (byte)error->Data[1] == 0)
             return false;
+        bool done = (byte)(error->Data[1] >> 8) switch
+        {
+            Int3 => TryDeliverBreakpoint(),
+            Fwait => TryCompleteFwait(),
+            _ => false,
+        };
+        if (done) _completedUnemulated++;
+        return done;
+    }
+
+    /// <summary>
+    /// FWAIT (Linux waits so when it drops a task's FPU state) only raises #MF for a pending unmasked x87 exception;
+    /// without one it does nothing, and the guest goes on after it.
+    /// </summary>
+    private bool TryCompleteFwait()
+    {
+        KvmXsave xsave;
+        Ioctl(KvmApi.GetXsave, (nint)(&xsave), "KVM_GET_XSAVE");
+        if ((*(ushort*)(xsave.Region + KvmXsave.Fsw) & FswErrorSummary) != 0) return false;
+        KvmRegs regs;
+        Ioctl(KvmApi.GetRegs, (nint)(&regs), "KVM_GET_REGS");
+        regs.Rip++;
+        Ioctl(KvmApi.SetRegs, (nint)(&regs), "KVM_SET_REGS");
+        return true;
+    }
+
+    /// <summary>
+    /// The emulator delivers software interrupts only in real mode; Linux executes an INT3 at boot, testing its own
+    /// breakpoint handling. This delivers it as the CPU does for a 64-bit kernel at CPL 0: through IDT gate 3, onto the
+    /// gate's IST stack if it names one, frame SS, RSP, RFLAGS, CS, RIP+1.
+    /// </summary>
+    private bool TryDeliverBreakpoint()
+    {
         KvmRegs regs;
         KvmSregs sregs;
         Ioctl(KvmApi.GetRegs, (nint)(&regs), "KVM_GET_REGS");
@@ -61,7 +94,6 @@ public sealed unsafe partial class KvmCpu
         sregs.Cs.Selector = selector; // CPL 0 to CPL 0: the same kernel code segment, by the gate's selector
         Ioctl(KvmApi.SetSregs, (nint)(&sregs), "KVM_SET_SREGS");
         Ioctl(KvmApi.SetRegs, (nint)(&regs), "KVM_SET_REGS");
-        _breakpoints++;
         return true;
     }
 
