@@ -20,14 +20,15 @@ export default machine({
   ],
   boot: {
     // noxsave ... clearcpuid=...: on hosts that are VMs KVM runs ring 0 through an instruction emulator that has no
-    // XSAVE/XRSTOR, RD/WRGSBASE, STAC/CLAC or RDPID (met in this order by a boot), nor INVPCID, POPCNT, RDRAND,
-    // RDSEED, RDTSCP or the VERW of the CPU-bug mitigations: the kernel is told not to use them. tsc=reliable, no_timer_check, lpj: no
+    // XSAVE/XRSTOR, RD/WRGSBASE, STAC/CLAC, RDPID or LDMXCSR (met in this order by a boot; without 'sse' the kernel's
+    // FPU sections skip LDMXCSR and its SIMD code stays unused), nor INVPCID, POPCNT, RDRAND, RDSEED, RDTSCP or the
+    // VERW of the CPU-bug mitigations: the kernel is told not to use them. (INT3 and FWAIT the backend completes.) tsc=reliable, no_timer_check, lpj: no
     // calibration or timer checks against the PIT, which misjudge time when ring 0 runs this slowly.
     type: 'linux',
     image: '../out/linux/vmlinux',
     initrd: '../out/linux/initramfs.cpio.gz',
     mode: 'long',
-    cmdline: 'console=ttyS0,115200 earlyprintk=serial,ttyS0,115200 panic=-1 nokaslr noxsave nofsgsbase nopcid mitigations=off clearcpuid=smap,rdpid,rdrand,rdseed,invpcid,popcnt,rdtscp tsc=reliable no_timer_check lpj=1000000 rdinit=/init',
+    cmdline: 'console=ttyS0,115200 earlyprintk=serial,ttyS0,115200 panic=-1 nokaslr noxsave nofsgsbase nopcid mitigations=off clearcpuid=smap,rdpid,rdrand,rdseed,invpcid,popcnt,rdtscp,sse tsc=reliable no_timer_check lpj=1000000 rdinit=/init',
   },
   hooks: {
     beforeBoot(vm) { vm.log(`booting ${vm.name}`); },
