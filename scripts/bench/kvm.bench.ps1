@@ -3,13 +3,21 @@
 #    model; VirtShell hardware next to qemu-system-x86_64 -enable-kvm on the same image. Exits per second.
 #  - cpu-long-mode-ring3: the same guest enters long mode and runs the CPU benchmark's loop in ring 3; guest MIPS on
 #    hardware and emulated (and QEMU KVM for reference).
-# Each subject runs at two lengths; the difference cancels start-up (process, module) out. QEMU boots the sector
+# Each subject runs at two lengths; the difference cancels start-up (process, module) out. The lengths are found once
+# per benchmark, then every subject runs at the same two, Repetitions times, the subjects alternating (and their order
+# reversed every other round) so that load from elsewhere on the host falls on all of them alike. Each row gives the
+# median rate, with the samples, their range and spread (max-min over median) in the JSON; the ratio row is the ratio
+# of medians, with the range of the per-round ratios. Beside wall-clock time every run is also measured in CPU time
+# (user + system, of this process for VirtShell, of the QEMU child for QEMU): on a host shared with other work a
+# subject waiting for a CPU loses wall-clock time but not CPU time, so the CPU-time rates (CpuMedian, CpuSpread in
+# the JSON, and their own ratio row) stay put where the wall-clock ones scatter. QEMU boots the sector
 # from a 64 KiB ROM of ours given as its BIOS (copy to 0x7C00, jump): SeaBIOS would take minutes here, because ring-0
 # code runs emulated on these hosts.
 param(
     [Parameter(Mandatory)] [string] $ModulePath,
     [Parameter(Mandatory)] [string] $OutDirectory,
-    [double] $TargetSeconds = 3
+    [double] $TargetSeconds = 3,
+    [int] $Repetitions = 5
 )
 $ErrorActionPreference = 'Stop'
 . (Join-Path $PSScriptRoot 'BenchCommon.ps1')
@@ -58,6 +66,13 @@ function New-BootRom([string] $Image) {
     $rom
 }
 
+# CPU seconds (user + system) from /proc/self/stat: this process's own, or those of the children it has waited for.
+function Get-CpuSeconds([switch] $Children) {
+    $fields = ((Get-Content /proc/self/stat -Raw) -replace '^.*\) ', '') -split ' '  # fields from 3 (state) on
+    $ticks = if ($Children) { [long]$fields[13] + [long]$fields[14] } else { [long]$fields[11] + [long]$fields[12] }
+    $ticks / 100.0  # USER_HZ
+}
+
 # Each runner boots an image to its power-off and returns the wall-clock seconds.
 $runners = [ordered]@{
     'VirtShell hardware' = { param($image) Invoke-VirtShellRun $work $image 'hardware' }
@@ -87,44 +102,123 @@ function Get-Unavailability([string] $Subject, [string] $Kind) {
     if ($Subject -eq 'VirtShell emulated' -and $Kind -eq 'loop') { return 'the interpreter has no long mode (CPUID: a 486-class CPU)' }
 }
 
-# Runs one subject at a short and a long length; returns (iterations per second, note). The long length grows
-# until the difference between the two runs is at least half of TargetSeconds, so start-up noise stays small.
-function Measure-Subject([string] $Subject, [string] $Kind, [long] $Short, [long] $Cap) {
+# The two lengths for a benchmark, found on its first subject: the long one grows until the difference between the
+# two runs is at least half of TargetSeconds, so start-up noise stays small next to it.
+function Find-Lengths([string] $Subject, [string] $Kind, [long] $Short, [long] $Cap) {
     $t1 = & $runners[$Subject] (New-Ring3Image $Kind $Short)
     $long = $Short * 4
     while ($true) {
-        $t2 = & $runners[$Subject] (New-Ring3Image $Kind $long)
-        $difference = $t2 - $t1
+        $difference = (& $runners[$Subject] (New-Ring3Image $Kind $long)) - $t1
         if ($difference -ge $TargetSeconds / 2 -or $long -ge $Cap) { break }
         $long = [long][math]::Min($Cap, $long * [math]::Max(2, $TargetSeconds / [math]::Max($difference, 0.05)))
         $long -= $long % 1000
     }
-    if ($difference -le 0) { throw "the long run ({0:N2} s) was not slower than the short one ({1:N2} s)" -f $t2, $t1 }
-    (($long - $Short) / $difference), ("{0:N0} vs {1:N0}: {2:N2} s vs {3:N2} s" -f $Short, $long, $t1, $t2)
+    $Short, $long
+}
+
+function Get-Median([double[]] $Values) {
+    $sorted = $Values | Sort-Object
+    $n = $sorted.Count
+    if ($n % 2) { $sorted[($n - 1) / 2] } else { ($sorted[$n / 2 - 1] + $sorted[$n / 2]) / 2 }
+}
+
+# A row with the median of the samples, and the samples, range and spread beside it.
+function New-StatRow([string] $Benchmark, [string] $Subject, [double[]] $Samples, [string] $Unit, [string] $Note) {
+    $median = Get-Median $Samples
+    $min = ($Samples | Measure-Object -Minimum).Minimum
+    $max = ($Samples | Measure-Object -Maximum).Maximum
+    $spread = if ($median) { ($max - $min) / $median } else { 0 }
+    $row = New-BenchRow $Benchmark $Subject $median $Unit ("median of {0}, {1:N2}-{2:N2} (spread {3:P0}){4}" -f $Samples.Count, $min, $max, $spread, $(if ($Note) { "; $Note" }))
+    $row | Add-Member Samples @($Samples | ForEach-Object { [math]::Round($_, 2) })
+    $row | Add-Member Min ([math]::Round($min, 2))
+    $row | Add-Member Max ([math]::Round($max, 2))
+    $row | Add-Member Spread ([math]::Round($spread, 3))
+    $row
 }
 
 $benchmarks = [ordered]@{
-    'kvm-exits'           = @{ Kind = 'exits'; Subjects = @('VirtShell hardware', 'QEMU KVM'); Short = 100000; Cap = 2000000; Unit = 'exits/s'; Scale = 1 }
+    'kvm-exits'           = @{ Kind = 'exits'; Subjects = @('VirtShell hardware', 'QEMU KVM'); Short = 20000; Cap = 2000000; Unit = 'exits/s'; Scale = 1 }
     'cpu-long-mode-ring3' = @{ Kind = 'loop'; Subjects = @('VirtShell hardware', 'VirtShell emulated', 'QEMU KVM'); Short = 1000000; Cap = 2000000000; Unit = 'MIPS'; Scale = $InstructionsPerIteration / 1e6 }
 }
 
 $rows = foreach ($name in $benchmarks.Keys) {
     $b = $benchmarks[$name]
-    $values = [ordered]@{}
-    foreach ($subject in $b.Subjects) {
-        if ($reason = Get-Unavailability $subject $b.Kind) { New-BenchRow $name $subject 0 $b.Unit "not available: $reason"; continue }
-        try {
-            $perSecond, $note = Measure-Subject $subject $b.Kind $b.Short $b.Cap
-            $values[$subject] = $perSecond * $b.Scale
-            New-BenchRow $name $subject $values[$subject] $b.Unit $note
-        }
-        catch {
-            New-BenchRow $name $subject 0 $b.Unit "failed: $($_.Exception.Message -replace '\s+', ' ')"
+    $subjects = @(foreach ($subject in $b.Subjects) {
+        if ($reason = Get-Unavailability $subject $b.Kind) { New-BenchRow $name $subject 0 $b.Unit "not available: $reason" } else { $subject }
+    })
+    $available = @($subjects | Where-Object { $_ -is [string] })
+    $subjects | Where-Object { $_ -isnot [string] }
+    if (-not $available) { continue }
+    try { $short, $long = Find-Lengths $available[0] $b.Kind $b.Short $b.Cap }
+    catch { New-BenchRow $name $available[0] 0 $b.Unit "failed: $($_.Exception.Message -replace '\s+', ' ')"; continue }
+    $images = @{ Short = New-Ring3Image $b.Kind $short; Long = New-Ring3Image $b.Kind $long }
+
+    $samples = @{}; $cpuSamples = @{}; $failures = @{}
+    foreach ($subject in $available) {
+        $samples[$subject] = [Collections.Generic.List[double]]::new()
+        $cpuSamples[$subject] = [Collections.Generic.List[double]]::new()
+    }
+    for ($round = 0; $round -lt $Repetitions; $round++) {
+        $order = if ($round % 2) { [array]::Reverse(($copy = $available.Clone())); $copy } else { $available }
+        foreach ($subject in $order) {
+            if ($failures[$subject]) { continue }
+            try {
+                $children = $subject -like 'QEMU*'
+                $c0 = Get-CpuSeconds -Children:$children
+                $t1 = & $runners[$subject] $images.Short
+                $c1 = Get-CpuSeconds -Children:$children
+                $t2 = & $runners[$subject] $images.Long
+                $c2 = Get-CpuSeconds -Children:$children
+                # A round the host stalled in can come out with the long run no slower; it has no rate to give.
+                $samples[$subject].Add($(if ($t2 -gt $t1) { ($long - $short) / ($t2 - $t1) * $b.Scale } else { [double]::NaN }))
+                $cpuSamples[$subject].Add($(if (($c2 - $c1) -gt ($c1 - $c0)) { ($long - $short) / (($c2 - $c1) - ($c1 - $c0)) * $b.Scale } else { [double]::NaN }))
+            }
+            catch { $failures[$subject] = $_.Exception.Message -replace '\s+', ' ' }
         }
     }
-    $ours = $values['VirtShell hardware']
+
+    $medians = @{}; $cpuMedians = @{}
+    foreach ($subject in $available) {
+        $valid = [double[]]@($samples[$subject] | Where-Object { -not [double]::IsNaN($_) })
+        if ($failures[$subject] -or -not $valid) {
+            New-BenchRow $name $subject 0 $b.Unit "failed: $(if ($failures[$subject]) { $failures[$subject] } else { 'no round had the long run slower than the short one' })"
+            continue
+        }
+        $medians[$subject] = Get-Median $valid
+        $row = New-StatRow $name $subject $valid $b.Unit ("{0:N0} vs {1:N0} iterations" -f $short, $long)
+        $cpuValid = [double[]]@($cpuSamples[$subject] | Where-Object { -not [double]::IsNaN($_) })
+        if ($cpuValid) {
+            $cpu = New-StatRow $name $subject $cpuValid $b.Unit ''
+            $cpuMedians[$subject] = $cpu.Value
+            $row | Add-Member CpuSamples $cpu.Samples
+            $row | Add-Member CpuMedian $cpu.Value
+            $row | Add-Member CpuSpread $cpu.Spread
+            $row.Note += "; per CPU second {0:N2} (spread {1:P0})" -f $cpu.Value, $cpu.Spread
+        }
+        $row
+    }
+    $ours = $medians['VirtShell hardware']
     foreach ($anchor in 'QEMU KVM', 'VirtShell emulated') {
-        if ($ours -and $values[$anchor]) { New-BenchRow $name "VirtShell hardware / $anchor" ($ours / $values[$anchor]) 'ratio' }
+        if (-not ($ours -and $medians[$anchor])) { continue }
+        # Rounds pair the subjects up in time: the range of per-round ratios shows how far load moved the ratio.
+        $paired = @(for ($i = 0; $i -lt $Repetitions; $i++) {
+            $a = $samples['VirtShell hardware'][$i]; $q = $samples[$anchor][$i]
+            if ($a -gt 0 -and $q -gt 0) { $a / $q }
+        })
+        $row = New-BenchRow $name "VirtShell hardware / $anchor" ($ours / $medians[$anchor]) 'ratio' `
+            ("ratio of medians; per-round ratios {0:N2}-{1:N2}" -f ($paired | Measure-Object -Minimum).Minimum, ($paired | Measure-Object -Maximum).Maximum)
+        $row | Add-Member Samples @($paired | ForEach-Object { [math]::Round($_, 3) })
+        $row
+        if ($cpuMedians['VirtShell hardware'] -and $cpuMedians[$anchor]) {
+            $pairedCpu = @(for ($i = 0; $i -lt $Repetitions; $i++) {
+                $a = $cpuSamples['VirtShell hardware'][$i]; $q = $cpuSamples[$anchor][$i]
+                if ($a -gt 0 -and $q -gt 0) { $a / $q }
+            })
+            $row = New-BenchRow $name "VirtShell hardware / $anchor (CPU time)" ($cpuMedians['VirtShell hardware'] / $cpuMedians[$anchor]) 'ratio' `
+                ("ratio of CPU-time medians; per-round ratios {0:N2}-{1:N2}" -f ($pairedCpu | Measure-Object -Minimum).Minimum, ($pairedCpu | Measure-Object -Maximum).Maximum)
+            $row | Add-Member Samples @($pairedCpu | ForEach-Object { [math]::Round($_, 3) })
+            $row
+        }
     }
 }
 Save-BenchRows (Join-Path $OutDirectory 'kvm.json') $rows

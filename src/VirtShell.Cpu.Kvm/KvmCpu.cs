@@ -3,6 +3,7 @@ using System.Text;
 using VirtShell.Cpu.Kvm.Native;
 using VirtShell.Engine.Buses;
 using VirtShell.Engine.Cpu;
+using VirtShell.Engine.Memory;
 
 namespace VirtShell.Cpu.Kvm;
 
@@ -16,11 +17,12 @@ namespace VirtShell.Cpu.Kvm;
 /// <see cref="Run"/>, <see cref="GetState"/> and <see cref="SetState"/> belong to the vCPU thread (or to any thread
 /// while the vCPU is not running); <see cref="RequestExit"/> may come from anywhere.
 /// </remarks>
-public sealed unsafe class KvmCpu : IVirtualCpu
+public sealed unsafe partial class KvmCpu : IVirtualCpu
 {
     private readonly FileDescriptor _fd;
     private readonly IoPortBus _ports;
     private readonly MmioBus _mmio;
+    private readonly GuestMemory _memory;
     private readonly object _kickLock = new();
     private byte* _run;
     private readonly int _runSize;
@@ -30,7 +32,7 @@ public sealed unsafe class KvmCpu : IVirtualCpu
     private int _inKvmRun;
     private nuint _thread;
 
-    private long _exits, _ioExits, _mmioExits;
+    private long _exits, _ioExits, _mmioExits, _completedUnemulated;
 
     public int Id { get; }
 
@@ -39,6 +41,7 @@ public sealed unsafe class KvmCpu : IVirtualCpu
         Id = id;
         _ports = ports;
         _mmio = mmio;
+        _memory = vm.Memory;
         _ = VcpuKick.Signal; // install the kick handler before any thread can need it
         _fd = new FileDescriptor(KvmSystem.Check(Libc.Ioctl(vm.Fd, KvmApi.CreateVcpu, id), $"KVM_CREATE_VCPU {id}"));
         try
@@ -64,6 +67,8 @@ public sealed unsafe class KvmCpu : IVirtualCpu
     public long Exits => Volatile.Read(ref _exits);
     public long IoExits => Volatile.Read(ref _ioExits);
     public long MmioExits => Volatile.Read(ref _mmioExits);
+    /// <summary>Instructions KVM's emulator handed back that this backend completed (see <see cref="TryCompleteUnemulated"/>).</summary>
+    public long CompletedUnemulated => Volatile.Read(ref _completedUnemulated);
 
     private KvmRunHeader* Header => (KvmRunHeader*)_run;
     private T* Union<T>() where T : unmanaged => (T*)(_run + KvmRunHeader.UnionOffset);
@@ -123,6 +128,7 @@ public sealed unsafe class KvmCpu : IVirtualCpu
                         $"KVM could not enter the guest (KVM_EXIT_FAIL_ENTRY): hardware entry failure reason 0x{fail->HardwareEntryFailureReason:x} on CPU {fail->Cpu}");
                 }
                 case KvmApi.ExitReason.InternalError:
+                    if (TryCompleteUnemulated(Union<KvmRunInternal>())) break;
                     return InternalError(Union<KvmRunInternal>());
                 case KvmApi.ExitReason.Unknown:
                     return new CpuExit(CpuExitReason.InternalError,
@@ -223,10 +229,13 @@ public sealed unsafe class KvmCpu : IVirtualCpu
     {
         KvmRegs regs;
         KvmSregs sregs;
+        KvmXsave xsave;
         Ioctl(KvmApi.GetRegs, (nint)(&regs), "KVM_GET_REGS");
         Ioctl(KvmApi.GetSregs, (nint)(&sregs), "KVM_GET_SREGS");
+        Ioctl(KvmApi.GetXsave, (nint)(&xsave), "KVM_GET_XSAVE");
         var state = new CpuState();
         KvmStateMapping.Read(regs, sregs, state);
+        KvmStateMapping.Read(xsave.Region, state.Fpu);
         return state;
     }
 
@@ -238,6 +247,11 @@ public sealed unsafe class KvmCpu : IVirtualCpu
         Ioctl(KvmApi.SetSregs, (nint)(&sregs), "KVM_SET_SREGS");
         var regs = KvmStateMapping.ToRegs(state);
         Ioctl(KvmApi.SetRegs, (nint)(&regs), "KVM_SET_REGS");
+        // KVM_SET_FPU would leave MXCSR behind; the XSAVE area carries it, and AVX state CpuState does not hold stays.
+        KvmXsave xsave;
+        Ioctl(KvmApi.GetXsave, (nint)(&xsave), "KVM_GET_XSAVE");
+        KvmStateMapping.Write(state.Fpu, xsave.Region);
+        Ioctl(KvmApi.SetXsave, (nint)(&xsave), "KVM_SET_XSAVE");
         // A state says where to run from: a vCPU the kernel holds halted (after HLT) must run again, or it would sit
         // in KVM_RUN until an interrupt came.
         uint runnable = KvmApi.MpStateRunnable;

@@ -3,12 +3,21 @@ using VirtShell.Cpu.Kvm.Native;
 
 namespace VirtShell.Cpu.Kvm;
 
-/// <summary>What a fresh vCPU gets before it first runs: the host's CPUID as KVM offers it, and the MSRs a kernel expects.</summary>
+/// <summary>What a fresh vCPU gets before it first runs: the host's CPUID as KVM offers it (less CMPXCHG16B, which KVM's emulator cannot run), and the MSRs a kernel expects.</summary>
 internal static unsafe class KvmCpuSetup
 {
     private const uint Ia32Tsc = 0x10, Ia32SysenterCs = 0x174, Ia32SysenterEsp = 0x175, Ia32SysenterEip = 0x176,
         Ia32MiscEnable = 0x1A0, Star = 0xC000_0081, Lstar = 0xC000_0082, Cstar = 0xC000_0083, Sfmask = 0xC000_0084,
         KernelGsBase = 0xC000_0102;
+
+    /// <summary>
+    /// CPUID.1:ECX bit 13, CMPXCHG16B. Where the host is itself a VM, ring-0 guest code runs through KVM's instruction
+    /// emulator, which cannot do CMPXCHG16B: Linux's SLUB allocator met it in its first allocations and the guest
+    /// stopped with an emulation failure. x86-64 does not require it; a guest told it is absent does without.
+    /// (XSAVE, the other such instruction a Linux boot meets, is not in what KVM reports as supported on these hosts,
+    /// so it cannot be hidden here; the Linux definitions pass <c>noxsave</c> instead.)
+    /// </summary>
+    private const uint Cx16 = 1u << 13;
 
     /// <summary>IA32_MISC_ENABLE bit 0: Linux checks it before using REP MOVS/STOS fast strings.</summary>
     private const ulong MiscEnableFastStrings = 1;
@@ -19,7 +28,9 @@ internal static unsafe class KvmCpuSetup
         for (int i = 0; i < entries.Length; i++)
         {
             // Leaf 1 EBX[31:24] is the initial APIC ID, which must match the vCPU's local APIC.
-            if (entries[i].Function == 1) entries[i].Ebx = (entries[i].Ebx & 0x00FF_FFFF) | (uint)id << 24;
+            if (entries[i].Function != 1) continue;
+            entries[i].Ebx = (entries[i].Ebx & 0x00FF_FFFF) | (uint)id << 24;
+            entries[i].Ecx &= ~Cx16;
         }
         int bytes = 8 + entries.Length * sizeof(KvmCpuidEntry2);
         byte* buffer = (byte*)NativeMemory.AllocZeroed((nuint)bytes);

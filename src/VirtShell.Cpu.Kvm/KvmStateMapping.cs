@@ -4,11 +4,39 @@ using VirtShell.Engine.Cpu;
 namespace VirtShell.Cpu.Kvm;
 
 /// <summary>
-/// The engine's <see cref="CpuState"/> to and from KVM's kvm_regs/kvm_sregs. Segment attributes already use the
+/// The engine's <see cref="CpuState"/> to and from KVM's kvm_regs/kvm_sregs and the x87/SSE part of kvm_xsave. Segment attributes already use the
 /// VMX layout KVM splits into fields; a segment that is not present is "unusable" to VMX.
 /// </summary>
-internal static class KvmStateMapping
+internal static unsafe class KvmStateMapping
 {
+    public static void Read(byte* xsave, FpuState fpu)
+    {
+        fpu.Fcw = *(ushort*)(xsave + KvmXsave.Fcw);
+        fpu.Fsw = *(ushort*)(xsave + KvmXsave.Fsw);
+        fpu.Ftw = xsave[KvmXsave.Ftw];
+        fpu.LastOpcode = *(ushort*)(xsave + KvmXsave.LastOpcode);
+        fpu.LastIp = *(ulong*)(xsave + KvmXsave.LastIp);
+        fpu.LastDp = *(ulong*)(xsave + KvmXsave.LastDp);
+        fpu.Mxcsr = *(uint*)(xsave + KvmXsave.Mxcsr);
+        new ReadOnlySpan<UInt128>(xsave + KvmXsave.St, 8).CopyTo(fpu.St);
+        new ReadOnlySpan<UInt128>(xsave + KvmXsave.Xmm, 16).CopyTo(fpu.Xmm);
+    }
+
+    /// <summary>Writes the x87 and SSE state into an XSAVE area, keeping the components FpuState does not carry (AVX and on).</summary>
+    public static void Write(FpuState fpu, byte* xsave)
+    {
+        *(ushort*)(xsave + KvmXsave.Fcw) = fpu.Fcw;
+        *(ushort*)(xsave + KvmXsave.Fsw) = fpu.Fsw;
+        xsave[KvmXsave.Ftw] = fpu.Ftw;
+        *(ushort*)(xsave + KvmXsave.LastOpcode) = fpu.LastOpcode;
+        *(ulong*)(xsave + KvmXsave.LastIp) = fpu.LastIp;
+        *(ulong*)(xsave + KvmXsave.LastDp) = fpu.LastDp;
+        *(uint*)(xsave + KvmXsave.Mxcsr) = fpu.Mxcsr;
+        fpu.St.CopyTo(new Span<UInt128>(xsave + KvmXsave.St, 8));
+        fpu.Xmm.CopyTo(new Span<UInt128>(xsave + KvmXsave.Xmm, 16));
+        *(ulong*)(xsave + KvmXsave.XstateBv) |= KvmXsave.X87AndSse;
+    }
+
     public static void Read(in KvmRegs r, in KvmSregs s, CpuState state)
     {
         state.Rax = r.Rax; state.Rbx = r.Rbx; state.Rcx = r.Rcx; state.Rdx = r.Rdx;

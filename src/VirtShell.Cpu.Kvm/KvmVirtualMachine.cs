@@ -93,7 +93,9 @@ public sealed unsafe class KvmVirtualMachine : IDisposable
             MemorySize = block.Size,
             UserspaceAddr = (ulong)block.Host,
         };
-        Ioctl(KvmApi.SetUserMemoryRegion, (nint)(&region), $"KVM_SET_USER_MEMORY_REGION (slot {slot}, 0x{block.GuestAddress:x}+0x{block.Size:x})");
+        if (Libc.Ioctl(Fd, KvmApi.SetUserMemoryRegion, (nint)(&region)) < 0)
+            throw new KvmException(
+                $"KVM cannot map the guest's {block.Size >> 20} MiB of RAM at 0x{block.GuestAddress:x} (KVM_SET_USER_MEMORY_REGION, slot {slot}: {Libc.Describe(Libc.LastError)}); give the machine less memory");
     }
 
     internal int Fd => _fd.Value;

@@ -28,7 +28,10 @@ internal static class KvmApi
     public const nuint SetRegs = 0x4090AE82;
     public const nuint GetSregs = 0x8138AE83;
     public const nuint SetSregs = 0x4138AE84;
+    public const nuint Translate = 0xC018AE85;
     public const nuint SetMsrs = 0x4008AE89;
+    public const nuint GetXsave = 0x9000AEA4;
+    public const nuint SetXsave = 0x5000AEA5;
     public const nuint SetCpuid2 = 0x4008AE90;
     public const nuint SetMpState = 0x4004AE99;
     public const uint MpStateRunnable = 0;
@@ -42,6 +45,7 @@ internal static class KvmApi
         NrMemslots = 10,
         Pit2 = 33,
         SetIdentityMapAddr = 37,
+        Xsave = 55,
         ImmediateExit = 136,
     }
 
@@ -49,7 +53,7 @@ internal static class KvmApi
     public static readonly Capability[] Required =
     [
         Capability.UserMemory, Capability.Irqchip, Capability.Pit2, Capability.SetTssAddr,
-        Capability.SetIdentityMapAddr, Capability.ExtCpuid, Capability.ImmediateExit,
+        Capability.SetIdentityMapAddr, Capability.ExtCpuid, Capability.ImmediateExit, Capability.Xsave,
     ];
 
     public enum ExitReason : uint

@@ -54,6 +54,20 @@ internal unsafe struct KvmDtable
     public fixed ushort Padding[3];
 }
 
+/// <summary>
+/// struct kvm_xsave: the guest's XSAVE area in standard format. It starts with the legacy FXSAVE region (x87 and SSE),
+/// followed at 512 by the XSAVE header, whose first word says which components the area holds.
+/// </summary>
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct KvmXsave
+{
+    public const int Fcw = 0, Fsw = 2, Ftw = 4, LastOpcode = 6, LastIp = 8, LastDp = 16, Mxcsr = 24, St = 32, Xmm = 160, XstateBv = 512;
+    /// <summary>XSTATE_BV bits 0 and 1: the x87 and SSE state in the area are live, not to be taken as reset.</summary>
+    public const ulong X87AndSse = 0b11;
+
+    public fixed byte Region[4096];
+}
+
 [StructLayout(LayoutKind.Sequential)]
 internal unsafe struct KvmSregs
 {
@@ -134,4 +148,13 @@ internal unsafe struct KvmRunSystemEvent
 {
     public uint Type, NData;
     public fixed ulong Data[16];
+}
+
+/// <summary>struct kvm_translation: a guest linear address through the vCPU's current page tables.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct KvmTranslation
+{
+    public ulong LinearAddress, PhysicalAddress;
+    public byte Valid, Writeable, Usermode;
+    public fixed byte Pad[5];
 }

@@ -7,11 +7,13 @@ using VirtShell.Engine.Memory;
 namespace VirtShell.Engine.Boot;
 
 /// <summary>
-/// The Linux x86 boot protocol (Documentation/arch/x86/boot.rst) without the real-mode setup code: the
-/// protected-mode part of a bzImage at its preferred address, the initrd as high as the kernel allows, the command
-/// line, and a zero page (struct boot_params) with the kernel's setup header and the e820 map. The CPU starts with
-/// ESI = the zero page either at the 32-bit entry (flat protected mode, paging off; any backend) or, with
-/// <see cref="CpuStartMode.Long"/>, at the 64-bit entry 0x200 bytes in (long mode, first 4 GiB identity-mapped).
+/// The Linux x86 boot protocol (Documentation/arch/x86/boot.rst) without the real-mode setup code: the kernel at its
+/// preferred address, the initrd as high as the kernel allows, the command line, and a zero page (struct boot_params)
+/// with a setup header and the e820 map. The kernel is either a bzImage (its protected-mode part is loaded; the CPU
+/// starts with ESI = the zero page at the 32-bit entry in flat protected mode, paging off, or with
+/// <see cref="CpuStartMode.Long"/> at the 64-bit entry 0x200 bytes in) or an uncompressed x86-64 vmlinux ELF (its
+/// segments go to their physical addresses and it starts at its ELF entry, startup_64, in long mode; the setup header
+/// a bzImage would bring is made up). In long mode the first 4 GiB are identity-mapped.
 /// </summary>
 public sealed class LinuxBootLoader : IBootLoader
 {
@@ -28,13 +30,41 @@ public sealed class LinuxBootLoader : IBootLoader
         CmdLinePtr = 0x228, InitrdAddrMax = 0x22C, KernelAlignment = 0x230, RelocatableKernel = 0x234, CmdlineSize = 0x238,
         XLoadFlags = 0x236, PrefAddress = 0x258, InitSize = 0x260, E820Table = 0x2D0;
     private const int MaxE820Entries = 128;
-    private const byte LoadedHigh = 0x01, KernelHas64BitEntry = 0x01;
+    private const byte LoadedHigh = 0x01, KernelHas64BitEntry = 0x01, CanBeLoadedAbove4G = 0x02;
+
+    /// <summary>What a vmlinux gets in place of a bzImage's header: x86's COMMAND_LINE_SIZE less the NUL, and a 2 GiB initrd limit.</summary>
+    private const uint VmlinuxCommandLineSize = 2047, VmlinuxInitrdAddressMax = 0x7FFF_FFFF;
+    private const ushort VmlinuxProtocol = 0x020F;
 
     public BootKind Kind => BootKind.Linux;
 
     public CpuState Load(BootSpec spec, GuestMemory memory)
     {
         var image = BootLoaders.ReadImage(spec);
+        var zeroPage = new byte[4096];
+        var (start, end, entry32, entry64) = ElfImage.IsElf(image)
+            ? LoadVmlinux(spec, memory, image, zeroPage)
+            : LoadBzImage(spec, memory, image, zeroPage);
+
+        zeroPage[TypeOfLoader] = 0xFF; // a loader with no assigned ID
+        zeroPage[LoadFlags] = (byte)(zeroPage[LoadFlags] & 0x7F); // no heap: the real-mode setup code never runs
+        PutCommandLine(spec, memory, zeroPage);
+        PutInitrd(spec, memory, end, zeroPage);
+        PutMemoryMap(spec, memory, zeroPage);
+        memory.Write(ZeroPageAddress, zeroPage);
+
+        var state = spec.Mode == CpuStartMode.Long
+            ? ProtectedModeStart.Long64(memory, PageTablesAddress, entry64, BootCodeSelector, BootDataSelector)
+            : ProtectedModeStart.Flat32(entry32 ?? start, BootCodeSelector, BootDataSelector);
+        ProtectedModeStart.WriteGdt(memory, GdtAddress, state);
+        state.Rsi = ZeroPageAddress;
+        state.Rsp = ZeroPageAddress;
+        return state;
+    }
+
+    /// <summary>The protected-mode part of a bzImage at its load address; its setup header goes into the zero page.</summary>
+    private static (ulong Start, ulong End, ulong? Entry32, ulong Entry64) LoadBzImage(BootSpec spec, GuestMemory memory, byte[] image, byte[] zeroPage)
+    {
         string name = Path.GetFileName(spec.Image);
         var header = SetupHeader.Parse(image, name, spec.Source);
         if (spec.Mode == CpuStartMode.Long && !header.Has64BitEntry)
@@ -47,29 +77,46 @@ public sealed class LinuxBootLoader : IBootLoader
             throw new DefinitionException(
                 $"'{name}' needs RAM at 0x{load:x}-0x{load + needed - 1:x} (its init_size); give the machine at least {(load + needed + (1 << 20) - 1) >> 20} MiB", spec.Source);
         memory.Write(load, kernel);
-
-        var zeroPage = new byte[4096];
         image.AsSpan(SetupSects, header.HeaderEnd - SetupSects).CopyTo(zeroPage.AsSpan(SetupSects));
-        zeroPage[TypeOfLoader] = 0xFF; // a loader with no assigned ID
-        zeroPage[LoadFlags] = (byte)(zeroPage[LoadFlags] & 0x7F); // no heap: the real-mode setup code never runs
-        PutCommandLine(spec, memory, header, zeroPage);
-        PutInitrd(spec, memory, header, load + needed, zeroPage);
-        PutMemoryMap(spec, memory, zeroPage);
-        memory.Write(ZeroPageAddress, zeroPage);
-
-        var state = spec.Mode == CpuStartMode.Long
-            ? ProtectedModeStart.Long64(memory, PageTablesAddress, load + Entry64Offset, BootCodeSelector, BootDataSelector)
-            : ProtectedModeStart.Flat32(load, BootCodeSelector, BootDataSelector);
-        ProtectedModeStart.WriteGdt(memory, GdtAddress, state);
-        state.Rsi = ZeroPageAddress;
-        state.Rsp = ZeroPageAddress;
-        return state;
+        return (load, load + needed, load, load + Entry64Offset);
     }
 
-    private static void PutCommandLine(BootSpec spec, GuestMemory memory, SetupHeader header, byte[] zeroPage)
+    /// <summary>
+    /// An uncompressed x86-64 kernel: its segments at their physical addresses, a setup header written as the kernel's
+    /// own build would (so the kernel finds the command line, initrd and protocol fields where it reads them), and only
+    /// the 64-bit entry, since startup_64 is all a vmlinux has.
+    /// </summary>
+    private static (ulong Start, ulong End, ulong? Entry32, ulong Entry64) LoadVmlinux(BootSpec spec, GuestMemory memory, byte[] image, byte[] zeroPage)
+    {
+        string name = Path.GetFileName(spec.Image);
+        ElfImage elf;
+        try { elf = ElfImage.Parse(image, want64Bit: true); }
+        catch (FormatException e)
+        {
+            throw new DefinitionException($"'{name}' is neither a bzImage nor an x86-64 vmlinux: {e.Message}", spec.Source);
+        }
+        if (spec.Mode != CpuStartMode.Long)
+            throw new DefinitionException($"'{name}' is a 64-bit vmlinux, which has only the 64-bit entry; boot it with mode 'long'", spec.Source);
+        var (start, end) = elf.LoadInto(memory, image, spec);
+
+        BinaryPrimitives.WriteUInt16LittleEndian(zeroPage.AsSpan(BootFlag), 0xAA55);
+        "HdrS"u8.CopyTo(zeroPage.AsSpan(HeaderMagic));
+        BinaryPrimitives.WriteUInt16LittleEndian(zeroPage.AsSpan(Version), VmlinuxProtocol);
+        zeroPage[LoadFlags] = LoadedHigh;
+        Put32(zeroPage, Code32Start, (uint)start);
+        Put32(zeroPage, InitrdAddrMax, VmlinuxInitrdAddressMax);
+        Put32(zeroPage, KernelAlignment, 0x20_0000);
+        BinaryPrimitives.WriteUInt16LittleEndian(zeroPage.AsSpan(XLoadFlags), KernelHas64BitEntry | CanBeLoadedAbove4G);
+        Put32(zeroPage, CmdlineSize, VmlinuxCommandLineSize);
+        BinaryPrimitives.WriteUInt64LittleEndian(zeroPage.AsSpan(PrefAddress), start);
+        Put32(zeroPage, InitSize, (uint)(end - start));
+        return (start, end, null, elf.PhysicalEntry);
+    }
+
+    private static void PutCommandLine(BootSpec spec, GuestMemory memory, byte[] zeroPage)
     {
         var line = Encoding.UTF8.GetBytes(spec.CommandLine ?? "");
-        ulong limit = Math.Min(header.CommandLineSize, CommandLineAreaEnd - CommandLineAddress - 1);
+        ulong limit = Math.Min(Get32(zeroPage, CmdlineSize), CommandLineAreaEnd - CommandLineAddress - 1);
         if ((ulong)line.Length > limit)
             throw new DefinitionException($"the kernel command line is {line.Length} bytes; '{Path.GetFileName(spec.Image)}' takes at most {limit}", spec.Source);
         memory.Write(CommandLineAddress, [.. line, 0]);
@@ -77,7 +124,7 @@ public sealed class LinuxBootLoader : IBootLoader
     }
 
     /// <summary>The initrd goes as high as the kernel allows (initrd_addr_max) and RAM reaches, page-aligned, above the kernel.</summary>
-    private static void PutInitrd(BootSpec spec, GuestMemory memory, SetupHeader header, ulong kernelEnd, byte[] zeroPage)
+    private static void PutInitrd(BootSpec spec, GuestMemory memory, ulong kernelEnd, byte[] zeroPage)
     {
         if (spec.Initrd == null) return;
         byte[] initrd;
@@ -87,7 +134,7 @@ public sealed class LinuxBootLoader : IBootLoader
             throw new DefinitionException($"initrd '{spec.Initrd}' cannot be read: {e.Message}", spec.Source);
         }
         var top = PcMemoryMap.For(memory).Where(e => e.Type == MemoryMapType.Ram).Max(e => e.End);
-        top = Math.Min(top, (ulong)header.InitrdAddressMax + 1);
+        top = Math.Min(top, (ulong)Get32(zeroPage, InitrdAddrMax) + 1);
         ulong at = (top - (ulong)initrd.Length) & ~0xFFFUL;
         if ((ulong)initrd.Length > top || at < kernelEnd || !memory.IsRam(at, (ulong)initrd.Length))
             throw new DefinitionException(
@@ -114,15 +161,16 @@ public sealed class LinuxBootLoader : IBootLoader
     }
 
     private static void Put32(byte[] buffer, int offset, uint value) => BinaryPrimitives.WriteUInt32LittleEndian(buffer.AsSpan(offset), value);
+    private static uint Get32(byte[] buffer, int offset) => BinaryPrimitives.ReadUInt32LittleEndian(buffer.AsSpan(offset));
 
     /// <summary>What the loader reads from a bzImage's setup header, checked.</summary>
-    private sealed record SetupHeader(int KernelOffset, int HeaderEnd, ulong LoadAddress, ulong MemoryNeeded, uint CommandLineSize, uint InitrdAddressMax, bool Has64BitEntry)
+    private sealed record SetupHeader(int KernelOffset, int HeaderEnd, ulong LoadAddress, ulong MemoryNeeded, bool Has64BitEntry)
     {
         public static SetupHeader Parse(byte[] image, string name, SourceLocation? source)
         {
             if (image.Length < 0x264 || BinaryPrimitives.ReadUInt16LittleEndian(image.AsSpan(BootFlag)) != 0xAA55
                 || !image.AsSpan(HeaderMagic, 4).SequenceEqual("HdrS"u8))
-                throw new DefinitionException($"'{name}' is not a Linux kernel image (no setup header: boot flag 55 AA at 0x1FE and 'HdrS' at 0x202)", source);
+                throw new DefinitionException($"'{name}' is neither a bzImage nor an x86-64 vmlinux: no setup header (boot flag 55 AA at 0x1FE and 'HdrS' at 0x202) and no ELF magic", source);
             ushort version = BinaryPrimitives.ReadUInt16LittleEndian(image.AsSpan(Version));
             if (version < MinimumProtocol)
                 throw new DefinitionException($"'{name}' speaks boot protocol {version >> 8}.{version & 0xFF:D2}; this loader needs {MinimumProtocol >> 8}.{MinimumProtocol & 0xFF:D2} or later", source);
@@ -146,8 +194,6 @@ public sealed class LinuxBootLoader : IBootLoader
                 HeaderEnd: Math.Min(0x202 + image[JumpEnd], 4096),
                 load,
                 MemoryNeeded: version >= 0x020A ? U32(InitSize) : 0,
-                CommandLineSize: U32(CmdlineSize),
-                InitrdAddressMax: version >= 0x0203 ? U32(InitrdAddrMax) : 0x37FF_FFFF,
                 Has64BitEntry: version >= 0x020C && (image[XLoadFlags] & KernelHas64BitEntry) != 0);
         }
     }

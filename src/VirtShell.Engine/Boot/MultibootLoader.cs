@@ -103,23 +103,13 @@ public sealed class MultibootLoader : IBootLoader
 
     private static (ulong Entry, ulong Start, ulong End) LoadElf(BootSpec spec, GuestMemory memory, byte[] image)
     {
-        Elf32Image elf;
-        try { elf = Elf32Image.Parse(image); }
+        ElfImage elf;
+        try { elf = ElfImage.Parse(image, want64Bit: false); }
         catch (FormatException e)
         {
             throw new DefinitionException($"'{Path.GetFileName(spec.Image)}': {e.Message}, and its Multiboot header gives no load addresses (flag 16)", spec.Source);
         }
-        ulong start = ulong.MaxValue, end = 0;
-        foreach (var s in elf.Segments)
-        {
-            if (!memory.IsRam(s.PhysicalAddress, s.MemorySize))
-                throw new DefinitionException(
-                    $"'{Path.GetFileName(spec.Image)}': a segment of {s.MemorySize} bytes at 0x{s.PhysicalAddress:x} does not fit in the machine's RAM", spec.Source);
-            memory.Write(s.PhysicalAddress, image.AsSpan((int)s.FileOffset, (int)s.FileSize));
-            memory.Write(s.PhysicalAddress + s.FileSize, new byte[s.MemorySize - s.FileSize]);
-            start = Math.Min(start, s.PhysicalAddress);
-            end = Math.Max(end, (ulong)s.PhysicalAddress + s.MemorySize);
-        }
+        var (start, end) = elf.LoadInto(memory, image, spec);
         return (elf.PhysicalEntry, start, end);
     }
 

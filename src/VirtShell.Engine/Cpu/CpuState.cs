@@ -27,6 +27,23 @@ public struct DescriptorTableState
 }
 
 /// <summary>
+/// The x87 and SSE state as FXSAVE lays it out (the part every x86-64 guest uses; AVX's upper halves are not here).
+/// Fresh values are those after reset (FNINIT, MXCSR default).
+/// </summary>
+public sealed class FpuState
+{
+    public ushort Fcw = 0x037F, Fsw;
+    /// <summary>The abridged tag word: bit i set when ST(i)'s physical register i is in use.</summary>
+    public byte Ftw;
+    public ushort LastOpcode;
+    public ulong LastIp, LastDp;
+    /// <summary>The eight x87 registers by physical number, 80 bits each in the low bits.</summary>
+    public readonly UInt128[] St = new UInt128[8];
+    public readonly UInt128[] Xmm = new UInt128[16];
+    public uint Mxcsr = 0x1F80;
+}
+
+/// <summary>
 /// Architectural CPU state, backend-neutral: loaders produce it, both the interpreter and KVM load and save it,
 /// and register dumps print it. Registers are 64-bit wide so the same record serves 64-bit KVM guests.
 /// </summary>
@@ -39,6 +56,7 @@ public sealed class CpuState
     public SegmentState Cs, Ds, Es, Fs, Gs, Ss, Tr, Ldtr;
     public DescriptorTableState Gdtr, Idtr;
     public ulong Cr0 = 0x10, Cr2, Cr3, Cr4, Efer;
+    public FpuState Fpu = new();
 
     /// <summary>The state after reset, moved to start at <paramref name="cs"/>:<paramref name="ip"/> in real mode.</summary>
     public static CpuState RealMode(ushort cs, ushort ip) => new()
@@ -65,7 +83,11 @@ public sealed class CpuState
         Seg("LDT", Ldtr); Seg("TR ", Tr);
         sb.AppendLine($"GDT= {Gdtr.Base:x8} {Gdtr.Limit:x4}");
         sb.AppendLine($"IDT= {Idtr.Base:x8} {Idtr.Limit:x4}");
-        sb.Append($"CR0={Cr0:x8} CR2={Cr2:x8} CR3={Cr3:x8} CR4={Cr4:x8}");
+        sb.AppendLine($"CR0={Cr0:x8} CR2={Cr2:x8} CR3={Cr3:x8} CR4={Cr4:x8}");
+        sb.Append($"FCW={Fpu.Fcw:x4} FSW={Fpu.Fsw:x4} FTW={Fpu.Ftw:x2} MXCSR={Fpu.Mxcsr:x8}");
+        // Only the XMM registers in use: a crash record should stay readable.
+        for (int i = 0; i < Fpu.Xmm.Length; i++)
+            if (Fpu.Xmm[i] != 0) sb.Append($"\nXMM{i:D2}={(ulong)(Fpu.Xmm[i] >> 64):x16}{(ulong)Fpu.Xmm[i]:x16}");
         return sb.ToString();
     }
 }

@@ -45,6 +45,38 @@ public class HardwareModelTests
     }
 
     [KvmFact]
+    public void A_ring_0_spin_with_interrupts_off_is_turned_off_promptly_and_leaves_nothing_open()
+    {
+        var spec = BootSectorSpec("cli\nspin: jmp spin");
+        using (new GuestRun(spec)) { } // once-per-process set-up: the kick handler, the host's CPUID and MSR lists
+        var before = OpenDescriptors();
+        var maps = File.ReadAllLines("/proc/self/maps").Length;
+        var guest = new GuestRun(spec);
+        Thread.Sleep(200);
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        guest.Runtime.RequestStop(new MachineExit(ExitReason.StoppedByUser)); // what Stop-VirtMachine -TurnOff asks
+        Assert.True(guest.Thread.Join(TimeSpan.FromSeconds(2)), "the spinning guest did not stop within 2 s");
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(1), $"stopping took {watch.Elapsed}");
+        Assert.Equal(ExitReason.StoppedByUser, guest.Exit!.Reason);
+        guest.Dispose();
+        Assert.Equal(before.Where(t => t.Contains("kvm")), OpenDescriptors().Where(t => t.Contains("kvm")));
+        Assert.InRange(OpenDescriptors().Length, 0, before.Length + 3);
+        Assert.DoesNotContain(File.ReadLines("/proc/self/maps"), l => l.Contains("kvm-vcpu"));
+        Assert.InRange(File.ReadAllLines("/proc/self/maps").Length, 0, maps + 16); // the guest's RAM is unmapped
+    }
+
+    [Fact]
+    public void Memory_past_what_the_pc_maps_is_a_definition_error_naming_memory_before_anything_opens()
+    {
+        var e = Assert.Throws<DefinitionException>(() => new HardwareModel().Validate(HelloSpec() with { MemoryBytes = 64UL << 30 }));
+        Assert.Contains("memory must be between", e.Message);
+        Assert.Contains("3 GiB", e.Message);
+    }
+
+    private static string[] OpenDescriptors() =>
+        Directory.GetFiles("/proc/self/fd").Select(fd => new FileInfo(fd).LinkTarget ?? "?").Order().ToArray();
+
+    [KvmFact]
     public void A_triple_fault_ends_the_machine_with_a_register_dump()
     {
         using var guest = new GuestRun(BootSectorSpec("""

@@ -32,6 +32,58 @@ public class KvmCpuTests
     }
 
     [KvmFact]
+    public void Sse_and_x87_state_the_guest_sets_shows_in_the_cpu_state_and_survives_a_round_trip()
+    {
+        using var m = new KvmTestMachine();
+        // Ring-0 code runs through KVM's instruction emulator on hosts that are VMs, and it knows neither FLDCW nor
+        // LDMXCSR: the control words are set from the host below.
+        var state = m.LoadRealMode("""
+            movups xmm3, [value]
+            out 0xf4, al
+            movups [0x1000], xmm5
+            out 0xf4, al
+            align 16
+            value: dq 0x0123456789ABCDEF, 0xFEDCBA9876543210
+            """);
+        state.Cr4 |= 0x200; // OSFXSR: SSE instructions allowed
+        m.Cpu.SetState(state);
+        var first = m.RunToExit();
+        Assert.True(first.Reason == CpuExitReason.ExitRequested, first.Detail);
+
+        var seen = m.Cpu.GetState();
+        Assert.Equal(new UInt128(0xFEDCBA9876543210, 0x0123456789ABCDEF), seen.Fpu.Xmm[3]);
+        Assert.Equal((0x037F, 0x1F80u), (seen.Fpu.Fcw, seen.Fpu.Mxcsr)); // as after reset
+        Assert.Contains("XMM03=fedcba98765432100123456789abcdef", seen.Dump());
+
+        // What was read goes back unchanged (as across a suspend), and a register set from the host reaches the guest.
+        seen.Fpu.Xmm[5] = new UInt128(0x1122334455667788, 0x99AABBCCDDEEFF00);
+        seen.Fpu.Fcw = 0x027F;
+        seen.Fpu.Mxcsr = 0x9FC0;
+        m.Cpu.SetState(seen);
+        Assert.Equal(CpuExitReason.ExitRequested, m.RunToExit().Reason);
+        Assert.Equal(new byte[] { 0x00, 0xFF, 0xEE, 0xDD, 0xCC, 0xBB, 0xAA, 0x99, 0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11 }, m.Memory.Read(0x1000, 16));
+        var after = m.Cpu.GetState();
+        Assert.Equal(seen.Fpu.Xmm, after.Fpu.Xmm);
+        Assert.Equal((0x027F, 0x9FC0u), (after.Fpu.Fcw, after.Fpu.Mxcsr));
+    }
+
+    [KvmFact]
+    public void The_guest_is_not_offered_cmpxchg16b_which_kvms_instruction_emulator_cannot_run()
+    {
+        using var m = new KvmTestMachine();
+        m.LoadRealMode("""
+            mov eax, 1
+            cpuid
+            mov eax, ecx
+            out 0x80, eax
+            out 0xf4, al
+            """);
+        Assert.Equal(CpuExitReason.ExitRequested, m.RunToExit().Reason);
+        Assert.Equal(0u, m.Recorder.Writes.Single().Value & 1u << 13);
+        Assert.NotEqual(0u, m.Recorder.Writes.Single().Value & 1u << 31); // the hypervisor bit: it is KVM's CPUID
+    }
+
+    [KvmFact]
     public void String_io_delivers_every_element_of_a_rep_outs_and_rep_ins()
     {
         using var m = new KvmTestMachine();

@@ -1,3 +1,4 @@
+using VirtShell.Engine.Memory;
 using VirtShell.Cpu.Kvm;
 using VirtShell.Engine.Buses;
 using VirtShell.Engine.Cpu;
@@ -77,6 +78,19 @@ public class KvmVirtualMachineTests
         Assert.Equal(before.Where(IsKvm), after.Where(IsKvm));
         Assert.InRange(after.Length, 0, before.Length + 5);
         Assert.DoesNotContain(File.ReadLines("/proc/self/maps"), l => l.Contains("kvm-vcpu"));
+    }
+
+    [KvmFact]
+    public void Memory_beyond_what_kvm_maps_is_refused_naming_the_size_and_leaves_no_descriptor_open()
+    {
+        using (new KvmTestMachine()) { }
+        var before = OpenDescriptors();
+        using var memory = new GuestMemory();
+        memory.AddRam(1UL << 44, 16UL << 40); // 16 TiB of address space, never touched; one KVM slot holds under 8 TiB
+        var e = Assert.Throws<KvmException>(() => new KvmVirtualMachine(memory));
+        Assert.Contains("cannot map the guest's 16777216 MiB of RAM at 0x100000000000", e.Message);
+        Assert.Contains("give the machine less memory", e.Message);
+        Assert.Equal(before.Where(IsKvm), OpenDescriptors().Where(IsKvm));
     }
 
     [KvmFact]

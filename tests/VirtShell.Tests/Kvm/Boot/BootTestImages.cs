@@ -125,4 +125,58 @@ internal sealed class BootTestImages : IDisposable
             """);
         return [.. setup, .. kernel];
     }
+
+    public const ulong VmlinuxPhysicalAddress = 0x300000, VmlinuxVirtualAddress = 0xFFFF_FFFF_8130_0000;
+
+    /// <summary>
+    /// An x86-64 vmlinux in miniature: an ELF64 with one segment linked high (virtual 0xffffffff81300000) but loaded at
+    /// its physical address 3 MiB, entry given physically as Linux's is, and 4 KiB of bss. In long mode it writes 'V'
+    /// to port 0x80, then (if RSI is the zero page and the zero page has "HdrS") the command line and the first bss
+    /// byte, then asks to stop (port 0xF4). A wrong zero page writes 0xEE.
+    /// </summary>
+    public static byte[] TinyVmlinux() => Vmlinux("""
+            mov al, 'V'
+            out 0x80, al
+            cmp rsi, 0x7000
+            jne wrong
+            cmp dword [rsi + 0x202], 'HdrS'
+            jne wrong
+            mov rbx, rsi
+            mov esi, [rbx + 0x228]
+        .next:
+            lodsb
+            test al, al
+            jz .done
+            out 0x80, al
+            jmp .next
+        .done:
+            mov al, [bss]
+            out 0x80, al
+            out 0xf4, al
+        wrong:
+            mov al, 0xee
+            out 0x80, al
+            out 0xf4, al
+        """);
+
+    /// <summary>An ELF64 vmlinux laid out as <see cref="TinyVmlinux"/> whose 64-bit code is <paramref name="body"/>; label <c>bss</c> is its 4 KiB of bss.</summary>
+    public static byte[] Vmlinux(string body) => Nasm.Assemble($"""
+        bits 64
+        org 0x{VmlinuxPhysicalAddress:x}
+        ehdr:
+            db 0x7f, "ELF", 2, 1, 1, 0
+            times 8 db 0
+            dw 2, 62                ; executable, x86-64
+            dd 1
+            dq start, phdr - ehdr, 0
+            dd 0
+            dw 64, 56, 1, 0, 0, 0
+        phdr:
+            dd 1, 7
+            dq 0, 0x{VmlinuxVirtualAddress:x}, ehdr, file_size, file_size + 0x1000, 0x1000
+        start:
+        {body}
+        file_size equ $ - ehdr
+        bss:
+        """);
 }

@@ -80,8 +80,66 @@ public class LinuxBootLoaderTests
         Assert.Equal((4UL << 30) - (2UL << 20) | 0x83, U64(memory, pd3 + 511 * 8));
     }
 
+    [Fact]
+    public void A_vmlinux_goes_to_its_physical_addresses_with_a_made_up_setup_header_and_starts_at_its_64_bit_entry()
+    {
+        using var files = new BootTestImages();
+        byte[] image = BootTestImages.TinyVmlinux();
+        using var memory = new GuestMemory();
+        memory.AddRam(0, 8 << 20);
+        memory.Write(BootTestImages.VmlinuxPhysicalAddress + (ulong)image.Length, Enumerable.Repeat((byte)0xCC, 0x1000).ToArray());
+        var spec = new BootSpec
+        {
+            Kind = BootKind.Linux,
+            Mode = CpuStartMode.Long,
+            Image = files.Write("vmlinux", image),
+            Initrd = files.Write("initrd.img", [1, 2, 3]),
+            CommandLine = "console=hvc0",
+        };
+
+        var state = new LinuxBootLoader().Load(spec, memory);
+
+        Assert.Equal(image, memory.Read(BootTestImages.VmlinuxPhysicalAddress, image.Length));
+        Assert.All(memory.Read(BootTestImages.VmlinuxPhysicalAddress + (ulong)image.Length, 0x1000), b => Assert.Equal(0, b)); // bss
+        Assert.Equal("HdrS"u8.ToArray(), memory.Read(ZeroPage + 0x202, 4));
+        Assert.Equal(0xAA55, BinaryPrimitives.ReadUInt16LittleEndian(memory.Read(ZeroPage + 0x1FE, 2)));
+        Assert.True(BinaryPrimitives.ReadUInt16LittleEndian(memory.Read(ZeroPage + 0x206, 2)) >= 0x020C);
+        Assert.Equal(0xFF, memory.Read(ZeroPage + 0x210, 1)[0]);
+        Assert.Equal("console=hvc0\0", Encoding.ASCII.GetString(memory.Read(U32(memory, ZeroPage + 0x228), 13)));
+        ulong kernelEnd = BootTestImages.VmlinuxPhysicalAddress + (ulong)image.Length + 0x1000;
+        Assert.True(U32(memory, ZeroPage + 0x218) >= kernelEnd, "the initrd overlaps the kernel");
+        Assert.Equal(new byte[] { 1, 2, 3 }, memory.Read(U32(memory, ZeroPage + 0x218), 3));
+        Assert.Equal(3, memory.Read(ZeroPage + 0x1E8, 1)[0]); // the e820 map, as for a bzImage
+
+        // The ELF entry is startup_64's physical address; the CPU is in long mode on the identity map.
+        Assert.Equal(BootTestImages.VmlinuxPhysicalAddress + 0x78, state.Rip);
+        Assert.Equal(0x500UL, state.Efer);
+        Assert.Equal(0x2000, state.Cs.Attributes & 0x2000);
+        Assert.Equal(ZeroPage, state.Rsi);
+    }
+
     [Theory]
-    [InlineData("not a kernel", "not a Linux kernel image")]
+    [InlineData("32-bit ELF", "neither a bzImage nor an x86-64 vmlinux: not a 64-bit ELF file")]
+    [InlineData("vmlinux in protected mode", "boot it with mode 'long'")]
+    [InlineData("vmlinux in too little RAM", "give the machine at least 4 MiB")]
+    public void A_file_that_is_no_vmlinux_or_cannot_start_as_one_is_a_definition_error(string problem, string expected)
+    {
+        using var files = new BootTestImages();
+        using var memory = new GuestMemory();
+        memory.AddRam(0, problem == "vmlinux in too little RAM" ? 0x300000UL : 8UL << 20);
+        var spec = new BootSpec
+        {
+            Kind = BootKind.Linux,
+            Image = files.Write("kernel", problem == "32-bit ELF" ? BootTestImages.MultibootElf() : BootTestImages.TinyVmlinux()),
+            Mode = problem == "vmlinux in protected mode" ? CpuStartMode.Protected : CpuStartMode.Long,
+        };
+        var e = Assert.Throws<DefinitionException>(() => new LinuxBootLoader().Load(spec, memory));
+        Assert.Contains(expected, e.Message);
+        Assert.Contains("kernel", e.Message);
+    }
+
+    [Theory]
+    [InlineData("not a kernel", "neither a bzImage nor an x86-64 vmlinux")]
     [InlineData("old protocol", "boot protocol 2.04")]
     [InlineData("zImage", "zImage")]
     [InlineData("too little RAM", "at least 3 MiB")]
