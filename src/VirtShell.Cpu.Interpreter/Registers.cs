@@ -126,6 +126,7 @@ public sealed unsafe partial class InterpreterCpu
             Gdtr = _gdtr, Idtr = _idtr,
             Cr0 = _cr0, Cr2 = _cr2, Cr3 = _cr3, Cr4 = _cr4, Efer = _efer,
         };
+        _fpu.SaveTo(s.Fpu); // no SSE here: MXCSR and the XMM registers keep their reset values
         return s;
     }
 
@@ -142,6 +143,7 @@ public sealed unsafe partial class InterpreterCpu
         _ldtr = FromState(s.Ldtr); _tr = FromState(s.Tr);
         _gdtr = s.Gdtr; _idtr = s.Idtr;
         _cr0 = (uint)s.Cr0; _cr2 = (uint)s.Cr2; _cr3 = (uint)s.Cr3; _cr4 = (uint)s.Cr4; _efer = s.Efer;
+        _fpu.LoadFrom(s.Fpu);
         _halted = false;
         _interruptShadow = false;
         _breakBlock = true;

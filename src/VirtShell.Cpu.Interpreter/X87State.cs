@@ -1,3 +1,5 @@
+using VirtShell.Engine.Cpu;
+
 namespace VirtShell.Cpu.Interpreter;
 
 /// <summary>
@@ -150,6 +152,29 @@ internal sealed class X87State
     {
         get => (byte)~_empty;
         set => _empty = (byte)~value;
+    }
+
+    /// <summary>Into the engine's state, as FXSAVE would lay it out (pointers in the 32-bit format: offset, then selector).</summary>
+    public void SaveTo(FpuState state)
+    {
+        state.Fcw = Control;
+        state.Fsw = StatusWord;
+        state.Ftw = AbridgedTag;
+        state.LastOpcode = Fop;
+        state.LastIp = Fip | (ulong)Fcs << 32;
+        state.LastDp = Fdp | (ulong)Fds << 32;
+        for (int i = 0; i < 8; i++) state.St[i] = (UInt128)Raw(i).SignExponent << 64 | Raw(i).Significand;
+    }
+
+    public void LoadFrom(FpuState state)
+    {
+        LoadControlWord(state.Fcw);
+        LoadStatusWord(state.Fsw);
+        AbridgedTag = state.Ftw;
+        Fop = (ushort)(state.LastOpcode & 0x7FF);
+        (Fip, Fcs) = ((uint)state.LastIp, (ushort)(state.LastIp >> 32));
+        (Fdp, Fds) = ((uint)state.LastDp, (ushort)(state.LastDp >> 32));
+        for (int i = 0; i < 8; i++) SetRaw(i, new Float80((ulong)state.St[i], (ushort)(state.St[i] >> 64)));
     }
 
     /// <summary>Register <paramref name="i"/> of the stack for FSAVE/FXSAVE images, empty or not.</summary>

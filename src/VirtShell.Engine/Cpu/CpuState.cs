@@ -37,7 +37,7 @@ public sealed class FpuState
     public byte Ftw;
     public ushort LastOpcode;
     public ulong LastIp, LastDp;
-    /// <summary>The eight x87 registers by physical number, 80 bits each in the low bits.</summary>
+    /// <summary>The eight x87 registers in FXSAVE's order, ST(0) to ST(7), 80 bits each in the low bits.</summary>
     public readonly UInt128[] St = new UInt128[8];
     public readonly UInt128[] Xmm = new UInt128[16];
     public uint Mxcsr = 0x1F80;

@@ -614,4 +614,25 @@ public sealed class X87Tests
         Assert.Equal(0x10U, At(24) & 0xFFFF);
         Assert.Equal(0x037F, m.Word(0x20200));                   // FNSTENV masked every exception
     }
+
+    [Fact]
+    public void The_register_stack_travels_in_CpuState_from_one_cpu_to_another()
+    {
+        using var first = new TestMachine();
+        var saved = Run(first, a => { a.fld1(); a.fldpi(); a.hlt(); });
+        Assert.Equal(6, (saved.Fpu.Fsw >> 11) & 7);                       // TOP after two pushes
+        Assert.Equal(0xC0, saved.Fpu.Ftw);                                 // physical registers 6 and 7 in use
+        Assert.Equal((UInt128)0x4000 << 64 | 0xC90F_DAA2_2168_C235, saved.Fpu.St[0]);   // pi, FXSAVE order
+        Assert.Equal((UInt128)0x3FFF << 64 | 0x8000_0000_0000_0000, saved.Fpu.St[1]);   // 1.0
+
+        using var second = new TestMachine();
+        second.Load16(a => { a.fstp(__qword_ptr[0x800]); a.fstp(__qword_ptr[0x808]); a.fnstsw(ax); a.hlt(); });
+        var state = second.Cpu.GetState();
+        state.Fpu = saved.Fpu;
+        second.Cpu.SetState(state);
+        Assert.Equal(CpuExitReason.Halted, second.Cpu.Run().Reason);
+        Assert.Equal(Math.PI, Double(second, 0x800));
+        Assert.Equal(1.0, Double(second, 0x808));
+        Assert.Equal(0UL, (second.Cpu.GetState().Rax >> 11) & 7);          // both popped: TOP back to 0
+    }
 }
