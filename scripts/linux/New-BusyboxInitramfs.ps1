@@ -16,12 +16,17 @@
 
     The cpio is written here (newc, the format the kernel unpacks), so no cpio binary is needed. Outputs the path.
 .PARAMETER OutFile
-    The archive to write (default: out/linux/initramfs.cpio.gz, or initramfs-virtio.cpio.gz with -Modules).
+    The archive to write (default: out/linux/initramfs.cpio.gz, or initramfs-virtio.cpio.gz with -Modules; .cpio
+    with -NoCompression).
+.PARAMETER NoCompression
+    Writes the cpio without gzip: three times the bytes, but the kernel copies instead of inflating, which matters
+    where its ring-0 code runs emulated (minutes for the gzip'd one there).
 #>
 [CmdletBinding()]
 param(
     [string] $OutFile,
     [switch] $Modules,
+    [switch] $NoCompression,
     [string] $ModulesDirectory,
     [string] $Busybox = '/bin/busybox'
 )
@@ -30,7 +35,7 @@ Set-StrictMode -Version Latest
 
 $VirtioModules = 'virtio_ring', 'virtio', 'virtio_pci_modern_dev', 'virtio_pci_legacy_dev', 'virtio_pci', 'virtio_console', 'virtio_blk', 'virtio-rng'
 
-if (-not $OutFile) { $OutFile = Join-Path $PSScriptRoot "../../out/linux/$(if ($Modules) { 'initramfs-virtio' } else { 'initramfs' }).cpio.gz" }
+if (-not $OutFile) { $OutFile = Join-Path $PSScriptRoot "../../out/linux/$(if ($Modules) { 'initramfs-virtio' } else { 'initramfs' }).cpio$(if (-not $NoCompression) { '.gz' })" }
 if (-not (Test-Path $Busybox)) { throw "'$Busybox' does not exist: apt-get install busybox-static" }
 if ((& file -b $Busybox 2>$null) -match 'dynamically linked') { throw "'$Busybox' is dynamically linked; the initramfs has no libc: apt-get install busybox-static" }
 if ($Modules -and -not $ModulesDirectory) { throw "-Modules needs -ModulesDirectory: the lib/modules/<version> folder of the kernel package (Get-DebianKernel.ps1 outputs it)" }
@@ -127,7 +132,7 @@ $null = New-Item -ItemType Directory -Force (Split-Path -Parent $OutFile)
 $OutFile = [IO.Path]::GetFullPath($OutFile)
 $file = [IO.File]::Create("$OutFile.part")
 try {
-    $gzip = [IO.Compression.GZipStream]::new($file, [IO.Compression.CompressionLevel]::Optimal)
+    $gzip = if ($NoCompression) { $file } else { [IO.Compression.GZipStream]::new($file, [IO.Compression.CompressionLevel]::Optimal) }
     foreach ($dir in 'bin', 'sbin', 'usr', 'usr/bin', 'usr/sbin', 'dev', 'proc', 'sys', 'tmp', 'root', 'etc', 'lib', 'lib/modules') {
         Write-CpioEntry $gzip $dir $Directory
     }
