@@ -42,6 +42,7 @@ public sealed class Uart16550 : IPortDevice, IDisposable
     private readonly int _irq;
     private readonly IInterruptController _interrupts;
     private readonly ConsoleChannel? _console;
+    private readonly ConsoleChannel? _input;
     private readonly Queue<byte> _receive = new();
     private byte _ier, _lcr, _mcr, _lineErrors, _msrDeltas, _scratch;
     private ushort _divisor = 12; // 9600 baud, what a PC BIOS leaves behind
@@ -50,7 +51,12 @@ public sealed class Uart16550 : IPortDevice, IDisposable
     private bool _transmitEmptyPending;
     private bool _irqLevel;
 
-    public Uart16550(ushort basePort, int irq, IInterruptController interrupts, ConsoleChannel? console)
+    /// <param name="console">Where the guest's output goes, and its input comes from.</param>
+    /// <param name="outputOnly">
+    /// Writes to the console but never reads it: an early console, whose input belongs to the console the guest
+    /// switches to later (a kernel's earlyprintk raises DTR/RTS too, and would take the keystrokes meant for hvc0).
+    /// </param>
+    public Uart16550(ushort basePort, int irq, IInterruptController interrupts, ConsoleChannel? console, bool outputOnly = false)
     {
         if (basePort > 0x10000 - PortCount) throw new ArgumentOutOfRangeException(nameof(basePort), basePort, "a UART needs 8 ports below 0x10000");
         if ((uint)irq > 15) throw new ArgumentOutOfRangeException(nameof(irq), irq, "a PC IRQ is 0..15");
@@ -58,9 +64,10 @@ public sealed class Uart16550 : IPortDevice, IDisposable
         _irq = irq;
         _interrupts = interrupts;
         _console = console;
-        if (_console != null)
+        _input = outputOnly ? null : console;
+        if (_input != null)
         {
-            _console.InputAvailable += OnInputAvailable;
+            _input.InputAvailable += OnInputAvailable;
             OnInputAvailable();
         }
     }
@@ -88,7 +95,7 @@ public sealed class Uart16550 : IPortDevice, IDisposable
 
     public void Dispose()
     {
-        if (_console != null) _console.InputAvailable -= OnInputAvailable;
+        if (_input != null) _input.InputAvailable -= OnInputAvailable;
     }
 
     private bool Dlab => (_lcr & LcrDlab) != 0;
@@ -227,8 +234,8 @@ public sealed class Uart16550 : IPortDevice, IDisposable
     /// </summary>
     private void PullInput()
     {
-        if (_console == null || Loopback || (_mcr & (McrDtr | McrRts)) == 0) return;
-        while (_receive.Count < ReceiveCapacity && _console.TryReadInput(out var b)) _receive.Enqueue(b);
+        if (_input == null || Loopback || (_mcr & (McrDtr | McrRts)) == 0) return;
+        while (_receive.Count < ReceiveCapacity && _input.TryReadInput(out var b)) _receive.Enqueue(b);
     }
 
     private byte CurrentInterrupt()
@@ -239,7 +246,7 @@ public sealed class Uart16550 : IPortDevice, IDisposable
             if (_receive.Count >= _triggerLevel) return IirReceived;
             // Below the trigger level a real FIFO waits four character times before the timeout interrupt. Bytes here
             // arrive all at once, so when no more are waiting that time has, in effect, passed.
-            if (_console == null || Loopback || _console.PendingInput == 0) return IirTimeout;
+            if (_input == null || Loopback || _input.PendingInput == 0) return IirTimeout;
         }
         if ((_ier & IerTransmitEmpty) != 0 && _transmitEmptyPending) return IirTransmitEmpty;
         if ((_ier & IerModemStatus) != 0 && _msrDeltas != 0) return IirModemStatus;

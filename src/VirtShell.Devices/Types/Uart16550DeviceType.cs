@@ -3,7 +3,10 @@ using VirtShell.Engine.Devices;
 
 namespace VirtShell.Devices;
 
-/// <summary><c>uart16550({ port: 0x3f8, irq: 4, console: true })</c>: a serial port, on the machine's console unless console is false.</summary>
+/// <summary>
+/// <c>uart16550({ port: 0x3f8, irq: 4, console: true })</c>: a serial port, on the machine's console unless console is
+/// false. With <c>earlyConsole: true</c> it only prints: console input goes to the console the guest moves on to.
+/// </summary>
 public sealed class Uart16550DeviceType : IDeviceType
 {
     public string Name => "uart16550";
@@ -23,7 +26,7 @@ public sealed class Uart16550DeviceType : IDeviceType
     public IDisposable? Attach(DeviceSpec spec, DeviceContext context)
     {
         var console = spec.GetBoolean("console", true) ? context.Services.Console : null;
-        var uart = new Uart16550(Port(spec), Irq(spec), context.Interrupts, console);
+        var uart = new Uart16550(Port(spec), Irq(spec), context.Interrupts, console, outputOnly: spec.GetBoolean("earlyConsole"));
         try
         {
             context.Ports.Register(Port(spec), Uart16550.PortCount, uart, spec.Describe());

@@ -61,6 +61,22 @@ public sealed class Uart16550Tests : IDisposable
     }
 
     [Fact]
+    public void EarlyConsole_Prints_ButLeavesInputToTheConsoleTheGuestMovesOn()
+    {
+        using var console = new ConsoleChannel(null);
+        var ports = new IoPortBus();
+        using var early = new Uart16550(Com1, 4, _irq, console, outputOnly: true);
+        ports.Register(Com1, Uart16550.PortCount, early, "early console");
+        ports.Write(Mcr, 1, 0x0B);                         // DTR, RTS, OUT2: what earlyprintk sets
+        console.SendInput("uname -a\n");
+        foreach (var c in "early\n") ports.Write(Com1, 1, c);
+        Assert.Equal(0u, ports.Read(Lsr, 1) & 0x01);       // no data ready: the input is not its
+        long offset = 0;
+        Assert.Equal("early\n", Encoding.ASCII.GetString(console.ReadFrom(ref offset)));
+        Assert.Equal(9, console.PendingInput);
+    }
+
+    [Fact]
     public void Receive_SetsDataReady_AndRbrReturnsTheByte()
     {
         Assert.Equal(0, In(Lsr) & 0x01);
