@@ -117,9 +117,6 @@ done
 tries=50
 while [ ! -c /dev/`$console ] && [ `$tries -gt 0 ]; do sleep 0.1; tries=`$((tries - 1)); done
 [ -c /dev/`$console ] || console=console
-# An early-console UART left with DTR/RTS up (earlyprintk sets them) would take the host's console input meant for
-# hvc0; opening and closing the port (hupcl) drops them.
-if [ "`$console" != ttyS0 ] && [ -c /dev/ttyS0 ]; then stty -F /dev/ttyS0 hupcl 2>/dev/null; : < /dev/ttyS0; fi
 export PS1='~ # '
 exec setsid sh -c "exec </dev/`$console >/dev/`$console 2>&1; echo 'virtshell-init: shell on /dev/`$console'; exec sh -i"
 "@ -replace "`r", ''
