@@ -9,8 +9,8 @@
 // The bzImage boots too: image '../out/linux/bzImage' (mode 'long' or
 // 'protected'), at the cost of decompressing itself in emulated ring 0 first.
 import { machine, uart16550 } from 'virtshell';
+import { nestedHostOptions, typeUnameAtShell } from './lib/linux-guest.js';
 
-let typed = false;
 export default machine({
   name: 'linux-hardware',
   model: 'hardware',
@@ -19,27 +19,12 @@ export default machine({
     uart16550({ port: 0x3f8, irq: 4, console: true }),
   ],
   boot: {
-    // noxsave ... clearcpuid=...: on hosts that are VMs KVM runs ring 0 through an instruction emulator that has no
-    // XSAVE/XRSTOR, RD/WRGSBASE, STAC/CLAC, RDPID or LDMXCSR (met in this order by a boot; without 'sse' the kernel's
-    // FPU sections skip LDMXCSR and its SIMD code stays unused), nor INVPCID, POPCNT, RDRAND, RDSEED, RDTSCP or the
-    // VERW of the CPU-bug mitigations: the kernel is told not to use them. (INT3 and FWAIT the backend completes.) tsc=reliable, no_timer_check, lpj: no
-    // calibration or timer checks against the PIT, which misjudge time when ring 0 runs this slowly.
+    // nestedHostOptions: what a kernel must not use where ring 0 runs emulated (see lib/linux-guest.js).
     type: 'linux',
     image: '../out/linux/vmlinux',
     initrd: '../out/linux/initramfs.cpio.gz',
     mode: 'long',
-    cmdline: 'console=ttyS0,115200 earlyprintk=serial,ttyS0,115200 panic=-1 nokaslr noxsave nofsgsbase nopcid mitigations=off clearcpuid=smap,rdpid,rdrand,rdseed,invpcid,popcnt,rdtscp,sse tsc=reliable no_timer_check lpj=1000000 rdinit=/init',
+    cmdline: `console=ttyS0,115200 earlyprintk=serial,ttyS0,115200 ${nestedHostOptions}`,
   },
-  hooks: {
-    beforeBoot(vm) { vm.log(`booting ${vm.name}`); },
-    onConsoleLine(vm, line) {
-      if (!typed && line.startsWith('virtshell-init: shell on')) {
-        typed = true;
-        vm.log('shell is up; typing uname -a');
-        vm.console.send('uname -a\n');
-      } else if (/^Linux \S+ \d+\.\d+\.\d+\S* .*x86_64/.test(line)) {
-        vm.log(`uname: ${line}`);
-      }
-    },
-  },
+  hooks: typeUnameAtShell(),
 });
