@@ -37,24 +37,32 @@ export default machine({
     $path
 }
 
-# Boots a boot-sector image on a VirtShell model to its debug-exit power-off; returns the wall-clock seconds.
-# A run that has not powered off after $TimeoutSeconds is cut off and reported with how far the guest got.
-function Invoke-VirtShellRun([string] $Directory, [string] $Image, [string] $Model, [double] $TimeoutSeconds = 300) {
-    $definition = New-BenchDefinition $Directory $Image $Model
-    $vm = New-VirtMachine -Definition $definition -Name "bench-$PID-$([guid]::NewGuid().ToString('N').Substring(0, 8))"
+# Runs a definition's machine to its end and returns the wall-clock seconds. The guest must end with $Reason (and
+# $Status when given); a run still going after $TimeoutSeconds is cut off and reported with how far the guest got.
+function Invoke-MachineRun([string] $Definition, [string] $Reason = 'DebugExit', [Nullable[int]] $Status = $null,
+    [double] $TimeoutSeconds = 300) {
+    $vm = New-VirtMachine -Definition $Definition -Name "bench-$PID-$([guid]::NewGuid().ToString('N').Substring(0, 8))"
     try {
         $watch = [Diagnostics.Stopwatch]::StartNew()
         $vm | Start-VirtMachine
         $vm | Wait-VirtMachine -For Stopped -Timeout $TimeoutSeconds -ErrorAction SilentlyContinue
         $seconds = $watch.Elapsed.TotalSeconds
-        if ((Get-VirtMachine -Name $vm.Name).State -ne 'Stopped') {
+        $vm = Get-VirtMachine -Name $vm.Name
+        if ($vm.State -ne 'Stopped') {
             $instructions = ($vm | Measure-VirtMachine).Instructions
             $vm | Stop-VirtMachine -TurnOff -Confirm:$false
-            throw "no power-off after $TimeoutSeconds s$(if ($instructions) { " ({0:N0} guest instructions executed)" -f $instructions })"
+            throw "not stopped after $TimeoutSeconds s$(if ($instructions) { " ({0:N0} guest instructions executed)" -f $instructions })"
         }
-        $exit = (Get-VirtMachine -Name $vm.Name).LastExit
-        if ($exit.Reason -ne 'DebugExit') { throw "guest ended with $($exit): $($exit.Detail)" }
+        if ($vm.LastExit.Reason -ne $Reason -or ($null -ne $Status -and $vm.LastExit.Status -ne $Status)) {
+            $tail = Get-Content $vm.ConsoleLogPath -Tail 3 -ErrorAction Ignore
+            throw "the guest ended with $($vm.LastExit) $($vm.LastExit.Detail), not $Reason $Status; its console ends: $tail"
+        }
         $seconds
     }
     finally { $vm | Remove-VirtMachine -Force -Confirm:$false }
+}
+
+# Boots a boot-sector image on a VirtShell model to its debug-exit power-off; returns the wall-clock seconds.
+function Invoke-VirtShellRun([string] $Directory, [string] $Image, [string] $Model, [double] $TimeoutSeconds = 300) {
+    Invoke-MachineRun (New-BenchDefinition $Directory $Image $Model) -TimeoutSeconds $TimeoutSeconds
 }

@@ -65,41 +65,19 @@ line_length equ `$ - line
 "@ | Set-Content $uartSource
 $uartDefinition = Join-Path $work 'uart-hardware.js'
 
-# Runs a definition's machine to its end; returns the wall-clock seconds. The guest must end as expected.
-function Invoke-Machine([string] $Definition, [string] $Reason, [int] $Status, [double] $TimeoutSeconds = 300) {
-    $vm = New-VirtMachine -Definition $Definition -Name "bench-$PID-$([guid]::NewGuid().ToString('N').Substring(0, 8))"
-    try {
-        $watch = [Diagnostics.Stopwatch]::StartNew()
-        $vm | Start-VirtMachine
-        $vm | Wait-VirtMachine -For Stopped -Timeout $TimeoutSeconds -ErrorAction SilentlyContinue
-        $seconds = $watch.Elapsed.TotalSeconds
-        $vm = Get-VirtMachine -Name $vm.Name
-        if ($vm.State -ne 'Stopped') {
-            $vm | Stop-VirtMachine -TurnOff -Confirm:$false
-            throw "not stopped after $TimeoutSeconds s"
-        }
-        if ($vm.LastExit.Reason -ne $Reason -or $vm.LastExit.Status -ne $Status) {
-            $tail = Get-Content $vm.ConsoleLogPath -Tail 3 -ErrorAction Ignore
-            throw "the guest ended with $($vm.LastExit) $($vm.LastExit.Detail), not $Reason $Status; its console ends: $tail"
-        }
-        $seconds
-    }
-    finally { $vm | Remove-VirtMachine -Force -Confirm:$false }
-}
-
 # Each runner moves a number of bytes and returns the wall-clock seconds.
 $runners = [ordered]@{
     'virtio-console (paravirtual)' = {
         param([long] $bytes)
         Set-Content (Join-Path $kitFolder 'guests/kit/selftest.cfg') "mode=console bytes=$bytes"
         New-SparseDisk 1MB
-        Invoke-Machine (Join-Path $kitFolder 'kit-paravirtual.js') 'GuestPowerOff' 42
+        Invoke-MachineRun (Join-Path $kitFolder 'kit-paravirtual.js') 'GuestPowerOff' 42
     }
     'virtio-blk write+flush (paravirtual)' = {
         param([long] $bytes)
         Set-Content (Join-Path $kitFolder 'guests/kit/selftest.cfg') "mode=disk sector=0 bytes=$bytes"
         New-SparseDisk $bytes
-        Invoke-Machine (Join-Path $kitFolder 'kit-paravirtual.js') 'GuestPowerOff' 42
+        Invoke-MachineRun (Join-Path $kitFolder 'kit-paravirtual.js') 'GuestPowerOff' 42
     }
     'UART 16550 (hardware)' = {
         param([long] $bytes)
@@ -113,7 +91,7 @@ export default machine({
   boot: { type: 'bootSector', image: '$image' },
 });
 "@ | Set-Content $uartDefinition
-        Invoke-Machine $uartDefinition 'DebugExit' 1
+        Invoke-MachineRun $uartDefinition 'DebugExit' 1
     }
 }
 
