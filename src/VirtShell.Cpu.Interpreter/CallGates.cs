@@ -49,16 +49,8 @@ public sealed unsafe partial class InterpreterCpu
             return;
         }
         if (offset > code.Limit) throw new CpuFault(Vector.GeneralProtection, 0);
-        if (call)
-        {
-            Linear(SegSs, (Sp - 2 * (uint)size) & StackMask, 2 * size);
-            Push(_segs[SegCs].Selector, size);
-            Push(_eip, size);
-        }
-        code.Selector = (ushort)((codeSelector & 0xFFFC) | cpl);
-        _segs[SegCs] = code;
-        _eip = offset;
-        ModeChanged();
+        if (call) PushFarReturn(size);
+        EnterCodeAtSameLevel(code, codeSelector, offset);
     }
 
     /// <summary>

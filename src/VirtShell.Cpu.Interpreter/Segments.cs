@@ -98,13 +98,7 @@ public sealed unsafe partial class InterpreterCpu
     {
         if (!ProtectedMode || V86)
         {
-            if (call)
-            {
-                uint sp = Sp;
-                Linear(SegSs, (sp - 2 * (uint)size) & StackMask, 2 * size);
-                Push(_segs[SegCs].Selector, size);
-                Push(_eip, size);
-            }
+            if (call) PushFarReturn(size);
             LoadSegmentReal(SegCs, selector);
             _eip = offset;
             ModeChanged();
@@ -121,15 +115,23 @@ public sealed unsafe partial class InterpreterCpu
         // A non-conforming target also needs RPL <= CPL; the conforming and DPL rules are CheckCodeDescriptor's.
         if ((desc.Attributes & 0x1C) == 0x18 && (selector & 3) > Cpl) throw new CpuFault(Vector.GeneralProtection, selector & 0xFFFC);
         desc = CheckCodeDescriptor(desc, offset, Cpl);
-        if (call)
-        {
-            uint sp = Sp;
-            Linear(SegSs, (sp - 2 * (uint)size) & StackMask, 2 * size);
-            Push(_segs[SegCs].Selector, size);
-            Push(_eip, size);
-        }
-        desc.Selector = (ushort)((selector & 0xFFFC) | Cpl);
-        _segs[SegCs] = desc;
+        if (call) PushFarReturn(size);
+        EnterCodeAtSameLevel(desc, selector, offset);
+    }
+
+    /// <summary>Pushes CS and EIP for a far CALL, both or neither: the whole frame is checked before the first push.</summary>
+    private void PushFarReturn(int size)
+    {
+        Linear(SegSs, (Sp - 2 * (uint)size) & StackMask, 2 * size);
+        Push(_segs[SegCs].Selector, size);
+        Push(_eip, size);
+    }
+
+    /// <summary>Loads a checked code segment at the current privilege (its RPL becomes CPL) and jumps to it.</summary>
+    private void EnterCodeAtSameLevel(Segment code, ushort selector, uint offset)
+    {
+        code.Selector = (ushort)((selector & 0xFFFC) | Cpl);
+        _segs[SegCs] = code;
         _eip = offset;
         ModeChanged();
     }
