@@ -5,10 +5,13 @@
 // STAC/CLAC, RDPID or LDMXCSR (met in this order by a boot; without 'sse' the kernel's FPU sections skip LDMXCSR and
 // its SIMD code stays unused), nor INVPCID, POPCNT, RDRAND, RDSEED, RDTSCP or the VERW of the CPU-bug mitigations:
 // the kernel is told not to use them (INT3 and FWAIT the backend completes). tsc=reliable, no_timer_check, lpj: no
-// calibration or timer checks against the PIT, which misjudge time when ring 0 runs this slowly.
+// calibration or timer checks against the PIT, which misjudge time when ring 0 runs this slowly. Work that takes
+// minutes at that speed is skipped: the crypto self-tests (cryptomgr.notests) and the walk of every page table that
+// checks for writable+executable mappings once the kernel is up (rodata=off).
 export const nestedHostOptions =
   'panic=-1 nokaslr noxsave nofsgsbase nopcid mitigations=off ' +
-  'clearcpuid=smap,rdpid,rdrand,rdseed,invpcid,popcnt,rdtscp,sse tsc=reliable no_timer_check lpj=1000000 rdinit=/init';
+  'clearcpuid=smap,rdpid,rdrand,rdseed,invpcid,popcnt,rdtscp,sse tsc=reliable no_timer_check lpj=1000000 ' +
+  'cryptomgr.notests rodata=off rdinit=/init';
 
 export function typeUnameAtShell() {
   let typed = false;
