@@ -97,9 +97,9 @@ function Get-Unavailability([string] $Subject, [string] $Kind) {
         return 'qemu-system-x86_64 is not installed (build.ps1 -Task Bootstrap)'
     }
     if ($Subject -ne 'VirtShell emulated' -and -not ($hardware = Get-VirtModel -Name hardware).Available) { return $hardware.Reason }
-    # The guest switches to long mode without asking CPUID first; on a CPU without it (the interpreter is a 486-class
-    # CPU, issue 3) its CR4.PAE write faults in real mode with no handler, and the guest runs garbage until cut off.
-    if ($Subject -eq 'VirtShell emulated' -and $Kind -eq 'loop') { return 'the interpreter has no long mode (CPUID: a 486-class CPU)' }
+    # The guest switches to long mode without asking CPUID first; on a CPU without it (the interpreter is a Pentium
+    # Pro-class CPU) its CR4.PAE write faults in real mode with no handler, and the guest runs garbage until cut off.
+    if ($Subject -eq 'VirtShell emulated' -and $Kind -eq 'loop') { return 'the interpreter has no long mode (CPUID: a Pentium Pro-class CPU, no PAE)' }
 }
 
 # The two lengths for a benchmark, found on its first subject: the long one grows until the difference between the

@@ -290,9 +290,10 @@ public sealed unsafe partial class InterpreterCpu
     {
         Register(Mnemonic.Nop, &Nop);
         Register(Mnemonic.Ud0, &InvalidOpcode); Register(Mnemonic.Ud1, &InvalidOpcode); Register(Mnemonic.Ud2, &InvalidOpcode);
-        // PAUSE is REP NOP on CPUs before the Pentium 4; the 0F 0D/18-1F hint space is #UD on a 486-class CPU.
+        // PAUSE is REP NOP on CPUs before the Pentium 4; the P6 family this CPU reports runs the 0F 19-1E hint space
+        // (and 0F 1F, Iced's Nop) as multi-byte NOPs.
         Register(Mnemonic.Pause, &Nop);
-        Register(Mnemonic.Reservednop, &InvalidOpcode);
+        Register(Mnemonic.Reservednop, &Nop);
         RegisterX87Control();
         RegisterX87Transfer();
         RegisterX87Arithmetic();

@@ -51,6 +51,24 @@ public sealed class MsrCpuidTests
     }
 
     [Fact]
+    public void A_p6_runs_the_hint_nop_space_as_multi_byte_nops()
+    {
+        using var p = new P();
+        p.Write(P.Code, a =>
+        {
+            a.mov(eax, 1);
+            a.db(0x0F, 0x19, 0xC0);                    // reserved hint NOP, register form
+            a.db(0x0F, 0x1E, 0x44, 0x00, 0x00);        // reserved hint NOP with a memory operand, never accessed
+            a.nop(__dword_ptr[eax + 0x7FFF_FFFF]);      // 0F 1F /0: the long NOP, no memory access either
+            a.mov(__dword_ptr[Results], eax);
+            a.hlt();
+        });
+        p.Start(P.Code);
+        p.RunToHalt();
+        Assert.Equal(1u, p.Dword(Results));
+    }
+
+    [Fact]
     public void Msrs_read_back_what_was_written_and_the_tsc_agrees_with_rdtsc()
     {
         using var p = new P();
