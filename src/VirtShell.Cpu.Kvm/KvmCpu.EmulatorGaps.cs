@@ -25,7 +25,7 @@ public sealed unsafe partial class KvmCpu
             return false;
         bool done = (byte)(error->Data[1] >> 8) switch
         {
-            Int3 => TryDeliverBreakpoint(),
+            Int3 => TryCompletePatchedHandler() || TryDeliverBreakpoint(),
             Fwait => TryCompleteFwait(),
             _ => false,
         };
@@ -69,8 +69,7 @@ public sealed unsafe partial class KvmCpu
         bool present = (gate[5] & 0x80) != 0;
         ushort selector = BinaryPrimitives.ReadUInt16LittleEndian(gate[2..]);
         if (!present || type is not (GateInterrupt64 or GateTrap64) || (selector & 3) != 0) return false;
-        ulong handler = BinaryPrimitives.ReadUInt16LittleEndian(gate) | (ulong)BinaryPrimitives.ReadUInt16LittleEndian(gate[6..]) << 16
-                        | (ulong)BinaryPrimitives.ReadUInt32LittleEndian(gate[8..]) << 32;
+        ulong handler = GateOffset(gate);
 
         ulong stack = regs.Rsp;
         if (ist != 0)
@@ -99,25 +98,43 @@ public sealed unsafe partial class KvmCpu
 
     private bool ReadLinear(ulong address, Span<byte> destination)
     {
-        for (int done = 0; done < destination.Length;)
+        Span<(ulong Physical, int Length)> pieces = stackalloc (ulong, int)[destination.Length / 4096 + 2];
+        if (!TranslateRange(address, destination.Length, ref pieces)) return false;
+        int done = 0;
+        foreach (var (physical, length) in pieces)
         {
-            int chunk = (int)Math.Min((ulong)(destination.Length - done), 4096 - ((address + (ulong)done) & 0xFFF));
-            if (Physical(address + (ulong)done) is not { } physical || !_memory.IsRam(physical, (ulong)chunk)) return false;
-            _memory.Read(physical, destination.Slice(done, chunk));
-            done += chunk;
+            _memory.Read(physical, destination.Slice(done, length));
+            done += length;
         }
         return true;
     }
 
+    /// <summary>Writes nothing unless every page of the range is mapped RAM, as a CPU faults before a partial push.</summary>
     private bool WriteLinear(ulong address, ReadOnlySpan<byte> source)
     {
-        for (int done = 0; done < source.Length;)
+        Span<(ulong Physical, int Length)> pieces = stackalloc (ulong, int)[source.Length / 4096 + 2];
+        if (!TranslateRange(address, source.Length, ref pieces)) return false;
+        int done = 0;
+        foreach (var (physical, length) in pieces)
         {
-            int chunk = (int)Math.Min((ulong)(source.Length - done), 4096 - ((address + (ulong)done) & 0xFFF));
+            _memory.Write(physical, source.Slice(done, length));
+            done += length;
+        }
+        return true;
+    }
+
+    /// <summary>The guest-physical pieces, page by page, of a linear range; false if a page is unmapped or not RAM.</summary>
+    private bool TranslateRange(ulong address, int length, ref Span<(ulong Physical, int Length)> pieces)
+    {
+        int count = 0;
+        for (int done = 0; done < length; count++)
+        {
+            int chunk = (int)Math.Min((ulong)(length - done), 4096 - ((address + (ulong)done) & 0xFFF));
             if (Physical(address + (ulong)done) is not { } physical || !_memory.IsRam(physical, (ulong)chunk)) return false;
-            _memory.Write(physical, source.Slice(done, chunk));
+            pieces[count] = (physical, chunk);
             done += chunk;
         }
+        pieces = pieces[..count];
         return true;
     }
 

@@ -43,6 +43,7 @@ public sealed unsafe partial class KvmCpu : IVirtualCpu
         _mmio = mmio;
         _memory = vm.Memory;
         _ = VcpuKick.Signal; // install the kick handler before any thread can need it
+        _repairSyscalls = vm.RepairsSyscalls;
         _fd = new FileDescriptor(KvmSystem.Check(Libc.Ioctl(vm.Fd, KvmApi.CreateVcpu, id), $"KVM_CREATE_VCPU {id}"));
         try
         {
@@ -103,10 +104,12 @@ public sealed unsafe partial class KvmCpu : IVirtualCpu
                 case KvmApi.ExitReason.Io:
                     _ioExits++;
                     ServePortIo(Union<KvmRunIo>());
+                    CheckPageFaultHandler();
                     break;
                 case KvmApi.ExitReason.Mmio:
                     _mmioExits++;
                     ServeMmio(Union<KvmRunMmio>());
+                    CheckPageFaultHandler();
                     break;
                 case KvmApi.ExitReason.Intr:
                     if (Interlocked.Exchange(ref _exitRequested, 0) != 0)

@@ -7,7 +7,7 @@ namespace VirtShell.Cpu.Kvm;
 internal static unsafe class KvmCpuSetup
 {
     private const uint Ia32Tsc = 0x10, Ia32SysenterCs = 0x174, Ia32SysenterEsp = 0x175, Ia32SysenterEip = 0x176,
-        Ia32MiscEnable = 0x1A0, Star = 0xC000_0081, Lstar = 0xC000_0082, Cstar = 0xC000_0083, Sfmask = 0xC000_0084,
+        Ia32MiscEnable = 0x1A0, Cstar = 0xC000_0083,
         KernelGsBase = 0xC000_0102;
 
     /// <summary>
@@ -51,8 +51,8 @@ internal static unsafe class KvmCpuSetup
     {
         (uint Index, ulong Value)[] wanted =
         [
-            (Ia32SysenterCs, 0), (Ia32SysenterEsp, 0), (Ia32SysenterEip, 0), (Star, 0), (Lstar, 0), (Cstar, 0),
-            (Sfmask, 0), (KernelGsBase, 0), (Ia32Tsc, 0), (Ia32MiscEnable, MiscEnableFastStrings),
+            (Ia32SysenterCs, 0), (Ia32SysenterEsp, 0), (Ia32SysenterEip, 0), (KvmApi.MsrStar, 0), (KvmApi.MsrLstar, 0), (Cstar, 0),
+            (KvmApi.MsrSyscallMask, 0), (KernelGsBase, 0), (Ia32Tsc, 0), (Ia32MiscEnable, MiscEnableFastStrings),
         ];
         var msrs = wanted.Where(m => supportedIndices.Contains(m.Index)).ToArray();
         int bytes = 8 + msrs.Length * sizeof(KvmMsrEntry);

@@ -43,10 +43,19 @@ public sealed unsafe class KvmVirtualMachine : IDisposable
     internal KvmCpuidEntry2[] SupportedCpuid { get; }
     internal uint[] MsrIndexList { get; }
 
+    /// <summary>Whether its vCPUs finish the ring switch of SYSCALLs this host's KVM leaves half done (KvmCpu.SyscallEntry.cs).</summary>
+    internal bool RepairsSyscalls { get; }
+
     /// <exception cref="KvmUnavailableException">/dev/kvm is missing, not writable, or lacks a capability.</exception>
-    public KvmVirtualMachine(GuestMemory memory)
+    public KvmVirtualMachine(GuestMemory memory) : this(memory, KvmSyscallCheck.SyscallLeftInUserMode)
+    {
+    }
+
+    /// <summary>The check's own VM, which must not wait for the check.</summary>
+    internal KvmVirtualMachine(GuestMemory memory, bool repairsSyscalls)
     {
         Memory = memory;
+        RepairsSyscalls = repairsSyscalls;
         using var system = KvmSystem.Open();
         VcpuMmapSize = system.VcpuMmapSize;
         SupportedCpuid = system.SupportedCpuid();

@@ -29,6 +29,7 @@ internal static class KvmApi
     public const nuint GetSregs = 0x8138AE83;
     public const nuint SetSregs = 0x4138AE84;
     public const nuint Translate = 0xC018AE85;
+    public const nuint GetMsrs = 0xC008AE88;
     public const nuint SetMsrs = 0x4008AE89;
     public const nuint GetXsave = 0x9000AEA4;
     public const nuint SetXsave = 0x5000AEA5;
@@ -64,6 +65,9 @@ internal static class KvmApi
     }
 
     public const byte IoOut = 1;
+
+    /// <summary>The SYSCALL MSRs: STAR (segments), LSTAR (64-bit entry), SFMASK (RFLAGS bits cleared on entry).</summary>
+    public const uint MsrStar = 0xC000_0081, MsrLstar = 0xC000_0082, MsrSyscallMask = 0xC000_0084;
 
     public enum SystemEventType : uint { Shutdown = 1, Reset = 2, Crash = 3 }
 
