@@ -83,6 +83,15 @@ Describe 'New-VirtMachine, Get-VirtMachine, Remove-VirtMachine' {
         Get-MachineFolderEntries | Should -BeNullOrEmpty
     }
 
+    It 'removes with -Force without asking, as Remove-VM does, while -Force -WhatIf removes nothing' {
+        New-VirtMachine -Definition $HelloDefinition -Name forced | Out-Null
+        Remove-VirtMachine -Name forced -Force -WhatIf
+        (Get-VirtMachine).Name | Should -Be @('forced')
+        # In a non-interactive pwsh a confirmation prompt is an error.
+        Invoke-ChildPwsh 'Remove-VirtMachine -Name forced -Force; "removed"' | Should -Be 'removed'
+        Get-VirtMachine | Should -BeNullOrEmpty
+    }
+
     It 'takes names from the pipeline by property name' {
         New-VirtMachine -Definition $HelloDefinition -Name p1 | Out-Null
         ([pscustomobject]@{ Name = 'p1' } | Get-VirtMachine).Name | Should -Be 'p1'

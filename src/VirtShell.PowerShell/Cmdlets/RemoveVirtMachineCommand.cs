@@ -3,12 +3,15 @@ using VirtShell.Engine.Machines;
 
 namespace VirtShell.PowerShell.Cmdlets;
 
-/// <summary>Deletes machines with their folders (console.log included). A running machine needs -Force.</summary>
+/// <summary>
+/// Deletes machines with their folders (console.log included). A running machine needs -Force. As with Hyper-V's
+/// Remove-VM, -Force also stands for the confirmation; -WhatIf still only says what would be removed.
+/// </summary>
 [Cmdlet(VerbsCommon.Remove, "VirtMachine", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High,
     DefaultParameterSetName = ByName)]
 public sealed class RemoveVirtMachineCommand : MachineCmdlet
 {
-    /// <summary>Turns a running machine off first.</summary>
+    /// <summary>Turns a running machine off first, and removes without asking.</summary>
     [Parameter]
     public SwitchParameter Force { get; set; }
 
@@ -17,7 +20,8 @@ public sealed class RemoveVirtMachineCommand : MachineCmdlet
 
     protected override void Process(Machine machine)
     {
-        if (!ShouldProcess(machine.Name, "Remove machine")) return;
+        bool whatIf = MyInvocation.BoundParameters.TryGetValue("WhatIf", out var value) && ((SwitchParameter)value).IsPresent;
+        if ((!Force || whatIf) && !ShouldProcess(machine.Name, "Remove machine")) return;
         if (Force) machine.Stop(turnOff: true, StopTimeout);
         Session.Host.Remove(machine);
         Session.ForgetCursor(machine);
