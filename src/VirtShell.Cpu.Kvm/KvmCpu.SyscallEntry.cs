@@ -26,17 +26,12 @@ public sealed unsafe partial class KvmCpu
     private const int PageFaultVector = 14;
     private const long HandlerCheckInterval = 10;
     private const ulong RflagsDf = 1 << 10, RflagsFixed = 1 << 1;
+    private const byte Cld = 0xFC;
 
-    private readonly bool _repairSyscalls;
+    /// <summary>The VM's patch, or null where the host's SYSCALL is sound.</summary>
+    private readonly PageFaultHandlerPatch? _patch;
     private long _lastHandlerCheck = long.MinValue / 2;
-    private ulong _patchedHandler;
-    private ulong _patchedPhysical;
-    private byte _displacedByte;
-    private DisplacedInstruction _displaced;
     private long _completedSyscalls;
-
-    /// <summary>What the patched handler's first instruction did; the INT3 stands in its first byte.</summary>
-    private enum DisplacedInstruction : byte { None, Nop, Cld }
 
     /// <summary>System calls whose ring switch the host left undone and this backend finished.</summary>
     public long CompletedSyscalls => Volatile.Read(ref _completedSyscalls);
@@ -45,7 +40,7 @@ public sealed unsafe partial class KvmCpu
     private void CheckPageFaultHandler()
     {
         long now = Environment.TickCount64;
-        if (!_repairSyscalls || now - _lastHandlerCheck < HandlerCheckInterval) return;
+        if (_patch == null || now - _lastHandlerCheck < HandlerCheckInterval) return;
         _lastHandlerCheck = now;
 
         KvmSregs sregs;
@@ -55,27 +50,22 @@ public sealed unsafe partial class KvmCpu
         if ((sregs.Efer & EferLma) != 0 && sregs.Idt.Limit >= PageFaultVector * 16 + 15
             && ReadLinear(sregs.Idt.Base + PageFaultVector * 16, gate) && (gate[5] & 0x80) != 0)
             handler = GateOffset(gate);
-        if (handler == _patchedHandler && handler != 0 && Physical(handler) == _patchedPhysical
-            && _memory.GetSpan(_patchedPhysical, 1)[0] == Int3)
-            return;
+        lock (_patch)
+        {
+            ulong? physical = handler == 0 ? null : Physical(handler);
+            if (handler == _patch.Handler && handler != 0 && physical == _patch.Physical && IsInt3(_patch.Physical)) return;
 
-        Unpatch();
-        Span<byte> code = stackalloc byte[5];
-        if (handler == 0 || Physical(handler) is not { } physical || !ReadLinear(handler, code)) return;
-        var displaced = Classify(code);
-        if (displaced == DisplacedInstruction.None) return;
-        _patchedHandler = handler;
-        _patchedPhysical = physical;
-        _displacedByte = code[0];
-        _displaced = displaced;
-        _memory.Write(physical, [Int3]);
+            // The kernel moved to another IDT, or rewrote the instruction (boot-time patching): start again.
+            if (_patch.Handler != 0 && IsInt3(_patch.Physical)) _memory.Write(_patch.Physical, [_patch.DisplacedByte]);
+            _patch.Handler = 0;
+            Span<byte> code = stackalloc byte[5];
+            if (physical == null || !ReadLinear(handler, code) || DisplacedLength(code) == 0) return;
+            (_patch.Handler, _patch.Physical, _patch.DisplacedByte) = (handler, physical.Value, code[0]);
+            _memory.Write(physical.Value, [Int3]);
+        }
     }
 
-    private void Unpatch()
-    {
-        if (_patchedHandler != 0 && _memory.GetSpan(_patchedPhysical, 1)[0] == Int3) _memory.Write(_patchedPhysical, [_displacedByte]);
-        _patchedHandler = 0;
-    }
+    private bool IsInt3(ulong physical) => _memory.GetSpan(physical, 1)[0] == Int3;
 
     /// <summary>How long the instruction is if it is one whose effect the backend can complete, else 0.</summary>
     private static int DisplacedLength(ReadOnlySpan<byte> code) => code switch
@@ -89,16 +79,19 @@ public sealed unsafe partial class KvmCpu
         _ => 0,
     };
 
-    private static DisplacedInstruction Classify(ReadOnlySpan<byte> code) =>
-        code[0] == 0xFC ? DisplacedInstruction.Cld : DisplacedLength(code) > 0 ? DisplacedInstruction.Nop : DisplacedInstruction.None;
-
     /// <summary>An INT3 exit at the patched handler: finish the SYSCALL the fault stands for, or run the handler on.</summary>
     private bool TryCompletePatchedHandler()
     {
         KvmRegs regs;
         KvmSregs sregs;
         Ioctl(KvmApi.GetRegs, (nint)(&regs), "KVM_GET_REGS");
-        if (_patchedHandler == 0 || regs.Rip != _patchedHandler) return false;
+        if (_patch == null) return false;
+        byte displacedByte;
+        lock (_patch)
+        {
+            if (_patch.Handler == 0 || regs.Rip != _patch.Handler) return false;
+            displacedByte = _patch.DisplacedByte;
+        }
         Ioctl(KvmApi.GetSregs, (nint)(&sregs), "KVM_GET_SREGS");
 
         // The 64-bit frame of an exception with an error code: error, RIP, CS, RFLAGS, RSP, SS.
@@ -121,10 +114,10 @@ public sealed unsafe partial class KvmCpu
         else
         {
             Span<byte> code = stackalloc byte[5];
-            code[0] = _displacedByte;
+            code[0] = displacedByte;
             if (!ReadLinear(regs.Rip + 1, code[1..])) return false;
             regs.Rip += (ulong)DisplacedLength(code);
-            if (_displaced == DisplacedInstruction.Cld) regs.Rflags &= ~RflagsDf;
+            if (displacedByte == Cld) regs.Rflags &= ~RflagsDf;
         }
         Ioctl(KvmApi.SetRegs, (nint)(&regs), "KVM_SET_REGS");
         return true;
@@ -156,4 +149,17 @@ public sealed unsafe partial class KvmCpu
         private readonly uint _padding;
         public KvmMsrEntry Entry;
     }
+}
+
+/// <summary>
+/// The INT3 on the guest's page-fault handler, one per VM since every vCPU enters the same handler; any vCPU may
+/// move it (under its lock) and any may take the hit.
+/// </summary>
+internal sealed class PageFaultHandlerPatch
+{
+    /// <summary>The handler's linear address, or 0 while nothing is patched.</summary>
+    public ulong Handler;
+    public ulong Physical;
+    /// <summary>The first byte of the instruction the INT3 stands in; the rest is still in memory after it.</summary>
+    public byte DisplacedByte;
 }

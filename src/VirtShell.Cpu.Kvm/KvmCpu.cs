@@ -43,7 +43,7 @@ public sealed unsafe partial class KvmCpu : IVirtualCpu
         _mmio = mmio;
         _memory = vm.Memory;
         _ = VcpuKick.Signal; // install the kick handler before any thread can need it
-        _repairSyscalls = vm.RepairsSyscalls;
+        _patch = vm.PageFaultHandlerPatch;
         _fd = new FileDescriptor(KvmSystem.Check(Libc.Ioctl(vm.Fd, KvmApi.CreateVcpu, id), $"KVM_CREATE_VCPU {id}"));
         try
         {

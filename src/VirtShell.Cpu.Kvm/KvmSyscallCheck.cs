@@ -18,9 +18,22 @@ internal static class KvmSyscallCheck
     private const ushort KernelCs = 0x10, User32Cs = 0x23, UserCs = 0x33, UserDs = 0x2B;
     private const ulong Present = 1, Writable = 2, User = 4;
 
-    private static readonly Lazy<bool> s_leftInUserMode = new(Run);
+    private static readonly Lazy<bool> s_leftInUserMode = new(RunOrAssumeSound);
 
     public static bool SyscallLeftInUserMode => s_leftInUserMode.Value;
+
+    /// <summary>A KVM that cannot even run the check is taken at its word: nothing is patched in its guests.</summary>
+    private static bool RunOrAssumeSound()
+    {
+        try
+        {
+            return Run();
+        }
+        catch (KvmException)
+        {
+            return false;
+        }
+    }
 
     private static bool Run()
     {

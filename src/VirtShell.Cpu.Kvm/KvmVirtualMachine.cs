@@ -43,8 +43,13 @@ public sealed unsafe class KvmVirtualMachine : IDisposable
     internal KvmCpuidEntry2[] SupportedCpuid { get; }
     internal uint[] MsrIndexList { get; }
 
-    /// <summary>Whether its vCPUs finish the ring switch of SYSCALLs this host's KVM leaves half done (KvmCpu.SyscallEntry.cs).</summary>
-    internal bool RepairsSyscalls { get; }
+    /// <summary>
+    /// Where this host's KVM leaves SYSCALL half done, the patch through which the vCPUs finish it (KvmCpu.SyscallEntry.cs);
+    /// null elsewhere.
+    /// </summary>
+    internal PageFaultHandlerPatch? PageFaultHandlerPatch { get; }
+
+    internal bool RepairsSyscalls => PageFaultHandlerPatch != null;
 
     /// <exception cref="KvmUnavailableException">/dev/kvm is missing, not writable, or lacks a capability.</exception>
     public KvmVirtualMachine(GuestMemory memory) : this(memory, KvmSyscallCheck.SyscallLeftInUserMode)
@@ -55,7 +60,7 @@ public sealed unsafe class KvmVirtualMachine : IDisposable
     internal KvmVirtualMachine(GuestMemory memory, bool repairsSyscalls)
     {
         Memory = memory;
-        RepairsSyscalls = repairsSyscalls;
+        if (repairsSyscalls) PageFaultHandlerPatch = new PageFaultHandlerPatch();
         using var system = KvmSystem.Open();
         VcpuMmapSize = system.VcpuMmapSize;
         SupportedCpuid = system.SupportedCpuid();
