@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace VirtShell.Engine.Memory;
 
-/// <summary>The few libc calls guest memory needs; KVM maps these same blocks later.</summary>
+/// <summary>The few libc calls the engine makes: guest memory (KVM maps these same blocks later), and the store's link.</summary>
 internal static partial class Libc
 {
     public const int PROT_READ = 1, PROT_WRITE = 2;
@@ -14,4 +14,7 @@ internal static partial class Libc
 
     [LibraryImport("libc", SetLastError = true)]
     public static partial int munmap(nint addr, nuint length);
+
+    [LibraryImport("libc", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int link(string oldPath, string newPath);
 }

@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using System.Text.RegularExpressions;
 using VirtShell.Engine.Definitions;
+using VirtShell.Engine.Memory;
 
 namespace VirtShell.Engine.Store;
 
@@ -13,6 +14,8 @@ namespace VirtShell.Engine.Store;
 public sealed partial class MachineStore
 {
     public const string RecordFile = "machine.json";
+    /// <summary>The last record saved durably, kept while later saves are not (see <see cref="Save"/>).</summary>
+    public const string DurableRecordFile = "machine.json.durable";
     public const string ConsoleFile = "console.log";
     public const string LogFile = "machine.log";
 
@@ -77,9 +80,22 @@ public sealed partial class MachineStore
         }
     }
 
-    /// <summary>Replaces the record atomically; <paramref name="durable"/>: see <see cref="AtomicFile.WriteAllBytes"/>.</summary>
-    public void Save(MachineRecord record, bool durable = true) =>
-        AtomicFile.WriteAllText(Path.Combine(MachineDirectory(record.Name), RecordFile), JsonSerializer.Serialize(record, Json), durable);
+    /// <summary>
+    /// Replaces the record atomically. A save that is not <paramref name="durable"/> (see
+    /// <see cref="AtomicFile.WriteAllBytes"/>) may come back empty after a power cut where the filesystem does not put
+    /// data on disk before a rename (XFS). So the first such save after a durable one first gives the durable record a
+    /// second name, <see cref="DurableRecordFile"/>: a hard link to the same, already synced, file. <see cref="Load"/>
+    /// falls back to it; the next durable save removes it.
+    /// </summary>
+    public void Save(MachineRecord record, bool durable = true)
+    {
+        string file = Path.Combine(MachineDirectory(record.Name), RecordFile);
+        string kept = Path.Combine(MachineDirectory(record.Name), DurableRecordFile);
+        // A failed link (a filesystem without hard links) leaves the save as safe as it was without one.
+        if (!durable && !File.Exists(kept)) _ = Libc.link(file, kept);
+        AtomicFile.WriteAllText(file, JsonSerializer.Serialize(record, Json), durable);
+        if (durable) File.Delete(kept);
+    }
 
     public MachineRecord? Load(string name)
     {
@@ -94,6 +110,15 @@ public sealed partial class MachineStore
         }
         catch (JsonException e)
         {
+            string kept = Path.Combine(MachineDirectory(name), DurableRecordFile);
+            if (File.Exists(kept))
+            {
+                try
+                {
+                    return JsonSerializer.Deserialize<MachineRecord>(File.ReadAllText(kept), Json);
+                }
+                catch (JsonException) { }
+            }
             throw new DefinitionException($"{file} is damaged: {e.Message}");
         }
     }
