@@ -1,3 +1,4 @@
+using VirtShell.Devices.Storage;
 using VirtShell.Devices.Virtio;
 using VirtShell.Engine.Definitions;
 using VirtShell.Engine.Devices;

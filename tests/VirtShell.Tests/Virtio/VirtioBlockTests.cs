@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
+using VirtShell.Devices.Storage;
 using VirtShell.Devices.Virtio;
 using VirtShell.Engine.Buses;
 using VirtShell.Engine.Memory;
