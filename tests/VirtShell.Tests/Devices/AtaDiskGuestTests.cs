@@ -295,6 +295,17 @@ public sealed class AtaDiskGuestTests : IDisposable
     public void OnKvm_TheGuestWritesFlushesAndReadsBack() => RunsAndLeavesThePatternInTheImage("hardware");
 
     [Fact]
+    public void ASecondDisk_ClashesOnThePrimaryChannel_NamingBothLines()
+    {
+        File.WriteAllBytes(Path.Combine(_folder, "second.img"), new byte[512]);
+        var e = Assert.Throws<DefinitionException>(() => NewHost().Validate(
+            Definition("emulated", "ataDisk({ image: './disk.img' }),\n    ataDisk({ image: './second.img' })")));
+        Assert.Contains("port conflict", e.Message);
+        Assert.Contains("ata-emulated.js:6", e.Message);
+        Assert.Contains("ata-emulated.js:5", e.Message);
+    }
+
+    [Fact]
     public void AParavirtualMachine_RefusesTheDisk_NamingTheLine()
     {
         var e = Assert.Throws<DefinitionException>(() => NewHost().Validate(Definition("paravirtual")));
