@@ -1,8 +1,11 @@
 # What paravirtual I/O buys: bytes per second through virtio-console and virtio-blk on the paravirtual model (the
 # guest kit, machine-defs/guests/kit, in its 'console' and 'disk' modes), next to the same console text through the
-# emulated 16550 UART on the hardware model (a boot sector that polls LSR and writes THR, one byte per OUT), in the
-# same run, with the ratio. The kit sends the console a MiB per notification and writes the disk a MiB per request,
-# then flushes (fsync), so the disk figure includes getting the data to the host's disk.
+# emulated 16550 UART on the hardware model (a boot sector that polls LSR and writes THR, one byte per OUT) and the
+# same kind of disk writes to the emulated ATA disk on the hardware model (a boot sector that writes 256 sectors per
+# WRITE SECTORS with rep outsw, polling status), in the same run, with the ratios. The ATA guest also runs on the
+# emulated model, where rep outsw costs no VM exit per word. The kit sends the console a MiB per notification and
+# writes the disk a MiB per request; the disk guests then flush (fsync), so the disk figures include getting the data
+# to the host's disk.
 # Each subject runs at a short and a longer length; the difference cancels start-up (process, module, boot) out.
 param(
     [Parameter(Mandatory)] [string] $ModulePath,
@@ -65,18 +68,108 @@ line_length equ `$ - line
 "@ | Set-Content $uartSource
 $uartDefinition = Join-Path $work 'uart-hardware.js'
 
+# The ATA guest: a boot sector that writes COMMANDS x 128 KiB to the primary master from LBA 0, 256 sectors per WRITE
+# SECTORS (a sector count of 0), each sector one rep outsw of its own 512 bytes, then FLUSH CACHE, then powers off
+# through isa-debug-exit (status 1 when all went well, 3 when the disk reported an error). nIEN is set: the guest polls
+# the alternate status, as SeaBIOS does for its PIO transfers.
+$ataSource = Join-Path $work 'ata-writer.asm'
+@"
+%if COMMANDS < 1
+  %error the command count must be at least 1 (the loop counts down to 0)
+%endif
+bits 16
+org 0x7c00
+ATA equ 0x1f0
+ALT equ 0x3f6
+    cli
+    xor ax, ax
+    mov ds, ax
+    cld
+    mov dx, ALT
+    mov al, 0x02                ; nIEN
+    out dx, al
+    xor ebx, ebx                ; the LBA of the next command
+    mov edi, COMMANDS
+command:
+    mov dx, ATA + 2
+    xor al, al                  ; 0 sectors: 256
+    out dx, al
+    inc dx
+    mov al, bl
+    out dx, al
+    inc dx
+    mov al, bh
+    out dx, al
+    inc dx
+    mov eax, ebx
+    shr eax, 16
+    out dx, al
+    inc dx
+    mov al, ah
+    and al, 0x0f
+    or al, 0xe0                 ; LBA, device 0
+    out dx, al
+    inc dx
+    mov al, 0x30                ; WRITE SECTORS
+    out dx, al
+    mov bp, 256
+sector:
+    call not_busy
+    test al, 0x21               ; ERR or DF
+    jnz failed
+    test al, 0x08               ; DRQ
+    jz failed
+    mov si, 0x7c00
+    mov cx, 256
+    mov dx, ATA
+    rep outsw
+    dec bp
+    jnz sector
+    call done
+    add ebx, 256
+    dec edi
+    jnz command
+    mov dx, ATA + 7
+    mov al, 0xe7                ; FLUSH CACHE
+    out dx, al
+    call done
+    xor al, al                  ; debug-exit status (0 << 1) | 1
+    out 0xf4, al
+    hlt
+failed:
+    mov al, 1
+    out 0xf4, al
+    hlt
+not_busy:
+    mov dx, ALT
+.poll:
+    in al, dx
+    test al, 0x80
+    jnz .poll
+    ret
+done:                           ; ready, and no error, fault or data left
+    call not_busy
+    and al, 0x69
+    cmp al, 0x40
+    jne failed
+    ret
+    times 510 - (`$ - `$`$) db 0
+    dw 0xaa55
+"@ | Set-Content $ataSource
+$ataDisk = Join-Path $work 'ata-disk.img'
+
 # Each runner moves a number of bytes and returns the wall-clock seconds.
 $runners = [ordered]@{
     'virtio-console (paravirtual)' = {
         param([long] $bytes)
         Set-Content (Join-Path $kitFolder 'guests/kit/selftest.cfg') "mode=console bytes=$bytes"
-        New-SparseDisk 1MB
+        New-SparseFile $kitDisk 1MB
         Invoke-MachineRun (Join-Path $kitFolder 'kit-paravirtual.js') 'GuestPowerOff' 42
     }
     'virtio-blk write+flush (paravirtual)' = {
         param([long] $bytes)
         Set-Content (Join-Path $kitFolder 'guests/kit/selftest.cfg') "mode=disk sector=0 bytes=$bytes"
-        New-SparseDisk $bytes
+        New-SparseFile $kitDisk $bytes
         Invoke-MachineRun (Join-Path $kitFolder 'kit-paravirtual.js') 'GuestPowerOff' 42
     }
     'UART 16550 (hardware)' = {
@@ -93,12 +186,30 @@ export default machine({
 "@ | Set-Content $uartDefinition
         Invoke-MachineRun $uartDefinition 'DebugExit' 1
     }
+    'ATA disk write+flush (hardware)' = { param([long] $bytes) Invoke-AtaWriter $bytes 'hardware' }
+    'ATA disk write+flush (emulated)' = { param([long] $bytes) Invoke-AtaWriter $bytes 'emulated' }
+}
+
+function Invoke-AtaWriter([long] $Bytes, [string] $Model) {
+    $image = Join-Path $work "ata-writer-$Bytes.img"
+    Invoke-Native nasm -f bin "-DCOMMANDS=$($Bytes / 128KB)" -o $image $ataSource
+    New-SparseFile $ataDisk $Bytes
+    $definition = Join-Path $work "ata-$Model.js"
+    @"
+import { machine, ataDisk, debugExit } from 'virtshell';
+export default machine({
+  name: 'ata-bench', model: '$Model', memory: '1M',
+  devices: [ ataDisk({ image: '$ataDisk' }), debugExit({ port: 0xf4 }) ],
+  boot: { type: 'bootSector', image: '$image' },
+});
+"@ | Set-Content $definition
+    Invoke-MachineRun $definition 'DebugExit' 1
 }
 
 # A fresh image for each run, so that every run writes into unallocated blocks alike.
-function New-SparseDisk([long] $Bytes) {
-    Remove-Item $kitDisk -ErrorAction Ignore
-    $stream = [IO.File]::Create($kitDisk)
+function New-SparseFile([string] $Path, [long] $Bytes) {
+    Remove-Item $Path -ErrorAction Ignore
+    $stream = [IO.File]::Create($Path)
     try { $stream.SetLength($Bytes) } finally { $stream.Dispose() }
 }
 
@@ -119,31 +230,38 @@ function Measure-Subject([string] $Subject, [long] $Short, [long] $Cap) {
 }
 
 function Get-Unavailability([string] $Subject) {
-    $model = if ($Subject -like '*(hardware)') { 'hardware' } else { 'paravirtual' }
+    $model = if ($Subject -match '\((\w+)\)$') { $Matches[1] } else { throw "subject '$Subject' names no model" }
     if (-not ($info = Get-VirtModel -Name $model).Available) { return $info.Reason }
     if ($model -eq 'paravirtual' -and -not (Test-Path $kitImage)) { return "$kitImage is not built (build.ps1 -Task Build)" }
 }
 
+# Consoles in kB/s, disks in MB/s (10^3 and 10^6 bytes); the ratios are of bytes per second.
 $subjects = [ordered]@{
-    'virtio-console (paravirtual)'         = @{ Short = 16MB; Cap = 1GB }
-    'virtio-blk write+flush (paravirtual)' = @{ Short = 64MB; Cap = 1GB }
-    'UART 16550 (hardware)'                = @{ Short = 16KB; Cap = 4MB }
+    'virtio-console (paravirtual)'         = @{ Short = 16MB; Cap = 1GB; Unit = 'kB/s' }
+    'virtio-blk write+flush (paravirtual)' = @{ Short = 64MB; Cap = 1GB; Unit = 'MB/s' }
+    'UART 16550 (hardware)'                = @{ Short = 16KB; Cap = 4MB; Unit = 'kB/s' }
+    'ATA disk write+flush (hardware)'      = @{ Short = 1MB; Cap = 512MB; Unit = 'MB/s' }
+    'ATA disk write+flush (emulated)'      = @{ Short = 1MB; Cap = 512MB; Unit = 'MB/s' }
 }
 $values = [ordered]@{}
 $rows = @(foreach ($subject in $subjects.Keys) {
-    if ($reason = Get-Unavailability $subject) { New-BenchRow 'console-and-disk-io' $subject 0 'kB/s' "not available: $reason"; continue }
+    $unit = $subjects[$subject].Unit
+    if ($reason = Get-Unavailability $subject) { New-BenchRow 'console-and-disk-io' $subject 0 $unit "not available: $reason"; continue }
     try {
         $perSecond, $note = Measure-Subject $subject $subjects[$subject].Short $subjects[$subject].Cap
-        $values[$subject] = $perSecond / 1e3
-        New-BenchRow 'console-and-disk-io' $subject $values[$subject] 'kB/s' $note
+        $values[$subject] = $perSecond
+        New-BenchRow 'console-and-disk-io' $subject ($perSecond / $(if ($unit -eq 'MB/s') { 1e6 } else { 1e3 })) $unit $note
     }
     catch {
-        New-BenchRow 'console-and-disk-io' $subject 0 'kB/s' "failed: $($_.Exception.Message -replace '\s+', ' ')"
+        New-BenchRow 'console-and-disk-io' $subject 0 $unit "failed: $($_.Exception.Message -replace '\s+', ' ')"
     }
 })
-# The same text through both consoles; the disk has no emulated counterpart to set beside it.
+# The same text through both consoles, and the same kind of writes (then a flush) to both disks.
 $uart = $values['UART 16550 (hardware)']
 $virtio = $values['virtio-console (paravirtual)']
 if ($uart -and $virtio) { $rows += New-BenchRow 'console-and-disk-io' 'virtio-console / UART 16550' ($virtio / $uart) 'ratio' }
-Remove-Item $kitDisk -ErrorAction Ignore
+$ata = $values['ATA disk write+flush (hardware)']
+$virtioBlk = $values['virtio-blk write+flush (paravirtual)']
+if ($ata -and $virtioBlk) { $rows += New-BenchRow 'console-and-disk-io' 'virtio-blk / ATA disk (hardware)' ($virtioBlk / $ata) 'ratio' }
+Remove-Item $kitDisk, $ataDisk -ErrorAction Ignore
 Save-BenchRows (Join-Path $OutDirectory 'virtio.json') $rows

@@ -18,12 +18,9 @@ public sealed class VirtioBlkDeviceType : IDeviceType, IMmioDeviceType
 
     public void Validate(DeviceSpec spec)
     {
-        DeviceSettings.RejectUnknown(spec, [.. VirtioTransportSettings.Keys, "image", "readOnly", "serial"]);
+        DeviceSettings.RejectUnknown(spec, [.. VirtioTransportSettings.Keys, .. DiskImageSettings.Keys, "serial"]);
         VirtioTransportSettings.Validate(spec);
-        var image = Image(spec);
-        if (Directory.Exists(image)) throw DeviceSettings.Error(spec, $"'image' {image} is a directory, not a disk image");
-        if (!File.Exists(image)) throw DeviceSettings.Error(spec, $"'image' {image} does not exist (create it first, e.g. with truncate -s 64M)");
-        spec.GetBoolean("readOnly");
+        DiskImageSettings.Validate(spec);
         Serial(spec);
     }
 
@@ -33,31 +30,15 @@ public sealed class VirtioBlkDeviceType : IDeviceType, IMmioDeviceType
 
     public IDisposable? Attach(DeviceSpec spec, DeviceContext context)
     {
-        DiskImage image;
-        try
-        {
-            image = DiskImage.Open(Image(spec), spec.GetBoolean("readOnly"));
-        }
-        catch (DiskImageException e)
-        {
-            throw new DefinitionException($"{spec.Describe()}: {e.Message}", spec.Source, e);
-        }
-        var device = new VirtioBlock(spec.Type, context.Memory, image, Serial(spec), context.Services.Log);
+        var device = new VirtioBlock(spec.Type, context.Memory, DiskImageSettings.Open(spec), Serial(spec), context.Services.Log);
         return VirtioTransportSettings.Attach(spec, context, device, PciClass);
-    }
-
-    private static string Image(DeviceSpec spec)
-    {
-        var image = ParavirtualSettings.String(spec, "image");
-        if (string.IsNullOrWhiteSpace(image)) throw DeviceSettings.Error(spec, "'image' is required: the path of a raw disk image");
-        return ParavirtualSettings.FilePath(spec, image);
     }
 
     /// <summary>What the guest reads as the disk's ID; the image's file name unless the definition names one.</summary>
     private static string Serial(DeviceSpec spec)
     {
         var serial = ParavirtualSettings.String(spec, "serial");
-        if (serial is null) return Path.GetFileName(Image(spec)) is var name && name.Length > MaxSerial ? name[..MaxSerial] : name;
+        if (serial is null) return DiskImageSettings.FileNameSerial(spec, MaxSerial);
         if (serial.Length > MaxSerial || serial.Any(c => c is < ' ' or > '~'))
             throw DeviceSettings.Error(spec, $"'serial' must be at most {MaxSerial} printable ASCII characters, not '{serial}'");
         return serial;

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Text;
+using VirtShell.Devices.Storage;
 using VirtShell.Engine.Memory;
 
 namespace VirtShell.Devices.Virtio;

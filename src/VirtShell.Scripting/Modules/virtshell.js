@@ -46,6 +46,12 @@ export function debugExit(settings) {
   return { ...settingsOf('debugExit', settings), type: 'debugExit', __source: callerLocation() };
 }
 
+// The master disk of the primary IDE channel (0x1f0/0x3f6, IRQ 14) on a raw image: { image, readOnly }, image
+// relative to the definition. For the emulated and hardware models; a paravirtual machine has virtioBlk instead.
+export function ataDisk(settings) {
+  return { ...settingsOf('ataDisk', settings), type: 'ataDisk', __source: callerLocation() };
+}
+
 // Paravirtual devices: virtio on 'mmio' (address, irq) or 'pci' (slot, irq), and the hypercall channel
 // (docs/hypercalls.md). virtioBlk's image and the hypercall blobs are paths relative to the definition.
 export function virtioConsole(settings) {

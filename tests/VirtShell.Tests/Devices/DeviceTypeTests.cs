@@ -51,9 +51,9 @@ public sealed class DeviceTypeTests : IDisposable
     }
 
     [Fact]
-    public void Catalog_FindsTheThreeTypesByName()
+    public void Catalog_FindsTheFourTypesByName()
     {
-        Assert.Equal(["uart16550", "debugExit", "scriptDevice"], PcDeviceTypes.All.Select(t => t.Name));
+        Assert.Equal(["uart16550", "debugExit", "ataDisk", "scriptDevice"], PcDeviceTypes.All.Select(t => t.Name));
         Assert.NotNull(PcDeviceTypes.Find("debugExit"));
         Assert.Null(PcDeviceTypes.Find("floppy"));
     }

@@ -1,5 +1,5 @@
 using System.Buffers.Binary;
-using System.Runtime.InteropServices;
+using VirtShell.Devices.Storage;
 using VirtShell.Devices.Virtio;
 using VirtShell.Engine.Buses;
 using VirtShell.Engine.Memory;
@@ -63,29 +63,7 @@ public sealed class VirtioBlockTests : IDisposable
         return (_memory.Read(Status, 1)[0], used.Length);
     }
 
-    /// <summary>
-    /// The image's bytes as another process would read them now. Through a plain descriptor: a .NET FileStream would
-    /// ask for a shared flock, which the device's exclusive lock refuses.
-    /// </summary>
-    private byte[] FileBytes()
-    {
-        int fd = open(_path, 0);
-        Assert.True(fd >= 0);
-        try
-        {
-            var bytes = new byte[Sectors * 512];
-            Assert.Equal(bytes.Length, (int)pread(fd, bytes, bytes.Length, 0));
-            return bytes;
-        }
-        finally
-        {
-            close(fd);
-        }
-    }
-
-    [DllImport("libc")] private static extern int open(string path, int flags);
-    [DllImport("libc")] private static extern nint pread(int fd, byte[] buffer, nint count, long offset);
-    [DllImport("libc")] private static extern int close(int fd);
+    private byte[] FileBytes() => ImageFile.Read(_path, Sectors * 512);
 
     private static byte[] Pattern(int length, byte seed)
     {

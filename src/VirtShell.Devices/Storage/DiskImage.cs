@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 
-namespace VirtShell.Devices.Virtio;
+namespace VirtShell.Devices.Storage;
 
 /// <summary>A disk image that cannot be used: missing, not writable when writing was asked for, or in use.</summary>
 public sealed class DiskImageException(string message, Exception? inner = null) : Exception(message, inner);
