@@ -29,6 +29,19 @@ public sealed unsafe partial class InterpreterCpu
         HandlersRexW[(int)Mnemonic.Shr] = &Shift64;
         HandlersRexW[(int)Mnemonic.Sar] = &Shift64;
         HandlersRexW[(int)Mnemonic.Xchg] = &Xchg64;
+        HandlersRexW[(int)Mnemonic.Rol] = &Rotate64;
+        HandlersRexW[(int)Mnemonic.Ror] = &Rotate64;
+        HandlersRexW[(int)Mnemonic.Mul] = &Mul64;
+        HandlersRexW[(int)Mnemonic.Imul] = &Imul64;
+        HandlersRexW[(int)Mnemonic.Div] = &Div64;
+        HandlersRexW[(int)Mnemonic.Idiv] = &Idiv64;
+        HandlersRexW[(int)Mnemonic.Bswap] = &Bswap64;
+        HandlersRexW[(int)Mnemonic.Xadd] = &Xadd64;
+        HandlersRexW[(int)Mnemonic.Cmpxchg] = &Cmpxchg64;
+        foreach (var m in new[] { Mnemonic.Cmovo, Mnemonic.Cmovno, Mnemonic.Cmovb, Mnemonic.Cmovae, Mnemonic.Cmove, Mnemonic.Cmovne,
+                     Mnemonic.Cmovbe, Mnemonic.Cmova, Mnemonic.Cmovs, Mnemonic.Cmovns, Mnemonic.Cmovp, Mnemonic.Cmovnp,
+                     Mnemonic.Cmovl, Mnemonic.Cmovge, Mnemonic.Cmovle, Mnemonic.Cmovg })
+            HandlersRexW[(int)m] = &Cmov64;
         HandlersRexW[(int)Mnemonic.Cdqe] = &Cdqe;
         HandlersRexW[(int)Mnemonic.Cqo] = &Cqo;
     }
@@ -202,4 +215,114 @@ public sealed unsafe partial class InterpreterCpu
 
     private static void Cdqe(InterpreterCpu c, ref DecodedOp d) => c._gpr[RegEax] = (ulong)(int)(uint)c._gpr[RegEax];
     private static void Cqo(InterpreterCpu c, ref DecodedOp d) => c._gpr[RegEdx] = (long)c._gpr[RegEax] < 0 ? ulong.MaxValue : 0;
+
+    /// <summary>ROL/ROR r/m64: only CF and OF change (OF defined for a count of 1, computed the same way otherwise).</summary>
+    private static void Rotate64(InterpreterCpu c, ref DecodedOp d)
+    {
+        int count = (int)(d.I.OpCount < 2 ? 1 : d.I.Op1Kind == OpKind.Register ? (uint)c._gpr[RegEcx] : d.Imm) & 0x3F;
+        ulong a = c.ReadDst64(ref d);
+        if (count == 0) return;
+        ulong res;
+        uint cf, of;
+        if (d.I.Mnemonic == Mnemonic.Rol)
+        {
+            res = ulong.RotateLeft(a, count);
+            cf = (uint)res & 1;
+            of = (uint)(res >> 63) ^ cf;
+        }
+        else
+        {
+            res = ulong.RotateRight(a, count);
+            cf = (uint)(res >> 63);
+            of = cf ^ (uint)(res >> 62) & 1;
+        }
+        c.Eflags = (c.Eflags & ~(FlagCf | FlagOf)) | cf | (of << 11);
+        c.WriteDst64(ref d, res);
+    }
+
+    /// <summary>MUL r/m64: RDX:RAX = RAX * src; CF and OF say whether RDX is needed.</summary>
+    private static void Mul64(InterpreterCpu c, ref DecodedOp d)
+    {
+        UInt128 p = (UInt128)c._gpr[RegEax] * c.ReadOp64(ref d, 0);
+        c._gpr[RegEax] = (ulong)p;
+        c._gpr[RegEdx] = (ulong)(p >> 64);
+        c.SetArith((c._gpr[RegEdx] != 0 ? FlagCf | FlagOf : 0) | Szp64((ulong)p));
+    }
+
+    /// <summary>IMUL with a 64-bit operand: one operand (RDX:RAX), two (reg *= r/m) or three (reg = r/m * imm).</summary>
+    private static void Imul64(InterpreterCpu c, ref DecodedOp d)
+    {
+        Int128 p;
+        bool overflow;
+        if (d.I.OpCount == 1)
+        {
+            p = (Int128)(long)c._gpr[RegEax] * (long)c.ReadOp64(ref d, 0);
+            c._gpr[RegEax] = (ulong)p;
+            c._gpr[RegEdx] = (ulong)(p >> 64);
+            overflow = p != (long)p;
+        }
+        else
+        {
+            long a = (long)c.ReadOp64(ref d, d.I.OpCount == 2 ? 0 : 1);
+            long b = d.I.OpCount == 2 ? (long)c.ReadOp64(ref d, 1) : (int)d.Imm;
+            p = (Int128)a * b;
+            overflow = p != (long)p;
+            c._gpr[d.Reg0] = (ulong)p;
+        }
+        c.SetArith((overflow ? FlagCf | FlagOf : 0) | Szp64((ulong)p));
+    }
+
+    /// <summary>DIV r/m64: RDX:RAX / src; #DE on a zero divisor or a quotient beyond 64 bits.</summary>
+    private static void Div64(InterpreterCpu c, ref DecodedOp d)
+    {
+        ulong divisor = c.ReadOp64(ref d, 0);
+        if (divisor == 0) throw new CpuFault(Vector.DivideError);
+        UInt128 n = ((UInt128)c._gpr[RegEdx] << 64) | c._gpr[RegEax];
+        UInt128 q = n / divisor;
+        if (q > ulong.MaxValue) throw new CpuFault(Vector.DivideError);
+        c._gpr[RegEax] = (ulong)q;
+        c._gpr[RegEdx] = (ulong)(n % divisor);
+    }
+
+    /// <summary>IDIV r/m64: signed RDX:RAX / src; #DE on a zero divisor or a quotient beyond 64 bits signed.</summary>
+    private static void Idiv64(InterpreterCpu c, ref DecodedOp d)
+    {
+        long divisor = (long)c.ReadOp64(ref d, 0);
+        if (divisor == 0) throw new CpuFault(Vector.DivideError);
+        Int128 n = (Int128)(((UInt128)c._gpr[RegEdx] << 64) | c._gpr[RegEax]);
+        if (n == Int128.MinValue && divisor == -1) throw new CpuFault(Vector.DivideError);
+        Int128 q = n / divisor;
+        if (q != (long)q) throw new CpuFault(Vector.DivideError);
+        c._gpr[RegEax] = (ulong)(long)q;
+        c._gpr[RegEdx] = (ulong)(long)(n % divisor);
+    }
+
+    private static void Bswap64(InterpreterCpu c, ref DecodedOp d) =>
+        c._gpr[d.Reg0] = System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(c._gpr[d.Reg0]);
+
+    private static void Cmov64(InterpreterCpu c, ref DecodedOp d)
+    {
+        ulong v = c.ReadOp64(ref d, 1); // the source is read (and may fault) whatever the condition
+        if (c.Condition(d.Cond)) c._gpr[d.Reg0] = v;
+    }
+
+    private static void Xadd64(InterpreterCpu c, ref DecodedOp d)
+    {
+        ulong a = c.ReadDst64(ref d);
+        ulong sum = c.Add64Flags(a, c._gpr[d.Reg1], 0);
+        c._gpr[d.Reg1] = a;
+        c.WriteDst64(ref d, sum);
+    }
+
+    private static void Cmpxchg64(InterpreterCpu c, ref DecodedOp d)
+    {
+        ulong a = c.ReadDst64(ref d);
+        c.Sub64Flags(c._gpr[RegEax], a, 0);
+        if ((c.Eflags & FlagZf) != 0) c.WriteDst64(ref d, c._gpr[d.Reg1]);
+        else
+        {
+            c.WriteDst64(ref d, a); // the destination is always written, as on hardware
+            c._gpr[RegEax] = a;
+        }
+    }
 }

@@ -61,10 +61,10 @@ public sealed unsafe partial class InterpreterCpu
                     if (i.Mnemonic == Mnemonic.Xlatb) d.Index = RegNone;
                     break;
                 case OpKind.MemorySegSI or OpKind.MemorySegESI or OpKind.MemorySegDI or OpKind.MemorySegEDI
-                    or OpKind.MemoryESDI or OpKind.MemoryESEDI:
+                    or OpKind.MemoryESDI or OpKind.MemoryESEDI or OpKind.MemorySegRSI or OpKind.MemoryESRDI:
                     memSize = i.MemorySize.GetSize();
                     if (opSize == 0) opSize = memSize;
-                    if (kind is OpKind.MemorySegSI or OpKind.MemorySegESI or OpKind.MemorySegDI or OpKind.MemorySegEDI)
+                    if (kind is OpKind.MemorySegSI or OpKind.MemorySegESI or OpKind.MemorySegDI or OpKind.MemorySegEDI or OpKind.MemorySegRSI)
                         d.Seg = (byte)RegNumbers[(int)i.MemorySegment];
                     d.AddrMask = kind is OpKind.MemorySegESI or OpKind.MemorySegEDI or OpKind.MemoryESEDI ? 0xFFFF_FFFFu : 0xFFFF;
                     break;

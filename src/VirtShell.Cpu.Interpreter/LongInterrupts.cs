@@ -114,15 +114,6 @@ public sealed unsafe partial class InterpreterCpu
         c._eip = target;
         c._gpr[RegEsp] = rsp;
         c.ModeChanged();
-        if (rpl > cpl)
-        {
-            // Data segments the outer level may not use are nulled, as on any return outwards.
-            foreach (int seg in new[] { SegEs, SegDs, SegFs, SegGs })
-            {
-                ref var s = ref c._segs[seg];
-                bool conformingCode = (s.Attributes & 0x1C) == 0x1C;
-                if ((s.Selector & 0xFFFC) != 0 && !conformingCode && ((s.Attributes >> 5) & 3) < rpl) s = new Segment();
-            }
-        }
+        if (rpl > cpl) c.NullSegmentsAbove(rpl);
     }
 }

@@ -6,7 +6,7 @@ namespace VirtShell.Cpu.Interpreter;
 // runs the 16/32-bit handlers unchanged. In 64-bit mode a handler is used only if it is known to be right there:
 // the mode-specific ones below (branches, stack, LEA...), the 64-bit-operand ones of Alu64.cs for REX.W, and the
 // 8/16/32-bit handlers of LegacyIn64 whose memory operands go through ReadOp/ReadDst/WriteDst/WriteOp0 (which
-// compute 64-bit addresses here). Anything else stops with the "unimplemented" error rather than run wrong.
+// compute 64-bit addresses here), and MOVS/STOS/LODS (String64.cs). Anything else stops with the "unimplemented" error rather than run wrong.
 // Code runs below 4 GiB only (RIP is kept in 32 bits); a branch above it stops the same way. Data may be anywhere.
 public sealed unsafe partial class InterpreterCpu
 {
@@ -136,6 +136,7 @@ public sealed unsafe partial class InterpreterCpu
         Handlers64[(int)Mnemonic.Jmp] = &Jmp64;
         Handlers64[(int)Mnemonic.Call] = &Call64;
         Handlers64[(int)Mnemonic.Ret] = &Ret64;
+        Handlers64[(int)Mnemonic.Retf] = &Retf64;
         Handlers64[(int)Mnemonic.Loop] = &Loop64;
         Handlers64[(int)Mnemonic.Jrcxz] = &Jrcxz;
         Handlers64[(int)Mnemonic.Push] = &Push64;
@@ -150,6 +151,7 @@ public sealed unsafe partial class InterpreterCpu
         Handlers64[(int)Mnemonic.Iretq] = &Iretq;
         Handlers64[(int)Mnemonic.Swapgs] = &Swapgs;
         RegisterAlu64();
+        RegisterStrings64();
     }
 
     private static void Jcc64(InterpreterCpu c, ref DecodedOp d)
@@ -193,6 +195,38 @@ public sealed unsafe partial class InterpreterCpu
         uint target = CheckRip(c.PeekStack64(0, 8));
         c._gpr[RegEsp] += 8 + (d.I.OpCount > 0 ? d.Imm & 0xFFFF : 0);
         c._eip = target;
+    }
+
+    /// <summary>
+    /// RETF in 64-bit mode (RETFQ with REX.W, else 32-bit slots): to 64-bit or compatibility code at the same
+    /// privilege, or outwards, where RSP and SS are popped too.
+    /// </summary>
+    private static void Retf64(InterpreterCpu c, ref DecodedOp d)
+    {
+        int size = d.OpSize == 8 ? 8 : d.OpSize == 4 ? 4 : throw new UnimplementedInstruction($"{d.I} in 64-bit mode");
+        ulong release = d.I.OpCount > 0 ? d.Imm & 0xFFFF : 0;
+        ulong offset = c.PeekStack64(0, size);
+        ushort selector = (ushort)c.PeekStack64((ulong)size, size);
+        int rpl = selector & 3, cpl = c.Cpl;
+        if (rpl < cpl) throw new CpuFault(Vector.GeneralProtection, selector & 0xFFFC);
+        var desc = c.LoadCodeDescriptor(selector, (uint)offset, rpl);
+        desc.Selector = selector;
+        uint target = desc.Long ? CheckRip(offset) : (uint)offset;
+        ulong rsp = c._gpr[RegEsp] + 2 * (ulong)size + release;
+        Segment ss = c._segs[SegSs];
+        if (rpl != cpl)
+        {
+            ulong outerRsp = c.PeekStack64(2 * (ulong)size + release, size);
+            ushort ssSelector = (ushort)c.PeekStack64(3 * (ulong)size + release, size);
+            ss = c.CheckStackSegment(ssSelector, rpl, Vector.GeneralProtection);
+            rsp = outerRsp + release;
+        }
+        c._segs[SegCs] = desc;
+        c._segs[SegSs] = ss;
+        c._eip = target;
+        c._gpr[RegEsp] = rsp;
+        c.ModeChanged();
+        if (rpl != cpl) c.NullSegmentsAbove(rpl);
     }
 
     /// <summary>Pushes 8 or 2 bytes at RSP (SS's base and limit do not apply); #SS(0) when RSP is not canonical.</summary>

@@ -166,6 +166,7 @@ public sealed unsafe partial class InterpreterCpu
         _ldtr = FromState(s.Ldtr); _tr = FromState(s.Tr);
         _gdtr = s.Gdtr; _idtr = s.Idtr;
         _cr0 = (uint)s.Cr0; _cr2 = s.Cr2; _cr3 = (uint)s.Cr3; _cr4 = (uint)s.Cr4; _efer = s.Efer;
+        _noExecute = (_efer & EferNxe) != 0;
         _fpu.LoadFrom(s.Fpu);
         _halted = false;
         _interruptShadow = false;

@@ -18,7 +18,8 @@ public sealed unsafe partial class InterpreterCpu
         if (seg == SegCs) throw new CpuFault(Vector.InvalidOpcode);
         if ((selector & 0xFFFC) == 0)
         {
-            if (seg == SegSs) throw new CpuFault(Vector.GeneralProtection, 0);
+            // 64-bit code below ring 3 may load a null SS (with RPL = CPL); anywhere else it is #GP(0).
+            if (seg == SegSs && !(_mode64 && Cpl != 3 && (selector & 3) == Cpl)) throw new CpuFault(Vector.GeneralProtection, 0);
             _segs[seg] = new Segment { Selector = selector };
             if (seg == SegFs) _fsBaseHigh = 0;
             else if (seg == SegGs) _gsBaseHigh = 0;
@@ -210,7 +211,12 @@ public sealed unsafe partial class InterpreterCpu
         _segs[SegSs] = ss;
         ModeChanged();
         _gpr[RegEsp] = _stack32 ? esp : (_gpr[RegEsp] & ~0xFFFFUL) | (esp & 0xFFFF);
-        int cpl = Cpl;
+        NullSegmentsAbove(Cpl);
+    }
+
+    /// <summary>After a return outwards: data segments the new privilege level may not use are nulled.</summary>
+    private void NullSegmentsAbove(int cpl)
+    {
         foreach (int seg in new[] { SegEs, SegDs, SegFs, SegGs })
         {
             ref var s = ref _segs[seg];

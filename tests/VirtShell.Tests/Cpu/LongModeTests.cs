@@ -274,14 +274,133 @@ public class LongModeTests
         l.Write(LongModeMachine.Code, a =>
         {
             a.mov(rdi, 0x31000);
+            a.mov(rsi, 0x32000);
             a.mov(ecx, 4);
-            a.rep.stosq();
+            a.repe.cmpsq();
             a.hlt();
         });
         l.Start(LongModeMachine.Code);
         var exit = l.M.Cpu.Run();
         Assert.Equal(CpuExitReason.InternalError, exit.Reason);
         Assert.Contains("not implemented", exit.Detail);
-        Assert.Contains("stos", exit.Detail);
+        Assert.Contains("cmps", exit.Detail);
+    }
+
+    [Fact]
+    public void With_EFER_NXE_a_fetch_from_an_execute_disable_page_is_a_page_fault_with_the_fetch_bit()
+    {
+        using var l = new LongModeMachine();
+        const uint page = 0x50000;
+        l.SetQword(LongModeMachine.PageTable + 8 * (page >> 12), page | 7 | 1UL << 63);
+        l.Write(page, a => a.hlt());
+        l.Write(LongModeMachine.Code, a =>
+        {
+            a.mov(ecx, 0xC000_0080);
+            a.rdmsr();
+            a.or(eax, 0x800);                            // NXE (without it bit 63 is reserved)
+            a.wrmsr();
+            a.mov(rax, __qword_ptr[page]);                // reading it is fine
+            a.mov(edx, page);
+            a.jmp(rdx);
+        });
+        l.Start(LongModeMachine.Code);
+        var s = l.RunToHalt();
+        Assert.Equal(14UL, s.Rdi);
+        Assert.Equal((ulong)page, s.Cr2);
+        Assert.Equal(0x11UL, l.Qword(LongModeMachine.Stack0 - 48)); // present, instruction fetch
+        Assert.Equal((ulong)page, l.Qword(LongModeMachine.Stack0 - 40));
+    }
+
+    [Fact]
+    public void Compatibility_mode_runs_32_bit_code_between_far_transfers_to_and_from_64_bit_code()
+    {
+        using var l = new LongModeMachine();
+        l.SetQword(LongModeMachine.Gdt + 0x30, 0x00CF9A00_0000FFFF);    // 32-bit ring-0 code
+        const uint compat = 0x12000, back = 0x13000;
+        l.Write(LongModeMachine.Code, a =>
+        {
+            a.mov(rbx, -1L);
+            a.push(0x30);
+            a.push((int)compat);
+            a.db(0x48, 0xCB);                            // RETFQ into compatibility mode
+        });
+        l.M.Memory.Write(compat, TestMachine.Assemble(32, compat, a =>
+        {
+            a.mov(ebx, 0x1234_5678);                     // a 32-bit write: the upper half is not kept
+            a.add(ebx, 1);
+            a.jmp(0x08, back);                           // far JMP into 64-bit code
+        }));
+        l.Write(back, a =>
+        {
+            a.mov(rcx, rbx);
+            a.@int(0x40);                                // through a 64-bit gate from 64-bit code
+        });
+        l.Start(LongModeMachine.Code);
+        var s = l.RunToHalt();
+        Assert.Equal(0x40UL, s.Rdi);
+        Assert.Equal(0x1234_5679UL, s.Rcx);
+        Assert.Equal((ulong)back + 3 + 2, l.Qword(LongModeMachine.Stack0 - 40));
+        Assert.Equal((ulong)LongModeMachine.KernelCodeSelector, l.Qword(LongModeMachine.Stack0 - 32));
+    }
+
+    [Fact]
+    public void Sixty_four_bit_multiply_divide_rotate_cmov_and_REP_string_moves()
+    {
+        using var l = new LongModeMachine();
+        const uint source = 0x31000, target = 0x32000;
+        for (uint k = 0; k < 64; k++) l.SetQword(source + 8 * k, 0x0101_0101_0101_0101UL * k);
+        l.Write(LongModeMachine.Code, a =>
+        {
+            a.mov(rax, 0x1_0000_0001L);
+            a.mov(rcx, 0x1_0000_0000L);
+            a.mul(rcx);                                  // RDX:RAX = 2^64 + 2^32
+            a.mov(r8, rdx);
+            a.mov(r9, rax);
+            a.mov(rax, -7L);
+            a.cqo();
+            a.mov(rcx, 2);
+            a.idiv(rcx);                                 // -3 rest -1
+            a.mov(r10, rax);
+            a.mov(r11, rdx);
+            a.mov(r12, 0x0123_4567_89AB_CDEFL);
+            a.rol(r12, 8);
+            a.imul(r13, r12, -2);
+            a.mov(r14, 5);
+            a.cmp(r14, 6);
+            a.cmovb(r14, r12);                           // taken: 5 < 6
+            a.mov(rsi, source);
+            a.mov(rdi, target);
+            a.mov(ecx, 64);
+            a.cld();
+            a.rep.movsq();
+            a.mov(r15, rcx);
+            a.hlt();
+        });
+        l.Start(LongModeMachine.Code);
+        var s = l.RunToHalt();
+        Assert.Equal(1UL, s.R8);
+        Assert.Equal(0x1_0000_0000UL, s.R9);
+        Assert.Equal(unchecked((ulong)-3L), s.R10);
+        Assert.Equal(unchecked((ulong)-1L), s.R11);
+        Assert.Equal(0x2345_6789_ABCD_EF01UL, s.R12);
+        Assert.Equal(unchecked(0x2345_6789_ABCD_EF01UL * (ulong)-2L), s.R13);
+        Assert.Equal(s.R12, s.R14);
+        Assert.Equal(0UL, s.R15);
+        Assert.Equal((ulong)source + 512, s.Rsi);
+        for (uint k = 0; k < 64; k++) Assert.Equal(0x0101_0101_0101_0101UL * k, l.Qword(target + 8 * k));
+    }
+
+    [Fact]
+    public void A_zero_divisor_in_64_bit_DIV_is_a_divide_error()
+    {
+        using var l = new LongModeMachine();
+        l.Write(LongModeMachine.Code, a =>
+        {
+            a.xor(ecx, ecx);
+            a.div(rcx);
+            a.hlt();
+        });
+        l.Start(LongModeMachine.Code);
+        Assert.Equal(0UL, l.RunToHalt().Rdi);
     }
 }
