@@ -152,6 +152,7 @@ public sealed unsafe partial class InterpreterCpu
         Handlers64[(int)Mnemonic.Swapgs] = &Swapgs;
         RegisterAlu64();
         RegisterStrings64();
+        RegisterSyscall();
     }
 
     private static void Jcc64(InterpreterCpu c, ref DecodedOp d)
@@ -327,7 +328,7 @@ public sealed unsafe partial class InterpreterCpu
         c._kernelGsBase = gs;
     }
 
-    private ulong ReadLongModeMsr(uint index) => index switch
+    private ulong ReadLongModeMsr(uint index) => IsSyscallMsr(index) ? ReadSyscallMsr(index) : index switch
     {
         MsrEfer => _efer,
         MsrFsBase => FsGsBase(SegFs),
@@ -337,6 +338,11 @@ public sealed unsafe partial class InterpreterCpu
 
     private void WriteLongModeMsr(uint index, ulong value)
     {
+        if (IsSyscallMsr(index))
+        {
+            WriteSyscallMsr(index, value);
+            return;
+        }
         if (index == MsrEfer)
         {
             if ((value & ~(EferSce | EferLme | EferLma | EferNxe)) != 0) throw new CpuFault(Vector.GeneralProtection, 0);
@@ -356,7 +362,8 @@ public sealed unsafe partial class InterpreterCpu
         }
     }
 
-    private static bool IsLongModeMsr(uint index) => index is MsrEfer or MsrFsBase or MsrGsBase or MsrKernelGsBase;
+    private static bool IsLongModeMsr(uint index) =>
+        index is MsrEfer or MsrFsBase or MsrGsBase or MsrKernelGsBase || IsSyscallMsr(index);
 
     /// <summary>
     /// CR0.PG with EFER.LME turns IA-32e mode on (CR4.PAE required, else #GP(0)); clearing PG turns it off, which

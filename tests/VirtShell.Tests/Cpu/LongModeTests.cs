@@ -403,4 +403,61 @@ public class LongModeTests
         l.Start(LongModeMachine.Code);
         Assert.Equal(0UL, l.RunToHalt().Rdi);
     }
+
+    [Fact]
+    public void SYSRETQ_enters_ring_3_and_SYSCALL_comes_back_through_LSTAR_with_RCX_R11_and_SFMASK()
+    {
+        using var l = new LongModeMachine();
+        const uint entry = 0x41000;
+        uint syscallAt = 0;
+        l.Write(LongModeMachine.Code, a =>
+        {
+            a.mov(ecx, 0xC000_0080);
+            a.rdmsr();
+            a.or(eax, 1);                                // SCE
+            a.wrmsr();
+            a.mov(ecx, 0xC000_0081);                     // STAR: SYSCALL CS 08h; SYSRET base 10h (CS 23h, SS 1Bh)
+            a.xor(eax, eax);
+            a.mov(edx, 0x0010_0008);
+            a.wrmsr();
+            a.mov(ecx, 0xC000_0082);                     // LSTAR
+            a.mov(eax, entry);
+            a.xor(edx, edx);
+            a.wrmsr();
+            a.mov(ecx, 0xC000_0084);                     // SFMASK: IF
+            a.mov(eax, 0x200);
+            a.wrmsr();
+            a.mov(rsp, LongModeMachine.UserStack);
+            a.mov(ecx, LongModeMachine.UserCode);
+            a.mov(r11d, 0x202);
+            a.sysretq();
+        });
+        l.Write(LongModeMachine.UserCode, a =>
+        {
+            a.mov(bx, cs);
+            a.mov(bp, ss);
+            a.syscall();
+            a.hlt();
+        });
+        syscallAt = LongModeMachine.UserCode + 3 + 3;     // two "mov r16, sreg" of 3 bytes
+        l.Write(entry, a =>
+        {
+            a.mov(r13, rcx);
+            a.mov(r14, r11);
+            a.mov(dx, cs);
+            a.mov(si, ss);
+            a.hlt();
+        });
+        l.Start(LongModeMachine.Code);
+        var s = l.RunToHalt();
+
+        Assert.Equal(0x23UL, s.Rbx & 0xFFFF);
+        Assert.Equal(0x1BUL, s.Rbp & 0xFFFF);
+        Assert.Equal(syscallAt + 2, s.R13);
+        Assert.Equal(0x202UL, s.R14 & 0x3FF202);
+        Assert.Equal(0x08UL, s.Rdx & 0xFFFF);
+        Assert.Equal(0x10UL, s.Rsi & 0xFFFF);
+        Assert.Equal(0UL, s.Rflags & 0x200);
+        Assert.Equal(LongModeMachine.NoException, (uint)s.Rdi);
+    }
 }
