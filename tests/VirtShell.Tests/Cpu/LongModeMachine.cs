@@ -31,7 +31,6 @@ internal sealed class LongModeMachine : IDisposable
         SetQword(Gdt + 0x18, 0x0020FA00_00000000);
         SetQword(Gdt + 0x20, 0x0000F200_00000000);
         SetQword(Gdt + 0x28, 0x67 | ((ulong)Tss << 16) | (0x8BUL << 40)); // busy 64-bit TSS, base below 16 MiB
-        SetQword(Gdt + 0x30, 0);
         SetQword(Tss + 4, Stack0);
         SetQword(Tss + 0x24, IstStack);
         for (int v = 0; v < 256; v++)
@@ -65,7 +64,7 @@ internal sealed class LongModeMachine : IDisposable
             Ss = data, Ds = data, Es = data, Fs = data, Gs = data,
             Tr = new SegmentState { Selector = TssSelector, Base = Tss, Limit = 0x67, Attributes = 0x8B },
             Ldtr = new SegmentState(),
-            Gdtr = new DescriptorTableState { Base = Gdt, Limit = 0x37 },
+            Gdtr = new DescriptorTableState { Base = Gdt, Limit = 0x3F }, // 30h and 38h are free for a test
             Idtr = new DescriptorTableState { Base = Idt, Limit = 0xFFF },
             Cr0 = 0x8000_0011, Cr3 = Pml4, Cr4 = 0x20, Efer = 0x500,
             Rip = rip,

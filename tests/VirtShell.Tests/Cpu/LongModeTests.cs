@@ -460,4 +460,58 @@ public class LongModeTests
         Assert.Equal(0UL, s.Rflags & 0x200);
         Assert.Equal(LongModeMachine.NoException, (uint)s.Rdi);
     }
+
+    [Fact]
+    public void Two_MiB_and_1_GiB_pages_map_their_offsets_and_set_the_accessed_and_dirty_bits()
+    {
+        using var l = new LongModeMachine();
+        l.SetQword(LongModeMachine.PageDirectory + 8, 0x87);   // linear 2 MiB-4 MiB: a 2 MiB page at physical 0
+        l.SetQword(LongModeMachine.Pdpt + 8, 0x87);            // linear 1 GiB-2 GiB: a 1 GiB page at physical 0
+        l.SetQword(LongModeMachine.Data, 0x1122_3344_5566_7788UL);
+        l.Write(LongModeMachine.Code, a =>
+        {
+            a.mov(rax, __qword_ptr[0x20_0000 + LongModeMachine.Data]);
+            a.mov(ecx, 0x4000_0000 + LongModeMachine.Data + 8);
+            a.mov(__qword_ptr[rcx], rax);
+            a.hlt();
+        });
+        l.Start(LongModeMachine.Code);
+        var s = l.RunToHalt();
+        Assert.Equal(LongModeMachine.NoException, (uint)s.Rdi);
+        Assert.Equal(0x1122_3344_5566_7788UL, s.Rax);
+        Assert.Equal(0x1122_3344_5566_7788UL, l.Qword(LongModeMachine.Data + 8));
+        Assert.Equal(0x87UL | 0x20, l.Qword(LongModeMachine.PageDirectory + 8));   // accessed, not dirty
+        Assert.Equal(0x87UL | 0x60, l.Qword(LongModeMachine.Pdpt + 8));            // accessed and dirty
+    }
+
+    [Fact]
+    public void IRETQ_returns_to_compatibility_mode_code()
+    {
+        using var l = new LongModeMachine();
+        l.SetQword(LongModeMachine.Gdt + 0x30, 0x00CF9A00_0000FFFF);    // 32-bit ring-0 code
+        l.SetQword(LongModeMachine.Gdt + 0x38, 0x00CF9200_0000FFFF);    // flat 32-bit data: compatibility mode checks limits
+        const uint compat = 0x12000;
+        l.Write(LongModeMachine.Code, a =>
+        {
+            a.mov(rax, -1L);
+            a.push(0x38);
+            a.push((int)LongModeMachine.Stack0 - 0x100);
+            a.push(2);
+            a.push(0x30);
+            a.push((int)compat);
+            a.iretq();
+        });
+        l.M.Memory.Write(compat, TestMachine.Assemble(32, compat, a =>
+        {
+            a.mov(eax, 7);
+            a.push(eax);                                 // a 4-byte push: 32-bit stack rules
+            a.hlt();
+        }));
+        l.Start(LongModeMachine.Code);
+        var s = l.RunToHalt();
+        Assert.Equal((ushort)0x30, s.Cs.Selector);
+        Assert.Equal(7UL, s.Rax);
+        Assert.Equal(LongModeMachine.Stack0 - 0x104, s.Rsp);
+        Assert.Equal(7UL, l.Qword(LongModeMachine.Stack0 - 0x104) & 0xFFFF_FFFF);
+    }
 }
