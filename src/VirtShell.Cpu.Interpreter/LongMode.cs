@@ -144,6 +144,7 @@ public sealed unsafe partial class InterpreterCpu
         Handlers64[(int)Mnemonic.Pushfq] = &Pushfq;
         Handlers64[(int)Mnemonic.Popfq] = &Popfq;
         Handlers64[(int)Mnemonic.Lea] = &Lea64;
+        Handlers64[(int)Mnemonic.Leave] = &Leave64;
         Handlers64[(int)Mnemonic.Lgdt] = &LoadTableRegister64;
         Handlers64[(int)Mnemonic.Lidt] = &LoadTableRegister64;
         Handlers64[(int)Mnemonic.Sgdt] = &StoreTableRegister64;
@@ -283,6 +284,18 @@ public sealed unsafe partial class InterpreterCpu
         c.WriteFlagsChecked((uint)v, 0xFFFF_FFFF);
         c._gpr[RegEsp] += 8;
         c._breakBlock = true;
+    }
+
+    /// <summary>LEAVE: RSP = RBP, then RBP (or BP with an operand-size prefix) is popped.</summary>
+    private static void Leave64(InterpreterCpu c, ref DecodedOp d)
+    {
+        int size = d.OpSize == 2 ? 2 : 8;
+        ulong rbp = c._gpr[RegEbp];
+        CheckCanonical(rbp, size, SegSs);
+        ulong v = size == 8 ? c.ReadLinear64(rbp) : c.ReadLinear(rbp, 2);
+        c._gpr[RegEsp] = rbp + (ulong)size;
+        if (size == 8) c._gpr[RegEbp] = v;
+        else c.WriteGpr(RegEbp, 2, (uint)v);
     }
 
     private static void Lea64(InterpreterCpu c, ref DecodedOp d)

@@ -274,16 +274,15 @@ public class LongModeTests
         l.Write(LongModeMachine.Code, a =>
         {
             a.mov(rdi, 0x31000);
-            a.mov(rsi, 0x32000);
             a.mov(ecx, 4);
-            a.repe.cmpsq();
+            a.bts(__qword_ptr[rdi], rcx);
             a.hlt();
         });
         l.Start(LongModeMachine.Code);
         var exit = l.M.Cpu.Run();
         Assert.Equal(CpuExitReason.InternalError, exit.Reason);
         Assert.Contains("not implemented", exit.Detail);
-        Assert.Contains("cmps", exit.Detail);
+        Assert.Contains("bts", exit.Detail);
     }
 
     [Fact]
@@ -513,5 +512,41 @@ public class LongModeTests
         Assert.Equal(7UL, s.Rax);
         Assert.Equal(LongModeMachine.Stack0 - 0x104, s.Rsp);
         Assert.Equal(7UL, l.Qword(LongModeMachine.Stack0 - 0x104) & 0xFFFF_FFFF);
+    }
+
+    [Fact]
+    public void REPNE_SCASB_REPE_CMPSB_and_LEAVE_in_64_bit_mode()
+    {
+        using var l = new LongModeMachine();
+        l.M.Memory.Write(0x31000, "hello, long mode\0"u8.ToArray());
+        l.M.Memory.Write(0x32000, "hello, world"u8.ToArray());
+        l.Write(LongModeMachine.Code, a =>
+        {
+            a.mov(rdi, 0x31000);
+            a.xor(eax, eax);
+            a.mov(rcx, -1L);
+            a.cld();
+            a.repne.scasb();                             // strlen
+            a.not(rcx);
+            a.dec(rcx);
+            a.mov(r8, rcx);
+            a.mov(rsi, 0x31000);
+            a.mov(rdi, 0x32000);
+            a.mov(ecx, 12);
+            a.repe.cmpsb();                              // first difference after "hello, "
+            a.mov(r9, rsi);
+            a.push(rbp);
+            a.mov(rbp, rsp);
+            a.sub(rsp, 0x40);
+            a.mov(rbp, rbp);
+            a.leave();
+            a.mov(r10, rsp);
+            a.hlt();
+        });
+        l.Start(LongModeMachine.Code);
+        var s = l.RunToHalt();
+        Assert.Equal(16UL, s.R8);
+        Assert.Equal(0x31000UL + 8, s.R9);
+        Assert.Equal((ulong)LongModeMachine.Stack0, s.R10);
     }
 }
