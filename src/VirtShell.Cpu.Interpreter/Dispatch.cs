@@ -18,7 +18,9 @@ public sealed unsafe partial class InterpreterCpu
     {
         d.I = i;
         d.NextIp = (uint)i.NextIP & ipMask;
-        bool mode64 = _mode64, above4GiB = false, unknownRegister = false;
+        bool mode64 = _mode64, unknownRegister = false;
+        // RIP is kept in 32 bits: an instruction reaching past 4 GiB (or branching there) is not run.
+        bool above4GiB = mode64 && i.NextIP > uint.MaxValue;
         d.Cond = i.ConditionCode;
         d.Base = d.Index = RegNone;
         d.AddrMask = _code32 ? 0xFFFF_FFFFu : 0xFFFF;
@@ -70,7 +72,7 @@ public sealed unsafe partial class InterpreterCpu
                     break;
                 case OpKind.NearBranch16 or OpKind.NearBranch32 or OpKind.NearBranch64:
                     d.Imm = (uint)i.NearBranchTarget;
-                    above4GiB = i.NearBranchTarget > uint.MaxValue;
+                    above4GiB |= i.NearBranchTarget > uint.MaxValue;
                     break;
                 case OpKind.FarBranch16 or OpKind.FarBranch32:
                     d.Imm = kind == OpKind.FarBranch16 ? i.FarBranch16 : i.FarBranch32;
