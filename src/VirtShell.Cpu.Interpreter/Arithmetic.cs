@@ -122,12 +122,12 @@ public sealed unsafe partial class InterpreterCpu
             c.Translate(linear, write: true);
             c.Translate(linear + 7, write: true);
         }
-        bool equal = lo == c._gpr[RegEax] && hi == c._gpr[RegEdx];
+        bool equal = lo == (uint)c._gpr[RegEax] && hi == (uint)c._gpr[RegEdx];
         uint flags = c.Eflags;
         if (equal)
         {
-            c.WriteLinear(linear, 4, c._gpr[RegEbx]);
-            c.WriteLinear(linear + 4, 4, c._gpr[RegEcx]);
+            c.WriteLinear(linear, 4, (uint)c._gpr[RegEbx]);
+            c.WriteLinear(linear + 4, 4, (uint)c._gpr[RegEcx]);
         }
         else
         {
@@ -146,18 +146,18 @@ public sealed unsafe partial class InterpreterCpu
         switch (d.OpSize)
         {
             case 1:
-                uint p8 = (c._gpr[RegEax] & 0xFF) * src;
+                uint p8 = ((uint)c._gpr[RegEax] & 0xFF) * src;
                 c.Ax = p8;
                 hi = p8 >> 8; lo = p8 & 0xFF;
                 break;
             case 2:
-                uint p16 = (c._gpr[RegEax] & 0xFFFF) * src;
+                uint p16 = ((uint)c._gpr[RegEax] & 0xFFFF) * src;
                 c.WriteGpr(RegEax, 2, p16);
                 c.WriteGpr(RegEdx, 2, p16 >> 16);
                 hi = p16 >> 16; lo = p16 & 0xFFFF;
                 break;
             default:
-                ulong p32 = (ulong)c._gpr[RegEax] * src;
+                ulong p32 = (ulong)(uint)c._gpr[RegEax] * src;
                 c._gpr[RegEax] = (uint)p32;
                 c._gpr[RegEdx] = (uint)(p32 >> 32);
                 hi = (uint)(p32 >> 32); lo = (uint)p32;
@@ -178,18 +178,18 @@ public sealed unsafe partial class InterpreterCpu
             switch (size)
             {
                 case 1:
-                    product = (sbyte)c._gpr[RegEax] * (long)(sbyte)src;
+                    product = (sbyte)(uint)c._gpr[RegEax] * (long)(sbyte)src;
                     c.Ax = (uint)product;
                     overflow = product != (sbyte)product;
                     break;
                 case 2:
-                    product = (short)c._gpr[RegEax] * (long)(short)src;
+                    product = (short)(uint)c._gpr[RegEax] * (long)(short)src;
                     c.WriteGpr(RegEax, 2, (uint)product);
                     c.WriteGpr(RegEdx, 2, (uint)(product >> 16));
                     overflow = product != (short)product;
                     break;
                 default:
-                    product = (int)c._gpr[RegEax] * (long)(int)src;
+                    product = (int)(uint)c._gpr[RegEax] * (long)(int)src;
                     c._gpr[RegEax] = (uint)product;
                     c._gpr[RegEdx] = (uint)(product >> 32);
                     overflow = product != (int)product;
@@ -215,7 +215,7 @@ public sealed unsafe partial class InterpreterCpu
         {
             case 1:
             {
-                uint n = c._gpr[RegEax] & 0xFFFF;
+                uint n = (uint)c._gpr[RegEax] & 0xFFFF;
                 uint q = n / src;
                 if (q > 0xFF) throw new CpuFault(Vector.DivideError);
                 c.Ax = q | ((n % src) << 8);
@@ -223,7 +223,7 @@ public sealed unsafe partial class InterpreterCpu
             }
             case 2:
             {
-                uint n = (c._gpr[RegEdx] << 16) | (c._gpr[RegEax] & 0xFFFF);
+                uint n = ((uint)c._gpr[RegEdx] << 16) | ((uint)c._gpr[RegEax] & 0xFFFF);
                 uint q = n / src;
                 if (q > 0xFFFF) throw new CpuFault(Vector.DivideError);
                 c.WriteGpr(RegEax, 2, q);
@@ -232,7 +232,7 @@ public sealed unsafe partial class InterpreterCpu
             }
             default:
             {
-                ulong n = ((ulong)c._gpr[RegEdx] << 32) | c._gpr[RegEax];
+                ulong n = ((ulong)(uint)c._gpr[RegEdx] << 32) | (uint)c._gpr[RegEax];
                 ulong q = n / src;
                 if (q > 0xFFFF_FFFF) throw new CpuFault(Vector.DivideError);
                 c._gpr[RegEax] = (uint)q;
@@ -250,7 +250,7 @@ public sealed unsafe partial class InterpreterCpu
         {
             case 1:
             {
-                int n = (short)c._gpr[RegEax];
+                int n = (short)(uint)c._gpr[RegEax];
                 int s = (sbyte)src;
                 int q = n / s;
                 if (q is > 127 or < -128) throw new CpuFault(Vector.DivideError);
@@ -259,7 +259,7 @@ public sealed unsafe partial class InterpreterCpu
             }
             case 2:
             {
-                int n = (int)((c._gpr[RegEdx] << 16) | (c._gpr[RegEax] & 0xFFFF));
+                int n = (int)(((uint)c._gpr[RegEdx] << 16) | ((uint)c._gpr[RegEax] & 0xFFFF));
                 int s = (short)src;
                 long q = (long)n / s;
                 if (q is > 32767 or < -32768) throw new CpuFault(Vector.DivideError);
@@ -269,7 +269,7 @@ public sealed unsafe partial class InterpreterCpu
             }
             default:
             {
-                Int128 n = (long)(((ulong)c._gpr[RegEdx] << 32) | c._gpr[RegEax]);
+                Int128 n = (long)(((ulong)(uint)c._gpr[RegEdx] << 32) | (uint)c._gpr[RegEax]);
                 Int128 s = (int)src;
                 Int128 q = n / s;
                 if (q > int.MaxValue || q < int.MinValue) throw new CpuFault(Vector.DivideError);
@@ -280,8 +280,8 @@ public sealed unsafe partial class InterpreterCpu
         }
     }
 
-    private static void Cbw(InterpreterCpu c, ref DecodedOp d) => c.Ax = (uint)(sbyte)c._gpr[RegEax];
-    private static void Cwde(InterpreterCpu c, ref DecodedOp d) => c._gpr[RegEax] = (uint)(short)c._gpr[RegEax];
-    private static void Cwd(InterpreterCpu c, ref DecodedOp d) => c.WriteGpr(RegEdx, 2, (c._gpr[RegEax] & 0x8000) != 0 ? 0xFFFFu : 0);
-    private static void Cdq(InterpreterCpu c, ref DecodedOp d) => c._gpr[RegEdx] = (c._gpr[RegEax] & 0x8000_0000) != 0 ? 0xFFFF_FFFFu : 0;
+    private static void Cbw(InterpreterCpu c, ref DecodedOp d) => c.Ax = (uint)(sbyte)(uint)c._gpr[RegEax];
+    private static void Cwde(InterpreterCpu c, ref DecodedOp d) => c._gpr[RegEax] = (uint)(short)(uint)c._gpr[RegEax];
+    private static void Cwd(InterpreterCpu c, ref DecodedOp d) => c.WriteGpr(RegEdx, 2, ((uint)c._gpr[RegEax] & 0x8000) != 0 ? 0xFFFFu : 0);
+    private static void Cdq(InterpreterCpu c, ref DecodedOp d) => c._gpr[RegEdx] = ((uint)c._gpr[RegEax] & 0x8000_0000) != 0 ? 0xFFFF_FFFFu : 0;
 }

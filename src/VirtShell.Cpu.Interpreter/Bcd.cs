@@ -5,7 +5,7 @@ namespace VirtShell.Cpu.Interpreter;
 // Decimal adjust: DAA DAS AAA AAS AAM AAD, following the Intel SDM pseudo-code (the 386-and-later behaviour).
 public sealed unsafe partial class InterpreterCpu
 {
-    private uint Al { get => _gpr[RegEax] & 0xFF; set => _gpr[RegEax] = (_gpr[RegEax] & 0xFFFF_FF00) | (value & 0xFF); }
+    private uint Al { get => (uint)_gpr[RegEax] & 0xFF; set => _gpr[RegEax] = (_gpr[RegEax] & ~0xFFUL) | (value & 0xFF); }
 
     private static void Daa(InterpreterCpu c, ref DecodedOp d)
     {

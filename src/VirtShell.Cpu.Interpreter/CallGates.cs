@@ -70,7 +70,7 @@ public sealed unsafe partial class InterpreterCpu
         var parameters = new uint[paramCount];
         for (int k = 0; k < paramCount; k++) parameters[k] = PeekStack((uint)(k * size), size);
         var oldSs = _segs[SegSs];
-        uint oldEsp = _gpr[RegEsp];
+        uint oldEsp = (uint)_gpr[RegEsp];
         try
         {
             _segs[SegSs] = ss;

@@ -17,8 +17,8 @@ public sealed unsafe partial class InterpreterCpu
     private ulong* _codeLines;
     private uint _codeLinePages;
     private readonly Dictionary<uint, List<Block>> _pageBlocks = [];
-    private readonly Dictionary<ulong, Block> _blocks16 = [];
-    private readonly Dictionary<ulong, Block> _blocks32 = [];
+    /// <summary>The blocks by decoder mode (Code16, Code32, Code64).</summary>
+    private readonly Dictionary<ulong, Block>[] _blocks = [[], [], []];
     private readonly Block?[] _fastBlocks = new Block?[FastSlots];
     private readonly ConcurrentQueue<(ulong Address, ulong Length)> _externalWrites = new();
     private volatile bool _pendingExternal;
@@ -33,9 +33,9 @@ public sealed unsafe partial class InterpreterCpu
         {
             uint phys = (_segs[SegCs].Base + _eip) & _addrMask;
             var n = previous.Next0;
-            if (n != null && n.Eip == _eip && n.Phys == phys && n.Valid && n.Code32 == _code32 && _eip <= _segs[SegCs].Limit) return n;
+            if (n != null && n.Eip == _eip && n.Phys == phys && n.Valid && n.Mode == _codeMode && _eip <= _segs[SegCs].Limit) return n;
             n = previous.Next1;
-            if (n != null && n.Eip == _eip && n.Phys == phys && n.Valid && n.Code32 == _code32 && _eip <= _segs[SegCs].Limit)
+            if (n != null && n.Eip == _eip && n.Phys == phys && n.Valid && n.Mode == _codeMode && _eip <= _segs[SegCs].Limit)
             {
                 (previous.Next0, previous.Next1) = (n, previous.Next0);
                 return n;
@@ -51,13 +51,13 @@ public sealed unsafe partial class InterpreterCpu
     {
         uint eip = _eip;
         ref var cs = ref _segs[SegCs];
-        if (eip > cs.Limit) throw new CpuFault(Vector.GeneralProtection, 0);
+        if (eip > cs.Limit && !_mode64) throw new CpuFault(Vector.GeneralProtection, 0);
         uint linear = cs.Base + eip;
-        uint phys = (_paging ? Translate(linear, write: false) : linear) & _addrMask;
+        uint phys = (_paging ? TranslateFetch(linear) : linear) & _addrMask;
         int slot = (int)((phys ^ (eip << 7)) & (FastSlots - 1));
         var b = _fastBlocks[slot];
-        if (b != null && b.Phys == phys && b.Eip == eip && b.Code32 == _code32 && b.Valid) return b;
-        var dict = _code32 ? _blocks32 : _blocks16;
+        if (b != null && b.Phys == phys && b.Eip == eip && b.Mode == _codeMode && b.Valid) return b;
+        var dict = _blocks[_codeMode];
         ulong key = phys | ((ulong)eip << 32);
         if (!dict.TryGetValue(key, out b))
         {
@@ -77,9 +77,9 @@ public sealed unsafe partial class InterpreterCpu
 
     private Block DecodeBlock(uint phys, uint eip, out bool cacheable)
     {
-        uint ipMask = _code32 ? 0xFFFF_FFFFu : 0xFFFF;
+        uint ipMask = _codeMode == Code16 ? 0xFFFF : 0xFFFF_FFFFu;
         _reader.Start(_segs[SegCs].Base, eip, ipMask);
-        var decoder = Decoder.Create(_code32 ? 32 : 16, _reader, eip, DecoderOptions.None);
+        var decoder = Decoder.Create(_codeMode switch { Code16 => 16, Code32 => 32, _ => 64 }, _reader, eip, DecoderOptions.None);
         var ops = _decodeScratch;
         ops.Clear();
         uint ip = eip;
@@ -95,7 +95,7 @@ public sealed unsafe partial class InterpreterCpu
             {
                 // A page fault fetching a later instruction belongs to that instruction: end the block before it.
                 cacheable = false;
-                return new Block(phys, eip, _code32, [.. ops], phys + 1);
+                return new Block(phys, eip, _codeMode, [.. ops], phys + 1);
             }
             var d = new DecodedOp();
             Prepare(ref d, instr, ipMask, _reader.LastBytes(instr.Length));
@@ -105,16 +105,16 @@ public sealed unsafe partial class InterpreterCpu
             wrapped = next <= ip;
             ip = next;
             // Stop when our length differs from Iced's (x87 escapes): the decoder is no longer at the next instruction.
-            bool desync = next != ((uint)instr.NextIP & ipMask);
+            bool desync = next != ((uint)instr.NextIP & ipMask) || instr.NextIP > uint.MaxValue;
             if (instr.FlowControl != FlowControl.Next || wrapped || desync || ops.Count >= MaxBlockOps) break;
             if ((_segs[SegCs].Base + ip) >> 12 != (_segs[SegCs].Base + eip) >> 12) break;
-            if (ip > _segs[SegCs].Limit) break;
+            if (ip > _segs[SegCs].Limit && !_mode64) break;
         }
         // With paging, bytes past the page of the block's start may map anywhere: such a block is not cached.
         bool crossesPage = _paging && ((_segs[SegCs].Base + eip) & 0xFFF) + (uint)_reader.Count > 0x1000;
         cacheable = _reader.AllRam && !wrapped && !crossesPage;
         uint physEnd = phys + Math.Max((uint)_reader.Count, wrapped ? 0 : ip - eip);
-        return new Block(phys, eip, _code32, [.. ops], physEnd);
+        return new Block(phys, eip, _codeMode, [.. ops], physEnd);
     }
 
     /// <summary>The 64-byte lines of <paramref name="page"/> that block <paramref name="b"/> was decoded from.</summary>
@@ -165,7 +165,7 @@ public sealed unsafe partial class InterpreterCpu
     private void InvalidateBlock(Block b)
     {
         b.Valid = false;
-        (b.Code32 ? _blocks32 : _blocks16).Remove(b.Phys | ((ulong)b.Eip << 32));
+        _blocks[b.Mode].Remove(b.Phys | ((ulong)b.Eip << 32));
     }
 
     private void OnExternalWrite(ulong address, ulong length)
@@ -189,10 +189,11 @@ public sealed unsafe partial class InterpreterCpu
 
     private void FlushCodeCache()
     {
-        foreach (var b in _blocks16.Values) b.Valid = false;
-        foreach (var b in _blocks32.Values) b.Valid = false;
-        _blocks16.Clear();
-        _blocks32.Clear();
+        foreach (var dict in _blocks)
+        {
+            foreach (var b in dict.Values) b.Valid = false;
+            dict.Clear();
+        }
         _pageBlocks.Clear();
         new Span<ulong>(_codeLines, (int)_codeLinePages).Clear();
         Array.Clear(_fastBlocks);

@@ -30,7 +30,7 @@ public sealed unsafe partial class InterpreterCpu
     private static void Loop(InterpreterCpu c, ref DecodedOp d)
     {
         uint mask = d.AddrMask;
-        uint count = (c._gpr[RegEcx] - 1) & mask;
+        uint count = ((uint)c._gpr[RegEcx] - 1) & mask;
         bool take = count != 0 && d.I.Mnemonic switch
         {
             Mnemonic.Loope => (c.Eflags & FlagZf) != 0,
@@ -38,14 +38,14 @@ public sealed unsafe partial class InterpreterCpu
             _ => true,
         };
         if (take && d.Imm > c._segs[SegCs].Limit) throw new CpuFault(Vector.GeneralProtection, 0);
-        c._gpr[RegEcx] = (c._gpr[RegEcx] & ~mask) | count;
+        c._gpr[RegEcx] = (c._gpr[RegEcx] & ~(ulong)mask) | count;
         if (take) c._eip = d.Imm;
     }
 
     private static void Jcxz(InterpreterCpu c, ref DecodedOp d)
     {
         uint mask = d.I.Mnemonic == Mnemonic.Jecxz ? 0xFFFF_FFFFu : 0xFFFF;
-        if ((c._gpr[RegEcx] & mask) == 0) c.NearJump(d.Imm);
+        if (((uint)c._gpr[RegEcx] & mask) == 0) c.NearJump(d.Imm);
     }
 
     /// <summary>Reads a far pointer m16:16 or m16:32 at the memory operand.</summary>

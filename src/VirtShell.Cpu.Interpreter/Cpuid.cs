@@ -24,7 +24,7 @@ public sealed unsafe partial class InterpreterCpu
 
     private static void Cpuid(InterpreterCpu c, ref DecodedOp d)
     {
-        uint leaf = c._gpr[RegEax];
+        uint leaf = (uint)c._gpr[RegEax];
         // Intel answers a leaf beyond either maximum with the highest basic leaf.
         if (leaf > CpuidMaxExtendedLeaf || (leaf > CpuidMaxBasicLeaf && leaf < 0x8000_0000)) leaf = CpuidMaxBasicLeaf;
         switch (leaf)

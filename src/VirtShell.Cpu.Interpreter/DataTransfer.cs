@@ -51,7 +51,7 @@ public sealed unsafe partial class InterpreterCpu
 
     private static void Xlat(InterpreterCpu c, ref DecodedOp d)
     {
-        uint addr = (c._gpr[d.Base] + (c._gpr[RegEax] & 0xFF)) & d.AddrMask;
+        uint addr = ((uint)c._gpr[d.Base] + ((uint)c._gpr[RegEax] & 0xFF)) & d.AddrMask;
         c.Al = c.ReadMem8(d.Seg, addr);
     }
 
@@ -73,7 +73,7 @@ public sealed unsafe partial class InterpreterCpu
     private static void Bswap(InterpreterCpu c, ref DecodedOp d)
     {
         int n = RegNumbers[(int)d.I.Op0Register];
-        c._gpr[n] = System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(c._gpr[n]);
+        c._gpr[n] = System.Buffers.Binary.BinaryPrimitives.ReverseEndianness((uint)c._gpr[n]);
     }
 
     private static void Cmov(InterpreterCpu c, ref DecodedOp d)

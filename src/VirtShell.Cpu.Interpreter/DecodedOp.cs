@@ -7,7 +7,11 @@ namespace VirtShell.Cpu.Interpreter;
 /// the memory operand's segment/base/index/scale/displacement and the immediate or branch target.
 /// </summary>
 /// <summary>Where operand 0 or 1 lives, resolved at decode time so handlers need not ask Iced again.</summary>
-internal enum OperandLoc : byte { Other, Gpr8Lo, Gpr8Hi, Gpr16, Gpr32, Memory, Immediate }
+/// <remarks>
+/// In 64-bit mode a memory operand is <see cref="Other"/>: the 16/32-bit fast paths leave it to the slow path, which
+/// computes the 64-bit address (LongMode.cs). Gpr64 and Immediate64 (MOV r64, imm64) only occur there.
+/// </remarks>
+internal enum OperandLoc : byte { Other, Gpr8Lo, Gpr8Hi, Gpr16, Gpr32, Memory, Immediate, Gpr64, Immediate64 }
 
 internal unsafe struct DecodedOp
 {
@@ -18,7 +22,8 @@ internal unsafe struct DecodedOp
     public uint Imm;
     /// <summary>The second immediate (ENTER nesting level) or the far branch selector.</summary>
     public uint Imm2;
-    public uint Disp;
+    /// <summary>The displacement; in 64-bit mode sign-extended to 64 bits, the absolute address for RIP-relative operands, or the imm64 of MOV r64, imm64.</summary>
+    public ulong Disp;
     /// <summary>0xFFFF or 0xFFFFFFFF: the address size of the memory operand.</summary>
     public uint AddrMask;
     /// <summary>Operand size in bytes (1, 2 or 4).</summary>
@@ -33,14 +38,17 @@ internal unsafe struct DecodedOp
     public OperandLoc Loc0, Loc1;
     /// <summary>GPR numbers of operands 0 and 1 when they are general registers.</summary>
     public byte Reg0, Reg1;
+    /// <summary>64-bit mode with an address-size prefix: the effective address is truncated to 32 bits.</summary>
+    public bool Addr32;
 }
 
 /// <summary>A run of straight-line instructions decoded from one physical address with one CS:EIP.</summary>
-internal sealed class Block(uint phys, uint eip, bool code32, DecodedOp[] ops, uint physEnd)
+internal sealed class Block(uint phys, uint eip, byte mode, DecodedOp[] ops, uint physEnd)
 {
     public readonly uint Phys = phys;
     public readonly uint Eip = eip;
-    public readonly bool Code32 = code32;
+    /// <summary>The decoder mode (Code16, Code32, Code64) the block was decoded in.</summary>
+    public readonly byte Mode = mode;
     public readonly DecodedOp[] Ops = ops;
     /// <summary>One past the last physical byte decoded (the last instruction may run into the next page).</summary>
     public readonly uint PhysEnd = physEnd;

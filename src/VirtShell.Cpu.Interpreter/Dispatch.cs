@@ -10,7 +10,7 @@ public sealed unsafe partial class InterpreterCpu
         new delegate*<InterpreterCpu, ref DecodedOp, void>[Enum.GetValues<Mnemonic>().Length + 1];
 
     /// <summary>Linear address of the memory destination operand, computed once by ReadDst for WriteDst.</summary>
-    private uint _dstLinear;
+    private ulong _dstLinear;
 
     private static void Register(Mnemonic m, delegate*<InterpreterCpu, ref DecodedOp, void> handler) => Handlers[(int)m] = handler;
 
@@ -18,6 +18,9 @@ public sealed unsafe partial class InterpreterCpu
     {
         d.I = i;
         d.NextIp = (uint)i.NextIP & ipMask;
+        bool mode64 = _mode64, unknownRegister = false;
+        // RIP is kept in 32 bits: an instruction reaching past 4 GiB (or branching there) is not run.
+        bool above4GiB = mode64 && i.NextIP > uint.MaxValue;
         d.Cond = i.ConditionCode;
         d.Base = d.Index = RegNone;
         d.AddrMask = _code32 ? 0xFFFF_FFFFu : 0xFFFF;
@@ -49,27 +52,37 @@ public sealed unsafe partial class InterpreterCpu
                     d.Index = RegNumbers[(int)i.MemoryIndex];
                     d.Scale = (byte)System.Numerics.BitOperations.Log2((uint)Math.Max(1, i.MemoryIndexScale));
                     d.Disp = i.MemoryDisplacement32;
+                    if (mode64)
+                    {
+                        PrepareMemory64(ref d, i);
+                        break;
+                    }
                     bool wide = i.MemoryBase.IsGPR32() || i.MemoryIndex.IsGPR32() ||
                                 (i.MemoryBase == Iced.Intel.Register.None && i.MemoryIndex == Iced.Intel.Register.None && i.MemoryDisplSize == 4);
                     d.AddrMask = wide ? 0xFFFF_FFFFu : 0xFFFF;
                     if (i.Mnemonic == Mnemonic.Xlatb) d.Index = RegNone;
                     break;
                 case OpKind.MemorySegSI or OpKind.MemorySegESI or OpKind.MemorySegDI or OpKind.MemorySegEDI
-                    or OpKind.MemoryESDI or OpKind.MemoryESEDI:
+                    or OpKind.MemoryESDI or OpKind.MemoryESEDI or OpKind.MemorySegRSI or OpKind.MemoryESRDI:
                     memSize = i.MemorySize.GetSize();
                     if (opSize == 0) opSize = memSize;
-                    if (kind is OpKind.MemorySegSI or OpKind.MemorySegESI or OpKind.MemorySegDI or OpKind.MemorySegEDI)
+                    if (kind is OpKind.MemorySegSI or OpKind.MemorySegESI or OpKind.MemorySegDI or OpKind.MemorySegEDI or OpKind.MemorySegRSI)
                         d.Seg = (byte)RegNumbers[(int)i.MemorySegment];
                     d.AddrMask = kind is OpKind.MemorySegESI or OpKind.MemorySegEDI or OpKind.MemoryESEDI ? 0xFFFF_FFFFu : 0xFFFF;
                     break;
-                case OpKind.NearBranch16 or OpKind.NearBranch32:
+                case OpKind.NearBranch16 or OpKind.NearBranch32 or OpKind.NearBranch64:
                     d.Imm = (uint)i.NearBranchTarget;
+                    above4GiB |= i.NearBranchTarget > uint.MaxValue;
                     break;
                 case OpKind.FarBranch16 or OpKind.FarBranch32:
                     d.Imm = kind == OpKind.FarBranch16 ? i.FarBranch16 : i.FarBranch32;
                     d.Imm2 = i.FarBranchSelector;
                     break;
-                case OpKind.Immediate8 or OpKind.Immediate16 or OpKind.Immediate32 or OpKind.Immediate8to16 or OpKind.Immediate8to32:
+                case OpKind.Immediate64:
+                    d.Disp = i.Immediate64;
+                    break;
+                case OpKind.Immediate8 or OpKind.Immediate16 or OpKind.Immediate32 or OpKind.Immediate8to16 or OpKind.Immediate8to32
+                    or OpKind.Immediate8to64 or OpKind.Immediate32to64:
                     if (n > 0 && i.GetOpKind(n - 1) is OpKind.Immediate8 or OpKind.Immediate16) d.Imm2 = (uint)i.GetImmediate(n);
                     else d.Imm = (uint)i.GetImmediate(n);
                     break;
@@ -90,10 +103,11 @@ public sealed unsafe partial class InterpreterCpu
         // Registers this CPU does not have (debug, test, MMX, SSE...): report the instruction rather than guess.
         for (int n = 0; n < i.OpCount; n++)
             if (i.GetOpKind(n) == OpKind.Register && RegKinds[(int)i.GetOpRegister(n)] == RegKind.Other && !x87)
-                d.Handler = &Unimplemented;
+                unknownRegister = true;
+        if (unknownRegister) d.Handler = &Unimplemented;
         // VEX/EVEX/XOP do not exist in real mode: C4/C5 there are LES/LDS, and with a register operand #UD.
         if (i.Encoding != EncodingKind.Legacy && !ProtectedMode) d.Handler = &InvalidOpcode;
-        if (opSize == 0) opSize = _code32 ? 4 : 2;
+        if (opSize == 0) opSize = _code32 || mode64 ? 4 : 2;
         if (i.OpCount > 0) (d.Loc0, d.Reg0) = Locate(i, 0);
         if (i.OpCount > 1) (d.Loc1, d.Reg1) = Locate(i, 1);
         // x87 register operands: Reg0/Reg1 hold the i of ST(i).
@@ -107,11 +121,12 @@ public sealed unsafe partial class InterpreterCpu
                 }
         d.OpSize = (byte)opSize;
         d.MemSize = (byte)(memSize == 0 ? opSize : memSize);
+        if (mode64) d.Handler = x87 || unknownRegister ? &Unimplemented : above4GiB ? &CodeAbove4GiB : LongModeHandler(in i, opSize);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private uint EffectiveAddress(ref DecodedOp d) =>
-        (_gpr[d.Base] + (_gpr[d.Index] << d.Scale) + d.Disp) & d.AddrMask;
+        ((uint)_gpr[d.Base] + ((uint)_gpr[d.Index] << d.Scale) + (uint)d.Disp) & d.AddrMask;
 
     private static (OperandLoc, byte) Locate(in Instruction i, int n)
     {
@@ -125,13 +140,17 @@ public sealed unsafe partial class InterpreterCpu
                     RegKind.High8 => OperandLoc.Gpr8Hi,
                     RegKind.Word => OperandLoc.Gpr16,
                     RegKind.Dword => OperandLoc.Gpr32,
+                    RegKind.Qword => OperandLoc.Gpr64,
                     _ => OperandLoc.Other,
                 };
                 return (loc, RegNumbers[(int)r]);
             case OpKind.Memory:
-                return (OperandLoc.Memory, 0);
-            case OpKind.Immediate8 or OpKind.Immediate16 or OpKind.Immediate32 or OpKind.Immediate8to16 or OpKind.Immediate8to32:
+                return (i.CodeSize == CodeSize.Code64 ? OperandLoc.Other : OperandLoc.Memory, 0);
+            case OpKind.Immediate8 or OpKind.Immediate16 or OpKind.Immediate32 or OpKind.Immediate8to16 or OpKind.Immediate8to32
+                or OpKind.Immediate8to64 or OpKind.Immediate32to64:
                 return (OperandLoc.Immediate, 0);
+            case OpKind.Immediate64:
+                return (OperandLoc.Immediate64, 0);
             default:
                 return (OperandLoc.Other, 0);
         }
@@ -140,10 +159,10 @@ public sealed unsafe partial class InterpreterCpu
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private uint ReadGprAt(OperandLoc loc, int r) => loc switch
     {
-        OperandLoc.Gpr16 => _gpr[r] & 0xFFFF,
-        OperandLoc.Gpr32 => _gpr[r],
-        OperandLoc.Gpr8Lo => _gpr[r] & 0xFF,
-        _ => (_gpr[r] >> 8) & 0xFF,
+        OperandLoc.Gpr16 => (uint)_gpr[r] & 0xFFFF,
+        OperandLoc.Gpr32 => (uint)_gpr[r],
+        OperandLoc.Gpr8Lo => (uint)_gpr[r] & 0xFF,
+        _ => ((uint)_gpr[r] >> 8) & 0xFF,
     };
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -151,10 +170,10 @@ public sealed unsafe partial class InterpreterCpu
     {
         switch (loc)
         {
-            case OperandLoc.Gpr16: _gpr[r] = (_gpr[r] & 0xFFFF_0000) | (v & 0xFFFF); break;
+            case OperandLoc.Gpr16: _gpr[r] = (_gpr[r] & ~0xFFFFUL) | (v & 0xFFFF); break;
             case OperandLoc.Gpr32: _gpr[r] = v; break;
-            case OperandLoc.Gpr8Lo: _gpr[r] = (_gpr[r] & 0xFFFF_FF00) | (v & 0xFF); break;
-            default: _gpr[r] = (_gpr[r] & 0xFFFF_00FF) | ((v & 0xFF) << 8); break;
+            case OperandLoc.Gpr8Lo: _gpr[r] = (_gpr[r] & ~0xFFUL) | (v & 0xFF); break;
+            default: _gpr[r] = (_gpr[r] & ~0xFF00UL) | ((v & 0xFF) << 8); break;
         }
     }
 
@@ -183,6 +202,7 @@ public sealed unsafe partial class InterpreterCpu
                 return d.I.GetOpKind(n) switch
                 {
                     OpKind.Register => ReadReg(d.I.GetOpRegister(n)),
+                    OpKind.Memory when _mode64 => ReadLinear(Linear64(ref d, d.MemSize), d.MemSize),
                     OpKind.Memory => ReadMem(d.Seg, EffectiveAddress(ref d), d.MemSize),
                     _ => d.Imm,
                 };
@@ -199,7 +219,21 @@ public sealed unsafe partial class InterpreterCpu
             _dstLinear = Linear(d.Seg, EffectiveAddress(ref d), d.MemSize);
             return ReadLinear(_dstLinear, d.MemSize);
         }
-        return loc == OperandLoc.Other ? ReadReg(d.I.Op0Register) : ReadGprAt(loc, d.Reg0);
+        return loc == OperandLoc.Other ? ReadOtherDst(ref d) : ReadGprAt(loc, d.Reg0);
+    }
+
+    /// <summary>A destination that is not a general register: a 64-bit-mode memory operand, or a segment/control register.</summary>
+    private uint ReadOtherDst(ref DecodedOp d)
+    {
+        if (d.I.Op0Kind != OpKind.Memory) return ReadReg(d.I.Op0Register);
+        _dstLinear = Linear64(ref d, d.MemSize);
+        return ReadLinear(_dstLinear, d.MemSize);
+    }
+
+    private void WriteOther(ref DecodedOp d, uint value, bool computed)
+    {
+        if (d.I.Op0Kind != OpKind.Memory) WriteReg(d.I.Op0Register, value);
+        else WriteLinear(computed ? _dstLinear : Linear64(ref d, d.MemSize), d.MemSize, value);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -207,7 +241,7 @@ public sealed unsafe partial class InterpreterCpu
     {
         var loc = d.Loc0;
         if (loc == OperandLoc.Memory) WriteLinear(_dstLinear, d.MemSize, value);
-        else if (loc == OperandLoc.Other) WriteReg(d.I.Op0Register, value);
+        else if (loc == OperandLoc.Other) WriteOther(ref d, value, computed: true);
         else WriteGprAt(loc, d.Reg0, value);
     }
 
@@ -216,7 +250,7 @@ public sealed unsafe partial class InterpreterCpu
     {
         var loc = d.Loc0;
         if (loc == OperandLoc.Memory) WriteMem(d.Seg, EffectiveAddress(ref d), d.MemSize, value);
-        else if (loc == OperandLoc.Other) WriteReg(d.I.Op0Register, value);
+        else if (loc == OperandLoc.Other) WriteOther(ref d, value, computed: false);
         else WriteGprAt(loc, d.Reg0, value);
     }
 
@@ -226,7 +260,7 @@ public sealed unsafe partial class InterpreterCpu
     {
         var bytes = new byte[d.I.Length];
         for (int k = 0; k < bytes.Length; k++)
-            bytes[k] = c.FetchByte(c._segs[SegCs].Base + ((c._instrStart + (uint)k) & (c._code32 ? 0xFFFF_FFFFu : 0xFFFF)), out _);
+            bytes[k] = c.FetchByte(c._segs[SegCs].Base + ((c._instrStart + (uint)k) & (c._codeMode == Code16 ? 0xFFFF : 0xFFFF_FFFFu)), out _);
         throw new UnimplementedInstruction(
             $"instruction not implemented: {d.I} (bytes {Convert.ToHexString(bytes)}) at {c._segs[SegCs].Selector:x4}:{c._instrStart:x8}");
     }
@@ -309,6 +343,7 @@ public sealed unsafe partial class InterpreterCpu
         RegisterSystem();
         RegisterIdentity();
         RegisterModelSpecific();
+        RegisterLongMode();
     }
 
     private static void RegisterFlagOps()

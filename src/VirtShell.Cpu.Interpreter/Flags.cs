@@ -169,13 +169,13 @@ public sealed unsafe partial class InterpreterCpu
     }
 
     private static void Lahf(InterpreterCpu c, ref DecodedOp d) =>
-        c._gpr[RegEax] = (c._gpr[RegEax] & 0xFFFF_00FF) | ((c.Eflags & 0xD7 | 2) << 8);
+        c._gpr[RegEax] = (c._gpr[RegEax] & ~0xFF00UL) | ((c.Eflags & 0xD7 | 2) << 8);
 
     private static void Sahf(InterpreterCpu c, ref DecodedOp d) =>
-        c.Eflags = (c.Eflags & ~0xD5u) | ((c._gpr[RegEax] >> 8) & 0xD5);
+        c.Eflags = (c.Eflags & ~0xD5u) | (((uint)c._gpr[RegEax] >> 8) & 0xD5);
 
     private static void Salc(InterpreterCpu c, ref DecodedOp d) =>
-        c._gpr[RegEax] = (c._gpr[RegEax] & 0xFFFF_FF00) | (c.Cf ? 0xFFu : 0);
+        c._gpr[RegEax] = (c._gpr[RegEax] & ~0xFFUL) | (c.Cf ? 0xFFu : 0);
 
     private static void Pushf(InterpreterCpu c, ref DecodedOp d)
     {

@@ -39,7 +39,7 @@ public sealed unsafe partial class InterpreterCpu : IVirtualCpu
         _mmio = mmio ?? throw new ArgumentNullException(nameof(mmio));
         _interrupts = interrupts;
         _reader = new FetchReader(this);
-        _gpr = (uint*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref _gprStore[0]);
+        _gpr = (ulong*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref _gprStore[0]);
         _memory.ExternalWrite += OnExternalWrite;
         AllocateCodeLines();
         RefreshRam();

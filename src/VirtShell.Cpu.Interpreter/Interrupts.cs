@@ -79,7 +79,7 @@ public sealed unsafe partial class InterpreterCpu
         if (c.V86 && c.Iopl < 3) throw new CpuFault(Vector.GeneralProtection, 0);
         if (d.OpSize == 4)
         {
-            uint sp = c._gpr[RegEsp];
+            uint sp = (uint)c._gpr[RegEsp];
             uint eip = c.Pop32();
             uint cs = c.Pop32();
             uint fl = c.Pop32();
@@ -110,7 +110,7 @@ public sealed unsafe partial class InterpreterCpu
         int idx = RegNumbers[(int)d.I.Op0Register];
         uint lower = c.ReadMem(d.Seg, addr, size);
         uint upper = c.ReadMem(d.Seg, (addr + (uint)size) & d.AddrMask, size);
-        int v = size == 2 ? (short)c._gpr[idx] : (int)c._gpr[idx];
+        int v = size == 2 ? (short)(uint)c._gpr[idx] : (int)(uint)c._gpr[idx];
         int lo = size == 2 ? (short)lower : (int)lower;
         int hi = size == 2 ? (short)upper : (int)upper;
         if (v < lo || v > hi) throw new CpuFault(Vector.Bound);

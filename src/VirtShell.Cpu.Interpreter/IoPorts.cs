@@ -28,7 +28,7 @@ public sealed unsafe partial class InterpreterCpu
     private static void In(InterpreterCpu c, ref DecodedOp d)
     {
         var acc = d.I.Op0Register;
-        ushort port = (ushort)(d.I.Op1Kind == OpKind.Register ? c._gpr[RegEdx] : d.Imm & 0xFF);
+        ushort port = (ushort)(d.I.Op1Kind == OpKind.Register ? (uint)c._gpr[RegEdx] : d.Imm & 0xFF);
         c.CheckIoPrivilege(port, acc.GetSize());
         c.WriteReg(acc, c._ports.Read(port, acc.GetSize()));
     }
@@ -36,7 +36,7 @@ public sealed unsafe partial class InterpreterCpu
     private static void Out(InterpreterCpu c, ref DecodedOp d)
     {
         var acc = d.I.Op1Register;
-        ushort port = (ushort)(d.I.Op0Kind == OpKind.Register ? c._gpr[RegEdx] : d.Imm & 0xFF);
+        ushort port = (ushort)(d.I.Op0Kind == OpKind.Register ? (uint)c._gpr[RegEdx] : d.Imm & 0xFF);
         c.CheckIoPrivilege(port, acc.GetSize());
         c._ports.Write(port, acc.GetSize(), c.ReadReg(acc));
     }

@@ -62,30 +62,30 @@ public sealed unsafe partial class InterpreterCpu
     private uint ReadMem16(int seg, uint offset) => ReadLinear(Linear(seg, offset, 2), 2);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private uint ReadLinear(uint linear, int size)
+    private uint ReadLinear(ulong linear, int size)
     {
         if (_paging) return ReadPaged(linear, size, user: _cpl == 3);
-        return ReadPhys(linear & _addrMask, size);
+        return ReadPhys((uint)linear & _addrMask, size);
     }
 
     /// <summary>A descriptor-table or TSS read: a supervisor access whatever the CPL.</summary>
-    private uint ReadSystem(uint linear, int size) =>
-        _paging ? ReadPaged(linear, size, user: false) : ReadPhys(linear & _addrMask, size);
+    private uint ReadSystem(ulong linear, int size) =>
+        _paging ? ReadPaged(linear, size, user: false) : ReadPhys((uint)linear & _addrMask, size);
 
     /// <summary>A descriptor-table or TSS write (busy bits, the saved task state): a supervisor access whatever the CPL.</summary>
-    private void WriteSystem(uint linear, int size, uint value)
+    private void WriteSystem(ulong linear, int size, uint value)
     {
         if (_paging) WritePaged(linear, size, value, user: false);
-        else WritePhys(linear & _addrMask, size, value);
+        else WritePhys((uint)linear & _addrMask, size, value);
     }
 
     private uint ReadLinear32(uint linear) => ReadLinear(linear, 4);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void WriteLinear(uint linear, int size, uint value)
+    private void WriteLinear(ulong linear, int size, uint value)
     {
         if (_paging) WritePaged(linear, size, value, user: _cpl == 3);
-        else WritePhys(linear & _addrMask, size, value);
+        else WritePhys((uint)linear & _addrMask, size, value);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -176,7 +176,7 @@ public sealed unsafe partial class InterpreterCpu
     /// <summary>An instruction fetch byte at a linear address: RAM or MMIO (a ROM device), reporting whether it came from RAM.</summary>
     private byte FetchByte(uint linear, out bool ram)
     {
-        uint phys = (_paging ? Translate(linear, write: false) : linear) & _addrMask;
+        uint phys = (_paging ? TranslateFetch(linear) : linear) & _addrMask;
         if (phys < _fastLimit)
         {
             ram = true;

@@ -31,7 +31,7 @@ public sealed unsafe partial class InterpreterCpu
     private long RetiredNow => Interlocked.Read(ref _retired) + _retiredInRun;
     private ulong Tsc => (ulong)(RetiredNow + _tscOffset);
 
-    private ulong ReadMsr(uint index) => index switch
+    private ulong ReadMsr(uint index) => IsLongModeMsr(index) ? ReadLongModeMsr(index) : index switch
     {
         MsrTsc => Tsc,
         MsrPlatformId => 0,
@@ -45,6 +45,11 @@ public sealed unsafe partial class InterpreterCpu
 
     private void WriteMsr(uint index, ulong value)
     {
+        if (IsLongModeMsr(index))
+        {
+            WriteLongModeMsr(index, value);
+            return;
+        }
         switch (index)
         {
             case MsrTsc: _tscOffset = (long)value - RetiredNow; break;
@@ -61,7 +66,7 @@ public sealed unsafe partial class InterpreterCpu
     private static void Rdmsr(InterpreterCpu c, ref DecodedOp d)
     {
         c.RequireCpl0();
-        ulong v = c.ReadMsr(c._gpr[RegEcx]);
+        ulong v = c.ReadMsr((uint)c._gpr[RegEcx]);
         c._gpr[RegEax] = (uint)v;
         c._gpr[RegEdx] = (uint)(v >> 32);
     }
@@ -69,7 +74,7 @@ public sealed unsafe partial class InterpreterCpu
     private static void Wrmsr(InterpreterCpu c, ref DecodedOp d)
     {
         c.RequireCpl0();
-        c.WriteMsr(c._gpr[RegEcx], ((ulong)c._gpr[RegEdx] << 32) | c._gpr[RegEax]);
+        c.WriteMsr((uint)c._gpr[RegEcx], ((ulong)(uint)c._gpr[RegEdx] << 32) | (uint)c._gpr[RegEax]);
     }
 
     private static void Rdtsc(InterpreterCpu c, ref DecodedOp d)
@@ -99,8 +104,8 @@ public sealed unsafe partial class InterpreterCpu
         if (!c.ProtectedMode || (c._sysenterCs & 0xFFFC) == 0 || c.Cpl != 0) throw new CpuFault(Vector.GeneralProtection, 0);
         ushort cs = (ushort)((c._sysenterCs + 16) | 3);
         c.LoadFlatSegments(cs, (ushort)((c._sysenterCs + 24) | 3), 3);
-        c._gpr[RegEsp] = c._gpr[RegEcx];
-        c._eip = c._gpr[RegEdx];
+        c._gpr[RegEsp] = (uint)c._gpr[RegEcx];
+        c._eip = (uint)c._gpr[RegEdx];
     }
 
     /// <summary>The fixed flat 32-bit CS and SS SYSENTER and SYSEXIT load at privilege <paramref name="dpl"/>.</summary>

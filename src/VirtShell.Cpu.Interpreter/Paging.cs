@@ -2,7 +2,8 @@ using System.Runtime.CompilerServices;
 
 namespace VirtShell.Cpu.Interpreter;
 
-// 32-bit two-level paging (4 KiB pages, and 4 MiB pages with CR4.PSE) behind a direct-mapped TLB. Page-table
+// 32-bit two-level paging (4 KiB pages, and 4 MiB pages with CR4.PSE) and, in IA-32e mode, 4-level paging
+// (Walk64) behind one direct-mapped TLB. Page-table
 // entries get their Accessed and Dirty bits set as on hardware; faults raise #PF with CR2 and the error code.
 // With CR4.PGE, translations from entries with the G bit survive CR3 loads (and task switches), as Linux expects.
 public sealed unsafe partial class InterpreterCpu
@@ -14,10 +15,10 @@ public sealed unsafe partial class InterpreterCpu
     /// <summary>CR0.PG with CR0.PE: linear addresses go through the page tables.</summary>
     private bool _paging;
     /// <summary>Per slot: the linear page number + 1 (0 = empty), the physical page base and what the entry allows.</summary>
-    private readonly uint[] _tlbTag = new uint[TlbSize];
+    private readonly ulong[] _tlbTag = new ulong[TlbSize];
     private readonly uint[] _tlbPhys = new uint[TlbSize];
     private readonly byte[] _tlbRights = new byte[TlbSize];
-    private const byte RightUser = 1, RightWrite = 2, RightGlobal = 4;
+    private const byte RightUser = 1, RightWrite = 2, RightGlobal = 4, RightNoExecute = 8;
 
     private void FlushTlb() => Array.Clear(_tlbTag);
 
@@ -42,24 +43,33 @@ public sealed unsafe partial class InterpreterCpu
 
     /// <summary>Linear to physical for one access at the current privilege; #PF when the tables forbid it.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private uint Translate(uint linear, bool write) => Translate(linear, write, user: _cpl == 3);
+    private uint Translate(ulong linear, bool write) => Translate(linear, write, user: _cpl == 3);
+
+    /// <summary>An instruction fetch: as a read, and #PF when EFER.NXE marks the page execute-disable.</summary>
+    private uint TranslateFetch(ulong linear)
+    {
+        uint phys = Translate(linear, write: false);
+        if (_noExecute && (_tlbRights[(int)((linear >> 12) & (TlbSize - 1))] & RightNoExecute) != 0)
+            throw PageFault(linear, write: false, _cpl == 3, present: true, fetch: true);
+        return phys;
+    }
 
     /// <summary>
     /// Linear to physical for a user or a supervisor access. Descriptor-table and TSS accesses are supervisor accesses
     /// whatever the CPL, as on hardware (an interrupt from ring 3 reads a supervisor-only IDT).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private uint Translate(uint linear, bool write, bool user)
+    private uint Translate(ulong linear, bool write, bool user)
     {
-        uint vpn = linear >> 12;
+        ulong vpn = linear >> 12;
         int slot = (int)(vpn & (TlbSize - 1));
         if (_tlbTag[slot] == vpn + 1)
         {
             byte rights = _tlbRights[slot];
             if ((!write || (rights & RightWrite) != 0) && (!user || (rights & RightUser) != 0))
-                return _tlbPhys[slot] | (linear & 0xFFF);
+                return _tlbPhys[slot] | ((uint)linear & 0xFFF);
         }
-        return Walk(linear, write, user);
+        return Lma ? Walk64(linear, write, user) : Walk((uint)linear, write, user);
     }
 
     private uint Walk(uint linear, bool write, bool user)
@@ -102,22 +112,23 @@ public sealed unsafe partial class InterpreterCpu
         return physPage | (linear & 0xFFF);
     }
 
-    private void CheckRights(uint linear, bool write, bool user, bool wp, uint rights)
+    private void CheckRights(ulong linear, bool write, bool user, bool wp, uint rights)
     {
         if (user && (rights & PteUs) == 0) throw PageFault(linear, write, user, present: true);
         if (write && (rights & PteRw) == 0 && (user || wp)) throw PageFault(linear, write, user, present: true);
     }
 
-    private CpuFault PageFault(uint linear, bool write, bool user, bool present)
+    private CpuFault PageFault(ulong linear, bool write, bool user, bool present, bool reserved = false, bool fetch = false)
     {
         _cr2 = linear;
-        return new CpuFault(Vector.PageFault, (present ? 1 : 0) | (write ? 2 : 0) | (user ? 4 : 0));
+        return new CpuFault(Vector.PageFault,
+            (present ? 1 : 0) | (write ? 2 : 0) | (user ? 4 : 0) | (reserved ? 8 : 0) | (fetch ? 0x10 : 0));
     }
 
-    private uint ReadPaged(uint linear, int size, bool user)
+    private uint ReadPaged(ulong linear, int size, bool user)
     {
         uint phys = Translate(linear, write: false, user);
-        if ((linear & 0xFFF) + (uint)size <= 0x1000) return ReadPhys(phys & _addrMask, size);
+        if ((linear & 0xFFF) + (ulong)size <= 0x1000) return ReadPhys(phys & _addrMask, size);
         // Split across two pages that may map anywhere: translate both before touching either.
         Translate(linear + (uint)size - 1, write: false, user);
         uint v = 0;
@@ -125,10 +136,10 @@ public sealed unsafe partial class InterpreterCpu
         return v;
     }
 
-    private void WritePaged(uint linear, int size, uint value, bool user)
+    private void WritePaged(ulong linear, int size, uint value, bool user)
     {
         uint phys = Translate(linear, write: true, user);
-        if ((linear & 0xFFF) + (uint)size <= 0x1000)
+        if ((linear & 0xFFF) + (ulong)size <= 0x1000)
         {
             WritePhys(phys & _addrMask, size, value);
             return;
@@ -140,7 +151,61 @@ public sealed unsafe partial class InterpreterCpu
     private static void Invlpg(InterpreterCpu c, ref DecodedOp d)
     {
         c.RequireCpl0();
-        uint linear = c._segs[d.Seg].Base + c.EffectiveAddress(ref d);
+        ulong linear = c._mode64 ? c.Linear64(ref d, 1) : c._segs[d.Seg].Base + c.EffectiveAddress(ref d);
         c._tlbTag[(linear >> 12) & (TlbSize - 1)] = 0;
+    }
+
+    /// <summary>
+    /// The IA-32e 4-level walk: PML4, PDPT (1 GiB pages), page directory (2 MiB pages), page table. Physical addresses
+    /// stop at 4 GiB (CPUID reports MAXPHYADDR 32), so address bits 32-51 of an entry are reserved, as is bit 63 without
+    /// EFER.NXE; a reserved bit is #PF with RSVD. U/S and R/W are the AND of all levels, execute-disable the OR.
+    /// </summary>
+    private uint Walk64(ulong linear, bool write, bool user)
+    {
+        bool wp = (_cr0 & 0x1_0000) != 0;
+        ulong reservedMask = 0x000F_FFFF_0000_0000UL | (_noExecute ? 0 : 1UL << 63);
+        Span<uint> entryAddr = stackalloc uint[4];
+        ulong table = _cr3 & 0xFFFF_F000;
+        ulong rights = PteRw | PteUs, entry = 0;
+        bool noExecute = false;
+        int levels = 0;
+        for (int level = 3; level >= 0; level--)
+        {
+            uint at = (uint)table | (uint)(((linear >> (12 + 9 * level)) & 0x1FF) << 3);
+            entry = ReadPhys(at & _addrMask, 4) | ((ulong)ReadPhys((at + 4) & _addrMask, 4) << 32);
+            entryAddr[levels++] = at;
+            if ((entry & PteP) == 0) throw PageFault(linear, write, user, present: false);
+            bool large = level is 1 or 2 && (entry & PdePs) != 0;
+            ulong reserved = reservedMask | (level == 3 ? PdePs : 0) |
+                             (large ? (level == 2 ? 0x3FFF_E000UL : 0x1F_E000UL) : 0);
+            if ((entry & reserved) != 0) throw PageFault(linear, write, user, present: true, reserved: true);
+            rights &= entry;
+            noExecute |= (long)entry < 0;
+            if (large || level == 0)
+            {
+                ulong pageMask = level == 0 ? 0xFFF : level == 1 ? 0x1F_FFFFUL : 0x3FFF_FFFFUL;
+                table = (entry & 0xFFFF_F000 & ~pageMask) | (linear & pageMask & ~0xFFFUL);
+                break;
+            }
+            table = entry & 0xFFFF_F000;
+        }
+        CheckRights(linear, write, user, wp, (uint)rights);
+        for (int k = 0; k < levels; k++)
+        {
+            uint at = entryAddr[k];
+            uint low = ReadPhys(at & _addrMask, 4);
+            uint updated = low | PteA | (write && k == levels - 1 ? PteD : 0);
+            if (updated != low) WritePhys(at & _addrMask, 4, updated);
+        }
+        if (!write && (entry & PteD) == 0) rights &= ~(ulong)PteRw; // a later write must come back to set D
+        uint physPage = (uint)table;
+        byte tlbRights = (byte)(((rights & PteUs) != 0 ? RightUser : 0) | ((rights & PteRw) != 0 ? RightWrite : 0) |
+                                ((entry & PteG) != 0 && (_cr4 & Cr4Pge) != 0 ? RightGlobal : 0) |
+                                (noExecute ? RightNoExecute : 0));
+        int slot = (int)((linear >> 12) & (TlbSize - 1));
+        _tlbTag[slot] = (linear >> 12) + 1;
+        _tlbPhys[slot] = physPage;
+        _tlbRights[slot] = tlbRights;
+        return physPage | ((uint)linear & 0xFFF);
     }
 }

@@ -18,8 +18,11 @@ public sealed unsafe partial class InterpreterCpu
         if (seg == SegCs) throw new CpuFault(Vector.InvalidOpcode);
         if ((selector & 0xFFFC) == 0)
         {
-            if (seg == SegSs) throw new CpuFault(Vector.GeneralProtection, 0);
+            // 64-bit code below ring 3 may load a null SS (with RPL = CPL); anywhere else it is #GP(0).
+            if (seg == SegSs && !(_mode64 && Cpl != 3 && (selector & 3) == Cpl)) throw new CpuFault(Vector.GeneralProtection, 0);
             _segs[seg] = new Segment { Selector = selector };
+            if (seg == SegFs) _fsBaseHigh = 0;
+            else if (seg == SegGs) _gsBaseHigh = 0;
             return;
         }
         var desc = ReadDescriptor(selector);
@@ -42,6 +45,8 @@ public sealed unsafe partial class InterpreterCpu
         desc.Selector = selector;
         _segs[seg] = desc;
         if (seg == SegSs) _stack32 = desc.Big;
+        else if (seg == SegFs) _fsBaseHigh = 0;
+        else if (seg == SegGs) _gsBaseHigh = 0;
     }
 
     private void LoadSegmentReal(int seg, ushort selector)
@@ -50,6 +55,8 @@ public sealed unsafe partial class InterpreterCpu
         s.Selector = selector;
         s.Base = (uint)selector << 4;
         if (seg == SegCs) _breakBlock = true;
+        else if (seg == SegFs) _fsBaseHigh = 0;
+        else if (seg == SegGs) _gsBaseHigh = 0;
     }
 
     /// <summary>Reads and decodes the descriptor a selector names; <paramref name="faultVector"/>(selector) when it lies outside its table.</summary>
@@ -108,6 +115,8 @@ public sealed unsafe partial class InterpreterCpu
         var (lo, hi) = ReadDescriptorWords(selector);
         if ((hi & 0x1000) == 0)
         {
+            // IA-32e call gates are 16 bytes and task switching does not exist there.
+            if (Lma) throw new UnimplementedInstruction($"far {(call ? "CALL" : "JMP")} through a system descriptor in IA-32e mode");
             FarTransferThroughSystemDescriptor(selector, lo, hi, call);
             return;
         }
@@ -144,7 +153,7 @@ public sealed unsafe partial class InterpreterCpu
     }
 
     /// <summary>Checks that a descriptor is a present code segment that may run at <paramref name="targetCpl"/> and holds <paramref name="offset"/>.</summary>
-    private static Segment CheckCodeDescriptor(Segment desc, uint offset, int targetCpl)
+    private Segment CheckCodeDescriptor(Segment desc, uint offset, int targetCpl)
     {
         ushort selector = desc.Selector;
         if ((desc.Attributes & 0x18) != 0x18) throw new CpuFault(Vector.GeneralProtection, selector & 0xFFFC);
@@ -152,6 +161,12 @@ public sealed unsafe partial class InterpreterCpu
         bool conforming = (desc.Attributes & 0x04) != 0;
         if (conforming ? dpl > targetCpl : dpl != targetCpl) throw new CpuFault(Vector.GeneralProtection, selector & 0xFFFC);
         if ((desc.Attributes & 0x80) == 0) throw new CpuFault(Vector.SegmentNotPresent, selector & 0xFFFC);
+        if (Lma && desc.Long)
+        {
+            // A 64-bit code segment: L with D is reserved, and there is no limit to check.
+            if (desc.Big) throw new CpuFault(Vector.GeneralProtection, selector & 0xFFFC);
+            return desc;
+        }
         if (offset > desc.Limit) throw new CpuFault(Vector.GeneralProtection, 0);
         return desc;
     }
@@ -195,8 +210,13 @@ public sealed unsafe partial class InterpreterCpu
     {
         _segs[SegSs] = ss;
         ModeChanged();
-        _gpr[RegEsp] = _stack32 ? esp : (_gpr[RegEsp] & 0xFFFF_0000) | (esp & 0xFFFF);
-        int cpl = Cpl;
+        _gpr[RegEsp] = _stack32 ? esp : (_gpr[RegEsp] & ~0xFFFFUL) | (esp & 0xFFFF);
+        NullSegmentsAbove(Cpl);
+    }
+
+    /// <summary>After a return outwards: data segments the new privilege level may not use are nulled.</summary>
+    private void NullSegmentsAbove(int cpl)
+    {
         foreach (int seg in new[] { SegEs, SegDs, SegFs, SegGs })
         {
             ref var s = ref _segs[seg];
@@ -209,6 +229,7 @@ public sealed unsafe partial class InterpreterCpu
     {
         if ((Eflags & FlagNt) != 0)
         {
+            if (Lma) throw new CpuFault(Vector.GeneralProtection, 0); // no task switches in IA-32e mode
             ReturnFromNestedTask();
             return;
         }
@@ -258,6 +279,11 @@ public sealed unsafe partial class InterpreterCpu
 
     private void DeliverProtected(int vector, uint returnEip, InterruptKind kind, int? errorCode)
     {
+        if (Lma)
+        {
+            DeliverLong(vector, returnEip, kind, errorCode);
+            return;
+        }
         uint entry = (uint)vector * 8;
         if (entry + 7 > _idtr.Limit) throw new CpuFault(Vector.GeneralProtection, vector * 8 + 2);
         uint lo = ReadSystem((uint)_idtr.Base + entry, 4);
@@ -286,7 +312,7 @@ public sealed unsafe partial class InterpreterCpu
         if (targetCpl > cpl || (fromV86 && targetCpl != 0)) throw new CpuFault(Vector.GeneralProtection, selector & 0xFFFC);
         uint flags = Eflags;
         var oldSs = _segs[SegSs];
-        uint oldEsp = _gpr[RegEsp];
+        uint oldEsp = (uint)_gpr[RegEsp];
         try
         {
             if (targetCpl < cpl)

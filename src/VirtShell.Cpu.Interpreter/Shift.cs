@@ -14,7 +14,7 @@ public sealed unsafe partial class InterpreterCpu
     }
 
     /// <summary>The shift count: 1, CL or an immediate, masked to 5 bits.</summary>
-    private uint ShiftCount(ref DecodedOp d) => d.I.OpCount < 2 ? 1 : d.I.Op1Kind == OpKind.Register ? _gpr[RegEcx] & 0x1F : d.Imm & 0x1F;
+    private uint ShiftCount(ref DecodedOp d) => d.I.OpCount < 2 ? 1 : d.I.Op1Kind == OpKind.Register ? (uint)_gpr[RegEcx] & 0x1F : d.Imm & 0x1F;
 
     private void SetShiftFlags(uint res, int size, uint cf, uint of) =>
         SetArith(Szp(res, size) | (cf & 1) | ((of & 1) << 11));
@@ -119,7 +119,7 @@ public sealed unsafe partial class InterpreterCpu
         c.WriteDst(ref d, a);
     }
 
-    private uint DoubleShiftCount(ref DecodedOp d) => (d.I.Op2Kind == OpKind.Register ? _gpr[RegEcx] : d.Imm) & 0x1F;
+    private uint DoubleShiftCount(ref DecodedOp d) => (d.I.Op2Kind == OpKind.Register ? (uint)_gpr[RegEcx] : d.Imm) & 0x1F;
 
     private static void ShldOp(InterpreterCpu c, ref DecodedOp d)
     {

@@ -14,10 +14,10 @@ public sealed unsafe partial class InterpreterCpu
     }
 
     private uint StackMask => _stack32 ? 0xFFFF_FFFFu : 0xFFFF;
-    private uint Sp => _gpr[RegEsp] & StackMask;
+    private uint Sp => (uint)_gpr[RegEsp] & StackMask;
 
     private void SetSp(uint value) =>
-        _gpr[RegEsp] = _stack32 ? value : (_gpr[RegEsp] & 0xFFFF_0000) | (value & 0xFFFF);
+        _gpr[RegEsp] = _stack32 ? value : (_gpr[RegEsp] & ~0xFFFFUL) | (value & 0xFFFF);
 
     private void Push(uint value, int size)
     {
@@ -68,7 +68,7 @@ public sealed unsafe partial class InterpreterCpu
         }
         uint v = c.PeekStack(0, size);
         // POP [ESP+x] computes the address with ESP already incremented.
-        uint oldEsp = c._gpr[RegEsp];
+        uint oldEsp = (uint)c._gpr[RegEsp];
         c.SetSp(c.Sp + (uint)size);
         try
         {
@@ -87,9 +87,9 @@ public sealed unsafe partial class InterpreterCpu
         uint sp = c.Sp, mask = c.StackMask;
         // Check every slot first (SP wraps inside the segment) so a fault leaves SP and memory untouched.
         for (uint k = 1; k <= 8; k++) c.Linear(SegSs, (sp - k * (uint)size) & mask, size);
-        uint origSp = c._gpr[RegEsp];
+        uint origSp = (uint)c._gpr[RegEsp];
         for (int r = RegEax; r <= RegEdi; r++)
-            c.Push(r == RegEsp ? origSp : c._gpr[r], size);
+            c.Push(r == RegEsp ? origSp : (uint)c._gpr[r], size);
     }
 
     private static void Popa(InterpreterCpu c, ref DecodedOp d)
@@ -109,14 +109,14 @@ public sealed unsafe partial class InterpreterCpu
         uint frameSize = d.Imm & 0xFFFF;
         int level = (int)(d.Imm2 & 0x1F);
         uint mask = c.StackMask;
-        uint savedEsp = c._gpr[RegEsp], savedEbp = c._gpr[RegEbp];
+        uint savedEsp = (uint)c._gpr[RegEsp], savedEbp = (uint)c._gpr[RegEbp];
         try
         {
-            c.Push(c._gpr[RegEbp], size);
+            c.Push((uint)c._gpr[RegEbp], size);
             uint frameTemp = c.Sp;
             if (level > 0)
             {
-                uint bp = c._gpr[RegEbp] & mask;
+                uint bp = (uint)c._gpr[RegEbp] & mask;
                 for (int k = 1; k < level; k++)
                 {
                     bp = (bp - (uint)size) & mask;
@@ -140,7 +140,7 @@ public sealed unsafe partial class InterpreterCpu
     private static void Leave(InterpreterCpu c, ref DecodedOp d)
     {
         int size = d.OpSize;
-        uint bp = c._gpr[RegEbp] & c.StackMask;
+        uint bp = (uint)c._gpr[RegEbp] & c.StackMask;
         uint v = c.ReadMem(SegSs, bp, size);
         c.SetSp(bp + (uint)size);
         c.WriteGpr(RegEbp, size, v);

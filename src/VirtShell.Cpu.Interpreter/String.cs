@@ -34,7 +34,7 @@ public sealed unsafe partial class InterpreterCpu
         // MOVSD and CMPSD are also SSE2 mnemonics; those forms are not string instructions.
         if (!d.I.IsStringInstruction) { Unimplemented(this, ref d); return; }
         int size = d.MemSize;
-        if (kind is StringKind.Ins or StringKind.Outs) CheckIoPrivilege(_gpr[RegEdx], size);
+        if (kind is StringKind.Ins or StringKind.Outs) CheckIoPrivilege((uint)_gpr[RegEdx], size);
         uint mask = d.AddrMask;
         uint step = (_flagBits & FlagDf) != 0 ? (uint)-size : (uint)size;
         bool rep = d.I.HasRepPrefix || d.I.HasRepnePrefix;
@@ -47,7 +47,7 @@ public sealed unsafe partial class InterpreterCpu
         bool whileEqual = d.I.HasRepePrefix;
         for (int budget = RepSlice; ; budget--)
         {
-            uint count = _gpr[RegEcx] & mask;
+            uint count = (uint)_gpr[RegEcx] & mask;
             if (count == 0) return;
             if (budget == 0)
             {
@@ -56,14 +56,14 @@ public sealed unsafe partial class InterpreterCpu
                 return;
             }
             StringStep(ref d, kind, size, mask, step);
-            _gpr[RegEcx] = (_gpr[RegEcx] & ~mask) | ((count - 1) & mask);
+            _gpr[RegEcx] = (_gpr[RegEcx] & ~(ulong)mask) | ((count - 1) & mask);
             if (conditional && ((Eflags & FlagZf) != 0) != whileEqual) return;
         }
     }
 
     private void StringStep(ref DecodedOp d, StringKind kind, int size, uint mask, uint step)
     {
-        uint si = _gpr[RegEsi] & mask, di = _gpr[RegEdi] & mask;
+        uint si = (uint)_gpr[RegEsi] & mask, di = (uint)_gpr[RegEdi] & mask;
         switch (kind)
         {
             case StringKind.Movs:
@@ -95,17 +95,17 @@ public sealed unsafe partial class InterpreterCpu
             case StringKind.Ins:
             {
                 uint linear = Linear(SegEs, di, size);
-                WriteLinear(linear, size, _ports.Read((ushort)_gpr[RegEdx], size));
+                WriteLinear(linear, size, _ports.Read((ushort)(uint)_gpr[RegEdx], size));
                 AdvanceDi(mask, step);
                 break;
             }
             case StringKind.Outs:
-                _ports.Write((ushort)_gpr[RegEdx], size, ReadMem(d.Seg, si, size));
+                _ports.Write((ushort)(uint)_gpr[RegEdx], size, ReadMem(d.Seg, si, size));
                 AdvanceSi(mask, step);
                 break;
         }
     }
 
-    private void AdvanceSi(uint mask, uint step) => _gpr[RegEsi] = (_gpr[RegEsi] & ~mask) | ((_gpr[RegEsi] + step) & mask);
-    private void AdvanceDi(uint mask, uint step) => _gpr[RegEdi] = (_gpr[RegEdi] & ~mask) | ((_gpr[RegEdi] + step) & mask);
+    private void AdvanceSi(uint mask, uint step) => _gpr[RegEsi] = (_gpr[RegEsi] & ~(ulong)mask) | (((uint)_gpr[RegEsi] + step) & mask);
+    private void AdvanceDi(uint mask, uint step) => _gpr[RegEdi] = (_gpr[RegEdi] & ~(ulong)mask) | (((uint)_gpr[RegEdi] + step) & mask);
 }

@@ -87,7 +87,7 @@ public sealed unsafe partial class InterpreterCpu
         else c.Eflags &= ~FlagZf;
     }
 
-    private uint ReadControlRegister(int n)
+    private ulong ReadControlRegister(int n)
     {
         RequireCpl0(); // reads are privileged too (ring 3 and virtual-8086 mode)
         return n switch
@@ -107,6 +107,7 @@ public sealed unsafe partial class InterpreterCpu
         {
             case 0:
                 if ((v & 0x8000_0001) == 0x8000_0000) throw new CpuFault(Vector.GeneralProtection, 0); // PG without PE
+                UpdateLongModeActive(v);
                 _cr0 = v | 0x10;
                 ModeChanged();
                 PagingModeChanged();
@@ -114,7 +115,9 @@ public sealed unsafe partial class InterpreterCpu
             case 2: _cr2 = v; break;
             case 3: _cr3 = v; FlushNonGlobalTlb(); break;
             case 4:
-                if ((v & ~0x10u & ~0x80u & ~0x200u) != 0) throw new CpuFault(Vector.GeneralProtection, 0); // only PSE, PGE and OSFXSR exist here
+                if ((v & ~(Cr4Pse | Cr4Pae | Cr4Pge | 0x200u)) != 0) throw new CpuFault(Vector.GeneralProtection, 0); // only PSE, PAE, PGE and OSFXSR exist here
+                if (Lma && (v & Cr4Pae) == 0) throw new CpuFault(Vector.GeneralProtection, 0); // IA-32e mode needs PAE
+                if (_paging && !Lma && (v & Cr4Pae) != 0) throw new UnimplementedInstruction("PAE paging outside IA-32e mode");
                 _cr4 = v;
                 FlushTlb();
                 break;
@@ -184,6 +187,9 @@ public sealed unsafe partial class InterpreterCpu
         if ((sel & 4) != 0) throw new CpuFault(Vector.GeneralProtection, sel & 0xFFFC);
         var desc = c.ReadDescriptor(sel);
         if ((desc.Attributes & 0x17) != 0x01) throw new CpuFault(Vector.GeneralProtection, sel & 0xFFFC); // an available TSS
+        // In IA-32e mode the descriptor is 16 bytes, bits 32-63 of the base in the third doubleword.
+        if (c.Lma && c.ReadSystem(c.DescriptorAddress(sel) + 8, 4) != 0)
+            throw new UnimplementedInstruction($"a 64-bit TSS above 4 GiB (selector {sel:x4})");
         if ((desc.Attributes & 0x80) == 0) throw new CpuFault(Vector.SegmentNotPresent, sel & 0xFFFC);
         c.SetTssBusy(sel, true);
         desc.Attributes |= TssBusyBit;

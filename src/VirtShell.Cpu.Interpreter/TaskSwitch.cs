@@ -141,13 +141,13 @@ public sealed unsafe partial class InterpreterCpu
         {
             WriteSystem(tss + 0x20, 4, eip);
             WriteSystem(tss + 0x24, 4, eflags);
-            for (int r = 0; r < 8; r++) WriteSystem(tss + 0x28 + 4 * (uint)r, 4, _gpr[r]);
+            for (int r = 0; r < 8; r++) WriteSystem(tss + 0x28 + 4 * (uint)r, 4, (uint)_gpr[r]);
             for (int seg = 0; seg < 6; seg++) WriteSystem(tss + 0x48 + 4 * (uint)seg, 2, _segs[seg].Selector);
             return;
         }
         WriteSystem(tss + 0x0E, 2, eip);
         WriteSystem(tss + 0x10, 2, eflags);
-        for (int r = 0; r < 8; r++) WriteSystem(tss + 0x12 + 2 * (uint)r, 2, _gpr[r]);
+        for (int r = 0; r < 8; r++) WriteSystem(tss + 0x12 + 2 * (uint)r, 2, (uint)_gpr[r]);
         for (int seg = 0; seg < 4; seg++) WriteSystem(tss + 0x22 + 2 * (uint)seg, 2, _segs[seg].Selector);
     }
 

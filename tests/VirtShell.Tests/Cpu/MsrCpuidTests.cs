@@ -148,7 +148,7 @@ public sealed class MsrCpuidTests
     [InlineData(0x2FF, false)]  // MTRRdefType
     [InlineData(0x277, false)]  // IA32_PAT: not advertised
     [InlineData(0x17, true)]    // IA32_PLATFORM_ID is read-only
-    [InlineData(0xC0000080, false)] // EFER: no long mode
+    [InlineData(0xC0000103, false)] // IA32_TSC_AUX: no RDTSCP
     public void Msrs_the_cpu_does_not_have_raise_gp_0(uint msr, bool write)
     {
         using var p = new P();
