@@ -175,14 +175,10 @@ public sealed unsafe partial class InterpreterCpu
         c.WriteDst64(ref d, res);
     }
 
-    /// <summary>The count of a 64-bit shift or rotate: 1, CL or imm8, masked to 6 bits.</summary>
-    private static int ShiftCount64(InterpreterCpu c, ref DecodedOp d) =>
-        (int)(d.I.OpCount < 2 ? 1 : d.I.Op1Kind == OpKind.Register ? (uint)c._gpr[RegEcx] : d.Imm) & 0x3F;
-
     /// <summary>SHL/SHR/SAR r/m64 by 1, CL or imm8 (count masked to 6 bits; a zero count changes nothing).</summary>
     private static void Shift64(InterpreterCpu c, ref DecodedOp d)
     {
-        int count = ShiftCount64(c, ref d);
+        int count = (int)c.ShiftCount(ref d, 0x3F);
         ulong a = c.ReadDst64(ref d);
         if (count == 0) return;
         ulong res;
@@ -223,7 +219,7 @@ public sealed unsafe partial class InterpreterCpu
     /// <summary>ROL/ROR r/m64: only CF and OF change (OF defined for a count of 1, computed the same way otherwise).</summary>
     private static void Rotate64(InterpreterCpu c, ref DecodedOp d)
     {
-        int count = ShiftCount64(c, ref d);
+        int count = (int)c.ShiftCount(ref d, 0x3F);
         ulong a = c.ReadDst64(ref d);
         if (count == 0) return;
         ulong res;

@@ -13,8 +13,8 @@ public sealed unsafe partial class InterpreterCpu
         Register(Mnemonic.Shld, &ShldOp); Register(Mnemonic.Shrd, &ShrdOp);
     }
 
-    /// <summary>The shift count: 1, CL or an immediate, masked to 5 bits.</summary>
-    private uint ShiftCount(ref DecodedOp d) => d.I.OpCount < 2 ? 1 : d.I.Op1Kind == OpKind.Register ? (uint)_gpr[RegEcx] & 0x1F : d.Imm & 0x1F;
+    /// <summary>The shift count: 1, CL or an immediate, masked to 5 bits (6 for a 64-bit operand).</summary>
+    private uint ShiftCount(ref DecodedOp d, uint mask = 0x1F) => d.I.OpCount < 2 ? 1 : (d.I.Op1Kind == OpKind.Register ? (uint)_gpr[RegEcx] : d.Imm) & mask;
 
     private void SetShiftFlags(uint res, int size, uint cf, uint of) =>
         SetArith(Szp(res, size) | (cf & 1) | ((of & 1) << 11));
