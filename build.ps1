@@ -9,11 +9,12 @@
     Demo         boots machine-defs/hello-emulated.js and shows its console
     Bench        the benchmarks in scripts/bench/, side by side with their anchors; JSON in out/bench/
     Conformance  the SingleStepTests CPU suites (-DataPath overrides the data folder)
+    Pester       installs Pester 5.7.1 into your PowerShell module folder, for testing your own machines
     Clean        removes out/ and every bin/ and obj/
 #>
 [CmdletBinding()]
 param(
-    [ValidateSet('Bootstrap', 'Build', 'Test', 'Demo', 'Bench', 'Conformance', 'Clean')]
+    [ValidateSet('Bootstrap', 'Build', 'Test', 'Demo', 'Bench', 'Conformance', 'Pester', 'Clean')]
     [string] $Task = 'Build',
     [string] $Configuration = 'Release',
     # SingleStepTests folder for -Task Conformance (default: ../shared/testdata/singlestep, or $env:VIRTSHELL_SINGLESTEP_DIR)
@@ -26,36 +27,7 @@ $Root = $PSScriptRoot
 $Out = Join-Path $Root 'out'
 $ModuleDir = Join-Path $Out 'VirtShell'
 . (Join-Path $Root 'scripts/common.ps1')
-
-# Debian packages, and which command proves each is there.
-$DebianPackages = [ordered]@{
-    'nasm'             = 'nasm'              # assembles the guests from source
-    'gcc'              = 'gcc'               # compiles the guest kit (-m32 -ffreestanding; no multilib needed)
-    'binutils'         = 'objcopy'           # links the kit and makes its flat image
-    'busybox-static'   = 'busybox'           # container rootfs
-    'runc'             = 'runc'              # container model's OCI runtime
-    'iproute2'         = 'ip'                # container veth networks
-    'qemu-system-x86'  = 'qemu-system-i386'  # speed anchor
-    'bochs'            = 'bochs'             # speed anchor
-    'bochsbios'        = $null
-    'vgabios'          = $null
-}
-
-function Invoke-Bootstrap {
-    $missing = @($DebianPackages.Keys | Where-Object {
-            (& dpkg-query -W -f='${Status}' $_ 2>$null) -notmatch 'install ok installed'
-        })
-    if ($missing.Count -eq 0) { return }
-    $command = "apt-get update && apt-get install -y --no-install-recommends $($missing -join ' ')"
-    if ((& id -u) -ne '0') {
-        Write-Warning "Missing Debian packages. Run as root:`n  sudo sh -c '$command'"
-        return
-    }
-    Write-Host "Installing $($missing -join ', ')"
-    $env:DEBIAN_FRONTEND = 'noninteractive'
-    & sh -c "$command" | Out-Null
-    if ($LASTEXITCODE -ne 0) { throw "apt-get failed ($LASTEXITCODE): $command" }
-}
+. (Join-Path $Root 'scripts/bootstrap.ps1')
 
 function Invoke-Build {
     Invoke-Native dotnet build (Join-Path $Root 'VirtShell.sln') -c $Configuration --nologo -v quiet '-clp:ErrorsOnly'
@@ -70,7 +42,6 @@ function Invoke-Build {
 
 # Every guests/*.asm under machine-defs/ becomes a flat binary beside its source; the C guest kit is compiled by gcc.
 function Build-Guests {
-    if (-not (Get-Command nasm -ErrorAction Ignore)) { throw 'nasm is missing: run ./build.ps1 -Task Bootstrap' }
     foreach ($asm in Get-ChildItem (Join-Path $Root 'machine-defs') -Recurse -Filter *.asm) {
         $bin = [IO.Path]::ChangeExtension($asm.FullName, '.bin')
         if ((Test-Path $bin) -and (Get-Item $bin).LastWriteTimeUtc -gt $asm.LastWriteTimeUtc) { continue }
@@ -142,6 +113,17 @@ function Invoke-Conformance {
     if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
 }
 
+# The copy restored from NuGet goes where Import-Module Pester finds it: the user's module folder on PSModulePath.
+function Install-Pester {
+    $source = Split-Path (Get-PesterManifest)
+    $target = Join-Path ([Environment]::GetFolderPath('LocalApplicationData')) 'powershell/Modules/Pester/5.7.1'
+    if (-not (Test-Path (Join-Path $target 'Pester.psd1'))) {
+        New-Item -ItemType Directory -Force $target | Out-Null
+        Copy-Item (Join-Path $source '*') $target -Recurse -Force
+    }
+    Write-Host "Pester 5.7.1 is in ${target}: Import-Module Pester -RequiredVersion 5.7.1"
+}
+
 function Invoke-Clean {
     Remove-Item $Out -Recurse -Force -ErrorAction Ignore
     Get-ChildItem $Root -Recurse -Directory -Include bin, obj | Remove-Item -Recurse -Force
@@ -149,11 +131,12 @@ function Invoke-Clean {
 }
 
 switch ($Task) {
-    'Bootstrap' { Invoke-Bootstrap }
-    'Build' { Invoke-Build }
-    'Test' { Invoke-Bootstrap; Invoke-Build; Invoke-Test }
-    'Demo' { Invoke-Bootstrap; Invoke-Build; Invoke-Demo }
-    'Bench' { Invoke-Bootstrap; Invoke-Build; Invoke-Bench }
-    'Conformance' { Invoke-Build; Invoke-Conformance }
+    'Bootstrap' { Install-DebianPackage }
+    'Build' { Install-DebianPackage; Invoke-Build }
+    'Test' { Install-DebianPackage; Invoke-Build; Invoke-Test }
+    'Demo' { Install-DebianPackage; Invoke-Build; Invoke-Demo }
+    'Bench' { Install-DebianPackage; Invoke-Build; Invoke-Bench }
+    'Conformance' { Install-DebianPackage; Invoke-Build; Invoke-Conformance }
+    'Pester' { Install-Pester }
     'Clean' { Invoke-Clean }
 }

@@ -13,3 +13,13 @@ function Get-NuGetPackageRoot {
     $line = & dotnet nuget locals global-packages --list
     ($line -replace '^global-packages:\s*', '').Trim()
 }
+
+# Pester 5.7.1's manifest, restored into the NuGet cache by tests/pester/Pester.Restore.csproj when it is not there yet
+# (PowerShell's gallery is not reachable here; NuGet is).
+function Get-PesterManifest {
+    $manifest = Join-Path (Get-NuGetPackageRoot) 'pester/5.7.1/tools/Pester.psd1'
+    if (-not (Test-Path $manifest)) {
+        Invoke-Native dotnet restore (Join-Path $PSScriptRoot '../tests/pester/Pester.Restore.csproj') --nologo -v quiet
+    }
+    $manifest
+}

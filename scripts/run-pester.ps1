@@ -7,11 +7,7 @@ param(
 $ErrorActionPreference = 'Stop'
 . (Join-Path $PSScriptRoot 'common.ps1')
 
-$pester = Join-Path (Get-NuGetPackageRoot) 'pester/5.7.1/tools/Pester.psd1'
-if (-not (Test-Path $pester)) {
-    Invoke-Native dotnet restore (Join-Path $PSScriptRoot '../tests/pester/Pester.Restore.csproj') --nologo -v quiet
-}
-Import-Module $pester -RequiredVersion 5.7.1
+Import-Module (Get-PesterManifest) -RequiredVersion 5.7.1
 
 $config = New-PesterConfiguration
 $config.Run.Path = $TestPath

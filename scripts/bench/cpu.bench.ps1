@@ -42,8 +42,11 @@ floppya: 1_44=$image, status=inserted
 boot: floppy
 display_library: rfb, options="timeout=0"
 log: /dev/null
+speaker: enabled=0
+sound: waveoutdrv=dummy, waveindrv=dummy, midioutdrv=dummy
 "@ | Set-Content $rc
         $watch = [Diagnostics.Stopwatch]::StartNew()
+        # Without the dummy sound drivers Debian's Bochs 2.7 aborts on a host with no sound card, loading ALSA.
         # Debian's Bochs has its debugger built in and stops at a prompt: 'c' continues.
         'c' | & bochs -q -f $rc *> $null
         $watch.Elapsed.TotalSeconds

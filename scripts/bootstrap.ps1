@@ -1,0 +1,47 @@
+# The Debian packages the build, tests, demo and benchmarks need, and how to tell which are missing.
+# Dot-sourced by build.ps1; tests/pester/Bootstrap.Tests.ps1 calls the detection directly.
+
+# Package name → why it is needed.
+$DebianPackages = [ordered]@{
+    'nasm'            = 'assembles the guests from source'
+    'gcc'             = 'compiles the guest kit (-m32 -ffreestanding; no multilib needed)'
+    'binutils'        = 'links the kit and makes its flat image'
+    'busybox-static'  = 'container rootfs'
+    'runc'            = "the container model's OCI runtime"
+    'iproute2'        = 'container veth networks'
+    'qemu-system-x86' = 'speed anchor'
+    'bochs'           = 'speed anchor'
+    'bochsbios'       = "Bochs's BIOS"
+    'vgabios'         = "Bochs's VGA BIOS"
+}
+
+# The names among $Name that dpkg does not list as installed. dpkg-query prints nothing (and fails) for a package it
+# has never heard of, so only its positive answer counts: anything else, including no answer, is missing.
+function Get-MissingDebianPackage {
+    param([Parameter(Mandatory)] [string[]] $Name)
+    if (-not (Get-Command dpkg-query -ErrorAction Ignore)) { throw 'dpkg-query is not on PATH: VirtShell is set up on Debian 12' }
+    foreach ($package in $Name) {
+        $status = & dpkg-query -W -f='${Status}' $package 2>$null
+        if ($LASTEXITCODE -ne 0 -or "$status" -notmatch 'install ok installed') { $package }
+    }
+}
+
+# Installs what is missing of $Name with apt-get. Not as root, it stops with the one command to run.
+function Install-DebianPackage {
+    param([string[]] $Name = @($DebianPackages.Keys))
+    $missing = @(Get-MissingDebianPackage $Name)
+    if ($missing.Count -eq 0) { return }
+    $command = "apt-get update && apt-get install -y --no-install-recommends $($missing -join ' ')"
+    if ((& id -u) -ne '0') {
+        throw "Missing Debian packages ($($missing -join ', ')). Run as root, then this task again:`n  sudo sh -c '$command'"
+    }
+    Write-Host "Installing Debian packages: $($missing -join ', ')"
+    $env:DEBIAN_FRONTEND = 'noninteractive'
+    $log = & sh -c "$command" 2>&1
+    if ($LASTEXITCODE -ne 0) {
+        $log | Select-Object -Last 20 | Write-Host
+        throw "apt-get failed with exit code ${LASTEXITCODE}: $command"
+    }
+    $still = @(Get-MissingDebianPackage $missing)
+    if ($still.Count) { throw "apt-get finished but these are still not installed: $($still -join ', ')" }
+}
