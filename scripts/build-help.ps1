@@ -39,6 +39,9 @@ $ShouldProcessText = @{
     Confirm = 'Asks for confirmation before each change.'
 }
 
+# Verbose, ErrorAction...: Get-Help adds <CommonParameters> for them itself.
+$CommonParameters = [System.Management.Automation.Cmdlet]::CommonParameters
+
 $Namespaces = @{
     maml    = 'http://schemas.microsoft.com/maml/2004/10'
     command = 'http://schemas.microsoft.com/maml/dev/command/2004/10'
@@ -68,8 +71,7 @@ function ConvertTo-Paragraphs([object[]] $Lines) {
 # Reads one markdown source into its parts; every deviation from the layout throws with file:line.
 function Read-HelpSource([string] $File) {
     $raw = [IO.File]::ReadAllLines($File)
-    $lines = for ($i = 0; $i -lt $raw.Count; $i++) { [pscustomobject]@{ Number = $i + 1; Text = $raw[$i] } }
-    $lines = @($lines)
+    $lines = @(for ($i = 0; $i -lt $raw.Count; $i++) { [pscustomobject]@{ Number = $i + 1; Text = $raw[$i] } })
     $name = [IO.Path]::GetFileNameWithoutExtension($File)
 
     $first = $lines | Where-Object { $_.Text.Trim() -ne '' } | Select-Object -First 1
@@ -114,33 +116,13 @@ function Read-HelpSource([string] $File) {
     $description = ConvertTo-Paragraphs $bodies['DESCRIPTION']
     if (-not $description) { throw (New-SourceError $File $headingLines['DESCRIPTION'] 'DESCRIPTION is empty') }
 
-    $examples = @(Read-Subsections $File $bodies['EXAMPLES'] $headingLines['EXAMPLES'] | ForEach-Object {
-            $code = [Collections.Generic.List[string]]::new()
-            $remarks = [Collections.Generic.List[object]]::new()
-            $state = 'before'
-            foreach ($line in $_.Lines) {
-                if ($line.Text -match '^\s*```') {
-                    if ($state -eq 'before') { $state = 'code' } elseif ($state -eq 'code') { $state = 'after' }
-                    else { throw (New-SourceError $File $line.Number "example '$($_.Title)' has a second code block; make it another example") }
-                    continue
-                }
-                switch ($state) {
-                    'before' { if ($line.Text.Trim() -ne '') { throw (New-SourceError $File $line.Number "example '$($_.Title)': the code block must come first") } }
-                    'code' { $code.Add($line.Text) }
-                    'after' { $remarks.Add($line) }
-                }
-            }
-            if ($state -eq 'before') { throw (New-SourceError $File $_.Line "example '$($_.Title)' has no code block") }
-            $explanation = ConvertTo-Paragraphs $remarks
-            if (-not $explanation) { throw (New-SourceError $File $_.Line "example '$($_.Title)' does not say what it shows (text after its code block)") }
-            [pscustomobject]@{ Title = $_.Title; Code = ($code -join "`n"); Remarks = $explanation }
-        })
+    $examples = @(Read-Subsections $File $bodies['EXAMPLES'] | ForEach-Object { Read-Example $File $_ })
     if ($examples.Count -lt $MinimumExamples) {
         throw (New-SourceError $File $headingLines['EXAMPLES'] "$($examples.Count) example(s); the help needs at least $MinimumExamples")
     }
 
     $parameters = [ordered]@{}
-    foreach ($sub in Read-Subsections $File $bodies['PARAMETERS'] $headingLines['PARAMETERS']) {
+    foreach ($sub in Read-Subsections $File $bodies['PARAMETERS']) {
         if ($sub.Title -notmatch '^-([A-Za-z][A-Za-z0-9]*)$') { throw (New-SourceError $File $sub.Line "a parameter heading is '### -Name', not '### $($sub.Title)'") }
         $parameter = $Matches[1]
         if ($parameters.Contains($parameter)) { throw (New-SourceError $File $sub.Line "parameter -$parameter is documented twice") }
@@ -152,7 +134,7 @@ function Read-HelpSource([string] $File) {
     $types = @{}
     foreach ($kind in 'INPUTS', 'OUTPUTS') {
         $types[$kind] = @(if ($bodies.Contains($kind)) {
-                Read-Subsections $File $bodies[$kind] $headingLines[$kind] | ForEach-Object {
+                Read-Subsections $File $bodies[$kind] | ForEach-Object {
                     [pscustomobject]@{ Type = $_.Title; Text = (ConvertTo-Paragraphs $_.Lines) }
                 }
             })
@@ -181,8 +163,31 @@ function Read-HelpSource([string] $File) {
     }
 }
 
+# One '### Example N: title' part: a code block first, then text saying what it shows.
+function Read-Example([string] $File, $Part) {
+    $code = [Collections.Generic.List[string]]::new()
+    $remarks = [Collections.Generic.List[object]]::new()
+    $state = 'before'
+    foreach ($line in $Part.Lines) {
+        if ($line.Text -match '^\s*```') {
+            if ($state -eq 'before') { $state = 'code' } elseif ($state -eq 'code') { $state = 'after' }
+            else { throw (New-SourceError $File $line.Number "example '$($Part.Title)' has a second code block; make it another example") }
+            continue
+        }
+        switch ($state) {
+            'before' { if ($line.Text.Trim() -ne '') { throw (New-SourceError $File $line.Number "example '$($Part.Title)': the code block must come first") } }
+            'code' { $code.Add($line.Text) }
+            'after' { $remarks.Add($line) }
+        }
+    }
+    if ($state -eq 'before') { throw (New-SourceError $File $Part.Line "example '$($Part.Title)' has no code block") }
+    $explanation = ConvertTo-Paragraphs $remarks
+    if (-not $explanation) { throw (New-SourceError $File $Part.Line "example '$($Part.Title)' does not say what it shows (text after its code block)") }
+    [pscustomobject]@{ Title = $Part.Title; Code = ($code -join "`n"); Remarks = $explanation }
+}
+
 # The '### title' parts of a section; nothing but blank lines may come before the first.
-function Read-Subsections([string] $File, [object[]] $Lines, [int] $SectionLine) {
+function Read-Subsections([string] $File, [object[]] $Lines) {
     $current = $null
     $inFence = $false
     foreach ($line in $Lines) {
@@ -203,8 +208,7 @@ function Read-Subsections([string] $File, [object[]] $Lines, [int] $SectionLine)
 
 # The parameters Get-Help should show: the cmdlet's own and -WhatIf/-Confirm, not the common ones every cmdlet has.
 function Get-DocumentableParameters([System.Management.Automation.CommandInfo] $Command) {
-    $common = [System.Management.Automation.Cmdlet]::CommonParameters
-    @($Command.Parameters.Values | Where-Object { $_.Name -notin $common })
+    @($Command.Parameters.Values | Where-Object { $_.Name -notin $CommonParameters })
 }
 
 # Compares the markdown's parameters with the cmdlet's: each one the cmdlet has needs text, and no text may be left over.
@@ -302,7 +306,7 @@ function Add-Command([Xml.XmlElement] $Root, $Source, [System.Management.Automat
         $item = Add-Element $syntax 'command:syntaxItem'
         [void](Add-Element $item 'maml:name' $Command.Name)
         # Positional first, in position order, then mandatory, then the rest, as PowerShell prints a syntax line.
-        $inSet = $set.Parameters | Where-Object { $_.Name -notin [System.Management.Automation.Cmdlet]::CommonParameters } |
+        $inSet = $set.Parameters | Where-Object { $_.Name -notin $CommonParameters } |
             Sort-Object @{ Expression = { $_.Position -lt 0 } }, @{ Expression = { $_.Position } }, @{ Expression = { -not $_.IsMandatory } }
         foreach ($p in $inSet) { Add-Parameter $item $Source $Command.Parameters[$p.Name] $set.Name }
     }
