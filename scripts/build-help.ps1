@@ -24,7 +24,9 @@
 [CmdletBinding()]
 param(
     [Parameter(Mandatory)] [string] $ModuleDirectory,
-    [string] $SourceDirectory = (Join-Path $PSScriptRoot '../docs/help')
+    [string] $SourceDirectory = (Join-Path $PSScriptRoot '../docs/help'),
+    # Where the help files go; by default the module's en-US folder.
+    [string] $OutputDirectory = (Join-Path $ModuleDirectory 'en-US')
 )
 
 $ErrorActionPreference = 'Stop'
@@ -266,7 +268,7 @@ function Add-Paragraphs([Xml.XmlNode] $Parent, [string] $QualifiedName, [string[
     $holder
 }
 
-function Add-Parameter([Xml.XmlNode] $Parent, $Source, [System.Management.Automation.ParameterMetadata] $Parameter, [string] $SetName) {
+function Add-Parameter([Xml.XmlNode] $Parent, $Source, $Defaults, [System.Management.Automation.ParameterMetadata] $Parameter, [string] $SetName) {
     $set = Get-SetMetadata $Parameter $SetName
     $isSwitch = $Parameter.SwitchParameter
     $element = Add-Element $Parent 'command:parameter'
@@ -288,7 +290,16 @@ function Add-Parameter([Xml.XmlNode] $Parent, $Source, [System.Management.Automa
     $type = Add-Element $element 'dev:type'
     [void](Add-Element $type 'maml:name' $typeName)
     [void](Add-Element $type 'maml:uri' '')
-    [void](Add-Element $element 'dev:defaultValue' ($isSwitch ? 'False' : 'None'))
+    [void](Add-Element $element 'dev:defaultValue' (Get-DefaultValue $Defaults $Parameter))
+}
+
+# What a parameter is when it is not given: the property's value in a new instance of the cmdlet.
+function Get-DefaultValue($Defaults, [System.Management.Automation.ParameterMetadata] $Parameter) {
+    if ($Parameter.SwitchParameter) { return 'False' }
+    if (@($Parameter.ParameterSets.Values | Where-Object IsMandatory).Count) { return 'None' }
+    $value = $Defaults.($Parameter.Name)
+    if ($null -eq $value -or ($value -is [Array] -and $value.Count -eq 0) -or "$value" -eq '') { return 'None' }
+    @($value) -join ', '
 }
 
 function Add-Command([Xml.XmlElement] $Root, $Source, [System.Management.Automation.CmdletInfo] $Command) {
@@ -301,6 +312,7 @@ function Add-Command([Xml.XmlElement] $Root, $Source, [System.Management.Automat
     [void](Add-Paragraphs $node 'maml:description' $Source.Description)
 
     $parameters = Get-DocumentableParameters $Command
+    $defaults = [Activator]::CreateInstance($Command.ImplementingType)
     $syntax = Add-Element $node 'command:syntax'
     foreach ($set in $Command.ParameterSets) {
         $item = Add-Element $syntax 'command:syntaxItem'
@@ -308,11 +320,11 @@ function Add-Command([Xml.XmlElement] $Root, $Source, [System.Management.Automat
         # Positional first, in position order, then mandatory, then the rest, as PowerShell prints a syntax line.
         $inSet = $set.Parameters | Where-Object { $_.Name -notin $CommonParameters } |
             Sort-Object @{ Expression = { $_.Position -lt 0 } }, @{ Expression = { $_.Position } }, @{ Expression = { -not $_.IsMandatory } }
-        foreach ($p in $inSet) { Add-Parameter $item $Source $Command.Parameters[$p.Name] $set.Name }
+        foreach ($p in $inSet) { Add-Parameter $item $Source $defaults $Command.Parameters[$p.Name] $set.Name }
     }
 
     $all = Add-Element $node 'command:parameters'
-    foreach ($p in $parameters | Sort-Object Name) { Add-Parameter $all $Source $p $null }
+    foreach ($p in $parameters | Sort-Object Name) { Add-Parameter $all $Source $defaults $p $null }
 
     foreach ($kind in @(@('command:inputTypes', 'command:inputType', $Source.Inputs), @('command:returnValues', 'command:returnValue', $Source.Outputs))) {
         $list = Add-Element $node $kind[0]
@@ -365,6 +377,7 @@ try {
     [void]$document.AppendChild($document.CreateXmlDeclaration('1.0', 'utf-8', $null))
     $root = $document.CreateElement('helpItems', 'http://msh')
     $root.SetAttribute('schema', 'maml')
+    foreach ($prefix in $Namespaces.Keys) { $root.SetAttribute("xmlns:$prefix", $Namespaces[$prefix]) }
     [void]$document.AppendChild($root)
     foreach ($command in $cmdlets) {
         $file = Join-Path $SourceDirectory "$($command.Name).md"
@@ -374,13 +387,12 @@ try {
         Add-Command $root $source $command
     }
 
-    $culture = Join-Path $ModuleDirectory 'en-US'
-    New-Item -ItemType Directory -Force $culture | Out-Null
+    New-Item -ItemType Directory -Force $OutputDirectory | Out-Null
     $settings = [Xml.XmlWriterSettings]@{ Indent = $true; Encoding = [Text.UTF8Encoding]::new($false) }
-    $writer = [Xml.XmlWriter]::Create((Join-Path $culture "$($module.RootModule)-Help.xml"), $settings)
+    $writer = [Xml.XmlWriter]::Create((Join-Path $OutputDirectory "$($module.RootModule)-Help.xml"), $settings)
     try { $document.Save($writer) } finally { $writer.Dispose() }
-    Copy-Item (Join-Path $SourceDirectory 'about_*.help.txt') $culture
-    Write-Host "Help for $($cmdlets.Count) cmdlets in $culture"
+    Copy-Item (Join-Path $SourceDirectory 'about_*.help.txt') $OutputDirectory
+    Write-Host "Help for $($cmdlets.Count) cmdlets in $OutputDirectory"
 }
 catch {
     [Console]::Error.WriteLine("build-help: $($_.Exception.Message)")

@@ -60,3 +60,36 @@ Describe 'about_VirtShell' {
         }
     }
 }
+
+Describe 'The help build step' {
+    BeforeAll {
+        # Runs scripts/build-help.ps1, in a child process as build.ps1 does, on a copy of docs/help where $Change has
+        # changed the file $Name; returns the changed file and what the step printed.
+        function Invoke-HelpBuild([string] $Name, [scriptblock] $Change) {
+            $sources = Join-Path $TestDrive ([guid]::NewGuid().ToString('N'))
+            Copy-Item (Join-Path $RepoRoot 'docs/help') $sources -Recurse
+            $file = Join-Path $sources $Name
+            & $Change $file
+            $output = Invoke-ChildPwsh ("& '$RepoRoot/scripts/build-help.ps1' -ModuleDirectory '$(Get-VirtShellModulePath)' " +
+                "-SourceDirectory '$sources' -OutputDirectory '$TestDrive/out' 2>&1; `"exit code `$LASTEXITCODE`"")
+            [pscustomobject]@{ File = $file; Output = $output -join "`n" }
+        }
+    }
+
+    It 'fails naming the file and line when a cmdlet parameter has no text' {
+        $result = Invoke-HelpBuild 'Stop-VirtMachine.md' {
+            param($file)
+            Set-Content $file ((Get-Content $file -Raw) -replace '(?ms)^### -TurnOff\n.*?(?=^### )', '') -NoNewline
+        }
+        $line = (Select-String -Path $result.File -Pattern '^## PARAMETERS').LineNumber
+        $result.Output | Should -BeLike "*Stop-VirtMachine.md:${line}: parameter -TurnOff of Stop-VirtMachine has no text*"
+        $result.Output | Should -BeLike '*exit code 1'
+    }
+
+    It 'fails naming the file and line of a code fence that is never closed' {
+        $result = Invoke-HelpBuild 'Get-VirtModel.md' { param($file) Add-Content $file '```powershell' }
+        $line = (Get-Content $result.File).Count
+        $result.Output | Should -Match "Get-VirtModel\.md:${line}: code fence \(.{3}\) is never closed"
+        $result.Output | Should -BeLike '*exit code 1'
+    }
+}
