@@ -37,6 +37,7 @@ function Invoke-Build {
     Copy-Item (Join-Path $Root 'module/*') $ModuleDir
     # Compile-time reference only: the host's own System.Management.Automation must be the one loaded.
     Remove-Item (Join-Path $ModuleDir 'System.Management.Automation.dll') -ErrorAction Ignore
+    Invoke-Native dotnet pwsh -NoProfile -File (Join-Path $Root 'scripts/build-help.ps1') -ModuleDirectory $ModuleDir
     Write-Host "Module laid out in $ModuleDir"
 }
 
