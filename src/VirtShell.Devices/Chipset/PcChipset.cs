@@ -1,21 +1,32 @@
 using VirtShell.Engine.Buses;
+using VirtShell.Devices.Pci;
+using VirtShell.Engine.Devices;
 using VirtShell.Engine.Interrupts;
 
 namespace VirtShell.Devices;
 
 /// <summary>
-/// The chips every emulated PC has whatever its definition says: the 8259 pair and the 8254. A model registers
-/// <see cref="Ports"/> first so a definition's device on top of them is reported as an overlap before boot.
+/// The chips every emulated PC has whatever its definition says: the 8259 pair, the 8254 and port 0x61
+/// (<see cref="Ports"/>, which a hypervisor's in-kernel chipset may replace), and the board's CMOS clock, keyboard
+/// controller and PCI host bridge (<see cref="BoardPorts"/>). A model registers them first so a definition's device
+/// on top of them is reported as an overlap before boot.
 /// </summary>
 public static class PcChipset
 {
     public static readonly (ushort First, int Count, string Owner) MasterPic = (0x20, 2, "8259 PIC (master)");
     public static readonly (ushort First, int Count, string Owner) SlavePic = (0xA0, 2, "8259 PIC (slave)");
     public static readonly (ushort First, int Count, string Owner) Pit = (0x40, 4, "8254 PIT");
+    public static readonly (ushort First, int Count, string Owner) SystemControl = (0x61, 1, "system control port B (PIT channel 2 gate, speaker)");
+    public static readonly (ushort First, int Count, string Owner) Rtc = (0x70, 2, "CMOS RTC");
+    public static readonly (ushort First, int Count, string Owner) KeyboardData = (0x60, 1, "i8042 keyboard controller (data)");
+    public static readonly (ushort First, int Count, string Owner) KeyboardCommand = (0x64, 1, "i8042 keyboard controller (status, command)");
+    public static readonly (ushort First, int Count, string Owner) PciConfig = (PciHostBridge.AddressPort, 8, PciHostBridge.Owner);
 
-    public static IReadOnlyList<(ushort First, int Count, string Owner)> Ports { get; } = [MasterPic, SlavePic, Pit];
+    public static IReadOnlyList<(ushort First, int Count, string Owner)> Ports { get; } = [MasterPic, SlavePic, Pit, SystemControl];
 
-    /// <summary>Builds the PIC pair and the PIT (channel 0 on IRQ 0) and registers both. The caller disposes the PIT.</summary>
+    public static IReadOnlyList<(ushort First, int Count, string Owner)> BoardPorts { get; } = [Rtc, KeyboardData, KeyboardCommand, PciConfig];
+
+    /// <summary>Builds the PIC pair, the PIT (channel 0 on IRQ 0) and port 0x61, and registers them. The caller disposes the PIT.</summary>
     public static (Pic8259Pair Pic, Pit8254 Pit) Attach(IoPortBus ports, WakeSignal wake)
     {
         var pic = new Pic8259Pair(wake);
@@ -24,6 +35,7 @@ public static class PcChipset
         try
         {
             pit.Register(ports);
+            new SystemControlPort(pit).Register(ports);
         }
         catch
         {
@@ -31,5 +43,27 @@ public static class PcChipset
             throw;
         }
         return (pic, pit);
+    }
+
+    /// <summary>
+    /// Puts the board's devices on a PC whose interrupt controller exists: the CMOS RTC (IRQ 8, NVRAM for
+    /// <paramref name="ramBytes"/> of RAM), the i8042 (IRQ 1 and 12; its reset pulse calls <paramref name="reset"/>)
+    /// and the PCI host bridge. Returns the RTC, which the caller disposes.
+    /// </summary>
+    public static CmosRtc AttachBoard(DeviceContext context, ulong ramBytes, Action reset)
+    {
+        var rtc = new CmosRtc(context.Interrupts, ramBytes);
+        try
+        {
+            rtc.Register(context.Ports);
+            new I8042(context.Interrupts, reset).Register(context.Ports);
+            PciHostBridge.For(context);
+        }
+        catch
+        {
+            rtc.Dispose();
+            throw;
+        }
+        return rtc;
     }
 }

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Runtime.InteropServices;
 using VirtShell.Engine.Buses;
 using VirtShell.Engine.Interrupts;
 
@@ -11,13 +10,12 @@ namespace VirtShell.Devices;
 /// IRQ 0 at the programmed rate: an edge per period in modes 2 and 3, one at terminal count in modes 0, 1, 4, 5.
 /// </summary>
 /// <remarks>
-/// Channels 1 and 2 count but drive nothing: refresh is not emulated and port 0x61 (the speaker gate and OUT2 read
-/// back) belongs to no device here, so channel 2's gate is taken as high.
+/// Channel 1 counts but drives nothing (refresh is not emulated). Channel 2's gate and OUT belong to port 0x61
+/// (<see cref="SystemControlPort"/>); its gate is high until something drives it.
 /// </remarks>
 public sealed class Pit8254 : IPortDevice, IDisposable
 {
     private const int Irq = 0;
-    private const long NoEdge = long.MaxValue;
 
     /// <summary>
     /// Periodic IRQ 0 is clamped to 10 kHz: every edge costs the host a thread wake-up and the guest an interrupt,
@@ -26,23 +24,18 @@ public sealed class Pit8254 : IPortDevice, IDisposable
     /// </summary>
     private static readonly long MinEdgePeriod = Stopwatch.Frequency / 10_000;
 
-    /// <summary>
-    /// Monitor waits have millisecond granularity and always oversleep a little; rounding every wait up would make a
-    /// 1 kHz timer lose one edge in ten. So the thread waits on the monitor until the edge is this close, then
-    /// sleeps the exact remainder with nanosleep.
-    /// </summary>
-    private static readonly long FineSleepSpan = Stopwatch.Frequency / 500;
-
     private readonly object _lock = new();
-    private readonly PitChannel[] _channels = [new(), new(), new()];
+    private readonly PitChannel[] _channels = [new(gateWired: false), new(gateWired: false), new(gateWired: true)];
     private readonly IInterruptController _irq;
-    private Thread? _timer;
-    private long _nextEdge = NoEdge;
+    private readonly DeadlineTimer _timer;
     private long _edgePeriod;          // 0: the next edge is a one-shot terminal count
     private bool _holdOutputHigh;      // modes 0 and 1: OUT stays high after terminal count
-    private bool _disposed;
 
-    public Pit8254(IInterruptController irq) => _irq = irq;
+    public Pit8254(IInterruptController irq)
+    {
+        _irq = irq;
+        _timer = new DeadlineTimer(_lock, "8254 PIT", RaiseIrq0);
+    }
 
     public void Register(IoPortBus ports)
     {
@@ -71,6 +64,18 @@ public sealed class Pit8254 : IPortDevice, IDisposable
                 else if (_channels[offset].WriteCount(b, now) && offset == 0) ScheduleIrq0();
             });
         }
+    }
+
+    /// <summary>Drives channel 2's GATE input (port 0x61 bit 0).</summary>
+    public void SetChannel2Gate(bool high)
+    {
+        lock (_lock) _channels[2].SetGate(high, Stopwatch.GetTimestamp());
+    }
+
+    /// <summary>Channel 2's OUT pin now (port 0x61 bit 5).</summary>
+    public bool Channel2Output
+    {
+        get { lock (_lock) return _channels[2].Output(Stopwatch.GetTimestamp()); }
     }
 
     private void WriteControl(byte value, long now)
@@ -102,8 +107,11 @@ public sealed class Pit8254 : IPortDevice, IDisposable
     {
         var channel = _channels[0];
         _irq.SetIrq(Irq, false);
-        _nextEdge = NoEdge;
-        if (!channel.Counting || _disposed) return;
+        if (!channel.Counting)
+        {
+            _timer.Schedule(DeadlineTimer.Never);
+            return;
+        }
         long period = channel.Reload * Stopwatch.Frequency / PitChannel.InputHz;
         if (channel.Mode is 2 or 3)
         {
@@ -116,90 +124,22 @@ public sealed class Pit8254 : IPortDevice, IDisposable
             _edgePeriod = 0;
             _holdOutputHigh = channel.Mode is 0 or 1;
         }
-        _nextEdge = channel.LoadTimestamp + (_edgePeriod == 0 ? period : _edgePeriod);
-        if (_timer == null)
-        {
-            _timer = new Thread(RunTimer) { IsBackground = true, Name = "8254 PIT" };
-            _timer.Start();
-        }
-        Monitor.PulseAll(_lock);
+        _timer.Schedule(channel.StartTimestamp + (_edgePeriod == 0 ? period : _edgePeriod));
     }
 
-    private void RunTimer()
+    private long RaiseIrq0(long edge, long now)
     {
-        Monitor.Enter(_lock);
-        try
+        _irq.SetIrq(Irq, true);
+        if (_edgePeriod == 0)
         {
-            while (!_disposed)
-            {
-                if (_nextEdge == NoEdge)
-                {
-                    Monitor.Wait(_lock);
-                    continue;
-                }
-                long now = Stopwatch.GetTimestamp();
-                long left = _nextEdge - now;
-                if (left > FineSleepSpan)
-                {
-                    // Reprogramming and Dispose pulse the monitor, so this part of the wait ends early for them.
-                    Monitor.Wait(_lock, (int)Math.Min(left * 1000 / Stopwatch.Frequency - 1, int.MaxValue));
-                    continue;
-                }
-                if (left > 0)
-                {
-                    Monitor.Exit(_lock);
-                    try { SleepPrecisely(left); }
-                    finally { Monitor.Enter(_lock); }
-                    continue; // the schedule may have changed meanwhile
-                }
-                _irq.SetIrq(Irq, true);
-                if (_edgePeriod == 0)
-                {
-                    if (!_holdOutputHigh) _irq.SetIrq(Irq, false);
-                    _nextEdge = NoEdge;
-                }
-                else
-                {
-                    _irq.SetIrq(Irq, false);
-                    // Edges stay on the grid set by the count load, so the rate does not drift; if this thread was
-                    // held up for whole periods, the missed edges merge into this one, as they would in the PIC.
-                    _nextEdge += ((now - _nextEdge) / _edgePeriod + 1) * _edgePeriod;
-                }
-            }
+            if (!_holdOutputHigh) _irq.SetIrq(Irq, false);
+            return DeadlineTimer.Never;
         }
-        finally
-        {
-            Monitor.Exit(_lock);
-        }
+        _irq.SetIrq(Irq, false);
+        // Edges stay on the grid set by the count load, so the rate does not drift; if the timer thread was held up
+        // for whole periods, the missed edges merge into this one, as they would in the PIC.
+        return edge + ((now - edge) / _edgePeriod + 1) * _edgePeriod;
     }
 
-    private static void SleepPrecisely(long stopwatchTicks)
-    {
-        long ns = (long)((Int128)stopwatchTicks * 1_000_000_000 / Stopwatch.Frequency);
-        var span = new Timespec { Seconds = ns / 1_000_000_000, Nanoseconds = ns % 1_000_000_000 };
-        nanosleep(in span, IntPtr.Zero); // an early return (a signal) just means another pass round the loop
-    }
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct Timespec
-    {
-        public long Seconds;
-        public long Nanoseconds;
-    }
-
-    [DllImport("libc", SetLastError = false)]
-    private static extern int nanosleep(in Timespec request, IntPtr remaining);
-
-    public void Dispose()
-    {
-        Thread? timer;
-        lock (_lock)
-        {
-            _disposed = true;
-            _nextEdge = NoEdge;
-            timer = _timer;
-            Monitor.PulseAll(_lock);
-        }
-        timer?.Join();
-    }
+    public void Dispose() => _timer.Dispose();
 }

@@ -3,9 +3,14 @@ using System.Diagnostics;
 namespace VirtShell.Devices;
 
 /// <summary>
-/// One counter of the 8254. It does not tick: it remembers when its count was loaded and works out the counter
+/// One counter of the 8254. It does not tick: it remembers when it started counting and works out the counter
 /// and OUT from the host clock whenever asked. Not thread-safe; <see cref="Pit8254"/> serialises calls.
 /// </summary>
+/// <remarks>
+/// GATE: in modes 0, 2, 3 and 4 a low gate suspends counting (and in 2 and 3 holds OUT high); a rising edge restarts
+/// the count in modes 2 and 3 and triggers it in modes 1 and 5. A channel whose gate is not wired (channels 0 and 1
+/// of a PC, tied high) starts modes 1 and 5 on the count write instead, since no edge will ever come.
+/// </remarks>
 internal sealed class PitChannel
 {
     public const long InputHz = 1_193_182;
@@ -15,13 +20,19 @@ internal sealed class PitChannel
     private int _access = AccessLowHigh;
     private bool _bcd;
     private int _reload = 0x10000;
-    private long _loadTimestamp;
+    private readonly bool _gateWired;
+    private bool _gate = true;
+    private bool _triggered;           // modes 1 and 5: a gate edge (or, unwired, the count write) started the count
+    private long _startTimestamp;      // when counting last (re)started
+    private long _ticksBeforeStart;    // clocks counted before the gate last suspended counting
     private ushort _frozenCount;       // what the counter reads between a control word and the next count
     private bool _writeHigh, _readHigh, _nullCount;
     private byte _pendingLow;
     private int? _latchedCount;
     private bool _latchedHighNext;
     private byte? _latchedStatus;
+
+    public PitChannel(bool gateWired) => _gateWired = gateWired;
 
     /// <summary>0..5; the 8254's modes 6 and 7 are stored as 2 and 3, which they are.</summary>
     public int Mode { get; private set; }
@@ -32,7 +43,10 @@ internal sealed class PitChannel
     /// <summary>The loaded count in input clock ticks (1..65536).</summary>
     public int Reload => _reload;
 
-    public long LoadTimestamp => _loadTimestamp;
+    /// <summary>When counting last started: the count load, or for a gated channel the gate's rising edge.</summary>
+    public long StartTimestamp => _startTimestamp;
+
+    private bool Running => Counting && (Mode is 1 or 5 ? _triggered : _gate);
 
     /// <summary>A control word with a non-zero access mode: the counter stops until the next count is written.</summary>
     public void Program(int access, int mode, bool bcd, long now)
@@ -120,11 +134,26 @@ internal sealed class PitChannel
         _latchedStatus ??= (byte)((Output(now) ? 0x80 : 0) | (_nullCount ? 0x40 : 0) | _access << 4 | Mode << 1 | (_bcd ? 1 : 0));
     }
 
+    /// <summary>A level on GATE: suspends or resumes counting, and on a rising edge restarts (modes 2, 3) or triggers (1, 5) it.</summary>
+    public void SetGate(bool high, long now)
+    {
+        if (high == _gate) return;
+        if (Running) _ticksBeforeStart += TicksSince(_startTimestamp, now);
+        _gate = high;
+        if (high && Mode is 1 or 2 or 3 or 5)
+        {
+            _ticksBeforeStart = 0;
+            _triggered = true;
+        }
+        _startTimestamp = now;
+    }
+
     /// <summary>The OUT pin now.</summary>
     public bool Output(long now)
     {
         if (!Counting) return Mode != 0;
-        long t = TicksSinceLoad(now);
+        if (!Running && Mode is not (0 or 4)) return true; // 1 and 5 untriggered, 2 and 3 held by a low gate
+        long t = Elapsed(now);
         return Mode switch
         {
             0 or 1 => t >= _reload,
@@ -137,8 +166,8 @@ internal sealed class PitChannel
     /// <summary>The counting element now, in the counter's own format (binary or BCD).</summary>
     private ushort CurrentCount(long now)
     {
-        if (!Counting) return _frozenCount;
-        long t = TicksSinceLoad(now);
+        if (!Counting || (Mode is 1 or 5 && !_triggered)) return _frozenCount;
+        long t = Elapsed(now);
         int modulus = _bcd ? 10000 : 0x10000;
         long value = Mode switch
         {
@@ -156,13 +185,18 @@ internal sealed class PitChannel
     {
         int ticks = _bcd ? FromBcd(raw) : raw;
         _reload = ticks == 0 ? (_bcd ? 10000 : 0x10000) : ticks;
-        _loadTimestamp = now;
+        _startTimestamp = now;
+        _ticksBeforeStart = 0;
+        _triggered = !_gateWired;
         Counting = true;
         _nullCount = false;
     }
 
-    private long TicksSinceLoad(long now) =>
-        (long)((Int128)(now - _loadTimestamp) * InputHz / Stopwatch.Frequency);
+    /// <summary>Input clocks counted since the count was loaded or restarted.</summary>
+    private long Elapsed(long now) => _ticksBeforeStart + (Running ? TicksSince(_startTimestamp, now) : 0);
+
+    private static long TicksSince(long start, long now) =>
+        (long)((Int128)(now - start) * InputHz / Stopwatch.Frequency);
 
     private static int FromBcd(int raw) =>
         (raw >> 12 & 0xF) * 1000 + (raw >> 8 & 0xF) * 100 + (raw >> 4 & 0xF) * 10 + (raw & 0xF);

@@ -14,6 +14,7 @@ public sealed class PciHostBridge : IPortDevice, IMmioDevice
     public const ushort AddressPort = 0xCF8, DataPort = 0xCFC;
     public const ulong WindowBase = 0xE000_0000, WindowSize = 0x1000_0000;
     public const int Slots = 32;
+    public const string Owner = "PCI host bridge", WindowOwner = "PCI host bridge (BAR window)";
 
     private static readonly ConditionalWeakTable<IoPortBus, PciHostBridge> Machines = new();
 
@@ -24,15 +25,15 @@ public sealed class PciHostBridge : IPortDevice, IMmioDevice
 
     public PciHostBridge() => _slots[0] = new HostBridgeFunction();
 
-    /// <summary>The machine's bridge, made and put on its buses by the first PCI device attached.</summary>
+    /// <summary>The machine's bridge, made and put on its buses by the PC's board or the first PCI device attached.</summary>
     public static PciHostBridge For(DeviceContext context)
     {
         lock (Machines)
         {
             if (Machines.TryGetValue(context.Ports, out var bridge)) return bridge;
             bridge = new PciHostBridge();
-            context.Ports.Register(AddressPort, 8, bridge, "PCI host bridge");
-            context.Mmio.Register(WindowBase, WindowSize, bridge, "PCI host bridge (BAR window)");
+            context.Ports.Register(AddressPort, 8, bridge, Owner);
+            context.Mmio.Register(WindowBase, WindowSize, bridge, WindowOwner);
             Machines.Add(context.Ports, bridge);
             return bridge;
         }

@@ -8,6 +8,8 @@ public enum ExitReason
     GuestPowerOff,
     /// <summary>The guest wrote to the isa-debug-exit port.</summary>
     DebugExit,
+    /// <summary>The guest reset the machine (a reboot); the run ends, as with <c>qemu -no-reboot</c>.</summary>
+    GuestReset,
     TripleFault,
     HookError,
     StoppedByUser,

@@ -10,7 +10,7 @@ namespace VirtShell.Models.Hardware;
 
 /// <summary>
 /// Hardware virtualization: KVM runs the guest's instructions on the host CPU; the PC around it is the emulated
-/// model's (same devices, same boot loaders), except that the 8259 pair and the 8254 are the kernel's.
+/// model's (same devices, same boot loaders), except that the 8259 pair, the 8254 and port 0x61 are the kernel's.
 /// </summary>
 public sealed class HardwareModel : IMachineModel
 {
@@ -23,8 +23,12 @@ public sealed class HardwareModel : IMachineModel
 
     public IMachineRuntime CreateRuntime(MachineSpec spec, MachineServices services) => CreateKvmRuntime(spec, services);
 
-    /// <summary>The PC under KVM, with the device types a model allows (by default the PC's); the paravirtual model shares it.</summary>
-    internal static IMachineRuntime CreateKvmRuntime(MachineSpec spec, MachineServices services, IReadOnlyList<IDeviceType>? types = null)
+    /// <summary>
+    /// The PC under KVM, with the device types a model allows (by default the PC's) and, unless told otherwise, the
+    /// board's devices; the paravirtual model shares it without them.
+    /// </summary>
+    internal static IMachineRuntime CreateKvmRuntime(MachineSpec spec, MachineServices services, IReadOnlyList<IDeviceType>? types = null,
+        bool board = true)
     {
         KvmVirtualMachine? vm = null;
         var pc = PcPlatform.Build(spec, services, (memory, ports, wake, owned) =>
@@ -32,7 +36,7 @@ public sealed class HardwareModel : IMachineModel
             vm = new KvmVirtualMachine(memory);
             owned.Add(vm);
             return vm.Interrupts;
-        }, types);
+        }, types, board);
         try
         {
             var cpu = vm!.CreateCpu(pc.Ports, pc.Mmio);

@@ -33,10 +33,13 @@ public sealed class ParavirtualModel : IMachineModel
                     $"{uart.Describe()}: a paravirtual machine has no legacy devices; a UART is allowed only as the early console (earlyConsole: true)", uart.Source);
         if (uarts.Count > 1)
             throw new DefinitionException($"{uarts[1].Describe()}: a paravirtual machine may have one early-console UART, not {uarts.Count}", uarts[1].Source);
-        PcPlatform.Validate(spec, KvmVirtualMachine.KernelPorts, Types);
+        PcPlatform.Validate(spec, KvmVirtualMachine.KernelPorts, Types, board: false);
     }
 
-    /// <summary>The in-kernel irqchip delivers virtio's interrupt lines; nothing emulated sits on the port bus for it.</summary>
+    /// <summary>
+    /// The in-kernel irqchip delivers virtio's interrupt lines; nothing emulated sits on the port bus for it, not even
+    /// the board's RTC, keyboard controller and PCI host bridge (a virtio-pci device brings the bridge).
+    /// </summary>
     public IMachineRuntime CreateRuntime(MachineSpec spec, MachineServices services) =>
-        HardwareModel.CreateKvmRuntime(spec, services, Types);
+        HardwareModel.CreateKvmRuntime(spec, services, Types, board: false);
 }

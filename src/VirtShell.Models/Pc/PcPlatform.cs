@@ -1,8 +1,10 @@
 using VirtShell.Devices;
+using VirtShell.Devices.Pci;
 using VirtShell.Engine.Buses;
 using VirtShell.Engine.Definitions;
 using VirtShell.Engine.Devices;
 using VirtShell.Engine.Interrupts;
+using VirtShell.Engine.Machines;
 using VirtShell.Engine.Memory;
 using VirtShell.Engine.Models;
 
@@ -16,8 +18,9 @@ namespace VirtShell.Models.Pc;
 public delegate IInterruptController PcChipsetFactory(GuestMemory memory, IoPortBus ports, WakeSignal wake, ICollection<IDisposable> owned);
 
 /// <summary>
-/// The PC every VM model with emulated devices shares: RAM from 0, the 8259/8254 chipset, and the definition's
-/// devices on the port bus. Checks a definition against it before anything is built.
+/// The PC every VM model with emulated devices shares: RAM from 0, the 8259/8254 chipset, the board's devices (CMOS
+/// RTC, i8042, PCI host bridge: <see cref="PcChipset.BoardPorts"/>), and the definition's devices on the port bus.
+/// Checks a definition against it before anything is built.
 /// </summary>
 public static class PcPlatform
 {
@@ -29,8 +32,9 @@ public static class PcPlatform
 
     /// <param name="chipsetPorts">The ports the chipset answers; by default those of our 8259 pair and 8254.</param>
     /// <param name="types">The device types the model allows; by default the PC's (<see cref="PcDeviceTypes"/>).</param>
+    /// <param name="board">Whether the machine has the board's devices; a paravirtual machine has none.</param>
     public static void Validate(MachineSpec spec, IEnumerable<(ushort First, int Count, string Owner)>? chipsetPorts = null,
-        IReadOnlyList<IDeviceType>? types = null)
+        IReadOnlyList<IDeviceType>? types = null, bool board = true)
     {
         foreach (var section in spec.Sections.Keys)
             throw new DefinitionException($"machine '{spec.Name}': a '{section}' section does not apply to model '{spec.Model}'", spec.Source);
@@ -47,6 +51,11 @@ public static class PcPlatform
         var nobody = new UnclaimedPort();
         foreach (var (first, count, owner) in chipsetPorts ?? PcChipset.Ports) ports.Register(first, count, nobody, owner);
         mmio.Register(0, spec.MemoryBytes, nobody, "RAM");
+        if (board)
+        {
+            foreach (var (first, count, owner) in PcChipset.BoardPorts) ports.Register(first, count, nobody, owner);
+            mmio.Register(PciHostBridge.WindowBase, PciHostBridge.WindowSize, nobody, PciHostBridge.WindowOwner);
+        }
         foreach (var device in spec.Devices)
         {
             var type = FindType(device, types);
@@ -67,19 +76,22 @@ public static class PcPlatform
     /// <summary>Builds RAM, buses, chipset and devices. What it built is disposed if a later step fails.</summary>
     /// <param name="chipset">The interrupt controller and timer; by default <see cref="EmulatedChipset"/>.</param>
     /// <param name="types">The device types the model allows; by default the PC's.</param>
+    /// <param name="board">Whether to build the board's devices (see <see cref="Validate"/>).</param>
     public static PcHardware Build(MachineSpec spec, MachineServices services, PcChipsetFactory? chipset = null,
-        IReadOnlyList<IDeviceType>? types = null)
+        IReadOnlyList<IDeviceType>? types = null, bool board = true)
     {
         var memory = new GuestMemory();
         var owned = new List<IDisposable>();
         var wake = new WakeSignal();
         try
         {
-            memory.AddRam(0, (spec.MemoryBytes + MemoryBlock.PageSize - 1) & ~(MemoryBlock.PageSize - 1));
+            ulong ram = (spec.MemoryBytes + MemoryBlock.PageSize - 1) & ~(MemoryBlock.PageSize - 1);
+            memory.AddRam(0, ram);
             var ports = new IoPortBus();
             var mmio = new MmioBus();
             var interrupts = (chipset ?? EmulatedChipset)(memory, ports, wake, owned);
             var context = new DeviceContext(ports, mmio, interrupts, memory, services);
+            if (board) owned.Add(PcChipset.AttachBoard(context, ram, () => services.PowerOff(Reset())));
             foreach (var device in spec.Devices)
                 if (FindType(device, types).Attach(device, context) is { } disposable) owned.Add(disposable);
             return new PcHardware(memory, ports, mmio, interrupts, wake, owned);
@@ -91,7 +103,15 @@ public static class PcPlatform
         }
     }
 
-    /// <summary>Our 8259 pair and 8254 PIT on the port bus.</summary>
+    /// <summary>
+    /// How a reset through the board ends the run: the machine stops, as <c>qemu -no-reboot</c> does, rather than
+    /// start the boot image again behind the user's back (a test watching for an end would never see it); a start
+    /// boots it afresh.
+    /// </summary>
+    private static MachineExit Reset() => new(ExitReason.GuestReset,
+        Detail: "the guest reset the machine (keyboard controller reset pulse)");
+
+    /// <summary>Our 8259 pair, 8254 PIT and port 0x61 on the port bus.</summary>
     public static IInterruptController EmulatedChipset(GuestMemory memory, IoPortBus ports, WakeSignal wake, ICollection<IDisposable> owned)
     {
         var (pic, pit) = PcChipset.Attach(ports, wake);

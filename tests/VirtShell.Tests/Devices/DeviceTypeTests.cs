@@ -222,9 +222,9 @@ public sealed class DeviceTypeTests : IDisposable
     }
 
     [Fact]
-    public void Chipset_ClaimsPicAndPitPorts_SoAUserDeviceThereConflicts()
+    public void Chipset_ClaimsPicPitAndPort61_SoAUserDeviceThereConflicts()
     {
-        Assert.Equal([((ushort)0x20, 2), ((ushort)0xA0, 2), ((ushort)0x40, 4)], PcChipset.Ports.Select(p => (p.First, p.Count)));
+        Assert.Equal([((ushort)0x20, 2), ((ushort)0xA0, 2), ((ushort)0x40, 4), ((ushort)0x61, 1)], PcChipset.Ports.Select(p => (p.First, p.Count)));
         using var wake = new WakeSignal();
         var (_, pit) = PcChipset.Attach(_context.Ports, wake);
         using (pit)
