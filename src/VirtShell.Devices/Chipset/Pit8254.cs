@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Runtime.InteropServices;
 using VirtShell.Engine.Buses;
 using VirtShell.Engine.Interrupts;
 
@@ -17,32 +16,19 @@ namespace VirtShell.Devices;
 public sealed class Pit8254 : IPortDevice, IDisposable
 {
     private const int Irq = 0;
-    private const long NoEdge = long.MaxValue;
-
-    /// <summary>
-    /// Periodic IRQ 0 is clamped to 10 kHz: every edge costs the host a thread wake-up and the guest an interrupt,
-    /// and past that rate a guest spends its time in its timer handler (a guest that asks for more is usually
-    /// calibrating, and it reads the exact counters for that). Linux asks for 100-1000 Hz, a BIOS for 18.2 Hz.
-    /// </summary>
-    private static readonly long MinEdgePeriod = Stopwatch.Frequency / 10_000;
-
-    /// <summary>
-    /// Monitor waits have millisecond granularity and always oversleep a little; rounding every wait up would make a
-    /// 1 kHz timer lose one edge in ten. So the thread waits on the monitor until the edge is this close, then
-    /// sleeps the exact remainder with nanosleep.
-    /// </summary>
-    private static readonly long FineSleepSpan = Stopwatch.Frequency / 500;
 
     private readonly object _lock = new();
     private readonly PitChannel[] _channels = [new(), new(), new()];
     private readonly IInterruptController _irq;
-    private Thread? _timer;
-    private long _nextEdge = NoEdge;
+    private readonly DeadlineTimer _timer;
     private long _edgePeriod;          // 0: the next edge is a one-shot terminal count
     private bool _holdOutputHigh;      // modes 0 and 1: OUT stays high after terminal count
-    private bool _disposed;
 
-    public Pit8254(IInterruptController irq) => _irq = irq;
+    public Pit8254(IInterruptController irq)
+    {
+        _irq = irq;
+        _timer = new DeadlineTimer(_lock, "8254 PIT", RaiseEdge);
+    }
 
     public void Register(IoPortBus ports)
     {
@@ -102,12 +88,15 @@ public sealed class Pit8254 : IPortDevice, IDisposable
     {
         var channel = _channels[0];
         _irq.SetIrq(Irq, false);
-        _nextEdge = NoEdge;
-        if (!channel.Counting || _disposed) return;
+        if (!channel.Counting)
+        {
+            _timer.Schedule(DeadlineTimer.Never);
+            return;
+        }
         long period = channel.Reload * Stopwatch.Frequency / PitChannel.InputHz;
         if (channel.Mode is 2 or 3)
         {
-            _edgePeriod = Math.Max(period, MinEdgePeriod);
+            _edgePeriod = Math.Max(period, DeadlineTimer.MinPeriod);
             _holdOutputHigh = false;
         }
         else
@@ -116,90 +105,23 @@ public sealed class Pit8254 : IPortDevice, IDisposable
             _edgePeriod = 0;
             _holdOutputHigh = channel.Mode is 0 or 1;
         }
-        _nextEdge = channel.LoadTimestamp + (_edgePeriod == 0 ? period : _edgePeriod);
-        if (_timer == null)
-        {
-            _timer = new Thread(RunTimer) { IsBackground = true, Name = "8254 PIT" };
-            _timer.Start();
-        }
-        Monitor.PulseAll(_lock);
+        _timer.Schedule(channel.LoadTimestamp + (_edgePeriod == 0 ? period : _edgePeriod));
     }
 
-    private void RunTimer()
+    /// <summary>The timer thread's callback at an edge's time, under the lock; returns when the next edge is due.</summary>
+    private long RaiseEdge(long due, long now)
     {
-        Monitor.Enter(_lock);
-        try
+        _irq.SetIrq(Irq, true);
+        if (_edgePeriod == 0)
         {
-            while (!_disposed)
-            {
-                if (_nextEdge == NoEdge)
-                {
-                    Monitor.Wait(_lock);
-                    continue;
-                }
-                long now = Stopwatch.GetTimestamp();
-                long left = _nextEdge - now;
-                if (left > FineSleepSpan)
-                {
-                    // Reprogramming and Dispose pulse the monitor, so this part of the wait ends early for them.
-                    Monitor.Wait(_lock, (int)Math.Min(left * 1000 / Stopwatch.Frequency - 1, int.MaxValue));
-                    continue;
-                }
-                if (left > 0)
-                {
-                    Monitor.Exit(_lock);
-                    try { SleepPrecisely(left); }
-                    finally { Monitor.Enter(_lock); }
-                    continue; // the schedule may have changed meanwhile
-                }
-                _irq.SetIrq(Irq, true);
-                if (_edgePeriod == 0)
-                {
-                    if (!_holdOutputHigh) _irq.SetIrq(Irq, false);
-                    _nextEdge = NoEdge;
-                }
-                else
-                {
-                    _irq.SetIrq(Irq, false);
-                    // Edges stay on the grid set by the count load, so the rate does not drift; if this thread was
-                    // held up for whole periods, the missed edges merge into this one, as they would in the PIC.
-                    _nextEdge += ((now - _nextEdge) / _edgePeriod + 1) * _edgePeriod;
-                }
-            }
+            if (!_holdOutputHigh) _irq.SetIrq(Irq, false);
+            return DeadlineTimer.Never;
         }
-        finally
-        {
-            Monitor.Exit(_lock);
-        }
+        _irq.SetIrq(Irq, false);
+        // Edges stay on the grid set by the count load, so the rate does not drift; if the thread was held up for
+        // whole periods, the missed edges merge into this one, as they would in the PIC.
+        return due + ((now - due) / _edgePeriod + 1) * _edgePeriod;
     }
 
-    private static void SleepPrecisely(long stopwatchTicks)
-    {
-        long ns = (long)((Int128)stopwatchTicks * 1_000_000_000 / Stopwatch.Frequency);
-        var span = new Timespec { Seconds = ns / 1_000_000_000, Nanoseconds = ns % 1_000_000_000 };
-        nanosleep(in span, IntPtr.Zero); // an early return (a signal) just means another pass round the loop
-    }
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct Timespec
-    {
-        public long Seconds;
-        public long Nanoseconds;
-    }
-
-    [DllImport("libc", SetLastError = false)]
-    private static extern int nanosleep(in Timespec request, IntPtr remaining);
-
-    public void Dispose()
-    {
-        Thread? timer;
-        lock (_lock)
-        {
-            _disposed = true;
-            _nextEdge = NoEdge;
-            timer = _timer;
-            Monitor.PulseAll(_lock);
-        }
-        timer?.Join();
-    }
+    public void Dispose() => _timer.Dispose();
 }
