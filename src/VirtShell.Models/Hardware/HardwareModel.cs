@@ -27,7 +27,7 @@ public sealed class HardwareModel : IMachineModel
     internal static IMachineRuntime CreateKvmRuntime(MachineSpec spec, MachineServices services, IReadOnlyList<IDeviceType>? types = null)
     {
         KvmVirtualMachine? vm = null;
-        var pc = PcPlatform.Build(spec, services, (memory, ports, wake, owned) =>
+        var pc = PcPlatform.Build(spec, services, (memory, ports, _, wake, owned) =>
         {
             vm = new KvmVirtualMachine(memory);
             owned.Add(vm);

@@ -1,4 +1,5 @@
 using VirtShell.Devices;
+using VirtShell.Devices.Apic;
 using VirtShell.Engine.Buses;
 using VirtShell.Engine.Definitions;
 using VirtShell.Engine.Devices;
@@ -9,15 +10,15 @@ using VirtShell.Engine.Models;
 namespace VirtShell.Models.Pc;
 
 /// <summary>
-/// Makes a PC's interrupt controller and timer once its RAM and port bus exist: our 8259/8254
+/// Makes a PC's interrupt controllers and timer once its RAM and buses exist: our 8259/8254 and APICs
 /// (<see cref="PcPlatform.EmulatedChipset"/>) or a hypervisor's in-kernel ones. What it adds to
 /// <paramref name="owned"/> is disposed with the machine, before the RAM.
 /// </summary>
-public delegate IInterruptController PcChipsetFactory(GuestMemory memory, IoPortBus ports, WakeSignal wake, ICollection<IDisposable> owned);
+public delegate IInterruptController PcChipsetFactory(GuestMemory memory, IoPortBus ports, MmioBus mmio, WakeSignal wake, ICollection<IDisposable> owned);
 
 /// <summary>
-/// The PC every VM model with emulated devices shares: RAM from 0, the 8259/8254 chipset, and the definition's
-/// devices on the port bus. Checks a definition against it before anything is built.
+/// The PC every VM model with emulated devices shares: RAM from 0, the 8259/8254 chipset (and APICs), and the
+/// definition's devices on the port bus. Checks a definition against it before anything is built.
 /// </summary>
 public static class PcPlatform
 {
@@ -47,6 +48,8 @@ public static class PcPlatform
         var nobody = new UnclaimedPort();
         foreach (var (first, count, owner) in chipsetPorts ?? PcChipset.Ports) ports.Register(first, count, nobody, owner);
         mmio.Register(0, spec.MemoryBytes, nobody, "RAM");
+        // Every PC model has the APICs at their reset addresses: ours on emulated, KVM's in-kernel ones otherwise.
+        foreach (var (start, length, owner) in ApicChipset.Windows) mmio.Register(start, length, nobody, owner);
         foreach (var device in spec.Devices)
         {
             var type = FindType(device, types);
@@ -78,7 +81,7 @@ public static class PcPlatform
             memory.AddRam(0, (spec.MemoryBytes + MemoryBlock.PageSize - 1) & ~(MemoryBlock.PageSize - 1));
             var ports = new IoPortBus();
             var mmio = new MmioBus();
-            var interrupts = (chipset ?? EmulatedChipset)(memory, ports, wake, owned);
+            var interrupts = (chipset ?? EmulatedChipset)(memory, ports, mmio, wake, owned);
             var context = new DeviceContext(ports, mmio, interrupts, memory, services);
             foreach (var device in spec.Devices)
                 if (FindType(device, types).Attach(device, context) is { } disposable) owned.Add(disposable);
@@ -91,12 +94,17 @@ public static class PcPlatform
         }
     }
 
-    /// <summary>Our 8259 pair and 8254 PIT on the port bus.</summary>
-    public static IInterruptController EmulatedChipset(GuestMemory memory, IoPortBus ports, WakeSignal wake, ICollection<IDisposable> owned)
+    /// <summary>
+    /// Our 8259 pair and 8254 PIT on the port bus, a local APIC and an I/O APIC in virtual wire mode, and the MP
+    /// table that lets an OS find them. ISA lines go to both the 8259 and the I/O APIC.
+    /// </summary>
+    public static IInterruptController EmulatedChipset(GuestMemory memory, IoPortBus ports, MmioBus mmio, WakeSignal wake, ICollection<IDisposable> owned)
     {
-        var (pic, pit) = PcChipset.Attach(ports, wake);
+        var (apics, pit) = PcChipset.AttachWithApics(ports, mmio, wake);
         owned.Add(pit);
-        return pic;
+        owned.Add(apics);
+        MpTable.Write(memory);
+        return apics;
     }
 
     private static IDeviceType FindType(DeviceSpec device, IReadOnlyList<IDeviceType>? types)
@@ -120,9 +128,9 @@ public static class PcPlatform
 public sealed record PcHardware(GuestMemory Memory, IoPortBus Ports, MmioBus Mmio, IInterruptController Interrupts, WakeSignal Wake, IReadOnlyList<IDisposable> Devices)
     : IDisposable
 {
-    /// <summary>Our 8259 pair, which an interpreter asks for pending interrupts; only a PC built with the emulated chipset has one.</summary>
-    public Pic8259Pair Pic => Interrupts as Pic8259Pair
-        ?? throw new InvalidOperationException("this PC's interrupt controller is not the emulated 8259 pair");
+    /// <summary>Our local APIC, which an interpreter asks for pending interrupts; only a PC built with the emulated chipset has one.</summary>
+    public ILocalApic LocalApic => Interrupts as ILocalApic
+        ?? throw new InvalidOperationException("this PC's interrupt controller is not the emulated APIC chipset");
 
     public void Dispose() => Release(Devices, Wake, Memory);
 
