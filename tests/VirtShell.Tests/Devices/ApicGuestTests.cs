@@ -8,10 +8,10 @@ using VirtShell.Tests.Models;
 namespace VirtShell.Tests.Devices;
 
 /// <summary>
-/// A flat 32-bit guest on the emulated model uses the APICs as an APIC-aware kernel does: finds the APIC in CPUID and
-/// MSR 1Bh and the MP table, software-enables the local APIC and masks LINT0, takes a one-shot timer interrupt and
-/// checks EOI emptied the ISR, then routes the 8254's IRQ 0 through I/O APIC pin 2 and takes it. It reports through
-/// isa-debug-exit.
+/// A flat 32-bit guest on the emulated model uses the APICs as an APIC-aware kernel does: finds the APIC in CPUID, MSR
+/// 1Bh (read, moved, a reserved bit faulting) and the MP table, software-enables the local APIC and masks LINT0, takes
+/// a one-shot timer interrupt and checks EOI emptied the ISR, then routes the 8254's IRQ 0 through I/O APIC pin 2 and
+/// takes it. It reports through isa-debug-exit.
 /// </summary>
 public sealed class ApicGuestTests : IDisposable
 {
@@ -60,7 +60,24 @@ public sealed class ApicGuestTests : IDisposable
             mov eax, spurious_isr
             mov ebx, 0xff
             call set_gate
+            mov eax, gp_isr
+            mov ebx, 13
+            call set_gate
             lidt [idtr]
+
+            mov byte [phase], 8         ; WRMSR 1Bh: a reserved bit (x2APIC enable) is #GP, a new base moves the window
+            mov ecx, 0x1b
+            xor edx, edx
+            mov eax, 0xfee00c00
+            wrmsr
+            cmp dword [gp_hits], 1
+            jne fail
+            mov eax, 0xfed00800
+            wrmsr
+            cmp dword [0xfed00030], 0x00050014
+            jne fail
+            mov eax, 0xfee00800
+            wrmsr
 
             mov byte [phase], 4         ; local APIC version, enable, one-shot timer at vector 40h
             mov eax, [LAPIC + 0x30]
@@ -130,6 +147,11 @@ public sealed class ApicGuestTests : IDisposable
         spurious_isr:
             inc dword [spurious_hits]
             iret
+        gp_isr:                         ; counts, and skips the 2-byte WRMSR that faulted
+            inc dword [gp_hits]
+            add esp, 4
+            add dword [esp], 2
+            iret
 
         align 8
         gdt:
@@ -145,6 +167,7 @@ public sealed class ApicGuestTests : IDisposable
         timer_hits dd 0
         pit_hits dd 0
         spurious_hits dd 0
+        gp_hits dd 0
         phase db 0
         align 8
         idt:
@@ -176,6 +199,6 @@ public sealed class ApicGuestTests : IDisposable
         Assert.True(vm.WaitFor([MachineState.Stopped, MachineState.Crashed], GuestConsole.Timeout), "the guest did not finish");
         Assert.Equal(ExitReason.DebugExit, vm.LastExit!.Reason);
         Assert.True(vm.LastExit.Status == 1, $"the guest failed in phase {vm.LastExit.Status >> 1} " +
-            "(1 CPUID, 2 MSR 1Bh, 3 MP table, 4 APIC timer, 5 ISR/count after EOI, 6 I/O APIC IRQ 0, 7 spurious)");
+            "(1 CPUID, 2 RDMSR 1Bh, 3 MP table, 8 WRMSR 1Bh, 4 APIC timer, 5 ISR/count after EOI, 6 I/O APIC IRQ 0, 7 spurious)");
     }
 }
