@@ -46,7 +46,9 @@ internal sealed class DeadlineTimer : IDisposable
     /// <summary>Replaces the deadline (<see cref="Never"/> cancels it). The caller holds the gate.</summary>
     public void Schedule(long deadline)
     {
-        if (_disposed) return;
+        // Owners reschedule after every register write (the local APIC after each EOI): an unchanged deadline must
+        // not cost the thread a wake-up.
+        if (_disposed || deadline == _deadline) return;
         _deadline = deadline;
         if (deadline != Never && _thread == null)
         {
