@@ -9,16 +9,20 @@ public sealed unsafe partial class InterpreterCpu
     private const uint CpuidMaxBasicLeaf = 1, CpuidMaxExtendedLeaf = 0x8000_0000;
 
     /// <summary>Family 6, model 1, stepping 9: a Pentium Pro late enough that Linux trusts its SEP bit.</summary>
-    private const uint CpuidSignature = 0x0000_0619;
+    public const uint CpuidSignature = 0x0000_0619;
 
     private const uint FeaturePse = 1 << 3, FeatureTsc = 1 << 4, FeatureMsr = 1 << 5, FeatureCx8 = 1 << 8,
-        FeatureSep = 1 << 11, FeaturePge = 1 << 13, FeatureCmov = 1 << 15;
+        FeatureApic = 1 << 9, FeatureSep = 1 << 11, FeaturePge = 1 << 13, FeatureCmov = 1 << 15;
 
     /// <summary>
     /// CPUID.1:EDX without the x87 bits (FPU, FXSR: <see cref="X87CpuidFeatures"/>, which a CPU without FPU leaves out).
-    /// Absent on purpose: VME, DE and debug registers, PAE, MCE/MCA, APIC, MTRR, PAT, MMX, SSE.
+    /// Absent on purpose: VME, DE and debug registers, PAE, MCE/MCA, MTRR, PAT, MMX, SSE. APIC is added while the CPU
+    /// has a local APIC that IA32_APIC_BASE has not disabled (<see cref="ApicCpuidFeature"/>).
     /// </summary>
     private const uint CpuidFeatures = FeaturePse | FeatureTsc | FeatureMsr | FeatureCx8 | FeatureSep | FeaturePge | FeatureCmov;
+
+    /// <summary>CPUID.1:EDX.APIC follows IA32_APIC_BASE's enable bit, as on Intel parts.</summary>
+    private uint ApicCpuidFeature => _apic is { Enabled: true } ? FeatureApic : 0;
 
     private static void RegisterIdentity() => Register(Mnemonic.Cpuid, &Cpuid);
 
@@ -39,7 +43,7 @@ public sealed unsafe partial class InterpreterCpu
                 c._gpr[RegEax] = CpuidSignature;
                 c._gpr[RegEbx] = 0; // no brand index, no CLFLUSH, one logical processor, APIC ID 0
                 c._gpr[RegEcx] = 0;
-                c._gpr[RegEdx] = CpuidFeatures | c.X87CpuidFeatures;
+                c._gpr[RegEdx] = CpuidFeatures | c.X87CpuidFeatures | c.ApicCpuidFeature;
                 break;
             default: // 0x80000000: no extended leaves beyond the one that says so
                 c._gpr[RegEax] = CpuidMaxExtendedLeaf;

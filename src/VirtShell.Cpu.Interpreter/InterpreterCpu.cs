@@ -15,6 +15,8 @@ public sealed unsafe partial class InterpreterCpu : IVirtualCpu
     private readonly IoPortBus _ports;
     private readonly MmioBus _mmio;
     private readonly IInterruptSource? _interrupts;
+    /// <summary>The same object as <see cref="_interrupts"/> when it is a local APIC: then the CPU has one (MSR 1Bh, CPUID).</summary>
+    private readonly ILocalApic? _apic;
 
     private volatile bool _exitRequested;
     private bool _halted;
@@ -32,12 +34,15 @@ public sealed unsafe partial class InterpreterCpu : IVirtualCpu
     /// <summary>The offset of the instruction being executed, where a fault restarts it.</summary>
     private uint _instrStart;
 
+    /// <param name="interrupts">Where external interrupts come from: a local APIC (<see cref="ILocalApic"/>, which also
+    /// gives the CPU its APIC base MSR and CPUID bit), an 8259 pair wired straight to INTR, or nothing.</param>
     public InterpreterCpu(GuestMemory memory, IoPortBus ports, MmioBus mmio, IInterruptSource? interrupts)
     {
         _memory = memory ?? throw new ArgumentNullException(nameof(memory));
         _ports = ports ?? throw new ArgumentNullException(nameof(ports));
         _mmio = mmio ?? throw new ArgumentNullException(nameof(mmio));
         _interrupts = interrupts;
+        _apic = interrupts as ILocalApic;
         _reader = new FetchReader(this);
         _gpr = (ulong*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref _gprStore[0]);
         _memory.ExternalWrite += OnExternalWrite;

@@ -3,12 +3,12 @@ using Iced.Intel;
 namespace VirtShell.Cpu.Interpreter;
 
 // RDMSR WRMSR RDTSC SYSENTER SYSEXIT: the model-specific registers a 32-bit kernel touches on this i686-class CPU.
-// The table is deliberately small and matches CPUID (Cpuid.cs): no local APIC, no MTRRs, no PAT, so their MSRs do not
-// exist here and reading them raises #GP(0) as on a CPU without them.
+// The table is deliberately small and matches CPUID (Cpuid.cs): no MTRRs, no PAT, so their MSRs do not exist here and
+// reading them raises #GP(0) as on a CPU without them. IA32_APIC_BASE exists when the CPU was given a local APIC.
 public sealed unsafe partial class InterpreterCpu
 {
     /// <summary>The MSRs this CPU has, by index.</summary>
-    private const uint MsrTsc = 0x10, MsrPlatformId = 0x17, MsrBiosSignId = 0x8B,
+    private const uint MsrTsc = 0x10, MsrPlatformId = 0x17, MsrApicBase = 0x1B, MsrBiosSignId = 0x8B,
         MsrSysenterCs = 0x174, MsrSysenterEsp = 0x175, MsrSysenterEip = 0x176, MsrMiscEnable = 0x1A0;
 
     /// <summary>IA32_MISC_ENABLE at reset: fast strings on, branch-trace store and PEBS unavailable.</summary>
@@ -35,6 +35,7 @@ public sealed unsafe partial class InterpreterCpu
     {
         MsrTsc => Tsc,
         MsrPlatformId => 0,
+        MsrApicBase when _apic != null => _apic.BaseMsr,
         MsrBiosSignId => (ulong)MicrocodeRevision << 32,
         MsrSysenterCs => _sysenterCs,
         MsrSysenterEsp => _sysenterEsp,
@@ -53,6 +54,9 @@ public sealed unsafe partial class InterpreterCpu
         switch (index)
         {
             case MsrTsc: _tscOffset = (long)value - RetiredNow; break;
+            case MsrApicBase when _apic != null:
+                if (!_apic.TryWriteBaseMsr(value)) throw new CpuFault(Vector.GeneralProtection, 0);
+                break;
             // Linux writes 0 here before reading the revision back; there is no microcode to load, so it is ignored.
             case MsrBiosSignId: break;
             case MsrSysenterCs: _sysenterCs = (uint)value; break;

@@ -1,3 +1,4 @@
+using VirtShell.Devices.Apic;
 using VirtShell.Engine.Buses;
 using VirtShell.Devices.Pci;
 using VirtShell.Engine.Devices;
@@ -7,8 +8,9 @@ namespace VirtShell.Devices;
 
 /// <summary>
 /// The chips every emulated PC has whatever its definition says: the 8259 pair, the 8254 and port 0x61
-/// (<see cref="Ports"/>, which a hypervisor's in-kernel chipset may replace), and the board's CMOS clock, keyboard
-/// controller and PCI host bridge (<see cref="BoardPorts"/>). A model registers them first so a definition's device
+/// (<see cref="Ports"/>, which a hypervisor's in-kernel chipset may replace), the board's CMOS clock, keyboard
+/// controller and PCI host bridge (<see cref="BoardPorts"/>), and with the emulated model's interpreter the local and
+/// I/O APICs. A model registers them first so a definition's device
 /// on top of them is reported as an overlap before boot.
 /// </summary>
 public static class PcChipset
@@ -31,7 +33,33 @@ public static class PcChipset
     {
         var pic = new Pic8259Pair(wake);
         pic.Register(ports);
-        var pit = new Pit8254(pic);
+        return (pic, AttachPit(ports, pic));
+    }
+
+    /// <summary>
+    /// The PIC pair, a local APIC and an I/O APIC (<see cref="ApicChipset"/>, in virtual wire mode), and the PIT, whose
+    /// IRQ 0 reaches both interrupt controllers. The caller disposes the PIT and the APICs.
+    /// </summary>
+    public static (ApicChipset Apics, Pit8254 Pit) AttachWithApics(IoPortBus ports, MmioBus mmio, WakeSignal wake)
+    {
+        var pic = new Pic8259Pair(wake);
+        pic.Register(ports);
+        var apics = new ApicChipset(pic, wake, mmio);
+        try
+        {
+            apics.Register();
+            return (apics, AttachPit(ports, apics));
+        }
+        catch
+        {
+            apics.Dispose();
+            throw;
+        }
+    }
+
+    private static Pit8254 AttachPit(IoPortBus ports, IInterruptController irq)
+    {
+        var pit = new Pit8254(irq);
         try
         {
             pit.Register(ports);
@@ -42,7 +70,7 @@ public static class PcChipset
             pit.Dispose();
             throw;
         }
-        return (pic, pit);
+        return pit;
     }
 
     /// <summary>

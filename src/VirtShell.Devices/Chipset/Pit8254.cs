@@ -17,13 +17,6 @@ public sealed class Pit8254 : IPortDevice, IDisposable
 {
     private const int Irq = 0;
 
-    /// <summary>
-    /// Periodic IRQ 0 is clamped to 10 kHz: every edge costs the host a thread wake-up and the guest an interrupt,
-    /// and past that rate a guest spends its time in its timer handler (a guest that asks for more is usually
-    /// calibrating, and it reads the exact counters for that). Linux asks for 100-1000 Hz, a BIOS for 18.2 Hz.
-    /// </summary>
-    private static readonly long MinEdgePeriod = Stopwatch.Frequency / 10_000;
-
     private readonly object _lock = new();
     private readonly PitChannel[] _channels = [new(gateWired: false), new(gateWired: false), new(gateWired: true)];
     private readonly IInterruptController _irq;
@@ -115,7 +108,7 @@ public sealed class Pit8254 : IPortDevice, IDisposable
         long period = channel.Reload * Stopwatch.Frequency / PitChannel.InputHz;
         if (channel.Mode is 2 or 3)
         {
-            _edgePeriod = Math.Max(period, MinEdgePeriod);
+            _edgePeriod = Math.Max(period, DeadlineTimer.MinPeriod);
             _holdOutputHigh = false;
         }
         else

@@ -21,6 +21,10 @@ public sealed class MmioBus
         _ranges.Add((claim, device));
     }
 
+    /// <summary>Drops <paramref name="device"/>'s claim that starts at <paramref name="start"/> (a window the guest moves).</summary>
+    public void Unregister(IMmioDevice device, ulong start) =>
+        _ranges.RemoveAll(r => r.Device == device && r.Claim.Start == start);
+
     public IMmioDevice? Find(ulong address)
     {
         foreach (var (c, d) in _ranges)

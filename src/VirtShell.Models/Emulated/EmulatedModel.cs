@@ -23,7 +23,7 @@ public sealed class EmulatedModel : IMachineModel
         InterpreterCpu? cpu = null;
         try
         {
-            cpu = new InterpreterCpu(pc.Memory, pc.Ports, pc.Mmio, pc.Pic);
+            cpu = new InterpreterCpu(pc.Memory, pc.Ports, pc.Mmio, pc.LocalApic);
             cpu.SetState(BootLoaders.Load(spec.Boot!, pc.Memory));
             return new VirtualMachineRuntime(cpu, pc.Memory, pc.Wake, pc);
         }

@@ -31,7 +31,7 @@ public sealed class HardwareModel : IMachineModel
         bool board = true)
     {
         KvmVirtualMachine? vm = null;
-        var pc = PcPlatform.Build(spec, services, (memory, ports, wake, owned) =>
+        var pc = PcPlatform.Build(spec, services, (memory, ports, _, wake, owned) =>
         {
             vm = new KvmVirtualMachine(memory);
             owned.Add(vm);

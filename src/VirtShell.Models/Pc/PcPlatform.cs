@@ -1,5 +1,6 @@
 using VirtShell.Devices;
 using VirtShell.Devices.Pci;
+using VirtShell.Devices.Apic;
 using VirtShell.Engine.Buses;
 using VirtShell.Engine.Definitions;
 using VirtShell.Engine.Devices;
@@ -11,11 +12,11 @@ using VirtShell.Engine.Models;
 namespace VirtShell.Models.Pc;
 
 /// <summary>
-/// Makes a PC's interrupt controller and timer once its RAM and port bus exist: our 8259/8254
+/// Makes a PC's interrupt controllers and timer once its RAM and buses exist: our 8259/8254 and APICs
 /// (<see cref="PcPlatform.EmulatedChipset"/>) or a hypervisor's in-kernel ones. What it adds to
 /// <paramref name="owned"/> is disposed with the machine, before the RAM.
 /// </summary>
-public delegate IInterruptController PcChipsetFactory(GuestMemory memory, IoPortBus ports, WakeSignal wake, ICollection<IDisposable> owned);
+public delegate IInterruptController PcChipsetFactory(GuestMemory memory, IoPortBus ports, MmioBus mmio, WakeSignal wake, ICollection<IDisposable> owned);
 
 /// <summary>
 /// The PC every VM model with emulated devices shares: RAM from 0, the 8259/8254 chipset, the board's devices (CMOS
@@ -56,6 +57,8 @@ public static class PcPlatform
             foreach (var (first, count, owner) in PcChipset.BoardPorts) ports.Register(first, count, nobody, owner);
             mmio.Register(PciHostBridge.WindowBase, PciHostBridge.WindowSize, nobody, PciHostBridge.WindowOwner);
         }
+        // Every PC model has the APICs at their reset addresses: ours on emulated, KVM's in-kernel ones otherwise.
+        foreach (var (start, length, owner) in ApicChipset.Windows) mmio.Register(start, length, nobody, owner);
         foreach (var device in spec.Devices)
         {
             var type = FindType(device, types);
@@ -89,7 +92,7 @@ public static class PcPlatform
             memory.AddRam(0, ram);
             var ports = new IoPortBus();
             var mmio = new MmioBus();
-            var interrupts = (chipset ?? EmulatedChipset)(memory, ports, wake, owned);
+            var interrupts = (chipset ?? EmulatedChipset)(memory, ports, mmio, wake, owned);
             var context = new DeviceContext(ports, mmio, interrupts, memory, services);
             if (board) owned.Add(PcChipset.AttachBoard(context, ram, () => services.PowerOff(Reset())));
             foreach (var device in spec.Devices)
@@ -111,12 +114,17 @@ public static class PcPlatform
     private static MachineExit Reset() => new(ExitReason.GuestReset,
         Detail: "the guest reset the machine (keyboard controller reset pulse)");
 
-    /// <summary>Our 8259 pair, 8254 PIT and port 0x61 on the port bus.</summary>
-    public static IInterruptController EmulatedChipset(GuestMemory memory, IoPortBus ports, WakeSignal wake, ICollection<IDisposable> owned)
+    /// <summary>
+    /// Our 8259 pair, 8254 PIT and port 0x61 on the port bus, a local APIC and an I/O APIC in virtual wire mode, and the MP
+    /// table that lets an OS find them. ISA lines go to both the 8259 and the I/O APIC.
+    /// </summary>
+    public static IInterruptController EmulatedChipset(GuestMemory memory, IoPortBus ports, MmioBus mmio, WakeSignal wake, ICollection<IDisposable> owned)
     {
-        var (pic, pit) = PcChipset.Attach(ports, wake);
+        var (apics, pit) = PcChipset.AttachWithApics(ports, mmio, wake);
         owned.Add(pit);
-        return pic;
+        owned.Add(apics);
+        MpTable.Write(memory);
+        return apics;
     }
 
     private static IDeviceType FindType(DeviceSpec device, IReadOnlyList<IDeviceType>? types)
@@ -140,9 +148,9 @@ public static class PcPlatform
 public sealed record PcHardware(GuestMemory Memory, IoPortBus Ports, MmioBus Mmio, IInterruptController Interrupts, WakeSignal Wake, IReadOnlyList<IDisposable> Devices)
     : IDisposable
 {
-    /// <summary>Our 8259 pair, which an interpreter asks for pending interrupts; only a PC built with the emulated chipset has one.</summary>
-    public Pic8259Pair Pic => Interrupts as Pic8259Pair
-        ?? throw new InvalidOperationException("this PC's interrupt controller is not the emulated 8259 pair");
+    /// <summary>Our local APIC, which an interpreter asks for pending interrupts; only a PC built with the emulated chipset has one.</summary>
+    public ILocalApic LocalApic => Interrupts as ILocalApic
+        ?? throw new InvalidOperationException("this PC's interrupt controller is not the emulated APIC chipset");
 
     public void Dispose() => Release(Devices, Wake, Memory);
 

@@ -4,14 +4,21 @@ using System.Runtime.InteropServices;
 namespace VirtShell.Devices;
 
 /// <summary>
-/// The thread that wakes a timer chip (8254, RTC) at the <see cref="Stopwatch"/> timestamp it asks for and calls it
-/// back under the chip's own lock, so the callback sees the chip as its port handlers do. The callback returns the
-/// next deadline, or <see cref="Never"/>. The thread starts with the first deadline, so a chip the guest never
-/// programs costs no thread.
+/// A host thread that calls its owner back at a deadline (a <see cref="Stopwatch"/> timestamp): the timer devices
+/// (the 8254, the RTC, the local APIC) keep their counters from the host clock and use this only to raise their
+/// interrupts. It runs under the owner's lock, so <see cref="Schedule"/> and the callback see the owner's state
+/// consistently. The thread starts with the first deadline, so a chip the guest never programs costs no thread.
 /// </summary>
 internal sealed class DeadlineTimer : IDisposable
 {
     public const long Never = long.MaxValue;
+
+    /// <summary>
+    /// Periodic interrupts are clamped to 10 kHz: every one costs the host a thread wake-up and the guest an
+    /// interrupt, and past that rate a guest spends its time in its timer handler (a guest that asks for more is
+    /// usually calibrating, and it reads the exact counters for that). Linux asks for 100-1000 Hz, a BIOS for 18.2 Hz.
+    /// </summary>
+    public static readonly long MinPeriod = Stopwatch.Frequency / 10_000;
 
     /// <summary>
     /// Monitor waits have millisecond granularity and always oversleep a little; rounding every wait up would make a
@@ -21,14 +28,15 @@ internal sealed class DeadlineTimer : IDisposable
     private static readonly long FineSleepSpan = Stopwatch.Frequency / 500;
 
     private readonly object _gate;
-    private readonly Func<long, long, long> _due;
     private readonly string _name;
+    private readonly Func<long, long, long> _due;
     private Thread? _thread;
     private long _deadline = Never;
     private bool _disposed;
 
-    /// <param name="gate">The chip's lock: the callback runs holding it, and <see cref="Schedule"/> is called holding it.</param>
-    /// <param name="due">Called with (deadline, now), now at or past the deadline; returns the next deadline or <see cref="Never"/>.</param>
+    /// <param name="gate">The owner's lock; <see cref="Schedule"/> is called holding it, the callback runs holding it.</param>
+    /// <param name="due">Called at or after the deadline with the deadline and the current timestamp; returns the next
+    /// deadline or <see cref="Never"/>.</param>
     public DeadlineTimer(object gate, string name, Func<long, long, long> due)
     {
         _gate = gate;
@@ -36,10 +44,12 @@ internal sealed class DeadlineTimer : IDisposable
         _due = due;
     }
 
-    /// <summary>Replaces the deadline (<see cref="Never"/> cancels it). Call holding the chip's lock.</summary>
+    /// <summary>Replaces the deadline (<see cref="Never"/> cancels it). The caller holds the gate.</summary>
     public void Schedule(long deadline)
     {
-        if (_disposed) return;
+        // Owners reschedule after every register write (the local APIC after each EOI): an unchanged deadline must
+        // not cost the thread a wake-up.
+        if (_disposed || deadline == _deadline) return;
         _deadline = deadline;
         if (deadline != Never && _thread == null)
         {
@@ -102,7 +112,7 @@ internal sealed class DeadlineTimer : IDisposable
     [DllImport("libc", SetLastError = false)]
     private static extern int nanosleep(in Timespec request, IntPtr remaining);
 
-    /// <summary>Stops the thread and waits for it. Call without holding the chip's lock.</summary>
+    /// <summary>Stops the thread and waits for it. The caller must not hold the gate.</summary>
     public void Dispose()
     {
         Thread? thread;
