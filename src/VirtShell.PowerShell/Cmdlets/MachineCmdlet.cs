@@ -34,6 +34,10 @@ public abstract class MachineCmdlet : PSCmdlet
     /// <summary>Cancelled by Ctrl+C (StopProcessing), for long waits.</summary>
     protected CancellationToken Interrupted => _stopping.Token;
 
+    /// <summary>The -Verbose line before an engine call: "Starting machine h1 (model emulated)".</summary>
+    protected void WriteVerboseCall(string doing, Machine machine) =>
+        WriteVerbose($"{doing} machine {machine.Name} (model {machine.Model})");
+
     protected sealed override void ProcessRecord()
     {
         foreach (var machine in SelectedMachines())
@@ -54,10 +58,6 @@ public abstract class MachineCmdlet : PSCmdlet
     protected abstract void Process(Machine machine);
 
     protected override void StopProcessing() => _stopping.Cancel();
-
-    /// <summary>The -Verbose line before an engine call: "Starting machine h1 (model emulated)".</summary>
-    protected void WriteVerboseCall(string doing, Machine machine) =>
-        WriteVerbose($"{doing} machine {machine.Name} (model {machine.Model})");
 
     private IReadOnlyList<Machine> SelectedMachines()
     {

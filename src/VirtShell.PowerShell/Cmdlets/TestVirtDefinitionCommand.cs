@@ -26,21 +26,6 @@ public sealed class TestVirtDefinitionCommand : PSCmdlet
     [ValidateNotNullOrEmpty]
     public string[] LiteralPath { get; set; } = [];
 
-    protected override void ProcessRecord()
-    {
-        bool literal = ParameterSetName == ByLiteralPath;
-        foreach (var given in literal ? LiteralPath : Path)
-        {
-            var files = DefinitionPaths.Resolve(this, given, literal, out var missing);
-            if (missing is not null)
-            {
-                WriteError(missing);
-                WriteObject(false);
-            }
-            foreach (var path in files) WriteObject(Test(path));
-        }
-    }
-
     private bool Test(string path)
     {
         WriteVerbose($"Validating definition {path}");
@@ -53,6 +38,21 @@ public sealed class TestVirtDefinitionCommand : PSCmdlet
         {
             WriteError(VirtShellErrors.FromException(e, path));
             return false;
+        }
+    }
+
+    protected override void ProcessRecord()
+    {
+        bool literal = ParameterSetName == ByLiteralPath;
+        foreach (var given in literal ? LiteralPath : Path)
+        {
+            var files = DefinitionPaths.Resolve(this, given, literal, out var missing);
+            if (missing is not null)
+            {
+                WriteError(missing);
+                WriteObject(false);
+            }
+            foreach (var path in files) WriteObject(Test(path));
         }
     }
 }
