@@ -55,7 +55,7 @@ Describe 'Measure-VirtMachine' {
         $text = Measure-VirtMachine -Name meter | Out-String -Width 200
         $header = ($text -split "`n" | Where-Object { $_ -match '\S' })[0]
         $header -split '\s+' | Where-Object { $_ } | Should -Be @(
-            'Name', 'Model', 'State', 'Uptime', 'CPU(s)', 'HostMem(MiB)', 'Instructions', 'Exits', 'IoExits', 'ConsoleOut')
+            'Name', 'Model', 'State', 'Uptime', 'CPU(s)', 'HostMem(KiB)', 'Instructions', 'Exits', 'IoExits', 'ConsoleOut')
         $text | Should -Match 'meter\s+emulated\s+Running'
     }
 }
