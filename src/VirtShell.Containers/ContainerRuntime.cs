@@ -84,19 +84,16 @@ public sealed class ContainerRuntime : IMachineRuntime, ICommandExecution, IGues
 
     public GuestMemory? Memory => null;
 
-    public IReadOnlyDictionary<string, long> Counters
+    /// <summary>The cgroup's figures; one the host does not report (a controller absent, the cgroup gone) is null.</summary>
+    public MachineCounters Measure() => new()
     {
-        get
-        {
-            var counters = new Dictionary<string, long>
-            {
-                ["processes"] = _cgroup.Pids(),
-                ["memoryBytes"] = _cgroup.MemoryUsage(),
-                ["oomKills"] = _cgroup.OomKills(),
-            };
-            return counters.Where(c => c.Value >= 0).ToDictionary();
-        }
-    }
+        CpuTime = Known(_cgroup.CpuUsageNanoseconds()) is { } nanoseconds ? TimeSpan.FromTicks(nanoseconds / 100) : null,
+        HostMemoryBytes = Known(_cgroup.MemoryUsage()),
+        Processes = Known(_cgroup.Pids()),
+        OomKills = Known(_cgroup.OomKills()),
+    };
+
+    private static long? Known(long value) => value >= 0 ? value : null;
 
     private void Prepare()
     {

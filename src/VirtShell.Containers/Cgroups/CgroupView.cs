@@ -29,6 +29,14 @@ public sealed class CgroupView(string cgroupsPath)
 
     public long Pids() => Number(Controller("pids", "pids.current"));
 
+    /// <summary>CPU time the cgroup's processes used, user and system.</summary>
+    public long CpuUsageNanoseconds()
+    {
+        if (!IsUnified) return Number(Controller("cpuacct", "cpuacct.usage"));
+        long microseconds = KeyedValue(Controller("cpu", "cpu.stat"), "usage_usec");
+        return microseconds < 0 ? -1 : microseconds * 1000;
+    }
+
     private string Controller(string controller, string file) =>
         IsUnified ? Path.Combine(Root, RelativePath, file) : Path.Combine(Root, controller, RelativePath, file);
 

@@ -29,12 +29,22 @@ public sealed class IoPortBus
         for (int p = first; p < first + count; p++) _byPort[p] = device;
     }
 
+    private long _accesses;
+
+    /// <summary>Reads and writes so far, claimed ports or not: each one left the guest CPU for this process.</summary>
+    public long Accesses => Interlocked.Read(ref _accesses);
+
     /// <summary>Unclaimed ports read as all ones, as on an ISA bus with nothing driving it.</summary>
     public uint Read(ushort port, int size)
     {
+        Interlocked.Increment(ref _accesses);
         var d = _byPort[port];
         return d != null ? d.ReadPort(port, size) : size switch { 1 => 0xFFu, 2 => 0xFFFFu, _ => 0xFFFF_FFFFu };
     }
 
-    public void Write(ushort port, int size, uint value) => _byPort[port]?.WritePort(port, size, value);
+    public void Write(ushort port, int size, uint value)
+    {
+        Interlocked.Increment(ref _accesses);
+        _byPort[port]?.WritePort(port, size, value);
+    }
 }

@@ -32,9 +32,21 @@ public sealed class MmioBus
         return null;
     }
 
-    /// <summary>Unclaimed addresses read as all ones and ignore writes.</summary>
-    public ulong Read(ulong address, int size) =>
-        Find(address)?.ReadMmio(address, size) ?? (size >= 8 ? ulong.MaxValue : (1UL << (size * 8)) - 1);
+    private long _accesses;
 
-    public void Write(ulong address, int size, ulong value) => Find(address)?.WriteMmio(address, size, value);
+    /// <summary>Reads and writes through this bus so far, claimed addresses or not.</summary>
+    public long Accesses => Interlocked.Read(ref _accesses);
+
+    /// <summary>Unclaimed addresses read as all ones and ignore writes.</summary>
+    public ulong Read(ulong address, int size)
+    {
+        Interlocked.Increment(ref _accesses);
+        return Find(address)?.ReadMmio(address, size) ?? (size >= 8 ? ulong.MaxValue : (1UL << (size * 8)) - 1);
+    }
+
+    public void Write(ulong address, int size, ulong value)
+    {
+        Interlocked.Increment(ref _accesses);
+        Find(address)?.WriteMmio(address, size, value);
+    }
 }

@@ -18,6 +18,7 @@ public sealed class ConsoleChannel : IDisposable
     private readonly FileStream? _log;
     private readonly StringBuilder _line = new();
     private readonly Queue<byte> _input = new();
+    private long _inputTotal;
 
     /// <param name="logPath">console.log to append to, or null for none.</param>
     public ConsoleChannel(string? logPath, int capacity = 1 << 20)
@@ -32,6 +33,12 @@ public sealed class ConsoleChannel : IDisposable
 
     /// <summary>Offset one past the last byte the guest wrote.</summary>
     public long Position { get { lock (_lock) return _total; } }
+
+    /// <summary>Bytes the guest wrote through this channel (this run; console.log may hold earlier runs too).</summary>
+    public long BytesFromGuest { get { lock (_lock) return _total - _start; } }
+
+    /// <summary>Bytes sent to the guest through this channel, read by it or still queued.</summary>
+    public long BytesToGuest { get { lock (_lock) return _inputTotal; } }
 
     /// <summary>Raised for each complete line (without its line ending), on the thread that wrote it.</summary>
     public event Action<string>? LineReceived;
@@ -136,7 +143,11 @@ public sealed class ConsoleChannel : IDisposable
 
     public void SendInput(ReadOnlySpan<byte> bytes)
     {
-        lock (_lock) foreach (var b in bytes) _input.Enqueue(b);
+        lock (_lock)
+        {
+            foreach (var b in bytes) _input.Enqueue(b);
+            _inputTotal += bytes.Length;
+        }
         InputAvailable?.Invoke();
     }
 

@@ -60,9 +60,22 @@ public sealed class Machine
 
     public GuestMemory? Memory { get { lock (_lock) return _runtime?.Memory; } }
 
-    public IReadOnlyDictionary<string, long> Counters
+    /// <summary>The machine's counters under one naming scheme for every model; null counters unless this process runs it.</summary>
+    public MachineMeasurement Measure()
     {
-        get { lock (_lock) return _runtime?.Counters ?? new Dictionary<string, long>(); }
+        lock (_lock)
+        {
+            // Under the lock: the runtime is released only after Finish has taken it away from here.
+            return new MachineMeasurement(_runtime?.Measure() ?? new MachineCounters())
+            {
+                Name = Name,
+                Model = Model,
+                State = _record.State,
+                Uptime = Uptime,
+                ConsoleBytesOut = _runtime is null ? null : _console?.BytesFromGuest,
+                ConsoleBytesIn = _runtime is null ? null : _console?.BytesToGuest,
+            };
+        }
     }
 
     /// <summary>Raised for each <c>vm.log</c> of a hook and each engine note about this machine.</summary>

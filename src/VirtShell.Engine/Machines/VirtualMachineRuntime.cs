@@ -1,3 +1,4 @@
+using VirtShell.Engine.Buses;
 using VirtShell.Engine.Cpu;
 using VirtShell.Engine.Interrupts;
 using VirtShell.Engine.Memory;
@@ -8,28 +9,36 @@ namespace VirtShell.Engine.Machines;
 /// <summary>
 /// The run loop shared by every VM model: one vCPU thread that runs the CPU backend, waits while the guest halts,
 /// and parks at a safe point for pause and stop. Devices end the run through <see cref="RequestStop"/>.
-/// <paramref name="platform"/> owns memory, wake signal and devices; it is disposed after the CPU.
+/// <paramref name="platform"/> owns memory, buses, wake signal and devices; it is disposed after the CPU.
 /// </summary>
-public sealed class VirtualMachineRuntime(IVirtualCpu cpu, GuestMemory memory, WakeSignal wake, IDisposable platform)
-    : IMachineRuntime
+public sealed class VirtualMachineRuntime(IVirtualCpu cpu, GuestMemory memory, IoPortBus ports, MmioBus mmio, WakeSignal wake,
+    IDisposable platform) : IMachineRuntime
 {
     private readonly object _lock = new();
     private MachineExit? _stop;
     private bool _pauseRequested, _parked;
     private long _haltExits;
+    private ThreadCpuClock? _vcpuClock;
 
     public GuestMemory Memory => memory;
     GuestMemory? IMachineRuntime.Memory => memory;
     public IVirtualCpu Cpu => cpu;
 
-    public IReadOnlyDictionary<string, long> Counters => new Dictionary<string, long>
+    /// <summary>What the interpreter counts; a backend that counts otherwise (KVM) adjusts it.</summary>
+    public MachineCounters Measure() => new()
     {
-        ["Instructions"] = cpu.InstructionsRetired,
-        ["HaltExits"] = Interlocked.Read(ref _haltExits),
+        Instructions = cpu.InstructionsRetired,
+        IoExits = ports.Accesses,
+        MmioExits = mmio.Accesses,
+        HaltExits = Interlocked.Read(ref _haltExits),
+        CpuTime = Volatile.Read(ref _vcpuClock)?.Elapsed ?? TimeSpan.Zero,
+        HostMemoryBytes = (long)memory.ResidentBytes(),
+        GuestMemoryBytes = (long)memory.Size,
     };
 
     public MachineExit Run()
     {
+        Volatile.Write(ref _vcpuClock, ThreadCpuClock.OfCurrentThread());
         while (true)
         {
             lock (_lock)

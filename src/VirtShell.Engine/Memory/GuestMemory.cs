@@ -28,6 +28,12 @@ public sealed unsafe class GuestMemory : IDisposable
         return block;
     }
 
+    /// <summary>RAM as the machine was given it: every block's size.</summary>
+    public ulong Size => _blocks.Aggregate(0UL, (sum, b) => sum + b.Size);
+
+    /// <summary>The part of <see cref="Size"/> the host holds in RAM now.</summary>
+    public ulong ResidentBytes() => _blocks.Aggregate(0UL, (sum, b) => sum + b.ResidentBytes());
+
     public MemoryBlock? FindBlock(ulong gpa)
     {
         foreach (var b in _blocks)

@@ -28,6 +28,21 @@ public sealed unsafe class MemoryBlock : IDisposable
         Host = (byte*)p;
     }
 
+    /// <summary>
+    /// How much of the block the host holds in RAM now (mincore): the pages the guest, a loader or a device touched.
+    /// The mapping is lazy (MAP_NORESERVE), so a guest that uses little of its RAM costs little.
+    /// </summary>
+    public ulong ResidentBytes()
+    {
+        if (Host == null) return 0;
+        var pages = new byte[Size / PageSize];
+        fixed (byte* vector = pages)
+            if (Libc.mincore((nint)Host, (nuint)Size, vector) != 0) return 0;
+        ulong resident = 0;
+        foreach (byte page in pages) resident += page & 1u;
+        return resident * PageSize;
+    }
+
     public bool Contains(ulong gpa, ulong length) => gpa >= GuestAddress && length <= Size && gpa - GuestAddress <= Size - length;
 
     public void Dispose()

@@ -64,6 +64,6 @@ public interface IMachineRuntime : IDisposable
     void Resume();
     /// <summary>Guest RAM where the model has any (VMs); null for containers.</summary>
     Memory.GuestMemory? Memory { get; }
-    /// <summary>Counters for Measure-VirtMachine: instructions, exits, whatever the model counts.</summary>
-    IReadOnlyDictionary<string, long> Counters { get; }
+    /// <summary>What the run has cost and done so far (Measure-VirtMachine); thread-safe.</summary>
+    MachineCounters Measure();
 }

@@ -25,7 +25,7 @@ public sealed class EmulatedModel : IMachineModel
         {
             cpu = new InterpreterCpu(pc.Memory, pc.Ports, pc.Mmio, pc.LocalApic);
             cpu.SetState(BootLoaders.Load(spec.Boot!, pc.Memory));
-            return new VirtualMachineRuntime(cpu, pc.Memory, pc.Wake, pc);
+            return new VirtualMachineRuntime(cpu, pc.Memory, pc.Ports, pc.Mmio, pc.Wake, pc);
         }
         catch
         {

@@ -41,7 +41,7 @@ public sealed class HardwareModel : IMachineModel
         {
             var cpu = vm!.CreateCpu(pc.Ports, pc.Mmio);
             cpu.SetState(BootLoaders.Load(spec.Boot!, pc.Memory));
-            return new HardwareRuntime(new VirtualMachineRuntime(cpu, pc.Memory, pc.Wake, pc), cpu);
+            return new HardwareRuntime(new VirtualMachineRuntime(cpu, pc.Memory, pc.Ports, pc.Mmio, pc.Wake, pc), cpu);
         }
         catch
         {

@@ -6,8 +6,8 @@ using VirtShell.Engine.Models;
 namespace VirtShell.Models.Hardware;
 
 /// <summary>
-/// The shared VM run loop, counting what KVM can count: exits by kind, not instructions (the CPU runs them
-/// unobserved).
+/// The shared VM run loop, counting what KVM can count: exits, not instructions (the CPU runs them unobserved) nor
+/// halts (they wait in the kernel).
 /// </summary>
 internal sealed class HardwareRuntime(VirtualMachineRuntime inner, KvmCpu cpu) : IMachineRuntime
 {
@@ -18,12 +18,7 @@ internal sealed class HardwareRuntime(VirtualMachineRuntime inner, KvmCpu cpu) :
     public void Resume() => inner.Resume();
     public GuestMemory? Memory => inner.Memory;
 
-    public IReadOnlyDictionary<string, long> Counters => new Dictionary<string, long>
-    {
-        ["Exits"] = cpu.Exits,
-        ["IoExits"] = cpu.IoExits,
-        ["MmioExits"] = cpu.MmioExits,
-    };
+    public MachineCounters Measure() => inner.Measure() with { Instructions = null, HaltExits = null, Exits = cpu.Exits };
 
     public void Dispose() => inner.Dispose();
 }

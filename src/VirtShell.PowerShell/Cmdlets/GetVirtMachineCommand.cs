@@ -9,7 +9,7 @@ namespace VirtShell.PowerShell.Cmdlets;
 [OutputType(typeof(Machine))]
 public sealed class GetVirtMachineCommand : PSCmdlet
 {
-    [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
+    [Parameter(Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
     [SupportsWildcards]
     [ArgumentCompleter(typeof(MachineNameCompleter))]

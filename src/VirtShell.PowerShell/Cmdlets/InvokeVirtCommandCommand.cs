@@ -43,6 +43,7 @@ public sealed class InvokeVirtCommandCommand : MachineCmdlet
     protected override void Process(Machine machine)
     {
         var command = new GuestCommand(Command) { WorkingDirectory = WorkingDirectory, Environment = Environment, User = User };
+        WriteVerboseCall($"Running '{string.Join(' ', Command)}' in", machine);
         using var lines = new BlockingCollection<GuestOutputLine>();
         var watch = Stopwatch.StartNew();
         // The command runs on a worker; this (the pipeline) thread is the only one allowed to write output.

@@ -8,6 +8,7 @@ namespace VirtShell.PowerShell.Cmdlets;
 public sealed class StartVirtMachineCommand : MachineChangeCmdlet
 {
     protected override string Action => "Start";
+    protected override string Doing => "Starting";
     protected override void Change(Machine machine) => machine.Start();
 }
 
@@ -25,6 +26,7 @@ public sealed class StopVirtMachineCommand : MachineChangeCmdlet
     public double Timeout { get; set; } = 30;
 
     protected override string Action => TurnOff ? "Turn off" : "Stop";
+    protected override string Doing => TurnOff ? "Turning off" : "Stopping";
 
     protected override void Change(Machine machine)
     {
@@ -40,6 +42,7 @@ public sealed class StopVirtMachineCommand : MachineChangeCmdlet
 public sealed class SuspendVirtMachineCommand : MachineChangeCmdlet
 {
     protected override string Action => "Suspend";
+    protected override string Doing => "Suspending";
     protected override void Change(Machine machine) => machine.Pause();
 }
 
@@ -48,5 +51,6 @@ public sealed class SuspendVirtMachineCommand : MachineChangeCmdlet
 public sealed class ResumeVirtMachineCommand : MachineChangeCmdlet
 {
     protected override string Action => "Resume";
+    protected override string Doing => "Resuming";
     protected override void Change(Machine machine) => machine.Resume();
 }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Management.Automation;
 using VirtShell.Engine.Machines;
 
@@ -12,12 +13,18 @@ public abstract class MachineChangeCmdlet : MachineCmdlet
     /// <summary>What ShouldProcess says is about to happen ("Start", "Stop", ...).</summary>
     protected abstract string Action { get; }
 
+    /// <summary>What -Verbose says is under way, before "machine NAME": "Starting", "Sending line 'ls' to".</summary>
+    protected abstract string Doing { get; }
+
     protected abstract void Change(Machine machine);
 
     protected sealed override void Process(Machine machine)
     {
         if (!ShouldProcess(machine.Name, Action)) return;
+        WriteVerboseCall(Doing, machine);
+        var watch = Stopwatch.StartNew();
         Change(machine);
+        WriteVerbose($"Machine {machine.Name} is {machine.State} after {watch.Elapsed.TotalSeconds:0.###} s");
         if (PassThru) WriteObject(machine);
     }
 }

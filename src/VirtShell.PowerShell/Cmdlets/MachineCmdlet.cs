@@ -6,9 +6,10 @@ using VirtShell.PowerShell.Session;
 namespace VirtShell.PowerShell.Cmdlets;
 
 /// <summary>
-/// A cmdlet that acts on machines chosen by <c>-Name</c> (wildcards, by property name from the pipeline) or by
-/// <c>-InputObject</c> (machines from the pipeline). A name without wildcards that matches nothing is an error; a
-/// wildcard that matches nothing is not, as with Get-VM.
+/// A cmdlet that acts on machines chosen by <c>-Name</c> (wildcards; from the pipeline as strings or by property
+/// name) or by <c>-InputObject</c> (machines from the pipeline). As with Hyper-V's Stop-VM, both take pipeline input
+/// by value: the binder gives a string to -Name and a machine to -InputObject, each by its exact type. A name
+/// without wildcards that matches nothing is an error; a wildcard that matches nothing is not, as with Get-VM.
 /// </summary>
 public abstract class MachineCmdlet : PSCmdlet
 {
@@ -17,7 +18,7 @@ public abstract class MachineCmdlet : PSCmdlet
 
     private readonly CancellationTokenSource _stopping = new();
 
-    [Parameter(Mandatory = true, Position = 0, ParameterSetName = ByName, ValueFromPipelineByPropertyName = true)]
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = ByName, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
     [SupportsWildcards]
     [ArgumentCompleter(typeof(MachineNameCompleter))]
@@ -32,6 +33,10 @@ public abstract class MachineCmdlet : PSCmdlet
 
     /// <summary>Cancelled by Ctrl+C (StopProcessing), for long waits.</summary>
     protected CancellationToken Interrupted => _stopping.Token;
+
+    /// <summary>The -Verbose line before an engine call: "Starting machine h1 (model emulated)".</summary>
+    protected void WriteVerboseCall(string doing, Machine machine) =>
+        WriteVerbose($"{doing} machine {machine.Name} (model {machine.Model})");
 
     protected sealed override void ProcessRecord()
     {

@@ -55,6 +55,22 @@ public sealed class ReceiveVirtConsoleCommand : MachineCmdlet
     protected override void Process(Machine machine)
     {
         var deadline = Deadline.After(Timeout);
+        string activity = _pattern is null
+            ? $"Waiting for console output from machine {machine.Name}"
+            : $"Waiting for machine {machine.Name} to print a line matching '{Pattern}'";
+        var progress = new WaitProgress(this, activity, deadline, Timeout);
+        try
+        {
+            Receive(machine, deadline, progress);
+        }
+        finally
+        {
+            progress.Complete();
+        }
+    }
+
+    private void Receive(Machine machine, Deadline deadline, WaitProgress progress)
+    {
         var from = FromStart ? default : Session.GetCursor(machine);
         long offset = from.Offset;
         var received = new List<byte>();
@@ -105,6 +121,7 @@ public sealed class ReceiveVirtConsoleCommand : MachineCmdlet
                     $"{what} from machine '{machine.Name}' within {Timeout:0.###} s; {Describe(lines)}", machine));
                 return;
             }
+            progress.Update(lines.Count == 0 ? $"machine is {machine.State}; no output yet" : $"machine is {machine.State}; {lines.Count} lines received, none matching");
             ConsoleReader.WaitForOutput(machine, offset, deadline.NextSlice, Interrupted);
             // A guest prints a byte at a time: let the rest of a burst arrive before looking at all of it again.
             Interrupted.WaitHandle.WaitOne(BurstDelay);

@@ -1,5 +1,6 @@
 using System.Management.Automation;
 using VirtShell.Engine.Machines;
+using VirtShell.PowerShell.Session;
 
 namespace VirtShell.PowerShell.Cmdlets;
 
@@ -22,7 +23,12 @@ public sealed class RemoveVirtMachineCommand : MachineCmdlet
     {
         bool whatIf = MyInvocation.BoundParameters.TryGetValue("WhatIf", out var value) && ((SwitchParameter)value).IsPresent;
         if ((!Force || whatIf) && !ShouldProcess(machine.Name, "Remove machine")) return;
-        if (Force) machine.Stop(turnOff: true, StopTimeout);
+        if (Force && MachineWatch.IsRunning(machine))
+        {
+            WriteVerboseCall("Turning off", machine);
+            machine.Stop(turnOff: true, StopTimeout);
+        }
+        WriteVerboseCall("Removing", machine);
         Session.Host.Remove(machine);
         Session.ForgetCursor(machine);
     }

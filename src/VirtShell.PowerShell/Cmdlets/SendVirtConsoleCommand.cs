@@ -17,6 +17,7 @@ public sealed class SendVirtConsoleCommand : MachineChangeCmdlet
     public string? Line { get; set; }
 
     protected override string Action => Line is null ? $"Send text '{Text}'" : $"Send line '{Line}'";
+    protected override string Doing => Line is null ? $"Sending text '{Text}' to" : $"Sending line '{Line}' to";
 
     protected override void BeginProcessing()
     {

@@ -31,7 +31,20 @@ public sealed class WaitVirtMachineCommand : MachineCmdlet
         MachineState[] ends = For == VirtMachineWaitTarget.Running
             ? [MachineState.Running]
             : [MachineState.Stopped, MachineState.Crashed];
-        if (!MachineWatch.WaitForState(Session.Host, ref machine, ends, _deadline, Interrupted))
+        string activity = $"Waiting for machine {machine.Name} to be {For}";
+        WriteVerbose(activity);
+        var progress = new WaitProgress(this, activity, _deadline, Timeout);
+        bool reached;
+        try
+        {
+            reached = MachineWatch.WaitForState(Session.Host, ref machine, ends, _deadline, Interrupted,
+                current => progress.Update($"it is {current.State}"));
+        }
+        finally
+        {
+            progress.Complete();
+        }
+        if (!reached)
         {
             if (Interrupted.IsCancellationRequested) return;
             WriteError(VirtShellErrors.TimedOut(

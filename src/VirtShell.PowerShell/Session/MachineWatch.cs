@@ -34,15 +34,19 @@ internal static class MachineWatch
     public static bool IsRunning(Machine machine) =>
         machine.State is MachineState.Starting or MachineState.Running or MachineState.Paused or MachineState.Stopping;
 
-    /// <summary>True once the machine is in one of <paramref name="states"/>; false when the deadline passes or the wait is cancelled.</summary>
+    /// <summary>
+    /// True once the machine is in one of <paramref name="states"/>; false when the deadline passes or the wait is
+    /// cancelled. <paramref name="stillWaiting"/> sees the machine each time it is found not there yet.
+    /// </summary>
     public static bool WaitForState(VirtualizationHost host, ref Machine machine, IReadOnlyCollection<MachineState> states,
-        Deadline deadline, CancellationToken cancel)
+        Deadline deadline, CancellationToken cancel, Action<Machine>? stillWaiting = null)
     {
         while (true)
         {
             machine = Refresh(host, machine);
             if (states.Contains(machine.State)) return true;
             if (deadline.HasPassed || cancel.IsCancellationRequested) return false;
+            stillWaiting?.Invoke(machine);
             if (machine.IsLocal) machine.WaitFor(states, deadline.NextSlice, cancel);
             else cancel.WaitHandle.WaitOne(deadline.NextSlice);
         }

@@ -43,6 +43,15 @@ internal static class VirtShellErrors
         new ItemNotFoundException($"definition file {path} does not exist"),
         DefinitionNotFound, ErrorCategory.ObjectNotFound, path);
 
+    /// <summary>A -Path wildcard pattern that matched no file; <paramref name="why"/> adds what the provider said.</summary>
+    public static ErrorRecord DefinitionPatternUnmatched(string pattern, string? why)
+    {
+        string hint = pattern.Contains('[') ? "; for a file whose name has '[' or ']', use -LiteralPath" : "";
+        string reason = why is null ? "" : $" ({why})";
+        return new(new ItemNotFoundException($"no definition file matches the wildcard pattern '{pattern}'{reason}{hint}"),
+            DefinitionNotFound, ErrorCategory.ObjectNotFound, pattern);
+    }
+
     public static ErrorRecord ModelMissing(string name, IEnumerable<string> known) => new(
         new ItemNotFoundException($"no model named '{name}' (known: {string.Join(", ", known)})"),
         ModelNotFound, ErrorCategory.ObjectNotFound, name);

@@ -26,6 +26,23 @@ public class BusTests
     }
 
     [Fact]
+    public void Every_access_is_counted_claimed_or_not_for_Measure()
+    {
+        var ports = new IoPortBus();
+        var mmio = new MmioBus();
+        var latch = new Latch();
+        ports.Register(0x3f8, 8, latch, "uart");
+        mmio.Register(0xD000_0000, 0x200, latch, "virtio");
+        ports.Write(0x3f8, 1, 7);
+        ports.Read(0x3f9, 1);
+        ports.Read(0x2f8, 1);
+        mmio.Write(0xD000_0000, 4, 1);
+        mmio.Read(0xE000_0000, 4);
+        Assert.Equal(3, ports.Accesses);
+        Assert.Equal(2, mmio.Accesses);
+    }
+
+    [Fact]
     public void Overlapping_port_claims_name_both_owners()
     {
         var bus = new IoPortBus();

@@ -8,6 +8,21 @@ public class ConsoleChannelTests
     private static void Write(ConsoleChannel c, string s) { foreach (var b in Encoding.ASCII.GetBytes(s)) c.WriteFromGuest(b); }
 
     [Fact]
+    public void Bytes_each_way_are_counted_for_this_run_only()
+    {
+        string log = Path.Combine(Directory.CreateTempSubdirectory().FullName, "console.log");
+        File.WriteAllText(log, "an earlier run\n");
+        using var console = new ConsoleChannel(log);
+        Write(console, "hello\r\n");
+        console.WriteFromGuest("bulk"u8);
+        console.SendInput("ls\r");
+        Assert.Equal(11, console.BytesFromGuest);
+        Assert.Equal(3, console.BytesToGuest);
+        console.TryReadInput(out _);
+        Assert.Equal(3, console.BytesToGuest); // what the guest has read still counts
+    }
+
+    [Fact]
     public void Every_byte_reaches_console_log_and_readers_by_offset()
     {
         string dir = Directory.CreateTempSubdirectory().FullName;

@@ -16,6 +16,20 @@ public unsafe class GuestMemoryTests
     }
 
     [Fact]
+    public void Only_the_pages_touched_are_resident_on_the_host()
+    {
+        using var memory = new GuestMemory();
+        memory.AddRam(0, 0x100000);
+        memory.AddRam(0x200000, 0x10000);
+        Assert.Equal(0x110000UL, memory.Size);
+        Assert.Equal(0UL, memory.ResidentBytes());
+        memory.Write(0x1234, [1]);
+        memory.Write(0x5000, new byte[0x1001]); // two pages
+        memory.Write(0x200000, [1]);
+        Assert.Equal(4 * 4096UL, memory.ResidentBytes());
+    }
+
+    [Fact]
     public void External_writes_are_announced_so_decoded_code_can_be_dropped()
     {
         using var memory = new GuestMemory();

@@ -21,7 +21,7 @@ public class MachineLifecycleTests
         public void Pause() => Paused = true;
         public void Resume() => Paused = false;
         public GuestMemory? Memory => null;
-        public IReadOnlyDictionary<string, long> Counters => new Dictionary<string, long> { ["Loops"] = 1 };
+        public MachineCounters Measure() => new() { Instructions = 1 };
         public void Dispose() => _stopped.Dispose();
     }
 

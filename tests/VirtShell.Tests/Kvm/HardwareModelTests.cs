@@ -28,7 +28,7 @@ public class HardwareModelTests
         Assert.Equal(ExitReason.DebugExit, guest.Exit!.Reason);
         Assert.Equal(1, guest.Exit.Status);
         Assert.EndsWith("Goodbye.\r\n", Text(guest.Console));
-        Assert.True(guest.Runtime.Counters["IoExits"] > 100, "every UART access is a port exit");
+        Assert.True(guest.Runtime.Measure().IoExits > 100, "every UART access is a port exit");
     }
 
     [KvmFact]

@@ -66,14 +66,46 @@ public class EmulatedHelloTests
         vm.Start();
         long offset = 0;
         GuestConsole.WaitForText(vm, ref offset, "Hello from VirtShell!");
-        long before = vm.Counters["Instructions"];
+        long before = vm.Measure().Instructions!.Value;
         Thread.Sleep(300);
         // Idle in HLT: the guest executes next to nothing while nobody types.
-        Assert.InRange(vm.Counters["Instructions"] - before, 0, 1000);
+        Assert.InRange(vm.Measure().Instructions!.Value - before, 0, 1000);
         vm.Pause();
         Assert.Equal(MachineState.Paused, vm.State);
         vm.Resume();
         vm.Stop(turnOff: true, GuestConsole.Timeout);
         Assert.Equal(ExitReason.StoppedByUser, vm.LastExit!.Reason);
+    }
+
+    [Fact]
+    public void Measure_counts_the_guest_and_what_it_costs_the_host()
+    {
+        RepoPaths.RequireGuest("guests/hello.bin");
+        var host = NewHost();
+        var vm = host.Create(RepoPaths.MachineDef("hello-emulated.js"), "measure-test");
+        Assert.Null(vm.Measure().Instructions); // not running: nothing counts
+        vm.Start();
+        long offset = 0;
+        GuestConsole.WaitForText(vm, ref offset, "Hello from VirtShell!");
+        vm.Console!.SendInput("ping\r");
+        GuestConsole.WaitForText(vm, ref offset, "ping\r\n");
+        // The interpreter adds up the instructions of a run when the run returns (at a HLT): wait for the guest to idle.
+        var deadline = DateTime.UtcNow + GuestConsole.Timeout;
+        while (vm.Measure().HaltExits == 0 && DateTime.UtcNow < deadline) Thread.Sleep(20);
+
+        var m = vm.Measure();
+        Assert.Equal("emulated", m.Model);
+        Assert.True(m.Instructions > 0);
+        Assert.True(m.IoExits > offset, "each byte printed is at least one OUT to the UART");
+        Assert.Equal(0, m.MmioExits);
+        Assert.True(m.HaltExits > 0, "the guest halts while it waits for input");
+        Assert.Null(m.Exits);
+        Assert.True(m.ConsoleBytesOut >= offset, "every byte read so far came out in this run");
+        Assert.Equal(5, m.ConsoleBytesIn);
+        Assert.True(m.CpuTime > TimeSpan.Zero, "the vCPU thread has run");
+        Assert.Equal(1L << 20, m.GuestMemoryBytes);
+        Assert.InRange(m.HostMemoryBytes!.Value, 4096, 1L << 20);
+        vm.Stop(turnOff: true, GuestConsole.Timeout);
+        Assert.Null(vm.Measure().CpuTime);
     }
 }
