@@ -36,4 +36,6 @@ public sealed class TestVirtDefinitionCommand : PSCmdlet
             }
         }
     }
+
+    protected override void StopProcessing() => VirtShellSession.Current.Host.InterruptDefinitionLoads();
 }
