@@ -435,6 +435,88 @@ public sealed class X87Tests
     }
 
     [Fact]
+    public void Zero_over_zero_and_infinity_over_infinity_are_invalid_and_give_the_indefinite()
+    {
+        using var m = new TestMachine();
+        var s = Run(m, a =>
+        {
+            a.fninit();
+            a.fldz();
+            a.fldz();
+            a.fdivp(st1, st0);                       // 0/0: .NET's Math.Sign(NaN) used to end the machine here
+            a.fnstsw(__word_ptr[0x900]);
+            a.fstp(__qword_ptr[0x908]);
+            a.fninit();
+            a.fld1();
+            a.fldz();
+            a.fdivp(st1, st0);                       // 1/0 = +inf, ZE
+            a.fld(st0);
+            a.fdivp(st1, st0);                       // inf/inf
+            a.fnstsw(__word_ptr[0x910]);
+            a.fstp(__qword_ptr[0x918]);
+            a.fninit();
+            a.fld1();
+            a.fldz();
+            a.fdivp(st1, st0);
+            a.fld1();
+            a.fdivrp(st1, st0);                      // 1/inf = +0 exactly: no PE
+            a.fnstsw(__word_ptr[0x920]);
+            a.fstp(__qword_ptr[0x928]);
+            a.hlt();
+        });
+        Assert.Equal(StatusIe, Word(m, 0x900) & 0x7F);
+        Assert.Equal(0xFFF8_0000_0000_0000UL, Qword(m, 0x908));
+        Assert.Equal(StatusIe | StatusZe, Word(m, 0x910) & 0x7F);
+        Assert.Equal(0xFFF8_0000_0000_0000UL, Qword(m, 0x918));
+        Assert.Equal(StatusZe, Word(m, 0x920) & 0x7F);
+        Assert.Equal(0UL, Qword(m, 0x928));
+        Assert.Equal(CpuExitReason.Halted, m.Cpu.Run().Reason);
+    }
+
+    [Fact]
+    public void Unmasked_invalid_zero_over_zero_keeps_the_operands_and_leaves_the_exception_pending()
+    {
+        using var m = new TestMachine();
+        Run(m, a =>
+        {
+            a.fninit();
+            a.mov(__word_ptr[0x8F0], 0x037E);        // IM unmasked
+            a.fldcw(__word_ptr[0x8F0]);
+            a.fldz();
+            a.fldz();
+            a.fdivp(st1, st0);
+            a.fnstsw(__word_ptr[0x900]);
+            a.fnclex();
+            a.fstp(__qword_ptr[0x908]);              // still 0: nothing written, nothing popped
+            a.fstp(__qword_ptr[0x910]);
+            a.hlt();
+        });
+        ushort status = Word(m, 0x900);
+        Assert.Equal(StatusIe | StatusEs | StatusB, status & (0x7F | StatusEs | StatusB));
+        Assert.Equal(6, (status >> 11) & 7);
+        Assert.Equal(0.0, Double(m, 0x908));
+        Assert.Equal(0.0, Double(m, 0x910));
+    }
+
+    private sealed class BrokenDevice : VirtShell.Engine.Buses.IPortDevice
+    {
+        public uint ReadPort(ushort port, int size) => throw new InvalidOperationException("the device broke");
+        public void WritePort(ushort port, int size, uint value) => throw new InvalidOperationException("the device broke");
+    }
+
+    [Fact]
+    public void A_dotnet_exception_under_an_instruction_ends_the_run_as_an_internal_error_naming_it()
+    {
+        using var m = new TestMachine();
+        m.Ports.Register(0x99, 1, new BrokenDevice(), "broken");
+        m.Load16(a => { a.mov(al, 7); a.@out(0x99, al); a.hlt(); });
+        var exit = m.Cpu.Run();
+        Assert.Equal(CpuExitReason.InternalError, exit.Reason);
+        Assert.Contains("interpreter error in out 99h,al (bytes E699) at 1000:", exit.Detail);
+        Assert.Contains("InvalidOperationException: the device broke", exit.Detail);
+    }
+
+    [Fact]
     public void Fsave_and_frstor_round_trip_the_registers_bit_for_bit_in_both_layouts()
     {
         using var m = new TestMachine();
