@@ -1,3 +1,4 @@
+using Iced.Intel;
 using VirtShell.Engine.Buses;
 using VirtShell.Engine.Cpu;
 using VirtShell.Engine.Interrupts;
@@ -64,7 +65,7 @@ public sealed unsafe partial class InterpreterCpu : IVirtualCpu
         {
             return RunLoop();
         }
-        catch (Exception e) when (e is not OutOfMemoryException)
+        catch (Exception e)
         {
             return ExitFor(e);
         }
@@ -97,7 +98,7 @@ public sealed unsafe partial class InterpreterCpu : IVirtualCpu
             Interlocked.Increment(ref _retired);
             return _halted ? new CpuExit(CpuExitReason.Halted) : null;
         }
-        catch (Exception e) when (e is not OutOfMemoryException)
+        catch (Exception e)
         {
             return ExitFor(e);
         }
@@ -113,10 +114,28 @@ public sealed unsafe partial class InterpreterCpu : IVirtualCpu
             case UnimplementedInstruction:
                 return new CpuExit(CpuExitReason.InternalError, e.Message);
             default:
-                // A bug in the interpreter or a device handler: report it with where the guest was, never crash the host.
+                // A bug in the interpreter or a device handler (an OutOfMemoryException too: the guest's own memory is
+                // allocated up front, so it is one): report it with the instruction, never crash the host.
                 return new CpuExit(CpuExitReason.InternalError,
-                    $"interpreter error at {_segs[SegCs].Selector:x4}:{_instrStart:x8}: {e.GetType().Name}: {e.Message}");
+                    $"interpreter error in {InstructionAtStart()} at {_segs[SegCs].Selector:x4}:{_instrStart:x8}: {e.GetType().Name}: {e.Message}");
         }
+    }
+
+    /// <summary>The instruction at CS:EIP of the one that ran last, as text and bytes, for error reports.</summary>
+    private string InstructionAtStart()
+    {
+        var bytes = new byte[15];
+        int n = 0;
+        uint ipMask = _codeMode == Code16 ? 0xFFFF : 0xFFFF_FFFFu;
+        try
+        {
+            for (; n < bytes.Length; n++) bytes[n] = FetchByte(_segs[SegCs].Base + ((_instrStart + (uint)n) & ipMask), out _);
+        }
+        catch (CpuFault) { /* the instruction ends before the page that cannot be fetched */ }
+        var instruction = Decoder.Create(_codeMode switch { Code16 => 16, Code32 => 32, _ => 64 }, new ByteArrayCodeReader(bytes, 0, n), _instrStart)
+            .Decode();
+        return instruction.IsInvalid ? $"(bytes {Convert.ToHexString(bytes, 0, n)})"
+            : $"{instruction} (bytes {Convert.ToHexString(bytes, 0, instruction.Length)})";
     }
 
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]

@@ -131,8 +131,10 @@ public sealed unsafe partial class InterpreterCpu
                     return Float80.Infinity(x.Negative != y.Negative);
                 }
                 r = a / b;
-                // a/b - r has the sign of the remainder a - r·b times the sign of b.
-                err = Math.Sign(Math.FusedMultiplyAdd(-r, b, a)) * Math.Sign(b);
+                // a/b - r has the sign of the remainder a - r·b times the sign of b. A quotient that is not finite
+                // (0/0 and ∞/∞ are invalid, Rounded gives the indefinite) or a divisor that is (r is exactly ±0)
+                // leaves nothing to round, and the remainder would be a NaN.
+                err = double.IsFinite(r) && double.IsFinite(b) ? Math.Sign(Math.FusedMultiplyAdd(-r, b, a)) * Math.Sign(b) : 0;
                 break;
         }
         return Rounded(r, err, double.IsFinite(a) && double.IsFinite(b), ref ex, out up);

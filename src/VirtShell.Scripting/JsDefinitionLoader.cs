@@ -21,6 +21,32 @@ public sealed class JsDefinitionLoader(ScriptLimits? limits = null) : IDefinitio
 {
     private readonly ScriptLimits _limits = Checked(limits ?? new ScriptLimits());
     private readonly SpecCache _specs = new();
+    private readonly HashSet<LoadInProgress> _loading = [];
+
+    /// <summary>A load that a stop request can reach, from before its engine exists until the spec is read.</summary>
+    private sealed class LoadInProgress
+    {
+        private DefinitionEngine? _engine;
+        private bool _stopped;
+
+        public void Attach(DefinitionEngine engine)
+        {
+            lock (this)
+            {
+                _engine = engine;
+                if (_stopped) engine.Stop();
+            }
+        }
+
+        public void Stop()
+        {
+            lock (this)
+            {
+                _stopped = true;
+                _engine?.Stop();
+            }
+        }
+    }
 
     private static ScriptLimits Checked(ScriptLimits limits)
     {
@@ -43,6 +69,20 @@ public sealed class JsDefinitionLoader(ScriptLimits? limits = null) : IDefinitio
         if (nameOverride != null) SpecReader.CheckName(nameOverride, $"{full}: machine name", null);
         if (_specs.Find(full, nameOverride) is { } known) return new LoadedDefinition(known, null);
 
+        var load = new LoadInProgress();
+        lock (_loading) _loading.Add(load);
+        try
+        {
+            return Load(full, nameOverride, load);
+        }
+        finally
+        {
+            lock (_loading) _loading.Remove(load);
+        }
+    }
+
+    private LoadedDefinition Load(string full, string? nameOverride, LoadInProgress load)
+    {
         DefinitionEngine engine;
         try
         {
@@ -53,19 +93,18 @@ public sealed class JsDefinitionLoader(ScriptLimits? limits = null) : IDefinitio
             throw new DefinitionException($"{full}: the JavaScript engine (ClearScript V8) could not start: {e.GetBaseException().Message}");
         }
 
+        load.Attach(engine);
         try
         {
             var link = new MachineLink(engine);
             bool scripted = false;
-            var (spec, functions) = engine.Run(v8 =>
+            // Module code, getters and proxy traps run only in here, within the load budget; what comes out is data.
+            var exported = engine.Run(v8 => engine.Snapshot(Evaluate(engine, v8, full)), _limits.LoadTimeout);
+            var (spec, functions) = new SpecReader(full, engine.Sources).Read(exported, nameOverride, (read, write, source) =>
             {
-                var reader = new SpecReader(full, engine.Sources, fn => (string)engine.Host.InvokeMethod("sourceOf", fn));
-                return reader.Read(Evaluate(v8, full), nameOverride, (descriptor, source) =>
-                {
-                    scripted = true;
-                    return new ScriptPortDevice(link, descriptor, source);
-                });
-            }, _limits.LoadTimeout);
+                scripted = true;
+                return new ScriptPortDevice(link, read, write, source);
+            });
 
             if (functions == null && !scripted)
             {
@@ -80,21 +119,38 @@ public sealed class JsDefinitionLoader(ScriptLimits? limits = null) : IDefinitio
             engine.Dispose();
             if (e is DefinitionException) throw;
             var (message, location) = ScriptErrors.Describe(e, engine.Sources);
-            if (e is ScriptTimeoutException) message = $"the definition's module code {message}";
+            if (e is ScriptTimeoutException or ScriptStoppedException) message = $"the definition's module code {message}";
             throw location != null ? new DefinitionException(message, location) : new DefinitionException($"{full}: {message}");
         }
     }
 
-    /// <summary>Evaluates the definition module (through the document loader, like any import) and returns its namespace.</summary>
-    private static ScriptObject Evaluate(V8ScriptEngine v8, string path)
+    /// <summary>Stops every load in progress at once (Ctrl+C): each fails with an error saying it was stopped.</summary>
+    public void InterruptLoads()
+    {
+        lock (_loading)
+            foreach (var load in _loading) load.Stop();
+    }
+
+    /// <summary>
+    /// Evaluates the definition module (through the document loader, like any import) and returns its default
+    /// export, still a live script value.
+    /// </summary>
+    private static object Evaluate(DefinitionEngine engine, V8ScriptEngine v8, string path)
     {
         const string slot = "__virtshellDefinition";
         // A file URI escapes quotes and backslashes, so it is safe inside a JS string literal as it is.
         string specifier = $"\"{new Uri(path).AbsoluteUri}\"";
-        v8.Execute(new DocumentInfo("virtshell:load") { Category = ModuleCategory.Standard },
+        // With a top-level await the result is the promise of the module's evaluation.
+        var evaluation = v8.Evaluate(new DocumentInfo("virtshell:load") { Category = ModuleCategory.Standard },
             $"import * as definition from {specifier}; globalThis.{slot} = definition;");
-        var ns = (ScriptObject)v8.Global.GetProperty(slot);
+        if (v8.Global.GetProperty(slot) is not ScriptObject ns)
+        {
+            engine.ThrowIfRejected(evaluation, "module");
+            // Nothing can settle a promise once the module code has returned (there are no timers or I/O), so a
+            // module still waiting on a top-level await never finishes.
+            throw new DefinitionException($"{path}: the definition's module code never finished: a top-level await waits on a promise that nothing will settle");
+        }
         v8.Global.DeleteProperty(slot);
-        return ns;
+        return ns.GetProperty("default");
     }
 }

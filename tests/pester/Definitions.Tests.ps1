@@ -101,3 +101,38 @@ Start-VirtMachine -Name hog -ErrorVariable err -ErrorAction SilentlyContinue
         $output | Should -Contain 'state: Crashed'
     }
 }
+
+Describe 'Definitions written to hang the shell' {
+    It 'Test-VirtDefinition on a spinning proxy returns with an error' {
+        $path = New-TestDefinition -FileName 'spin.js' -Text "import { machine } from 'virtshell';`nexport default machine(new Proxy({}, { ownKeys() { while (true) {} } }));`n"
+        $output = Invoke-ChildPwsh @"
+Test-VirtDefinition -Path '$path' -ErrorVariable err -ErrorAction SilentlyContinue
+"error: " + `$err[0].Exception.Message
+"@
+        $output | Should -Contain 'False'
+        ($output | Where-Object { $_ -like 'error: *' }) | Should -Match 'spin\.js: .*did not finish within'
+    }
+
+    It 'Ctrl+C stops Test-VirtDefinition on a spinning proxy at once, and pwsh ends cleanly' {
+        $path = New-TestDefinition -FileName 'spin.js' -Text "import { machine } from 'virtshell';`nexport default machine(new Proxy({}, { ownKeys() { while (true) {} } }));`n"
+        $child = Start-ChildPwsh @"
+[Console]::Out.WriteLine('ready')
+try { Test-VirtDefinition -Path '$path' } finally { [Console]::Out.WriteLine('returned') }
+"@
+        try {
+            $child.StandardOutput.ReadLine() | Should -Be 'ready'
+            Start-Sleep -Seconds 2 # into the load
+            & kill -INT $child.Id
+            $child.WaitForExit(60000) | Should -BeTrue -Because 'a stop request interrupts the script at once'
+            $output = $child.StandardOutput.ReadToEnd()
+            $output | Should -Match 'returned'
+            # Stopped, not timed out: a load that ran out of its budget would have printed False and an error.
+            $output | Should -Not -Match 'False'
+            $child.StandardError.ReadToEnd() | Should -BeNullOrEmpty
+        }
+        finally {
+            if (-not $child.HasExited) { $child.Kill($true) }
+            $child.Dispose()
+        }
+    }
+}

@@ -1,4 +1,5 @@
 using VirtShell.Devices.Hypercall;
+using VirtShell.Engine.Boot;
 using VirtShell.Engine.Definitions;
 using VirtShell.Engine.Devices;
 
@@ -12,6 +13,7 @@ public sealed class HypercallsDeviceType : IDeviceType
 {
     public const ushort DefaultPort = 0x5650;
     public const long MaxBlobBytes = 16 << 20;
+    private const string BlobLimit = "the 16 MiB a blob may have";
 
     public string Name => "hypercalls";
 
@@ -21,9 +23,7 @@ public sealed class HypercallsDeviceType : IDeviceType
         Port(spec);
         foreach (var (name, path) in Blobs(spec))
         {
-            if (!File.Exists(path)) throw DeviceSettings.Error(spec, $"blob '{name}': file {path} does not exist");
-            long length = new FileInfo(path).Length;
-            if (length > MaxBlobBytes) throw DeviceSettings.Error(spec, $"blob '{name}': {path} has {length} bytes, more than the {MaxBlobBytes >> 20} MiB a blob may have");
+            if (GuestFiles.Problem(path, MaxBlobBytes, BlobLimit) is { } problem) throw DeviceSettings.Error(spec, $"blob '{name}': {path} {problem}");
         }
     }
 
@@ -36,9 +36,7 @@ public sealed class HypercallsDeviceType : IDeviceType
         {
             try
             {
-                var bytes = File.ReadAllBytes(path);
-                if (bytes.Length > MaxBlobBytes) throw DeviceSettings.Error(spec, $"blob '{name}': {path} has grown past {MaxBlobBytes >> 20} MiB");
-                blobs[name] = bytes;
+                blobs[name] = GuestFiles.Read(path, MaxBlobBytes, BlobLimit);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {

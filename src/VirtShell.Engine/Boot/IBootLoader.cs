@@ -24,7 +24,7 @@ public static class BootLoaders
 
     internal static byte[] ReadImage(BootSpec spec)
     {
-        try { return File.ReadAllBytes(spec.Image); }
+        try { return GuestFiles.Read(spec.Image, Array.MaxLength, "a byte array can hold"); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new DefinitionException($"boot image '{spec.Image}' cannot be read: {e.Message}", spec.Source);

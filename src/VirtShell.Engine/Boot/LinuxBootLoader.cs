@@ -128,7 +128,7 @@ public sealed class LinuxBootLoader : IBootLoader
     {
         if (spec.Initrd == null) return;
         byte[] initrd;
-        try { initrd = File.ReadAllBytes(spec.Initrd); }
+        try { initrd = GuestFiles.Read(spec.Initrd, Array.MaxLength, "a byte array can hold"); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new DefinitionException($"initrd '{spec.Initrd}' cannot be read: {e.Message}", spec.Source);

@@ -135,7 +135,7 @@ public sealed class MultibootLoader : IBootLoader
 
     private static byte[] ReadModule(BootSpec spec, BootModule module)
     {
-        try { return File.ReadAllBytes(module.Path); }
+        try { return GuestFiles.Read(module.Path, Array.MaxLength, "a byte array can hold"); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new DefinitionException($"module '{module.Path}' cannot be read: {e.Message}", spec.Source);

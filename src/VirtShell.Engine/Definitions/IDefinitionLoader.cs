@@ -7,6 +7,9 @@ public interface IDefinitionLoader
 {
     /// <summary>Loads and validates. Throws <see cref="DefinitionException"/> naming the file and line at fault.</summary>
     LoadedDefinition Load(string path, string? nameOverride = null);
+
+    /// <summary>Makes every load in progress stop at once with a <see cref="DefinitionException"/> (Ctrl+C).</summary>
+    void InterruptLoads() { }
 }
 
 /// <summary>A loaded definition; disposing it releases the script engine behind the hooks.</summary>

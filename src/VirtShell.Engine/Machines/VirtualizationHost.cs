@@ -16,6 +16,9 @@ public sealed class VirtualizationHost(MachineStore store, ModelRegistry models,
     public ModelRegistry Models { get; } = models;
     public IDefinitionLoader Loader { get; } = loader;
 
+    /// <summary>Stops the definition loads in progress (Ctrl+C while Test-VirtDefinition, New- or Start-VirtMachine loads one).</summary>
+    public void InterruptDefinitionLoads() => Loader.InterruptLoads();
+
     /// <summary>Loads and validates a definition without making a machine.</summary>
     public MachineSpec Validate(string definitionPath, string? name = null)
     {

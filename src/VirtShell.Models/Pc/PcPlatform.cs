@@ -1,6 +1,7 @@
 using VirtShell.Devices;
 using VirtShell.Devices.Pci;
 using VirtShell.Devices.Apic;
+using VirtShell.Engine.Boot;
 using VirtShell.Engine.Buses;
 using VirtShell.Engine.Definitions;
 using VirtShell.Engine.Devices;
@@ -43,8 +44,14 @@ public static class PcPlatform
             throw new DefinitionException(
                 $"machine '{spec.Name}': memory must be between {MinMemory / 1024} KiB and {MaxMemory >> 30} GiB, not {spec.MemoryBytes} bytes", spec.Source);
         var boot = spec.Boot ?? throw new DefinitionException($"machine '{spec.Name}' has no boot section", spec.Source);
-        if (!File.Exists(boot.Image))
-            throw new DefinitionException($"boot image '{boot.Image}' does not exist", boot.Source ?? spec.Source);
+        // Loaders read these files whole into host memory; none can be larger than the guest's memory.
+        string limit = $"the machine's memory ({spec.MemoryBytes >> 10} KiB)";
+        var files = new List<(string What, string Path)> { ("boot image", boot.Image) };
+        if (boot.Initrd != null) files.Add(("initrd", boot.Initrd));
+        files.AddRange(boot.Modules.Select(m => ("module", m.Path)));
+        foreach (var (what, path) in files)
+            if (GuestFiles.Problem(path, (long)spec.MemoryBytes, limit) is { } problem)
+                throw new DefinitionException($"{what} '{path}' {problem}", boot.Source ?? spec.Source);
 
         // A dry run of every port and MMIO claim, chipset and RAM first, so an overlap is reported before anything boots.
         var ports = new IoPortBus();

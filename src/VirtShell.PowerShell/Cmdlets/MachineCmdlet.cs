@@ -57,7 +57,11 @@ public abstract class MachineCmdlet : PSCmdlet
     /// <summary>Does this cmdlet's work on one machine; engine exceptions become non-terminating errors.</summary>
     protected abstract void Process(Machine machine);
 
-    protected override void StopProcessing() => _stopping.Cancel();
+    protected override void StopProcessing()
+    {
+        _stopping.Cancel();
+        Session.Host.InterruptDefinitionLoads(); // Start-VirtMachine loads the definition again
+    }
 
     private IReadOnlyList<Machine> SelectedMachines()
     {

@@ -34,6 +34,8 @@ public sealed class NewVirtMachineCommand : PSCmdlet
     [ValidateNotNullOrEmpty]
     public string? Name { get; set; }
 
+    protected override void StopProcessing() => VirtShellSession.Current.Host.InterruptDefinitionLoads();
+
     protected override void ProcessRecord()
     {
         bool literal = ParameterSetName == ByLiteralPath;

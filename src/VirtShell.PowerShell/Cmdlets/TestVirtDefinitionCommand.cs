@@ -55,4 +55,6 @@ public sealed class TestVirtDefinitionCommand : PSCmdlet
             foreach (var path in files) WriteObject(Test(path));
         }
     }
+
+    protected override void StopProcessing() => VirtShellSession.Current.Host.InterruptDefinitionLoads();
 }

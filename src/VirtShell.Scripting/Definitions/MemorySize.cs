@@ -28,7 +28,7 @@ internal static partial class MemorySize
             if (n < 0) return (0, $"memory must be positive, not {n}");
             bytes = (ulong)n;
         }
-        else return (0, value is null ? "memory is required (e.g. memory: '1M')" : $"memory must be a number of bytes or a string such as '1M', not {value}");
+        else return (0, value is null ? "memory is required (e.g. memory: '1M')" : $"memory must be a number of bytes or a string such as '1M', not {JsValues.Describe(value)}");
 
         if (bytes == 0) return (0, "memory must be more than 0 bytes");
         if (bytes % Page != 0) return (0, $"memory ({bytes} bytes) must be a multiple of 4 KiB");

@@ -1,20 +1,20 @@
 using System.Text.RegularExpressions;
-using Microsoft.ClearScript;
 using VirtShell.Engine.Buses;
 using VirtShell.Engine.Definitions;
 using VirtShell.Scripting.Modules;
 
 namespace VirtShell.Scripting.Definitions;
 
-/// <summary>The script side of a definition the hooks need: its hook functions and where each one is.</summary>
-internal sealed record HookFunctions(ScriptObject Target, IReadOnlyDictionary<string, SourceLocation> Locations);
+/// <summary>A hook or script-device function of a definition: which captured function it is, and where it is written.</summary>
+internal sealed record ScriptFunction(int Index, SourceLocation At);
 
 /// <summary>
 /// Reads the default export of a definition module (what <c>machine(...)</c> returned) into a
-/// <see cref="MachineSpec"/>. Runs on the script thread: it walks live script objects. Every error names the file
-/// and line at fault: the constructor call for devices, the property line for machine fields.
+/// <see cref="MachineSpec"/>. It reads the export's snapshot (<see cref="ScriptData"/>), not live script objects, so it
+/// runs anywhere and no script code runs while it does. Every error names the file and line at fault: the
+/// constructor call for devices, the property line for machine fields.
 /// </summary>
-internal sealed partial class SpecReader(string definitionPath, DefinitionSources sources, Func<object, string> sourceOfFunction)
+internal sealed partial class SpecReader(string definitionPath, DefinitionSources sources)
 {
     public static readonly string[] HookNames = ["beforeBoot", "onConsoleLine", "onExit"];
     private static readonly string[] MachineKeys = ["name", "model", "memory", "devices", "boot", "hooks"];
@@ -35,24 +35,26 @@ internal sealed partial class SpecReader(string definitionPath, DefinitionSource
             throw new DefinitionException($"{what} '{name}' is not valid: use 1 to 63 letters, digits, '.', '_' or '-', starting with a letter or digit", at);
     }
 
-    public (MachineSpec Spec, HookFunctions? Hooks) Read(ScriptObject moduleNamespace, string? nameOverride,
-        Func<ScriptObject, SourceLocation, IPortDevice> scriptDevice)
+    /// <summary>
+    /// Reads the snapshot of the default export. <paramref name="scriptDevice"/> makes the implementation of a
+    /// scriptDevice from its read and write functions (null when not given).
+    /// </summary>
+    public (MachineSpec Spec, IReadOnlyDictionary<string, ScriptFunction>? Hooks) Read(object? exported, string? nameOverride,
+        Func<ScriptFunction?, ScriptFunction?, SourceLocation, IPortDevice> scriptDevice)
     {
         var fileStart = new SourceLocation(definitionPath, 1);
-        var exported = moduleNamespace.GetProperty("default");
-        if (exported is Undefined)
+        if (exported is JsMissing)
             throw new DefinitionException("the definition has no default export; end it with `export default machine({ ... })`", fileStart);
-        if (exported is not ScriptObject descriptor || descriptor.GetProperty("__virtshell") as string != "machine")
+        if (exported is not JsObject descriptor || descriptor.Get("__virtshell") as string != "machine" || descriptor.Get("options") is not JsObject options)
             throw new DefinitionException("the default export was not made by machine(...) from 'virtshell'",
                 sources.FindText(definitionPath, "export default") ?? fileStart);
 
-        var at = LocationOf(descriptor.GetProperty("__source")) ?? fileStart;
-        var options = (ScriptObject)descriptor.GetProperty("options");
+        var at = LocationOf(descriptor.Get("__source")) ?? fileStart;
         var sections = new Dictionary<string, object?>();
-        foreach (var key in options.PropertyNames)
+        foreach (var key in options.Keys)
         {
             if (ModelSections.Contains(key))
-                sections[key] = JsValues.ToPlain(options.GetProperty(key), key, PropertyAt(at, key));
+                sections[key] = JsValues.ToPlain(options.Get(key), key, PropertyAt(at, key));
             else if (!MachineKeys.Contains(key))
                 throw new DefinitionException(
                     $"machine(...) has no field '{key}' (fields: {string.Join(", ", MachineKeys.Concat(ModelSections))})", PropertyAt(at, key));
@@ -62,7 +64,7 @@ internal sealed partial class SpecReader(string definitionPath, DefinitionSource
         if (nameOverride == null) CheckName(name, "name", PropertyAt(at, "name"));
         string model = RequireString(options, "model", at);
 
-        var (memory, memoryError) = MemorySize.Parse(Optional(options.GetProperty("memory")));
+        var (memory, memoryError) = MemorySize.Parse(Optional(options.Get("memory")));
         if (memoryError != null) throw new DefinitionException(memoryError, PropertyAt(at, "memory"));
 
         var spec = new MachineSpec
@@ -70,55 +72,56 @@ internal sealed partial class SpecReader(string definitionPath, DefinitionSource
             Name = name,
             Model = model,
             MemoryBytes = memory,
-            Devices = ReadDevices(options.GetProperty("devices"), at, scriptDevice),
-            Boot = ReadBoot(options.GetProperty("boot"), at),
+            Devices = ReadDevices(options.Get("devices"), at, scriptDevice),
+            Boot = ReadBoot(options.Get("boot"), at),
             DefinitionPath = definitionPath,
             Source = at,
             Sections = sections,
         };
-        return (spec, ReadHooks(options.GetProperty("hooks"), at));
+        return (spec, ReadHooks(options.Get("hooks"), at));
     }
 
-    private string RequireString(ScriptObject options, string key, SourceLocation at)
+    private string RequireString(JsObject options, string key, SourceLocation at)
     {
-        var value = options.GetProperty(key);
-        if (value is Undefined or null) throw new DefinitionException($"machine(...) needs a '{key}'", at);
+        var value = options.Get(key);
+        if (value is JsMissing or null) throw new DefinitionException($"machine(...) needs a '{key}'", at);
         if (value is not string text || text.Trim().Length == 0)
-            throw new DefinitionException($"'{key}' must be a non-empty string", PropertyAt(at, key));
+            throw new DefinitionException($"'{key}' must be a non-empty string, not {JsValues.Describe(value)}", PropertyAt(at, key));
         return text;
     }
 
-    private List<DeviceSpec> ReadDevices(object? value, SourceLocation at, Func<ScriptObject, SourceLocation, IPortDevice> scriptDevice)
+    private List<DeviceSpec> ReadDevices(object? value, SourceLocation at, Func<ScriptFunction?, ScriptFunction?, SourceLocation, IPortDevice> scriptDevice)
     {
         var devices = new List<DeviceSpec>();
-        if (value is Undefined) return devices;
+        if (value is JsMissing) return devices;
         var listAt = PropertyAt(at, "devices");
-        if (value is not ScriptObject list || !JsValues.IsArray(value))
-            throw new DefinitionException("'devices' must be an array of devices, e.g. [uart16550({ port: 0x3f8 })]", listAt);
-        int count = (int)(JsValues.AsInteger(list.GetProperty("length")) ?? 0);
-        for (int i = 0; i < count; i++)
+        if (value is JsHugeArray huge) throw JsValues.TooLong("'devices'", huge, listAt);
+        if (value is not JsArray list)
+            throw new DefinitionException($"'devices' must be an array of devices, e.g. [uart16550({{ port: 0x3f8 }})], not {JsValues.Describe(value)}", listAt);
+        for (int i = 0; i < list.Items.Count; i++)
         {
-            var item = list.GetProperty(i);
-            if (item is not ScriptObject device || !JsValues.IsPlainObject(item) || device.GetProperty("type") is not string type)
-                throw new DefinitionException($"devices[{i}] is not a device; make it with a constructor from 'virtshell' (uart16550(...), device(type, ...))", listAt);
-            var source = LocationOf(device.GetProperty("__source")) ?? listAt;
+            var item = list.Items[i];
+            if (item is not JsObject device || device.Get("type") is not string type)
+                throw new DefinitionException($"devices[{i}] is not a device but {JsValues.Describe(item)}; make it with a constructor from 'virtshell' (uart16550(...), device(type, ...))", listAt);
+            var source = LocationOf(device.Get("__source")) ?? listAt;
             devices.Add(ReadDevice(device, type, source, scriptDevice));
         }
         return devices;
     }
 
-    private DeviceSpec ReadDevice(ScriptObject device, string type, SourceLocation source, Func<ScriptObject, SourceLocation, IPortDevice> scriptDevice)
+    private DeviceSpec ReadDevice(JsObject device, string type, SourceLocation source, Func<ScriptFunction?, ScriptFunction?, SourceLocation, IPortDevice> scriptDevice)
     {
         bool scripted = type == "scriptDevice";
         var settings = new Dictionary<string, object?>();
-        foreach (var key in device.PropertyNames)
+        var functions = new Dictionary<string, ScriptFunction>();
+        foreach (var (key, value) in device.Entries)
         {
             if (key is "type" or "__source") continue;
-            var value = device.GetProperty(key);
-            if (value is Undefined) continue;
+            if (value is JsMissing) continue;
             if (scripted && ScriptDeviceFunctions.Contains(key))
             {
-                if (!JsValues.IsFunction(value)) throw new DefinitionException($"scriptDevice: '{key}' must be a function", source);
+                if (value is not JsFunction fn) throw new DefinitionException($"scriptDevice: '{key}' must be a function, not {JsValues.Describe(value)}", source);
+                functions[key] = new ScriptFunction(fn.Index, source);
                 continue;
             }
             var plain = JsValues.ToPlain(value, $"{type}: '{key}'", source);
@@ -130,27 +133,27 @@ internal sealed partial class SpecReader(string definitionPath, DefinitionSource
             Type = type,
             Settings = settings,
             Source = source,
-            Implementation = scripted ? scriptDevice(device, source) : null,
+            Implementation = scripted ? scriptDevice(functions.GetValueOrDefault("read"), functions.GetValueOrDefault("write"), source) : null,
         };
     }
 
     private BootSpec? ReadBoot(object? value, SourceLocation at)
     {
-        if (value is Undefined) return null;
+        if (value is JsMissing) return null;
         var bootAt = PropertyAt(at, "boot");
-        if (value is not ScriptObject boot || !JsValues.IsPlainObject(value))
-            throw new DefinitionException("'boot' must be an object: { image, load, type, entry, mode }", bootAt);
-        foreach (var key in boot.PropertyNames)
+        if (value is not JsObject boot)
+            throw new DefinitionException($"'boot' must be an object: {{ image, load, type, entry, mode }}, not {JsValues.Describe(value)}", bootAt);
+        foreach (var key in boot.Keys)
             if (!BootKeys.Contains(key))
                 throw new DefinitionException($"boot has no field '{key}' (fields: {string.Join(", ", BootKeys)})", PropertyAt(bootAt, key));
 
-        if (boot.GetProperty("image") is not string image || image.Trim().Length == 0)
+        if (boot.Get("image") is not string image || image.Trim().Length == 0)
             throw new DefinitionException("boot needs an 'image': the path of the guest image, relative to the definition", PropertyAt(bootAt, "image"));
         string imagePath = Path.GetFullPath(image, _folder);
         if (!File.Exists(imagePath))
             throw new DefinitionException($"boot image '{image}' does not exist (looked for {imagePath})", bootAt);
 
-        var kind = Optional(boot.GetProperty("type")) switch
+        var kind = Optional(boot.Get("type")) switch
         {
             null or "flat" => BootKind.Flat,
             "bootSector" => BootKind.BootSector,
@@ -158,7 +161,7 @@ internal sealed partial class SpecReader(string definitionPath, DefinitionSource
             "linux" => BootKind.Linux,
             var other => throw new DefinitionException($"boot type '{other}' is unknown: use 'flat', 'bootSector', 'multiboot' or 'linux'", PropertyAt(bootAt, "type")),
         };
-        var mode = Optional(boot.GetProperty("mode")) switch
+        var mode = Optional(boot.Get("mode")) switch
         {
             null or "real" when kind != BootKind.Linux => CpuStartMode.Real,
             null or "protected" => CpuStartMode.Protected,
@@ -175,17 +178,17 @@ internal sealed partial class SpecReader(string definitionPath, DefinitionSource
             Mode = mode,
             CommandLine = OptionalString(boot, "cmdline", bootAt),
             Initrd = ExistingFile(OptionalString(boot, "initrd", bootAt), "initrd", bootAt),
-            Modules = ReadModules(boot.GetProperty("modules"), bootAt),
+            Modules = ReadModules(boot.Get("modules"), bootAt),
             Source = bootAt,
         };
     }
 
-    private static string? OptionalString(ScriptObject owner, string key, SourceLocation at) =>
-        Optional(owner.GetProperty(key)) switch
+    private static string? OptionalString(JsObject owner, string key, SourceLocation at) =>
+        Optional(owner.Get(key)) switch
         {
             null => null,
             string text => text,
-            var other => throw new DefinitionException($"'{key}' must be a string, not {other}", at),
+            var other => throw new DefinitionException($"'{key}' must be a string, not {JsValues.Describe(other)}", at),
         };
 
     /// <summary>A path relative to the definition that must exist, or null when not given.</summary>
@@ -200,17 +203,17 @@ internal sealed partial class SpecReader(string definitionPath, DefinitionSource
     private List<BootModule> ReadModules(object? value, SourceLocation at)
     {
         var modules = new List<BootModule>();
-        if (value is Undefined) return modules;
-        if (value is not ScriptObject list || !JsValues.IsArray(value))
-            throw new DefinitionException("boot 'modules' must be an array of paths or { path, cmdline }", at);
-        int count = (int)(JsValues.AsInteger(list.GetProperty("length")) ?? 0);
-        for (int i = 0; i < count; i++)
+        if (value is JsMissing) return modules;
+        if (value is JsHugeArray huge) throw JsValues.TooLong("boot 'modules'", huge, at);
+        if (value is not JsArray list)
+            throw new DefinitionException($"boot 'modules' must be an array of paths or {{ path, cmdline }}, not {JsValues.Describe(value)}", at);
+        for (int i = 0; i < list.Items.Count; i++)
         {
-            var item = list.GetProperty(i);
+            var item = list.Items[i];
             var (path, cmdline) = item switch
             {
                 string p => (p, (string?)null),
-                ScriptObject o when JsValues.IsPlainObject(item) => (OptionalString(o, "path", at), OptionalString(o, "cmdline", at)),
+                JsObject o => (OptionalString(o, "path", at), OptionalString(o, "cmdline", at)),
                 _ => (null, null),
             };
             modules.Add(new BootModule
@@ -222,42 +225,42 @@ internal sealed partial class SpecReader(string definitionPath, DefinitionSource
         return modules;
     }
 
-    private ulong? Address(ScriptObject boot, string key, SourceLocation bootAt)
+    private ulong? Address(JsObject boot, string key, SourceLocation bootAt)
     {
-        var value = Optional(boot.GetProperty(key));
+        var value = Optional(boot.Get(key));
         if (value is null) return null;
         if (JsValues.AsInteger(value) is long n && n >= 0) return (ulong)n;
-        throw new DefinitionException($"boot '{key}' must be an address (an integer of 0 or more), not {value}", PropertyAt(bootAt, key));
+        throw new DefinitionException($"boot '{key}' must be an address (an integer of 0 or more), not {JsValues.Describe(value)}", PropertyAt(bootAt, key));
     }
 
-    private HookFunctions? ReadHooks(object? value, SourceLocation at)
+    private Dictionary<string, ScriptFunction>? ReadHooks(object? value, SourceLocation at)
     {
-        if (value is Undefined) return null;
+        if (value is JsMissing) return null;
         var hooksAt = PropertyAt(at, "hooks");
-        if (value is not ScriptObject hooks || !JsValues.IsPlainObject(value))
-            throw new DefinitionException($"'hooks' must be an object with any of {string.Join(", ", HookNames)}", hooksAt);
-        var locations = new Dictionary<string, SourceLocation>();
-        foreach (var key in hooks.PropertyNames)
+        if (value is not JsObject hooks)
+            throw new DefinitionException($"'hooks' must be an object with any of {string.Join(", ", HookNames)}, not {JsValues.Describe(value)}", hooksAt);
+        var found = new Dictionary<string, ScriptFunction>();
+        foreach (var (key, fn) in hooks.Entries)
         {
             if (!HookNames.Contains(key))
                 throw new DefinitionException($"there is no hook '{key}' (hooks: {string.Join(", ", HookNames)})", PropertyAt(hooksAt, key));
-            var fn = hooks.GetProperty(key);
-            if (fn is Undefined) continue;
-            if (!JsValues.IsFunction(fn)) throw new DefinitionException($"hook '{key}' must be a function", PropertyAt(hooksAt, key));
-            locations[key] = sources.FindFunction(sourceOfFunction(fn)) ?? PropertyAt(hooksAt, key);
+            if (fn is JsMissing) continue;
+            if (fn is not JsFunction function)
+                throw new DefinitionException($"hook '{key}' must be a function, not {JsValues.Describe(fn)}", PropertyAt(hooksAt, key));
+            found[key] = new ScriptFunction(function.Index, sources.FindFunction(function.Source) ?? PropertyAt(hooksAt, key));
         }
-        return locations.Count > 0 ? new HookFunctions(hooks, locations) : null;
+        return found.Count > 0 ? found : null;
     }
 
     private SourceLocation? LocationOf(object? source)
     {
-        if (source is not ScriptObject s || s.GetProperty("file") is not string file) return null;
-        int line = (int)(JsValues.AsInteger(s.GetProperty("line")) ?? 0);
-        int column = (int)(JsValues.AsInteger(s.GetProperty("column")) ?? 0);
+        if (source is not JsObject s || s.Get("file") is not string file) return null;
+        int line = (int)Math.Clamp(JsValues.AsInteger(s.Get("line")) ?? 0, 0, int.MaxValue);
+        int column = (int)Math.Clamp(JsValues.AsInteger(s.Get("column")) ?? 0, 0, int.MaxValue);
         return line > 0 ? new SourceLocation(sources.Known(file) ?? file, line, column) : null;
     }
 
     private SourceLocation PropertyAt(SourceLocation from, string key) => sources.FindProperty(from, key) ?? from;
 
-    private static object? Optional(object? value) => value is Undefined ? null : value;
+    private static object? Optional(object? value) => value is JsMissing ? null : value;
 }

@@ -11,7 +11,7 @@ namespace VirtShell.Scripting.Hooks;
 /// beforeBoot and onExit make the caller wait, onConsoleLine is queued so the guest never waits (lines run in order,
 /// and onExit runs after the lines queued before it). Disposing releases the engine.
 /// </summary>
-internal sealed class ScriptHooks(MachineLink link, HookFunctions? functions) : IMachineHooks
+internal sealed class ScriptHooks(MachineLink link, IReadOnlyDictionary<string, ScriptFunction>? functions) : IMachineHooks
 {
     /// <summary>How long lines queued before the exit may keep onExit (and so the machine's stop) waiting.</summary>
     private static readonly TimeSpan ExitDrain = TimeSpan.FromSeconds(2);
@@ -70,7 +70,7 @@ internal sealed class ScriptHooks(MachineLink link, HookFunctions? functions) : 
             vm.Log($"{skipped} console lines queued at exit did not reach onConsoleLine within {ExitDrain.TotalSeconds:0} s");
     }
 
-    private bool Has(string hook) => functions?.Locations.ContainsKey(hook) == true;
+    private bool Has(string hook) => functions?.ContainsKey(hook) == true;
 
     private void Call(string hook, IMachineApi vm, params object[] args)
     {
@@ -80,14 +80,14 @@ internal sealed class ScriptHooks(MachineLink link, HookFunctions? functions) : 
         }
         catch (ObjectDisposedException)
         {
-            throw new HookException($"hook {hook} ({functions!.Locations[hook]}) cannot run: the definition's script engine has been released");
+            throw new HookException($"hook {hook} ({functions![hook].At}) cannot run: the definition's script engine has been released");
         }
     }
 
     /// <summary>Runs a hook on the script thread (the caller is there) and turns any failure into HookException.</summary>
     private void CallHere(string hook, IMachineApi vm, params object[] args)
     {
-        var at = functions!.Locations[hook];
+        var function = functions![hook];
         try
         {
             link.Engine.RunHere(_ =>
@@ -96,15 +96,17 @@ internal sealed class ScriptHooks(MachineLink link, HookFunctions? functions) : 
                 scriptArgs[0] = FacadeFor(vm);
                 for (int i = 0; i < args.Length; i++)
                     scriptArgs[i + 1] = args[i] is MachineExit exit ? ExitObject(exit) : args[i];
-                return functions.Target.InvokeMethod(hook, scriptArgs);
+                return link.Engine.CallFunction(function.Index, hook, scriptArgs);
             }, link.Budget);
         }
         catch (Exception e)
         {
             var (message, location) = ScriptErrors.Describe(e, link.Engine.Sources);
+            // An async hook's rejection may come while another hook runs (a promise that hook settled).
+            string failed = e is ScriptRejectionException r && functions.TryGetValue(r.Label, out var other) ? r.Label : hook;
             throw e is ScriptTimeoutException or ScriptHeapException
-                ? new HookException($"hook {hook} ({at}) {message}")
-                : new HookException($"hook {hook} failed at {location ?? at}: {message}");
+                ? new HookException($"hook {hook} ({function.At}) {message}")
+                : new HookException($"hook {failed} failed at {location ?? functions[failed].At}: {message}");
         }
     }
 

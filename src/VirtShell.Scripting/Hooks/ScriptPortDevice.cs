@@ -1,4 +1,3 @@
-using Microsoft.ClearScript;
 using VirtShell.Engine.Buses;
 using VirtShell.Engine.Definitions;
 using VirtShell.Scripting.Definitions;
@@ -12,35 +11,35 @@ namespace VirtShell.Scripting.Hooks;
 /// A failing or overrunning call fails the machine (IMachineApi.Fail) and from then on the device reads as all ones
 /// and ignores writes, like a port nothing drives. Before BeforeBoot the device knows no machine and does the same.
 /// </summary>
-internal sealed class ScriptPortDevice(MachineLink link, ScriptObject descriptor, SourceLocation source) : IPortDevice
+internal sealed class ScriptPortDevice(MachineLink link, ScriptFunction? read, ScriptFunction? write, SourceLocation source) : IPortDevice
 {
     private volatile bool _broken;
 
     public uint ReadPort(ushort port, int size)
     {
         uint ones = size switch { 1 => 0xFFu, 2 => 0xFFFFu, _ => 0xFFFF_FFFFu };
-        object? result = Call("read", port, size, null);
+        object? result = Call("read", read, port, size, null);
         if (result is null) return ones;
         if (JsValues.AsInteger(result) is long value) return (uint)value & ones;
         Fail("read", port, $"returned {Describe(result)}, not a number");
         return ones;
     }
 
-    public void WritePort(ushort port, int size, uint value) => Call("write", port, size, value);
+    public void WritePort(ushort port, int size, uint value) => Call("write", write, port, size, value);
 
     /// <summary>Calls read or write; null when there is nothing to call or the call failed (and failed the machine).</summary>
-    private object? Call(string function, ushort port, int size, uint? value)
+    private object? Call(string function, ScriptFunction? target, ushort port, int size, uint? value)
     {
-        if (_broken || link.Api is null) return null;
+        if (_broken || link.Api is null || target is null) return null;
+        string label = $"scriptDevice {function}";
         try
         {
             return link.Engine.Run(_ =>
             {
-                if (!JsValues.IsFunction(descriptor.GetProperty(function))) return null;
                 var result = value is uint v
-                    ? descriptor.InvokeMethod(function, (int)port, size, (double)v)
-                    : descriptor.InvokeMethod(function, (int)port, size);
-                return result is Undefined ? null : result;
+                    ? link.Engine.CallFunction(target.Index, label, (int)port, size, (double)v)
+                    : link.Engine.CallFunction(target.Index, label, (int)port, size);
+                return result is Microsoft.ClearScript.Undefined ? null : result;
             }, link.Budget, urgent: true);
         }
         catch (Exception e)

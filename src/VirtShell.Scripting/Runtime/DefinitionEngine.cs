@@ -9,8 +9,11 @@ namespace VirtShell.Scripting.Runtime;
 
 /// <summary>
 /// One definition's V8 engine and the script thread that alone may call into it. Every call has a time budget: a
-/// watchdog timer interrupts a call that overruns it. The heap is limited by ClearScript's heap monitor, which
-/// fails the running script instead of letting V8 abort the process.
+/// watchdog timer interrupts a call that overruns it, and <see cref="Stop"/> interrupts it at once. The heap is
+/// limited by ClearScript's heap monitor, which fails the running script instead of letting V8 abort the process.
+/// Script code runs only inside these calls: ClearScript can interrupt nothing else, so guards.js takes away what
+/// V8 would run from tasks of its own, and definitions are read through one snapshot (hostbridge.js) made inside a
+/// call rather than by walking their objects from here.
 /// </summary>
 internal sealed class DefinitionEngine : IDisposable
 {
@@ -21,6 +24,8 @@ internal sealed class DefinitionEngine : IDisposable
     private ScriptObject? _host;
     private bool _running;
     private bool _timedOut;
+    private bool _stopRequested;
+    private readonly List<ScriptRejectionException> _rejections = [];
     private long _deadline;
     private bool _heapToggle;
     private bool _disposed;
@@ -80,7 +85,9 @@ internal sealed class DefinitionEngine : IDisposable
             engine.DocumentSettings.Loader = new DefinitionDocumentLoader(Path.GetDirectoryName(DefinitionPath)!, Sources);
             engine.DocumentSettings.AddSystemDocument("virtshell", ModuleCategory.Standard, Resource("virtshell.js"));
             ((ScriptObject)engine.Evaluate(new DocumentInfo("virtshell:guards"), Resource("guards.js"))).Invoke(false, (double)(heap / 8));
-            _host = (ScriptObject)engine.Evaluate(new DocumentInfo("virtshell:host"), Resource("hostbridge.js"));
+            var bridge = (ScriptObject)engine.Evaluate(new DocumentInfo("virtshell:host"), Resource("hostbridge.js"));
+            _host = (ScriptObject)bridge.Invoke(false, new Action<string, string, string>(
+                (label, message, stack) => _rejections.Add(new ScriptRejectionException(label, message, stack))));
         }
         catch
         {
@@ -103,6 +110,62 @@ internal sealed class DefinitionEngine : IDisposable
 
     public int PendingWork => _thread.Pending;
 
+    /// <summary>
+    /// Copies <paramref name="value"/> out of V8 as plain data (<see cref="Definitions.ScriptData"/>); its functions
+    /// become indices for <see cref="CallFunction"/>. Script work: call it inside <see cref="RunHere"/>.
+    /// </summary>
+    public object? Snapshot(object value) =>
+        Definitions.ScriptData.Parse((string)Host.InvokeMethod("snapshot", value,
+            Definitions.ScriptData.MaxDepth, Definitions.ScriptData.MaxArrayLength, Definitions.ScriptData.MaxValues));
+
+    /// <summary>
+    /// Calls function <paramref name="index"/> of the snapshot. A promise it returns that rejects fails the call
+    /// around it (or the next one) as a <see cref="ScriptRejectionException"/> labelled <paramref name="label"/>.
+    /// Script work: call it inside <see cref="RunHere"/>.
+    /// </summary>
+    public object CallFunction(int index, string label, params object[] args)
+    {
+        var all = new object[args.Length + 2];
+        all[0] = index;
+        all[1] = label;
+        args.CopyTo(all, 2);
+        return Host.InvokeMethod("call", all);
+    }
+
+    /// <summary>
+    /// Throws the rejection of <paramref name="promise"/> if it has rejected by the end of this call into V8 (a
+    /// module whose top-level await failed). Script work: call it inside <see cref="RunHere"/>.
+    /// </summary>
+    public void ThrowIfRejected(object promise, string label)
+    {
+        Host.InvokeMethod("watch", promise, label);
+        ThrowRejection();
+    }
+
+    private void ThrowRejection()
+    {
+        if (_rejections.Count == 0) return;
+        var first = _rejections[0];
+        _rejections.Clear();
+        throw first;
+    }
+
+    /// <summary>
+    /// Interrupts the running call at once and fails every later one (Ctrl+C while a definition loads). The engine
+    /// is still released as usual.
+    /// </summary>
+    public void Stop()
+    {
+        lock (_watchGate)
+        {
+            if (_stopRequested) return;
+            _stopRequested = true;
+            if (!_running) return;
+            try { _engine?.Interrupt(); }
+            catch (ObjectDisposedException) { /* released meanwhile */ }
+        }
+    }
+
     /// <summary>Runs <paramref name="work"/> on the script thread within <paramref name="budget"/>, waiting for it.</summary>
     public T Run<T>(Func<V8ScriptEngine, T> work, TimeSpan budget, bool urgent = false) =>
         _thread.Invoke(() => RunHere(work, budget), urgent);
@@ -120,6 +183,7 @@ internal sealed class DefinitionEngine : IDisposable
         bool nested;
         lock (_watchGate)
         {
+            if (_stopRequested) throw new ScriptStoppedException();
             nested = _running;
             if (!nested)
             {
@@ -132,7 +196,13 @@ internal sealed class DefinitionEngine : IDisposable
         _watchdog.Change(budget, Timeout.InfiniteTimeSpan);
         try
         {
-            return work(engine);
+            var result = work(engine);
+            ThrowRejection(); // a promise that rejected while this call ran: its error is this call's
+            return result;
+        }
+        catch (ScriptInterruptedException) when (Stopped)
+        {
+            throw new ScriptStoppedException();
         }
         catch (ScriptInterruptedException) when (TimedOut)
         {
@@ -152,6 +222,8 @@ internal sealed class DefinitionEngine : IDisposable
     }
 
     private bool TimedOut { get { lock (_watchGate) return _timedOut; } }
+
+    private bool Stopped { get { lock (_watchGate) return _stopRequested; } }
 
     private void Watch()
     {

@@ -12,6 +12,17 @@ internal sealed class ScriptTimeoutException(TimeSpan budget)
 internal sealed class ScriptHeapException(ulong limit)
     : Exception($"exceeded the script heap limit of {limit >> 20} MiB");
 
+/// <summary>A stop request (Ctrl+C) interrupted the script, or came before it ran.</summary>
+internal sealed class ScriptStoppedException()
+    : Exception("was stopped by a stop request (Ctrl+C)");
+
+/// <summary>A promise returned by a definition's function (an async hook) rejected; <see cref="Label"/> names the function.</summary>
+internal sealed class ScriptRejectionException(string label, string message, string stack) : Exception(message)
+{
+    public string Label { get; } = label;
+    public string Stack { get; } = stack;
+}
+
 /// <summary>
 /// Turns what ClearScript throws into a message and a place in the definition. Nothing of ClearScript (types,
 /// host stack traces) gets past this: callers wrap the result in DefinitionException or HookException.
@@ -22,7 +33,8 @@ internal static class ScriptErrors
     {
         for (var e = error; e != null; e = e.InnerException)
             if (e is ImportException import) return (import.Message, import.Location);
-        if (error is ScriptTimeoutException or ScriptHeapException) return (error.Message, null);
+        if (error is ScriptTimeoutException or ScriptHeapException or ScriptStoppedException) return (error.Message, null);
+        if (error is ScriptRejectionException rejection) return (FirstLine(rejection.Message), LocationIn(rejection.Stack, sources));
         if (error is ScriptEngineException script)
             return (FirstLine(script.Message), LocationIn(script.ErrorDetails, sources));
         if (error is ObjectDisposedException) return ("the definition's script engine has been released", null);

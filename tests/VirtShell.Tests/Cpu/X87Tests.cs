@@ -435,6 +435,135 @@ public sealed class X87Tests
     }
 
     [Fact]
+    public void Zero_over_zero_and_infinity_over_infinity_are_invalid_and_give_the_indefinite()
+    {
+        using var m = new TestMachine();
+        var s = Run(m, a =>
+        {
+            a.fninit();
+            a.fldz();
+            a.fldz();
+            a.fdivp(st1, st0);                       // 0/0: .NET's Math.Sign(NaN) used to end the machine here
+            a.fnstsw(__word_ptr[0x900]);
+            a.fstp(__qword_ptr[0x908]);
+            a.fninit();
+            a.fld1();
+            a.fldz();
+            a.fdivp(st1, st0);                       // 1/0 = +inf, ZE
+            a.fld(st0);
+            a.fdivp(st1, st0);                       // inf/inf
+            a.fnstsw(__word_ptr[0x910]);
+            a.fstp(__qword_ptr[0x918]);
+            a.fninit();
+            a.fld1();
+            a.fldz();
+            a.fdivp(st1, st0);
+            a.fld1();
+            a.fdivrp(st1, st0);                      // 1/inf = +0 exactly: no PE
+            a.fnstsw(__word_ptr[0x920]);
+            a.fstp(__qword_ptr[0x928]);
+            a.hlt();
+        });
+        Assert.Equal(StatusIe, Word(m, 0x900) & 0x7F);
+        Assert.Equal(0xFFF8_0000_0000_0000UL, Qword(m, 0x908));
+        Assert.Equal(StatusIe | StatusZe, Word(m, 0x910) & 0x7F);
+        Assert.Equal(0xFFF8_0000_0000_0000UL, Qword(m, 0x918));
+        Assert.Equal(StatusZe, Word(m, 0x920) & 0x7F);
+        Assert.Equal(0UL, Qword(m, 0x928));
+        Assert.Equal(CpuExitReason.Halted, m.Cpu.Run().Reason);
+    }
+
+    [Fact]
+    public void Unmasked_invalid_zero_over_zero_keeps_the_operands_and_leaves_the_exception_pending()
+    {
+        using var m = new TestMachine();
+        Run(m, a =>
+        {
+            a.fninit();
+            a.mov(__word_ptr[0x8F0], 0x037E);        // IM unmasked
+            a.fldcw(__word_ptr[0x8F0]);
+            a.fldz();
+            a.fldz();
+            a.fdivp(st1, st0);
+            a.fnstsw(__word_ptr[0x900]);
+            a.fnclex();
+            a.fstp(__qword_ptr[0x908]);              // still 0: nothing written, nothing popped
+            a.fstp(__qword_ptr[0x910]);
+            a.hlt();
+        });
+        ushort status = Word(m, 0x900);
+        Assert.Equal(StatusIe | StatusEs | StatusB, status & (0x7F | StatusEs | StatusB));
+        Assert.Equal(6, (status >> 11) & 7);
+        Assert.Equal(0.0, Double(m, 0x908));
+        Assert.Equal(0.0, Double(m, 0x910));
+    }
+
+    /// <summary>
+    /// Random x87 programs over operands chosen to hit the edges (zeros, infinities, NaNs, denormals, extreme
+    /// exponents and integers) under every rounding and precision control, masked and unmasked: whatever the guest
+    /// computes, the run ends at its HLT, never in an interpreter error.
+    /// </summary>
+    [Fact]
+    public void Random_x87_programs_on_edge_operands_never_end_in_an_interpreter_error()
+    {
+        double[] edges = [0.0, -0.0, 1.0, -1.5, double.PositiveInfinity, double.NegativeInfinity, double.NaN,
+            BitConverter.Int64BitsToDouble(0x7FF0_0000_0000_0001), double.Epsilon, -double.Epsilon, double.MaxValue,
+            -double.MaxValue, 1e-308, 3e300, Math.PI * 1e19, 9.2233720368547758e18, -9.2233720368547758e18, 0.5, 2.5];
+        var random = new Random(13);
+        Action<Assembler>[] ops =
+        [
+            a => a.fadd(st0, st1), a => a.fsub(st0, st2), a => a.fsubr(st0, st1), a => a.fmul(st0, st3),
+            a => a.fdiv(st0, st1), a => a.fdivr(st0, st2), a => a.fdivp(st1, st0), a => a.fmulp(st2, st0),
+            a => a.fchs(), a => a.fabs(), a => a.fsqrt(), a => a.frndint(), a => a.fscale(), a => a.fxtract(),
+            a => a.fprem(), a => a.fprem1(), a => a.fcom(st0, st1), a => a.fucomi(st0, st2), a => a.ftst(), a => a.fxam(),
+            a => a.fsin(), a => a.fcos(), a => a.fsincos(), a => a.fptan(), a => a.fpatan(), a => a.f2xm1(),
+            a => a.fyl2x(), a => a.fyl2xp1(), a => a.fxch(st0, st3), a => a.fincstp(), a => a.fdecstp(), a => a.ffree(st2),
+            a => a.fld(__qword_ptr[0x800 + 8 * random.Next(edges.Length)]), a => a.fild(__qword_ptr[0xA00 + 8 * random.Next(4)]),
+            a => a.fild(__dword_ptr[0xA00 + 8 * random.Next(4)]), a => a.fistp(__qword_ptr[0xB00]), a => a.fistp(__word_ptr[0xB00]),
+            a => a.fist(__dword_ptr[0xB00]), a => a.fst(__dword_ptr[0xB00]), a => a.fstp(__qword_ptr[0xB00]),
+            a => a.fstp(__tword_ptr[0xB00]), a => a.fld(__tword_ptr[0xB00]), a => a.fadd(__dword_ptr[0xA00]),
+            a => a.fidiv(__word_ptr[0xA00 + 8 * random.Next(4)]), a => a.fdiv(__qword_ptr[0x800 + 8 * random.Next(edges.Length)]),
+            a => a.fnclex(), a => a.fldcw(__word_ptr[0xC00 + 2 * random.Next(8)]),
+        ];
+        for (int program = 0; program < 60; program++)
+        {
+            using var m = new TestMachine();
+            for (int i = 0; i < edges.Length; i++) Put(m, (ushort)(0x800 + 8 * i), edges[i]);
+            long[] integers = [0, long.MinValue, long.MaxValue, -1];
+            for (int i = 0; i < integers.Length; i++) Put(m, (ushort)(0xA00 + 8 * i), integers[i]);
+            // Control words: every rounding and precision control, exceptions masked or not.
+            for (int i = 0; i < 8; i++) m.Memory.Write(Ds + 0xC00 + (ulong)(2 * i), BitConverter.GetBytes((ushort)((i < 4 ? 0x037F : 0x0340) | (i & 3) << 10 | (random.Next(3) << 8))));
+            m.Load16(a =>
+            {
+                a.fninit();
+                for (int n = 0; n < 150; n++) ops[random.Next(ops.Length)](a);
+                a.fnclex();
+                a.hlt();
+            });
+            var exit = m.Cpu.Run();
+            Assert.True(exit.Reason == CpuExitReason.Halted, $"program {program}: {exit.Reason}: {exit.Detail}");
+        }
+    }
+
+    private sealed class BrokenDevice : VirtShell.Engine.Buses.IPortDevice
+    {
+        public uint ReadPort(ushort port, int size) => throw new InvalidOperationException("the device broke");
+        public void WritePort(ushort port, int size, uint value) => throw new InvalidOperationException("the device broke");
+    }
+
+    [Fact]
+    public void A_dotnet_exception_under_an_instruction_ends_the_run_as_an_internal_error_naming_it()
+    {
+        using var m = new TestMachine();
+        m.Ports.Register(0x99, 1, new BrokenDevice(), "broken");
+        m.Load16(a => { a.mov(al, 7); a.@out(0x99, al); a.hlt(); });
+        var exit = m.Cpu.Run();
+        Assert.Equal(CpuExitReason.InternalError, exit.Reason);
+        Assert.Contains("interpreter error in out 99h,al (bytes E699) at 1000:", exit.Detail);
+        Assert.Contains("InvalidOperationException: the device broke", exit.Detail);
+    }
+
+    [Fact]
     public void Fsave_and_frstor_round_trip_the_registers_bit_for_bit_in_both_layouts()
     {
         using var m = new TestMachine();

@@ -139,7 +139,7 @@ public sealed class ParavirtualDeviceTypeTests : IDisposable
     [Fact]
     public void Hypercalls_BadBlobs_AreNamed()
     {
-        Assert.Contains("blob 'motd': file", Rejected(Spec("hypercalls", new() { ["blobs"] = new Dictionary<string, object?> { ["motd"] = "nope.txt" } })));
+        Assert.Contains("does not exist", Rejected(Spec("hypercalls", new() { ["blobs"] = new Dictionary<string, object?> { ["motd"] = "nope.txt" } })));
         Assert.Contains("blob name 'a b'", Rejected(Spec("hypercalls", new() { ["blobs"] = new Dictionary<string, object?> { ["a b"] = "hello.txt" } })));
         Assert.Contains("'blobs.x' must be a string", Rejected(Spec("hypercalls", new() { ["blobs"] = new Dictionary<string, object?> { ["x"] = 5L } })));
         Assert.Contains("'blobs' must be an object", Rejected(Spec("hypercalls", new() { ["blobs"] = "hello.txt" })));
