@@ -16,8 +16,10 @@ public sealed unsafe partial class InterpreterCpu
     private uint StackMask => _stack32 ? 0xFFFF_FFFFu : 0xFFFF;
     private uint Sp => (uint)_gpr[RegEsp] & StackMask;
 
-    private void SetSp(uint value) =>
-        _gpr[RegEsp] = _stack32 ? value : (_gpr[RegEsp] & ~0xFFFFUL) | (value & 0xFFFF);
+    private void SetSp(uint value) => SetSp(value, _stack32);
+
+    private void SetSp(uint value, bool stack32) =>
+        _gpr[RegEsp] = stack32 ? value : (_gpr[RegEsp] & ~0xFFFFUL) | (value & 0xFFFF);
 
     private void Push(uint value, int size)
     {
@@ -58,8 +60,11 @@ public sealed unsafe partial class InterpreterCpu
             if (r.IsSegmentRegister())
             {
                 uint sel = c.PeekStack(0, size);
+                // The pop belongs to the old stack: POP SS advances SP by the B bit of the SS it replaces.
+                bool stack32 = c._stack32;
+                uint next = (c.Sp + (uint)size) & c.StackMask;
                 c.WriteReg(r, sel & 0xFFFF);
-                c.SetSp(c.Sp + (uint)size);
+                c.SetSp(next, stack32);
                 if (r == Iced.Intel.Register.SS) c._interruptShadow = true;
                 return;
             }

@@ -1,4 +1,5 @@
 using VirtShell.Devices;
+using VirtShell.Engine.Boot;
 using VirtShell.Engine.Buses;
 using VirtShell.Engine.Definitions;
 using VirtShell.Engine.Devices;
@@ -47,6 +48,7 @@ public static class PcPlatform
         var nobody = new UnclaimedPort();
         foreach (var (first, count, owner) in chipsetPorts ?? PcChipset.Ports) ports.Register(first, count, nobody, owner);
         mmio.Register(0, spec.MemoryBytes, nobody, "RAM");
+        foreach (var (start, length) in BootLoaders.Regions(boot)) mmio.Register(start, length, nobody, $"boot image '{Path.GetFileName(boot.Image)}'");
         foreach (var device in spec.Devices)
         {
             var type = FindType(device, types);
@@ -76,6 +78,7 @@ public static class PcPlatform
         try
         {
             memory.AddRam(0, (spec.MemoryBytes + MemoryBlock.PageSize - 1) & ~(MemoryBlock.PageSize - 1));
+            foreach (var (start, length) in BootLoaders.Regions(spec.Boot!)) memory.AddRam(start, length);
             var ports = new IoPortBus();
             var mmio = new MmioBus();
             var interrupts = (chipset ?? EmulatedChipset)(memory, ports, wake, owned);
