@@ -216,7 +216,7 @@ public sealed unsafe partial class InterpreterCpu
         var loc = d.Loc0;
         if (loc == OperandLoc.Memory)
         {
-            _dstLinear = Linear(d.Seg, EffectiveAddress(ref d), d.MemSize);
+            _dstLinear = LinearWrite(d.Seg, EffectiveAddress(ref d), d.MemSize);
             return ReadLinear(_dstLinear, d.MemSize);
         }
         return loc == OperandLoc.Other ? ReadOtherDst(ref d) : ReadGprAt(loc, d.Reg0);

@@ -91,7 +91,7 @@ public sealed unsafe partial class InterpreterCpu
         int size = d.OpSize;
         uint sp = c.Sp, mask = c.StackMask;
         // Check every slot first (SP wraps inside the segment) so a fault leaves SP and memory untouched.
-        for (uint k = 1; k <= 8; k++) c.Linear(SegSs, (sp - k * (uint)size) & mask, size);
+        for (uint k = 1; k <= 8; k++) c.LinearWrite(SegSs, (sp - k * (uint)size) & mask, size);
         uint origSp = (uint)c._gpr[RegEsp];
         for (int r = RegEax; r <= RegEdi; r++)
             c.Push(r == RegEsp ? origSp : (uint)c._gpr[r], size);
@@ -130,7 +130,7 @@ public sealed unsafe partial class InterpreterCpu
                 c.Push(frameTemp, size);
             }
             uint newSp = (c.Sp - frameSize) & mask;
-            c.Linear(SegSs, newSp, 1);
+            c.LinearWrite(SegSs, newSp, 1);
             c.WriteGpr(RegEbp, size, frameTemp);
             c.SetSp(newSp);
         }

@@ -141,7 +141,7 @@ public sealed unsafe partial class InterpreterCpu
     {
         var t = d.I.Mnemonic == Mnemonic.Sgdt ? c._gdtr : c._idtr;
         uint addr = c.EffectiveAddress(ref d);
-        c.Linear(d.Seg, addr, 6);
+        c.LinearWrite(d.Seg, addr, 6);
         c.WriteMem(d.Seg, addr, 2, t.Limit);
         c.WriteMem(d.Seg, (addr + 2) & d.AddrMask, 4, (uint)t.Base);
     }
