@@ -77,11 +77,14 @@ public sealed unsafe partial class InterpreterCpu
     private static void Arpl(InterpreterCpu c, ref DecodedOp d)
     {
         if (!c.ProtectedMode || c.V86) throw new CpuFault(Vector.InvalidOpcode);
-        uint dst = c.ReadDst(ref d);
+        // A read first: the CPU writes the destination only when the RPL changes, so an unchanged selector in a
+        // read-only segment does not fault.
+        uint dst = c.ReadOp(ref d, 0);
         uint src = c.ReadOp(ref d, 1);
         if ((dst & 3) < (src & 3))
         {
             c.Eflags |= FlagZf;
+            c.ReadDst(ref d);
             c.WriteDst(ref d, (dst & ~3u) | (src & 3));
         }
         else c.Eflags &= ~FlagZf;

@@ -153,4 +153,23 @@ public sealed class SegmentCheckTests
         Assert.Equal(0UL, s.Rcx);
         Assert.Equal(1UL, s.Rbx);
     }
+
+    [Fact]
+    public void Arpl_leaves_a_read_only_segment_alone_when_the_rpl_does_not_change_and_faults_when_it_would()
+    {
+        var s = RunWithDs(0x18, 0x00CF90000000FFFFUL, a =>
+        {
+            a.mov(bx, 2);
+            a.arpl(__word_ptr[0x100], bx);   // memory is 0: RPL 0 < 2, a write: #GP
+        });
+        Assert.Equal(13UL, s.Rdx);
+        s = RunWithDs(0x18, 0x00CF90000000FFFFUL, a =>
+        {
+            a.xor(bx, bx);
+            a.arpl(__word_ptr[0x100], bx);   // RPL 0 is not below 0: no write, no fault
+            a.mov(ecx, 7);
+        });
+        Assert.Equal(0xFFFFUL, s.Rdx);
+        Assert.Equal(7UL, s.Rcx);
+    }
 }
