@@ -118,7 +118,8 @@ public sealed unsafe partial class InterpreterCpu
         try
         {
             c.Push((uint)c._gpr[RegEbp], size);
-            uint frameTemp = c.Sp;
+            // On a 16-bit stack the new frame pointer is SP in BP: a 32-bit one keeps EBP's upper half, pushed and loaded alike.
+            uint frameTemp = c._stack32 ? c.Sp : ((uint)c._gpr[RegEbp] & 0xFFFF_0000) | c.Sp;
             if (level > 0)
             {
                 uint bp = (uint)c._gpr[RegEbp] & mask;

@@ -27,7 +27,8 @@ public static class Test386
     public static string? FindDataDirectory(string? explicitDir = null) =>
         TestData.Find(explicitDir, "VIRTSHELL_TEST386_DIR", "test386", "test386.bin");
 
-    public static Test386Result Run(string dataDir, TimeSpan quiet)
+    /// <param name="trace">When above 0, the CPU is single-stepped and the last <paramref name="trace"/> instruction addresses are reported.</param>
+    public static Test386Result Run(string dataDir, TimeSpan quiet, int trace = 0)
     {
         var post = new PostRecorder();
         using var console = new ConsoleChannel(null);
@@ -52,7 +53,8 @@ public static class Test386
         MachineExit? exit = null;
         using var runtime = model.CreateRuntime(spec, new MachineServices(console, e => exit ??= e, _ => { }));
         post.Written += code => { if (code == 0xFF) runtime.RequestStop(new MachineExit(ExitReason.GuestPowerOff)); };
-        var thread = new Thread(() => exit ??= runtime.Run()) { IsBackground = true };
+        var trail = new Queue<(ulong, uint)>();
+        var thread = new Thread(() => exit ??= trace > 0 ? Step((VirtualMachineRuntime)runtime, trace, trail) : runtime.Run()) { IsBackground = true };
         thread.Start();
         // Progress is a POST code or console output; a halted test386 makes neither.
         var last = (post.Count, console.Position);
@@ -63,10 +65,36 @@ public static class Test386
             if (now != last) { last = now; idle.Restart(); }
             else if (idle.Elapsed > quiet) runtime.RequestStop(new MachineExit(ExitReason.StoppedByUser, Detail: "no progress"));
         }
+        // Where a failing run stopped: test386 halts in its error routine, with the faulting frame on the stack if an exception led there.
+        string? where = null;
+        if (post.Last != 0xFF && runtime is VirtualMachineRuntime vm)
+        {
+            var state = vm.Cpu.GetState();
+            var stack = vm.Memory.Read(state.Ss.Base + (state.Rsp & 0xFFFF_FFFF), 16);
+            where = $"{state.Dump()}\nstack: {Convert.ToHexString(stack)}";
+            if (trace > 0) where += "\ntrail (linear EIP): " + string.Join(" ", trail.Select(t => $"{t.Item1 + t.Item2:x}"));
+        }
         string text;
         lock (output) text = eeStart < 0 ? "" : output.ToString(eeStart, output.Length - eeStart);
         var (differing, total) = CompareEe(text, Path.Combine(dataDir, "test386-EE-reference.txt"));
-        return new Test386Result(post.Last, differing, total, exit?.Reason == ExitReason.GuestPowerOff ? null : exit?.ToString());
+        return new Test386Result(post.Last, differing, total, exit?.Reason == ExitReason.GuestPowerOff ? null : $"{exit?.Reason} {exit?.Detail}\n{where}");
+    }
+
+    /// <summary>Runs the CPU an instruction at a time, keeping the last <paramref name="depth"/> addresses, until it halts with interrupts off.</summary>
+    private static MachineExit Step(VirtualMachineRuntime runtime, int depth, Queue<(ulong, uint)> trail)
+    {
+        var cpu = (VirtShell.Cpu.Interpreter.InterpreterCpu)runtime.Cpu;
+        while (true)
+        {
+            lock (trail)
+            {
+                trail.Enqueue(cpu.NextInstruction);
+                if (trail.Count > depth) trail.Dequeue();
+            }
+            var exit = cpu.StepInstruction();
+            if (exit is null) continue;
+            return new MachineExit(ExitReason.StoppedByUser, Detail: $"{exit.Reason} {exit.Detail}");
+        }
     }
 
     /// <summary>Reference lines with no equal line at the same place in the trace, plus trace lines past the reference's end.</summary>
