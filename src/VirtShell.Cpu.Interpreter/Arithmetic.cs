@@ -115,7 +115,7 @@ public sealed unsafe partial class InterpreterCpu
     /// </summary>
     private static void Cmpxchg8bOp(InterpreterCpu c, ref DecodedOp d)
     {
-        uint linear = c.Linear(d.Seg, c.EffectiveAddress(ref d), 8);
+        uint linear = c.LinearWrite(d.Seg, c.EffectiveAddress(ref d), 8);
         uint lo = c.ReadLinear(linear, 4), hi = c.ReadLinear(linear + 4, 4);
         if (c._paging)
         {

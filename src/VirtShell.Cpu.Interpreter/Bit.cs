@@ -24,7 +24,7 @@ public sealed unsafe partial class InterpreterCpu
             int signed = size == 2 ? (short)offset : (int)offset;
             int unit = signed >> (size == 2 ? 4 : 5);
             uint addr = (c.EffectiveAddress(ref d) + (uint)(unit * size)) & d.AddrMask;
-            c._dstLinear = c.Linear(d.Seg, addr, size);
+            c._dstLinear = d.I.Mnemonic == Mnemonic.Bt ? c.Linear(d.Seg, addr, size) : c.LinearWrite(d.Seg, addr, size);
             value = c.ReadLinear(c._dstLinear, size);
             bit = (uint)signed & (uint)(bits - 1);
         }

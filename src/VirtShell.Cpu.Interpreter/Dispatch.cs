@@ -81,7 +81,7 @@ public sealed unsafe partial class InterpreterCpu
                 case OpKind.Immediate64:
                     d.Disp = i.Immediate64;
                     break;
-                case OpKind.Immediate8 or OpKind.Immediate16 or OpKind.Immediate32 or OpKind.Immediate8to16 or OpKind.Immediate8to32
+                case OpKind.Immediate8 or OpKind.Immediate8_2nd or OpKind.Immediate16 or OpKind.Immediate32 or OpKind.Immediate8to16 or OpKind.Immediate8to32
                     or OpKind.Immediate8to64 or OpKind.Immediate32to64:
                     if (n > 0 && i.GetOpKind(n - 1) is OpKind.Immediate8 or OpKind.Immediate16) d.Imm2 = (uint)i.GetImmediate(n);
                     else d.Imm = (uint)i.GetImmediate(n);
@@ -216,7 +216,7 @@ public sealed unsafe partial class InterpreterCpu
         var loc = d.Loc0;
         if (loc == OperandLoc.Memory)
         {
-            _dstLinear = Linear(d.Seg, EffectiveAddress(ref d), d.MemSize);
+            _dstLinear = LinearWrite(d.Seg, EffectiveAddress(ref d), d.MemSize);
             return ReadLinear(_dstLinear, d.MemSize);
         }
         return loc == OperandLoc.Other ? ReadOtherDst(ref d) : ReadGprAt(loc, d.Reg0);

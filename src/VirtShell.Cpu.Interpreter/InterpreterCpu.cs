@@ -57,6 +57,9 @@ public sealed unsafe partial class InterpreterCpu : IVirtualCpu
     /// <summary>The vector of the last exception the CPU raised itself (#DE, #UD, #GP...), or -1; the conformance runner reads it.</summary>
     internal int LastException { get; set; } = -1;
 
+    /// <summary>CS base and EIP of the next instruction, for the conformance runners' execution traces.</summary>
+    internal (ulong CsBase, uint Eip) NextInstruction => (_segs[SegCs].Base, _eip);
+
     public void RequestExit() => _exitRequested = true;
 
     public CpuExit Run()

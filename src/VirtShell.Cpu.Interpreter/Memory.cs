@@ -46,18 +46,55 @@ public sealed unsafe partial class InterpreterCpu
         _fastLimit = (uint)Math.Min(_ramSize, (ulong)_addrMask + 1);
     }
 
-    /// <summary>Checks <paramref name="size"/> bytes at <paramref name="offset"/> against the segment limit and returns the linear address.</summary>
+    /// <summary>
+    /// Checks a read of <paramref name="size"/> bytes at <paramref name="offset"/> against the segment's type and limit
+    /// and returns the linear address. Inline only for the common case, a present expand-up data segment.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private uint Linear(int seg, uint offset, int size)
     {
         ref var s = ref _segs[seg];
-        if (offset > s.Limit || s.Limit - offset < (uint)(size - 1))
-            throw new CpuFault(seg == SegSs ? Vector.StackFault : Vector.GeneralProtection, 0);
+        if ((s.Attributes & 0x9C) != 0x90 || offset > s.Limit || s.Limit - offset < (uint)(size - 1))
+            return LinearChecked(seg, offset, size, write: false);
+        return s.Base + offset;
+    }
+
+    /// <summary>As <see cref="Linear"/>, for a write: the inline case is a present, writable, expand-up data segment.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private uint LinearWrite(int seg, uint offset, int size)
+    {
+        ref var s = ref _segs[seg];
+        if ((s.Attributes & 0x9E) != 0x92 || offset > s.Limit || s.Limit - offset < (uint)(size - 1))
+            return LinearChecked(seg, offset, size, write: true);
+        return s.Base + offset;
+    }
+
+    /// <summary>
+    /// Every segment check of a data access (SDM Vol. 3, 5.3 and 5.4): in protected mode a null or not-present segment,
+    /// a write to code or read-only data and a read of execute-only code fault; an expand-down segment's valid offsets
+    /// lie above its limit, up to 64 KiB or 4 GiB by its B bit. Real and virtual-8086 mode check only the limits.
+    /// </summary>
+    private uint LinearChecked(int seg, uint offset, int size, bool write)
+    {
+        ref var s = ref _segs[seg];
+        int vector = seg == SegSs ? Vector.StackFault : Vector.GeneralProtection;
+        uint a = s.Attributes;
+        if (ProtectedMode && !V86)
+        {
+            bool code = (a & 0x08) != 0, writableOrReadable = (a & 0x02) != 0;
+            if ((a & 0x80) == 0 || (write ? code || !writableOrReadable : code && !writableOrReadable))
+                throw new CpuFault(vector, 0);
+        }
+        uint last = offset + (uint)(size - 1);
+        bool inside = (a & 0x1C) == 0x14
+            ? offset > s.Limit && last >= offset && last <= (s.Big ? 0xFFFF_FFFFu : 0xFFFFu)
+            : offset <= s.Limit && s.Limit - offset >= (uint)(size - 1);
+        if (!inside) throw new CpuFault(vector, 0);
         return s.Base + offset;
     }
 
     private uint ReadMem(int seg, uint offset, int size) => ReadLinear(Linear(seg, offset, size), size);
-    private void WriteMem(int seg, uint offset, int size, uint value) => WriteLinear(Linear(seg, offset, size), size, value);
+    private void WriteMem(int seg, uint offset, int size, uint value) => WriteLinear(LinearWrite(seg, offset, size), size, value);
     private uint ReadMem8(int seg, uint offset) => ReadLinear(Linear(seg, offset, 1), 1);
     private uint ReadMem16(int seg, uint offset) => ReadLinear(Linear(seg, offset, 2), 2);
 

@@ -131,7 +131,7 @@ public sealed unsafe partial class InterpreterCpu
     /// <summary>Pushes CS and EIP for a far CALL, both or neither: the whole frame is checked before the first push.</summary>
     private void PushFarReturn(int size)
     {
-        Linear(SegSs, (Sp - 2 * (uint)size) & StackMask, 2 * size);
+        LinearWrite(SegSs, (Sp - 2 * (uint)size) & StackMask, 2 * size);
         Push(_segs[SegCs].Selector, size);
         Push(_eip, size);
     }
@@ -326,7 +326,7 @@ public sealed unsafe partial class InterpreterCpu
                 _cpl = targetCpl;
                 SetSp(innerEsp);
                 uint frame = (uint)size * ((errorCode.HasValue ? 6u : 5u) + (fromV86 ? 4u : 0));
-                Linear(SegSs, (Sp - frame) & StackMask, (int)frame);
+                LinearWrite(SegSs, (Sp - frame) & StackMask, (int)frame);
                 if (fromV86)
                     foreach (int seg in new[] { SegGs, SegFs, SegDs, SegEs }) Push(_segs[seg].Selector, size);
                 Push(oldSs.Selector, size);
@@ -335,7 +335,7 @@ public sealed unsafe partial class InterpreterCpu
             else
             {
                 uint frame = (uint)size * (errorCode.HasValue ? 4u : 3u);
-                Linear(SegSs, (Sp - frame) & StackMask, (int)frame);
+                LinearWrite(SegSs, (Sp - frame) & StackMask, (int)frame);
             }
             Push(flags, size);
             Push(_segs[SegCs].Selector, size);

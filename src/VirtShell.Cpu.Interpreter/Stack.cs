@@ -16,8 +16,10 @@ public sealed unsafe partial class InterpreterCpu
     private uint StackMask => _stack32 ? 0xFFFF_FFFFu : 0xFFFF;
     private uint Sp => (uint)_gpr[RegEsp] & StackMask;
 
-    private void SetSp(uint value) =>
-        _gpr[RegEsp] = _stack32 ? value : (_gpr[RegEsp] & ~0xFFFFUL) | (value & 0xFFFF);
+    private void SetSp(uint value) => SetSp(value, _stack32);
+
+    private void SetSp(uint value, bool stack32) =>
+        _gpr[RegEsp] = stack32 ? value : (_gpr[RegEsp] & ~0xFFFFUL) | (value & 0xFFFF);
 
     private void Push(uint value, int size)
     {
@@ -58,8 +60,11 @@ public sealed unsafe partial class InterpreterCpu
             if (r.IsSegmentRegister())
             {
                 uint sel = c.PeekStack(0, size);
+                // The pop belongs to the old stack: POP SS advances SP by the B bit of the SS it replaces.
+                bool stack32 = c._stack32;
+                uint next = (c.Sp + (uint)size) & c.StackMask;
                 c.WriteReg(r, sel & 0xFFFF);
-                c.SetSp(c.Sp + (uint)size);
+                c.SetSp(next, stack32);
                 if (r == Iced.Intel.Register.SS) c._interruptShadow = true;
                 return;
             }
@@ -86,7 +91,7 @@ public sealed unsafe partial class InterpreterCpu
         int size = d.OpSize;
         uint sp = c.Sp, mask = c.StackMask;
         // Check every slot first (SP wraps inside the segment) so a fault leaves SP and memory untouched.
-        for (uint k = 1; k <= 8; k++) c.Linear(SegSs, (sp - k * (uint)size) & mask, size);
+        for (uint k = 1; k <= 8; k++) c.LinearWrite(SegSs, (sp - k * (uint)size) & mask, size);
         uint origSp = (uint)c._gpr[RegEsp];
         for (int r = RegEax; r <= RegEdi; r++)
             c.Push(r == RegEsp ? origSp : (uint)c._gpr[r], size);
@@ -113,7 +118,8 @@ public sealed unsafe partial class InterpreterCpu
         try
         {
             c.Push((uint)c._gpr[RegEbp], size);
-            uint frameTemp = c.Sp;
+            // On a 16-bit stack the new frame pointer is SP in BP: a 32-bit one keeps EBP's upper half, pushed and loaded alike.
+            uint frameTemp = c._stack32 ? c.Sp : ((uint)c._gpr[RegEbp] & 0xFFFF_0000) | c.Sp;
             if (level > 0)
             {
                 uint bp = (uint)c._gpr[RegEbp] & mask;
@@ -125,7 +131,7 @@ public sealed unsafe partial class InterpreterCpu
                 c.Push(frameTemp, size);
             }
             uint newSp = (c.Sp - frameSize) & mask;
-            c.Linear(SegSs, newSp, 1);
+            c.LinearWrite(SegSs, newSp, 1);
             c.WriteGpr(RegEbp, size, frameTemp);
             c.SetSp(newSp);
         }

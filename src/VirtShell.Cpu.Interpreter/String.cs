@@ -94,7 +94,7 @@ public sealed unsafe partial class InterpreterCpu
                 break;
             case StringKind.Ins:
             {
-                uint linear = Linear(SegEs, di, size);
+                uint linear = LinearWrite(SegEs, di, size);
                 WriteLinear(linear, size, _ports.Read((ushort)(uint)_gpr[RegEdx], size));
                 AdvanceDi(mask, step);
                 break;

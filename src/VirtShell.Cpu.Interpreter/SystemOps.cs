@@ -77,11 +77,14 @@ public sealed unsafe partial class InterpreterCpu
     private static void Arpl(InterpreterCpu c, ref DecodedOp d)
     {
         if (!c.ProtectedMode || c.V86) throw new CpuFault(Vector.InvalidOpcode);
-        uint dst = c.ReadDst(ref d);
+        // A read first: the CPU writes the destination only when the RPL changes, so an unchanged selector in a
+        // read-only segment does not fault.
+        uint dst = c.ReadOp(ref d, 0);
         uint src = c.ReadOp(ref d, 1);
         if ((dst & 3) < (src & 3))
         {
             c.Eflags |= FlagZf;
+            c.ReadDst(ref d);
             c.WriteDst(ref d, (dst & ~3u) | (src & 3));
         }
         else c.Eflags &= ~FlagZf;
@@ -141,7 +144,7 @@ public sealed unsafe partial class InterpreterCpu
     {
         var t = d.I.Mnemonic == Mnemonic.Sgdt ? c._gdtr : c._idtr;
         uint addr = c.EffectiveAddress(ref d);
-        c.Linear(d.Seg, addr, 6);
+        c.LinearWrite(d.Seg, addr, 6);
         c.WriteMem(d.Seg, addr, 2, t.Limit);
         c.WriteMem(d.Seg, (addr + 2) & d.AddrMask, 4, (uint)t.Base);
     }

@@ -78,7 +78,7 @@ public sealed unsafe partial class InterpreterCpu
     /// </summary>
     private uint FpuOperand(ref DecodedOp d, int size, bool write)
     {
-        uint linear = Linear(d.Seg, EffectiveAddress(ref d), size);
+        uint linear = write ? LinearWrite(d.Seg, EffectiveAddress(ref d), size) : Linear(d.Seg, EffectiveAddress(ref d), size);
         if (_paging)
         {
             Translate(linear, write);

@@ -5,6 +5,9 @@ using VirtShell.Conformance;
 string? dataArg = null;
 string outDir = Path.Combine("out", "conformance");
 string? only = null;
+string? test386Arg = null;
+bool singleStep = true;
+int trace = 0;
 for (int i = 0; i < args.Length; i++)
 {
     switch (args[i])
@@ -12,6 +15,9 @@ for (int i = 0; i < args.Length; i++)
         case "--data" when i + 1 < args.Length: dataArg = args[++i]; break;
         case "--out" when i + 1 < args.Length: outDir = args[++i]; break;
         case "--only" when i + 1 < args.Length: only = args[++i]; break;
+        case "--test386" when i + 1 < args.Length: test386Arg = args[++i]; break;
+        case "--no-singlestep": singleStep = false; break;
+        case "--trace" when i + 1 < args.Length && int.TryParse(args[i + 1], out trace): i++; break;
         case "--mips":
             MipsBenchmark.RealMode(); // warm-up: let the JIT reach its final tier before measuring
             MipsBenchmark.ProtectedMode();
@@ -22,13 +28,13 @@ for (int i = 0; i < args.Length; i++)
             foreach (var rule in Exclusions.All) Console.WriteLine($"| `{rule.Id}` | {rule.Reason} |");
             return 0;
         default:
-            Console.Error.WriteLine($"unknown or incomplete argument '{args[i]}'. Usage: VirtShell.Conformance [--data DIR] [--out DIR] [--only FILE-PREFIX] [--list-rules] [--mips]");
+            Console.Error.WriteLine($"unknown or incomplete argument '{args[i]}'. Usage: VirtShell.Conformance [--data DIR] [--test386 DIR] [--out DIR] [--only FILE-PREFIX] [--no-singlestep] [--trace N] [--list-rules] [--mips]");
             return 2;
     }
 }
 
 var dataDir = SingleStepSuite.FindDataDirectory(dataArg);
-if (dataDir == null || !Directory.Exists(dataDir))
+if (singleStep && (dataDir == null || !Directory.Exists(dataDir)))
 {
     Console.Error.WriteLine($"SingleStepTests data not found (looked for {dataArg ?? "$VIRTSHELL_SINGLESTEP_DIR or shared/testdata/singlestep above the current directory"})");
     return 2;
@@ -36,7 +42,7 @@ if (dataDir == null || !Directory.Exists(dataDir))
 
 Directory.CreateDirectory(outDir);
 bool anyFailed = false;
-foreach (var (sub, cpu) in new[] { ("8086", SuiteCpu.I8086), ("80286", SuiteCpu.I80286) })
+foreach (var (sub, cpu) in singleStep ? new[] { ("8086", SuiteCpu.I8086), ("80286", SuiteCpu.I80286) } : [])
 {
     var sw = Stopwatch.StartNew();
     SuiteResult result;
@@ -62,5 +68,15 @@ foreach (var (sub, cpu) in new[] { ("8086", SuiteCpu.I8086), ("80286", SuiteCpu.
         w.WriteLine($"{f.File,-8} {f.Passed,7} {f.Failed,7} {f.Skipped,8}  {skips}");
         foreach (var failure in f.Failures) w.WriteLine($"         {failure}");
     }
+}
+var test386Dir = Test386.FindDataDirectory(test386Arg);
+if (test386Dir == null)
+    Console.WriteLine($"test386: data not found (looked for {test386Arg ?? "$VIRTSHELL_TEST386_DIR or shared/testdata/test386"}), skipped");
+else
+{
+    var result = Test386.Run(test386Dir, quiet: TimeSpan.FromSeconds(10), trace);
+    Console.WriteLine(result);
+    if (result.Exit != null) Console.WriteLine($"  ended: {result.Exit}");
+    anyFailed |= result.LastPost != 0xFF || result.EeLinesDiffering > 0;
 }
 return anyFailed ? 1 : 0;

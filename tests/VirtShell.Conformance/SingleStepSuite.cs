@@ -48,22 +48,8 @@ public sealed class SingleStepSuite
     /// The data directory: <paramref name="explicitDir"/>, else VIRTSHELL_SINGLESTEP_DIR, else shared/testdata/singlestep
     /// found by walking up from the current directory and from the application's base directory.
     /// </summary>
-    public static string? FindDataDirectory(string? explicitDir = null)
-    {
-        if (!string.IsNullOrEmpty(explicitDir)) return explicitDir;
-        var env = Environment.GetEnvironmentVariable("VIRTSHELL_SINGLESTEP_DIR");
-        if (!string.IsNullOrEmpty(env)) return env;
-        foreach (var start in new[] { Directory.GetCurrentDirectory(), AppContext.BaseDirectory })
-        {
-            for (var dir = new DirectoryInfo(start); dir != null; dir = dir.Parent)
-            {
-                foreach (var candidate in new[] { Path.Combine(dir.FullName, "shared", "testdata", "singlestep"),
-                             Path.Combine(dir.FullName, "..", "shared", "testdata", "singlestep") })
-                    if (Directory.Exists(Path.Combine(candidate, "8086"))) return Path.GetFullPath(candidate);
-            }
-        }
-        return null;
-    }
+    public static string? FindDataDirectory(string? explicitDir = null) =>
+        TestData.Find(explicitDir, "VIRTSHELL_SINGLESTEP_DIR", "singlestep", "8086");
 
     public IEnumerable<string> TestFiles() =>
         Directory.EnumerateFiles(_dir, "*.json.gz").OrderBy(f => f, StringComparer.Ordinal);

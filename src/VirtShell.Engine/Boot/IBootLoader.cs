@@ -11,16 +11,23 @@ namespace VirtShell.Engine.Boot;
 public interface IBootLoader
 {
     BootKind Kind { get; }
+
+    /// <summary>Memory outside RAM the image needs (a ROM at the top of 4 GiB); the platform adds it before the CPU exists.</summary>
+    IEnumerable<(ulong Start, ulong Length)> Regions(BootSpec spec) => [];
+
     CpuState Load(BootSpec spec, GuestMemory memory);
 }
 
 public static class BootLoaders
 {
-    private static readonly IBootLoader[] All = [new FlatImageLoader(), new BootSectorLoader(), new MultibootLoader(), new LinuxBootLoader()];
+    private static readonly IBootLoader[] All = [new FlatImageLoader(), new BootSectorLoader(), new MultibootLoader(), new LinuxBootLoader(), new FirmwareLoader()];
 
-    public static CpuState Load(BootSpec spec, GuestMemory memory) =>
-        (All.FirstOrDefault(l => l.Kind == spec.Kind) ?? throw new DefinitionException($"no boot loader for boot type {spec.Kind}", spec.Source))
-            .Load(spec, memory);
+    public static CpuState Load(BootSpec spec, GuestMemory memory) => For(spec).Load(spec, memory);
+
+    public static IEnumerable<(ulong Start, ulong Length)> Regions(BootSpec spec) => For(spec).Regions(spec);
+
+    private static IBootLoader For(BootSpec spec) =>
+        All.FirstOrDefault(l => l.Kind == spec.Kind) ?? throw new DefinitionException($"no boot loader for boot type {spec.Kind}", spec.Source);
 
     internal static byte[] ReadImage(BootSpec spec)
     {

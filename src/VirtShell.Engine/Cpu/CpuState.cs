@@ -71,6 +71,19 @@ public sealed class CpuState
         Rip = ip,
     };
 
+    /// <summary>
+    /// The state after RESET (SDM Vol. 3, "Processor State After Reset"): real mode with CS base FFFF0000, so the
+    /// first fetch is at FFFFFFF0; CR0 with CD and NW set; EDX the family 6 signature, as KVM's vCPU reset gives it.
+    /// </summary>
+    public static CpuState Reset()
+    {
+        var s = RealMode(0xF000, 0xFFF0);
+        s.Cs.Base = 0xFFFF_0000;
+        s.Cr0 = 0x6000_0010;
+        s.Rdx = 0x600;
+        return s;
+    }
+
     /// <summary>A register dump in the style of QEMU's "info registers", for crash records.</summary>
     public string Dump()
     {

@@ -63,7 +63,7 @@ public sealed record DeviceSpec
             : fallback;
 }
 
-public enum BootKind { Flat, BootSector, Multiboot, Linux }
+public enum BootKind { Flat, BootSector, Multiboot, Linux, Firmware }
 
 public enum CpuStartMode
 {

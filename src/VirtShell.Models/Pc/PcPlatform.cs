@@ -66,6 +66,7 @@ public static class PcPlatform
         }
         // Every PC model has the APICs at their reset addresses: ours on emulated, KVM's in-kernel ones otherwise.
         foreach (var (start, length, owner) in ApicChipset.Windows) mmio.Register(start, length, nobody, owner);
+        foreach (var (start, length) in BootLoaders.Regions(boot)) mmio.Register(start, length, nobody, $"boot image '{Path.GetFileName(boot.Image)}'");
         foreach (var device in spec.Devices)
         {
             var type = FindType(device, types);
@@ -97,6 +98,7 @@ public static class PcPlatform
         {
             ulong ram = (spec.MemoryBytes + MemoryBlock.PageSize - 1) & ~(MemoryBlock.PageSize - 1);
             memory.AddRam(0, ram);
+            foreach (var (start, length) in BootLoaders.Regions(spec.Boot!)) memory.AddRam(start, length);
             var ports = new IoPortBus();
             var mmio = new MmioBus();
             var interrupts = (chipset ?? EmulatedChipset)(memory, ports, mmio, wake, owned);

@@ -159,8 +159,13 @@ internal sealed partial class SpecReader(string definitionPath, DefinitionSource
             "bootSector" => BootKind.BootSector,
             "multiboot" => BootKind.Multiboot,
             "linux" => BootKind.Linux,
-            var other => throw new DefinitionException($"boot type '{other}' is unknown: use 'flat', 'bootSector', 'multiboot' or 'linux'", PropertyAt(bootAt, "type")),
+            "firmware" => BootKind.Firmware,
+            var other => throw new DefinitionException($"boot type '{other}' is unknown: use 'flat', 'bootSector', 'multiboot', 'linux' or 'firmware'", PropertyAt(bootAt, "type")),
         };
+        if (kind == BootKind.Firmware)
+            foreach (var key in new[] { "load", "entry", "mode" })
+                if (Optional(boot.Get(key)) is not null)
+                    throw new DefinitionException($"boot '{key}' does not apply to firmware, which the CPU starts at its reset vector", PropertyAt(bootAt, key));
         var mode = Optional(boot.Get("mode")) switch
         {
             null or "real" when kind != BootKind.Linux => CpuStartMode.Real,

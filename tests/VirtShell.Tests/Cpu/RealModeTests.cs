@@ -168,6 +168,42 @@ public sealed class RealModeTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Enter_with_a_nesting_level_copies_the_outer_frame_pointers_and_pushes_its_own()
+    {
+        using var m = new TestMachine();
+        var s = RunProgram(m, a =>
+        {
+            a.mov(sp, 0x1000);
+            a.mov(bp, 0x2000);
+            a.mov(__word_ptr.ss[0x1FFE], 0x1234);   // the outer frame's saved frame pointer
+            a.enter(6, 2);                       // push BP, copy [BP-2], push the new frame pointer, reserve 6
+            a.hlt();
+        });
+        Assert.Equal(0x0FFEUL, s.Rbp & 0xFFFF);
+        Assert.Equal(0x0FFEUL - 4 - 6, s.Rsp & 0xFFFF);
+        Assert.Equal(0x2000, m.Word(0x90000 + 0x0FFE));
+        Assert.Equal(0x1234, m.Word(0x90000 + 0x0FFC));
+        Assert.Equal(0x0FFE, m.Word(0x90000 + 0x0FFA));
+    }
+
+    [Fact]
+    public void Enter_with_32_bit_operands_on_a_16_bit_stack_sets_only_bp()
+    {
+        using var m = new TestMachine();
+        var s = RunProgram(m, a =>
+        {
+            a.mov(esp, 0x12341000);
+            a.mov(ebp, 0x56782000);
+            a.db(0x66, 0xC8, 0x04, 0x00, 0x01);  // o32 enter 4, 1: pushes EBP, then the new frame pointer
+            a.hlt();
+        });
+        Assert.Equal(0x56780FFCUL, s.Rbp);
+        Assert.Equal(0x12340FF4UL, s.Rsp);
+        Assert.Equal(0x56782000u, BitConverter.ToUInt32(m.Memory.Read(0x90000 + 0x0FFC, 4)));
+        Assert.Equal(0x56780FFCu, BitConverter.ToUInt32(m.Memory.Read(0x90000 + 0x0FF8, 4)));
+    }
+
+    [Fact]
     public void Software_interrupt_and_iret_restore_flags()
     {
         using var m = new TestMachine();
