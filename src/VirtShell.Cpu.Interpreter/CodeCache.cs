@@ -10,7 +10,7 @@ namespace VirtShell.Cpu.Interpreter;
 public sealed unsafe partial class InterpreterCpu
 {
     private const int MaxBlockOps = 48;
-    private const int FastSlots = 4096;
+    private const int FastSlotBits = 12, FastSlots = 1 << FastSlotBits;
 
     /// <summary>Per 4 KiB page of RAM: a bit per 64-byte line holding decoded code. Pinned, indexed by pointer.</summary>
     private ulong[] _codeLineStore = [];
@@ -18,7 +18,7 @@ public sealed unsafe partial class InterpreterCpu
     private uint _codeLinePages;
     private readonly Dictionary<uint, List<Block>> _pageBlocks = [];
     /// <summary>The blocks by decoder mode (Code16, Code32, Code64).</summary>
-    private readonly Dictionary<ulong, Block>[] _blocks = [[], [], []];
+    private readonly Dictionary<ulong, Block>[] _blocks = [new(BlockKeyComparer.Instance), new(BlockKeyComparer.Instance), new(BlockKeyComparer.Instance)];
     private readonly Block?[] _fastBlocks = new Block?[FastSlots];
     private readonly ConcurrentQueue<(ulong Address, ulong Length)> _externalWrites = new();
     private volatile bool _pendingExternal;
@@ -54,11 +54,11 @@ public sealed unsafe partial class InterpreterCpu
         if (eip > cs.Limit && !_mode64) throw new CpuFault(Vector.GeneralProtection, 0);
         uint linear = cs.Base + eip;
         uint phys = (_paging ? TranslateFetch(linear) : linear) & _addrMask;
-        int slot = (int)((phys ^ (eip << 7)) & (FastSlots - 1));
+        ulong key = BlockKey(phys, eip);
+        int slot = (int)(BlockKeyComparer.Mix(key) >> (64 - FastSlotBits));
         var b = _fastBlocks[slot];
         if (b != null && b.Phys == phys && b.Eip == eip && b.Mode == _codeMode && b.Valid) return b;
         var dict = _blocks[_codeMode];
-        ulong key = phys | ((ulong)eip << 32);
         if (!dict.TryGetValue(key, out b))
         {
             b = DecodeBlock(phys, eip, out bool cacheable);
@@ -165,7 +165,25 @@ public sealed unsafe partial class InterpreterCpu
     private void InvalidateBlock(Block b)
     {
         b.Valid = false;
-        _blocks[b.Mode].Remove(b.Phys | ((ulong)b.Eip << 32));
+        _blocks[b.Mode].Remove(BlockKey(b.Phys, b.Eip));
+    }
+
+    private static ulong BlockKey(uint phys, uint eip) => phys | ((ulong)eip << 32);
+
+    /// <summary>
+    /// Hashes block keys by all their bits. ulong's own hash is the XOR of its halves, which is the same for every
+    /// block of code mapped at a fixed distance from its physical address (a kernel at phys + 0xC0000000, identity
+    /// mapping), so all of them would share one dictionary chain.
+    /// </summary>
+    private sealed class BlockKeyComparer : IEqualityComparer<ulong>
+    {
+        public static readonly BlockKeyComparer Instance = new();
+
+        /// <summary>Fibonacci hashing: the high bits of the product depend on every bit of the key.</summary>
+        public static ulong Mix(ulong key) => key * 0x9E37_79B9_7F4A_7C15UL;
+
+        public bool Equals(ulong x, ulong y) => x == y;
+        public int GetHashCode(ulong key) => (int)(Mix(key) >> 32);
     }
 
     private void OnExternalWrite(ulong address, ulong length)
