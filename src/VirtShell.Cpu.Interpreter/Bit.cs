@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Iced.Intel;
 
 namespace VirtShell.Cpu.Interpreter;
@@ -14,6 +15,7 @@ public sealed unsafe partial class InterpreterCpu
         Register(Mnemonic.Tzcnt, &Bsf); Register(Mnemonic.Lzcnt, &Bsr);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void BitTest(InterpreterCpu c, ref DecodedOp d)
     {
         int size = d.OpSize, bits = size * 8;
@@ -50,6 +52,7 @@ public sealed unsafe partial class InterpreterCpu
         else c.WriteReg(d.I.Op0Register, res);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Bsf(InterpreterCpu c, ref DecodedOp d)
     {
         uint v = c.ReadOp(ref d, 1) & SizeMask(d.OpSize);
@@ -58,6 +61,7 @@ public sealed unsafe partial class InterpreterCpu
         c.WriteReg(d.I.Op0Register, (uint)System.Numerics.BitOperations.TrailingZeroCount(v));
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Bsr(InterpreterCpu c, ref DecodedOp d)
     {
         uint v = c.ReadOp(ref d, 1) & SizeMask(d.OpSize);

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Collections.Concurrent;
 using Iced.Intel;
 
@@ -47,6 +48,7 @@ public sealed unsafe partial class InterpreterCpu
         return GetBlock();
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private Block GetBlock()
     {
         uint eip = _eip;

@@ -72,6 +72,7 @@ public sealed unsafe partial class InterpreterCpu
         return Lma ? Walk64(linear, write, user) : Walk((uint)linear, write, user);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private uint Walk(uint linear, bool write, bool user)
     {
         bool wp = (_cr0 & 0x1_0000) != 0;
@@ -125,6 +126,7 @@ public sealed unsafe partial class InterpreterCpu
             (present ? 1 : 0) | (write ? 2 : 0) | (user ? 4 : 0) | (reserved ? 8 : 0) | (fetch ? 0x10 : 0));
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private uint ReadPaged(ulong linear, int size, bool user)
     {
         uint phys = Translate(linear, write: false, user);
@@ -136,6 +138,7 @@ public sealed unsafe partial class InterpreterCpu
         return v;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void WritePaged(ulong linear, int size, uint value, bool user)
     {
         uint phys = Translate(linear, write: true, user);
@@ -148,6 +151,7 @@ public sealed unsafe partial class InterpreterCpu
         for (int i = 0; i < size; i++) WritePhys(Translate(linear + (uint)i, write: true, user) & _addrMask, 1, (value >> (8 * i)) & 0xFF);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Invlpg(InterpreterCpu c, ref DecodedOp d)
     {
         c.RequireCpl0();

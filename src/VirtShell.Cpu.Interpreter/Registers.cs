@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Iced.Intel;
 using VirtShell.Engine.Cpu;
 
@@ -80,6 +81,7 @@ public sealed unsafe partial class InterpreterCpu
         InitDispatch();
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private uint ReadReg(Iced.Intel.Register r)
     {
         int n = RegNumbers[(int)r];
@@ -96,6 +98,7 @@ public sealed unsafe partial class InterpreterCpu
         };
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void WriteReg(Iced.Intel.Register r, uint v)
     {
         int n = RegNumbers[(int)r];

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Iced.Intel;
 
 namespace VirtShell.Cpu.Interpreter;
@@ -43,12 +44,14 @@ public sealed unsafe partial class InterpreterCpu
     /// <summary>The value at SS:SP+<paramref name="offset"/> without popping (for instructions that must not change SP before they can fault).</summary>
     private uint PeekStack(uint offset, int size) => ReadMem(SegSs, (Sp + offset) & StackMask, size);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PushOp(InterpreterCpu c, ref DecodedOp d)
     {
         int size = d.OpSize;
         c.Push(c.ReadOp(ref d, 0), size);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PopOp(InterpreterCpu c, ref DecodedOp d)
     {
         int size = d.OpSize;
@@ -81,6 +84,7 @@ public sealed unsafe partial class InterpreterCpu
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pusha(InterpreterCpu c, ref DecodedOp d)
     {
         int size = d.OpSize;
@@ -92,6 +96,7 @@ public sealed unsafe partial class InterpreterCpu
             c.Push(r == RegEsp ? origSp : (uint)c._gpr[r], size);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Popa(InterpreterCpu c, ref DecodedOp d)
     {
         int size = d.OpSize;
@@ -103,6 +108,7 @@ public sealed unsafe partial class InterpreterCpu
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Enter(InterpreterCpu c, ref DecodedOp d)
     {
         int size = d.OpSize;
@@ -137,6 +143,7 @@ public sealed unsafe partial class InterpreterCpu
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Leave(InterpreterCpu c, ref DecodedOp d)
     {
         int size = d.OpSize;
