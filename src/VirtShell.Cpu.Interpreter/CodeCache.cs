@@ -11,7 +11,7 @@ namespace VirtShell.Cpu.Interpreter;
 public sealed unsafe partial class InterpreterCpu
 {
     private const int MaxBlockOps = 48;
-    private const int FastSlotBits = 12, FastSlots = 1 << FastSlotBits;
+    private const int FastSlotBits = 15, FastSlots = 1 << FastSlotBits;
 
     /// <summary>Per 4 KiB page of RAM: a bit per 64-byte line holding decoded code. Pinned, indexed by pointer.</summary>
     private ulong[] _codeLineStore = [];
@@ -30,9 +30,10 @@ public sealed unsafe partial class InterpreterCpu
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     private Block NextBlock(Block? previous)
     {
-        if (previous != null && !_paging)
+        if (previous != null)
         {
-            uint phys = (_segs[SegCs].Base + _eip) & _addrMask;
+            uint linear = _segs[SegCs].Base + _eip, phys = linear & _addrMask;
+            if (_paging && !TryCachedFetchTranslation(linear, out phys)) return GetBlock();
             var n = previous.Next0;
             if (n != null && n.Eip == _eip && n.Phys == phys && n.Valid && n.Mode == _codeMode && _eip <= _segs[SegCs].Limit) return n;
             n = previous.Next1;
@@ -64,7 +65,11 @@ public sealed unsafe partial class InterpreterCpu
         if (!dict.TryGetValue(key, out b))
         {
             b = DecodeBlock(phys, eip, out bool cacheable);
-            if (!cacheable || (b.PhysEnd - 1) >> 12 >= _codeLinePages) return b;
+            if (!cacheable || (b.PhysEnd - 1) >> 12 >= _codeLinePages)
+            {
+                b.Valid = false; // runs this once: no store would drop it, so nothing may chain to it
+                return b;
+            }
             dict[key] = b;
             for (uint page = phys >> 12; page <= (b.PhysEnd - 1) >> 12; page++)
             {

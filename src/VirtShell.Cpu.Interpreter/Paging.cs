@@ -55,6 +55,20 @@ public sealed unsafe partial class InterpreterCpu
     }
 
     /// <summary>
+    /// A fetch translation the TLB holds with the rights this fetch needs, found without a walk or a fault (block
+    /// chaining checks its successors with it); false sends the caller to <see cref="TranslateFetch"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool TryCachedFetchTranslation(uint linear, out uint phys)
+    {
+        uint vpn = linear >> 12;
+        int slot = (int)(vpn & (TlbSize - 1));
+        byte rights = _tlbRights[slot];
+        phys = (_tlbPhys[slot] | (linear & 0xFFF)) & _addrMask;
+        return _tlbTag[slot] == vpn + 1UL && (_cpl != 3 || (rights & RightUser) != 0) && (!_noExecute || (rights & RightNoExecute) == 0);
+    }
+
+    /// <summary>
     /// Linear to physical for a user or a supervisor access. Descriptor-table and TSS accesses are supervisor accesses
     /// whatever the CPL, as on hardware (an interrupt from ring 3 reads a supervisor-only IDT).
     /// </summary>
