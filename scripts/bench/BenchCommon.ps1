@@ -13,6 +13,13 @@ function Save-BenchRows([string] $Path, [object[]] $Rows) {
     $Rows | Format-Table Benchmark, Subject, Value, Unit, Note -AutoSize | Out-String -Width 200
 }
 
+# CPU seconds (user + system) from /proc/self/stat: this process's own, or those of the children it has waited for.
+function Get-CpuSeconds([switch] $Children) {
+    $fields = ((Get-Content /proc/self/stat -Raw) -replace '^.*\) ', '') -split ' '  # fields from 3 (state) on
+    $ticks = if ($Children) { [long]$fields[13] + [long]$fields[14] } else { [long]$fields[11] + [long]$fields[12] }
+    $ticks / 100.0  # USER_HZ
+}
+
 # A work folder for one bench under OutDirectory, with a machine home of its own, and the module imported into it.
 function Enter-BenchWork([string] $OutDirectory, [string] $Name, [string] $ModulePath) {
     $work = Join-Path $OutDirectory "$Name-work"

@@ -1,5 +1,8 @@
 # Guest MIPS of the emulated model on a CPU-bound loop, side by side with QEMU TCG and Bochs on the same image.
 # Each subject runs the loop at two lengths; the difference cancels start-up (BIOS, process, module) out.
+# cpu-real and cpu-protected run one small loop (guests/loop.asm); cpu-paged runs code spread over 128 pages mapped
+# at 0xC0000000 with paging on (guests/paged.asm), as a kernel's is, so a code cache whose lookups depend on where
+# code is mapped shows there.
 param(
     [Parameter(Mandatory)] [string] $ModulePath,
     [Parameter(Mandatory)] [string] $OutDirectory,
@@ -9,13 +12,19 @@ $ErrorActionPreference = 'Stop'
 . (Join-Path $PSScriptRoot 'BenchCommon.ps1')
 . (Join-Path $PSScriptRoot '../common.ps1')
 
-$InstructionsPerIteration = 10
+# Per mode: the guest, its defines, instructions per iteration, the short run's iterations, the step lengths round to.
+$guests = @{
+    real      = @{ Source = 'loop.asm'; Defines = @(); PerIteration = 10; Short = 1000000; Step = 50000 }
+    protected = @{ Source = 'loop.asm'; Defines = @('-DPROTECTED'); PerIteration = 10; Short = 1000000; Step = 50000 }
+    paged     = @{ Source = 'paged.asm'; Defines = @(); PerIteration = 128 * 10 + 3; Short = 8000; Step = 1000 }
+}
 $work = Enter-BenchWork $OutDirectory 'cpu' $ModulePath
 
 function New-LoopImage([string] $Mode, [long] $Iterations) {
-    $image = Join-Path $work "loop-$Mode-$Iterations.img"
-    $defines = @("-DITERATIONS=$Iterations") + $(if ($Mode -eq 'protected') { '-DPROTECTED' } else { @() })
-    Invoke-Native nasm -f bin @defines -o $image (Join-Path $PSScriptRoot 'guests/loop.asm')
+    $guest = $guests[$Mode]
+    $image = Join-Path $work "$([IO.Path]::GetFileNameWithoutExtension($guest.Source))-$Mode-$Iterations.img"
+    $defines = @("-DITERATIONS=$Iterations") + $guest.Defines
+    Invoke-Native nasm -f bin @defines -o $image (Join-Path $PSScriptRoot "guests/$($guest.Source)")
     # Bochs boots it as a 1.44 MB floppy; the extra zeroes are harmless to the others.
     $stream = [IO.File]::OpenWrite($image); $stream.SetLength(1474560); $stream.Dispose()
     $image
@@ -53,13 +62,14 @@ sound: waveoutdrv=dummy, waveindrv=dummy, midioutdrv=dummy
     }
 }
 
-$rows = foreach ($mode in 'real', 'protected') {
+$rows = foreach ($mode in 'real', 'protected', 'paged') {
+    $guest = $guests[$mode]
     $mips = [ordered]@{}
     foreach ($subject in $runners.Keys) {
         $available = switch ($subject) { 'QEMU TCG' { [bool](Get-Command qemu-system-i386 -ErrorAction Ignore) } 'Bochs' { [bool](Get-Command bochs -ErrorAction Ignore) } default { $true } }
         if (-not $available) { New-BenchRow "cpu-$mode" $subject 0 'MIPS' 'not installed (build.ps1 -Task Bootstrap)'; continue }
         try {
-            $short = 1000000
+            $short = $guest.Short
             $t1 = & $runners[$subject] (New-LoopImage $mode $short)
             # Grow the long run until it outlasts the short one by about TargetSeconds, so start-up noise is small
             # next to the difference. The loop counters allow up to 2e9 iterations.
@@ -69,9 +79,9 @@ $rows = foreach ($mode in 'real', 'protected') {
                 $delta = $t2 - $t1
                 if ($delta -ge $TargetSeconds * 0.7 -or $long -ge 2e9) { break }
                 $long = [long][math]::Min(2e9, $long * [math]::Max(2, $TargetSeconds / [math]::Max($delta, 0.05)))
-                $long -= $long % 50000
+                $long -= $long % $guest.Step
             }
-            $value = ($long - $short) * $InstructionsPerIteration / [math]::Max($t2 - $t1, 0.001) / 1e6
+            $value = ($long - $short) * $guest.PerIteration / [math]::Max($t2 - $t1, 0.001) / 1e6
             $mips[$subject] = $value
             New-BenchRow "cpu-$mode" $subject $value 'MIPS' ("{0:N0} vs {1:N0} iterations: {2:N2} s vs {3:N2} s" -f $short, $long, $t1, $t2)
         }

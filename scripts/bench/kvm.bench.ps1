@@ -66,13 +66,6 @@ function New-BootRom([string] $Image) {
     $rom
 }
 
-# CPU seconds (user + system) from /proc/self/stat: this process's own, or those of the children it has waited for.
-function Get-CpuSeconds([switch] $Children) {
-    $fields = ((Get-Content /proc/self/stat -Raw) -replace '^.*\) ', '') -split ' '  # fields from 3 (state) on
-    $ticks = if ($Children) { [long]$fields[13] + [long]$fields[14] } else { [long]$fields[11] + [long]$fields[12] }
-    $ticks / 100.0  # USER_HZ
-}
-
 # Each runner boots an image to its power-off and returns the wall-clock seconds.
 $runners = [ordered]@{
     'VirtShell hardware' = { param($image) Invoke-VirtShellRun $work $image 'hardware' }

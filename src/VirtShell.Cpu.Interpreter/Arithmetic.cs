@@ -45,6 +45,7 @@ public sealed unsafe partial class InterpreterCpu
         return res;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AddOp(InterpreterCpu c, ref DecodedOp d)
     {
         uint a = c.ReadDst(ref d), b = c.ReadOp(ref d, 1) & SizeMask(d.OpSize);
@@ -52,7 +53,9 @@ public sealed unsafe partial class InterpreterCpu
         c.SetLazy(LazyOp.Add, res, a, b, d.OpSize);
         c.WriteDst(ref d, res);
     }
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AdcOp(InterpreterCpu c, ref DecodedOp d) { uint a = c.ReadDst(ref d); c.WriteDst(ref d, c.AluAdd(a, c.ReadOp(ref d, 1), c.Eflags & FlagCf, d.OpSize)); }
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void SubOp(InterpreterCpu c, ref DecodedOp d)
     {
         uint a = c.ReadDst(ref d), b = c.ReadOp(ref d, 1) & SizeMask(d.OpSize);
@@ -60,13 +63,16 @@ public sealed unsafe partial class InterpreterCpu
         c.SetLazy(LazyOp.Sub, res, a, b, d.OpSize);
         c.WriteDst(ref d, res);
     }
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void SbbOp(InterpreterCpu c, ref DecodedOp d) { uint a = c.ReadDst(ref d); c.WriteDst(ref d, c.AluSub(a, c.ReadOp(ref d, 1), c.Eflags & FlagCf, d.OpSize)); }
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void CmpOp(InterpreterCpu c, ref DecodedOp d)
     {
         uint a = c.ReadOp(ref d, 0), b = c.ReadOp(ref d, 1) & SizeMask(d.OpSize);
         c.SetLazy(LazyOp.Sub, (a - b) & SizeMask(d.OpSize), a, b, d.OpSize);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void IncOp(InterpreterCpu c, ref DecodedOp d)
     {
         uint a = c.ReadDst(ref d);
@@ -76,6 +82,7 @@ public sealed unsafe partial class InterpreterCpu
         c.WriteDst(ref d, res);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void DecOp(InterpreterCpu c, ref DecodedOp d)
     {
         uint a = c.ReadDst(ref d);
@@ -85,8 +92,10 @@ public sealed unsafe partial class InterpreterCpu
         c.WriteDst(ref d, res);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void NegOp(InterpreterCpu c, ref DecodedOp d) => c.WriteDst(ref d, c.AluSub(0, c.ReadDst(ref d), 0, d.OpSize));
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void XaddOp(InterpreterCpu c, ref DecodedOp d)
     {
         uint a = c.ReadDst(ref d);
@@ -96,6 +105,7 @@ public sealed unsafe partial class InterpreterCpu
         c.WriteDst(ref d, sum);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void CmpxchgOp(InterpreterCpu c, ref DecodedOp d)
     {
         uint a = c.ReadDst(ref d);
@@ -113,6 +123,7 @@ public sealed unsafe partial class InterpreterCpu
     /// CMPXCHG8B m64: EDX:EAX against the quadword; equal stores ECX:EBX, else loads it into EDX:EAX. Only ZF changes.
     /// The register form is #UD (Iced decodes it as invalid). Both halves are checked writable before either is stored.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Cmpxchg8bOp(InterpreterCpu c, ref DecodedOp d)
     {
         uint linear = c.LinearWrite(d.Seg, c.EffectiveAddress(ref d), 8);
@@ -139,6 +150,7 @@ public sealed unsafe partial class InterpreterCpu
         c.Eflags = equal ? flags | FlagZf : flags & ~FlagZf;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void MulOp(InterpreterCpu c, ref DecodedOp d)
     {
         uint src = c.ReadOp(ref d, 0);
@@ -167,6 +179,7 @@ public sealed unsafe partial class InterpreterCpu
         c.SetArith(cfof | Szp(lo, d.OpSize));
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ImulOp(InterpreterCpu c, ref DecodedOp d)
     {
         int size = d.OpSize;
@@ -207,6 +220,7 @@ public sealed unsafe partial class InterpreterCpu
         c.WriteReg(d.I.Op0Register, res);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void DivOp(InterpreterCpu c, ref DecodedOp d)
     {
         uint src = c.ReadOp(ref d, 0);
@@ -242,6 +256,7 @@ public sealed unsafe partial class InterpreterCpu
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void IdivOp(InterpreterCpu c, ref DecodedOp d)
     {
         uint src = c.ReadOp(ref d, 0);
@@ -280,8 +295,12 @@ public sealed unsafe partial class InterpreterCpu
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Cbw(InterpreterCpu c, ref DecodedOp d) => c.Ax = (uint)(sbyte)(uint)c._gpr[RegEax];
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Cwde(InterpreterCpu c, ref DecodedOp d) => c._gpr[RegEax] = (uint)(short)(uint)c._gpr[RegEax];
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Cwd(InterpreterCpu c, ref DecodedOp d) => c.WriteGpr(RegEdx, 2, ((uint)c._gpr[RegEax] & 0x8000) != 0 ? 0xFFFFu : 0);
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Cdq(InterpreterCpu c, ref DecodedOp d) => c._gpr[RegEdx] = ((uint)c._gpr[RegEax] & 0x8000_0000) != 0 ? 0xFFFF_FFFFu : 0;
 }

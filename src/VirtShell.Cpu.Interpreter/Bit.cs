@@ -1,16 +1,21 @@
+using System.Runtime.CompilerServices;
 using Iced.Intel;
 
 namespace VirtShell.Cpu.Interpreter;
 
-// BT BTS BTR BTC BSF BSR.
+// BT BTS BTR BTC BSF BSR, and TZCNT/LZCNT as the BSF/BSR they are on this CPU.
 public sealed unsafe partial class InterpreterCpu
 {
     private static void RegisterBitOps()
     {
         Register(Mnemonic.Bt, &BitTest); Register(Mnemonic.Bts, &BitTest); Register(Mnemonic.Btr, &BitTest);
         Register(Mnemonic.Btc, &BitTest); Register(Mnemonic.Bsf, &Bsf); Register(Mnemonic.Bsr, &Bsr);
+        // F3 0F BC/BD are TZCNT/LZCNT only where CPUID claims BMI1/ABM; before those, the F3 prefix is ignored and
+        // they run as BSF/BSR. CPUID here claims neither, and GCC relies on it, emitting "rep bsf" for __ffs.
+        Register(Mnemonic.Tzcnt, &Bsf); Register(Mnemonic.Lzcnt, &Bsr);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void BitTest(InterpreterCpu c, ref DecodedOp d)
     {
         int size = d.OpSize, bits = size * 8;
@@ -47,6 +52,7 @@ public sealed unsafe partial class InterpreterCpu
         else c.WriteReg(d.I.Op0Register, res);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Bsf(InterpreterCpu c, ref DecodedOp d)
     {
         uint v = c.ReadOp(ref d, 1) & SizeMask(d.OpSize);
@@ -55,6 +61,7 @@ public sealed unsafe partial class InterpreterCpu
         c.WriteReg(d.I.Op0Register, (uint)System.Numerics.BitOperations.TrailingZeroCount(v));
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Bsr(InterpreterCpu c, ref DecodedOp d)
     {
         uint v = c.ReadOp(ref d, 1) & SizeMask(d.OpSize);

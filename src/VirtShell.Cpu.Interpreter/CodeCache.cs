@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Collections.Concurrent;
 using Iced.Intel;
 
@@ -10,7 +11,7 @@ namespace VirtShell.Cpu.Interpreter;
 public sealed unsafe partial class InterpreterCpu
 {
     private const int MaxBlockOps = 48;
-    private const int FastSlots = 4096;
+    private const int FastSlotBits = 15, FastSlots = 1 << FastSlotBits;
 
     /// <summary>Per 4 KiB page of RAM: a bit per 64-byte line holding decoded code. Pinned, indexed by pointer.</summary>
     private ulong[] _codeLineStore = [];
@@ -18,7 +19,7 @@ public sealed unsafe partial class InterpreterCpu
     private uint _codeLinePages;
     private readonly Dictionary<uint, List<Block>> _pageBlocks = [];
     /// <summary>The blocks by decoder mode (Code16, Code32, Code64).</summary>
-    private readonly Dictionary<ulong, Block>[] _blocks = [[], [], []];
+    private readonly Dictionary<ulong, Block>[] _blocks = [new(BlockKeyComparer.Instance), new(BlockKeyComparer.Instance), new(BlockKeyComparer.Instance)];
     private readonly Block?[] _fastBlocks = new Block?[FastSlots];
     private readonly ConcurrentQueue<(ulong Address, ulong Length)> _externalWrites = new();
     private volatile bool _pendingExternal;
@@ -29,9 +30,10 @@ public sealed unsafe partial class InterpreterCpu
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     private Block NextBlock(Block? previous)
     {
-        if (previous != null && !_paging)
+        if (previous != null)
         {
-            uint phys = (_segs[SegCs].Base + _eip) & _addrMask;
+            uint linear = _segs[SegCs].Base + _eip, phys = linear & _addrMask;
+            if (_paging && !TryCachedFetchTranslation(linear, out phys)) return GetBlock();
             var n = previous.Next0;
             if (n != null && n.Eip == _eip && n.Phys == phys && n.Valid && n.Mode == _codeMode && _eip <= _segs[SegCs].Limit) return n;
             n = previous.Next1;
@@ -47,6 +49,7 @@ public sealed unsafe partial class InterpreterCpu
         return GetBlock();
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private Block GetBlock()
     {
         uint eip = _eip;
@@ -54,15 +57,19 @@ public sealed unsafe partial class InterpreterCpu
         if (eip > cs.Limit && !_mode64) throw new CpuFault(Vector.GeneralProtection, 0);
         uint linear = cs.Base + eip;
         uint phys = (_paging ? TranslateFetch(linear) : linear) & _addrMask;
-        int slot = (int)((phys ^ (eip << 7)) & (FastSlots - 1));
+        ulong key = BlockKey(phys, eip);
+        int slot = (int)(BlockKeyComparer.Mix(key) >> (64 - FastSlotBits));
         var b = _fastBlocks[slot];
         if (b != null && b.Phys == phys && b.Eip == eip && b.Mode == _codeMode && b.Valid) return b;
         var dict = _blocks[_codeMode];
-        ulong key = phys | ((ulong)eip << 32);
         if (!dict.TryGetValue(key, out b))
         {
             b = DecodeBlock(phys, eip, out bool cacheable);
-            if (!cacheable || (b.PhysEnd - 1) >> 12 >= _codeLinePages) return b;
+            if (!cacheable || (b.PhysEnd - 1) >> 12 >= _codeLinePages)
+            {
+                b.Valid = false; // runs this once: no store would drop it, so nothing may chain to it
+                return b;
+            }
             dict[key] = b;
             for (uint page = phys >> 12; page <= (b.PhysEnd - 1) >> 12; page++)
             {
@@ -165,7 +172,25 @@ public sealed unsafe partial class InterpreterCpu
     private void InvalidateBlock(Block b)
     {
         b.Valid = false;
-        _blocks[b.Mode].Remove(b.Phys | ((ulong)b.Eip << 32));
+        _blocks[b.Mode].Remove(BlockKey(b.Phys, b.Eip));
+    }
+
+    private static ulong BlockKey(uint phys, uint eip) => phys | ((ulong)eip << 32);
+
+    /// <summary>
+    /// Hashes block keys by all their bits. ulong's own hash is the XOR of its halves, which is the same for every
+    /// block of code mapped at a fixed distance from its physical address (a kernel at phys + 0xC0000000, identity
+    /// mapping), so all of them would share one dictionary chain.
+    /// </summary>
+    private sealed class BlockKeyComparer : IEqualityComparer<ulong>
+    {
+        public static readonly BlockKeyComparer Instance = new();
+
+        /// <summary>Fibonacci hashing: the high bits of the product depend on every bit of the key.</summary>
+        public static ulong Mix(ulong key) => key * 0x9E37_79B9_7F4A_7C15UL;
+
+        public bool Equals(ulong x, ulong y) => x == y;
+        public int GetHashCode(ulong key) => (int)(Mix(key) >> 32);
     }
 
     private void OnExternalWrite(ulong address, ulong length)

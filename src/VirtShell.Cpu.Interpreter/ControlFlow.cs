@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Iced.Intel;
 
 namespace VirtShell.Cpu.Interpreter;
@@ -22,11 +23,13 @@ public sealed unsafe partial class InterpreterCpu
         _eip = target;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Jcc(InterpreterCpu c, ref DecodedOp d)
     {
         if (c.Condition(d.Cond)) c.NearJump(d.Imm);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Loop(InterpreterCpu c, ref DecodedOp d)
     {
         uint mask = d.AddrMask;
@@ -42,6 +45,7 @@ public sealed unsafe partial class InterpreterCpu
         if (take) c._eip = d.Imm;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Jcxz(InterpreterCpu c, ref DecodedOp d)
     {
         uint mask = d.I.Mnemonic == Mnemonic.Jecxz ? 0xFFFF_FFFFu : 0xFFFF;
@@ -58,6 +62,7 @@ public sealed unsafe partial class InterpreterCpu
         return ((ushort)selector, offset);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Jmp(InterpreterCpu c, ref DecodedOp d)
     {
         switch (d.I.Op0Kind)
@@ -79,6 +84,7 @@ public sealed unsafe partial class InterpreterCpu
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Call(InterpreterCpu c, ref DecodedOp d)
     {
         int size = d.OpSize;
@@ -109,6 +115,7 @@ public sealed unsafe partial class InterpreterCpu
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Ret(InterpreterCpu c, ref DecodedOp d)
     {
         int size = d.OpSize;
@@ -118,6 +125,7 @@ public sealed unsafe partial class InterpreterCpu
         c._eip = target;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Retf(InterpreterCpu c, ref DecodedOp d)
     {
         int size = d.OpSize;
@@ -135,6 +143,7 @@ public sealed unsafe partial class InterpreterCpu
         c.SetSp(c.Sp + 2 * (uint)size + release);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Hlt(InterpreterCpu c, ref DecodedOp d)
     {
         if (c.ProtectedMode && c.Cpl != 0) throw new CpuFault(Vector.GeneralProtection, 0);

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Iced.Intel;
 
 namespace VirtShell.Cpu.Interpreter;
@@ -23,6 +24,7 @@ public sealed unsafe partial class InterpreterCpu
         RegisterBitOps();
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void MovOp(InterpreterCpu c, ref DecodedOp d)
     {
         uint v = c.ReadOp(ref d, 1);
@@ -30,8 +32,10 @@ public sealed unsafe partial class InterpreterCpu
         c.WriteOp0(ref d, v);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Movzx(InterpreterCpu c, ref DecodedOp d) => c.WriteReg(d.I.Op0Register, c.ReadOp(ref d, 1));
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Movsx(InterpreterCpu c, ref DecodedOp d)
     {
         uint v = c.ReadOp(ref d, 1);
@@ -39,6 +43,7 @@ public sealed unsafe partial class InterpreterCpu
         c.WriteReg(d.I.Op0Register, srcSize == 1 ? (uint)(sbyte)v : (uint)(short)v);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Xchg(InterpreterCpu c, ref DecodedOp d)
     {
         uint a = c.ReadDst(ref d);
@@ -47,14 +52,17 @@ public sealed unsafe partial class InterpreterCpu
         c.WriteDst(ref d, b);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Lea(InterpreterCpu c, ref DecodedOp d) => c.WriteReg(d.I.Op0Register, c.EffectiveAddress(ref d));
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Xlat(InterpreterCpu c, ref DecodedOp d)
     {
         uint addr = ((uint)c._gpr[d.Base] + ((uint)c._gpr[RegEax] & 0xFF)) & d.AddrMask;
         c.Al = c.ReadMem8(d.Seg, addr);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void LoadFarPointer(InterpreterCpu c, ref DecodedOp d)
     {
         int size = d.OpSize;
@@ -70,12 +78,14 @@ public sealed unsafe partial class InterpreterCpu
         c.WriteReg(d.I.Op0Register, offset);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Bswap(InterpreterCpu c, ref DecodedOp d)
     {
         int n = RegNumbers[(int)d.I.Op0Register];
         c._gpr[n] = System.Buffers.Binary.BinaryPrimitives.ReverseEndianness((uint)c._gpr[n]);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Cmov(InterpreterCpu c, ref DecodedOp d)
     {
         uint v = c.ReadOp(ref d, 1); // the source is read (and may fault) whatever the condition
@@ -83,5 +93,6 @@ public sealed unsafe partial class InterpreterCpu
         else if (d.OpSize == 4) c.WriteReg(d.I.Op0Register, c.ReadReg(d.I.Op0Register));
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Setcc(InterpreterCpu c, ref DecodedOp d) => c.WriteOp0(ref d, c.Condition(d.Cond) ? 1u : 0);
 }

@@ -4,6 +4,10 @@ using Iced.Intel;
 namespace VirtShell.Cpu.Interpreter;
 
 // Decode-time preparation of a DecodedOp and the operand accessors every handler shares.
+//
+// The handlers of the common instruction groups and the helpers they call are compiled optimized at once
+// (AggressiveOptimization) rather than left to tiered compilation: inside pwsh, whose own script compilation keeps
+// the JIT busy, they stayed at tier 0 for many seconds, running guests at a tenth of the speed.
 public sealed unsafe partial class InterpreterCpu
 {
     private static readonly delegate*<InterpreterCpu, ref DecodedOp, void>[] Handlers =
@@ -187,6 +191,7 @@ public sealed unsafe partial class InterpreterCpu
         return ReadOpSlow(ref d, n);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private uint ReadOpSlow(ref DecodedOp d, int n)
     {
         var loc = n == 0 ? d.Loc0 : n == 1 ? d.Loc1 : OperandLoc.Other;
@@ -223,6 +228,7 @@ public sealed unsafe partial class InterpreterCpu
     }
 
     /// <summary>A destination that is not a general register: a 64-bit-mode memory operand, or a segment/control register.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private uint ReadOtherDst(ref DecodedOp d)
     {
         if (d.I.Op0Kind != OpKind.Memory) return ReadReg(d.I.Op0Register);
@@ -230,6 +236,7 @@ public sealed unsafe partial class InterpreterCpu
         return ReadLinear(_dstLinear, d.MemSize);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void WriteOther(ref DecodedOp d, uint value, bool computed)
     {
         if (d.I.Op0Kind != OpKind.Memory) WriteReg(d.I.Op0Register, value);
@@ -246,6 +253,7 @@ public sealed unsafe partial class InterpreterCpu
     }
 
     /// <summary>Writes operand 0 without a prior read (MOV, SETcc, POP).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void WriteOp0(ref DecodedOp d, uint value)
     {
         var loc = d.Loc0;
@@ -254,8 +262,10 @@ public sealed unsafe partial class InterpreterCpu
         else WriteGprAt(loc, d.Reg0, value);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void InvalidOpcode(InterpreterCpu c, ref DecodedOp d) => throw new CpuFault(Vector.InvalidOpcode);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Unimplemented(InterpreterCpu c, ref DecodedOp d)
     {
         var bytes = new byte[d.I.Length];
@@ -269,6 +279,7 @@ public sealed unsafe partial class InterpreterCpu
     /// x87 escapes and WAIT on a CPU without FPU (<see cref="FpuPresent"/> false): #NM when CR0.EM/TS ask for emulation,
     /// otherwise no effect, which is how FPU-detection code (FNINIT/FNSTSW) finds that there is none.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void NoCoprocessor(InterpreterCpu c, ref DecodedOp d)
     {
         bool trap = d.I.Mnemonic == Mnemonic.Wait ? (c._cr0 & 0xA) == 0xA : (c._cr0 & 0xC) != 0; // MP+TS for WAIT, EM or TS for escapes
@@ -318,6 +329,7 @@ public sealed unsafe partial class InterpreterCpu
         return n + (mod == 1 ? 1 : mod == 2 || (mod == 0 && rm == 5) ? 4 : 0);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Nop(InterpreterCpu c, ref DecodedOp d) { }
 
     private static void InitDispatch()

@@ -57,6 +57,7 @@ public sealed unsafe partial class InterpreterCpu
         _lazySize = (byte)size;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Materialize()
     {
         uint res = _lazyRes, a = _lazyA, b = _lazyB;
@@ -80,6 +81,7 @@ public sealed unsafe partial class InterpreterCpu
     }
 
     /// <summary>CF alone, without computing the other lazy flags (INC/DEC keep it).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private uint CarryNow() => _lazyOp switch
     {
         LazyOp.Add => _lazyRes < _lazyA ? FlagCf : 0,
@@ -116,6 +118,7 @@ public sealed unsafe partial class InterpreterCpu
     private bool Cf => (Eflags & FlagCf) != 0;
 
     /// <summary>Evaluates an Iced condition code (the low nibble of Jcc/SETcc/CMOVcc).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private bool Condition(Iced.Intel.ConditionCode cc)
     {
         // JZ/JNZ after a lazy op (the loop-closing case) need only the result.
@@ -145,18 +148,25 @@ public sealed unsafe partial class InterpreterCpu
     }
 
     // Flag instructions: CLC STC CMC CLD STD CLI STI LAHF SAHF PUSHF POPF SALC.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Clc(InterpreterCpu c, ref DecodedOp d) => c.Eflags &= ~FlagCf;
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Stc(InterpreterCpu c, ref DecodedOp d) => c.Eflags |= FlagCf;
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Cmc(InterpreterCpu c, ref DecodedOp d) => c.Eflags ^= FlagCf;
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Cld(InterpreterCpu c, ref DecodedOp d) => c.Eflags &= ~FlagDf;
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Std(InterpreterCpu c, ref DecodedOp d) => c.Eflags |= FlagDf;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Cli(InterpreterCpu c, ref DecodedOp d)
     {
         c.CheckIopl();
         c.Eflags &= ~FlagIf;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Sti(InterpreterCpu c, ref DecodedOp d)
     {
         c.CheckIopl();
@@ -168,15 +178,19 @@ public sealed unsafe partial class InterpreterCpu
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Lahf(InterpreterCpu c, ref DecodedOp d) =>
         c._gpr[RegEax] = (c._gpr[RegEax] & ~0xFF00UL) | ((c.Eflags & 0xD7 | 2) << 8);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Sahf(InterpreterCpu c, ref DecodedOp d) =>
         c.Eflags = (c.Eflags & ~0xD5u) | (((uint)c._gpr[RegEax] >> 8) & 0xD5);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Salc(InterpreterCpu c, ref DecodedOp d) =>
         c._gpr[RegEax] = (c._gpr[RegEax] & ~0xFFUL) | (c.Cf ? 0xFFu : 0);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pushf(InterpreterCpu c, ref DecodedOp d)
     {
         if (c.V86 && c.Iopl < 3) throw new CpuFault(Vector.GeneralProtection, 0);
@@ -184,6 +198,7 @@ public sealed unsafe partial class InterpreterCpu
         else c.Push16(c.Eflags & 0xFFFF);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Popf(InterpreterCpu c, ref DecodedOp d)
     {
         if (c.V86 && c.Iopl < 3) throw new CpuFault(Vector.GeneralProtection, 0);

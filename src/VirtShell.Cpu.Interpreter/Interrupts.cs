@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 namespace VirtShell.Cpu.Interpreter;
 
 // INT n / INT3 / INTO / IRET / BOUND and the delivery of exceptions and external interrupts.
@@ -45,6 +46,7 @@ public sealed unsafe partial class InterpreterCpu
         _eip = target & 0xFFFF;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Int(InterpreterCpu c, ref DecodedOp d)
     {
         // In virtual-8086 mode INT n (unlike INT3 and INTO) is IOPL-sensitive: below 3 the monitor gets #GP(0).
@@ -52,11 +54,14 @@ public sealed unsafe partial class InterpreterCpu
         c.SoftwareInterrupt((int)(d.Imm & 0xFF));
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Int3(InterpreterCpu c, ref DecodedOp d) => c.SoftwareInterrupt(Vector.Breakpoint);
 
     /// <summary>ICEBP (F1): a debug trap through vector 1 without the software-interrupt privilege check.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Int1(InterpreterCpu c, ref DecodedOp d) => c.DeliverInterrupt(Vector.Debug, c._eip, InterruptKind.Exception, null);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Into(InterpreterCpu c, ref DecodedOp d)
     {
         if ((c.Eflags & FlagOf) != 0) c.SoftwareInterrupt(Vector.Overflow);
@@ -67,6 +72,7 @@ public sealed unsafe partial class InterpreterCpu
         DeliverInterrupt(vector, _eip, InterruptKind.Software, null);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Iret(InterpreterCpu c, ref DecodedOp d)
     {
         c._breakBlock = true;
@@ -91,6 +97,7 @@ public sealed unsafe partial class InterpreterCpu
             c.LoadSegmentReal(SegCs, (ushort)cs);
             c._eip = eip;
             c.WriteFlagsChecked(fl, 0x00FF_FFFF & ~0x30000u);
+            c.LoadResumeFlag(fl);
         }
         else
         {
@@ -103,6 +110,7 @@ public sealed unsafe partial class InterpreterCpu
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Bound(InterpreterCpu c, ref DecodedOp d)
     {
         int size = d.OpSize;

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Iced.Intel;
 
 namespace VirtShell.Cpu.Interpreter;
@@ -25,6 +26,7 @@ public sealed unsafe partial class InterpreterCpu
         if ((bits & ((1u << size) - 1)) != 0) throw new CpuFault(Vector.GeneralProtection, 0);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void In(InterpreterCpu c, ref DecodedOp d)
     {
         var acc = d.I.Op0Register;
@@ -33,6 +35,7 @@ public sealed unsafe partial class InterpreterCpu
         c.WriteReg(acc, c._ports.Read(port, acc.GetSize()));
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Out(InterpreterCpu c, ref DecodedOp d)
     {
         var acc = d.I.Op1Register;

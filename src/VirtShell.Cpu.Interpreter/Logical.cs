@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Iced.Intel;
 
 namespace VirtShell.Cpu.Interpreter;
@@ -18,9 +19,14 @@ public sealed unsafe partial class InterpreterCpu
         return res;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AndOp(InterpreterCpu c, ref DecodedOp d) { uint a = c.ReadDst(ref d); c.WriteDst(ref d, c.Logic(a & c.ReadOp(ref d, 1), d.OpSize)); }
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void OrOp(InterpreterCpu c, ref DecodedOp d) { uint a = c.ReadDst(ref d); c.WriteDst(ref d, c.Logic(a | c.ReadOp(ref d, 1), d.OpSize)); }
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void XorOp(InterpreterCpu c, ref DecodedOp d) { uint a = c.ReadDst(ref d); c.WriteDst(ref d, c.Logic(a ^ c.ReadOp(ref d, 1), d.OpSize)); }
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void NotOp(InterpreterCpu c, ref DecodedOp d) => c.WriteDst(ref d, ~c.ReadDst(ref d) & SizeMask(d.OpSize));
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void TestOp(InterpreterCpu c, ref DecodedOp d) => c.Logic(c.ReadOp(ref d, 0) & c.ReadOp(ref d, 1), d.OpSize);
 }

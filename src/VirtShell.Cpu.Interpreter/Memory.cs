@@ -154,6 +154,7 @@ public sealed unsafe partial class InterpreterCpu
         WritePhysSlow(phys, size, value);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private uint ReadPhysSlow(uint phys, int size)
     {
         uint last = phys + (uint)size - 1;
@@ -174,6 +175,7 @@ public sealed unsafe partial class InterpreterCpu
         return p != null ? *p : (uint)(_mmio.Read(phys, 1) & 0xFF);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void WritePhysSlow(uint phys, int size, uint value)
     {
         uint last = phys + (uint)size - 1;

@@ -55,6 +55,20 @@ public sealed unsafe partial class InterpreterCpu
     }
 
     /// <summary>
+    /// A fetch translation the TLB holds with the rights this fetch needs, found without a walk or a fault (block
+    /// chaining checks its successors with it); false sends the caller to <see cref="TranslateFetch"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool TryCachedFetchTranslation(uint linear, out uint phys)
+    {
+        uint vpn = linear >> 12;
+        int slot = (int)(vpn & (TlbSize - 1));
+        byte rights = _tlbRights[slot];
+        phys = (_tlbPhys[slot] | (linear & 0xFFF)) & _addrMask;
+        return _tlbTag[slot] == vpn + 1UL && (_cpl != 3 || (rights & RightUser) != 0) && (!_noExecute || (rights & RightNoExecute) == 0);
+    }
+
+    /// <summary>
     /// Linear to physical for a user or a supervisor access. Descriptor-table and TSS accesses are supervisor accesses
     /// whatever the CPL, as on hardware (an interrupt from ring 3 reads a supervisor-only IDT).
     /// </summary>
@@ -72,6 +86,7 @@ public sealed unsafe partial class InterpreterCpu
         return Lma ? Walk64(linear, write, user) : Walk((uint)linear, write, user);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private uint Walk(uint linear, bool write, bool user)
     {
         bool wp = (_cr0 & 0x1_0000) != 0;
@@ -125,6 +140,7 @@ public sealed unsafe partial class InterpreterCpu
             (present ? 1 : 0) | (write ? 2 : 0) | (user ? 4 : 0) | (reserved ? 8 : 0) | (fetch ? 0x10 : 0));
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private uint ReadPaged(ulong linear, int size, bool user)
     {
         uint phys = Translate(linear, write: false, user);
@@ -136,6 +152,7 @@ public sealed unsafe partial class InterpreterCpu
         return v;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void WritePaged(ulong linear, int size, uint value, bool user)
     {
         uint phys = Translate(linear, write: true, user);
@@ -148,6 +165,7 @@ public sealed unsafe partial class InterpreterCpu
         for (int i = 0; i < size; i++) WritePhys(Translate(linear + (uint)i, write: true, user) & _addrMask, 1, (value >> (8 * i)) & 0xFF);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Invlpg(InterpreterCpu c, ref DecodedOp d)
     {
         c.RequireCpl0();

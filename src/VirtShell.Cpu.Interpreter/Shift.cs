@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Iced.Intel;
 
 namespace VirtShell.Cpu.Interpreter;
@@ -19,6 +20,7 @@ public sealed unsafe partial class InterpreterCpu
     private void SetShiftFlags(uint res, int size, uint cf, uint of) =>
         SetArith(Szp(res, size) | (cf & 1) | ((of & 1) << 11));
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ShlOp(InterpreterCpu c, ref DecodedOp d)
     {
         uint a = c.ReadDst(ref d);
@@ -32,6 +34,7 @@ public sealed unsafe partial class InterpreterCpu
         c.WriteDst(ref d, res);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ShrOp(InterpreterCpu c, ref DecodedOp d)
     {
         uint a = c.ReadDst(ref d);
@@ -45,6 +48,7 @@ public sealed unsafe partial class InterpreterCpu
         c.WriteDst(ref d, res);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void SarOp(InterpreterCpu c, ref DecodedOp d)
     {
         uint a = c.ReadDst(ref d);
@@ -58,6 +62,7 @@ public sealed unsafe partial class InterpreterCpu
         c.WriteDst(ref d, res);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RolOp(InterpreterCpu c, ref DecodedOp d)
     {
         uint a = c.ReadDst(ref d);
@@ -71,6 +76,7 @@ public sealed unsafe partial class InterpreterCpu
         c.WriteDst(ref d, res);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RorOp(InterpreterCpu c, ref DecodedOp d)
     {
         uint a = c.ReadDst(ref d);
@@ -84,6 +90,7 @@ public sealed unsafe partial class InterpreterCpu
         c.WriteDst(ref d, res);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RclOp(InterpreterCpu c, ref DecodedOp d)
     {
         uint a = c.ReadDst(ref d);
@@ -102,6 +109,7 @@ public sealed unsafe partial class InterpreterCpu
         c.WriteDst(ref d, a);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RcrOp(InterpreterCpu c, ref DecodedOp d)
     {
         uint a = c.ReadDst(ref d);
@@ -121,6 +129,7 @@ public sealed unsafe partial class InterpreterCpu
 
     private uint DoubleShiftCount(ref DecodedOp d) => (d.I.Op2Kind == OpKind.Register ? (uint)_gpr[RegEcx] : d.Imm) & 0x1F;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ShldOp(InterpreterCpu c, ref DecodedOp d)
     {
         uint a = c.ReadDst(ref d);
@@ -137,6 +146,7 @@ public sealed unsafe partial class InterpreterCpu
         c.WriteDst(ref d, res);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ShrdOp(InterpreterCpu c, ref DecodedOp d)
     {
         uint a = c.ReadDst(ref d);

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Iced.Intel;
 
 namespace VirtShell.Cpu.Interpreter;
@@ -45,12 +46,14 @@ public sealed unsafe partial class InterpreterCpu
     /// <summary>The value at SS:SP+<paramref name="offset"/> without popping (for instructions that must not change SP before they can fault).</summary>
     private uint PeekStack(uint offset, int size) => ReadMem(SegSs, (Sp + offset) & StackMask, size);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PushOp(InterpreterCpu c, ref DecodedOp d)
     {
         int size = d.OpSize;
         c.Push(c.ReadOp(ref d, 0), size);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PopOp(InterpreterCpu c, ref DecodedOp d)
     {
         int size = d.OpSize;
@@ -86,6 +89,7 @@ public sealed unsafe partial class InterpreterCpu
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pusha(InterpreterCpu c, ref DecodedOp d)
     {
         int size = d.OpSize;
@@ -97,6 +101,7 @@ public sealed unsafe partial class InterpreterCpu
             c.Push(r == RegEsp ? origSp : (uint)c._gpr[r], size);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Popa(InterpreterCpu c, ref DecodedOp d)
     {
         int size = d.OpSize;
@@ -108,6 +113,7 @@ public sealed unsafe partial class InterpreterCpu
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Enter(InterpreterCpu c, ref DecodedOp d)
     {
         int size = d.OpSize;
@@ -143,6 +149,7 @@ public sealed unsafe partial class InterpreterCpu
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Leave(InterpreterCpu c, ref DecodedOp d)
     {
         int size = d.OpSize;

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Iced.Intel;
 
 namespace VirtShell.Cpu.Interpreter;
@@ -21,12 +22,19 @@ public sealed unsafe partial class InterpreterCpu
 
     private enum StringKind { Movs, Cmps, Stos, Lods, Scas, Ins, Outs }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Movs(InterpreterCpu c, ref DecodedOp d) => c.StringOp(ref d, StringKind.Movs);
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Cmps(InterpreterCpu c, ref DecodedOp d) => c.StringOp(ref d, StringKind.Cmps);
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Stos(InterpreterCpu c, ref DecodedOp d) => c.StringOp(ref d, StringKind.Stos);
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Lods(InterpreterCpu c, ref DecodedOp d) => c.StringOp(ref d, StringKind.Lods);
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Scas(InterpreterCpu c, ref DecodedOp d) => c.StringOp(ref d, StringKind.Scas);
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Ins(InterpreterCpu c, ref DecodedOp d) => c.StringOp(ref d, StringKind.Ins);
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Outs(InterpreterCpu c, ref DecodedOp d) => c.StringOp(ref d, StringKind.Outs);
 
     private void StringOp(ref DecodedOp d, StringKind kind)
