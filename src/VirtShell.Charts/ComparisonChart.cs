@@ -11,15 +11,15 @@ namespace VirtShell.Charts;
 /// </summary>
 public static class ComparisonChart
 {
-    private sealed record Panel(string Title, Func<ModelComparisonRow, double?> Value, string Format, bool Log);
+    private sealed record Panel(string Title, Func<ModelComparisonRow, double?> Value, bool Log);
 
     private static readonly Panel[] Panels =
     [
-        new("Start to first console output (s)", r => r.StartSeconds, "0.###", true),
-        new("CPU, ring-3 loop (MIPS)", r => r.CpuMips, "#,0", true),
-        new("One I/O round trip (µs)", r => r.IoRoundTripMicroseconds, "#,0.###", true),
-        new("Console throughput (MB/s)", r => r.BulkIoMBps, "#,0.##", true),
-        new("Host memory overhead (MiB)", r => r.MemoryOverheadMiB, "#,0.#", false),
+        new("Start to first console output (s)", r => r.StartSeconds, true),
+        new("CPU, ring-3 loop (MIPS)", r => r.CpuMips, true),
+        new("One I/O round trip (µs)", r => r.IoRoundTripMicroseconds, true),
+        new("Console throughput (MB/s)", r => r.BulkIoMBps, true),
+        new("Host memory overhead (MiB)", r => r.MemoryOverheadMiB, false),
     ];
 
     private static readonly Color[] ModelColors =
@@ -71,7 +71,7 @@ public static class ComparisonChart
             Position = x.Index,
             Value = panel.Log ? Math.Log10(x.Value!.Value) - floor : x.Value!.Value,
             FillColor = ModelColors[x.Index % ModelColors.Length],
-            Label = x.Value!.Value.ToString(panel.Format, System.Globalization.CultureInfo.InvariantCulture),
+            Label = FormatValue(x.Value!.Value),
         }).ToList();
         var barPlot = plot.Add.Bars(bars);
         barPlot.ValueLabelStyle.FontSize = 13;
@@ -105,6 +105,10 @@ public static class ComparisonChart
             plot.Axes.SetLimits(-0.6, rows.Count - 0.4, 0, top * 1.2);
         }
     }
+
+    /// <summary>Three significant digits, or the whole number when it has more.</summary>
+    private static string FormatValue(double value) => value.ToString(
+        value >= 100 ? "#,0" : value >= 10 ? "0.#" : value >= 1 ? "0.##" : "G3", System.Globalization.CultureInfo.InvariantCulture);
 
     private static string FormatPower(double exponent)
     {

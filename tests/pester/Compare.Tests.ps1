@@ -90,7 +90,7 @@ Describe 'Compare-VirtModel' {
 
     It 'leaves no machine and no work folder behind' {
         Get-VirtMachine | Should -BeNullOrEmpty
-        @(Get-ChildItem (Join-Path $env:VIRTSHELL_HOME 'compare-work') -ErrorAction Ignore) | Should -BeNullOrEmpty
+        Join-Path $env:VIRTSHELL_HOME 'compare-work' | Should -Not -Exist
     }
 
     It 'refuses a chart that is neither .png nor .svg before running anything' {

@@ -26,22 +26,27 @@ public sealed record ComparisonOptions
 /// </summary>
 public sealed class ModelComparison(VirtualizationHost host, ComparisonGuests guests, ComparisonOptions options)
 {
-    /// <summary>One row per model, in the registry's order; <paramref name="progress"/> hears what runs now.</summary>
-    public IEnumerable<ModelComparisonRow> Run(IEnumerable<IMachineModel> models, Action<string>? progress = null)
+    /// <summary>
+    /// One row per model, in the registry's order; <paramref name="progress"/> hears what runs now. A cancel turns
+    /// the running machine off and ends with <see cref="OperationCanceledException"/>.
+    /// </summary>
+    public IEnumerable<ModelComparisonRow> Run(IEnumerable<IMachineModel> models, Action<string>? progress = null, CancellationToken cancel = default)
     {
-        string work = Path.Combine(host.Store.Home, "compare-work", $"{Environment.ProcessId}-{Guid.NewGuid():N}"[..16]);
+        string parent = Path.Combine(host.Store.Home, "compare-work");
+        string work = Path.Combine(parent, $"{Environment.ProcessId}-{Guid.NewGuid():N}"[..16]);
         Directory.CreateDirectory(work);
         try
         {
-            foreach (var model in models) yield return Compare(model, work, progress ?? (_ => { }));
+            foreach (var model in models) yield return Compare(model, work, progress ?? (_ => { }), cancel);
         }
         finally
         {
             Directory.Delete(work, recursive: true);
+            if (!Directory.EnumerateFileSystemEntries(parent).Any()) Directory.Delete(parent);
         }
     }
 
-    private ModelComparisonRow Compare(IMachineModel model, string work, Action<string> progress)
+    private ModelComparisonRow Compare(IMachineModel model, string work, Action<string> progress, CancellationToken cancel)
     {
         var seed = SeedTable.For(model.Name);
         var availability = model.GetAvailability();
@@ -80,11 +85,11 @@ public sealed class ModelComparison(VirtualizationHost host, ComparisonGuests gu
             }
         }
 
-        var start = Measure("start", workloads.StartWhat, () => MeasureStart(workloads.WriteStartDefinition()));
+        var start = Measure("start", workloads.StartWhat, () => MeasureStart(workloads.WriteStartDefinition(), cancel));
         double? cpu = Measure("CPU", workloads.Cpu.What,
-            () => Rate(workloads.Cpu) * ModelWorkloads.InstructionsPerIteration / 1e6);
-        double? roundTrip = Measure("I/O round trip", workloads.RoundTrip.What, () => 1e6 / Rate(workloads.RoundTrip));
-        double? bulk = Measure("bulk I/O", workloads.Bulk.What, () => Rate(workloads.Bulk) / 1e6);
+            () => Rate(workloads.Cpu, cancel) * ModelWorkloads.InstructionsPerIteration / 1e6);
+        double? roundTrip = Measure("I/O round trip", workloads.RoundTrip.What, () => 1e6 / Rate(workloads.RoundTrip, cancel));
+        double? bulk = Measure("bulk I/O", workloads.Bulk.What, () => Rate(workloads.Bulk, cancel) / 1e6);
         notes.Add("memory: resident memory the running start guest added to this process, less its resident guest RAM" +
             (model.Name == "container" ? " (the container's own processes are the guest)" : "") +
             (model.Name is "hardware" or "paravirtual" ? " (KVM's kernel memory is not counted)" : ""));
@@ -106,7 +111,7 @@ public sealed class ModelComparison(VirtualizationHost host, ComparisonGuests gu
     /// Starts one machine <see cref="ComparisonOptions.StartRuns"/> times: the median time from the start request to
     /// its first console byte, and the memory overhead seen on the last start (the first pays for loading code).
     /// </summary>
-    private StartFigures MeasureStart(string definition)
+    private StartFigures MeasureStart(string definition, CancellationToken cancel)
     {
         var machine = host.Create(definition, NewName());
         try
@@ -124,8 +129,11 @@ public sealed class ModelComparison(VirtualizationHost host, ComparisonGuests gu
                 try
                 {
                     var console = machine.Console ?? throw new ComparisonException("the machine has no console");
-                    if (!console.WaitForOutput(offset, options.RunTimeout))
+                    if (!console.WaitForOutput(offset, options.RunTimeout, cancel))
+                    {
+                        cancel.ThrowIfCancellationRequested();
                         throw new ComparisonException($"no console output within {options.RunTimeout.TotalSeconds:0} s{Ended(machine)}");
+                    }
                     seconds.Add(watch.Elapsed.TotalSeconds);
                     overhead = HostMemory.ResidentBytes() - before - HostMemory.ResidentGuestBytes(machine.Memory);
                 }
@@ -147,14 +155,14 @@ public sealed class ModelComparison(VirtualizationHost host, ComparisonGuests gu
     /// Lengths per second of a workload: a short run, then longer ones until the difference in time reaches
     /// <see cref="ComparisonOptions.TargetSeconds"/> (or the workload's cap); start-up cancels out of the difference.
     /// </summary>
-    private double Rate(Workload workload)
+    private double Rate(Workload workload, CancellationToken cancel)
     {
         long shortLength = workload.ShortLength;
-        double shortSeconds = RunToEnd(workload, shortLength);
+        double shortSeconds = RunToEnd(workload, shortLength, cancel);
         long length = shortLength * 4;
         while (true)
         {
-            double difference = RunToEnd(workload, length) - shortSeconds;
+            double difference = RunToEnd(workload, length, cancel) - shortSeconds;
             if (difference >= options.TargetSeconds || length >= workload.Cap)
             {
                 if (difference <= 0)
@@ -167,16 +175,18 @@ public sealed class ModelComparison(VirtualizationHost host, ComparisonGuests gu
     }
 
     /// <summary>Runs a workload's guest at one length to its end; wall-clock seconds from the start request.</summary>
-    private double RunToEnd(Workload workload, long length)
+    private double RunToEnd(Workload workload, long length, CancellationToken cancel)
     {
+        cancel.ThrowIfCancellationRequested();
         var machine = host.Create(workload.WriteDefinition(length), NewName());
         try
         {
             var watch = Stopwatch.StartNew();
             machine.Start();
-            if (!machine.WaitFor([MachineState.Stopped, MachineState.Crashed], options.RunTimeout))
+            if (!machine.WaitFor([MachineState.Stopped, MachineState.Crashed], options.RunTimeout, cancel))
             {
                 machine.Stop(turnOff: true, TimeSpan.FromSeconds(30));
+                cancel.ThrowIfCancellationRequested();
                 throw new ComparisonException($"a run of {length:N0} did not end within {options.RunTimeout.TotalSeconds:0} s");
             }
             double seconds = watch.Elapsed.TotalSeconds;

@@ -12,7 +12,7 @@ namespace VirtShell.PowerShell.Cmdlets;
 /// </summary>
 [Cmdlet(VerbsData.Compare, "VirtModel")]
 [OutputType(typeof(ModelComparisonRow))]
-public sealed class CompareVirtModelCommand : PSCmdlet
+public sealed class CompareVirtModelCommand : PSCmdlet, IDisposable
 {
     [Parameter(Position = 0)]
     [ValidateNotNullOrEmpty]
@@ -34,6 +34,12 @@ public sealed class CompareVirtModelCommand : PSCmdlet
     [Parameter]
     [ValidateNotNullOrEmpty]
     public string? Chart { get; set; }
+
+    private readonly CancellationTokenSource _stop = new();
+
+    protected override void StopProcessing() => _stop.Cancel();
+
+    public void Dispose() => _stop.Dispose();
 
     protected override void EndProcessing()
     {
@@ -63,14 +69,21 @@ public sealed class CompareVirtModelCommand : PSCmdlet
         var comparison = new ModelComparison(host, guests, new ComparisonOptions { TargetSeconds = TargetSeconds });
         var progress = new ProgressRecord(1, "Compare-VirtModel", "starting");
         var rows = new List<ModelComparisonRow>();
-        foreach (var row in comparison.Run(models, status =>
+        try
         {
-            progress.StatusDescription = status;
-            WriteProgress(progress);
-        }))
+            foreach (var row in comparison.Run(models, status =>
+            {
+                progress.StatusDescription = status;
+                WriteProgress(progress);
+            }, _stop.Token))
+            {
+                rows.Add(row);
+                WriteObject(row);
+            }
+        }
+        catch (OperationCanceledException)
         {
-            rows.Add(row);
-            WriteObject(row);
+            throw new PipelineStoppedException();
         }
         progress.RecordType = ProgressRecordType.Completed;
         WriteProgress(progress);
