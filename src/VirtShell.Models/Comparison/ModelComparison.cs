@@ -77,8 +77,9 @@ public sealed class ModelComparison(VirtualizationHost host, ComparisonGuests gu
                 notes.Add($"{column}: {what}");
                 return value;
             }
-            catch (Exception e) when (e is ComparisonException or MachineStateException or IOException
-                or Engine.Definitions.DefinitionException or InvalidOperationException)
+            // Whatever stops one measure (a guest not built, a KVM call refused, a guest that ended wrongly) is that
+            // measure's note; the others still run.
+            catch (Exception e) when (e is not OperationCanceledException)
             {
                 notes.Add($"{column}: failed: {e.Message}");
                 return null;
@@ -129,10 +130,14 @@ public sealed class ModelComparison(VirtualizationHost host, ComparisonGuests gu
                 try
                 {
                     var console = machine.Console ?? throw new ComparisonException("the machine has no console");
-                    if (!console.WaitForOutput(offset, options.RunTimeout, cancel))
+                    // In slices, so a guest that ends without a word is reported at once.
+                    while (!console.WaitForOutput(offset, TimeSpan.FromMilliseconds(50), cancel))
                     {
                         cancel.ThrowIfCancellationRequested();
-                        throw new ComparisonException($"no console output within {options.RunTimeout.TotalSeconds:0} s{Ended(machine)}");
+                        if (machine.State != MachineState.Running)
+                            throw new ComparisonException($"the start guest ended before it printed anything{Ended(machine)}");
+                        if (watch.Elapsed > options.RunTimeout)
+                            throw new ComparisonException($"no console output within {options.RunTimeout.TotalSeconds:0} s{Ended(machine)}");
                     }
                     seconds.Add(watch.Elapsed.TotalSeconds);
                     overhead = HostMemory.ResidentBytes() - before - HostMemory.ResidentGuestBytes(machine.Memory);
@@ -147,7 +152,7 @@ public sealed class ModelComparison(VirtualizationHost host, ComparisonGuests gu
         }
         finally
         {
-            host.Remove(machine);
+            Discard(machine);
         }
     }
 
@@ -185,7 +190,6 @@ public sealed class ModelComparison(VirtualizationHost host, ComparisonGuests gu
             machine.Start();
             if (!machine.WaitFor([MachineState.Stopped, MachineState.Crashed], options.RunTimeout, cancel))
             {
-                machine.Stop(turnOff: true, TimeSpan.FromSeconds(30));
                 cancel.ThrowIfCancellationRequested();
                 throw new ComparisonException($"a run of {length:N0} did not end within {options.RunTimeout.TotalSeconds:0} s");
             }
@@ -197,8 +201,16 @@ public sealed class ModelComparison(VirtualizationHost host, ComparisonGuests gu
         }
         finally
         {
-            if (machine.State is MachineState.Stopped or MachineState.Crashed) host.Remove(machine);
+            Discard(machine);
         }
+    }
+
+    /// <summary>Turns a comparison machine off if it still runs, and removes it.</summary>
+    private void Discard(Machine machine)
+    {
+        if (machine.State is not (MachineState.Created or MachineState.Stopped or MachineState.Crashed))
+            machine.Stop(turnOff: true, TimeSpan.FromSeconds(30));
+        host.Remove(machine);
     }
 
     /// <summary>How a machine ended and the last console line, for an error.</summary>
