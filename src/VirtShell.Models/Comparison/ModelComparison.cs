@@ -91,9 +91,7 @@ public sealed class ModelComparison(VirtualizationHost host, ComparisonGuests gu
             () => Rate(workloads.Cpu, cancel) * ModelWorkloads.InstructionsPerIteration / 1e6);
         double? roundTrip = Measure("I/O round trip", workloads.RoundTrip.What, () => 1e6 / Rate(workloads.RoundTrip, cancel));
         double? bulk = Measure("bulk I/O", workloads.Bulk.What, () => Rate(workloads.Bulk, cancel) / 1e6);
-        notes.Add("memory: resident memory the running start guest added to this process, less its resident guest RAM" +
-            (model.Name == "container" ? " (the container's own processes are the guest)" : "") +
-            (model.Name is "hardware" or "paravirtual" ? " (KVM's kernel memory is not counted)" : ""));
+        notes.Add($"memory: resident memory the running start guest added to this process, less its resident guest RAM{workloads.MemoryCaveat}");
         return row with
         {
             StartSeconds = start?.Seconds,

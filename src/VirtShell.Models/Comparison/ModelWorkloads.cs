@@ -19,7 +19,7 @@ internal sealed record Workload(string What, Func<long, string> WriteDefinition,
 internal sealed record ModelWorkloads(
     string StartWhat, Func<string> WriteStartDefinition,
     Workload Cpu, Workload RoundTrip, Workload Bulk,
-    bool GuestAdapted, string Adaptation)
+    bool GuestAdapted, string Adaptation, string MemoryCaveat = "")
 {
     /// <summary>Instructions in one round of loop64.inc.</summary>
     public const int InstructionsPerIteration = 10;
@@ -45,6 +45,7 @@ internal sealed record ModelWorkloads(
     private const string VirtioConsole = "device('virtioConsole', { address: 0xd0000000, irq: 5 })";
     private static readonly ExpectedExit DebugExitZero = new(ExitReason.DebugExit, 1);   // (0 << 1) | 1
     private static readonly ExpectedExit PowerOffZero = new(ExitReason.GuestPowerOff, 0);
+    private const string KvmMemoryCaveat = " (KVM's kernel memory is not counted)";
 
     private static ModelWorkloads PcModel(string model, ComparisonGuests guests, DefinitionWriter w)
     {
@@ -58,7 +59,8 @@ internal sealed record ModelWorkloads(
             Loop("ring3-loop.bin in long mode, ring 3", Ring3LoopKind.Cpu, model == "emulated" ? 100_000 : 1_000_000, 2_000_000_000),
             Loop("OUT to an unclaimed port from ring 3", Ring3LoopKind.PortExits, 20_000, 200_000_000),
             Loop("COM1 bytes from ring 3, polling LSR (2 port accesses a byte)", Ring3LoopKind.UartBytes, 16_384, 1_000_000_000),
-            false, "none: the same boot sectors as on the other PC model");
+            false, "none: the same boot sectors as on the other PC model",
+            model == "hardware" ? KvmMemoryCaveat : "");
     }
 
     private static ModelWorkloads Paravirtual(ComparisonGuests guests, DefinitionWriter w)
@@ -83,7 +85,7 @@ internal sealed record ModelWorkloads(
             Loop("virtio-mmio QueueNotify writes from ring 3 (no buffers queued)", Ring3LoopKind.VirtioNotify, 20_000, 200_000_000),
             new("the guest kit's virtio-console, 1 MiB per notification", n => Kit($"bulk-{n}", $"mode=console bytes={n}"),
                 new ExpectedExit(ExitReason.GuestPowerOff, 42), 16L << 20, 4L << 30),
-            true, "yes: the guest kit brings its own virtio drivers and powers off by hypercall");
+            true, "yes: the guest kit brings its own virtio drivers and powers off by hypercall", KvmMemoryCaveat);
     }
 
     private static ModelWorkloads Container(ComparisonGuests guests, DefinitionWriter w)
@@ -107,7 +109,7 @@ internal sealed record ModelWorkloads(
                 n => ["/bin/dd", "if=/dev/zero", "bs=1", $"count={n}"], 100_000, 1_000_000_000),
             Run("dd bs=64k from /dev/zero to the console pipe", "bulk",
                 n => ["/bin/dd", "if=/dev/zero", "bs=65536", $"count={Math.Max(1, n >> 16)}"], 16L << 20, 64L << 30),
-            false, "no, but it must be a program for the host's own kernel");
+            false, "no, but it must be a program for the host's own kernel", " (the container's own processes are the guest)");
     }
 
     internal static string Js(string text) => JsonSerializer.Serialize(text);
