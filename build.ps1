@@ -45,8 +45,11 @@ function Invoke-Build {
 function Build-Guests {
     foreach ($asm in Get-ChildItem (Join-Path $Root 'machine-defs') -Recurse -Filter *.asm) {
         $bin = [IO.Path]::ChangeExtension($asm.FullName, '.bin')
-        if ((Test-Path $bin) -and (Get-Item $bin).LastWriteTimeUtc -gt $asm.LastWriteTimeUtc) { continue }
-        Invoke-Native nasm -f bin -o $bin $asm.FullName
+        # A guest may %include the *.inc files beside it (nasm looks there only when told with -i).
+        $sources = @($asm) + @(Get-ChildItem $asm.DirectoryName -Filter *.inc)
+        $newest = ($sources | Measure-Object LastWriteTimeUtc -Maximum).Maximum
+        if ((Test-Path $bin) -and (Get-Item $bin).LastWriteTimeUtc -gt $newest) { continue }
+        Invoke-Native nasm -f bin -i "$($asm.DirectoryName)/" -o $bin $asm.FullName
     }
     & (Join-Path $Root 'scripts/build-guest-kit.ps1')
 }

@@ -22,6 +22,7 @@
         'Test-VirtDefinition'
         'Measure-VirtMachine'
         'Invoke-VirtCommand'
+        'Compare-VirtModel'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

@@ -30,7 +30,7 @@ $work = Enter-BenchWork $OutDirectory 'kvm' $ModulePath
 function New-Ring3Image([string] $Kind, [long] $Iterations) {
     $image = Join-Path $work "ring3-$Kind-$Iterations.img"
     $defines = @("-DITERATIONS=$Iterations") + $(if ($Kind -eq 'exits') { '-DOUT_EXITS' } else { @() })
-    Invoke-Native nasm -f bin @defines -o $image $guestSource
+    Invoke-Native nasm -f bin -i "$(Split-Path $guestSource)/" @defines -o $image $guestSource
     $image
 }
 
