@@ -6,7 +6,7 @@ namespace VirtShell.Containers.Bundle;
 
 /// <summary>
 /// Writes the OCI bundle's config.json: the container as runc must make it. Namespaces, mounts, masked and
-/// read-only paths follow runc's own defaults (<c>runc spec</c>); capabilities and seccomp are the project's.
+/// read-only paths follow runc's own defaults (<c>runc spec</c>); capabilities and seccomp are docker's defaults.
 /// </summary>
 public static class OciBundle
 {
@@ -89,7 +89,7 @@ public static class OciBundle
                 ["namespaces"] = namespaces,
                 ["maskedPaths"] = Strings(MaskedPaths),
                 ["readonlyPaths"] = Strings(ReadonlyPaths),
-                ["seccomp"] = SeccompProfile.Build(),
+                ["seccomp"] = SeccompProfile.Build(settings.Capabilities),
             },
         };
     }
