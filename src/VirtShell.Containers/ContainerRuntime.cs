@@ -103,8 +103,10 @@ public sealed class ContainerRuntime : IMachineRuntime, ICommandExecution, IGues
         string lower = _host.Images.Resolve(_settings.Rootfs);
         var rootfs = new OverlayRootfs(lower, _placement.MachineDirectory);
         rootfs.Mount();
+        RootfsGuard.Check(rootfs.Merged, Describe(_settings.Rootfs, lower));
         Files = new RootfsFiles(rootfs.Merged);
         CheckProgram();
+        string dev = DeviceDirectory.Mount(_placement.MachineDirectory);
         string? networkNamespace = null;
         if (_settings.Network is NetworkSettings.Veth veth)
         {
@@ -112,9 +114,17 @@ public sealed class ContainerRuntime : IMachineRuntime, ICommandExecution, IGues
             networkNamespace = _placement.Network.NamespacePath;
         }
         Directory.CreateDirectory(_placement.BundleDirectory);
-        OciBundle.Write(_placement.BundleDirectory, _settings, rootfs.Merged, _placement.CgroupsPath, networkNamespace);
+        OciBundle.Write(_placement.BundleDirectory, _settings, rootfs.Merged, dev, _placement.CgroupsPath, networkNamespace);
         _services.Console.InputAvailable += SignalInput;
     }
+
+    /// <summary>Where a rootfs came from, for messages: the image's own path, not the cache folder it was unpacked to.</summary>
+    private static string Describe(RootfsSource source, string lower) => source switch
+    {
+        RootfsSource.Archive a => $"'{a.Path}'",
+        RootfsSource.Directory d => $"'{d.Path}'",
+        _ => $"the busybox image '{lower}'",
+    };
 
     /// <summary>
     /// What runc's init would find missing only once the container is being started: the program. Looked up as runc
