@@ -10,7 +10,7 @@ public sealed class ProcessResourceCollection
     public const string Name = "process resources";
 }
 
-/// <summary>What a machine's runs leave in the engine's own process: file descriptors and memory.</summary>
+/// <summary>What a machine's runs leave in the engine's own process.</summary>
 [Collection(ProcessResourceCollection.Name)]
 public sealed class ContainerResourceTests : IDisposable
 {
