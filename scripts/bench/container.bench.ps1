@@ -61,6 +61,8 @@ $image = (Get-ChildItem (Join-Path $env:VIRTSHELL_HOME 'images') -Directory -Fil
 & mount -t overlay overlay -o "lowerdir=$image,upperdir=$bare/upper,workdir=$bare/work" "$bare/rootfs"
 $config.root.path = "$bare/rootfs"
 $config.linux.cgroupsPath = '/virtshell/bench-bare'
+# Bare runc makes its own /dev, as runc does by default (ours binds the engine's, which is gone once our run ends).
+$config.mounts | Where-Object destination -eq '/dev' | ForEach-Object { $_.type = 'tmpfs'; $_.source = 'tmpfs'; $_.options = @('nosuid', 'strictatime', 'mode=755', 'size=65536k') }
 $config | ConvertTo-Json -Depth 50 | Set-Content (Join-Path $bare 'config.json')
 $runc = (Get-Command runc -ErrorAction Ignore)?.Source ?? '/usr/sbin/runc'
 $runcRoot = Join-Path $bare 'state'

@@ -13,6 +13,7 @@ public sealed record ContainerPlacement(string MachineDirectory, string Containe
 {
     public string BundleDirectory => Path.Combine(MachineDirectory, "bundle");
     public string Rootfs => OverlayRootfs.MergedPath(MachineDirectory);
+    public string DevDirectory => DeviceDirectory.PathIn(MachineDirectory);
     public string PidFile => Path.Combine(BundleDirectory, "init.pid");
     public string RuncLog => Path.Combine(BundleDirectory, "runc.log");
 }
@@ -45,7 +46,7 @@ public sealed class ContainerHost
 
     /// <summary>
     /// Removes whatever a run of <paramref name="machineName"/> left behind: its processes, runc state, cgroups
-    /// (runc delete --force does those three), the overlay mount and its veth network. Safe when nothing is left; used after every
+    /// (runc delete --force does those three), the overlay and /dev mounts and its veth network. Safe when nothing is left; used after every
     /// run and before a start, so a run an engine abandoned when it died is cleaned up the next time.
     /// </summary>
     public void ReleaseLeftovers(string machineName)
@@ -61,6 +62,7 @@ public sealed class ContainerHost
             if (orphan is > 0 and int pid) Libc.ReapChild(pid, TimeSpan.FromSeconds(5));
         }
         OverlayRootfs.Unmount(placement.MachineDirectory);
+        DeviceDirectory.Unmount(placement.MachineDirectory);
         VethNetwork.Release(placement.Network);
     }
 
@@ -72,6 +74,7 @@ public sealed class ContainerHost
         if (Directory.Exists(Path.Combine(Runc.StateRoot, placement.ContainerId)))
             found.Add($"runc state {Path.Combine(Runc.StateRoot, placement.ContainerId)}");
         if (MountTable.IsMounted(placement.Rootfs)) found.Add($"mount {placement.Rootfs}");
+        if (MountTable.IsMounted(placement.DevDirectory)) found.Add($"mount {placement.DevDirectory}");
         found.AddRange(new CgroupView(placement.CgroupsPath).ExistingDirectories().Select(d => $"cgroup {d}"));
         found.AddRange(ProcessesIn(placement.CgroupsPath).Select(pid => $"process {pid}"));
         found.AddRange(VethNetwork.FindLeftovers(placement.Network));

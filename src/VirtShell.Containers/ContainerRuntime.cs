@@ -100,8 +100,10 @@ public sealed class ContainerRuntime : IMachineRuntime, ICommandExecution, IGues
         string lower = _host.Images.Resolve(_settings.Rootfs);
         var rootfs = new OverlayRootfs(lower, _placement.MachineDirectory);
         rootfs.Mount();
+        RootfsGuard.Check(rootfs.Merged, Describe(_settings.Rootfs, lower));
         Files = new RootfsFiles(rootfs.Merged);
         CheckProgram();
+        string dev = DeviceDirectory.Mount(_placement.MachineDirectory);
         string? networkNamespace = null;
         if (_settings.Network is NetworkSettings.Veth veth)
         {
@@ -109,9 +111,17 @@ public sealed class ContainerRuntime : IMachineRuntime, ICommandExecution, IGues
             networkNamespace = _placement.Network.NamespacePath;
         }
         Directory.CreateDirectory(_placement.BundleDirectory);
-        OciBundle.Write(_placement.BundleDirectory, _settings, rootfs.Merged, _placement.CgroupsPath, networkNamespace);
+        OciBundle.Write(_placement.BundleDirectory, _settings, rootfs.Merged, dev, _placement.CgroupsPath, networkNamespace);
         _services.Console.InputAvailable += SignalInput;
     }
+
+    /// <summary>Where a rootfs came from, for messages: the image's own path, not the cache folder it was unpacked to.</summary>
+    private static string Describe(RootfsSource source, string lower) => source switch
+    {
+        RootfsSource.Archive a => $"'{a.Path}'",
+        RootfsSource.Directory d => $"'{d.Path}'",
+        _ => $"the busybox image '{lower}'",
+    };
 
     /// <summary>
     /// What runc's init would find missing only once the container is being started: the program. Looked up as runc
@@ -321,36 +331,43 @@ public sealed class ContainerRuntime : IMachineRuntime, ICommandExecution, IGues
         try
         {
             var options = new ExecOptions { WorkingDirectory = command.WorkingDirectory, User = command.User, Environment = command.Environment };
-            using var process = _host.Runc.Exec(_placement.ContainerId, command.Arguments, options, pidFile, logFile);
-            // runc reports a failed start on the command's stderr too: stderr lines wait until runc has written
-            // the pid file (the command exists), and are dropped when it never does (the error says it once).
-            var held = new List<GuestOutputLine>();
-            bool started = false;
-            void OnStderr(GuestOutputLine line)
+            var process = _host.Runc.Exec(_placement.ContainerId, command.Arguments, options, pidFile, logFile);
+            try
             {
-                lock (held)
+                // runc reports a failed start on the command's stderr too: stderr lines wait until runc has written
+                // the pid file (the command exists), and are dropped when it never does (the error says it once).
+                var held = new List<GuestOutputLine>();
+                bool started = false;
+                void OnStderr(GuestOutputLine line)
                 {
-                    if (!started && !(started = File.Exists(pidFile))) { held.Add(line); return; }
-                    foreach (var h in held) onLine(h);
-                    held.Clear();
+                    lock (held)
+                    {
+                        if (!started && !(started = File.Exists(pidFile))) { held.Add(line); return; }
+                        foreach (var h in held) onLine(h);
+                        held.Clear();
+                    }
+                    onLine(line);
                 }
-                onLine(line);
+                var readers = new[]
+                {
+                    StartLineReader(process.StandardOutput, false, onLine),
+                    StartLineReader(process.StandardError, true, OnStderr),
+                };
+                using (cancel.Register(() => { try { Libc.Terminate(process.Id); } catch (IOException) { } }))
+                {
+                    process.WaitForExit();
+                    foreach (var reader in readers) reader.Join();
+                }
+                if (!File.Exists(pidFile))
+                    throw new GuestCommandException(
+                        $"'{command.Arguments[0]}' could not be started in container '{_machineName}': {RuncClient.LastError(logFile) ?? $"runc exec exited with {process.ExitCode}"}");
+                foreach (var h in held) onLine(h);
+                return process.ExitCode;
             }
-            var readers = new[]
+            finally
             {
-                StartLineReader(process.StandardOutput, false, onLine),
-                StartLineReader(process.StandardError, true, OnStderr),
-            };
-            using (cancel.Register(() => { try { Libc.Terminate(process.Id); } catch (IOException) { } }))
-            {
-                process.WaitForExit();
-                foreach (var reader in readers) reader.Join();
+                process.DisposeWithPipes();
             }
-            if (!File.Exists(pidFile))
-                throw new GuestCommandException(
-                    $"'{command.Arguments[0]}' could not be started in container '{_machineName}': {RuncClient.LastError(logFile) ?? $"runc exec exited with {process.ExitCode}"}");
-            foreach (var h in held) onLine(h);
-            return process.ExitCode;
         }
         finally
         {
@@ -453,9 +470,10 @@ public sealed class ContainerRuntime : IMachineRuntime, ICommandExecution, IGues
             // should runc have failed to kill it, a hung stop is worse than one zombie.
             if (reap && !Libc.ReapChild(_initPid, TimeSpan.FromSeconds(5)))
                 _services.Log($"container init {_initPid} did not end after runc delete");
-            stdio?.Dispose();
             foreach (var pump in _outputPumps) pump.Join(TimeSpan.FromSeconds(2));
             _inputPump?.Join(TimeSpan.FromSeconds(2));
+            // After the pumps: a pipe closed under a blocked read would not wake it, only keep its fd until it ends.
+            stdio?.DisposeWithPipes();
             _inputPending.Dispose();
         }
     }

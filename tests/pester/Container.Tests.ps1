@@ -398,6 +398,23 @@ Describe 'Bad container definitions' {
         Get-MachineFolderEntries | Should -Not -Contain 'bad'
     }
 
+    It 'a rootfs whose /dev/null is a symlink fails Start-VirtMachine with the image and the path named' {
+        # runc 1.1.5 would bind-mount the symlink's target over the masked paths (CVE-2025-31133).
+        $root = Join-Path $TestDrive 'evil-root'
+        New-Item -ItemType Directory -Force (Join-Path $root 'bin'), (Join-Path $root 'dev') | Out-Null
+        Copy-Item /bin/busybox (Join-Path $root 'bin/busybox')
+        New-Item -ItemType SymbolicLink -Path (Join-Path $root 'bin/sh') -Target busybox | Out-Null
+        New-Item -ItemType SymbolicLink -Path (Join-Path $root 'dev/null') -Target /proc/sys/kernel/core_pattern | Out-Null
+        $path = New-ContainerDefinition -Name evil
+        Set-Content -LiteralPath $path -Value (Get-Content -Raw $path).Replace('rootfs: { busybox: true },', "rootfs: '$root',")
+        New-VirtMachine -Definition $path | Out-Null
+        Start-VirtMachine -Name evil -ErrorVariable err -ErrorAction SilentlyContinue
+        $err[0].FullyQualifiedErrorId | Should -BeLike 'VirtShell.DefinitionInvalid,*'
+        $err[0].Exception.Message | Should -BeLike "*container.rootfs: '$root'*/dev/null as a symlink (to '/proc/sys/kernel/core_pattern')*"
+        (Get-VirtMachine -Name evil).State | Should -Be 'Created'
+        Remove-VirtMachine -Name evil -Force -Confirm:$false
+    }
+
     It 'an impossible memory limit is refused with the memory field named' {
         Test-VirtDefinition -Path (New-ContainerDefinition -Name huge -Memory '64T') -ErrorVariable err -ErrorAction SilentlyContinue
         $err[0].Exception.Message | Should -BeLike '*memory*more than this host has*'

@@ -6,7 +6,8 @@ namespace VirtShell.Containers.Bundle;
 
 /// <summary>
 /// Writes the OCI bundle's config.json: the container as runc must make it. Namespaces, mounts, masked and
-/// read-only paths follow runc's own defaults (<c>runc spec</c>); capabilities and seccomp are the project's.
+/// read-only paths follow runc's own defaults (<c>runc spec</c>), except /dev, which the engine makes; capabilities
+/// and seccomp are docker's defaults.
 /// </summary>
 public static class OciBundle
 {
@@ -23,12 +24,13 @@ public static class OciBundle
     public static readonly IReadOnlyList<string> ReadonlyPaths =
         ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
 
+    /// <param name="devDirectory">The /dev the engine made for the container (<see cref="Rootfs.DeviceDirectory"/>).</param>
     /// <param name="networkNamespace">The named namespace a veth network was wired into (null for other networks).</param>
-    public static string Write(string bundleDirectory, ContainerSettings settings, string rootfs, string cgroupsPath, string? networkNamespace = null)
+    public static string Write(string bundleDirectory, ContainerSettings settings, string rootfs, string devDirectory, string cgroupsPath, string? networkNamespace = null)
     {
         Directory.CreateDirectory(bundleDirectory);
         string path = Path.Combine(bundleDirectory, ConfigFile);
-        string json = Build(settings, rootfs, cgroupsPath, networkNamespace).ToJsonString(new JsonSerializerOptions { WriteIndented = true });
+        string json = Build(settings, rootfs, devDirectory, cgroupsPath, networkNamespace).ToJsonString(new JsonSerializerOptions { WriteIndented = true });
         // A restart usually finds the file as it would write it: left alone, the start path has one metadata update
         // less. Not through AtomicFile: the bundle is checked or written before every start and read by runc at once,
         // so a torn file cannot outlive a crash, and an fsync here would sit on every start's critical path.
@@ -37,7 +39,7 @@ public static class OciBundle
         return path;
     }
 
-    public static JsonObject Build(ContainerSettings settings, string rootfs, string cgroupsPath, string? networkNamespace = null)
+    public static JsonObject Build(ContainerSettings settings, string rootfs, string devDirectory, string cgroupsPath, string? networkNamespace = null)
     {
         var caps = Strings(settings.Capabilities);
         var process = new JsonObject
@@ -81,7 +83,7 @@ public static class OciBundle
             ["process"] = process,
             ["root"] = new JsonObject { ["path"] = rootfs, ["readonly"] = false },
             ["hostname"] = settings.Hostname,
-            ["mounts"] = Mounts(settings),
+            ["mounts"] = Mounts(settings, devDirectory),
             ["linux"] = new JsonObject
             {
                 ["cgroupsPath"] = cgroupsPath,
@@ -89,17 +91,18 @@ public static class OciBundle
                 ["namespaces"] = namespaces,
                 ["maskedPaths"] = Strings(MaskedPaths),
                 ["readonlyPaths"] = Strings(ReadonlyPaths),
-                ["seccomp"] = SeccompProfile.Build(),
+                ["seccomp"] = SeccompProfile.Build(settings.Capabilities),
             },
         };
     }
 
-    private static JsonArray Mounts(ContainerSettings settings)
+    private static JsonArray Mounts(ContainerSettings settings, string devDirectory)
     {
         var mounts = new JsonArray
         {
             Mount("/proc", "proc", "proc"),
-            Mount("/dev", "tmpfs", "tmpfs", "nosuid", "strictatime", "mode=755", "size=65536k"),
+            // A bind mount at /dev is runc's sign that /dev is made already: it then creates no device node itself.
+            Mount("/dev", "bind", devDirectory, "bind", "nosuid"),
             Mount("/dev/pts", "devpts", "devpts", "nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"),
             Mount("/dev/shm", "tmpfs", "shm", "nosuid", "noexec", "nodev", "mode=1777", "size=65536k"),
             Mount("/dev/mqueue", "mqueue", "mqueue", "nosuid", "noexec", "nodev"),

@@ -12,6 +12,7 @@ internal static partial class Libc
     public const int ECHILD = 10;
     public const int EINVAL = 22;
     public const int ENOENT = 2;
+    public const int ENOTDIR = 20;
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial int prctl(int option, nuint arg2, nuint arg3, nuint arg4, nuint arg5);
@@ -39,6 +40,15 @@ internal static partial class Libc
 
     [LibraryImport("libc", SetLastError = true)]
     private static unsafe partial int fstat(int fd, byte* stat);
+
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static unsafe partial int lstat(string path, byte* stat);
+
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int mknod(string path, uint mode, ulong device);
+
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int chmod(string path, uint mode);
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial int flock(int fd, int operation);
@@ -123,13 +133,31 @@ internal static partial class Libc
         if (fchmod((int)file.DangerousGetHandle(), mode) != 0) throw new IOException($"fchmod failed: {Error()}");
     }
 
+    private const int StatSize = 144, ModeOffset = 24; // struct stat on x86-64: st_dev, st_ino, st_nlink, then st_mode
+    public const uint S_IFMT = 0xF000, S_IFDIR = 0x4000, S_IFCHR = 0x2000, S_IFBLK = 0x6000, S_IFREG = 0x8000, S_IFLNK = 0xA000;
+
     /// <summary>The st_mode of an open file (type and permission bits).</summary>
     public static unsafe uint FileMode(SafeFileHandle file)
     {
-        const int StatSize = 144, ModeOffset = 24; // struct stat on x86-64: st_dev, st_ino, st_nlink, then st_mode
         byte* stat = stackalloc byte[StatSize];
         if (fstat((int)file.DangerousGetHandle(), stat) != 0) throw new IOException($"fstat failed: {Error()}");
         return *(uint*)(stat + ModeOffset);
+    }
+
+    /// <summary>The st_mode of <paramref name="path"/> itself (a symlink is not followed); null when it does not exist.</summary>
+    public static unsafe uint? LinkMode(string path)
+    {
+        byte* stat = stackalloc byte[StatSize];
+        if (lstat(path, stat) == 0) return *(uint*)(stat + ModeOffset);
+        if (Marshal.GetLastPInvokeError() is ENOENT or ENOTDIR) return null;
+        throw new IOException($"lstat {path} failed: {Error()}");
+    }
+
+    /// <summary>Makes the character device <paramref name="path"/> (<paramref name="major"/>:<paramref name="minor"/>, both below 256) with exactly <paramref name="permissions"/>, whatever the umask.</summary>
+    public static void MakeCharacterDevice(string path, uint major, uint minor, uint permissions)
+    {
+        if (mknod(path, S_IFCHR | permissions, (major << 8) | minor) != 0 || chmod(path, permissions) != 0)
+            throw new IOException($"mknod {path} failed: {Error()}");
     }
 
     public static string Describe(int errno) => Marshal.GetPInvokeErrorMessage(errno);
@@ -148,6 +176,13 @@ internal static partial class Libc
     {
         if (mount("overlay", target, "overlay", 0, options) != 0)
             throw new IOException($"mounting the overlay on {target} failed: {Error()} (options {options})");
+    }
+
+    public static void MountTmpfs(string target, string options)
+    {
+        const nuint MS_NOSUID = 2, MS_STRICTATIME = 1 << 24;
+        if (mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_STRICTATIME, options) != 0)
+            throw new IOException($"mounting a tmpfs on {target} failed: {Error()} (options {options})");
     }
 
     /// <summary>Unmounts <paramref name="target"/>; a busy mount is detached instead (it goes once the last user leaves).</summary>

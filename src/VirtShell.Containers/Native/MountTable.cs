@@ -16,6 +16,12 @@ internal static class MountTable
         return false;
     }
 
+    /// <summary>Unmounts <paramref name="path"/> until nothing is mounted there: stacked mounts (one left by a dead engine under a fresh one) come off one per call.</summary>
+    public static void UnmountAll(string path)
+    {
+        for (int i = 0; i < 8 && IsMounted(path); i++) Libc.Unmount(path);
+    }
+
     private static string Unescape(string field) =>
         field.Replace("\\040", " ").Replace("\\011", "\t").Replace("\\012", "\n").Replace("\\134", "\\");
 }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text;
 using VirtShell.Containers.Definition;
+using VirtShell.Containers.Native;
 
 namespace VirtShell.Containers.Rootfs;
 
@@ -95,12 +96,19 @@ public sealed class ImageCache(string home)
     {
         var psi = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var a in args) psi.ArgumentList.Add(a);
-        using var process = Process.Start(psi)!;
-        var stderr = process.StandardError.ReadToEndAsync();
-        string stdout = process.StandardOutput.ReadToEnd();
-        process.WaitForExit();
-        if (process.ExitCode != 0)
-            throw new IOException($"{what} failed ({program} exited with {process.ExitCode}): {stderr.Result.Trim()}");
-        return stdout;
+        var process = Process.Start(psi)!;
+        try
+        {
+            var stderr = process.StandardError.ReadToEndAsync();
+            string stdout = process.StandardOutput.ReadToEnd();
+            process.WaitForExit();
+            if (process.ExitCode != 0)
+                throw new IOException($"{what} failed ({program} exited with {process.ExitCode}): {stderr.Result.Trim()}");
+            return stdout;
+        }
+        finally
+        {
+            process.DisposeWithPipes();
+        }
     }
 }

@@ -28,8 +28,6 @@ public sealed class OverlayRootfs(string lower, string machineDirectory)
 
     public static void Unmount(string machineDirectory)
     {
-        string merged = MergedPath(machineDirectory);
-        // Stacked mounts (an overlay left by a dead engine under a fresh one) come off one per call.
-        for (int i = 0; i < 8 && MountTable.IsMounted(merged); i++) Libc.Unmount(merged);
+        MountTable.UnmountAll(MergedPath(machineDirectory));
     }
 }

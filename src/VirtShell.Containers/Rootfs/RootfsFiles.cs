@@ -56,8 +56,8 @@ public sealed class RootfsFiles(string root)
         using (file)
         {
             uint mode = Libc.FileMode(file);
-            const uint TypeMask = 0xF000, Regular = 0x8000, AnyExecute = 0x49; // S_IFMT, S_IFREG, 0111
-            return (mode & TypeMask) == Regular && (mode & AnyExecute) != 0;
+            const uint AnyExecute = 0x49; // 0111
+            return (mode & Libc.S_IFMT) == Libc.S_IFREG && (mode & AnyExecute) != 0;
         }
     }
 

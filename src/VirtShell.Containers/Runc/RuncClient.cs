@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
+using VirtShell.Containers.Native;
 
 namespace VirtShell.Containers.Runc;
 
@@ -60,7 +61,7 @@ public sealed class RuncClient(string executable, string stateRoot)
             root.TryGetProperty("pid", out var pid) ? pid.GetInt32() : 0);
     }
 
-    /// <summary>Starts <c>runc exec</c>; stdout and stderr are the command's, stdin is closed.</summary>
+    /// <summary>Starts <c>runc exec</c>; stdout and stderr are the command's, stdin is closed. Dispose it with <see cref="ChildProcess.DisposeWithPipes"/>.</summary>
     public Process Exec(string id, IReadOnlyList<string> command, ExecOptions options, string pidFile, string logFile)
     {
         var args = new List<string> { "exec", "--pid-file", pidFile };
@@ -102,11 +103,18 @@ public sealed class RuncClient(string executable, string stateRoot)
 
     private (int Code, string Stdout, string Stderr) Capture(IReadOnlyList<string> args)
     {
-        using var process = Launch(args, logFile: null, redirectInput: false);
-        var stderr = process.StandardError.ReadToEndAsync();
-        string stdout = process.StandardOutput.ReadToEnd();
-        process.WaitForExit();
-        return (process.ExitCode, stdout, stderr.Result);
+        var process = Launch(args, logFile: null, redirectInput: false);
+        try
+        {
+            var stderr = process.StandardError.ReadToEndAsync();
+            string stdout = process.StandardOutput.ReadToEnd();
+            process.WaitForExit();
+            return (process.ExitCode, stdout, stderr.Result);
+        }
+        finally
+        {
+            process.DisposeWithPipes();
+        }
     }
 
     private Process Launch(IReadOnlyList<string> args, string? logFile, bool redirectInput)

@@ -24,7 +24,7 @@ public sealed class ContainerBundleTests
     public void Namespaces_include_an_own_network_except_for_network_host()
     {
         JsonArray Namespaces(NetworkSettings network, string? ns = null) =>
-            OciBundle.Build(Settings(network), "/r", "/virtshell/x", ns)["linux"]!["namespaces"]!.AsArray();
+            OciBundle.Build(Settings(network), "/r", "/d", "/virtshell/x", ns)["linux"]!["namespaces"]!.AsArray();
         List<string> Types(NetworkSettings network, string? ns = null) => Namespaces(network, ns).Select(n => n!["type"]!.GetValue<string>()).ToList();
         Assert.Equal(["pid", "ipc", "uts", "mount", "cgroup", "network"], Types(new NetworkSettings.Isolated()));
         Assert.Equal(["pid", "ipc", "uts", "mount", "cgroup"], Types(new NetworkSettings.Host()));
@@ -39,7 +39,7 @@ public sealed class ContainerBundleTests
     [Fact]
     public void Process_user_hostname_root_and_no_new_privileges()
     {
-        var config = OciBundle.Build(Settings(), "/machines/c1/rootfs", "/virtshell/x");
+        var config = OciBundle.Build(Settings(), "/machines/c1/rootfs", "/machines/c1/dev", "/virtshell/x");
         Assert.Equal(7u, config["process"]!["user"]!["uid"]!.GetValue<uint>());
         Assert.Equal(8u, config["process"]!["user"]!["gid"]!.GetValue<uint>());
         Assert.False(config["process"]!["terminal"]!.GetValue<bool>());
@@ -51,12 +51,15 @@ public sealed class ContainerBundleTests
     }
 
     [Fact]
-    public void Mounts_masks_and_read_only_paths_follow_runc_defaults()
+    public void Mounts_masks_and_read_only_paths_follow_runc_defaults_with_our_own_dev()
     {
-        var config = OciBundle.Build(Settings(), "/r", "/virtshell/x");
+        var config = OciBundle.Build(Settings(), "/r", "/machines/c1/dev", "/virtshell/x");
         var mounts = config["mounts"]!.AsArray().ToDictionary(m => m!["destination"]!.GetValue<string>(), m => m!);
         Assert.Equal(["/proc", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue", "/sys", "/sys/fs/cgroup", "/data"], mounts.Keys);
         Assert.Contains("ro", Strings(mounts["/sys"]["options"]));
+        // /dev is the engine's own, bound in: runc then makes no device node of its own.
+        Assert.Equal("/machines/c1/dev", mounts["/dev"]["source"]!.GetValue<string>());
+        Assert.Equal("bind", mounts["/dev"]["type"]!.GetValue<string>());
         Assert.Equal("/srv/data", mounts["/data"]["source"]!.GetValue<string>());
         Assert.Contains("ro", Strings(mounts["/data"]["options"]));
         Assert.Contains("/proc/kcore", Strings(config["linux"]!["maskedPaths"]));
@@ -66,31 +69,13 @@ public sealed class ContainerBundleTests
     [Fact]
     public void Resources_carry_memory_without_swap_pids_and_cpu()
     {
-        var resources = OciBundle.Build(Settings(resources: new ResourceSettings { Pids = 9, CpuShares = 100, CpuQuota = 20000 }), "/r", "/x")["linux"]!["resources"]!;
+        var resources = OciBundle.Build(Settings(resources: new ResourceSettings { Pids = 9, CpuShares = 100, CpuQuota = 20000 }), "/r", "/d", "/x")["linux"]!["resources"]!;
         Assert.Equal(32UL << 20, resources["memory"]!["limit"]!.GetValue<ulong>());
         Assert.Equal(32UL << 20, resources["memory"]!["swap"]!.GetValue<ulong>());
         Assert.Equal(9, resources["pids"]!["limit"]!.GetValue<long>());
         Assert.Equal(100UL, resources["cpu"]!["shares"]!.GetValue<ulong>());
         Assert.Equal(20000, resources["cpu"]!["quota"]!.GetValue<long>());
         Assert.Equal(100000UL, resources["cpu"]!["period"]!.GetValue<ulong>()); // the kernel's default period
-        Assert.Null(OciBundle.Build(Settings(), "/r", "/x")["linux"]!["resources"]!["pids"]);
-    }
-
-    [Fact]
-    public void Seccomp_allows_by_default_and_refuses_the_dangerous_calls()
-    {
-        var seccomp = SeccompProfile.Build();
-        Assert.Equal("SCMP_ACT_ALLOW", seccomp["defaultAction"]!.GetValue<string>());
-        var denied = seccomp["syscalls"]!.AsArray().Where(r => r!["args"] is null && r["errnoRet"]!.GetValue<uint>() == 1)
-            .SelectMany(r => Strings(r!["names"])).ToHashSet();
-        foreach (var call in new[] { "kexec_load", "init_module", "finit_module", "delete_module", "mount", "unshare", "setns", "open_by_handle_at", "bpf", "keyctl" })
-            Assert.Contains(call, denied);
-        // What every ordinary program needs stays allowed.
-        foreach (var call in new[] { "execve", "read", "write", "openat", "clone", "wait4", "chroot" })
-            Assert.DoesNotContain(call, denied);
-        // clone is refused only with a namespace flag; clone3 falls back to clone (ENOSYS).
-        Assert.All(seccomp["syscalls"]!.AsArray().Where(r => Strings(r!["names"]).Contains("clone")),
-            r => Assert.Equal("SCMP_CMP_MASKED_EQ", r!["args"]![0]!["op"]!.GetValue<string>()));
-        Assert.Contains(seccomp["syscalls"]!.AsArray(), r => Strings(r!["names"]).Contains("clone3") && r["errnoRet"]!.GetValue<uint>() == 38);
+        Assert.Null(OciBundle.Build(Settings(), "/r", "/d", "/x")["linux"]!["resources"]!["pids"]);
     }
 }
