@@ -7,7 +7,7 @@
 //   pwsh scripts/linux/New-BusyboxInitramfs.ps1 -Architecture i386 -NoCompression # out/linux/initramfs-i386.cpio
 // The initramfs is not compressed: the kernel copies it instead of inflating it in emulated code.
 //
-// noapic nolapic acpi=off: the machine has no APIC and no ACPI tables, and the kernel need not look for them.
+// acpi=off: the machine has no ACPI tables; the kernel finds its local APIC and I/O APIC through the MP table.
 import { machine, uart16550 } from 'virtshell';
 import { typeUnameAtShell } from './lib/linux-guest.js';
 
@@ -23,7 +23,7 @@ export default machine({
     image: '../out/linux/bzImage-686',
     initrd: '../out/linux/initramfs-i386.cpio',
     mode: 'protected',
-    cmdline: 'console=ttyS0 noapic nolapic acpi=off',
+    cmdline: 'console=ttyS0 acpi=off',
   },
   hooks: typeUnameAtShell({ machine: 'i[3-6]86', stopWhenAnswered: true }),
 });

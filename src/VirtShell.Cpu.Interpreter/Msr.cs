@@ -17,7 +17,14 @@ public sealed unsafe partial class InterpreterCpu
     /// <summary>The microcode revision IA32_BIOS_SIGN_ID reports in its high half: none was ever loaded.</summary>
     private const uint MicrocodeRevision = 0;
 
-    /// <summary>The TSC counts retired instructions (to within the running block); a write to IA32_TSC moves this offset.</summary>
+    /// <summary>
+    /// The TSC's rate. It follows host time, not retired instructions: a kernel calibrates it against the PIT, which
+    /// runs in real time, and an instruction-counting TSC measured that way makes its clock run as many times too fast
+    /// as port-heavy calibration loops are slower than the code that follows.
+    /// </summary>
+    private const long TscHz = 1_000_000_000;
+
+    /// <summary>TSC minus host time in TSC ticks; a write to IA32_TSC moves it.</summary>
     private long _tscOffset;
     private uint _sysenterCs, _sysenterEsp, _sysenterEip;
     private ulong _miscEnable = MiscEnableReset;
@@ -28,8 +35,8 @@ public sealed unsafe partial class InterpreterCpu
         Register(Mnemonic.Sysenter, &Sysenter); Register(Mnemonic.Sysexit, &Sysexit);
     }
 
-    private long RetiredNow => Interlocked.Read(ref _retired) + _retiredInRun;
-    private ulong Tsc => (ulong)(RetiredNow + _tscOffset);
+    private static long HostTscTicks => (long)((Int128)System.Diagnostics.Stopwatch.GetTimestamp() * TscHz / System.Diagnostics.Stopwatch.Frequency);
+    private ulong Tsc => (ulong)(HostTscTicks + _tscOffset);
 
     private ulong ReadMsr(uint index) => IsLongModeMsr(index) ? ReadLongModeMsr(index) : index switch
     {
@@ -53,7 +60,7 @@ public sealed unsafe partial class InterpreterCpu
         }
         switch (index)
         {
-            case MsrTsc: _tscOffset = (long)value - RetiredNow; break;
+            case MsrTsc: _tscOffset = (long)value - HostTscTicks; break;
             case MsrApicBase when _apic != null:
                 if (!_apic.TryWriteBaseMsr(value)) throw new CpuFault(Vector.GeneralProtection, 0);
                 break;

@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using Xunit.Abstractions;
 
 namespace VirtShell.Tests.Models;
@@ -23,7 +24,17 @@ public class LinuxEmulatedBootTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>What the kernel finds of the PC: the board's devices and the APICs, with no command-line switch to avoid them.</summary>
+    private static readonly (string, Regex)[] FoundDevices =
+    [
+        ("the RTC's time", new Regex(@"rtc_cmos rtc_cmos: setting system clock to \d{4}-\d\d-\d\d")),
+        ("a TSC calibrated against the PIT", new Regex(@"tsc: Detected [\d.]+ MHz processor")),
+        ("the i8042", new Regex(@"serio: i8042 KBD port at 0x60,0x64 irq 1")),
+        ("PCI", new Regex(@"PCI: Using configuration type 1 for base access")),
+        ("the I/O APIC", new Regex(@"IOAPIC\[0\]: apic_id \d+, version \d+, address 0xfec00000")),
+    ];
+
     [I386GuestFact]
     public void Debian_i386_boots_on_the_emulated_model_to_a_shell_that_answers_uname() =>
-        LinuxGuestBoot.BootToUname("linux-emulated-i386.js", "i[3-6]86", TimeSpan.FromMinutes(30), output);
+        LinuxGuestBoot.BootToUname("linux-emulated-i386.js", "i[3-6]86", TimeSpan.FromMinutes(30), output, FoundDevices);
 }

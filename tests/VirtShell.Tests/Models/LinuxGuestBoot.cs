@@ -27,8 +27,11 @@ internal static class LinuxGuestBoot
     ];
 
     /// <summary>Boots <paramref name="definition"/> and asserts the shell answered; <paramref name="machine"/> is a pattern for uname's machine field.</summary>
-    public static void BootToUname(string definition, string machine, TimeSpan limit, ITestOutputHelper output)
+    /// <param name="kernelLines">Lines the kernel must print on the way, in any order: what it found of the machine.</param>
+    public static void BootToUname(string definition, string machine, TimeSpan limit, ITestOutputHelper output,
+        IReadOnlyList<(string Name, Regex Pattern)>? kernelLines = null)
     {
+        var unseen = (kernelLines ?? []).ToList();
         var milestones = Milestones(machine);
         var store = new MachineStore(Directory.CreateTempSubdirectory().FullName);
         var host = new VirtualizationHost(store, ModelCatalog.CreateRegistry(store.Home), new JsDefinitionLoader());
@@ -59,6 +62,7 @@ internal static class LinuxGuestBoot
                     string line = pending.ToString(0, newline).TrimEnd('\r');
                     pending.Remove(0, newline + 1);
                     File.AppendAllText(transcriptPath, $"[{watch.Elapsed.TotalSeconds,7:F1} s] {line}\n");
+                    unseen.RemoveAll(k => k.Pattern.IsMatch(line));
                     // Milestones come in order; a later one may stand in for an earlier one whose line was lost.
                     for (int i = next; i < milestones.Length; i++)
                     {
@@ -88,6 +92,7 @@ internal static class LinuxGuestBoot
         Assert.True(next == milestones.Length,
             $"{definition}: reached {(next == 0 ? "nothing" : milestones[next - 1].Name)} in {watch.Elapsed}; next was {milestones[Math.Min(next, milestones.Length - 1)].Name}. Console in {transcriptPath}");
         Assert.True(HookSawUname(logs), "the console showed uname's output, but the definition's hook did not log it");
+        Assert.True(unseen.Count == 0, $"the kernel never printed: {string.Join("; ", unseen.Select(k => k.Name))}. Console in {transcriptPath}");
     }
 
     private static bool HookSawUname(List<string> logs)
