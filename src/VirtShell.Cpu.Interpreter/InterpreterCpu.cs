@@ -30,7 +30,7 @@ public sealed unsafe partial class InterpreterCpu : IVirtualCpu
     private long _retiredInRun;
 
     /// <summary>The offset of the instruction being executed, where a fault restarts it.</summary>
-    private uint _instrStart;
+    private ulong _instrStart;
 
     public InterpreterCpu(GuestMemory memory, IoPortBus ports, MmioBus mmio, IInterruptSource? interrupts)
     {

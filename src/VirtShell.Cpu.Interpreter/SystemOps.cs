@@ -188,12 +188,13 @@ public sealed unsafe partial class InterpreterCpu
         var desc = c.ReadDescriptor(sel);
         if ((desc.Attributes & 0x17) != 0x01) throw new CpuFault(Vector.GeneralProtection, sel & 0xFFFC); // an available TSS
         // In IA-32e mode the descriptor is 16 bytes, bits 32-63 of the base in the third doubleword.
-        if (c.Lma && c.ReadSystem(c.DescriptorAddress(sel) + 8, 4) != 0)
-            throw new UnimplementedInstruction($"a 64-bit TSS above 4 GiB (selector {sel:x4})");
+        uint baseHigh = c.Lma ? c.ReadSystem(c.DescriptorAddress(sel) + 8, 4) : 0;
+        if (c.Lma && !Canonical(((ulong)baseHigh << 32) | desc.Base)) throw new CpuFault(Vector.GeneralProtection, sel & 0xFFFC);
         if ((desc.Attributes & 0x80) == 0) throw new CpuFault(Vector.SegmentNotPresent, sel & 0xFFFC);
         c.SetTssBusy(sel, true);
         desc.Attributes |= TssBusyBit;
         c._tr = desc;
+        c._trBaseHigh = baseHigh;
     }
 
     private static void Sldt(InterpreterCpu c, ref DecodedOp d)

@@ -61,7 +61,7 @@ public sealed unsafe partial class InterpreterCpu
     private X87State FpuEnter(ref DecodedOp d)
     {
         var f = FpuCheck(waiting: true);
-        f.Fip = _instrStart;
+        f.Fip = (uint)_instrStart;
         f.Fcs = _segs[SegCs].Selector;
         f.Fop = (ushort)d.Imm;
         if (d.Loc0 == OperandLoc.Memory)

@@ -267,6 +267,103 @@ public class LongModeTests
         Assert.Equal(3UL * 8 + 2, l.Qword(LongModeMachine.Stack0 - 48));
     }
 
+    /// <summary>Maps the first 2 MiB a second time at <see cref="High"/>, the link address of an x86-64 kernel.</summary>
+    private const ulong High = 0xFFFF_FFFF_8000_0000;
+
+    private static void MapHigh(LongModeMachine l)
+    {
+        const uint highPdpt = 0xA000;
+        l.SetQword(LongModeMachine.Pml4 + 511 * 8, highPdpt | 7);
+        l.SetQword(highPdpt + 510 * 8, LongModeMachine.PageDirectory | 7);
+    }
+
+    [Fact]
+    public void Code_runs_at_a_kernel_link_address_in_the_upper_half_with_calls_RIP_relative_data_and_faults()
+    {
+        using var l = new LongModeMachine();
+        MapHigh(l);
+        const uint highCode = 0x11000, function = 0x11800;
+        l.SetQword(LongModeMachine.Data, 0x1122_3344_5566_7788);
+        l.Write(LongModeMachine.Code, a =>
+        {
+            a.mov(rax, High + highCode);
+            a.jmp(rax);
+        });
+        l.M.Memory.Write(highCode, TestMachine.Assemble(64, High + highCode, a =>
+        {
+            a.call(High + function);                      // relative, pushes a 64-bit return address
+            a.mov(r9, __qword_ptr[High + LongModeMachine.Data]); // RIP-relative, 2 GiB below the code's own page
+            var ud = a.CreateLabel();
+            a.lea(r10, __[ud]);
+            a.Label(ref ud);
+            a.ud2();
+        }));
+        l.M.Memory.Write(function, TestMachine.Assemble(64, High + function, a =>
+        {
+            a.mov(r8, __qword_ptr[rsp]);
+            a.ret();
+        }));
+        l.Start(LongModeMachine.Code);
+        var s = l.RunToHalt();
+
+        Assert.Equal(6UL, s.Rdi);                                         // #UD
+        Assert.Equal(High + highCode + 5, s.R8);                          // the return address
+        Assert.Equal(0x1122_3344_5566_7788UL, s.R9);
+        Assert.True(s.R10 > High + highCode && s.R10 < High + highCode + 32, $"{s.R10:x}");
+        Assert.Equal(s.R10, l.Qword(LongModeMachine.Stack0 - 40));       // the frame's RIP is the UD2
+        Assert.Equal((ulong)LongModeMachine.KernelCodeSelector, l.Qword(LongModeMachine.Stack0 - 32));
+    }
+
+    [Fact]
+    public void A_jump_to_a_non_canonical_address_is_a_general_protection_fault_at_the_jump()
+    {
+        using var l = new LongModeMachine();
+        l.Write(LongModeMachine.Code, a =>
+        {
+            a.mov(rax, 0x0000_8000_0000_0000);             // 10 bytes
+            a.jmp(rax);
+        });
+        const uint jumpAt = LongModeMachine.Code + 10;
+        l.Start(LongModeMachine.Code);
+        var s = l.RunToHalt();
+
+        Assert.Equal(13UL, s.Rdi);
+        Assert.Equal(0UL, l.Qword(LongModeMachine.Stack0 - 48));          // error code 0
+        Assert.Equal((ulong)jumpAt, l.Qword(LongModeMachine.Stack0 - 40));
+    }
+
+    [Fact]
+    public void LGDT_and_LTR_take_64_bit_bases_and_an_interrupt_reads_its_IST_stack_from_a_TSS_in_the_upper_half()
+    {
+        using var l = new LongModeMachine();
+        MapHigh(l);
+        const uint gdtr = 0x31000, tss2 = 0x32000, istStack = 0x60000;
+        // A second TSS descriptor at 30h: base High + tss2, the upper doubleword of the base in the third doubleword.
+        ulong tssBase = High + tss2;
+        l.SetQword(LongModeMachine.Gdt + 0x30, 0x67 | ((tssBase & 0xFF_FFFF) << 16) | (0x89UL << 40) | ((tssBase >> 24 & 0xFF) << 56));
+        l.SetQword(LongModeMachine.Gdt + 0x38, tssBase >> 32);
+        l.SetQword(tss2 + 0x24, istStack);                                 // IST1
+        l.M.Memory.Write(gdtr, BitConverter.GetBytes((ushort)0x3F));
+        l.SetQword(gdtr + 2, High + LongModeMachine.Gdt);
+        l.SetGate(0x40, LongModeMachine.FaultStubs + 16 * 0x40, dpl: 0, ist: 1);
+        l.Write(LongModeMachine.Code, a =>
+        {
+            a.lgdt(__[gdtr]);
+            a.mov(ax, LongModeMachine.KernelDataSelector);
+            a.mov(ds, ax);                                                 // read through the GDT in the upper half
+            a.mov(ax, 0x30);
+            a.ltr(ax);
+            a.@int(0x40);
+        });
+        l.Start(LongModeMachine.Code);
+        var s = l.RunToHalt();
+
+        Assert.Equal(0x40UL, s.Rdi);
+        Assert.Equal(istStack - 40UL, s.Rsp);
+        Assert.Equal(High + LongModeMachine.Gdt, s.Gdtr.Base);
+        Assert.Equal(tssBase, s.Tr.Base);
+    }
+
     [Fact]
     public void An_instruction_not_implemented_in_64_bit_mode_stops_with_a_clear_error()
     {
