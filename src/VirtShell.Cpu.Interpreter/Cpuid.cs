@@ -6,7 +6,7 @@ namespace VirtShell.Cpu.Interpreter;
 // interpreter implements, so a kernel that trusts them never reaches an unimplemented path.
 public sealed unsafe partial class InterpreterCpu
 {
-    private const uint CpuidMaxBasicLeaf = 1, CpuidMaxExtendedLeaf = 0x8000_0000;
+    private const uint CpuidMaxBasicLeaf = 1, CpuidMaxExtendedLeaf = 0x8000_0008;
 
     /// <summary>Family 6, model 1, stepping 9: a Pentium Pro late enough that Linux trusts its SEP bit.</summary>
     private const uint CpuidSignature = 0x0000_0619;
@@ -19,6 +19,15 @@ public sealed unsafe partial class InterpreterCpu
     /// Absent on purpose: VME, DE and debug registers, PAE, MCE/MCA, APIC, MTRR, PAT, MMX, SSE.
     /// </summary>
     private const uint CpuidFeatures = FeaturePse | FeatureTsc | FeatureMsr | FeatureCx8 | FeatureSep | FeaturePge | FeatureCmov;
+
+    /// <summary>
+    /// CPUID.80000001h: LAHF/SAHF in 64-bit mode (ECX bit 0); SYSCALL/SYSRET in 64-bit mode, execute-disable and long
+    /// mode (EDX bits 11, 20, 29).
+    /// </summary>
+    private const uint ExtendedFeaturesEcx = 1, ExtendedFeaturesEdx = 1 << 11 | 1 << 20 | 1 << 29;
+
+    /// <summary>CPUID.80000008h:EAX: 32 physical address bits (the 4-level walk stops at 4 GiB), 48 linear.</summary>
+    private const uint AddressSizes = 32 | 48 << 8;
 
     private static void RegisterIdentity() => Register(Mnemonic.Cpuid, &Cpuid);
 
@@ -41,9 +50,21 @@ public sealed unsafe partial class InterpreterCpu
                 c._gpr[RegEcx] = 0;
                 c._gpr[RegEdx] = CpuidFeatures | c.X87CpuidFeatures;
                 break;
-            default: // 0x80000000: no extended leaves beyond the one that says so
+            case 0x8000_0000:
                 c._gpr[RegEax] = CpuidMaxExtendedLeaf;
                 c._gpr[RegEbx] = c._gpr[RegEcx] = c._gpr[RegEdx] = 0;
+                break;
+            case 0x8000_0001:
+                c._gpr[RegEax] = c._gpr[RegEbx] = 0;
+                c._gpr[RegEcx] = ExtendedFeaturesEcx;
+                c._gpr[RegEdx] = ExtendedFeaturesEdx;
+                break;
+            case 0x8000_0008:
+                c._gpr[RegEax] = AddressSizes;
+                c._gpr[RegEbx] = c._gpr[RegEcx] = c._gpr[RegEdx] = 0;
+                break;
+            default: // 80000002h-80000007h: no brand string, no cache or power-management leaves
+                c._gpr[RegEax] = c._gpr[RegEbx] = c._gpr[RegEcx] = c._gpr[RegEdx] = 0;
                 break;
         }
     }

@@ -365,6 +365,30 @@ public class LongModeTests
     }
 
     [Fact]
+    public void LAHF_and_SAHF_work_in_64_bit_mode_as_CPUID_says()
+    {
+        using var l = new LongModeMachine();
+        l.Write(LongModeMachine.Code, a =>
+        {
+            a.mov(rax, -1L);
+            a.stc();
+            a.lahf();
+            a.mov(rbx, rax);
+            a.mov(ah, 0x40);                               // ZF only
+            a.sahf();
+            a.setz(cl);
+            a.setc(dl);
+            a.hlt();
+        });
+        l.Start(LongModeMachine.Code);
+        var s = l.RunToHalt();
+        Assert.Equal(ulong.MaxValue, s.Rbx | 0xFF00);                         // only AH changed
+        Assert.Equal(1UL, (s.Rbx >> 8) & 1);                                  // CF in AH bit 0
+        Assert.Equal(1UL, s.Rcx & 0xFF);
+        Assert.Equal(0UL, s.Rdx & 0xFF);
+    }
+
+    [Fact]
     public void An_instruction_not_implemented_in_64_bit_mode_stops_with_a_clear_error()
     {
         using var l = new LongModeMachine();

@@ -32,6 +32,16 @@ public sealed class MsrCpuidTests
             a.mov(eax, 7);                      // beyond the maximum: the highest basic leaf answers
             a.cpuid();
             a.mov(__dword_ptr[Results + 32], eax);
+            a.mov(eax, 0x80000001);
+            a.cpuid();
+            a.mov(__dword_ptr[Results + 36], ecx);
+            a.mov(__dword_ptr[Results + 40], edx);
+            a.mov(eax, 0x80000008);
+            a.cpuid();
+            a.mov(__dword_ptr[Results + 44], eax);
+            a.mov(eax, 0x80000009);             // beyond the extended maximum: the highest basic leaf answers
+            a.cpuid();
+            a.mov(__dword_ptr[Results + 48], eax);
             a.hlt();
         });
         p.Start(P.Code);
@@ -46,8 +56,12 @@ public sealed class MsrCpuidTests
         foreach (int bit in new[] { 1, 2, 6, 7, 9, 12, 14, 16, 23, 25, 26 }) // VME DE PAE MCE APIC MTRR MCA PAT MMX SSE SSE2
             Assert.True((features & (1u << bit)) == 0, $"feature bit {bit} claimed");
         Assert.Equal(0u, p.Dword(Results + 24));
-        Assert.Equal(0x80000000u, p.Dword(Results + 28));
+        Assert.Equal(0x80000008u, p.Dword(Results + 28));
         Assert.Equal(signature, p.Dword(Results + 32));
+        Assert.Equal(1u, p.Dword(Results + 36));                          // LAHF/SAHF in 64-bit mode
+        Assert.Equal(1u << 11 | 1u << 20 | 1u << 29, p.Dword(Results + 40)); // SYSCALL, NX, LM and nothing else
+        Assert.Equal(0x3020u, p.Dword(Results + 44));                     // 32 physical, 48 linear address bits
+        Assert.Equal(signature, p.Dword(Results + 48));
     }
 
     [Fact]
