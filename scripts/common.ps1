@@ -2,7 +2,9 @@
 
 # Runs a native command and stops the script when it fails (PowerShell does not, by default).
 function Invoke-Native {
-    $command, $arguments = $args
+    # An array even for one argument: splatting a lone string would pass its characters.
+    $command = $args[0]
+    $arguments = @($args | Select-Object -Skip 1)
     & $command @arguments
     if ($LASTEXITCODE -ne 0) { throw "$command $($arguments -join ' ') failed with exit code $LASTEXITCODE" }
 }

@@ -13,8 +13,11 @@ export const nestedHostOptions =
   'clearcpuid=smap,rdpid,rdrand,rdseed,invpcid,popcnt,rdtscp,sse tsc=reliable no_timer_check lpj=1000000 ' +
   'cryptomgr.notests rodata=off rdinit=/init';
 
-export function typeUnameAtShell() {
+// Types `uname -a` once /init says the shell is up, and logs its answer ("uname: Linux ..."), whose machine field
+// must match `machine` (x86_64, or i[3-6]86 for the 32-bit kernels). With stopWhenAnswered the machine stops then.
+export function typeUnameAtShell({ machine = 'x86_64', stopWhenAnswered = false } = {}) {
   let typed = false;
+  const answer = new RegExp(`^Linux \\S+ \\d+\\.\\d+\\.\\d+\\S* .*${machine}`);
   return {
     beforeBoot(vm) { vm.log(`booting ${vm.name}`); },
     onConsoleLine(vm, line) {
@@ -22,8 +25,9 @@ export function typeUnameAtShell() {
         typed = true;
         vm.log('shell is up; typing uname -a');
         vm.console.send('uname -a\n');
-      } else if (/^Linux \S+ \d+\.\d+\.\d+\S* .*x86_64/.test(line)) {
+      } else if (answer.test(line)) {
         vm.log(`uname: ${line}`);
+        if (stopWhenAnswered) vm.stop();
       }
     },
   };

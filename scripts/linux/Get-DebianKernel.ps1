@@ -1,21 +1,31 @@
 #!/usr/bin/env pwsh
 <#
 .SYNOPSIS
-    Fetches Debian's current amd64 kernel and extracts an uncompressed vmlinux from it, for the Linux machine definitions.
+    Fetches Debian's current amd64 or 686 kernel (and for amd64 extracts an uncompressed vmlinux), for the Linux
+    machine definitions.
 .DESCRIPTION
-    Resolves the real package behind the linux-image-amd64 metapackage (apt-cache depends), fetches it with
+    Resolves the real package behind the linux-image-<flavour> metapackage (apt-cache depends), fetches it with
     apt-get download into the cache folder, unpacks it with dpkg-deb -x, and pulls the compressed payload out of the
     bzImage (payload_offset/payload_length in the setup header) and decompresses it with Debian's xz or zstd. The
     result is a vmlinux the VirtShell Linux loader starts at its 64-bit entry, so the guest does not spend minutes of
     emulated ring-0 time decompressing itself.
 
-    Outputs one object: Version, BzImage, Vmlinux, ModulesDirectory, Package; the links vmlinux and bzImage in the
-    cache folder point at the current ones. Runs again cheaply: what is already in the cache is reused.
+    The 686 kernel is an i386 package: on a host without the i386 architecture the script adds it (dpkg
+    --add-architecture i386, apt-get update), which needs root. Its bzImage is used as it is (the emulated model boots
+    it through the 32-bit boot protocol and lets it decompress itself), so no vmlinux is extracted.
+
+    Outputs one object: Version, BzImage, Vmlinux (none for 686), ModulesDirectory, Package; the links vmlinux and
+    bzImage (amd64) or bzImage-686 in the cache folder point at the current ones. Runs again cheaply: what is already
+    in the cache is reused.
+.PARAMETER Flavour
+    amd64 (the default) or 686, Debian's kernel for 32-bit PCs from the Pentium Pro on.
 .PARAMETER CacheDirectory
     Where the .deb, its contents and the vmlinux go (default: out/linux under the repository).
 #>
 [CmdletBinding()]
 param(
+    [ValidateSet('amd64', '686')]
+    [string] $Flavour = 'amd64',
     [string] $CacheDirectory = (Join-Path $PSScriptRoot '../../out/linux')
 )
 $ErrorActionPreference = 'Stop'
@@ -28,17 +38,35 @@ foreach ($tool in 'apt-cache', 'apt-get', 'dpkg-deb') {
 $null = New-Item -ItemType Directory -Force $CacheDirectory
 $CacheDirectory = (Resolve-Path $CacheDirectory).Path
 
-# linux-image-amd64 depends on exactly one versioned image package: that is the current kernel.
-$package = & apt-cache depends linux-image-amd64 |
-    ForEach-Object { if ($_ -match '^\s*Depends:\s*(linux-image-\S+-amd64)\s*$') { $Matches[1] } } |
-    Select-Object -First 1
-if (-not $package) { throw "apt-cache depends linux-image-amd64 names no linux-image-*-amd64 package (run apt-get update?)" }
+# The 686 kernel is an i386 package, which apt knows about only once the architecture is added and the lists are
+# updated; a host where either is missing gets both (as root), or is told the command.
+$architecture = if ($Flavour -eq '686') { 'i386' } else { 'amd64' }
+$native = (& dpkg --print-architecture).Trim()
+$meta = if ($architecture -eq $native) { "linux-image-$Flavour" } else { "linux-image-${Flavour}:$architecture" }
+
+# linux-image-<flavour> depends on exactly one versioned image package: that is the current kernel.
+function Find-ImagePackage {
+    & apt-cache depends $meta 2>$null |
+        ForEach-Object { if ($_ -match "^\s*Depends:\s*(linux-image-\S+-$Flavour)(:$architecture)?\s*`$") { $Matches[1] } } |
+        Select-Object -First 1
+}
+$package = Find-ImagePackage
+if (-not $package -and $architecture -ne $native) {
+    $command = "dpkg --add-architecture $architecture && apt-get update"
+    if ((& id -u) -ne '0') { throw "the $Flavour kernel is an $architecture package that apt does not list: run '$command' as root" }
+    Write-Verbose "apt lists no ${meta}: $command"
+    Invoke-Native dpkg --add-architecture $architecture
+    Invoke-Native apt-get update
+    $package = Find-ImagePackage
+}
+if (-not $package) { throw "apt-cache depends $meta names no linux-image-*-$Flavour package (run apt-get update?)" }
 $version = $package -replace '^linux-image-', ''
+$qualified = if ($architecture -eq $native) { $package } else { "${package}:$architecture" }
 
 $deb = Get-ChildItem $CacheDirectory -Filter "${package}_*.deb" | Select-Object -First 1
 if (-not $deb) {
     Push-Location $CacheDirectory
-    try { Invoke-Native apt-get download $package } finally { Pop-Location }
+    try { Invoke-Native apt-get download $qualified } finally { Pop-Location }
     $deb = Get-ChildItem $CacheDirectory -Filter "${package}_*.deb" | Select-Object -First 1
     if (-not $deb) { throw "apt-get download $package left no .deb in $CacheDirectory" }
 }
@@ -98,11 +126,16 @@ function Export-KernelPayload([string] $Image, [string] $Destination) {
     Move-Item -Force "$Destination.part" $Destination
 }
 
-$vmlinux = Join-Path $CacheDirectory "vmlinux-$version"
-if (-not (Test-Path $vmlinux)) { Export-KernelPayload $bzImage $vmlinux }
+$links = @{ "bzImage-$Flavour" = $bzImage }
+$vmlinux = $null
+if ($Flavour -eq 'amd64') {
+    $vmlinux = Join-Path $CacheDirectory "vmlinux-$version"
+    if (-not (Test-Path $vmlinux)) { Export-KernelPayload $bzImage $vmlinux }
+    $links = @{ vmlinux = $vmlinux; bzImage = $bzImage }
+}
 
 # Version-free names, which machine-defs/linux-*.js refer to.
-foreach ($link in @{ vmlinux = $vmlinux; bzImage = $bzImage }.GetEnumerator()) {
+foreach ($link in $links.GetEnumerator()) {
     $path = Join-Path $CacheDirectory $link.Key
     Remove-Item $path -Force -ErrorAction Ignore
     $null = New-Item -ItemType SymbolicLink -Path $path -Target ([IO.Path]::GetRelativePath($CacheDirectory, $link.Value))

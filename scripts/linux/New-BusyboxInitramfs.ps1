@@ -15,27 +15,52 @@
     field; .ko.xz and .ko.zst modules are decompressed.
 
     The cpio is written here (newc, the format the kernel unpacks), so no cpio binary is needed. Outputs the path.
+.PARAMETER Architecture
+    amd64 (the default: the host's /bin/busybox) or i386 (busybox-static:i386, fetched with apt-get download into
+    out/linux/busybox-i386, since it cannot be installed beside the amd64 one). Where the host cannot run the
+    busybox, the archive holds only /bin/sh and /init makes the applet links itself (busybox --install -s).
 .PARAMETER OutFile
-    The archive to write (default: out/linux/initramfs.cpio.gz, or initramfs-virtio.cpio.gz with -Modules; .cpio
-    with -NoCompression).
+    The archive to write (default: out/linux/initramfs.cpio.gz, or initramfs-virtio.cpio.gz with -Modules, with
+    -i386 before .cpio for i386; .cpio with -NoCompression).
 .PARAMETER NoCompression
     Writes the cpio without gzip: three times the bytes, but the kernel copies instead of inflating, which matters
     where its ring-0 code runs emulated (minutes for the gzip'd one there).
 #>
 [CmdletBinding()]
 param(
+    [ValidateSet('amd64', 'i386')]
+    [string] $Architecture = 'amd64',
     [string] $OutFile,
     [switch] $Modules,
     [switch] $NoCompression,
     [string] $ModulesDirectory,
-    [string] $Busybox = '/bin/busybox'
+    [string] $Busybox
 )
 $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version Latest
+. (Join-Path $PSScriptRoot '../common.ps1')
 
 $VirtioModules = 'virtio_ring', 'virtio', 'virtio_pci_modern_dev', 'virtio_pci_legacy_dev', 'virtio_pci', 'virtio_console', 'virtio_blk', 'virtio-rng'
 
-if (-not $OutFile) { $OutFile = Join-Path $PSScriptRoot "../../out/linux/$(if ($Modules) { 'initramfs-virtio' } else { 'initramfs' }).cpio$(if (-not $NoCompression) { '.gz' })" }
+$cache = Join-Path $PSScriptRoot '../../out/linux'
+if (-not $OutFile) {
+    $name = "$(if ($Modules) { 'initramfs-virtio' } else { 'initramfs' })$(if ($Architecture -ne 'amd64') { "-$Architecture" })"
+    $OutFile = Join-Path $cache "$name.cpio$(if (-not $NoCompression) { '.gz' })"
+}
+if (-not $Busybox -and $Architecture -eq 'amd64') { $Busybox = '/bin/busybox' }
+if (-not $Busybox) {
+    # busybox-static is not Multi-Arch: the i386 one is unpacked beside the tree, not installed.
+    $root = Join-Path $cache "busybox-$Architecture"
+    $Busybox = Join-Path $root 'bin/busybox'
+    if (-not (Test-Path $Busybox)) {
+        $null = New-Item -ItemType Directory -Force $root
+        Push-Location $root
+        try { Invoke-Native apt-get download "busybox-static:$Architecture" } finally { Pop-Location }
+        $deb = Get-ChildItem $root -Filter "busybox-static_*_$Architecture.deb" | Select-Object -First 1
+        if (-not $deb) { throw "apt-get download busybox-static:$Architecture left no .deb in $root (dpkg --add-architecture $Architecture && apt-get update?)" }
+        Invoke-Native dpkg-deb -x $deb.FullName $root
+    }
+}
 if (-not (Test-Path $Busybox)) { throw "'$Busybox' does not exist: apt-get install busybox-static" }
 if ((& file -b $Busybox 2>$null) -match 'dynamically linked') { throw "'$Busybox' is dynamically linked; the initramfs has no libc: apt-get install busybox-static" }
 if ($Modules -and -not $ModulesDirectory) { throw "-Modules needs -ModulesDirectory: the lib/modules/<version> folder of the kernel package (Get-DebianKernel.ps1 outputs it)" }
@@ -99,11 +124,17 @@ function Add-Module([string] $Name, [string[]] $Path = @()) {
 }
 if ($Modules) { foreach ($name in $VirtioModules) { Add-Module $name } }
 
+# ---- the applets: listed by the busybox itself, or linked at boot where this host cannot run it ----
+$applets = @(try { & $Busybox --list-full 2>$null } catch { })
+$selfInstall = $LASTEXITCODE -ne 0 -or $applets.Count -eq 0
+if ($selfInstall) { $applets = @('bin/sh') }
+
 # ---- /init ----
 $insmods = ($ordered | ForEach-Object { "insmod /lib/modules/$($_.FileName) || echo `"virtshell-init: insmod $($_.FileName) failed`"" }) -join "`n"
 $init = @"
 #!/bin/sh
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
+$(if ($selfInstall) { '/bin/busybox --install -s' })
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
@@ -123,8 +154,6 @@ exec setsid sh -c "exec </dev/`$console >/dev/`$console 2>&1; echo 'virtshell-in
 
 # ---- the archive ----
 $busyboxBytes = [IO.File]::ReadAllBytes($Busybox)
-$applets = & $Busybox --list-full
-if ($LASTEXITCODE -ne 0) { throw "$Busybox --list-full failed" }
 $null = New-Item -ItemType Directory -Force (Split-Path -Parent $OutFile)
 $OutFile = [IO.Path]::GetFullPath($OutFile)
 $file = [IO.File]::Create("$OutFile.part")

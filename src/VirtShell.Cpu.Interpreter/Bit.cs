@@ -2,13 +2,16 @@ using Iced.Intel;
 
 namespace VirtShell.Cpu.Interpreter;
 
-// BT BTS BTR BTC BSF BSR.
+// BT BTS BTR BTC BSF BSR, and TZCNT/LZCNT as the BSF/BSR they are on this CPU.
 public sealed unsafe partial class InterpreterCpu
 {
     private static void RegisterBitOps()
     {
         Register(Mnemonic.Bt, &BitTest); Register(Mnemonic.Bts, &BitTest); Register(Mnemonic.Btr, &BitTest);
         Register(Mnemonic.Btc, &BitTest); Register(Mnemonic.Bsf, &Bsf); Register(Mnemonic.Bsr, &Bsr);
+        // F3 0F BC/BD are TZCNT/LZCNT only where CPUID claims BMI1/ABM; before those, the F3 prefix is ignored and
+        // they run as BSF/BSR. CPUID here claims neither, and GCC relies on it, emitting "rep bsf" for __ffs.
+        Register(Mnemonic.Tzcnt, &Bsf); Register(Mnemonic.Lzcnt, &Bsr);
     }
 
     private static void BitTest(InterpreterCpu c, ref DecodedOp d)

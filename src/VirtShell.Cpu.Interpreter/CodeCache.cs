@@ -10,7 +10,7 @@ namespace VirtShell.Cpu.Interpreter;
 public sealed unsafe partial class InterpreterCpu
 {
     private const int MaxBlockOps = 48;
-    private const int FastSlots = 4096;
+    private const int FastSlotBits = 12, FastSlots = 1 << FastSlotBits;
 
     /// <summary>Per 4 KiB page of RAM: a bit per 64-byte line holding decoded code. Pinned, indexed by pointer.</summary>
     private ulong[] _codeLineStore = [];
@@ -18,7 +18,7 @@ public sealed unsafe partial class InterpreterCpu
     private uint _codeLinePages;
     private readonly Dictionary<uint, List<Block>> _pageBlocks = [];
     /// <summary>The blocks by decoder mode (Code16, Code32, Code64).</summary>
-    private readonly Dictionary<(uint Phys, ulong Eip), Block>[] _blocks = [[], [], []];
+    private readonly Dictionary<(uint Phys, ulong Eip), Block>[] _blocks = [new(BlockKeyComparer.Instance), new(BlockKeyComparer.Instance), new(BlockKeyComparer.Instance)];
     private readonly Block?[] _fastBlocks = new Block?[FastSlots];
     private readonly ConcurrentQueue<(ulong Address, ulong Length)> _externalWrites = new();
     private volatile bool _pendingExternal;
@@ -55,11 +55,11 @@ public sealed unsafe partial class InterpreterCpu
         if (_mode64 ? !Canonical(eip) : eip > cs.Limit) throw new CpuFault(Vector.GeneralProtection, 0);
         ulong linear = _mode64 ? eip : (uint)(cs.Base + eip);
         uint phys = (_paging ? TranslateFetch(linear) : (uint)linear) & _addrMask;
-        int slot = (int)((phys ^ ((uint)eip << 7)) & (FastSlots - 1));
+        var key = (phys, eip);
+        int slot = (int)(BlockKeyComparer.Mix(key) >> (64 - FastSlotBits));
         var b = _fastBlocks[slot];
         if (b != null && b.Phys == phys && b.Eip == eip && b.Mode == _codeMode && b.Valid) return b;
         var dict = _blocks[_codeMode];
-        var key = (phys, eip);
         if (!dict.TryGetValue(key, out b))
         {
             b = DecodeBlock(phys, eip, out bool cacheable);
@@ -167,6 +167,26 @@ public sealed unsafe partial class InterpreterCpu
     {
         b.Valid = false;
         _blocks[b.Mode].Remove((b.Phys, b.Eip));
+    }
+
+    /// <summary>
+    /// Hashes block keys by all their bits. A hash that XORs physical address and RIP is the same for every block of
+    /// code mapped at a fixed distance from its physical address (a kernel at phys + 0xC0000000, identity mapping),
+    /// so all of them would share one dictionary chain.
+    /// </summary>
+    private sealed class BlockKeyComparer : IEqualityComparer<(uint Phys, ulong Eip)>
+    {
+        public static readonly BlockKeyComparer Instance = new();
+
+        /// <summary>
+        /// Fibonacci hashing of phys | RIP &lt;&lt; 32, RIP's upper half folded into the low one: the high bits of the
+        /// product depend on every bit of the key.
+        /// </summary>
+        public static ulong Mix((uint Phys, ulong Eip) key) =>
+            (key.Phys ^ System.Numerics.BitOperations.RotateLeft(key.Eip, 32)) * 0x9E37_79B9_7F4A_7C15UL;
+
+        public bool Equals((uint Phys, ulong Eip) x, (uint Phys, ulong Eip) y) => x == y;
+        public int GetHashCode((uint Phys, ulong Eip) key) => (int)(Mix(key) >> 32);
     }
 
     private void OnExternalWrite(ulong address, ulong length)

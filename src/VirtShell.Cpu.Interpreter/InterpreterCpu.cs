@@ -150,7 +150,8 @@ public sealed unsafe partial class InterpreterCpu : IVirtualCpu
                     var block = NextBlock(previous);
                     previous = block;
                     var ops = block.Ops;
-                    for (int i = 0; i < ops.Length; i++)
+                    if (_codeBreakpoints != 0) retired += RunWatched(ops);
+                    else for (int i = 0; i < ops.Length; i++)
                     {
                         ref var d = ref ops[i];
                         _instrStart = _eip;
@@ -185,6 +186,23 @@ public sealed unsafe partial class InterpreterCpu : IVirtualCpu
             Interlocked.Add(ref _retired, retired);
             _retiredInRun = 0;
         }
+    }
+
+    /// <summary>Runs a block checking each instruction against the armed instruction breakpoints first; returns how many it retired.</summary>
+    private int RunWatched(DecodedOp[] ops)
+    {
+        int i = 0;
+        while (i < ops.Length)
+        {
+            ref var d = ref ops[i];
+            _instrStart = _eip;
+            CheckCodeBreakpoints();
+            _eip = d.NextIp;
+            d.Handler(this, ref d);
+            i++;
+            if (_breakBlock) break;
+        }
+        return i;
     }
 
     /// <summary>Delivers a pending external interrupt if IF allows; true when one was delivered.</summary>

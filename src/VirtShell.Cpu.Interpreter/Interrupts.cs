@@ -91,6 +91,7 @@ public sealed unsafe partial class InterpreterCpu
             c.LoadSegmentReal(SegCs, (ushort)cs);
             c._eip = eip;
             c.WriteFlagsChecked(fl, 0x00FF_FFFF & ~0x30000u);
+            c.LoadResumeFlag(fl);
         }
         else
         {

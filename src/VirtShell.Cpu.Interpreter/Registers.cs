@@ -51,7 +51,7 @@ public sealed unsafe partial class InterpreterCpu
     /// <summary>64-bit mode: IA-32e mode is active and CS.L is set (LongMode.cs).</summary>
     private bool _mode64;
 
-    private enum RegKind : byte { None, Low8, High8, Word, Dword, Qword, Segment, Control, Other }
+    private enum RegKind : byte { None, Low8, High8, Word, Dword, Qword, Segment, Control, Debug, Other }
 
     private static readonly RegKind[] RegKinds = new RegKind[256];
     private static readonly byte[] RegNumbers = new byte[256];
@@ -75,6 +75,7 @@ public sealed unsafe partial class InterpreterCpu
             else if (r.IsGPR32()) { RegKinds[i] = RegKind.Dword; RegNumbers[i] = (byte)n; }
             else if (r.IsSegmentRegister()) { RegKinds[i] = RegKind.Segment; RegNumbers[i] = (byte)n; }
             else if (r.IsCR()) { RegKinds[i] = RegKind.Control; RegNumbers[i] = (byte)n; }
+            else if (r.IsDR() && n < 8) { RegKinds[i] = RegKind.Debug; RegNumbers[i] = (byte)n; }
             else RegKinds[i] = RegKind.Other;
         }
         InitDispatch();
@@ -91,6 +92,7 @@ public sealed unsafe partial class InterpreterCpu
             RegKind.Dword => (uint)_gpr[n],
             RegKind.Segment => _segs[n].Selector,
             RegKind.Control => (uint)ReadControlRegister(n),
+            RegKind.Debug => ReadDebugRegister(n),
             _ => throw new UnimplementedInstruction($"register {r}"),
         };
     }
@@ -106,6 +108,7 @@ public sealed unsafe partial class InterpreterCpu
             case RegKind.Dword: _gpr[n] = v; break;
             case RegKind.Segment: LoadSegment(n, (ushort)v); break;
             case RegKind.Control: WriteControlRegister(n, v); break;
+            case RegKind.Debug: WriteDebugRegister(n, v); break;
             default: throw new UnimplementedInstruction($"register {r}");
         }
     }

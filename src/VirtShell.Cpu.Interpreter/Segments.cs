@@ -252,6 +252,7 @@ public sealed unsafe partial class InterpreterCpu
             _eip = offset;
             SetSp(Sp + 3 * (uint)size);
             WriteFlagsChecked(flags, flagWidth);
+            if (size == 4) LoadResumeFlag(flags);
             ModeChanged();
             return;
         }
@@ -259,6 +260,7 @@ public sealed unsafe partial class InterpreterCpu
         ushort outerSs = (ushort)PeekStack(4 * (uint)size, size);
         var ss = CheckStackSegment(outerSs, rpl, Vector.GeneralProtection);
         WriteFlagsChecked(flags, flagWidth); // IOPL and IF rules apply at the old, inner CPL
+        if (size == 4) LoadResumeFlag(flags);
         _segs[SegCs] = desc;
         _eip = offset;
         ReturnToOuterLevel(ss, outerEsp);
