@@ -119,6 +119,18 @@ public sealed unsafe partial class InterpreterCpu
             return;
         }
         ulong value = c.ReadOp64(ref d, 1);
+        if (d.Loc0 == OperandLoc.Other && d.I.Op0Kind == OpKind.Register && d.I.Op0Register.IsDR())
+        {
+            int n = RegNumbers[(int)d.I.Op0Register];
+            // DR6 and DR7 have no bits above 31; breakpoint addresses above 4 GiB are not kept by DebugRegisters.cs.
+            if (value > uint.MaxValue)
+            {
+                if (n >= 4) throw new CpuFault(Vector.GeneralProtection, 0);
+                throw new UnimplementedInstruction($"{d.I}: a breakpoint address above 4 GiB ({value:x16})");
+            }
+            c.WriteDebugRegister(n, (uint)value);
+            return;
+        }
         if (d.Loc0 == OperandLoc.Other && d.I.Op0Kind == OpKind.Register && d.I.Op0Register.IsCR())
         {
             int n = RegNumbers[(int)d.I.Op0Register];

@@ -119,7 +119,8 @@ public sealed unsafe partial class InterpreterCpu
                 }
         d.OpSize = (byte)opSize;
         d.MemSize = (byte)(memSize == 0 ? opSize : memSize);
-        if (mode64) d.Handler = x87 || unknownRegister ? &Unimplemented : LongModeHandler(in i, opSize);
+        // x87 handlers take their memory operands through FpuOperand, which computes 64-bit addresses there.
+        if (mode64 && !x87) d.Handler = unknownRegister ? &Unimplemented : LongModeHandler(in i, opSize);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -117,6 +117,7 @@ public sealed unsafe partial class InterpreterCpu
                      Mnemonic.Ud0, Mnemonic.Ud1, Mnemonic.Ud2, Mnemonic.Int, Mnemonic.Int3, Mnemonic.Int1,
                      Mnemonic.Ltr, Mnemonic.Lldt, Mnemonic.Str, Mnemonic.Sldt, Mnemonic.Smsw, Mnemonic.Lmsw, Mnemonic.Clts,
                      Mnemonic.Invlpg, Mnemonic.Wbinvd, Mnemonic.Invd,
+                     Mnemonic.Wait, Mnemonic.Fxsave, Mnemonic.Fxrstor,
                  })
             LegacyIn64[(int)m] = true;
         foreach (var m in new[] { Mnemonic.Seto, Mnemonic.Setno, Mnemonic.Setb, Mnemonic.Setae, Mnemonic.Sete, Mnemonic.Setne,
@@ -148,6 +149,8 @@ public sealed unsafe partial class InterpreterCpu
         Handlers64[(int)Mnemonic.Sidt] = &StoreTableRegister64;
         Handlers64[(int)Mnemonic.Iretq] = &Iretq;
         Handlers64[(int)Mnemonic.Swapgs] = &Swapgs;
+        foreach (var m in new[] { Mnemonic.Bt, Mnemonic.Bts, Mnemonic.Btr, Mnemonic.Btc }) Handlers64[(int)m] = &BitTest64;
+        foreach (var m in new[] { Mnemonic.Bsf, Mnemonic.Bsr, Mnemonic.Tzcnt, Mnemonic.Lzcnt }) Handlers64[(int)m] = &BitScan64;
         RegisterAlu64();
         RegisterStrings64();
         RegisterSyscall();

@@ -64,9 +64,9 @@ public sealed unsafe partial class InterpreterCpu
         f.Fip = (uint)_instrStart;
         f.Fcs = _segs[SegCs].Selector;
         f.Fop = (ushort)d.Imm;
-        if (d.Loc0 == OperandLoc.Memory)
+        if (IsX87Memory(ref d))
         {
-            f.Fdp = EffectiveAddress(ref d);
+            f.Fdp = _mode64 ? (uint)EffectiveAddress64(ref d) : EffectiveAddress(ref d);
             f.Fds = _segs[d.Seg].Selector;
         }
         return f;
@@ -76,9 +76,9 @@ public sealed unsafe partial class InterpreterCpu
     /// The linear address of an x87 memory operand of <paramref name="size"/> bytes, with the segment limit and every
     /// page it touches checked up front, so that the accesses that follow cannot fault halfway through.
     /// </summary>
-    private uint FpuOperand(ref DecodedOp d, int size, bool write)
+    private ulong FpuOperand(ref DecodedOp d, int size, bool write)
     {
-        uint linear = Linear(d.Seg, EffectiveAddress(ref d), size);
+        ulong linear = _mode64 ? Linear64(ref d, size) : Linear(d.Seg, EffectiveAddress(ref d), size);
         if (_paging)
         {
             Translate(linear, write);
@@ -87,17 +87,12 @@ public sealed unsafe partial class InterpreterCpu
         return linear;
     }
 
-    private ulong ReadLinear64(uint linear) => ReadLinear(linear, 4) | (ulong)ReadLinear(linear + 4, 4) << 32;
+    /// <summary>Whether an x87 instruction's operand is in memory (in 64-bit mode such operands are not <see cref="OperandLoc.Memory"/>).</summary>
+    private static bool IsX87Memory(ref DecodedOp d) => d.Loc0 == OperandLoc.Memory || d.I.Op0Kind == OpKind.Memory;
 
-    private void WriteLinear64(uint linear, ulong v)
-    {
-        WriteLinear(linear, 4, (uint)v);
-        WriteLinear(linear + 4, 4, (uint)(v >> 32));
-    }
+    private Float80 ReadFloat80(ulong linear) => new(ReadLinear64(linear), (ushort)ReadLinear(linear + 8, 2));
 
-    private Float80 ReadFloat80(uint linear) => new(ReadLinear64(linear), (ushort)ReadLinear(linear + 8, 2));
-
-    private void WriteFloat80(uint linear, Float80 v)
+    private void WriteFloat80(ulong linear, Float80 v)
     {
         WriteLinear64(linear, v.Significand);
         WriteLinear(linear + 8, 2, v.SignExponent);
@@ -168,7 +163,7 @@ public sealed unsafe partial class InterpreterCpu
     private bool FpuRealFormat => !ProtectedMode || (_flagBits & 0x20000) != 0; // EFLAGS.VM
 
     /// <summary>Writes the 14-byte (16-bit operand size) or 28-byte environment: control, status, tag words and pointers.</summary>
-    private void StoreFpuEnvironment(uint at, bool wide)
+    private void StoreFpuEnvironment(ulong at, bool wide)
     {
         var f = _fpu;
         uint ip = f.Fip, dp = f.Fdp;
@@ -219,7 +214,7 @@ public sealed unsafe partial class InterpreterCpu
         }
     }
 
-    private void LoadFpuEnvironment(uint at, bool wide)
+    private void LoadFpuEnvironment(ulong at, bool wide)
     {
         var f = _fpu;
         int step = wide ? 4 : 2;
@@ -273,7 +268,7 @@ public sealed unsafe partial class InterpreterCpu
         var f = c.FpuCheck(waiting: false);
         bool wide = d.I.Code == Code.Fnsave_m108byte;
         uint env = wide ? 28u : 14u;
-        uint at = c.FpuOperand(ref d, (int)env + 80, write: true);
+        ulong at = c.FpuOperand(ref d, (int)env + 80, write: true);
         c.StoreFpuEnvironment(at, wide);
         for (int i = 0; i < 8; i++) c.WriteFloat80(at + env + (uint)i * 10, f.Raw(i));
         f.Reset();
@@ -284,15 +279,17 @@ public sealed unsafe partial class InterpreterCpu
         var f = c.FpuCheck(waiting: true);
         bool wide = d.I.Code == Code.Frstor_m108byte;
         uint env = wide ? 28u : 14u;
-        uint at = c.FpuOperand(ref d, (int)env + 80, write: false);
+        ulong at = c.FpuOperand(ref d, (int)env + 80, write: false);
         c.LoadFpuEnvironment(at, wide);
         for (int i = 0; i < 8; i++) f.SetRaw(i, c.ReadFloat80(at + env + (uint)i * 10));
     }
 
     /// <summary>FXSAVE/FXRSTOR's 512-byte area, which must be 16-byte aligned (#GP otherwise, whatever the mode).</summary>
-    private uint FxsaveArea(ref DecodedOp d, bool write)
+    private ulong FxsaveArea(ref DecodedOp d, bool write)
     {
-        if (((_segs[d.Seg].Base + EffectiveAddress(ref d)) & 15) != 0) throw new CpuFault(Vector.GeneralProtection, 0);
+        ulong linear = _mode64 ? EffectiveAddress64(ref d) + (d.Seg is SegFs or SegGs ? FsGsBase(d.Seg) : 0)
+            : _segs[d.Seg].Base + EffectiveAddress(ref d);
+        if ((linear & 15) != 0) throw new CpuFault(Vector.GeneralProtection, 0);
         return FpuOperand(ref d, 512, write);
     }
 
@@ -303,7 +300,7 @@ public sealed unsafe partial class InterpreterCpu
     private static void Fxsave(InterpreterCpu c, ref DecodedOp d)
     {
         var f = c.FpuCheck(waiting: false);
-        uint at = c.FxsaveArea(ref d, write: true);
+        ulong at = c.FxsaveArea(ref d, write: true);
         c.WriteLinear(at, 2, f.Control);
         c.WriteLinear(at + 2, 2, f.StatusWord);
         c.WriteLinear(at + 4, 2, f.AbridgedTag);
@@ -318,7 +315,7 @@ public sealed unsafe partial class InterpreterCpu
     private static void Fxrstor(InterpreterCpu c, ref DecodedOp d)
     {
         var f = c.FpuCheck(waiting: false);
-        uint at = c.FxsaveArea(ref d, write: false);
+        ulong at = c.FxsaveArea(ref d, write: false);
         f.LoadControlWord((ushort)c.ReadLinear(at, 2));
         f.LoadStatusWord((ushort)c.ReadLinear(at + 2, 2));
         f.AbridgedTag = (byte)c.ReadLinear(at + 4, 1);

@@ -394,16 +394,101 @@ public class LongModeTests
         using var l = new LongModeMachine();
         l.Write(LongModeMachine.Code, a =>
         {
-            a.mov(rdi, 0x31000);
-            a.mov(ecx, 4);
-            a.bts(__qword_ptr[rdi], rcx);
+            a.enter(16, 0);
             a.hlt();
         });
         l.Start(LongModeMachine.Code);
         var exit = l.M.Cpu.Run();
         Assert.Equal(CpuExitReason.InternalError, exit.Reason);
         Assert.Contains("not implemented", exit.Detail);
-        Assert.Contains("bts", exit.Detail);
+        Assert.Contains("enter", exit.Detail);
+    }
+
+    [Fact]
+    public void BT_BTS_BTR_BTC_BSF_and_TZCNT_in_64_bit_mode_with_64_bit_operands_and_offsets_beyond_the_operand()
+    {
+        using var l = new LongModeMachine();
+        l.SetQword(LongModeMachine.Data, 0);
+        l.SetQword(LongModeMachine.Data + 8, 0);
+        l.Write(LongModeMachine.Code, a =>
+        {
+            a.mov(rdi, LongModeMachine.Data);
+            a.mov(rcx, 70);
+            a.bts(__qword_ptr[rdi], rcx);                // bit 6 of the next quadword
+            a.setc(r8b);
+            a.bt(__qword_ptr[rdi], rcx);
+            a.setc(r9b);
+            a.mov(rax, -1L);
+            a.btr(rax, 63);
+            a.mov(rbx, 0x0000_0100_0000_0000);
+            a.bsf(rdx, rbx);
+            a.mov(rsi, 77);
+            a.xor(r10d, r10d);
+            a.tzcnt(rsi, r10);                           // BSF on this CPU: zero source, ZF set, RSI kept
+            a.setz(r11b);
+            a.mov(r12, -8L);
+            a.btc(__dword_ptr[rdi + 8], r12d);           // a negative offset: bit 24 of the dword 4 bytes below
+            a.hlt();
+        });
+        l.Start(LongModeMachine.Code);
+        var s = l.RunToHalt();
+        Assert.Equal(0x40UL, l.Qword(LongModeMachine.Data + 8));
+        Assert.Equal(0UL, s.R8 & 0xFF);                                      // the bit was clear
+        Assert.Equal(1UL, s.R9 & 0xFF);
+        Assert.Equal(0x7FFF_FFFF_FFFF_FFFFUL, s.Rax);
+        Assert.Equal(40UL, s.Rdx);
+        Assert.Equal(77UL, s.Rsi);
+        Assert.Equal(1UL, s.R11 & 0xFF);
+        Assert.Equal(0x0100_0000UL << 32, l.Qword(LongModeMachine.Data));   // bit 24 of the dword at Data + 4
+    }
+
+    [Fact]
+    public void MOV_to_and_from_debug_registers_takes_64_bit_registers_and_a_DR7_with_upper_bits_is_a_general_protection_fault()
+    {
+        using var l = new LongModeMachine();
+        l.Write(LongModeMachine.Code, a =>
+        {
+            a.mov(rax, 0x1234_5678);
+            a.mov(dr0, rax);
+            a.mov(rbx, -1L);
+            a.mov(rbx, dr0);                                       // zero-extended
+            a.mov(rcx, 1L << 32);
+            a.mov(dr7, rcx);
+            a.hlt();
+        });
+        l.Start(LongModeMachine.Code);
+        var s = l.RunToHalt();
+        Assert.Equal(0x1234_5678UL, s.Rbx);
+        Assert.Equal(13UL, s.Rdi);
+    }
+
+    [Fact]
+    public void X87_runs_in_64_bit_mode_with_REX_registers_and_RIP_relative_operands()
+    {
+        using var l = new LongModeMachine();
+        const uint area = 0x32000;
+        l.SetQword(LongModeMachine.Data, BitConverter.DoubleToUInt64Bits(1.5));
+        l.SetQword(LongModeMachine.Data + 8, BitConverter.DoubleToUInt64Bits(2.25));
+        l.Write(LongModeMachine.Code, a =>
+        {
+            a.fninit();
+            a.fld(__qword_ptr[(ulong)LongModeMachine.Data]);          // RIP-relative
+            a.mov(r8, LongModeMachine.Data + 8);
+            a.fmul(__qword_ptr[r8]);                                  // REX.B base
+            a.fistp(__dword_ptr[r8 + 8]);
+            a.fld1();
+            a.fstp(__qword_ptr[(ulong)LongModeMachine.Data + 24]);
+            a.fnstsw(ax);
+            a.mov(r9, area);
+            a.fxsave(__[r9]);
+            a.hlt();
+        });
+        l.Start(LongModeMachine.Code);
+        var s = l.RunToHalt();
+        Assert.Equal(3u, BitConverter.ToUInt32(l.M.Memory.Read(LongModeMachine.Data + 16, 4)));     // 3.375 rounded
+        Assert.Equal(1.0, BitConverter.UInt64BitsToDouble(l.Qword(LongModeMachine.Data + 24)));
+        Assert.Equal(0x20UL, s.Rax & 0x38FF);                                                        // PE, TOP 0
+        Assert.Equal((ushort)0x37F, BitConverter.ToUInt16(l.M.Memory.Read(area, 2)));                 // FXSAVE's FCW
     }
 
     [Fact]
