@@ -16,7 +16,7 @@ public sealed unsafe partial class InterpreterCpu
 
     /// <summary>
     /// CPUID.1:EDX without the x87 bits (FPU, FXSR: <see cref="X87CpuidFeatures"/>, which a CPU without FPU leaves out).
-    /// Absent on purpose: VME, DE and debug registers, PAE, MCE/MCA, APIC, MTRR, PAT, MMX, SSE.
+    /// SSE and SSE2 come from <see cref="SseCpuidFeatures"/>. Absent on purpose: VME, DE and debug registers, PAE, MCE/MCA, APIC, MTRR, PAT, MMX, CLFLUSH.
     /// </summary>
     private const uint CpuidFeatures = FeaturePse | FeatureTsc | FeatureMsr | FeatureCx8 | FeatureSep | FeaturePge | FeatureCmov;
 
@@ -48,7 +48,7 @@ public sealed unsafe partial class InterpreterCpu
                 c._gpr[RegEax] = CpuidSignature;
                 c._gpr[RegEbx] = 0; // no brand index, no CLFLUSH, one logical processor, APIC ID 0
                 c._gpr[RegEcx] = 0;
-                c._gpr[RegEdx] = CpuidFeatures | c.X87CpuidFeatures;
+                c._gpr[RegEdx] = CpuidFeatures | c.X87CpuidFeatures | c.SseCpuidFeatures;
                 break;
             case 0x8000_0000:
                 c._gpr[RegEax] = CpuidMaxExtendedLeaf;

@@ -30,6 +30,8 @@ public sealed unsafe partial class InterpreterCpu
         }
         var info = i.Code.ToOpCode();
         d.Handler = Handlers[(int)i.Mnemonic];
+        var sse = SseHandlerSharingMnemonic(i);
+        if (sse != null) d.Handler = sse;
         if (d.Handler == null) d.Handler = &Unimplemented;
 
         int opSize = info.OperandSize / 8;
@@ -120,7 +122,7 @@ public sealed unsafe partial class InterpreterCpu
         d.OpSize = (byte)opSize;
         d.MemSize = (byte)(memSize == 0 ? opSize : memSize);
         // x87 handlers take their memory operands through FpuOperand, which computes 64-bit addresses there.
-        if (mode64 && !x87) d.Handler = unknownRegister ? &Unimplemented : LongModeHandler(in i, opSize);
+        if (mode64 && !x87) d.Handler = unknownRegister ? &Unimplemented : sse != null ? sse : LongModeHandler(in i, opSize);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -349,6 +351,7 @@ public sealed unsafe partial class InterpreterCpu
         RegisterIdentity();
         RegisterModelSpecific();
         RegisterLongMode();
+        RegisterSse();
     }
 
     private static void RegisterFlagOps()

@@ -51,7 +51,7 @@ public sealed unsafe partial class InterpreterCpu
     /// <summary>64-bit mode: IA-32e mode is active and CS.L is set (LongMode.cs).</summary>
     private bool _mode64;
 
-    private enum RegKind : byte { None, Low8, High8, Word, Dword, Qword, Segment, Control, Debug, Other }
+    private enum RegKind : byte { None, Low8, High8, Word, Dword, Qword, Segment, Control, Debug, Xmm, Other }
 
     private static readonly RegKind[] RegKinds = new RegKind[256];
     private static readonly byte[] RegNumbers = new byte[256];
@@ -76,6 +76,7 @@ public sealed unsafe partial class InterpreterCpu
             else if (r.IsSegmentRegister()) { RegKinds[i] = RegKind.Segment; RegNumbers[i] = (byte)n; }
             else if (r.IsCR()) { RegKinds[i] = RegKind.Control; RegNumbers[i] = (byte)n; }
             else if (r.IsDR() && n < 8) { RegKinds[i] = RegKind.Debug; RegNumbers[i] = (byte)n; }
+            else if (IsXmm(r)) { RegKinds[i] = RegKind.Xmm; RegNumbers[i] = (byte)(r - Iced.Intel.Register.XMM0); }
             else RegKinds[i] = RegKind.Other;
         }
         InitDispatch();
@@ -149,7 +150,9 @@ public sealed unsafe partial class InterpreterCpu
         s.Fs.Base = FsGsBase(SegFs);
         s.Gs.Base = FsGsBase(SegGs);
         s.Tr.Base = TssBase;
-        _fpu.SaveTo(s.Fpu); // no SSE here: MXCSR and the XMM registers keep their reset values
+        _fpu.SaveTo(s.Fpu);
+        s.Fpu.Mxcsr = _mxcsr;
+        _xmm.CopyTo(s.Fpu.Xmm, 0);
         return s;
     }
 
@@ -173,6 +176,8 @@ public sealed unsafe partial class InterpreterCpu
         _cr0 = (uint)s.Cr0; _cr2 = s.Cr2; _cr3 = (uint)s.Cr3; _cr4 = (uint)s.Cr4; _efer = s.Efer;
         _noExecute = (_efer & EferNxe) != 0;
         _fpu.LoadFrom(s.Fpu);
+        _mxcsr = s.Fpu.Mxcsr & MxcsrMask;
+        s.Fpu.Xmm.CopyTo(_xmm, 0);
         _halted = false;
         _interruptShadow = false;
         _breakBlock = true;

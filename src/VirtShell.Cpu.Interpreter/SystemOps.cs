@@ -115,7 +115,7 @@ public sealed unsafe partial class InterpreterCpu
             case 2: _cr2 = v; break;
             case 3: _cr3 = v; FlushNonGlobalTlb(); break;
             case 4:
-                if ((v & ~(Cr4De | Cr4Pse | Cr4Pae | Cr4Pge | 0x200u)) != 0) throw new CpuFault(Vector.GeneralProtection, 0); // only DE, PSE, PAE, PGE and OSFXSR exist here
+                if ((v & ~(Cr4De | Cr4Pse | Cr4Pae | Cr4Pge | Cr4Osfxsr | Cr4Osxmmexcpt)) != 0) throw new CpuFault(Vector.GeneralProtection, 0); // only DE, PSE, PAE, PGE, OSFXSR and OSXMMEXCPT exist here
                 if (Lma && (v & Cr4Pae) == 0) throw new CpuFault(Vector.GeneralProtection, 0); // IA-32e mode needs PAE
                 if (_paging && !Lma && (v & Cr4Pae) != 0) throw new UnimplementedInstruction("PAE paging outside IA-32e mode");
                 _cr4 = v;

@@ -38,6 +38,8 @@ public sealed unsafe partial class InterpreterCpu
         Register(Mnemonic.Fnstenv, &Fnstenv); Register(Mnemonic.Fldenv, &Fldenv);
         Register(Mnemonic.Fnsave, &Fnsave); Register(Mnemonic.Frstor, &Frstor);
         Register(Mnemonic.Fxsave, &Fxsave); Register(Mnemonic.Fxrstor, &Fxrstor);
+        Handlers64[(int)Mnemonic.Fxsave64] = &Fxsave;
+        Handlers64[(int)Mnemonic.Fxrstor64] = &Fxrstor;
         Register(Mnemonic.Wait, &Fwait);
         Register(Mnemonic.Ffree, &Ffree); Register(Mnemonic.Ffreep, &Ffreep);
         Register(Mnemonic.Fincstp, &Fincstp); Register(Mnemonic.Fdecstp, &Fdecstp);
@@ -294,8 +296,9 @@ public sealed unsafe partial class InterpreterCpu
     }
 
     /// <summary>
-    /// FXSAVE writes the x87 part of the image (bytes 0-23 and the registers at 32-159). This CPU has no SSE, so MXCSR,
-    /// its mask and the XMM area are left as they were in memory; the register slots' six pad bytes too.
+    /// FXSAVE writes the x87 part of the image (bytes 0-23 and the registers at 32-159) and, with CR4.OSFXSR, MXCSR and
+    /// its mask (24, 28) and the XMM registers from 160 (XMM8-15 only in 64-bit mode). FXSAVE64 (REX.W) stores FIP and
+    /// FDP as 64-bit offsets without selectors. Reserved bytes and the slots' six pad bytes are left as they were.
     /// </summary>
     private static void Fxsave(InterpreterCpu c, ref DecodedOp d)
     {
@@ -305,25 +308,43 @@ public sealed unsafe partial class InterpreterCpu
         c.WriteLinear(at + 2, 2, f.StatusWord);
         c.WriteLinear(at + 4, 2, f.AbridgedTag);
         c.WriteLinear(at + 6, 2, f.Fop);
-        c.WriteLinear(at + 8, 4, f.Fip);
-        c.WriteLinear(at + 12, 4, f.Fcs);
-        c.WriteLinear(at + 16, 4, f.Fdp);
-        c.WriteLinear(at + 20, 4, f.Fds);
+        if (d.I.Mnemonic == Mnemonic.Fxsave64)
+        {
+            c.WriteLinear64(at + 8, f.Fip);
+            c.WriteLinear64(at + 16, f.Fdp);
+        }
+        else
+        {
+            c.WriteLinear(at + 8, 4, f.Fip);
+            c.WriteLinear(at + 12, 4, f.Fcs);
+            c.WriteLinear(at + 16, 4, f.Fdp);
+            c.WriteLinear(at + 20, 4, f.Fds);
+        }
         for (int i = 0; i < 8; i++) c.WriteFloat80(at + 32 + (uint)i * 16, f.Raw(i));
+        if ((c._cr4 & Cr4Osfxsr) == 0) return;
+        c.WriteLinear(at + 24, 4, c._mxcsr);
+        c.WriteLinear(at + 28, 4, MxcsrMask);
+        for (int i = 0; i < (c._mode64 ? 16 : 8); i++) c.WriteVector(at + 160 + (uint)i * 16, 16, c._xmm[i]);
     }
 
     private static void Fxrstor(InterpreterCpu c, ref DecodedOp d)
     {
         var f = c.FpuCheck(waiting: false);
         ulong at = c.FxsaveArea(ref d, write: false);
+        bool sse = (c._cr4 & Cr4Osfxsr) != 0;
+        uint mxcsr = sse ? c.ReadLinear(at + 24, 4) : c._mxcsr;
+        if ((mxcsr & ~MxcsrMask) != 0) throw new CpuFault(Vector.GeneralProtection, 0);
         f.LoadControlWord((ushort)c.ReadLinear(at, 2));
         f.LoadStatusWord((ushort)c.ReadLinear(at + 2, 2));
         f.AbridgedTag = (byte)c.ReadLinear(at + 4, 1);
         f.Fop = (ushort)(c.ReadLinear(at + 6, 2) & 0x7FF);
         f.Fip = c.ReadLinear(at + 8, 4);
-        f.Fcs = (ushort)c.ReadLinear(at + 12, 2);
+        f.Fcs = d.I.Mnemonic == Mnemonic.Fxrstor64 ? (ushort)0 : (ushort)c.ReadLinear(at + 12, 2);
         f.Fdp = c.ReadLinear(at + 16, 4);
-        f.Fds = (ushort)c.ReadLinear(at + 20, 2);
+        f.Fds = d.I.Mnemonic == Mnemonic.Fxrstor64 ? (ushort)0 : (ushort)c.ReadLinear(at + 20, 2);
         for (int i = 0; i < 8; i++) f.SetRaw(i, c.ReadFloat80(at + 32 + (uint)i * 16));
+        if (!sse) return;
+        c._mxcsr = mxcsr;
+        for (int i = 0; i < (c._mode64 ? 16 : 8); i++) c._xmm[i] = c.ReadVector(at + 160 + (uint)i * 16, 16);
     }
 }

@@ -51,9 +51,9 @@ public sealed class MsrCpuidTests
         uint signature = p.Dword(Results + 16);
         Assert.Equal(6u, (signature >> 8) & 0xF);                       // family 6
         uint features = p.Dword(Results + 20);
-        foreach (int bit in new[] { 0, 3, 4, 5, 8, 11, 13, 15, 24 })    // FPU PSE TSC MSR CX8 SEP PGE CMOV FXSR
+        foreach (int bit in new[] { 0, 3, 4, 5, 8, 11, 13, 15, 24, 25, 26 }) // FPU PSE TSC MSR CX8 SEP PGE CMOV FXSR SSE SSE2
             Assert.True((features & (1u << bit)) != 0, $"feature bit {bit} missing");
-        foreach (int bit in new[] { 1, 2, 6, 7, 9, 12, 14, 16, 23, 25, 26 }) // VME DE PAE MCE APIC MTRR MCA PAT MMX SSE SSE2
+        foreach (int bit in new[] { 1, 2, 6, 7, 9, 12, 14, 16, 19, 23 }) // VME DE PAE MCE APIC MTRR MCA PAT CLFSH MMX
             Assert.True((features & (1u << bit)) == 0, $"feature bit {bit} claimed");
         Assert.Equal(0u, p.Dword(Results + 24));
         Assert.Equal(0x80000008u, p.Dword(Results + 28));
