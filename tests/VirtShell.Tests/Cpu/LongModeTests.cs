@@ -463,6 +463,30 @@ public class LongModeTests
     }
 
     [Fact]
+    public void SHLD_and_SHRD_with_REX_W_shift_64_bit_operands_by_CL_or_an_immediate()
+    {
+        using var l = new LongModeMachine();
+        l.Write(LongModeMachine.Code, a =>
+        {
+            a.mov(rax, 0x0123_4567_89AB_CDEF);
+            a.mov(rdx, unchecked((long)0xFEDC_BA98_7654_3210));
+            a.mov(cl, 68);                                 // masked to 4
+            a.shrd(rax, rdx, cl);
+            a.setc(r8b);
+            a.mov(rbx, 0x8000_0000_0000_0001);
+            a.shld(rbx, rdx, 8);
+            a.setc(r9b);
+            a.hlt();
+        });
+        l.Start(LongModeMachine.Code);
+        var s = l.RunToHalt();
+        Assert.Equal(0x0012_3456_789A_BCDEUL, s.Rax);
+        Assert.Equal(1UL, s.R8 & 0xFF);                     // bit 3 of the old RAX
+        Assert.Equal(0x0000_0000_0000_01FEUL, s.Rbx);
+        Assert.Equal(0UL, s.R9 & 0xFF);                     // bit 56 of the old RBX
+    }
+
+    [Fact]
     public void X87_runs_in_64_bit_mode_with_REX_registers_and_RIP_relative_operands()
     {
         using var l = new LongModeMachine();
