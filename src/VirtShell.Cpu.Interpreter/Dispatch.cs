@@ -335,6 +335,7 @@ public sealed unsafe partial class InterpreterCpu
         // (and 0F 1F, Iced's Nop) as multi-byte NOPs.
         Register(Mnemonic.Pause, &Nop);
         Register(Mnemonic.Reservednop, &Nop);
+        Register(Mnemonic.Endbr32, &Nop); Register(Mnemonic.Endbr64, &Nop); // F3 0F 1E FA/FB: hint NOPs without CET
         RegisterX87Control();
         RegisterX87Transfer();
         RegisterX87Arithmetic();

@@ -117,7 +117,7 @@ public sealed unsafe partial class InterpreterCpu
                      Mnemonic.Ud0, Mnemonic.Ud1, Mnemonic.Ud2, Mnemonic.Int, Mnemonic.Int3, Mnemonic.Int1,
                      Mnemonic.Ltr, Mnemonic.Lldt, Mnemonic.Str, Mnemonic.Sldt, Mnemonic.Smsw, Mnemonic.Lmsw, Mnemonic.Clts,
                      Mnemonic.Invlpg, Mnemonic.Wbinvd, Mnemonic.Invd,
-                     Mnemonic.Wait, Mnemonic.Fxsave, Mnemonic.Fxrstor,
+                     Mnemonic.Wait, Mnemonic.Fxsave, Mnemonic.Fxrstor, Mnemonic.Verr, Mnemonic.Verw, Mnemonic.Endbr64,
                  })
             LegacyIn64[(int)m] = true;
         foreach (var m in new[] { Mnemonic.Seto, Mnemonic.Setno, Mnemonic.Setb, Mnemonic.Setae, Mnemonic.Sete, Mnemonic.Setne,

@@ -487,6 +487,27 @@ public class LongModeTests
     }
 
     [Fact]
+    public void ENDBR64_is_a_hint_NOP_and_VERW_checks_a_selector_in_64_bit_mode()
+    {
+        using var l = new LongModeMachine();
+        l.M.Memory.Write(LongModeMachine.Data, BitConverter.GetBytes((ushort)LongModeMachine.KernelDataSelector));
+        l.Write(LongModeMachine.Code, a =>
+        {
+            a.endbr64();
+            a.verw(__word_ptr[(ulong)LongModeMachine.Data]);   // RIP-relative, as the kernel's MDS buffer clearing does
+            a.setz(al);
+            a.mov(cx, LongModeMachine.KernelCodeSelector);
+            a.verw(cx);                                          // code is never writable
+            a.setz(bl);
+            a.hlt();
+        });
+        l.Start(LongModeMachine.Code);
+        var s = l.RunToHalt();
+        Assert.Equal(1UL, s.Rax & 0xFF);
+        Assert.Equal(0UL, s.Rbx & 0xFF);
+    }
+
+    [Fact]
     public void X87_runs_in_64_bit_mode_with_REX_registers_and_RIP_relative_operands()
     {
         using var l = new LongModeMachine();
