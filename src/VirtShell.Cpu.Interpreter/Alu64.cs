@@ -44,6 +44,8 @@ public sealed unsafe partial class InterpreterCpu
             HandlersRexW[(int)m] = &Cmov64;
         HandlersRexW[(int)Mnemonic.Cdqe] = &Cdqe;
         HandlersRexW[(int)Mnemonic.Cqo] = &Cqo;
+        HandlersRexW[(int)Mnemonic.Shld] = &DoubleShift64;
+        HandlersRexW[(int)Mnemonic.Shrd] = &DoubleShift64;
     }
 
     /// <summary>Operand <paramref name="n"/> as 64 bits: a 64-bit register, memory, or a sign-extended immediate.</summary>
@@ -119,6 +121,18 @@ public sealed unsafe partial class InterpreterCpu
             return;
         }
         ulong value = c.ReadOp64(ref d, 1);
+        if (d.Loc0 == OperandLoc.Other && d.I.Op0Kind == OpKind.Register && d.I.Op0Register.IsDR())
+        {
+            int n = RegNumbers[(int)d.I.Op0Register];
+            // DR6 and DR7 have no bits above 31; breakpoint addresses above 4 GiB are not kept by DebugRegisters.cs.
+            if (value > uint.MaxValue)
+            {
+                if (n >= 4) throw new CpuFault(Vector.GeneralProtection, 0);
+                throw new UnimplementedInstruction($"{d.I}: a breakpoint address above 4 GiB ({value:x16})");
+            }
+            c.WriteDebugRegister(n, (uint)value);
+            return;
+        }
         if (d.Loc0 == OperandLoc.Other && d.I.Op0Kind == OpKind.Register && d.I.Op0Register.IsCR())
         {
             int n = RegNumbers[(int)d.I.Op0Register];
@@ -201,6 +215,20 @@ public sealed unsafe partial class InterpreterCpu
                 of = 0;
                 break;
         }
+        c.SetArith(cf | Szp64(res) | (of << 11));
+        c.WriteDst64(ref d, res);
+    }
+
+    /// <summary>SHLD/SHRD with REX.W: the count (CL or imm8) masked to 6 bits; OF as for a one-bit shift, AF cleared.</summary>
+    private static void DoubleShift64(InterpreterCpu c, ref DecodedOp d)
+    {
+        int count = (int)((d.I.Op2Kind == OpKind.Register ? (uint)c._gpr[RegEcx] : d.Imm) & 0x3F);
+        ulong a = c.ReadDst64(ref d), fill = c._gpr[d.Reg1];
+        if (count == 0) return;
+        bool left = d.I.Mnemonic == Mnemonic.Shld;
+        ulong res = left ? a << count | fill >> (64 - count) : a >> count | fill << (64 - count);
+        uint cf = (uint)(left ? a >> (64 - count) : a >> (count - 1)) & 1;
+        uint of = (uint)((res ^ a) >> 63);
         c.SetArith(cf | Szp64(res) | (of << 11));
         c.WriteDst64(ref d, res);
     }

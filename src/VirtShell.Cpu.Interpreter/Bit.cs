@@ -52,6 +52,73 @@ public sealed unsafe partial class InterpreterCpu
         else c.WriteReg(d.I.Op0Register, res);
     }
 
+    /// <summary>
+    /// BT/BTS/BTR/BTC in 64-bit mode, any operand size: a register bit offset into memory is signed and may address
+    /// memory outside the operand (in operand-size units), with 64-bit effective addresses.
+    /// </summary>
+    private static void BitTest64(InterpreterCpu c, ref DecodedOp d)
+    {
+        int size = d.OpSize, bits = size * 8;
+        bool regOffset = d.I.Op1Kind == OpKind.Register;
+        ulong offset = regOffset ? c._gpr[d.Reg1] : d.Imm & 0xFF;
+        bool memory = d.I.Op0Kind == OpKind.Memory;
+        int bit;
+        ulong value;
+        if (memory)
+        {
+            ulong ea = c.EffectiveAddress64(ref d);
+            if (regOffset)
+            {
+                long signed = size switch { 2 => (short)offset, 4 => (int)offset, _ => (long)offset };
+                ea += (ulong)((signed >> System.Numerics.BitOperations.Log2((uint)bits)) * size);
+                if (d.Addr32) ea = (uint)ea;
+                bit = (int)(signed & (bits - 1));
+            }
+            else bit = (int)(offset & (uint)(bits - 1));
+            if (d.Seg is SegFs or SegGs) ea += c.FsGsBase(d.Seg);
+            CheckCanonical(ea, size, d.Seg);
+            c._dstLinear = ea;
+            value = size == 8 ? c.ReadLinear64(ea) : c.ReadLinear(ea, size);
+        }
+        else
+        {
+            value = c._gpr[d.Reg0] & (size == 8 ? ulong.MaxValue : SizeMask(size));
+            bit = (int)(offset & (uint)(bits - 1));
+        }
+        c.Eflags = (c.Eflags & ~FlagCf) | (uint)((value >> bit) & 1);
+        ulong res = d.I.Mnemonic switch
+        {
+            Mnemonic.Bts => value | (1UL << bit),
+            Mnemonic.Btr => value & ~(1UL << bit),
+            Mnemonic.Btc => value ^ (1UL << bit),
+            _ => value,
+        };
+        if (d.I.Mnemonic == Mnemonic.Bt) return;
+        if (memory)
+        {
+            if (size == 8) c.WriteLinear64(c._dstLinear, res);
+            else c.WriteLinear(c._dstLinear, size, (uint)res);
+        }
+        else if (size == 8) c._gpr[d.Reg0] = res;
+        else c.WriteGprAt(d.Loc0, d.Reg0, (uint)res);
+    }
+
+    /// <summary>
+    /// BSF/BSR in 64-bit mode, any operand size; a zero source sets ZF and leaves the destination alone. CPUID claims
+    /// no BMI1/ABM, so TZCNT and LZCNT (F3 0F BC/BD) are BSF and BSR with an ignored REP, as on such CPUs.
+    /// </summary>
+    private static void BitScan64(InterpreterCpu c, ref DecodedOp d)
+    {
+        ulong v = d.OpSize == 8 ? c.ReadOp64(ref d, 1) : c.ReadOp(ref d, 1) & SizeMask(d.OpSize);
+        if (v == 0) { c.Eflags |= FlagZf; return; }
+        c.Eflags &= ~FlagZf;
+        uint index = (uint)(d.I.Mnemonic is Mnemonic.Bsf or Mnemonic.Tzcnt
+            ? System.Numerics.BitOperations.TrailingZeroCount(v)
+            : System.Numerics.BitOperations.Log2(v));
+        if (d.OpSize == 8) c._gpr[d.Reg0] = index;
+        else c.WriteGprAt(d.Loc0, d.Reg0, index);
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Bsf(InterpreterCpu c, ref DecodedOp d)
     {

@@ -20,10 +20,10 @@ public sealed unsafe partial class InterpreterCpu
         {
             case DescTss16 or DescTss32:
                 if ((selector & 4) != 0) throw new CpuFault(Vector.GeneralProtection, selector & 0xFFFC);
-                SwitchTask(DecodeDescriptor(selector, lo, hi), source, _eip, null);
+                SwitchTask(DecodeDescriptor(selector, lo, hi), source, (uint)_eip, null);
                 break;
             case DescTaskGate:
-                SwitchTask(TaskGateTarget((ushort)(lo >> 16), Vector.GeneralProtection), source, _eip, null);
+                SwitchTask(TaskGateTarget((ushort)(lo >> 16), Vector.GeneralProtection), source, (uint)_eip, null);
                 break;
             default:
                 ThroughCallGate(lo, hi, type == DescCallGate32 ? 4 : 2, call);
@@ -81,7 +81,7 @@ public sealed unsafe partial class InterpreterCpu
             Push(oldEsp, size);
             for (int k = paramCount - 1; k >= 0; k--) Push(parameters[k], size);
             Push(_segs[SegCs].Selector, size);
-            Push(_eip, size);
+            Push((uint)_eip, size);
         }
         catch (CpuFault)
         {

@@ -19,7 +19,7 @@ public sealed unsafe partial class InterpreterCpu
     private uint _codeLinePages;
     private readonly Dictionary<uint, List<Block>> _pageBlocks = [];
     /// <summary>The blocks by decoder mode (Code16, Code32, Code64).</summary>
-    private readonly Dictionary<ulong, Block>[] _blocks = [new(BlockKeyComparer.Instance), new(BlockKeyComparer.Instance), new(BlockKeyComparer.Instance)];
+    private readonly Dictionary<(uint Phys, ulong Eip), Block>[] _blocks = [new(BlockKeyComparer.Instance), new(BlockKeyComparer.Instance), new(BlockKeyComparer.Instance)];
     private readonly Block?[] _fastBlocks = new Block?[FastSlots];
     private readonly ConcurrentQueue<(ulong Address, ulong Length)> _externalWrites = new();
     private volatile bool _pendingExternal;
@@ -30,9 +30,10 @@ public sealed unsafe partial class InterpreterCpu
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     private Block NextBlock(Block? previous)
     {
-        if (previous != null)
+        // Chaining checks the successor's physical address through the 32-bit fetch TLB, which 64-bit code does not use.
+        if (previous != null && !_mode64)
         {
-            uint linear = _segs[SegCs].Base + _eip, phys = linear & _addrMask;
+            uint linear = (uint)(_segs[SegCs].Base + _eip), phys = linear & _addrMask;
             if (_paging && !TryCachedFetchTranslation(linear, out phys)) return GetBlock();
             var n = previous.Next0;
             if (n != null && n.Eip == _eip && n.Phys == phys && n.Valid && n.Mode == _codeMode && _eip <= _segs[SegCs].Limit) return n;
@@ -52,12 +53,13 @@ public sealed unsafe partial class InterpreterCpu
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private Block GetBlock()
     {
-        uint eip = _eip;
+        ulong eip = _eip;
         ref var cs = ref _segs[SegCs];
-        if (eip > cs.Limit && !_mode64) throw new CpuFault(Vector.GeneralProtection, 0);
-        uint linear = cs.Base + eip;
-        uint phys = (_paging ? TranslateFetch(linear) : linear) & _addrMask;
-        ulong key = BlockKey(phys, eip);
+        // 64-bit mode has no CS limit, but RIP must be canonical.
+        if (_mode64 ? !Canonical(eip) : eip > cs.Limit) throw new CpuFault(Vector.GeneralProtection, 0);
+        ulong linear = _mode64 ? eip : (uint)(cs.Base + eip);
+        uint phys = (_paging ? TranslateFetch(linear) : (uint)linear) & _addrMask;
+        var key = (phys, eip);
         int slot = (int)(BlockKeyComparer.Mix(key) >> (64 - FastSlotBits));
         var b = _fastBlocks[slot];
         if (b != null && b.Phys == phys && b.Eip == eip && b.Mode == _codeMode && b.Valid) return b;
@@ -82,14 +84,14 @@ public sealed unsafe partial class InterpreterCpu
         return b;
     }
 
-    private Block DecodeBlock(uint phys, uint eip, out bool cacheable)
+    private Block DecodeBlock(uint phys, ulong eip, out bool cacheable)
     {
-        uint ipMask = _codeMode == Code16 ? 0xFFFF : 0xFFFF_FFFFu;
+        ulong ipMask = _codeMode switch { Code16 => 0xFFFF, Code32 => 0xFFFF_FFFF, _ => ulong.MaxValue };
         _reader.Start(_segs[SegCs].Base, eip, ipMask);
         var decoder = Decoder.Create(_codeMode switch { Code16 => 16, Code32 => 32, _ => 64 }, _reader, eip, DecoderOptions.None);
         var ops = _decodeScratch;
         ops.Clear();
-        uint ip = eip;
+        ulong ip = eip;
         bool wrapped = false;
         while (true)
         {
@@ -107,12 +109,12 @@ public sealed unsafe partial class InterpreterCpu
             var d = new DecodedOp();
             Prepare(ref d, instr, ipMask, _reader.LastBytes(instr.Length));
             ops.Add(d);
-            uint next = d.NextIp;
+            ulong next = d.NextIp;
             // An instruction running past the end of the code segment wraps to offset 0: its bytes are not contiguous.
             wrapped = next <= ip;
             ip = next;
             // Stop when our length differs from Iced's (x87 escapes): the decoder is no longer at the next instruction.
-            bool desync = next != ((uint)instr.NextIP & ipMask) || instr.NextIP > uint.MaxValue;
+            bool desync = next != (instr.NextIP & ipMask);
             if (instr.FlowControl != FlowControl.Next || wrapped || desync || ops.Count >= MaxBlockOps) break;
             if ((_segs[SegCs].Base + ip) >> 12 != (_segs[SegCs].Base + eip) >> 12) break;
             if (ip > _segs[SegCs].Limit && !_mode64) break;
@@ -120,7 +122,7 @@ public sealed unsafe partial class InterpreterCpu
         // With paging, bytes past the page of the block's start may map anywhere: such a block is not cached.
         bool crossesPage = _paging && ((_segs[SegCs].Base + eip) & 0xFFF) + (uint)_reader.Count > 0x1000;
         cacheable = _reader.AllRam && !wrapped && !crossesPage;
-        uint physEnd = phys + Math.Max((uint)_reader.Count, wrapped ? 0 : ip - eip);
+        uint physEnd = phys + Math.Max((uint)_reader.Count, wrapped ? 0 : (uint)(ip - eip));
         return new Block(phys, eip, _codeMode, [.. ops], physEnd);
     }
 
@@ -172,25 +174,27 @@ public sealed unsafe partial class InterpreterCpu
     private void InvalidateBlock(Block b)
     {
         b.Valid = false;
-        _blocks[b.Mode].Remove(BlockKey(b.Phys, b.Eip));
+        _blocks[b.Mode].Remove((b.Phys, b.Eip));
     }
 
-    private static ulong BlockKey(uint phys, uint eip) => phys | ((ulong)eip << 32);
-
     /// <summary>
-    /// Hashes block keys by all their bits. ulong's own hash is the XOR of its halves, which is the same for every
-    /// block of code mapped at a fixed distance from its physical address (a kernel at phys + 0xC0000000, identity
-    /// mapping), so all of them would share one dictionary chain.
+    /// Hashes block keys by all their bits. A hash that XORs physical address and RIP is the same for every block of
+    /// code mapped at a fixed distance from its physical address (a kernel at phys + 0xC0000000, identity mapping),
+    /// so all of them would share one dictionary chain.
     /// </summary>
-    private sealed class BlockKeyComparer : IEqualityComparer<ulong>
+    private sealed class BlockKeyComparer : IEqualityComparer<(uint Phys, ulong Eip)>
     {
         public static readonly BlockKeyComparer Instance = new();
 
-        /// <summary>Fibonacci hashing: the high bits of the product depend on every bit of the key.</summary>
-        public static ulong Mix(ulong key) => key * 0x9E37_79B9_7F4A_7C15UL;
+        /// <summary>
+        /// Fibonacci hashing of phys | RIP &lt;&lt; 32, RIP's upper half folded into the low one: the high bits of the
+        /// product depend on every bit of the key.
+        /// </summary>
+        public static ulong Mix((uint Phys, ulong Eip) key) =>
+            (key.Phys ^ System.Numerics.BitOperations.RotateLeft(key.Eip, 32)) * 0x9E37_79B9_7F4A_7C15UL;
 
-        public bool Equals(ulong x, ulong y) => x == y;
-        public int GetHashCode(ulong key) => (int)(Mix(key) >> 32);
+        public bool Equals((uint Phys, ulong Eip) x, (uint Phys, ulong Eip) y) => x == y;
+        public int GetHashCode((uint Phys, ulong Eip) key) => (int)(Mix(key) >> 32);
     }
 
     private void OnExternalWrite(ulong address, ulong length)
@@ -228,7 +232,7 @@ public sealed unsafe partial class InterpreterCpu
     /// <summary>Feeds the Iced decoder from CS:EIP onwards, wrapping EIP at the code size like the CPU does.</summary>
     private sealed class FetchReader(InterpreterCpu cpu) : CodeReader
     {
-        private uint _base, _ip, _ipMask;
+        private ulong _base, _ip, _ipMask;
         private readonly byte[] _bytes = new byte[MaxBlockOps * 15 + 16];
         public int Count { get; private set; }
 
@@ -236,7 +240,7 @@ public sealed unsafe partial class InterpreterCpu
         public ReadOnlySpan<byte> LastBytes(int length) => _bytes.AsSpan(Count - length, length);
         public bool AllRam { get; private set; }
 
-        public void Start(uint csBase, uint ip, uint ipMask)
+        public void Start(ulong csBase, ulong ip, ulong ipMask)
         {
             _base = csBase;
             _ip = ip;
@@ -247,7 +251,8 @@ public sealed unsafe partial class InterpreterCpu
 
         public override int ReadByte()
         {
-            byte b = cpu.FetchByte(_base + ((_ip + (uint)Count) & _ipMask), out bool ram);
+            ulong linear = _base + ((_ip + (uint)Count) & _ipMask);
+            byte b = cpu.FetchByte(_ipMask == ulong.MaxValue ? linear : (uint)linear, out bool ram);
             if (Count < _bytes.Length) _bytes[Count] = b;
             Count++;
             if (!ram) AllRam = false;

@@ -92,7 +92,7 @@ public sealed unsafe partial class InterpreterCpu
         {
             case OpKind.NearBranch16 or OpKind.NearBranch32:
                 if (d.Imm > c._segs[SegCs].Limit) throw new CpuFault(Vector.GeneralProtection, 0);
-                c.Push(c._eip, size);
+                c.Push((uint)c._eip, size);
                 c._eip = d.Imm;
                 break;
             case OpKind.FarBranch16 or OpKind.FarBranch32:
@@ -108,7 +108,7 @@ public sealed unsafe partial class InterpreterCpu
                 {
                     uint target = c.ReadOp(ref d, 0) & SizeMask(size);
                     if (target > c._segs[SegCs].Limit) throw new CpuFault(Vector.GeneralProtection, 0);
-                    c.Push(c._eip, size);
+                    c.Push((uint)c._eip, size);
                     c._eip = target;
                 }
                 break;

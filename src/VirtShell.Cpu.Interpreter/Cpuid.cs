@@ -6,7 +6,7 @@ namespace VirtShell.Cpu.Interpreter;
 // interpreter implements, so a kernel that trusts them never reaches an unimplemented path.
 public sealed unsafe partial class InterpreterCpu
 {
-    private const uint CpuidMaxBasicLeaf = 1, CpuidMaxExtendedLeaf = 0x8000_0000;
+    private const uint CpuidMaxBasicLeaf = 1, CpuidMaxExtendedLeaf = 0x8000_0008;
 
     /// <summary>Family 6, model 1, stepping 9: a Pentium Pro late enough that Linux trusts its SEP bit.</summary>
     public const uint CpuidSignature = 0x0000_0619;
@@ -16,13 +16,23 @@ public sealed unsafe partial class InterpreterCpu
 
     /// <summary>
     /// CPUID.1:EDX without the x87 bits (FPU, FXSR: <see cref="X87CpuidFeatures"/>, which a CPU without FPU leaves out).
-    /// Absent on purpose: VME, DE and debug registers, PAE, MCE/MCA, MTRR, PAT, MMX, SSE. APIC is added while the CPU
-    /// has a local APIC that IA32_APIC_BASE has not disabled (<see cref="ApicCpuidFeature"/>).
+    /// SSE and SSE2 come from <see cref="SseCpuidFeatures"/>. APIC is added while the CPU has a local APIC that
+    /// IA32_APIC_BASE has not disabled (<see cref="ApicCpuidFeature"/>). Absent on purpose: VME, DE and debug registers,
+    /// PAE, MCE/MCA, MTRR, PAT, MMX, CLFLUSH.
     /// </summary>
     private const uint CpuidFeatures = FeaturePse | FeatureTsc | FeatureMsr | FeatureCx8 | FeatureSep | FeaturePge | FeatureCmov;
 
     /// <summary>CPUID.1:EDX.APIC follows IA32_APIC_BASE's enable bit, as on Intel parts.</summary>
     private uint ApicCpuidFeature => _apic is { Enabled: true } ? FeatureApic : 0;
+
+    /// <summary>
+    /// CPUID.80000001h: LAHF/SAHF in 64-bit mode (ECX bit 0); SYSCALL/SYSRET in 64-bit mode, execute-disable and long
+    /// mode (EDX bits 11, 20, 29).
+    /// </summary>
+    private const uint ExtendedFeaturesEcx = 1, ExtendedFeaturesEdx = 1 << 11 | 1 << 20 | 1 << 29;
+
+    /// <summary>CPUID.80000008h:EAX: 32 physical address bits (the 4-level walk stops at 4 GiB), 48 linear.</summary>
+    private const uint AddressSizes = 32 | 48 << 8;
 
     private static void RegisterIdentity() => Register(Mnemonic.Cpuid, &Cpuid);
 
@@ -43,11 +53,23 @@ public sealed unsafe partial class InterpreterCpu
                 c._gpr[RegEax] = CpuidSignature;
                 c._gpr[RegEbx] = 0; // no brand index, no CLFLUSH, one logical processor, APIC ID 0
                 c._gpr[RegEcx] = 0;
-                c._gpr[RegEdx] = CpuidFeatures | c.X87CpuidFeatures | c.ApicCpuidFeature;
+                c._gpr[RegEdx] = CpuidFeatures | c.X87CpuidFeatures | c.SseCpuidFeatures | c.ApicCpuidFeature;
                 break;
-            default: // 0x80000000: no extended leaves beyond the one that says so
+            case 0x8000_0000:
                 c._gpr[RegEax] = CpuidMaxExtendedLeaf;
                 c._gpr[RegEbx] = c._gpr[RegEcx] = c._gpr[RegEdx] = 0;
+                break;
+            case 0x8000_0001:
+                c._gpr[RegEax] = c._gpr[RegEbx] = 0;
+                c._gpr[RegEcx] = ExtendedFeaturesEcx;
+                c._gpr[RegEdx] = ExtendedFeaturesEdx;
+                break;
+            case 0x8000_0008:
+                c._gpr[RegEax] = AddressSizes;
+                c._gpr[RegEbx] = c._gpr[RegEcx] = c._gpr[RegEdx] = 0;
+                break;
+            default: // 80000002h-80000007h: no brand string, no cache or power-management leaves
+                c._gpr[RegEax] = c._gpr[RegEbx] = c._gpr[RegEcx] = c._gpr[RegEdx] = 0;
                 break;
         }
     }

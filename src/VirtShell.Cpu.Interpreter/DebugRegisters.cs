@@ -80,7 +80,7 @@ public sealed unsafe partial class InterpreterCpu
             _flagBits &= ~FlagRf;
             return;
         }
-        uint linear = _segs[SegCs].Base + _eip;
+        ulong linear = _mode64 ? _eip : (uint)(_segs[SegCs].Base + _eip);
         uint hits = 0;
         for (int i = 0; i < 4; i++)
             if ((_codeBreakpoints & (1 << i)) != 0 && _dr[i] == linear) hits |= 1u << i;

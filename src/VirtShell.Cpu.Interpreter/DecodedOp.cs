@@ -17,12 +17,12 @@ internal unsafe struct DecodedOp
 {
     public Instruction I;
     public delegate*<InterpreterCpu, ref DecodedOp, void> Handler;
-    public uint NextIp;
+    public ulong NextIp;
     /// <summary>The immediate, or the near branch target, or the far branch offset.</summary>
     public uint Imm;
     /// <summary>The second immediate (ENTER nesting level) or the far branch selector.</summary>
     public uint Imm2;
-    /// <summary>The displacement; in 64-bit mode sign-extended to 64 bits, the absolute address for RIP-relative operands, or the imm64 of MOV r64, imm64.</summary>
+    /// <summary>The displacement; in 64-bit mode sign-extended to 64 bits, the absolute address for RIP-relative operands, the imm64 of MOV r64, imm64, or the 64-bit target of a near branch.</summary>
     public ulong Disp;
     /// <summary>0xFFFF or 0xFFFFFFFF: the address size of the memory operand.</summary>
     public uint AddrMask;
@@ -43,10 +43,10 @@ internal unsafe struct DecodedOp
 }
 
 /// <summary>A run of straight-line instructions decoded from one physical address with one CS:EIP.</summary>
-internal sealed class Block(uint phys, uint eip, byte mode, DecodedOp[] ops, uint physEnd)
+internal sealed class Block(uint phys, ulong eip, byte mode, DecodedOp[] ops, uint physEnd)
 {
     public readonly uint Phys = phys;
-    public readonly uint Eip = eip;
+    public readonly ulong Eip = eip;
     /// <summary>The decoder mode (Code16, Code32, Code64) the block was decoded in.</summary>
     public readonly byte Mode = mode;
     public readonly DecodedOp[] Ops = ops;

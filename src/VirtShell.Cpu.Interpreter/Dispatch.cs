@@ -18,17 +18,15 @@ public sealed unsafe partial class InterpreterCpu
 
     private static void Register(Mnemonic m, delegate*<InterpreterCpu, ref DecodedOp, void> handler) => Handlers[(int)m] = handler;
 
-    private void Prepare(ref DecodedOp d, in Instruction i, uint ipMask, ReadOnlySpan<byte> bytes)
+    private void Prepare(ref DecodedOp d, in Instruction i, ulong ipMask, ReadOnlySpan<byte> bytes)
     {
         d.I = i;
-        d.NextIp = (uint)i.NextIP & ipMask;
+        d.NextIp = i.NextIP & ipMask;
         bool mode64 = _mode64, unknownRegister = false;
-        // RIP is kept in 32 bits: an instruction reaching past 4 GiB (or branching there) is not run.
-        bool above4GiB = mode64 && i.NextIP > uint.MaxValue;
         d.Cond = i.ConditionCode;
         d.Base = d.Index = RegNone;
         d.AddrMask = _code32 ? 0xFFFF_FFFFu : 0xFFFF;
-        bool x87 = IsX87Escape(bytes);
+        bool x87 = IsX87Escape(bytes, mode64);
         if (i.Code == Code.INVALID && !x87)
         {
             d.Handler = &InvalidOpcode;
@@ -36,6 +34,8 @@ public sealed unsafe partial class InterpreterCpu
         }
         var info = i.Code.ToOpCode();
         d.Handler = Handlers[(int)i.Mnemonic];
+        var sse = SseHandlerSharingMnemonic(i);
+        if (sse != null) d.Handler = sse;
         if (d.Handler == null) d.Handler = &Unimplemented;
 
         int opSize = info.OperandSize / 8;
@@ -76,7 +76,7 @@ public sealed unsafe partial class InterpreterCpu
                     break;
                 case OpKind.NearBranch16 or OpKind.NearBranch32 or OpKind.NearBranch64:
                     d.Imm = (uint)i.NearBranchTarget;
-                    above4GiB |= i.NearBranchTarget > uint.MaxValue;
+                    d.Disp = i.NearBranchTarget;
                     break;
                 case OpKind.FarBranch16 or OpKind.FarBranch32:
                     d.Imm = kind == OpKind.FarBranch16 ? i.FarBranch16 : i.FarBranch32;
@@ -97,7 +97,7 @@ public sealed unsafe partial class InterpreterCpu
         if (x87)
         {
             // Iced rejects some escape encodings a CPU without coprocessor still skips: take the length from ModR/M.
-            d.NextIp = ((uint)i.IP + (uint)X87Length(bytes, _code32)) & ipMask;
+            d.NextIp = (i.IP + (uint)X87Length(bytes, _code32, mode64)) & ipMask;
             if (!_fpuPresent) d.Handler = &NoCoprocessor;
             else if (i.Code == Code.INVALID) d.Handler = &X87Reserved;
             else d.Imm = X87Opcode(bytes); // FOP for FSTENV/FSAVE/FXSAVE; no x87 instruction has an immediate
@@ -125,7 +125,8 @@ public sealed unsafe partial class InterpreterCpu
                 }
         d.OpSize = (byte)opSize;
         d.MemSize = (byte)(memSize == 0 ? opSize : memSize);
-        if (mode64) d.Handler = x87 || unknownRegister ? &Unimplemented : above4GiB ? &CodeAbove4GiB : LongModeHandler(in i, opSize);
+        // x87 handlers take their memory operands through FpuOperand, which computes 64-bit addresses there.
+        if (mode64 && !x87) d.Handler = unknownRegister ? &Unimplemented : sse != null ? sse : LongModeHandler(in i, opSize);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -270,7 +271,7 @@ public sealed unsafe partial class InterpreterCpu
     {
         var bytes = new byte[d.I.Length];
         for (int k = 0; k < bytes.Length; k++)
-            bytes[k] = c.FetchByte(c._segs[SegCs].Base + ((c._instrStart + (uint)k) & (c._codeMode == Code16 ? 0xFFFF : 0xFFFF_FFFFu)), out _);
+            bytes[k] = c.FetchByte(c._mode64 ? c._instrStart + (uint)k : (uint)(c._segs[SegCs].Base + ((c._instrStart + (uint)k) & (c._codeMode == Code16 ? 0xFFFF : 0xFFFF_FFFFu))), out _);
         throw new UnimplementedInstruction(
             $"instruction not implemented: {d.I} (bytes {Convert.ToHexString(bytes)}) at {c._segs[SegCs].Selector:x4}:{c._instrStart:x8}");
     }
@@ -290,11 +291,12 @@ public sealed unsafe partial class InterpreterCpu
     }
 
     /// <summary>D8-DF after any prefixes: an x87 escape, whatever Iced makes of the rest of the encoding.</summary>
-    private static bool IsX87Escape(ReadOnlySpan<byte> bytes)
+    private static bool IsX87Escape(ReadOnlySpan<byte> bytes, bool mode64)
     {
         foreach (byte b in bytes)
         {
             if (b is 0x26 or 0x2E or 0x36 or 0x3E or 0x64 or 0x65 or 0x66 or 0x67 or 0xF2 or 0xF3) continue;
+            if (mode64 && b is >= 0x40 and <= 0x4F) continue; // REX
             return b is >= 0xD8 and <= 0xDF;
         }
         return false;
@@ -308,13 +310,18 @@ public sealed unsafe partial class InterpreterCpu
         return (ushort)(((bytes[n] & 7) << 8) | (n + 1 < bytes.Length ? bytes[n + 1] : 0));
     }
 
-    /// <summary>Length of an x87 escape: prefixes, the opcode, ModR/M and its SIB/displacement.</summary>
-    private static int X87Length(ReadOnlySpan<byte> bytes, bool code32)
+    /// <summary>
+    /// Length of an x87 escape: prefixes (and REX in 64-bit mode, whose addressing has 32-bit ModR/M lengths whatever
+    /// 67h says), the opcode, ModR/M and its SIB/displacement.
+    /// </summary>
+    private static int X87Length(ReadOnlySpan<byte> bytes, bool code32, bool mode64)
     {
         int n = 0;
         bool addr32 = code32;
-        while (bytes[n] is 0x26 or 0x2E or 0x36 or 0x3E or 0x64 or 0x65 or 0x66 or 0x67 or 0xF0 or 0xF2 or 0xF3)
+        while (bytes[n] is 0x26 or 0x2E or 0x36 or 0x3E or 0x64 or 0x65 or 0x66 or 0x67 or 0xF0 or 0xF2 or 0xF3 ||
+               (mode64 && bytes[n] is >= 0x40 and <= 0x4F))
             if (bytes[n++] == 0x67) addr32 = !addr32;
+        addr32 |= mode64;
         n++; // the escape opcode
         if (n >= bytes.Length) return bytes.Length;
         int modrm = bytes[n++], mod = modrm >> 6, rm = modrm & 7;
@@ -340,6 +347,7 @@ public sealed unsafe partial class InterpreterCpu
         // (and 0F 1F, Iced's Nop) as multi-byte NOPs.
         Register(Mnemonic.Pause, &Nop);
         Register(Mnemonic.Reservednop, &Nop);
+        Register(Mnemonic.Endbr32, &Nop); Register(Mnemonic.Endbr64, &Nop); // F3 0F 1E FA/FB: hint NOPs without CET
         RegisterX87Control();
         RegisterX87Transfer();
         RegisterX87Arithmetic();
@@ -356,6 +364,7 @@ public sealed unsafe partial class InterpreterCpu
         RegisterIdentity();
         RegisterModelSpecific();
         RegisterLongMode();
+        RegisterSse();
     }
 
     private static void RegisterFlagOps()

@@ -33,7 +33,7 @@ public sealed unsafe partial class InterpreterCpu : IVirtualCpu
     private long _retiredInRun;
 
     /// <summary>The offset of the instruction being executed, where a fault restarts it.</summary>
-    private uint _instrStart;
+    private ulong _instrStart;
 
     /// <param name="interrupts">Where external interrupts come from: a local APIC (<see cref="ILocalApic"/>, which also
     /// gives the CPU its APIC base MSR and CPUID bit), an 8259 pair wired straight to INTR, or nothing.</param>
@@ -58,7 +58,7 @@ public sealed unsafe partial class InterpreterCpu : IVirtualCpu
     internal int LastException { get; set; } = -1;
 
     /// <summary>CS base and EIP of the next instruction, for the conformance runners' execution traces.</summary>
-    internal (ulong CsBase, uint Eip) NextInstruction => (_segs[SegCs].Base, _eip);
+    internal (ulong CsBase, ulong Eip) NextInstruction => (_segs[SegCs].Base, _eip);
 
     public void RequestExit() => _exitRequested = true;
 

@@ -27,7 +27,7 @@ public sealed unsafe partial class InterpreterCpu
         }
     }
 
-    private void DeliverInterrupt(int vector, uint returnEip, InterruptKind kind, int? errorCode)
+    private void DeliverInterrupt(int vector, ulong returnEip, InterruptKind kind, int? errorCode)
     {
         _breakBlock = true;
         if (ProtectedMode)
@@ -40,7 +40,7 @@ public sealed unsafe partial class InterpreterCpu
         uint target = ReadLinear32((uint)_idtr.Base + entry);
         Push16(Eflags & 0xFFFF);
         Push16(_segs[SegCs].Selector);
-        Push16(returnEip & 0xFFFF);
+        Push16((uint)returnEip & 0xFFFF);
         Eflags &= ~(FlagIf | FlagTf | FlagAc);
         LoadSegmentReal(SegCs, (ushort)(target >> 16));
         _eip = target & 0xFFFF;

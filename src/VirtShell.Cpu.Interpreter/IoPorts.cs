@@ -20,9 +20,9 @@ public sealed unsafe partial class InterpreterCpu
     {
         if (!ProtectedMode || (!V86 && Cpl <= Iopl)) return;
         if ((_tr.Attributes & 0x0D) != 0x09 || _tr.Limit < 0x67) throw new CpuFault(Vector.GeneralProtection, 0);
-        uint at = ReadSystem(_tr.Base + 0x66, 2) + ((port & 0xFFFF) >> 3);
+        uint at = ReadSystem(TssBase + 0x66, 2) + ((port & 0xFFFF) >> 3);
         if (at + 1 > _tr.Limit) throw new CpuFault(Vector.GeneralProtection, 0); // the CPU reads two bytes
-        uint bits = ReadSystem(_tr.Base + at, 2) >> (int)(port & 7);
+        uint bits = ReadSystem(TssBase + at, 2) >> (int)(port & 7);
         if ((bits & ((1u << size) - 1)) != 0) throw new CpuFault(Vector.GeneralProtection, 0);
     }
 

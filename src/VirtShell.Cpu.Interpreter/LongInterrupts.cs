@@ -5,7 +5,7 @@ namespace VirtShell.Cpu.Interpreter;
 // privilege change, or IST1-7 whenever the gate names one), aligned to 16 bytes, with SS:RSP always pushed.
 public sealed unsafe partial class InterpreterCpu
 {
-    private void DeliverLong(int vector, uint returnRip, InterruptKind kind, int? errorCode)
+    private void DeliverLong(int vector, ulong returnRip, InterruptKind kind, int? errorCode)
     {
         uint entry = (uint)vector * 16;
         int gateError = vector * 8 + 2;
@@ -27,7 +27,7 @@ public sealed unsafe partial class InterpreterCpu
         int cpl = Cpl;
         int targetCpl = (desc.Attributes & 0x04) != 0 ? cpl : (desc.Attributes >> 5) & 3;
         if (targetCpl > cpl) throw new CpuFault(Vector.GeneralProtection, selector & 0xFFFC);
-        uint rip = CheckRip(offset);
+        ulong rip = CheckRip(offset);
 
         ulong oldRsp = _gpr[RegEsp];
         var oldSs = _segs[SegSs];
@@ -81,7 +81,7 @@ public sealed unsafe partial class InterpreterCpu
     {
         if ((_tr.Selector & 0xFFFC) == 0 || (_tr.Attributes & 0xD) != 0x9 || field + 7 > _tr.Limit)
             throw new CpuFault(Vector.InvalidTss, _tr.Selector & 0xFFFC);
-        ulong rsp = ReadSystem(_tr.Base + field, 4) | ((ulong)ReadSystem(_tr.Base + field + 4, 4) << 32);
+        ulong rsp = ReadSystem(TssBase + field, 4) | ((ulong)ReadSystem(TssBase + field + 4, 4) << 32);
         return rsp;
     }
 
@@ -102,7 +102,7 @@ public sealed unsafe partial class InterpreterCpu
         if (rpl < cpl) throw new CpuFault(Vector.GeneralProtection, selector & 0xFFFC);
         var desc = c.LoadCodeDescriptor(selector, (uint)rip, rpl);
         desc.Selector = selector;
-        uint target = desc.Long ? CheckRip(rip) : (uint)rip;
+        ulong target = desc.Long ? CheckRip(rip) : (uint)rip;
         Segment ss;
         // 64-bit code below ring 3 may run with a null SS.
         if ((ssSelector & 0xFFFC) == 0 && desc.Long && rpl != 3)

@@ -7,7 +7,8 @@ namespace VirtShell.Cpu.Interpreter;
 // the mode-specific ones below (branches, stack, LEA...), the 64-bit-operand ones of Alu64.cs for REX.W, and the
 // 8/16/32-bit handlers of LegacyIn64 whose memory operands go through ReadOp/ReadDst/WriteDst/WriteOp0 (which
 // compute 64-bit addresses here), and MOVS/STOS/LODS (String64.cs). Anything else stops with the "unimplemented" error rather than run wrong.
-// Code runs below 4 GiB only (RIP is kept in 32 bits); a branch above it stops the same way. Data may be anywhere.
+// RIP is 64 bits wide; a branch to a non-canonical address is #GP(0) at the branch, and so is running off the end
+// of the lower half (GetBlock).
 public sealed unsafe partial class InterpreterCpu
 {
     private const ulong EferSce = 1, EferLme = 0x100, EferLma = 0x400, EferNxe = 0x800;
@@ -18,8 +19,8 @@ public sealed unsafe partial class InterpreterCpu
     private bool Lma => (_efer & EferLma) != 0;
     /// <summary>EFER.NXE: bit 63 of paging entries is execute-disable.</summary>
     private bool _noExecute;
-    /// <summary>Bits 32-63 of the FS and GS bases (the low halves live in the segment cache).</summary>
-    private uint _fsBaseHigh, _gsBaseHigh;
+    /// <summary>Bits 32-63 of the FS, GS and TSS bases (the low halves live in the segment cache).</summary>
+    private uint _fsBaseHigh, _gsBaseHigh, _trBaseHigh;
     private ulong _kernelGsBase;
 
     private static readonly delegate*<InterpreterCpu, ref DecodedOp, void>[] Handlers64 =
@@ -30,6 +31,9 @@ public sealed unsafe partial class InterpreterCpu
 
     private ulong FsGsBase(int seg) =>
         ((ulong)(seg == SegFs ? _fsBaseHigh : _gsBaseHigh) << 32) | _segs[seg].Base;
+
+    /// <summary>The TSS base: 64 bits when LTR loaded a 16-byte descriptor in IA-32e mode.</summary>
+    private ulong TssBase => ((ulong)_trBaseHigh << 32) | _tr.Base;
 
     private void SetFsGsBase(int seg, ulong value)
     {
@@ -84,16 +88,9 @@ public sealed unsafe partial class InterpreterCpu
         WriteLinear(linear + 4, 4, (uint)(value >> 32));
     }
 
-    /// <summary>A branch target in 64-bit mode: #GP(0) when not canonical; code above 4 GiB is not run by this interpreter.</summary>
-    private static uint CheckRip(ulong target)
-    {
-        if (!Canonical(target)) throw new CpuFault(Vector.GeneralProtection, 0);
-        if (target > uint.MaxValue) throw new UnimplementedInstruction($"64-bit code above 4 GiB (RIP {target:x16})");
-        return (uint)target;
-    }
-
-    private static void CodeAbove4GiB(InterpreterCpu c, ref DecodedOp d) =>
-        throw new UnimplementedInstruction($"64-bit code above 4 GiB: {d.I} at {c._instrStart:x8}");
+    /// <summary>A branch target in 64-bit mode: #GP(0) when not canonical.</summary>
+    private static ulong CheckRip(ulong target) =>
+        Canonical(target) ? target : throw new CpuFault(Vector.GeneralProtection, 0);
 
     /// <summary>The handler of an instruction decoded in 64-bit mode (see the file comment); null when there is none.</summary>
     private static delegate*<InterpreterCpu, ref DecodedOp, void> LongModeHandler(in Instruction i, int opSize)
@@ -120,6 +117,7 @@ public sealed unsafe partial class InterpreterCpu
                      Mnemonic.Ud0, Mnemonic.Ud1, Mnemonic.Ud2, Mnemonic.Int, Mnemonic.Int3, Mnemonic.Int1,
                      Mnemonic.Ltr, Mnemonic.Lldt, Mnemonic.Str, Mnemonic.Sldt, Mnemonic.Smsw, Mnemonic.Lmsw, Mnemonic.Clts,
                      Mnemonic.Invlpg, Mnemonic.Wbinvd, Mnemonic.Invd,
+                     Mnemonic.Wait, Mnemonic.Fxsave, Mnemonic.Fxrstor, Mnemonic.Verr, Mnemonic.Verw, Mnemonic.Endbr64,
                  })
             LegacyIn64[(int)m] = true;
         foreach (var m in new[] { Mnemonic.Seto, Mnemonic.Setno, Mnemonic.Setb, Mnemonic.Setae, Mnemonic.Sete, Mnemonic.Setne,
@@ -151,6 +149,8 @@ public sealed unsafe partial class InterpreterCpu
         Handlers64[(int)Mnemonic.Sidt] = &StoreTableRegister64;
         Handlers64[(int)Mnemonic.Iretq] = &Iretq;
         Handlers64[(int)Mnemonic.Swapgs] = &Swapgs;
+        foreach (var m in new[] { Mnemonic.Bt, Mnemonic.Bts, Mnemonic.Btr, Mnemonic.Btc }) Handlers64[(int)m] = &BitTest64;
+        foreach (var m in new[] { Mnemonic.Bsf, Mnemonic.Bsr, Mnemonic.Tzcnt, Mnemonic.Lzcnt }) Handlers64[(int)m] = &BitScan64;
         RegisterAlu64();
         RegisterStrings64();
         RegisterSyscall();
@@ -158,7 +158,7 @@ public sealed unsafe partial class InterpreterCpu
 
     private static void Jcc64(InterpreterCpu c, ref DecodedOp d)
     {
-        if (c.Condition(d.Cond)) c._eip = d.Imm;
+        if (c.Condition(d.Cond)) c._eip = CheckRip(d.Disp);
     }
 
     private static void Loop64(InterpreterCpu c, ref DecodedOp d)
@@ -166,16 +166,16 @@ public sealed unsafe partial class InterpreterCpu
         if (d.I.Code != Code.Loop_rel8_64_RCX) throw new UnimplementedInstruction($"{d.I} with a 32-bit count in 64-bit mode");
         ulong count = c._gpr[RegEcx] - 1;
         c._gpr[RegEcx] = count;
-        if (count != 0) c._eip = d.Imm;
+        if (count != 0) c._eip = CheckRip(d.Disp);
     }
 
     private static void Jrcxz(InterpreterCpu c, ref DecodedOp d)
     {
-        if (c._gpr[RegEcx] == 0) c._eip = d.Imm;
+        if (c._gpr[RegEcx] == 0) c._eip = CheckRip(d.Disp);
     }
 
     /// <summary>The near branch target of an indirect JMP/CALL: a 64-bit register or memory operand.</summary>
-    private uint IndirectTarget64(ref DecodedOp d)
+    private ulong IndirectTarget64(ref DecodedOp d)
     {
         if (d.I.IsJmpFarIndirect || d.I.IsCallFarIndirect)
             throw new UnimplementedInstruction($"far indirect branch in 64-bit mode: {d.I}");
@@ -183,18 +183,18 @@ public sealed unsafe partial class InterpreterCpu
     }
 
     private static void Jmp64(InterpreterCpu c, ref DecodedOp d) =>
-        c._eip = d.I.Op0Kind == OpKind.NearBranch64 ? d.Imm : c.IndirectTarget64(ref d);
+        c._eip = d.I.Op0Kind == OpKind.NearBranch64 ? CheckRip(d.Disp) : c.IndirectTarget64(ref d);
 
     private static void Call64(InterpreterCpu c, ref DecodedOp d)
     {
-        uint target = d.I.Op0Kind == OpKind.NearBranch64 ? d.Imm : c.IndirectTarget64(ref d);
+        ulong target = d.I.Op0Kind == OpKind.NearBranch64 ? CheckRip(d.Disp) : c.IndirectTarget64(ref d);
         c.PushStack64(c._eip, 8);
         c._eip = target;
     }
 
     private static void Ret64(InterpreterCpu c, ref DecodedOp d)
     {
-        uint target = CheckRip(c.PeekStack64(0, 8));
+        ulong target = CheckRip(c.PeekStack64(0, 8));
         c._gpr[RegEsp] += 8 + (d.I.OpCount > 0 ? d.Imm & 0xFFFF : 0);
         c._eip = target;
     }
@@ -213,7 +213,7 @@ public sealed unsafe partial class InterpreterCpu
         if (rpl < cpl) throw new CpuFault(Vector.GeneralProtection, selector & 0xFFFC);
         var desc = c.LoadCodeDescriptor(selector, (uint)offset, rpl);
         desc.Selector = selector;
-        uint target = desc.Long ? CheckRip(offset) : (uint)offset;
+        ulong target = desc.Long ? CheckRip(offset) : (uint)offset;
         ulong rsp = c._gpr[RegEsp] + 2 * (ulong)size + release;
         Segment ss = c._segs[SegSs];
         if (rpl != cpl)
@@ -318,7 +318,6 @@ public sealed unsafe partial class InterpreterCpu
         ulong b = c.ReadLinear64(at + 2);
         if (!Canonical(b)) throw new CpuFault(Vector.GeneralProtection, 0);
         bool gdt = d.I.Mnemonic == Mnemonic.Lgdt;
-        if (gdt && b + limit > uint.MaxValue) throw new UnimplementedInstruction($"a GDT above 4 GiB ({b:x16})");
         var t = new Engine.Cpu.DescriptorTableState { Base = b, Limit = (ushort)limit };
         if (gdt) c._gdtr = t; else c._idtr = t;
     }

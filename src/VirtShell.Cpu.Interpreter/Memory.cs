@@ -213,9 +213,9 @@ public sealed unsafe partial class InterpreterCpu
     }
 
     /// <summary>An instruction fetch byte at a linear address: RAM or MMIO (a ROM device), reporting whether it came from RAM.</summary>
-    private byte FetchByte(uint linear, out bool ram)
+    private byte FetchByte(ulong linear, out bool ram)
     {
-        uint phys = (_paging ? TranslateFetch(linear) : linear) & _addrMask;
+        uint phys = (_paging ? TranslateFetch(linear) : (uint)linear) & _addrMask;
         if (phys < _fastLimit)
         {
             ram = true;

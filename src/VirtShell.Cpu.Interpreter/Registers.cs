@@ -32,7 +32,8 @@ public sealed unsafe partial class InterpreterCpu
     private readonly ulong[] _gprStore = GC.AllocateArray<ulong>(17, pinned: true);
     private readonly ulong* _gpr;
     private readonly Segment[] _segs = new Segment[6];
-    private uint _eip;
+    /// <summary>RIP: 64 bits in 64-bit mode; below 4 GiB in every other mode, where it is EIP or IP.</summary>
+    private ulong _eip;
     private uint _cr0 = 0x10, _cr3, _cr4;
     private ulong _cr2;
     private ulong _efer;
@@ -51,7 +52,7 @@ public sealed unsafe partial class InterpreterCpu
     /// <summary>64-bit mode: IA-32e mode is active and CS.L is set (LongMode.cs).</summary>
     private bool _mode64;
 
-    private enum RegKind : byte { None, Low8, High8, Word, Dword, Qword, Segment, Control, Debug, Other }
+    private enum RegKind : byte { None, Low8, High8, Word, Dword, Qword, Segment, Control, Debug, Xmm, Other }
 
     private static readonly RegKind[] RegKinds = new RegKind[256];
     private static readonly byte[] RegNumbers = new byte[256];
@@ -76,6 +77,7 @@ public sealed unsafe partial class InterpreterCpu
             else if (r.IsSegmentRegister()) { RegKinds[i] = RegKind.Segment; RegNumbers[i] = (byte)n; }
             else if (r.IsCR()) { RegKinds[i] = RegKind.Control; RegNumbers[i] = (byte)n; }
             else if (r.IsDR() && n < 8) { RegKinds[i] = RegKind.Debug; RegNumbers[i] = (byte)n; }
+            else if (IsXmm(r)) { RegKinds[i] = RegKind.Xmm; RegNumbers[i] = (byte)(r - Iced.Intel.Register.XMM0); }
             else RegKinds[i] = RegKind.Other;
         }
         InitDispatch();
@@ -150,30 +152,35 @@ public sealed unsafe partial class InterpreterCpu
         };
         s.Fs.Base = FsGsBase(SegFs);
         s.Gs.Base = FsGsBase(SegGs);
-        _fpu.SaveTo(s.Fpu); // no SSE here: MXCSR and the XMM registers keep their reset values
+        s.Tr.Base = TssBase;
+        _fpu.SaveTo(s.Fpu);
+        s.Fpu.Mxcsr = _mxcsr;
+        _xmm.CopyTo(s.Fpu.Xmm, 0);
         return s;
     }
 
     public void SetState(CpuState s)
     {
         ArgumentNullException.ThrowIfNull(s);
-        if (s.Rip > uint.MaxValue) throw new ArgumentException($"RIP {s.Rip:x} is above 4 GiB, where this interpreter runs no code", nameof(s));
         _gpr[RegEax] = s.Rax; _gpr[RegEcx] = s.Rcx; _gpr[RegEdx] = s.Rdx; _gpr[RegEbx] = s.Rbx;
         _gpr[RegEsp] = s.Rsp; _gpr[RegEbp] = s.Rbp; _gpr[RegEsi] = s.Rsi; _gpr[RegEdi] = s.Rdi;
         _gpr[8] = s.R8; _gpr[9] = s.R9; _gpr[10] = s.R10; _gpr[11] = s.R11;
         _gpr[12] = s.R12; _gpr[13] = s.R13; _gpr[14] = s.R14; _gpr[15] = s.R15;
         _gpr[RegNone] = 0;
-        _eip = (uint)s.Rip;
+        _eip = s.Rip;
         Eflags = ((uint)s.Rflags & (WritableFlags | FlagVm)) | 2;
         _segs[SegEs] = FromState(s.Es); _segs[SegCs] = FromState(s.Cs); _segs[SegSs] = FromState(s.Ss);
         _segs[SegDs] = FromState(s.Ds); _segs[SegFs] = FromState(s.Fs); _segs[SegGs] = FromState(s.Gs);
         _fsBaseHigh = (uint)(s.Fs.Base >> 32);
         _gsBaseHigh = (uint)(s.Gs.Base >> 32);
+        _trBaseHigh = (uint)(s.Tr.Base >> 32);
         _ldtr = FromState(s.Ldtr); _tr = FromState(s.Tr);
         _gdtr = s.Gdtr; _idtr = s.Idtr;
         _cr0 = (uint)s.Cr0; _cr2 = s.Cr2; _cr3 = (uint)s.Cr3; _cr4 = (uint)s.Cr4; _efer = s.Efer;
         _noExecute = (_efer & EferNxe) != 0;
         _fpu.LoadFrom(s.Fpu);
+        _mxcsr = s.Fpu.Mxcsr & MxcsrMask;
+        s.Fpu.Xmm.CopyTo(_xmm, 0);
         _halted = false;
         _interruptShadow = false;
         _breakBlock = true;

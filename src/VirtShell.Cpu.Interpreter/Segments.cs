@@ -69,15 +69,15 @@ public sealed unsafe partial class InterpreterCpu
     /// <summary>The two doublewords of the descriptor a selector names (gates are decoded from these directly).</summary>
     private (uint Lo, uint Hi) ReadDescriptorWords(ushort selector, int faultVector = Vector.GeneralProtection)
     {
-        uint at = DescriptorAddress(selector, faultVector);
+        ulong at = DescriptorAddress(selector, faultVector);
         return (ReadSystem(at, 4), ReadSystem(at + 4, 4));
     }
 
     /// <summary>The linear address of the descriptor a selector names, checked against its table's limit.</summary>
-    private uint DescriptorAddress(ushort selector, int faultVector = Vector.GeneralProtection)
+    private ulong DescriptorAddress(ushort selector, int faultVector = Vector.GeneralProtection)
     {
         bool ldt = (selector & 4) != 0;
-        uint tableBase = ldt ? _ldtr.Base : (uint)_gdtr.Base;
+        ulong tableBase = ldt ? _ldtr.Base : _gdtr.Base; // the GDT lies above 4 GiB only in IA-32e mode
         uint tableLimit = ldt ? _ldtr.Limit : _gdtr.Limit;
         uint index = selector & 0xFFF8u;
         if (index + 7 > tableLimit || (ldt && (_ldtr.Selector & 0xFFFC) == 0)) throw new CpuFault(faultVector, selector & 0xFFFC);
@@ -133,7 +133,7 @@ public sealed unsafe partial class InterpreterCpu
     {
         LinearWrite(SegSs, (Sp - 2 * (uint)size) & StackMask, 2 * size);
         Push(_segs[SegCs].Selector, size);
-        Push(_eip, size);
+        Push((uint)_eip, size);
     }
 
     /// <summary>Loads a checked code segment at the current privilege (its RPL becomes CPL) and jumps to it.</summary>
@@ -279,7 +279,7 @@ public sealed unsafe partial class InterpreterCpu
             : ((ushort)ReadSystem(_tr.Base + at + 2, 2), ReadSystem(_tr.Base + at, 2));
     }
 
-    private void DeliverProtected(int vector, uint returnEip, InterruptKind kind, int? errorCode)
+    private void DeliverProtected(int vector, ulong returnEip, InterruptKind kind, int? errorCode)
     {
         if (Lma)
         {
@@ -297,7 +297,7 @@ public sealed unsafe partial class InterpreterCpu
         if ((hi & 0x8000) == 0) throw new CpuFault(Vector.SegmentNotPresent, vector * 8 + 2);
         if (type == 0x05)
         {
-            InterruptThroughTaskGate((ushort)(lo >> 16), returnEip, errorCode);
+            InterruptThroughTaskGate((ushort)(lo >> 16), (uint)returnEip, errorCode);
             return;
         }
         ushort selector = (ushort)(lo >> 16);
@@ -341,7 +341,7 @@ public sealed unsafe partial class InterpreterCpu
             }
             Push(flags, size);
             Push(_segs[SegCs].Selector, size);
-            Push(returnEip, size);
+            Push((uint)returnEip, size);
             if (errorCode.HasValue) Push((uint)errorCode.Value, size);
         }
         catch (CpuFault)

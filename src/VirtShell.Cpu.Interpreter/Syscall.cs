@@ -26,7 +26,7 @@ public sealed unsafe partial class InterpreterCpu
     private static void Syscall(InterpreterCpu c, ref DecodedOp d)
     {
         if ((c._efer & EferSce) == 0) throw new CpuFault(Vector.InvalidOpcode);
-        uint target = CheckRip(c._lstar);
+        ulong target = CheckRip(c._lstar);
         uint flags = c.Eflags;
         c._gpr[RegEcx] = c._eip;
         c._gpr[RegR11] = flags & ~FlagRf;
@@ -48,7 +48,7 @@ public sealed unsafe partial class InterpreterCpu
         if (c.Cpl != 0) throw new CpuFault(Vector.GeneralProtection, 0);
         bool to64 = d.I.Code == Code.Sysretq;
         ulong rip = to64 ? c._gpr[RegEcx] : (uint)c._gpr[RegEcx];
-        uint target = CheckRip(rip); // a non-canonical RCX is #GP(0) in ring 0, before anything changes
+        ulong target = CheckRip(rip); // a non-canonical RCX is #GP(0) in ring 0, before anything changes
         ushort baseSelector = (ushort)(c._star >> 48);
         ushort cs = (ushort)((to64 ? baseSelector + 16 : baseSelector) | 3);
         c._segs[SegCs] = new Segment

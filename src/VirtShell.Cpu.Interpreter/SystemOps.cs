@@ -118,7 +118,7 @@ public sealed unsafe partial class InterpreterCpu
             case 2: _cr2 = v; break;
             case 3: _cr3 = v; FlushNonGlobalTlb(); break;
             case 4:
-                if ((v & ~(Cr4De | Cr4Pse | Cr4Pae | Cr4Pge | 0x200u)) != 0) throw new CpuFault(Vector.GeneralProtection, 0); // only DE, PSE, PAE, PGE and OSFXSR exist here
+                if ((v & ~(Cr4De | Cr4Pse | Cr4Pae | Cr4Pge | Cr4Osfxsr | Cr4Osxmmexcpt)) != 0) throw new CpuFault(Vector.GeneralProtection, 0); // only DE, PSE, PAE, PGE, OSFXSR and OSXMMEXCPT exist here
                 if (Lma && (v & Cr4Pae) == 0) throw new CpuFault(Vector.GeneralProtection, 0); // IA-32e mode needs PAE
                 if (_paging && !Lma && (v & Cr4Pae) != 0) throw new UnimplementedInstruction("PAE paging outside IA-32e mode");
                 _cr4 = v;
@@ -191,12 +191,13 @@ public sealed unsafe partial class InterpreterCpu
         var desc = c.ReadDescriptor(sel);
         if ((desc.Attributes & 0x17) != 0x01) throw new CpuFault(Vector.GeneralProtection, sel & 0xFFFC); // an available TSS
         // In IA-32e mode the descriptor is 16 bytes, bits 32-63 of the base in the third doubleword.
-        if (c.Lma && c.ReadSystem(c.DescriptorAddress(sel) + 8, 4) != 0)
-            throw new UnimplementedInstruction($"a 64-bit TSS above 4 GiB (selector {sel:x4})");
+        uint baseHigh = c.Lma ? c.ReadSystem(c.DescriptorAddress(sel) + 8, 4) : 0;
+        if (c.Lma && !Canonical(((ulong)baseHigh << 32) | desc.Base)) throw new CpuFault(Vector.GeneralProtection, sel & 0xFFFC);
         if ((desc.Attributes & 0x80) == 0) throw new CpuFault(Vector.SegmentNotPresent, sel & 0xFFFC);
         c.SetTssBusy(sel, true);
         desc.Attributes |= TssBusyBit;
         c._tr = desc;
+        c._trBaseHigh = baseHigh;
     }
 
     private static void Sldt(InterpreterCpu c, ref DecodedOp d)

@@ -46,13 +46,13 @@ public sealed unsafe partial class InterpreterCpu
         var desc = ReadDescriptor(link, Vector.InvalidTss);
         if ((desc.Attributes & 0x17) != (DescTss16 | TssBusyBit)) throw new CpuFault(Vector.InvalidTss, link & 0xFFFC);
         if ((desc.Attributes & 0x80) == 0) throw new CpuFault(Vector.SegmentNotPresent, link & 0xFFFC);
-        SwitchTask(desc, TaskSwitchSource.Iret, _eip, null);
+        SwitchTask(desc, TaskSwitchSource.Iret, (uint)_eip, null);
     }
 
     /// <summary>Sets or clears the busy bit of the TSS descriptor <paramref name="selector"/> names in the GDT.</summary>
     private void SetTssBusy(ushort selector, bool busy)
     {
-        uint at = (uint)_gdtr.Base + (selector & 0xFFF8u) + 5;
+        ulong at = _gdtr.Base + (selector & 0xFFF8u) + 5;
         uint access = ReadSystem(at, 1);
         WriteSystem(at, 1, busy ? access | TssBusyBit : access & ~(uint)TssBusyBit);
     }
@@ -91,6 +91,7 @@ public sealed unsafe partial class InterpreterCpu
         // Commit: from here on the CPU is in the new task and any fault is taken there.
         next.Attributes |= TssBusyBit;
         _tr = next;
+        _trBaseHigh = 0;
         _cr0 |= 0x8; // TS: the FPU state still belongs to the old task
         if (next32 && _paging)
         {

@@ -62,7 +62,7 @@ public sealed unsafe partial class InterpreterCpu
         int dst;
         Float80 src;
         bool empty;
-        if (d.Loc0 == OperandLoc.Memory)
+        if (IsX87Memory(ref d))
         {
             src = ReadX87Operand(ref d, ref ex);
             dst = 0;
@@ -418,7 +418,7 @@ public sealed unsafe partial class InterpreterCpu
         var ex = X87Exceptions.None;
         Float80 src;
         bool empty;
-        if (d.Loc0 == OperandLoc.Memory)
+        if (IsX87Memory(ref d))
         {
             src = ReadX87Operand(ref d, ref ex);
             empty = f.IsEmpty(0);

@@ -38,6 +38,8 @@ public sealed unsafe partial class InterpreterCpu
         Register(Mnemonic.Fnstenv, &Fnstenv); Register(Mnemonic.Fldenv, &Fldenv);
         Register(Mnemonic.Fnsave, &Fnsave); Register(Mnemonic.Frstor, &Frstor);
         Register(Mnemonic.Fxsave, &Fxsave); Register(Mnemonic.Fxrstor, &Fxrstor);
+        Handlers64[(int)Mnemonic.Fxsave64] = &Fxsave;
+        Handlers64[(int)Mnemonic.Fxrstor64] = &Fxrstor;
         Register(Mnemonic.Wait, &Fwait);
         Register(Mnemonic.Ffree, &Ffree); Register(Mnemonic.Ffreep, &Ffreep);
         Register(Mnemonic.Fincstp, &Fincstp); Register(Mnemonic.Fdecstp, &Fdecstp);
@@ -61,12 +63,12 @@ public sealed unsafe partial class InterpreterCpu
     private X87State FpuEnter(ref DecodedOp d)
     {
         var f = FpuCheck(waiting: true);
-        f.Fip = _instrStart;
+        f.Fip = (uint)_instrStart;
         f.Fcs = _segs[SegCs].Selector;
         f.Fop = (ushort)d.Imm;
-        if (d.Loc0 == OperandLoc.Memory)
+        if (IsX87Memory(ref d))
         {
-            f.Fdp = EffectiveAddress(ref d);
+            f.Fdp = _mode64 ? (uint)EffectiveAddress64(ref d) : EffectiveAddress(ref d);
             f.Fds = _segs[d.Seg].Selector;
         }
         return f;
@@ -76,9 +78,10 @@ public sealed unsafe partial class InterpreterCpu
     /// The linear address of an x87 memory operand of <paramref name="size"/> bytes, with the segment limit and every
     /// page it touches checked up front, so that the accesses that follow cannot fault halfway through.
     /// </summary>
-    private uint FpuOperand(ref DecodedOp d, int size, bool write)
+    private ulong FpuOperand(ref DecodedOp d, int size, bool write)
     {
-        uint linear = write ? LinearWrite(d.Seg, EffectiveAddress(ref d), size) : Linear(d.Seg, EffectiveAddress(ref d), size);
+        ulong linear = _mode64 ? Linear64(ref d, size)
+            : write ? LinearWrite(d.Seg, EffectiveAddress(ref d), size) : Linear(d.Seg, EffectiveAddress(ref d), size);
         if (_paging)
         {
             Translate(linear, write);
@@ -87,17 +90,12 @@ public sealed unsafe partial class InterpreterCpu
         return linear;
     }
 
-    private ulong ReadLinear64(uint linear) => ReadLinear(linear, 4) | (ulong)ReadLinear(linear + 4, 4) << 32;
+    /// <summary>Whether an x87 instruction's operand is in memory (in 64-bit mode such operands are not <see cref="OperandLoc.Memory"/>).</summary>
+    private static bool IsX87Memory(ref DecodedOp d) => d.Loc0 == OperandLoc.Memory || d.I.Op0Kind == OpKind.Memory;
 
-    private void WriteLinear64(uint linear, ulong v)
-    {
-        WriteLinear(linear, 4, (uint)v);
-        WriteLinear(linear + 4, 4, (uint)(v >> 32));
-    }
+    private Float80 ReadFloat80(ulong linear) => new(ReadLinear64(linear), (ushort)ReadLinear(linear + 8, 2));
 
-    private Float80 ReadFloat80(uint linear) => new(ReadLinear64(linear), (ushort)ReadLinear(linear + 8, 2));
-
-    private void WriteFloat80(uint linear, Float80 v)
+    private void WriteFloat80(ulong linear, Float80 v)
     {
         WriteLinear64(linear, v.Significand);
         WriteLinear(linear + 8, 2, v.SignExponent);
@@ -168,7 +166,7 @@ public sealed unsafe partial class InterpreterCpu
     private bool FpuRealFormat => !ProtectedMode || (_flagBits & 0x20000) != 0; // EFLAGS.VM
 
     /// <summary>Writes the 14-byte (16-bit operand size) or 28-byte environment: control, status, tag words and pointers.</summary>
-    private void StoreFpuEnvironment(uint at, bool wide)
+    private void StoreFpuEnvironment(ulong at, bool wide)
     {
         var f = _fpu;
         uint ip = f.Fip, dp = f.Fdp;
@@ -219,7 +217,7 @@ public sealed unsafe partial class InterpreterCpu
         }
     }
 
-    private void LoadFpuEnvironment(uint at, bool wide)
+    private void LoadFpuEnvironment(ulong at, bool wide)
     {
         var f = _fpu;
         int step = wide ? 4 : 2;
@@ -273,7 +271,7 @@ public sealed unsafe partial class InterpreterCpu
         var f = c.FpuCheck(waiting: false);
         bool wide = d.I.Code == Code.Fnsave_m108byte;
         uint env = wide ? 28u : 14u;
-        uint at = c.FpuOperand(ref d, (int)env + 80, write: true);
+        ulong at = c.FpuOperand(ref d, (int)env + 80, write: true);
         c.StoreFpuEnvironment(at, wide);
         for (int i = 0; i < 8; i++) c.WriteFloat80(at + env + (uint)i * 10, f.Raw(i));
         f.Reset();
@@ -284,49 +282,70 @@ public sealed unsafe partial class InterpreterCpu
         var f = c.FpuCheck(waiting: true);
         bool wide = d.I.Code == Code.Frstor_m108byte;
         uint env = wide ? 28u : 14u;
-        uint at = c.FpuOperand(ref d, (int)env + 80, write: false);
+        ulong at = c.FpuOperand(ref d, (int)env + 80, write: false);
         c.LoadFpuEnvironment(at, wide);
         for (int i = 0; i < 8; i++) f.SetRaw(i, c.ReadFloat80(at + env + (uint)i * 10));
     }
 
     /// <summary>FXSAVE/FXRSTOR's 512-byte area, which must be 16-byte aligned (#GP otherwise, whatever the mode).</summary>
-    private uint FxsaveArea(ref DecodedOp d, bool write)
+    private ulong FxsaveArea(ref DecodedOp d, bool write)
     {
-        if (((_segs[d.Seg].Base + EffectiveAddress(ref d)) & 15) != 0) throw new CpuFault(Vector.GeneralProtection, 0);
+        ulong linear = _mode64 ? EffectiveAddress64(ref d) + (d.Seg is SegFs or SegGs ? FsGsBase(d.Seg) : 0)
+            : _segs[d.Seg].Base + EffectiveAddress(ref d);
+        if ((linear & 15) != 0) throw new CpuFault(Vector.GeneralProtection, 0);
         return FpuOperand(ref d, 512, write);
     }
 
     /// <summary>
-    /// FXSAVE writes the x87 part of the image (bytes 0-23 and the registers at 32-159). This CPU has no SSE, so MXCSR,
-    /// its mask and the XMM area are left as they were in memory; the register slots' six pad bytes too.
+    /// FXSAVE writes the x87 part of the image (bytes 0-23 and the registers at 32-159) and, with CR4.OSFXSR, MXCSR and
+    /// its mask (24, 28) and the XMM registers from 160 (XMM8-15 only in 64-bit mode). FXSAVE64 (REX.W) stores FIP and
+    /// FDP as 64-bit offsets without selectors. Reserved bytes and the slots' six pad bytes are left as they were.
     /// </summary>
     private static void Fxsave(InterpreterCpu c, ref DecodedOp d)
     {
         var f = c.FpuCheck(waiting: false);
-        uint at = c.FxsaveArea(ref d, write: true);
+        ulong at = c.FxsaveArea(ref d, write: true);
         c.WriteLinear(at, 2, f.Control);
         c.WriteLinear(at + 2, 2, f.StatusWord);
         c.WriteLinear(at + 4, 2, f.AbridgedTag);
         c.WriteLinear(at + 6, 2, f.Fop);
-        c.WriteLinear(at + 8, 4, f.Fip);
-        c.WriteLinear(at + 12, 4, f.Fcs);
-        c.WriteLinear(at + 16, 4, f.Fdp);
-        c.WriteLinear(at + 20, 4, f.Fds);
+        if (d.I.Mnemonic == Mnemonic.Fxsave64)
+        {
+            c.WriteLinear64(at + 8, f.Fip);
+            c.WriteLinear64(at + 16, f.Fdp);
+        }
+        else
+        {
+            c.WriteLinear(at + 8, 4, f.Fip);
+            c.WriteLinear(at + 12, 4, f.Fcs);
+            c.WriteLinear(at + 16, 4, f.Fdp);
+            c.WriteLinear(at + 20, 4, f.Fds);
+        }
         for (int i = 0; i < 8; i++) c.WriteFloat80(at + 32 + (uint)i * 16, f.Raw(i));
+        if ((c._cr4 & Cr4Osfxsr) == 0) return;
+        c.WriteLinear(at + 24, 4, c._mxcsr);
+        c.WriteLinear(at + 28, 4, MxcsrMask);
+        for (int i = 0; i < (c._mode64 ? 16 : 8); i++) c.WriteVector(at + 160 + (uint)i * 16, 16, c._xmm[i]);
     }
 
     private static void Fxrstor(InterpreterCpu c, ref DecodedOp d)
     {
         var f = c.FpuCheck(waiting: false);
-        uint at = c.FxsaveArea(ref d, write: false);
+        ulong at = c.FxsaveArea(ref d, write: false);
+        bool sse = (c._cr4 & Cr4Osfxsr) != 0;
+        uint mxcsr = sse ? c.ReadLinear(at + 24, 4) : c._mxcsr;
+        if ((mxcsr & ~MxcsrMask) != 0) throw new CpuFault(Vector.GeneralProtection, 0);
         f.LoadControlWord((ushort)c.ReadLinear(at, 2));
         f.LoadStatusWord((ushort)c.ReadLinear(at + 2, 2));
         f.AbridgedTag = (byte)c.ReadLinear(at + 4, 1);
         f.Fop = (ushort)(c.ReadLinear(at + 6, 2) & 0x7FF);
         f.Fip = c.ReadLinear(at + 8, 4);
-        f.Fcs = (ushort)c.ReadLinear(at + 12, 2);
+        f.Fcs = d.I.Mnemonic == Mnemonic.Fxrstor64 ? (ushort)0 : (ushort)c.ReadLinear(at + 12, 2);
         f.Fdp = c.ReadLinear(at + 16, 4);
-        f.Fds = (ushort)c.ReadLinear(at + 20, 2);
+        f.Fds = d.I.Mnemonic == Mnemonic.Fxrstor64 ? (ushort)0 : (ushort)c.ReadLinear(at + 20, 2);
         for (int i = 0; i < 8; i++) f.SetRaw(i, c.ReadFloat80(at + 32 + (uint)i * 16));
+        if (!sse) return;
+        c._mxcsr = mxcsr;
+        for (int i = 0; i < (c._mode64 ? 16 : 8); i++) c._xmm[i] = c.ReadVector(at + 160 + (uint)i * 16, 16);
     }
 }

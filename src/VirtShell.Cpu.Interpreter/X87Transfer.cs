@@ -29,15 +29,15 @@ public sealed unsafe partial class InterpreterCpu
         switch (d.I.MemorySize)
         {
             case MemorySize.Float32:
-                return Float80.FromBinary(ReadMem(d.Seg, EffectiveAddress(ref d), 4), 23, 8, ref ex);
+                return Float80.FromBinary(ReadLinear(FpuOperand(ref d, 4, write: false), 4), 23, 8, ref ex);
             case MemorySize.Float64:
                 return Float80.FromBinary(ReadLinear64(FpuOperand(ref d, 8, write: false)), 52, 11, ref ex);
             case MemorySize.Float80:
                 return ReadFloat80(FpuOperand(ref d, 10, write: false));
             case MemorySize.Int16:
-                return Float80.FromInteger((short)ReadMem(d.Seg, EffectiveAddress(ref d), 2));
+                return Float80.FromInteger((short)ReadLinear(FpuOperand(ref d, 2, write: false), 2));
             case MemorySize.Int32:
-                return Float80.FromInteger((int)ReadMem(d.Seg, EffectiveAddress(ref d), 4));
+                return Float80.FromInteger((int)ReadLinear(FpuOperand(ref d, 4, write: false), 4));
             default:
                 return Float80.FromInteger((long)ReadLinear64(FpuOperand(ref d, 8, write: false)));
         }
@@ -48,7 +48,7 @@ public sealed unsafe partial class InterpreterCpu
     {
         var f = c.FpuEnter(ref d);
         var ex = X87Exceptions.None;
-        bool fromMemory = d.Loc0 == OperandLoc.Memory;
+        bool fromMemory = IsX87Memory(ref d);
         var v = fromMemory ? c.ReadX87Operand(ref d, ref ex) : f[d.Reg0];
         f.SetC1(false);
         if (!f.CanPush)
@@ -78,7 +78,7 @@ public sealed unsafe partial class InterpreterCpu
     {
         var f = FpuEnter(ref d);
         f.SetC1(false);
-        if (d.Loc0 != OperandLoc.Memory)
+        if (!IsX87Memory(ref d))
         {
             var value = f[0];
             if (f.IsEmpty(0))
@@ -91,7 +91,7 @@ public sealed unsafe partial class InterpreterCpu
             return;
         }
         int size = d.I.MemorySize switch { MemorySize.Float32 => 4, MemorySize.Float64 => 8, _ => 10 };
-        uint at = FpuOperand(ref d, size, write: true);
+        ulong at = FpuOperand(ref d, size, write: true);
         var v = f[0];
         if (f.IsEmpty(0))
         {
@@ -130,7 +130,7 @@ public sealed unsafe partial class InterpreterCpu
         var f = FpuEnter(ref d);
         f.SetC1(false);
         int size = d.I.MemorySize switch { MemorySize.Int16 => 2, MemorySize.Int32 => 4, _ => 8 };
-        uint at = FpuOperand(ref d, size, write: true);
+        ulong at = FpuOperand(ref d, size, write: true);
         var ex = X87Exceptions.None;
         bool up = false;
         long? value = null;

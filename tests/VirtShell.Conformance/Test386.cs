@@ -53,7 +53,7 @@ public static class Test386
         MachineExit? exit = null;
         using var runtime = model.CreateRuntime(spec, new MachineServices(console, e => exit ??= e, _ => { }));
         post.Written += code => { if (code == 0xFF) runtime.RequestStop(new MachineExit(ExitReason.GuestPowerOff)); };
-        var trail = new Queue<(ulong, uint)>();
+        var trail = new Queue<(ulong, ulong)>();
         var thread = new Thread(() => exit ??= trace > 0 ? Step((VirtualMachineRuntime)runtime, trace, trail) : runtime.Run()) { IsBackground = true };
         thread.Start();
         // Progress is a POST code or console output; a halted test386 makes neither.
@@ -81,7 +81,7 @@ public static class Test386
     }
 
     /// <summary>Runs the CPU an instruction at a time, keeping the last <paramref name="depth"/> addresses, until it halts with interrupts off.</summary>
-    private static MachineExit Step(VirtualMachineRuntime runtime, int depth, Queue<(ulong, uint)> trail)
+    private static MachineExit Step(VirtualMachineRuntime runtime, int depth, Queue<(ulong, ulong)> trail)
     {
         var cpu = (VirtShell.Cpu.Interpreter.InterpreterCpu)runtime.Cpu;
         while (true)

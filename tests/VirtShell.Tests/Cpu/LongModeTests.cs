@@ -267,22 +267,273 @@ public class LongModeTests
         Assert.Equal(3UL * 8 + 2, l.Qword(LongModeMachine.Stack0 - 48));
     }
 
+    /// <summary>Maps the first 2 MiB a second time at <see cref="High"/>, the link address of an x86-64 kernel.</summary>
+    private const ulong High = 0xFFFF_FFFF_8000_0000;
+
+    private static void MapHigh(LongModeMachine l)
+    {
+        const uint highPdpt = 0xA000;
+        l.SetQword(LongModeMachine.Pml4 + 511 * 8, highPdpt | 7);
+        l.SetQword(highPdpt + 510 * 8, LongModeMachine.PageDirectory | 7);
+    }
+
+    [Fact]
+    public void Code_runs_at_a_kernel_link_address_in_the_upper_half_with_calls_RIP_relative_data_and_faults()
+    {
+        using var l = new LongModeMachine();
+        MapHigh(l);
+        const uint highCode = 0x11000, function = 0x11800;
+        l.SetQword(LongModeMachine.Data, 0x1122_3344_5566_7788);
+        l.Write(LongModeMachine.Code, a =>
+        {
+            a.mov(rax, High + highCode);
+            a.jmp(rax);
+        });
+        l.M.Memory.Write(highCode, TestMachine.Assemble(64, High + highCode, a =>
+        {
+            a.call(High + function);                      // relative, pushes a 64-bit return address
+            a.mov(r9, __qword_ptr[High + LongModeMachine.Data]); // RIP-relative, 2 GiB below the code's own page
+            var ud = a.CreateLabel();
+            a.lea(r10, __[ud]);
+            a.Label(ref ud);
+            a.ud2();
+        }));
+        l.M.Memory.Write(function, TestMachine.Assemble(64, High + function, a =>
+        {
+            a.mov(r8, __qword_ptr[rsp]);
+            a.ret();
+        }));
+        l.Start(LongModeMachine.Code);
+        var s = l.RunToHalt();
+
+        Assert.Equal(6UL, s.Rdi);                                         // #UD
+        Assert.Equal(High + highCode + 5, s.R8);                          // the return address
+        Assert.Equal(0x1122_3344_5566_7788UL, s.R9);
+        Assert.True(s.R10 > High + highCode && s.R10 < High + highCode + 32, $"{s.R10:x}");
+        Assert.Equal(s.R10, l.Qword(LongModeMachine.Stack0 - 40));       // the frame's RIP is the UD2
+        Assert.Equal((ulong)LongModeMachine.KernelCodeSelector, l.Qword(LongModeMachine.Stack0 - 32));
+    }
+
+    [Fact]
+    public void A_jump_to_a_non_canonical_address_is_a_general_protection_fault_at_the_jump()
+    {
+        using var l = new LongModeMachine();
+        l.Write(LongModeMachine.Code, a =>
+        {
+            a.mov(rax, 0x0000_8000_0000_0000);             // 10 bytes
+            a.jmp(rax);
+        });
+        const uint jumpAt = LongModeMachine.Code + 10;
+        l.Start(LongModeMachine.Code);
+        var s = l.RunToHalt();
+
+        Assert.Equal(13UL, s.Rdi);
+        Assert.Equal(0UL, l.Qword(LongModeMachine.Stack0 - 48));          // error code 0
+        Assert.Equal((ulong)jumpAt, l.Qword(LongModeMachine.Stack0 - 40));
+    }
+
+    [Fact]
+    public void LGDT_and_LTR_take_64_bit_bases_and_an_interrupt_reads_its_IST_stack_from_a_TSS_in_the_upper_half()
+    {
+        using var l = new LongModeMachine();
+        MapHigh(l);
+        const uint gdtr = 0x31000, tss2 = 0x32000, istStack = 0x60000;
+        // A second TSS descriptor at 30h: base High + tss2, the upper doubleword of the base in the third doubleword.
+        ulong tssBase = High + tss2;
+        l.SetQword(LongModeMachine.Gdt + 0x30, 0x67 | ((tssBase & 0xFF_FFFF) << 16) | (0x89UL << 40) | ((tssBase >> 24 & 0xFF) << 56));
+        l.SetQword(LongModeMachine.Gdt + 0x38, tssBase >> 32);
+        l.SetQword(tss2 + 0x24, istStack);                                 // IST1
+        l.M.Memory.Write(gdtr, BitConverter.GetBytes((ushort)0x3F));
+        l.SetQword(gdtr + 2, High + LongModeMachine.Gdt);
+        l.SetGate(0x40, LongModeMachine.FaultStubs + 16 * 0x40, dpl: 0, ist: 1);
+        l.Write(LongModeMachine.Code, a =>
+        {
+            a.lgdt(__[gdtr]);
+            a.mov(ax, LongModeMachine.KernelDataSelector);
+            a.mov(ds, ax);                                                 // read through the GDT in the upper half
+            a.mov(ax, 0x30);
+            a.ltr(ax);
+            a.@int(0x40);
+        });
+        l.Start(LongModeMachine.Code);
+        var s = l.RunToHalt();
+
+        Assert.Equal(0x40UL, s.Rdi);
+        Assert.Equal(istStack - 40UL, s.Rsp);
+        Assert.Equal(High + LongModeMachine.Gdt, s.Gdtr.Base);
+        Assert.Equal(tssBase, s.Tr.Base);
+    }
+
+    [Fact]
+    public void LAHF_and_SAHF_work_in_64_bit_mode_as_CPUID_says()
+    {
+        using var l = new LongModeMachine();
+        l.Write(LongModeMachine.Code, a =>
+        {
+            a.mov(rax, -1L);
+            a.stc();
+            a.lahf();
+            a.mov(rbx, rax);
+            a.mov(ah, 0x40);                               // ZF only
+            a.sahf();
+            a.setz(cl);
+            a.setc(dl);
+            a.hlt();
+        });
+        l.Start(LongModeMachine.Code);
+        var s = l.RunToHalt();
+        Assert.Equal(ulong.MaxValue, s.Rbx | 0xFF00);                         // only AH changed
+        Assert.Equal(1UL, (s.Rbx >> 8) & 1);                                  // CF in AH bit 0
+        Assert.Equal(1UL, s.Rcx & 0xFF);
+        Assert.Equal(0UL, s.Rdx & 0xFF);
+    }
+
     [Fact]
     public void An_instruction_not_implemented_in_64_bit_mode_stops_with_a_clear_error()
     {
         using var l = new LongModeMachine();
         l.Write(LongModeMachine.Code, a =>
         {
-            a.mov(rdi, 0x31000);
-            a.mov(ecx, 4);
-            a.bts(__qword_ptr[rdi], rcx);
+            a.enter(16, 0);
             a.hlt();
         });
         l.Start(LongModeMachine.Code);
         var exit = l.M.Cpu.Run();
         Assert.Equal(CpuExitReason.InternalError, exit.Reason);
         Assert.Contains("not implemented", exit.Detail);
-        Assert.Contains("bts", exit.Detail);
+        Assert.Contains("enter", exit.Detail);
+    }
+
+    [Fact]
+    public void BT_BTS_BTR_BTC_BSF_and_TZCNT_in_64_bit_mode_with_64_bit_operands_and_offsets_beyond_the_operand()
+    {
+        using var l = new LongModeMachine();
+        l.SetQword(LongModeMachine.Data, 0);
+        l.SetQword(LongModeMachine.Data + 8, 0);
+        l.Write(LongModeMachine.Code, a =>
+        {
+            a.mov(rdi, LongModeMachine.Data);
+            a.mov(rcx, 70);
+            a.bts(__qword_ptr[rdi], rcx);                // bit 6 of the next quadword
+            a.setc(r8b);
+            a.bt(__qword_ptr[rdi], rcx);
+            a.setc(r9b);
+            a.mov(rax, -1L);
+            a.btr(rax, 63);
+            a.mov(rbx, 0x0000_0100_0000_0000);
+            a.bsf(rdx, rbx);
+            a.mov(rsi, 77);
+            a.xor(r10d, r10d);
+            a.tzcnt(rsi, r10);                           // BSF on this CPU: zero source, ZF set, RSI kept
+            a.setz(r11b);
+            a.mov(r12, -8L);
+            a.btc(__dword_ptr[rdi + 8], r12d);           // a negative offset: bit 24 of the dword 4 bytes below
+            a.hlt();
+        });
+        l.Start(LongModeMachine.Code);
+        var s = l.RunToHalt();
+        Assert.Equal(0x40UL, l.Qword(LongModeMachine.Data + 8));
+        Assert.Equal(0UL, s.R8 & 0xFF);                                      // the bit was clear
+        Assert.Equal(1UL, s.R9 & 0xFF);
+        Assert.Equal(0x7FFF_FFFF_FFFF_FFFFUL, s.Rax);
+        Assert.Equal(40UL, s.Rdx);
+        Assert.Equal(77UL, s.Rsi);
+        Assert.Equal(1UL, s.R11 & 0xFF);
+        Assert.Equal(0x0100_0000UL << 32, l.Qword(LongModeMachine.Data));   // bit 24 of the dword at Data + 4
+    }
+
+    [Fact]
+    public void MOV_to_and_from_debug_registers_takes_64_bit_registers_and_a_DR7_with_upper_bits_is_a_general_protection_fault()
+    {
+        using var l = new LongModeMachine();
+        l.Write(LongModeMachine.Code, a =>
+        {
+            a.mov(rax, 0x1234_5678);
+            a.mov(dr0, rax);
+            a.mov(rbx, -1L);
+            a.mov(rbx, dr0);                                       // zero-extended
+            a.mov(rcx, 1L << 32);
+            a.mov(dr7, rcx);
+            a.hlt();
+        });
+        l.Start(LongModeMachine.Code);
+        var s = l.RunToHalt();
+        Assert.Equal(0x1234_5678UL, s.Rbx);
+        Assert.Equal(13UL, s.Rdi);
+    }
+
+    [Fact]
+    public void SHLD_and_SHRD_with_REX_W_shift_64_bit_operands_by_CL_or_an_immediate()
+    {
+        using var l = new LongModeMachine();
+        l.Write(LongModeMachine.Code, a =>
+        {
+            a.mov(rax, 0x0123_4567_89AB_CDEF);
+            a.mov(rdx, unchecked((long)0xFEDC_BA98_7654_3210));
+            a.mov(cl, 68);                                 // masked to 4
+            a.shrd(rax, rdx, cl);
+            a.setc(r8b);
+            a.mov(rbx, 0x8000_0000_0000_0001);
+            a.shld(rbx, rdx, 8);
+            a.setc(r9b);
+            a.hlt();
+        });
+        l.Start(LongModeMachine.Code);
+        var s = l.RunToHalt();
+        Assert.Equal(0x0012_3456_789A_BCDEUL, s.Rax);
+        Assert.Equal(1UL, s.R8 & 0xFF);                     // bit 3 of the old RAX
+        Assert.Equal(0x0000_0000_0000_01FEUL, s.Rbx);
+        Assert.Equal(0UL, s.R9 & 0xFF);                     // bit 56 of the old RBX
+    }
+
+    [Fact]
+    public void ENDBR64_is_a_hint_NOP_and_VERW_checks_a_selector_in_64_bit_mode()
+    {
+        using var l = new LongModeMachine();
+        l.M.Memory.Write(LongModeMachine.Data, BitConverter.GetBytes((ushort)LongModeMachine.KernelDataSelector));
+        l.Write(LongModeMachine.Code, a =>
+        {
+            a.endbr64();
+            a.verw(__word_ptr[(ulong)LongModeMachine.Data]);   // RIP-relative, as the kernel's MDS buffer clearing does
+            a.setz(al);
+            a.mov(cx, LongModeMachine.KernelCodeSelector);
+            a.verw(cx);                                          // code is never writable
+            a.setz(bl);
+            a.hlt();
+        });
+        l.Start(LongModeMachine.Code);
+        var s = l.RunToHalt();
+        Assert.Equal(1UL, s.Rax & 0xFF);
+        Assert.Equal(0UL, s.Rbx & 0xFF);
+    }
+
+    [Fact]
+    public void X87_runs_in_64_bit_mode_with_REX_registers_and_RIP_relative_operands()
+    {
+        using var l = new LongModeMachine();
+        const uint area = 0x32000;
+        l.SetQword(LongModeMachine.Data, BitConverter.DoubleToUInt64Bits(1.5));
+        l.SetQword(LongModeMachine.Data + 8, BitConverter.DoubleToUInt64Bits(2.25));
+        l.Write(LongModeMachine.Code, a =>
+        {
+            a.fninit();
+            a.fld(__qword_ptr[(ulong)LongModeMachine.Data]);          // RIP-relative
+            a.mov(r8, LongModeMachine.Data + 8);
+            a.fmul(__qword_ptr[r8]);                                  // REX.B base
+            a.fistp(__dword_ptr[r8 + 8]);
+            a.fld1();
+            a.fstp(__qword_ptr[(ulong)LongModeMachine.Data + 24]);
+            a.fnstsw(ax);
+            a.mov(r9, area);
+            a.fxsave(__[r9]);
+            a.hlt();
+        });
+        l.Start(LongModeMachine.Code);
+        var s = l.RunToHalt();
+        Assert.Equal(3u, BitConverter.ToUInt32(l.M.Memory.Read(LongModeMachine.Data + 16, 4)));     // 3.375 rounded
+        Assert.Equal(1.0, BitConverter.UInt64BitsToDouble(l.Qword(LongModeMachine.Data + 24)));
+        Assert.Equal(0x20UL, s.Rax & 0x38FF);                                                        // PE, TOP 0
+        Assert.Equal((ushort)0x37F, BitConverter.ToUInt16(l.M.Memory.Read(area, 2)));                 // FXSAVE's FCW
     }
 
     [Fact]

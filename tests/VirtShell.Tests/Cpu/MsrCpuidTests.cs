@@ -32,6 +32,16 @@ public sealed class MsrCpuidTests
             a.mov(eax, 7);                      // beyond the maximum: the highest basic leaf answers
             a.cpuid();
             a.mov(__dword_ptr[Results + 32], eax);
+            a.mov(eax, 0x80000001);
+            a.cpuid();
+            a.mov(__dword_ptr[Results + 36], ecx);
+            a.mov(__dword_ptr[Results + 40], edx);
+            a.mov(eax, 0x80000008);
+            a.cpuid();
+            a.mov(__dword_ptr[Results + 44], eax);
+            a.mov(eax, 0x80000009);             // beyond the extended maximum: the highest basic leaf answers
+            a.cpuid();
+            a.mov(__dword_ptr[Results + 48], eax);
             a.hlt();
         });
         p.Start(P.Code);
@@ -41,13 +51,17 @@ public sealed class MsrCpuidTests
         uint signature = p.Dword(Results + 16);
         Assert.Equal(6u, (signature >> 8) & 0xF);                       // family 6
         uint features = p.Dword(Results + 20);
-        foreach (int bit in new[] { 0, 3, 4, 5, 8, 11, 13, 15, 24 })    // FPU PSE TSC MSR CX8 SEP PGE CMOV FXSR
+        foreach (int bit in new[] { 0, 3, 4, 5, 8, 11, 13, 15, 24, 25, 26 }) // FPU PSE TSC MSR CX8 SEP PGE CMOV FXSR SSE SSE2
             Assert.True((features & (1u << bit)) != 0, $"feature bit {bit} missing");
-        foreach (int bit in new[] { 1, 2, 6, 7, 9, 12, 14, 16, 23, 25, 26 }) // VME DE PAE MCE APIC MTRR MCA PAT MMX SSE SSE2
+        foreach (int bit in new[] { 1, 2, 6, 7, 9, 12, 14, 16, 19, 23 }) // VME DE PAE MCE APIC MTRR MCA PAT CLFSH MMX
             Assert.True((features & (1u << bit)) == 0, $"feature bit {bit} claimed");
         Assert.Equal(0u, p.Dword(Results + 24));
-        Assert.Equal(0x80000000u, p.Dword(Results + 28));
+        Assert.Equal(0x80000008u, p.Dword(Results + 28));
         Assert.Equal(signature, p.Dword(Results + 32));
+        Assert.Equal(1u, p.Dword(Results + 36));                          // LAHF/SAHF in 64-bit mode
+        Assert.Equal(1u << 11 | 1u << 20 | 1u << 29, p.Dword(Results + 40)); // SYSCALL, NX, LM and nothing else
+        Assert.Equal(0x3020u, p.Dword(Results + 44));                     // 32 physical, 48 linear address bits
+        Assert.Equal(signature, p.Dword(Results + 48));
     }
 
     [Fact]

@@ -323,11 +323,11 @@ public sealed class RealModeTests(ITestOutputHelper output)
     public void Unimplemented_instruction_is_reported_with_text_bytes_and_address()
     {
         using var m = new TestMachine();
-        m.Load16(a => { a.nop(); a.addps(xmm0, xmm1); a.hlt(); });
+        m.Load16(a => { a.nop(); a.paddb(mm0, mm1); a.hlt(); });   // MMX: not implemented
         var exit = m.Cpu.Run();
         Assert.Equal(CpuExitReason.InternalError, exit.Reason);
-        Assert.Contains("addps", exit.Detail);
-        Assert.Contains("0F58C1", exit.Detail);
+        Assert.Contains("paddb", exit.Detail);
+        Assert.Contains("0FFCC1", exit.Detail);
         Assert.Contains("1000:00000001", exit.Detail);
     }
 
