@@ -137,7 +137,9 @@ public sealed unsafe partial class InterpreterCpu
                 c.Push(frameTemp, size);
             }
             uint newSp = (c.Sp - frameSize) & mask;
-            c.LinearWrite(SegSs, newSp, 1);
+            // The CPU probes the final stack pointer as a write: a page fault there comes before any register changes.
+            uint final = c.LinearWrite(SegSs, newSp, 1);
+            if (c._paging) c.Translate(final, write: true);
             c.WriteGpr(RegEbp, size, frameTemp);
             c.SetSp(newSp);
         }

@@ -7,7 +7,7 @@ string outDir = Path.Combine("out", "conformance");
 string? only = null;
 string? test386Arg = null;
 bool singleStep = true;
-int trace = 0;
+int trace = 0, traceFrom = 0;
 for (int i = 0; i < args.Length; i++)
 {
     switch (args[i])
@@ -18,6 +18,7 @@ for (int i = 0; i < args.Length; i++)
         case "--test386" when i + 1 < args.Length: test386Arg = args[++i]; break;
         case "--no-singlestep": singleStep = false; break;
         case "--trace" when i + 1 < args.Length && int.TryParse(args[i + 1], out trace): i++; break;
+        case "--trace-from" when i + 1 < args.Length && int.TryParse(args[i + 1], System.Globalization.NumberStyles.HexNumber, null, out traceFrom): i++; break;
         case "--mips":
             MipsBenchmark.RealMode(); // warm-up: let the JIT reach its final tier before measuring
             MipsBenchmark.ProtectedMode();
@@ -28,7 +29,7 @@ for (int i = 0; i < args.Length; i++)
             foreach (var rule in Exclusions.All) Console.WriteLine($"| `{rule.Id}` | {rule.Reason} |");
             return 0;
         default:
-            Console.Error.WriteLine($"unknown or incomplete argument '{args[i]}'. Usage: VirtShell.Conformance [--data DIR] [--test386 DIR] [--out DIR] [--only FILE-PREFIX] [--no-singlestep] [--trace N] [--list-rules] [--mips]");
+            Console.Error.WriteLine($"unknown or incomplete argument '{args[i]}'. Usage: VirtShell.Conformance [--data DIR] [--test386 DIR] [--out DIR] [--only FILE-PREFIX] [--no-singlestep] [--trace N [--trace-from POST]] [--list-rules] [--mips]");
             return 2;
     }
 }
@@ -74,7 +75,7 @@ if (test386Dir == null)
     Console.WriteLine($"test386: data not found (looked for {test386Arg ?? "$VIRTSHELL_TEST386_DIR or shared/testdata/test386"}), skipped");
 else
 {
-    var result = Test386.Run(test386Dir, quiet: TimeSpan.FromSeconds(10), trace);
+    var result = Test386.Run(test386Dir, quiet: TimeSpan.FromSeconds(10), trace, traceFrom);
     Console.WriteLine(result);
     if (result.Exit != null) Console.WriteLine($"  ended: {result.Exit}");
     anyFailed |= result.LastPost != 0xFF || result.EeLinesDiffering > 0;

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text;
 using VirtShell.Engine.Buses;
 using VirtShell.Engine.Console;
+using VirtShell.Engine.Cpu;
 using VirtShell.Engine.Definitions;
 using VirtShell.Engine.Machines;
 using VirtShell.Engine.Models;
@@ -27,8 +28,9 @@ public static class Test386
     public static string? FindDataDirectory(string? explicitDir = null) =>
         TestData.Find(explicitDir, "VIRTSHELL_TEST386_DIR", "test386", "test386.bin");
 
-    /// <param name="trace">When above 0, the CPU is single-stepped and the last <paramref name="trace"/> instruction addresses are reported.</param>
-    public static Test386Result Run(string dataDir, TimeSpan quiet, int trace = 0)
+    /// <param name="trace">When above 0, the CPU is single-stepped from POST code <paramref name="traceFrom"/> on, and the
+    /// last <paramref name="trace"/> instruction addresses are reported.</param>
+    public static Test386Result Run(string dataDir, TimeSpan quiet, int trace = 0, int traceFrom = 0)
     {
         var post = new PostRecorder();
         using var console = new ConsoleChannel(null);
@@ -53,8 +55,9 @@ public static class Test386
         MachineExit? exit = null;
         using var runtime = model.CreateRuntime(spec, new MachineServices(console, e => exit ??= e, _ => { }));
         post.Written += code => { if (code == 0xFF) runtime.RequestStop(new MachineExit(ExitReason.GuestPowerOff)); };
-        var trail = new Queue<(ulong, ulong)>();
-        var thread = new Thread(() => exit ??= trace > 0 ? Step((VirtualMachineRuntime)runtime, trace, trail) : runtime.Run()) { IsBackground = true };
+        var tracer = trace > 0 ? new Tracer((VirtualMachineRuntime)runtime, trace, traceFrom) : null;
+        if (tracer != null) post.Written += tracer.PostCode;
+        var thread = new Thread(() => exit ??= tracer?.Run() ?? runtime.Run()) { IsBackground = true };
         thread.Start();
         // Progress is a POST code or console output; a halted test386 makes neither.
         var last = (post.Count, console.Position);
@@ -63,7 +66,11 @@ public static class Test386
         {
             var now = (post.Count, console.Position);
             if (now != last) { last = now; idle.Restart(); }
-            else if (idle.Elapsed > quiet) runtime.RequestStop(new MachineExit(ExitReason.StoppedByUser, Detail: "no progress"));
+            else if (idle.Elapsed > quiet)
+            {
+                tracer?.Stop();
+                runtime.RequestStop(new MachineExit(ExitReason.StoppedByUser, Detail: "no progress"));
+            }
         }
         // Where a failing run stopped: test386 halts in its error routine, with the faulting frame on the stack if an exception led there.
         string? where = null;
@@ -72,7 +79,7 @@ public static class Test386
             var state = vm.Cpu.GetState();
             var stack = vm.Memory.Read(state.Ss.Base + (state.Rsp & 0xFFFF_FFFF), 16);
             where = $"{state.Dump()}\nstack: {Convert.ToHexString(stack)}";
-            if (trace > 0) where += "\ntrail (linear EIP): " + string.Join(" ", trail.Select(t => $"{t.Item1 + t.Item2:x}"));
+            if (tracer != null) where += "\ntrail (linear EIP): " + tracer.Trail;
         }
         string text;
         lock (output) text = eeStart < 0 ? "" : output.ToString(eeStart, output.Length - eeStart);
@@ -80,20 +87,52 @@ public static class Test386
         return new Test386Result(post.Last, differing, total, exit?.Reason == ExitReason.GuestPowerOff ? null : $"{exit?.Reason} {exit?.Detail}\n{where}");
     }
 
-    /// <summary>Runs the CPU an instruction at a time, keeping the last <paramref name="depth"/> addresses, until it halts with interrupts off.</summary>
-    private static MachineExit Step(VirtualMachineRuntime runtime, int depth, Queue<(ulong, ulong)> trail)
+    /// <summary>
+    /// Runs the CPU at full speed until POST code <c>from</c>, then an instruction at a time, keeping the last
+    /// <c>depth</c> addresses, until it halts or is stopped.
+    /// </summary>
+    private sealed class Tracer(VirtualMachineRuntime runtime, int depth, int from)
     {
-        var cpu = (VirtShell.Cpu.Interpreter.InterpreterCpu)runtime.Cpu;
-        while (true)
+        private readonly VirtShell.Cpu.Interpreter.InterpreterCpu _cpu = (VirtShell.Cpu.Interpreter.InterpreterCpu)runtime.Cpu;
+        private readonly Queue<(ulong CsBase, ulong Eip)> _trail = new();
+        private volatile bool _stepping = from == 0, _stopped;
+
+        public string Trail { get { lock (_trail) return string.Join(" ", _trail.Select(t => $"{t.CsBase + t.Eip:x}")); } }
+
+        public void PostCode(int code)
         {
-            lock (trail)
+            if (_stepping || code < from) return;
+            _stepping = true;
+            _cpu.RequestExit();
+        }
+
+        public void Stop()
+        {
+            _stopped = true;
+            _cpu.RequestExit();
+        }
+
+        public MachineExit Run()
+        {
+            while (!_stopped)
             {
-                trail.Enqueue(cpu.NextInstruction);
-                if (trail.Count > depth) trail.Dequeue();
+                var exit = _stepping ? Step() : _cpu.Run();
+                if (exit is { Reason: not CpuExitReason.ExitRequested }) return new MachineExit(ExitReason.StoppedByUser, Detail: $"{exit.Reason} {exit.Detail}");
             }
-            var exit = cpu.StepInstruction();
-            if (exit is null) continue;
-            return new MachineExit(ExitReason.StoppedByUser, Detail: $"{exit.Reason} {exit.Detail}");
+            return new MachineExit(ExitReason.StoppedByUser, Detail: "no progress");
+        }
+
+        private CpuExit? Step()
+        {
+            lock (_trail)
+            {
+                // A jump to itself (the error routine's ring-3 spin) would push everything else out.
+                var next = _cpu.NextInstruction;
+                if (_trail.Count > 0 && _trail.Last() == next) return _cpu.StepInstruction();
+                _trail.Enqueue(next);
+                if (_trail.Count > depth) _trail.Dequeue();
+            }
+            return _cpu.StepInstruction();
         }
     }
 

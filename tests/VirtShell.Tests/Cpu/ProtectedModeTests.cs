@@ -128,6 +128,38 @@ public sealed class ProtectedModeTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Enter_faults_on_its_final_stack_pointer_before_changing_a_register()
+    {
+        using var m = new TestMachine();
+        const uint dir = 0x30000, table0 = 0x31000, table1 = 0x32000;
+        var identity = new byte[4096];
+        for (uint i = 0; i < 1023; i++) BitConverter.GetBytes(i * 4096 | 3).CopyTo(identity, i * 4);   // 3FF000h absent
+        m.Memory.Write(table0, identity);
+        m.Memory.Write(table1, BitConverter.GetBytes(0x50000u | 3));          // 400000h -> 50000h
+        m.Memory.Write(dir, BitConverter.GetBytes(table0 | 3).Concat(BitConverter.GetBytes(table1 | 3)).ToArray());
+        m.Memory.Write(Idt + 14 * 8, BitConverter.GetBytes((Handler & 0xFFFF) | (0x08UL << 16) | (0x8EUL << 40) | ((ulong)(Handler >> 16) << 48)));
+        LoadProtectedModeProgram(m, a =>
+        {
+            a.mov(eax, dir);
+            a.mov(cr3, eax);
+            a.mov(eax, cr0);
+            a.or(eax, unchecked((int)0x80000000));
+            a.mov(cr0, eax);
+            a.mov(esp, 0x400100);
+            a.mov(ebp, 0x1234);
+            a.enter(0x200, 0);                      // pushes EBP at 4000FCh, then the frame reaches 3FFEFCh: #PF
+            a.hlt();
+        }, a => { a.pop(edx); a.mov(ecx, cr2); a.hlt(); });
+        var exit = m.Cpu.Run();
+        Assert.True(exit.Reason == CpuExitReason.Halted, $"{exit.Reason}: {exit.Detail}");
+        var s = m.Cpu.GetState();
+        Assert.Equal(0x3FFEFCUL, s.Rcx);
+        Assert.Equal(2UL, s.Rdx);                    // not present, write, supervisor
+        Assert.Equal(0x1234UL, s.Rbp);
+        Assert.Equal(0x400100UL - 12, s.Rsp);        // the fault frame sits on the untouched ESP
+    }
+
+    [Fact]
     public void Ring_3_code_enters_ring_0_through_the_tss_stack_and_returns()
     {
         using var m = new TestMachine();
