@@ -8,7 +8,7 @@
     Test         every xunit and Pester test; ends with one line "N passed, N failed, N skipped"
     Demo         boots machine-defs/hello-emulated.js and shows its console
     Bench        the benchmarks in scripts/bench/, side by side with their anchors; JSON in out/bench/
-    Conformance  the SingleStepTests CPU suites (-DataPath overrides the data folder)
+    Conformance  the SingleStepTests CPU suites (-DataPath overrides the data folder) and test386 as firmware
     Pester       installs Pester 5.7.1 into your PowerShell module folder, for testing your own machines
     Clean        removes out/ and every bin/ and obj/
 #>
@@ -55,12 +55,20 @@ function Build-Guests {
 }
 
 # The Debian guests the default tests boot (an i386 kernel and initramfs), made once; without them those tests skip.
+# The Debian kernels and busybox initramfs images the emulated model's Linux boot tests run (linux-emulated*.js).
 function Get-LinuxGuests {
     $linux = Join-Path $Out 'linux'
-    try {
-        if (-not (Test-Path (Join-Path $linux 'bzImage-686'))) { & (Join-Path $Root 'scripts/linux/Get-DebianKernel.ps1') -Flavour 686 | Out-Null }
-        if (-not (Test-Path (Join-Path $linux 'initramfs-i386.cpio'))) { & (Join-Path $Root 'scripts/linux/New-BusyboxInitramfs.ps1') -Architecture i386 -NoCompression | Out-Null }
-    } catch { Write-Warning "the i386 Linux guest could not be made, so its boot test skips: $_" }
+    $scripts = Join-Path $Root 'scripts/linux'
+    $guests = @(
+        @{ Name = 'i386'; Kernel = 'bzImage-686'; Initramfs = 'initramfs-i386.cpio'; Flavour = '686'; Arguments = @{ Architecture = 'i386'; NoCompression = $true } }
+        @{ Name = 'amd64'; Kernel = 'vmlinux'; Initramfs = 'initramfs.cpio.gz'; Flavour = 'amd64'; Arguments = @{} }
+    )
+    foreach ($guest in $guests) {
+        try {
+            if (-not (Test-Path (Join-Path $linux $guest.Kernel))) { & (Join-Path $scripts 'Get-DebianKernel.ps1') -Flavour $guest.Flavour | Out-Null }
+            if (-not (Test-Path (Join-Path $linux $guest.Initramfs))) { $a = $guest.Arguments; & (Join-Path $scripts 'New-BusyboxInitramfs.ps1') @a | Out-Null }
+        } catch { Write-Warning "the $($guest.Name) Linux guest could not be made, so its boot test skips: $_" }
+    }
 }
 
 function Invoke-Test {

@@ -1,9 +1,12 @@
-# Debian's i386 kernel booting to its busybox shell on the emulated model (machine-defs/linux-emulated-i386.js), next
-# to qemu-system-i386 -machine isapc -cpu pentium2 (TCG) on the same bzImage, initramfs and command line. Each run is
-# timed to the line /init prints just before the prompt ("virtshell-init: shell on"), in wall-clock seconds and in CPU
-# seconds (user + system: of this process for VirtShell, of the QEMU child for QEMU), since on a host shared with
-# other work a subject waiting for a CPU loses wall-clock time but not CPU time. Subjects alternate, Repetitions
-# rounds; rows give the median seconds and the ratios of medians. The issue's target is a ratio of at most 2.
+# Debian's kernels booting to their busybox shell on the emulated model, next to QEMU TCG on the same kernel,
+# initramfs and command line: i386 (machine-defs/linux-emulated-i386.js, the 686 bzImage) against
+# qemu-system-i386 -machine isapc -cpu pentium2, and amd64 (machine-defs/linux-emulated.js) against
+# qemu-system-x86_64. For amd64 we start the kernel's vmlinux at its 64-bit entry while QEMU, which cannot load an
+# ELF64 kernel, boots the bzImage it came from and so also decompresses it: the rows say so. Each run is timed to the
+# line /init prints just before the prompt ("virtshell-init: shell on"), in wall-clock seconds and in CPU seconds
+# (user + system: of this process for VirtShell, of the QEMU child for QEMU), since on a host shared with other work
+# a subject waiting for a CPU loses wall-clock time but not CPU time. Subjects alternate, Repetitions rounds; rows
+# give the median seconds and the ratios of medians. The issue's target is a ratio of at most 2.
 param(
     [Parameter(Mandatory)] [string] $ModulePath,
     [Parameter(Mandatory)] [string] $OutDirectory,
@@ -13,21 +16,33 @@ param(
 $ErrorActionPreference = 'Stop'
 . (Join-Path $PSScriptRoot 'BenchCommon.ps1')
 
-$definition = (Resolve-Path (Join-Path $PSScriptRoot '../../machine-defs/linux-emulated-i386.js')).Path
-$linux = Join-Path $PSScriptRoot '../../out/linux'
-$kernel = Join-Path $linux 'bzImage-686'
-$initramfs = Join-Path $linux 'initramfs-i386.cpio'
-$commandLine = 'console=ttyS0 acpi=off'   # as in the definition; isapc has no APIC, so QEMU's kernel takes the 8259 path
+$root = Join-Path $PSScriptRoot '../..'
+$linux = Join-Path $root 'out/linux'
 $shellLine = 'virtshell-init: shell on'
-$benchmark = 'linux-i386-boot'
-
-if (-not (Test-Path $kernel)) { & (Join-Path $PSScriptRoot '../linux/Get-DebianKernel.ps1') -Flavour 686 | Out-Null }
-if (-not (Test-Path $initramfs)) { & (Join-Path $PSScriptRoot '../linux/New-BusyboxInitramfs.ps1') -Architecture i386 -NoCompression | Out-Null }
-$version = (Get-Item $kernel).Target -replace '^.*vmlinuz-', ''
+$guests = @(
+    [pscustomobject]@{
+        Benchmark = 'linux-i386-boot'; Definition = 'linux-emulated-i386.js'; Kernel = 'bzImage-686'; Initramfs = 'initramfs-i386.cpio'
+        Qemu = 'qemu-system-i386'; QemuMachine = @('-machine', 'isapc', '-cpu', 'pentium2'); Anchor = 'QEMU TCG isapc pentium2'
+        KernelNote = ''
+        Make = { & "$root/scripts/linux/Get-DebianKernel.ps1" -Flavour 686 | Out-Null; & "$root/scripts/linux/New-BusyboxInitramfs.ps1" -Architecture i386 -NoCompression | Out-Null }
+    }
+    [pscustomobject]@{
+        Benchmark = 'linux-amd64-boot'; Definition = 'linux-emulated.js'; Kernel = 'bzImage'; Initramfs = 'initramfs.cpio.gz'
+        Qemu = 'qemu-system-x86_64'; QemuMachine = @(); Anchor = 'QEMU TCG x86_64'
+        KernelNote = '; VirtShell starts the vmlinux, QEMU boots and decompresses the bzImage'
+        Make = { & "$root/scripts/linux/Get-DebianKernel.ps1" -Flavour amd64 | Out-Null; & "$root/scripts/linux/New-BusyboxInitramfs.ps1" | Out-Null }
+    }
+)
 $work = Enter-BenchWork $OutDirectory 'linux' $ModulePath
 
-function Invoke-VirtShellBoot {
-    $vm = New-VirtMachine -Definition $definition -Name "bench-$PID-$([guid]::NewGuid().ToString('N').Substring(0, 8))"
+# The command line both subjects get: the definition's own.
+function Get-CommandLine([string] $Definition) {
+    if ((Get-Content $Definition -Raw) -notmatch "cmdline:\s*'([^']*)'") { throw "$Definition has no cmdline: '...' line" }
+    $Matches[1]
+}
+
+function Invoke-VirtShellBoot($guest) {
+    $vm = New-VirtMachine -Definition $guest.DefinitionPath -Name "bench-$PID-$([guid]::NewGuid().ToString('N').Substring(0, 8))"
     try {
         $c0 = Get-CpuSeconds
         $watch = [Diagnostics.Stopwatch]::StartNew()
@@ -47,10 +62,12 @@ function Invoke-VirtShellBoot {
     }
 }
 
-function Invoke-QemuBoot {
-    $info = [Diagnostics.ProcessStartInfo]::new('qemu-system-i386')
-    foreach ($a in '-machine', 'isapc', '-cpu', 'pentium2', '-m', '256', '-display', 'none', '-monitor', 'none',
-        '-serial', 'stdio', '-kernel', $kernel, '-initrd', $initramfs, '-append', $commandLine) { $info.ArgumentList.Add($a) }
+function Invoke-QemuBoot($guest) {
+    $info = [Diagnostics.ProcessStartInfo]::new($guest.Qemu)
+    foreach ($a in @($guest.QemuMachine) + @('-m', '256', '-display', 'none', '-monitor', 'none', '-serial', 'stdio',
+            '-kernel', (Join-Path $linux $guest.Kernel), '-initrd', (Join-Path $linux $guest.Initramfs), '-append', $guest.CommandLine)) {
+        $info.ArgumentList.Add($a)
+    }
     $info.RedirectStandardOutput = $true
     $info.RedirectStandardInput = $true
     $watch = [Diagnostics.Stopwatch]::StartNew()
@@ -73,37 +90,45 @@ function Invoke-QemuBoot {
     }
 }
 
-$runners = [ordered]@{ 'VirtShell emulated' = { Invoke-VirtShellBoot }; 'QEMU TCG isapc pentium2' = { Invoke-QemuBoot } }
-$samples = @{}
-$failures = @{}
-foreach ($subject in $runners.Keys) { $samples[$subject] = [Collections.Generic.List[object]]::new() }
-if (-not (Get-Command qemu-system-i386 -ErrorAction Ignore)) { $failures['QEMU TCG isapc pentium2'] = 'not installed (build.ps1 -Task Bootstrap)' }
-for ($round = 0; $round -lt $Repetitions; $round++) {
-    $order = @($runners.Keys)
-    if ($round % 2) { [array]::Reverse($order) }
-    foreach ($subject in $order) {
-        if ($failures[$subject]) { continue }
-        try { $samples[$subject].Add((& $runners[$subject])) }
-        catch { $failures[$subject] = "failed: $($_.Exception.Message -replace '\s+', ' ')" }
-    }
-}
-
 function Get-Median([double[]] $Values) {
     $sorted = @($Values | Sort-Object)
     if ($sorted.Count % 2) { $sorted[[int][math]::Floor($sorted.Count / 2)] } else { ($sorted[$sorted.Count / 2 - 1] + $sorted[$sorted.Count / 2]) / 2 }
 }
 
-$medians = @{}
-$rows = @(foreach ($subject in $runners.Keys) {
-    if ($failures[$subject]) { New-BenchRow $benchmark $subject 0 's' $failures[$subject]; continue }
-    $wall = Get-Median @($samples[$subject].Seconds)
-    $cpu = Get-Median @($samples[$subject].Cpu)
-    $medians[$subject] = [pscustomobject]@{ Wall = $wall; Cpu = $cpu }
-    New-BenchRow $benchmark $subject $wall 's' ("Linux $version to the shell; {0:N1} CPU s; runs {1}" -f $cpu, (($samples[$subject].Seconds | ForEach-Object { '{0:N1}' -f $_ }) -join ' '))
-})
-$ours = $medians['VirtShell emulated']; $qemu = $medians['QEMU TCG isapc pentium2']
-if ($ours -and $qemu) {
-    $rows += New-BenchRow $benchmark 'VirtShell / QEMU TCG' ($ours.Wall / $qemu.Wall) 'ratio' 'wall-clock; the target is at most 2'
-    $rows += New-BenchRow $benchmark 'VirtShell / QEMU TCG (CPU time)' ($ours.Cpu / $qemu.Cpu) 'ratio' 'user + system seconds'
+$rows = foreach ($guest in $guests) {
+    $guest | Add-Member DefinitionPath (Resolve-Path (Join-Path $root "machine-defs/$($guest.Definition)")).Path
+    $guest | Add-Member CommandLine (Get-CommandLine $guest.DefinitionPath)
+    $ours = 'VirtShell emulated'
+    $runners = [ordered]@{ $ours = { Invoke-VirtShellBoot $guest }; $guest.Anchor = { Invoke-QemuBoot $guest } }
+    $samples = @{}
+    $failures = @{}
+    foreach ($subject in $runners.Keys) { $samples[$subject] = [Collections.Generic.List[object]]::new() }
+    if (-not ((Test-Path (Join-Path $linux $guest.Kernel)) -and (Test-Path (Join-Path $linux $guest.Initramfs)))) {
+        try { & $guest.Make } catch { foreach ($subject in $runners.Keys) { $failures[$subject] = "no guest: $($_.Exception.Message)" } }
+    }
+    if (-not (Get-Command $guest.Qemu -ErrorAction Ignore)) { $failures[$guest.Anchor] = 'not installed (build.ps1 -Task Bootstrap)' }
+    $version = (Get-Item (Join-Path $linux $guest.Kernel) -ErrorAction Ignore).Target -replace '^.*vmlinuz-', ''
+    for ($round = 0; $round -lt $Repetitions; $round++) {
+        $order = @($runners.Keys)
+        if ($round % 2) { [array]::Reverse($order) }
+        foreach ($subject in $order) {
+            if ($failures[$subject]) { continue }
+            try { $samples[$subject].Add((& $runners[$subject])) }
+            catch { $failures[$subject] = "failed: $($_.Exception.Message -replace '\s+', ' ')" }
+        }
+    }
+    $medians = @{}
+    foreach ($subject in $runners.Keys) {
+        if ($failures[$subject]) { New-BenchRow $guest.Benchmark $subject 0 's' $failures[$subject]; continue }
+        $wall = Get-Median @($samples[$subject].Seconds)
+        $cpu = Get-Median @($samples[$subject].Cpu)
+        $medians[$subject] = [pscustomobject]@{ Wall = $wall; Cpu = $cpu }
+        New-BenchRow $guest.Benchmark $subject $wall 's' ("Linux $version to the shell; {0:N1} CPU s; runs {1}{2}" -f $cpu, (($samples[$subject].Seconds | ForEach-Object { '{0:N1}' -f $_ }) -join ' '), $guest.KernelNote)
+    }
+    $mine = $medians[$ours]; $anchor = $medians[$guest.Anchor]
+    if ($mine -and $anchor) {
+        New-BenchRow $guest.Benchmark 'VirtShell / QEMU TCG' ($mine.Wall / $anchor.Wall) 'ratio' 'wall-clock; the target is at most 2'
+        New-BenchRow $guest.Benchmark 'VirtShell / QEMU TCG (CPU time)' ($mine.Cpu / $anchor.Cpu) 'ratio' 'user + system seconds'
+    }
 }
-Save-BenchRows (Join-Path $OutDirectory 'linux.json') $rows
+Save-BenchRows (Join-Path $OutDirectory 'linux.json') @($rows)
