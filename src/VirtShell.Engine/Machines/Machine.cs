@@ -202,12 +202,22 @@ public sealed class Machine
     /// </summary>
     public bool Stop(bool turnOff, TimeSpan timeout)
     {
-        IMachineRuntime runtime;
+        IMachineRuntime? runtime;
         lock (_lock)
         {
             if (_record.State is MachineState.Stopped or MachineState.Crashed or MachineState.Created) return false;
-            runtime = _runtime ?? throw new MachineStateException($"machine '{Name}' runs in process {_record.OwnerProcessId}, not this one");
-            SetState(MachineState.Stopping);
+            runtime = _runtime;
+            if (runtime == null && _record.OwnerProcessId != Environment.ProcessId)
+                throw new MachineStateException($"machine '{Name}' runs in process {_record.OwnerProcessId}, not this one");
+            if (runtime != null) SetState(MachineState.Stopping);
+        }
+        // This process's run has ended already (a hook or the guest stopped it) and is releasing its runtime: that
+        // end stands, and the caller waits for it.
+        if (runtime == null)
+        {
+            if (!WaitFor([MachineState.Stopped, MachineState.Crashed], timeout))
+                throw new MachineStateException($"machine '{Name}' did not stop within {timeout.TotalSeconds:0.#} s");
+            return false;
         }
         runtime.Resume();
         bool asked = !turnOff && runtime.RequestShutdown();

@@ -22,7 +22,15 @@ public class MachineLifecycleTests
         public void Resume() => Paused = false;
         public GuestMemory? Memory => null;
         public MachineCounters Measure() => new() { Instructions = 1 };
-        public void Dispose() => _stopped.Dispose();
+        /// <summary>When set, Dispose signals <see cref="Disposing"/> and waits for it: a runtime slow to release.</summary>
+        public ManualResetEventSlim? ReleaseGate;
+        public readonly ManualResetEventSlim Disposing = new();
+        public void Dispose()
+        {
+            Disposing.Set();
+            ReleaseGate?.Wait();
+            _stopped.Dispose();
+        }
     }
 
     private sealed class LoopModel : IMachineModel
@@ -62,6 +70,25 @@ public class MachineLifecycleTests
     }
 
     private static readonly TimeSpan Second = TimeSpan.FromSeconds(10);
+
+    [Fact]
+    public void Stop_while_a_run_that_ended_by_itself_releases_its_runtime_waits_for_that_end()
+    {
+        var (host, model, def) = NewHost();
+        var vm = host.Create(def, "ending");
+        vm.Start();
+        var runtime = model.Last!;
+        runtime.ReleaseGate = new ManualResetEventSlim();
+        runtime.Services.PowerOff(new MachineExit(ExitReason.GuestPowerOff, 7));
+        Assert.True(runtime.Disposing.Wait(Second));
+        var stop = Task.Run(() => vm.Stop(turnOff: true, Second));
+        Thread.Sleep(100);
+        runtime.ReleaseGate.Set();
+        Assert.False(stop.Result);
+        Assert.Equal(MachineState.Stopped, vm.State);
+        Assert.Equal(ExitReason.GuestPowerOff, vm.LastExit!.Reason);
+        Assert.Equal(7, vm.LastExit.Status);
+    }
 
     [Fact]
     public void Start_run_and_power_off_record_the_exit()

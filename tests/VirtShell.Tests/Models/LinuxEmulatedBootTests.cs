@@ -24,11 +24,14 @@ public class LinuxEmulatedBootTests(ITestOutputHelper output)
         }
     }
 
-    /// <summary>What the kernel finds of the PC: the board's devices and the APICs, with no command-line switch to avoid them.</summary>
+    /// <summary>
+    /// What the kernel finds of the PC: the board's devices and the APICs, with no command-line switch to avoid them.
+    /// Not the TSC calibration: Linux rejects it when one read of port 0x61 takes ten times another, which a host
+    /// busy with other work causes often enough to make a test of it fail by chance (the transcript shows it).
+    /// </summary>
     private static readonly (string, Regex)[] FoundDevices =
     [
         ("the RTC's time", new Regex(@"rtc_cmos rtc_cmos: setting system clock to \d{4}-\d\d-\d\d")),
-        ("a TSC calibrated against the PIT", new Regex(@"tsc: Detected [\d.]+ MHz processor")),
         ("the i8042", new Regex(@"serio: i8042 KBD port at 0x60,0x64 irq 1")),
         ("PCI", new Regex(@"PCI: Using configuration type 1 for base access")),
         ("the I/O APIC", new Regex(@"IOAPIC\[0\]: apic_id \d+, version \d+, address 0xfec00000")),
