@@ -131,3 +131,41 @@ export default machine({
         Receive-VirtConsole -Name split -Wait -Pattern '^half' -Timeout 20 | Should -Be 'half and the rest'
     }
 }
+
+Describe 'Console logs that were rotated or grew huge' {
+    BeforeEach {
+        if ($SkipReason) { Set-ItResult -Skipped -Because $SkipReason }
+        Get-VirtMachine | Remove-VirtMachine -Force -Confirm:$false
+    }
+
+    It 'reads across the rotated files by absolute offset, from the oldest kept' {
+        $log = Join-Path (New-VirtMachine -Definition $HelloDefinition -Name rotated).Directory 'console.log'
+        [IO.File]::WriteAllText("$log.1", "one`ntwo`n")
+        [IO.File]::WriteAllText($log, "three`nfour`n")
+        [IO.File]::WriteAllText("$log.offset", '100') # console.log starts at 100, console.log.1 at 92
+        Receive-VirtConsole -Name rotated -Pattern '^three$' | Should -Be @('one', 'two', 'three')
+        Receive-VirtConsole -Name rotated | Should -Be @('four')
+        Receive-VirtConsole -Name rotated -FromStart | Should -Be @('one', 'two', 'three', 'four')
+    }
+
+    It 'streams a 3 GiB log in bounded memory: -Pattern searches it, then reads it again to hand the lines out' {
+        $log = Join-Path (New-VirtMachine -Definition $HelloDefinition -Name huge).Directory 'console.log'
+        $file = [IO.File]::Create($log)
+        try {
+            $file.SetLength(3GB) # sparse: quick to make, read back as zeros
+            $file.Position = 3GB
+            $file.Write([Text.Encoding]::ASCII.GetBytes("the end`n"))
+        }
+        finally { $file.Dispose() }
+        $self = [Diagnostics.Process]::GetCurrentProcess()
+        $peakBefore = $self.PeakWorkingSet64
+
+        $lines = 0
+        $last = Receive-VirtConsole -Name huge -FromStart -Pattern '^the end$' | ForEach-Object { $lines++; $_ } | Select-Object -Last 1
+        $last | Should -Be 'the end'
+        $lines | Should -Be 3073 -Because 'the 3 GiB of zeros, which hold no line end, come out a 1 MiB chunk at a time'
+
+        $self.Refresh()
+        ($self.PeakWorkingSet64 - $peakBefore) / 1MB | Should -BeLessThan 512 -Because 'the log is read a chunk at a time'
+    }
+}

@@ -83,13 +83,21 @@ public sealed class ReceiveVirtConsoleCommand : MachineCmdlet
         bool delivered = false;
         long newest = at.Offset;
         var sinceOutput = System.Diagnostics.Stopwatch.StartNew();
+        var buffer = new byte[ConsoleReader.Chunk];
+        bool running = false, refresh = true;
         while (true)
         {
-            // Whether it still runs is read before the output, so output written just before it stopped is seen.
-            machine = MachineWatch.Refresh(Session.Host, machine);
-            bool running = MachineWatch.IsRunning(machine);
+            // Whether it still runs is read before the output, so output written just before it stopped is seen; not
+            // again for each chunk of a long log, where it costs more than the read.
+            if (refresh)
+            {
+                machine = MachineWatch.Refresh(Session.Host, machine);
+                running = MachineWatch.IsRunning(machine);
+            }
+            refresh = false;
             long offset = at.Offset;
-            var (bytes, more) = ConsoleReader.ReadFrom(machine, ref offset);
+            var (read, more) = ConsoleReader.ReadFrom(machine, ref offset, buffer);
+            var bytes = read.Span;
             long start = offset - bytes.Length; // the reader moves an offset older than the oldest file kept forward
             if (offset > newest)
             {
@@ -125,6 +133,7 @@ public sealed class ReceiveVirtConsoleCommand : MachineCmdlet
                     return;
                 }
                 Interrupted.WaitHandle.WaitOne(BurstDelay);
+                refresh = true;
                 continue;
             }
             else
@@ -136,7 +145,7 @@ public sealed class ReceiveVirtConsoleCommand : MachineCmdlet
                 {
                     seen.Add(passed);
                     at = next;
-                    lines = new ConsoleLines(bytes.AsSpan((int)(next.Offset - start)), next.MidLine);
+                    lines = new ConsoleLines(bytes[(int)(next.Offset - start)..], next.MidLine);
                 }
                 if (more) continue;
             }
@@ -161,6 +170,7 @@ public sealed class ReceiveVirtConsoleCommand : MachineCmdlet
             ConsoleReader.WaitForOutput(machine, offset, deadline.NextSlice, Interrupted);
             // A guest prints a byte at a time: let the rest of a burst arrive before looking at all of it again.
             Interrupted.WaitHandle.WaitOne(BurstDelay);
+            refresh = true;
         }
     }
 
@@ -177,13 +187,14 @@ public sealed class ReceiveVirtConsoleCommand : MachineCmdlet
     /// <summary>Reads the lines from <paramref name="from"/> to <paramref name="until"/> again, a chunk at a time, and hands them out.</summary>
     private void DeliverBetween(Machine machine, ConsoleCursor from, long until)
     {
+        var buffer = new byte[ConsoleReader.Chunk];
         for (var at = from; at.Offset < until;)
         {
             long offset = at.Offset;
-            var (bytes, more) = ConsoleReader.ReadFrom(machine, ref offset);
+            var (bytes, more) = ConsoleReader.ReadFrom(machine, ref offset, buffer);
             long start = offset - bytes.Length;
             int length = (int)Math.Clamp(until - start, 0, bytes.Length);
-            if (Take(new ConsoleLines(bytes.AsSpan(0, length), at.MidLine), start, cut: more || length < bytes.Length) is not (var lines, var next)) return;
+            if (Take(new ConsoleLines(bytes.Span[..length], at.MidLine), start, cut: more || length < bytes.Length) is not (var lines, var next)) return;
             foreach (var line in lines) WriteObject(line);
             at = next;
         }
@@ -202,7 +213,7 @@ public sealed class ReceiveVirtConsoleCommand : MachineCmdlet
         {
             foreach (var line in lines)
             {
-                _tail = Count == 0 ? line : _tail + "\n" + line;
+                _tail = line.Length >= Shown ? line[^Shown..] : Count == 0 ? line : _tail + "\n" + line;
                 if (_tail.Length > Shown) _tail = _tail[^Shown..];
                 _characters += line.Length + (Count == 0 ? 0 : 1);
                 Count++;

@@ -13,20 +13,21 @@ namespace VirtShell.PowerShell.Session;
 /// </summary>
 internal static class ConsoleReader
 {
-    /// <summary>The most read from the log at once.</summary>
+    /// <summary>The most read from the log at once: the size of the buffer a reader passes.</summary>
     public const int Chunk = 1 << 20;
 
     /// <summary>
-    /// The bytes from <paramref name="offset"/> on, at most a chunk from the log (plus the live channel's unflushed
-    /// tail when the log is read to its end); moves the offset past them. <c>More</c>: the log has more to read now.
+    /// The bytes from <paramref name="offset"/> on: what fits in <paramref name="buffer"/> from the log, plus the live
+    /// channel's unflushed tail when the log is read to its end; moves the offset past them. <c>More</c>: the log has
+    /// more to read now.
     /// </summary>
-    public static (byte[] Bytes, bool More) ReadFrom(Machine machine, ref long offset)
+    public static (ReadOnlyMemory<byte> Bytes, bool More) ReadFrom(Machine machine, ref long offset, byte[] buffer)
     {
-        var buffer = new byte[Chunk];
         int read = ConsoleLog.Read(machine.ConsoleLogPath, ref offset, buffer);
-        if (read == Chunk) return (buffer, true);
-        if (!machine.IsLocal || machine.Console is not { } live || live.Position <= offset) return (buffer[..read], false);
-        return ([.. buffer.AsSpan(0, read), .. live.ReadFrom(ref offset)], false);
+        if (read == buffer.Length) return (buffer, true);
+        if (!machine.IsLocal || machine.Console is not { } live || live.Position <= offset) return (buffer.AsMemory(0, read), false);
+        byte[] withTail = [.. buffer.AsSpan(0, read), .. live.ReadFrom(ref offset)];
+        return (withTail, false);
     }
 
     /// <summary>Waits for output past <paramref name="offset"/> for at most <paramref name="slice"/>.</summary>
