@@ -169,3 +169,40 @@ Describe 'Console logs that were rotated or grew huge' {
         ($self.PeakWorkingSet64 - $peakBefore) / 1MB | Should -BeLessThan 512 -Because 'the log is read a chunk at a time'
     }
 }
+
+Describe 'A guest that prints without pause' {
+    BeforeAll {
+        $container = Get-VirtModel -Name container
+        $script:ContainerSkip = if (-not $container.Available) { "model 'container' is not available here: $($container.Reason)" }
+    }
+    BeforeEach { if ($ContainerSkip) { Set-ItResult -Skipped -Because $ContainerSkip } }
+    AfterEach { Get-VirtMachine -Name chatty* | Remove-VirtMachine -Force -Confirm:$false }
+
+    It 'keeps console.log within maxSize x maxFiles, and drops and counts what passes the rate limit' {
+        $definition = Join-Path $TestDrive 'chatty.js'
+        @"
+import { machine } from 'virtshell';
+export default machine({
+  name: 'chatty', model: 'container', memory: '32M',
+  console: { maxSize: '64K', maxFiles: 2, rate: '256K' },
+  container: { rootfs: { busybox: true }, process: { args: ['/bin/sh', '-c', 'yes'] } },
+});
+"@ | Set-Content -LiteralPath $definition
+        $machine = New-VirtMachine -Definition $definition
+        Start-VirtMachine -Name chatty
+        $deadline = [datetime]::UtcNow.AddSeconds(20)
+        while ((Measure-VirtMachine -Name chatty).ConsoleBytesDropped -eq 0 -and [datetime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 50 }
+        $measured = Measure-VirtMachine -Name chatty
+        Stop-VirtMachine -Name chatty -TurnOff
+
+        $measured.ConsoleBytesDropped | Should -BeGreaterThan 0 -Because 'yes prints far faster than 256 KiB/s'
+        $measured.ConsoleBytesOut | Should -BeGreaterOrEqual 256KB -Because 'the burst passes'
+        $logs = @(Get-ChildItem -LiteralPath $machine.Directory -Filter 'console.log*' | Where-Object Name -NotLike '*.offset')
+        $logs.Name | Sort-Object | Should -Be @('console.log', 'console.log.1')
+        foreach ($log in $logs) { $log.Length | Should -BeLessOrEqual 64KB }
+        $lines = @(Receive-VirtConsole -Name chatty -FromStart)
+        $lines.Count | Should -BeGreaterThan 10000
+        # Dropping cuts where the bucket ran dry, so a line may join the next ('yy'), but nothing else gets in.
+        $lines | Where-Object { $_ -notmatch '^y+$' } | Should -BeNullOrEmpty
+    }
+}
