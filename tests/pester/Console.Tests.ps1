@@ -131,3 +131,78 @@ export default machine({
         Receive-VirtConsole -Name split -Wait -Pattern '^half' -Timeout 20 | Should -Be 'half and the rest'
     }
 }
+
+Describe 'Console logs that were rotated or grew huge' {
+    BeforeEach {
+        if ($SkipReason) { Set-ItResult -Skipped -Because $SkipReason }
+        Get-VirtMachine | Remove-VirtMachine -Force -Confirm:$false
+    }
+
+    It 'reads across the rotated files by absolute offset, from the oldest kept' {
+        $log = Join-Path (New-VirtMachine -Definition $HelloDefinition -Name rotated).Directory 'console.log'
+        [IO.File]::WriteAllText("$log.1", "one`ntwo`n")
+        [IO.File]::WriteAllText($log, "three`nfour`n")
+        [IO.File]::WriteAllText("$log.offset", '100') # console.log starts at 100, console.log.1 at 92
+        Receive-VirtConsole -Name rotated -Pattern '^three$' | Should -Be @('one', 'two', 'three')
+        Receive-VirtConsole -Name rotated | Should -Be @('four')
+        Receive-VirtConsole -Name rotated -FromStart | Should -Be @('one', 'two', 'three', 'four')
+    }
+
+    It 'streams a 3 GiB log in bounded memory: -Pattern searches it, then reads it again to hand the lines out' {
+        $log = Join-Path (New-VirtMachine -Definition $HelloDefinition -Name huge).Directory 'console.log'
+        $file = [IO.File]::Create($log)
+        try {
+            $file.SetLength(3GB) # sparse: quick to make, read back as zeros
+            $file.Position = 3GB
+            $file.Write([Text.Encoding]::ASCII.GetBytes("the end`n"))
+        }
+        finally { $file.Dispose() }
+        $self = [Diagnostics.Process]::GetCurrentProcess()
+        $peakBefore = $self.PeakWorkingSet64
+
+        $lines = 0
+        $last = Receive-VirtConsole -Name huge -FromStart -Pattern '^the end$' | ForEach-Object { $lines++; $_ } | Select-Object -Last 1
+        $last | Should -Be 'the end'
+        $lines | Should -Be 3073 -Because 'the 3 GiB of zeros, which hold no line end, come out a 1 MiB chunk at a time'
+
+        $self.Refresh()
+        ($self.PeakWorkingSet64 - $peakBefore) / 1MB | Should -BeLessThan 512 -Because 'the log is read a chunk at a time'
+    }
+}
+
+Describe 'A guest that prints without pause' {
+    BeforeAll {
+        $container = Get-VirtModel -Name container
+        $script:ContainerSkip = if (-not $container.Available) { "model 'container' is not available here: $($container.Reason)" }
+    }
+    BeforeEach { if ($ContainerSkip) { Set-ItResult -Skipped -Because $ContainerSkip } }
+    AfterEach { Get-VirtMachine -Name chatty* | Remove-VirtMachine -Force -Confirm:$false }
+
+    It 'keeps console.log within maxSize x maxFiles, and drops and counts what passes the rate limit' {
+        $definition = Join-Path $TestDrive 'chatty.js'
+        @"
+import { machine } from 'virtshell';
+export default machine({
+  name: 'chatty', model: 'container', memory: '32M',
+  console: { maxSize: '64K', maxFiles: 2, rate: '256K' },
+  container: { rootfs: { busybox: true }, process: { args: ['/bin/sh', '-c', 'yes'] } },
+});
+"@ | Set-Content -LiteralPath $definition
+        $machine = New-VirtMachine -Definition $definition
+        Start-VirtMachine -Name chatty
+        $deadline = [datetime]::UtcNow.AddSeconds(20)
+        while ((Measure-VirtMachine -Name chatty).ConsoleBytesDropped -eq 0 -and [datetime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 50 }
+        $measured = Measure-VirtMachine -Name chatty
+        Stop-VirtMachine -Name chatty -TurnOff
+
+        $measured.ConsoleBytesDropped | Should -BeGreaterThan 0 -Because 'yes prints far faster than 256 KiB/s'
+        $measured.ConsoleBytesOut | Should -BeGreaterOrEqual 256KB -Because 'the burst passes'
+        $logs = @(Get-ChildItem -LiteralPath $machine.Directory -Filter 'console.log*' | Where-Object Name -NotLike '*.offset')
+        $logs.Name | Sort-Object | Should -Be @('console.log', 'console.log.1')
+        foreach ($log in $logs) { $log.Length | Should -BeLessOrEqual 64KB }
+        $lines = @(Receive-VirtConsole -Name chatty -FromStart)
+        $lines.Count | Should -BeGreaterThan 10000
+        # Dropping cuts where the bucket ran dry, so a line may join the next ('yy'), but nothing else gets in.
+        $lines | Where-Object { $_ -notmatch '^y+$' } | Should -BeNullOrEmpty
+    }
+}

@@ -5,7 +5,7 @@ BeforeAll {
     $script:SkipReason = Get-HelloSkipReason
     $script:CounterNames = @(
         'Instructions', 'Exits', 'IoExits', 'MmioExits', 'HaltExits', 'CpuTime', 'HostMemoryBytes', 'GuestMemoryBytes',
-        'Processes', 'OomKills', 'ConsoleBytesOut', 'ConsoleBytesIn')
+        'Processes', 'OomKills', 'ConsoleBytesOut', 'ConsoleBytesIn', 'ConsoleBytesDropped')
 }
 AfterAll { Complete-VirtShellTest }
 
@@ -43,6 +43,7 @@ Describe 'Measure-VirtMachine' {
         $m.Processes | Should -BeNullOrEmpty
         $m.ConsoleBytesOut | Should -BeGreaterOrEqual ('Hello from VirtShell!'.Length + 'abc'.Length)
         $m.ConsoleBytesIn | Should -Be 4 -Because "'abc' and the carriage return"
+        $m.ConsoleBytesDropped | Should -Be 0 -Because 'the guest printed far less than the default rate limit'
         $m.CpuTime | Should -BeOfType [timespan]
         $m.CpuTime | Should -BeGreaterThan ([timespan]::Zero)
         $m.GuestMemoryBytes | Should -Be 1MB

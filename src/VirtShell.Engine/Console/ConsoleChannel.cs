@@ -3,9 +3,10 @@ using System.Text;
 namespace VirtShell.Engine.Console;
 
 /// <summary>
-/// The serial console of one machine. Output: every byte the guest sends is appended to console.log and kept in a
-/// bounded in-memory window that readers address by absolute offset (bytes since the machine was created, so a
-/// reader never sees a byte twice). Input: a queue the guest's UART drains.
+/// The serial console of one machine. Output: every byte the guest sends within its rate limit is appended to
+/// console.log (rotated, see <see cref="ConsoleLog"/>) and kept in a bounded in-memory window that readers address by
+/// absolute offset (bytes since the machine was created, so a reader never sees a byte twice); bytes past the rate
+/// limit are dropped and counted. Input: a queue the guest's UART drains.
 /// </summary>
 public sealed class ConsoleChannel : IDisposable
 {
@@ -15,19 +16,25 @@ public sealed class ConsoleChannel : IDisposable
     private readonly byte[] _window;
     private long _total;            // bytes ever written; _window holds the last min(_total - _start, capacity)
     private readonly long _start;   // what console.log held before this channel: on disk only, not in the window
-    private readonly FileStream? _log;
+    private readonly ConsoleLog? _log;
+    private readonly TokenBucket? _bucket;
+    private long _dropped;
     private readonly StringBuilder _line = new();
     private readonly Queue<byte> _input = new();
     private long _inputTotal;
 
     /// <param name="logPath">console.log to append to, or null for none.</param>
-    public ConsoleChannel(string? logPath, int capacity = 1 << 20)
+    /// <param name="limits">Rotation and rate limit; <see cref="ConsoleLimits.Default"/> when null.</param>
+    /// <param name="time">The clock the rate limit refills by (tests pass their own).</param>
+    public ConsoleChannel(string? logPath, int capacity = 1 << 20, ConsoleLimits? limits = null, TimeProvider? time = null)
     {
+        limits ??= ConsoleLimits.Default;
         _window = new byte[capacity];
+        if (limits.Rate > 0) _bucket = new TokenBucket(limits.Rate, limits.Burst, time ?? TimeProvider.System);
         if (logPath != null)
         {
-            _log = new FileStream(logPath, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
-            _total = _start = _log.Length;
+            _log = new ConsoleLog(logPath, limits);
+            _total = _start = _log.End;
         }
     }
 
@@ -36,6 +43,9 @@ public sealed class ConsoleChannel : IDisposable
 
     /// <summary>Bytes the guest wrote through this channel (this run; console.log may hold earlier runs too).</summary>
     public long BytesFromGuest { get { lock (_lock) return _total - _start; } }
+
+    /// <summary>Bytes the guest wrote past the rate limit, dropped (this run).</summary>
+    public long BytesDropped { get { lock (_lock) return _dropped; } }
 
     /// <summary>Bytes sent to the guest through this channel, read by it or still queued.</summary>
     public long BytesToGuest { get { lock (_lock) return _inputTotal; } }
@@ -59,6 +69,13 @@ public sealed class ConsoleChannel : IDisposable
         List<string>? lines = null;
         lock (_lock)
         {
+            if (_bucket != null)
+            {
+                int allowed = _bucket.Take(bytes.Length);
+                _dropped += bytes.Length - allowed;
+                bytes = bytes[..allowed];
+                if (bytes.IsEmpty) return;
+            }
             AppendToWindow(bytes);
             _log?.Write(bytes);
             int last = bytes.LastIndexOf((byte)'\n');

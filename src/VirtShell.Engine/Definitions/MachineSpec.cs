@@ -1,5 +1,6 @@
 using System.Text.Json.Serialization;
 using VirtShell.Engine.Buses;
+using VirtShell.Engine.Console;
 
 namespace VirtShell.Engine.Definitions;
 
@@ -17,6 +18,8 @@ public sealed record MachineSpec
     public required ulong MemoryBytes { get; init; }
     public IReadOnlyList<DeviceSpec> Devices { get; init; } = [];
     public BootSpec? Boot { get; init; }
+    /// <summary>console.log rotation and the guest output rate limit (the definition's <c>console</c> section).</summary>
+    public ConsoleLimits Console { get; init; } = ConsoleLimits.Default;
     /// <summary>
     /// Top-level sections of the definition the engine does not interpret itself, for the model that does (e.g.
     /// <c>container: {...}</c>), as plain values: long, double, bool, string, lists and string-keyed dictionaries.

@@ -74,6 +74,7 @@ public sealed class Machine
                 Uptime = Uptime,
                 ConsoleBytesOut = _runtime is null ? null : _console?.BytesFromGuest,
                 ConsoleBytesIn = _runtime is null ? null : _console?.BytesToGuest,
+                ConsoleBytesDropped = _runtime is null ? null : _console?.BytesDropped,
             };
         }
     }
@@ -113,7 +114,7 @@ public sealed class Machine
         try
         {
             model.Validate(definition.Spec);
-            console = new ConsoleChannel(ConsoleLogPath);
+            console = new ConsoleChannel(ConsoleLogPath, limits: definition.Spec.Console);
             var services = new MachineServices(console, exit => _runtime?.RequestStop(exit), Log);
             SetState(MachineState.Starting, r => r with
             {

@@ -59,9 +59,12 @@ public sealed record MachineMeasurement : MachineCounters
     public required MachineState State { get; init; }
     public required TimeSpan Uptime { get; init; }
 
-    /// <summary>Console bytes the guest wrote in this run.</summary>
+    /// <summary>Console bytes the guest wrote in this run and the console kept.</summary>
     public long? ConsoleBytesOut { get; init; }
 
     /// <summary>Console bytes sent to the guest in this run.</summary>
     public long? ConsoleBytesIn { get; init; }
+
+    /// <summary>Console bytes the guest wrote past its rate limit in this run, dropped (not in ConsoleBytesOut).</summary>
+    public long? ConsoleBytesDropped { get; init; }
 }

@@ -69,41 +69,85 @@ public sealed class ReceiveVirtConsoleCommand : MachineCmdlet
         }
     }
 
+    /// <summary>
+    /// Streams the output a chunk at a time, so a log of any size is read in bounded memory. Without -Pattern each
+    /// chunk's lines go out as they are read. With -Pattern a first pass looks for the match, keeping only a short
+    /// tail for error messages; a second pass then reads again from the cursor and hands out the lines up to it.
+    /// </summary>
     private void Receive(Machine machine, Deadline deadline, WaitProgress progress)
     {
         var from = FromStart ? default : Session.GetCursor(machine);
-        long offset = from.Offset;
-        var received = new List<byte>();
+        var at = from; // where the next read starts (with -Pattern: how far the search got)
+        var seen = new SeenLines();
         bool waiting = Wait || Timeout is not null;
+        bool delivered = false;
+        long newest = at.Offset;
         var sinceOutput = System.Diagnostics.Stopwatch.StartNew();
+        var buffer = new byte[ConsoleReader.Chunk];
+        bool running = false, refresh = true;
         while (true)
         {
-            // Whether it still runs is read before the output, so output written just before it stopped is seen.
-            machine = MachineWatch.Refresh(Session.Host, machine);
-            bool running = MachineWatch.IsRunning(machine);
-            int before = received.Count;
-            received.AddRange(ConsoleReader.ReadFrom(machine, ref offset));
-            var lines = new ConsoleLines(received.ToArray(), from.MidLine);
+            // Whether it still runs is read before the output, so output written just before it stopped is seen; not
+            // again for each chunk of a long log, where it costs more than the read.
+            if (refresh)
+            {
+                machine = MachineWatch.Refresh(Session.Host, machine);
+                running = MachineWatch.IsRunning(machine);
+            }
+            refresh = false;
+            long offset = at.Offset;
+            var (read, more) = ConsoleReader.ReadFrom(machine, ref offset, buffer);
+            var bytes = read.Span;
+            long start = offset - bytes.Length; // the reader moves an offset older than the oldest file kept forward
+            if (offset > newest)
+            {
+                newest = offset;
+                sinceOutput.Restart();
+            }
+            var lines = new ConsoleLines(bytes, at.MidLine);
 
-            if (_pattern is not null && lines.UpToMatch(_pattern) is (var matched, var matchEnd, var matchMidLine))
+            if (_pattern is null)
+            {
+                if (Take(lines, start, cut: more) is (var taken, var next))
+                {
+                    Session.SetCursor(machine, next);
+                    foreach (var line in taken) WriteObject(line);
+                    at = next;
+                    delivered = true;
+                    continue;
+                }
+                if (delivered) return;
+            }
+            // The partial line at the end of a chunk cut short is not whole yet: it can match only in the next chunk.
+            else if (lines.UpToMatch(_pattern) is (var matched, var matchEnd, var matchMidLine) && !(more && matchMidLine))
             {
                 // A prompt is a line without its line end, so a partial line may match; but while bytes keep coming
                 // it may be a line half printed ("Hel" of "Hello"), so it counts once the output has been quiet a while.
-                if (received.Count > before) sinceOutput.Restart();
                 bool settled = !matchMidLine || sinceOutput.Elapsed >= PartialLineQuiet || !running || !waiting
                                || deadline.HasPassed || Interrupted.IsCancellationRequested;
                 if (settled)
                 {
-                    Deliver(machine, matched, new ConsoleCursor(offset - (received.Count - matchEnd), matchMidLine));
+                    Session.SetCursor(machine, new ConsoleCursor(start + matchEnd, matchMidLine));
+                    DeliverBetween(machine, from, at.Offset);
+                    foreach (var line in matched) WriteObject(line);
                     return;
                 }
                 Interrupted.WaitHandle.WaitOne(BurstDelay);
+                refresh = true;
                 continue;
             }
-            if (_pattern is null && lines.AllConsumed is (var end, var midLine))
+            else
             {
-                Deliver(machine, lines.All, new ConsoleCursor(offset - (received.Count - end), midLine));
-                return;
+                // No match yet: the search moves past the complete lines; a partial one may still grow into a match.
+                var searched = more ? Take(lines, start, cut: true)
+                    : lines.Complete is (var complete, var end) ? (complete, new ConsoleCursor(start + end, false)) : null;
+                if (searched is (var passed, var next))
+                {
+                    seen.Add(passed);
+                    at = next;
+                    lines = new ConsoleLines(bytes[(int)(next.Offset - start)..], next.MidLine);
+                }
+                if (more) continue;
             }
             if (!waiting || Interrupted.IsCancellationRequested) return;
             if (!running)
@@ -111,36 +155,80 @@ public sealed class ReceiveVirtConsoleCommand : MachineCmdlet
                 // Like Receive-Job -Wait on a finished job: no more output will come. Only a pattern left unmatched is an error.
                 if (_pattern is not null)
                     WriteError(VirtShellErrors.Stopped(
-                        $"machine '{machine.Name}' is {machine.State}{Ended(machine)} and its console output did not match '{Pattern}'; {Describe(lines)}", machine));
+                        $"machine '{machine.Name}' is {machine.State}{Ended(machine)} and its console output did not match '{Pattern}'; {seen.Describe(lines)}", machine));
                 return;
             }
             if (deadline.HasPassed)
             {
                 string what = _pattern is null ? "no output" : $"no output matching '{Pattern}'";
                 WriteError(VirtShellErrors.TimedOut(
-                    $"{what} from machine '{machine.Name}' within {Timeout:0.###} s; {Describe(lines)}", machine));
+                    $"{what} from machine '{machine.Name}' within {Timeout:0.###} s; {seen.Describe(lines)}", machine));
                 return;
             }
-            progress.Update(lines.Count == 0 ? $"machine is {machine.State}; no output yet" : $"machine is {machine.State}; {lines.Count} lines received, none matching");
+            long count = seen.Count + lines.Count;
+            progress.Update(count == 0 ? $"machine is {machine.State}; no output yet" : $"machine is {machine.State}; {count} lines received, none matching");
             ConsoleReader.WaitForOutput(machine, offset, deadline.NextSlice, Interrupted);
             // A guest prints a byte at a time: let the rest of a burst arrive before looking at all of it again.
             Interrupted.WaitHandle.WaitOne(BurstDelay);
+            refresh = true;
         }
     }
 
-    private void Deliver(Machine machine, IEnumerable<string> lines, ConsoleCursor cursor)
+    /// <summary>
+    /// The lines of a chunk to hand out and where the cursor goes after them. A chunk <paramref name="cut"/> short of
+    /// what follows leaves its last, partial line for the next chunk, unless that line fills the whole chunk.
+    /// </summary>
+    private static (IEnumerable<string> Lines, ConsoleCursor Next)? Take(ConsoleLines lines, long start, bool cut)
     {
-        Session.SetCursor(machine, cursor);
-        foreach (var line in lines) WriteObject(line);
+        if (cut && lines.Complete is (var complete, var end)) return (complete, new ConsoleCursor(start + end, false));
+        return lines.AllConsumed is (var allEnd, var midLine) ? (lines.All, new ConsoleCursor(start + allEnd, midLine)) : null;
+    }
+
+    /// <summary>Reads the lines from <paramref name="from"/> to <paramref name="until"/> again, a chunk at a time, and hands them out.</summary>
+    private void DeliverBetween(Machine machine, ConsoleCursor from, long until)
+    {
+        var buffer = new byte[ConsoleReader.Chunk];
+        for (var at = from; at.Offset < until;)
+        {
+            long offset = at.Offset;
+            var (bytes, more) = ConsoleReader.ReadFrom(machine, ref offset, buffer);
+            long start = offset - bytes.Length;
+            int length = (int)Math.Clamp(until - start, 0, bytes.Length);
+            if (Take(new ConsoleLines(bytes.Span[..length], at.MidLine), start, cut: more || length < bytes.Length) is not (var lines, var next)) return;
+            foreach (var line in lines) WriteObject(line);
+            at = next;
+        }
+    }
+
+    /// <summary>What a search for -Pattern passed over: how many lines, and the end of their text for error messages.</summary>
+    private sealed class SeenLines
+    {
+        private const int Shown = 2000;
+        private string _tail = "";
+        private long _characters;
+
+        public long Count { get; private set; }
+
+        public void Add(IEnumerable<string> lines)
+        {
+            foreach (var line in lines)
+            {
+                _tail = line.Length >= Shown ? line[^Shown..] : Count == 0 ? line : _tail + "\n" + line;
+                if (_tail.Length > Shown) _tail = _tail[^Shown..];
+                _characters += line.Length + (Count == 0 ? 0 : 1);
+                Count++;
+            }
+        }
+
+        /// <summary>What was received: the lines passed over, then <paramref name="pending"/> (those not passed over yet).</summary>
+        public string Describe(ConsoleLines pending)
+        {
+            var all = new SeenLines { _tail = _tail, _characters = _characters, Count = Count };
+            all.Add(pending.All);
+            if (all.Count == 0) return "received nothing";
+            return all._characters <= Shown ? $"received:\n{all._tail}" : $"received ({all._characters} characters, the last {Shown} shown):\n{all._tail}";
+        }
     }
 
     private static string Ended(Machine machine) => machine.LastExit is { } exit ? $" ({exit})" : "";
-
-    private static string Describe(ConsoleLines lines)
-    {
-        if (lines.Count == 0) return "received nothing";
-        string text = string.Join("\n", lines.All);
-        const int shown = 2000;
-        return text.Length <= shown ? $"received:\n{text}" : $"received ({text.Length} characters, the last {shown} shown):\n{text[^shown..]}";
-    }
 }

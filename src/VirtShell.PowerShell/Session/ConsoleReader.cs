@@ -1,42 +1,33 @@
 using System.Text;
 using System.Text.RegularExpressions;
+using VirtShell.Engine.Console;
 using VirtShell.Engine.Machines;
 
 namespace VirtShell.PowerShell.Session;
 
 /// <summary>
-/// Reads a machine's console output by absolute byte offset (the offsets of console.log). console.log has every
-/// complete line; while this process runs the machine, the live channel adds what is not flushed yet (a partial
-/// line). The live channel alone is not enough: its window starts empty when the machine starts, yet it answers
-/// offsets before that with zeros.
+/// Reads a machine's console output by absolute byte offset (the offsets of console.log and its rotated files), a
+/// chunk at a time so a log of any size streams. console.log has every complete line; while this process runs the
+/// machine, the live channel adds what is not flushed yet (a partial line). The live channel alone is not enough:
+/// its window starts empty when the machine starts, yet it answers offsets before that with zeros.
 /// </summary>
 internal static class ConsoleReader
 {
-    /// <summary>The bytes from <paramref name="offset"/> to the current end; moves the offset to that end.</summary>
-    public static byte[] ReadFrom(Machine machine, ref long offset)
-    {
-        byte[] logged = ReadLog(machine.ConsoleLogPath, ref offset);
-        if (!machine.IsLocal || machine.Console is not { } live || live.Position <= offset) return logged;
-        return [.. logged, .. live.ReadFrom(ref offset)];
-    }
+    /// <summary>The most read from the log at once: the size of the buffer a reader passes.</summary>
+    public const int Chunk = 1 << 20;
 
-    private static byte[] ReadLog(string path, ref long offset)
+    /// <summary>
+    /// The bytes from <paramref name="offset"/> on: what fits in <paramref name="buffer"/> from the log, plus the live
+    /// channel's unflushed tail when the log is read to its end; moves the offset past them. <c>More</c>: the log has
+    /// more to read now.
+    /// </summary>
+    public static (ReadOnlyMemory<byte> Bytes, bool More) ReadFrom(Machine machine, ref long offset, byte[] buffer)
     {
-        try
-        {
-            using var log = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-            long length = log.Length;
-            if (offset >= length) return [];
-            log.Position = offset;
-            var bytes = new byte[length - offset];
-            log.ReadExactly(bytes);
-            offset = length;
-            return bytes;
-        }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
-        {
-            return []; // never started: no console yet
-        }
+        int read = ConsoleLog.Read(machine.ConsoleLogPath, ref offset, buffer);
+        if (read == buffer.Length) return (buffer, true);
+        if (!machine.IsLocal || machine.Console is not { } live || live.Position <= offset) return (buffer.AsMemory(0, read), false);
+        byte[] withTail = [.. buffer.AsSpan(0, read), .. live.ReadFrom(ref offset)];
+        return (withTail, false);
     }
 
     /// <summary>Waits for output past <paramref name="offset"/> for at most <paramref name="slice"/>.</summary>
@@ -84,6 +75,16 @@ internal sealed class ConsoleLines
 
     /// <summary>Where a cursor goes when all the lines are returned: bytes past the read start, and whether it ends mid-line.</summary>
     public (int ByteCount, bool MidLine)? AllConsumed => _lines.Count == 0 ? null : (_lines[^1].End, !_lines[^1].Complete);
+
+    /// <summary>The complete lines (a partial last one left for later), with where the cursor goes; null when there are none.</summary>
+    public (IReadOnlyList<string> Lines, int ByteCount)? Complete
+    {
+        get
+        {
+            int count = _lines.Count > 0 && !_lines[^1].Complete ? _lines.Count - 1 : _lines.Count;
+            return count == 0 ? null : (_lines.Take(count).Select(l => l.Text).ToList(), _lines[count - 1].End);
+        }
+    }
 
     /// <summary>The lines up to and including the first that matches, with where the cursor goes; null when none matches.</summary>
     public (IReadOnlyList<string> Lines, int ByteCount, bool MidLine)? UpToMatch(Regex pattern)

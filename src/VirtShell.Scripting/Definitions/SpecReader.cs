@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using VirtShell.Engine.Buses;
+using VirtShell.Engine.Console;
 using VirtShell.Engine.Definitions;
 using VirtShell.Scripting.Modules;
 
@@ -17,7 +18,8 @@ internal sealed record ScriptFunction(int Index, SourceLocation At);
 internal sealed partial class SpecReader(string definitionPath, DefinitionSources sources)
 {
     public static readonly string[] HookNames = ["beforeBoot", "onConsoleLine", "onExit"];
-    private static readonly string[] MachineKeys = ["name", "model", "memory", "devices", "boot", "hooks"];
+    private static readonly string[] MachineKeys = ["name", "model", "memory", "devices", "boot", "console", "hooks"];
+    private static readonly string[] ConsoleKeys = ["maxSize", "maxFiles", "rate", "burst"];
     /// <summary>Sections a model reads itself; they reach it as plain values in <see cref="MachineSpec.Sections"/>.</summary>
     private static readonly string[] ModelSections = ["container"];
     private static readonly string[] BootKeys = ["image", "type", "load", "entry", "mode", "cmdline", "initrd", "modules"];
@@ -74,6 +76,7 @@ internal sealed partial class SpecReader(string definitionPath, DefinitionSource
             MemoryBytes = memory,
             Devices = ReadDevices(options.Get("devices"), at, scriptDevice),
             Boot = ReadBoot(options.Get("boot"), at),
+            Console = ReadConsole(options.Get("console"), at),
             DefinitionPath = definitionPath,
             Source = at,
             Sections = sections,
@@ -185,6 +188,37 @@ internal sealed partial class SpecReader(string definitionPath, DefinitionSource
             Initrd = ExistingFile(OptionalString(boot, "initrd", bootAt), "initrd", bootAt),
             Modules = ReadModules(boot.Get("modules"), bootAt),
             Source = bootAt,
+        };
+    }
+
+    private ConsoleLimits ReadConsole(object? value, SourceLocation at)
+    {
+        var limits = ConsoleLimits.Default;
+        if (value is JsMissing) return limits;
+        var consoleAt = PropertyAt(at, "console");
+        if (value is not JsObject console)
+            throw new DefinitionException($"'console' must be an object: {{ maxSize, maxFiles, rate, burst }}, not {JsValues.Describe(value)}", consoleAt);
+        foreach (var key in console.Keys)
+            if (!ConsoleKeys.Contains(key))
+                throw new DefinitionException($"console has no field '{key}' (fields: {string.Join(", ", ConsoleKeys)})", PropertyAt(consoleAt, key));
+        long Size(string key, long fallback, long least)
+        {
+            if (Optional(console.Get(key)) is not { } given) return fallback;
+            var (bytes, error) = MemorySize.Bytes(given, $"console {key}");
+            if (error == null && bytes < (ulong)least) error = $"console {key} must be at least {least}, not {bytes}";
+            if (error == null && bytes > long.MaxValue) error = $"console {key} is too large";
+            return error == null ? (long)bytes : throw new DefinitionException(error, PropertyAt(consoleAt, key));
+        }
+        long rate = Size("rate", limits.Rate, 0);
+        var files = Optional(console.Get("maxFiles"));
+        if (files is not null && JsValues.AsInteger(files) is not (>= 1 and <= 100))
+            throw new DefinitionException($"console maxFiles must be an integer from 1 to 100, not {JsValues.Describe(files)}", PropertyAt(consoleAt, "maxFiles"));
+        return new ConsoleLimits
+        {
+            MaxSize = Size("maxSize", limits.MaxSize, 4096),
+            MaxFiles = files is null ? limits.MaxFiles : (int)JsValues.AsInteger(files)!.Value,
+            Rate = rate,
+            Burst = Size("burst", rate == 0 ? limits.Burst : rate, 1),
         };
     }
 

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using VirtShell.Engine.Console;
 using VirtShell.Engine.Definitions;
 using VirtShell.Scripting;
 using Xunit;
@@ -125,6 +126,18 @@ public class JsDefinitionLoaderTests(ITestOutputHelper output)
         Assert.Equal(0x200000UL, loaded.Spec.MemoryBytes);
     }
 
+    [Fact]
+    public void ConsoleLimitsComeFromTheConsoleSectionWithDefaultsForTheRest()
+    {
+        using var dir = new TempFolder();
+        string path = dir.Write("c.js", "import { machine } from 'virtshell';\nexport default machine({ name: 'c', model: 'emulated', memory: '1M', console: { maxSize: '64K', maxFiles: 2, rate: 1000 } });\n");
+        using var loaded = _loader.Load(path);
+        Assert.Equal(new ConsoleLimits { MaxSize = 64 << 10, MaxFiles = 2, Rate = 1000, Burst = 1000 }, loaded.Spec.Console);
+        string plain = dir.Write("d.js", "import { machine } from 'virtshell';\nexport default machine({ name: 'd', model: 'emulated', memory: '1M' });\n");
+        using var defaults = _loader.Load(plain);
+        Assert.Equal(ConsoleLimits.Default, defaults.Spec.Console);
+    }
+
     [Theory]
     [InlineData("'640K'", 640UL << 10)]
     [InlineData("'1M'", 1UL << 20)]
@@ -168,6 +181,11 @@ public class JsDefinitionLoaderTests(ITestOutputHelper output)
     [InlineData("export default machine({\n  name: 'x', model: 'emulated', memory: '1M',\n  devices: [\n    scriptDevice({ ports: [1], read: 3 }),\n  ],\n});\n", 5, "'read' must be a function")]
     [InlineData("export default machine({\n  name: 'x', model: 'emulated', memory: '1M',\n  hooks: {\n    beforeboot(vm) {},\n  },\n});\n", 5, "no hook 'beforeboot'")]
     [InlineData("export default machine({\n  name: 'x', model: 'emulated', memory: '1M',\n  hooks: {\n    onExit: 'later',\n  },\n});\n", 5, "must be a function")]
+    [InlineData("export default machine({\n  name: 'x', model: 'emulated', memory: '1M',\n  console: { maxSize: '1X' },\n});\n", 4, "console maxSize '1X' is not a size")]
+    [InlineData("export default machine({\n  name: 'x', model: 'emulated', memory: '1M',\n  console: { maxSize: 100 },\n});\n", 4, "console maxSize must be at least 4096")]
+    [InlineData("export default machine({\n  name: 'x', model: 'emulated', memory: '1M',\n  console: { maxFiles: 0 },\n});\n", 4, "maxFiles must be an integer from 1 to 100")]
+    [InlineData("export default machine({\n  name: 'x', model: 'emulated', memory: '1M',\n  console: { maxsize: '1M' },\n});\n", 4, "console has no field 'maxsize'")]
+    [InlineData("export default machine({\n  name: 'x', model: 'emulated', memory: '1M',\n  console: '10M',\n});\n", 4, "'console' must be an object")]
     [InlineData("import { helper } from '../outside.js';\nexport default machine({});\n", 2, "outside the definition's folder")]
     [InlineData("\nimport { helper } from './nowhere.js';\nexport default machine({});\n", 3, "does not exist")]
     public void BadDefinitionNamesFileAndLine(string body, int line, string expected)
