@@ -134,7 +134,7 @@ public static class KvmUnitTests
                 { Reason: ExitReason.DebugExit, Status: 1 } => new(test, "passed", summary, clock.Elapsed),
                 { Reason: ExitReason.DebugExit, Status: 77 } => new(test, "skipped", "skipped by the test: " + summary, clock.Elapsed),
                 { Reason: ExitReason.DebugExit } e => new(test, "failed", $"status {e.Status}: {summary} {FirstFailure(text)}".Trim(), clock.Elapsed),
-                _ => new(test, "failed", $"{exit?.Reason} {exit?.Detail} {FirstFailure(text)}".Trim(), clock.Elapsed),
+                _ => new(test, "failed", $"{exit?.Reason} {exit?.Detail?.Split('\n')[0]} {FirstFailure(text)}".Trim(), clock.Elapsed),
             };
         }
         finally { File.Delete(environ); }
