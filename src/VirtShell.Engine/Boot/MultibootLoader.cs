@@ -57,12 +57,12 @@ public sealed class MultibootLoader : IBootLoader
             next = Align(next + (ulong)bytes.Length, 0x1000);
         }
         ulong area = ReservedStart, areaEnd = InfoAreaEnd;
-        if (kernelStart < InfoAreaEnd && kernelEnd > ReservedStart)
+        if (kernelStart < InfoAreaEnd && next > ReservedStart) // the kernel or its modules
         {
             (area, areaEnd) = (next, next + MovedAreaSize);
             if (!memory.IsRam(area, MovedAreaSize) || areaEnd > uint.MaxValue)
                 throw new DefinitionException(
-                    $"'{name}' loads at 0x{kernelStart:x}-0x{kernelEnd - 1:x}, over 0x{ReservedStart:x}-0x{InfoAreaEnd - 1:x}, and the {MovedAreaSize / 1024} KiB after it and its modules for the loader's stack and boot information (0x{area:x}) are not RAM", spec.Source);
+                    $"'{name}' and its modules load at 0x{kernelStart:x}-0x{next - 1:x}, over 0x{ReservedStart:x}-0x{InfoAreaEnd - 1:x}, and the {MovedAreaSize / 1024} KiB after it and its modules for the loader's stack and boot information (0x{area:x}) are not RAM", spec.Source);
         }
         ulong infoAddress = area + (InfoAddress - ReservedStart);
 
