@@ -343,6 +343,8 @@ public sealed unsafe partial class InterpreterCpu
     {
         Register(Mnemonic.Nop, &Nop);
         Register(Mnemonic.Ud0, &InvalidOpcode); Register(Mnemonic.Ud1, &InvalidOpcode); Register(Mnemonic.Ud2, &InvalidOpcode);
+        // CPUID reports neither VMX nor SVM, so the hypercall instructions are #UD, as on a CPU outside a VM (kvm-unit-tests' vmexit and hypercall take it).
+        Register(Mnemonic.Vmcall, &InvalidOpcode); Register(Mnemonic.Vmmcall, &InvalidOpcode);
         // PAUSE is REP NOP on CPUs before the Pentium 4; the P6 family this CPU reports runs the 0F 19-1E hint space
         // (and 0F 1F, Iced's Nop) as multi-byte NOPs.
         Register(Mnemonic.Pause, &Nop);

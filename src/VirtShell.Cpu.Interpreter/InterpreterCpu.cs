@@ -166,7 +166,10 @@ public sealed unsafe partial class InterpreterCpu : IVirtualCpu
                     return new CpuExit(CpuExitReason.ExitRequested);
                 }
                 if (_pendingExternal) DrainExternalWrites();
-                if (_interruptShadow) _interruptShadow = false;
+                // The instruction in an STI or MOV SS shadow runs alone, so an interrupt waiting behind it is taken
+                // right after it, not at the end of its block (eventinj's "sti; nop; cli").
+                bool shadowed = _interruptShadow;
+                if (shadowed) _interruptShadow = false;
                 else if ((_flagBits & FlagIf) != 0) TryDeliverExternalInterrupt();
 
                 _breakBlock = false;
@@ -185,7 +188,7 @@ public sealed unsafe partial class InterpreterCpu : IVirtualCpu
                         _eip = d.NextIp;
                         d.Handler(this, ref d);
                         retired++;
-                        if (_breakBlock) break;
+                        if (_breakBlock | shadowed) break;
                     }
                 }
                 catch (CpuFault f)

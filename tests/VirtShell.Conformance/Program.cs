@@ -6,6 +6,10 @@ string? dataArg = null;
 string outDir = Path.Combine("out", "conformance");
 string? only = null;
 string? test386Arg = null;
+string? kutArg = null;
+string? kutOnly = null;
+int kutLimit = 120; // vmexit_cpuid and vmexit_inl_pmtimer take 35-50 s on a busy 2-core host
+bool runTest386 = true;
 bool singleStep = true;
 int trace = 0, traceFrom = 0;
 for (int i = 0; i < args.Length; i++)
@@ -16,6 +20,10 @@ for (int i = 0; i < args.Length; i++)
         case "--out" when i + 1 < args.Length: outDir = args[++i]; break;
         case "--only" when i + 1 < args.Length: only = args[++i]; break;
         case "--test386" when i + 1 < args.Length: test386Arg = args[++i]; break;
+        case "--kvm-unit-tests" when i + 1 < args.Length: kutArg = args[++i]; break;
+        case "--kut-only" when i + 1 < args.Length: kutOnly = args[++i]; break;
+        case "--kut-limit" when i + 1 < args.Length && int.TryParse(args[i + 1], out kutLimit): i++; break;
+        case "--no-test386": runTest386 = false; break;
         case "--no-singlestep": singleStep = false; break;
         case "--trace" when i + 1 < args.Length && int.TryParse(args[i + 1], out trace): i++; break;
         case "--trace-from" when i + 1 < args.Length && int.TryParse(args[i + 1], System.Globalization.NumberStyles.HexNumber, null, out traceFrom): i++; break;
@@ -29,7 +37,7 @@ for (int i = 0; i < args.Length; i++)
             foreach (var rule in Exclusions.All) Console.WriteLine($"| `{rule.Id}` | {rule.Reason} |");
             return 0;
         default:
-            Console.Error.WriteLine($"unknown or incomplete argument '{args[i]}'. Usage: VirtShell.Conformance [--data DIR] [--test386 DIR] [--out DIR] [--only FILE-PREFIX] [--no-singlestep] [--trace N [--trace-from POST]] [--list-rules] [--mips]");
+            Console.Error.WriteLine($"unknown or incomplete argument '{args[i]}'. Usage: VirtShell.Conformance [--data DIR] [--test386 DIR] [--no-test386] [--kvm-unit-tests DIR] [--kut-only NAME[,NAME]] [--kut-limit SECONDS] [--out DIR] [--only FILE-PREFIX] [--no-singlestep] [--trace N [--trace-from POST]] [--list-rules] [--mips]");
             return 2;
     }
 }
@@ -71,13 +79,38 @@ foreach (var (sub, cpu) in singleStep ? new[] { ("8086", SuiteCpu.I8086), ("8028
     }
 }
 var test386Dir = Test386.FindDataDirectory(test386Arg);
-if (test386Dir == null)
+if (runTest386 && test386Dir == null)
     Console.WriteLine($"test386: data not found (looked for {test386Arg ?? "$VIRTSHELL_TEST386_DIR or shared/testdata/test386"}), skipped");
-else
+else if (runTest386 && test386Dir != null)
 {
     var result = Test386.Run(test386Dir, quiet: TimeSpan.FromSeconds(10), trace, traceFrom);
     Console.WriteLine(result);
     if (result.Exit != null) Console.WriteLine($"  ended: {result.Exit}");
     anyFailed |= result.LastPost != 0xFF || result.EeLinesDiffering > 0;
+}
+var kutDir = KvmUnitTests.FindDataDirectory(kutArg);
+if (kutDir == null)
+    Console.WriteLine($"kvm-unit-tests-i386: data not found (looked for {kutArg ?? "$VIRTSHELL_KVM_UNIT_TESTS_DIR or shared/testdata/kvm-unit-tests/i386"}), skipped");
+else
+{
+    var names = kutOnly?.Split(',', StringSplitOptions.RemoveEmptyEntries);
+    var results = new List<KvmUnitTestResult>();
+    using var log = new StreamWriter(Path.Combine(outDir, "kvm-unit-tests-i386.log"));
+    foreach (var test in KvmUnitTests.ReadConfig(kutDir).Where(t => names == null || names.Contains(t.Name)))
+    {
+        var r = KvmUnitTests.Run(kutDir, test, TimeSpan.FromSeconds(kutLimit), log);
+        log.Flush();
+        results.Add(r);
+        if (names != null) Console.WriteLine($"  {test.Name}: {r.Outcome} ({r.Elapsed.TotalSeconds:F1}s) {r.Detail}");
+    }
+    int passed = results.Count(r => r.Outcome == "passed"), failed = results.Count(r => r.Outcome == "failed");
+    string line = $"kvm-unit-tests-i386: {passed} passed, {failed} failed, {results.Count - passed - failed} skipped";
+    Console.WriteLine(line);
+    anyFailed |= failed > 0;
+    using var w = new StreamWriter(Path.Combine(outDir, "kvm-unit-tests-i386.txt"));
+    w.WriteLine("# " + line);
+    w.WriteLine($"{"test",-26} {"file",-18} {"result",-8} {"seconds",8}  detail");
+    foreach (var r in results)
+        w.WriteLine($"{r.Test.Name,-26} {r.Test.File,-18} {r.Outcome,-8} {r.Elapsed.TotalSeconds,8:F1}  {r.Detail}");
 }
 return anyFailed ? 1 : 0;

@@ -16,10 +16,12 @@ public sealed class MultibootLoader : IBootLoader
     public const uint HeaderMagic = 0x1BADB002, BootloaderMagic = 0x2BADB002;
 
     /// <summary>
-    /// Low memory the loader uses and a kernel must not load over: a 4 KiB stack below 0x8000, the GDT, then the
-    /// information structure with the memory map and strings after it.
+    /// Low memory the loader uses for itself: a 4 KiB stack below 0x8000, the GDT, then the information structure with
+    /// the memory map and strings after it. A kernel linked there (kvm-unit-tests' realmode.flat loads at 0x8000) gets
+    /// the same layout in the 64 KiB after its last module instead, where QEMU puts its Multiboot information too.
     /// </summary>
     public const ulong ReservedStart = 0x7000, StackTop = 0x8000, GdtAddress = 0x8F00, InfoAddress = 0x9000, InfoAreaEnd = 0x9F000;
+    private const ulong MovedAreaSize = 0x10000;
 
     private const uint FlagPageAlignModules = 1 << 0, FlagNeedMemoryInfo = 1 << 1, FlagNeedVideoMode = 1 << 2, FlagAddressesValid = 1 << 16;
     private const uint InfoMemory = 1 << 0, InfoCommandLine = 1 << 2, InfoModules = 1 << 3, InfoMemoryMap = 1 << 6, InfoLoaderName = 1 << 9;
@@ -43,22 +45,29 @@ public sealed class MultibootLoader : IBootLoader
         var (entry, kernelStart, kernelEnd) = (flags & FlagAddressesValid) != 0
             ? LoadByHeaderAddresses(spec, memory, image, header)
             : LoadElf(spec, memory, image);
-        if (kernelStart < InfoAreaEnd && kernelEnd > ReservedStart)
-            throw new DefinitionException(
-                $"'{name}' loads at 0x{kernelStart:x}-0x{kernelEnd - 1:x}, over 0x{ReservedStart:x}-0x{InfoAreaEnd - 1:x} where the loader puts its stack and the boot information; link it at 1 MiB", spec.Source);
-
-        var info = new InfoWriter(memory, spec);
         ulong next = Align(kernelEnd, 0x1000);
-        var modules = new List<(uint Start, uint End, uint CommandLine)>();
+        var placed = new List<(uint Start, uint End, BootModule Module)>();
         foreach (var module in spec.Modules)
         {
             byte[] bytes = ReadModule(spec, module);
             if (!memory.IsRam(next, (ulong)bytes.Length) || next + (ulong)bytes.Length > uint.MaxValue)
                 throw new DefinitionException($"module '{Path.GetFileName(module.Path)}' ({bytes.Length} bytes) does not fit in RAM at 0x{next:x}", spec.Source);
             memory.Write(next, bytes);
-            modules.Add(((uint)next, (uint)(next + (ulong)bytes.Length), info.String(module.CommandLine ?? module.Path)));
+            placed.Add(((uint)next, (uint)(next + (ulong)bytes.Length), module));
             next = Align(next + (ulong)bytes.Length, 0x1000);
         }
+        ulong area = ReservedStart, areaEnd = InfoAreaEnd;
+        if (kernelStart < InfoAreaEnd && next > ReservedStart) // the kernel or its modules
+        {
+            (area, areaEnd) = (next, next + MovedAreaSize);
+            if (!memory.IsRam(area, MovedAreaSize) || areaEnd > uint.MaxValue)
+                throw new DefinitionException(
+                    $"'{name}' and its modules load at 0x{kernelStart:x}-0x{next - 1:x}, over 0x{ReservedStart:x}-0x{InfoAreaEnd - 1:x}, and the {MovedAreaSize / 1024} KiB after it and its modules for the loader's stack and boot information (0x{area:x}) are not RAM", spec.Source);
+        }
+        ulong infoAddress = area + (InfoAddress - ReservedStart);
+
+        var info = new InfoWriter(memory, spec, infoAddress, areaEnd);
+        var modules = placed.Select(m => (m.Start, m.End, CommandLine: info.String(m.Module.CommandLine ?? m.Module.Path))).ToList();
 
         var (lower, upper) = PcMemoryMap.LowerUpperKiB(memory);
         var mbi = new byte[InfoSize];
@@ -78,13 +87,13 @@ public sealed class MultibootLoader : IBootLoader
         Put(mbi, 48, info.Block(map));
         Put(mbi, 64, info.String("VirtShell"));
         Put(mbi, 0, infoFlags);
-        memory.Write(InfoAddress, mbi);
+        memory.Write(infoAddress, mbi);
 
         var state = ProtectedModeStart.Flat32(entry, 0x08, 0x10);
-        ProtectedModeStart.WriteGdt(memory, GdtAddress, state);
+        ProtectedModeStart.WriteGdt(memory, area + (GdtAddress - ReservedStart), state);
         state.Rax = BootloaderMagic;
-        state.Rbx = InfoAddress;
-        state.Rsp = StackTop;
+        state.Rbx = infoAddress;
+        state.Rsp = area + (StackTop - ReservedStart);
         return state;
     }
 
@@ -147,17 +156,17 @@ public sealed class MultibootLoader : IBootLoader
     private static void Put(byte[] buffer, int offset, uint value) => BinaryPrimitives.WriteUInt32LittleEndian(buffer.AsSpan(offset), value);
 
     /// <summary>Hands out space after the information structure for the strings and tables it points to.</summary>
-    private sealed class InfoWriter(GuestMemory memory, BootSpec spec)
+    private sealed class InfoWriter(GuestMemory memory, BootSpec spec, ulong infoAddress, ulong areaEnd)
     {
-        private ulong _next = InfoAddress + InfoSize;
+        private ulong _next = infoAddress + InfoSize;
 
         public uint String(string text) => Block([.. Encoding.UTF8.GetBytes(text), 0]);
 
         public uint Block(byte[] bytes)
         {
             ulong at = Align(_next, 8);
-            if (at + (ulong)bytes.Length > InfoAreaEnd)
-                throw new DefinitionException($"the Multiboot command lines, module list and memory map need more than {InfoAreaEnd - InfoAddress} bytes", spec.Source);
+            if (at + (ulong)bytes.Length > areaEnd)
+                throw new DefinitionException($"the Multiboot command lines, module list and memory map need more than {areaEnd - infoAddress} bytes", spec.Source);
             memory.Write(at, bytes);
             _next = at + (ulong)bytes.Length;
             return (uint)at;

@@ -371,4 +371,22 @@ public sealed class MsrCpuidTests
         Assert.Equal(0xB1UL, s.Rdi);
         Assert.Equal(0xA1UL, s.Rbp);
     }
+
+    [Theory]
+    [InlineData("vmcall")]
+    [InlineData("vmmcall")]
+    public void Hypercall_instructions_raise_invalid_opcode_on_a_cpu_without_vmx_or_svm(string instruction)
+    {
+        using var p = new P();
+        p.Write(P.Code, a =>
+        {
+            a.mov(edi, P.NoException);
+            if (instruction == "vmcall") a.vmcall(); else a.vmmcall();
+            a.hlt();
+        });
+        p.Start(P.Code);
+        var s = p.RunToHalt();
+        Assert.Equal(6UL, s.Rdi);
+        Assert.Equal(P.Code + 5, p.Dword((uint)s.Rsp));    // the faulting instruction, after the 5-byte MOV
+    }
 }

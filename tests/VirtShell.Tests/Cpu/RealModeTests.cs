@@ -257,6 +257,26 @@ public sealed class RealModeTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void An_interrupt_waiting_at_sti_is_taken_after_the_one_instruction_in_its_shadow()
+    {
+        // kvm-unit-tests' eventinj: "sti; nop; cli" with an interrupt pending takes it between the NOP and the CLI.
+        using var m = new TestMachine();
+        m.SetVector(0x08, 0x2000, 0);
+        m.Memory.Write(0x20000, TestMachine.Assemble(16, 0, a => { a.inc(bx); a.iret(); }));
+        m.Interrupts.Raise(0x08);
+        var s = RunProgram(m, a =>
+        {
+            a.xor(bx, bx);
+            a.sti();
+            a.nop();
+            a.cli();
+            a.mov(cx, bx);      // how many interrupts ran before the CLI
+            a.hlt();
+        });
+        Assert.Equal(1UL, s.Rcx & 0xFFFF);
+    }
+
+    [Fact]
     public void Request_exit_is_sticky_and_stops_a_spinning_guest()
     {
         using var m = new TestMachine();

@@ -141,4 +141,41 @@ public class MultibootLoaderTests
         Assert.Equal(kernel, memory.Read(0x200000, kernel.Length));
         Assert.Equal(0x200000UL + 32, state.Rip);
     }
+
+    [Fact]
+    public void A_kernel_linked_over_the_loaders_low_area_gets_the_boot_information_after_its_modules()
+    {
+        using var files = new BootTestImages();
+        byte[] kernel = Nasm.Assemble("""
+            bits 32
+            org 0x8000
+            header:
+                dd 0x1badb002, 0x10000, -(0x1badb002 + 0x10000)
+                dd header, header, load_end, bss_end, entry
+            entry:
+                hlt
+            load_end:
+            bss_end equ load_end + 0x2000
+            """);
+        using var memory = new GuestMemory();
+        memory.AddRam(0, 4 << 20);
+        var spec = new BootSpec
+        {
+            Kind = BootKind.Multiboot,
+            Image = files.Write("low.bin", kernel),
+            CommandLine = "low.bin arg",
+            Modules = [new BootModule { Path = files.Write("environ", "NR_CPUS=1\n"u8.ToArray()) }],
+        };
+
+        var state = new MultibootLoader().Load(spec, memory);
+
+        Assert.Equal(kernel, memory.Read(0x8000, kernel.Length));
+        ulong mbi = state.Rbx, kernelEnd = 0x8000 + (ulong)kernel.Length + 0x2000;
+        ulong module = U32(memory, U32(memory, mbi + 24));
+        Assert.True(module >= kernelEnd && mbi > module, $"kernel ends 0x{kernelEnd:x}, module at 0x{module:x}, information at 0x{mbi:x}");
+        Assert.Equal("NR_CPUS=1\n", CString(memory, module));
+        Assert.Equal("low.bin arg", CString(memory, U32(memory, mbi + 16)));
+        Assert.True(state.Rsp > module && state.Gdtr.Base > module);
+        Assert.Equal(0x00CF_9B00_0000_FFFFUL, U64(memory, state.Gdtr.Base + 0x08));
+    }
 }
