@@ -1,5 +1,6 @@
 using ScottPlot;
 using SkiaSharp;
+using VirtShell.Engine.Text;
 using VirtShell.Models.Comparison;
 
 namespace VirtShell.Charts;
@@ -134,27 +135,10 @@ public static class ComparisonChart
             var row = rows[i];
             double y = rows.Count - i;
             plot.Add.Marker(0.04, y, MarkerShape.FilledSquare, 14, ModelColors[i % ModelColors.Length]);
-            string text = $"{row.Model}: {row.Technique}" + (row.Available ? "" : "\n" + Wrap($"not available: {row.Reason}", 60));
+            string text = $"{row.Model}: {row.Technique}" + (row.Available ? "" : "\n" + WordWrap.Wrap($"not available: {row.Reason}", 60));
             var label = plot.Add.Text(text, 0.09, y);
             label.LabelFontSize = 13;
             label.LabelAlignment = Alignment.MiddleLeft;
         }
-    }
-
-    private static string Wrap(string text, int width)
-    {
-        var lines = new List<string>();
-        var line = new System.Text.StringBuilder();
-        foreach (var word in text.Split(' ', StringSplitOptions.RemoveEmptyEntries))
-        {
-            if (line.Length > 0 && line.Length + 1 + word.Length > width)
-            {
-                lines.Add(line.ToString());
-                line.Clear();
-            }
-            line.Append(line.Length > 0 ? " " : "").Append(word);
-        }
-        lines.Add(line.ToString());
-        return string.Join("\n", lines);
     }
 }

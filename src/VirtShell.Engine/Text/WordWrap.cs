@@ -1,8 +1,8 @@
-namespace VirtShell.PowerShell.Formatting;
+namespace VirtShell.Engine.Text;
 
 /// <summary>
-/// Word wrapping for format views. PowerShell wraps a table or list cell at the exact column width, cutting words
-/// ("interpre / ter"); a view that gives a column a fixed width hands it text already broken at spaces to fit it.
+/// Word wrapping for text shown in a fixed width: format views (PowerShell wraps a table or list cell at the exact
+/// column width, cutting words: "interpre / ter") and chart labels.
 /// </summary>
 public static class WordWrap
 {
