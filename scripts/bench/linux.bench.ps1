@@ -23,12 +23,13 @@ $guests = @(
     [pscustomobject]@{
         Benchmark = 'linux-i386-boot'; Definition = 'linux-emulated-i386.js'; Kernel = 'bzImage-686'; Initramfs = 'initramfs-i386.cpio'
         Qemu = 'qemu-system-i386'; QemuMachine = @('-machine', 'isapc', '-cpu', 'pentium2'); Anchor = 'QEMU TCG isapc pentium2'
-        KernelNote = ''
+        # QEMU's isapc has no I/O APIC, and the kernel oopses in setup_IO_APIC unless told so.
+        QemuCommandLine = ' noapic nolapic'; KernelNote = '; QEMU (isapc, no APIC) also gets noapic nolapic'
         Make = { & "$root/scripts/linux/Get-DebianKernel.ps1" -Flavour 686 | Out-Null; & "$root/scripts/linux/New-BusyboxInitramfs.ps1" -Architecture i386 -NoCompression | Out-Null }
     }
     [pscustomobject]@{
         Benchmark = 'linux-amd64-boot'; Definition = 'linux-emulated.js'; Kernel = 'bzImage'; Initramfs = 'initramfs.cpio.gz'
-        Qemu = 'qemu-system-x86_64'; QemuMachine = @(); Anchor = 'QEMU TCG x86_64'
+        Qemu = 'qemu-system-x86_64'; QemuMachine = @(); Anchor = 'QEMU TCG x86_64'; QemuCommandLine = ''
         KernelNote = '; VirtShell starts the vmlinux, QEMU boots and decompresses the bzImage'
         Make = { & "$root/scripts/linux/Get-DebianKernel.ps1" -Flavour amd64 | Out-Null; & "$root/scripts/linux/New-BusyboxInitramfs.ps1" | Out-Null }
     }
@@ -65,7 +66,7 @@ function Invoke-VirtShellBoot($guest) {
 function Invoke-QemuBoot($guest) {
     $info = [Diagnostics.ProcessStartInfo]::new($guest.Qemu)
     foreach ($a in @($guest.QemuMachine) + @('-m', '256', '-display', 'none', '-monitor', 'none', '-serial', 'stdio',
-            '-kernel', (Join-Path $linux $guest.Kernel), '-initrd', (Join-Path $linux $guest.Initramfs), '-append', $guest.CommandLine)) {
+            '-kernel', (Join-Path $linux $guest.Kernel), '-initrd', (Join-Path $linux $guest.Initramfs), '-append', ($guest.CommandLine + $guest.QemuCommandLine))) {
         $info.ArgumentList.Add($a)
     }
     $info.RedirectStandardOutput = $true
