@@ -13,6 +13,8 @@ $DebianPackages = [ordered]@{
     'bochs'           = 'speed anchor'
     'bochsbios'       = "Bochs's BIOS"
     'vgabios'         = "Bochs's VGA BIOS"
+    'file'            = 'checks that busybox is static before it goes into a Linux initramfs'
+    'xz-utils'        = "unpacks Debian's amd64 kernel payload into a vmlinux"
 }
 
 # The names among $Name that dpkg does not list as installed. dpkg-query prints nothing (and fails) for a package it
