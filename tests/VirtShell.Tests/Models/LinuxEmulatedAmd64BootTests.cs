@@ -7,6 +7,7 @@ namespace VirtShell.Tests.Models;
 /// interpreter, to a busybox shell that answers <c>uname -a</c>. Part of the default test run; skipped where
 /// scripts/linux/Get-DebianKernel.ps1 and New-BusyboxInitramfs.ps1 have not made the files.
 /// </summary>
+[Collection(EmulatedLinuxCollection.Name)]
 public class LinuxEmulatedAmd64BootTests(ITestOutputHelper output)
 {
     public const string Kernel = "out/linux/vmlinux", Initramfs = "out/linux/initramfs.cpio.gz";

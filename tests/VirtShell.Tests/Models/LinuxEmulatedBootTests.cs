@@ -9,6 +9,7 @@ namespace VirtShell.Tests.Models;
 /// test run; build.ps1 -Task Test fetches the kernel and makes the initramfs first (scripts/linux/), and where they
 /// could not be had it is skipped.
 /// </summary>
+[Collection(EmulatedLinuxCollection.Name)]
 public class LinuxEmulatedBootTests(ITestOutputHelper output)
 {
     public const string Kernel = "out/linux/bzImage-686", Initramfs = "out/linux/initramfs-i386.cpio";

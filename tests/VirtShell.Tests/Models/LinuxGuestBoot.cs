@@ -10,6 +10,16 @@ using Xunit.Abstractions;
 namespace VirtShell.Tests.Models;
 
 /// <summary>
+/// The emulated Linux boots run alone: each keeps a core busy for a minute, and beside them tests that give a script
+/// hook a few hundred milliseconds miss their deadlines.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class EmulatedLinuxCollection
+{
+    public const string Name = "emulated Linux";
+}
+
+/// <summary>
 /// Boots one of the machine-defs/linux-*.js definitions to its busybox shell, whose hook types <c>uname -a</c>, and
 /// asserts each milestone on the way and the hook's "uname:" log line. The console, time-stamped, goes to
 /// virtshell-&lt;machine&gt;.log in the temp folder as it comes, and the test's output gives the time to each milestone.
