@@ -211,6 +211,9 @@ internal sealed class DefinitionEngine : IDisposable
         catch (ScriptEngineException e) when (e.Message.Contains("exceeded its memory limit", StringComparison.Ordinal))
         {
             RearmHeapMonitor(engine);
+            // A call that spins past its budget can also trip the heap monitor while the watchdog's interrupt unwinds
+            // it; the budget is the limit it surely broke, so that is the one named.
+            if (TimedOut) throw new ScriptTimeoutException(budget);
             throw new ScriptHeapException(Limits.HeapBytes);
         }
         finally
