@@ -82,15 +82,13 @@ public sealed class VirtioMmioTransport : IMmioDevice, IVirtioInterrupts
         {
             if (size != 4 || offset % 4 != 0) return;
             var queue = _queueSel < _device.Queues.Count ? _device.Queues[(int)_queueSel] : null;
-            // Queue layout may change only while the queue is not ready (4.2.2.3).
-            var idle = queue is { IsReady: false } ? queue : null;
             switch (offset)
             {
                 case DeviceFeaturesSel: _deviceFeaturesSel = v; break;
                 case DriverFeaturesSel: _driverFeaturesSel = v; break;
                 case DriverFeatures: _device.SetDriverFeatures((int)Math.Min(_driverFeaturesSel, 2), v); break;
                 case QueueSel: _queueSel = v; break;
-                case QueueNum when idle != null: idle.Size = (ushort)Math.Min(v, ushort.MaxValue); break;
+                case QueueNum: queue?.WriteSize(v); break;
                 case QueueReady when queue != null:
                     if ((v & 1) != 0 && !queue.IsReady) _device.EnableQueue((int)_queueSel);
                     else if ((v & 1) == 0) queue.Reset();
@@ -108,20 +106,17 @@ public sealed class VirtioMmioTransport : IMmioDevice, IVirtioInterrupts
                         UpdateLine();
                     }
                     break;
-                case QueueDescLow when idle != null: idle.DescriptorTable = Low(idle.DescriptorTable, v); break;
-                case QueueDescHigh when idle != null: idle.DescriptorTable = High(idle.DescriptorTable, v); break;
-                case QueueDriverLow when idle != null: idle.AvailableRing = Low(idle.AvailableRing, v); break;
-                case QueueDriverHigh when idle != null: idle.AvailableRing = High(idle.AvailableRing, v); break;
-                case QueueDeviceLow when idle != null: idle.UsedRing = Low(idle.UsedRing, v); break;
-                case QueueDeviceHigh when idle != null: idle.UsedRing = High(idle.UsedRing, v); break;
+                case QueueDescLow: queue?.WriteAddressHalf(VirtqueueArea.Descriptors, high: false, v); break;
+                case QueueDescHigh: queue?.WriteAddressHalf(VirtqueueArea.Descriptors, high: true, v); break;
+                case QueueDriverLow: queue?.WriteAddressHalf(VirtqueueArea.Driver, high: false, v); break;
+                case QueueDriverHigh: queue?.WriteAddressHalf(VirtqueueArea.Driver, high: true, v); break;
+                case QueueDeviceLow: queue?.WriteAddressHalf(VirtqueueArea.Device, high: false, v); break;
+                case QueueDeviceHigh: queue?.WriteAddressHalf(VirtqueueArea.Device, high: true, v); break;
             }
         }
         // Outside the lock: the device takes it itself and may have work to finish after releasing it.
         if (notify >= 0) _device.Notify(notify);
     }
-
-    private static ulong Low(ulong old, uint v) => old & 0xFFFF_FFFF_0000_0000UL | v;
-    private static ulong High(ulong old, uint v) => old & 0xFFFF_FFFFUL | (ulong)v << 32;
 
     // Called by the device, which holds its lock.
     void IVirtioInterrupts.UsedBuffer() => Raise(InterruptUsedBuffer);

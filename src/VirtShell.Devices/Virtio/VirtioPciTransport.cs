@@ -135,12 +135,12 @@ public sealed class VirtioPciTransport : PciFunction, IVirtioInterrupts
             (QueueSize, 2) => queue?.Size ?? 0u, // 0: no such queue
             (QueueEnable, 2) => queue?.IsReady == true ? 1u : 0u,
             (QueueNotifyOff, 2) => _queueSelect,
-            (QueueDescLow, 4) => (uint)(queue?.DescriptorTable ?? 0),
-            (QueueDescHigh, 4) => (uint)((queue?.DescriptorTable ?? 0) >> 32),
-            (QueueDriverLow, 4) => (uint)(queue?.AvailableRing ?? 0),
-            (QueueDriverHigh, 4) => (uint)((queue?.AvailableRing ?? 0) >> 32),
-            (QueueDeviceLow, 4) => (uint)(queue?.UsedRing ?? 0),
-            (QueueDeviceHigh, 4) => (uint)((queue?.UsedRing ?? 0) >> 32),
+            (QueueDescLow, 4) => queue?.ReadAddressHalf(VirtqueueArea.Descriptors, high: false) ?? 0,
+            (QueueDescHigh, 4) => queue?.ReadAddressHalf(VirtqueueArea.Descriptors, high: true) ?? 0,
+            (QueueDriverLow, 4) => queue?.ReadAddressHalf(VirtqueueArea.Driver, high: false) ?? 0,
+            (QueueDriverHigh, 4) => queue?.ReadAddressHalf(VirtqueueArea.Driver, high: true) ?? 0,
+            (QueueDeviceLow, 4) => queue?.ReadAddressHalf(VirtqueueArea.Device, high: false) ?? 0,
+            (QueueDeviceHigh, 4) => queue?.ReadAddressHalf(VirtqueueArea.Device, high: true) ?? 0,
             _ => 0,
         };
     }
@@ -148,7 +148,6 @@ public sealed class VirtioPciTransport : PciFunction, IVirtioInterrupts
     private void WriteCommon(int offset, int size, uint v)
     {
         var queue = SelectedQueue;
-        var idle = queue is { IsReady: false } ? queue : null; // layout is fixed once a queue is enabled
         switch (offset, size)
         {
             case (DeviceFeatureSelect, 4): _deviceFeatureSelect = v; break;
@@ -163,15 +162,15 @@ public sealed class VirtioPciTransport : PciFunction, IVirtioInterrupts
                 }
                 break;
             case (QueueSelect, 2): _queueSelect = (ushort)v; break;
-            case (QueueSize, 2) when idle != null: idle.Size = (ushort)v; break;
+            case (QueueSize, 2): queue?.WriteSize(v); break;
             // Writing 0 is not allowed (4.1.4.3.2): a queue is turned off only by a device reset.
-            case (QueueEnable, 2) when idle != null && v == 1: _device.EnableQueue(_queueSelect); break;
-            case (QueueDescLow, 4) when idle != null: idle.DescriptorTable = idle.DescriptorTable & ~0xFFFF_FFFFUL | v; break;
-            case (QueueDescHigh, 4) when idle != null: idle.DescriptorTable = idle.DescriptorTable & 0xFFFF_FFFFUL | (ulong)v << 32; break;
-            case (QueueDriverLow, 4) when idle != null: idle.AvailableRing = idle.AvailableRing & ~0xFFFF_FFFFUL | v; break;
-            case (QueueDriverHigh, 4) when idle != null: idle.AvailableRing = idle.AvailableRing & 0xFFFF_FFFFUL | (ulong)v << 32; break;
-            case (QueueDeviceLow, 4) when idle != null: idle.UsedRing = idle.UsedRing & ~0xFFFF_FFFFUL | v; break;
-            case (QueueDeviceHigh, 4) when idle != null: idle.UsedRing = idle.UsedRing & 0xFFFF_FFFFUL | (ulong)v << 32; break;
+            case (QueueEnable, 2) when queue is { IsReady: false } && v == 1: _device.EnableQueue(_queueSelect); break;
+            case (QueueDescLow, 4): queue?.WriteAddressHalf(VirtqueueArea.Descriptors, high: false, v); break;
+            case (QueueDescHigh, 4): queue?.WriteAddressHalf(VirtqueueArea.Descriptors, high: true, v); break;
+            case (QueueDriverLow, 4): queue?.WriteAddressHalf(VirtqueueArea.Driver, high: false, v); break;
+            case (QueueDriverHigh, 4): queue?.WriteAddressHalf(VirtqueueArea.Driver, high: true, v); break;
+            case (QueueDeviceLow, 4): queue?.WriteAddressHalf(VirtqueueArea.Device, high: false, v); break;
+            case (QueueDeviceHigh, 4): queue?.WriteAddressHalf(VirtqueueArea.Device, high: true, v); break;
         }
     }
 

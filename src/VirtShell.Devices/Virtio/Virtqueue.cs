@@ -22,12 +22,10 @@ public sealed unsafe class Virtqueue
     /// <summary>An indirect table longer than this is refused, as QEMU does; it bounds the work one chain costs.</summary>
     public const int MaxIndirectDescriptors = 1024;
 
-    private const ushort DescNext = 1, DescWrite = 2, DescIndirect = 4;
-    private const ushort AvailNoInterrupt = 1;
-    private const int DescriptorSize = 16;
-
     private readonly GuestMemory _memory;
-    private byte* _desc, _avail, _used;
+    private byte* _desc;
+    private AvailableRing _avail;
+    private UsedRing _used;
     private ushort _lastAvail, _usedIdx;
     private bool _indirect, _eventIndex;
 
@@ -41,10 +39,10 @@ public sealed unsafe class Virtqueue
     public ushort MaxQueueSize { get; }
 
     // What the driver programs through the transport while the queue is not ready.
-    public ushort Size { get; set; }
-    public ulong DescriptorTable { get; set; }
-    public ulong AvailableRing { get; set; }
-    public ulong UsedRing { get; set; }
+    public ushort Size { get; private set; }
+    public ulong DescriptorTable { get; private set; }
+    public ulong AvailableRingAddress { get; private set; }
+    public ulong UsedRingAddress { get; private set; }
 
     public bool IsReady { get; private set; }
 
@@ -52,9 +50,42 @@ public sealed unsafe class Virtqueue
     {
         IsReady = false;
         Size = MaxQueueSize;
-        DescriptorTable = AvailableRing = UsedRing = 0;
-        _desc = _avail = _used = null;
+        DescriptorTable = AvailableRingAddress = UsedRingAddress = 0;
+        _desc = null;
+        _avail = default;
+        _used = default;
         _lastAvail = _usedIdx = 0;
+    }
+
+    // The queue's layout is fixed once it is ready (4.1.4.3.2, 4.2.2.3): both transports ignore writes to it then.
+
+    public void WriteSize(uint value)
+    {
+        if (!IsReady) Size = (ushort)Math.Min(value, ushort.MaxValue);
+    }
+
+    /// <summary>Sets the low or high half of an area's guest-physical address, as a transport's register pair does.</summary>
+    public void WriteAddressHalf(VirtqueueArea area, bool high, uint value)
+    {
+        if (IsReady) return;
+        ulong Merge(ulong old) => high ? old & 0xFFFF_FFFFUL | (ulong)value << 32 : old & 0xFFFF_FFFF_0000_0000UL | value;
+        switch (area)
+        {
+            case VirtqueueArea.Descriptors: DescriptorTable = Merge(DescriptorTable); break;
+            case VirtqueueArea.Driver: AvailableRingAddress = Merge(AvailableRingAddress); break;
+            case VirtqueueArea.Device: UsedRingAddress = Merge(UsedRingAddress); break;
+        }
+    }
+
+    public uint ReadAddressHalf(VirtqueueArea area, bool high)
+    {
+        ulong address = area switch
+        {
+            VirtqueueArea.Descriptors => DescriptorTable,
+            VirtqueueArea.Driver => AvailableRingAddress,
+            _ => UsedRingAddress,
+        };
+        return (uint)(high ? address >> 32 : address);
     }
 
     /// <summary>
@@ -65,9 +96,9 @@ public sealed unsafe class Virtqueue
     {
         if (Size == 0 || Size > MaxQueueSize || (Size & (Size - 1)) != 0)
             throw new MalformedQueueException($"queue size {Size} is not a power of 2 between 1 and {MaxQueueSize}");
-        _desc = Area(DescriptorTable, (ulong)Size * DescriptorSize, 16, "descriptor table");
-        _avail = Area(AvailableRing, 6 + 2UL * Size, 2, "available ring");
-        _used = Area(UsedRing, 6 + 8UL * Size, 4, "used ring");
+        _desc = Area(DescriptorTable, (ulong)Size * VirtqDescriptor.Size, 16, "descriptor table");
+        _avail = new AvailableRing(Area(AvailableRingAddress, AvailableRing.Bytes(Size), 2, "available ring"), Size);
+        _used = new UsedRing(Area(UsedRingAddress, UsedRing.Bytes(Size), 4, "used ring"), Size);
         _indirect = (negotiatedFeatures & VirtioFeatures.Bit(VirtioFeatures.IndirectDescriptors)) != 0;
         _eventIndex = (negotiatedFeatures & VirtioFeatures.Bit(VirtioFeatures.EventIndex)) != 0;
         _lastAvail = _usedIdx = 0;
@@ -82,16 +113,13 @@ public sealed unsafe class Virtqueue
         return p;
     }
 
-    private ushort AvailIdx => Volatile.Read(ref *(ushort*)(_avail + 2));
-    private ushort UsedEvent => Volatile.Read(ref *(ushort*)(_avail + 4 + 2 * Size));
-
     /// <summary>True when the driver has made a chain available that the device has not taken yet.</summary>
     public bool HasAvailable
     {
         get
         {
             if (!IsReady) return false;
-            ushort pending = (ushort)(AvailIdx - _lastAvail);
+            ushort pending = (ushort)(_avail.Index - _lastAvail);
             if (pending > Size) throw new MalformedQueueException($"available index ran {pending} entries ahead of the device, more than the queue size {Size}");
             return pending != 0;
         }
@@ -102,7 +130,7 @@ public sealed unsafe class Virtqueue
     {
         if (!HasAvailable) return null;
         // HasAvailable read the index with acquire semantics, so the ring entry read here is at least as new.
-        ushort head = Volatile.Read(ref *(ushort*)(_avail + 4 + 2 * (_lastAvail % Size)));
+        ushort head = _avail.Entry(_lastAvail);
         _lastAvail++;
         if (head >= Size) throw new MalformedQueueException($"available ring names descriptor {head}, but the table has {Size}");
         return Walk(head);
@@ -121,29 +149,28 @@ public sealed unsafe class Virtqueue
             // A chain can never have more links than its table has entries; more means the guest made a loop.
             if (++count > tableSize)
                 throw new MalformedQueueException($"descriptor chain from {head} is longer than its table of {tableSize} (a loop?)");
-            byte* d = table + index * DescriptorSize;
-            ulong addr = Unsafe.ReadUnaligned<ulong>(d);
-            uint len = Unsafe.ReadUnaligned<uint>(d + 8);
-            ushort flags = Unsafe.ReadUnaligned<ushort>(d + 12);
-            ushort next = Unsafe.ReadUnaligned<ushort>(d + 14);
+            var d = Unsafe.ReadUnaligned<VirtqDescriptor>(table + index * VirtqDescriptor.Size);
+            ulong addr = d.Address;
+            uint len = d.Length;
+            ushort flags = d.Flags;
 
-            if ((flags & DescIndirect) != 0)
+            if ((flags & VirtqDescriptor.Indirect) != 0)
             {
                 if (!_indirect) throw new MalformedQueueException("indirect descriptor used, but the feature was not negotiated");
                 if (inIndirect) throw new MalformedQueueException("indirect descriptor inside an indirect table");
-                if ((flags & DescNext) != 0) throw new MalformedQueueException("indirect descriptor also has NEXT set");
-                if (len == 0 || len % DescriptorSize != 0 || len / DescriptorSize > MaxIndirectDescriptors)
+                if ((flags & VirtqDescriptor.Next) != 0) throw new MalformedQueueException("indirect descriptor also has NEXT set");
+                if (len == 0 || len % VirtqDescriptor.Size != 0 || len / VirtqDescriptor.Size > MaxIndirectDescriptors)
                     throw new MalformedQueueException($"indirect table length {len} is not a multiple of 16 of at most {MaxIndirectDescriptors} descriptors");
                 table = _memory.TryGetPointer(addr, len);
                 if (table == null) throw new MalformedQueueException($"indirect table at 0x{addr:x}+0x{len:x} is not in guest RAM");
-                tableSize = (int)(len / DescriptorSize);
+                tableSize = (int)(len / VirtqDescriptor.Size);
                 inIndirect = true;
                 index = 0;
                 count = 0;
                 continue;
             }
 
-            bool writable = (flags & DescWrite) != 0;
+            bool writable = (flags & VirtqDescriptor.Write) != 0;
             if (!writable && seenWritable) throw new MalformedQueueException("a device-readable descriptor follows a device-writable one");
             seenWritable |= writable;
             if (len > 0)
@@ -153,21 +180,18 @@ public sealed unsafe class Virtqueue
                 if (total > uint.MaxValue) throw new MalformedQueueException("descriptor chain is longer than 4 GiB in total");
                 chain.Add(new GuestBuffer(addr, len), writable);
             }
-            if ((flags & DescNext) == 0) return chain;
-            index = next;
-            if (index >= tableSize) throw new MalformedQueueException($"descriptor names next {next}, but its table has {tableSize}");
+            if ((flags & VirtqDescriptor.Next) == 0) return chain;
+            index = d.NextIndex;
+            if (index >= tableSize) throw new MalformedQueueException($"descriptor names next {index}, but its table has {tableSize}");
         }
     }
 
     /// <summary>Returns a chain to the driver with the number of bytes the device wrote into it.</summary>
     public void PushUsed(DescriptorChain chain, uint written)
     {
-        byte* element = _used + 4 + 8 * (_usedIdx % Size);
-        Unsafe.WriteUnaligned(element, (uint)chain.Head);
-        Unsafe.WriteUnaligned(element + 4, written);
+        _used.Entry(_usedIdx) = new VirtqUsedElement { Id = chain.Head, Length = written };
         _usedIdx++;
-        // The element must be visible before the index that publishes it.
-        Volatile.Write(ref *(ushort*)(_used + 2), _usedIdx);
+        _used.PublishIndex(_usedIdx);
     }
 
     public ushort UsedIndex => _usedIdx;
@@ -181,8 +205,8 @@ public sealed unsafe class Virtqueue
         if (_usedIdx == usedBefore) return false;
         // The used index store must be globally visible before the driver's suppression state is read.
         Thread.MemoryBarrier();
-        if (_eventIndex) return (ushort)(_usedIdx - UsedEvent - 1) < (ushort)(_usedIdx - usedBefore);
-        return (Volatile.Read(ref *(ushort*)_avail) & AvailNoInterrupt) == 0;
+        if (_eventIndex) return (ushort)(_usedIdx - _avail.UsedEvent - 1) < (ushort)(_usedIdx - usedBefore);
+        return (_avail.Flags & AvailableRing.NoInterrupt) == 0;
     }
 
     /// <summary>
@@ -192,7 +216,7 @@ public sealed unsafe class Virtqueue
     public bool ArmNotification()
     {
         if (!IsReady) return false;
-        if (_eventIndex) Volatile.Write(ref *(ushort*)(_used + 4 + 8 * Size), _lastAvail);
+        if (_eventIndex) _used.PublishAvailEvent(_lastAvail);
         Thread.MemoryBarrier();
         return HasAvailable;
     }
