@@ -1,3 +1,5 @@
+using VirtShell.Devices;
+using VirtShell.Engine.Devices;
 using VirtShell.Engine.Models;
 using VirtShell.Models.Container;
 using VirtShell.Models.Emulated;
@@ -10,10 +12,11 @@ namespace VirtShell.Models;
 public static class ModelCatalog
 {
     /// <param name="home">The $VIRTSHELL_HOME the models keep host-side state under (container images, runc state).</param>
-    public static ModelRegistry CreateRegistry(string home) => new([
-        new EmulatedModel(),
-        new HardwareModel(),
-        new ParavirtualModel(),
+    /// <param name="devices">The device types the VM models offer; by default <see cref="BuiltInDevices.Catalog"/>.</param>
+    public static ModelRegistry CreateRegistry(string home, DeviceCatalog? devices = null) => new([
+        new EmulatedModel(devices),
+        new HardwareModel(devices),
+        new ParavirtualModel(devices),
         new ContainerModel(home),
     ]);
 }

@@ -17,9 +17,11 @@ namespace VirtShell.Scripting;
 /// The spec of a definition without hooks or script devices is kept (<see cref="SpecCache"/>): loading it again
 /// while its files are unchanged creates no engine, which is most of what starting such a machine would cost here.
 /// </summary>
-public sealed class JsDefinitionLoader(ScriptLimits? limits = null) : IDefinitionLoader
+/// <param name="vocabulary">The device types and model sections the models of this process offer (<c>ModelRegistry.Vocabulary</c>).</param>
+public sealed class JsDefinitionLoader(DefinitionVocabulary vocabulary, ScriptLimits? limits = null) : IDefinitionLoader
 {
     private readonly ScriptLimits _limits = Checked(limits ?? new ScriptLimits());
+    private readonly string _moduleSource = VirtshellModule.Source(vocabulary);
     private readonly SpecCache _specs = new();
     private readonly HashSet<LoadInProgress> _loading = [];
 
@@ -86,7 +88,7 @@ public sealed class JsDefinitionLoader(ScriptLimits? limits = null) : IDefinitio
         DefinitionEngine engine;
         try
         {
-            engine = DefinitionEngine.Create(full, _limits);
+            engine = DefinitionEngine.Create(full, _limits, _moduleSource);
         }
         catch (Exception e)
         {
@@ -100,7 +102,7 @@ public sealed class JsDefinitionLoader(ScriptLimits? limits = null) : IDefinitio
             bool scripted = false;
             // Module code, getters and proxy traps run only in here, within the load budget; what comes out is data.
             var exported = engine.Run(v8 => engine.Snapshot(Evaluate(engine, v8, full)), _limits.LoadTimeout);
-            var (spec, functions) = new SpecReader(full, engine.Sources).Read(exported, nameOverride, (read, write, source) =>
+            var (spec, functions) = new SpecReader(full, engine.Sources, vocabulary.ModelSections).Read(exported, nameOverride, (read, write, source) =>
             {
                 scripted = true;
                 return new ScriptPortDevice(link, read, write, source);

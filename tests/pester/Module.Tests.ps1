@@ -41,9 +41,11 @@ Describe 'The module' {
 }
 
 Describe 'Get-VirtModel' {
-    It 'lists the four models, each with a technique and, when unavailable, a reason' {
+    It 'lists the models of the catalog, in its order, each with a technique and, when unavailable, a reason' {
         $models = Get-VirtModel
-        $models.Name | Should -Be @('emulated', 'hardware', 'paravirtual', 'container')
+        $catalog = [VirtShell.Models.ModelCatalog]::CreateRegistry([IO.Path]::GetTempPath()).All.Name
+        $catalog.Count | Should -BeGreaterThan 0
+        $models.Name | Should -Be $catalog
         foreach ($model in $models) {
             $model.Technique | Should -Not -BeNullOrEmpty
             if (-not $model.Available) { $model.Reason | Should -Not -BeNullOrEmpty }

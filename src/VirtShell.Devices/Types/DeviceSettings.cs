@@ -2,8 +2,11 @@ using VirtShell.Engine.Definitions;
 
 namespace VirtShell.Devices;
 
-/// <summary>Reads and checks a device's settings; every error names the device (file and line) and the setting.</summary>
-internal static class DeviceSettings
+/// <summary>
+/// Reads and checks a device's settings; every error names the device (file and line) and the setting. Public, so a
+/// device type registered from another assembly validates the way the built-in ones do.
+/// </summary>
+public static class DeviceSettings
 {
     public static DefinitionException Error(DeviceSpec spec, string message) => new($"{spec.Describe()}: {message}", spec.Source);
 

@@ -23,6 +23,11 @@ public interface IMachineModel
     ModelAvailability GetAvailability();
     /// <summary>Device types a definition for this model may use.</summary>
     IReadOnlyCollection<string> DeviceTypes { get; }
+    /// <summary>
+    /// The field of <c>machine({...})</c> this model reads itself (<c>container</c>), or null. Its value reaches the
+    /// model as plain data in <see cref="MachineSpec.Sections"/>.
+    /// </summary>
+    string? DefinitionSection { get; }
     /// <summary>Throws <see cref="DefinitionException"/> naming the device or setting at fault.</summary>
     void Validate(MachineSpec spec);
     IMachineRuntime CreateRuntime(MachineSpec spec, MachineServices services);

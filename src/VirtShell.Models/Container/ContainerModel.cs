@@ -29,6 +29,7 @@ public sealed class ContainerModel : IMachineModel, IReleasesLeftovers
     public string Name => "container";
     public string Technique => "OS-level virtualization: namespaces, cgroups and seccomp through runc";
     public IReadOnlyCollection<string> DeviceTypes => [];
+    public string? DefinitionSection => "container";
 
     public ModelAvailability GetAvailability()
     {

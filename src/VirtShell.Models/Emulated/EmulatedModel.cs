@@ -1,6 +1,8 @@
 using VirtShell.Cpu.Interpreter;
+using VirtShell.Devices;
 using VirtShell.Engine.Boot;
 using VirtShell.Engine.Definitions;
+using VirtShell.Engine.Devices;
 using VirtShell.Engine.Machines;
 using VirtShell.Engine.Models;
 using VirtShell.Models.Pc;
@@ -8,18 +10,23 @@ using VirtShell.Models.Pc;
 namespace VirtShell.Models.Emulated;
 
 /// <summary>Hardware emulation: every guest instruction is interpreted, every device is ours. Runs anywhere.</summary>
-public sealed class EmulatedModel : IMachineModel
+/// <param name="devices">The device types on offer; by default the built-in ones.</param>
+public sealed class EmulatedModel(DeviceCatalog? devices = null) : IMachineModel
 {
-    public string Name => "emulated";
+    private const string ModelName = "emulated";
+    private readonly IReadOnlyList<IDeviceType> _types = (devices ?? BuiltInDevices.Catalog).For(ModelName);
+
+    public string Name => ModelName;
     public string Technique => "hardware emulation: x86 interpreter on the Iced decoder, emulated PC chipset";
     public ModelAvailability GetAvailability() => ModelAvailability.Available;
-    public IReadOnlyCollection<string> DeviceTypes => PcPlatform.DeviceTypeNames;
+    public IReadOnlyCollection<string> DeviceTypes => _types.Select(t => t.Name).ToList();
+    public string? DefinitionSection => null;
 
-    public void Validate(MachineSpec spec) => PcPlatform.Validate(spec);
+    public void Validate(MachineSpec spec) => PcPlatform.Validate(spec, types: _types);
 
     public IMachineRuntime CreateRuntime(MachineSpec spec, MachineServices services)
     {
-        var pc = PcPlatform.Build(spec, services);
+        var pc = PcPlatform.Build(spec, services, types: _types);
         InterpreterCpu? cpu = null;
         try
         {

@@ -1,4 +1,5 @@
 using VirtShell.Cpu.Kvm;
+using VirtShell.Devices;
 using VirtShell.Engine.Boot;
 using VirtShell.Engine.Definitions;
 using VirtShell.Engine.Devices;
@@ -12,22 +13,27 @@ namespace VirtShell.Models.Hardware;
 /// Hardware virtualization: KVM runs the guest's instructions on the host CPU; the PC around it is the emulated
 /// model's (same devices, same boot loaders), except that the 8259 pair, the 8254 and port 0x61 are the kernel's.
 /// </summary>
-public sealed class HardwareModel : IMachineModel
+/// <param name="devices">The device types on offer; by default the built-in ones.</param>
+public sealed class HardwareModel(DeviceCatalog? devices = null) : IMachineModel
 {
-    public string Name => "hardware";
+    private const string ModelName = "hardware";
+    private readonly IReadOnlyList<IDeviceType> _types = (devices ?? BuiltInDevices.Catalog).For(ModelName);
+
+    public string Name => ModelName;
     public string Technique => "hardware virtualization: KVM runs the CPU, emulated PC devices";
     public ModelAvailability GetAvailability() => KvmHost.GetAvailability();
-    public IReadOnlyCollection<string> DeviceTypes => PcPlatform.DeviceTypeNames;
+    public IReadOnlyCollection<string> DeviceTypes => _types.Select(t => t.Name).ToList();
+    public string? DefinitionSection => null;
 
-    public void Validate(MachineSpec spec) => PcPlatform.Validate(spec, KvmVirtualMachine.KernelPorts);
+    public void Validate(MachineSpec spec) => PcPlatform.Validate(spec, KvmVirtualMachine.KernelPorts, _types);
 
-    public IMachineRuntime CreateRuntime(MachineSpec spec, MachineServices services) => CreateKvmRuntime(spec, services);
+    public IMachineRuntime CreateRuntime(MachineSpec spec, MachineServices services) => CreateKvmRuntime(spec, services, _types);
 
     /// <summary>
-    /// The PC under KVM, with the device types a model allows (by default the PC's) and, unless told otherwise, the
-    /// board's devices; the paravirtual model shares it without them.
+    /// The PC under KVM, with the device types a model allows and, unless told otherwise, the board's devices; the
+    /// paravirtual model shares it without them.
     /// </summary>
-    internal static IMachineRuntime CreateKvmRuntime(MachineSpec spec, MachineServices services, IReadOnlyList<IDeviceType>? types = null,
+    internal static IMachineRuntime CreateKvmRuntime(MachineSpec spec, MachineServices services, IReadOnlyList<IDeviceType> types,
         bool board = true)
     {
         KvmVirtualMachine? vm = null;

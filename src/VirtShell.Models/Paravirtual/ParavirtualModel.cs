@@ -14,15 +14,17 @@ namespace VirtShell.Models.Paravirtual;
 /// the hypercall channel instead of emulated hardware. The only legacy device allowed is one UART marked
 /// <c>earlyConsole: true</c>, for a guest's messages before its virtio drivers are up.
 /// </summary>
-public sealed class ParavirtualModel : IMachineModel
+/// <param name="devices">The device types on offer; by default the built-in ones.</param>
+public sealed class ParavirtualModel(DeviceCatalog? devices = null) : IMachineModel
 {
-    private static readonly IReadOnlyList<IDeviceType> Types =
-        [.. ParavirtualDeviceTypes.All, PcDeviceTypes.Find("uart16550")!];
+    private const string ModelName = "paravirtual";
+    private readonly IReadOnlyList<IDeviceType> _types = (devices ?? BuiltInDevices.Catalog).For(ModelName);
 
-    public string Name => "paravirtual";
+    public string Name => ModelName;
     public string Technique => "paravirtualization: KVM runs the CPU, virtio devices and a hypercall channel";
     public ModelAvailability GetAvailability() => KvmHost.GetAvailability();
-    public IReadOnlyCollection<string> DeviceTypes { get; } = Types.Select(t => t.Name).ToArray();
+    public IReadOnlyCollection<string> DeviceTypes => _types.Select(t => t.Name).ToList();
+    public string? DefinitionSection => null;
 
     public void Validate(MachineSpec spec)
     {
@@ -33,7 +35,7 @@ public sealed class ParavirtualModel : IMachineModel
                     $"{uart.Describe()}: a paravirtual machine has no legacy devices; a UART is allowed only as the early console (earlyConsole: true)", uart.Source);
         if (uarts.Count > 1)
             throw new DefinitionException($"{uarts[1].Describe()}: a paravirtual machine may have one early-console UART, not {uarts.Count}", uarts[1].Source);
-        PcPlatform.Validate(spec, KvmVirtualMachine.KernelPorts, Types, board: false);
+        PcPlatform.Validate(spec, KvmVirtualMachine.KernelPorts, _types, board: false);
     }
 
     /// <summary>
@@ -41,5 +43,5 @@ public sealed class ParavirtualModel : IMachineModel
     /// the board's RTC, keyboard controller and PCI host bridge (a virtio-pci device brings the bridge).
     /// </summary>
     public IMachineRuntime CreateRuntime(MachineSpec spec, MachineServices services) =>
-        HardwareModel.CreateKvmRuntime(spec, services, Types, board: false);
+        HardwareModel.CreateKvmRuntime(spec, services, _types, board: false);
 }

@@ -30,10 +30,8 @@ public static class PcPlatform
     /// <summary>RAM stays below the 32-bit PCI/firmware hole; higher RAM would need a second region.</summary>
     public const ulong MaxMemory = 3UL << 30;
 
-    public static IReadOnlyCollection<string> DeviceTypeNames { get; } = PcDeviceTypes.All.Select(t => t.Name).ToArray();
-
     /// <param name="chipsetPorts">The ports the chipset answers; by default those of our 8259 pair and 8254.</param>
-    /// <param name="types">The device types the model allows; by default the PC's (<see cref="PcDeviceTypes"/>).</param>
+    /// <param name="types">The device types the model allows; by default the built-in ones of the emulated PC.</param>
     /// <param name="board">Whether the machine has the board's devices; a paravirtual machine has none.</param>
     public static void Validate(MachineSpec spec, IEnumerable<(ushort First, int Count, string Owner)>? chipsetPorts = null,
         IReadOnlyList<IDeviceType>? types = null, bool board = true)
@@ -138,7 +136,7 @@ public static class PcPlatform
 
     private static IDeviceType FindType(DeviceSpec device, IReadOnlyList<IDeviceType>? types)
     {
-        types ??= PcDeviceTypes.All;
+        types ??= BuiltInDevices.Catalog.For("emulated");
         return types.FirstOrDefault(t => t.Name == device.Type) ?? throw new DefinitionException(
             $"unknown device type '{device.Type}' (this model knows: {string.Join(", ", types.Select(t => t.Name))})", device.Source);
     }

@@ -20,8 +20,11 @@ internal sealed class VirtShellSession
     private VirtShellSession(string home)
     {
         Store = new MachineStore(home);
-        _host = new Lazy<VirtualizationHost>(() => new VirtualizationHost(
-            Store, VirtShell.Models.ModelCatalog.CreateRegistry(Store.Home), new VirtShell.Scripting.JsDefinitionLoader()));
+        _host = new Lazy<VirtualizationHost>(() =>
+        {
+            var models = VirtShell.Models.ModelCatalog.CreateRegistry(Store.Home);
+            return new VirtualizationHost(Store, models, new VirtShell.Scripting.JsDefinitionLoader(models.Vocabulary));
+        });
     }
 
     public static VirtShellSession Current

@@ -15,13 +15,12 @@ internal sealed record ScriptFunction(int Index, SourceLocation At);
 /// runs anywhere and no script code runs while it does. Every error names the file and line at fault: the
 /// constructor call for devices, the property line for machine fields.
 /// </summary>
-internal sealed partial class SpecReader(string definitionPath, DefinitionSources sources)
+/// <param name="modelSections">Sections a model reads itself; they reach it as plain values in <see cref="MachineSpec.Sections"/>.</param>
+internal sealed partial class SpecReader(string definitionPath, DefinitionSources sources, IReadOnlyList<string> modelSections)
 {
     public static readonly string[] HookNames = ["beforeBoot", "onConsoleLine", "onExit"];
     private static readonly string[] MachineKeys = ["name", "model", "memory", "devices", "boot", "console", "hooks"];
     private static readonly string[] ConsoleKeys = ["maxSize", "maxFiles", "rate", "burst"];
-    /// <summary>Sections a model reads itself; they reach it as plain values in <see cref="MachineSpec.Sections"/>.</summary>
-    private static readonly string[] ModelSections = ["container"];
     private static readonly string[] BootKeys = ["image", "type", "load", "entry", "mode", "cmdline", "initrd", "modules"];
     private static readonly string[] ScriptDeviceFunctions = ["read", "write"];
     private static readonly string[] PathSettings = ["image", "path"];
@@ -55,11 +54,11 @@ internal sealed partial class SpecReader(string definitionPath, DefinitionSource
         var sections = new Dictionary<string, object?>();
         foreach (var key in options.Keys)
         {
-            if (ModelSections.Contains(key))
+            if (modelSections.Contains(key))
                 sections[key] = JsValues.ToPlain(options.Get(key), key, PropertyAt(at, key));
             else if (!MachineKeys.Contains(key))
                 throw new DefinitionException(
-                    $"machine(...) has no field '{key}' (fields: {string.Join(", ", MachineKeys.Concat(ModelSections))})", PropertyAt(at, key));
+                    $"machine(...) has no field '{key}' (fields: {string.Join(", ", MachineKeys.Concat(modelSections))})", PropertyAt(at, key));
         }
 
         string name = nameOverride ?? RequireString(options, "name", at);

@@ -33,52 +33,16 @@ function settingsOf(type, settings) {
   return settings;
 }
 
+// Every device type the models offer also has a constructor of its own name, added when the module is made
+// (VirtshellModule.cs): uart16550(settings) is device('uart16550', settings).
 export function device(type, settings) {
   if (typeof type !== 'string' || type === '') throw new TypeError('device(type, settings): type must be a non-empty string');
   return { ...settingsOf(type, settings), type, __source: callerLocation() };
 }
 
-export function uart16550(settings) {
-  return { ...settingsOf('uart16550', settings), type: 'uart16550', __source: callerLocation() };
-}
-
-export function debugExit(settings) {
-  return { ...settingsOf('debugExit', settings), type: 'debugExit', __source: callerLocation() };
-}
-
-// The master disk of the primary IDE channel (0x1f0/0x3f6, IRQ 14) on a raw image: { image, readOnly }, image
-// relative to the definition. For the emulated and hardware models; a paravirtual machine has virtioBlk instead.
-export function ataDisk(settings) {
-  return { ...settingsOf('ataDisk', settings), type: 'ataDisk', __source: callerLocation() };
-}
-
-// Paravirtual devices: virtio on 'mmio' (address, irq) or 'pci' (slot, irq), and the hypercall channel
-// (docs/hypercalls.md). virtioBlk's image and the hypercall blobs are paths relative to the definition.
-export function virtioConsole(settings) {
-  return { ...settingsOf('virtioConsole', settings), type: 'virtioConsole', __source: callerLocation() };
-}
-
-export function virtioBlk(settings) {
-  return { ...settingsOf('virtioBlk', settings), type: 'virtioBlk', __source: callerLocation() };
-}
-
-export function virtioRng(settings) {
-  return { ...settingsOf('virtioRng', settings), type: 'virtioRng', __source: callerLocation() };
-}
-
-export function hypercalls(settings) {
-  return { ...settingsOf('hypercalls', settings), type: 'hypercalls', __source: callerLocation() };
-}
-
 // A container's root filesystem built by the project from Debian's busybox-static: container: { rootfs: busyboxRootfs() }.
 export function busyboxRootfs() {
   return { busybox: true };
-}
-
-// ports: [numbers]; read(port, size) returns the value; write(port, size, value). Both run on the machine's
-// script thread while the guest's CPU waits.
-export function scriptDevice(settings) {
-  return { ...settingsOf('scriptDevice', settings), type: 'scriptDevice', __source: callerLocation() };
 }
 
 export function machine(options) {

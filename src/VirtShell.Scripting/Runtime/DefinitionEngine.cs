@@ -34,18 +34,22 @@ internal sealed class DefinitionEngine : IDisposable
     public ScriptLimits Limits { get; }
     public DefinitionSources Sources { get; } = new();
 
-    private DefinitionEngine(string definitionPath, ScriptLimits limits)
+    private readonly string _moduleSource;
+
+    private DefinitionEngine(string definitionPath, ScriptLimits limits, string moduleSource)
     {
         DefinitionPath = definitionPath;
         Limits = limits;
+        _moduleSource = moduleSource;
         _watchdog = new Timer(_ => Watch());
         _thread = new ScriptThread($"script:{Path.GetFileName(definitionPath)}");
     }
 
     /// <summary>Starts the thread and creates the engine on it.</summary>
-    public static DefinitionEngine Create(string definitionPath, ScriptLimits limits)
+    /// <param name="moduleSource">The text of the 'virtshell' module (<see cref="VirtshellModule"/>).</param>
+    public static DefinitionEngine Create(string definitionPath, ScriptLimits limits, string moduleSource)
     {
-        var engine = new DefinitionEngine(definitionPath, limits);
+        var engine = new DefinitionEngine(definitionPath, limits, moduleSource);
         try
         {
             engine._thread.Invoke(engine.CreateEngine);
@@ -83,7 +87,7 @@ internal sealed class DefinitionEngine : IDisposable
         try
         {
             engine.DocumentSettings.Loader = new DefinitionDocumentLoader(Path.GetDirectoryName(DefinitionPath)!, Sources);
-            engine.DocumentSettings.AddSystemDocument("virtshell", ModuleCategory.Standard, Resource("virtshell.js"));
+            engine.DocumentSettings.AddSystemDocument("virtshell", ModuleCategory.Standard, _moduleSource);
             ((ScriptObject)engine.Evaluate(new DocumentInfo("virtshell:guards"), Resource("guards.js"))).Invoke(false, (double)(heap / 8));
             var bridge = (ScriptObject)engine.Evaluate(new DocumentInfo("virtshell:host"), Resource("hostbridge.js"));
             _host = (ScriptObject)bridge.Invoke(false, new Action<string, string, string>(
@@ -98,7 +102,7 @@ internal sealed class DefinitionEngine : IDisposable
         return true;
     }
 
-    private static string Resource(string name)
+    internal static string Resource(string name)
     {
         using var stream = Assembly.GetExecutingAssembly().GetManifestResourceStream($"VirtShell.Scripting.Modules.{name}")
             ?? throw new InvalidOperationException($"resource {name} is missing from the build");

@@ -28,7 +28,7 @@ public sealed class ModelWorkloadsTests : IDisposable
         RepoPaths.RequireGuest("guests/ring3-loop-linux.bin");
         var guests = new ComparisonGuests(Path.GetDirectoryName(RepoPaths.RequireGuest("guests/ring3-loop.bin"))!);
         var store = new MachineStore(Path.Combine(_dir, "store"));
-        var host = new VirtualizationHost(store, ModelCatalog.CreateRegistry(store.Home), new JsDefinitionLoader());
+        var host = TestDefinitions.Host(store);
         var workloads = ModelWorkloads.For(model, guests, _dir)!;
 
         var definitions = new[] { workloads.WriteStartDefinition() }

@@ -24,7 +24,7 @@ public class LongModeGuestTests
             });
             """);
         var store = new MachineStore(Path.Combine(dir, "store"));
-        var host = new VirtualizationHost(store, ModelCatalog.CreateRegistry(store.Home), new JsDefinitionLoader());
+        var host = TestDefinitions.Host(store);
         var vm = host.Create(def, "ring3-test");
         vm.Start();
 

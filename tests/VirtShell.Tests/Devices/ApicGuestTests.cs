@@ -193,7 +193,7 @@ public sealed class ApicGuestTests : IDisposable
             });
             """);
         var store = new MachineStore(Directory.CreateTempSubdirectory("virtshell-apic-home-").FullName);
-        var vm = new VirtualizationHost(store, ModelCatalog.CreateRegistry(store.Home), new JsDefinitionLoader())
+        var vm = TestDefinitions.Host(store)
             .Create(definition, "apic-guest");
         vm.Start();
         Assert.True(vm.WaitFor([MachineState.Stopped, MachineState.Crashed], GuestConsole.Timeout), "the guest did not finish");

@@ -32,7 +32,7 @@ public sealed class AtaDiskDeviceTypeTests : IDisposable
         Directory.Delete(_folder, recursive: true);
     }
 
-    private static IDeviceType Type => PcDeviceTypes.Find("ataDisk") ?? throw new InvalidOperationException("no ataDisk type");
+    private static IDeviceType Type => BuiltInDevices.Catalog.Find("ataDisk") ?? throw new InvalidOperationException("no ataDisk type");
 
     private DeviceSpec Spec(Dictionary<string, object?> settings) => new() { Type = "ataDisk", Source = _where, Settings = settings };
 

@@ -267,7 +267,7 @@ public sealed class AtaDiskGuestTests : IDisposable
     private static VirtualizationHost NewHost()
     {
         var store = new MachineStore(Directory.CreateTempSubdirectory("virtshell-ata-home-").FullName);
-        return new(store, ModelCatalog.CreateRegistry(store.Home), new JsDefinitionLoader());
+        return new(store, ModelCatalog.CreateRegistry(store.Home), TestDefinitions.Loader());
     }
 
     private void RunsAndLeavesThePatternInTheImage(string model)

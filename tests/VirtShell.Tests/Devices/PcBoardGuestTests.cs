@@ -209,7 +209,7 @@ public sealed class PcBoardGuestTests : IDisposable
     private void ReadsTheBoardAndResets(string model)
     {
         var store = new MachineStore(Directory.CreateTempSubdirectory("virtshell-board-home-").FullName);
-        var vm = new VirtualizationHost(store, ModelCatalog.CreateRegistry(store.Home), new JsDefinitionLoader())
+        var vm = TestDefinitions.Host(store)
             .Create(Definition(model), $"board-{model}");
         vm.Start();
         Assert.True(vm.WaitFor([MachineState.Stopped, MachineState.Crashed], GuestConsole.Timeout), "the guest did not finish");

@@ -40,6 +40,7 @@ public class MachineLifecycleTests
         public string Technique => "test";
         public ModelAvailability GetAvailability() => ModelAvailability.Available;
         public IReadOnlyCollection<string> DeviceTypes => [];
+        public string? DefinitionSection => null;
         public void Validate(MachineSpec spec) { }
         public IMachineRuntime CreateRuntime(MachineSpec spec, MachineServices services) => Last = new LoopRuntime(services);
     }

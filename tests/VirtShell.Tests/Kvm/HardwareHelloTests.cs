@@ -15,7 +15,7 @@ public class HardwareHelloTests
     {
         RepoPaths.RequireGuest("guests/hello.bin");
         var store = new MachineStore(Directory.CreateTempSubdirectory().FullName);
-        var host = new VirtualizationHost(store, ModelCatalog.CreateRegistry(store.Home), new JsDefinitionLoader());
+        var host = TestDefinitions.Host(store);
         var vm = host.Create(RepoPaths.MachineDef("hello-hardware.js"), "hello-kvm");
         vm.Start();
         long offset = 0;

@@ -14,7 +14,7 @@ public class ParavirtualHelloTests
     private static VirtualizationHost NewHost()
     {
         var store = new MachineStore(Directory.CreateTempSubdirectory().FullName);
-        return new VirtualizationHost(store, ModelCatalog.CreateRegistry(store.Home), new JsDefinitionLoader());
+        return TestDefinitions.Host(store);
     }
 
     [KvmFact]

@@ -11,7 +11,7 @@ public class EmulatedHelloTests
     private static VirtualizationHost NewHost()
     {
         var store = new MachineStore(Directory.CreateTempSubdirectory().FullName);
-        return new(store, ModelCatalog.CreateRegistry(store.Home), new JsDefinitionLoader());
+        return new(store, ModelCatalog.CreateRegistry(store.Home), TestDefinitions.Loader());
     }
 
 

@@ -93,7 +93,7 @@ public sealed class GuestFileValidationTests : IDisposable
             Source = _where,
             Settings = new Dictionary<string, object?> { ["blobs"] = new Dictionary<string, object?> { ["data"] = blob } },
         };
-        var type = ParavirtualDeviceTypes.Find("hypercalls")!;
+        var type = BuiltInDevices.Catalog.Find("hypercalls")!;
         var e = Assert.Throws<DefinitionException>(() => type.Validate(spec));
         Assert.Contains($"blob 'data': {blob} is a character device, not a regular file", e.Message);
         Assert.Equal(_where, e.Location);

@@ -23,7 +23,7 @@ public class KvmUnitTestDefinitionTests
     public void The_example_definition_runs_vmexit_cpuid_to_a_passing_debug_exit()
     {
         var store = new MachineStore(Directory.CreateTempSubdirectory().FullName);
-        var host = new VirtualizationHost(store, ModelCatalog.CreateRegistry(store.Home), new JsDefinitionLoader());
+        var host = TestDefinitions.Host(store);
         var vm = host.Create(RepoPaths.MachineDef("kvm-unit-test.js"), "kut-test");
         vm.Start();
         Assert.True(vm.WaitFor([MachineState.Stopped, MachineState.Crashed], TimeSpan.FromMinutes(2)),

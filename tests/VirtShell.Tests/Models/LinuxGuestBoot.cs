@@ -44,7 +44,7 @@ internal static class LinuxGuestBoot
         var unseen = (kernelLines ?? []).ToList();
         var milestones = Milestones(machine);
         var store = new MachineStore(Directory.CreateTempSubdirectory().FullName);
-        var host = new VirtualizationHost(store, ModelCatalog.CreateRegistry(store.Home), new JsDefinitionLoader());
+        var host = TestDefinitions.Host(store);
         var vm = host.Create(RepoPaths.MachineDef(definition));
         var logs = new List<string>();
         vm.Logged += (_, message) => { lock (logs) logs.Add(message); };

@@ -1,3 +1,4 @@
+using VirtShell.Tests.Models;
 using VirtShell.Engine.Definitions;
 using VirtShell.Scripting;
 using Xunit;
@@ -10,7 +11,7 @@ namespace VirtShell.Tests.Scripting;
 /// </summary>
 public class DefinitionCacheTests
 {
-    private readonly JsDefinitionLoader _loader = new();
+    private readonly JsDefinitionLoader _loader = TestDefinitions.Loader();
 
     private const string PureData = """
         import { machine, debugExit } from 'virtshell';

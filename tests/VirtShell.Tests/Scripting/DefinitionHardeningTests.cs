@@ -1,3 +1,4 @@
+using VirtShell.Tests.Models;
 using VirtShell.Engine.Definitions;
 using VirtShell.Engine.Machines;
 using VirtShell.Scripting;
@@ -36,7 +37,7 @@ public class DefinitionHardeningTests
     {
         using var dir = new TempFolder();
         string path = dir.Write("spin.js", $"import {{ machine }} from 'virtshell';\nexport default {export};\n");
-        var e = LoadFails(new JsDefinitionLoader(ShortLoad), path);
+        var e = LoadFails(TestDefinitions.Loader(ShortLoad), path);
         Assert.Contains("did not finish within 0.5 s", e.Message);
     }
 
@@ -50,7 +51,7 @@ public class DefinitionHardeningTests
             for (let i = 0; i < 1e5; i++) fr.register({}, i);
             export default machine({ name: 'f', model: 'emulated', memory: '1M' });
             """);
-        var loader = new JsDefinitionLoader(ShortLoad);
+        var loader = TestDefinitions.Loader(ShortLoad);
         var e = LoadFails(loader, path);
         Assert.Contains($"{path}:2", e.Message);
         Assert.Contains("FinalizationRegistry is not defined", e.Message);
@@ -73,7 +74,7 @@ public class DefinitionHardeningTests
         using var dir = new TempFolder();
         string path = dir.Write("forever.js", $"import {{ machine }} from 'virtshell';\n{body}\n");
         // A budget of a day: only the stop request can end this load.
-        var loader = new JsDefinitionLoader(new ScriptLimits { LoadTimeout = TimeSpan.FromDays(1) });
+        var loader = TestDefinitions.Loader(new ScriptLimits { LoadTimeout = TimeSpan.FromDays(1) });
         var load = Task.Run(() => loader.Load(path));
         var deadline = DateTime.UtcNow + HangGuard;
         while (!load.IsCompleted && DateTime.UtcNow < deadline)
@@ -99,7 +100,7 @@ public class DefinitionHardeningTests
             export default machine({ name: 'm', model: 'emulated',
               memory: [] });
             """);
-        var e = LoadFails(new JsDefinitionLoader(), path);
+        var e = LoadFails(TestDefinitions.Loader(), path);
         Assert.Contains($"{path}:3", e.Message);
         Assert.Contains("memory must be a number of bytes or a string such as '1M', not an array", e.Message);
     }
@@ -111,7 +112,7 @@ public class DefinitionHardeningTests
     {
         using var dir = new TempFolder();
         string path = dir.Write("throws.js", $"import {{ machine }} from 'virtshell';\nexport default machine({options});\n");
-        var e = LoadFails(new JsDefinitionLoader(), path);
+        var e = LoadFails(TestDefinitions.Loader(), path);
         Assert.Contains($"{path}:2", e.Message);
         Assert.Contains("Error: no memory for you", e.Message);
         Assert.DoesNotContain("pending", e.Message);
@@ -126,7 +127,7 @@ public class DefinitionHardeningTests
             await new Promise(() => {});
             export default machine({ name: 'a', model: 'emulated', memory: '1M' });
             """);
-        var e = LoadFails(new JsDefinitionLoader(), path);
+        var e = LoadFails(TestDefinitions.Loader(), path);
         Assert.Contains("never finished", e.Message);
         Assert.Contains("top-level await", e.Message);
     }
@@ -140,7 +141,7 @@ public class DefinitionHardeningTests
             await null;
             throw new RangeError('after the await');
             """);
-        var e = LoadFails(new JsDefinitionLoader(), path);
+        var e = LoadFails(TestDefinitions.Loader(), path);
         Assert.Contains($"{path}:3", e.Message);
         Assert.Contains("RangeError: after the await", e.Message);
     }
@@ -153,7 +154,7 @@ public class DefinitionHardeningTests
     {
         using var dir = new TempFolder();
         string path = dir.Write("huge.js", $"import {{ machine }} from 'virtshell';\nexport default machine({{ name: 'h', model: 'emulated', memory: '1M',\n  {field} }});\n");
-        var e = LoadFails(new JsDefinitionLoader(), path);
+        var e = LoadFails(TestDefinitions.Loader(), path);
         Assert.Contains(expected, e.Message);
         Assert.Contains($"{path}:", e.Message);
     }
@@ -168,7 +169,7 @@ public class DefinitionHardeningTests
             loop.self = loop;
             export default machine({ name: 'c', model: 'emulated', memory: '1M', container: loop });
             """);
-        var e = LoadFails(new JsDefinitionLoader(), path);
+        var e = LoadFails(TestDefinitions.Loader(), path);
         Assert.Contains("container.self is a cycle", e.Message);
     }
 
@@ -191,7 +192,7 @@ public class DefinitionHardeningTests
               },
             });
             """);
-        using var loaded = new JsDefinitionLoader().Load(path);
+        using var loaded = TestDefinitions.Loader().Load(path);
         using var vm = new FakeMachineApi();
         var e = Assert.Throws<HookException>(() => loaded.Hooks!.BeforeBoot(vm));
         Assert.Contains($"hook beforeBoot failed at {path}:6", e.Message);
@@ -218,7 +219,7 @@ public class DefinitionHardeningTests
             export default machine({ name: 't', model: 'emulated', memory: '1M', hooks,
               devices: [scriptDevice({ ports: [0x80], value: 0x41, read() { return this.value; } })] });
             """);
-        using var loaded = new JsDefinitionLoader().Load(path);
+        using var loaded = TestDefinitions.Loader().Load(path);
         using var vm = new FakeMachineApi();
         loaded.Hooks!.BeforeBoot(vm);
         loaded.Hooks!.BeforeBoot(vm);

@@ -1,3 +1,4 @@
+using VirtShell.Tests.Models;
 using System.Diagnostics;
 using VirtShell.Engine.Console;
 using VirtShell.Engine.Definitions;
@@ -9,7 +10,7 @@ namespace VirtShell.Tests.Scripting;
 
 public class JsDefinitionLoaderTests(ITestOutputHelper output)
 {
-    private readonly JsDefinitionLoader _loader = new();
+    private readonly JsDefinitionLoader _loader = TestDefinitions.Loader();
 
     [Fact]
     public void GoodDefinitionBecomesSpecWithSourcesAndResolvedPaths()
@@ -192,7 +193,7 @@ public class JsDefinitionLoaderTests(ITestOutputHelper output)
     {
         using var dir = new TempFolder();
         string path = dir.Write("bad.js", Head + body);
-        var e = Assert.Throws<DefinitionException>(() => new JsDefinitionLoader(new ScriptLimits { LoadTimeout = TimeSpan.FromMilliseconds(300) }).Load(path));
+        var e = Assert.Throws<DefinitionException>(() => TestDefinitions.Loader(new ScriptLimits { LoadTimeout = TimeSpan.FromMilliseconds(300) }).Load(path));
         output.WriteLine(e.Message);
         Assert.Contains($"{path}:{line}", e.Message);
         Assert.Contains(expected, e.Message);
@@ -247,7 +248,7 @@ public class JsDefinitionLoaderTests(ITestOutputHelper output)
         using var dir = new TempFolder();
         string path = dir.Write("loop.js", "import { machine } from 'virtshell';\nfor (;;) {}\n");
         var sw = Stopwatch.StartNew();
-        var e = Assert.Throws<DefinitionException>(() => new JsDefinitionLoader(new ScriptLimits { LoadTimeout = TimeSpan.FromMilliseconds(300) }).Load(path));
+        var e = Assert.Throws<DefinitionException>(() => TestDefinitions.Loader(new ScriptLimits { LoadTimeout = TimeSpan.FromMilliseconds(300) }).Load(path));
         Assert.InRange(sw.ElapsedMilliseconds, 250, 3000);
         Assert.Contains(path, e.Message);
         Assert.Contains("did not finish within 0.3 s", e.Message);
@@ -307,10 +308,10 @@ public class JsDefinitionLoaderTests(ITestOutputHelper output)
     [Fact]
     public void SmallestHeapStillLoadsAndBadLimitsAreRefused()
     {
-        using (var loaded = new JsDefinitionLoader(new ScriptLimits { HeapBytes = 16UL << 20 }).Load(Fixtures.Get("hello.js")))
+        using (var loaded = TestDefinitions.Loader(new ScriptLimits { HeapBytes = 16UL << 20 }).Load(Fixtures.Get("hello.js")))
             Assert.Equal("hello", loaded.Spec.Name);
-        Assert.Throws<ArgumentOutOfRangeException>(() => new JsDefinitionLoader(new ScriptLimits { HookTimeout = TimeSpan.Zero }));
-        Assert.Throws<ArgumentOutOfRangeException>(() => new JsDefinitionLoader(new ScriptLimits { HeapBytes = 1 << 20 }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => TestDefinitions.Loader(new ScriptLimits { HookTimeout = TimeSpan.Zero }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => TestDefinitions.Loader(new ScriptLimits { HeapBytes = 1 << 20 }));
     }
 
     [Fact]

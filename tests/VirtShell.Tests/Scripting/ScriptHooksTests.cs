@@ -1,3 +1,4 @@
+using VirtShell.Tests.Models;
 using System.Diagnostics;
 using VirtShell.Engine.Buses;
 using VirtShell.Engine.Machines;
@@ -14,7 +15,7 @@ public class ScriptHooksTests(ITestOutputHelper output)
     [Fact]
     public void BeforeBootRunsAndReachesTheMachine()
     {
-        using var loaded = new JsDefinitionLoader().Load(Fixtures.Get("hooks.js"));
+        using var loaded = TestDefinitions.Loader().Load(Fixtures.Get("hooks.js"));
         using var vm = new FakeMachineApi { Name = "m1" };
         vm.Memory.Write(0x200, [9, 8, 7, 6]);
 
@@ -48,7 +49,7 @@ public class ScriptHooksTests(ITestOutputHelper output)
               },
             });
             """);
-        using var loaded = new JsDefinitionLoader().Load(path);
+        using var loaded = TestDefinitions.Loader().Load(path);
         using var vm = new FakeMachineApi();
         loaded.Hooks!.BeforeBoot(vm);
         Assert.Equal("hello from the hook\n"u8.ToArray(), vm.Files.Written["/etc/motd"].Content);
@@ -61,7 +62,7 @@ public class ScriptHooksTests(ITestOutputHelper output)
     [Fact]
     public void ConsoleLinesRunInOrderWithoutMakingTheGuestWait()
     {
-        using var loaded = new JsDefinitionLoader().Load(Fixtures.Get("hooks.js"));
+        using var loaded = TestDefinitions.Loader().Load(Fixtures.Get("hooks.js"));
         using var vm = new FakeMachineApi();
         loaded.Hooks!.BeforeBoot(vm);
         int before = vm.Logs.Count;
@@ -79,7 +80,7 @@ public class ScriptHooksTests(ITestOutputHelper output)
     [Fact]
     public void OnExitSeesTheExitAfterQueuedLines()
     {
-        using var loaded = new JsDefinitionLoader().Load(Fixtures.Get("hooks.js"));
+        using var loaded = TestDefinitions.Loader().Load(Fixtures.Get("hooks.js"));
         using var vm = new FakeMachineApi();
         loaded.Hooks!.BeforeBoot(vm);
         loaded.Hooks.OnConsoleLine(vm, "last words");
@@ -98,7 +99,7 @@ public class ScriptHooksTests(ITestOutputHelper output)
               onExit(vm, exit) { vm.log('exit'); },
             } });
             """);
-        using var loaded = new JsDefinitionLoader().Load(path);
+        using var loaded = TestDefinitions.Loader().Load(path);
         using var vm = new FakeMachineApi();
         for (int i = 0; i < 50; i++) loaded.Hooks!.OnConsoleLine(vm, $"n{i}");
 
@@ -117,7 +118,7 @@ public class ScriptHooksTests(ITestOutputHelper output)
     {
         var limits = new ScriptLimits { HookTimeout = TimeSpan.FromMilliseconds(300) };
         string path = Fixtures.Get("runaway.js");
-        using var loaded = new JsDefinitionLoader(limits).Load(path);
+        using var loaded = TestDefinitions.Loader(limits).Load(path);
         using var vm = new FakeMachineApi();
 
         var sw = Stopwatch.StartNew();
@@ -138,7 +139,7 @@ public class ScriptHooksTests(ITestOutputHelper output)
     {
         var limits = new ScriptLimits { HookTimeout = TimeSpan.FromMilliseconds(300) };
         string path = Fixtures.Get("runaway.js");
-        using var loaded = new JsDefinitionLoader(limits).Load(path);
+        using var loaded = TestDefinitions.Loader(limits).Load(path);
         using var vm = new FakeMachineApi();
 
         var sw = Stopwatch.StartNew();
@@ -158,7 +159,7 @@ public class ScriptHooksTests(ITestOutputHelper output)
     public void ScriptErrorInAHookNamesTheMessageAndLine()
     {
         string path = Fixtures.Get("throws.js");
-        using var loaded = new JsDefinitionLoader().Load(path);
+        using var loaded = TestDefinitions.Loader().Load(path);
         using var vm = new FakeMachineApi();
 
         var e = Assert.Throws<HookException>(() => loaded.Hooks!.BeforeBoot(vm));
@@ -179,7 +180,7 @@ public class ScriptHooksTests(ITestOutputHelper output)
     public void HeapHogFailsTheHookAndTheProcessCarriesOn()
     {
         var limits = new ScriptLimits { HookTimeout = TimeSpan.FromSeconds(20), HeapBytes = 32UL << 20 };
-        using (var hog = new JsDefinitionLoader(limits).Load(Fixtures.Get("heaphog.js")))
+        using (var hog = TestDefinitions.Loader(limits).Load(Fixtures.Get("heaphog.js")))
         using (var vm = new FakeMachineApi())
         {
             var sw = Stopwatch.StartNew();
@@ -192,7 +193,7 @@ public class ScriptHooksTests(ITestOutputHelper output)
             Assert.Contains("exit after hog", vm.Logs);
         }
 
-        using var next = new JsDefinitionLoader().Load(Fixtures.Get("hooks.js"));
+        using var next = TestDefinitions.Loader().Load(Fixtures.Get("hooks.js"));
         using var other = new FakeMachineApi { Name = "after-hog" };
         next.Hooks!.BeforeBoot(other);
         Assert.Equal("booting after-hog", other.Logs.First());
@@ -212,7 +213,7 @@ public class ScriptHooksTests(ITestOutputHelper output)
         using var dir = new TempFolder();
         string path = dir.Write("hog.js", $"import {{ machine }} from 'virtshell';\nexport default machine({{ name: 'h', model: 'emulated', memory: '64K',\n  hooks: {{ beforeBoot(vm) {{ {hog} }} }} }});\n");
         var limits = new ScriptLimits { HookTimeout = TimeSpan.FromSeconds(20), HeapBytes = 32UL << 20 };
-        using var loaded = new JsDefinitionLoader(limits).Load(path);
+        using var loaded = TestDefinitions.Loader(limits).Load(path);
         using var vm = new FakeMachineApi();
         var e = Assert.Throws<HookException>(() => loaded.Hooks!.BeforeBoot(vm));
         output.WriteLine(e.Message);
@@ -222,7 +223,7 @@ public class ScriptHooksTests(ITestOutputHelper output)
     [Fact]
     public void ScriptDeviceAnswersThroughThePortBus()
     {
-        using var loaded = new JsDefinitionLoader().Load(Fixtures.Get("hooks.js"));
+        using var loaded = TestDefinitions.Loader().Load(Fixtures.Get("hooks.js"));
         using var vm = new FakeMachineApi();
         var device = loaded.Spec.Devices.Single().Implementation!;
         var bus = new IoPortBus();
@@ -254,7 +255,7 @@ public class ScriptHooksTests(ITestOutputHelper output)
                 scriptDevice({ ports: [0x80], {{read}} }),
               ] });
             """);
-        using var loaded = new JsDefinitionLoader(new ScriptLimits { HookTimeout = TimeSpan.FromMilliseconds(300) }).Load(path);
+        using var loaded = TestDefinitions.Loader(new ScriptLimits { HookTimeout = TimeSpan.FromMilliseconds(300) }).Load(path);
         using var vm = new FakeMachineApi();
         loaded.Hooks!.BeforeBoot(vm);
         var device = loaded.Spec.Devices.Single().Implementation!;
@@ -273,7 +274,7 @@ public class ScriptHooksTests(ITestOutputHelper output)
     [Fact]
     public void DisposedHooksReportInsteadOfCrashing()
     {
-        var loaded = new JsDefinitionLoader().Load(Fixtures.Get("hooks.js"));
+        var loaded = TestDefinitions.Loader().Load(Fixtures.Get("hooks.js"));
         using var vm = new FakeMachineApi();
         loaded.Dispose();
         Assert.Throws<HookException>(() => loaded.Hooks!.BeforeBoot(vm));

@@ -1,3 +1,4 @@
+using VirtShell.Tests.Models;
 using System.Collections.Concurrent;
 using VirtShell.Engine.Buses;
 using VirtShell.Engine.Definitions;
@@ -17,7 +18,7 @@ public class ScriptedMachineTests
     public void DefinitionHooksAndScriptDeviceDriveAMachine()
     {
         using var home = new TempFolder();
-        var host = new VirtualizationHost(new MachineStore(home.Path), new ModelRegistry([new GuestPlayingModel()]), new JsDefinitionLoader());
+        var host = new VirtualizationHost(new MachineStore(home.Path), new ModelRegistry([new GuestPlayingModel()]), TestDefinitions.Loader());
         var machine = host.Create(Fixtures.Get("machine.js"));
         var logs = new ConcurrentQueue<string>();
         machine.Logged += (_, message) => logs.Enqueue(message);
@@ -43,6 +44,7 @@ public class ScriptedMachineTests
         public string Technique => "test double";
         public ModelAvailability GetAvailability() => ModelAvailability.Available;
         public IReadOnlyCollection<string> DeviceTypes => ["scriptDevice"];
+        public string? DefinitionSection => null;
         public void Validate(MachineSpec spec) { }
         public IMachineRuntime CreateRuntime(MachineSpec spec, MachineServices services) => new Runtime(spec, services);
     }

@@ -26,7 +26,7 @@ public sealed class GuestKitTests : IDisposable
     public GuestKitTests()
     {
         var store = new MachineStore(Path.Combine(_dir, "home"));
-        _host = new VirtualizationHost(store, ModelCatalog.CreateRegistry(store.Home), new JsDefinitionLoader());
+        _host = TestDefinitions.Host(store);
         Directory.CreateDirectory(Path.Combine(_dir, "guests/kit"));
         File.Copy(RepoPaths.RequireGuest("guests/kit/kit.bin"), Path.Combine(_dir, "guests/kit/kit.bin"));
         using (var disk = File.Create(DiskPath)) disk.SetLength(DiskBytes);

@@ -42,7 +42,7 @@ public sealed class VirtioPciTests : IDisposable
 
     private void Attach(DeviceSpec spec)
     {
-        var type = ParavirtualDeviceTypes.Find(spec.Type)!;
+        var type = BuiltInDevices.Catalog.Find(spec.Type)!;
         type.Validate(spec);
         _devices.Add(type.Attach(spec, _context)!);
     }
@@ -235,7 +235,7 @@ public sealed class VirtioPciTests : IDisposable
     public void TwoDevicesInOneSlot_IsADefinitionError()
     {
         var spec = new DeviceSpec { Type = "virtioRng", Settings = new Dictionary<string, object?> { ["transport"] = "pci", ["slot"] = (long)BlkSlot } };
-        var e = Assert.Throws<DefinitionException>(() => ParavirtualDeviceTypes.Find("virtioRng")!.Attach(spec, _context));
+        var e = Assert.Throws<DefinitionException>(() => BuiltInDevices.Catalog.Find("virtioRng")!.Attach(spec, _context));
         Assert.Contains("slot 3 is already taken", e.Message);
     }
 }

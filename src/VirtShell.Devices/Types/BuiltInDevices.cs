@@ -1,0 +1,26 @@
+using VirtShell.Engine.Devices;
+
+namespace VirtShell.Devices;
+
+/// <summary>
+/// The device types this build has, and the models that allow each: the one table a new device type is added to.
+/// The PC models (emulated, hardware) put them on the emulated chipset's buses; the paravirtual model has virtio on
+/// virtio-mmio or virtio-pci and the hypercall channel, which use only RAM, the buses and interrupt lines.
+/// </summary>
+public static class BuiltInDevices
+{
+    private static readonly string[] Pc = ["emulated", "hardware"];
+    private static readonly string[] Paravirtual = ["paravirtual"];
+
+    public static DeviceCatalog Catalog { get; } = new([
+        // A paravirtual machine allows one UART, as its early console only (its model checks that).
+        (new Uart16550DeviceType(), [.. Pc, .. Paravirtual]),
+        (new DebugExitDeviceType(), Pc),
+        (new AtaDiskDeviceType(), Pc),
+        (new ScriptDeviceType(), Pc),
+        (new VirtioConsoleDeviceType(), Paravirtual),
+        (new VirtioBlkDeviceType(), Paravirtual),
+        (new VirtioRngDeviceType(), Paravirtual),
+        (new HypercallsDeviceType(), Paravirtual),
+    ]);
+}
