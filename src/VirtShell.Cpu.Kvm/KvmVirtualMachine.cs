@@ -2,6 +2,7 @@ using VirtShell.Cpu.Kvm.Native;
 using VirtShell.Engine.Buses;
 using VirtShell.Engine.Interrupts;
 using VirtShell.Engine.Memory;
+using VirtShell.Engine.Native;
 
 namespace VirtShell.Cpu.Kvm;
 
@@ -69,7 +70,7 @@ public sealed unsafe class KvmVirtualMachine : IDisposable
         if (memory.Blocks.Count > slots)
             throw new KvmException($"guest memory has {memory.Blocks.Count} RAM regions; KVM here allows {slots} memory slots");
 
-        _fd = new FileDescriptor(KvmSystem.Check(Libc.Ioctl(system.Fd, KvmApi.CreateVm, 0), "KVM_CREATE_VM"));
+        _fd = new FileDescriptor(KvmSystem.Check(Libc.ioctl(system.Fd, KvmApi.CreateVm, 0), "KVM_CREATE_VM"));
         try
         {
             ulong identityMap = IdentityMapAddress;
@@ -107,14 +108,14 @@ public sealed unsafe class KvmVirtualMachine : IDisposable
             MemorySize = block.Size,
             UserspaceAddr = (ulong)block.Host,
         };
-        if (Libc.Ioctl(Fd, KvmApi.SetUserMemoryRegion, (nint)(&region)) < 0)
+        if (Libc.ioctl(Fd, KvmApi.SetUserMemoryRegion, (nint)(&region)) < 0)
             throw new KvmException(
                 $"KVM cannot map the guest's {block.Size >> 20} MiB of RAM at 0x{block.GuestAddress:x} (KVM_SET_USER_MEMORY_REGION, slot {slot}: {Libc.Describe(Libc.LastError)}); give the machine less memory");
     }
 
     internal int Fd => _fd.Value;
 
-    internal void Ioctl(nuint request, nint argument, string what) => KvmSystem.Check(Libc.Ioctl(Fd, request, argument), what);
+    internal void Ioctl(nuint request, nint argument, string what) => KvmSystem.Check(Libc.ioctl(Fd, request, argument), what);
 
     /// <summary>Like <see cref="Ioctl"/>, but a VM already disposed (or being disposed) is skipped instead of an error.</summary>
     internal void IoctlUnlessClosed(nuint request, nint argument, string what)

@@ -138,7 +138,8 @@ public sealed class ModelComparison(VirtualizationHost host, ComparisonGuests gu
                             throw new ComparisonException($"no console output within {options.RunTimeout.TotalSeconds:0} s{Ended(machine)}");
                     }
                     seconds.Add(watch.Elapsed.TotalSeconds);
-                    overhead = HostMemory.ResidentBytes() - before - HostMemory.ResidentGuestBytes(machine.Memory);
+                    // The guest's own resident RAM (mincore) is no overhead.
+                    overhead = HostMemory.ResidentBytes() - before - (long)(machine.Memory?.ResidentBytes() ?? 0);
                 }
                 finally
                 {
