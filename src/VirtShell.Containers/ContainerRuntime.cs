@@ -233,7 +233,7 @@ public sealed class ContainerRuntime : IMachineRuntime, ICommandExecution, IGues
     public void RequestStop(MachineExit exit) => Stop(exit, kill: true);
 
     /// <summary>SIGTERM, and SIGKILL if the container has not ended after its stopTimeout.</summary>
-    public bool RequestShutdown()
+    public bool RequestGracefulStop()
     {
         Stop(new MachineExit(ExitReason.StoppedByUser), kill: false);
         return true;

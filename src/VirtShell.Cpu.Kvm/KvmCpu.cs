@@ -122,9 +122,9 @@ public sealed unsafe partial class KvmCpu : IVirtualCpu
                 case KvmApi.ExitReason.Hlt:
                     return new CpuExit(CpuExitReason.Halted);
                 case KvmApi.ExitReason.Shutdown:
-                    return new CpuExit(CpuExitReason.Shutdown, "triple fault: the guest took an exception it could not deliver (KVM_EXIT_SHUTDOWN)");
+                    return new CpuExit(CpuExitReason.TripleFault, "triple fault: the guest took an exception it could not deliver (KVM_EXIT_SHUTDOWN)");
                 case KvmApi.ExitReason.SystemEvent:
-                    return SystemEvent(Union<KvmRunSystemEvent>());
+                    return SystemEvent(Union<KvmRunSystemEvent>()->Type);
                 case KvmApi.ExitReason.FailEntry:
                 {
                     var fail = Union<KvmRunFailEntry>();
@@ -184,11 +184,13 @@ public sealed unsafe partial class KvmCpu : IVirtualCpu
 
     private static ulong Mask(int bytes) => bytes >= 8 ? ulong.MaxValue : (1UL << (bytes * 8)) - 1;
 
-    private static CpuExit SystemEvent(KvmRunSystemEvent* e) => (KvmApi.SystemEventType)e->Type switch
+    /// <summary>What a KVM_EXIT_SYSTEM_EVENT of <paramref name="type"/> means for the run: a power-off and a reset are the guest's choice, not a crash.</summary>
+    internal static CpuExit SystemEvent(uint type) => (KvmApi.SystemEventType)type switch
     {
-        KvmApi.SystemEventType.Reset => new CpuExit(CpuExitReason.Shutdown, "the guest asked for a reset (KVM_SYSTEM_EVENT_RESET); VirtShell machines do not reboot"),
+        KvmApi.SystemEventType.Shutdown => new CpuExit(CpuExitReason.GuestPowerOff, "the guest turned the machine off (KVM_SYSTEM_EVENT_SHUTDOWN)"),
+        KvmApi.SystemEventType.Reset => new CpuExit(CpuExitReason.GuestReset, "the guest asked for a reset (KVM_SYSTEM_EVENT_RESET); VirtShell machines do not reboot"),
         KvmApi.SystemEventType.Crash => new CpuExit(CpuExitReason.InternalError, "the guest reported a crash (KVM_SYSTEM_EVENT_CRASH)"),
-        _ => new CpuExit(CpuExitReason.Shutdown, $"KVM system event {e->Type}"),
+        _ => new CpuExit(CpuExitReason.InternalError, $"unexpected KVM system event {type}"),
     };
 
     private static CpuExit InternalError(KvmRunInternal* e)

@@ -221,7 +221,7 @@ public sealed class Machine
             return false;
         }
         runtime.Resume();
-        bool asked = !turnOff && runtime.RequestShutdown();
+        bool asked = !turnOff && runtime.RequestGracefulStop();
         if (!asked) runtime.RequestStop(new MachineExit(ExitReason.StoppedByUser, Detail: "turned off"));
         if (!WaitFor([MachineState.Stopped, MachineState.Crashed], timeout))
             throw new MachineStateException($"machine '{Name}' did not stop within {timeout.TotalSeconds:0.#} s");
