@@ -16,26 +16,18 @@ public sealed class CpuExitRecordTests
 {
     private static CpuState NoState() => throw new InvalidOperationException("a guest's own end carries no register dump");
 
-    [Fact]
-    public void A_kvm_system_event_shutdown_is_recorded_as_the_guest_powering_off_not_a_crash()
+    [Theory]
+    [InlineData(KvmApi.SystemEventType.Shutdown, CpuExitReason.GuestPowerOff, ExitReason.GuestPowerOff, "KVM_SYSTEM_EVENT_SHUTDOWN")]
+    [InlineData(KvmApi.SystemEventType.Reset, CpuExitReason.GuestReset, ExitReason.GuestReset, "KVM_SYSTEM_EVENT_RESET")]
+    internal void A_kvm_power_off_or_reset_event_is_recorded_as_the_guests_own_end_not_a_crash(
+        KvmApi.SystemEventType type, CpuExitReason cpuExit, ExitReason recorded, string named)
     {
-        var exit = KvmCpu.SystemEvent((uint)KvmApi.SystemEventType.Shutdown);
-        Assert.Equal(CpuExitReason.GuestPowerOff, exit.Reason);
+        var exit = KvmCpu.SystemEvent((uint)type);
+        Assert.Equal(cpuExit, exit.Reason);
         var end = VirtualMachineRuntime.MachineExitFor(exit, NoState)!;
-        Assert.Equal(ExitReason.GuestPowerOff, end.Reason);
+        Assert.Equal(recorded, end.Reason);
         Assert.False(end.IsCrash);
-        Assert.Contains("KVM_SYSTEM_EVENT_SHUTDOWN", end.Detail);
-    }
-
-    [Fact]
-    public void A_kvm_system_event_reset_is_recorded_as_a_guest_reset_not_a_crash()
-    {
-        var exit = KvmCpu.SystemEvent((uint)KvmApi.SystemEventType.Reset);
-        Assert.Equal(CpuExitReason.GuestReset, exit.Reason);
-        var end = VirtualMachineRuntime.MachineExitFor(exit, NoState)!;
-        Assert.Equal(ExitReason.GuestReset, end.Reason);
-        Assert.False(end.IsCrash);
-        Assert.Contains("KVM_SYSTEM_EVENT_RESET", end.Detail);
+        Assert.Contains(named, end.Detail);
     }
 
     [Fact]
