@@ -207,7 +207,7 @@ public sealed class ModelComparison(VirtualizationHost host, ComparisonGuests gu
     /// <summary>Turns a comparison machine off if it still runs, and removes it.</summary>
     private void Discard(Machine machine)
     {
-        if (machine.State is not (MachineState.Created or MachineState.Stopped or MachineState.Crashed))
+        if (machine.State.IsLive())
             machine.Stop(turnOff: true, TimeSpan.FromSeconds(30));
         host.Remove(machine);
     }
