@@ -24,14 +24,6 @@ public sealed unsafe class KvmVirtualMachine : IDisposable
     /// </summary>
     public const ulong IdentityMapAddress = 0xFFFB_C000, TssAddress = 0xFFFB_D000;
 
-    /// <summary>The ports the kernel answers itself: a device claiming one of them would never be asked.</summary>
-    public static IReadOnlyList<(ushort First, int Count, string Owner)> KernelPorts { get; } =
-    [
-        (0x20, 2, "in-kernel 8259 PIC (master)"), (0xA0, 2, "in-kernel 8259 PIC (slave)"),
-        (0x4D0, 2, "in-kernel 8259 PIC (edge/level control)"), (0x40, 4, "in-kernel 8254 PIT"),
-        (0x61, 1, "in-kernel PC speaker port (PIT channel 2 gate)"),
-    ];
-
     private readonly FileDescriptor _fd;
     private readonly List<KvmCpu> _cpus = [];
 
