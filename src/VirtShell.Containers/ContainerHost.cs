@@ -59,7 +59,7 @@ public sealed class ContainerHost
             int? orphan = Runc.State(placement.ContainerId)?.Pid;
             try { Runc.Delete(placement.ContainerId, force: true); }
             catch (RuncException) when (!Directory.Exists(Path.Combine(Runc.StateRoot, placement.ContainerId))) { }
-            if (orphan is > 0 and int pid) Libc.ReapChild(pid, TimeSpan.FromSeconds(5));
+            if (orphan is > 0 and int pid) LinuxCalls.ReapChild(pid, TimeSpan.FromSeconds(5));
         }
         OverlayRootfs.Unmount(placement.MachineDirectory);
         DeviceDirectory.Unmount(placement.MachineDirectory);
@@ -97,7 +97,7 @@ public sealed class ContainerHost
         }
     }
 
-    private static readonly Lazy<bool> Subreaper = new(() => { Libc.BecomeChildSubreaper(); return true; });
+    private static readonly Lazy<bool> Subreaper = new(() => { LinuxCalls.BecomeChildSubreaper(); return true; });
 
     /// <summary>Makes this process the child subreaper (once); containers' init processes become its children.</summary>
     public static void EnsureSubreaper() => _ = Subreaper.Value;

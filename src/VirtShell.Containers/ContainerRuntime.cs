@@ -179,11 +179,11 @@ public sealed class ContainerRuntime : IMachineRuntime, ICommandExecution, IGues
         // A stop asked for while runc was starting the container could not reach it then.
         if (pending != null) Deliver(kill);
 
-        int? status = Libc.WaitForChild(_initPid);
+        int? status = LinuxCalls.WaitForChild(_initPid);
         if (status == null)
         {
             // Someone else reaped our init (a host that ignores SIGCHLD makes .NET reap every child): the status is lost.
-            while (Libc.IsAlive(_initPid)) Thread.Sleep(20);
+            while (LinuxCalls.IsAlive(_initPid)) Thread.Sleep(20);
         }
         lock (_lock) _reaped = true;
         long oomKills = _cgroup.OomKills();
@@ -195,8 +195,8 @@ public sealed class ContainerRuntime : IMachineRuntime, ICommandExecution, IGues
 
     private MachineExit Classify(int? status, long oomKills, MachineExit? requested)
     {
-        int? code = status is not { } s ? null : Libc.Exited(s) ? Libc.ExitCode(s) : 128 + Libc.TermSignal(s);
-        string? signal = status is { } t && !Libc.Exited(t) ? SignalName(Libc.TermSignal(t)) : null;
+        int? code = status is not { } s ? null : LinuxCalls.Exited(s) ? LinuxCalls.ExitCode(s) : 128 + LinuxCalls.TermSignal(s);
+        string? signal = status is { } t && !LinuxCalls.Exited(t) ? SignalName(LinuxCalls.TermSignal(t)) : null;
         if (requested != null) return requested with { Status = code };
         if (oomKills > 0)
             return new MachineExit(ExitReason.OutOfMemory, code,
@@ -233,7 +233,7 @@ public sealed class ContainerRuntime : IMachineRuntime, ICommandExecution, IGues
     public void RequestStop(MachineExit exit) => Stop(exit, kill: true);
 
     /// <summary>SIGTERM, and SIGKILL if the container has not ended after its stopTimeout.</summary>
-    public bool RequestShutdown()
+    public bool RequestGracefulStop()
     {
         Stop(new MachineExit(ExitReason.StoppedByUser), kill: false);
         return true;
@@ -353,7 +353,7 @@ public sealed class ContainerRuntime : IMachineRuntime, ICommandExecution, IGues
                     StartLineReader(process.StandardOutput, false, onLine),
                     StartLineReader(process.StandardError, true, OnStderr),
                 };
-                using (cancel.Register(() => { try { Libc.Terminate(process.Id); } catch (IOException) { } }))
+                using (cancel.Register(() => { try { LinuxCalls.Terminate(process.Id); } catch (IOException) { } }))
                 {
                     process.WaitForExit();
                     foreach (var reader in readers) reader.Join();
@@ -468,7 +468,7 @@ public sealed class ContainerRuntime : IMachineRuntime, ICommandExecution, IGues
         {
             // A container stopped before it started (or a failed start) leaves its init for us to reap. Bounded:
             // should runc have failed to kill it, a hung stop is worse than one zombie.
-            if (reap && !Libc.ReapChild(_initPid, TimeSpan.FromSeconds(5)))
+            if (reap && !LinuxCalls.ReapChild(_initPid, TimeSpan.FromSeconds(5)))
                 _services.Log($"container init {_initPid} did not end after runc delete");
             foreach (var pump in _outputPumps) pump.Join(TimeSpan.FromSeconds(2));
             _inputPump?.Join(TimeSpan.FromSeconds(2));

@@ -113,7 +113,7 @@ public sealed unsafe partial class InterpreterCpu : IVirtualCpu
         {
             case TripleFault:
                 _halted = true;
-                return new CpuExit(CpuExitReason.Shutdown, e.Message);
+                return new CpuExit(CpuExitReason.TripleFault, e.Message);
             case UnimplementedInstruction:
                 return new CpuExit(CpuExitReason.InternalError, e.Message);
             default:

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using VirtShell.Cpu.Kvm.Native;
+using VirtShell.Engine.Native;
 
 namespace VirtShell.Cpu.Kvm;
 
@@ -142,7 +143,7 @@ public sealed unsafe partial class KvmCpu
     private ulong? Physical(ulong linear)
     {
         var translation = new KvmTranslation { LinearAddress = linear };
-        if (Libc.Ioctl(_fd.Value, KvmApi.Translate, (nint)(&translation)) < 0 || translation.Valid == 0) return null;
+        if (Libc.ioctl(_fd.Value, KvmApi.Translate, (nint)(&translation)) < 0 || translation.Valid == 0) return null;
         return translation.PhysicalAddress;
     }
 }

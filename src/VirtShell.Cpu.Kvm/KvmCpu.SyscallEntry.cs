@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using VirtShell.Cpu.Kvm.Native;
+using VirtShell.Engine.Native;
 
 namespace VirtShell.Cpu.Kvm;
 
@@ -130,7 +131,7 @@ public sealed unsafe partial class KvmCpu
     private ulong ReadMsr(uint index)
     {
         var buffer = new MsrBuffer { Count = 1, Entry = new KvmMsrEntry { Index = index } };
-        if (Libc.Ioctl(_fd.Value, KvmApi.GetMsrs, (nint)(&buffer)) != 1)
+        if (Libc.ioctl(_fd.Value, KvmApi.GetMsrs, (nint)(&buffer)) != 1)
             throw new KvmException($"KVM_GET_MSRS could not read MSR 0x{index:x} (vCPU {Id})");
         return buffer.Entry.Data;
     }
@@ -138,7 +139,7 @@ public sealed unsafe partial class KvmCpu
     internal void WriteMsr(uint index, ulong value)
     {
         var buffer = new MsrBuffer { Count = 1, Entry = new KvmMsrEntry { Index = index, Data = value } };
-        if (Libc.Ioctl(_fd.Value, KvmApi.SetMsrs, (nint)(&buffer)) != 1)
+        if (Libc.ioctl(_fd.Value, KvmApi.SetMsrs, (nint)(&buffer)) != 1)
             throw new KvmException($"KVM_SET_MSRS refused 0x{value:x} for MSR 0x{index:x} (vCPU {Id})");
     }
 

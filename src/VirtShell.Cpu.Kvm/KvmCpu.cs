@@ -4,6 +4,7 @@ using VirtShell.Cpu.Kvm.Native;
 using VirtShell.Engine.Buses;
 using VirtShell.Engine.Cpu;
 using VirtShell.Engine.Memory;
+using VirtShell.Engine.Native;
 
 namespace VirtShell.Cpu.Kvm;
 
@@ -44,12 +45,12 @@ public sealed unsafe partial class KvmCpu : IVirtualCpu
         _memory = vm.Memory;
         _ = VcpuKick.Signal; // install the kick handler before any thread can need it
         _patch = vm.PageFaultHandlerPatch;
-        _fd = new FileDescriptor(KvmSystem.Check(Libc.Ioctl(vm.Fd, KvmApi.CreateVcpu, id), $"KVM_CREATE_VCPU {id}"));
+        _fd = new FileDescriptor(KvmSystem.Check(Libc.ioctl(vm.Fd, KvmApi.CreateVcpu, id), $"KVM_CREATE_VCPU {id}"));
         try
         {
             _runSize = vm.VcpuMmapSize;
-            nint run = Libc.Mmap(0, (nuint)_runSize, Libc.PROT_READ | Libc.PROT_WRITE, Libc.MAP_SHARED, _fd.Value, 0);
-            if (run == Libc.MAP_FAILED) throw new KvmException($"mmap of kvm_run for vCPU {id} failed: {Libc.Describe(Libc.LastError)}");
+            nint run = Libc.mmap(0, (nuint)_runSize, Libc.PROT_READ | Libc.PROT_WRITE, Libc.MAP_SHARED, _fd.Value, 0);
+            if (run == Libc.MAP_FAILED) throw new KvmException(Libc.Failure($"mmap of kvm_run for vCPU {id}", Libc.LastError));
             _run = (byte*)run;
             KvmCpuSetup.SetCpuid(_fd, id, vm.SupportedCpuid);
             KvmCpuSetup.SetMsrs(_fd, vm.MsrIndexList);
@@ -77,14 +78,14 @@ public sealed unsafe partial class KvmCpu : IVirtualCpu
     public CpuExit Run()
     {
         ObjectDisposedException.ThrowIf(_run == null, this);
-        _thread = Libc.PthreadSelf();
+        _thread = Libc.pthread_self();
         while (true)
         {
             Interlocked.Exchange(ref _inKvmRun, 1);
             // A request that came while we were outside KVM_RUN: enter anyway, with immediate_exit set, so that the
             // kernel finishes the last port or MMIO read (it completes only on the next KVM_RUN), then returns.
             if (Volatile.Read(ref _exitRequested) != 0) Header->ImmediateExit = 1;
-            int result = Libc.Ioctl(_fd.Value, KvmApi.Run, 0);
+            int result = Libc.ioctl(_fd.Value, KvmApi.Run, 0);
             int errno = result < 0 ? Libc.LastError : 0;
             Interlocked.Exchange(ref _inKvmRun, 0);
             _exits++;
@@ -92,7 +93,7 @@ public sealed unsafe partial class KvmCpu : IVirtualCpu
             if (result < 0)
             {
                 if (errno is not (Libc.EINTR or Libc.EAGAIN))
-                    return new CpuExit(CpuExitReason.InternalError, $"KVM_RUN failed: {Libc.Describe(errno)}");
+                    return new CpuExit(CpuExitReason.InternalError, Libc.Failure("KVM_RUN", errno));
                 Header->ImmediateExit = 0;
                 if (Interlocked.Exchange(ref _exitRequested, 0) != 0) return new CpuExit(CpuExitReason.ExitRequested);
                 continue; // a signal that was not ours (the runtime's own): just go on
@@ -121,9 +122,9 @@ public sealed unsafe partial class KvmCpu : IVirtualCpu
                 case KvmApi.ExitReason.Hlt:
                     return new CpuExit(CpuExitReason.Halted);
                 case KvmApi.ExitReason.Shutdown:
-                    return new CpuExit(CpuExitReason.Shutdown, "triple fault: the guest took an exception it could not deliver (KVM_EXIT_SHUTDOWN)");
+                    return new CpuExit(CpuExitReason.TripleFault, "triple fault: the guest took an exception it could not deliver (KVM_EXIT_SHUTDOWN)");
                 case KvmApi.ExitReason.SystemEvent:
-                    return SystemEvent(Union<KvmRunSystemEvent>());
+                    return SystemEvent(Union<KvmRunSystemEvent>()->Type);
                 case KvmApi.ExitReason.FailEntry:
                 {
                     var fail = Union<KvmRunFailEntry>();
@@ -183,11 +184,13 @@ public sealed unsafe partial class KvmCpu : IVirtualCpu
 
     private static ulong Mask(int bytes) => bytes >= 8 ? ulong.MaxValue : (1UL << (bytes * 8)) - 1;
 
-    private static CpuExit SystemEvent(KvmRunSystemEvent* e) => (KvmApi.SystemEventType)e->Type switch
+    /// <summary>What a KVM_EXIT_SYSTEM_EVENT of <paramref name="type"/> means for the run: a power-off and a reset are the guest's choice, not a crash.</summary>
+    internal static CpuExit SystemEvent(uint type) => (KvmApi.SystemEventType)type switch
     {
-        KvmApi.SystemEventType.Reset => new CpuExit(CpuExitReason.Shutdown, "the guest asked for a reset (KVM_SYSTEM_EVENT_RESET); VirtShell machines do not reboot"),
+        KvmApi.SystemEventType.Shutdown => new CpuExit(CpuExitReason.GuestPowerOff, "the guest turned the machine off (KVM_SYSTEM_EVENT_SHUTDOWN)"),
+        KvmApi.SystemEventType.Reset => new CpuExit(CpuExitReason.GuestReset, "the guest asked for a reset (KVM_SYSTEM_EVENT_RESET); VirtShell machines do not reboot"),
         KvmApi.SystemEventType.Crash => new CpuExit(CpuExitReason.InternalError, "the guest reported a crash (KVM_SYSTEM_EVENT_CRASH)"),
-        _ => new CpuExit(CpuExitReason.Shutdown, $"KVM system event {e->Type}"),
+        _ => new CpuExit(CpuExitReason.InternalError, $"unexpected KVM system event {type}"),
     };
 
     private static CpuExit InternalError(KvmRunInternal* e)
@@ -262,7 +265,7 @@ public sealed unsafe partial class KvmCpu : IVirtualCpu
     }
 
     private void Ioctl(nuint request, nint argument, string what) =>
-        KvmSystem.Check(Libc.Ioctl(_fd.Value, request, argument), $"{what} (vCPU {Id})");
+        KvmSystem.Check(Libc.ioctl(_fd.Value, request, argument), $"{what} (vCPU {Id})");
 
     public void Dispose()
     {
@@ -270,7 +273,7 @@ public sealed unsafe partial class KvmCpu : IVirtualCpu
         {
             if (_run != null)
             {
-                Libc.Munmap((nint)_run, (nuint)_runSize);
+                Libc.munmap((nint)_run, (nuint)_runSize);
                 _run = null;
             }
         }

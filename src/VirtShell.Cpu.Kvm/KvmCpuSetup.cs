@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using VirtShell.Cpu.Kvm.Native;
+using VirtShell.Engine.Native;
 
 namespace VirtShell.Cpu.Kvm;
 
@@ -38,7 +39,7 @@ internal static unsafe class KvmCpuSetup
         {
             *(uint*)buffer = (uint)entries.Length;
             entries.AsSpan().CopyTo(new Span<KvmCpuidEntry2>(buffer + 8, entries.Length));
-            KvmSystem.Check(Libc.Ioctl(vcpu.Value, KvmApi.SetCpuid2, (nint)buffer), "KVM_SET_CPUID2");
+            KvmSystem.Check(Libc.ioctl(vcpu.Value, KvmApi.SetCpuid2, (nint)buffer), "KVM_SET_CPUID2");
         }
         finally
         {
@@ -62,7 +63,7 @@ internal static unsafe class KvmCpuSetup
             *(uint*)buffer = (uint)msrs.Length;
             var entries = new Span<KvmMsrEntry>(buffer + 8, msrs.Length);
             for (int i = 0; i < msrs.Length; i++) entries[i] = new KvmMsrEntry { Index = msrs[i].Index, Data = msrs[i].Value };
-            int set = KvmSystem.Check(Libc.Ioctl(vcpu.Value, KvmApi.SetMsrs, (nint)buffer), "KVM_SET_MSRS");
+            int set = KvmSystem.Check(Libc.ioctl(vcpu.Value, KvmApi.SetMsrs, (nint)buffer), "KVM_SET_MSRS");
             if (set != msrs.Length)
                 throw new KvmException($"KVM_SET_MSRS refused MSR 0x{msrs[set].Index:x}");
         }

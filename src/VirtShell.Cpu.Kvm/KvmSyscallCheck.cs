@@ -73,7 +73,7 @@ internal static class KvmSyscallCheck
         // A KVM that neither arrives nor faults would hang this; a second is far more than two instructions need.
         using var timeout = new Timer(_ => cpu.RequestExit(), null, 1000, Timeout.Infinite);
         var exit = cpu.Run();
-        return exit.Reason == CpuExitReason.Shutdown || report.Cpl == 3;
+        return exit.Reason == CpuExitReason.TripleFault || report.Cpl == 3;
     }
 
     private sealed class ReportDevice(KvmCpu cpu) : IPortDevice

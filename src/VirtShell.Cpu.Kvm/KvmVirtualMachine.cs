@@ -2,6 +2,7 @@ using VirtShell.Cpu.Kvm.Native;
 using VirtShell.Engine.Buses;
 using VirtShell.Engine.Interrupts;
 using VirtShell.Engine.Memory;
+using VirtShell.Engine.Native;
 
 namespace VirtShell.Cpu.Kvm;
 
@@ -22,14 +23,6 @@ public sealed unsafe class KvmVirtualMachine : IDisposable
     /// overlap RAM or MMIO; our RAM stops at 3 GiB.
     /// </summary>
     public const ulong IdentityMapAddress = 0xFFFB_C000, TssAddress = 0xFFFB_D000;
-
-    /// <summary>The ports the kernel answers itself: a device claiming one of them would never be asked.</summary>
-    public static IReadOnlyList<(ushort First, int Count, string Owner)> KernelPorts { get; } =
-    [
-        (0x20, 2, "in-kernel 8259 PIC (master)"), (0xA0, 2, "in-kernel 8259 PIC (slave)"),
-        (0x4D0, 2, "in-kernel 8259 PIC (edge/level control)"), (0x40, 4, "in-kernel 8254 PIT"),
-        (0x61, 1, "in-kernel PC speaker port (PIT channel 2 gate)"),
-    ];
 
     private readonly FileDescriptor _fd;
     private readonly List<KvmCpu> _cpus = [];
@@ -69,7 +62,7 @@ public sealed unsafe class KvmVirtualMachine : IDisposable
         if (memory.Blocks.Count > slots)
             throw new KvmException($"guest memory has {memory.Blocks.Count} RAM regions; KVM here allows {slots} memory slots");
 
-        _fd = new FileDescriptor(KvmSystem.Check(Libc.Ioctl(system.Fd, KvmApi.CreateVm, 0), "KVM_CREATE_VM"));
+        _fd = new FileDescriptor(KvmSystem.Check(Libc.ioctl(system.Fd, KvmApi.CreateVm, 0), "KVM_CREATE_VM"));
         try
         {
             ulong identityMap = IdentityMapAddress;
@@ -107,14 +100,14 @@ public sealed unsafe class KvmVirtualMachine : IDisposable
             MemorySize = block.Size,
             UserspaceAddr = (ulong)block.Host,
         };
-        if (Libc.Ioctl(Fd, KvmApi.SetUserMemoryRegion, (nint)(&region)) < 0)
+        if (Libc.ioctl(Fd, KvmApi.SetUserMemoryRegion, (nint)(&region)) < 0)
             throw new KvmException(
                 $"KVM cannot map the guest's {block.Size >> 20} MiB of RAM at 0x{block.GuestAddress:x} (KVM_SET_USER_MEMORY_REGION, slot {slot}: {Libc.Describe(Libc.LastError)}); give the machine less memory");
     }
 
     internal int Fd => _fd.Value;
 
-    internal void Ioctl(nuint request, nint argument, string what) => KvmSystem.Check(Libc.Ioctl(Fd, request, argument), what);
+    internal void Ioctl(nuint request, nint argument, string what) => KvmSystem.Check(Libc.ioctl(Fd, request, argument), what);
 
     /// <summary>Like <see cref="Ioctl"/>, but a VM already disposed (or being disposed) is skipped instead of an error.</summary>
     internal void IoctlUnlessClosed(nuint request, nint argument, string what)

@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using System.Runtime.InteropServices;
+using VirtShell.Engine.Native;
 
 namespace VirtShell.Devices;
 
@@ -98,19 +98,9 @@ internal sealed class DeadlineTimer : IDisposable
     private static void SleepPrecisely(long stopwatchTicks)
     {
         long ns = (long)((Int128)stopwatchTicks * 1_000_000_000 / Stopwatch.Frequency);
-        var span = new Timespec { Seconds = ns / 1_000_000_000, Nanoseconds = ns % 1_000_000_000 };
-        nanosleep(in span, IntPtr.Zero); // an early return (a signal) just means another pass round the loop
+        var span = new Libc.Timespec { Seconds = ns / 1_000_000_000, Nanoseconds = ns % 1_000_000_000 };
+        Libc.nanosleep(in span, 0); // an early return (a signal) just means another pass round the loop
     }
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct Timespec
-    {
-        public long Seconds;
-        public long Nanoseconds;
-    }
-
-    [DllImport("libc", SetLastError = false)]
-    private static extern int nanosleep(in Timespec request, IntPtr remaining);
 
     /// <summary>Stops the thread and waits for it. The caller must not hold the gate.</summary>
     public void Dispose()

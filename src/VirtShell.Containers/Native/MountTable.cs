@@ -19,7 +19,7 @@ internal static class MountTable
     /// <summary>Unmounts <paramref name="path"/> until nothing is mounted there: stacked mounts (one left by a dead engine under a fresh one) come off one per call.</summary>
     public static void UnmountAll(string path)
     {
-        for (int i = 0; i < 8 && IsMounted(path); i++) Libc.Unmount(path);
+        for (int i = 0; i < 8 && IsMounted(path); i++) LinuxCalls.Unmount(path);
     }
 
     private static string Unescape(string field) =>

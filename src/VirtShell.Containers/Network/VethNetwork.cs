@@ -181,7 +181,7 @@ public static class VethNetwork
     private static IDisposable HostLock()
     {
         Directory.CreateDirectory(StateDirectory);
-        return Libc.LockFile(LockFile);
+        return LinuxCalls.LockFile(LockFile);
     }
 
     /// <summary>Runs <paramref name="commands"/> through one <c>ip -batch</c> (in namespace <paramref name="ns"/> if given).</summary>

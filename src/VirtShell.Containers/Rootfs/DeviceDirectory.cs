@@ -31,9 +31,9 @@ public static class DeviceDirectory
         string dev = PathIn(machineDirectory);
         Unmount(machineDirectory);
         Directory.CreateDirectory(dev);
-        Libc.MountTmpfs(dev, "mode=755,size=65536k");
+        LinuxCalls.MountTmpfs(dev, "mode=755,size=65536k");
         const uint Everyone = 0x1B6; // 0666
-        foreach (var (name, major, minor) in Devices) Libc.MakeCharacterDevice(Path.Combine(dev, name), major, minor, Everyone);
+        foreach (var (name, major, minor) in Devices) LinuxCalls.MakeCharacterDevice(Path.Combine(dev, name), major, minor, Everyone);
         foreach (var (name, target) in Links) File.CreateSymbolicLink(Path.Combine(dev, name), target);
         foreach (var folder in Folders) Directory.CreateDirectory(Path.Combine(dev, folder));
         return dev;

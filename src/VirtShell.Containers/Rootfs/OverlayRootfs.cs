@@ -22,8 +22,8 @@ public sealed class OverlayRootfs(string lower, string machineDirectory)
         foreach (var (name, path) in new[] { ("image", Lower), ("upper", Upper), ("work", Work) })
             if (path.IndexOfAny([',', ':', '\\']) >= 0)
                 throw new IOException($"the overlay {name} folder '{path}' contains ',', ':' or '\\', which overlayfs options cannot carry");
-        if (MountTable.IsMounted(Merged)) Libc.Unmount(Merged); // left by an engine that died mid-run
-        Libc.MountOverlay(Merged, $"lowerdir={Lower},upperdir={Upper},workdir={Work}");
+        if (MountTable.IsMounted(Merged)) LinuxCalls.Unmount(Merged); // left by an engine that died mid-run
+        LinuxCalls.MountOverlay(Merged, $"lowerdir={Lower},upperdir={Upper},workdir={Work}");
     }
 
     public static void Unmount(string machineDirectory)

@@ -1,5 +1,6 @@
 using Microsoft.Win32.SafeHandles;
 using VirtShell.Containers.Native;
+using VirtShell.Engine.Native;
 
 namespace VirtShell.Containers.Rootfs;
 
@@ -18,28 +19,28 @@ public sealed class RootfsFiles(string root)
     public void WriteFile(string path, ReadOnlySpan<byte> content, uint mode = 0x1A4 /* 0644 */)
     {
         var parts = Split(path);
-        using var root = Libc.OpenDirectory(Root);
+        using var root = LinuxCalls.OpenDirectory(Root);
         for (int i = 1; i < parts.Length; i++)
         {
             string prefix = string.Join('/', parts[..i]);
-            var (dir, errno) = Libc.OpenInRoot(root, prefix, Libc.O_PATH | Libc.O_DIRECTORY, 0);
+            var (dir, errno) = LinuxCalls.OpenInRoot(root, prefix, Libc.O_PATH | Libc.O_DIRECTORY, 0);
             if (dir == null && errno == Libc.ENOENT)
             {
                 using var parent = i == 1 ? null : Open(root, string.Join('/', parts[..(i - 1)]), Libc.O_PATH | Libc.O_DIRECTORY);
-                Libc.MakeDirectory(parent ?? root, parts[i - 1], DirectoryMode);
-                (dir, errno) = Libc.OpenInRoot(root, prefix, Libc.O_PATH | Libc.O_DIRECTORY, 0);
+                LinuxCalls.MakeDirectory(parent ?? root, parts[i - 1], DirectoryMode);
+                (dir, errno) = LinuxCalls.OpenInRoot(root, prefix, Libc.O_PATH | Libc.O_DIRECTORY, 0);
             }
             if (dir == null) throw Failure(path, $"/{prefix}", errno);
             dir.Dispose();
         }
         using var file = Open(root, string.Join('/', parts), Libc.O_WRONLY | Libc.O_CREAT | Libc.O_TRUNC, mode, path);
-        Libc.ChangeMode(file, mode); // the umask must not decide what the definition asked for
+        LinuxCalls.ChangeMode(file, mode); // the umask must not decide what the definition asked for
         RandomAccess.Write(file, content, 0);
     }
 
     public byte[] ReadFile(string path)
     {
-        using var root = Libc.OpenDirectory(Root);
+        using var root = LinuxCalls.OpenDirectory(Root);
         using var file = Open(root, string.Join('/', Split(path)), Libc.O_RDONLY, 0, path);
         using var stream = new FileStream(file, FileAccess.Read);
         using var copy = new MemoryStream();
@@ -50,12 +51,12 @@ public sealed class RootfsFiles(string root)
     /// <summary>Whether <paramref name="path"/> is a regular file with an execute bit, as the container would see it.</summary>
     public bool IsProgram(string path)
     {
-        using var root = Libc.OpenDirectory(Root);
-        var (file, _) = Libc.OpenInRoot(root, string.Join('/', Split(path)), Libc.O_PATH, 0);
+        using var root = LinuxCalls.OpenDirectory(Root);
+        var (file, _) = LinuxCalls.OpenInRoot(root, string.Join('/', Split(path)), Libc.O_PATH, 0);
         if (file == null) return false;
         using (file)
         {
-            uint mode = Libc.FileMode(file);
+            uint mode = LinuxCalls.FileMode(file);
             const uint AnyExecute = 0x49; // 0111
             return (mode & Libc.S_IFMT) == Libc.S_IFREG && (mode & AnyExecute) != 0;
         }
@@ -63,7 +64,7 @@ public sealed class RootfsFiles(string root)
 
     private static SafeFileHandle Open(SafeFileHandle root, string relative, int flags, uint mode = 0, string? shown = null)
     {
-        var (handle, errno) = Libc.OpenInRoot(root, relative, flags, mode);
+        var (handle, errno) = LinuxCalls.OpenInRoot(root, relative, flags, mode);
         return handle ?? throw Failure(shown ?? "/" + relative, "/" + relative, errno);
     }
 

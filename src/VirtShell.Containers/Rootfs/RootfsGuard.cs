@@ -1,6 +1,7 @@
 using VirtShell.Containers.Bundle;
 using VirtShell.Containers.Native;
 using VirtShell.Engine.Definitions;
+using VirtShell.Engine.Native;
 
 namespace VirtShell.Containers.Rootfs;
 
@@ -39,7 +40,7 @@ public static class RootfsGuard
         {
             string inside = "/" + string.Join('/', parts[..i]);
             string host = root.TrimEnd('/') + inside;
-            if (Libc.LinkMode(host) is not { } mode) return null;
+            if (LinuxCalls.LinkMode(host) is not { } mode) return null;
             uint type = mode & Libc.S_IFMT;
             if (type == Libc.S_IFLNK) return $"{inside} as a symlink (to '{new FileInfo(host).LinkTarget}')";
             if (i < parts.Length)

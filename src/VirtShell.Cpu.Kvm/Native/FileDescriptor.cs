@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using VirtShell.Engine.Native;
 
 namespace VirtShell.Cpu.Kvm.Native;
 
@@ -11,5 +12,5 @@ internal sealed class FileDescriptor : SafeHandle
 
     public int Value => IsClosed ? throw new ObjectDisposedException(nameof(FileDescriptor)) : (int)handle;
 
-    protected override bool ReleaseHandle() => Libc.Close((int)handle) == 0;
+    protected override bool ReleaseHandle() => Libc.close((int)handle) == 0;
 }

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using VirtShell.Engine.Native;
 
 namespace VirtShell.Cpu.Kvm.Native;
 
@@ -17,7 +18,7 @@ internal sealed unsafe class KvmSystem : IDisposable
     /// <summary>Opens and checks /dev/kvm (or another path, for tests); throws <see cref="KvmUnavailableException"/> with the reason.</summary>
     public static KvmSystem Open(string devicePath = DevicePath)
     {
-        int fd = Libc.Open(devicePath, Libc.O_RDWR | Libc.O_CLOEXEC);
+        int fd = Libc.open(devicePath, Libc.O_RDWR | Libc.O_CLOEXEC, 0);
         if (fd < 0)
         {
             int errno = Libc.LastError;
@@ -31,7 +32,7 @@ internal sealed unsafe class KvmSystem : IDisposable
         var system = new KvmSystem(new FileDescriptor(fd));
         try
         {
-            int version = Libc.Ioctl(fd, KvmApi.GetApiVersion, 0);
+            int version = Libc.ioctl(fd, KvmApi.GetApiVersion, 0);
             if (version != KvmApi.ExpectedApiVersion)
                 throw new KvmUnavailableException(version < 0
                     ? $"{devicePath} is not a KVM device ({Libc.Describe(Libc.LastError)})"
@@ -50,11 +51,11 @@ internal sealed unsafe class KvmSystem : IDisposable
 
     public int Fd => _fd.Value;
 
-    public bool HasCapability(KvmApi.Capability capability) => Libc.Ioctl(Fd, KvmApi.CheckExtension, (nint)capability) > 0;
+    public bool HasCapability(KvmApi.Capability capability) => Libc.ioctl(Fd, KvmApi.CheckExtension, (nint)capability) > 0;
 
-    public int CapabilityValue(KvmApi.Capability capability) => Libc.Ioctl(Fd, KvmApi.CheckExtension, (nint)capability);
+    public int CapabilityValue(KvmApi.Capability capability) => Libc.ioctl(Fd, KvmApi.CheckExtension, (nint)capability);
 
-    public int VcpuMmapSize => Check(Libc.Ioctl(Fd, KvmApi.GetVcpuMmapSize, 0), "KVM_GET_VCPU_MMAP_SIZE");
+    public int VcpuMmapSize => Check(Libc.ioctl(Fd, KvmApi.GetVcpuMmapSize, 0), "KVM_GET_VCPU_MMAP_SIZE");
 
     /// <summary>Every CPUID leaf KVM can give a guest on this host (asked once per process: it does not change).</summary>
     public KvmCpuidEntry2[] SupportedCpuid() => _supportedCpuid ??= QueryVariable<KvmCpuidEntry2>(KvmApi.GetSupportedCpuid, "KVM_GET_SUPPORTED_CPUID", 8);
@@ -78,11 +79,11 @@ internal sealed unsafe class KvmSystem : IDisposable
             try
             {
                 *(uint*)buffer = (uint)count;
-                if (Libc.Ioctl(Fd, request, (nint)buffer) < 0)
+                if (Libc.ioctl(Fd, request, (nint)buffer) < 0)
                 {
                     int errno = Libc.LastError;
                     if (errno == Libc.E2BIG) continue;
-                    throw new KvmException($"{name} failed: {Libc.Describe(errno)}");
+                    throw new KvmException(Libc.Failure(name, errno));
                 }
                 return new ReadOnlySpan<T>(buffer + headerSize, (int)*(uint*)buffer).ToArray();
             }
@@ -96,7 +97,7 @@ internal sealed unsafe class KvmSystem : IDisposable
 
     internal static int Check(int result, string what)
     {
-        if (result < 0) throw new KvmException($"{what} failed: {Libc.Describe(Libc.LastError)}");
+        if (result < 0) throw new KvmException(Libc.Failure(what, Libc.LastError));
         return result;
     }
 

@@ -1,3 +1,5 @@
+using VirtShell.Engine.Native;
+
 namespace VirtShell.Cpu.Kvm.Native;
 
 /// <summary>
@@ -17,28 +19,28 @@ internal static unsafe class VcpuKick
     public static int Signal => InstalledSignal.Value;
 
     /// <summary>Sends the kick signal to <paramref name="thread"/>; false if that thread no longer exists.</summary>
-    public static bool Kick(nuint thread) => Libc.PthreadKill(thread, Signal) == 0;
+    public static bool Kick(nuint thread) => Libc.pthread_kill(thread, Signal) == 0;
 
     private static int Install()
     {
         nint handler = NoOpHandler();
-        for (int signal = Libc.CurrentSigRtMax(); signal > Libc.CurrentSigRtMin(); signal--)
+        for (int signal = Libc.__libc_current_sigrtmax(); signal > Libc.__libc_current_sigrtmin(); signal--)
         {
             Libc.SigAction current;
-            if (Libc.Sigaction(signal, null, &current) != 0 || current.Handler != 0) continue; // taken (or not SIG_DFL)
+            if (Libc.sigaction(signal, null, &current) != 0 || current.Handler != 0) continue; // taken (or not SIG_DFL)
             var action = new Libc.SigAction { Handler = handler, Flags = 0 }; // no SA_RESTART: KVM_RUN must return EINTR
-            if (Libc.Sigaction(signal, &action, null) == 0) return signal;
+            if (Libc.sigaction(signal, &action, null) == 0) return signal;
         }
         throw new KvmException("no free real-time signal to interrupt vCPU threads with");
     }
 
     private static nint NoOpHandler()
     {
-        nint page = Libc.Mmap(0, 4096, Libc.PROT_READ | Libc.PROT_WRITE, Libc.MAP_PRIVATE | Libc.MAP_ANONYMOUS, -1, 0);
-        if (page == Libc.MAP_FAILED) throw new KvmException($"mmap for the vCPU kick handler failed: {Libc.Describe(Libc.LastError)}");
+        nint page = Libc.mmap(0, 4096, Libc.PROT_READ | Libc.PROT_WRITE, Libc.MAP_PRIVATE | Libc.MAP_ANONYMOUS, -1, 0);
+        if (page == Libc.MAP_FAILED) throw new KvmException(Libc.Failure("mmap for the vCPU kick handler", Libc.LastError));
         *(byte*)page = 0xC3; // ret
-        if (Libc.Mprotect(page, 4096, Libc.PROT_READ | Libc.PROT_EXEC) != 0)
-            throw new KvmException($"mprotect for the vCPU kick handler failed: {Libc.Describe(Libc.LastError)}");
+        if (Libc.mprotect(page, 4096, Libc.PROT_READ | Libc.PROT_EXEC) != 0)
+            throw new KvmException(Libc.Failure("mprotect for the vCPU kick handler", Libc.LastError));
         return page;
     }
 }

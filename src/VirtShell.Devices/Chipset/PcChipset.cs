@@ -24,9 +24,12 @@ public static class PcChipset
     public static readonly (ushort First, int Count, string Owner) KeyboardCommand = (0x64, 1, "i8042 keyboard controller (status, command)");
     public static readonly (ushort First, int Count, string Owner) PciConfig = (PciHostBridge.AddressPort, 8, PciHostBridge.Owner);
 
-    public static IReadOnlyList<(ushort First, int Count, string Owner)> Ports { get; } = [MasterPic, SlavePic, Pit, SystemControl];
+    public static IReadOnlyList<BusClaim> Ports { get; } = Claims(MasterPic, SlavePic, Pit, SystemControl);
 
-    public static IReadOnlyList<(ushort First, int Count, string Owner)> BoardPorts { get; } = [Rtc, KeyboardData, KeyboardCommand, PciConfig];
+    public static IReadOnlyList<BusClaim> BoardPorts { get; } = Claims(Rtc, KeyboardData, KeyboardCommand, PciConfig);
+
+    private static BusClaim[] Claims(params (ushort First, int Count, string Owner)[] chips) =>
+        [.. chips.Select(c => new BusClaim(c.First, (ulong)c.Count, c.Owner))];
 
     /// <summary>Builds the PIC pair, the PIT (channel 0 on IRQ 0) and port 0x61, and registers them. The caller disposes the PIT.</summary>
     public static (Pic8259Pair Pic, Pit8254 Pit) Attach(IoPortBus ports, WakeSignal wake)

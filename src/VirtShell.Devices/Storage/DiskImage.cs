@@ -1,5 +1,5 @@
-using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
+using VirtShell.Engine.Native;
 
 namespace VirtShell.Devices.Storage;
 
@@ -11,13 +11,9 @@ public sealed class DiskImageException(string message, Exception? inner = null) 
 /// when writable, shared when read-only, so two machines can share a read-only image but never write one at the same
 /// time (or write one another machine reads). The lock is advisory: it keeps VirtShell machines apart, not other tools.
 /// </summary>
-public sealed partial class DiskImage : IDisposable
+public sealed class DiskImage : IDisposable
 {
     public const int SectorSize = 512;
-
-    private const int LOCK_SH = 1, LOCK_EX = 2, LOCK_NB = 4;
-    private const int O_RDONLY = 0, O_RDWR = 2, O_CLOEXEC = 0x80000;
-    private const int EPERM = 1, ENOENT = 2, EACCES = 13, ENOTDIR = 20, EISDIR = 21, EROFS = 30, EWOULDBLOCK = 11;
 
     private DiskImage(SafeFileHandle handle, string path, bool readOnly)
     {
@@ -39,27 +35,27 @@ public sealed partial class DiskImage : IDisposable
     {
         // open(2) and flock(2) directly: .NET's FileStream takes locks of its own and reports every failure alike,
         // and here the user needs to know which it was.
-        int fd = open(path, (readOnly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+        int fd = Libc.open(path, (readOnly ? Libc.O_RDONLY : Libc.O_RDWR) | Libc.O_CLOEXEC, 0);
         if (fd < 0)
         {
-            int errno = Marshal.GetLastPInvokeError();
+            int errno = Libc.LastError;
             throw new DiskImageException(errno switch
             {
-                ENOENT or ENOTDIR => $"disk image '{path}' does not exist",
-                EACCES or EROFS or EPERM when !readOnly =>
+                Libc.ENOENT or Libc.ENOTDIR => $"disk image '{path}' does not exist",
+                Libc.EACCES or Libc.EROFS or Libc.EPERM when !readOnly =>
                     $"disk image '{path}' cannot be opened for writing (it is read-only here; use readOnly: true to attach it read-only)",
-                EISDIR => $"disk image '{path}' is a directory, not an image file",
-                _ => $"disk image '{path}' cannot be opened: {Marshal.GetPInvokeErrorMessage(errno)}",
+                Libc.EISDIR => $"disk image '{path}' is a directory, not an image file",
+                _ => $"disk image '{path}' cannot be opened: {Libc.Describe(errno)}",
             });
         }
         var handle = new SafeFileHandle(fd, ownsHandle: true);
-        if (flock(handle, (readOnly ? LOCK_SH : LOCK_EX) | LOCK_NB) != 0)
+        if (Libc.flock(fd, (readOnly ? Libc.LOCK_SH : Libc.LOCK_EX) | Libc.LOCK_NB) != 0)
         {
-            int errno = Marshal.GetLastPInvokeError();
+            int errno = Libc.LastError;
             handle.Dispose();
-            throw new DiskImageException(errno == EWOULDBLOCK
+            throw new DiskImageException(errno == Libc.EWOULDBLOCK
                 ? $"disk image '{path}' is in use by another machine"
-                : $"disk image '{path}' cannot be locked: {Marshal.GetPInvokeErrorMessage(errno)}");
+                : $"disk image '{path}' cannot be locked: {Libc.Describe(errno)}");
         }
         try
         {
@@ -73,10 +69,4 @@ public sealed partial class DiskImage : IDisposable
     }
 
     public void Dispose() => Handle.Dispose(); // closing the last descriptor releases the flock
-
-    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int open(string path, int flags);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int flock(SafeFileHandle fd, int operation);
 }

@@ -1,5 +1,5 @@
-using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
+using VirtShell.Engine.Native;
 
 namespace VirtShell.Engine.Boot;
 
@@ -10,10 +10,8 @@ namespace VirtShell.Engine.Boot;
 /// Models check with <see cref="Problem"/> when they validate a definition; loaders read with <see cref="Read"/>,
 /// which checks again on the file it opened.
 /// </summary>
-public static partial class GuestFiles
+public static class GuestFiles
 {
-    private const uint TypeMask = 0xF000, Regular = 0x8000;
-
     /// <summary>
     /// What is wrong with <paramref name="path"/> as such a file of at most <paramref name="maxBytes"/> bytes
     /// (<paramref name="limit"/> says what that bound is, e.g. "the machine's memory (1 MiB)"), or null. The text
@@ -47,40 +45,31 @@ public static partial class GuestFiles
 
     private static string? ProblemWith(uint mode, long size, long maxBytes, string limit)
     {
-        if ((mode & TypeMask) != Regular) return $"is {KindOf(mode)}, not a regular file";
+        if ((mode & Libc.S_IFMT) != Libc.S_IFREG) return $"is {KindOf(mode)}, not a regular file";
         if (size > maxBytes) return $"has {size} bytes, more than {limit}";
         return null;
     }
 
-    private static string KindOf(uint mode) => (mode & TypeMask) switch
+    private static string KindOf(uint mode) => (mode & Libc.S_IFMT) switch
     {
-        0x1000 => "a FIFO",
-        0x2000 => "a character device",
-        0x4000 => "a directory",
-        0x6000 => "a block device",
-        0xC000 => "a socket",
+        Libc.S_IFIFO => "a FIFO",
+        Libc.S_IFCHR => "a character device",
+        Libc.S_IFDIR => "a directory",
+        Libc.S_IFBLK => "a block device",
+        Libc.S_IFSOCK => "a socket",
         _ => "not a file",
     };
 
-    // struct stat on x86-64: st_dev, st_ino, st_nlink (8 bytes each), st_mode at 24; st_size at 48; 144 bytes in all.
-    private const int StatSize = 144, ModeOffset = 24, SizeOffset = 48;
-
-    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static unsafe partial int stat(string path, byte* buffer);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static unsafe partial int fstat(int fd, byte* buffer);
-
     private static unsafe bool TryStat(string path, out uint mode, out long size, out string? error)
     {
-        byte* buffer = stackalloc byte[StatSize];
-        return Finish(stat(path, buffer), buffer, out mode, out size, out error);
+        byte* buffer = stackalloc byte[Libc.StatSize];
+        return Finish(Libc.stat(path, buffer), buffer, out mode, out size, out error);
     }
 
     private static unsafe bool TryStat(SafeFileHandle file, out uint mode, out long size, out string? error)
     {
-        byte* buffer = stackalloc byte[StatSize];
-        return Finish(fstat((int)file.DangerousGetHandle(), buffer), buffer, out mode, out size, out error);
+        byte* buffer = stackalloc byte[Libc.StatSize];
+        return Finish(Libc.fstat((int)file.DangerousGetHandle(), buffer), buffer, out mode, out size, out error);
     }
 
     private static unsafe bool Finish(int result, byte* buffer, out uint mode, out long size, out string? error)
@@ -90,12 +79,12 @@ public static partial class GuestFiles
         error = null;
         if (result != 0)
         {
-            int errno = Marshal.GetLastPInvokeError();
-            error = errno == 2 ? "does not exist" : $"cannot be read: {Marshal.GetPInvokeErrorMessage(errno)}";
+            int errno = Libc.LastError;
+            error = errno == Libc.ENOENT ? "does not exist" : $"cannot be read: {Libc.Describe(errno)}";
             return false;
         }
-        mode = *(uint*)(buffer + ModeOffset);
-        size = *(long*)(buffer + SizeOffset);
+        mode = *(uint*)(buffer + Libc.StatModeOffset);
+        size = *(long*)(buffer + Libc.StatSizeOffset);
         return true;
     }
 }

@@ -22,11 +22,17 @@ public sealed class IoPortBus
     {
         if (count <= 0 || first + count > 65536)
             throw new ArgumentOutOfRangeException(nameof(count), $"{owner}: ports 0x{first:x}+{count} are outside the 16-bit port space");
-        var claim = new BusClaim(first, (ulong)count, owner);
+        Register(new BusClaim(first, (ulong)count, owner), device);
+    }
+
+    public void Register(BusClaim claim, IPortDevice device)
+    {
+        if (claim.Length == 0 || claim.End > 65536)
+            throw new ArgumentOutOfRangeException(nameof(claim), $"{claim.Owner}: ports 0x{claim.Start:x}+{claim.Length} are outside the 16-bit port space");
         var clash = _claims.FirstOrDefault(c => c.Overlaps(claim));
         if (clash != null) throw new BusConflictException(claim, clash);
         _claims.Add(claim);
-        for (int p = first; p < first + count; p++) _byPort[p] = device;
+        for (int p = (int)claim.Start; p < (int)claim.End; p++) _byPort[p] = device;
     }
 
     private long _accesses;

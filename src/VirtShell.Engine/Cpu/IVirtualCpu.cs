@@ -6,8 +6,12 @@ public enum CpuExitReason
     ExitRequested,
     /// <summary>HLT with nothing to deliver: the runtime waits for a wake-up, then runs again.</summary>
     Halted,
-    /// <summary>Triple fault or a shutdown cycle: the machine is dead.</summary>
-    Shutdown,
+    /// <summary>Triple fault (the processor's shutdown cycle): the guest took an exception it could not deliver; a crash.</summary>
+    TripleFault,
+    /// <summary>The guest turned the machine off through the platform (KVM_SYSTEM_EVENT_SHUTDOWN).</summary>
+    GuestPowerOff,
+    /// <summary>The guest reset the machine through the platform (KVM_SYSTEM_EVENT_RESET); the run ends, as with <c>qemu -no-reboot</c>.</summary>
+    GuestReset,
     /// <summary>The backend could not go on (an emulation limit, a KVM internal error).</summary>
     InternalError,
 }

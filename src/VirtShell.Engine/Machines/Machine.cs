@@ -93,7 +93,7 @@ public sealed class Machine
     {
         lock (_lock)
         {
-            if (_record.State is not (MachineState.Created or MachineState.Stopped or MachineState.Crashed))
+            if (_record.State.IsLive())
                 throw new MachineStateException($"machine '{Name}' is {_record.State}; only a Created, Stopped or Crashed machine can start");
             if (_record.OwnerProcessId is int pid && pid != Environment.ProcessId && MachineStore.IsOwnerAlive(_record))
                 throw new MachineStateException($"machine '{Name}' belongs to process {pid}");
@@ -206,7 +206,7 @@ public sealed class Machine
         IMachineRuntime? runtime;
         lock (_lock)
         {
-            if (_record.State is MachineState.Stopped or MachineState.Crashed or MachineState.Created) return false;
+            if (!_record.State.IsLive()) return false;
             runtime = _runtime;
             if (runtime == null && _record.OwnerProcessId != Environment.ProcessId)
                 throw new MachineStateException($"machine '{Name}' runs in process {_record.OwnerProcessId}, not this one");
@@ -221,7 +221,7 @@ public sealed class Machine
             return false;
         }
         runtime.Resume();
-        bool asked = !turnOff && runtime.RequestShutdown();
+        bool asked = !turnOff && runtime.RequestGracefulStop();
         if (!asked) runtime.RequestStop(new MachineExit(ExitReason.StoppedByUser, Detail: "turned off"));
         if (!WaitFor([MachineState.Stopped, MachineState.Crashed], timeout))
             throw new MachineStateException($"machine '{Name}' did not stop within {timeout.TotalSeconds:0.#} s");
@@ -309,8 +309,7 @@ public sealed class Machine
     /// machine is not running. So the fsync is paid only where the record says something no later run can restore:
     /// that the machine exists, and how its run ended.
     /// </summary>
-    private static bool MustSurviveACrash(MachineState state) =>
-        state is not (MachineState.Starting or MachineState.Running or MachineState.Paused or MachineState.Stopping);
+    private static bool MustSurviveACrash(MachineState state) => !state.IsLive();
 
     private static readonly DateTimeOffset ProcessStart = Process.GetCurrentProcess().StartTime.ToUniversalTime();
 

@@ -2,6 +2,16 @@ namespace VirtShell.Engine.Machines;
 
 public enum MachineState { Created, Starting, Running, Paused, Stopping, Stopped, Crashed }
 
+public static class MachineStates
+{
+    /// <summary>
+    /// A run is under way (Starting, Running, Paused, Stopping): the machine cannot be started or removed, and a
+    /// stop has something to end. The other states (Created, Stopped, Crashed) are at rest.
+    /// </summary>
+    public static bool IsLive(this MachineState state) =>
+        state is MachineState.Starting or MachineState.Running or MachineState.Paused or MachineState.Stopping;
+}
+
 public enum ExitReason
 {
     /// <summary>The guest turned itself off (an ACPI or platform power-off).</summary>

@@ -1,4 +1,4 @@
-using VirtShell.Engine.Memory;
+using VirtShell.Engine.Native;
 
 namespace VirtShell.Engine.Machines;
 

@@ -54,24 +54,31 @@ public sealed class VirtualMachineRuntime(IVirtualCpu cpu, GuestMemory memory, I
                 }
             }
             var exit = cpu.Run();
-            switch (exit.Reason)
+            if (exit.Reason == CpuExitReason.Halted)
             {
-                case CpuExitReason.ExitRequested:
-                    break;
-                case CpuExitReason.Halted:
-                    Interlocked.Increment(ref _haltExits);
-                    // Timers and console input raise interrupts through the controller, which sets the signal.
-                    wake.Wait(TimeSpan.FromMilliseconds(100));
-                    break;
-                case CpuExitReason.Shutdown:
-                    RequestStop(new MachineExit(ExitReason.TripleFault, Detail: $"{exit.Detail}\n{cpu.GetState().Dump()}".Trim()));
-                    break;
-                case CpuExitReason.InternalError:
-                    RequestStop(new MachineExit(ExitReason.InternalError, Detail: $"{exit.Detail}\n{cpu.GetState().Dump()}".Trim()));
-                    break;
+                Interlocked.Increment(ref _haltExits);
+                // Timers and console input raise interrupts through the controller, which sets the signal.
+                wake.Wait(TimeSpan.FromMilliseconds(100));
+            }
+            else if (MachineExitFor(exit, cpu.GetState) is { } end)
+            {
+                RequestStop(end);
             }
         }
     }
+
+    /// <summary>
+    /// How a CPU exit ends the machine's run, or null when the run goes on (an exit request, a halt). A crash carries
+    /// the register dump; an end the guest chose (power-off, reset) carries what the backend said.
+    /// </summary>
+    public static MachineExit? MachineExitFor(CpuExit exit, Func<CpuState> state) => exit.Reason switch
+    {
+        CpuExitReason.TripleFault => new MachineExit(ExitReason.TripleFault, Detail: $"{exit.Detail}\n{state().Dump()}".Trim()),
+        CpuExitReason.InternalError => new MachineExit(ExitReason.InternalError, Detail: $"{exit.Detail}\n{state().Dump()}".Trim()),
+        CpuExitReason.GuestPowerOff => new MachineExit(ExitReason.GuestPowerOff, Detail: exit.Detail),
+        CpuExitReason.GuestReset => new MachineExit(ExitReason.GuestReset, Detail: exit.Detail),
+        _ => null,
+    };
 
     public void RequestStop(MachineExit exit)
     {
@@ -84,8 +91,8 @@ public sealed class VirtualMachineRuntime(IVirtualCpu cpu, GuestMemory memory, I
         wake.Set();
     }
 
-    /// <summary>No VM model has a shutdown channel yet (no ACPI power button).</summary>
-    public bool RequestShutdown() => false;
+    /// <summary>No VM model has a way to ask the guest to stop yet (no ACPI power button).</summary>
+    public bool RequestGracefulStop() => false;
 
     public void Pause()
     {

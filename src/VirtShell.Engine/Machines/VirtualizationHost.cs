@@ -76,7 +76,7 @@ public sealed class VirtualizationHost(MachineStore store, ModelRegistry models,
 
     public void Remove(Machine machine)
     {
-        if (machine.State is not (MachineState.Created or MachineState.Stopped or MachineState.Crashed))
+        if (machine.State.IsLive())
             throw new MachineStateException($"machine '{machine.Name}' is {machine.State}; stop it before removing it");
         lock (_machines)
         {
@@ -88,8 +88,7 @@ public sealed class VirtualizationHost(MachineStore store, ModelRegistry models,
 
     private MachineRecord Orphaned(MachineRecord record)
     {
-        bool running = record.State is MachineState.Starting or MachineState.Running or MachineState.Paused or MachineState.Stopping;
-        if (!running || record.OwnerProcessId == Environment.ProcessId || MachineStore.IsOwnerAlive(record)) return record;
+        if (!record.State.IsLive() || record.OwnerProcessId == Environment.ProcessId || MachineStore.IsOwnerAlive(record)) return record;
         var fixedUp = record with
         {
             State = MachineState.Stopped,

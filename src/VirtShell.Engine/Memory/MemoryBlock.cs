@@ -1,4 +1,4 @@
-using System.Runtime.InteropServices;
+using VirtShell.Engine.Native;
 
 namespace VirtShell.Engine.Memory;
 
@@ -22,7 +22,7 @@ public sealed unsafe class MemoryBlock : IDisposable
         nint p = Libc.mmap(0, (nuint)size, Libc.PROT_READ | Libc.PROT_WRITE,
             Libc.MAP_PRIVATE | Libc.MAP_ANONYMOUS | Libc.MAP_NORESERVE, -1, 0);
         if (p == Libc.MAP_FAILED)
-            throw new OutOfMemoryException($"mmap of {size} bytes of guest memory failed (errno {Marshal.GetLastPInvokeError()})");
+            throw new OutOfMemoryException(Libc.Failure($"mmap of {size} bytes of guest memory", Libc.LastError));
         GuestAddress = guestAddress;
         Size = size;
         Host = (byte*)p;

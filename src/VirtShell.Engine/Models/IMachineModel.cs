@@ -60,10 +60,10 @@ public interface IMachineRuntime : IDisposable
     /// <summary>Ends <see cref="Run"/> with <paramref name="exit"/> as soon as possible (power cut); thread-safe, idempotent (the first exit wins).</summary>
     void RequestStop(MachineExit exit);
     /// <summary>
-    /// Asks the guest to shut down by itself (an ACPI power button, SIGTERM), ending the run with StoppedByUser when it
+    /// Asks the guest to stop by itself (an ACPI power button, SIGTERM), ending the run with StoppedByUser when it
     /// does; false when the model has no way to ask, and the caller cuts the power instead.
     /// </summary>
-    bool RequestShutdown();
+    bool RequestGracefulStop();
     /// <summary>Blocks until the guest no longer runs (it may still hold state), or throws if the model cannot pause.</summary>
     void Pause();
     void Resume();

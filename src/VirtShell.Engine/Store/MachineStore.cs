@@ -3,7 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using System.Text.RegularExpressions;
 using VirtShell.Engine.Definitions;
-using VirtShell.Engine.Memory;
+using VirtShell.Engine.Native;
 
 namespace VirtShell.Engine.Store;
 

@@ -138,7 +138,8 @@ public sealed class ModelComparison(VirtualizationHost host, ComparisonGuests gu
                             throw new ComparisonException($"no console output within {options.RunTimeout.TotalSeconds:0} s{Ended(machine)}");
                     }
                     seconds.Add(watch.Elapsed.TotalSeconds);
-                    overhead = HostMemory.ResidentBytes() - before - HostMemory.ResidentGuestBytes(machine.Memory);
+                    // The guest's own resident RAM (mincore) is no overhead.
+                    overhead = HostMemory.ResidentBytes() - before - (long)(machine.Memory?.ResidentBytes() ?? 0);
                 }
                 finally
                 {
@@ -206,7 +207,7 @@ public sealed class ModelComparison(VirtualizationHost host, ComparisonGuests gu
     /// <summary>Turns a comparison machine off if it still runs, and removes it.</summary>
     private void Discard(Machine machine)
     {
-        if (machine.State is not (MachineState.Created or MachineState.Stopped or MachineState.Crashed))
+        if (machine.State.IsLive())
             machine.Stop(turnOff: true, TimeSpan.FromSeconds(30));
         host.Remove(machine);
     }

@@ -1,6 +1,7 @@
 using VirtShell.Cpu.Kvm;
 using VirtShell.Devices;
 using VirtShell.Engine.Boot;
+using VirtShell.Engine.Buses;
 using VirtShell.Engine.Definitions;
 using VirtShell.Engine.Devices;
 using VirtShell.Engine.Machines;
@@ -25,7 +26,14 @@ public sealed class HardwareModel(DeviceCatalog? devices = null) : IMachineModel
     public IReadOnlyCollection<string> DeviceTypes => _types.Select(t => t.Name).ToList();
     public string? DefinitionSection => null;
 
-    public void Validate(MachineSpec spec) => PcPlatform.Validate(spec, KvmVirtualMachine.KernelPorts, _types);
+    public void Validate(MachineSpec spec) => PcPlatform.Validate(spec, KernelPorts, _types);
+
+    /// <summary>
+    /// The ports KVM's in-kernel PIC and PIT answer themselves, so a device claiming one would never be asked: our
+    /// chipset's, and the 8259's edge/level control registers, which ours lacks.
+    /// </summary>
+    internal static IReadOnlyList<BusClaim> KernelPorts { get; } =
+        [.. PcChipset.Ports.Select(c => c with { Owner = $"in-kernel {c.Owner}" }), new BusClaim(0x4D0, 2, "in-kernel 8259 PIC (edge/level control)")];
 
     public IMachineRuntime CreateRuntime(MachineSpec spec, MachineServices services) => CreateKvmRuntime(spec, services, _types);
 

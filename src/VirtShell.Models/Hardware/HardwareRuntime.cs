@@ -13,7 +13,7 @@ internal sealed class HardwareRuntime(VirtualMachineRuntime inner, KvmCpu cpu) :
 {
     public MachineExit Run() => inner.Run();
     public void RequestStop(MachineExit exit) => inner.RequestStop(exit);
-    public bool RequestShutdown() => inner.RequestShutdown();
+    public bool RequestGracefulStop() => inner.RequestGracefulStop();
     public void Pause() => inner.Pause();
     public void Resume() => inner.Resume();
     public GuestMemory? Memory => inner.Memory;

@@ -35,7 +35,7 @@ public sealed class ParavirtualModel(DeviceCatalog? devices = null) : IMachineMo
                     $"{uart.Describe()}: a paravirtual machine has no legacy devices; a UART is allowed only as the early console (earlyConsole: true)", uart.Source);
         if (uarts.Count > 1)
             throw new DefinitionException($"{uarts[1].Describe()}: a paravirtual machine may have one early-console UART, not {uarts.Count}", uarts[1].Source);
-        PcPlatform.Validate(spec, KvmVirtualMachine.KernelPorts, _types, board: false);
+        PcPlatform.Validate(spec, HardwareModel.KernelPorts, _types, board: false);
     }
 
     /// <summary>

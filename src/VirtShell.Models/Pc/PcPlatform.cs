@@ -33,7 +33,7 @@ public static class PcPlatform
     /// <param name="chipsetPorts">The ports the chipset answers; by default those of our 8259 pair and 8254.</param>
     /// <param name="types">The device types the model allows; by default the built-in ones of the emulated PC.</param>
     /// <param name="board">Whether the machine has the board's devices; a paravirtual machine has none.</param>
-    public static void Validate(MachineSpec spec, IEnumerable<(ushort First, int Count, string Owner)>? chipsetPorts = null,
+    public static void Validate(MachineSpec spec, IEnumerable<BusClaim>? chipsetPorts = null,
         IReadOnlyList<IDeviceType>? types = null, bool board = true)
     {
         foreach (var section in spec.Sections.Keys)
@@ -55,11 +55,11 @@ public static class PcPlatform
         var ports = new IoPortBus();
         var mmio = new MmioBus();
         var nobody = new UnclaimedPort();
-        foreach (var (first, count, owner) in chipsetPorts ?? PcChipset.Ports) ports.Register(first, count, nobody, owner);
+        foreach (var claim in chipsetPorts ?? PcChipset.Ports) ports.Register(claim, nobody);
         mmio.Register(0, spec.MemoryBytes, nobody, "RAM");
         if (board)
         {
-            foreach (var (first, count, owner) in PcChipset.BoardPorts) ports.Register(first, count, nobody, owner);
+            foreach (var claim in PcChipset.BoardPorts) ports.Register(claim, nobody);
             mmio.Register(PciHostBridge.WindowBase, PciHostBridge.WindowSize, nobody, PciHostBridge.WindowOwner);
         }
         // Every PC model has the APICs at their reset addresses: ours on emulated, KVM's in-kernel ones otherwise.

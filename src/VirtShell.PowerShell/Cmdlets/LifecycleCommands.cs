@@ -30,7 +30,7 @@ public sealed class StopVirtMachineCommand : MachineChangeCmdlet
 
     protected override void Change(Machine machine)
     {
-        bool wasRunning = machine.State is not (MachineState.Created or MachineState.Stopped or MachineState.Crashed);
+        bool wasRunning = machine.State.IsLive();
         bool asked = machine.Stop(TurnOff, TimeSpan.FromSeconds(Timeout));
         if (wasRunning && !TurnOff && !asked)
             WriteWarning($"machine '{machine.Name}' was turned off: its model has no shutdown channel to ask the guest to shut down");

@@ -92,7 +92,7 @@ public sealed class ReceiveVirtConsoleCommand : MachineCmdlet
             if (refresh)
             {
                 machine = MachineWatch.Refresh(Session.Host, machine);
-                running = MachineWatch.IsRunning(machine);
+                running = machine.State.IsLive();
             }
             refresh = false;
             long offset = at.Offset;

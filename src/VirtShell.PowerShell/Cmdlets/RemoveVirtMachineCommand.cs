@@ -23,7 +23,7 @@ public sealed class RemoveVirtMachineCommand : MachineCmdlet
     {
         bool whatIf = MyInvocation.BoundParameters.TryGetValue("WhatIf", out var value) && ((SwitchParameter)value).IsPresent;
         if ((!Force || whatIf) && !ShouldProcess(machine.Name, "Remove machine")) return;
-        if (Force && MachineWatch.IsRunning(machine))
+        if (Force && machine.State.IsLive())
         {
             WriteVerboseCall("Turning off", machine);
             machine.Stop(turnOff: true, StopTimeout);

@@ -31,9 +31,6 @@ internal static class MachineWatch
     public static Machine Refresh(VirtualizationHost host, Machine machine) =>
         machine.IsLocal ? machine : host.Find(machine.Name) ?? machine;
 
-    public static bool IsRunning(Machine machine) =>
-        machine.State is MachineState.Starting or MachineState.Running or MachineState.Paused or MachineState.Stopping;
-
     /// <summary>
     /// True once the machine is in one of <paramref name="states"/>; false when the deadline passes or the wait is
     /// cancelled. <paramref name="stillWaiting"/> sees the machine each time it is found not there yet.

@@ -358,7 +358,7 @@ public sealed class RealModeTests(ITestOutputHelper output)
         m.Memory.Write(0x10800, new byte[6]);            // IDTR limit 0, base 0
         m.Load16(a => { a.lidt(__[0x800]); a.int3(); });
         var exit = m.Cpu.Run();
-        Assert.Equal(CpuExitReason.Shutdown, exit.Reason);
+        Assert.Equal(CpuExitReason.TripleFault, exit.Reason);
         Assert.Contains("triple fault", exit.Detail);
     }
 

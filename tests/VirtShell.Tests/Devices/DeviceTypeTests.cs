@@ -216,7 +216,7 @@ public sealed class DeviceTypeTests : IDisposable
     [Fact]
     public void Chipset_ClaimsPicPitAndPort61_SoAUserDeviceThereConflicts()
     {
-        Assert.Equal([((ushort)0x20, 2), ((ushort)0xA0, 2), ((ushort)0x40, 4), ((ushort)0x61, 1)], PcChipset.Ports.Select(p => (p.First, p.Count)));
+        Assert.Equal([(0x20UL, 2UL), (0xA0UL, 2UL), (0x40UL, 4UL), (0x61UL, 1UL)], PcChipset.Ports.Select(p => (p.Start, p.Length)));
         using var wake = new WakeSignal();
         var (_, pit) = PcChipset.Attach(_context.Ports, wake);
         using (pit)

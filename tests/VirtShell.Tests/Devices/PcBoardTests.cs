@@ -108,7 +108,7 @@ public sealed class PcBoardTests : IDisposable
     [InlineData(0x70L, "CMOS RTC")]
     [InlineData(0x60L, "i8042")]
     [InlineData(0xCF8L, "PCI host bridge")]
-    [InlineData(0x61L, "in-kernel PC speaker port")]
+    [InlineData(0x61L, "in-kernel system control port B")]
     public void OnTheHardwareModel_TheBoardsPortsAreOursAndPort61IsTheKernels(long port, string owner)
     {
         var e = Assert.Throws<DefinitionException>(() => new HardwareModel().Validate(Spec(DebugExitAt(port)) with { Model = "hardware" }));

@@ -17,7 +17,7 @@ public class MachineLifecycleTests
         public bool Paused;
         public MachineExit Run() { _stopped.Wait(); return _exit!; }
         public void RequestStop(MachineExit exit) { Interlocked.CompareExchange(ref _exit, exit, null); _stopped.Set(); }
-        public bool RequestShutdown() => false;
+        public bool RequestGracefulStop() => false;
         public void Pause() => Paused = true;
         public void Resume() => Paused = false;
         public GuestMemory? Memory => null;

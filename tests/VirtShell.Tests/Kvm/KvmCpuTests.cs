@@ -163,7 +163,7 @@ public class KvmCpuTests
                     dd 0
             """);
         var exit = m.RunToExit();
-        Assert.True(exit.Reason == CpuExitReason.Shutdown, $"{exit.Reason}: {exit.Detail}");
+        Assert.True(exit.Reason == CpuExitReason.TripleFault, $"{exit.Reason}: {exit.Detail}");
         Assert.Contains("triple fault", exit.Detail);
     }
 

@@ -81,7 +81,7 @@ public class ScriptedMachineTests
             foreach (char c in line + "\n") _services.Console.WriteFromGuest((byte)c);
         }
 
-        public bool RequestShutdown() => false;
+        public bool RequestGracefulStop() => false;
 
         public void RequestStop(MachineExit exit)
         {
