@@ -15,9 +15,9 @@ internal enum X87Exceptions : ushort
 /// <summary>
 /// An x87 register value in the 80-bit extended format: a 64-bit significand with an explicit integer bit (J, bit 63)
 /// and a sign bit over a 15-bit exponent biased by 16383. Conversions to and from memory formats and integers are
-/// exact or rounded under the caller's rounding control; arithmetic happens elsewhere (in double).
+/// exact or rounded under the caller's rounding control; + − × ÷ √ are in Float80Arithmetic.cs.
 /// </summary>
-internal readonly struct Float80(ulong significand, ushort signExponent)
+internal readonly partial struct Float80(ulong significand, ushort signExponent)
 {
     private const int Bias = 16383, MaxExponent = 0x7FFF;
     private const ulong IntegerBit = 1UL << 63, QuietBit = 1UL << 62;
@@ -60,10 +60,12 @@ internal readonly struct Float80(ulong significand, ushort signExponent)
 
     /// <summary>
     /// Builds sign × <paramref name="significand"/> × 2^(<paramref name="exponent"/> - 63), rounding to the 80-bit
-    /// format's range under <paramref name="rc"/> (denormal results lose low bits; too large becomes infinity).
+    /// format's range under <paramref name="rc"/> (denormal results lose low bits; too large becomes infinity);
+    /// <paramref name="up"/> tells whether the magnitude was rounded up.
     /// </summary>
-    public static Float80 FromParts(bool negative, int exponent, ulong significand, X87Rounding rc, ref X87Exceptions ex)
+    public static Float80 FromParts(bool negative, int exponent, ulong significand, X87Rounding rc, ref X87Exceptions ex, out bool up)
     {
+        up = false;
         ushort sign = negative ? (ushort)0x8000 : (ushort)0;
         if (significand == 0) return new Float80(0, sign);
         int shift = BitOperations.LeadingZeroCount(significand);
@@ -72,10 +74,11 @@ internal readonly struct Float80(ulong significand, ushort signExponent)
         if (biased >= MaxExponent)
         {
             ex |= X87Exceptions.Overflow | X87Exceptions.Precision;
-            return OverflowsToInfinity(negative, rc) ? Infinity(negative) : new Float80(ulong.MaxValue, (ushort)(sign | (MaxExponent - 1)));
+            up = OverflowsToInfinity(negative, rc);
+            return up ? Infinity(negative) : new Float80(ulong.MaxValue, (ushort)(sign | (MaxExponent - 1)));
         }
         if (biased > 0) return new Float80(significand, (ushort)(sign | biased));
-        ulong kept = RoundShift(significand, 1 - biased, rc, negative, out bool inexact, out _);
+        ulong kept = RoundShift(significand, 1 - biased, rc, negative, out bool inexact, out up);
         if (inexact) ex |= X87Exceptions.Underflow | X87Exceptions.Precision;
         // Rounding up the largest denormal sets J: that is the smallest normal, exponent 1.
         return new Float80(kept, (ushort)(sign | ((kept & IntegerBit) != 0 ? 1 : 0)));
@@ -197,7 +200,7 @@ internal readonly struct Float80(ulong significand, ushort signExponent)
         return sign | result;
     }
 
-    /// <summary>The nearest double (arithmetic runs in double precision).</summary>
+    /// <summary>The nearest double (the transcendental functions compute in double precision).</summary>
     public double ToDouble()
     {
         var ignored = X87Exceptions.None;
@@ -228,6 +231,7 @@ internal readonly struct Float80(ulong significand, ushort signExponent)
         if (Negative ? magnitude > limit : magnitude >= limit)
         {
             ex |= X87Exceptions.Invalid;
+            roundedUp = false;
             return null;
         }
         if (inexact) ex |= X87Exceptions.Precision;

@@ -6,11 +6,9 @@ namespace VirtShell.Cpu.Interpreter;
 // FCHS FABS FSQRT FRNDINT FSCALE FXTRACT FPREM FPREM1, the comparisons FCOM FUCOM FICOM FCOMI FUCOMI FTST FXAM, and
 // the transcendentals FSIN FCOS FSINCOS FPTAN FPATAN F2XM1 FYL2X FYL2XP1.
 //
-// Registers hold exact 80-bit values, but + - × ÷ √ and the transcendentals compute in double: results carry 53
-// significand bits (what a real x87 gives with precision control set to double) within double's exponent range.
-// Rounding control is honoured for + - × ÷ √ by stepping one ulp according to the exact error of the double
-// operation (TwoSum / fused multiply-add), which also yields PE and C1. Comparisons, FCHS FABS FRNDINT FSCALE
-// FXTRACT FPREM FPREM1 work on the 80-bit values exactly.
+// Registers hold exact 80-bit values. + - × ÷ √ are exact and rounded once under the precision and rounding control
+// (Float80Arithmetic.cs), as are comparisons, FCHS FABS FRNDINT FSCALE FXTRACT FPREM FPREM1; only the
+// transcendentals compute in double.
 public sealed unsafe partial class InterpreterCpu
 {
     private enum X87Op : byte { Add, Sub, Mul, Div }
@@ -61,10 +59,10 @@ public sealed unsafe partial class InterpreterCpu
         var ex = X87Exceptions.None;
         int dst;
         Float80 src;
-        bool empty;
+        bool empty, denormal = false;
         if (IsX87Memory(ref d))
         {
-            src = ReadX87Operand(ref d, ref ex);
+            src = ReadX87Operand(ref d, out denormal);
             dst = 0;
             empty = f.IsEmpty(0);
         }
@@ -84,7 +82,7 @@ public sealed unsafe partial class InterpreterCpu
         }
         var a = f[dst];
         bool up;
-        var r = reverse ? Arithmetic(op, src, a, ref ex, out up) : Arithmetic(op, a, src, ref ex, out up);
+        var r = reverse ? Arithmetic(op, src, a, denormal, ref ex, out up) : Arithmetic(op, a, src, denormal, ref ex, out up);
         if (f.Signal(ex)) return;
         f.Set(dst, r);
         f.SetC1(up);
@@ -103,96 +101,54 @@ public sealed unsafe partial class InterpreterCpu
         if (x.IsSignalingNaN || y.IsSignalingNaN) ex |= X87Exceptions.Invalid;
         if (x.IsNaN && y.IsNaN)
         {
-            // A QNaN wins over an SNaN; between two of a kind, the larger significand.
+            // A QNaN wins over an SNaN; between two of a kind, the larger significand, then the positive one.
             if (x.IsSignalingNaN != y.IsSignalingNaN) return x.IsSignalingNaN ? y : x;
-            return (x.Significand >= y.Significand ? x : y).Quiet();
+            if (x.Significand != y.Significand) return (x.Significand > y.Significand ? x : y).Quiet();
+            return (y.Negative ? x : y).Quiet();
         }
         return (x.IsNaN ? x : y).Quiet();
     }
 
     private static Float80? NaNResult(Float80 x, ref X87Exceptions ex) => NaNResult(x, Float80.One, ref ex);
 
-    private Float80 Arithmetic(X87Op op, Float80 x, Float80 y, ref X87Exceptions ex, out bool up)
+    /// <summary>
+    /// x op y, exactly rounded (Float80Arithmetic.cs); here the NaN, infinity and zero cases. DE is reported for a
+    /// denormal operand (<paramref name="denormalOperand"/>: one from memory) unless an operand is a NaN.
+    /// </summary>
+    private Float80 Arithmetic(X87Op op, Float80 x, Float80 y, bool denormalOperand, ref X87Exceptions ex, out bool up)
     {
         up = false;
         if (NaNResult(x, y, ref ex) is { } nan) return nan;
-        if (x.IsDenormal || y.IsDenormal) ex |= X87Exceptions.Denormal;
-        double a = x.ToDouble(), b = y.ToDouble();
-        double r, err;
+        // A division by zero is found before a denormal dividend is.
+        if ((x.IsDenormal || y.IsDenormal || denormalOperand) && !(op == X87Op.Div && y.IsZero)) ex |= X87Exceptions.Denormal;
+        int precision = _fpu.Precision;
+        var rc = _fpu.Rounding;
+        bool sign = x.Negative != y.Negative;
         switch (op)
         {
-            case X87Op.Add: r = a + b; err = SumError(a, b, r); break;
-            case X87Op.Sub: r = a - b; err = SumError(a, -b, r); break;
-            case X87Op.Mul: r = a * b; err = Math.FusedMultiplyAdd(a, b, -r); break;
+            case X87Op.Add or X87Op.Sub:
+                if (op == X87Op.Sub) y = y.Negate();
+                if (!x.IsInfinity && !y.IsInfinity) return Float80.Add(x, y, precision, rc, ref ex, out up);
+                if (x.IsInfinity && y.IsInfinity && x.Negative != y.Negative) return Invalid(ref ex);
+                return x.IsInfinity ? x : y;
+            case X87Op.Mul:
+                if (!x.IsInfinity && !y.IsInfinity) return Float80.Multiply(x, y, precision, rc, ref ex, out up);
+                return x.IsZero || y.IsZero ? Invalid(ref ex) : Float80.Infinity(sign);
             default:
-                if (b == 0 && a != 0 && double.IsFinite(a))
-                {
-                    ex |= X87Exceptions.ZeroDivide;
-                    return Float80.Infinity(x.Negative != y.Negative);
-                }
-                r = a / b;
-                // a/b - r has the sign of the remainder a - r·b times the sign of b. A quotient that is not finite
-                // (0/0 and ∞/∞ are invalid, Rounded gives the indefinite) or a divisor that is (r is exactly ±0)
-                // leaves nothing to round, and the remainder would be a NaN.
-                err = double.IsFinite(r) && double.IsFinite(b) ? Math.Sign(Math.FusedMultiplyAdd(-r, b, a)) * Math.Sign(b) : 0;
-                break;
+                if (x.IsInfinity || y.IsInfinity)
+                    return x.IsInfinity && y.IsInfinity ? Invalid(ref ex) : x.IsInfinity ? Float80.Infinity(sign) : Float80.Zero(sign);
+                if (!y.IsZero) return Float80.Divide(x, y, precision, rc, ref ex, out up);
+                if (x.IsZero) return Invalid(ref ex);
+                ex |= X87Exceptions.ZeroDivide;
+                return Float80.Infinity(sign);
         }
-        return Rounded(r, err, double.IsFinite(a) && double.IsFinite(b), ref ex, out up);
     }
 
-    /// <summary>The exact error of r = a + b (TwoSum), zero when r is not finite.</summary>
-    private static double SumError(double a, double b, double r)
+    /// <summary>An invalid operation: IE, and the real indefinite as the masked response.</summary>
+    private static Float80 Invalid(ref X87Exceptions ex)
     {
-        if (!double.IsFinite(r)) return 0;
-        double bv = r - a;
-        return (a - (r - bv)) + (b - bv);
-    }
-
-    /// <summary>
-    /// Finishes a double result: NaN from non-NaN operands is invalid (the real indefinite), infinity from finite
-    /// operands an overflow; otherwise <paramref name="err"/>, whose sign is that of (exact - r), applies the rounding
-    /// control, PE and C1 (rounded up). Precision control "single" then rounds to 24 bits.
-    /// </summary>
-    private Float80 Rounded(double r, double err, bool finiteOperands, ref X87Exceptions ex, out bool up)
-    {
-        up = false;
-        var rc = _fpu.Rounding;
-        if (double.IsNaN(r))
-        {
-            ex |= X87Exceptions.Invalid;
-            return Float80.Indefinite;
-        }
-        if (double.IsInfinity(r))
-        {
-            if (!finiteOperands) return Float80.FromDouble(r);
-            ex |= X87Exceptions.Overflow | X87Exceptions.Precision;
-            bool negative = r < 0;
-            up = rc == X87Rounding.Nearest || (rc == X87Rounding.Up && !negative) || (rc == X87Rounding.Down && negative);
-            return Float80.FromDouble(up ? r : negative ? -double.MaxValue : double.MaxValue);
-        }
-        if (err != 0)
-        {
-            ex |= X87Exceptions.Precision;
-            bool step = rc switch
-            {
-                X87Rounding.Down => err < 0,
-                X87Rounding.Up => err > 0,
-                X87Rounding.Zero => (r > 0 && err < 0) || (r < 0 && err > 0),
-                _ => false,
-            };
-            if (step) r = err < 0 ? Math.BitDecrement(r) : Math.BitIncrement(r);
-            // One ulp step crosses the exact value, so afterwards r is above it exactly when the step went up.
-            bool above = step ? err > 0 : err < 0;
-            up = r >= 0 ? above : !above;
-        }
-        if (_fpu.SinglePrecision)
-        {
-            double single = (float)r;
-            if (single != r) ex |= X87Exceptions.Precision;
-            if (double.IsInfinity(single) && !double.IsInfinity(r)) ex |= X87Exceptions.Overflow;
-            r = single;
-        }
-        return Float80.FromDouble(r);
+        ex |= X87Exceptions.Invalid;
+        return Float80.Indefinite;
     }
 
     /// <summary>Whether ST(0) can be an operand; if it is empty, handles the underflow (masked: ST(0) becomes the indefinite).</summary>
@@ -245,8 +201,7 @@ public sealed unsafe partial class InterpreterCpu
         else
         {
             if (x.IsDenormal) ex |= X87Exceptions.Denormal;
-            double a = x.ToDouble(), s = Math.Sqrt(a);
-            r = c.Rounded(s, Math.FusedMultiplyAdd(-s, s, a), true, ref ex, out up);
+            r = Float80.SquareRoot(x, f.Precision, f.Rounding, ref ex, out up);
         }
         if (f.Signal(ex)) return;
         f.Set(0, r);
@@ -260,6 +215,7 @@ public sealed unsafe partial class InterpreterCpu
         var ex = X87Exceptions.None;
         bool up = false;
         var x = f[0];
+        if (x.IsDenormal) ex |= X87Exceptions.Denormal;
         var r = NaNResult(x, ref ex) ?? x.RoundToInteger(f.Rounding, ref ex, out up);
         if (f.Signal(ex)) return;
         f.Set(0, r);
@@ -272,7 +228,9 @@ public sealed unsafe partial class InterpreterCpu
         var f = c.FpuEnter(ref d);
         if (!St01Present(f, 0, pop: false)) return;
         var ex = X87Exceptions.None;
+        bool up = false;
         Float80 x = f[0], y = f[1], r;
+        if (NaNResult(x, y, ref ex) is null && (x.IsDenormal || y.IsDenormal)) ex |= X87Exceptions.Denormal;
         if (NaNResult(x, y, ref ex) is { } nan) r = nan;
         else if (y.IsInfinity)
         {
@@ -288,20 +246,24 @@ public sealed unsafe partial class InterpreterCpu
             // Beyond ±2^17 every result over- or underflows anyway.
             long n = Math.Clamp(y.ToInteger(64, X87Rounding.Zero, ref ignored, out _) ?? (y.Negative ? long.MinValue : long.MaxValue), -(1 << 17), 1 << 17);
             var (e, sig) = x.Normalized();
-            r = Float80.FromParts(x.Negative, e + (int)n, sig, f.Rounding, ref ex);
+            r = Float80.FromParts(x.Negative, e + (int)n, sig, f.Rounding, ref ex, out up);
         }
         if (f.Signal(ex)) return;
         f.Set(0, r);
+        f.SetC1(up);
     }
 
     /// <summary>Splits ST(0) into exponent (left in ST(1)) and significand (pushed, exponent field 3FFF).</summary>
     private static void Fxtract(InterpreterCpu c, ref DecodedOp d)
     {
         var f = c.FpuEnter(ref d);
-        if (!St0Present(f)) return;
-        if (!f.CanPush)
+        f.SetC1(false);
+        if (f.IsEmpty(0) || !f.CanPush)
         {
-            if (!f.StackFault(overflow: true)) f.Push(Float80.Indefinite);
+            // Masked, an underflow or an overflow makes both halves the indefinite: ST(0) is replaced, then the push.
+            if (f.StackFault(overflow: !f.IsEmpty(0))) return;
+            f.Set(0, Float80.Indefinite);
+            f.Push(Float80.Indefinite);
             return;
         }
         var ex = X87Exceptions.None;
@@ -316,6 +278,7 @@ public sealed unsafe partial class InterpreterCpu
         else if (x.IsInfinity) (exponent, significand) = (Float80.Infinity(negative: false), x);
         else
         {
+            if (x.IsDenormal) ex |= X87Exceptions.Denormal;
             var (e, sig) = x.Normalized();
             exponent = Float80.FromInteger(e);
             significand = new Float80(sig, (ushort)((x.Negative ? 0x8000 : 0) | 0x3FFF));
@@ -330,29 +293,37 @@ public sealed unsafe partial class InterpreterCpu
 
     /// <summary>
     /// FPREM (quotient truncated) and FPREM1 (quotient rounded to nearest), exactly. When the exponents differ by 64 or
-    /// more the 387 only reduces partway and sets C2 so that software loops; this one reduces by 2^63 steps at a time.
+    /// more the x87 only reduces partway and sets C2 so that software loops.
     /// Complete: C2=0 and the quotient's low bits in C0 (Q2), C3 (Q1), C1 (Q0).
     /// </summary>
     private void PartialRemainder(ref DecodedOp d, bool nearest)
     {
         var f = FpuEnter(ref d);
-        if (!St01Present(f, 0, pop: false)) return;
+        if (!St01Present(f, 0, pop: false))
+        {
+            f.SetC2(false); // the hardware reports a stack underflow as a complete reduction
+            return;
+        }
         var ex = X87Exceptions.None;
         Float80 x = f[0], y = f[1];
         if (NaNResult(x, y, ref ex) is { } nan)
         {
             if (f.Signal(ex)) return;
             f.Set(0, nan);
+            f.SetC2(false);
             return;
         }
         if (x.IsInfinity || y.IsZero)
         {
             if (f.Signal(ex | X87Exceptions.Invalid)) return;
             f.Set(0, Float80.Indefinite);
+            f.SetC2(false);
             return;
         }
+        if (x.IsDenormal || y.IsDenormal) ex |= X87Exceptions.Denormal;
         if (x.IsZero || y.IsInfinity)
         {
+            if (f.Signal(ex)) return;
             f.SetConditionCodes(0);
             return;
         }
@@ -361,11 +332,16 @@ public sealed unsafe partial class InterpreterCpu
         int diff = ex0 - ey;
         if (diff < (nearest ? -1 : 0))
         {
+            if (f.Signal(ex)) return;
+            // The dividend is the remainder, written back in the canonical encoding (a pseudo-denormal gets exponent 1).
+            f.Set(0, Float80.FromParts(x.Negative, ex0, sx, f.Rounding, ref ex, out _));
             f.SetConditionCodes(0);
             return;
         }
+        // A partial reduction takes N quotient bits, 32 <= N <= 63 "implementation-dependent"; the hardware's N is 32
+        // plus the exponent difference modulo 32.
         bool complete = diff < 64;
-        int k = complete ? diff : 63;
+        int k = complete ? diff : (diff & 31) | 32;
         // One extra bit on both sides lets FPREM1 handle a divisor up to twice the dividend (diff = -1).
         UInt128 num = (UInt128)sx << (k + 1), den = (UInt128)sy << 1;
         UInt128 q = num / den, rem = num % den;
@@ -383,7 +359,7 @@ public sealed unsafe partial class InterpreterCpu
             rem >>= 1;
             exponent++;
         }
-        var r = Float80.FromParts(negative, exponent, (ulong)rem, f.Rounding, ref ex);
+        var r = Float80.FromParts(negative, exponent, (ulong)rem, f.Rounding, ref ex, out _);
         if (rem == 0) r = Float80.Zero(x.Negative);
         if (f.Signal(ex)) return;
         f.Set(0, r);
@@ -417,10 +393,10 @@ public sealed unsafe partial class InterpreterCpu
         var f = FpuEnter(ref d);
         var ex = X87Exceptions.None;
         Float80 src;
-        bool empty;
+        bool empty, denormal = false;
         if (IsX87Memory(ref d))
         {
-            src = ReadX87Operand(ref d, ref ex);
+            src = ReadX87Operand(ref d, out denormal);
             empty = f.IsEmpty(0);
         }
         else
@@ -429,7 +405,8 @@ public sealed unsafe partial class InterpreterCpu
             src = f[i];
             empty = f.IsEmpty(0) || f.IsEmpty(i);
         }
-        f.SetC1(false);
+        // FCOMI and friends leave C1 alone unless the stack underflows (StackFault clears it).
+        if (!eflags) f.SetC1(false);
         int order;
         if (empty)
         {
@@ -438,7 +415,7 @@ public sealed unsafe partial class InterpreterCpu
         }
         else
         {
-            order = CompareOrder(f[0], src, quiet, ref ex);
+            order = CompareOrder(f[0], src, quiet, denormal, ref ex);
             if (f.Signal(ex)) return;
         }
         if (eflags) SetArith(order switch { 0 => FlagZf, -1 => FlagCf, 1 => 0, _ => FlagZf | FlagPf | FlagCf });
@@ -446,15 +423,18 @@ public sealed unsafe partial class InterpreterCpu
         for (int n = 0; n < pops; n++) f.Pop();
     }
 
-    /// <summary>-1, 0, 1, or 2 for unordered (a NaN or an unsupported encoding, which also sets IE unless quiet applies).</summary>
-    private static int CompareOrder(Float80 x, Float80 y, bool quiet, ref X87Exceptions ex)
+    /// <summary>
+    /// -1, 0, 1, or 2 for unordered (a NaN or an unsupported encoding, which also sets IE unless quiet applies). DE
+    /// for a denormal operand (<paramref name="denormalOperand"/>: one from memory) when neither is a NaN.
+    /// </summary>
+    private static int CompareOrder(Float80 x, Float80 y, bool quiet, bool denormalOperand, ref X87Exceptions ex)
     {
         if (x.IsUnsupported || y.IsUnsupported || x.IsNaN || y.IsNaN)
         {
             if (!quiet || x.IsSignalingNaN || y.IsSignalingNaN || x.IsUnsupported || y.IsUnsupported) ex |= X87Exceptions.Invalid;
             return 2;
         }
-        if (x.IsDenormal || y.IsDenormal) ex |= X87Exceptions.Denormal;
+        if (x.IsDenormal || y.IsDenormal || denormalOperand) ex |= X87Exceptions.Denormal;
         return Float80.Compare(x, y);
     }
 
@@ -471,7 +451,7 @@ public sealed unsafe partial class InterpreterCpu
         }
         else
         {
-            order = CompareOrder(f[0], Float80.Zero(negative: false), quiet: false, ref ex);
+            order = CompareOrder(f[0], Float80.Zero(negative: false), quiet: false, denormalOperand: false, ref ex);
             if (f.Signal(ex)) return;
         }
         f.SetC320(order is 0 or 2, order == 2, order is -1 or 2);

@@ -122,13 +122,18 @@ public sealed unsafe partial class InterpreterCpu
         if (c._fpu.ErrorPending && (c._cr0 & Cr0Ne) != 0) throw new CpuFault(Vector.FloatingPointError);
     }
 
-    private static void Ffree(InterpreterCpu c, ref DecodedOp d) => c.FpuEnter(ref d).Free(d.Reg0);
+    // FFREE and FFREEP clear C1 on the hardware (the SDM calls C0-C3 undefined).
+    private static void Ffree(InterpreterCpu c, ref DecodedOp d)
+    {
+        var f = c.FpuEnter(ref d);
+        f.SetC1(false);
+        f.Free(d.Reg0);
+    }
 
     private static void Ffreep(InterpreterCpu c, ref DecodedOp d)
     {
-        var f = c.FpuEnter(ref d);
-        f.Free(d.Reg0);
-        f.Pop();
+        Ffree(c, ref d);
+        c._fpu.Pop();
     }
 
     private static void Fincstp(InterpreterCpu c, ref DecodedOp d)

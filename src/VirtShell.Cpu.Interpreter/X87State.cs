@@ -38,8 +38,8 @@ internal sealed class X87State
     }
 
     public X87Rounding Rounding => (X87Rounding)((Control >> 10) & 3);
-    /// <summary>Precision control 00: results are rounded to single precision (01 is reserved and acts like 11).</summary>
-    public bool SinglePrecision => (Control & 0x300) == 0;
+    /// <summary>Significand bits + − × ÷ √ round to: precision control 00 single, 10 double, 11 extended (01 is reserved and acts like 11).</summary>
+    public int Precision => ((Control >> 8) & 3) switch { 0 => 24, 2 => 53, _ => 64 };
 
     private int Physical(int i) => (Top + i) & 7;
     public bool IsEmpty(int i) => ((_empty >> Physical(i)) & 1) != 0;

@@ -22,25 +22,23 @@ public sealed unsafe partial class InterpreterCpu
 
     /// <summary>
     /// The memory operand of an x87 load or arithmetic instruction as an extended value: a 32/64/80-bit real or a
-    /// 16/32/64-bit integer. Denormal 32/64-bit reals set DE in <paramref name="ex"/>.
+    /// 16/32/64-bit integer. <paramref name="denormal"/> tells whether a 32/64-bit real was denormal in its own format
+    /// (it is normal as an extended value), which is a denormal operand (DE) where the instruction reports one.
     /// </summary>
-    private Float80 ReadX87Operand(ref DecodedOp d, ref X87Exceptions ex)
+    private Float80 ReadX87Operand(ref DecodedOp d, out bool denormal)
     {
-        switch (d.I.MemorySize)
+        var ex = X87Exceptions.None;
+        var v = d.I.MemorySize switch
         {
-            case MemorySize.Float32:
-                return Float80.FromBinary(ReadLinear(FpuOperand(ref d, 4, write: false), 4), 23, 8, ref ex);
-            case MemorySize.Float64:
-                return Float80.FromBinary(ReadLinear64(FpuOperand(ref d, 8, write: false)), 52, 11, ref ex);
-            case MemorySize.Float80:
-                return ReadFloat80(FpuOperand(ref d, 10, write: false));
-            case MemorySize.Int16:
-                return Float80.FromInteger((short)ReadLinear(FpuOperand(ref d, 2, write: false), 2));
-            case MemorySize.Int32:
-                return Float80.FromInteger((int)ReadLinear(FpuOperand(ref d, 4, write: false), 4));
-            default:
-                return Float80.FromInteger((long)ReadLinear64(FpuOperand(ref d, 8, write: false)));
-        }
+            MemorySize.Float32 => Float80.FromBinary(ReadLinear(FpuOperand(ref d, 4, write: false), 4), 23, 8, ref ex),
+            MemorySize.Float64 => Float80.FromBinary(ReadLinear64(FpuOperand(ref d, 8, write: false)), 52, 11, ref ex),
+            MemorySize.Float80 => ReadFloat80(FpuOperand(ref d, 10, write: false)),
+            MemorySize.Int16 => Float80.FromInteger((short)ReadLinear(FpuOperand(ref d, 2, write: false), 2)),
+            MemorySize.Int32 => Float80.FromInteger((int)ReadLinear(FpuOperand(ref d, 4, write: false), 4)),
+            _ => Float80.FromInteger((long)ReadLinear64(FpuOperand(ref d, 8, write: false))),
+        };
+        denormal = ex != X87Exceptions.None;
+        return v;
     }
 
     /// <summary>FLD and FILD: push a memory operand or a copy of ST(i).</summary>
@@ -49,17 +47,21 @@ public sealed unsafe partial class InterpreterCpu
         var f = c.FpuEnter(ref d);
         var ex = X87Exceptions.None;
         bool fromMemory = IsX87Memory(ref d);
-        var v = fromMemory ? c.ReadX87Operand(ref d, ref ex) : f[d.Reg0];
+        bool denormal = false;
+        var v = fromMemory ? c.ReadX87Operand(ref d, out denormal) : f[d.Reg0];
+        if (denormal) ex |= X87Exceptions.Denormal;
         f.SetC1(false);
+        // An empty source is an underflow even when the stack is also full (C1 = 0, as the hardware reports it).
+        if (!fromMemory && f.IsEmpty(d.Reg0))
+        {
+            if (f.StackFault(overflow: false)) return;
+            f.Push(Float80.Indefinite);
+            return;
+        }
         if (!f.CanPush)
         {
             if (!f.StackFault(overflow: true)) f.Push(Float80.Indefinite);
             return;
-        }
-        if (!fromMemory && f.IsEmpty(d.Reg0))
-        {
-            if (f.StackFault(overflow: false)) return;
-            v = Float80.Indefinite;
         }
         // A signalling NaN converted from a 32/64-bit real is quieted with IE; 80-bit loads and register copies are verbatim.
         if (fromMemory && v.IsSignalingNaN && d.I.MemorySize != MemorySize.Float80)
@@ -180,7 +182,7 @@ public sealed unsafe partial class InterpreterCpu
     private static void Fcmov(InterpreterCpu c, ref DecodedOp d)
     {
         var f = c.FpuEnter(ref d);
-        f.SetC1(false);
+        // C1 changes only on a stack underflow (to 0); otherwise the hardware leaves it.
         if (f.IsEmpty(0) || f.IsEmpty(d.Reg1))
         {
             if (!f.StackFault(overflow: false)) f.Set(0, Float80.Indefinite);

@@ -11,6 +11,8 @@ string? kutOnly = null;
 int kutLimit = 120; // vmexit_cpuid and vmexit_inl_pmtimer take 35-50 s on a busy 2-core host
 bool runTest386 = true;
 bool singleStep = true;
+bool runKut = true;
+int x87Sequences = 20000, x87Seed = 1;
 int trace = 0, traceFrom = 0;
 for (int i = 0; i < args.Length; i++)
 {
@@ -25,6 +27,9 @@ for (int i = 0; i < args.Length; i++)
         case "--kut-limit" when i + 1 < args.Length && int.TryParse(args[i + 1], out kutLimit): i++; break;
         case "--no-test386": runTest386 = false; break;
         case "--no-singlestep": singleStep = false; break;
+        case "--no-kvm-unit-tests": runKut = false; break;
+        case "--x87-fuzz" when i + 1 < args.Length && int.TryParse(args[i + 1], out x87Sequences): i++; break;
+        case "--seed" when i + 1 < args.Length && int.TryParse(args[i + 1], out x87Seed): i++; break;
         case "--trace" when i + 1 < args.Length && int.TryParse(args[i + 1], out trace): i++; break;
         case "--trace-from" when i + 1 < args.Length && int.TryParse(args[i + 1], System.Globalization.NumberStyles.HexNumber, null, out traceFrom): i++; break;
         case "--mips":
@@ -37,7 +42,7 @@ for (int i = 0; i < args.Length; i++)
             foreach (var rule in Exclusions.All) Console.WriteLine($"| `{rule.Id}` | {rule.Reason} |");
             return 0;
         default:
-            Console.Error.WriteLine($"unknown or incomplete argument '{args[i]}'. Usage: VirtShell.Conformance [--data DIR] [--test386 DIR] [--no-test386] [--kvm-unit-tests DIR] [--kut-only NAME[,NAME]] [--kut-limit SECONDS] [--out DIR] [--only FILE-PREFIX] [--no-singlestep] [--trace N [--trace-from POST]] [--list-rules] [--mips]");
+            Console.Error.WriteLine($"unknown or incomplete argument '{args[i]}'. Usage: VirtShell.Conformance [--data DIR] [--test386 DIR] [--no-test386] [--kvm-unit-tests DIR] [--kut-only NAME[,NAME]] [--kut-limit SECONDS] [--out DIR] [--only FILE-PREFIX] [--no-singlestep] [--no-kvm-unit-tests] [--x87-fuzz N (0: none)] [--seed S] [--trace N [--trace-from POST]] [--list-rules] [--mips]");
             return 2;
     }
 }
@@ -89,7 +94,8 @@ else if (runTest386 && test386Dir != null)
     anyFailed |= result.LastPost != 0xFF || result.EeLinesDiffering > 0;
 }
 var kutDir = KvmUnitTests.FindDataDirectory(kutArg);
-if (kutDir == null)
+if (!runKut) { }
+else if (kutDir == null)
     Console.WriteLine($"kvm-unit-tests-i386: data not found (looked for {kutArg ?? "$VIRTSHELL_KVM_UNIT_TESTS_DIR or shared/testdata/kvm-unit-tests/i386"}), skipped");
 else
 {
@@ -112,5 +118,21 @@ else
     w.WriteLine($"{"test",-26} {"file",-18} {"result",-8} {"seconds",8}  detail");
     foreach (var r in results)
         w.WriteLine($"{r.Test.Name,-26} {r.Test.File,-18} {r.Outcome,-8} {r.Elapsed.TotalSeconds,8:F1}  {r.Detail}");
+}
+if (x87Sequences > 0)
+{
+    if (VirtShell.Conformance.X87Differential.X87Differential.Unavailable is { } why)
+        Console.WriteLine($"x87-differential: skipped ({why})");
+    else
+    {
+        var sw = Stopwatch.StartNew();
+        var result = VirtShell.Conformance.X87Differential.X87Differential.Run(x87Sequences, x87Seed);
+        Console.WriteLine($"{result} (seed {x87Seed}, {result.Instructions} instructions, {result.Covered.Count} mnemonics, {sw.Elapsed.TotalSeconds:F1}s)");
+        anyFailed |= result.Mismatches > 0;
+        using var w = new StreamWriter(Path.Combine(outDir, "x87-differential.txt"));
+        w.WriteLine($"# {result} (seed {x87Seed}) in {sw.Elapsed.TotalSeconds:F1}s");
+        w.WriteLine("# instructions executed per mnemonic: " + string.Join(", ", result.Covered.Select(kv => $"{kv.Key} {kv.Value}")));
+        foreach (var report in result.Reports) w.WriteLine(report);
+    }
 }
 return anyFailed ? 1 : 0;
