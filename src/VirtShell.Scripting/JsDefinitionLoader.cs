@@ -103,7 +103,7 @@ public sealed class JsDefinitionLoader(ScriptLimits? limits = null) : IDefinitio
             var (spec, functions) = new SpecReader(full, engine.Sources).Read(exported, nameOverride, (read, write, source) =>
             {
                 scripted = true;
-                return new ScriptPortDevice(link, read, write, source);
+                return new ScriptDevice(link, read, write, source);
             });
 
             if (functions == null && !scripted)

@@ -1,4 +1,5 @@
 using VirtShell.Cpu.Interpreter;
+using VirtShell.Devices;
 using VirtShell.Engine.Boot;
 using VirtShell.Engine.Definitions;
 using VirtShell.Engine.Machines;
@@ -25,6 +26,7 @@ public sealed class EmulatedModel : IMachineModel
         {
             cpu = new InterpreterCpu(pc.Memory, pc.Ports, pc.Mmio, pc.LocalApic);
             cpu.SetState(BootLoaders.Load(spec.Boot!, pc.Memory));
+            if (spec.Boot!.Kind == BootKind.Multiboot) PcChipset.InitializePicsAsBios(pc.Ports);
             return new VirtualMachineRuntime(cpu, pc.Memory, pc.Ports, pc.Mmio, pc.Wake, pc);
         }
         catch

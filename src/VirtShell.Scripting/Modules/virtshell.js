@@ -46,6 +46,11 @@ export function debugExit(settings) {
   return { ...settingsOf('debugExit', settings), type: 'debugExit', __source: callerLocation() };
 }
 
+// QEMU's pc-testdev at its fixed ports (scratch register 0xe0, IRQ lines at 0x2000 + n), for kvm-unit-tests.
+export function pcTestdev(settings) {
+  return { ...settingsOf('pcTestdev', settings), type: 'pcTestdev', __source: callerLocation() };
+}
+
 // The master disk of the primary IDE channel (0x1f0/0x3f6, IRQ 14) on a raw image: { image, readOnly }, image
 // relative to the definition. For the emulated and hardware models; a paravirtual machine has virtioBlk instead.
 export function ataDisk(settings) {
