@@ -6,7 +6,7 @@ namespace VirtShell.Cpu.Interpreter;
 // interpreter implements, so a kernel that trusts them never reaches an unimplemented path.
 public sealed unsafe partial class InterpreterCpu
 {
-    private const uint CpuidMaxBasicLeaf = 1, CpuidMaxExtendedLeaf = 0x8000_0008;
+    private const uint CpuidMaxBasicLeaf = 7, CpuidMaxExtendedLeaf = 0x8000_0008;
 
     /// <summary>Family 6, model 1, stepping 9: a Pentium Pro late enough that Linux trusts its SEP bit.</summary>
     public const uint CpuidSignature = 0x0000_0619;
@@ -26,10 +26,13 @@ public sealed unsafe partial class InterpreterCpu
     private uint ApicCpuidFeature => _apic is { Enabled: true } ? FeatureApic : 0;
 
     /// <summary>
-    /// CPUID.80000001h: LAHF/SAHF in 64-bit mode (ECX bit 0); SYSCALL/SYSRET in 64-bit mode, execute-disable and long
-    /// mode (EDX bits 11, 20, 29).
+    /// CPUID.80000001h: LAHF/SAHF in 64-bit mode (ECX bit 0); SYSCALL/SYSRET in 64-bit mode, execute-disable, RDTSCP
+    /// and long mode (EDX bits 11, 20, 27, 29).
     /// </summary>
-    private const uint ExtendedFeaturesEcx = 1, ExtendedFeaturesEdx = 1 << 11 | 1 << 20 | 1 << 29;
+    private const uint ExtendedFeaturesEcx = 1, ExtendedFeaturesEdx = 1 << 11 | 1 << 20 | 1 << 27 | 1 << 29;
+
+    /// <summary>CPUID.7.0:ECX: RDPID (bit 22). The EBX features (SMEP, SMAP, FSGSBASE...) are not implemented.</summary>
+    private const uint StructuredFeaturesEcx = 1 << 22;
 
     /// <summary>CPUID.80000008h:EAX: 32 physical address bits (the 4-level walk stops at 4 GiB), 48 linear.</summary>
     private const uint AddressSizes = 32 | 48 << 8;
@@ -55,6 +58,11 @@ public sealed unsafe partial class InterpreterCpu
                 c._gpr[RegEcx] = 0;
                 c._gpr[RegEdx] = CpuidFeatures | c.X87CpuidFeatures | c.SseCpuidFeatures | c.ApicCpuidFeature;
                 break;
+            case 7:
+                // Subleaf 0 is the only one; leaves 2-6 (cache and power descriptors) read as zeros below.
+                c._gpr[RegEax] = c._gpr[RegEbx] = c._gpr[RegEdx] = 0;
+                c._gpr[RegEcx] = (uint)c._gpr[RegEcx] == 0 ? StructuredFeaturesEcx : 0;
+                break;
             case 0x8000_0000:
                 c._gpr[RegEax] = CpuidMaxExtendedLeaf;
                 c._gpr[RegEbx] = c._gpr[RegEcx] = c._gpr[RegEdx] = 0;
@@ -68,7 +76,7 @@ public sealed unsafe partial class InterpreterCpu
                 c._gpr[RegEax] = AddressSizes;
                 c._gpr[RegEbx] = c._gpr[RegEcx] = c._gpr[RegEdx] = 0;
                 break;
-            default: // 80000002h-80000007h: no brand string, no cache or power-management leaves
+            default: // 2-6 and 80000002h-80000007h: no cache, power-management or brand-string leaves
                 c._gpr[RegEax] = c._gpr[RegEbx] = c._gpr[RegEcx] = c._gpr[RegEdx] = 0;
                 break;
         }

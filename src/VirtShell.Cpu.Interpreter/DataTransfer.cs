@@ -28,7 +28,7 @@ public sealed unsafe partial class InterpreterCpu
     private static void MovOp(InterpreterCpu c, ref DecodedOp d)
     {
         uint v = c.ReadOp(ref d, 1);
-        if (d.Loc0 == OperandLoc.Other && d.I.Op0Register == Iced.Intel.Register.SS) c._interruptShadow = true;
+        if (d.Loc0 == OperandLoc.Other && d.I.Op0Register == Iced.Intel.Register.SS) c._interruptShadow = c._ssShadow = true;
         c.WriteOp0(ref d, v);
     }
 

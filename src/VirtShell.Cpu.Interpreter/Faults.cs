@@ -3,7 +3,7 @@ namespace VirtShell.Cpu.Interpreter;
 /// <summary>Exception vectors the CPU raises itself.</summary>
 internal static class Vector
 {
-    public const int DivideError = 0, Debug = 1, Breakpoint = 3, Overflow = 4, Bound = 5, InvalidOpcode = 6,
+    public const int DivideError = 0, Debug = 1, Nmi = 2, Breakpoint = 3, Overflow = 4, Bound = 5, InvalidOpcode = 6,
         DeviceNotAvailable = 7, DoubleFault = 8, InvalidTss = 10, SegmentNotPresent = 11, StackFault = 12,
         GeneralProtection = 13, PageFault = 14, FloatingPointError = 16, SimdFloatingPoint = 19;
 }

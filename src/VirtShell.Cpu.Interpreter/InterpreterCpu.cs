@@ -23,6 +23,10 @@ public sealed unsafe partial class InterpreterCpu : IVirtualCpu
     private bool _halted;
     /// <summary>Set after STI, MOV SS and POP SS: no interrupt is taken before the next instruction completes.</summary>
     private bool _interruptShadow;
+    /// <summary>Set by MOV SS and POP SS: Intel parts also take no instruction breakpoint on the next instruction.</summary>
+    private bool _ssShadow;
+    /// <summary>Set while an NMI handler runs: no further NMI is taken until the next IRET (SDM 6.7.1).</summary>
+    private bool _nmiBlocked;
     /// <summary>Set when the running block must stop after the current instruction (its code was overwritten, the mode changed).</summary>
     private bool _breakBlock;
     private long _retired;
@@ -151,7 +155,7 @@ public sealed unsafe partial class InterpreterCpu : IVirtualCpu
         }
         if (_halted)
         {
-            if (!TryDeliverExternalInterrupt()) return new CpuExit(CpuExitReason.Halted);
+            if (!TryDeliverNmi() && !TryDeliverExternalInterrupt()) return new CpuExit(CpuExitReason.Halted);
             _halted = false;
         }
         long retired = 0;
@@ -170,7 +174,11 @@ public sealed unsafe partial class InterpreterCpu : IVirtualCpu
                 // right after it, not at the end of its block (eventinj's "sti; nop; cli").
                 bool shadowed = _interruptShadow;
                 if (shadowed) _interruptShadow = false;
-                else if ((_flagBits & FlagIf) != 0) TryDeliverExternalInterrupt();
+                else
+                {
+                    _ssShadow = false;
+                    if (!TryDeliverNmi() && (_flagBits & FlagIf) != 0) TryDeliverExternalInterrupt();
+                }
 
                 _breakBlock = false;
                 _instrStart = _eip;
@@ -200,7 +208,7 @@ public sealed unsafe partial class InterpreterCpu : IVirtualCpu
                 if (_halted)
                 {
                     // An interrupt already waiting ends the halt at once; only a real wait goes back to the runtime.
-                    if ((_flagBits & FlagIf) == 0 || !TryDeliverExternalInterrupt()) return new CpuExit(CpuExitReason.Halted);
+                    if (!TryDeliverNmi() && ((_flagBits & FlagIf) == 0 || !TryDeliverExternalInterrupt())) return new CpuExit(CpuExitReason.Halted);
                     _halted = false;
                     previous = null;
                 }
@@ -226,7 +234,8 @@ public sealed unsafe partial class InterpreterCpu : IVirtualCpu
         {
             ref var d = ref ops[i];
             _instrStart = _eip;
-            CheckCodeBreakpoints();
+            if (_ssShadow) _ssShadow = false;
+            else CheckCodeBreakpoints();
             _eip = d.NextIp;
             d.Handler(this, ref d);
             i++;
@@ -245,6 +254,23 @@ public sealed unsafe partial class InterpreterCpu : IVirtualCpu
         try
         {
             DeliverInterrupt(vector & 0xFF, _eip, InterruptKind.External, null);
+        }
+        catch (CpuFault f)
+        {
+            RaiseFault(f);
+        }
+        return true;
+    }
+
+    /// <summary>Delivers a waiting NMI through vector 2 unless an earlier one's handler has not returned yet; true when one was delivered.</summary>
+    private bool TryDeliverNmi()
+    {
+        if (_nmiBlocked || _interrupts == null || !_interrupts.HasPendingNmi || !_interrupts.AcknowledgeNmi()) return false;
+        _instrStart = _eip;
+        _nmiBlocked = true;
+        try
+        {
+            DeliverInterrupt(Vector.Nmi, _eip, InterruptKind.External, null);
         }
         catch (CpuFault f)
         {

@@ -7,8 +7,11 @@ public sealed unsafe partial class InterpreterCpu
     private enum InterruptKind { Software, Exception, External }
 
     /// <summary>
-    /// Delivers an exception at the faulting instruction. A fault while delivering it becomes a double fault (#DF);
-    /// a fault while delivering #DF shuts the CPU down.
+    /// Delivers an exception at the faulting instruction. A fault while delivering it becomes a double fault (#DF)
+    /// where the SDM's table 6-5 says so (contributory after contributory, contributory or #PF after #PF); any other
+    /// pair is handled serially, the second exception delivered in place of the first (eventinj: #NP whose frame
+    /// meets a read-only stack takes the #PF, whose handler makes it writable, and the INT runs again). A fault while
+    /// delivering #DF shuts the CPU down.
     /// </summary>
     private void RaiseFault(CpuFault f)
     {
@@ -23,9 +26,16 @@ public sealed unsafe partial class InterpreterCpu
         {
             if (f.Vector == Vector.DoubleFault)
                 throw new TripleFault($"triple fault: exception {nested.Vector} while delivering a double fault at {_segs[SegCs].Selector:x4}:{_instrStart:x8}");
-            RaiseFault(new CpuFault(Vector.DoubleFault, 0));
+            RaiseFault(IsDoubleFault(f.Vector, nested.Vector) ? new CpuFault(Vector.DoubleFault, 0) : nested);
         }
     }
+
+    private static bool IsContributory(int vector) => vector is Vector.DivideError or Vector.InvalidTss or
+        Vector.SegmentNotPresent or Vector.StackFault or Vector.GeneralProtection;
+
+    private static bool IsDoubleFault(int first, int second) =>
+        (IsContributory(first) && IsContributory(second)) ||
+        (first == Vector.PageFault && (second == Vector.PageFault || IsContributory(second)));
 
     private void DeliverInterrupt(int vector, ulong returnEip, InterruptKind kind, int? errorCode)
     {
@@ -76,37 +86,39 @@ public sealed unsafe partial class InterpreterCpu
     private static void Iret(InterpreterCpu c, ref DecodedOp d)
     {
         c._breakBlock = true;
-        if (c.ProtectedMode && !c.V86)
-        {
-            c.IretProtected(d.OpSize);
-            return;
-        }
+        if (c.ProtectedMode && !c.V86) c.IretProtected(d.OpSize);
+        else c.IretReal(d.OpSize);
+        c._nmiBlocked = false; // an IRET that completes ends NMI blocking, whichever frame it popped (SDM 6.7.1)
+    }
+
+    private void IretReal(int opSize)
+    {
         // In virtual-8086 mode IRET works as in real mode, but only with IOPL 3 (else the monitor emulates it).
-        if (c.V86 && c.Iopl < 3) throw new CpuFault(Vector.GeneralProtection, 0);
-        if (d.OpSize == 4)
+        if (V86 && Iopl < 3) throw new CpuFault(Vector.GeneralProtection, 0);
+        if (opSize == 4)
         {
-            uint sp = (uint)c._gpr[RegEsp];
-            uint eip = c.Pop32();
-            uint cs = c.Pop32();
-            uint fl = c.Pop32();
-            if (eip > c._segs[SegCs].Limit && eip > 0xFFFF)
+            uint sp = (uint)_gpr[RegEsp];
+            uint eip = Pop32();
+            uint cs = Pop32();
+            uint fl = Pop32();
+            if (eip > _segs[SegCs].Limit && eip > 0xFFFF)
             {
-                c._gpr[RegEsp] = sp;
+                _gpr[RegEsp] = sp;
                 throw new CpuFault(Vector.GeneralProtection, 0);
             }
-            c.LoadSegmentReal(SegCs, (ushort)cs);
-            c._eip = eip;
-            c.WriteFlagsChecked(fl, 0x00FF_FFFF & ~0x30000u);
-            c.LoadResumeFlag(fl);
+            LoadSegmentReal(SegCs, (ushort)cs);
+            _eip = eip;
+            WriteFlagsChecked(fl, 0x00FF_FFFF & ~0x30000u);
+            LoadResumeFlag(fl);
         }
         else
         {
-            uint ip = c.Pop16();
-            uint cs = c.Pop16();
-            uint fl = c.Pop16();
-            c.LoadSegmentReal(SegCs, (ushort)cs);
-            c._eip = ip;
-            c.WriteFlagsChecked(fl, 0xFFFF);
+            uint ip = Pop16();
+            uint cs = Pop16();
+            uint fl = Pop16();
+            LoadSegmentReal(SegCs, (ushort)cs);
+            _eip = ip;
+            WriteFlagsChecked(fl, 0xFFFF);
         }
     }
 

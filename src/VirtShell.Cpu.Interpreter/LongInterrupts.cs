@@ -115,5 +115,6 @@ public sealed unsafe partial class InterpreterCpu
         c._gpr[RegEsp] = rsp;
         c.ModeChanged();
         if (rpl > cpl) c.NullSegmentsAbove(rpl);
+        c._nmiBlocked = false;
     }
 }

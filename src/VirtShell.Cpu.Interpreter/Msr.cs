@@ -2,14 +2,15 @@ using Iced.Intel;
 
 namespace VirtShell.Cpu.Interpreter;
 
-// RDMSR WRMSR RDTSC SYSENTER SYSEXIT: the model-specific registers a 32-bit kernel touches on this i686-class CPU.
+// RDMSR WRMSR RDTSC RDTSCP RDPID SYSENTER SYSEXIT: the model-specific registers a 32-bit kernel touches on this i686-class CPU.
 // The table is deliberately small and matches CPUID (Cpuid.cs): no MTRRs, no PAT, so their MSRs do not exist here and
 // reading them raises #GP(0) as on a CPU without them. IA32_APIC_BASE exists when the CPU was given a local APIC.
 public sealed unsafe partial class InterpreterCpu
 {
     /// <summary>The MSRs this CPU has, by index.</summary>
     private const uint MsrTsc = 0x10, MsrPlatformId = 0x17, MsrApicBase = 0x1B, MsrBiosSignId = 0x8B,
-        MsrSysenterCs = 0x174, MsrSysenterEsp = 0x175, MsrSysenterEip = 0x176, MsrMiscEnable = 0x1A0;
+        MsrSysenterCs = 0x174, MsrSysenterEsp = 0x175, MsrSysenterEip = 0x176, MsrMiscEnable = 0x1A0,
+        MsrTscAux = 0xC000_0103;
 
     /// <summary>IA32_MISC_ENABLE at reset: fast strings on, branch-trace store and PEBS unavailable.</summary>
     private const ulong MiscEnableReset = 0x1 | 0x800 | 0x1000;
@@ -28,10 +29,13 @@ public sealed unsafe partial class InterpreterCpu
     private long _tscOffset;
     private uint _sysenterCs, _sysenterEsp, _sysenterEip;
     private ulong _miscEnable = MiscEnableReset;
+    /// <summary>IA32_TSC_AUX: what RDTSCP returns in ECX and RDPID in its register (an OS puts the CPU number there).</summary>
+    private uint _tscAux;
 
     private static void RegisterModelSpecific()
     {
         Register(Mnemonic.Rdmsr, &Rdmsr); Register(Mnemonic.Wrmsr, &Wrmsr); Register(Mnemonic.Rdtsc, &Rdtsc);
+        Register(Mnemonic.Rdtscp, &Rdtscp); Register(Mnemonic.Rdpid, &Rdpid);
         Register(Mnemonic.Sysenter, &Sysenter); Register(Mnemonic.Sysexit, &Sysexit);
     }
 
@@ -48,6 +52,7 @@ public sealed unsafe partial class InterpreterCpu
         MsrSysenterEsp => _sysenterEsp,
         MsrSysenterEip => _sysenterEip,
         MsrMiscEnable => _miscEnable,
+        MsrTscAux => _tscAux,
         _ => throw new CpuFault(Vector.GeneralProtection, 0),
     };
 
@@ -70,6 +75,7 @@ public sealed unsafe partial class InterpreterCpu
             case MsrSysenterEsp: _sysenterEsp = (uint)value; break;
             case MsrSysenterEip: _sysenterEip = (uint)value; break;
             case MsrMiscEnable: _miscEnable = value; break;
+            case MsrTscAux when value >> 32 == 0: _tscAux = (uint)value; break;
             default: throw new CpuFault(Vector.GeneralProtection, 0); // IA32_PLATFORM_ID is read-only; the rest do not exist
         }
     }
@@ -94,6 +100,17 @@ public sealed unsafe partial class InterpreterCpu
         c._gpr[RegEax] = (uint)t;
         c._gpr[RegEdx] = (uint)(t >> 32);
     }
+
+    /// <summary>RDTSCP: RDTSC that also returns IA32_TSC_AUX in ECX.</summary>
+    private static void Rdtscp(InterpreterCpu c, ref DecodedOp d)
+    {
+        Rdtsc(c, ref d);
+        c._gpr[RegEcx] = c._tscAux;
+    }
+
+    /// <summary>RDPID: IA32_TSC_AUX into a register (32-bit operand outside 64-bit mode, zero-extended within it).</summary>
+    private static void Rdpid(InterpreterCpu c, ref DecodedOp d) =>
+        c._gpr[RegNumbers[(int)d.I.Op0Register]] = c._tscAux;
 
     /// <summary>
     /// SYSENTER: to ring 0 at SYSENTER_CS:SYSENTER_EIP with SS = SYSENTER_CS + 8 and ESP = SYSENTER_ESP; both segments

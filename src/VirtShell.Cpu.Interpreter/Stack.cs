@@ -68,7 +68,7 @@ public sealed unsafe partial class InterpreterCpu
                 uint next = (c.Sp + (uint)size) & c.StackMask;
                 c.WriteReg(r, sel & 0xFFFF);
                 c.SetSp(next, stack32);
-                if (r == Iced.Intel.Register.SS) c._interruptShadow = true;
+                if (r == Iced.Intel.Register.SS) c._interruptShadow = c._ssShadow = true;
                 return;
             }
             c.WriteReg(r, c.Pop(size));

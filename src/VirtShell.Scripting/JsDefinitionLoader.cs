@@ -105,7 +105,7 @@ public sealed class JsDefinitionLoader(DefinitionVocabulary vocabulary, ScriptLi
             var (spec, functions) = new SpecReader(full, engine.Sources, vocabulary.ModelSections).Read(exported, nameOverride, (read, write, source) =>
             {
                 scripted = true;
-                return new ScriptPortDevice(link, read, write, source);
+                return new ScriptDevice(link, read, write, source);
             });
 
             if (functions == null && !scripted)

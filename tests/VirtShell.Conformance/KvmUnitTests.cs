@@ -1,4 +1,5 @@
 using System.Text;
+using VirtShell.Engine.Buses;
 using VirtShell.Engine.Console;
 using VirtShell.Engine.Definitions;
 using VirtShell.Engine.Machines;
@@ -79,6 +80,13 @@ public static class KvmUnitTests
         [
             new DeviceSpec { Type = "uart16550", Settings = new Dictionary<string, object?> { ["port"] = 0x3F8L, ["irq"] = 4L } },
             new DeviceSpec { Type = "debugExit", Settings = new Dictionary<string, object?> { ["port"] = (long)ExitPort, ["size"] = 4L } },
+            new DeviceSpec { Type = "pcTestdev" },
+            new DeviceSpec
+            {
+                Type = "scriptDevice",
+                Settings = new Dictionary<string, object?> { ["mmio"] = new List<object?> { new Dictionary<string, object?> { ["start"] = (long)IoRam.Base, ["length"] = (long)IoRam.Length } } },
+                Implementation = new IoRam(),
+            },
         ],
         Boot = new BootSpec
         {
@@ -142,4 +150,29 @@ public static class KvmUnitTests
 
     private static string FirstFailure(string output) =>
         output.Split('\n').FirstOrDefault(l => l.StartsWith("FAIL")) ?? "";
+}
+
+/// <summary>
+/// pc-testdev's 64 KiB of RAM-like MMIO at 0xFF000000, in the place of the script device the definition
+/// (machine-defs/lib/kvm-unit-test.js) gives it: the runner builds machines without a script engine.
+/// </summary>
+internal sealed class IoRam : IPortDevice, IMmioDevice
+{
+    public const ulong Base = 0xFF00_0000, Length = 0x10000;
+    private readonly byte[] _bytes = new byte[Length];
+
+    public ulong ReadMmio(ulong address, int size)
+    {
+        ulong value = 0;
+        for (int i = size - 1; i >= 0; i--) value = value << 8 | _bytes[(address - Base + (ulong)i) % Length];
+        return value;
+    }
+
+    public void WriteMmio(ulong address, int size, ulong value)
+    {
+        for (int i = 0; i < size; i++) _bytes[(address - Base + (ulong)i) % Length] = (byte)(value >> (8 * i));
+    }
+
+    public uint ReadPort(ushort port, int size) => uint.MaxValue;
+    public void WritePort(ushort port, int size, uint value) { }
 }

@@ -44,6 +44,7 @@ public sealed class ApicChipset : ILocalApic, IInterruptController, IMmioDevice,
     private bool _localMapped;
     private volatile bool _apicPending;
     private volatile bool _extIntOpen;
+    private volatile bool _nmiPending;
 
     public ApicChipset(Pic8259Pair pic, WakeSignal wake, MmioBus mmio)
     {
@@ -129,12 +130,25 @@ public sealed class ApicChipset : ILocalApic, IInterruptController, IMmioDevice,
         return _extIntOpen ? _pic.AcknowledgeInterrupt() : -1;
     }
 
+    public bool HasPendingNmi => _nmiPending;
+
+    public bool AcknowledgeNmi()
+    {
+        lock (_lock)
+        {
+            bool taken = _local.NmiPending;
+            _local.NmiPending = false;
+            Update();
+            return taken;
+        }
+    }
+
     // ---- the devices' side ----
 
-    /// <summary>An ISA IRQ: to the 8259 pair and to the I/O APIC pin a PC wires it to.</summary>
+    /// <summary>An ISA IRQ: to the 8259 pair and to the I/O APIC pin a PC wires it to; lines 16–23 reach the I/O APIC only.</summary>
     public void SetIrq(int irq, bool level)
     {
-        _pic.SetIrq(irq, level);
+        if (irq < 16) _pic.SetIrq(irq, level);
         lock (_lock)
         {
             _io.SetInput(IsaIrqPin(irq), level);
@@ -210,8 +224,9 @@ public sealed class ApicChipset : ILocalApic, IInterruptController, IMmioDevice,
         bool pending = enabled && _local.DeliverableVector >= 0;
         // With the APIC disabled globally, LINT0 is the CPU's INTR pin itself.
         _extIntOpen = !enabled || _local.ExtIntOpen;
-        bool rose = pending && !_apicPending;
+        bool rose = (pending && !_apicPending) || (_local.NmiPending && !_nmiPending);
         _apicPending = pending;
+        _nmiPending = _local.NmiPending;
         if (rose) _wake.Set();
     }
 

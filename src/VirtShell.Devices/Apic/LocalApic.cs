@@ -12,8 +12,9 @@ namespace VirtShell.Devices.Apic;
 /// <remarks>
 /// The timer keeps time as the 8254 does, without ticking: it remembers when its count was loaded and computes the
 /// current count from the clock; <see cref="TimerDeadline"/> tells the host when the next interrupt is due.
-/// Interrupts the CPU cannot take are not modelled: NMI, SMI, INIT and start-up (no other CPUs to start) are ignored
-/// wherever they are the delivery mode, and LINT0 passes the 8259 only in ExtINT mode.
+/// NMI messages from the ICR are accepted (<see cref="NmiPending"/>); nothing drives LINT1, the board having no NMI
+/// source. SMI, INIT and start-up (no other CPUs to start) are ignored wherever they are the delivery mode, and LINT0
+/// passes the 8259 only in ExtINT mode.
 /// </remarks>
 public sealed class LocalApic
 {
@@ -70,10 +71,14 @@ public sealed class LocalApic
         _timerInitial = 0;
         _timerShift = 1;
         _timerFired = false;
+        NmiPending = false;
         TimerDeadline = DeadlineTimer.Never;
     }
 
     public byte Id => (byte)(_id >> 24);
+
+    /// <summary>An NMI this APIC accepted (an ICR message to itself) that the CPU has not taken yet.</summary>
+    public bool NmiPending { get; set; }
 
     public bool SoftwareEnabled => (_svr & SvrEnabled) != 0;
 
@@ -237,13 +242,19 @@ public sealed class LocalApic
     {
         int vector = (int)(_icrLow & 0xFF);
         int mode = (int)(_icrLow >> 8 & 7);
-        if (mode is not (DeliveryFixed or DeliveryLowest)) return; // NMI, SMI, INIT, start-up: nothing to do with one CPU
+        if (mode is not (DeliveryFixed or DeliveryLowest or DeliveryNmi)) return; // SMI, INIT, start-up: nothing to do with one CPU
         bool toSelf = (_icrLow >> 18 & 3) switch
         {
             0 => IsDestination((byte)(_icrHigh >> 24), logical: (_icrLow & 1 << 11) != 0),
             1 or 2 => true,   // self, all including self
             _ => false,       // all excluding self: there is nobody else
         };
+        if (mode == DeliveryNmi)
+        {
+            // The vector field is ignored; NMIs sent while one waits merge into it, as on the CPU's NMI pin.
+            if (toSelf) NmiPending = true;
+            return;
+        }
         if (vector < 16)
         {
             SignalError(EsrSendIllegalVector | (toSelf ? EsrReceiveIllegalVector : 0));

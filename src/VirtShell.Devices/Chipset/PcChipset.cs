@@ -60,6 +60,27 @@ public static class PcChipset
         }
     }
 
+    /// <summary>The vector bases a PC BIOS gives the 8259 pair: IRQ 0–7 at 08h, IRQ 8–15 at 70h.</summary>
+    public const byte BiosMasterVectorBase = 0x08, BiosSlaveVectorBase = 0x70;
+
+    /// <summary>
+    /// Programs the 8259 pair through its ports as a PC BIOS does before it boots anything: edge-triggered, cascaded
+    /// on IR2, 8086 mode, vectors at <see cref="BiosMasterVectorBase"/> and <see cref="BiosSlaveVectorBase"/>, every
+    /// line unmasked as the initialization leaves it. For boot paths that skip the firmware but start code written for
+    /// a BIOS-booted PC (Multiboot: GRUB runs after the BIOS), which may raise an IRQ in real mode and expect its
+    /// BIOS vector.
+    /// </summary>
+    public static void InitializePicsAsBios(IoPortBus ports)
+    {
+        foreach (var (port, vectorBase, cascade) in new[] { (MasterPic.First, BiosMasterVectorBase, (byte)0x04), (SlavePic.First, BiosSlaveVectorBase, (byte)0x02) })
+        {
+            ports.Write(port, 1, 0x11);                    // ICW1: edge, cascade, ICW4 follows
+            ports.Write((ushort)(port + 1), 1, vectorBase); // ICW2
+            ports.Write((ushort)(port + 1), 1, cascade);    // ICW3: slave on IR2 / slave identity 2
+            ports.Write((ushort)(port + 1), 1, 0x01);       // ICW4: 8086 mode
+        }
+    }
+
     private static Pit8254 AttachPit(IoPortBus ports, IInterruptController irq)
     {
         var pit = new Pit8254(irq);

@@ -18,6 +18,7 @@ public static class BuiltInDevices
         (new DebugExitDeviceType(), Pc),
         (new AtaDiskDeviceType(), Pc),
         (new ScriptDeviceType(), Pc),
+        (new PcTestdevDeviceType(), Pc),
         (new VirtioConsoleDeviceType(), Paravirtual),
         (new VirtioBlkDeviceType(), Paravirtual),
         (new VirtioRngDeviceType(), Paravirtual),

@@ -17,4 +17,10 @@ public interface IInterruptSource
 
     /// <summary>The INTA cycle: returns the vector to deliver, or -1 if the request went away.</summary>
     int AcknowledgeInterrupt();
+
+    /// <summary>True while a non-maskable interrupt waits for the CPU (EFLAGS.IF does not hold it back).</summary>
+    bool HasPendingNmi => false;
+
+    /// <summary>Takes the waiting NMI; false when none was waiting.</summary>
+    bool AcknowledgeNmi() => false;
 }

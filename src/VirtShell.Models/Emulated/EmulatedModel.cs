@@ -32,6 +32,7 @@ public sealed class EmulatedModel(DeviceCatalog? devices = null) : IMachineModel
         {
             cpu = new InterpreterCpu(pc.Memory, pc.Ports, pc.Mmio, pc.LocalApic);
             cpu.SetState(BootLoaders.Load(spec.Boot!, pc.Memory));
+            if (spec.Boot!.Kind == BootKind.Multiboot) PcChipset.InitializePicsAsBios(pc.Ports);
             return new VirtualMachineRuntime(cpu, pc.Memory, pc.Ports, pc.Mmio, pc.Wake, pc);
         }
         catch

@@ -150,6 +150,44 @@ public sealed class DebugRegisterTests
     }
 
     [Fact]
+    public void An_instruction_breakpoint_right_after_mov_ss_is_not_taken()
+    {
+        // kvm-unit-tests' emulator "#DB suppressed after MOV SS": Intel parts inhibit code #DBs in MOV SS's shadow.
+        using var p = new P();
+        p.SetIdt(1, P.Gate(P.KernelCode, DebugHandler, 0x8E));
+        p.Write(DebugHandler, a =>
+        {
+            a.inc(__dword_ptr[Results]);
+            a.or(__dword_ptr[esp + 8], 0x10000);
+            a.iretd();
+        });
+        uint target = P.Code + 0x40;
+        p.Write(P.Code, a =>
+        {
+            a.mov(eax, target);
+            MovToDr(a, 0, Eax);
+            a.mov(eax, 0x3);                    // L0 | G0, execution, length 1
+            MovToDr(a, 7, Eax);
+            a.xor(ebx, ebx);
+            a.mov(ax, ss);
+            a.jmp(target - 2);
+        });
+        p.Write(target - 2, a =>
+        {
+            a.mov(ss, ax);                      // 2 bytes: the breakpoint is on the instruction after it
+            a.inc(ebx);
+            a.cmp(ebx, 2);
+            a.jb(target);                       // the second pass reaches it by a jump: taken then
+            a.hlt();
+        });
+        p.Start(P.Code);
+        var s = p.RunToHalt();
+        Assert.Equal(P.NoException, (uint)s.Rdi);
+        Assert.Equal(2UL, s.Rbx);
+        Assert.Equal(1u, p.Dword(Results));
+    }
+
+    [Fact]
     public void General_detect_raises_db_on_the_next_debug_register_access()
     {
         using var p = new P();

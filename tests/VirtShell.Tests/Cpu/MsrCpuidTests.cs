@@ -29,9 +29,15 @@ public sealed class MsrCpuidTests
             a.mov(eax, 0x80000000);
             a.cpuid();
             a.mov(__dword_ptr[Results + 28], eax);
-            a.mov(eax, 7);                      // beyond the maximum: the highest basic leaf answers
+            a.mov(eax, 7);                      // structured extended features, subleaf 0
+            a.xor(ecx, ecx);
             a.cpuid();
-            a.mov(__dword_ptr[Results + 32], eax);
+            a.mov(__dword_ptr[Results + 32], ecx);
+            a.mov(__dword_ptr[Results + 52], ebx);
+            a.mov(eax, 8);                      // beyond the maximum: the highest basic leaf answers
+            a.xor(ecx, ecx);
+            a.cpuid();
+            a.mov(__dword_ptr[Results + 56], ecx);
             a.mov(eax, 0x80000001);
             a.cpuid();
             a.mov(__dword_ptr[Results + 36], ecx);
@@ -40,13 +46,14 @@ public sealed class MsrCpuidTests
             a.cpuid();
             a.mov(__dword_ptr[Results + 44], eax);
             a.mov(eax, 0x80000009);             // beyond the extended maximum: the highest basic leaf answers
+            a.xor(ecx, ecx);
             a.cpuid();
             a.mov(__dword_ptr[Results + 48], eax);
             a.hlt();
         });
         p.Start(P.Code);
         p.RunToHalt();
-        Assert.Equal(1u, p.Dword(Results));
+        Assert.Equal(7u, p.Dword(Results));
         Assert.Equal("GenuineIntel", System.Text.Encoding.ASCII.GetString(p.M.Memory.Read(Results + 4, 12)));
         uint signature = p.Dword(Results + 16);
         Assert.Equal(6u, (signature >> 8) & 0xF);                       // family 6
@@ -57,11 +64,37 @@ public sealed class MsrCpuidTests
             Assert.True((features & (1u << bit)) == 0, $"feature bit {bit} claimed");
         Assert.Equal(0u, p.Dword(Results + 24));
         Assert.Equal(0x80000008u, p.Dword(Results + 28));
-        Assert.Equal(signature, p.Dword(Results + 32));
+        Assert.Equal(1u << 22, p.Dword(Results + 32));                    // leaf 7: RDPID
+        Assert.Equal(0u, p.Dword(Results + 52));                          // no SMEP, SMAP, FSGSBASE...
+        Assert.Equal(1u << 22, p.Dword(Results + 56));
         Assert.Equal(1u, p.Dword(Results + 36));                          // LAHF/SAHF in 64-bit mode
-        Assert.Equal(1u << 11 | 1u << 20 | 1u << 29, p.Dword(Results + 40)); // SYSCALL, NX, LM and nothing else
+        Assert.Equal(1u << 11 | 1u << 20 | 1u << 27 | 1u << 29, p.Dword(Results + 40)); // SYSCALL, NX, RDTSCP, LM and nothing else
         Assert.Equal(0x3020u, p.Dword(Results + 44));                     // 32 physical, 48 linear address bits
-        Assert.Equal(signature, p.Dword(Results + 48));
+        Assert.Equal(0u, p.Dword(Results + 48));                          // leaf 7's EAX
+    }
+
+    [Fact]
+    public void Rdtscp_and_rdpid_return_tsc_aux()
+    {
+        // kvm-unit-tests' tsc: WRMSR IA32_TSC_AUX, then RDTSCP's ECX and RDPID's register read it back.
+        using var p = new P();
+        p.Write(P.Code, a =>
+        {
+            a.mov(ecx, 0xC0000103);
+            a.mov(eax, 0x100);
+            a.xor(edx, edx);
+            a.wrmsr();
+            a.xor(ecx, ecx);
+            a.rdtscp();
+            a.mov(__dword_ptr[Results], ecx);
+            a.db(0xF3, 0x0F, 0xC7, 0xFB);      // rdpid ebx
+            a.mov(__dword_ptr[Results + 4], ebx);
+            a.hlt();
+        });
+        p.Start(P.Code);
+        p.RunToHalt();
+        Assert.Equal(0x100u, p.Dword(Results));
+        Assert.Equal(0x100u, p.Dword(Results + 4));
     }
 
     [Fact]
@@ -168,7 +201,6 @@ public sealed class MsrCpuidTests
     [InlineData(0x2FF, false)]  // MTRRdefType
     [InlineData(0x277, false)]  // IA32_PAT: not advertised
     [InlineData(0x17, true)]    // IA32_PLATFORM_ID is read-only
-    [InlineData(0xC0000103, false)] // IA32_TSC_AUX: no RDTSCP
     public void Msrs_the_cpu_does_not_have_raise_gp_0(uint msr, bool write)
     {
         using var p = new P();

@@ -49,6 +49,20 @@ public sealed class ProtectedModeTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void A_contributory_fault_while_delivering_a_benign_exception_is_delivered_itself_not_as_a_double_fault()
+    {
+        // SDM table 6-5: #UD whose gate names a not-present code segment raises #NP, handled serially.
+        using var p = new ProtectedModeMachine();
+        p.SetGdt(6, ProtectedModeMachine.Segment(0, 0xFFFF_FFFF, 0x1A)); // code, not present
+        p.SetIdt(6, ProtectedModeMachine.Gate(0x30, ProtectedModeMachine.Code, 0x8E));
+        p.Write(ProtectedModeMachine.Code, a => a.ud2());
+        p.Start(ProtectedModeMachine.Code);
+        var s = p.RunToHalt();
+        Assert.Equal(11UL, s.Rdi);
+        Assert.Equal(0x30u, p.Dword((uint)s.Rsp));  // #NP's error code: the selector
+    }
+
+    [Fact]
     public void Switches_to_flat_32_bit_protected_mode_and_takes_an_interrupt_gate()
     {
         using var m = new TestMachine();

@@ -257,6 +257,48 @@ public sealed class RealModeTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void An_nmi_ends_a_halt_with_IF_clear_and_the_next_one_waits_for_the_handlers_IRET()
+    {
+        // kvm-unit-tests' eventinj and taskswitch2: an NMI sent while IF=0 is taken, and one sent while its handler
+        // runs is held until that handler's IRET. The handler records the deepest nesting it saw in DL.
+        using var m = new TestMachine();
+        m.SetVector(0x02, 0x2000, 0);
+        m.Memory.Write(0x20000, TestMachine.Assemble(16, 0, a =>
+        {
+            var shallower = a.CreateLabel();
+            a.inc(bx);          // NMIs taken
+            a.inc(cx);          // current depth
+            a.cmp(cx, dx);
+            a.jbe(shallower);
+            a.mov(dx, cx);
+            a.Label(ref shallower);
+            a.nop();
+            a.nop();
+            a.dec(cx);
+            a.iret();
+        }));
+        m.Load16(a =>
+        {
+            a.xor(bx, bx);
+            a.xor(cx, cx);
+            a.xor(dx, dx);
+            a.cli();
+            a.hlt();
+            a.hlt();
+        });
+        Assert.Equal(CpuExitReason.Halted, m.Cpu.Run().Reason);
+        m.Interrupts.RaiseNmi();
+        m.Interrupts.RaiseNmi();
+        Assert.Equal(CpuExitReason.Halted, m.Cpu.Run().Reason);
+        var s = m.Cpu.GetState();
+        Assert.Equal(2, m.Interrupts.NmisTaken);
+        Assert.Equal(2UL, s.Rbx & 0xFFFF);
+        Assert.Equal(1UL, s.Rdx & 0xFFFF);     // never nested
+        Assert.Equal(0UL, s.Rflags & 0x200);   // IF stayed clear
+        Assert.Equal(0, m.Interrupts.Acknowledged);
+    }
+
+    [Fact]
     public void An_interrupt_waiting_at_sti_is_taken_after_the_one_instruction_in_its_shadow()
     {
         // kvm-unit-tests' eventinj: "sti; nop; cli" with an interrupt pending takes it between the NOP and the CLI.

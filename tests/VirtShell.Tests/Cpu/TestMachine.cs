@@ -24,6 +24,22 @@ internal sealed class QueuedInterrupts : IInterruptSource
             return _pending.Dequeue();
         }
     }
+
+    private int _nmis;
+    public int NmisTaken { get; private set; }
+    public void RaiseNmi() { lock (_pending) _nmis++; }
+    public bool HasPendingNmi { get { lock (_pending) return _nmis > 0; } }
+
+    public bool AcknowledgeNmi()
+    {
+        lock (_pending)
+        {
+            if (_nmis == 0) return false;
+            _nmis--;
+            NmisTaken++;
+            return true;
+        }
+    }
 }
 
 /// <summary>A port device that records writes and answers reads with a fixed value.</summary>

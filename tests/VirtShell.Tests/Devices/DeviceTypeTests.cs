@@ -147,11 +147,14 @@ public sealed class DeviceTypeTests : IDisposable
         Assert.Equal(0x63, Assert.Single(_exits).Status);
     }
 
-    private sealed class EchoDevice : IPortDevice
+    private sealed class EchoDevice : IPortDevice, IMmioDevice
     {
         public readonly List<(ushort Port, uint Value)> Writes = [];
+        public readonly List<(ulong Address, int Size, ulong Value)> MmioWrites = [];
         public uint ReadPort(ushort port, int size) => port;
         public void WritePort(ushort port, int size, uint value) => Writes.Add((port, value));
+        public ulong ReadMmio(ulong address, int size) => address & 0xFFFF;
+        public void WriteMmio(ulong address, int size, ulong value) => MmioWrites.Add((address, size, value));
     }
 
     [Fact]
@@ -161,10 +164,75 @@ public sealed class DeviceTypeTests : IDisposable
     }
 
     [Fact]
-    public void ScriptDevice_MissingOrEmptyPorts_IsRejected()
+    public void ScriptDevice_NeitherPortsNorMmio_IsRejected()
     {
-        Assert.Contains("'ports' is required", Rejected(Spec("scriptDevice", null, new EchoDevice())));
-        Assert.Contains("'ports' is empty", Rejected(Spec("scriptDevice", new { ports = Array.Empty<object>() }, new EchoDevice())));
+        Assert.Contains("answers nothing", Rejected(Spec("scriptDevice", null, new EchoDevice())));
+        Assert.Contains("answers nothing", Rejected(Spec("scriptDevice", new { ports = Array.Empty<object>() }, new EchoDevice())));
+    }
+
+    [Fact]
+    public void ScriptDevice_Mmio_ClaimsItsRangesAndRoutesAccessesToTheScript()
+    {
+        var echo = new EchoDevice();
+        var spec = Spec("scriptDevice", new { mmio = new List<object> { new Dictionary<string, object?> { ["start"] = 4278190080.0, ["length"] = 0x10000L } } }, echo);
+        var type = (IMmioDeviceType)Type("scriptDevice");
+        Type("scriptDevice").Validate(spec);
+        Assert.Empty(Type("scriptDevice").Ports(spec));
+        Assert.Equal([(0xFF00_0000UL, 0x10000UL)], type.MmioRanges(spec));
+        Type("scriptDevice").Attach(spec, _context);
+        _context.Mmio.Write(0xFF00_FFF0, 4, 0x1234);
+        Assert.Equal(0xFFF0UL, _context.Mmio.Read(0xFF00_FFF0, 4));
+        Assert.Equal(0xFFFF_FFFFUL, _context.Mmio.Read(0xFF01_0000, 4)); // past the range: nobody answers
+        Assert.Equal([(0xFF00_FFF0UL, 4, 0x1234UL)], echo.MmioWrites);
+    }
+
+    [Fact]
+    public void ScriptDevice_MmioFromAPersistedSpec_IsRead()
+    {
+        var json = System.Text.Json.JsonDocument.Parse("""[{ "start": 3489660928, "length": 4096 }]""").RootElement;
+        var spec = Spec("scriptDevice", new { mmio = json }, new EchoDevice());
+        Type("scriptDevice").Validate(spec);
+        Assert.Equal([(0xD000_0000UL, 0x1000UL)], ((IMmioDeviceType)Type("scriptDevice")).MmioRanges(spec));
+    }
+
+    [Theory]
+    [InlineData(0xFF000800L, 0x1000L, "whole 4 KiB pages")]
+    [InlineData(0xFF000000L, 0L, "whole 4 KiB pages")]
+    [InlineData(0xFF000000L, 0x2000000L, "whole 4 KiB pages")]
+    [InlineData(-4096L, 0x1000L, "'mmio'[0].start")]
+    public void ScriptDevice_BadMmioRange_IsRejected(long start, long length, string expected)
+    {
+        var mmio = new List<object> { new Dictionary<string, object?> { ["start"] = start, ["length"] = length } };
+        Assert.Contains(expected, Rejected(Spec("scriptDevice", new { mmio }, new EchoDevice())));
+    }
+
+    [Fact]
+    public void ScriptDevice_MmioOverRam_IsRefusedWhenAttached()
+    {
+        _memory.AddRam(0, 0x10000);
+        var spec = Spec("scriptDevice", new { mmio = new List<object> { new Dictionary<string, object?> { ["start"] = 0x8000L, ["length"] = 0x1000L } } }, new EchoDevice());
+        Type("scriptDevice").Validate(spec);
+        var e = Assert.Throws<DefinitionException>(() => Type("scriptDevice").Attach(spec, _context));
+        Assert.Contains("overlaps the machine's RAM", e.Message);
+    }
+
+    [Fact]
+    public void PcTestdev_ScratchRegisterIsByteAddressableAndIrqPortsDriveLines()
+    {
+        var spec = Spec("pcTestdev");
+        Type("pcTestdev").Validate(spec);
+        Type("pcTestdev").Attach(spec, _context);
+        _context.Ports.Write(0xE0, 4, 0x11223344);
+        Assert.Equal(0x44u, _context.Ports.Read(0xE0, 1));
+        Assert.Equal(0x2233u, _context.Ports.Read(0xE1, 2));
+        _context.Ports.Write(0xE0, 2, 0x9999); // emulator's string_io_mmio: the low byte is read back by INSB
+        Assert.Equal(0x11229999u, _context.Ports.Read(0xE0, 4));
+        _context.Ports.Write(0xE4, 4, 0x1000); // flush page: accepted, nothing to do
+        _context.Ports.Write(0x200B, 4, 1);
+        _context.Ports.Write(0x200B, 4, 0);
+        Assert.Equal(1, _irq.RisingEdges(11));
+        Assert.False(_irq.Level(11));
+        Assert.Contains("unknown setting", Rejected(Spec("pcTestdev", new { port = 0xE0 })));
     }
 
     [Theory]

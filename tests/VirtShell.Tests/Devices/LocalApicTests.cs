@@ -43,6 +43,23 @@ public sealed class LocalApicTests : IDisposable
     }
 
     [Fact]
+    public void An_nmi_sent_to_itself_is_pending_until_the_cpu_takes_it_and_touches_no_vector()
+    {
+        // kvm-unit-tests' apic_self_nmi: physical destination 0 (our ID), delivery mode NMI, vector field 0.
+        _rig.Write(L.RegIcrHigh, 0);
+        _rig.Write(L.RegIcrLow, L.DeliveryNmi << 8 | 1 << 14);
+        Assert.True(_rig.Apics.HasPendingNmi);
+        Assert.False(_rig.Apics.HasPendingInterrupt);
+        Assert.Equal(0u, _rig.Read(L.RegEsr));                   // vector 0 is no error for an NMI
+        Assert.True(_rig.Apics.AcknowledgeNmi());
+        Assert.False(_rig.Apics.HasPendingNmi);
+        Assert.False(_rig.Apics.AcknowledgeNmi());
+
+        _rig.Write(L.RegIcrLow, 3 << 18 | L.DeliveryNmi << 8);  // all excluding self: nobody else to get it
+        Assert.False(_rig.Apics.HasPendingNmi);
+    }
+
+    [Fact]
     public void A_self_ipi_is_taken_into_service_and_eoi_clears_it()
     {
         _rig.SelfIpi(0x40);

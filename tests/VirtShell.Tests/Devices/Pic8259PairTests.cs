@@ -40,6 +40,22 @@ public sealed class Pic8259PairTests : IDisposable
     private byte SlaveIsr() { _ports.Write(0xA0, 1, 0x0B); return (byte)_ports.Read(0xA0, 1); }
 
     [Fact]
+    public void ThePcsBiosSetup_LatchesAPulseOnIrq11AtVector73()
+    {
+        // kvm-unit-tests' realmode "sti inhibit": pc-testdev raises and lowers IRQ 11, the handler is at IVT 73h.
+        Assert.False(_pic.HasPendingInterrupt);
+        PcChipset.InitializePicsAsBios(_ports);
+        _pic.SetIrq(11, true);
+        _pic.SetIrq(11, false);
+        Assert.True(_pic.HasPendingInterrupt);
+        Assert.Equal(0x73, _pic.AcknowledgeInterrupt());
+        _pic.SetIrq(0, true);
+        _ports.Write(0xA0, 1, 0x20);
+        _ports.Write(0x20, 1, 0x20);
+        Assert.Equal(0x08, _pic.AcknowledgeInterrupt());
+    }
+
+    [Fact]
     public void Irq4_IsDeliveredAtItsVector_AndEoiEndsIt()
     {
         InitLikeBios();

@@ -1,0 +1,42 @@
+using VirtShell.Engine.Buses;
+using VirtShell.Engine.Interrupts;
+
+namespace VirtShell.Devices;
+
+/// <summary>
+/// QEMU's pc-testdev, the ports kvm-unit-tests drive: a 32-bit scratch register at 0xE0–0xE3 (an access at 0xE0 + k
+/// of n bytes reads or writes bytes k … k + n − 1), the "flush page" port at 0xE4–0xE7, and at 0x2000 + n a write
+/// that sets ISA IRQ line n (0–23) to the value written (non-zero = high). QEMU's 64 KiB of RAM-like MMIO at
+/// 0xFF000000 is not here: a definition adds it as a script device (machine-defs/lib/kvm-unit-test.js).
+/// </summary>
+public sealed class PcTestDevice(IInterruptController interrupts) : IPortDevice
+{
+    public const ushort ScratchPort = 0xE0, FlushPagePort = 0xE4, IrqPortBase = 0x2000;
+    public const int IrqLines = 24;
+
+    private readonly object _lock = new();
+    private uint _scratch;
+
+    public uint ReadPort(ushort port, int size)
+    {
+        if (port >= FlushPagePort) return Ones(size); // the flush and IRQ ports are write-only
+        lock (_lock) return (uint)(_scratch >> ((port - ScratchPort) * 8)) & Ones(size);
+    }
+
+    public void WritePort(ushort port, int size, uint value)
+    {
+        if (port >= IrqPortBase)
+        {
+            interrupts.SetIrq(port - IrqPortBase, value != 0);
+            return;
+        }
+        // QEMU's flush makes KVM fault on the page again; guest memory here is never cached apart from the CPU's
+        // own view, which every store keeps current, so there is nothing to flush.
+        if (port >= FlushPagePort) return;
+        int shift = (port - ScratchPort) * 8;
+        uint mask = (uint)((Ones(size) << shift) & 0xFFFF_FFFFul);
+        lock (_lock) _scratch = (_scratch & ~mask) | ((value << shift) & mask);
+    }
+
+    private static uint Ones(int size) => size switch { 1 => 0xFFu, 2 => 0xFFFFu, _ => 0xFFFF_FFFFu };
+}
