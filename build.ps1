@@ -9,16 +9,19 @@
     Demo         boots machine-defs/hello-emulated.js and shows its console
     Bench        the benchmarks in scripts/bench/, side by side with their anchors; JSON in out/bench/
     Conformance  the SingleStepTests CPU suites (-DataPath overrides the data folder), test386 as firmware, kvm-unit-tests i386
+    Fuzz         afl-fuzz through SharpFuzz on each fuzz target for -Seconds (default 600); see docs/fuzzing.md
     Pester       installs Pester 5.7.1 into your PowerShell module folder, for testing your own machines
     Clean        removes out/ and every bin/ and obj/
 #>
 [CmdletBinding()]
 param(
-    [ValidateSet('Bootstrap', 'Build', 'Test', 'Demo', 'Bench', 'Conformance', 'Pester', 'Clean')]
+    [ValidateSet('Bootstrap', 'Build', 'Test', 'Demo', 'Bench', 'Conformance', 'Fuzz', 'Pester', 'Clean')]
     [string] $Task = 'Build',
     [string] $Configuration = 'Release',
     # SingleStepTests folder for -Task Conformance (default: ../shared/testdata/singlestep, or $env:VIRTSHELL_SINGLESTEP_DIR)
-    [string] $DataPath
+    [string] $DataPath,
+    # How long -Task Fuzz runs afl-fuzz on each target
+    [int] $Seconds = 600
 )
 
 $ErrorActionPreference = 'Stop'
@@ -159,6 +162,11 @@ switch ($Task) {
     'Demo' { Install-DebianPackage; Invoke-Build; Invoke-Demo }
     'Bench' { Install-DebianPackage; Invoke-Build; Invoke-Bench }
     'Conformance' { Install-DebianPackage; Invoke-Build; Invoke-Conformance }
+    'Fuzz' {
+        Install-DebianPackage
+        & (Join-Path $Root 'scripts/fuzz.ps1') -Seconds $Seconds -Configuration $Configuration
+        if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
+    }
     'Pester' { Install-Pester }
     'Clean' { Invoke-Clean }
 }

@@ -15,6 +15,7 @@ $DebianPackages = [ordered]@{
     'vgabios'         = "Bochs's VGA BIOS"
     'file'            = 'checks that busybox is static before it goes into a Linux initramfs'
     'xz-utils'        = "unpacks Debian's amd64 kernel payload into a vmlinux"
+    'afl++'           = 'afl-fuzz and afl-cmin for the Fuzz task'
 }
 
 # The names among $Name that dpkg does not list as installed. dpkg-query prints nothing (and fails) for a package it
