@@ -42,7 +42,7 @@ internal sealed class DefinitionTarget : IFuzzTarget
     {
         File.WriteAllBytes(_definition, input.ToArray());
         // A fresh loader each time: the spec cache must not answer for an input seen before.
-        var host = new VirtualizationHost(_store, _models, new JsDefinitionLoader(Limits));
+        var host = new VirtualizationHost(_store, _models, new JsDefinitionLoader(_models.Vocabulary, Limits));
         try
         {
             return $"valid: {host.Validate(_definition).Model} machine";

@@ -78,7 +78,7 @@ internal sealed class VirtioTarget : IFuzzTarget
                     settings["image"] = image;
                 }
                 var spec = new DeviceSpec { Type = type, Source = source, Settings = settings };
-                var deviceType = ParavirtualDeviceTypes.Find(type)!;
+                var deviceType = BuiltInDevices.Catalog.Find(type)!;
                 deviceType.Validate(spec);
                 _devices.Add(deviceType.Attach(spec, _context)!);
             }

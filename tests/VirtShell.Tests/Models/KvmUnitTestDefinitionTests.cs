@@ -49,7 +49,7 @@ public class KvmUnitTestDefinitionTests
             "import { kvmUnitTest } from './lib/kvm-unit-test.js';\n" +
             $"export default machine(kvmUnitTest({{ image: {image}, environ: './lib/kvm-unit-test.environ' }}));\n");
         var store = new MachineStore(Directory.CreateTempSubdirectory().FullName);
-        var host = new VirtualizationHost(store, ModelCatalog.CreateRegistry(store.Home), new JsDefinitionLoader());
+        var host = TestDefinitions.Host(store);
         var vm = host.Create(Path.Combine(folder, "emulator.js"), "kut-emulator");
         vm.Start();
         Assert.True(vm.WaitFor([MachineState.Stopped, MachineState.Crashed], TimeSpan.FromMinutes(2)),
