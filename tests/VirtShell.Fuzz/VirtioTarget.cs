@@ -48,7 +48,9 @@ internal sealed class VirtioTarget : IFuzzTarget
 
     private sealed class NoInterrupts : IInterruptController
     {
-        public void SetIrq(int irq, bool level) { }
+        private readonly InterruptInputs _inputs = new(24, (_, _) => { });
+
+        public InterruptLine Connect(int irq) => _inputs.Connect(irq);
     }
 
     private sealed class Machine : IDisposable

@@ -40,6 +40,7 @@ public sealed class ApicChipset : ILocalApic, IInterruptController, IMmioDevice,
     private readonly WakeSignal _wake;
     private readonly MmioBus _mmio;
     private readonly DeadlineTimer _timer;
+    private readonly InterruptInputs _inputs;
     private ulong _baseMsr = DefaultLocalApicBase | BaseBsp | BaseEnable;
     private bool _localMapped;
     private volatile bool _apicPending;
@@ -51,6 +52,7 @@ public sealed class ApicChipset : ILocalApic, IInterruptController, IMmioDevice,
         _pic = pic;
         _wake = wake;
         _mmio = mmio;
+        _inputs = new InterruptInputs(IoApic.Pins, SetIrq);
         _local = new LocalApic(vector => _io!.EndOfInterrupt(vector)); // _io is set on the next line, before any EOI
         _io = new IoApic(_local);
         _timer = new DeadlineTimer(_lock, "local APIC timer", (due, now) =>
@@ -144,6 +146,8 @@ public sealed class ApicChipset : ILocalApic, IInterruptController, IMmioDevice,
     }
 
     // ---- the devices' side ----
+
+    public InterruptLine Connect(int irq) => _inputs.Connect(irq);
 
     /// <summary>An ISA IRQ: to the 8259 pair and to the I/O APIC pin a PC wires it to; lines 16–23 reach the I/O APIC only.</summary>
     public void SetIrq(int irq, bool level)

@@ -27,10 +27,9 @@ public sealed class CmosRtc : IPortDevice, IDisposable
 
     private readonly object _lock = new();
     private readonly Mc146818 _chip;
-    private readonly IInterruptController _irq;
+    private readonly InterruptLine _irq;
     private readonly DeadlineTimer _timer;
     private int _index;
-    private bool _line;
 
     public CmosRtc(IInterruptController irq, ulong ramBytes)
         : this(irq, ramBytes, DateTime.UtcNow, Stopwatch.GetTimestamp())
@@ -40,7 +39,7 @@ public sealed class CmosRtc : IPortDevice, IDisposable
     /// <summary>A clock that shows <paramref name="utcAtReference"/> at the Stopwatch timestamp <paramref name="reference"/>.</summary>
     public CmosRtc(IInterruptController irq, ulong ramBytes, DateTime utcAtReference, long reference)
     {
-        _irq = irq;
+        _irq = irq.Connect(Irq);
         _chip = new Mc146818(utcAtReference, reference);
         SetMemorySize(ramBytes);
         _timer = new DeadlineTimer(_lock, "CMOS RTC", (_, now) => Sync(now));
@@ -111,8 +110,7 @@ public sealed class CmosRtc : IPortDevice, IDisposable
     {
         _chip.Advance(now);
         bool line = _chip.InterruptLine;
-        if (line != _line) _irq.SetIrq(Irq, line);
-        _line = line;
+        if (line != _irq.Asserted) _irq.Set(line);
         return _chip.NextEvent(now);
     }
 

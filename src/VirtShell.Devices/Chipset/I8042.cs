@@ -39,7 +39,7 @@ public sealed class I8042 : IPortDevice
     private const byte InputPort = 0x80;
 
     private readonly object _lock = new();
-    private readonly IInterruptController _irq;
+    private readonly InterruptLine _keyboardIrq, _auxIrq;
     private readonly Action _reset;
     private readonly Ps2Keyboard _keyboard = new();
     private readonly byte[] _ram = new byte[RamLast + 1];   // byte 0 is the command byte
@@ -49,14 +49,14 @@ public sealed class I8042 : IPortDevice
     private byte _outputPort = 0xCC | OutputA20 | OutputResetLine; // bits 2, 3, 6, 7 float high
     private byte _awaitingData;   // the command whose data byte the next port 0x60 write is, or 0
     private bool _lastWriteWasCommand;
-    private bool _keyboardLine, _auxLine;
 
     private readonly record struct OutputByte(byte Value, bool Aux, bool Timeout = false);
 
     /// <param name="reset">Called when the guest pulses the CPU's reset line.</param>
     public I8042(IInterruptController irq, Action reset)
     {
-        _irq = irq;
+        _keyboardIrq = irq.Connect(KeyboardIrq);
+        _auxIrq = irq.Connect(AuxIrq);
         _reset = reset;
         _ram[0] = BiosConfig;
     }
@@ -197,9 +197,7 @@ public sealed class I8042 : IPortDevice
     {
         bool keyboard = _output is { Aux: false } && (Config & ConfigKeyboardInterrupt) != 0;
         bool aux = _output is { Aux: true } && (Config & ConfigAuxInterrupt) != 0;
-        if (keyboard != _keyboardLine) _irq.SetIrq(KeyboardIrq, keyboard);
-        if (aux != _auxLine) _irq.SetIrq(AuxIrq, aux);
-        _keyboardLine = keyboard;
-        _auxLine = aux;
+        if (keyboard != _keyboardIrq.Asserted) _keyboardIrq.Set(keyboard);
+        if (aux != _auxIrq.Asserted) _auxIrq.Set(aux);
     }
 }

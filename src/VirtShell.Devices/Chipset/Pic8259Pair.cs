@@ -20,9 +20,14 @@ public sealed class Pic8259Pair : IPortDevice, IInterruptController, IInterruptS
     private readonly Pic8259 _master = new(isMaster: true);
     private readonly Pic8259 _slave = new(isMaster: false);
     private readonly WakeSignal _wake;
+    private readonly InterruptInputs _inputs;
     private volatile bool _output;
 
-    public Pic8259Pair(WakeSignal wake) => _wake = wake;
+    public Pic8259Pair(WakeSignal wake)
+    {
+        _wake = wake;
+        _inputs = new InterruptInputs(16, SetIrq);
+    }
 
     public void Register(IoPortBus ports)
     {
@@ -33,6 +38,8 @@ public sealed class Pic8259Pair : IPortDevice, IInterruptController, IInterruptS
     }
 
     public bool HasPendingInterrupt => _output;
+
+    public InterruptLine Connect(int irq) => _inputs.Connect(irq);
 
     public void SetIrq(int irq, bool level)
     {

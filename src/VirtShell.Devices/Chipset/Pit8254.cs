@@ -19,14 +19,14 @@ public sealed class Pit8254 : IPortDevice, IDisposable
 
     private readonly object _lock = new();
     private readonly PitChannel[] _channels = [new(gateWired: false), new(gateWired: false), new(gateWired: true)];
-    private readonly IInterruptController _irq;
+    private readonly InterruptLine _irq;
     private readonly DeadlineTimer _timer;
     private long _edgePeriod;          // 0: the next edge is a one-shot terminal count
     private bool _holdOutputHigh;      // modes 0 and 1: OUT stays high after terminal count
 
     public Pit8254(IInterruptController irq)
     {
-        _irq = irq;
+        _irq = irq.Connect(Irq);
         _timer = new DeadlineTimer(_lock, "8254 PIT", RaiseIrq0);
     }
 
@@ -99,7 +99,7 @@ public sealed class Pit8254 : IPortDevice, IDisposable
     private void ScheduleIrq0()
     {
         var channel = _channels[0];
-        _irq.SetIrq(Irq, false);
+        _irq.Set(false);
         if (!channel.Counting)
         {
             _timer.Schedule(DeadlineTimer.Never);
@@ -122,13 +122,13 @@ public sealed class Pit8254 : IPortDevice, IDisposable
 
     private long RaiseIrq0(long edge, long now)
     {
-        _irq.SetIrq(Irq, true);
+        _irq.Set(true);
         if (_edgePeriod == 0)
         {
-            if (!_holdOutputHigh) _irq.SetIrq(Irq, false);
+            if (!_holdOutputHigh) _irq.Set(false);
             return DeadlineTimer.Never;
         }
-        _irq.SetIrq(Irq, false);
+        _irq.Set(false);
         // Edges stay on the grid set by the count load, so the rate does not drift; if the timer thread was held up
         // for whole periods, the missed edges merge into this one, as they would in the PIC.
         return edge + ((now - edge) / _edgePeriod + 1) * _edgePeriod;

@@ -21,7 +21,7 @@ public abstract class PciFunction
     private readonly byte[] _config = new byte[ConfigSize];
     private readonly bool[] _guestWritable = new bool[ConfigSize];
     private readonly uint[] _barSize = new uint[6];
-    private readonly InterruptPin? _pin;
+    private readonly InterruptLine? _pin;
     private int _nextCapability = FirstCapability, _lastCapability;
     private bool _intx;
 
@@ -41,7 +41,7 @@ public abstract class PciFunction
         BinaryPrimitives.WriteUInt16LittleEndian(c[0x2E..], subsystem);
         if (interrupts != null && irq >= 0)
         {
-            _pin = new InterruptPin(interrupts, irq);
+            _pin = interrupts.Connect(irq);
             c[InterruptLine] = (byte)irq; // what firmware would have written: the line INTA# is wired to
             c[0x3D] = 1;                  // INTA#
         }

@@ -15,6 +15,8 @@ public sealed class PcTestDevice(IInterruptController interrupts) : IPortDevice
     public const int IrqLines = 24;
 
     private readonly object _lock = new();
+    // Connected on first use: a controller with fewer inputs refuses only the lines a test actually drives.
+    private readonly InterruptLine?[] _lines = new InterruptLine?[IrqLines];
     private uint _scratch;
 
     public uint ReadPort(ushort port, int size)
@@ -27,7 +29,10 @@ public sealed class PcTestDevice(IInterruptController interrupts) : IPortDevice
     {
         if (port >= IrqPortBase)
         {
-            interrupts.SetIrq(port - IrqPortBase, value != 0);
+            int irq = port - IrqPortBase;
+            InterruptLine line;
+            lock (_lock) line = _lines[irq] ??= interrupts.Connect(irq);
+            line.Set(value != 0);
             return;
         }
         // QEMU's flush makes KVM fault on the page again; guest memory here is never cached apart from the CPU's

@@ -22,11 +22,9 @@ public sealed class Uart16550 : IPortDevice, IDisposable
     private readonly Func<int, byte> _readRegister;
     private readonly Action<int, byte> _writeRegister;
     private readonly ushort _basePort;
-    private readonly int _irq;
-    private readonly IInterruptController _interrupts;
+    private readonly InterruptLine _irq;
     private readonly ConsoleChannel? _console;
     private readonly ConsoleChannel? _input;
-    private bool _irqLevel;
 
     /// <param name="console">Where the guest's output goes, and its input comes from.</param>
     /// <param name="outputOnly">
@@ -38,8 +36,7 @@ public sealed class Uart16550 : IPortDevice, IDisposable
         if (basePort > 0x10000 - PortCount) throw new ArgumentOutOfRangeException(nameof(basePort), basePort, "a UART needs 8 ports below 0x10000");
         if ((uint)irq > 15) throw new ArgumentOutOfRangeException(nameof(irq), irq, "a PC IRQ is 0..15");
         _basePort = basePort;
-        _irq = irq;
-        _interrupts = interrupts;
+        _irq = interrupts.Connect(irq);
         _console = console;
         _input = outputOnly ? null : console;
         // Made once, so that an IN or OUT allocates nothing.
@@ -96,9 +93,6 @@ public sealed class Uart16550 : IPortDevice, IDisposable
             while (_registers.ReceiveRoom > 0 && _input.TryReadInput(out var b)) _registers.ReceiveFromLine(b);
             _registers.MoreInputWaiting = _input.PendingInput > 0;
         }
-        bool level = _registers.InterruptLine;
-        // Restated on every change, not only on transitions: the PIC may have been reset (ICW1) under a high line.
-        if (level || _irqLevel) _interrupts.SetIrq(_irq, level);
-        _irqLevel = level;
+        _irq.Set(_registers.InterruptLine);
     }
 }

@@ -46,7 +46,7 @@ public sealed class AtaDisk : IPortDevice, IDisposable
     private readonly object _lock = new();
     private readonly DiskImage _image;
     private readonly string _serial;
-    private readonly IInterruptController _interrupts;
+    private readonly InterruptLine _irq;
     private readonly Action<string> _log;
     private readonly byte[] _sector = new byte[DiskImage.SectorSize];
 
@@ -54,7 +54,7 @@ public sealed class AtaDisk : IPortDevice, IDisposable
     // commands use) in the low half, the one before it (read with HOB; the high half of a 48-bit count or address) above.
     private ushort _sectorCount, _lbaLow, _lbaMid, _lbaHigh;
     private byte _features, _device, _control, _status, _error;
-    private bool _interruptPending, _irqLevel;
+    private bool _interruptPending;
     private bool _writeCache = true, _revertOnReset = true;
 
     private Transfer _transfer;
@@ -70,7 +70,7 @@ public sealed class AtaDisk : IPortDevice, IDisposable
             throw new ArgumentException($"an ATA serial number is at most {SerialLength} printable ASCII characters, not '{serial}'", nameof(serial));
         _image = image;
         _serial = serial;
-        _interrupts = interrupts;
+        _irq = interrupts.Connect(Irq);
         _log = log;
         Reset();
     }
@@ -419,10 +419,7 @@ public sealed class AtaDisk : IPortDevice, IDisposable
     /// <summary>INTRQ is driven by the selected device only, and only while nIEN is clear.</summary>
     private void UpdateInterrupt()
     {
-        bool level = _interruptPending && !Device1Selected && (_control & Ata.ControlInterruptDisable) == 0;
-        // Restated on every change, not only on transitions: the PIC may have been reset (ICW1) under a high line.
-        if (level || _irqLevel) _interrupts.SetIrq(Irq, level);
-        _irqLevel = level;
+        _irq.Set(_interruptPending && !Device1Selected && (_control & Ata.ControlInterruptDisable) == 0);
     }
 
     private void Identify()

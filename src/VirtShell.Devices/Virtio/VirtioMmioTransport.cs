@@ -28,14 +28,14 @@ public sealed class VirtioMmioTransport : IMmioDevice, IVirtioInterrupts
 
     private readonly VirtioDevice _device;
     private readonly ulong _base;
-    private readonly InterruptPin _pin;
+    private readonly InterruptLine _pin;
     private uint _deviceFeaturesSel, _driverFeaturesSel, _queueSel, _interruptStatus;
 
     public VirtioMmioTransport(VirtioDevice device, ulong baseAddress, int irq, IInterruptController interrupts)
     {
         _device = device;
         _base = baseAddress;
-        _pin = new InterruptPin(interrupts, irq);
+        _pin = interrupts.Connect(irq);
         device.Interrupts = this;
     }
 

@@ -8,8 +8,13 @@ internal sealed class RecordingInterrupts : IInterruptController
     private readonly object _lock = new();
     private readonly bool[] _levels = new bool[16];
     private readonly int[] _risingEdges = new int[16];
+    private readonly InterruptInputs _inputs;
 
-    public void SetIrq(int irq, bool level)
+    public RecordingInterrupts() => _inputs = new InterruptInputs(16, SetIrq);
+
+    public InterruptLine Connect(int irq) => _inputs.Connect(irq);
+
+    private void SetIrq(int irq, bool level)
     {
         lock (_lock)
         {

@@ -98,9 +98,10 @@ public class KvmVirtualMachineTests
     {
         var m = new KvmTestMachine();
         var irqs = m.Vm.Interrupts;
-        Assert.Throws<ArgumentOutOfRangeException>(() => irqs.SetIrq(24, true));
+        Assert.Throws<ArgumentOutOfRangeException>(() => irqs.Connect(24));
+        var line = irqs.Connect(4);
         m.Dispose();
-        irqs.SetIrq(4, true);
+        line.Set(true);
     }
 
     [Fact]
@@ -131,12 +132,14 @@ public class KvmVirtualMachineTests
 
     private sealed class IrqPulser(IInterruptController interrupts, int irq) : IPortDevice
     {
+        private readonly InterruptLine _line = interrupts.Connect(irq);
+
         public uint ReadPort(ushort port, int size) => 0;
 
         public void WritePort(ushort port, int size, uint value)
         {
-            interrupts.SetIrq(irq, true);
-            interrupts.SetIrq(irq, false);
+            _line.Set(true);
+            _line.Set(false);
         }
     }
 }

@@ -1,4 +1,4 @@
-using VirtShell.Devices.Pci;
+using VirtShell.Devices;
 using VirtShell.Devices.Virtio;
 using VirtShell.Engine.Buses;
 using VirtShell.Engine.Memory;
@@ -7,15 +7,15 @@ using Xunit;
 
 namespace VirtShell.Tests.Virtio;
 
-public sealed class InterruptPinTests
+public sealed class InterruptLineTests
 {
     [Fact]
-    public void ASharedLine_StaysHigh_WhileAnyPinAssertsIt()
+    public void ASharedInput_StaysHigh_WhileAnyLineAssertsIt()
     {
         var irq = new RecordingInterrupts();
-        var a = new InterruptPin(irq, 9);
-        var b = new InterruptPin(irq, 9);
-        var other = new InterruptPin(irq, 10);
+        var a = irq.Connect(9);
+        var b = irq.Connect(9);
+        var other = irq.Connect(10);
         a.Set(true);
         b.Set(true);
         a.Set(false);
@@ -27,6 +27,29 @@ public sealed class InterruptPinTests
         other.Set(true);
         Assert.False(irq.Level(9));
         Assert.True(irq.Level(10));
+    }
+
+    [Fact]
+    public void AnInputTheControllerLacksIsRefused()
+    {
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => new RecordingInterrupts().Connect(16));
+        Assert.Contains("inputs 0..15", e.Message);
+    }
+
+    [Fact]
+    public void AUartAndADiskOnOneIsaLine_DoNotHideEachOthersInterrupt()
+    {
+        var irq = new RecordingInterrupts();
+        using var uart = new Uart16550(0x3F8, 4, irq, null);
+        var other = irq.Connect(4);
+        uart.WritePort(0x3F8 + 1, 1, 0x02); // IER: THR empty, which is due at once
+        uart.WritePort(0x3F8 + 4, 1, 0x08); // MCR.OUT2 gates the UART's INT onto the line
+        Assert.True(irq.Level(4));
+        other.Set(true);
+        Assert.Equal(0x02, (int)uart.ReadPort(0x3F8 + 2, 1) & 0x0F); // reading IIR takes the UART's interrupt away
+        Assert.True(irq.Level(4), "the UART's lowering hid the other device's request");
+        other.Set(false);
+        Assert.False(irq.Level(4));
     }
 
     [Fact]
