@@ -6,7 +6,7 @@ namespace VirtShell.Engine.Machines;
 /// The host CPU time of one thread (user and system; for a KVM vCPU thread the guest's time too), readable from any
 /// thread while that thread lives: a POSIX per-thread CPU clock. Once the thread has ended, the last value read stays.
 /// </summary>
-internal sealed class ThreadCpuClock
+public sealed class ThreadCpuClock
 {
     private readonly int _clock;
     private long _lastNanoseconds;

@@ -3,6 +3,7 @@ using System.Reflection;
 using Microsoft.ClearScript;
 using Microsoft.ClearScript.JavaScript;
 using Microsoft.ClearScript.V8;
+using VirtShell.Engine.Machines;
 using VirtShell.Scripting.Modules;
 
 namespace VirtShell.Scripting.Runtime;
@@ -26,7 +27,9 @@ internal sealed class DefinitionEngine : IDisposable
     private bool _timedOut;
     private bool _stopRequested;
     private readonly List<ScriptRejectionException> _rejections = [];
-    private long _deadline;
+    private long _deadline, _wallLimit;
+    private TimeSpan _budget, _cpuAtStart;
+    private ThreadCpuClock? _scriptCpu;
     private bool _heapToggle;
     private bool _disposed;
 
@@ -64,6 +67,7 @@ internal sealed class DefinitionEngine : IDisposable
 
     private bool CreateEngine()
     {
+        _scriptCpu = ThreadCpuClock.OfCurrentThread();
         ulong heap = Limits.HeapBytes;
         int heapMiB = (int)Math.Min(int.MaxValue, heap >> 20);
         var constraints = new V8RuntimeConstraints
@@ -193,7 +197,11 @@ internal sealed class DefinitionEngine : IDisposable
             {
                 _running = true;
                 _timedOut = false;
-                _deadline = Stopwatch.GetTimestamp() + (long)(budget.TotalSeconds * Stopwatch.Frequency);
+                long now = Stopwatch.GetTimestamp();
+                _deadline = now + Ticks(budget);
+                _wallLimit = now + Ticks(budget * StarvedCallLimit);
+                _budget = budget;
+                _cpuAtStart = _scriptCpu?.Elapsed ?? TimeSpan.Zero;
             }
         }
         if (nested) return work(engine); // runs on the budget of the call around it
@@ -228,6 +236,11 @@ internal sealed class DefinitionEngine : IDisposable
         }
     }
 
+    /// <summary>How many times its budget a call may take in wall time while it has not used the budget in CPU time.</summary>
+    private const int StarvedCallLimit = 10;
+
+    private static long Ticks(TimeSpan span) => (long)(span.TotalSeconds * Stopwatch.Frequency);
+
     private bool TimedOut { get { lock (_watchGate) return _timedOut; } }
 
     private bool Stopped { get { lock (_watchGate) return _stopRequested; } }
@@ -239,10 +252,16 @@ internal sealed class DefinitionEngine : IDisposable
             if (!_running) return;
             try
             {
-                long early = _deadline - Stopwatch.GetTimestamp();
+                long now = Stopwatch.GetTimestamp();
+                // Timers may fire a little early; wait out the rest of the budget.
+                long early = _deadline - now;
+                // On a busy host the script thread gets less CPU than the time that passed. The budget is the CPU
+                // time the call used, so a starved call is not cut short, up to a limit in wall time for a call
+                // that waits on the host instead of running.
+                if (early <= 0 && _scriptCpu != null && now < _wallLimit)
+                    early = Ticks(_budget - (_scriptCpu.Elapsed - _cpuAtStart));
                 if (early > 0)
                 {
-                    // Timers may fire a little early; wait out the rest of the budget.
                     _watchdog.Change(TimeSpan.FromSeconds((double)early / Stopwatch.Frequency) + TimeSpan.FromMilliseconds(1), Timeout.InfiniteTimeSpan);
                     return;
                 }

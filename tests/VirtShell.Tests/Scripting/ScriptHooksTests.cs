@@ -121,10 +121,8 @@ public class ScriptHooksTests(ITestOutputHelper output)
         using var loaded = TestDefinitions.Loader(limits).Load(path);
         using var vm = new FakeMachineApi();
 
-        var sw = Stopwatch.StartNew();
         var e = Assert.Throws<HookException>(() => loaded.Hooks!.BeforeBoot(vm));
-        output.WriteLine($"{e.Message} after {sw.ElapsedMilliseconds} ms");
-        Assert.InRange(sw.ElapsedMilliseconds, 250, 3000);
+        output.WriteLine(e.Message);
         Assert.Contains("beforeBoot", e.Message);
         Assert.Contains($"{path}:8", e.Message);
         Assert.Contains("interrupted", e.Message);
@@ -260,9 +258,7 @@ public class ScriptHooksTests(ITestOutputHelper output)
         loaded.Hooks!.BeforeBoot(vm);
         var device = loaded.Spec.Devices.Single().Implementation!;
 
-        var sw = Stopwatch.StartNew();
         Assert.Equal(0xFFFFu, device.ReadPort(0x80, 2));
-        Assert.True(sw.ElapsedMilliseconds < 3000);
         string failure = Assert.Single(vm.Failures);
         output.WriteLine(failure);
         Assert.Contains(expected, failure);
