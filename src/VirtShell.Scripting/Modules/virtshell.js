@@ -52,6 +52,16 @@ export function ataDisk(settings) {
   return { ...settingsOf('ataDisk', settings), type: 'ataDisk', __source: callerLocation() };
 }
 
+// Firmware devices (docs/firmware.md): QEMU's fw_cfg, which SeaBIOS reads ({ serialConsole }: its screen on COM1),
+// and QEMU's isa-debugcon, a port whose bytes go to the console ({ port }, 0x402 by default).
+export function fwCfg(settings) {
+  return { ...settingsOf('fwCfg', settings), type: 'fwCfg', __source: callerLocation() };
+}
+
+export function debugConsole(settings) {
+  return { ...settingsOf('debugConsole', settings), type: 'debugConsole', __source: callerLocation() };
+}
+
 // Paravirtual devices: virtio on 'mmio' (address, irq) or 'pci' (slot, irq), and the hypercall channel
 // (docs/hypercalls.md). virtioBlk's image and the hypercall blobs are paths relative to the definition.
 export function virtioConsole(settings) {

@@ -51,9 +51,9 @@ public sealed class DeviceTypeTests : IDisposable
     }
 
     [Fact]
-    public void Catalog_FindsTheFourTypesByName()
+    public void Catalog_FindsThePcTypesByName()
     {
-        Assert.Equal(["uart16550", "debugExit", "ataDisk", "scriptDevice"], PcDeviceTypes.All.Select(t => t.Name));
+        Assert.Equal(["uart16550", "debugExit", "ataDisk", "scriptDevice", "fwCfg", "debugConsole"], PcDeviceTypes.All.Select(t => t.Name));
         Assert.NotNull(PcDeviceTypes.Find("debugExit"));
         Assert.Null(PcDeviceTypes.Find("floppy"));
     }
