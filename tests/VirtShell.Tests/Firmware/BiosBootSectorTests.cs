@@ -118,7 +118,37 @@ public sealed class BiosBootSectorTests : IDisposable
 
     public void Dispose() => Directory.Delete(_folder, recursive: true);
 
-    private string BootsTheDisk(string firmware)
+    /// <summary>Prints through the BIOS's teletype call (INT 10h AH=0Eh) only, then ends the run.</summary>
+    private const string TeletypeBootSector = """
+        bits 16
+        org 0x7c00
+            xor ax, ax
+            mov ds, ax
+            mov si, text
+        next:
+            lodsb
+            test al, al
+            jz done
+            mov ah, 0x0e
+            mov bx, 0x0007
+            int 0x10
+            jmp next
+        done:
+            sti                         ; SeaBIOS's serial console sends what it buffered on a timer tick
+            mov ah, 0x86                ; so wait 0.2 s before the end
+            mov cx, 3
+            xor dx, dx
+            int 0x15
+            mov al, 0
+            out 0xf4, al
+            hlt
+        text db "boot sector: printed through INT 10h", 13, 10, 0
+            times 510 - ($ - $$) db 0
+            dw 0xaa55
+        """;
+
+    /// <param name="debugConsole">Whether the BIOS's debug port is on the console as well; it interleaves with COM1 by the character.</param>
+    private string BootsTheDisk(string firmware, string fwCfg = "", bool debugConsole = true)
     {
         string path = Path.Combine(_folder, "bios.js");
         File.WriteAllText(path, $$"""
@@ -130,8 +160,8 @@ public sealed class BiosBootSectorTests : IDisposable
               devices: [
                 uart16550({ port: 0x3f8, irq: 4 }),
                 ataDisk({ image: './disk.img' }),
-                fwCfg(),
-                debugConsole({ port: 0x402 }),
+                fwCfg({{{fwCfg}}}),
+                {{(debugConsole ? "debugConsole({ port: 0x402 })," : "")}}
                 debugExit({ port: 0xf4 }),
               ],
               boot: { type: 'firmware', image: '{{firmware}}' },
@@ -146,6 +176,12 @@ public sealed class BiosBootSectorTests : IDisposable
         if (!ended) vm.Stop(turnOff: true, TimeSpan.FromSeconds(10));
         Assert.True(ended, $"the machine did not finish; console:\n{console}");
         Assert.True(vm.LastExit!.Reason == ExitReason.DebugExit && vm.LastExit.Status == 1, $"exit {vm.LastExit}; console:\n{console}");
+        return console;
+    }
+
+    private string BootsTheDiskAndReadsThroughInt13(string firmware)
+    {
+        string console = BootsTheDisk(firmware);
         Assert.Contains("boot sector: started from drive 80h", console);
         Assert.Contains("sector 1: read through INT 13h AH=02h", console);
         Assert.Contains("sector 2: read through INT 13h AH=42h", console);
@@ -155,10 +191,22 @@ public sealed class BiosBootSectorTests : IDisposable
     [BiosFact(SeaBios, "seabios")]
     public void SeaBios_boots_the_ata_disk_and_serves_int13()
     {
-        string console = BootsTheDisk(SeaBios);
+        string console = BootsTheDiskAndReadsThroughInt13(SeaBios);
         Assert.Contains("Found QEMU fw_cfg", console);      // its debug port shows it read our fw_cfg
     }
 
     [BiosFact(BochsBios, "bochsbios")]
-    public void BochsBios_boots_the_ata_disk_and_serves_int13() => BootsTheDisk(BochsBios);
+    public void BochsBios_boots_the_ata_disk_and_serves_int13() => BootsTheDiskAndReadsThroughInt13(BochsBios);
+
+    /// <summary>fw_cfg's no-graphics flag turns on SeaBIOS's serial console: INT 10h text reaches COM1.</summary>
+    [BiosFact(SeaBios, "seabios")]
+    public void SeaBios_with_serialConsole_shows_int10_text_on_com1()
+    {
+        var disk = File.ReadAllBytes(Path.Combine(_folder, "disk.img"));
+        Nasm.Assemble(TeletypeBootSector).CopyTo(disk, 0);
+        File.WriteAllBytes(Path.Combine(_folder, "disk.img"), disk);
+        string console = BootsTheDisk(SeaBios, "serialConsole: true", debugConsole: false);
+        Assert.Contains("SeaBIOS (version", console);       // its own screen
+        Assert.Contains("boot sector: printed through INT 10h", console);
+    }
 }
