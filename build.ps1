@@ -72,6 +72,10 @@ function Get-LinuxGuests {
             if (-not (Test-Path (Join-Path $linux $guest.Initramfs))) { $a = $guest.Arguments; & (Join-Path $scripts 'New-BusyboxInitramfs.ps1') @a | Out-Null }
         } catch { Write-Warning "the $($guest.Name) Linux guest could not be made, so its boot test skips: $_" }
     }
+    # The i386 guest again, on a disk that SeaBIOS and the Bochs BIOS boot through syslinux (pc-bios-disk.js).
+    try {
+        if (-not (Test-Path (Join-Path $linux 'bios-disk.img'))) { & (Join-Path $scripts 'New-BiosDiskImage.ps1') | Out-Null }
+    } catch { Write-Warning "the BIOS disk image could not be made, so its boot tests skip: $_" }
 }
 
 function Invoke-Test {

@@ -16,6 +16,11 @@ $DebianPackages = [ordered]@{
     'file'            = 'checks that busybox is static before it goes into a Linux initramfs'
     'xz-utils'        = "unpacks Debian's amd64 kernel payload into a vmlinux"
     'afl++'           = 'afl-fuzz and afl-cmin for the Fuzz task'
+    'seabios'         = 'the BIOS pc-bios-disk.js boots from'
+    'syslinux'        = 'installs SYSLINUX on the BIOS disk image (New-BiosDiskImage.ps1)'
+    'syslinux-common' = "syslinux's MBR and modules for the BIOS disk image"
+    'mtools'          = "writes the BIOS disk image's FAT partition without mounting it"
+    'dosfstools'      = "makes the BIOS disk image's FAT partition (mkfs.fat)"
 }
 
 # The names among $Name that dpkg does not list as installed. dpkg-query prints nothing (and fails) for a package it

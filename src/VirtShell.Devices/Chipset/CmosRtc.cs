@@ -20,7 +20,9 @@ public sealed class CmosRtc : IPortDevice, IDisposable
 
     // NVRAM bytes a BIOS leaves (the IBM AT's layout, as SeaBIOS and QEMU keep it).
     public const int EquipmentByte = 0x14, BaseMemoryKiB = 0x15, ExtendedMemoryKiB = 0x17, ExtendedMemoryKiBCopy = 0x30,
-        MemoryAbove16MiB = 0x34, Checksum = 0x2E;
+        MemoryAbove16MiB = 0x34, Checksum = 0x2E, BootOrder = 0x3D;
+    /// <summary>The Bochs BIOS's boot order (first device in the low nibble, second in the high one): the hard disk only.</summary>
+    private const byte BootFromHardDisk = 0x02;
     private const int ChecksummedFirst = 0x10, ChecksummedLast = 0x2D;
     /// <summary>Equipment: a math coprocessor (both CPU backends have x87), no floppy drives, display bits 00.</summary>
     private const byte Equipment = 0x02;
@@ -61,6 +63,7 @@ public sealed class CmosRtc : IPortDevice, IDisposable
         SetWord(nvram, ExtendedMemoryKiBCopy, extended);
         SetWord(nvram, MemoryAbove16MiB, Math.Min(ramBytes > 16UL << 20 ? (ramBytes - (16UL << 20)) >> 16 : 0, 0xFFFF));
         nvram[EquipmentByte] = Equipment;
+        nvram[BootOrder] = BootFromHardDisk;
         // The AT checksum over 0x10-0x2D, high byte first (the one NVRAM word that is big-endian).
         int sum = 0;
         for (int i = ChecksummedFirst; i <= ChecksummedLast; i++) sum += nvram[i];

@@ -100,16 +100,18 @@ public static class PcChipset
     /// <summary>
     /// Puts the board's devices on a PC whose interrupt controller exists: the CMOS RTC (IRQ 8, NVRAM for
     /// <paramref name="ramBytes"/> of RAM), the i8042 (IRQ 1 and 12; its reset pulse calls <paramref name="reset"/>)
-    /// and the PCI host bridge. Returns the RTC, which the caller disposes.
+    /// and the PCI host bridge — with <paramref name="i440fx"/>, the i440FX and PIIX3 a BIOS expects (<see cref="I440fx"/>).
+    /// Returns the RTC, which the caller disposes.
     /// </summary>
-    public static CmosRtc AttachBoard(DeviceContext context, ulong ramBytes, Action reset)
+    public static CmosRtc AttachBoard(DeviceContext context, ulong ramBytes, Action reset, bool i440fx = false)
     {
         var rtc = new CmosRtc(context.Interrupts, ramBytes);
         try
         {
             rtc.Register(context.Ports);
             new I8042(context.Interrupts, reset).Register(context.Ports);
-            PciHostBridge.For(context);
+            if (i440fx) I440fx.Attach(context);
+            else PciHostBridge.For(context);
         }
         catch
         {

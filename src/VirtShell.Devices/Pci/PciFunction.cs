@@ -11,7 +11,7 @@ namespace VirtShell.Devices.Pci;
 public abstract class PciFunction
 {
     public const int ConfigSize = 256;
-    private const int Command = 0x04, Status = 0x06, Bar0 = 0x10, CapabilitiesPointer = 0x34, InterruptLine = 0x3C;
+    private const int Command = 0x04, Status = 0x06, HeaderType = 0x0E, Bar0 = 0x10, CapabilitiesPointer = 0x34, InterruptLine = 0x3C;
     private const ushort CommandMemory = 0x02, CommandInterruptDisable = 0x400;
     private const ushort StatusInterrupt = 0x08, StatusCapabilities = 0x10;
     private const int FirstCapability = 0x40;
@@ -53,6 +53,9 @@ public abstract class PciFunction
         _barSize[bar] = size;
         BinaryPrimitives.WriteUInt32LittleEndian(_config.AsSpan(Bar0 + 4 * bar), address & ~(size - 1));
     }
+
+    /// <summary>Sets the header type's multi-function bit (function 0 of a device with more functions).</summary>
+    protected void MarkMultiFunction() => _config[HeaderType] |= 0x80;
 
     /// <summary>Appends a capability (its ID first, the next pointer filled in here); returns its offset.</summary>
     protected int AddCapability(byte id, ReadOnlySpan<byte> body)

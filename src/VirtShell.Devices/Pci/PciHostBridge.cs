@@ -5,7 +5,8 @@ using VirtShell.Engine.Devices;
 namespace VirtShell.Devices.Pci;
 
 /// <summary>
-/// A minimal PCI host bridge: bus 0, single-function devices in slots 1–31 (the bridge itself is 00:00.0),
+/// A minimal PCI host bridge: bus 0, devices in slots 1–31 (the bridge itself is 00:00.0; functions 1–7 for a
+/// multi-function device such as the PIIX3 of <see cref="I440fx"/>),
 /// configuration mechanism #1 at 0xCF8/0xCFC, and one MMIO window that memory BARs are assigned from. The window is
 /// decoded here rather than by registering each BAR on the bus, because a driver may move a BAR within it.
 /// </summary>
@@ -19,19 +20,24 @@ public sealed class PciHostBridge : IPortDevice, IMmioDevice
     private static readonly ConditionalWeakTable<IoPortBus, PciHostBridge> Machines = new();
 
     private readonly object _lock = new();
-    private readonly PciFunction?[] _slots = new PciFunction?[Slots];
+    private const int FunctionsPerSlot = 8;
+    private readonly PciFunction?[] _functions = new PciFunction?[Slots * FunctionsPerSlot];
     private uint _address;
     private ulong _nextBar = WindowBase;
 
-    public PciHostBridge() => _slots[0] = new HostBridgeFunction();
+    /// <param name="hostBridge">What 00:00.0 says it is; by default Red Hat's generic PCIe host bridge, as QEMU's.</param>
+    public PciHostBridge(PciFunction? hostBridge = null) => _functions[0] = hostBridge ?? new HostBridgeFunction();
 
-    /// <summary>The machine's bridge, made and put on its buses by the PC's board or the first PCI device attached.</summary>
-    public static PciHostBridge For(DeviceContext context)
+    /// <summary>
+    /// The machine's bridge, made and put on its buses by the PC's board or the first PCI device attached;
+    /// <paramref name="hostBridge"/> is the identity of 00:00.0 for the one that makes it.
+    /// </summary>
+    public static PciHostBridge For(DeviceContext context, PciFunction? hostBridge = null)
     {
         lock (Machines)
         {
             if (Machines.TryGetValue(context.Ports, out var bridge)) return bridge;
-            bridge = new PciHostBridge();
+            bridge = new PciHostBridge(hostBridge);
             context.Ports.Register(AddressPort, 8, bridge, Owner);
             context.Mmio.Register(WindowBase, WindowSize, bridge, WindowOwner);
             Machines.Add(context.Ports, bridge);
@@ -39,13 +45,15 @@ public sealed class PciHostBridge : IPortDevice, IMmioDevice
         }
     }
 
-    public void Add(int slot, PciFunction function)
+    public void Add(int slot, PciFunction function, int functionNumber = 0)
     {
         lock (_lock)
         {
             if (slot is < 1 or >= Slots) throw new ArgumentOutOfRangeException(nameof(slot), slot, "PCI slots are 1..31 (0 is the host bridge)");
-            if (_slots[slot] != null) throw new InvalidOperationException($"PCI slot {slot} is already taken");
-            _slots[slot] = function;
+            if (functionNumber is < 0 or >= FunctionsPerSlot) throw new ArgumentOutOfRangeException(nameof(functionNumber), functionNumber, "PCI functions are 0..7");
+            int at = slot * FunctionsPerSlot + functionNumber;
+            if (_functions[at] != null) throw new InvalidOperationException($"PCI slot {slot}{(functionNumber == 0 ? "" : $" function {functionNumber}")} is already taken");
+            _functions[at] = function;
         }
     }
 
@@ -82,13 +90,13 @@ public sealed class PciHostBridge : IPortDevice, IMmioDevice
         }
     }
 
-    /// <summary>The function CONFIG_ADDRESS names, if enabled and on bus 0, function 0.</summary>
+    /// <summary>The function CONFIG_ADDRESS names, if enabled and on bus 0.</summary>
     private PciFunction? Selected(out int register)
     {
         register = (int)(_address & 0xFC);
         if ((_address & 0x8000_0000) == 0) return null;
         int bus = (int)(_address >> 16) & 0xFF, slot = (int)(_address >> 11) & 0x1F, function = (int)(_address >> 8) & 7;
-        return bus == 0 && function == 0 ? _slots[slot] : null;
+        return bus == 0 ? _functions[slot * FunctionsPerSlot + function] : null;
     }
 
     public ulong ReadMmio(ulong address, int size)
@@ -107,7 +115,7 @@ public sealed class PciHostBridge : IPortDevice, IMmioDevice
     {
         lock (_lock)
         {
-            foreach (var function in _slots)
+            foreach (var function in _functions)
             {
                 if (function == null) continue;
                 for (int bar = 0; bar < 6; bar++)

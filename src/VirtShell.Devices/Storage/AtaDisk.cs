@@ -7,7 +7,7 @@ namespace VirtShell.Devices.Storage;
 /// <summary>
 /// A fixed disk as device 0 (master) of the primary ATA channel, as QEMU's <c>-drive if=ide</c> and Bochs's ata0-master
 /// give a guest: the command block at 0x1F0-0x1F7, device control and alternate status at 0x3F6, INTRQ on IRQ 14.
-/// PIO only, LBA only (28- and 48-bit addresses); the commands are IDENTIFY DEVICE, READ/WRITE SECTORS (EXT), FLUSH
+/// PIO only; 28- and 48-bit LBA, and CHS on the 16-head, 63-sector geometry IDENTIFY reports; the commands are IDENTIFY DEVICE, READ/WRITE SECTORS (EXT), FLUSH
 /// CACHE (EXT), which fsyncs the image before it completes, and SET FEATURES; any other is aborted.
 /// </summary>
 /// <remarks>
@@ -39,6 +39,7 @@ public sealed class AtaDisk : IPortDevice, IDisposable
     public const int SerialLength = 20;
     private const string Model = "VirtShell ATA disk", FirmwareRevision = "1.0";
     private const ulong MaxLba28Sectors = 0x0FFF_FFFF, MaxLba48Sectors = 1UL << 48;
+    private const ushort Heads = 16, SectorsPerTrack = 63;
     private const byte Ready = Ata.StatusReady | Ata.StatusSeekComplete;
 
     private enum Transfer { None, In, Out }
@@ -238,23 +239,20 @@ public sealed class AtaDisk : IPortDevice, IDisposable
     /// <summary>The sectors a read or write command names, or null (with the error set) if it cannot run.</summary>
     private (ulong Lba, uint Count)? Extent(bool lba48)
     {
-        if ((_device & Ata.DeviceLba) == 0)
-        {
-            Fail(Ata.ErrorAborted); // a CHS address: this disk takes LBA only
-            return null;
-        }
         ulong lba;
-        uint count;
+        uint count = lba48
+            ? (_sectorCount == 0 ? 65536u : _sectorCount)
+            : (Half(_sectorCount, false) is var n && n != 0 ? n : 256u);
         if (lba48)
-        {
-            count = _sectorCount == 0 ? 65536u : _sectorCount;
             lba = (ulong)Half(_lbaHigh, true) << 40 | (ulong)Half(_lbaMid, true) << 32 | (ulong)Half(_lbaLow, true) << 24
                 | (ulong)Half(_lbaHigh, false) << 16 | (ulong)Half(_lbaMid, false) << 8 | Half(_lbaLow, false);
-        }
+        else if ((_device & Ata.DeviceLba) != 0)
+            lba = (ulong)(_device & 0x0F) << 24 | (ulong)Half(_lbaHigh, false) << 16 | (ulong)Half(_lbaMid, false) << 8 | Half(_lbaLow, false);
         else
         {
-            count = Half(_sectorCount, false) is var n && n == 0 ? 256u : n;
-            lba = (ulong)(_device & 0x0F) << 24 | (ulong)Half(_lbaHigh, false) << 16 | (ulong)Half(_lbaMid, false) << 8 | Half(_lbaLow, false);
+            // A CHS address, which the Bochs BIOS's INT 13h AH=02h sends: on IDENTIFY's geometry, sectors counted from 1.
+            uint cylinder = (uint)Half(_lbaHigh, false) << 8 | Half(_lbaMid, false), head = (uint)_device & 0x0F, sector = Half(_lbaLow, false);
+            lba = sector is 0 or > SectorsPerTrack ? ulong.MaxValue : ((ulong)cylinder * Heads + head) * SectorsPerTrack + sector - 1;
         }
         if (lba >= _image.Sectors || count > _image.Sectors - lba)
         {
@@ -428,10 +426,17 @@ public sealed class AtaDisk : IPortDevice, IDisposable
         id.Clear();
         ulong sectors = _image.Sectors;
         id[0] = 0x0040; // a fixed, not removable, ATA device
-        // The usual 16-head, 63-sector translation, for firmware that shows a geometry; the disk itself takes only LBA.
-        id[1] = (ushort)Math.Min(16383UL, sectors / (16 * 63));
-        id[3] = 16;
-        id[6] = 63;
+        // The usual 16-head, 63-sector geometry, which CHS addresses use; the current geometry (words 54-58) is the same.
+        id[1] = id[54] = (ushort)Math.Min(16383UL, sectors / (Heads * SectorsPerTrack));
+        id[3] = id[55] = Heads;
+        // The retired words 4 and 5, unformatted bytes per track and per sector, as QEMU and Bochs still fill them: the
+        // Bochs BIOS takes its PIO block size from word 5.
+        id[4] = DiskImage.SectorSize * SectorsPerTrack;
+        id[5] = DiskImage.SectorSize;
+        id[6] = id[56] = SectorsPerTrack;
+        uint chsSectors = (uint)id[1] * Heads * SectorsPerTrack;
+        id[57] = (ushort)chsSectors;
+        id[58] = (ushort)(chsSectors >> 16);
         PutString(id[10..20], _serial);
         PutString(id[23..27], FirmwareRevision);
         PutString(id[27..47], Model);
@@ -439,7 +444,7 @@ public sealed class AtaDisk : IPortDevice, IDisposable
         id[49] = 0x0A00;      // LBA (bit 9) and IORDY (bit 11); no DMA
         id[50] = 0x4000;
         id[51] = 0x0200;      // PIO mode 2 timing, for hosts that read only this old word
-        id[53] = 0x0002;      // words 64-70 are valid
+        id[53] = 0x0003;      // words 54-58 and 64-70 are valid
         uint lba28 = (uint)Math.Min(sectors, MaxLba28Sectors);
         id[60] = (ushort)lba28;
         id[61] = (ushort)(lba28 >> 16);

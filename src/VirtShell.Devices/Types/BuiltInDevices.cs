@@ -19,6 +19,8 @@ public static class BuiltInDevices
         (new AtaDiskDeviceType(), Pc),
         (new ScriptDeviceType(), Pc),
         (new PcTestdevDeviceType(), Pc),
+        (new FwCfgDeviceType(), Pc),
+        (new DebugConsoleDeviceType(), Pc),
         (new VirtioConsoleDeviceType(), Paravirtual),
         (new VirtioBlkDeviceType(), Paravirtual),
         (new VirtioRngDeviceType(), Paravirtual),

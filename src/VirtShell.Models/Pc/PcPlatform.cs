@@ -100,8 +100,11 @@ public static class PcPlatform
             var ports = new IoPortBus();
             var mmio = new MmioBus();
             var interrupts = (chipset ?? EmulatedChipset)(memory, ports, mmio, wake, owned);
+            // Firmware writes its own MP table (and its EBDA where ours would be), and expects QEMU's i440FX board.
+            bool firmware = spec.Boot!.Kind == BootKind.Firmware;
+            if (chipset == null && !firmware) MpTable.Write(memory);
             var context = new DeviceContext(ports, mmio, interrupts, memory, services);
-            if (board) owned.Add(PcChipset.AttachBoard(context, ram, () => services.PowerOff(Reset())));
+            if (board) owned.Add(PcChipset.AttachBoard(context, ram, () => services.PowerOff(Reset()), firmware));
             foreach (var device in spec.Devices)
                 if (FindType(device, types).Attach(device, context) is { } disposable) owned.Add(disposable);
             return new PcHardware(memory, ports, mmio, interrupts, wake, owned);
@@ -122,15 +125,15 @@ public static class PcPlatform
         Detail: "the guest reset the machine (keyboard controller reset pulse)");
 
     /// <summary>
-    /// Our 8259 pair, 8254 PIT and port 0x61 on the port bus, a local APIC and an I/O APIC in virtual wire mode, and the MP
-    /// table that lets an OS find them. ISA lines go to both the 8259 and the I/O APIC.
+    /// Our 8259 pair, 8254 PIT and port 0x61 on the port bus, a local APIC and an I/O APIC in virtual wire mode. ISA
+    /// lines go to both the 8259 and the I/O APIC. <see cref="Build"/> adds the MP table that lets an OS find them,
+    /// unless firmware boots the machine and writes its own.
     /// </summary>
     public static IInterruptController EmulatedChipset(GuestMemory memory, IoPortBus ports, MmioBus mmio, WakeSignal wake, ICollection<IDisposable> owned)
     {
         var (apics, pit) = PcChipset.AttachWithApics(ports, mmio, wake);
         owned.Add(pit);
         owned.Add(apics);
-        MpTable.Write(memory);
         return apics;
     }
 

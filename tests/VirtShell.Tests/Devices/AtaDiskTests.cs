@@ -143,6 +143,17 @@ public sealed class AtaDiskTests : IDisposable
     }
 
     [Fact]
+    public void Identify_GivesTheChsGeometry_AndTheSectorSizeTheBochsBiosReads()
+    {
+        Attach();
+        var id = Identify();
+        Assert.Equal(512, id[5]);                          // the Bochs BIOS's PIO block: 0 left it reading nothing
+        Assert.Equal((16, 63), (id[3], id[6]));
+        Assert.Equal(0x0001, id[53] & 1);                  // words 54-58, the current geometry, are valid
+        Assert.Equal((id[1], id[3], id[6]), (id[54], id[55], id[56]));
+    }
+
+    [Fact]
     public void Identify_OfADiskPast28BitAddresses_CapsWords60And61_AndGivesTheSizeIn100To103()
     {
         string big = Path.Combine(_folder, "big.img");
@@ -310,15 +321,29 @@ public sealed class AtaDiskTests : IDisposable
     }
 
     [Fact]
-    public void ChsAddresses_AreAborted()
+    public void ChsAddresses_ReadThroughTheIdentifyGeometry()
     {
+        // Cylinder 0, head 1, sector 1 of 16 heads and 63 sectors a track: LBA 63, the image's last sector.
         Attach();
         Out(Count, 1);
         Out(LbaLow, 1);
+        Out(LbaMid, 0);
+        Out(LbaHigh, 0);
+        Out(Device, 0xA1);
+        Out(Command, 0x20);
+        Assert.Equal(_original.AsSpan(63 * 512, 512).ToArray(), ReadBlock());
+    }
+
+    [Fact]
+    public void ChsSectorZero_FailsWithIdnf()
+    {
+        Attach();
+        Out(Count, 1);
+        Out(LbaLow, 0);
         Out(Device, 0xA0);
         Out(Command, 0x20);
         Assert.Equal(Drdy | Dsc | Err, In(Status));
-        Assert.Equal(Abrt, In(Error));
+        Assert.Equal(Idnf, In(Error));
     }
 
     [Theory]

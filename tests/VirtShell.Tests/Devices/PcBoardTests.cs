@@ -39,10 +39,37 @@ public sealed class PcBoardTests : IDisposable
     private PcHardware Build(bool board = true) =>
         PcPlatform.Build(Spec(), new MachineServices(_console, _exits.Add, _ => { }), board: board);
 
+    private static uint Config(PcHardware pc, int device, int function, int register, int size = 4)
+    {
+        pc.Ports.Write(0xCF8, 4, 0x8000_0000u | (uint)(device << 11 | function << 8 | register & 0xFC));
+        return pc.Ports.Read((ushort)(0xCFC + (register & 3)), size);
+    }
+
     private static DeviceSpec DebugExitAt(long port) =>
         new() { Type = "debugExit", Settings = new Dictionary<string, object?> { ["port"] = port } };
 
     /// <summary>Linux's pci_check_type1 and pci_sanity_check: CONFIG_ADDRESS reads back, and 00:00.0 is a host bridge.</summary>
+    /// <summary>SeaBIOS knows QEMU by 00:00.0's subsystem, finds the IDE controller by class, and writes the PAM bytes.</summary>
+    [Fact]
+    public void AFirmwareBoot_GetsTheI440fxAndPiix3_ThatBiosesLookFor()
+    {
+        var rom = Path.Combine(Path.GetDirectoryName(_image)!, "bios.bin");
+        File.WriteAllBytes(rom, new byte[64 << 10]);
+        using var pc = PcPlatform.Build(Spec() with { Boot = new BootSpec { Image = rom, Kind = BootKind.Firmware } },
+            new MachineServices(_console, _exits.Add, _ => { }));
+        Assert.Equal(0x1237_8086u, Config(pc, 0, 0, 0x00));
+        Assert.Equal(0x1100_1AF4u, Config(pc, 0, 0, 0x2C));          // QEMU's subsystem
+        Assert.Equal(0x7000_8086u, Config(pc, 1, 0, 0x00));
+        Assert.Equal(0x80u, Config(pc, 1, 0, 0x0E, 1));             // multi-function: the IDE is function 1
+        Assert.Equal(0x7010_8086u, Config(pc, 1, 1, 0x00));
+        Assert.Equal(0x0101_8000u, Config(pc, 1, 1, 0x08) & 0xFFFF_FF00); // IDE, legacy mode, bus master capable
+        Config(pc, 0, 0, 0x59);
+        pc.Ports.Write(0xCFD, 1, 0x30);                              // PAM0: F-segment read/write
+        Assert.Equal(0x30u, Config(pc, 0, 0, 0x59, 1));
+        // The BIOS writes its own MP table, and its EBDA where ours would be.
+        Assert.DoesNotContain("_MP_", System.Text.Encoding.ASCII.GetString(pc.Memory.Read(0x9FC00, 0x400)));
+    }
+
     [Fact]
     public void PciConfigurationMechanism1_FindsTheHostBridge()
     {
