@@ -98,6 +98,27 @@ public sealed class X87HardwareTests
     }
 
     [Fact]
+    public void Underflow_needs_a_result_that_is_still_tiny_after_rounding()
+    {
+        // Under single precision the largest denormal rounds up to the smallest normal: PE and C1, but no UE.
+        var normal = Run(a => { a.fldz(); a.fld(__tword_ptr[0x800]); a.faddp(st1, st0); }, (0x7FFF_FFFF_FFFF_FFFF, 0), control: 0x007F);
+        Assert.Equal(0x3A22, normal.Status);
+        Assert.Equal((0x0001, 0x8000_0000_0000_0000UL), (normal.St0Exponent, normal.St0));
+        var tiny = Run(a => { a.fldz(); a.fld(__tword_ptr[0x800]); a.faddp(st1, st0); }, (0x7FFF_FF00_0000_0001, 0), control: 0x007F);
+        Assert.Equal(0x3832, tiny.Status);
+        Assert.Equal((0x0000, 0x7FFF_FF00_0000_0000UL), (tiny.St0Exponent, tiny.St0));
+    }
+
+    [Fact]
+    public void Fprem1_by_infinity_writes_a_pseudo_denormal_back_with_exponent_1()
+    {
+        var r = Run(a => { a.fld(__tword_ptr[0x810]); a.fld(__tword_ptr[0x800]); a.fprem1(); },
+            (0x8000_0000_0000_003B, 0), (0x8000_0000_0000_0000, 0x7FFF));
+        Assert.Equal(0x3002, r.Status);
+        Assert.Equal((0x0001, 0x8000_0000_0000_003BUL), (r.St0Exponent, r.St0));
+    }
+
+    [Fact]
     public void Fprem_reduces_by_32_plus_the_exponent_difference_modulo_32_bits_when_partial()
     {
         var r = Run(a => { a.fld(__tword_ptr[0x810]); a.fld(__tword_ptr[0x800]); a.fprem(); },
