@@ -76,6 +76,7 @@ internal sealed class SequenceGenerator
         Mnemonic.Ficom, Mnemonic.Ficomp, Mnemonic.Fcomi, Mnemonic.Fcomip, Mnemonic.Fucomi, Mnemonic.Fucomip,
         Mnemonic.Ftst, Mnemonic.Fxam, Mnemonic.Fxch, Mnemonic.Ffree, Mnemonic.Ffreep, Mnemonic.Fincstp, Mnemonic.Fdecstp,
         Mnemonic.Fnstsw, Mnemonic.Fnstcw, Mnemonic.Fldcw, Mnemonic.Fnclex, Mnemonic.Fnop,
+        Mnemonic.Fnstenv, Mnemonic.Fldenv, Mnemonic.Fnsave, Mnemonic.Frstor,
         Mnemonic.Fcmovb, Mnemonic.Fcmove, Mnemonic.Fcmovbe, Mnemonic.Fcmovu, Mnemonic.Fcmovnb, Mnemonic.Fcmovne,
         Mnemonic.Fcmovnbe, Mnemonic.Fcmovnu,
     ];
@@ -180,8 +181,20 @@ internal sealed class SequenceGenerator
             if (operands[2] is Register) code.Add(Instruction.Create(Code.And_rm8_imm8, Register.CL, 15));
             else operands[2] = (long)_random.Next(17);
         }
+        if (mnemonic is Mnemonic.Fldenv or Mnemonic.Frstor && operands[0] is MemoryOperand image)
+        {
+            // The loaded control word keeps every exception masked (precision double or extended); ES and B are
+            // cleared in the loaded status word, which would otherwise make the next waiting instruction fault.
+            bool wide = form is Code.Fldenv_m28byte or Code.Frstor_m108byte;
+            code.Add(WithOperands(Code.Or_rm16_imm16, image, 0x023FL));
+            code.Add(WithOperands(Code.And_rm16_imm16, new MemoryOperand(Register.EDI, image.Displacement + (wide ? 4 : 2)), 0x7F7FL));
+        }
         if (mnemonic is Mnemonic.Fldcw)
-            code.Add(WithOperands(Code.Or_rm16_imm16, operands[0], 0x023FL)); // exceptions stay masked, precision double or extended
+        {
+            // Exceptions stay masked; precision double or extended, or single or double (never the reserved 01).
+            code.Add(WithOperands(Code.Or_rm16_imm16, operands[0], _random.Next(2) == 0 ? 0x023FL : 0x003FL));
+            if (code[^1].Immediate16 == 0x003F) code.Add(WithOperands(Code.And_rm16_imm16, operands[0], 0xFEFFL));
+        }
         try
         {
             code.Add(WithOperands(form, operands));
@@ -189,6 +202,17 @@ internal sealed class SequenceGenerator
         catch (ArgumentException)
         {
             return null;
+        }
+        if (mnemonic is Mnemonic.Fnstenv or Mnemonic.Fnsave && operands[0] is MemoryOperand stored)
+        {
+            // The instruction and data pointers and the opcode hold addresses that differ between the two runs: they
+            // are overwritten before anything can read them.
+            bool wide = form is Code.Fnstenv_m28byte or Code.Fnsave_m108byte;
+            for (int k = 0; k < 4; k++)
+            {
+                var at = new MemoryOperand(Register.EDI, stored.Displacement + (wide ? 12 + 4 * k : 6 + 2 * k));
+                code.Add(wide ? Instruction.Create(Code.Mov_rm32_imm32, at, 0) : Instruction.Create(Code.Mov_rm16_imm16, at, 0));
+            }
         }
         return code.ToArray();
     }

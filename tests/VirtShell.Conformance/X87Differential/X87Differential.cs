@@ -15,7 +15,8 @@ public sealed record X87DifferentialResult(int Sequences, int Mismatches, int In
 /// The x87/integer differential fuzzer: random sequences (<see cref="SequenceGenerator"/>) run on the interpreter
 /// and natively on the host CPU (<see cref="HostReference"/>), compared on the six test registers, the defined
 /// arithmetic flags and DF, the x87 control, status and abridged tag words and all eight registers, and the data
-/// buffer. FIP, FDP, FOP and the instruction pointer are not compared. A run that ends in anything but the final
+/// buffer. FIP, FDP, FOP and the instruction pointer are not compared (where FNSTENV/FNSAVE store them, the
+/// generator overwrites them at once). A run that ends in anything but the final
 /// HLT is a mismatch too: an InternalError (which must name the instruction) or a fault the host did not take.
 /// </summary>
 public static class X87Differential
