@@ -6,9 +6,11 @@ using VirtShell.Engine.Cpu;
 namespace VirtShell.Conformance.X87Differential;
 
 /// <summary>The figures of a differential run and a report for each mismatching sequence (minimised).</summary>
-public sealed record X87DifferentialResult(int Sequences, int Mismatches, int Instructions, IReadOnlyDictionary<string, int> Covered, IReadOnlyList<string> Reports)
+public sealed record X87DifferentialResult(int Sequences, int Mismatches, int Instructions, IReadOnlyDictionary<string, int> Covered,
+    int InterpreterOnly, int InternalErrors, IReadOnlyList<string> Reports)
 {
-    public override string ToString() => $"x87-differential: {Sequences} sequences, {Mismatches} mismatches";
+    public override string ToString() =>
+        $"x87-differential: {Sequences} sequences, {Mismatches} mismatches; {InterpreterOnly} interpreter-only, {InternalErrors} internal errors";
 }
 
 /// <summary>
@@ -46,7 +48,28 @@ public static class X87Differential
             mismatches++;
             if (reports.Count < maxReports) reports.Add($"seed {seed} sequence {n}:\n" + Report(Minimise(c, host, subject), host, subject));
         }
-        return new X87DifferentialResult(count, mismatches, instructions, covered, reports);
+        // Interpreter-only: transcendentals and unmasked exceptions, where any ending but an internal error is fine
+        // (a fault without an IDT ends as a triple fault).
+        var unchecked_ = new SequenceGenerator(seed, interpreterOnly: true);
+        int only = count / 4, internalErrors = 0;
+        for (int n = 0; n < only; n++)
+        {
+            var c = unchecked_.Next(n);
+            string? failure;
+            try
+            {
+                subject.Run(c, out var exit);
+                failure = exit.Reason == CpuExitReason.InternalError ? exit.Detail : null;
+            }
+            catch (Exception e)
+            {
+                failure = $"a .NET exception escaped the interpreter: {e.GetType().Name}: {e.Message}";
+            }
+            if (failure == null) continue;
+            internalErrors++;
+            if (reports.Count < maxReports) reports.Add($"seed {seed} interpreter-only sequence {n}: {failure}\n" + Listing(c));
+        }
+        return new X87DifferentialResult(count, mismatches, instructions, covered, only, internalErrors, reports);
     }
 
     /// <summary>The differences between host and interpreter, or null when there are none.</summary>
@@ -117,7 +140,7 @@ public static class X87Differential
         return c;
     }
 
-    private static string Report(FuzzCase c, HostReference host, InterpreterSubject subject)
+    private static string Listing(FuzzCase c)
     {
         var sb = new StringBuilder();
         var formatter = new NasmFormatter();
@@ -127,6 +150,12 @@ public static class X87Differential
             formatter.Format(i, output);
             sb.Append("    ").AppendLine(output.ToStringAndReset());
         }
+        return sb.ToString();
+    }
+
+    private static string Report(FuzzCase c, HostReference host, InterpreterSubject subject)
+    {
+        var sb = new StringBuilder(Listing(c));
         var image = c.Fxsave;
         sb.Append($"  in: eax..esi {string.Join(' ', c.Gpr.Select(g => g.ToString("x8")))} flags {c.Flags:x3} fcw {BinaryPrimitives.ReadUInt16LittleEndian(image):x4} fsw {BinaryPrimitives.ReadUInt16LittleEndian(image.AsSpan(2)):x4} tag {image[4]:x2}\n");
         sb.Append("  in st0..7: ").AppendLine(string.Join(' ', Enumerable.Range(0, 8).Select(i => Extended(image, 32 + 16 * i))));
