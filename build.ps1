@@ -8,7 +8,8 @@
     Test         every xunit and Pester test; ends with one line "N passed, N failed, N skipped"
     Demo         boots machine-defs/hello-emulated.js and shows its console
     Bench        the benchmarks in scripts/bench/, side by side with their anchors; JSON in out/bench/
-    Conformance  the SingleStepTests CPU suites (-DataPath overrides the data folder), test386 as firmware, kvm-unit-tests i386
+    Conformance  the SingleStepTests CPU suites (-DataPath overrides the data folder), test386 as firmware, kvm-unit-tests i386,
+                 x87-differential (random x87/integer sequences against the host CPU)
     Fuzz         afl-fuzz through SharpFuzz on each fuzz target for -Seconds (default 600); see docs/fuzzing.md
     Pester       installs Pester 5.7.1 into your PowerShell module folder, for testing your own machines
     Clean        removes out/ and every bin/ and obj/

@@ -43,6 +43,9 @@ internal readonly partial struct Float80(ulong significand, ushort signExponent)
     public bool IsUnsupported => Exponent != 0 && (Significand & IntegerBit) == 0;
     public bool IsFinite => Exponent != MaxExponent && !IsUnsupported;
 
+    /// <summary>The same value with a pseudo-denormal (exponent 0, J set) in its canonical encoding, exponent 1.</summary>
+    public Float80 Canonical() => IsDenormal && (Significand & IntegerBit) != 0 ? new(Significand, (ushort)(SignExponent | 1)) : this;
+
     public Float80 Negate() => new(Significand, (ushort)(SignExponent ^ 0x8000));
     public Float80 Abs() => new(Significand, (ushort)(SignExponent & MaxExponent));
     public Float80 Quiet() => new(Significand | QuietBit, SignExponent);

@@ -112,35 +112,24 @@ internal readonly partial struct Float80
     /// <summary>
     /// Rounds sig·2^exp2 (plus a positive amount below its last bit when <paramref name="sticky"/>) to
     /// <paramref name="precision"/> bits: OE and the masked overflow response past the largest exponent, a denormal
-    /// result (rounded at the same bit of the significand field) with UE when it is inexact, PE, and whether the
-    /// magnitude was rounded up.
+    /// result (rounded at the same bit of the significand field), PE, and whether the magnitude was rounded up. UE
+    /// needs a tiny result — tininess is judged after rounding, as if the exponent were unbounded — that is inexact.
     /// </summary>
     private static Float80 Round(bool negative, int exp2, UInt128 sig, bool sticky, int precision, X87Rounding rc, ref X87Exceptions ex, out bool up)
     {
-        up = false;
         ushort sign = negative ? (ushort)0x8000 : (ushort)0;
+        up = false;
         if (sig == 0) return new Float80(0, sign);
         int lz = (int)UInt128.LeadingZeroCount(sig);
         sig <<= lz;
         int biased = exp2 - lz + 127 + Bias;
-        int shift = 128 - precision + (biased >= 1 ? 0 : 1 - biased);
-        UInt128 kept = shift >= 128 ? 0 : sig >> shift;
-        UInt128 rest = shift >= 128 ? sig : sig & ((UInt128.One << shift) - 1);
-        UInt128 half = shift > 128 ? 0 : UInt128.One << (shift - 1);
-        bool inexact = rest != 0 || sticky;
-        int vsHalf = shift > 128 ? -1 : rest != half ? rest.CompareTo(half) : sticky ? 1 : 0;
-        up = rc switch
-        {
-            X87Rounding.Nearest => vsHalf > 0 || (vsHalf == 0 && (kept & 1) != 0),
-            X87Rounding.Down => inexact && negative,
-            X87Rounding.Up => inexact && !negative,
-            _ => false,
-        };
-        if (up) kept++;
+        int normalShift = 128 - precision;
+        var kept = RoundAt(sig, sticky, normalShift + (biased >= 1 ? 0 : 1 - biased), negative, rc, out bool inexact, out up);
         if (inexact) ex |= X87Exceptions.Precision;
         if (biased < 1)
         {
-            if (inexact) ex |= X87Exceptions.Underflow;
+            bool tiny = biased < 0 || RoundAt(sig, sticky, normalShift, negative, rc, out _, out _) >> precision == 0;
+            if (inexact && tiny) ex |= X87Exceptions.Underflow;
             ulong field = (ulong)kept << (64 - precision);
             return new Float80(field, (ushort)(sign | ((field & IntegerBit) != 0 ? 1 : 0)));
         }
@@ -156,5 +145,22 @@ internal readonly partial struct Float80
             return up ? Infinity(negative) : new Float80(ulong.MaxValue << (64 - precision), (ushort)(sign | (MaxExponent - 1)));
         }
         return new Float80((ulong)kept << (64 - precision), (ushort)(sign | biased));
+    }
+
+    /// <summary><paramref name="sig"/> (and the sticky remainder) shifted right by <paramref name="shift"/> bits, rounded under <paramref name="rc"/>.</summary>
+    private static UInt128 RoundAt(UInt128 sig, bool sticky, int shift, bool negative, X87Rounding rc, out bool inexact, out bool up)
+    {
+        UInt128 kept = shift >= 128 ? 0 : sig >> shift;
+        UInt128 rest = shift >= 128 ? sig : sig & ((UInt128.One << shift) - 1);
+        inexact = rest != 0 || sticky;
+        int vsHalf = shift > 128 ? -1 : rest != UInt128.One << (shift - 1) ? rest.CompareTo(UInt128.One << (shift - 1)) : sticky ? 1 : 0;
+        up = rc switch
+        {
+            X87Rounding.Nearest => vsHalf > 0 || (vsHalf == 0 && (kept & 1) != 0),
+            X87Rounding.Down => inexact && negative,
+            X87Rounding.Up => inexact && !negative,
+            _ => false,
+        };
+        return up ? kept + 1 : kept;
     }
 }

@@ -230,18 +230,23 @@ public sealed unsafe partial class InterpreterCpu
         var ex = X87Exceptions.None;
         bool up = false;
         Float80 x = f[0], y = f[1], r;
-        if (NaNResult(x, y, ref ex) is null && (x.IsDenormal || y.IsDenormal)) ex |= X87Exceptions.Denormal;
         if (NaNResult(x, y, ref ex) is { } nan) r = nan;
         else if (y.IsInfinity)
         {
+            if (x.IsDenormal) ex |= X87Exceptions.Denormal;
             // 0 × 2^+inf and inf × 2^-inf have no value; otherwise the scale wins.
             bool invalid = y.Negative ? x.IsInfinity : x.IsZero;
             if (invalid) ex |= X87Exceptions.Invalid;
             r = invalid ? Float80.Indefinite : x.IsZero || x.IsInfinity ? x : y.Negative ? Float80.Zero(x.Negative) : Float80.Infinity(x.Negative);
         }
-        else if (x.IsZero || x.IsInfinity) r = x;
+        else if (x.IsZero || x.IsInfinity)
+        {
+            if (y.IsDenormal) ex |= X87Exceptions.Denormal;
+            r = x;
+        }
         else
         {
+            if (x.IsDenormal || y.IsDenormal) ex |= X87Exceptions.Denormal;
             var ignored = X87Exceptions.None;
             // Beyond ±2^17 every result over- or underflows anyway.
             long n = Math.Clamp(y.ToInteger(64, X87Rounding.Zero, ref ignored, out _) ?? (y.Negative ? long.MinValue : long.MaxValue), -(1 << 17), 1 << 17);
@@ -324,6 +329,7 @@ public sealed unsafe partial class InterpreterCpu
         if (x.IsZero || y.IsInfinity)
         {
             if (f.Signal(ex)) return;
+            f.Set(0, x.Canonical());
             f.SetConditionCodes(0);
             return;
         }
@@ -333,8 +339,8 @@ public sealed unsafe partial class InterpreterCpu
         if (diff < (nearest ? -1 : 0))
         {
             if (f.Signal(ex)) return;
-            // The dividend is the remainder, written back in the canonical encoding (a pseudo-denormal gets exponent 1).
-            f.Set(0, Float80.FromParts(x.Negative, ex0, sx, f.Rounding, ref ex, out _));
+            // The dividend is the remainder, written back in the canonical encoding.
+            f.Set(0, x.Canonical());
             f.SetConditionCodes(0);
             return;
         }

@@ -128,7 +128,7 @@ if (x87Sequences > 0)
         var sw = Stopwatch.StartNew();
         var result = VirtShell.Conformance.X87Differential.X87Differential.Run(x87Sequences, x87Seed);
         Console.WriteLine($"{result} (seed {x87Seed}, {result.Instructions} instructions, {result.Covered.Count} mnemonics, {sw.Elapsed.TotalSeconds:F1}s)");
-        anyFailed |= result.Mismatches > 0;
+        anyFailed |= result.Mismatches > 0 || result.InternalErrors > 0;
         using var w = new StreamWriter(Path.Combine(outDir, "x87-differential.txt"));
         w.WriteLine($"# {result} (seed {x87Seed}) in {sw.Elapsed.TotalSeconds:F1}s");
         w.WriteLine("# instructions executed per mnemonic: " + string.Join(", ", result.Covered.Select(kv => $"{kv.Key} {kv.Value}")));

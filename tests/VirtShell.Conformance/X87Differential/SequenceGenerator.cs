@@ -76,6 +76,7 @@ internal sealed class SequenceGenerator
         Mnemonic.Ficom, Mnemonic.Ficomp, Mnemonic.Fcomi, Mnemonic.Fcomip, Mnemonic.Fucomi, Mnemonic.Fucomip,
         Mnemonic.Ftst, Mnemonic.Fxam, Mnemonic.Fxch, Mnemonic.Ffree, Mnemonic.Ffreep, Mnemonic.Fincstp, Mnemonic.Fdecstp,
         Mnemonic.Fnstsw, Mnemonic.Fnstcw, Mnemonic.Fldcw, Mnemonic.Fnclex, Mnemonic.Fnop,
+        Mnemonic.Fnstenv, Mnemonic.Fldenv, Mnemonic.Fnsave, Mnemonic.Frstor,
         Mnemonic.Fcmovb, Mnemonic.Fcmove, Mnemonic.Fcmovbe, Mnemonic.Fcmovu, Mnemonic.Fcmovnb, Mnemonic.Fcmovne,
         Mnemonic.Fcmovnbe, Mnemonic.Fcmovnu,
     ];
@@ -86,9 +87,28 @@ internal sealed class SequenceGenerator
     /// <summary>The instruction forms drawn from, x87 and integer in separate lists so each kind gets its share.</summary>
     public static readonly Code[] X87Forms = Forms(X87Mnemonics), IntegerForms = Forms(IntegerMnemonics);
 
-    private readonly Random _random;
+    /// <summary>
+    /// For interpreter-only runs (<see cref="SequenceGenerator(int, bool)"/>): the transcendentals, which compute in
+    /// double and so cannot be compared bit for bit.
+    /// </summary>
+    private static readonly Code[] UncomparedForms = Forms(
+    [
+        Mnemonic.Fsin, Mnemonic.Fcos, Mnemonic.Fsincos, Mnemonic.Fptan, Mnemonic.Fpatan, Mnemonic.F2xm1, Mnemonic.Fyl2x,
+        Mnemonic.Fyl2xp1,
+    ]);
 
-    public SequenceGenerator(int seed) => _random = new Random(seed);
+    private readonly Random _random;
+    private readonly bool _unchecked;
+
+    /// <summary>
+    /// <paramref name="interpreterOnly"/>: sequences that only the interpreter runs, to check that it never ends with
+    /// an internal error — the transcendentals added and exceptions unmasked at random, so faults happen.
+    /// </summary>
+    public SequenceGenerator(int seed, bool interpreterOnly = false)
+    {
+        _random = new Random(seed);
+        _unchecked = interpreterOnly;
+    }
 
     private static Code[] Forms(Mnemonic[] mnemonics)
     {
@@ -122,7 +142,7 @@ internal sealed class SequenceGenerator
         uint undefined = 0;
         while (units.Count < length)
         {
-            var forms = _random.Next(3) == 0 ? IntegerForms : X87Forms;
+            var forms = _random.Next(3) == 0 ? IntegerForms : _unchecked && _random.Next(4) == 0 ? UncomparedForms : X87Forms;
             if (Unit(forms[_random.Next(forms.Length)]) is not { } unit || UndefinedAfter(unit, undefined) is not { } after) continue;
             units.Add(unit);
             undefined = after;
@@ -180,8 +200,20 @@ internal sealed class SequenceGenerator
             if (operands[2] is Register) code.Add(Instruction.Create(Code.And_rm8_imm8, Register.CL, 15));
             else operands[2] = (long)_random.Next(17);
         }
+        if (mnemonic is Mnemonic.Fldenv or Mnemonic.Frstor && operands[0] is MemoryOperand image)
+        {
+            // The loaded control word keeps every exception masked (precision double or extended); ES and B are
+            // cleared in the loaded status word, which would otherwise make the next waiting instruction fault.
+            bool wide = form is Code.Fldenv_m28byte or Code.Frstor_m108byte;
+            code.Add(WithOperands(Code.Or_rm16_imm16, image, 0x023FL));
+            code.Add(WithOperands(Code.And_rm16_imm16, new MemoryOperand(Register.EDI, image.Displacement + (wide ? 4 : 2)), 0x7F7FL));
+        }
         if (mnemonic is Mnemonic.Fldcw)
-            code.Add(WithOperands(Code.Or_rm16_imm16, operands[0], 0x023FL)); // exceptions stay masked, precision double or extended
+        {
+            // Exceptions stay masked; precision double or extended, or single or double (never the reserved 01).
+            code.Add(WithOperands(Code.Or_rm16_imm16, operands[0], _random.Next(2) == 0 ? 0x023FL : 0x003FL));
+            if (code[^1].Immediate16 == 0x003F) code.Add(WithOperands(Code.And_rm16_imm16, operands[0], 0xFEFFL));
+        }
         try
         {
             code.Add(WithOperands(form, operands));
@@ -189,6 +221,17 @@ internal sealed class SequenceGenerator
         catch (ArgumentException)
         {
             return null;
+        }
+        if (mnemonic is Mnemonic.Fnstenv or Mnemonic.Fnsave && operands[0] is MemoryOperand stored)
+        {
+            // The instruction and data pointers and the opcode hold addresses that differ between the two runs: they
+            // are overwritten before anything can read them.
+            bool wide = form is Code.Fnstenv_m28byte or Code.Fnsave_m108byte;
+            for (int k = 0; k < 4; k++)
+            {
+                var at = new MemoryOperand(Register.EDI, stored.Displacement + (wide ? 12 + 4 * k : 6 + 2 * k));
+                code.Add(wide ? Instruction.Create(Code.Mov_rm32_imm32, at, 0) : Instruction.Create(Code.Mov_rm16_imm16, at, 0));
+            }
         }
         return code.ToArray();
     }
@@ -366,7 +409,8 @@ internal sealed class SequenceGenerator
     {
         var image = new byte[512];
         int pc = new[] { 0, 2, 3, 3 }[_random.Next(4)];
-        ushort fcw = (ushort)(0x40 | 0x3F | pc << 8 | _random.Next(4) << 10);
+        ushort masks = (ushort)(_unchecked && _random.Next(2) == 0 ? _random.Next(0x40) : 0x3F);
+        ushort fcw = (ushort)(0x40 | masks | pc << 8 | _random.Next(4) << 10);
         int top = _random.Next(8), depth = _random.Next(9);
         ushort fsw = (ushort)(top << 11 | (_random.Next(2) == 0 ? 0 : _random.Next(0x40)) | (_random.Next(16) switch { var c => (c & 7) << 8 | (c & 8) << 11 }));
         byte tags = 0;

@@ -6,16 +6,19 @@ using VirtShell.Engine.Cpu;
 namespace VirtShell.Conformance.X87Differential;
 
 /// <summary>The figures of a differential run and a report for each mismatching sequence (minimised).</summary>
-public sealed record X87DifferentialResult(int Sequences, int Mismatches, int Instructions, IReadOnlyDictionary<string, int> Covered, IReadOnlyList<string> Reports)
+public sealed record X87DifferentialResult(int Sequences, int Mismatches, int Instructions, IReadOnlyDictionary<string, int> Covered,
+    int InterpreterOnly, int InternalErrors, IReadOnlyList<string> Reports)
 {
-    public override string ToString() => $"x87-differential: {Sequences} sequences, {Mismatches} mismatches";
+    public override string ToString() =>
+        $"x87-differential: {Sequences} sequences, {Mismatches} mismatches; {InterpreterOnly} interpreter-only, {InternalErrors} internal errors";
 }
 
 /// <summary>
 /// The x87/integer differential fuzzer: random sequences (<see cref="SequenceGenerator"/>) run on the interpreter
 /// and natively on the host CPU (<see cref="HostReference"/>), compared on the six test registers, the defined
 /// arithmetic flags and DF, the x87 control, status and abridged tag words and all eight registers, and the data
-/// buffer. FIP, FDP, FOP and the instruction pointer are not compared. A run that ends in anything but the final
+/// buffer. FIP, FDP, FOP and the instruction pointer are not compared (where FNSTENV/FNSAVE store them, the
+/// generator overwrites them at once). A run that ends in anything but the final
 /// HLT is a mismatch too: an InternalError (which must name the instruction) or a fault the host did not take.
 /// </summary>
 public static class X87Differential
@@ -45,7 +48,28 @@ public static class X87Differential
             mismatches++;
             if (reports.Count < maxReports) reports.Add($"seed {seed} sequence {n}:\n" + Report(Minimise(c, host, subject), host, subject));
         }
-        return new X87DifferentialResult(count, mismatches, instructions, covered, reports);
+        // Interpreter-only: transcendentals and unmasked exceptions, where any ending but an internal error is fine
+        // (a fault without an IDT ends as a triple fault).
+        var unchecked_ = new SequenceGenerator(seed, interpreterOnly: true);
+        int only = count / 4, internalErrors = 0;
+        for (int n = 0; n < only; n++)
+        {
+            var c = unchecked_.Next(n);
+            string? failure;
+            try
+            {
+                subject.Run(c, out var exit);
+                failure = exit.Reason == CpuExitReason.InternalError ? exit.Detail : null;
+            }
+            catch (Exception e)
+            {
+                failure = $"a .NET exception escaped the interpreter: {e.GetType().Name}: {e.Message}";
+            }
+            if (failure == null) continue;
+            internalErrors++;
+            if (reports.Count < maxReports) reports.Add($"seed {seed} interpreter-only sequence {n}: {failure}\n" + Listing(c));
+        }
+        return new X87DifferentialResult(count, mismatches, instructions, covered, only, internalErrors, reports);
     }
 
     /// <summary>The differences between host and interpreter, or null when there are none.</summary>
@@ -116,7 +140,7 @@ public static class X87Differential
         return c;
     }
 
-    private static string Report(FuzzCase c, HostReference host, InterpreterSubject subject)
+    private static string Listing(FuzzCase c)
     {
         var sb = new StringBuilder();
         var formatter = new NasmFormatter();
@@ -126,6 +150,12 @@ public static class X87Differential
             formatter.Format(i, output);
             sb.Append("    ").AppendLine(output.ToStringAndReset());
         }
+        return sb.ToString();
+    }
+
+    private static string Report(FuzzCase c, HostReference host, InterpreterSubject subject)
+    {
+        var sb = new StringBuilder(Listing(c));
         var image = c.Fxsave;
         sb.Append($"  in: eax..esi {string.Join(' ', c.Gpr.Select(g => g.ToString("x8")))} flags {c.Flags:x3} fcw {BinaryPrimitives.ReadUInt16LittleEndian(image):x4} fsw {BinaryPrimitives.ReadUInt16LittleEndian(image.AsSpan(2)):x4} tag {image[4]:x2}\n");
         sb.Append("  in st0..7: ").AppendLine(string.Join(' ', Enumerable.Range(0, 8).Select(i => Extended(image, 32 + 16 * i))));
