@@ -142,6 +142,43 @@ public sealed class ProtectedModeTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Smap_faults_supervisor_reads_of_user_pages_unless_ac_is_set()
+    {
+        // kvm-unit-tests' smap: with CR4.SMAP, ring 0 reads a user page after STAC but takes #PF after CLAC.
+        using var m = new TestMachine();
+        const uint dir = 0x30000, table0 = 0x31000, table1 = 0x32000;
+        var identity = new byte[4096];
+        for (uint i = 0; i < 1024; i++) BitConverter.GetBytes(i * 4096 | 3).CopyTo(identity, i * 4);   // supervisor
+        m.Memory.Write(table0, identity);
+        m.Memory.Write(table1, BitConverter.GetBytes(0x50000u | 7));          // 0x400000 -> 0x50000, a user page
+        m.Memory.Write(dir, BitConverter.GetBytes(table0 | 3).Concat(BitConverter.GetBytes(table1 | 7)).ToArray());
+        m.Memory.Write(0x50010, BitConverter.GetBytes(0x1234u));
+        m.Memory.Write(Idt + 14 * 8, BitConverter.GetBytes((Handler & 0xFFFF) | (0x08UL << 16) | (0x8EUL << 40) | ((ulong)(Handler >> 16) << 48)));
+        LoadProtectedModeProgram(m, a =>
+        {
+            a.mov(eax, dir);
+            a.mov(cr3, eax);
+            a.mov(eax, cr0);
+            a.or(eax, unchecked((int)0x80000000));
+            a.mov(cr0, eax);
+            a.mov(eax, cr4);
+            a.or(eax, 0x200000);                    // CR4.SMAP
+            a.mov(cr4, eax);
+            a.db(0x0F, 0x01, 0xCB);                 // stac
+            a.mov(esi, __dword_ptr[0x400010]);      // allowed
+            a.db(0x0F, 0x01, 0xCA);                 // clac
+            a.mov(edi, __dword_ptr[0x400010]);      // #PF
+            a.hlt();
+        }, a => { a.pop(edx); a.mov(ecx, cr2); a.hlt(); });
+        var exit = m.Cpu.Run();
+        Assert.True(exit.Reason == CpuExitReason.Halted, $"{exit.Reason}: {exit.Detail}");
+        var s = m.Cpu.GetState();
+        Assert.Equal(0x1234UL, s.Rsi);
+        Assert.Equal(0x400010UL, s.Rcx);
+        Assert.Equal(1UL, s.Rdx);                   // present, read, supervisor
+    }
+
+    [Fact]
     public void Enter_faults_on_its_final_stack_pointer_before_changing_a_register()
     {
         using var m = new TestMachine();
