@@ -31,8 +31,8 @@ public sealed unsafe partial class InterpreterCpu
     /// </summary>
     private const uint ExtendedFeaturesEcx = 1, ExtendedFeaturesEdx = 1 << 11 | 1 << 20 | 1 << 27 | 1 << 29;
 
-    /// <summary>CPUID.7.0:ECX: RDPID (bit 22). The EBX features (SMEP, SMAP, FSGSBASE...) are not implemented.</summary>
-    private const uint StructuredFeaturesEcx = 1 << 22;
+    /// <summary>CPUID.7.0: SMAP (EBX bit 20) and RDPID (ECX bit 22); SMEP, FSGSBASE, UMIP and the rest are not implemented.</summary>
+    private const uint StructuredFeaturesEbx = 1 << 20, StructuredFeaturesEcx = 1 << 22;
 
     /// <summary>CPUID.80000008h:EAX: 32 physical address bits (the 4-level walk stops at 4 GiB), 48 linear.</summary>
     private const uint AddressSizes = 32 | 48 << 8;
@@ -60,8 +60,10 @@ public sealed unsafe partial class InterpreterCpu
                 break;
             case 7:
                 // Subleaf 0 is the only one; leaves 2-6 (cache and power descriptors) read as zeros below.
-                c._gpr[RegEax] = c._gpr[RegEbx] = c._gpr[RegEdx] = 0;
-                c._gpr[RegEcx] = (uint)c._gpr[RegEcx] == 0 ? StructuredFeaturesEcx : 0;
+                bool subleaf0 = (uint)c._gpr[RegEcx] == 0;
+                c._gpr[RegEax] = c._gpr[RegEdx] = 0;
+                c._gpr[RegEbx] = subleaf0 ? StructuredFeaturesEbx : 0;
+                c._gpr[RegEcx] = subleaf0 ? StructuredFeaturesEcx : 0;
                 break;
             case 0x8000_0000:
                 c._gpr[RegEax] = CpuidMaxExtendedLeaf;

@@ -113,7 +113,7 @@ public sealed unsafe partial class InterpreterCpu
                      Mnemonic.Cbw, Mnemonic.Cwde, Mnemonic.Cwd, Mnemonic.Cdq, Mnemonic.Bswap,
                      Mnemonic.In, Mnemonic.Out, Mnemonic.Clc, Mnemonic.Stc, Mnemonic.Cmc, Mnemonic.Cld, Mnemonic.Std,
                      Mnemonic.Cli, Mnemonic.Sti, Mnemonic.Lahf, Mnemonic.Sahf, Mnemonic.Nop, Mnemonic.Pause,
-                     Mnemonic.Reservednop, Mnemonic.Hlt, Mnemonic.Cpuid, Mnemonic.Rdmsr, Mnemonic.Wrmsr, Mnemonic.Rdtsc, Mnemonic.Rdtscp,
+                     Mnemonic.Reservednop, Mnemonic.Hlt, Mnemonic.Cpuid, Mnemonic.Rdmsr, Mnemonic.Wrmsr, Mnemonic.Rdtsc, Mnemonic.Rdtscp, Mnemonic.Stac, Mnemonic.Clac,
                      Mnemonic.Ud0, Mnemonic.Ud1, Mnemonic.Ud2, Mnemonic.Int, Mnemonic.Int3, Mnemonic.Int1,
                      Mnemonic.Ltr, Mnemonic.Lldt, Mnemonic.Str, Mnemonic.Sldt, Mnemonic.Smsw, Mnemonic.Lmsw, Mnemonic.Clts,
                      Mnemonic.Invlpg, Mnemonic.Wbinvd, Mnemonic.Invd,

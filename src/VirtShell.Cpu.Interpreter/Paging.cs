@@ -10,7 +10,7 @@ public sealed unsafe partial class InterpreterCpu
 {
     private const int TlbSize = 1024;
     private const uint PteP = 1, PteRw = 2, PteUs = 4, PteA = 0x20, PteD = 0x40, PdePs = 0x80, PteG = 0x100;
-    private const uint Cr4Pse = 0x10, Cr4Pge = 0x80;
+    private const uint Cr4Pse = 0x10, Cr4Pge = 0x80, Cr4Smap = 0x20_0000;
 
     /// <summary>CR0.PG with CR0.PE: linear addresses go through the page tables.</summary>
     private bool _paging;
@@ -48,7 +48,7 @@ public sealed unsafe partial class InterpreterCpu
     /// <summary>An instruction fetch: as a read, and #PF when EFER.NXE marks the page execute-disable.</summary>
     private uint TranslateFetch(ulong linear)
     {
-        uint phys = Translate(linear, write: false);
+        uint phys = Translate(linear, write: false, user: _cpl == 3, data: false);
         if (_noExecute && (_tlbRights[(int)((linear >> 12) & (TlbSize - 1))] & RightNoExecute) != 0)
             throw PageFault(linear, write: false, _cpl == 3, present: true, fetch: true);
         return phys;
@@ -70,24 +70,28 @@ public sealed unsafe partial class InterpreterCpu
 
     /// <summary>
     /// Linear to physical for a user or a supervisor access. Descriptor-table and TSS accesses are supervisor accesses
-    /// whatever the CPL, as on hardware (an interrupt from ring 3 reads a supervisor-only IDT).
+    /// whatever the CPL, as on hardware (an interrupt from ring 3 reads a supervisor-only IDT). <paramref name="data"/>
+    /// is false for instruction fetches, which SMAP does not restrict.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private uint Translate(ulong linear, bool write, bool user)
+    private uint Translate(ulong linear, bool write, bool user, bool data = true)
     {
         ulong vpn = linear >> 12;
         int slot = (int)(vpn & (TlbSize - 1));
         if (_tlbTag[slot] == vpn + 1)
         {
             byte rights = _tlbRights[slot];
-            if ((!write || (rights & RightWrite) != 0) && (!user || (rights & RightUser) != 0))
+            if ((!write || (rights & RightWrite) != 0) && (user ? (rights & RightUser) != 0 : (rights & RightUser) == 0 || !data || !SmapForbidsUserPages))
                 return _tlbPhys[slot] | ((uint)linear & 0xFFF);
         }
-        return Lma ? Walk64(linear, write, user) : Walk((uint)linear, write, user);
+        return Lma ? Walk64(linear, write, user, data) : Walk((uint)linear, write, user, data);
     }
 
+    /// <summary>CR4.SMAP with EFLAGS.AC clear: a supervisor data access to a user page is a page fault (STAC lifts it).</summary>
+    private bool SmapForbidsUserPages => (_cr4 & Cr4Smap) != 0 && (_flagBits & FlagAc) == 0;
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private uint Walk(uint linear, bool write, bool user)
+    private uint Walk(uint linear, bool write, bool user, bool data)
     {
         bool wp = (_cr0 & 0x1_0000) != 0;
         uint pdeAddr = (_cr3 & 0xFFFF_F000) | ((linear >> 20) & 0xFFC);
@@ -96,7 +100,7 @@ public sealed unsafe partial class InterpreterCpu
         uint physPage, rights = pde & (PteRw | PteUs), global;
         if ((pde & PdePs) != 0 && (_cr4 & Cr4Pse) != 0)
         {
-            CheckRights(linear, write, user, wp, rights);
+            CheckRights(linear, write, user, wp, rights, data);
             uint updated = pde | PteA | (write ? PteD : 0);
             if (updated != pde) WritePhys(pdeAddr & _addrMask, 4, updated);
             physPage = (pde & 0xFFC0_0000) | (linear & 0x003F_F000);
@@ -109,7 +113,7 @@ public sealed unsafe partial class InterpreterCpu
             uint pte = ReadPhys(pteAddr & _addrMask, 4);
             if ((pte & PteP) == 0) throw PageFault(linear, write, user, present: false);
             rights &= pte & (PteRw | PteUs);
-            CheckRights(linear, write, user, wp, rights);
+            CheckRights(linear, write, user, wp, rights, data);
             if ((pde & PteA) == 0) WritePhys(pdeAddr & _addrMask, 4, pde | PteA);
             uint updated = pte | PteA | (write ? PteD : 0);
             if (updated != pte) WritePhys(pteAddr & _addrMask, 4, updated);
@@ -127,9 +131,10 @@ public sealed unsafe partial class InterpreterCpu
         return physPage | (linear & 0xFFF);
     }
 
-    private void CheckRights(ulong linear, bool write, bool user, bool wp, uint rights)
+    private void CheckRights(ulong linear, bool write, bool user, bool wp, uint rights, bool data)
     {
         if (user && (rights & PteUs) == 0) throw PageFault(linear, write, user, present: true);
+        if (!user && data && (rights & PteUs) != 0 && SmapForbidsUserPages) throw PageFault(linear, write, user, present: true);
         if (write && (rights & PteRw) == 0 && (user || wp)) throw PageFault(linear, write, user, present: true);
     }
 
@@ -178,7 +183,7 @@ public sealed unsafe partial class InterpreterCpu
     /// stop at 4 GiB (CPUID reports MAXPHYADDR 32), so address bits 32-51 of an entry are reserved, as is bit 63 without
     /// EFER.NXE; a reserved bit is #PF with RSVD. U/S and R/W are the AND of all levels, execute-disable the OR.
     /// </summary>
-    private uint Walk64(ulong linear, bool write, bool user)
+    private uint Walk64(ulong linear, bool write, bool user, bool data)
     {
         bool wp = (_cr0 & 0x1_0000) != 0;
         ulong reservedMask = 0x000F_FFFF_0000_0000UL | (_noExecute ? 0 : 1UL << 63);
@@ -207,7 +212,7 @@ public sealed unsafe partial class InterpreterCpu
             }
             table = entry & 0xFFFF_F000;
         }
-        CheckRights(linear, write, user, wp, (uint)rights);
+        CheckRights(linear, write, user, wp, (uint)rights, data);
         for (int k = 0; k < levels; k++)
         {
             uint at = entryAddr[k];

@@ -12,9 +12,23 @@ public sealed unsafe partial class InterpreterCpu
         Register(Mnemonic.Lmsw, &Lmsw); Register(Mnemonic.Smsw, &Smsw); Register(Mnemonic.Clts, &Clts);
         Register(Mnemonic.Lldt, &Lldt); Register(Mnemonic.Ltr, &Ltr); Register(Mnemonic.Sldt, &Sldt); Register(Mnemonic.Str, &Str);
         Register(Mnemonic.Arpl, &Arpl);
+        Register(Mnemonic.Stac, &Stac); Register(Mnemonic.Clac, &Clac);
         Register(Mnemonic.Lar, &LarLsl); Register(Mnemonic.Lsl, &LarLsl);
         Register(Mnemonic.Verr, &Verify); Register(Mnemonic.Verw, &Verify);
         Register(Mnemonic.Wbinvd, &Privileged); Register(Mnemonic.Invd, &Privileged); Register(Mnemonic.Invlpg, &Invlpg);
+    }
+
+    /// <summary>STAC and CLAC set and clear EFLAGS.AC, which lifts SMAP; #UD outside ring 0 (and in V86 mode).</summary>
+    private static void Stac(InterpreterCpu c, ref DecodedOp d)
+    {
+        if (c.V86 || (c.ProtectedMode && c.Cpl != 0)) throw new CpuFault(Vector.InvalidOpcode);
+        c._flagBits |= FlagAc;
+    }
+
+    private static void Clac(InterpreterCpu c, ref DecodedOp d)
+    {
+        if (c.V86 || (c.ProtectedMode && c.Cpl != 0)) throw new CpuFault(Vector.InvalidOpcode);
+        c._flagBits &= ~FlagAc;
     }
 
     private void RequireCpl0()
@@ -118,7 +132,7 @@ public sealed unsafe partial class InterpreterCpu
             case 2: _cr2 = v; break;
             case 3: _cr3 = v; FlushNonGlobalTlb(); break;
             case 4:
-                if ((v & ~(Cr4De | Cr4Pse | Cr4Pae | Cr4Pge | Cr4Osfxsr | Cr4Osxmmexcpt)) != 0) throw new CpuFault(Vector.GeneralProtection, 0); // only DE, PSE, PAE, PGE, OSFXSR and OSXMMEXCPT exist here
+                if ((v & ~(Cr4De | Cr4Pse | Cr4Pae | Cr4Pge | Cr4Osfxsr | Cr4Osxmmexcpt | Cr4Smap)) != 0) throw new CpuFault(Vector.GeneralProtection, 0); // only DE, PSE, PAE, PGE, OSFXSR, OSXMMEXCPT and SMAP exist here
                 if (Lma && (v & Cr4Pae) == 0) throw new CpuFault(Vector.GeneralProtection, 0); // IA-32e mode needs PAE
                 if (_paging && !Lma && (v & Cr4Pae) != 0) throw new UnimplementedInstruction("PAE paging outside IA-32e mode");
                 _cr4 = v;

@@ -169,12 +169,12 @@ public sealed class DebugRegisterTests
             a.mov(eax, 0x3);                    // L0 | G0, execution, length 1
             MovToDr(a, 7, Eax);
             a.xor(ebx, ebx);
-            a.mov(ax, ss);
+            a.mov(eax, ss);
             a.jmp(target - 2);
         });
         p.Write(target - 2, a =>
         {
-            a.mov(ss, ax);                      // 2 bytes: the breakpoint is on the instruction after it
+            a.mov(ss, eax);                     // 8E D0: the breakpoint is on the instruction after it
             a.inc(ebx);
             a.cmp(ebx, 2);
             a.jb(target);                       // the second pass reaches it by a jump: taken then

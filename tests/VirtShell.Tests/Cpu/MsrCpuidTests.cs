@@ -65,7 +65,7 @@ public sealed class MsrCpuidTests
         Assert.Equal(0u, p.Dword(Results + 24));
         Assert.Equal(0x80000008u, p.Dword(Results + 28));
         Assert.Equal(1u << 22, p.Dword(Results + 32));                    // leaf 7: RDPID
-        Assert.Equal(0u, p.Dword(Results + 52));                          // no SMEP, SMAP, FSGSBASE...
+        Assert.Equal(1u << 20, p.Dword(Results + 52));                    // SMAP; no SMEP, FSGSBASE...
         Assert.Equal(1u << 22, p.Dword(Results + 56));
         Assert.Equal(1u, p.Dword(Results + 36));                          // LAHF/SAHF in 64-bit mode
         Assert.Equal(1u << 11 | 1u << 20 | 1u << 27 | 1u << 29, p.Dword(Results + 40)); // SYSCALL, NX, RDTSCP, LM and nothing else

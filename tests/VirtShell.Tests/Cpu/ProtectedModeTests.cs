@@ -108,24 +108,39 @@ public sealed class ProtectedModeTests(ITestOutputHelper output)
         Assert.Equal(0x10, m.Cpu.GetState().Ds.Selector);
     }
 
+    private const uint PageDirectory = 0x30000, Table0 = 0x31000, Table1 = 0x32000;
+
+    /// <summary>
+    /// Page tables at 30000h: the first <paramref name="identityPages"/> pages identity-mapped as supervisor pages,
+    /// 400000h mapped to 50000h with <paramref name="highFlags"/> (in its table and directory entry); #PF goes to Handler.
+    /// </summary>
+    private static void MapFirstPages(TestMachine m, uint identityPages = 1024, uint highFlags = 3)
+    {
+        var identity = new byte[4096];
+        for (uint i = 0; i < identityPages; i++) BitConverter.GetBytes(i * 4096 | 3).CopyTo(identity, i * 4);
+        m.Memory.Write(Table0, identity);
+        m.Memory.Write(Table1, BitConverter.GetBytes(0x50000u | highFlags));
+        m.Memory.Write(PageDirectory, BitConverter.GetBytes(Table0 | 3).Concat(BitConverter.GetBytes(Table1 | highFlags)).ToArray());
+        m.Memory.Write(Idt + 14 * 8, BitConverter.GetBytes((Handler & 0xFFFF) | (0x08UL << 16) | (0x8EUL << 40) | ((ulong)(Handler >> 16) << 48)));
+    }
+
+    private static void EnablePaging(Assembler a)
+    {
+        a.mov(eax, PageDirectory);
+        a.mov(cr3, eax);
+        a.mov(eax, cr0);
+        a.or(eax, unchecked((int)0x80000000));
+        a.mov(cr0, eax);
+    }
+
     [Fact]
     public void Paging_translates_sets_accessed_and_dirty_and_faults_on_absent_pages()
     {
         using var m = new TestMachine();
-        const uint dir = 0x30000, table0 = 0x31000, table1 = 0x32000;
-        var identity = new byte[4096];
-        for (uint i = 0; i < 1024; i++) BitConverter.GetBytes(i * 4096 | 3).CopyTo(identity, i * 4);
-        m.Memory.Write(table0, identity);
-        m.Memory.Write(table1, BitConverter.GetBytes(0x50000u | 3));          // 0x400000 -> 0x50000
-        m.Memory.Write(dir, BitConverter.GetBytes(table0 | 3).Concat(BitConverter.GetBytes(table1 | 3)).ToArray());
-        m.Memory.Write(Idt + 14 * 8, BitConverter.GetBytes((Handler & 0xFFFF) | (0x08UL << 16) | (0x8EUL << 40) | ((ulong)(Handler >> 16) << 48)));
+        MapFirstPages(m);
         LoadProtectedModeProgram(m, a =>
         {
-            a.mov(eax, dir);
-            a.mov(cr3, eax);
-            a.mov(eax, cr0);
-            a.or(eax, unchecked((int)0x80000000));
-            a.mov(cr0, eax);
+            EnablePaging(a);
             a.mov(__dword_ptr[0x400010], unchecked((int)0xDEADBEEF));
             a.mov(esi, __dword_ptr[0x50010]);       // the same bytes through the identity map
             a.mov(edi, __dword_ptr[0x800000]);      // no page table: #PF
@@ -137,28 +152,45 @@ public sealed class ProtectedModeTests(ITestOutputHelper output)
         Assert.Equal(0xDEADBEEFUL, s.Rsi);
         Assert.Equal(0x800000UL, s.Rcx);
         Assert.Equal(0UL, s.Rdx);                                               // not present, read, supervisor
-        Assert.Equal(0x50000u | 0x63, BitConverter.ToUInt32(m.Memory.Read(table1, 4)));   // accessed + dirty
-        Assert.Equal(table1 | 0x23, BitConverter.ToUInt32(m.Memory.Read(dir + 4, 4)));    // accessed
+        Assert.Equal(0x50000u | 0x63, BitConverter.ToUInt32(m.Memory.Read(Table1, 4)));   // accessed + dirty
+        Assert.Equal(Table1 | 0x23, BitConverter.ToUInt32(m.Memory.Read(PageDirectory + 4, 4)));    // accessed
+    }
+
+    [Fact]
+    public void Smap_faults_supervisor_reads_of_user_pages_unless_ac_is_set()
+    {
+        // kvm-unit-tests' smap: with CR4.SMAP, ring 0 reads a user page after STAC but takes #PF after CLAC.
+        using var m = new TestMachine();
+        MapFirstPages(m, highFlags: 7);                                         // 0x400000: a user page
+        m.Memory.Write(0x50010, BitConverter.GetBytes(0x1234u));
+        LoadProtectedModeProgram(m, a =>
+        {
+            EnablePaging(a);
+            a.mov(eax, cr4);
+            a.or(eax, 0x200000);                    // CR4.SMAP
+            a.mov(cr4, eax);
+            a.db(0x0F, 0x01, 0xCB);                 // stac
+            a.mov(esi, __dword_ptr[0x400010]);      // allowed
+            a.db(0x0F, 0x01, 0xCA);                 // clac
+            a.mov(edi, __dword_ptr[0x400010]);      // #PF
+            a.hlt();
+        }, a => { a.pop(edx); a.mov(ecx, cr2); a.hlt(); });
+        var exit = m.Cpu.Run();
+        Assert.True(exit.Reason == CpuExitReason.Halted, $"{exit.Reason}: {exit.Detail}");
+        var s = m.Cpu.GetState();
+        Assert.Equal(0x1234UL, s.Rsi);
+        Assert.Equal(0x400010UL, s.Rcx);
+        Assert.Equal(1UL, s.Rdx);                   // present, read, supervisor
     }
 
     [Fact]
     public void Enter_faults_on_its_final_stack_pointer_before_changing_a_register()
     {
         using var m = new TestMachine();
-        const uint dir = 0x30000, table0 = 0x31000, table1 = 0x32000;
-        var identity = new byte[4096];
-        for (uint i = 0; i < 1023; i++) BitConverter.GetBytes(i * 4096 | 3).CopyTo(identity, i * 4);   // 3FF000h absent
-        m.Memory.Write(table0, identity);
-        m.Memory.Write(table1, BitConverter.GetBytes(0x50000u | 3));          // 400000h -> 50000h
-        m.Memory.Write(dir, BitConverter.GetBytes(table0 | 3).Concat(BitConverter.GetBytes(table1 | 3)).ToArray());
-        m.Memory.Write(Idt + 14 * 8, BitConverter.GetBytes((Handler & 0xFFFF) | (0x08UL << 16) | (0x8EUL << 40) | ((ulong)(Handler >> 16) << 48)));
+        MapFirstPages(m, identityPages: 1023);                                 // 3FF000h absent
         LoadProtectedModeProgram(m, a =>
         {
-            a.mov(eax, dir);
-            a.mov(cr3, eax);
-            a.mov(eax, cr0);
-            a.or(eax, unchecked((int)0x80000000));
-            a.mov(cr0, eax);
+            EnablePaging(a);
             a.mov(esp, 0x400100);
             a.mov(ebp, 0x1234);
             a.enter(0x200, 0);                      // pushes EBP at 4000FCh, then the frame reaches 3FFEFCh: #PF
