@@ -53,7 +53,9 @@ $work = Join-Path ([IO.Path]::GetTempPath()) "virtshell-bios-disk-$PID"
 $null = New-Item -ItemType Directory -Force $work
 try {
     # FAT16 with 512-byte clusters: the files, 2 MiB of room, whole MiB.
-    $payload = (Get-Item $Kernel).Length + (Get-Item $Initramfs).Length
+    # Get-DebianKernel.ps1 leaves the kernel as a symbolic link into the unpacked package: measure what it points at.
+    $payload = 0
+    foreach ($file in (Get-Item $Kernel, $Initramfs)) { $payload += ($file.ResolveLinkTarget($true) ?? $file).Length }
     $partitionMiB = [math]::Ceiling($payload / 1MB) + 2
     $partition = Join-Path $work 'partition.img'
     Invoke-Native mkfs.fat -C -F 16 -s 1 -n VIRTSHELL -h $PartitionStart -g "$Heads/$SectorsPerTrack" $partition ($partitionMiB * 1024) | Out-Null
