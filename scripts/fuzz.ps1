@@ -25,6 +25,12 @@ Set-StrictMode -Version Latest
 $Root = Resolve-Path (Join-Path $PSScriptRoot '..')
 . (Join-Path $Root 'scripts/common.ps1')
 
+# -File hands a comma-separated list over as one string.
+$Target = @($Target | ForEach-Object { $_ -split ',' } | Where-Object { $_ })
+foreach ($name in $Target) {
+    if (-not (Test-Path (Join-Path $Root "tests/fuzz/$name/corpus"))) { throw "unknown fuzz target '$name': tests/fuzz/$name/corpus does not exist" }
+}
+
 $FuzzOut = Join-Path $Root 'out/fuzz'
 $Bin = Join-Path $FuzzOut 'bin'
 $Harness = Join-Path $Bin 'VirtShell.Fuzz.dll'
@@ -83,7 +89,6 @@ $report = foreach ($name in $Target) {
     $source = Join-Path $Root "tests/fuzz/$name"
     $corpus = Join-Path $source 'corpus'
     $crashes = Join-Path $source 'crashes'
-    if (-not (Test-Path $corpus)) { throw "no corpus for fuzz target '$name': $corpus does not exist" }
     New-Item -ItemType Directory -Force $crashes | Out-Null
     $work = Join-Path $FuzzOut $name
     if (Test-Path $work) { Remove-Item $work -Recurse -Force }
