@@ -8,7 +8,8 @@
     with the sharpfuzz tool (.config/dotnet-tools.json), so the ordinary build stays as it is. Each target starts from
     tests/fuzz/<target>/corpus; afl-fuzz works in out/fuzz/<target>. Crashes and hangs are copied into
     tests/fuzz/<target>/crashes (named by content, so a finding is kept once), where the default test run replays them;
-    the corpus and afl's queue are minimized together with afl-cmin and written back to tests/fuzz/<target>/corpus.
+    the corpus and afl's queue are minimized together with afl-cmin and what it keeps of the queue is written back to
+    tests/fuzz/<target>/corpus as afl-<sha1> (the hand-written seeds there always stay).
     See docs/fuzzing.md.
 #>
 [CmdletBinding()]
@@ -112,6 +113,8 @@ $report = foreach ($name in $Target) {
         $note = "afl-fuzz stopped early (exit $aflExit), probably a hang or a crash that killed the .NET process: $((Get-Content $log -Tail 3) -join ' ')"
     }
 
+    if (Test-Path "$hangs.log") { $note += "`nwatchdog: " + ((Get-Content "$hangs.log") -join "`n") }
+
     $crashFiles = @(Get-ChildItem (Join-Path $default 'crashes') -Filter 'id*' -ErrorAction Ignore)
     $hangFiles = @(Get-ChildItem (Join-Path $default 'hangs') -Filter 'id*' -ErrorAction Ignore) + @(Get-ChildItem $hangs -File -ErrorAction Ignore)
     # An input that killed the process itself (stack overflow, FailFast) is the one afl was running.
@@ -136,8 +139,9 @@ $report = foreach ($name in $Target) {
         & afl-cmin -i $all -o $minimized -t $timeoutMs -m none -- $Dotnet $Harness $name *> (Join-Path $work 'afl-cmin.log')
         $kept = @(Get-ChildItem $minimized -File -ErrorAction Ignore)
         if ($LASTEXITCODE -eq 0 -and $kept.Count) {
-            Get-ChildItem $corpus -File | Where-Object { -not (Test-Path (Join-Path $minimized $_.Name)) } | Remove-Item
-            $kept | ForEach-Object { Copy-Item $_.FullName (Join-Path $corpus $_.Name) -Force }
+            # The hand-written seeds stay whatever afl-cmin thought of them; what afl found (afl-*) is replaced.
+            Get-ChildItem $corpus -File -Filter 'afl-*' | Where-Object { -not (Test-Path (Join-Path $minimized $_.Name)) } | Remove-Item
+            $kept | Where-Object Name -like 'afl-*' | ForEach-Object { Copy-Item $_.FullName (Join-Path $corpus $_.Name) -Force }
         } else {
             Write-Warning "${name}: afl-cmin failed, corpus left as it was (see $(Join-Path $work 'afl-cmin.log'))"
         }
