@@ -8,7 +8,8 @@
     with the sharpfuzz tool (.config/dotnet-tools.json), so the ordinary build stays as it is. Each target starts from
     tests/fuzz/<target>/corpus; afl-fuzz works in out/fuzz/<target>. Crashes and hangs are copied into
     tests/fuzz/<target>/crashes (named by content, so a finding is kept once), where the default test run replays them;
-    the corpus and afl's queue are minimized together with afl-cmin and written back to tests/fuzz/<target>/corpus.
+    the corpus and afl's queue are minimized together with afl-cmin and what it keeps of the queue is written back to
+    tests/fuzz/<target>/corpus as afl-<sha1> (the hand-written seeds there always stay).
     See docs/fuzzing.md.
 #>
 [CmdletBinding()]
@@ -24,6 +25,12 @@ $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version Latest
 $Root = Resolve-Path (Join-Path $PSScriptRoot '..')
 . (Join-Path $Root 'scripts/common.ps1')
+
+# -File hands a comma-separated list over as one string.
+$Target = @($Target | ForEach-Object { $_ -split ',' } | Where-Object { $_ })
+foreach ($name in $Target) {
+    if (-not (Test-Path (Join-Path $Root "tests/fuzz/$name/corpus"))) { throw "unknown fuzz target '$name': tests/fuzz/$name/corpus does not exist" }
+}
 
 $FuzzOut = Join-Path $Root 'out/fuzz'
 $Bin = Join-Path $FuzzOut 'bin'
@@ -83,7 +90,6 @@ $report = foreach ($name in $Target) {
     $source = Join-Path $Root "tests/fuzz/$name"
     $corpus = Join-Path $source 'corpus'
     $crashes = Join-Path $source 'crashes'
-    if (-not (Test-Path $corpus)) { throw "no corpus for fuzz target '$name': $corpus does not exist" }
     New-Item -ItemType Directory -Force $crashes | Out-Null
     $work = Join-Path $FuzzOut $name
     if (Test-Path $work) { Remove-Item $work -Recurse -Force }
@@ -106,6 +112,8 @@ $report = foreach ($name in $Target) {
     } elseif ($aflExit -ne 0) {
         $note = "afl-fuzz stopped early (exit $aflExit), probably a hang or a crash that killed the .NET process: $((Get-Content $log -Tail 3) -join ' ')"
     }
+
+    if (Test-Path "$hangs.log") { $note += "`nwatchdog: " + ((Get-Content "$hangs.log") -join "`n") }
 
     $crashFiles = @(Get-ChildItem (Join-Path $default 'crashes') -Filter 'id*' -ErrorAction Ignore)
     $hangFiles = @(Get-ChildItem (Join-Path $default 'hangs') -Filter 'id*' -ErrorAction Ignore) + @(Get-ChildItem $hangs -File -ErrorAction Ignore)
@@ -131,8 +139,9 @@ $report = foreach ($name in $Target) {
         & afl-cmin -i $all -o $minimized -t $timeoutMs -m none -- $Dotnet $Harness $name *> (Join-Path $work 'afl-cmin.log')
         $kept = @(Get-ChildItem $minimized -File -ErrorAction Ignore)
         if ($LASTEXITCODE -eq 0 -and $kept.Count) {
-            Get-ChildItem $corpus -File | Where-Object { -not (Test-Path (Join-Path $minimized $_.Name)) } | Remove-Item
-            $kept | ForEach-Object { Copy-Item $_.FullName (Join-Path $corpus $_.Name) -Force }
+            # The hand-written seeds stay whatever afl-cmin thought of them; what afl found (afl-*) is replaced.
+            Get-ChildItem $corpus -File -Filter 'afl-*' | Where-Object { -not (Test-Path (Join-Path $minimized $_.Name)) } | Remove-Item
+            $kept | Where-Object Name -like 'afl-*' | ForEach-Object { Copy-Item $_.FullName (Join-Path $corpus $_.Name) -Force }
         } else {
             Write-Warning "${name}: afl-cmin failed, corpus left as it was (see $(Join-Path $work 'afl-cmin.log'))"
         }

@@ -18,7 +18,7 @@ internal sealed class DefinitionTarget : IFuzzTarget
     // Small budgets keep a runaway definition cheap; the loader's checks on them are part of what is fuzzed.
     private static readonly ScriptLimits Limits = new() { LoadTimeout = TimeSpan.FromMilliseconds(250), HookTimeout = TimeSpan.FromMilliseconds(100), HeapBytes = 16UL << 20 };
 
-    private readonly string _folder = Directory.CreateTempSubdirectory("virtshell-fuzz-definition-").FullName;
+    private readonly string _folder = FuzzTargets.ScratchFolder("definition");
     private readonly MachineStore _store;
     private readonly ModelRegistry _models;
     private readonly string _definition;

@@ -34,4 +34,21 @@ public static class FuzzTargets
     /// an instruction count, an operation count), so going past it is a hang in the engine.
     /// </summary>
     public static readonly TimeSpan HangLimit = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// A scratch folder for this process, in memory (/dev/shm) when the host has it. afl-fuzz ends its target with
+    /// SIGKILL, so no folder gets deleted on the way out: the folders of processes that are gone are removed here.
+    /// </summary>
+    internal static string ScratchFolder(string target)
+    {
+        string parent = Directory.Exists("/dev/shm") ? "/dev/shm" : Path.GetTempPath();
+        string prefix = $"virtshell-fuzz-{target}-";
+        foreach (var old in Directory.GetDirectories(parent, prefix + "*"))
+            if (int.TryParse(Path.GetFileName(old)[prefix.Length..], out int pid) && !Directory.Exists($"/proc/{pid}"))
+            {
+                try { Directory.Delete(old, recursive: true); }
+                catch (IOException) { /* another process is cleaning up too */ }
+            }
+        return Directory.CreateDirectory(Path.Combine(parent, prefix + Environment.ProcessId)).FullName;
+    }
 }

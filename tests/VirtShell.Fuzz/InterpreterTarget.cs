@@ -9,8 +9,8 @@ namespace VirtShell.Fuzz;
 
 /// <summary>
 /// The input is machine code for the interpreter: its first byte picks the mode the CPU starts in (real, flat 32-bit
-/// protected or 64-bit long mode, each with every exception vector on a HLT), the rest is loaded at 0x10000 and run
-/// on 2 MiB of RAM with interrupts enabled. A halt, a triple fault or an unimplemented instruction is a normal end;
+/// protected or 64-bit long mode, each with every exception vector on a HLT), the rest is loaded at 0x10000 (HLTs fill
+/// the 64 KiB after it) and run on 2 MiB of RAM with interrupts enabled. A halt, a triple fault or an unimplemented instruction is a normal end;
 /// an exception escaping <see cref="InterpreterCpu.Run"/> or caught by it as an interpreter error is a finding.
 /// </summary>
 internal sealed class InterpreterTarget : IFuzzTarget
@@ -23,8 +23,8 @@ internal sealed class InterpreterTarget : IFuzzTarget
     /// Block boundaries the CPU may pass with IF set before it is asked to stop: with IF clear it never asks, so a
     /// wall-clock stop (<see cref="StopAfter"/>) backs the count up.
     /// </summary>
-    private const int BlockBudget = 20_000;
-    private static readonly TimeSpan StopAfter = TimeSpan.FromMilliseconds(200);
+    private const int BlockBudget = 5_000;
+    private static readonly TimeSpan StopAfter = TimeSpan.FromMilliseconds(25);
 
     public string Name => "interpreter";
 
@@ -56,7 +56,11 @@ internal sealed class InterpreterTarget : IFuzzTarget
         var source = new BudgetSource(BlockBudget);
         using var cpu = new InterpreterCpu(memory, new IoPortBus(), new MmioBus(), source);
         source.Cpu = cpu;
-        memory.Write(Code, code);
+        // Code that runs off its end meets HLTs rather than a long slide through zeroed RAM.
+        var area = new byte[MaxCode];
+        Array.Fill(area, (byte)0xF4);
+        code.CopyTo(area);
+        memory.Write(Code, area);
         memory.Write(HaltStub, [0xF4, 0xEB, 0xFD]); // hlt; jmp to the hlt
         cpu.SetState(mode switch
         {
@@ -71,7 +75,9 @@ internal sealed class InterpreterTarget : IFuzzTarget
         // ExitFor turns every exception but its own (triple fault, unimplemented instruction) into this text.
         if (exit.Reason == CpuExitReason.InternalError && exit.Detail?.StartsWith("interpreter error", StringComparison.Ordinal) == true)
             throw new FuzzFindingException(exit.Detail);
-        return $"{exit.Reason} after {cpu.InstructionsRetired} instructions{(exit.Detail is { } d ? ": " + d.Split('\n')[0] : "")}";
+        var state = cpu.GetState();
+        return $"{exit.Reason} after {cpu.InstructionsRetired} instructions at {state.Cs.Selector:x4}:{state.Rip:x}" +
+            (exit.Detail is { } d ? ": " + d.Split('\n')[0] : "");
     }
 
     private static CpuState RealMode(GuestMemory memory)

@@ -71,6 +71,8 @@ public static class Program
         private readonly string? _folder;
         private readonly Timer _timer;
         private byte[]? _input;
+        private TimeSpan _cpuAtBegin;
+        private long _begun;
 
         public HangWatchdog(string target, string? folder)
         {
@@ -82,6 +84,8 @@ public static class Program
         public void Begin(byte[] input)
         {
             Volatile.Write(ref _input, input);
+            _cpuAtBegin = Process.GetCurrentProcess().TotalProcessorTime;
+            _begun = Stopwatch.GetTimestamp();
             _timer.Change(FuzzTargets.HangLimit, Timeout.InfiniteTimeSpan);
         }
 
@@ -95,12 +99,18 @@ public static class Program
         {
             var input = Volatile.Read(ref _input);
             if (input == null) return;
+            // Busy (a loop) or idle (a deadlock, or a host that gave the process no time) tells where to look.
+            var process = Process.GetCurrentProcess();
+            string what = $"{_target}: one input ran longer than {FuzzTargets.HangLimit.TotalSeconds} s " +
+                $"({Stopwatch.GetElapsedTime(_begun).TotalSeconds:0.0} s, of which {(process.TotalProcessorTime - _cpuAtBegin).TotalSeconds:0.0} s CPU in this process, {process.Threads.Count} threads)";
             if (_folder != null)
             {
                 Directory.CreateDirectory(_folder);
-                File.WriteAllBytes(Path.Combine(_folder, $"hang-{Convert.ToHexString(System.Security.Cryptography.SHA1.HashData(input))[..16].ToLowerInvariant()}"), input);
+                string name = $"hang-{Convert.ToHexString(System.Security.Cryptography.SHA1.HashData(input))[..16].ToLowerInvariant()}";
+                File.WriteAllBytes(Path.Combine(_folder, name), input);
+                File.AppendAllText(_folder.TrimEnd('/') + ".log", $"{DateTime.UtcNow:O} {name}: {what}\n");
             }
-            Environment.FailFast($"{_target}: one input ran longer than {FuzzTargets.HangLimit.TotalSeconds} s");
+            Environment.FailFast(what);
         }
 
         public void Dispose() => _timer.Dispose();

@@ -28,9 +28,7 @@ internal sealed class VirtioTarget : IFuzzTarget
     private const int MaxOperations = 4096;
 
     // The disk images are rewritten for every input: in memory where the host has a tmpfs for it.
-    private readonly string _folder = Directory.Exists("/dev/shm")
-        ? Directory.CreateDirectory(Path.Combine("/dev/shm", $"virtshell-fuzz-virtio-{Environment.ProcessId}")).FullName
-        : Directory.CreateTempSubdirectory("virtshell-fuzz-virtio-").FullName;
+    private readonly string _folder = FuzzTargets.ScratchFolder("virtio");
     private readonly byte[] _blank = new byte[DiskBytes];
 
     public string Name => "virtio";
