@@ -5,8 +5,11 @@ namespace VirtShell.Engine.Cpu;
 /// <summary>A segment register as the CPU caches it: the selector and its descriptor's base, limit and attributes.</summary>
 public struct SegmentState
 {
+    /// <summary>The visible selector.</summary>
     public ushort Selector;
+    /// <summary>Linear base address.</summary>
     public ulong Base;
+    /// <summary>Limit in bytes, already scaled by G (so 0xFFFFFFFF for a flat 4 GiB segment).</summary>
     public uint Limit;
     /// <summary>Descriptor bits 40-47 (type, S, DPL, P) in the low byte and 52-55 (AVL, L, D/B, G) in bits 12-15, as in VMX/KVM.</summary>
     public ushort Attributes;
@@ -20,9 +23,12 @@ public struct SegmentState
         new() { Selector = selector, Base = 0, Limit = 0xFFFF_FFFF, Attributes = (ushort)((code ? 0x9B : 0x93) | 0xC000) };
 }
 
+/// <summary>GDTR or IDTR: the table's linear base and its limit (size in bytes minus one).</summary>
 public struct DescriptorTableState
 {
+    /// <summary>Linear base address of the table.</summary>
     public ulong Base;
+    /// <summary>Offset of the table's last byte.</summary>
     public ushort Limit;
 }
 
@@ -32,14 +38,19 @@ public struct DescriptorTableState
 /// </summary>
 public sealed class FpuState
 {
+    /// <summary>x87 control word (reset 037F: all exceptions masked, 64-bit precision) and status word.</summary>
     public ushort Fcw = 0x037F, Fsw;
     /// <summary>The abridged tag word: bit i set when ST(i)'s physical register i is in use.</summary>
     public byte Ftw;
+    /// <summary>FOP: the low 11 bits of the last non-control x87 instruction's opcode.</summary>
     public ushort LastOpcode;
+    /// <summary>FIP and FDP: the address of the last x87 instruction and of its memory operand.</summary>
     public ulong LastIp, LastDp;
     /// <summary>The eight x87 registers in FXSAVE's order, ST(0) to ST(7), 80 bits each in the low bits.</summary>
     public readonly UInt128[] St = new UInt128[8];
+    /// <summary>XMM0 to XMM15.</summary>
     public readonly UInt128[] Xmm = new UInt128[16];
+    /// <summary>SSE control and status (reset 1F80: all exceptions masked, round to nearest).</summary>
     public uint Mxcsr = 0x1F80;
 }
 
@@ -49,13 +60,21 @@ public sealed class FpuState
 /// </summary>
 public sealed class CpuState
 {
+    /// <summary>General registers; a 32-bit guest uses the low halves.</summary>
     public ulong Rax, Rbx, Rcx, Rdx, Rsi, Rdi, Rbp, Rsp;
+    /// <summary>The registers long mode adds.</summary>
     public ulong R8, R9, R10, R11, R12, R13, R14, R15;
+    /// <summary>Instruction pointer, an offset into <see cref="Cs"/>.</summary>
     public ulong Rip;
+    /// <summary>Flags; bit 1 always reads as one.</summary>
     public ulong Rflags = 0x2;
+    /// <summary>Segment registers, the task register and the LDT register.</summary>
     public SegmentState Cs, Ds, Es, Fs, Gs, Ss, Tr, Ldtr;
+    /// <summary>Descriptor table registers.</summary>
     public DescriptorTableState Gdtr, Idtr;
+    /// <summary>Control registers (CR0 with ET set, as after reset) and the EFER MSR.</summary>
     public ulong Cr0 = 0x10, Cr2, Cr3, Cr4, Efer;
+    /// <summary>x87 and SSE state; never null.</summary>
     public FpuState Fpu = new();
 
     /// <summary>The state after reset, moved to start at <paramref name="cs"/>:<paramref name="ip"/> in real mode.</summary>

@@ -31,17 +31,28 @@ public sealed class Machine
         _record = record;
     }
 
+    /// <summary>The machine's name, unique in its store.</summary>
     public string Name => _record.Name;
+    /// <summary>The name of the model that runs it.</summary>
     public string Model => _record.Spec.Model;
+    /// <summary>The definition as last validated (at creation, then at each start).</summary>
     public MachineSpec Spec => _record.Spec;
+    /// <summary>Where the machine is in its lifecycle, as this process last knew it.</summary>
     public MachineState State { get { lock (_lock) return _record.State; } }
+    /// <summary>How the last run ended; null before the first run ends and while one is under way.</summary>
     public MachineExit? LastExit { get { lock (_lock) return _record.LastExit; } }
+    /// <summary>When the machine was created (UTC).</summary>
     public DateTimeOffset CreatedAt => _record.CreatedAt;
+    /// <summary>When the current or last run started (UTC); null if it never ran.</summary>
     public DateTimeOffset? StartedAt { get { lock (_lock) return _record.StartedAt; } }
+    /// <summary>The machine's folder in the store.</summary>
     public string Directory => _host.Store.MachineDirectory(Name);
+    /// <summary>The console.log the guest's console output goes to.</summary>
     public string ConsoleLogPath => Path.Combine(Directory, MachineStore.ConsoleFile);
+    /// <summary>The process running the machine, null when none does.</summary>
     public int? OwnerProcessId { get { lock (_lock) return _record.OwnerProcessId; } }
 
+    /// <summary>Time since the run started while it is Running or Paused; zero otherwise.</summary>
     public TimeSpan Uptime
     {
         get
@@ -58,6 +69,7 @@ public sealed class Machine
     /// <summary>The live console, or null when the machine has not run in this process.</summary>
     public ConsoleChannel? Console { get { lock (_lock) return _console; } }
 
+    /// <summary>Guest RAM while this process runs a VM; null otherwise and for containers.</summary>
     public GuestMemory? Memory { get { lock (_lock) return _runtime?.Memory; } }
 
     /// <summary>The machine's counters under one naming scheme for every model; null counters unless this process runs it.</summary>
@@ -82,6 +94,7 @@ public sealed class Machine
     /// <summary>Raised for each <c>vm.log</c> of a hook and each engine note about this machine.</summary>
     public event Action<Machine, string>? Logged;
 
+    /// <summary>The name.</summary>
     public override string ToString() => Name;
 
     internal void Refresh(MachineRecord record)
@@ -89,6 +102,13 @@ public sealed class Machine
         lock (_lock) if (_runtime == null) _record = record;
     }
 
+    /// <summary>
+    /// Loads the definition afresh, builds the runtime, runs the beforeBoot hook and starts the guest on a thread of its
+    /// own; returns once the machine is Running. On failure the machine keeps its previous state.
+    /// </summary>
+    /// <exception cref="MachineStateException">The machine is live, belongs to another process, or its model is not available here.</exception>
+    /// <exception cref="DefinitionException">The model is unknown, or the definition file is gone or no longer valid.</exception>
+    /// <exception cref="HookException">beforeBoot failed; the run has already ended with HookError.</exception>
     public void Start()
     {
         lock (_lock)
@@ -201,6 +221,7 @@ public sealed class Machine
     /// Ends the run, reason StoppedByUser. Without <paramref name="turnOff"/> the guest is asked to shut down where its
     /// model can ask; otherwise, or when it cannot, the power is cut. Returns whether the guest was asked.
     /// </summary>
+    /// <exception cref="MachineStateException">The machine runs in another process, or did not stop within <paramref name="timeout"/>.</exception>
     public bool Stop(bool turnOff, TimeSpan timeout)
     {
         IMachineRuntime? runtime;
@@ -228,6 +249,8 @@ public sealed class Machine
         return asked;
     }
 
+    /// <summary>Stops the guest's CPUs until <see cref="Resume"/>; returns once they no longer run.</summary>
+    /// <exception cref="MachineStateException">The machine is not Running in this process.</exception>
     public void Pause()
     {
         IMachineRuntime runtime = RequireLocal(MachineState.Running, "paused");
@@ -235,6 +258,8 @@ public sealed class Machine
         SetState(MachineState.Paused);
     }
 
+    /// <summary>Lets a paused guest run on.</summary>
+    /// <exception cref="MachineStateException">The machine is not Paused in this process.</exception>
     public void Resume()
     {
         IMachineRuntime runtime = RequireLocal(MachineState.Paused, "resumed");
@@ -280,6 +305,10 @@ public sealed class Machine
         }
     }
 
+    /// <summary>
+    /// Appends a timestamped line to machine.log (a write error is ignored) and raises <see cref="Logged"/>.
+    /// Thread-safe.
+    /// </summary>
     public void Log(string message)
     {
         try

@@ -1,7 +1,28 @@
 namespace VirtShell.Engine.Machines;
 
-public enum MachineState { Created, Starting, Running, Paused, Stopping, Stopped, Crashed }
+/// <summary>
+/// A machine's lifecycle: Created, then per run Starting, Running (Paused and back), Stopping, and Stopped or Crashed,
+/// from which it can start again.
+/// </summary>
+public enum MachineState
+{
+    /// <summary>Defined, never started.</summary>
+    Created,
+    /// <summary>The runtime is being built.</summary>
+    Starting,
+    /// <summary>The guest runs.</summary>
+    Running,
+    /// <summary>The guest's CPUs are held; its state is kept.</summary>
+    Paused,
+    /// <summary>A stop was asked for and the run is ending.</summary>
+    Stopping,
+    /// <summary>The last run ended by choice (guest, user or hook).</summary>
+    Stopped,
+    /// <summary>The last run ended by a crash (<see cref="MachineExit.IsCrash"/>).</summary>
+    Crashed,
+}
 
+/// <summary>Questions about a <see cref="MachineState"/>.</summary>
 public static class MachineStates
 {
     /// <summary>
@@ -12,6 +33,7 @@ public static class MachineStates
         state is MachineState.Starting or MachineState.Running or MachineState.Paused or MachineState.Stopping;
 }
 
+/// <summary>Why a run ended; <see cref="MachineExit.IsCrash"/> says which reasons are crashes.</summary>
 public enum ExitReason
 {
     /// <summary>The guest turned itself off (an ACPI or platform power-off).</summary>
@@ -20,8 +42,11 @@ public enum ExitReason
     DebugExit,
     /// <summary>The guest reset the machine (a reboot); the run ends, as with <c>qemu -no-reboot</c>.</summary>
     GuestReset,
+    /// <summary>A fault while delivering a double fault: the CPU would shut down.</summary>
     TripleFault,
+    /// <summary>A hook threw or called <c>vm.fail</c>.</summary>
     HookError,
+    /// <summary>Stop-VirtMachine, or a hook's <c>vm.requestStop</c>.</summary>
     StoppedByUser,
     /// <summary>The process that ran the machine ended while it was running.</summary>
     HostProcessEnded,
@@ -34,10 +59,12 @@ public enum ExitReason
 /// <summary>How a machine's last run ended. <see cref="Status"/> is the guest's exit status where it gave one.</summary>
 public sealed record MachineExit(ExitReason Reason, int? Status = null, string? Detail = null)
 {
+    /// <summary>When the run ended (UTC).</summary>
     public DateTimeOffset At { get; init; } = DateTimeOffset.UtcNow;
 
     /// <summary>A crash is an end the guest did not choose and the user did not ask for.</summary>
     public bool IsCrash => Reason is ExitReason.TripleFault or ExitReason.HookError or ExitReason.InternalError or ExitReason.OutOfMemory;
 
+    /// <summary>The reason, with the status if there is one.</summary>
     public override string ToString() => Status is null ? Reason.ToString() : $"{Reason} (status {Status})";
 }

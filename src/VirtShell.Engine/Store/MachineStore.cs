@@ -13,10 +13,13 @@ namespace VirtShell.Engine.Store;
 /// </summary>
 public sealed partial class MachineStore
 {
+    /// <summary>The machine's record, <see cref="MachineRecord"/> as JSON.</summary>
     public const string RecordFile = "machine.json";
     /// <summary>The last record saved durably, kept while later saves are not (see <see cref="Save"/>).</summary>
     public const string DurableRecordFile = "machine.json.durable";
+    /// <summary>The guest's console output (see <see cref="Console.ConsoleLog"/>).</summary>
     public const string ConsoleFile = "console.log";
+    /// <summary>Engine and hook notes about the machine, one timestamped line each.</summary>
     public const string LogFile = "machine.log";
 
     private static readonly JsonSerializerOptions Json = new()
@@ -26,9 +29,12 @@ public sealed partial class MachineStore
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
     };
 
+    /// <summary>The store's root, absolute.</summary>
     public string Home { get; }
+    /// <summary>The folder holding one folder per machine.</summary>
     public string MachinesDirectory => Path.Combine(Home, "machines");
 
+    /// <summary>Opens the store at <paramref name="home"/>, creating its machines folder if needed.</summary>
     public MachineStore(string home)
     {
         Home = Path.GetFullPath(home);
@@ -44,17 +50,23 @@ public sealed partial class MachineStore
     [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")]
     private static partial Regex NamePattern();
 
+    /// <summary>Checks a machine name: 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit, so it is a safe folder name.</summary>
+    /// <exception cref="ArgumentException">The name is not valid; the message says what is.</exception>
     public static void ValidateName(string name)
     {
         if (!NamePattern().IsMatch(name))
             throw new ArgumentException($"'{name}' is not a valid machine name: use 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit");
     }
 
+    /// <summary>The folder of machine <paramref name="name"/>, whether it exists or not.</summary>
     public string MachineDirectory(string name) => Path.Combine(MachinesDirectory, name);
 
+    /// <summary>Whether machine <paramref name="name"/> has a record.</summary>
     public bool Exists(string name) => File.Exists(Path.Combine(MachineDirectory(name), RecordFile));
 
     /// <summary>Creates the machine folder with its record and a copy of its definition, all or nothing.</summary>
+    /// <exception cref="ArgumentException">The name is not valid.</exception>
+    /// <exception cref="MachineExistsException">A machine of that name exists, or another creator won.</exception>
     public void Create(MachineRecord record)
     {
         ValidateName(record.Name);
@@ -97,6 +109,8 @@ public sealed partial class MachineStore
         if (durable) File.Delete(kept);
     }
 
+    /// <summary>The machine's record, from the durable copy when the latest save was lost; null when there is no such machine.</summary>
+    /// <exception cref="DefinitionException">The record, and its durable copy if any, cannot be read.</exception>
     public MachineRecord? Load(string name)
     {
         string file = Path.Combine(MachineDirectory(name), RecordFile);
@@ -123,6 +137,10 @@ public sealed partial class MachineStore
         }
     }
 
+    /// <summary>
+    /// The names of the machines in the store, ordered case-insensitively; folders being created or removed are left
+    /// out.
+    /// </summary>
     public IEnumerable<string> Names() =>
         !Directory.Exists(MachinesDirectory) ? [] : Directory.EnumerateDirectories(MachinesDirectory)
             .Select(Path.GetFileName)
@@ -152,7 +170,9 @@ public sealed partial class MachineStore
     }
 }
 
+/// <summary>Thrown by <see cref="MachineStore.Create"/> when the name is taken.</summary>
 public sealed class MachineExistsException(string name) : Exception($"a machine named '{name}' already exists")
 {
+    /// <summary>The name that is taken.</summary>
     public string Name { get; } = name;
 }
