@@ -10,8 +10,10 @@ namespace VirtShell.Engine.Boot;
 /// </summary>
 public sealed class BootSectorLoader : IBootLoader
 {
+    /// <inheritdoc/>
     public BootKind Kind => BootKind.BootSector;
 
+    /// <inheritdoc/>
     public CpuState Load(BootSpec spec, GuestMemory memory)
     {
         var image = BootLoaders.ReadImage(spec);

@@ -15,17 +15,21 @@ namespace VirtShell.Engine.Boot;
 /// </remarks>
 public sealed class FirmwareLoader : IBootLoader
 {
+    /// <summary>The largest ROM image accepted, in bytes; a ROM is also a whole number of 64 KiB.</summary>
     public const ulong MaxRomSize = 1 << 20;
     private const ulong FourGiB = 1UL << 32, LowAliasEnd = 0x10_0000, LowAliasMax = 128 << 10;
 
+    /// <inheritdoc/>
     public BootKind Kind => BootKind.Firmware;
 
+    /// <inheritdoc/>
     public IEnumerable<(ulong Start, ulong Length)> Regions(BootSpec spec)
     {
         ulong size = RomSize(spec);
         return [(FourGiB - size, size)];
     }
 
+    /// <inheritdoc/>
     public CpuState Load(BootSpec spec, GuestMemory memory)
     {
         var rom = BootLoaders.ReadImage(spec);

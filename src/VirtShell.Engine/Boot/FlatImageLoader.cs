@@ -7,8 +7,10 @@ namespace VirtShell.Engine.Boot;
 /// <summary>A raw image copied to an address; the CPU starts at its entry in real mode or flat 32-bit protected mode.</summary>
 public sealed class FlatImageLoader : IBootLoader
 {
+    /// <inheritdoc/>
     public BootKind Kind => BootKind.Flat;
 
+    /// <inheritdoc/>
     public CpuState Load(BootSpec spec, GuestMemory memory)
     {
         BootLoaders.Place(spec, memory, spec.LoadAddress, BootLoaders.ReadImage(spec));

@@ -17,8 +17,14 @@ namespace VirtShell.Engine.Boot;
 /// </summary>
 public sealed class LinuxBootLoader : IBootLoader
 {
+    /// <summary>
+    /// Guest-physical addresses the loader uses below the kernel: the boot GDT, the zero page (ESI at entry), the
+    /// long-mode page tables, and the command line area (its end is exclusive).
+    /// </summary>
     public const ulong GdtAddress = 0x5000, ZeroPageAddress = 0x7000, PageTablesAddress = 0x10000, CommandLineAddress = 0x20000, CommandLineAreaEnd = 0x30000;
+    /// <summary>Offset of a bzImage's 64-bit entry from its 32-bit one.</summary>
     public const ulong Entry64Offset = 0x200;
+    /// <summary>The flat code and data selectors the boot protocol requires (__BOOT_CS, __BOOT_DS).</summary>
     public const ushort BootCodeSelector = 0x10, BootDataSelector = 0x18;
 
     /// <summary>Protocol 2.06 brought cmdline_size; every kernel of the last fifteen years speaks 2.10 or later.</summary>
@@ -36,8 +42,10 @@ public sealed class LinuxBootLoader : IBootLoader
     private const uint VmlinuxCommandLineSize = 2047, VmlinuxInitrdAddressMax = 0x7FFF_FFFF;
     private const ushort VmlinuxProtocol = 0x020F;
 
+    /// <inheritdoc/>
     public BootKind Kind => BootKind.Linux;
 
+    /// <inheritdoc/>
     public CpuState Load(BootSpec spec, GuestMemory memory)
     {
         var image = BootLoaders.ReadImage(spec);

@@ -13,6 +13,7 @@ namespace VirtShell.Engine.Boot;
 /// </summary>
 public sealed class MultibootLoader : IBootLoader
 {
+    /// <summary>The magic a kernel's Multiboot header starts with, and the one the loader leaves in EAX.</summary>
     public const uint HeaderMagic = 0x1BADB002, BootloaderMagic = 0x2BADB002;
 
     /// <summary>
@@ -27,8 +28,10 @@ public sealed class MultibootLoader : IBootLoader
     private const uint InfoMemory = 1 << 0, InfoCommandLine = 1 << 2, InfoModules = 1 << 3, InfoMemoryMap = 1 << 6, InfoLoaderName = 1 << 9;
     private const int InfoSize = 120;
 
+    /// <inheritdoc/>
     public BootKind Kind => BootKind.Multiboot;
 
+    /// <inheritdoc/>
     public CpuState Load(BootSpec spec, GuestMemory memory)
     {
         var image = BootLoaders.ReadImage(spec);

@@ -5,10 +5,18 @@ namespace VirtShell.Engine.Boot;
 /// <summary>One range of the BIOS memory map (e820) as kernels read it.</summary>
 public readonly record struct MemoryMapEntry(ulong Base, ulong Length, MemoryMapType Type)
 {
+    /// <summary>The first address after the range.</summary>
     public ulong End => Base + Length;
 }
 
-public enum MemoryMapType : uint { Ram = 1, Reserved = 2 }
+/// <summary>e820 range types, with e820's numbers.</summary>
+public enum MemoryMapType : uint
+{
+    /// <summary>Usable RAM.</summary>
+    Ram = 1,
+    /// <summary>Not for the OS.</summary>
+    Reserved = 2,
+}
 
 /// <summary>
 /// The memory map a PC BIOS would report for our RAM: everything usable except the legacy hole from the
@@ -16,8 +24,14 @@ public enum MemoryMapType : uint { Ram = 1, Reserved = 2 }
 /// </summary>
 public static class PcMemoryMap
 {
+    /// <summary>
+    /// End of conventional RAM (the EBDA starts here) and start of extended RAM, the reserved hole between them.
+    /// </summary>
     public const ulong LowRamEnd = 0x9FC00, HighRamStart = 0x100000;
 
+    /// <summary>
+    /// The map for <paramref name="memory"/>'s RAM blocks, sorted by address, with the legacy hole reserved.
+    /// </summary>
     public static IReadOnlyList<MemoryMapEntry> For(GuestMemory memory)
     {
         var map = new List<MemoryMapEntry>();

@@ -1,5 +1,6 @@
 namespace VirtShell.Engine.Cpu;
 
+/// <summary>Why <see cref="IVirtualCpu.Run"/> returned.</summary>
 public enum CpuExitReason
 {
     /// <summary>Another thread called <see cref="IVirtualCpu.RequestExit"/>.</summary>
@@ -16,6 +17,9 @@ public enum CpuExitReason
     InternalError,
 }
 
+/// <summary>What ended a <see cref="IVirtualCpu.Run"/>.</summary>
+/// <param name="Reason">Why it returned.</param>
+/// <param name="Detail">For errors, what happened, in words for the crash record; null otherwise.</param>
 public sealed record CpuExit(CpuExitReason Reason, string? Detail = null);
 
 /// <summary>
@@ -24,12 +28,19 @@ public sealed record CpuExit(CpuExitReason Reason, string? Detail = null);
 /// </summary>
 public interface IVirtualCpu : IDisposable
 {
+    /// <summary>
+    /// Runs the guest on the calling thread until something the machine must act on; call again to go on.
+    /// </summary>
     CpuExit Run();
 
     /// <summary>Thread-safe: makes <see cref="Run"/> return <see cref="CpuExitReason.ExitRequested"/> at the next instruction boundary.</summary>
     void RequestExit();
 
+    /// <summary>A copy of the architectural state; only while <see cref="Run"/> is not running.</summary>
     CpuState GetState();
+    /// <summary>
+    /// Loads <paramref name="state"/> (all of it, FPU included); only while <see cref="Run"/> is not running.
+    /// </summary>
     void SetState(CpuState state);
 
     /// <summary>Guest instructions retired since creation.</summary>

@@ -1,5 +1,6 @@
 namespace VirtShell.Engine.Memory;
 
+/// <summary>A guest-physical range that is not RAM, where the caller needed RAM.</summary>
 public sealed class GuestMemoryException(string message) : Exception(message);
 
 /// <summary>
@@ -10,6 +11,7 @@ public sealed unsafe class GuestMemory : IDisposable
 {
     private readonly List<MemoryBlock> _blocks = [];
 
+    /// <summary>The RAM blocks, sorted by guest address, never overlapping.</summary>
     public IReadOnlyList<MemoryBlock> Blocks => _blocks;
 
     /// <summary>
@@ -18,6 +20,9 @@ public sealed unsafe class GuestMemory : IDisposable
     /// </summary>
     public event Action<ulong, ulong>? ExternalWrite;
 
+    /// <summary>Maps <paramref name="size"/> bytes of zeroed RAM at <paramref name="guestAddress"/>; both page-aligned. Not thread-safe: the platform adds RAM before any CPU runs.</summary>
+    /// <exception cref="ArgumentException">The range overlaps existing RAM or is not page-aligned.</exception>
+    /// <exception cref="OutOfMemoryException">The host would not map it.</exception>
     public MemoryBlock AddRam(ulong guestAddress, ulong size)
     {
         if (_blocks.Any(b => guestAddress < b.GuestEnd && b.GuestAddress < guestAddress + size))
@@ -34,6 +39,7 @@ public sealed unsafe class GuestMemory : IDisposable
     /// <summary>The part of <see cref="Size"/> the host holds in RAM now.</summary>
     public ulong ResidentBytes() => _blocks.Aggregate(0UL, (sum, b) => sum + b.ResidentBytes());
 
+    /// <summary>The block holding <paramref name="gpa"/>, or null when it is not RAM.</summary>
     public MemoryBlock? FindBlock(ulong gpa)
     {
         foreach (var b in _blocks)
@@ -48,8 +54,11 @@ public sealed unsafe class GuestMemory : IDisposable
         return b != null && b.Contains(gpa, length) ? b.Host + (gpa - b.GuestAddress) : null;
     }
 
+    /// <summary>Whether all <paramref name="length"/> bytes at <paramref name="gpa"/> are in one RAM block.</summary>
     public bool IsRam(ulong gpa, ulong length) => FindBlock(gpa)?.Contains(gpa, length) == true;
 
+    /// <summary>The guest's bytes themselves, not a copy; valid until <see cref="Dispose"/>. Writing through it does not raise <see cref="ExternalWrite"/>.</summary>
+    /// <exception cref="GuestMemoryException">The range is not all in one RAM block.</exception>
     public Span<byte> GetSpan(ulong gpa, int length)
     {
         byte* p = TryGetPointer(gpa, (ulong)length);
@@ -57,16 +66,26 @@ public sealed unsafe class GuestMemory : IDisposable
         return new Span<byte>(p, length);
     }
 
+    /// <summary>Copies guest RAM at <paramref name="gpa"/> into <paramref name="destination"/>.</summary>
+    /// <exception cref="GuestMemoryException">The range is not all in one RAM block.</exception>
     public void Read(ulong gpa, Span<byte> destination) => GetSpan(gpa, destination.Length).CopyTo(destination);
 
+    /// <summary>A copy of <paramref name="length"/> bytes of guest RAM at <paramref name="gpa"/>.</summary>
+    /// <exception cref="GuestMemoryException">The range is not all in one RAM block.</exception>
     public byte[] Read(ulong gpa, int length) => GetSpan(gpa, length).ToArray();
 
+    /// <summary>Copies <paramref name="source"/> into guest RAM and raises <see cref="ExternalWrite"/>: the way for anything but the CPU to write.</summary>
+    /// <exception cref="GuestMemoryException">The range is not all in one RAM block.</exception>
     public void Write(ulong gpa, ReadOnlySpan<byte> source)
     {
         source.CopyTo(GetSpan(gpa, source.Length));
         ExternalWrite?.Invoke(gpa, (ulong)source.Length);
     }
 
+    /// <summary>
+    /// Unmaps every block; pointers and spans into them are invalid after. Only once no CPU or device uses the
+    /// memory.
+    /// </summary>
     public void Dispose()
     {
         foreach (var b in _blocks) b.Dispose();

@@ -8,11 +8,16 @@ namespace VirtShell.Engine.Memory;
 /// </summary>
 public sealed unsafe class MemoryBlock : IDisposable
 {
+    /// <summary>Host and guest page size; block addresses and sizes are multiples of it.</summary>
     public const ulong PageSize = 4096;
 
+    /// <summary>Guest-physical address of the first byte.</summary>
     public ulong GuestAddress { get; }
+    /// <summary>Size in bytes.</summary>
     public ulong Size { get; }
+    /// <summary>Host address of the first byte; null once disposed.</summary>
     public byte* Host { get; private set; }
+    /// <summary>Guest-physical address after the last byte.</summary>
     public ulong GuestEnd => GuestAddress + Size;
 
     internal MemoryBlock(ulong guestAddress, ulong size)
@@ -43,8 +48,12 @@ public sealed unsafe class MemoryBlock : IDisposable
         return resident * PageSize;
     }
 
+    /// <summary>
+    /// Whether all <paramref name="length"/> bytes at <paramref name="gpa"/> lie in this block (overflow-safe).
+    /// </summary>
     public bool Contains(ulong gpa, ulong length) => gpa >= GuestAddress && length <= Size && gpa - GuestAddress <= Size - length;
 
+    /// <summary>Unmaps the memory; idempotent.</summary>
     public void Dispose()
     {
         if (Host == null) return;

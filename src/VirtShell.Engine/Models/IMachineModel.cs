@@ -7,7 +7,11 @@ namespace VirtShell.Engine.Models;
 /// <summary>Whether a model can run here, and if not, why (so the user can fix it).</summary>
 public sealed record ModelAvailability(bool IsAvailable, string? Reason = null)
 {
+    /// <summary>The model can run here.</summary>
     public static readonly ModelAvailability Available = new(true);
+    /// <summary>
+    /// The model cannot run here, for <paramref name="reason"/> (which says what to install or enable).
+    /// </summary>
     public static ModelAvailability Unavailable(string reason) => new(false, reason);
 }
 
@@ -17,9 +21,15 @@ public sealed record ModelAvailability(bool IsAvailable, string? Reason = null)
 /// </summary>
 public interface IMachineModel
 {
+    /// <summary>
+    /// The name definitions use in <c>model:</c> ("emulated", "hardware", ...); unique among models.
+    /// </summary>
     string Name { get; }
     /// <summary>The technique, in a few words (shown by Get-VirtModel).</summary>
     string Technique { get; }
+    /// <summary>
+    /// Whether this host can run the model now (/dev/kvm, runc, ...); cheap enough to call before every start.
+    /// </summary>
     ModelAvailability GetAvailability();
     /// <summary>Device types a definition for this model may use.</summary>
     IReadOnlyCollection<string> DeviceTypes { get; }
@@ -30,6 +40,11 @@ public interface IMachineModel
     string? DefinitionSection { get; }
     /// <summary>Throws <see cref="DefinitionException"/> naming the device or setting at fault.</summary>
     void Validate(MachineSpec spec);
+    /// <summary>
+    /// Builds the machine from a validated <paramref name="spec"/>, ready for <see cref="IMachineRuntime.Run"/>; the caller
+    /// owns and disposes the runtime.
+    /// </summary>
+    /// <exception cref="DefinitionException">Something in the spec cannot be built (an image, a device setting).</exception>
     IMachineRuntime CreateRuntime(MachineSpec spec, MachineServices services);
 }
 
@@ -46,9 +61,11 @@ public interface IReleasesLeftovers
 /// <summary>What the engine gives a model's runtime: the console, and a way to end the run.</summary>
 public sealed class MachineServices(ConsoleChannel console, Action<MachineExit> powerOff, Action<string> log)
 {
+    /// <summary>The machine's console; the engine owns and disposes it.</summary>
     public ConsoleChannel Console { get; } = console;
     /// <summary>Ends the run with the given exit (debug-exit, guest power-off); safe from any thread.</summary>
     public Action<MachineExit> PowerOff { get; } = powerOff;
+    /// <summary>Writes a note to the machine's log (machine.log); safe from any thread.</summary>
     public Action<string> Log { get; } = log;
 }
 
@@ -66,6 +83,7 @@ public interface IMachineRuntime : IDisposable
     bool RequestGracefulStop();
     /// <summary>Blocks until the guest no longer runs (it may still hold state), or throws if the model cannot pause.</summary>
     void Pause();
+    /// <summary>Lets a paused guest run on; thread-safe, and a no-op when it is not paused.</summary>
     void Resume();
     /// <summary>Guest RAM where the model has any (VMs); null for containers.</summary>
     Memory.GuestMemory? Memory { get; }
