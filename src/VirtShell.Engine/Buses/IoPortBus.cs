@@ -3,7 +3,11 @@ namespace VirtShell.Engine.Buses;
 /// <summary>A device that answers 8/16/32-bit port accesses. <c>port</c> is the absolute port number.</summary>
 public interface IPortDevice
 {
+    /// <summary>The value read, in the low <paramref name="size"/> bytes (1, 2 or 4).</summary>
     uint ReadPort(ushort port, int size);
+    /// <summary>
+    /// Takes a write of the low <paramref name="size"/> bytes (1, 2 or 4) of <paramref name="value"/>.
+    /// </summary>
     void WritePort(ushort port, int size, uint value);
 }
 
@@ -16,8 +20,12 @@ public sealed class IoPortBus
     private readonly IPortDevice?[] _byPort = new IPortDevice?[65536];
     private readonly List<BusClaim> _claims = [];
 
+    /// <summary>The claimed ranges, in registration order.</summary>
     public IReadOnlyList<BusClaim> Claims => _claims;
 
+    /// <summary>Routes <paramref name="count"/> ports from <paramref name="first"/> to <paramref name="device"/>; <paramref name="owner"/> names it in errors.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The range is empty or runs past port FFFF.</exception>
+    /// <exception cref="BusConflictException">The range overlaps a claimed one.</exception>
     public void Register(ushort first, int count, IPortDevice device, string owner)
     {
         if (count <= 0 || first + count > 65536)
@@ -25,6 +33,9 @@ public sealed class IoPortBus
         Register(new BusClaim(first, (ulong)count, owner), device);
     }
 
+    /// <summary>Routes the ports of <paramref name="claim"/> to <paramref name="device"/>. Register before the CPU runs: not synchronised with accesses.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The range is empty or runs past port FFFF.</exception>
+    /// <exception cref="BusConflictException">The range overlaps a claimed one.</exception>
     public void Register(BusClaim claim, IPortDevice device)
     {
         if (claim.Length == 0 || claim.End > 65536)
@@ -48,6 +59,7 @@ public sealed class IoPortBus
         return d != null ? d.ReadPort(port, size) : size switch { 1 => 0xFFu, 2 => 0xFFFFu, _ => 0xFFFF_FFFFu };
     }
 
+    /// <summary>Writes to unclaimed ports are dropped.</summary>
     public void Write(ushort port, int size, uint value)
     {
         Interlocked.Increment(ref _accesses);

@@ -1,8 +1,14 @@
 namespace VirtShell.Engine.Buses;
 
+/// <summary>
+/// A device with memory-mapped registers. <c>address</c> is the absolute guest-physical address, <c>size</c> the access
+/// width in bytes (1, 2, 4 or 8); called on the vCPU thread.
+/// </summary>
 public interface IMmioDevice
 {
+    /// <summary>The value read, in the low <paramref name="size"/> bytes.</summary>
     ulong ReadMmio(ulong address, int size);
+    /// <summary>Takes a write of the low <paramref name="size"/> bytes of <paramref name="value"/>.</summary>
     void WriteMmio(ulong address, int size, ulong value);
 }
 
@@ -11,8 +17,14 @@ public sealed class MmioBus
 {
     private readonly List<(BusClaim Claim, IMmioDevice Device)> _ranges = [];
 
+    /// <summary>The claimed ranges, in registration order.</summary>
     public IEnumerable<BusClaim> Claims => _ranges.Select(r => r.Claim);
 
+    /// <summary>
+    /// Routes <paramref name="length"/> bytes at <paramref name="start"/> to <paramref name="device"/>; <paramref name="owner"/>
+    /// names it in errors. Not synchronised with accesses: register while building the machine or on the vCPU thread.
+    /// </summary>
+    /// <exception cref="BusConflictException">The range overlaps a claimed one.</exception>
     public void Register(ulong start, ulong length, IMmioDevice device, string owner)
     {
         var claim = new BusClaim(start, length, owner);
@@ -25,6 +37,7 @@ public sealed class MmioBus
     public void Unregister(IMmioDevice device, ulong start) =>
         _ranges.RemoveAll(r => r.Device == device && r.Claim.Start == start);
 
+    /// <summary>The device whose claim holds <paramref name="address"/>, or null.</summary>
     public IMmioDevice? Find(ulong address)
     {
         foreach (var (c, d) in _ranges)
@@ -44,6 +57,7 @@ public sealed class MmioBus
         return Find(address)?.ReadMmio(address, size) ?? (size >= 8 ? ulong.MaxValue : (1UL << (size * 8)) - 1);
     }
 
+    /// <summary>Writes to unclaimed addresses are dropped.</summary>
     public void Write(ulong address, int size, ulong value)
     {
         Interlocked.Increment(ref _accesses);

@@ -23,7 +23,9 @@ public sealed class ConsoleChannel : IDisposable
     private readonly Queue<byte> _input = new();
     private long _inputTotal;
 
+    /// <summary>A console whose output goes to <paramref name="logPath"/>, going on from where console.log ends.</summary>
     /// <param name="logPath">console.log to append to, or null for none.</param>
+    /// <param name="capacity">Bytes of recent output kept in memory for readers.</param>
     /// <param name="limits">Rotation and rate limit; <see cref="ConsoleLimits.Default"/> when null.</param>
     /// <param name="time">The clock the rate limit refills by (tests pass their own).</param>
     public ConsoleChannel(string? logPath, int capacity = 1 << 20, ConsoleLimits? limits = null, TimeProvider? time = null)
@@ -56,6 +58,9 @@ public sealed class ConsoleChannel : IDisposable
     /// <summary>Raised when the host queued input for the guest.</summary>
     public event Action? InputAvailable;
 
+    /// <summary>
+    /// One byte from the guest (a UART's transmit register); see <see cref="WriteFromGuest(ReadOnlySpan{byte})"/>.
+    /// </summary>
     public void WriteFromGuest(byte b) => WriteFromGuest([b]);
 
     /// <summary>
@@ -158,6 +163,10 @@ public sealed class ConsoleChannel : IDisposable
         }
     }
 
+    /// <summary>
+    /// Queues <paramref name="bytes"/> for the guest and raises <see cref="InputAvailable"/>; thread-safe, never
+    /// blocks.
+    /// </summary>
     public void SendInput(ReadOnlySpan<byte> bytes)
     {
         lock (_lock)
@@ -168,15 +177,21 @@ public sealed class ConsoleChannel : IDisposable
         InputAvailable?.Invoke();
     }
 
+    /// <summary>Queues <paramref name="text"/> as UTF-8.</summary>
     public void SendInput(string text) => SendInput(Encoding.UTF8.GetBytes(text));
 
+    /// <summary>Takes the next queued input byte for the guest; false when none is queued. Thread-safe.</summary>
     public bool TryReadInput(out byte b)
     {
         lock (_lock) return _input.TryDequeue(out b);
     }
 
+    /// <summary>Input bytes queued and not yet read by the guest.</summary>
     public int PendingInput { get { lock (_lock) return _input.Count; } }
 
+    /// <summary>
+    /// Closes console.log, once the guest writes no more; what it wrote stays readable through <see cref="ReadFrom"/>.
+    /// </summary>
     public void Dispose()
     {
         lock (_lock) _log?.Dispose();

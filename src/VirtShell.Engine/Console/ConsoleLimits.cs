@@ -8,6 +8,7 @@ namespace VirtShell.Engine.Console;
 /// </summary>
 public sealed record ConsoleLimits
 {
+    /// <summary>10 MiB files, 3 of them, 8 MiB/s with an 8 MiB burst.</summary>
     public static readonly ConsoleLimits Default = new();
 
     /// <summary>console.log is rotated when it reaches this size.</summary>

@@ -18,6 +18,10 @@ public sealed class ConsoleLog : IDisposable
     private long _start;
     private long _length; // of console.log, kept here: a UART writes a byte at a time
 
+    /// <summary>
+    /// Opens <paramref name="path"/> (console.log) for appending, going on from the offset a previous run ended at. One
+    /// writer per log; not thread-safe (<see cref="ConsoleChannel"/> writes under its lock).
+    /// </summary>
     public ConsoleLog(string path, ConsoleLimits limits)
     {
         _path = path;
@@ -43,8 +47,10 @@ public sealed class ConsoleLog : IDisposable
         }
     }
 
+    /// <summary>Pushes buffered bytes to the file, where readers see them.</summary>
     public void Flush() => _file.Flush();
 
+    /// <summary>Closes the current file.</summary>
     public void Dispose() => _file.Dispose();
 
     private void Rotate()
@@ -114,7 +120,11 @@ public sealed class ConsoleLog : IDisposable
         }
     }
 
+    /// <summary><see cref="Read(string, ref long, Span{byte})"/> on files already opened.</summary>
     /// <param name="files">console.log first, then older ones.</param>
+    /// <param name="start">The offset console.log starts at.</param>
+    /// <param name="offset">Where to read from; moved past what was read.</param>
+    /// <param name="buffer">Where the bytes go.</param>
     private static int Read(List<FileStream> files, long start, ref long offset, Span<byte> buffer)
     {
         var starts = new long[files.Count];

@@ -7,5 +7,6 @@ namespace VirtShell.Engine.Definitions;
 public class DefinitionException(string message, SourceLocation? location = null, Exception? inner = null)
     : Exception(location is null || message.Contains(location.File) ? message : $"{location}: {message}", inner)
 {
+    /// <summary>Where in the definition the fault is, when known.</summary>
     public SourceLocation? Location { get; } = location;
 }

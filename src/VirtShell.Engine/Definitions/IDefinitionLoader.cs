@@ -15,7 +15,10 @@ public interface IDefinitionLoader
 /// <summary>A loaded definition; disposing it releases the script engine behind the hooks.</summary>
 public sealed class LoadedDefinition(MachineSpec spec, IMachineHooks? hooks) : IDisposable
 {
+    /// <summary>The validated spec.</summary>
     public MachineSpec Spec { get; } = spec;
+    /// <summary>The definition's hooks; null when it has none.</summary>
     public IMachineHooks? Hooks { get; } = hooks;
+    /// <summary>Releases the hooks and their script engine; the spec stays usable.</summary>
     public void Dispose() => Hooks?.Dispose();
 }

@@ -9,6 +9,8 @@ public sealed class DeviceCatalog
 {
     private readonly IReadOnlyList<(IDeviceType Type, IReadOnlyCollection<string> Models)> _entries;
 
+    /// <summary>A catalog of <paramref name="entries"/>: each type with the names of the models that allow it.</summary>
+    /// <exception cref="ArgumentException">Two entries have the same type name.</exception>
     public DeviceCatalog(IEnumerable<(IDeviceType Type, IReadOnlyCollection<string> Models)> entries)
     {
         _entries = entries.ToList();
@@ -19,6 +21,7 @@ public sealed class DeviceCatalog
     /// <summary>Every registered type, in registration order.</summary>
     public IReadOnlyList<IDeviceType> All => _entries.Select(e => e.Type).ToList();
 
+    /// <summary>The type named <paramref name="name"/> (case-sensitive, as definitions spell it), or null.</summary>
     public IDeviceType? Find(string name) => _entries.FirstOrDefault(e => e.Type.Name == name).Type;
 
     /// <summary>The types a definition for <paramref name="model"/> may use.</summary>

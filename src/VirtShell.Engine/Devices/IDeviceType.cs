@@ -9,10 +9,15 @@ namespace VirtShell.Engine.Devices;
 /// <summary>Everything a device may attach to when a machine is built.</summary>
 public sealed class DeviceContext(IoPortBus ports, MmioBus mmio, IInterruptController interrupts, GuestMemory memory, MachineServices services)
 {
+    /// <summary>The machine's I/O port space.</summary>
     public IoPortBus Ports { get; } = ports;
+    /// <summary>The machine's MMIO space.</summary>
     public MmioBus Mmio { get; } = mmio;
+    /// <summary>Where the device connects its interrupt lines.</summary>
     public IInterruptController Interrupts { get; } = interrupts;
+    /// <summary>Guest RAM, for DMA.</summary>
     public GuestMemory Memory { get; } = memory;
+    /// <summary>The console, power-off and the machine log.</summary>
     public MachineServices Services { get; } = services;
 }
 

@@ -8,5 +8,6 @@ namespace VirtShell.Engine.Devices;
 /// </summary>
 public interface IMmioDeviceType
 {
+    /// <summary>The guest-physical ranges an instance with these settings claims.</summary>
     IEnumerable<(ulong Start, ulong Length)> MmioRanges(DeviceSpec spec);
 }

@@ -11,6 +11,8 @@ public sealed class InterruptInputs(int count, Action<int, bool> drive)
 {
     private readonly int[] _asserted = new int[count];
 
+    /// <summary>A new connection to input <paramref name="irq"/>, deasserted; each device gets its own, so shared inputs work.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The controller has no such input.</exception>
     public InterruptLine Connect(int irq)
     {
         if ((uint)irq >= (uint)count) throw new ArgumentOutOfRangeException(nameof(irq), irq, $"this interrupt controller has inputs 0..{count - 1}");
@@ -42,10 +44,14 @@ public sealed class InterruptLine
         Irq = irq;
     }
 
+    /// <summary>The controller input this line is connected to.</summary>
     public int Irq { get; }
 
     /// <summary>This connection's own level; the input's is the OR of every connection's.</summary>
     public bool Asserted { get; internal set; }
 
+    /// <summary>
+    /// Sets this connection's level (level-triggered; an edge device asserts then deasserts). Thread-safe.
+    /// </summary>
     public void Set(bool asserted) => _inputs.Set(this, asserted);
 }

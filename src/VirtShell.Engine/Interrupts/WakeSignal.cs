@@ -8,6 +8,7 @@ public sealed class WakeSignal : IDisposable
 {
     private readonly ManualResetEventSlim _event = new(false);
 
+    /// <summary>Wakes the waiting vCPU, or the next <see cref="Wait"/> if none waits. Thread-safe.</summary>
     public void Set() => _event.Set();
 
     /// <summary>Waits until set or the timeout passes, then re-arms.</summary>
@@ -17,5 +18,6 @@ public sealed class WakeSignal : IDisposable
         _event.Reset();
     }
 
+    /// <summary>Releases the event; only once nothing waits on or sets it.</summary>
     public void Dispose() => _event.Dispose();
 }

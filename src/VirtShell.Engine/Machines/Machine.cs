@@ -104,7 +104,7 @@ public sealed class Machine
 
     /// <summary>
     /// Loads the definition afresh, builds the runtime, runs the beforeBoot hook and starts the guest on a thread of its
-    /// own; returns once the machine is Running. On failure the machine keeps its previous state.
+    /// own; returns once the machine is Running. If the runtime cannot be built the machine keeps its previous state.
     /// </summary>
     /// <exception cref="MachineStateException">The machine is live, belongs to another process, or its model is not available here.</exception>
     /// <exception cref="DefinitionException">The model is unknown, or the definition file is gone or no longer valid.</exception>

@@ -52,11 +52,16 @@ public record MachineCounters
 /// </summary>
 public sealed record MachineMeasurement : MachineCounters
 {
+    /// <summary>A measurement starting from the runtime's <paramref name="counters"/>.</summary>
     public MachineMeasurement(MachineCounters counters) : base(counters) { }
 
+    /// <summary>The machine's name.</summary>
     public required string Name { get; init; }
+    /// <summary>Its model's name.</summary>
     public required string Model { get; init; }
+    /// <summary>Its state when measured.</summary>
     public required MachineState State { get; init; }
+    /// <summary>Time since the run started; zero when not Running or Paused.</summary>
     public required TimeSpan Uptime { get; init; }
 
     /// <summary>Console bytes the guest wrote in this run and the console kept.</summary>

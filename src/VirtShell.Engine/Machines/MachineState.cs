@@ -42,11 +42,11 @@ public enum ExitReason
     DebugExit,
     /// <summary>The guest reset the machine (a reboot); the run ends, as with <c>qemu -no-reboot</c>.</summary>
     GuestReset,
-    /// <summary>A fault while delivering a double fault: the CPU would shut down.</summary>
+    /// <summary>The CPU shut down on an exception it could not deliver.</summary>
     TripleFault,
-    /// <summary>A hook threw or called <c>vm.fail</c>.</summary>
+    /// <summary>A hook failed, or a script device reported an error.</summary>
     HookError,
-    /// <summary>Stop-VirtMachine, or a hook's <c>vm.requestStop</c>.</summary>
+    /// <summary>Stop-VirtMachine, or a hook asking the machine to stop.</summary>
     StoppedByUser,
     /// <summary>The process that ran the machine ended while it was running.</summary>
     HostProcessEnded,

@@ -17,6 +17,7 @@ public sealed class ThreadCpuClock
     public static ThreadCpuClock? OfCurrentThread() =>
         Libc.pthread_getcpuclockid(Libc.pthread_self(), out int clock) == 0 ? new ThreadCpuClock(clock) : null;
 
+    /// <summary>CPU time the thread has used so far; thread-safe.</summary>
     public TimeSpan Elapsed
     {
         get

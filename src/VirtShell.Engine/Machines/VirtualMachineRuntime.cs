@@ -20,8 +20,10 @@ public sealed class VirtualMachineRuntime(IVirtualCpu cpu, GuestMemory memory, I
     private long _haltExits;
     private ThreadCpuClock? _vcpuClock;
 
+    /// <summary>Guest RAM, never null for a VM.</summary>
     public GuestMemory Memory => memory;
     GuestMemory? IMachineRuntime.Memory => memory;
+    /// <summary>The vCPU; its state may be read only while it is not running (paused, or after the run).</summary>
     public IVirtualCpu Cpu => cpu;
 
     /// <summary>What the interpreter counts; a backend that counts otherwise (KVM) adjusts it.</summary>
@@ -36,6 +38,7 @@ public sealed class VirtualMachineRuntime(IVirtualCpu cpu, GuestMemory memory, I
         GuestMemoryBytes = (long)memory.Size,
     };
 
+    /// <inheritdoc/>
     public MachineExit Run()
     {
         Volatile.Write(ref _vcpuClock, ThreadCpuClock.OfCurrentThread());
@@ -80,6 +83,7 @@ public sealed class VirtualMachineRuntime(IVirtualCpu cpu, GuestMemory memory, I
         _ => null,
     };
 
+    /// <inheritdoc/>
     public void RequestStop(MachineExit exit)
     {
         lock (_lock)
@@ -94,6 +98,7 @@ public sealed class VirtualMachineRuntime(IVirtualCpu cpu, GuestMemory memory, I
     /// <summary>No VM model has a way to ask the guest to stop yet (no ACPI power button).</summary>
     public bool RequestGracefulStop() => false;
 
+    /// <inheritdoc/>
     public void Pause()
     {
         lock (_lock)
@@ -105,6 +110,7 @@ public sealed class VirtualMachineRuntime(IVirtualCpu cpu, GuestMemory memory, I
         }
     }
 
+    /// <inheritdoc/>
     public void Resume()
     {
         lock (_lock)
@@ -114,6 +120,9 @@ public sealed class VirtualMachineRuntime(IVirtualCpu cpu, GuestMemory memory, I
         }
     }
 
+    /// <summary>
+    /// Disposes the CPU, then the platform (devices, buses, memory); only after <see cref="Run"/> has returned.
+    /// </summary>
     public void Dispose()
     {
         cpu.Dispose();

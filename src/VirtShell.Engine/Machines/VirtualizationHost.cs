@@ -12,8 +12,11 @@ public sealed class VirtualizationHost(MachineStore store, ModelRegistry models,
 {
     private readonly Dictionary<string, Machine> _machines = new(StringComparer.Ordinal);
 
+    /// <summary>Where machines are kept on disk.</summary>
     public MachineStore Store { get; } = store;
+    /// <summary>The models this process can run.</summary>
     public ModelRegistry Models { get; } = models;
+    /// <summary>Reads definition files.</summary>
     public IDefinitionLoader Loader { get; } = loader;
 
     /// <summary>Stops the definition loads in progress (Ctrl+C while Test-VirtDefinition, New- or Start-VirtMachine loads one).</summary>
@@ -30,6 +33,13 @@ public sealed class VirtualizationHost(MachineStore store, ModelRegistry models,
         return definition.Spec;
     }
 
+    /// <summary>
+    /// Validates the definition at <paramref name="definitionPath"/> and records a new machine from it, Created;
+    /// <paramref name="name"/> overrides the name the definition gives.
+    /// </summary>
+    /// <exception cref="DefinitionException">The definition is not valid for its model.</exception>
+    /// <exception cref="ArgumentException">The name is not a valid machine name.</exception>
+    /// <exception cref="MachineExistsException">A machine of that name exists.</exception>
     public Machine Create(string definitionPath, string? name = null)
     {
         if (name != null) MachineStore.ValidateName(name);
@@ -72,8 +82,11 @@ public sealed class VirtualizationHost(MachineStore store, ModelRegistry models,
         }
     }
 
+    /// <summary>Every machine in the store, by name, with orphaned runs settled as <see cref="Find"/> does.</summary>
     public IReadOnlyList<Machine> List() => Store.Names().Select(Find).OfType<Machine>().ToList();
 
+    /// <summary>Deletes a machine at rest: releases what its model left on the host, then its folder.</summary>
+    /// <exception cref="MachineStateException">The machine is live.</exception>
     public void Remove(Machine machine)
     {
         if (machine.State.IsLive())

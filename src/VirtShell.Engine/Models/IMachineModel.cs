@@ -28,7 +28,7 @@ public interface IMachineModel
     /// <summary>The technique, in a few words (shown by Get-VirtModel).</summary>
     string Technique { get; }
     /// <summary>
-    /// Whether this host can run the model now (/dev/kvm, runc, ...); cheap enough to call before every start.
+    /// Whether this host can run the model now (/dev/kvm, runc, ...); asked before every start.
     /// </summary>
     ModelAvailability GetAvailability();
     /// <summary>Device types a definition for this model may use.</summary>

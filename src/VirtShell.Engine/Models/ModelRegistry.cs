@@ -7,8 +7,10 @@ public sealed class ModelRegistry(IEnumerable<IMachineModel> models)
 {
     private readonly IReadOnlyList<IMachineModel> _models = models.ToList();
 
+    /// <summary>Every model, in registration order.</summary>
     public IReadOnlyList<IMachineModel> All => _models;
 
+    /// <summary>The model named <paramref name="name"/> (case-insensitive), or null.</summary>
     public IMachineModel? Find(string name) =>
         _models.FirstOrDefault(m => string.Equals(m.Name, name, StringComparison.OrdinalIgnoreCase));
 

@@ -5,6 +5,7 @@ namespace VirtShell.Engine.Store;
 /// <summary>Writes that either happen whole or not at all: temp file, fsync, rename over the target.</summary>
 public static class AtomicFile
 {
+    /// <paramref name="text"/> as UTF-8, through <see cref="WriteAllBytes"/>.
     public static void WriteAllText(string path, string text, bool durable = true) => WriteAllBytes(path, Encoding.UTF8.GetBytes(text), durable);
 
     /// <summary>
