@@ -34,6 +34,18 @@ public static class KvmUnitTests
     public const ulong MemoryMiB = 128;
     public const string Environ = "NR_CPUS=1\nMEMSIZE=128\nTEST_DEVICE=0\n";
 
+    /// <summary>
+    /// Entries QEMU TCG fails as well (docs/conformance.md has the measurement), with why. The issue puts them out of
+    /// scope: they are still run and counted as failed, but do not make the Conformance task fail.
+    /// </summary>
+    public static IReadOnlyDictionary<string, string> QemuTcgFailsToo { get; } = new Dictionary<string, string>
+    {
+        ["vmexit_vmcall"] = "VMCALL is #UD without VMX",
+        ["hypercall"] = "VMMCALL is #UD without SVM",
+        ["msr"] = "IA32_PAT is not claimed; QEMU TCG fails on 64-bit MSRs",
+        ["s3"] = "needs ACPI tables with a FACS",
+    };
+
     public static string? FindDataDirectory(string? explicitDir = null) =>
         TestData.Find(explicitDir, "VIRTSHELL_KVM_UNIT_TESTS_DIR", Path.Combine("kvm-unit-tests", "i386"), "unittests.cfg");
 

@@ -112,7 +112,10 @@ else
     int passed = results.Count(r => r.Outcome == "passed"), failed = results.Count(r => r.Outcome == "failed");
     string line = $"kvm-unit-tests-i386: {passed} passed, {failed} failed, {results.Count - passed - failed} skipped";
     Console.WriteLine(line);
-    anyFailed |= failed > 0;
+    var regressions = results.Where(r => r.Outcome == "failed" && !KvmUnitTests.QemuTcgFailsToo.ContainsKey(r.Test.Name)).ToList();
+    if (failed > regressions.Count)
+        Console.WriteLine($"  of which QEMU TCG fails too (out of scope): {string.Join(", ", results.Where(r => r.Outcome == "failed").Except(regressions).Select(r => r.Test.Name))}");
+    anyFailed |= regressions.Count > 0;
     using var w = new StreamWriter(Path.Combine(outDir, "kvm-unit-tests-i386.txt"));
     w.WriteLine("# " + line);
     w.WriteLine($"{"test",-26} {"file",-18} {"result",-8} {"seconds",8}  detail");
