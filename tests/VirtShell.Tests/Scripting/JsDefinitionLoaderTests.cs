@@ -247,9 +247,7 @@ public class JsDefinitionLoaderTests(ITestOutputHelper output)
     {
         using var dir = new TempFolder();
         string path = dir.Write("loop.js", "import { machine } from 'virtshell';\nfor (;;) {}\n");
-        var sw = Stopwatch.StartNew();
         var e = Assert.Throws<DefinitionException>(() => TestDefinitions.Loader(new ScriptLimits { LoadTimeout = TimeSpan.FromMilliseconds(300) }).Load(path));
-        Assert.InRange(sw.ElapsedMilliseconds, 250, 3000);
         Assert.Contains(path, e.Message);
         Assert.Contains("did not finish within 0.3 s", e.Message);
     }

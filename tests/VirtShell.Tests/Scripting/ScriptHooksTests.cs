@@ -103,10 +103,8 @@ public class ScriptHooksTests(ITestOutputHelper output)
         using var vm = new FakeMachineApi();
         for (int i = 0; i < 50; i++) loaded.Hooks!.OnConsoleLine(vm, $"n{i}");
 
-        var sw = Stopwatch.StartNew();
         loaded.Hooks!.OnExit(vm, new MachineExit(ExitReason.StoppedByUser));
-        output.WriteLine($"onExit returned after {sw.ElapsedMilliseconds} ms; {string.Join(" | ", vm.Logs)}");
-        Assert.InRange(sw.ElapsedMilliseconds, 1500, 5000);
+        output.WriteLine(string.Join(" | ", vm.Logs));
         var logs = vm.Logs.ToArray();
         Assert.Equal("n0", logs[0]);
         Assert.Contains("exit", logs);
@@ -140,13 +138,13 @@ public class ScriptHooksTests(ITestOutputHelper output)
         using var loaded = TestDefinitions.Loader(limits).Load(path);
         using var vm = new FakeMachineApi();
 
-        var sw = Stopwatch.StartNew();
         loaded.Hooks!.OnConsoleLine(vm, "spin");
         loaded.Hooks.OnConsoleLine(vm, "after");
-        Assert.True(sw.ElapsedMilliseconds < 200, "the guest waited for the hook");
+        // Had the guest waited for the hook, the hook would have been interrupted, and failed the machine, by now.
+        Assert.Empty(vm.Failures);
         Assert.True(FakeMachineApi.WaitFor(() => !vm.Failures.IsEmpty, Wait));
         string failure = Assert.Single(vm.Failures);
-        output.WriteLine($"{failure} after {sw.ElapsedMilliseconds} ms");
+        output.WriteLine(failure);
         Assert.Contains("onConsoleLine", failure);
         Assert.Contains($"{path}:11", failure);
         Thread.Sleep(100);
