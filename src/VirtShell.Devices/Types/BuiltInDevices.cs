@@ -21,6 +21,7 @@ public static class BuiltInDevices
         (new PcTestdevDeviceType(), Pc),
         (new FwCfgDeviceType(), Pc),
         (new DebugConsoleDeviceType(), Pc),
+        (new VgaTextDeviceType(), Pc),
         (new VirtioConsoleDeviceType(), Paravirtual),
         (new VirtioBlkDeviceType(), Paravirtual),
         (new VirtioRngDeviceType(), Paravirtual),

@@ -1,4 +1,5 @@
 using System.Text;
+using VirtShell.Devices;
 using VirtShell.Engine.Machines;
 using VirtShell.Engine.Store;
 using VirtShell.Models;
@@ -23,6 +24,12 @@ public sealed class BiosBootSectorTests : IDisposable
         public BiosFactAttribute(string image, string package)
         {
             if (!File.Exists(image)) Skip = $"{image} missing: apt-get install {package}";
+        }
+
+        /// <summary>A BIOS and an option ROM it runs, each from its package.</summary>
+        public BiosFactAttribute(string image, string package, string rom, string romPackage) : this(image, package)
+        {
+            if (!File.Exists(rom)) Skip ??= $"{rom} missing: apt-get install {romPackage}";
         }
     }
 
@@ -148,11 +155,12 @@ public sealed class BiosBootSectorTests : IDisposable
         """;
 
     /// <param name="debugConsole">Whether the BIOS's debug port is on the console as well; it interleaves with COM1 by the character.</param>
-    private string BootsTheDisk(string firmware, string fwCfg = "", bool debugConsole = true)
+    /// <param name="devices">More devices for the definition, each followed by a comma.</param>
+    private string BootsTheDisk(string firmware, string fwCfg = "", bool debugConsole = true, string devices = "")
     {
         string path = Path.Combine(_folder, "bios.js");
         File.WriteAllText(path, $$"""
-            import { machine, uart16550, ataDisk, fwCfg, debugConsole, debugExit } from 'virtshell';
+            import { machine, uart16550, ataDisk, fwCfg, debugConsole, debugExit, vgaText } from 'virtshell';
             export default machine({
               name: 'bios-boot-sector',
               model: 'emulated',
@@ -163,6 +171,7 @@ public sealed class BiosBootSectorTests : IDisposable
                 fwCfg({{{fwCfg}}}),
                 {{(debugConsole ? "debugConsole({ port: 0x402 })," : "")}}
                 debugExit({ port: 0xf4 }),
+                {{devices}}
               ],
               boot: { type: 'firmware', image: '{{firmware}}' },
             });
@@ -208,5 +217,23 @@ public sealed class BiosBootSectorTests : IDisposable
         string console = BootsTheDisk(SeaBios, "serialConsole: true", debugConsole: false);
         Assert.Contains("SeaBIOS (version", console);       // its own screen
         Assert.Contains("boot sector: printed through INT 10h", console);
+    }
+
+    /// <summary>
+    /// The Bochs BIOS has no serial console: with <c>vgaText()</c> it runs the VGA BIOS, whose screen, its banner and
+    /// the boot sector's INT 10h text become console lines, each once.
+    /// </summary>
+    [BiosFact(BochsBios, "bochsbios", VgaTextDeviceType.DefaultRom, "vgabios")]
+    public void BochsBios_with_vgaText_shows_its_screen_on_the_console()
+    {
+        var disk = File.ReadAllBytes(Path.Combine(_folder, "disk.img"));
+        Nasm.Assemble(TeletypeBootSector).CopyTo(disk, 0);
+        File.WriteAllBytes(Path.Combine(_folder, "disk.img"), disk);
+        string console = BootsTheDisk(BochsBios, debugConsole: false, devices: "vgaText(),");
+        var lines = console.Split('\n').Select(line => line.TrimEnd('\r')).ToList();
+        Assert.Contains(lines, line => line.StartsWith("Bochs VGABios", StringComparison.Ordinal));   // the VGA BIOS's banner
+        Assert.Contains(lines, line => line.StartsWith("Bochs 2.", StringComparison.Ordinal));        // the system BIOS's
+        Assert.Single(lines, "Booting from Hard Disk...");
+        Assert.Single(lines, "boot sector: printed through INT 10h");
     }
 }
