@@ -5,7 +5,8 @@ namespace VirtShell.Devices.Display;
 /// no one to look at the screen. It looks at the screen each time the cursor is set, as a teletype does after every
 /// character, and emits a row (trailing blanks trimmed) when it is finished:
 /// <list type="bullet">
-/// <item>the cursor moved down one row (a line feed): the row it left, blank or not;</item>
+/// <item>the cursor moved down (a line feed, or several printed at once, as Linux's decompressor does before it sets
+/// the cursor): the row it left and those it passed, blank or not;</item>
 /// <item>the cursor jumped elsewhere: the row it left, unless blank (a cleared screen emits nothing);</item>
 /// <item>the cursor stayed on its row but the screen moved up one row since the last look, with the cursor's row
 /// now blank (a line feed on the last row, which scrolls): the row that moved up from under the cursor.</item>
@@ -30,7 +31,7 @@ public sealed class TextLineCapture(Action<string> emit)
         var rows = new string[Rows];
         for (int r = 0; r < Rows; r++) rows[r] = RowText(cells.Slice(r * Columns * 2, Columns * 2));
         int row = Math.Clamp(cursor / Columns, 0, Rows - 1);
-        if (row == _cursorRow + 1) emit(rows[_cursorRow]);
+        if (row > _cursorRow) { for (int r = _cursorRow; r < row; r++) emit(rows[r]); }
         else if (row != _cursorRow) { if (rows[_cursorRow].Length > 0) emit(rows[_cursorRow]); }
         else if (row > 0 && rows[row].Length == 0 && ScrolledUpOne(_previous, rows)) emit(rows[row - 1]);
         _previous = rows;

@@ -14,8 +14,11 @@ public sealed class VgaTextTests
 
     public VgaTextTests() => _capture = new TextLineCapture(_lines.Add);
 
-    /// <summary>Prints as the VGA BIOS's teletype does: the character, then the cursor; a line feed on the last row scrolls.</summary>
-    private void Teletype(string text)
+    /// <summary>
+    /// Prints as the VGA BIOS's teletype does: the character, then the cursor (unless <paramref name="moveCursor"/> is
+    /// false, as for a writer that sets it once at the end); a line feed on the last row scrolls.
+    /// </summary>
+    private void Teletype(string text, bool moveCursor = true)
     {
         foreach (char c in text)
         {
@@ -33,7 +36,7 @@ public sealed class VgaTextTests
                 Array.Clear(_screen, _screen.Length - rowBytes, rowBytes);
                 _row--;
             }
-            _capture.CursorMoved(_row * TextLineCapture.Columns + _column, _screen);
+            if (moveCursor) _capture.CursorMoved(_row * TextLineCapture.Columns + _column, _screen);
         }
     }
 
@@ -52,6 +55,14 @@ public sealed class VgaTextTests
         var printed = Enumerable.Range(1, 40).Select(i => i % 7 == 0 ? "" : $"line {i}").ToList();
         foreach (var line in printed) Teletype(line + "\r\n");
         Assert.Equal(printed, _lines);
+    }
+
+    [Fact]
+    public void Rows_printed_before_one_cursor_move_are_each_emitted()
+    {
+        Teletype("one\r\n\r\nthree\r\n", moveCursor: false);
+        Teletype("x");
+        Assert.Equal(["one", "", "three"], _lines);
     }
 
     [Fact]
