@@ -11,6 +11,9 @@ namespace VirtShell.Devices.Display;
 /// <item>the cursor stayed on its row but the screen moved up one row since the last look, with the cursor's row
 /// now blank (a line feed on the last row, which scrolls): the row that moved up from under the cursor.</item>
 /// </list>
+/// A row is not emitted again with the text it was emitted with at that position (scrolls move what was emitted
+/// along), so a screen saved and written back, as Linux's setup code does around its mode set, is not repeated; the
+/// price is that the same text printed again at the same row of a cleared screen is not shown again.
 /// So each line a teletype prints is emitted once, and a scroll never emits the rows it moves. Text written without
 /// moving the cursor is only seen at the next cursor move; a line feed on a screen that is blank throughout (nothing
 /// changes) is not seen at all.
@@ -20,6 +23,8 @@ public sealed class TextLineCapture(Action<string> emit)
     public const int Columns = 80, Rows = 25;
 
     private string[] _previous = [.. Enumerable.Repeat("", Rows)];
+    /// <summary>What was emitted from each row position, moved along when the screen scrolls.</summary>
+    private readonly string?[] _emitted = new string?[Rows];
     private int _cursorRow;
 
     /// <summary>
@@ -31,11 +36,23 @@ public sealed class TextLineCapture(Action<string> emit)
         var rows = new string[Rows];
         for (int r = 0; r < Rows; r++) rows[r] = RowText(cells.Slice(r * Columns * 2, Columns * 2));
         int row = Math.Clamp(cursor / Columns, 0, Rows - 1);
-        if (row > _cursorRow) { for (int r = _cursorRow; r < row; r++) emit(rows[r]); }
-        else if (row != _cursorRow) { if (rows[_cursorRow].Length > 0) emit(rows[_cursorRow]); }
-        else if (row > 0 && rows[row].Length == 0 && ScrolledUpOne(_previous, rows)) emit(rows[row - 1]);
+        if (row > _cursorRow) { for (int r = _cursorRow; r < row; r++) Emit(r, rows[r]); }
+        else if (row != _cursorRow) { if (rows[_cursorRow].Length > 0) Emit(_cursorRow, rows[_cursorRow]); }
+        else if (row > 0 && rows[row].Length == 0 && ScrolledUpOne(_previous, rows))
+        {
+            Array.Copy(_emitted, 1, _emitted, 0, Rows - 1);
+            _emitted[Rows - 1] = null;
+            Emit(row - 1, rows[row - 1]);
+        }
         _previous = rows;
         _cursorRow = row;
+    }
+
+    private void Emit(int row, string text)
+    {
+        if (_emitted[row] == text) return;
+        _emitted[row] = text;
+        emit(text);
     }
 
     private static bool ScrolledUpOne(string[] before, string[] after)

@@ -66,6 +66,21 @@ public sealed class VgaTextTests
     }
 
     [Fact]
+    public void A_screen_written_back_after_a_clear_is_not_emitted_again()
+    {
+        Teletype("banner\r\nsecond\r\n");
+        var saved = (byte[])_screen.Clone();
+        Array.Clear(_screen);                               // a mode set clears the screen and homes the cursor
+        _row = _column = 0;
+        _capture.CursorMoved(0, _screen);
+        saved.CopyTo(_screen, 0);                           // and the saved screen is written back under the cursor
+        _row = 2;
+        _capture.CursorMoved(2 * TextLineCapture.Columns, _screen);
+        Teletype("third\r\n");
+        Assert.Equal(["banner", "second", "third"], _lines);
+    }
+
+    [Fact]
     public void A_full_row_wraps_and_is_emitted_whole()
     {
         Teletype(new string('x', TextLineCapture.Columns) + "y\r\n");

@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using VirtShell.Devices;
 using VirtShell.Tests.Models;
 using Xunit.Abstractions;
 
@@ -23,6 +24,12 @@ public class BiosLinuxBootTests(ITestOutputHelper output)
             else if (!File.Exists(bios))
                 Skip = $"{bios} missing: apt-get install {package}";
         }
+
+        /// <summary>A BIOS and an option ROM the definition adds, each from its package.</summary>
+        public BiosDiskFactAttribute(string bios, string package, string rom, string romPackage) : this(bios, package)
+        {
+            if (!File.Exists(rom)) Skip ??= $"{rom} missing: apt-get install {romPackage}";
+        }
     }
 
     /// <summary>What shows that the firmware and the boot loader did their part, not a loader of ours.</summary>
@@ -39,7 +46,8 @@ public class BiosLinuxBootTests(ITestOutputHelper output)
     public void SeaBios_boots_syslinux_and_Linux_from_the_ata_disk_to_a_shell() =>
         LinuxGuestBoot.BootToUname("pc-bios-disk.js", "i[3-6]86", TimeSpan.FromMinutes(30), output, Boot(new Regex(@"^SeaBIOS \(version")));
 
-    [BiosDiskFact(BiosBootSectorTests.BochsBios, "bochsbios")]
+    [BiosDiskFact(BiosBootSectorTests.BochsBios, "bochsbios", VgaTextDeviceType.DefaultRom, "vgabios")]
     public void BochsBios_boots_syslinux_and_Linux_from_the_ata_disk_to_a_shell() =>
-        LinuxGuestBoot.BootToUname("pc-bochs-bios-disk.js", "i[3-6]86", TimeSpan.FromMinutes(30), output, Boot(new Regex(@"Starting rombios32")));
+        LinuxGuestBoot.BootToUname("pc-bochs-bios-disk.js", "i[3-6]86", TimeSpan.FromMinutes(30), output,
+            [.. Boot(new Regex(@"Starting rombios32")), ("the BIOS's screen through vgaText", new Regex(@"^Booting from Hard Disk\.\.\.$"))]);
 }
