@@ -4,7 +4,6 @@ namespace VirtShell.Cpu.Interpreter;
 // arming one stops the machine rather than run without it.
 public sealed unsafe partial class InterpreterCpu
 {
-    private const uint Cr4De = 0x8;
     /// <summary>DR6 as the P6 family reads it with no condition recorded: bits 4-11 and 16-31 set, bit 12 clear.</summary>
     private const uint Dr6Fixed = 0xFFFF_0FF0, Dr6Bd = 0x2000;
     /// <summary>DR7: bit 10 reads as one; bits 11, 12, 14 and 15 as zero.</summary>

@@ -7,8 +7,6 @@ namespace VirtShell.Cpu.Interpreter;
 // reads them (Eflags getter, Condition). Most results are overwritten before any read, which saves the work.
 public sealed unsafe partial class InterpreterCpu
 {
-    private const uint FlagCf = 1, FlagPf = 4, FlagAf = 0x10, FlagZf = 0x40, FlagSf = 0x80, FlagTf = 0x100,
-        FlagIf = 0x200, FlagDf = 0x400, FlagOf = 0x800, FlagIopl = 0x3000, FlagNt = 0x4000, FlagRf = 0x10000, FlagVm = 0x20000, FlagAc = 0x40000, FlagId = 0x200000;
     private const uint ArithFlags = FlagCf | FlagPf | FlagAf | FlagZf | FlagSf | FlagOf;
     /// <summary>The bits software can change: the 8086 set plus IOPL/NT, AC and ID (a CPUID-capable 486 or later).</summary>
     private const uint WritableFlags = 0x7FD5 | FlagAc | FlagId;

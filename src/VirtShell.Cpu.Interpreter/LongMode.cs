@@ -11,9 +11,6 @@ namespace VirtShell.Cpu.Interpreter;
 // of the lower half (GetBlock).
 public sealed unsafe partial class InterpreterCpu
 {
-    private const ulong EferSce = 1, EferLme = 0x100, EferLma = 0x400, EferNxe = 0x800;
-    private const uint Cr4Pae = 0x20;
-    private const uint MsrEfer = 0xC000_0080, MsrFsBase = 0xC000_0100, MsrGsBase = 0xC000_0101, MsrKernelGsBase = 0xC000_0102;
 
     /// <summary>EFER.LMA: IA-32e mode is active (paging on with EFER.LME and CR4.PAE).</summary>
     private bool Lma => (_efer & EferLma) != 0;

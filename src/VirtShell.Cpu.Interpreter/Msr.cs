@@ -7,11 +7,6 @@ namespace VirtShell.Cpu.Interpreter;
 // reading them raises #GP(0) as on a CPU without them. IA32_APIC_BASE exists when the CPU was given a local APIC.
 public sealed unsafe partial class InterpreterCpu
 {
-    /// <summary>The MSRs this CPU has, by index.</summary>
-    private const uint MsrTsc = 0x10, MsrPlatformId = 0x17, MsrApicBase = 0x1B, MsrBiosSignId = 0x8B,
-        MsrSysenterCs = 0x174, MsrSysenterEsp = 0x175, MsrSysenterEip = 0x176, MsrMiscEnable = 0x1A0,
-        MsrTscAux = 0xC000_0103;
-
     /// <summary>IA32_MISC_ENABLE at reset: fast strings on, branch-trace store and PEBS unavailable.</summary>
     private const ulong MiscEnableReset = 0x1 | 0x800 | 0x1000;
 

@@ -10,7 +10,6 @@ public sealed unsafe partial class InterpreterCpu
 {
     private const int TlbSize = 1024;
     private const uint PteP = 1, PteRw = 2, PteUs = 4, PteA = 0x20, PteD = 0x40, PdePs = 0x80, PteG = 0x100;
-    private const uint Cr4Pse = 0x10, Cr4Pge = 0x80, Cr4Smap = 0x20_0000;
 
     /// <summary>CR0.PG with CR0.PE: linear addresses go through the page tables.</summary>
     private bool _paging;

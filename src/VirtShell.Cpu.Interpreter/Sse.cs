@@ -9,7 +9,6 @@ namespace VirtShell.Cpu.Interpreter;
 // SSE2 instruction on the guest's values, which is exactly the guest's semantics.
 public sealed unsafe partial class InterpreterCpu
 {
-    private const uint Cr4Osfxsr = 0x200, Cr4Osxmmexcpt = 0x400;
     /// <summary>MXCSR at reset: every exception masked, round to nearest, no FTZ/DAZ.</summary>
     private const uint MxcsrDefault = 0x1F80;
     /// <summary>MXCSR_MASK as FXSAVE reports it: the bits LDMXCSR may set (DAZ included).</summary>

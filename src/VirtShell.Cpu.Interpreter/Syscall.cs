@@ -6,8 +6,6 @@ namespace VirtShell.Cpu.Interpreter;
 // used). The CPU loads fixed flat descriptors for CS and SS from the selectors in STAR; it does not read the GDT.
 public sealed unsafe partial class InterpreterCpu
 {
-    private const uint MsrStar = 0xC000_0081, MsrLstar = 0xC000_0082, MsrCstar = 0xC000_0083, MsrSfmask = 0xC000_0084;
-
     private const int RegR11 = 11;
 
     private ulong _star, _lstar, _cstar, _sfmask;

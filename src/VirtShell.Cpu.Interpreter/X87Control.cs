@@ -7,7 +7,6 @@ namespace VirtShell.Cpu.Interpreter;
 // FFREEP FINCSTP FDECSTP FXCH FNOP, and the 287 leftovers FNENI FNDISI FNSETPM that a 387 ignores.
 public sealed unsafe partial class InterpreterCpu
 {
-    private const uint Cr0Mp = 2, Cr0Em = 4, Cr0Ts = 8, Cr0Ne = 0x20;
 
     private readonly X87State _fpu = new();
     private bool _fpuPresent = true;

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using VirtShell.Cpu.Kvm.Native;
+using VirtShell.Engine.Cpu;
 using VirtShell.Engine.Native;
 
 namespace VirtShell.Cpu.Kvm;
@@ -14,8 +15,6 @@ public sealed unsafe partial class KvmCpu
 {
     private const byte Int3 = 0xCC, Fwait = 0x9B;
     private const ushort FswErrorSummary = 1 << 7;
-    private const ulong RflagsTf = 1 << 8, RflagsIf = 1 << 9, RflagsNt = 1 << 14, RflagsRf = 1 << 16, RflagsVm = 1 << 17;
-    private const ulong EferLma = 1 << 10;
     private const int BreakpointVector = 3, GateInterrupt64 = 0xE, GateTrap64 = 0xF;
 
     private bool TryCompleteUnemulated(KvmRunInternal* error)
@@ -61,7 +60,7 @@ public sealed unsafe partial class KvmCpu
         KvmSregs sregs;
         Ioctl(KvmApi.GetRegs, (nint)(&regs), "KVM_GET_REGS");
         Ioctl(KvmApi.GetSregs, (nint)(&sregs), "KVM_GET_SREGS");
-        if ((sregs.Efer & EferLma) == 0 || sregs.Cs.L == 0 || (sregs.Cs.Selector & 3) != 0 || sregs.Idt.Limit < BreakpointVector * 16 + 15)
+        if ((sregs.Efer & X86.EferLma) == 0 || sregs.Cs.L == 0 || (sregs.Cs.Selector & 3) != 0 || sregs.Idt.Limit < BreakpointVector * 16 + 15)
             return false;
 
         Span<byte> gate = stackalloc byte[16];
@@ -90,7 +89,7 @@ public sealed unsafe partial class KvmCpu
 
         regs.Rsp = stack;
         regs.Rip = handler;
-        regs.Rflags &= ~(RflagsTf | RflagsNt | RflagsRf | RflagsVm | (type == GateInterrupt64 ? RflagsIf : 0));
+        regs.Rflags &= ~(ulong)(X86.FlagTf | X86.FlagNt | X86.FlagRf | X86.FlagVm | (type == GateInterrupt64 ? X86.FlagIf : 0));
         sregs.Cs.Selector = selector; // CPL 0 to CPL 0: the same kernel code segment, by the gate's selector
         Ioctl(KvmApi.SetSregs, (nint)(&sregs), "KVM_SET_SREGS");
         Ioctl(KvmApi.SetRegs, (nint)(&regs), "KVM_SET_REGS");

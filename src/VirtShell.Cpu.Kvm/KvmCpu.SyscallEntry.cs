@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using VirtShell.Cpu.Kvm.Native;
+using VirtShell.Engine.Cpu;
 using VirtShell.Engine.Native;
 
 namespace VirtShell.Cpu.Kvm;
@@ -26,7 +27,6 @@ public sealed unsafe partial class KvmCpu
 {
     private const int PageFaultVector = 14;
     private const long HandlerCheckInterval = 10;
-    private const ulong RflagsDf = 1 << 10, RflagsFixed = 1 << 1;
     private const byte Cld = 0xFC;
 
     /// <summary>The VM's patch, or null where the host's SYSCALL is sound.</summary>
@@ -48,7 +48,7 @@ public sealed unsafe partial class KvmCpu
         Ioctl(KvmApi.GetSregs, (nint)(&sregs), "KVM_GET_SREGS");
         ulong handler = 0;
         Span<byte> gate = stackalloc byte[16];
-        if ((sregs.Efer & EferLma) != 0 && sregs.Idt.Limit >= PageFaultVector * 16 + 15
+        if ((sregs.Efer & X86.EferLma) != 0 && sregs.Idt.Limit >= PageFaultVector * 16 + 15
             && ReadLinear(sregs.Idt.Base + PageFaultVector * 16, gate) && (gate[5] & 0x80) != 0)
             handler = GateOffset(gate);
         lock (_patch)
@@ -100,15 +100,15 @@ public sealed unsafe partial class KvmCpu
         if (!ReadLinear(regs.Rsp, frame)) return false;
         ulong faultRip = BinaryPrimitives.ReadUInt64LittleEndian(frame[8..]);
         ulong faultCs = BinaryPrimitives.ReadUInt64LittleEndian(frame[16..]);
-        ulong lstar = ReadMsr(KvmApi.MsrLstar);
+        ulong lstar = ReadMsr(X86.MsrLstar);
         if ((faultCs & 3) == 3 && faultRip == lstar && lstar != 0)
         {
-            ushort kernelCs = (ushort)((ReadMsr(KvmApi.MsrStar) >> 32) & 0xFFFC);
+            ushort kernelCs = (ushort)((ReadMsr(X86.MsrStar) >> 32) & 0xFFFC);
             sregs.Cs = new KvmSegment { Selector = kernelCs, Limit = 0xFFFF_FFFF, Type = 0xB, S = 1, Present = 1, L = 1, G = 1 };
             sregs.Ss = new KvmSegment { Selector = (ushort)(kernelCs + 8), Limit = 0xFFFF_FFFF, Type = 0x3, S = 1, Present = 1, Db = 1, G = 1 };
             regs.Rip = lstar;
             regs.Rsp = BinaryPrimitives.ReadUInt64LittleEndian(frame[32..]);
-            regs.Rflags = (regs.R11 & ~ReadMsr(KvmApi.MsrSyscallMask) & ~RflagsRf) | RflagsFixed;
+            regs.Rflags = (regs.R11 & ~ReadMsr(X86.MsrSfmask) & ~(ulong)X86.FlagRf) | X86.FlagFixed;
             Ioctl(KvmApi.SetSregs, (nint)(&sregs), "KVM_SET_SREGS");
             _completedSyscalls++;
         }
@@ -118,7 +118,7 @@ public sealed unsafe partial class KvmCpu
             code[0] = displacedByte;
             if (!ReadLinear(regs.Rip + 1, code[1..])) return false;
             regs.Rip += (ulong)DisplacedLength(code);
-            if (displacedByte == Cld) regs.Rflags &= ~RflagsDf;
+            if (displacedByte == Cld) regs.Rflags &= ~(ulong)X86.FlagDf;
         }
         Ioctl(KvmApi.SetRegs, (nint)(&regs), "KVM_SET_REGS");
         return true;

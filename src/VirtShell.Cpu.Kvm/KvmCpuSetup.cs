@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using VirtShell.Cpu.Kvm.Native;
+using VirtShell.Engine.Cpu;
 using VirtShell.Engine.Native;
 
 namespace VirtShell.Cpu.Kvm;
@@ -7,10 +8,6 @@ namespace VirtShell.Cpu.Kvm;
 /// <summary>What a fresh vCPU gets before it first runs: the host's CPUID as KVM offers it (less CMPXCHG16B, which KVM's emulator cannot run), and the MSRs a kernel expects.</summary>
 internal static unsafe class KvmCpuSetup
 {
-    private const uint Ia32Tsc = 0x10, Ia32SysenterCs = 0x174, Ia32SysenterEsp = 0x175, Ia32SysenterEip = 0x176,
-        Ia32MiscEnable = 0x1A0, Cstar = 0xC000_0083,
-        KernelGsBase = 0xC000_0102;
-
     /// <summary>
     /// CPUID.1:ECX bit 13, CMPXCHG16B. Where the host is itself a VM, ring-0 guest code runs through KVM's instruction
     /// emulator, which cannot do CMPXCHG16B: Linux's SLUB allocator met it in its first allocations and the guest
@@ -52,8 +49,8 @@ internal static unsafe class KvmCpuSetup
     {
         (uint Index, ulong Value)[] wanted =
         [
-            (Ia32SysenterCs, 0), (Ia32SysenterEsp, 0), (Ia32SysenterEip, 0), (KvmApi.MsrStar, 0), (KvmApi.MsrLstar, 0), (Cstar, 0),
-            (KvmApi.MsrSyscallMask, 0), (KernelGsBase, 0), (Ia32Tsc, 0), (Ia32MiscEnable, MiscEnableFastStrings),
+            (X86.MsrSysenterCs, 0), (X86.MsrSysenterEsp, 0), (X86.MsrSysenterEip, 0), (X86.MsrStar, 0), (X86.MsrLstar, 0), (X86.MsrCstar, 0),
+            (X86.MsrSfmask, 0), (X86.MsrKernelGsBase, 0), (X86.MsrTsc, 0), (X86.MsrMiscEnable, MiscEnableFastStrings),
         ];
         var msrs = wanted.Where(m => supportedIndices.Contains(m.Index)).ToArray();
         int bytes = 8 + msrs.Length * sizeof(KvmMsrEntry);

@@ -62,13 +62,13 @@ internal static class KvmSyscallCheck
             Es = new SegmentState { Selector = UserDs, Limit = 0xFFFF_FFFF, Attributes = 0xC0F3 },
             Tr = new SegmentState { Limit = 0x67, Attributes = 0x8B },
             Ldtr = new SegmentState { Attributes = 0x82 },
-            Cr0 = 0x8000_0031, // PG, NE, ET, PE
+            Cr0 = X86.Cr0Pg | X86.Cr0Ne | X86.Cr0Et | X86.Cr0Pe,
             Cr3 = Pml4,
-            Cr4 = 0x20,        // PAE
-            Efer = 0x501,      // LMA, LME, SCE
+            Cr4 = X86.Cr4Pae,
+            Efer = X86.EferLma | X86.EferLme | X86.EferSce,
         });
-        cpu.WriteMsr(KvmApi.MsrStar, (ulong)User32Cs << 48 | (ulong)KernelCs << 32);
-        cpu.WriteMsr(KvmApi.MsrLstar, Entry);
+        cpu.WriteMsr(X86.MsrStar, (ulong)User32Cs << 48 | (ulong)KernelCs << 32);
+        cpu.WriteMsr(X86.MsrLstar, Entry);
 
         // A KVM that neither arrives nor faults would hang this; a second is far more than two instructions need.
         using var timeout = new Timer(_ => cpu.RequestExit(), null, 1000, Timeout.Infinite);

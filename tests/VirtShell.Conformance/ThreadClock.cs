@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using System.Runtime.InteropServices;
+using VirtShell.Engine.Native;
 
 namespace VirtShell.Conformance;
 
@@ -7,19 +7,13 @@ namespace VirtShell.Conformance;
 /// Wall-clock and this thread's CPU time around an action: on a loaded build machine the CPU time of the thread is
 /// what tells the interpreter's speed (for reporting only; no test asserts on timing).
 /// </summary>
-public static partial class ThreadClock
+public static class ThreadClock
 {
     private const int ClockThreadCpuTime = 3;
 
-    [StructLayout(LayoutKind.Sequential)]
-    private struct Timespec { public long Seconds; public long Nanoseconds; }
-
-    [LibraryImport("libc", EntryPoint = "clock_gettime")]
-    private static partial int ClockGetTime(int clock, out Timespec ts);
-
     private static TimeSpan ThreadCpu()
     {
-        ClockGetTime(ClockThreadCpuTime, out var ts);
+        Libc.clock_gettime(ClockThreadCpuTime, out var ts);
         return TimeSpan.FromTicks(ts.Seconds * TimeSpan.TicksPerSecond + ts.Nanoseconds / 100);
     }
 

@@ -66,9 +66,6 @@ internal static class KvmApi
 
     public const byte IoOut = 1;
 
-    /// <summary>The SYSCALL MSRs: STAR (segments), LSTAR (64-bit entry), SFMASK (RFLAGS bits cleared on entry).</summary>
-    public const uint MsrStar = 0xC000_0081, MsrLstar = 0xC000_0082, MsrSyscallMask = 0xC000_0084;
-
     public enum SystemEventType : uint { Shutdown = 1, Reset = 2, Crash = 3 }
 
     public enum InternalErrorSuberror : uint { Emulation = 1, SimultaneousException = 2, DeliveryEvent = 3, UnexpectedExitReason = 4 }

@@ -14,7 +14,7 @@ internal static class ProtectedModeStart
         var s = CpuState.RealMode(0, 0);
         s.Cs = SegmentState.Flat32(codeSelector, code: true);
         s.Ds = s.Es = s.Fs = s.Gs = s.Ss = SegmentState.Flat32(dataSelector, code: false);
-        s.Cr0 = 0x11; // PE, ET
+        s.Cr0 = X86.Cr0Pe | X86.Cr0Et;
         s.Rip = entry;
         return s;
     }
@@ -35,10 +35,10 @@ internal static class ProtectedModeStart
 
         var s = Flat32(entry, codeSelector, dataSelector);
         s.Cs.Attributes = 0xA09B; // G, L: a 64-bit code segment
-        s.Cr0 = 0x8000_0011;      // PG, PE, ET
+        s.Cr0 = X86.Cr0Pg | X86.Cr0Pe | X86.Cr0Et;
         s.Cr3 = pageTables;
-        s.Cr4 = 0x20;             // PAE
-        s.Efer = 0x500;           // LME, LMA
+        s.Cr4 = X86.Cr4Pae;
+        s.Efer = X86.EferLme | X86.EferLma;
         return s;
     }
 

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Iced.Intel;
 using VirtShell.Engine.Cpu;
+using VirtShell.Engine.Machines;
 using Xunit;
 using Xunit.Abstractions;
 using static Iced.Intel.AssemblerRegisters;
@@ -402,6 +403,10 @@ public sealed class RealModeTests(ITestOutputHelper output)
         var exit = m.Cpu.Run();
         Assert.Equal(CpuExitReason.TripleFault, exit.Reason);
         Assert.Contains("triple fault", exit.Detail);
+        var recorded = VirtualMachineRuntime.MachineExitFor(exit, m.Cpu.GetState)!;
+        Assert.Equal(ExitReason.TripleFault, recorded.Reason);
+        Assert.True(recorded.IsCrash);
+        Assert.Contains(m.Cpu.GetState().Dump().Split('\n')[0], recorded.Detail);
     }
 
     [Fact]

@@ -1,4 +1,5 @@
-using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
+using VirtShell.Engine.Native;
 
 namespace VirtShell.Tests.Devices;
 
@@ -6,25 +7,15 @@ namespace VirtShell.Tests.Devices;
 /// A disk image's bytes as another process would read them now, while a device holds its flock. Through a plain
 /// descriptor: a .NET FileStream would ask for a shared flock, which the device's exclusive lock refuses.
 /// </summary>
-internal static partial class ImageFile
+internal static class ImageFile
 {
     public static byte[] Read(string path, int length)
     {
-        int fd = open(path, 0);
+        int fd = Libc.open(path, Libc.O_RDONLY | Libc.O_CLOEXEC, 0);
         Assert.True(fd >= 0, $"cannot open {path}");
-        try
-        {
-            var bytes = new byte[length];
-            Assert.Equal(length, (int)pread(fd, bytes, length, 0));
-            return bytes;
-        }
-        finally
-        {
-            close(fd);
-        }
+        using var handle = new SafeFileHandle(fd, ownsHandle: true);
+        var bytes = new byte[length];
+        Assert.Equal(length, RandomAccess.Read(handle, bytes, 0));
+        return bytes;
     }
-
-    [LibraryImport("libc", StringMarshalling = StringMarshalling.Utf8)] private static partial int open(string path, int flags);
-    [LibraryImport("libc")] private static partial nint pread(int fd, byte[] buffer, nint count, long offset);
-    [LibraryImport("libc")] private static partial int close(int fd);
 }
