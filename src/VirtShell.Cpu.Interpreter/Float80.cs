@@ -101,19 +101,7 @@ internal readonly partial struct Float80(ulong significand, ushort signExponent)
             inexact = up = false;
             return value;
         }
-        ulong kept = shift >= 64 ? 0 : value >> shift;
-        ulong rest = shift >= 64 ? value : value & ((1UL << shift) - 1);
-        // Compare what is dropped with half a unit of the last kept bit; beyond 64 bits it is always below half.
-        int vsHalf = shift > 64 ? -1 : rest.CompareTo(1UL << (shift - 1));
-        inexact = rest != 0;
-        up = rc switch
-        {
-            X87Rounding.Nearest => vsHalf > 0 || (vsHalf == 0 && (kept & 1) != 0),
-            X87Rounding.Down => inexact && negative,
-            X87Rounding.Up => inexact && !negative,
-            _ => false,
-        };
-        return up ? kept + 1 : kept;
+        return (ulong)RoundAt(value, sticky: false, shift, negative, rc, out inexact, out up);
     }
 
     /// <summary>
