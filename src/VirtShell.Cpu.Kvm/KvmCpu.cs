@@ -1,29 +1,28 @@
-using System.Buffers.Binary;
-using System.Text;
 using VirtShell.Cpu.Kvm.Native;
+using VirtShell.Cpu.Kvm.NestedHost;
 using VirtShell.Engine.Buses;
 using VirtShell.Engine.Cpu;
-using VirtShell.Engine.Memory;
 using VirtShell.Engine.Native;
 
 namespace VirtShell.Cpu.Kvm;
 
 /// <summary>
-/// One KVM vCPU. <see cref="Run"/> loops in KVM_RUN and serves the exits the kernel hands back: port I/O (string I/O
-/// with its repeat count included) to the <see cref="IoPortBus"/>, MMIO to the <see cref="MmioBus"/>; it returns only
-/// for what the machine must act on. With the in-kernel irqchip, HLT waits inside the kernel until an interrupt
-/// arrives, so <see cref="CpuExitReason.Halted"/> is never returned.
+/// One KVM vCPU. <see cref="Run"/> loops in KVM_RUN and hands each exit to <see cref="KvmExitDispatch"/>, which serves
+/// port I/O on the <see cref="IoPortBus"/> and MMIO on the <see cref="MmioBus"/>; it returns only for what the machine
+/// must act on. With the in-kernel irqchip, HLT waits inside the kernel until an interrupt arrives, so
+/// <see cref="CpuExitReason.Halted"/> is never returned. On a host whose KVM needs them, the vCPU has
+/// <see cref="NestedHostWorkarounds"/>, which it lets read and write its registers (<see cref="IVcpuAccess"/>).
 /// </summary>
 /// <remarks>
 /// <see cref="Run"/>, <see cref="GetState"/> and <see cref="SetState"/> belong to the vCPU thread (or to any thread
 /// while the vCPU is not running); <see cref="RequestExit"/> may come from anywhere.
 /// </remarks>
-public sealed unsafe partial class KvmCpu : IVirtualCpu
+public sealed unsafe class KvmCpu : IVirtualCpu, IVcpuAccess
 {
     private readonly FileDescriptor _fd;
-    private readonly IoPortBus _ports;
-    private readonly MmioBus _mmio;
-    private readonly GuestMemory _memory;
+    private readonly KvmExitDispatch _dispatch;
+    /// <summary>Null where the host's KVM needs none (<see cref="KvmVirtualMachine.PageFaultHandlerPatch"/> says).</summary>
+    private readonly NestedHostWorkarounds? _workarounds;
     private readonly object _kickLock = new();
     private byte* _run;
     private readonly int _runSize;
@@ -33,18 +32,16 @@ public sealed unsafe partial class KvmCpu : IVirtualCpu
     private int _inKvmRun;
     private nuint _thread;
 
-    private long _exits, _ioExits, _mmioExits, _completedUnemulated;
+    private long _exits;
 
     public int Id { get; }
 
     internal KvmCpu(KvmVirtualMachine vm, int id, IoPortBus ports, MmioBus mmio)
     {
         Id = id;
-        _ports = ports;
-        _mmio = mmio;
-        _memory = vm.Memory;
         _ = VcpuKick.Signal; // install the kick handler before any thread can need it
-        _patch = vm.PageFaultHandlerPatch;
+        if (vm.PageFaultHandlerPatch is { } patch) _workarounds = new NestedHostWorkarounds(this, vm.Memory, patch);
+        _dispatch = new KvmExitDispatch(ports, mmio, _workarounds);
         _fd = new FileDescriptor(KvmSystem.Check(Libc.ioctl(vm.Fd, KvmApi.CreateVcpu, id), $"KVM_CREATE_VCPU {id}"));
         try
         {
@@ -67,13 +64,14 @@ public sealed unsafe partial class KvmCpu : IVirtualCpu
 
     /// <summary>Every return from KVM_RUN, whatever the reason.</summary>
     public long Exits => Volatile.Read(ref _exits);
-    public long IoExits => Volatile.Read(ref _ioExits);
-    public long MmioExits => Volatile.Read(ref _mmioExits);
-    /// <summary>Instructions KVM's emulator handed back that this backend completed (see <see cref="TryCompleteUnemulated"/>).</summary>
-    public long CompletedUnemulated => Volatile.Read(ref _completedUnemulated);
+    public long IoExits => _dispatch.IoExits;
+    public long MmioExits => _dispatch.MmioExits;
+    /// <summary>Instructions KVM's emulator handed back that this backend completed (<see cref="NestedHostWorkarounds"/>; 0 on other hosts).</summary>
+    public long CompletedUnemulated => _workarounds?.CompletedUnemulated ?? 0;
+    /// <summary>System calls whose ring switch the host left undone and this backend finished (<see cref="NestedHostWorkarounds"/>; 0 on other hosts).</summary>
+    public long CompletedSyscalls => _workarounds?.CompletedSyscalls ?? 0;
 
     private KvmRunHeader* Header => (KvmRunHeader*)_run;
-    private T* Union<T>() where T : unmanaged => (T*)(_run + KvmRunHeader.UnionOffset);
 
     public CpuExit Run()
     {
@@ -99,118 +97,15 @@ public sealed unsafe partial class KvmCpu : IVirtualCpu
                 continue; // a signal that was not ours (the runtime's own): just go on
             }
 
-            var reason = (KvmApi.ExitReason)Header->ExitReason;
-            switch (reason)
+            var exit = _dispatch.Dispatch(_run);
+            if (exit == null) continue;
+            if (exit == KvmExitDispatch.Interrupted)
             {
-                case KvmApi.ExitReason.Io:
-                    _ioExits++;
-                    ServePortIo(Union<KvmRunIo>());
-                    CheckPageFaultHandler();
-                    break;
-                case KvmApi.ExitReason.Mmio:
-                    _mmioExits++;
-                    ServeMmio(Union<KvmRunMmio>());
-                    CheckPageFaultHandler();
-                    break;
-                case KvmApi.ExitReason.Intr:
-                    if (Interlocked.Exchange(ref _exitRequested, 0) != 0)
-                    {
-                        Header->ImmediateExit = 0;
-                        return new CpuExit(CpuExitReason.ExitRequested);
-                    }
-                    break;
-                case KvmApi.ExitReason.Hlt:
-                    return new CpuExit(CpuExitReason.Halted);
-                case KvmApi.ExitReason.Shutdown:
-                    return new CpuExit(CpuExitReason.TripleFault, "triple fault: the guest took an exception it could not deliver (KVM_EXIT_SHUTDOWN)");
-                case KvmApi.ExitReason.SystemEvent:
-                    return SystemEvent(Union<KvmRunSystemEvent>()->Type);
-                case KvmApi.ExitReason.FailEntry:
-                {
-                    var fail = Union<KvmRunFailEntry>();
-                    return new CpuExit(CpuExitReason.InternalError,
-                        $"KVM could not enter the guest (KVM_EXIT_FAIL_ENTRY): hardware entry failure reason 0x{fail->HardwareEntryFailureReason:x} on CPU {fail->Cpu}");
-                }
-                case KvmApi.ExitReason.InternalError:
-                    if (TryCompleteUnemulated(Union<KvmRunInternal>())) break;
-                    return InternalError(Union<KvmRunInternal>());
-                case KvmApi.ExitReason.Unknown:
-                    return new CpuExit(CpuExitReason.InternalError,
-                        $"KVM exit with unknown hardware reason 0x{*Union<ulong>():x} (KVM_EXIT_UNKNOWN)");
-                default:
-                    return new CpuExit(CpuExitReason.InternalError, $"unexpected KVM exit {reason} ({(uint)reason})");
+                if (Interlocked.Exchange(ref _exitRequested, 0) == 0) continue;
+                Header->ImmediateExit = 0;
             }
+            return exit;
         }
-    }
-
-    private void ServePortIo(KvmRunIo* io)
-    {
-        byte* data = _run + io->DataOffset;
-        int size = io->Size;
-        for (uint i = 0; i < io->Count; i++, data += size)
-        {
-            if (io->Direction == KvmApi.IoOut)
-            {
-                uint value = size switch { 1 => *data, 2 => *(ushort*)data, _ => *(uint*)data };
-                _ports.Write(io->Port, size, value);
-            }
-            else
-            {
-                uint value = _ports.Read(io->Port, size);
-                switch (size)
-                {
-                    case 1: *data = (byte)value; break;
-                    case 2: *(ushort*)data = (ushort)value; break;
-                    default: *(uint*)data = value; break;
-                }
-            }
-        }
-    }
-
-    private void ServeMmio(KvmRunMmio* mmio)
-    {
-        int length = (int)mmio->Length;
-        var data = new Span<byte>(mmio->Data, 8);
-        if (mmio->IsWrite != 0)
-        {
-            ulong value = BinaryPrimitives.ReadUInt64LittleEndian(data) & Mask(length);
-            _mmio.Write(mmio->PhysAddr, length, value);
-        }
-        else
-        {
-            BinaryPrimitives.WriteUInt64LittleEndian(data, _mmio.Read(mmio->PhysAddr, length) & Mask(length));
-        }
-    }
-
-    private static ulong Mask(int bytes) => bytes >= 8 ? ulong.MaxValue : (1UL << (bytes * 8)) - 1;
-
-    /// <summary>What a KVM_EXIT_SYSTEM_EVENT of <paramref name="type"/> means for the run: a power-off and a reset are the guest's choice, not a crash.</summary>
-    internal static CpuExit SystemEvent(uint type) => (KvmApi.SystemEventType)type switch
-    {
-        KvmApi.SystemEventType.Shutdown => new CpuExit(CpuExitReason.GuestPowerOff, "the guest turned the machine off (KVM_SYSTEM_EVENT_SHUTDOWN)"),
-        KvmApi.SystemEventType.Reset => new CpuExit(CpuExitReason.GuestReset, "the guest asked for a reset (KVM_SYSTEM_EVENT_RESET); VirtShell machines do not reboot"),
-        KvmApi.SystemEventType.Crash => new CpuExit(CpuExitReason.InternalError, "the guest reported a crash (KVM_SYSTEM_EVENT_CRASH)"),
-        _ => new CpuExit(CpuExitReason.InternalError, $"unexpected KVM system event {type}"),
-    };
-
-    private static CpuExit InternalError(KvmRunInternal* e)
-    {
-        var what = (KvmApi.InternalErrorSuberror)e->Suberror switch
-        {
-            KvmApi.InternalErrorSuberror.Emulation => "KVM could not emulate an instruction",
-            KvmApi.InternalErrorSuberror.SimultaneousException => "an exception occurred while delivering another",
-            KvmApi.InternalErrorSuberror.DeliveryEvent => "an exit occurred while delivering an event",
-            KvmApi.InternalErrorSuberror.UnexpectedExitReason => "KVM saw a hardware exit reason it does not handle",
-            _ => "KVM internal error",
-        };
-        var detail = new StringBuilder($"{what} (KVM_EXIT_INTERNAL_ERROR, suberror {e->Suberror})");
-        uint n = Math.Min(e->NData, 16u);
-        if (n > 0)
-        {
-            detail.Append("; data");
-            for (int i = 0; i < n; i++) detail.Append($" 0x{e->Data[i]:x}");
-        }
-        return new CpuExit(CpuExitReason.InternalError, detail.ToString());
     }
 
     /// <summary>
@@ -266,6 +161,62 @@ public sealed unsafe partial class KvmCpu : IVirtualCpu
 
     private void Ioctl(nuint request, nint argument, string what) =>
         KvmSystem.Check(Libc.ioctl(_fd.Value, request, argument), $"{what} (vCPU {Id})");
+
+    KvmRegs IVcpuAccess.GetRegs()
+    {
+        KvmRegs regs;
+        Ioctl(KvmApi.GetRegs, (nint)(&regs), "KVM_GET_REGS");
+        return regs;
+    }
+
+    void IVcpuAccess.SetRegs(KvmRegs regs) => Ioctl(KvmApi.SetRegs, (nint)(&regs), "KVM_SET_REGS");
+
+    KvmSregs IVcpuAccess.GetSregs()
+    {
+        KvmSregs sregs;
+        Ioctl(KvmApi.GetSregs, (nint)(&sregs), "KVM_GET_SREGS");
+        return sregs;
+    }
+
+    void IVcpuAccess.SetSregs(KvmSregs sregs) => Ioctl(KvmApi.SetSregs, (nint)(&sregs), "KVM_SET_SREGS");
+
+    ushort IVcpuAccess.GetFpuStatus()
+    {
+        KvmXsave xsave;
+        Ioctl(KvmApi.GetXsave, (nint)(&xsave), "KVM_GET_XSAVE");
+        return *(ushort*)(xsave.Region + KvmXsave.Fsw);
+    }
+
+    /// <summary>KVM_TRANSLATE; null where nothing is mapped.</summary>
+    ulong? IVcpuAccess.Translate(ulong linear)
+    {
+        var translation = new KvmTranslation { LinearAddress = linear };
+        if (Libc.ioctl(_fd.Value, KvmApi.Translate, (nint)(&translation)) < 0 || translation.Valid == 0) return null;
+        return translation.PhysicalAddress;
+    }
+
+    ulong IVcpuAccess.ReadMsr(uint index)
+    {
+        var buffer = new MsrBuffer { Count = 1, Entry = new KvmMsrEntry { Index = index } };
+        if (Libc.ioctl(_fd.Value, KvmApi.GetMsrs, (nint)(&buffer)) != 1)
+            throw new KvmException($"KVM_GET_MSRS could not read MSR 0x{index:x} (vCPU {Id})");
+        return buffer.Entry.Data;
+    }
+
+    internal void WriteMsr(uint index, ulong value)
+    {
+        var buffer = new MsrBuffer { Count = 1, Entry = new KvmMsrEntry { Index = index, Data = value } };
+        if (Libc.ioctl(_fd.Value, KvmApi.SetMsrs, (nint)(&buffer)) != 1)
+            throw new KvmException($"KVM_SET_MSRS refused 0x{value:x} for MSR 0x{index:x} (vCPU {Id})");
+    }
+
+    /// <summary>struct kvm_msrs with room for one entry.</summary>
+    private struct MsrBuffer
+    {
+        public uint Count;
+        private readonly uint _padding;
+        public KvmMsrEntry Entry;
+    }
 
     public void Dispose()
     {

@@ -6,7 +6,7 @@ using VirtShell.Engine.Memory;
 namespace VirtShell.Cpu.Kvm;
 
 /// <summary>
-/// Finds out, once per process, whether this host's KVM carries out a SYSCALL from ring 3 (see KvmCpu.SyscallEntry.cs).
+/// Finds out, once per process, whether this host's KVM carries out a SYSCALL from ring 3 (see <see cref="NestedHost.NestedHostWorkarounds"/>).
 /// A guest of two instructions starts in 64-bit ring 3 and executes SYSCALL; the entry point is on a supervisor-only
 /// page and writes to a port. A sound KVM gets there in ring 0 and the port write exits. A KVM that leaves the CPU in
 /// ring 3 faults on fetching the entry, and with no IDT the guest shuts down.

@@ -1,4 +1,5 @@
 using VirtShell.Cpu.Kvm.Native;
+using VirtShell.Cpu.Kvm.NestedHost;
 using VirtShell.Engine.Buses;
 using VirtShell.Engine.Interrupts;
 using VirtShell.Engine.Memory;
@@ -37,8 +38,8 @@ public sealed unsafe class KvmVirtualMachine : IDisposable
     internal uint[] MsrIndexList { get; }
 
     /// <summary>
-    /// Where this host's KVM leaves SYSCALL half done, the patch through which the vCPUs finish it (KvmCpu.SyscallEntry.cs);
-    /// null elsewhere.
+    /// Where this host's KVM leaves SYSCALL half done (it runs ring 0 through its emulator), the patch through which the
+    /// vCPUs' <see cref="NestedHostWorkarounds"/> finish it; null elsewhere, and then the vCPUs have no workarounds.
     /// </summary>
     internal PageFaultHandlerPatch? PageFaultHandlerPatch { get; }
 

@@ -21,7 +21,7 @@ public sealed class CpuExitRecordTests
     internal void A_kvm_power_off_or_reset_event_is_recorded_as_the_guests_own_end_not_a_crash(
         KvmApi.SystemEventType type, CpuExitReason cpuExit, ExitReason recorded, string named)
     {
-        var exit = KvmCpu.SystemEvent((uint)type);
+        var exit = KvmExitDispatch.SystemEvent((uint)type);
         Assert.Equal(cpuExit, exit.Reason);
         var end = VirtualMachineRuntime.MachineExitFor(exit, NoState)!;
         Assert.Equal(recorded, end.Reason);
@@ -32,8 +32,8 @@ public sealed class CpuExitRecordTests
     [Fact]
     public void A_kvm_crash_event_or_an_unknown_one_is_an_internal_error()
     {
-        Assert.Equal(CpuExitReason.InternalError, KvmCpu.SystemEvent((uint)KvmApi.SystemEventType.Crash).Reason);
-        var unknown = KvmCpu.SystemEvent(99);
+        Assert.Equal(CpuExitReason.InternalError, KvmExitDispatch.SystemEvent((uint)KvmApi.SystemEventType.Crash).Reason);
+        var unknown = KvmExitDispatch.SystemEvent(99);
         Assert.Equal(CpuExitReason.InternalError, unknown.Reason);
         Assert.Contains("99", unknown.Detail);
     }

@@ -5,7 +5,7 @@ namespace VirtShell.Tests.Kvm;
 /// <summary>
 /// Ring 3 to ring 0 and back the way a 64-bit kernel does it: SYSCALL into an entry point on a supervisor-only page
 /// in the top 2 GiB (where Linux keeps entry_SYSCALL_64), SYSRET out, then a page fault from ring 3. Where the host's
-/// KVM leaves SYSCALL half done, the backend finishes it (KvmCpu.SyscallEntry.cs); either way the guest must see what
+/// KVM leaves SYSCALL half done, the backend finishes it (NestedHostWorkarounds); either way the guest must see what
 /// a CPU does.
 /// </summary>
 [Collection(KvmCollection.Name)]
