@@ -1,3 +1,5 @@
+using VirtShell.Engine.Buses;
+
 namespace VirtShell.Devices;
 
 /// <summary>
@@ -6,6 +8,12 @@ namespace VirtShell.Devices;
 /// </summary>
 internal static class ByteWideAccess
 {
+    public static uint Read(ushort port, int size, BusClaim registers, Func<int, byte> readRegister) =>
+        Read(port, size, (ushort)registers.Start, (int)registers.Length, readRegister);
+
+    public static void Write(ushort port, int size, uint value, BusClaim registers, Action<int, byte> writeRegister) =>
+        Write(port, size, value, (ushort)registers.Start, (int)registers.Length, writeRegister);
+
     public static uint Read(ushort port, int size, ushort first, int count, Func<int, byte> readRegister)
     {
         uint value = 0;

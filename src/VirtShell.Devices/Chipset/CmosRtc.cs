@@ -49,8 +49,7 @@ public sealed class CmosRtc : IPortDevice, IDisposable
 
     public void Register(IoPortBus ports)
     {
-        var (first, count, owner) = PcChipset.Rtc;
-        ports.Register(first, count, this, owner);
+        ports.Register(PcChipset.Rtc, this);
     }
 
     private void SetMemorySize(ulong ramBytes)
@@ -80,7 +79,7 @@ public sealed class CmosRtc : IPortDevice, IDisposable
     }
 
     public uint ReadPort(ushort port, int size) =>
-        ByteWideAccess.Read(port, size, PcChipset.Rtc.First, PcChipset.Rtc.Count, offset =>
+        ByteWideAccess.Read(port, size, PcChipset.Rtc, offset =>
         {
             if (offset == 0) return 0xFF;
             lock (_lock)
@@ -93,7 +92,7 @@ public sealed class CmosRtc : IPortDevice, IDisposable
         });
 
     public void WritePort(ushort port, int size, uint value) =>
-        ByteWideAccess.Write(port, size, value, PcChipset.Rtc.First, PcChipset.Rtc.Count, (offset, b) =>
+        ByteWideAccess.Write(port, size, value, PcChipset.Rtc, (offset, b) =>
         {
             lock (_lock)
             {

@@ -63,8 +63,8 @@ public sealed class I8042 : IPortDevice
 
     public void Register(IoPortBus ports)
     {
-        foreach (var (first, count, owner) in (ReadOnlySpan<(ushort, int, string)>)[PcChipset.KeyboardData, PcChipset.KeyboardCommand])
-            ports.Register(first, count, this, owner);
+        ports.Register(PcChipset.KeyboardData, this);
+        ports.Register(PcChipset.KeyboardCommand, this);
     }
 
     private byte Config => _ram[0];
@@ -72,7 +72,7 @@ public sealed class I8042 : IPortDevice
     public uint ReadPort(ushort port, int size)
     {
         lock (_lock)
-            return ByteWideAccess.Read(port, size, port, 1, _ => port == PcChipset.KeyboardData.First ? ReadData() : Status());
+            return ByteWideAccess.Read(port, size, port, 1, _ => port == PcChipset.KeyboardData.Start ? ReadData() : Status());
     }
 
     public void WritePort(ushort port, int size, uint value)
@@ -80,7 +80,7 @@ public sealed class I8042 : IPortDevice
         lock (_lock)
             ByteWideAccess.Write(port, size, value, port, 1, (_, b) =>
             {
-                if (port == PcChipset.KeyboardData.First) WriteData(b);
+                if (port == PcChipset.KeyboardData.Start) WriteData(b);
                 else WriteCommand(b);
                 Refill();
             });

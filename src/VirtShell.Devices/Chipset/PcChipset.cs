@@ -15,21 +15,18 @@ namespace VirtShell.Devices;
 /// </summary>
 public static class PcChipset
 {
-    public static readonly (ushort First, int Count, string Owner) MasterPic = (0x20, 2, "8259 PIC (master)");
-    public static readonly (ushort First, int Count, string Owner) SlavePic = (0xA0, 2, "8259 PIC (slave)");
-    public static readonly (ushort First, int Count, string Owner) Pit = (0x40, 4, "8254 PIT");
-    public static readonly (ushort First, int Count, string Owner) SystemControl = (0x61, 1, "system control port B (PIT channel 2 gate, speaker)");
-    public static readonly (ushort First, int Count, string Owner) Rtc = (0x70, 2, "CMOS RTC");
-    public static readonly (ushort First, int Count, string Owner) KeyboardData = (0x60, 1, "i8042 keyboard controller (data)");
-    public static readonly (ushort First, int Count, string Owner) KeyboardCommand = (0x64, 1, "i8042 keyboard controller (status, command)");
-    public static readonly (ushort First, int Count, string Owner) PciConfig = (PciHostBridge.AddressPort, 8, PciHostBridge.Owner);
+    // Each chip's ports, claimed once here: the chip registers its own, the lists below are made of them.
+    public static readonly BusClaim MasterPic = new(0x20, 2, "8259 PIC (master)");
+    public static readonly BusClaim SlavePic = new(0xA0, 2, "8259 PIC (slave)");
+    public static readonly BusClaim Pit = new(0x40, 4, "8254 PIT");
+    public static readonly BusClaim SystemControl = new(0x61, 1, "system control port B (PIT channel 2 gate, speaker)");
+    public static readonly BusClaim Rtc = new(0x70, 2, "CMOS RTC");
+    public static readonly BusClaim KeyboardData = new(0x60, 1, "i8042 keyboard controller (data)");
+    public static readonly BusClaim KeyboardCommand = new(0x64, 1, "i8042 keyboard controller (status, command)");
 
-    public static IReadOnlyList<BusClaim> Ports { get; } = Claims(MasterPic, SlavePic, Pit, SystemControl);
+    public static IReadOnlyList<BusClaim> Ports { get; } = [MasterPic, SlavePic, Pit, SystemControl];
 
-    public static IReadOnlyList<BusClaim> BoardPorts { get; } = Claims(Rtc, KeyboardData, KeyboardCommand, PciConfig);
-
-    private static BusClaim[] Claims(params (ushort First, int Count, string Owner)[] chips) =>
-        [.. chips.Select(c => new BusClaim(c.First, (ulong)c.Count, c.Owner))];
+    public static IReadOnlyList<BusClaim> BoardPorts { get; } = [Rtc, KeyboardData, KeyboardCommand, PciHostBridge.ConfigPorts];
 
     /// <summary>Builds the PIC pair, the PIT (channel 0 on IRQ 0) and port 0x61, and registers them. The caller disposes the PIT.</summary>
     public static (Pic8259Pair Pic, Pit8254 Pit) Attach(IoPortBus ports, WakeSignal wake)
@@ -72,7 +69,7 @@ public static class PcChipset
     /// </summary>
     public static void InitializePicsAsBios(IoPortBus ports)
     {
-        foreach (var (port, vectorBase, cascade) in new[] { (MasterPic.First, BiosMasterVectorBase, (byte)0x04), (SlavePic.First, BiosSlaveVectorBase, (byte)0x02) })
+        foreach (var (port, vectorBase, cascade) in new[] { ((ushort)MasterPic.Start, BiosMasterVectorBase, (byte)0x04), ((ushort)SlavePic.Start, BiosSlaveVectorBase, (byte)0x02) })
         {
             ports.Write(port, 1, 0x11);                    // ICW1: edge, cascade, ICW4 follows
             ports.Write((ushort)(port + 1), 1, vectorBase); // ICW2

@@ -31,10 +31,8 @@ public sealed class Pic8259Pair : IPortDevice, IInterruptController, IInterruptS
 
     public void Register(IoPortBus ports)
     {
-        var (first, count, owner) = PcChipset.MasterPic;
-        ports.Register(first, count, this, owner);
-        (first, count, owner) = PcChipset.SlavePic;
-        ports.Register(first, count, this, owner);
+        ports.Register(PcChipset.MasterPic, this);
+        ports.Register(PcChipset.SlavePic, this);
     }
 
     public bool HasPendingInterrupt => _output;
@@ -91,8 +89,8 @@ public sealed class Pic8259Pair : IPortDevice, IInterruptController, IInterruptS
     {
         lock (_lock)
         {
-            var (chip, first) = ChipAt(port);
-            uint value = ByteWideAccess.Read(port, size, first, 2, chip.Read);
+            var (chip, registers) = ChipAt(port);
+            uint value = ByteWideAccess.Read(port, size, registers, chip.Read);
             Update(); // a poll-mode read acknowledges
             return value;
         }
@@ -102,14 +100,14 @@ public sealed class Pic8259Pair : IPortDevice, IInterruptController, IInterruptS
     {
         lock (_lock)
         {
-            var (chip, first) = ChipAt(port);
-            ByteWideAccess.Write(port, size, value, first, 2, chip.Write);
+            var (chip, registers) = ChipAt(port);
+            ByteWideAccess.Write(port, size, value, registers, chip.Write);
             Update();
         }
     }
 
-    private (Pic8259 Chip, ushort First) ChipAt(ushort port) =>
-        port >= PcChipset.SlavePic.First ? (_slave, PcChipset.SlavePic.First) : (_master, PcChipset.MasterPic.First);
+    private (Pic8259 Chip, BusClaim Registers) ChipAt(ushort port) =>
+        port >= PcChipset.SlavePic.Start ? (_slave, PcChipset.SlavePic) : (_master, PcChipset.MasterPic);
 
     private void Update()
     {

@@ -32,8 +32,7 @@ public sealed class Pit8254 : IPortDevice, IDisposable
 
     public void Register(IoPortBus ports)
     {
-        var (first, count, owner) = PcChipset.Pit;
-        ports.Register(first, count, this, owner);
+        ports.Register(PcChipset.Pit, this);
     }
 
     public uint ReadPort(ushort port, int size)
@@ -41,7 +40,7 @@ public sealed class Pit8254 : IPortDevice, IDisposable
         lock (_lock)
         {
             long now = Stopwatch.GetTimestamp();
-            return ByteWideAccess.Read(port, size, PcChipset.Pit.First, PcChipset.Pit.Count,
+            return ByteWideAccess.Read(port, size, PcChipset.Pit,
                 offset => offset < 3 ? _channels[offset].Read(now) : (byte)0xFF); // the control word cannot be read back
         }
     }
@@ -51,7 +50,7 @@ public sealed class Pit8254 : IPortDevice, IDisposable
         lock (_lock)
         {
             long now = Stopwatch.GetTimestamp();
-            ByteWideAccess.Write(port, size, value, PcChipset.Pit.First, PcChipset.Pit.Count, (offset, b) =>
+            ByteWideAccess.Write(port, size, value, PcChipset.Pit, (offset, b) =>
             {
                 if (offset == 3) WriteControl(b, now);
                 else if (_channels[offset].WriteCount(b, now) && offset == 0) ScheduleIrq0();

@@ -29,12 +29,11 @@ public sealed class SystemControlPort : IPortDevice
 
     public void Register(IoPortBus ports)
     {
-        var (first, count, owner) = PcChipset.SystemControl;
-        ports.Register(first, count, this, owner);
+        ports.Register(PcChipset.SystemControl, this);
     }
 
     public uint ReadPort(ushort port, int size) =>
-        ByteWideAccess.Read(port, size, PcChipset.SystemControl.First, PcChipset.SystemControl.Count, _ =>
+        ByteWideAccess.Read(port, size, PcChipset.SystemControl, _ =>
         {
             byte value;
             lock (_lock) value = _value;
@@ -43,7 +42,7 @@ public sealed class SystemControlPort : IPortDevice
         });
 
     public void WritePort(ushort port, int size, uint value) =>
-        ByteWideAccess.Write(port, size, value, PcChipset.SystemControl.First, PcChipset.SystemControl.Count, (_, b) =>
+        ByteWideAccess.Write(port, size, value, PcChipset.SystemControl, (_, b) =>
         {
             // The PIT call stays under this lock so that two writers cannot leave the gate disagreeing with bit 0.
             lock (_lock)

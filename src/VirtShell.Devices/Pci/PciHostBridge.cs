@@ -16,6 +16,10 @@ public sealed class PciHostBridge : IPortDevice, IMmioDevice
     public const ulong WindowBase = 0xE000_0000, WindowSize = 0x1000_0000;
     public const int Slots = 32;
     public const string Owner = "PCI host bridge", WindowOwner = "PCI host bridge (BAR window)";
+    /// <summary>Configuration mechanism #1's address and data ports.</summary>
+    public static readonly BusClaim ConfigPorts = new(AddressPort, 8, Owner);
+    /// <summary>Where memory BARs are assigned.</summary>
+    public static readonly BusClaim Window = new(WindowBase, WindowSize, WindowOwner);
 
     private static readonly ConditionalWeakTable<IoPortBus, PciHostBridge> Machines = new();
 
@@ -38,8 +42,8 @@ public sealed class PciHostBridge : IPortDevice, IMmioDevice
         {
             if (Machines.TryGetValue(context.Ports, out var bridge)) return bridge;
             bridge = new PciHostBridge(hostBridge);
-            context.Ports.Register(AddressPort, 8, bridge, Owner);
-            context.Mmio.Register(WindowBase, WindowSize, bridge, WindowOwner);
+            context.Ports.Register(ConfigPorts, bridge);
+            context.Mmio.Register(Window, bridge);
             Machines.Add(context.Ports, bridge);
             return bridge;
         }

@@ -25,9 +25,13 @@ public sealed class MmioBus
     /// names it in errors. Not synchronised with accesses: register while building the machine or on the vCPU thread.
     /// </summary>
     /// <exception cref="BusConflictException">The range overlaps a claimed one.</exception>
-    public void Register(ulong start, ulong length, IMmioDevice device, string owner)
+    public void Register(ulong start, ulong length, IMmioDevice device, string owner) =>
+        Register(new BusClaim(start, length, owner), device);
+
+    /// <summary>Routes the range of <paramref name="claim"/> to <paramref name="device"/>, as the other overload does.</summary>
+    /// <exception cref="BusConflictException">The range overlaps a claimed one.</exception>
+    public void Register(BusClaim claim, IMmioDevice device)
     {
-        var claim = new BusClaim(start, length, owner);
         var clash = _ranges.FirstOrDefault(r => r.Claim.Overlaps(claim)).Claim;
         if (clash != null) throw new BusConflictException(claim, clash);
         _ranges.Add((claim, device));

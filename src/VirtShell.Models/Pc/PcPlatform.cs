@@ -60,7 +60,7 @@ public static class PcPlatform
         if (board)
         {
             foreach (var claim in PcChipset.BoardPorts) ports.Register(claim, nobody);
-            mmio.Register(PciHostBridge.WindowBase, PciHostBridge.WindowSize, nobody, PciHostBridge.WindowOwner);
+            mmio.Register(PciHostBridge.Window, nobody);
         }
         // Every PC model has the APICs at their reset addresses: ours on emulated, KVM's in-kernel ones otherwise.
         foreach (var (start, length, owner) in ApicChipset.Windows) mmio.Register(start, length, nobody, owner);
