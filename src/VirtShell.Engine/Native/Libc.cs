@@ -21,7 +21,7 @@ public static unsafe partial class Libc
     /// <summary>mmap(2)/mprotect(2) protections.</summary>
     public const int PROT_READ = 1, PROT_WRITE = 2, PROT_EXEC = 4;
     /// <summary>mmap(2) flags.</summary>
-    public const int MAP_SHARED = 1, MAP_PRIVATE = 2, MAP_ANONYMOUS = 0x20, MAP_NORESERVE = 0x4000;
+    public const int MAP_SHARED = 1, MAP_PRIVATE = 2, MAP_ANONYMOUS = 0x20, MAP_32BIT = 0x40, MAP_NORESERVE = 0x4000;
     /// <summary>What mmap(2) returns on failure, instead of a null pointer.</summary>
     public static readonly nint MAP_FAILED = -1;
 

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
+using VirtShell.Engine.Native;
 using Iced.Intel;
 using static Iced.Intel.AssemblerRegisters;
 
@@ -21,12 +22,11 @@ internal sealed class FuzzOutcome
 /// image, registers and flags, runs the sequence, and stores everything back. Only sequences the interpreter ran to
 /// the end without an exception get here, and every x87 exception is masked, so nothing can fault.
 /// </summary>
-internal sealed unsafe partial class HostReference : IDisposable
+internal sealed unsafe class HostReference : IDisposable
 {
     private const int PageSize = 4096, CodeSize = 64 * 1024;
     private const int DataAt = 0, FxIn = 512, FxOut = 1024, FxCaller = 1536, GprIn = 2048, FlagsIn = 2080, DataPointer = 2088,
         GprOut = 2112, FlagsOut = 2144;
-    private const int PROT_READ = 1, PROT_WRITE = 2, PROT_EXEC = 4, MAP_PRIVATE = 2, MAP_ANONYMOUS = 0x20, MAP_32BIT = 0x40;
 
     private readonly byte* _block, _code;
 
@@ -35,18 +35,17 @@ internal sealed unsafe partial class HostReference : IDisposable
         RuntimeInformation.ProcessArchitecture != Architecture.X64 ? $"the host is {RuntimeInformation.ProcessArchitecture}, not x86-64"
         : !OperatingSystem.IsLinux() ? "the native harness needs Linux (MAP_32BIT)" : null;
 
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial nint mmap(nint addr, nuint length, int prot, int flags, int fd, nint offset);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int munmap(nint addr, nuint length);
-
     public HostReference()
     {
-        nint block = mmap(0, PageSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
-        nint code = mmap(0, CodeSize, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (block == -1 || code == -1)
-            throw new InvalidOperationException($"mmap for the native harness failed (errno {Marshal.GetLastPInvokeError()})");
+        nint block = Libc.mmap(0, PageSize, Libc.PROT_READ | Libc.PROT_WRITE, Libc.MAP_PRIVATE | Libc.MAP_ANONYMOUS | Libc.MAP_32BIT, -1, 0);
+        if (block == Libc.MAP_FAILED) throw Libc.Error("mmap of the native harness's data page");
+        nint code = Libc.mmap(0, CodeSize, Libc.PROT_READ | Libc.PROT_WRITE | Libc.PROT_EXEC, Libc.MAP_PRIVATE | Libc.MAP_ANONYMOUS, -1, 0);
+        if (code == Libc.MAP_FAILED)
+        {
+            int errno = Libc.LastError;
+            Libc.munmap(block, PageSize);
+            throw Libc.Error("mmap of the native harness's code", errno);
+        }
         _block = (byte*)block;
         _code = (byte*)code;
     }
@@ -105,7 +104,7 @@ internal sealed unsafe partial class HostReference : IDisposable
 
     public void Dispose()
     {
-        munmap((nint)_block, PageSize);
-        munmap((nint)_code, CodeSize);
+        Libc.munmap((nint)_block, PageSize);
+        Libc.munmap((nint)_code, CodeSize);
     }
 }
