@@ -1,0 +1,105 @@
+using System.Text;
+using VirtShell.Engine.Console;
+using VirtShell.Engine.Definitions;
+using VirtShell.Engine.Machines;
+using VirtShell.Engine.Models;
+using VirtShell.Engine.State;
+using VirtShell.Models.Emulated;
+using VirtShell.Tests.Kvm;
+using VirtShell.Tests.Models;
+
+namespace VirtShell.Tests.State;
+
+/// <summary>
+/// An emulated machine run below the lifecycle, as a host process will: a runtime from a definition on a thread of
+/// its own, its console read directly, paused and saved, and a fresh one restored from the saved state.
+/// </summary>
+internal sealed class SavedStateRig : IDisposable
+{
+    private readonly Thread _thread;
+    private MachineExit? _exit;
+
+    private SavedStateRig(VirtualMachineRuntime runtime, ConsoleChannel console)
+    {
+        Runtime = runtime;
+        Console = console;
+        _thread = new Thread(() => _exit = runtime.Run()) { IsBackground = true, Name = "saved-state test vCPU" };
+        _thread.Start();
+    }
+
+    public VirtualMachineRuntime Runtime { get; }
+    public ConsoleChannel Console { get; }
+    public MachineExit? Exit => _exit;
+
+    /// <summary>Boots <paramref name="spec"/> on the emulated model.</summary>
+    public static SavedStateRig Boot(MachineSpec spec) =>
+        Start(spec, services => new EmulatedModel().CreateRuntime(spec, services));
+
+    /// <summary>Builds <paramref name="spec"/> from <paramref name="state"/> and runs it.</summary>
+    public static SavedStateRig Restore(MachineSpec spec, SavedState state) =>
+        Start(spec, services => new EmulatedModel().Restore(spec, services, state));
+
+    private static SavedStateRig Start(MachineSpec spec, Func<MachineServices, IMachineRuntime> build)
+    {
+        var console = new ConsoleChannel(null);
+        VirtualMachineRuntime? runtime = null;
+        var services = new MachineServices(console, exit => runtime?.RequestStop(exit), _ => { });
+        runtime = (VirtualMachineRuntime)build(services);
+        return new SavedStateRig(runtime, console);
+    }
+
+    /// <summary>Pauses, saves to a byte array, and stops the machine.</summary>
+    public byte[] PauseAndSave()
+    {
+        Runtime.Pause();
+        var file = new MemoryStream();
+        Runtime.SaveState(file);
+        return file.ToArray();
+    }
+
+    /// <summary>Everything the guest printed so far.</summary>
+    public string Output()
+    {
+        long offset = 0;
+        return Encoding.ASCII.GetString(Console.ReadFrom(ref offset));
+    }
+
+    /// <summary>Waits until <paramref name="done"/> holds for the output; returns it.</summary>
+    public string WaitFor(Func<string, bool> done, string what)
+    {
+        var deadline = DateTime.UtcNow + GuestConsole.Timeout;
+        while (DateTime.UtcNow < deadline)
+        {
+            string text = Output();
+            if (done(text)) return text;
+            if (_exit != null) throw new InvalidOperationException($"the machine ended ({_exit}) before {what}; it printed: {text}");
+            Thread.Sleep(20);
+        }
+        throw new TimeoutException($"{what} not seen; the guest printed: {Output()}");
+    }
+
+    public void Dispose()
+    {
+        Runtime.RequestStop(new MachineExit(ExitReason.StoppedByUser));
+        _thread.Join();
+        Runtime.Dispose();
+        Console.Dispose();
+    }
+
+    /// <summary>A definition in a folder of its own booting <paramref name="asm"/>, assembled, at 0x7C00 in real mode.</summary>
+    public static string Definition(string asm, string memory = "1M", string extraDevices = "")
+    {
+        string dir = Directory.CreateTempSubdirectory("virtshell-state-").FullName;
+        File.WriteAllBytes(Path.Combine(dir, "guest.bin"), Nasm.Assemble(asm));
+        string path = Path.Combine(dir, "machine.js");
+        File.WriteAllText(path, $$"""
+            import { machine, uart16550, debugExit } from 'virtshell';
+            export default machine({
+              name: 'saved', model: 'emulated', memory: '{{memory}}',
+              devices: [ uart16550({ port: 0x3f8, irq: 4, console: true }), debugExit({ port: 0xf4 }), {{extraDevices}} ],
+              boot: { image: './guest.bin', load: 0x7c00, mode: 'real' },
+            });
+            """);
+        return path;
+    }
+}
