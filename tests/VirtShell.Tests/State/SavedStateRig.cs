@@ -31,21 +31,34 @@ internal sealed class SavedStateRig : IDisposable
     public ConsoleChannel Console { get; }
     public MachineExit? Exit => _exit;
 
-    /// <summary>Boots <paramref name="spec"/> on the emulated model.</summary>
-    public static SavedStateRig Boot(MachineSpec spec) =>
-        Start(spec, services => new EmulatedModel().CreateRuntime(spec, services));
+    /// <summary>Boots <paramref name="definition"/> on the emulated model, its beforeBoot hooks run first.</summary>
+    public static SavedStateRig Boot(LoadedDefinition definition) =>
+        Start(definition, services => new EmulatedModel().CreateRuntime(definition.Spec, services));
 
-    /// <summary>Builds <paramref name="spec"/> from <paramref name="state"/> and runs it.</summary>
-    public static SavedStateRig Restore(MachineSpec spec, SavedState state) =>
-        Start(spec, services => new EmulatedModel().Restore(spec, services, state));
+    /// <summary>Builds <paramref name="definition"/>'s machine from <paramref name="state"/> and runs it.</summary>
+    public static SavedStateRig Restore(LoadedDefinition definition, SavedState state) =>
+        Start(definition, services => new EmulatedModel().Restore(definition.Spec, services, state));
 
-    private static SavedStateRig Start(MachineSpec spec, Func<MachineServices, IMachineRuntime> build)
+    private static SavedStateRig Start(LoadedDefinition definition, Func<MachineServices, IMachineRuntime> build)
     {
         var console = new ConsoleChannel(null);
         VirtualMachineRuntime? runtime = null;
         var services = new MachineServices(console, exit => runtime?.RequestStop(exit), _ => { });
         runtime = (VirtualMachineRuntime)build(services);
+        definition.Hooks?.BeforeBoot(new Api(runtime, console));
         return new SavedStateRig(runtime, console);
+    }
+
+    /// <summary>What hooks and script devices reach of the machine.</summary>
+    private sealed class Api(VirtualMachineRuntime runtime, ConsoleChannel console) : IMachineApi
+    {
+        public string Name => "saved";
+        public void Log(string message) { }
+        public void RequestStop() => runtime.RequestStop(new MachineExit(ExitReason.StoppedByUser));
+        public VirtShell.Engine.Memory.GuestMemory Memory => runtime.Memory;
+        public ConsoleChannel Console => console;
+        public IGuestFiles Files => throw new NotSupportedException("a VM has no guest files");
+        public void Fail(string message) => runtime.RequestStop(new MachineExit(ExitReason.HookError, Detail: message));
     }
 
     /// <summary>Pauses, saves to a byte array, and stops the machine.</summary>
@@ -93,7 +106,7 @@ internal sealed class SavedStateRig : IDisposable
         File.WriteAllBytes(Path.Combine(dir, "guest.bin"), Nasm.Assemble(asm));
         string path = Path.Combine(dir, "machine.js");
         File.WriteAllText(path, $$"""
-            import { machine, uart16550, debugExit } from 'virtshell';
+            import { machine, uart16550, debugExit, scriptDevice } from 'virtshell';
             export default machine({
               name: 'saved', model: 'emulated', memory: '{{memory}}',
               devices: [ uart16550({ port: 0x3f8, irq: 4, console: true }), debugExit({ port: 0xf4 }), {{extraDevices}} ],
