@@ -19,8 +19,11 @@ internal sealed class SavedStateRig : IDisposable
     private readonly Thread _thread;
     private MachineExit? _exit;
 
-    private SavedStateRig(VirtualMachineRuntime runtime, ConsoleChannel console)
+    private readonly TimeSpan _patience;
+
+    private SavedStateRig(VirtualMachineRuntime runtime, ConsoleChannel console, TimeSpan patience)
     {
+        _patience = patience;
         Runtime = runtime;
         Console = console;
         _thread = new Thread(() => _exit = runtime.Run()) { IsBackground = true, Name = "saved-state test vCPU" };
@@ -32,21 +35,22 @@ internal sealed class SavedStateRig : IDisposable
     public MachineExit? Exit => _exit;
 
     /// <summary>Boots <paramref name="definition"/> on the emulated model, its beforeBoot hooks run first.</summary>
-    public static SavedStateRig Boot(LoadedDefinition definition) =>
-        Start(definition, services => new EmulatedModel().CreateRuntime(definition.Spec, services));
+    /// <param name="patience">How long <see cref="WaitFor"/> waits; the guest console's usual timeout by default.</param>
+    public static SavedStateRig Boot(LoadedDefinition definition, TimeSpan? patience = null) =>
+        Start(definition, services => new EmulatedModel().CreateRuntime(definition.Spec, services), patience);
 
     /// <summary>Builds <paramref name="definition"/>'s machine from <paramref name="state"/> and runs it.</summary>
-    public static SavedStateRig Restore(LoadedDefinition definition, SavedState state) =>
-        Start(definition, services => new EmulatedModel().Restore(definition.Spec, services, state));
+    public static SavedStateRig Restore(LoadedDefinition definition, SavedState state, TimeSpan? patience = null) =>
+        Start(definition, services => new EmulatedModel().Restore(definition.Spec, services, state), patience);
 
-    private static SavedStateRig Start(LoadedDefinition definition, Func<MachineServices, IMachineRuntime> build)
+    private static SavedStateRig Start(LoadedDefinition definition, Func<MachineServices, IMachineRuntime> build, TimeSpan? patience)
     {
         var console = new ConsoleChannel(null);
         VirtualMachineRuntime? runtime = null;
         var services = new MachineServices(console, exit => runtime?.RequestStop(exit), _ => { });
         runtime = (VirtualMachineRuntime)build(services);
         definition.Hooks?.BeforeBoot(new Api(runtime, console));
-        return new SavedStateRig(runtime, console);
+        return new SavedStateRig(runtime, console, patience ?? GuestConsole.Timeout);
     }
 
     /// <summary>What hooks and script devices reach of the machine.</summary>
@@ -80,7 +84,7 @@ internal sealed class SavedStateRig : IDisposable
     /// <summary>Waits until <paramref name="done"/> holds for the output; returns it.</summary>
     public string WaitFor(Func<string, bool> done, string what)
     {
-        var deadline = DateTime.UtcNow + GuestConsole.Timeout;
+        var deadline = DateTime.UtcNow + _patience;
         while (DateTime.UtcNow < deadline)
         {
             string text = Output();
