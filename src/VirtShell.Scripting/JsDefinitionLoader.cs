@@ -102,10 +102,10 @@ public sealed class JsDefinitionLoader(DefinitionVocabulary vocabulary, ScriptLi
             bool scripted = false;
             // Module code, getters and proxy traps run only in here, within the load budget; what comes out is data.
             var exported = engine.Run(v8 => engine.Snapshot(Evaluate(engine, v8, full)), _limits.LoadTimeout);
-            var (spec, functions) = new SpecReader(full, engine.Sources, vocabulary.ModelSections).Read(exported, nameOverride, (read, write, source) =>
+            var (spec, functions) = new SpecReader(full, engine.Sources, vocabulary.ModelSections).Read(exported, nameOverride, (functions, source) =>
             {
                 scripted = true;
-                return new ScriptDevice(link, read, write, source);
+                return new ScriptDevice(link, functions, source);
             });
 
             if (functions == null && !scripted)

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using VirtShell.Engine.Buses;
 using VirtShell.Engine.Interrupts;
+using VirtShell.Engine.State;
 
 namespace VirtShell.Devices.Apic;
 
@@ -14,7 +15,7 @@ namespace VirtShell.Devices.Apic;
 /// device → this, and the 8259 is called only outside it (it calls nothing back but the wake signal). The CPU polls
 /// <see cref="HasPendingInterrupt"/> between instructions, so that reads volatile fields and the 8259's output.
 /// </remarks>
-public sealed class ApicChipset : ILocalApic, IInterruptController, IMmioDevice, IDisposable
+public sealed class ApicChipset : ILocalApic, IInterruptController, IMmioDevice, IDeviceState, IDisposable
 {
     public const ulong DefaultLocalApicBase = 0xFEE0_0000, IoApicBase = 0xFEC0_0000, WindowSize = 0x1000;
     public const string LocalApicOwner = "local APIC", IoApicOwner = "I/O APIC";
@@ -202,6 +203,34 @@ public sealed class ApicChipset : ILocalApic, IInterruptController, IMmioDevice,
         int offset = (int)(address & (WindowSize - 1));
         int within = offset & 0xF;
         return (window, offset & ~0xF, within < 4 ? within * 8 : 32);
+    }
+
+    /// <summary>Both APICs and the base MSR; the 8259 pair behind LINT0 saves itself.</summary>
+    public void SaveState(StateWriter writer)
+    {
+        lock (_lock)
+        {
+            writer.WriteUInt64(_baseMsr);
+            _local.SaveState(writer);
+            _io.SaveState(writer);
+        }
+    }
+
+    public void RestoreState(StateReader reader)
+    {
+        ulong baseMsr = reader.ReadUInt64();
+        reader.Check((baseMsr & ~(BaseAddressMask | BaseEnable | BaseBsp)) == 0, "the APIC base MSR has reserved bits set");
+        lock (_lock)
+        {
+            if (_localMapped) _mmio.Unregister(this, _baseMsr & BaseAddressMask);
+            _localMapped = false;
+            _baseMsr = baseMsr;
+            _local.RestoreState(reader);
+            _io.RestoreState(reader);
+            _timer.Schedule(_local.TimerDeadline);
+            Update();
+        }
+        MapLocalApic();
     }
 
     private void MapLocalApic()

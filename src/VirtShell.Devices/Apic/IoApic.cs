@@ -1,3 +1,5 @@
+using VirtShell.Engine.State;
+
 namespace VirtShell.Devices.Apic;
 
 /// <summary>
@@ -32,6 +34,22 @@ public sealed class IoApic
     {
         _cpu = cpu;
         for (int i = 0; i < Pins; i++) _redirection[i] = Masked;
+    }
+
+    public void SaveState(StateWriter w)
+    {
+        foreach (ulong entry in _redirection) w.WriteUInt64(entry);
+        foreach (bool input in _input) w.WriteBool(input);
+        w.WriteUInt32(_select);
+        w.WriteUInt32(_id);
+    }
+
+    public void RestoreState(StateReader r)
+    {
+        for (int i = 0; i < Pins; i++) _redirection[i] = r.ReadUInt64();
+        for (int i = 0; i < Pins; i++) _input[i] = r.ReadBool();
+        _select = r.ReadUInt32();
+        _id = r.ReadUInt32();
     }
 
     /// <summary>A pin's input: <paramref name="asserted"/> is the line's active state.</summary>

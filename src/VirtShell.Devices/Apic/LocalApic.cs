@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Numerics;
+using VirtShell.Engine.State;
 
 namespace VirtShell.Devices.Apic;
 
@@ -73,6 +74,32 @@ public sealed class LocalApic
         _timerFired = false;
         NmiPending = false;
         TimerDeadline = DeadlineTimer.Never;
+    }
+
+    public void SaveState(StateWriter w)
+    {
+        foreach (var bits in (ReadOnlySpan<uint[]>)[_isr, _tmr, _irr, _lvt])
+            foreach (uint word in bits) w.WriteUInt32(word);
+        foreach (uint register in (ReadOnlySpan<uint>)[_id, _tpr, _ldr, _dfr, _svr, _esr, _esrPending, _icrLow, _icrHigh, _divide, _timerInitial])
+            w.WriteUInt32(register);
+        w.WriteTimestamp(_timerStart);
+        w.WriteInt32(_timerShift);
+        w.WriteBool(_timerFired);
+        w.WriteBool(NmiPending);
+        w.WriteDeadline(TimerDeadline, DeadlineTimer.Never);
+    }
+
+    public void RestoreState(StateReader r)
+    {
+        foreach (var bits in (ReadOnlySpan<uint[]>)[_isr, _tmr, _irr, _lvt])
+            for (int i = 0; i < bits.Length; i++) bits[i] = r.ReadUInt32();
+        (_id, _tpr, _ldr, _dfr, _svr, _esr) = (r.ReadUInt32(), r.ReadUInt32(), r.ReadUInt32(), r.ReadUInt32(), r.ReadUInt32(), r.ReadUInt32());
+        (_esrPending, _icrLow, _icrHigh, _divide, _timerInitial) = (r.ReadUInt32(), r.ReadUInt32(), r.ReadUInt32(), r.ReadUInt32(), r.ReadUInt32());
+        _timerStart = r.ReadTimestamp();
+        _timerShift = r.ReadInt32(0, 7, "the local APIC timer's divide shift");
+        _timerFired = r.ReadBool();
+        NmiPending = r.ReadBool();
+        TimerDeadline = r.ReadDeadline(DeadlineTimer.Never);
     }
 
     public byte Id => (byte)(_id >> 24);

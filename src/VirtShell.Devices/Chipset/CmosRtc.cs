@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using VirtShell.Engine.Buses;
 using VirtShell.Engine.Interrupts;
+using VirtShell.Engine.State;
 
 namespace VirtShell.Devices;
 
@@ -14,7 +15,7 @@ namespace VirtShell.Devices;
 /// Bit 7 of an index write is the NMI mask on a PC; nothing here raises NMI, so it is dropped from the index and
 /// otherwise ignored. Port 0x70 is write-only and reads as all ones.
 /// </remarks>
-public sealed class CmosRtc : IPortDevice, IDisposable
+public sealed class CmosRtc : IPortDevice, IDeviceState, IDisposable
 {
     public const int Irq = 8;
 
@@ -108,6 +109,27 @@ public sealed class CmosRtc : IPortDevice, IDisposable
         });
 
     /// <summary>Brings the chip to <paramref name="now"/>, puts its IRQ pin on the line, and says when to look again.</summary>
+    public void SaveState(StateWriter writer)
+    {
+        lock (_lock)
+        {
+            writer.WriteInt32(_index);
+            _chip.SaveState(writer);
+            writer.WriteBool(_irq.Asserted);
+        }
+    }
+
+    public void RestoreState(StateReader reader)
+    {
+        lock (_lock)
+        {
+            _index = reader.ReadInt32(0, Mc146818.Size - 1, "the CMOS index");
+            _chip.RestoreState(reader);
+            _irq.RestoreLevel(reader.ReadBool());
+            _timer.Schedule(Sync(Stopwatch.GetTimestamp()));
+        }
+    }
+
     private long Sync(long now)
     {
         _chip.Advance(now);

@@ -1,5 +1,6 @@
 using VirtShell.Engine.Buses;
 using VirtShell.Engine.Interrupts;
+using VirtShell.Engine.State;
 
 namespace VirtShell.Devices;
 
@@ -17,7 +18,7 @@ namespace VirtShell.Devices;
 /// (0xD4) finds none: the controller answers 0xFE with the timeout bit, as a PS/2 controller with no mouse
 /// plugged in does. The A20 gate bit of the output port is stored: A20 stays enabled.
 /// </remarks>
-public sealed class I8042 : IPortDevice
+public sealed class I8042 : IPortDevice, IDeviceState
 {
     public const int KeyboardIrq = 1, AuxIrq = 12;
 
@@ -68,6 +69,49 @@ public sealed class I8042 : IPortDevice
     }
 
     private byte Config => _ram[0];
+
+    public void SaveState(StateWriter writer)
+    {
+        lock (_lock)
+        {
+            _keyboard.SaveState(writer);
+            writer.WriteBytes(_ram);
+            writer.WriteInt32(_controllerOutput.Count);
+            foreach (var o in _controllerOutput.Prepend(_output ?? default))
+            {
+                writer.WriteByte(o.Value);
+                writer.WriteBool(o.Aux);
+                writer.WriteBool(o.Timeout);
+            }
+            writer.WriteBool(_output != null);
+            foreach (byte b in (ReadOnlySpan<byte>)[_lastRead, _outputPort, _awaitingData]) writer.WriteByte(b);
+            writer.WriteBool(_lastWriteWasCommand);
+            writer.WriteBool(_keyboardIrq.Asserted);
+            writer.WriteBool(_auxIrq.Asserted);
+        }
+    }
+
+    public void RestoreState(StateReader reader)
+    {
+        lock (_lock)
+        {
+            _keyboard.RestoreState(reader);
+            var ram = reader.ReadBytes(_ram.Length, "the controller's RAM");
+            reader.Check(ram.Length == _ram.Length, "the controller's RAM has the wrong size");
+            int queued = reader.ReadInt32(0, 64, "the controller's output queue");
+            var bytes = new OutputByte[queued + 1];
+            for (int i = 0; i < bytes.Length; i++) bytes[i] = new OutputByte(reader.ReadByte(), reader.ReadBool(), reader.ReadBool());
+            bool full = reader.ReadBool();
+            (_lastRead, _outputPort, _awaitingData) = (reader.ReadByte(), reader.ReadByte(), reader.ReadByte());
+            _lastWriteWasCommand = reader.ReadBool();
+            _keyboardIrq.RestoreLevel(reader.ReadBool());
+            _auxIrq.RestoreLevel(reader.ReadBool());
+            ram.CopyTo(_ram);
+            _output = full ? bytes[0] : null;
+            _controllerOutput.Clear();
+            foreach (var o in bytes.Skip(1)) _controllerOutput.Enqueue(o);
+        }
+    }
 
     public uint ReadPort(ushort port, int size)
     {

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using VirtShell.Engine.State;
 
 namespace VirtShell.Devices;
 
@@ -54,6 +55,30 @@ public sealed class Mc146818
     }
 
     /// <summary>The IRQ pin: high while register C's IRQF is set.</summary>
+    /// <summary>RAM and registers, and the clock as where it stood at the save: it goes on from there, not from the host's time.</summary>
+    public void SaveState(StateWriter w)
+    {
+        w.WriteBytes(_ram);
+        w.WriteTimestamp(_clockStart);
+        w.WriteInt64(_clockAtStart);
+        w.WriteTimestamp(_dividerStart);
+        w.WriteInt64(_lastUpdate);
+        w.WriteInt64(_lastPeriod);
+    }
+
+    public void RestoreState(StateReader r)
+    {
+        var ram = r.ReadBytes(Size, "the CMOS RAM");
+        r.Check(ram.Length == Size, $"the CMOS RAM has {ram.Length} bytes, not {Size}");
+        _clockStart = r.ReadTimestamp();
+        _clockAtStart = r.ReadInt64();
+        r.Check(_clockAtStart >= DateTime.MinValue.Ticks && _clockAtStart <= DateTime.MaxValue.Ticks, "the RTC's time is out of range");
+        _dividerStart = r.ReadTimestamp();
+        _lastUpdate = r.ReadInt64();
+        _lastPeriod = r.ReadInt64();
+        ram.CopyTo(_ram);
+    }
+
     public bool InterruptLine => (_ram[RegisterC] & InterruptFlag) != 0;
 
     private bool DividerRuns => (_ram[RegisterA] & DividerMask) <= DividerNormal;

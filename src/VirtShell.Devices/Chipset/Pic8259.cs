@@ -1,3 +1,5 @@
+using VirtShell.Engine.State;
+
 namespace VirtShell.Devices;
 
 /// <summary>
@@ -196,6 +198,28 @@ internal sealed class Pic8259(bool isMaster)
     }
 
     /// <summary>Priority 0 is the highest; rotation decides which IR that is.</summary>
+    public void SaveState(StateWriter w)
+    {
+        foreach (byte b in (ReadOnlySpan<byte>)[_irr, _isr, _imr, _lines, _vectorBase, _cascade]) w.WriteByte(b);
+        w.WriteInt32(_highestPriority);
+        w.WriteInt32(_initStep);
+        foreach (bool f in (ReadOnlySpan<bool>)[Initialized, _expectIcw3, _expectIcw4, _levelTriggered, _autoEoi,
+                     _rotateOnAutoEoi, _specialMask, _specialFullyNested, _readIsr, _poll])
+            w.WriteBool(f);
+    }
+
+    public void RestoreState(StateReader r)
+    {
+        (_irr, _isr, _imr, _lines, _vectorBase, _cascade) = (r.ReadByte(), r.ReadByte(), r.ReadByte(), r.ReadByte(), r.ReadByte(), r.ReadByte());
+        r.Check((_vectorBase & 7) == 0, "an 8259's vector base is not a multiple of 8");
+        _highestPriority = r.ReadInt32(0, 7, "an 8259's highest-priority input");
+        _initStep = r.ReadInt32(0, 4, "an 8259's initialization step");
+        r.Check(_initStep != 1, "an 8259's initialization step is 1");
+        Initialized = r.ReadBool();
+        (_expectIcw3, _expectIcw4, _levelTriggered, _autoEoi) = (r.ReadBool(), r.ReadBool(), r.ReadBool(), r.ReadBool());
+        (_rotateOnAutoEoi, _specialMask, _specialFullyNested, _readIsr, _poll) = (r.ReadBool(), r.ReadBool(), r.ReadBool(), r.ReadBool(), r.ReadBool());
+    }
+
     private int PriorityOf(int line) => (line - _highestPriority) & 7;
 
     private int HighestPriority(int mask)

@@ -1,5 +1,6 @@
 using VirtShell.Engine.Buses;
 using VirtShell.Engine.Interrupts;
+using VirtShell.Engine.State;
 
 namespace VirtShell.Devices;
 
@@ -12,7 +13,7 @@ namespace VirtShell.Devices;
 /// acknowledges, so every entry point takes one lock. The INT output is also kept in a volatile field because the
 /// interpreter polls it between instructions and must not take a lock that often.
 /// </remarks>
-public sealed class Pic8259Pair : IPortDevice, IInterruptController, IInterruptSource
+public sealed class Pic8259Pair : IPortDevice, IInterruptController, IInterruptSource, IDeviceState
 {
     private const int CascadeLine = 2;
 
@@ -102,6 +103,25 @@ public sealed class Pic8259Pair : IPortDevice, IInterruptController, IInterruptS
         {
             var (chip, registers) = ChipAt(port);
             ByteWideAccess.Write(port, size, value, registers, chip.Write);
+            Update();
+        }
+    }
+
+    public void SaveState(StateWriter writer)
+    {
+        lock (_lock)
+        {
+            _master.SaveState(writer);
+            _slave.SaveState(writer);
+        }
+    }
+
+    public void RestoreState(StateReader reader)
+    {
+        lock (_lock)
+        {
+            _master.RestoreState(reader);
+            _slave.RestoreState(reader);
             Update();
         }
     }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using VirtShell.Engine.Buses;
 using VirtShell.Engine.Interrupts;
+using VirtShell.Engine.State;
 
 namespace VirtShell.Devices;
 
@@ -13,7 +14,7 @@ namespace VirtShell.Devices;
 /// Channel 1 counts but drives nothing (refresh is not emulated). Channel 2's gate and OUT belong to port 0x61
 /// (<see cref="SystemControlPort"/>); its gate is high until something drives it.
 /// </remarks>
-public sealed class Pit8254 : IPortDevice, IDisposable
+public sealed class Pit8254 : IPortDevice, IDeviceState, IDisposable
 {
     private const int Irq = 0;
 
@@ -97,8 +98,14 @@ public sealed class Pit8254 : IPortDevice, IDisposable
     /// <summary>Channel 0 was reprogrammed or reloaded: OUT starts over, and so does the edge schedule.</summary>
     private void ScheduleIrq0()
     {
-        var channel = _channels[0];
         _irq.Set(false);
+        ArmIrq0(Stopwatch.GetTimestamp());
+    }
+
+    /// <summary>Schedules channel 0's next edge at or after <paramref name="now"/>: on the count load's grid when periodic.</summary>
+    private void ArmIrq0(long now)
+    {
+        var channel = _channels[0];
         if (!channel.Counting)
         {
             _timer.Schedule(DeadlineTimer.Never);
@@ -116,7 +123,29 @@ public sealed class Pit8254 : IPortDevice, IDisposable
             _edgePeriod = 0;
             _holdOutputHigh = channel.Mode is 0 or 1;
         }
-        _timer.Schedule(channel.StartTimestamp + (_edgePeriod == 0 ? period : _edgePeriod));
+        long first = channel.StartTimestamp + (_edgePeriod == 0 ? period : _edgePeriod);
+        // A restored channel loaded long ago goes on with its next edge, not with every one it missed.
+        if (_edgePeriod != 0 && first < now) first += ((now - first) / _edgePeriod + 1) * _edgePeriod;
+        _timer.Schedule(first);
+    }
+
+    public void SaveState(StateWriter writer)
+    {
+        lock (_lock)
+        {
+            foreach (var channel in _channels) channel.SaveState(writer);
+            writer.WriteBool(_irq.Asserted);
+        }
+    }
+
+    public void RestoreState(StateReader reader)
+    {
+        lock (_lock)
+        {
+            foreach (var channel in _channels) channel.RestoreState(reader);
+            _irq.RestoreLevel(reader.ReadBool());
+            ArmIrq0(Stopwatch.GetTimestamp());
+        }
     }
 
     private long RaiseIrq0(long edge, long now)

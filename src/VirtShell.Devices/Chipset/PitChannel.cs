@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using VirtShell.Engine.State;
 
 namespace VirtShell.Devices;
 
@@ -193,6 +194,40 @@ internal sealed class PitChannel
     }
 
     /// <summary>Input clocks counted since the count was loaded or restarted.</summary>
+    public void SaveState(StateWriter w)
+    {
+        w.WriteInt32(_access);
+        w.WriteInt32(Mode);
+        w.WriteInt32(_reload);
+        w.WriteTimestamp(_startTimestamp);
+        w.WriteInt64(_ticksBeforeStart);
+        w.WriteUInt16(_frozenCount);
+        w.WriteByte(_pendingLow);
+        foreach (bool f in (ReadOnlySpan<bool>)[_bcd, _gate, _triggered, Counting, _writeHigh, _readHigh, _nullCount, _latchedHighNext])
+            w.WriteBool(f);
+        w.WriteInt32(_latchedCount ?? -1);
+        w.WriteInt32(_latchedStatus ?? -1);
+    }
+
+    public void RestoreState(StateReader r)
+    {
+        _access = r.ReadInt32(AccessLow, AccessLowHigh, "a PIT channel's access mode");
+        Mode = r.ReadInt32(0, 5, "a PIT channel's mode");
+        _reload = r.ReadInt32(1, 0x10000, "a PIT channel's reload value");
+        _startTimestamp = r.ReadTimestamp();
+        _ticksBeforeStart = r.ReadInt64();
+        r.Check(_ticksBeforeStart >= 0, "a PIT channel counted a negative time");
+        _frozenCount = r.ReadUInt16();
+        _pendingLow = r.ReadByte();
+        (_bcd, _gate, _triggered, bool counting) = (r.ReadBool(), r.ReadBool(), r.ReadBool(), r.ReadBool());
+        Counting = counting;
+        (_writeHigh, _readHigh, _nullCount, _latchedHighNext) = (r.ReadBool(), r.ReadBool(), r.ReadBool(), r.ReadBool());
+        int latched = r.ReadInt32(-1, 0xFFFF, "a PIT channel's latched count");
+        _latchedCount = latched < 0 ? null : latched;
+        int status = r.ReadInt32(-1, 0xFF, "a PIT channel's latched status");
+        _latchedStatus = status < 0 ? null : (byte)status;
+    }
+
     private long Elapsed(long now) => _ticksBeforeStart + (Running ? TicksSince(_startTimestamp, now) : 0);
 
     private static long TicksSince(long start, long now) =>

@@ -1,3 +1,5 @@
+using VirtShell.Engine.State;
+
 namespace VirtShell.Devices;
 
 /// <summary>
@@ -16,6 +18,24 @@ internal sealed class Ps2Keyboard
     private byte _awaitingArgument;     // the command whose argument byte comes next, or 0
     private int _scanCodeSet = 2;
     private byte _lastSent = Ack;
+
+    public void SaveState(StateWriter w)
+    {
+        w.WriteBytes(_output.ToArray());
+        w.WriteByte(_awaitingArgument);
+        w.WriteInt32(_scanCodeSet);
+        w.WriteByte(_lastSent);
+    }
+
+    public void RestoreState(StateReader r)
+    {
+        var output = r.ReadBytes(64, "the keyboard's output queue").ToArray();
+        _awaitingArgument = r.ReadByte();
+        _scanCodeSet = r.ReadInt32(1, 3, "the keyboard's scan code set");
+        _lastSent = r.ReadByte();
+        _output.Clear();
+        foreach (byte b in output) _output.Enqueue(b);
+    }
 
     public bool TryRead(out byte value)
     {

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using VirtShell.Engine.Buses;
+using VirtShell.Engine.State;
 
 namespace VirtShell.Devices;
 
@@ -9,7 +10,7 @@ namespace VirtShell.Devices;
 /// that toggles every 15 µs, and bit 5, channel 2's OUT. This is what Linux's TSC calibration and a BIOS's delay
 /// loops use. Parity and channel-check errors (bits 6-7) never happen. There is no sound: the speaker bit is stored.
 /// </summary>
-public sealed class SystemControlPort : IPortDevice
+public sealed class SystemControlPort : IPortDevice, IDeviceState
 {
     private const byte Gate2 = 0x01, WritableBits = 0x0F, RefreshToggle = 0x10, Out2 = 0x20;
 
@@ -30,6 +31,19 @@ public sealed class SystemControlPort : IPortDevice
     public void Register(IoPortBus ports)
     {
         ports.Register(PcChipset.SystemControl, this);
+    }
+
+    /// <summary>The written bits; channel 2's gate they drive is the PIT's own state.</summary>
+    public void SaveState(StateWriter writer)
+    {
+        lock (_lock) writer.WriteByte(_value);
+    }
+
+    public void RestoreState(StateReader reader)
+    {
+        byte value = reader.ReadByte();
+        reader.Check((value & ~WritableBits) == 0, "port 0x61 has bits set that cannot be written");
+        lock (_lock) _value = value;
     }
 
     public uint ReadPort(ushort port, int size) =>

@@ -1,4 +1,5 @@
 using VirtShell.Engine.Buses;
+using VirtShell.Engine.State;
 
 namespace VirtShell.Devices.Display;
 
@@ -11,7 +12,7 @@ namespace VirtShell.Devices.Display;
 /// low byte, which a BIOS writes last, is set.
 /// Only the vCPU thread reaches it (port accesses), so it takes no lock.
 /// </summary>
-public sealed class VgaRegisters(Action<int, int> cursorMoved) : IPortDevice
+public sealed class VgaRegisters(Action<int, int> cursorMoved) : IPortDevice, IDeviceState
 {
     public const ushort FirstPort = 0x3B0;
     public const int PortCount = 0x30;
@@ -25,6 +26,35 @@ public sealed class VgaRegisters(Action<int, int> cursorMoved) : IPortDevice
     private bool _attributeData;
     private int _dacReadIndex, _dacWriteIndex;
     private byte _status;
+
+    /// <summary>
+    /// Every register; the screen is guest RAM. The console capture behind <c>cursorMoved</c> starts afresh, so the
+    /// first cursor move after a restore may show a row again.
+    /// </summary>
+    public void SaveState(StateWriter writer)
+    {
+        foreach (var bank in (ReadOnlySpan<byte[]>)[_sequencer, _graphics, _crtc, _attribute, _dac]) writer.WriteBytes(bank);
+        foreach (byte b in (ReadOnlySpan<byte>)[_sequencerIndex, _graphicsIndex, _crtcIndex, _attributeIndex, _misc, _featureControl, _pelMask, _status])
+            writer.WriteByte(b);
+        writer.WriteBool(_attributeData);
+        writer.WriteInt32(_dacReadIndex);
+        writer.WriteInt32(_dacWriteIndex);
+    }
+
+    public void RestoreState(StateReader reader)
+    {
+        foreach (var bank in (ReadOnlySpan<byte[]>)[_sequencer, _graphics, _crtc, _attribute, _dac])
+        {
+            var saved = reader.ReadBytes(bank.Length, "a VGA register bank");
+            reader.Check(saved.Length == bank.Length, "a VGA register bank has the wrong size");
+            saved.CopyTo(bank);
+        }
+        (_sequencerIndex, _graphicsIndex, _crtcIndex, _attributeIndex) = (reader.ReadByte(), reader.ReadByte(), reader.ReadByte(), reader.ReadByte());
+        (_misc, _featureControl, _pelMask, _status) = (reader.ReadByte(), reader.ReadByte(), reader.ReadByte(), reader.ReadByte());
+        _attributeData = reader.ReadBool();
+        _dacReadIndex = reader.ReadInt32(0, int.MaxValue, "the DAC read index");
+        _dacWriteIndex = reader.ReadInt32(0, int.MaxValue, "the DAC write index");
+    }
 
     public uint ReadPort(ushort port, int size) =>
         ByteWideAccess.Read(port, size, FirstPort, PortCount, ReadRegister);

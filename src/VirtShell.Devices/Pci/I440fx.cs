@@ -1,4 +1,5 @@
 using VirtShell.Engine.Devices;
+using VirtShell.Engine.State;
 
 namespace VirtShell.Devices.Pci;
 
@@ -24,8 +25,9 @@ public static class I440fx
         return bridge;
     }
 
+    /// <summary>Configuration registers only: all their state is the configuration space.</summary>
     private abstract class ChipsetFunction(ushort device, uint classCode, byte revision)
-        : PciFunction(Intel, device, classCode, revision, QemuSubsystemVendor, QemuSubsystem, null, -1)
+        : PciFunction(Intel, device, classCode, revision, QemuSubsystemVendor, QemuSubsystem, null, -1), IStatelessDevice
     {
         public override ulong ReadBar(int bar, ulong offset, int size) => 0;
         public override void WriteBar(int bar, ulong offset, int size, ulong value) { }

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using VirtShell.Engine.Interrupts;
+using VirtShell.Engine.State;
 
 namespace VirtShell.Devices.Pci;
 
@@ -150,6 +151,34 @@ public abstract class PciFunction
     }
 
     /// <summary>The function's INTA# level; it reaches the controller unless the driver set Interrupt Disable.</summary>
+    /// <summary>
+    /// The configuration space and INTx level. What a subclass keeps besides (a transport's registers) it saves by
+    /// implementing <see cref="IDeviceState"/> itself, or it says it has none with <see cref="IStatelessDevice"/>;
+    /// <see cref="PciHostBridge"/> refuses a function that does neither.
+    /// </summary>
+    internal void SaveConfig(StateWriter w)
+    {
+        lock (_lock)
+        {
+            w.WriteBytes(_config);
+            w.WriteBool(_intx);
+            w.WriteBool(_pin?.Asserted ?? false);
+        }
+    }
+
+    internal void RestoreConfig(StateReader r)
+    {
+        var config = r.ReadBytes(ConfigSize, "a PCI configuration space");
+        r.Check(config.Length == ConfigSize, "a PCI configuration space has the wrong size");
+        bool intx = r.ReadBool(), pin = r.ReadBool();
+        lock (_lock)
+        {
+            config.CopyTo(_config);
+            _intx = intx;
+            _pin?.RestoreLevel(pin);
+        }
+    }
+
     protected void SetInterrupt(bool asserted)
     {
         lock (_lock)

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using VirtShell.Engine.Buses;
 using VirtShell.Engine.Devices;
+using VirtShell.Engine.State;
 
 namespace VirtShell.Devices.Pci;
 
@@ -10,7 +11,7 @@ namespace VirtShell.Devices.Pci;
 /// configuration mechanism #1 at 0xCF8/0xCFC, and one MMIO window that memory BARs are assigned from. The window is
 /// decoded here rather than by registering each BAR on the bus, because a driver may move a BAR within it.
 /// </summary>
-public sealed class PciHostBridge : IPortDevice, IMmioDevice
+public sealed class PciHostBridge : IPortDevice, IMmioDevice, IDeviceState
 {
     public const ushort AddressPort = 0xCF8, DataPort = 0xCFC;
     public const ulong WindowBase = 0xE000_0000, WindowSize = 0x1000_0000;
@@ -95,6 +96,37 @@ public sealed class PciHostBridge : IPortDevice, IMmioDevice
     }
 
     /// <summary>The function CONFIG_ADDRESS names, if enabled and on bus 0.</summary>
+    /// <summary>The address latch, then each function's configuration space and its own state, by slot and function.</summary>
+    /// <exception cref="StateNotSupportedException">A function has state beyond its configuration space it cannot save.</exception>
+    public void SaveState(StateWriter writer)
+    {
+        lock (_lock)
+        {
+            var unsaved = _functions.OfType<PciFunction>().Where(f => f is not (IDeviceState or IStatelessDevice)).ToList();
+            if (unsaved.Count > 0)
+                throw new StateNotSupportedException($"this machine's state cannot be saved: PCI function {string.Join(", ", unsaved.Select(f => f.GetType().Name))} cannot save its state");
+            writer.WriteUInt32(_address);
+            foreach (var function in _functions.OfType<PciFunction>())
+            {
+                function.SaveConfig(writer);
+                (function as IDeviceState)?.SaveState(writer);
+            }
+        }
+    }
+
+    public void RestoreState(StateReader reader)
+    {
+        lock (_lock)
+        {
+            _address = reader.ReadUInt32() & 0x80FF_FFFC;
+            foreach (var function in _functions.OfType<PciFunction>())
+            {
+                function.RestoreConfig(reader);
+                (function as IDeviceState)?.RestoreState(reader);
+            }
+        }
+    }
+
     private PciFunction? Selected(out int register)
     {
         register = (int)(_address & 0xFC);
@@ -131,7 +163,7 @@ public sealed class PciHostBridge : IPortDevice, IMmioDevice
     }
 
     /// <summary>00:00.0, so that a scan finds a host bridge where it expects one.</summary>
-    private sealed class HostBridgeFunction() : PciFunction(0x1B36, 0x0008, 0x060000, 0, 0x1B36, 0, null, -1)
+    private sealed class HostBridgeFunction() : PciFunction(0x1B36, 0x0008, 0x060000, 0, 0x1B36, 0, null, -1), IStatelessDevice
     {
         public override ulong ReadBar(int bar, ulong offset, int size) => 0;
         public override void WriteBar(int bar, ulong offset, int size, ulong value) { }

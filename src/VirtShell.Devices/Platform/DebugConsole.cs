@@ -1,5 +1,6 @@
 using VirtShell.Engine.Buses;
 using VirtShell.Engine.Console;
+using VirtShell.Engine.State;
 
 namespace VirtShell.Devices.Platform;
 
@@ -8,7 +9,7 @@ namespace VirtShell.Devices.Platform;
 /// diagnostics there (SeaBIOS at 0x402, the Bochs BIOS's info messages at 0x403) when there is no screen to read.
 /// A read returns 0xE9, the value by which SeaBIOS recognises the port and starts using it.
 /// </summary>
-public sealed class DebugConsole(ConsoleChannel console) : IPortDevice
+public sealed class DebugConsole(ConsoleChannel console) : IPortDevice, IStatelessDevice
 {
     public const byte ReadBack = 0xE9;
 

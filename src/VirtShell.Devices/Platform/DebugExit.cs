@@ -1,5 +1,6 @@
 using VirtShell.Engine.Buses;
 using VirtShell.Engine.Machines;
+using VirtShell.Engine.State;
 
 namespace VirtShell.Devices;
 
@@ -7,7 +8,7 @@ namespace VirtShell.Devices;
 /// QEMU's isa-debug-exit: a write of <c>v</c> ends the machine with status <c>(v &lt;&lt; 1) | 1</c>, so a test guest
 /// can report pass or fail, and the status can never be 0 (which would look like a clean power-off).
 /// </summary>
-public sealed class DebugExit : IPortDevice
+public sealed class DebugExit : IPortDevice, IStatelessDevice
 {
     private readonly Action<MachineExit> _powerOff;
 

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
 using VirtShell.Engine.Buses;
+using VirtShell.Engine.State;
 
 namespace VirtShell.Devices.Platform;
 
@@ -15,7 +16,7 @@ namespace VirtShell.Devices.Platform;
 /// The interface ID says "traditional interface" only, so firmware reads through the data port and never looks for
 /// the DMA registers at 0x514. An unknown key reads as an empty item, as on QEMU.
 /// </remarks>
-public sealed class FwCfg : IPortDevice
+public sealed class FwCfg : IPortDevice, IDeviceState
 {
     public const ushort SelectorPort = 0x510, DataPort = 0x511;
     public const int PortCount = 2;
@@ -29,6 +30,7 @@ public sealed class FwCfg : IPortDevice
     private readonly Dictionary<ushort, byte[]> _items = [];
     private readonly List<(string Name, ushort Key, int Size)> _files = [];
     private byte[] _selected = [];
+    private ushort _key;
     private int _offset;
 
     /// <param name="noGraphic">Tells SeaBIOS there is no display, so it puts its screen on COM1 (its "sercon").</param>
@@ -95,8 +97,30 @@ public sealed class FwCfg : IPortDevice
 
     private void Select(ushort key)
     {
+        _key = key;
         _selected = _items.TryGetValue(key, out var item) ? item : [];
         _offset = 0;
+    }
+
+    /// <summary>The selected item and how far it was read; the items are the definition's.</summary>
+    public void SaveState(StateWriter writer)
+    {
+        lock (_lock)
+        {
+            writer.WriteUInt16(_key);
+            writer.WriteInt32(_offset);
+        }
+    }
+
+    public void RestoreState(StateReader reader)
+    {
+        ushort key = reader.ReadUInt16();
+        int offset = reader.ReadInt32(0, int.MaxValue, "the fw_cfg read offset");
+        lock (_lock)
+        {
+            Select(key);
+            _offset = offset;
+        }
     }
 
     private byte NextByte() => _offset < _selected.Length ? _selected[_offset++] : (byte)0;

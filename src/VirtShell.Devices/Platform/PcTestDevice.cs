@@ -1,5 +1,6 @@
 using VirtShell.Engine.Buses;
 using VirtShell.Engine.Interrupts;
+using VirtShell.Engine.State;
 
 namespace VirtShell.Devices;
 
@@ -9,7 +10,7 @@ namespace VirtShell.Devices;
 /// that sets ISA IRQ line n (0–23) to the value written (non-zero = high). QEMU's 64 KiB of RAM-like MMIO at
 /// 0xFF000000 is not here: a definition adds it as a script device (machine-defs/lib/kvm-unit-test.js).
 /// </summary>
-public sealed class PcTestDevice(IInterruptController interrupts) : IPortDevice
+public sealed class PcTestDevice(IInterruptController interrupts) : IPortDevice, IDeviceState
 {
     public const ushort ScratchPort = 0xE0, FlushPagePort = 0xE4, IrqPortBase = 0x2000;
     public const int IrqLines = 24;
@@ -41,6 +42,29 @@ public sealed class PcTestDevice(IInterruptController interrupts) : IPortDevice
         int shift = (port - ScratchPort) * 8;
         uint mask = (uint)((Ones(size) << shift) & 0xFFFF_FFFFul);
         lock (_lock) _scratch = (_scratch & ~mask) | ((value << shift) & mask);
+    }
+
+    /// <summary>The scratch register and the level of each IRQ line a test drove.</summary>
+    public void SaveState(StateWriter writer)
+    {
+        lock (_lock)
+        {
+            writer.WriteUInt32(_scratch);
+            foreach (var line in _lines) writer.WriteBool(line?.Asserted ?? false);
+        }
+    }
+
+    public void RestoreState(StateReader reader)
+    {
+        uint scratch = reader.ReadUInt32();
+        var levels = new bool[IrqLines];
+        for (int i = 0; i < IrqLines; i++) levels[i] = reader.ReadBool();
+        lock (_lock)
+        {
+            _scratch = scratch;
+            for (int i = 0; i < IrqLines; i++)
+                if (levels[i]) (_lines[i] ??= interrupts.Connect(i)).RestoreLevel(true);
+        }
     }
 
     private static uint Ones(int size) => size switch { 1 => 0xFFu, 2 => 0xFFFFu, _ => 0xFFFF_FFFFu };

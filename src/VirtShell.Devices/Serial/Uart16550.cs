@@ -1,6 +1,7 @@
 using VirtShell.Engine.Buses;
 using VirtShell.Engine.Console;
 using VirtShell.Engine.Interrupts;
+using VirtShell.Engine.State;
 
 namespace VirtShell.Devices;
 
@@ -13,7 +14,7 @@ namespace VirtShell.Devices;
 /// entry point takes the UART's lock. Bytes go to the console outside the lock: the console's line handlers run
 /// hooks, which may send input back to this UART.
 /// </remarks>
-public sealed class Uart16550 : IPortDevice, IDisposable
+public sealed class Uart16550 : IPortDevice, IDeviceState, IDisposable
 {
     public const int PortCount = Uart16550Registers.PortCount;
 
@@ -70,6 +71,26 @@ public sealed class Uart16550 : IPortDevice, IDisposable
             Settle();
         }
         if (_console != null && count > 0) _console.WriteFromGuest(sent[..count]);
+    }
+
+    /// <summary>The registers; console input still queued is the console's, and reaches the FIFO as it would have.</summary>
+    public void SaveState(StateWriter writer)
+    {
+        lock (_lock)
+        {
+            _registers.SaveState(writer);
+            writer.WriteBool(_irq.Asserted);
+        }
+    }
+
+    public void RestoreState(StateReader reader)
+    {
+        lock (_lock)
+        {
+            _registers.RestoreState(reader);
+            _irq.RestoreLevel(reader.ReadBool());
+            Settle();
+        }
     }
 
     public void Dispose()

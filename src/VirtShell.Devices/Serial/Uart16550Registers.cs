@@ -1,3 +1,5 @@
+using VirtShell.Engine.State;
+
 namespace VirtShell.Devices;
 
 /// <summary>
@@ -57,6 +59,33 @@ public sealed class Uart16550Registers
     private int ReceiveCapacity => _fifoEnabled ? FifoSize : 1;
 
     /// <summary>A byte from the line, within <see cref="ReceiveRoom"/>.</summary>
+    /// <summary>The registers and the receive FIFO; transmitted bytes were handed to the console already.</summary>
+    public void SaveState(StateWriter w)
+    {
+        w.WriteBytes(_receive.ToArray());
+        foreach (byte b in (ReadOnlySpan<byte>)[_ier, _lcr, _mcr, _lineErrors, _msrDeltas, _scratch]) w.WriteByte(b);
+        w.WriteUInt16(_divisor);
+        w.WriteBool(_fifoEnabled);
+        w.WriteInt32(_triggerLevel);
+        w.WriteBool(_transmitEmptyPending);
+    }
+
+    public void RestoreState(StateReader r)
+    {
+        var fifo = r.ReadBytes(FifoSize, "the receive FIFO").ToArray();
+        (_ier, _lcr, _mcr, _lineErrors, _msrDeltas, _scratch) = (r.ReadByte(), r.ReadByte(), r.ReadByte(), r.ReadByte(), r.ReadByte(), r.ReadByte());
+        r.Check((_ier & ~0x0F) == 0 && (_mcr & ~0x1F) == 0, "the UART's IER or MCR has bits that cannot be set");
+        _divisor = r.ReadUInt16();
+        _fifoEnabled = r.ReadBool();
+        _triggerLevel = r.ReadInt32(1, 14, "the UART's trigger level");
+        r.Check(Array.IndexOf(TriggerLevels, _triggerLevel) >= 0, $"the UART's trigger level {_triggerLevel} does not exist");
+        _transmitEmptyPending = r.ReadBool();
+        r.Check(fifo.Length <= ReceiveCapacity, "the receive FIFO holds more than it can");
+        _receive.Clear();
+        foreach (byte b in fifo) _receive.Enqueue(b);
+        _transmittedCount = 0;
+    }
+
     public void ReceiveFromLine(byte value) => _receive.Enqueue(value);
 
     /// <summary>Moves the bytes the guest sent since the last call into <paramref name="line"/>; returns how many.</summary>

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using VirtShell.Engine.Buses;
 using VirtShell.Engine.Interrupts;
+using VirtShell.Engine.State;
 
 namespace VirtShell.Devices.Storage;
 
@@ -27,7 +28,7 @@ namespace VirtShell.Devices.Storage;
 /// Only a vCPU thread calls in; the lock is for machines with more than one.
 /// </para>
 /// </remarks>
-public sealed class AtaDisk : IPortDevice, IDisposable
+public sealed class AtaDisk : IPortDevice, IDeviceState, IDiskImageDevice, IDisposable
 {
     public const ushort CommandBlock = 0x1F0, ControlBlock = 0x3F6;
     public const int CommandBlockPorts = 8, ControlBlockPorts = 1;
@@ -97,6 +98,51 @@ public sealed class AtaDisk : IPortDevice, IDisposable
     }
 
     public void Dispose() => _image.Dispose();
+
+    public string ImagePath => _image.Path;
+
+    public bool ReadOnly => _image.ReadOnly;
+
+    /// <summary>
+    /// The task file, the transfer under way and the sector buffer a PIO transfer is moving; the image's contents are
+    /// the disk's, captured beside the state (every written sector is in the file before its command completes).
+    /// </summary>
+    public void SaveState(StateWriter writer)
+    {
+        lock (_lock)
+        {
+            foreach (ushort pair in (ReadOnlySpan<ushort>)[_sectorCount, _lbaLow, _lbaMid, _lbaHigh]) writer.WriteUInt16(pair);
+            foreach (byte b in (ReadOnlySpan<byte>)[_features, _device, _control, _status, _error]) writer.WriteByte(b);
+            foreach (bool f in (ReadOnlySpan<bool>)[_interruptPending, _writeCache, _revertOnReset]) writer.WriteBool(f);
+            writer.WriteInt32((int)_transfer);
+            writer.WriteInt32(_position);
+            writer.WriteUInt64(_lba);
+            writer.WriteUInt32(_remaining);
+            writer.WriteBytes(_sector);
+            writer.WriteBool(_irq.Asserted);
+        }
+    }
+
+    public void RestoreState(StateReader reader)
+    {
+        lock (_lock)
+        {
+            (_sectorCount, _lbaLow, _lbaMid, _lbaHigh) = (reader.ReadUInt16(), reader.ReadUInt16(), reader.ReadUInt16(), reader.ReadUInt16());
+            (_features, _device, _control, _status, _error) = (reader.ReadByte(), reader.ReadByte(), reader.ReadByte(), reader.ReadByte(), reader.ReadByte());
+            (_interruptPending, _writeCache, _revertOnReset) = (reader.ReadBool(), reader.ReadBool(), reader.ReadBool());
+            _transfer = (Transfer)reader.ReadInt32((int)Transfer.None, (int)Transfer.Out, "the ATA transfer direction");
+            _position = reader.ReadInt32(0, _sector.Length - 2, "the ATA sector buffer position");
+            reader.Check(_position % 2 == 0, "the ATA sector buffer position is odd");
+            _lba = reader.ReadUInt64();
+            _remaining = reader.ReadUInt32();
+            reader.Check(_transfer == Transfer.None || _lba + _remaining <= _image.Sectors + 1,
+                $"an ATA transfer runs past the image's {_image.Sectors} sectors: the image is not the one saved with the state");
+            var sector = reader.ReadBytes(_sector.Length, "the ATA sector buffer");
+            reader.Check(sector.Length == _sector.Length, "the ATA sector buffer has the wrong size");
+            sector.CopyTo(_sector);
+            _irq.RestoreLevel(reader.ReadBool());
+        }
+    }
 
     private bool Device1Selected => (_device & Ata.DeviceSelect) != 0;
 

@@ -19,9 +19,13 @@ public sealed class IoPortBus
 {
     private readonly IPortDevice?[] _byPort = new IPortDevice?[65536];
     private readonly List<BusClaim> _claims = [];
+    private readonly List<IPortDevice> _devices = [];
 
     /// <summary>The claimed ranges, in registration order.</summary>
     public IReadOnlyList<BusClaim> Claims => _claims;
+
+    /// <summary>Each claim with the device that answers it, in registration order (a saved state walks them).</summary>
+    public IEnumerable<(BusClaim Claim, IPortDevice Device)> Devices => _claims.Zip(_devices);
 
     /// <summary>Routes <paramref name="count"/> ports from <paramref name="first"/> to <paramref name="device"/>; <paramref name="owner"/> names it in errors.</summary>
     /// <exception cref="ArgumentOutOfRangeException">The range is empty or runs past port FFFF.</exception>
@@ -43,6 +47,7 @@ public sealed class IoPortBus
         var clash = _claims.FirstOrDefault(c => c.Overlaps(claim));
         if (clash != null) throw new BusConflictException(claim, clash);
         _claims.Add(claim);
+        _devices.Add(device);
         for (int p = (int)claim.Start; p < (int)claim.End; p++) _byPort[p] = device;
     }
 

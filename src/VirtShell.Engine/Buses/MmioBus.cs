@@ -20,6 +20,9 @@ public sealed class MmioBus
     /// <summary>The claimed ranges, in registration order.</summary>
     public IEnumerable<BusClaim> Claims => _ranges.Select(r => r.Claim);
 
+    /// <summary>Each claim with the device that answers it, in registration order (a saved state walks them).</summary>
+    public IReadOnlyList<(BusClaim Claim, IMmioDevice Device)> Devices => [.. _ranges];
+
     /// <summary>
     /// Routes <paramref name="length"/> bytes at <paramref name="start"/> to <paramref name="device"/>; <paramref name="owner"/>
     /// names it in errors. Not synchronised with accesses: register while building the machine or on the vCPU thread.

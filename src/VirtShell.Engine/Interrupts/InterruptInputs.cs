@@ -31,6 +31,15 @@ public sealed class InterruptInputs(int count, Action<int, bool> drive)
             if (high || changed) drive(line.Irq, high);
         }
     }
+
+    internal void Restore(InterruptLine line, bool asserted)
+    {
+        lock (_asserted)
+        {
+            if (asserted != line.Asserted) _asserted[line.Irq] += asserted ? 1 : -1;
+            line.Asserted = asserted;
+        }
+    }
 }
 
 /// <summary>One device's connection to an interrupt-controller input (see <see cref="IInterruptController.Connect"/>).</summary>
@@ -54,4 +63,10 @@ public sealed class InterruptLine
     /// Sets this connection's level (level-triggered; an edge device asserts then deasserts). Thread-safe.
     /// </summary>
     public void Set(bool asserted) => _inputs.Set(this, asserted);
+
+    /// <summary>
+    /// Sets the level a saved state recorded without driving the controller, whose own saved state holds the level it
+    /// saw: a device restored before or after its controller leaves both as they were.
+    /// </summary>
+    public void RestoreLevel(bool asserted) => _inputs.Restore(this, asserted);
 }

@@ -3,6 +3,7 @@ using VirtShell.Engine.Cpu;
 using VirtShell.Engine.Interrupts;
 using VirtShell.Engine.Memory;
 using VirtShell.Engine.Models;
+using VirtShell.Engine.State;
 
 namespace VirtShell.Engine.Machines;
 
@@ -19,6 +20,10 @@ public sealed class VirtualMachineRuntime(IVirtualCpu cpu, GuestMemory memory, I
     private bool _pauseRequested, _parked;
     private long _haltExits;
     private ThreadCpuClock? _vcpuClock;
+    private bool _running;
+
+    /// <summary>The model that built it, which a saved state records; a restore refuses a state of another.</summary>
+    public string Model { get; init; } = "";
 
     /// <summary>Guest RAM, never null for a VM.</summary>
     public GuestMemory Memory => memory;
@@ -42,6 +47,19 @@ public sealed class VirtualMachineRuntime(IVirtualCpu cpu, GuestMemory memory, I
     public MachineExit Run()
     {
         Volatile.Write(ref _vcpuClock, ThreadCpuClock.OfCurrentThread());
+        lock (_lock) _running = true;
+        try
+        {
+            return RunUntilStopped();
+        }
+        finally
+        {
+            lock (_lock) _running = false;
+        }
+    }
+
+    private MachineExit RunUntilStopped()
+    {
         while (true)
         {
             lock (_lock)
@@ -117,6 +135,34 @@ public sealed class VirtualMachineRuntime(IVirtualCpu cpu, GuestMemory memory, I
         {
             _pauseRequested = false;
             Monitor.PulseAll(_lock);
+        }
+    }
+
+    /// <summary>
+    /// Writes the machine's state (docs/state-format.md) while it is paused, before its first run or after its last.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The vCPU is running.</exception>
+    /// <exception cref="StateNotSupportedException">The CPU backend or a device cannot save its state; nothing is written.</exception>
+    public void SaveState(Stream stream)
+    {
+        lock (_lock)
+        {
+            if (_running && !_parked) throw new InvalidOperationException("the machine must be paused to save its state");
+            StateCapture.Capture(Model, cpu, memory, ports, mmio).Write(stream);
+        }
+    }
+
+    /// <summary>
+    /// Loads a saved state into this machine, built from the definition it was saved with and not yet run; the run
+    /// then goes on where the saved one was. On an exception the machine is half restored and must be disposed.
+    /// </summary>
+    /// <exception cref="StateFormatException">The state is of another model or other devices, or a section is damaged.</exception>
+    public void RestoreState(SavedState state)
+    {
+        lock (_lock)
+        {
+            if (_running) throw new InvalidOperationException("a saved state is loaded only into a machine that has not run");
+            StateCapture.Apply(state, Model, cpu, memory, ports, mmio);
         }
     }
 

@@ -39,13 +39,23 @@ public sealed unsafe class MemoryBlock : IDisposable
     /// </summary>
     public ulong ResidentBytes()
     {
-        if (Host == null) return 0;
+        ulong resident = 0;
+        foreach (byte page in ResidentPages()) resident += page & 1u;
+        return resident * PageSize;
+    }
+
+    /// <summary>
+    /// A byte per page, bit 0 set where the host holds the page (mincore); a page never touched reads as zero without
+    /// being there, which is how a saved state skips the bulk of an idle guest's RAM without reading it. Empty when the
+    /// block is released or the call fails.
+    /// </summary>
+    public byte[] ResidentPages()
+    {
+        if (Host == null) return [];
         var pages = new byte[Size / PageSize];
         fixed (byte* vector = pages)
-            if (Libc.mincore((nint)Host, (nuint)Size, vector) != 0) return 0;
-        ulong resident = 0;
-        foreach (byte page in pages) resident += page & 1u;
-        return resident * PageSize;
+            if (Libc.mincore((nint)Host, (nuint)Size, vector) != 0) return [];
+        return pages;
     }
 
     /// <summary>

@@ -5,13 +5,14 @@ using VirtShell.Engine.Definitions;
 using VirtShell.Engine.Devices;
 using VirtShell.Engine.Machines;
 using VirtShell.Engine.Models;
+using VirtShell.Engine.State;
 using VirtShell.Models.Pc;
 
 namespace VirtShell.Models.Emulated;
 
 /// <summary>Hardware emulation: every guest instruction is interpreted, every device is ours. Runs anywhere.</summary>
 /// <param name="devices">The device types on offer; by default the built-in ones.</param>
-public sealed class EmulatedModel(DeviceCatalog? devices = null) : IMachineModel
+public sealed class EmulatedModel(DeviceCatalog? devices = null) : IMachineModel, IRestorableModel
 {
     private const string ModelName = "emulated";
     private readonly IReadOnlyList<IDeviceType> _types = (devices ?? BuiltInDevices.Catalog).For(ModelName);
@@ -24,21 +25,36 @@ public sealed class EmulatedModel(DeviceCatalog? devices = null) : IMachineModel
 
     public void Validate(MachineSpec spec) => PcPlatform.Validate(spec, types: _types);
 
-    public IMachineRuntime CreateRuntime(MachineSpec spec, MachineServices services)
+    public IMachineRuntime CreateRuntime(MachineSpec spec, MachineServices services) => Build(spec, services, state: null);
+
+    public IMachineRuntime Restore(MachineSpec spec, MachineServices services, SavedState state) => Build(spec, services, state);
+
+    /// <summary>The PC and its interpreter, booted from the definition's image or, given a saved state, loaded from it.</summary>
+    private VirtualMachineRuntime Build(MachineSpec spec, MachineServices services, SavedState? state)
     {
         var pc = PcPlatform.Build(spec, services, types: _types);
         InterpreterCpu? cpu = null;
+        VirtualMachineRuntime? runtime = null;
         try
         {
             cpu = new InterpreterCpu(pc.Memory, pc.Ports, pc.Mmio, pc.LocalApic);
-            cpu.SetState(BootLoaders.Load(spec.Boot!, pc.Memory));
-            if (spec.Boot!.Kind == BootKind.Multiboot) PcChipset.InitializePicsAsBios(pc.Ports);
-            return new VirtualMachineRuntime(cpu, pc.Memory, pc.Ports, pc.Mmio, pc.Wake, pc);
+            runtime = new VirtualMachineRuntime(cpu, pc.Memory, pc.Ports, pc.Mmio, pc.Wake, pc) { Model = ModelName };
+            if (state != null) runtime.RestoreState(state);
+            else
+            {
+                cpu.SetState(BootLoaders.Load(spec.Boot!, pc.Memory));
+                if (spec.Boot!.Kind == BootKind.Multiboot) PcChipset.InitializePicsAsBios(pc.Ports);
+            }
+            return runtime;
         }
         catch
         {
-            cpu?.Dispose();
-            pc.Dispose();
+            if (runtime != null) runtime.Dispose();
+            else
+            {
+                cpu?.Dispose();
+                pc.Dispose();
+            }
             throw;
         }
     }

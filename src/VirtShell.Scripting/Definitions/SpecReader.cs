@@ -9,6 +9,9 @@ namespace VirtShell.Scripting.Definitions;
 /// <summary>A hook or script-device function of a definition: which captured function it is, and where it is written.</summary>
 internal sealed record ScriptFunction(int Index, SourceLocation At);
 
+/// <summary>What a scriptDevice's definition gives: its access functions and, optionally, its saved-state hooks.</summary>
+internal sealed record ScriptDeviceFunctions(ScriptFunction? Read, ScriptFunction? Write, ScriptFunction? SaveState, ScriptFunction? RestoreState);
+
 /// <summary>
 /// Reads the default export of a definition module (what <c>machine(...)</c> returned) into a
 /// <see cref="MachineSpec"/>. It reads the export's snapshot (<see cref="ScriptData"/>), not live script objects, so it
@@ -22,7 +25,7 @@ internal sealed partial class SpecReader(string definitionPath, DefinitionSource
     private static readonly string[] MachineKeys = ["name", "model", "memory", "devices", "boot", "console", "hooks"];
     private static readonly string[] ConsoleKeys = ["maxSize", "maxFiles", "rate", "burst"];
     private static readonly string[] BootKeys = ["image", "type", "load", "entry", "mode", "cmdline", "initrd", "modules"];
-    private static readonly string[] ScriptDeviceFunctions = ["read", "write"];
+    private static readonly string[] ScriptDeviceFunctions = ["read", "write", "saveState", "restoreState"];
     private static readonly string[] PathSettings = ["image", "path"];
 
     private readonly string _folder = Path.GetDirectoryName(definitionPath)!;
@@ -38,10 +41,10 @@ internal sealed partial class SpecReader(string definitionPath, DefinitionSource
 
     /// <summary>
     /// Reads the snapshot of the default export. <paramref name="scriptDevice"/> makes the implementation of a
-    /// scriptDevice from its read and write functions (null when not given).
+    /// scriptDevice from its functions (each null when not given).
     /// </summary>
     public (MachineSpec Spec, IReadOnlyDictionary<string, ScriptFunction>? Hooks) Read(object? exported, string? nameOverride,
-        Func<ScriptFunction?, ScriptFunction?, SourceLocation, IPortDevice> scriptDevice)
+        Func<ScriptDeviceFunctions, SourceLocation, IPortDevice> scriptDevice)
     {
         var fileStart = new SourceLocation(definitionPath, 1);
         if (exported is JsMissing)
@@ -92,7 +95,7 @@ internal sealed partial class SpecReader(string definitionPath, DefinitionSource
         return text;
     }
 
-    private List<DeviceSpec> ReadDevices(object? value, SourceLocation at, Func<ScriptFunction?, ScriptFunction?, SourceLocation, IPortDevice> scriptDevice)
+    private List<DeviceSpec> ReadDevices(object? value, SourceLocation at, Func<ScriptDeviceFunctions, SourceLocation, IPortDevice> scriptDevice)
     {
         var devices = new List<DeviceSpec>();
         if (value is JsMissing) return devices;
@@ -111,7 +114,7 @@ internal sealed partial class SpecReader(string definitionPath, DefinitionSource
         return devices;
     }
 
-    private DeviceSpec ReadDevice(JsObject device, string type, SourceLocation source, Func<ScriptFunction?, ScriptFunction?, SourceLocation, IPortDevice> scriptDevice)
+    private DeviceSpec ReadDevice(JsObject device, string type, SourceLocation source, Func<ScriptDeviceFunctions, SourceLocation, IPortDevice> scriptDevice)
     {
         bool scripted = type == "scriptDevice";
         var settings = new Dictionary<string, object?>();
@@ -135,7 +138,8 @@ internal sealed partial class SpecReader(string definitionPath, DefinitionSource
             Type = type,
             Settings = settings,
             Source = source,
-            Implementation = scripted ? scriptDevice(functions.GetValueOrDefault("read"), functions.GetValueOrDefault("write"), source) : null,
+            Implementation = scripted ? scriptDevice(new ScriptDeviceFunctions(functions.GetValueOrDefault("read"), functions.GetValueOrDefault("write"),
+                functions.GetValueOrDefault("saveState"), functions.GetValueOrDefault("restoreState")), source) : null,
         };
     }
 

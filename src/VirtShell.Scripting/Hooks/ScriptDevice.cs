@@ -1,5 +1,6 @@
 using VirtShell.Engine.Buses;
 using VirtShell.Engine.Definitions;
+using VirtShell.Engine.State;
 using VirtShell.Scripting.Definitions;
 using VirtShell.Scripting.Runtime;
 
@@ -11,9 +12,16 @@ namespace VirtShell.Scripting.Hooks;
 /// calls it and waits while read/write run on the script thread, ahead of queued hooks and within the hook budget.
 /// A failing or overrunning call fails the machine (IMachineApi.Fail) and from then on the device reads as all ones
 /// and ignores writes, like a port nothing drives. Before BeforeBoot the device knows no machine and does the same.
+/// Its state is the script's: <c>saveState()</c> returns a JSON-able value, <c>restoreState(value)</c> gets it back in
+/// a fresh engine before the restored machine runs; a device without them makes a save refuse.
 /// </summary>
-internal sealed class ScriptDevice(MachineLink link, ScriptFunction? read, ScriptFunction? write, SourceLocation source) : IPortDevice, IMmioDevice
+internal sealed class ScriptDevice(MachineLink link, ScriptDeviceFunctions functions, SourceLocation source) : IPortDevice, IMmioDevice, IDeviceState
 {
+    /// <summary>The most JSON text a saveState() may give: device registers, not a disk.</summary>
+    private const int MaxStateBytes = 1 << 20;
+
+    private readonly ScriptFunction? read = functions.Read, write = functions.Write;
+
     private volatile bool _broken;
 
     public uint ReadPort(ushort port, int size) => Read(port, size);
@@ -28,6 +36,41 @@ internal sealed class ScriptDevice(MachineLink link, ScriptFunction? read, Scrip
     {
         Call("write", write, address, Math.Min(size, 4), (uint)value);
         if (size > 4) Call("write", write, address + 4, size - 4, (uint)(value >> 32));
+    }
+
+    public void SaveState(StateWriter writer)
+    {
+        if (functions.SaveState is not { } save || functions.RestoreState is null)
+            throw new StateNotSupportedException($"this machine's state cannot be saved: the scriptDevice at {source} has no saveState() and restoreState() functions");
+        string text;
+        try
+        {
+            text = link.Engine.Run(_ => (string)link.Engine.Host.InvokeMethod("callToJson", save.Index, "scriptDevice saveState"), link.Budget, urgent: true);
+        }
+        catch (Exception e)
+        {
+            var (message, location) = ScriptErrors.Describe(e, link.Engine.Sources);
+            throw new StateNotSupportedException($"this machine's state cannot be saved: the scriptDevice's saveState() failed at {location ?? source}: {message}");
+        }
+        if (System.Text.Encoding.UTF8.GetByteCount(text) > MaxStateBytes)
+            throw new StateNotSupportedException($"the scriptDevice at {source}: saveState() returned more than {MaxStateBytes >> 20} MiB of JSON");
+        writer.WriteString(text);
+    }
+
+    public void RestoreState(StateReader reader)
+    {
+        string text = reader.ReadString(MaxStateBytes, "a scriptDevice's state");
+        if (functions.RestoreState is not { } restore)
+            throw reader.Error($"the scriptDevice at {source} has no restoreState() function");
+        try
+        {
+            link.Engine.Run(_ => link.Engine.Host.InvokeMethod("callWithJson", restore.Index, "scriptDevice restoreState", text), link.Budget, urgent: true);
+        }
+        catch (Exception e) when (e is not StateFormatException)
+        {
+            var (message, location) = ScriptErrors.Describe(e, link.Engine.Sources);
+            throw reader.Error($"the scriptDevice's restoreState() failed at {location ?? source}: {message}");
+        }
     }
 
     private uint Read(ulong address, int size)

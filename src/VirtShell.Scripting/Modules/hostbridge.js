@@ -13,6 +13,7 @@
   const isArray = Array.isArray;
   const isView = ArrayBuffer.isView;
   const stringify = JSON.stringify;
+  const parse = JSON.parse;
   const toText = String;
   const functionText = Function.prototype.toString;
   const promiseThen = Promise.prototype.then;
@@ -116,9 +117,22 @@
     return result;
   }
 
+  // A script device's saveState(): its result as JSON text ('null' for undefined).
+  function callToJson(index, label) {
+    const text = stringify(call(index, label));
+    return text === undefined ? 'null' : text;
+  }
+
+  // A script device's restoreState(state): the value saveState gave, made again from its JSON text.
+  function callWithJson(index, label, text) {
+    return call(index, label, parse(text));
+  }
+
   return freeze({
     snapshot,
     call,
+    callToJson,
+    callWithJson,
     watch,
     vm(bridge) {
       const MAX_READ = 16 * 1024 * 1024;

@@ -1,0 +1,14 @@
+namespace VirtShell.Engine.State;
+
+/// <summary>
+/// A device whose contents live in a disk image file: a checkpoint captures the file beside the saved state
+/// (<see cref="DiskCapture"/>), since the state holds only the device's registers.
+/// </summary>
+public interface IDiskImageDevice
+{
+    /// <summary>The image file's path.</summary>
+    string ImagePath { get; }
+
+    /// <summary>Whether the guest can write it; a read-only image need not be captured.</summary>
+    bool ReadOnly { get; }
+}

@@ -1,0 +1,210 @@
+using VirtShell.Engine.State;
+using VirtShell.Tests.Models;
+
+namespace VirtShell.Tests.State;
+
+/// <summary>A guest saved mid-run goes on, in a machine built afresh from the saved state, exactly where it was.</summary>
+public class SavedStateGuestTests
+{
+    /// <summary>
+    /// Counts on the serial port, one line per two PIT ticks (IRQ 0 through the 8259, the CPU halted in between), and
+    /// keeps the count twice: in EBX and in x87 ST(0). A mismatch prints FAIL and exits through isa-debug-exit.
+    /// </summary>
+    internal const string CountingGuest = """
+        bits 16
+        org 0x7c00
+            cli
+            xor ax, ax
+            mov ds, ax
+            mov ss, ax
+            mov sp, 0x7000
+            mov al, 0x11            ; both 8259s: edge, cascade, ICW4
+            out 0x20, al
+            out 0xa0, al
+            mov al, 0x20            ; IRQ 0-7 at vector 20h
+            out 0x21, al
+            mov al, 0x28
+            out 0xa1, al
+            mov al, 4
+            out 0x21, al
+            mov al, 2
+            out 0xa1, al
+            mov al, 1
+            out 0x21, al
+            out 0xa1, al
+            mov al, 0xfe            ; IRQ 0 only
+            out 0x21, al
+            mov al, 0xff
+            out 0xa1, al
+            mov word [0x20*4], tick
+            mov word [0x20*4+2], 0
+            mov al, 0x34            ; channel 0, mode 2, ~1 kHz
+            out 0x43, al
+            mov ax, 1193
+            out 0x40, al
+            mov al, ah
+            out 0x40, al
+            fninit
+            fldz
+            xor ebx, ebx
+            sti
+        count:
+            call print
+            mov cx, 2
+        idle:
+            hlt
+            loop idle
+            inc ebx
+            fld1
+            faddp st1, st0
+            fist dword [check]
+            cmp ebx, [check]
+            jne fail
+            jmp count
+
+        tick:
+            push ax
+            inc word [ticks]
+            mov al, 0x20
+            out 0x20, al
+            pop ax
+            iret
+
+        print:                      ; EBX in decimal, then a line feed
+            pushad
+            mov eax, ebx
+            mov di, digits_end
+            mov ecx, 10
+        .digit:
+            xor edx, edx
+            div ecx
+            add dl, '0'
+            dec di
+            mov [di], dl
+            test eax, eax
+            jnz .digit
+            mov dx, 0x3f8
+        .out:
+            mov al, [di]
+            out dx, al
+            inc di
+            cmp di, digits_end
+            jne .out
+            mov al, 10
+            out dx, al
+            popad
+            ret
+
+        fail:
+            mov si, failed
+            mov dx, 0x3f8
+        .out:
+            lodsb
+            out dx, al
+            test al, al
+            jnz .out
+            mov al, 1
+            out 0xf4, al
+            hlt
+
+        failed db 'FAIL', 10, 0
+        check dd 0
+        ticks dw 0
+        digits times 12 db 0
+        digits_end:
+        """;
+
+    /// <summary>The numbers 0, 1, 2... one a line, with nothing missing or twice, in <paramref name="text"/>'s complete lines.</summary>
+    internal static int CountedLines(string text)
+    {
+        var lines = text.Split('\n');
+        for (int i = 0; i < lines.Length - 1; i++)
+            Assert.True(lines[i] == i.ToString(), $"line {i} reads '{lines[i]}': the count is broken in:\n{text}");
+        return lines.Length - 1;
+    }
+
+    [Fact]
+    public void A_counting_guest_goes_on_after_save_and_restore_in_a_fresh_runtime_without_a_gap_or_a_repeat()
+    {
+        using var definition = TestDefinitions.Loader().Load(SavedStateRig.Definition(CountingGuest));
+        byte[] saved;
+        string before;
+        using (var first = SavedStateRig.Boot(definition))
+        {
+            first.WaitFor(text => text.Split('\n').Length > 30, "30 lines");
+            saved = first.PauseAndSave();
+            before = first.Output();
+        }
+        Assert.True(CountedLines(before) >= 30);
+
+        var state = SavedState.Read(new MemoryStream(saved));
+        Assert.Equal("emulated", state.Model);
+        using var second = SavedStateRig.Restore(definition, state);
+        string after = second.WaitFor(text => text.Split('\n').Length > 30, "30 more lines");
+        Assert.False(after.StartsWith("0\n"), "the restored machine booted afresh instead of going on");
+        int total = CountedLines(before + after);
+        Assert.True(total >= before.Split('\n').Length - 1 + 29);
+        Assert.DoesNotContain("FAIL", before + after);
+    }
+
+    [Fact]
+    public void A_state_saved_twice_from_one_pause_is_the_same_bytes_but_for_the_timestamps_it_carries()
+    {
+        using var definition = TestDefinitions.Loader().Load(SavedStateRig.Definition(CountingGuest));
+        using var machine = SavedStateRig.Boot(definition);
+        machine.WaitFor(text => text.Split('\n').Length > 5, "5 lines");
+        var one = SavedState.Read(new MemoryStream(machine.PauseAndSave()));
+        var file = new MemoryStream();
+        machine.Runtime.SaveState(file);
+        var two = SavedState.Read(new MemoryStream(file.ToArray()));
+        Assert.Equal(one.SectionNames, two.SectionNames);
+        Assert.Equal(one.Find("memory"), two.Find("memory"));
+        Assert.Equal(one.Find("port 0x3f8"), two.Find("port 0x3f8"));
+        Assert.Contains("cpu", one.SectionNames);
+        Assert.Contains("port 0x20", one.SectionNames);   // the 8259 pair
+        Assert.Contains("mmio 0xfec00000", one.SectionNames); // the APICs
+    }
+
+    /// <summary>Writes Z to the script device once, then prints what it reads back, a line at a time.</summary>
+    private const string ScriptDeviceGuest = """
+        bits 16
+        org 0x7c00
+            mov dx, 0x510
+            mov al, 'Z'
+            out dx, al
+        again:
+            mov dx, 0x510
+            in al, dx
+            mov dx, 0x3f8
+            out dx, al
+            mov al, 10
+            out dx, al
+            mov ecx, 200000
+        delay:
+            dec ecx
+            jnz delay
+            jmp again
+        """;
+
+    [Fact]
+    public void A_script_device_saves_its_state_through_saveState_and_gets_it_back_in_a_fresh_engine()
+    {
+        const string device = "scriptDevice({ ports: [0x510], read() { return value; }, write(port, size, v) { value = v; }, "
+            + "saveState() { return { value }; }, restoreState(state) { value = state.value; } })";
+        string path = SavedStateRig.Definition(ScriptDeviceGuest, extraDevices: device);
+        File.WriteAllText(path, File.ReadAllText(path).Replace("export default", "let value = 0x61;\nexport default"));
+        byte[] saved;
+        using (var definition = TestDefinitions.Loader().Load(path))
+        using (var first = SavedStateRig.Boot(definition))
+        {
+            Assert.StartsWith("Z\n", first.WaitFor(text => text.Length > 6, "three lines"));
+            saved = first.PauseAndSave();
+        }
+        // A second load is a second V8 engine, whose device starts at 'a' again until restoreState runs.
+        using var again = TestDefinitions.Loader().Load(path);
+        using var second = SavedStateRig.Restore(again, SavedState.Read(new MemoryStream(saved)));
+        string after = second.WaitFor(text => text.Length > 6, "three more lines");
+        Assert.StartsWith("Z\n", after);
+        Assert.DoesNotContain("a", after);
+    }
+}
