@@ -173,6 +173,13 @@ public sealed unsafe partial class InterpreterCpu
         }
     }
 
+    private static readonly Lazy<Dictionary<Code, (RflagsBits Read, RflagsBits Written)>> FlagsByCode = new(() =>
+        Opcodes.SelectMany(Encodings).GroupBy(e => e.Code).ToDictionary(g => g.Key, g => (g.First().FlagsRead, g.First().FlagsWritten)));
+
+    /// <summary>The flags an encoding reads and writes, as the table gives them (none for an encoding it has no row for).</summary>
+    internal static (RflagsBits Read, RflagsBits Written) OpcodeFlags(Code code) =>
+        FlagsByCode.Value.TryGetValue(code, out var flags) ? flags : (RflagsBits.None, RflagsBits.None);
+
     private static ILookup<Mnemonic, Code>? _codesByMnemonic;
 
     private static IEnumerable<Code> CodesOf(Mnemonic m) =>
