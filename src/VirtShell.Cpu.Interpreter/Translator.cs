@@ -25,7 +25,7 @@ internal delegate int CompiledBlock(InterpreterCpu cpu, DecodedOp[] ops);
 
 // The translating tier. A block that has run TranslateAfter times is compiled to one DynamicMethod: the JIT then sees
 // straight-line code with each instruction's next IP and handler as constants, and the simple register-to-register
-// integer instructions (MOV, ADD, SUB, CMP, AND, OR, XOR, TEST, INC, DEC on 32-bit registers) as inline IL. Everything
+// integer instructions (MOV, ADD, SUB, CMP, AND, OR, XOR, TEST, INC, DEC on 16- and 32-bit registers) as inline IL. Everything
 // else is a direct call of the interpreter's own handler, so the two tiers share every register, the lazy flags,
 // the TLB, the fault path and the rules of the block cache: a compiled block lives on its Block, so it is dropped with
 // it when its code is overwritten, and it follows the same chaining (NextBlock) as the interpreter. An instruction
@@ -150,12 +150,16 @@ public sealed unsafe partial class InterpreterCpu
         return true;
     }
 
-    /// <summary>A 32-bit operation on general registers (and an immediate) that cannot fault: done inline.</summary>
-    private static bool Inlinable(ref DecodedOp d) =>
-        d.OpSize == 4 && d.Loc0 == OperandLoc.Gpr32 && d.Loc1 is OperandLoc.Gpr32 or OperandLoc.Immediate && d.I.OpCount == 2 &&
-        d.I.Mnemonic is Mnemonic.Mov or Mnemonic.Add or Mnemonic.Sub or Mnemonic.Cmp or Mnemonic.And or Mnemonic.Or
-            or Mnemonic.Xor or Mnemonic.Test
-        || d.OpSize == 4 && d.Loc0 == OperandLoc.Gpr32 && d.I.OpCount == 1 && d.I.Mnemonic is Mnemonic.Inc or Mnemonic.Dec;
+    /// <summary>A 16- or 32-bit operation on general registers (and an immediate) that cannot fault: done inline.</summary>
+    private static bool Inlinable(ref DecodedOp d)
+    {
+        var register = d.OpSize == 4 ? OperandLoc.Gpr32 : d.OpSize == 2 ? OperandLoc.Gpr16 : OperandLoc.Other;
+        if (register == OperandLoc.Other || d.Loc0 != register) return false;
+        return d.I.OpCount == 2 && (d.Loc1 == register || d.Loc1 == OperandLoc.Immediate) &&
+               d.I.Mnemonic is Mnemonic.Mov or Mnemonic.Add or Mnemonic.Sub or Mnemonic.Cmp or Mnemonic.And or Mnemonic.Or
+                   or Mnemonic.Xor or Mnemonic.Test
+               || d.I.OpCount == 1 && d.I.Mnemonic is Mnemonic.Inc or Mnemonic.Dec;
+    }
 
     /// <summary>
     /// Whether the flags instruction <paramref name="i"/> writes can be seen: false only when the following inline
@@ -179,20 +183,20 @@ public sealed unsafe partial class InterpreterCpu
 
     private void EmitInline(Il il, ref DecodedOp d, bool flagsLive)
     {
-        int dst = d.Reg0, src = d.Reg1;
+        int dst = d.Reg0, src = d.Reg1, size = d.OpSize;
         var m = d.I.Mnemonic;
         bool immediate = d.Loc1 == OperandLoc.Immediate;
-        uint imm = d.Imm;
+        uint imm = d.Imm & SizeMask(size); // a 16-bit operation's sign-extended imm8, cut to 16 bits as ReadOp's callers do
         if (m is Mnemonic.Inc or Mnemonic.Dec)
         {
             // IncDec keeps CF from the pending flags, so it always runs (FlagsLive never drops the flags before it).
-            StoreGpr(il, dst, () =>
+            StoreGpr(il, dst, size, () =>
             {
                 il.Emit(OpCodes.Ldarg_0);
-                LoadGpr32(il, dst);
+                LoadGpr(il, dst, size);
                 il.Emit(OpCodes.Conv_U8);
                 il.Emit(m == Mnemonic.Dec ? OpCodes.Ldc_I4_1 : OpCodes.Ldc_I4_0);
-                il.Emit(OpCodes.Ldc_I4_4);
+                il.Emit(OpCodes.Ldc_I4, size);
                 il.Emit(OpCodes.Call, IncDecMethod);
                 il.Emit(OpCodes.Conv_U4);
             });
@@ -201,18 +205,18 @@ public sealed unsafe partial class InterpreterCpu
         void LoadSource()
         {
             if (immediate) il.Emit(OpCodes.Ldc_I4, (int)imm);
-            else LoadGpr32(il, src);
+            else LoadGpr(il, src, size);
         }
         if (m == Mnemonic.Mov)
         {
-            StoreGpr(il, dst, LoadSource);
+            StoreGpr(il, dst, size, LoadSource);
             return;
         }
-        // a = (uint)gpr[dst]; b = source; res = a op b
+        // a = gpr[dst]; b = source; res = (a op b) cut to the operand size
         var a = il.DeclareLocal(typeof(uint));
         var b = il.DeclareLocal(typeof(uint));
         var res = il.DeclareLocal(typeof(uint));
-        LoadGpr32(il, dst);
+        LoadGpr(il, dst, size);
         il.Emit(OpCodes.Stloc, a);
         LoadSource();
         il.Emit(OpCodes.Stloc, b);
@@ -226,6 +230,11 @@ public sealed unsafe partial class InterpreterCpu
             Mnemonic.Or => OpCodes.Or,
             _ => OpCodes.Xor,
         });
+        if (size != 4)
+        {
+            il.Emit(OpCodes.Ldc_I4, (int)SizeMask(size));
+            il.Emit(OpCodes.And);
+        }
         il.Emit(OpCodes.Stloc, res);
         if (flagsLive)
         {
@@ -235,29 +244,52 @@ public sealed unsafe partial class InterpreterCpu
             il.StoreField(LazyResField, () => { il.Emit(OpCodes.Ldloc, res); il.Emit(OpCodes.Conv_U8); });
             il.StoreField(LazyAField, () => { if (logic) il.Emit(OpCodes.Ldc_I4_0); else il.Emit(OpCodes.Ldloc, a); il.Emit(OpCodes.Conv_U8); });
             il.StoreField(LazyBField, () => { if (logic) il.Emit(OpCodes.Ldc_I4_0); else il.Emit(OpCodes.Ldloc, b); il.Emit(OpCodes.Conv_U8); });
-            il.StoreField(LazySizeField, () => il.Emit(OpCodes.Ldc_I4_4));
+            il.StoreField(LazySizeField, () => il.Emit(OpCodes.Ldc_I4, size));
         }
-        if (m is not (Mnemonic.Cmp or Mnemonic.Test)) StoreGpr(il, dst, () => il.Emit(OpCodes.Ldloc, res));
+        if (m is not (Mnemonic.Cmp or Mnemonic.Test)) StoreGpr(il, dst, size, () => il.Emit(OpCodes.Ldloc, res));
     }
 
-    /// <summary>Pushes (uint)_gpr[r].</summary>
-    private static void LoadGpr32(Il il, int r)
+    /// <summary>Pushes register <paramref name="r"/>'s low 16 or 32 bits as a uint.</summary>
+    private static void LoadGpr(Il il, int r, int size)
     {
         il.LoadField(GprField);
         il.Emit(OpCodes.Ldc_I4, r * 8);
         il.Emit(OpCodes.Add);
         il.Emit(OpCodes.Ldind_I8);
         il.Emit(OpCodes.Conv_U4);
+        if (size == 2)
+        {
+            il.Emit(OpCodes.Ldc_I4, 0xFFFF);
+            il.Emit(OpCodes.And);
+        }
     }
 
-    /// <summary>_gpr[r] = the uint <paramref name="value"/> pushes, zero-extended (a 32-bit register write).</summary>
-    private static void StoreGpr(Il il, int r, Action value)
+    /// <summary>
+    /// Writes the uint <paramref name="value"/> pushes to register <paramref name="r"/>: a 32-bit write zero-extends,
+    /// a 16-bit one keeps bits 16-63.
+    /// </summary>
+    private static void StoreGpr(Il il, int r, int size, Action value)
     {
         il.LoadField(GprField);
         il.Emit(OpCodes.Ldc_I4, r * 8);
         il.Emit(OpCodes.Add);
-        value();
-        il.Emit(OpCodes.Conv_U8);
+        if (size == 2)
+        {
+            il.Emit(OpCodes.Dup);
+            il.Emit(OpCodes.Ldind_I8);
+            il.Emit(OpCodes.Ldc_I8, ~0xFFFFL);
+            il.Emit(OpCodes.And);
+            value();
+            il.Emit(OpCodes.Ldc_I4, 0xFFFF);
+            il.Emit(OpCodes.And);
+            il.Emit(OpCodes.Conv_U8);
+            il.Emit(OpCodes.Or);
+        }
+        else
+        {
+            value();
+            il.Emit(OpCodes.Conv_U8);
+        }
         il.Emit(OpCodes.Stind_I8);
     }
 
