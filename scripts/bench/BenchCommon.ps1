@@ -30,15 +30,16 @@ function Enter-BenchWork([string] $OutDirectory, [string] $Name, [string] $Modul
 }
 
 # A definition for one boot-sector image on one model, with the debug-exit port the bench guests leave through.
-function New-BenchDefinition([string] $Directory, [string] $Image, [string] $Model, [string[]] $ExtraDevices = @()) {
+# $Tier: the emulated model's cpu.tier ('' leaves the definition without a cpu section).
+function New-BenchDefinition([string] $Directory, [string] $Image, [string] $Model, [string[]] $ExtraDevices = @(), [string] $Tier = '') {
     $devices = @("debugExit({ port: 0xf4 })") + $ExtraDevices
-    $path = Join-Path $Directory "$([IO.Path]::GetFileNameWithoutExtension($Image))-$Model.js"
+    $path = Join-Path $Directory "$([IO.Path]::GetFileNameWithoutExtension($Image))-$Model$(if ($Tier) { "-$Tier" }).js"
     @"
 import { machine, uart16550, debugExit } from 'virtshell';
 export default machine({
   name: 'bench', model: '$Model', memory: '16M',
   devices: [ $($devices -join ', ') ],
-  boot: { type: 'bootSector', image: '$Image' },
+  boot: { type: 'bootSector', image: '$Image' },$(if ($Tier) { "`n  cpu: { tier: '$Tier' }," })
 });
 "@ | Set-Content $path
     $path
@@ -70,6 +71,6 @@ function Invoke-MachineRun([string] $Definition, [string] $Reason = 'DebugExit',
 }
 
 # Boots a boot-sector image on a VirtShell model to its debug-exit power-off; returns the wall-clock seconds.
-function Invoke-VirtShellRun([string] $Directory, [string] $Image, [string] $Model, [double] $TimeoutSeconds = 300) {
-    Invoke-MachineRun (New-BenchDefinition $Directory $Image $Model) -TimeoutSeconds $TimeoutSeconds
+function Invoke-VirtShellRun([string] $Directory, [string] $Image, [string] $Model, [double] $TimeoutSeconds = 300, [string] $Tier = '') {
+    Invoke-MachineRun (New-BenchDefinition $Directory $Image $Model -Tier $Tier) -TimeoutSeconds $TimeoutSeconds
 }

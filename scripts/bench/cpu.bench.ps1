@@ -2,7 +2,9 @@
 # Each subject runs the loop at two lengths; the difference cancels start-up (BIOS, process, module) out.
 # cpu-real and cpu-protected run one small loop (guests/loop.asm); cpu-paged runs code spread over 128 pages mapped
 # at 0xC0000000 with paging on (guests/paged.asm), as a kernel's is, so a code cache whose lookups depend on where
-# code is mapped shows there.
+# code is mapped shows there. VirtShell runs under both tiers (cpu.tier 'interpreter' and 'translator'); the
+# translator's cost per compiled guest instruction and the IL it keeps come from the conformance runner's in-process
+# loop (VirtShell.Conformance --mips), which can read the CPU's translation counters.
 param(
     [Parameter(Mandatory)] [string] $ModulePath,
     [Parameter(Mandatory)] [string] $OutDirectory,
@@ -32,7 +34,8 @@ function New-LoopImage([string] $Mode, [long] $Iterations) {
 
 # Each runner boots an image to its power-off and returns the wall-clock seconds.
 $runners = [ordered]@{
-    'VirtShell emulated' = { param($image) Invoke-VirtShellRun $work $image 'emulated' -TimeoutSeconds 600 }
+    'VirtShell emulated' = { param($image) Invoke-VirtShellRun $work $image 'emulated' -TimeoutSeconds 600 -Tier 'interpreter' }
+    'VirtShell translator' = { param($image) Invoke-VirtShellRun $work $image 'emulated' -TimeoutSeconds 600 -Tier 'translator' }
     'QEMU TCG' = {
         param($image)
         $watch = [Diagnostics.Stopwatch]::StartNew()
@@ -89,9 +92,26 @@ $rows = foreach ($mode in 'real', 'protected', 'paged') {
             New-BenchRow "cpu-$mode" $subject 0 'MIPS' "failed: $($_.Exception.Message -replace '\s+', ' ')"
         }
     }
-    $ours = $mips['VirtShell emulated']
-    foreach ($anchor in 'QEMU TCG', 'Bochs') {
-        if ($ours -and $mips[$anchor]) { New-BenchRow "cpu-$mode" "VirtShell / $anchor" ($ours / $mips[$anchor]) 'ratio' }
+    foreach ($tier in 'VirtShell emulated', 'VirtShell translator') {
+        foreach ($anchor in 'QEMU TCG', 'Bochs') {
+            if ($mips[$tier] -and $mips[$anchor]) { New-BenchRow "cpu-$mode" "$tier / $anchor" ($mips[$tier] / $mips[$anchor]) 'ratio' }
+        }
     }
 }
+
+# Translation cost and code size, from the in-process loop of both tiers (built by build.ps1 -Task Build).
+$conformance = Join-Path $PSScriptRoot '../../tests/VirtShell.Conformance/bin/Release/net10.0/linux-x64/VirtShell.Conformance.dll'
+$rows = @($rows)
+if (Test-Path $conformance) {
+    foreach ($line in & dotnet $conformance --mips) {
+        if ($line -match '^(?<loop>.+?) \[(?<tier>\w+)\]: .*?, (?<mips>[\d.]+) MIPS wall clock.*?(; (?<blocks>\d+) blocks, (?<count>\d+) guest instructions compiled \((?<us>[\d.]+) µs each\), (?<il>\d+) bytes of IL)?$') {
+            $rows += New-BenchRow "cpu-inprocess" "$($Matches.loop) [$($Matches.tier)]" ([double]$Matches.mips) 'MIPS'
+            if ($Matches.us) {
+                $rows += New-BenchRow "cpu-translation" "$($Matches.loop): cost per compiled guest instruction" ([double]$Matches.us) 'µs' "$($Matches.blocks) blocks, $($Matches.count) instructions"
+                $rows += New-BenchRow "cpu-translation" "$($Matches.loop): IL kept" ([double]$Matches.il) 'bytes' "$($Matches.blocks) blocks"
+            }
+        }
+    }
+}
+else { $rows += New-BenchRow 'cpu-translation' 'VirtShell translator' 0 'µs' "not built: $conformance" }
 Save-BenchRows (Join-Path $OutDirectory 'cpu.json') $rows

@@ -6,47 +6,27 @@ namespace VirtShell.Cpu.Interpreter;
 // lazily: the lazy flag state holds 32-bit operands, and the 16/32-bit paths stay as they are.
 public sealed unsafe partial class InterpreterCpu
 {
-    private static void RegisterAlu64()
-    {
-        HandlersRexW[(int)Mnemonic.Mov] = &Mov64;
-        HandlersRexW[(int)Mnemonic.Movzx] = &Movzx64;
-        HandlersRexW[(int)Mnemonic.Movsx] = &Movsx64;
-        HandlersRexW[(int)Mnemonic.Movsxd] = &Movsx64;
-        HandlersRexW[(int)Mnemonic.Add] = &Add64;
-        HandlersRexW[(int)Mnemonic.Adc] = &Adc64;
-        HandlersRexW[(int)Mnemonic.Sub] = &Sub64;
-        HandlersRexW[(int)Mnemonic.Sbb] = &Sbb64;
-        HandlersRexW[(int)Mnemonic.Cmp] = &Cmp64;
-        HandlersRexW[(int)Mnemonic.And] = &And64;
-        HandlersRexW[(int)Mnemonic.Or] = &Or64;
-        HandlersRexW[(int)Mnemonic.Xor] = &Xor64;
-        HandlersRexW[(int)Mnemonic.Test] = &Test64;
-        HandlersRexW[(int)Mnemonic.Not] = &Not64;
-        HandlersRexW[(int)Mnemonic.Neg] = &Neg64;
-        HandlersRexW[(int)Mnemonic.Inc] = &Inc64;
-        HandlersRexW[(int)Mnemonic.Dec] = &Dec64;
-        HandlersRexW[(int)Mnemonic.Shl] = &Shift64;
-        HandlersRexW[(int)Mnemonic.Shr] = &Shift64;
-        HandlersRexW[(int)Mnemonic.Sar] = &Shift64;
-        HandlersRexW[(int)Mnemonic.Xchg] = &Xchg64;
-        HandlersRexW[(int)Mnemonic.Rol] = &Rotate64;
-        HandlersRexW[(int)Mnemonic.Ror] = &Rotate64;
-        HandlersRexW[(int)Mnemonic.Mul] = &Mul64;
-        HandlersRexW[(int)Mnemonic.Imul] = &Imul64;
-        HandlersRexW[(int)Mnemonic.Div] = &Div64;
-        HandlersRexW[(int)Mnemonic.Idiv] = &Idiv64;
-        HandlersRexW[(int)Mnemonic.Bswap] = &Bswap64;
-        HandlersRexW[(int)Mnemonic.Xadd] = &Xadd64;
-        HandlersRexW[(int)Mnemonic.Cmpxchg] = &Cmpxchg64;
-        foreach (var m in new[] { Mnemonic.Cmovo, Mnemonic.Cmovno, Mnemonic.Cmovb, Mnemonic.Cmovae, Mnemonic.Cmove, Mnemonic.Cmovne,
-                     Mnemonic.Cmovbe, Mnemonic.Cmova, Mnemonic.Cmovs, Mnemonic.Cmovns, Mnemonic.Cmovp, Mnemonic.Cmovnp,
-                     Mnemonic.Cmovl, Mnemonic.Cmovge, Mnemonic.Cmovle, Mnemonic.Cmovg })
-            HandlersRexW[(int)m] = &Cmov64;
-        HandlersRexW[(int)Mnemonic.Cdqe] = &Cdqe;
-        HandlersRexW[(int)Mnemonic.Cqo] = &Cqo;
-        HandlersRexW[(int)Mnemonic.Shld] = &DoubleShift64;
-        HandlersRexW[(int)Mnemonic.Shrd] = &DoubleShift64;
-    }
+    private static OpcodeRow[] Alu64Ops() =>
+    [
+        Op(Mnemonic.Mov, &Mov64, CpuModes.LongWide), Op(Mnemonic.Movzx, &Movzx64, CpuModes.LongWide),
+        ..Ops([Mnemonic.Movsx, Mnemonic.Movsxd], &Movsx64, CpuModes.LongWide),
+        Op(Mnemonic.Add, &Add64, CpuModes.LongWide), Op(Mnemonic.Adc, &Adc64, CpuModes.LongWide),
+        Op(Mnemonic.Sub, &Sub64, CpuModes.LongWide), Op(Mnemonic.Sbb, &Sbb64, CpuModes.LongWide),
+        Op(Mnemonic.Cmp, &Cmp64, CpuModes.LongWide), Op(Mnemonic.And, &And64, CpuModes.LongWide),
+        Op(Mnemonic.Or, &Or64, CpuModes.LongWide), Op(Mnemonic.Xor, &Xor64, CpuModes.LongWide),
+        Op(Mnemonic.Test, &Test64, CpuModes.LongWide), Op(Mnemonic.Not, &Not64, CpuModes.LongWide),
+        Op(Mnemonic.Neg, &Neg64, CpuModes.LongWide), Op(Mnemonic.Inc, &Inc64, CpuModes.LongWide),
+        Op(Mnemonic.Dec, &Dec64, CpuModes.LongWide),
+        ..Ops([Mnemonic.Shl, Mnemonic.Shr, Mnemonic.Sar], &Shift64, CpuModes.LongWide),
+        Op(Mnemonic.Xchg, &Xchg64, CpuModes.LongWide),
+        ..Ops([Mnemonic.Rol, Mnemonic.Ror], &Rotate64, CpuModes.LongWide), Op(Mnemonic.Mul, &Mul64, CpuModes.LongWide),
+        Op(Mnemonic.Imul, &Imul64, CpuModes.LongWide), Op(Mnemonic.Div, &Div64, CpuModes.LongWide),
+        Op(Mnemonic.Idiv, &Idiv64, CpuModes.LongWide), Op(Mnemonic.Bswap, &Bswap64, CpuModes.LongWide),
+        Op(Mnemonic.Xadd, &Xadd64, CpuModes.LongWide), Op(Mnemonic.Cmpxchg, &Cmpxchg64, CpuModes.LongWide),
+        ..Ops(CmovMnemonics, &Cmov64, CpuModes.LongWide), Op(Mnemonic.Cdqe, &Cdqe, CpuModes.LongWide),
+        Op(Mnemonic.Cqo, &Cqo, CpuModes.LongWide),
+        ..Ops([Mnemonic.Shld, Mnemonic.Shrd], &DoubleShift64, CpuModes.LongWide),
+    ];
 
     /// <summary>Operand <paramref name="n"/> as 64 bits: a 64-bit register, memory, or a sign-extended immediate.</summary>
     private ulong ReadOp64(ref DecodedOp d, int n)
@@ -81,33 +61,6 @@ public sealed unsafe partial class InterpreterCpu
         if (d.Loc0 == OperandLoc.Gpr64) _gpr[d.Reg0] = value;
         else if (d.I.Op0Kind == OpKind.Memory) WriteLinear64(Linear64(ref d, 8), value);
         else throw new UnimplementedInstruction($"64-bit destination of {d.I}");
-    }
-
-    private static uint Szp64(ulong res) =>
-        ParityTable[res & 0xFF] | (res == 0 ? FlagZf : 0) | (uint)((res >> 63) << 7);
-
-    private ulong Add64Flags(ulong a, ulong b, ulong carry)
-    {
-        ulong res = a + b + carry;
-        bool cf = res < a || (carry != 0 && res == a);
-        uint of = (uint)(((a ^ res) & (b ^ res)) >> 63);
-        SetArith((cf ? FlagCf : 0) | Szp64(res) | ((uint)(a ^ b ^ res) & FlagAf) | (of << 11));
-        return res;
-    }
-
-    private ulong Sub64Flags(ulong a, ulong b, ulong borrow)
-    {
-        ulong res = a - b - borrow;
-        bool cf = a < b || (borrow != 0 && a == b);
-        uint of = (uint)(((a ^ b) & (a ^ res)) >> 63);
-        SetArith((cf ? FlagCf : 0) | Szp64(res) | ((uint)(a ^ b ^ res) & FlagAf) | (of << 11));
-        return res;
-    }
-
-    private ulong Logic64(ulong res)
-    {
-        SetArith(Szp64(res));
-        return res;
     }
 
     /// <summary>MOV with a 64-bit operand: registers, memory, imm32 sign-extended or imm64, and the control registers.</summary>
@@ -159,34 +112,28 @@ public sealed unsafe partial class InterpreterCpu
         c._gpr[d.Reg0] = srcSize switch { 1 => (ulong)(sbyte)v, 2 => (ulong)(short)v, _ => (ulong)(int)v };
     }
 
-    private static void Add64(InterpreterCpu c, ref DecodedOp d) { ulong a = c.ReadDst64(ref d); c.WriteDst64(ref d, c.Add64Flags(a, c.ReadOp64(ref d, 1), 0)); }
-    private static void Adc64(InterpreterCpu c, ref DecodedOp d) { ulong a = c.ReadDst64(ref d); c.WriteDst64(ref d, c.Add64Flags(a, c.ReadOp64(ref d, 1), c.Eflags & FlagCf)); }
-    private static void Sub64(InterpreterCpu c, ref DecodedOp d) { ulong a = c.ReadDst64(ref d); c.WriteDst64(ref d, c.Sub64Flags(a, c.ReadOp64(ref d, 1), 0)); }
-    private static void Sbb64(InterpreterCpu c, ref DecodedOp d) { ulong a = c.ReadDst64(ref d); c.WriteDst64(ref d, c.Sub64Flags(a, c.ReadOp64(ref d, 1), c.Eflags & FlagCf)); }
-    private static void Cmp64(InterpreterCpu c, ref DecodedOp d) => c.Sub64Flags(c.ReadOp64(ref d, 0), c.ReadOp64(ref d, 1), 0);
-    private static void And64(InterpreterCpu c, ref DecodedOp d) { ulong a = c.ReadDst64(ref d); c.WriteDst64(ref d, c.Logic64(a & c.ReadOp64(ref d, 1))); }
-    private static void Or64(InterpreterCpu c, ref DecodedOp d) { ulong a = c.ReadDst64(ref d); c.WriteDst64(ref d, c.Logic64(a | c.ReadOp64(ref d, 1))); }
-    private static void Xor64(InterpreterCpu c, ref DecodedOp d) { ulong a = c.ReadDst64(ref d); c.WriteDst64(ref d, c.Logic64(a ^ c.ReadOp64(ref d, 1))); }
-    private static void Test64(InterpreterCpu c, ref DecodedOp d) => c.Logic64(c.ReadOp64(ref d, 0) & c.ReadOp64(ref d, 1));
+    private static void Add64(InterpreterCpu c, ref DecodedOp d) { ulong a = c.ReadDst64(ref d); c.WriteDst64(ref d, c.AluAdd(a, c.ReadOp64(ref d, 1), 0, 8)); }
+    private static void Adc64(InterpreterCpu c, ref DecodedOp d) { ulong a = c.ReadDst64(ref d); c.WriteDst64(ref d, c.AluAdd(a, c.ReadOp64(ref d, 1), c.Eflags & FlagCf, 8)); }
+    private static void Sub64(InterpreterCpu c, ref DecodedOp d) { ulong a = c.ReadDst64(ref d); c.WriteDst64(ref d, c.AluSub(a, c.ReadOp64(ref d, 1), 0, 8)); }
+    private static void Sbb64(InterpreterCpu c, ref DecodedOp d) { ulong a = c.ReadDst64(ref d); c.WriteDst64(ref d, c.AluSub(a, c.ReadOp64(ref d, 1), c.Eflags & FlagCf, 8)); }
+    private static void Cmp64(InterpreterCpu c, ref DecodedOp d) => c.AluSub(c.ReadOp64(ref d, 0), c.ReadOp64(ref d, 1), 0, 8);
+    private static void And64(InterpreterCpu c, ref DecodedOp d) { ulong a = c.ReadDst64(ref d); c.WriteDst64(ref d, c.Logic(a & c.ReadOp64(ref d, 1), 8)); }
+    private static void Or64(InterpreterCpu c, ref DecodedOp d) { ulong a = c.ReadDst64(ref d); c.WriteDst64(ref d, c.Logic(a | c.ReadOp64(ref d, 1), 8)); }
+    private static void Xor64(InterpreterCpu c, ref DecodedOp d) { ulong a = c.ReadDst64(ref d); c.WriteDst64(ref d, c.Logic(a ^ c.ReadOp64(ref d, 1), 8)); }
+    private static void Test64(InterpreterCpu c, ref DecodedOp d) => c.Logic(c.ReadOp64(ref d, 0) & c.ReadOp64(ref d, 1), 8);
     private static void Not64(InterpreterCpu c, ref DecodedOp d) => c.WriteDst64(ref d, ~c.ReadDst64(ref d));
-    private static void Neg64(InterpreterCpu c, ref DecodedOp d) => c.WriteDst64(ref d, c.Sub64Flags(0, c.ReadDst64(ref d), 0));
+    private static void Neg64(InterpreterCpu c, ref DecodedOp d) => c.WriteDst64(ref d, c.AluSub(0, c.ReadDst64(ref d), 0, 8));
 
     private static void Inc64(InterpreterCpu c, ref DecodedOp d)
     {
-        uint cf = c.Eflags & FlagCf; // INC and DEC keep CF
         ulong a = c.ReadDst64(ref d);
-        ulong res = c.Add64Flags(a, 1, 0);
-        c._flagBits = (c._flagBits & ~FlagCf) | cf;
-        c.WriteDst64(ref d, res);
+        c.WriteDst64(ref d, c.IncDec(a, dec: false, 8));
     }
 
     private static void Dec64(InterpreterCpu c, ref DecodedOp d)
     {
-        uint cf = c.Eflags & FlagCf;
         ulong a = c.ReadDst64(ref d);
-        ulong res = c.Sub64Flags(a, 1, 0);
-        c._flagBits = (c._flagBits & ~FlagCf) | cf;
-        c.WriteDst64(ref d, res);
+        c.WriteDst64(ref d, c.IncDec(a, dec: true, 8));
     }
 
     /// <summary>SHL/SHR/SAR r/m64 by 1, CL or imm8 (count masked to 6 bits; a zero count changes nothing).</summary>
@@ -215,7 +162,7 @@ public sealed unsafe partial class InterpreterCpu
                 of = 0;
                 break;
         }
-        c.SetArith(cf | Szp64(res) | (of << 11));
+        c.SetArith(cf | Szp(res, 8) | (of << 11));
         c.WriteDst64(ref d, res);
     }
 
@@ -229,7 +176,7 @@ public sealed unsafe partial class InterpreterCpu
         ulong res = left ? a << count | fill >> (64 - count) : a >> count | fill << (64 - count);
         uint cf = (uint)(left ? a >> (64 - count) : a >> (count - 1)) & 1;
         uint of = (uint)((res ^ a) >> 63);
-        c.SetArith(cf | Szp64(res) | (of << 11));
+        c.SetArith(cf | Szp(res, 8) | (of << 11));
         c.WriteDst64(ref d, res);
     }
 
@@ -274,7 +221,7 @@ public sealed unsafe partial class InterpreterCpu
         UInt128 p = (UInt128)c._gpr[RegEax] * c.ReadOp64(ref d, 0);
         c._gpr[RegEax] = (ulong)p;
         c._gpr[RegEdx] = (ulong)(p >> 64);
-        c.SetArith((c._gpr[RegEdx] != 0 ? FlagCf | FlagOf : 0) | Szp64((ulong)p));
+        c.SetArith((c._gpr[RegEdx] != 0 ? FlagCf | FlagOf : 0) | Szp((ulong)p, 8));
     }
 
     /// <summary>IMUL with a 64-bit operand: one operand (RDX:RAX), two (reg *= r/m) or three (reg = r/m * imm).</summary>
@@ -297,7 +244,7 @@ public sealed unsafe partial class InterpreterCpu
             overflow = p != (long)p;
             c._gpr[d.Reg0] = (ulong)p;
         }
-        c.SetArith((overflow ? FlagCf | FlagOf : 0) | Szp64((ulong)p));
+        c.SetArith((overflow ? FlagCf | FlagOf : 0) | Szp((ulong)p, 8));
     }
 
     /// <summary>DIV r/m64: RDX:RAX / src; #DE on a zero divisor or a quotient beyond 64 bits.</summary>
@@ -337,7 +284,7 @@ public sealed unsafe partial class InterpreterCpu
     private static void Xadd64(InterpreterCpu c, ref DecodedOp d)
     {
         ulong a = c.ReadDst64(ref d);
-        ulong sum = c.Add64Flags(a, c._gpr[d.Reg1], 0);
+        ulong sum = c.AluAdd(a, c._gpr[d.Reg1], 0, 8);
         c._gpr[d.Reg1] = a;
         c.WriteDst64(ref d, sum);
     }
@@ -345,7 +292,7 @@ public sealed unsafe partial class InterpreterCpu
     private static void Cmpxchg64(InterpreterCpu c, ref DecodedOp d)
     {
         ulong a = c.ReadDst64(ref d);
-        c.Sub64Flags(c._gpr[RegEax], a, 0);
+        c.AluSub(c._gpr[RegEax], a, 0, 8);
         if ((c.Eflags & FlagZf) != 0) c.WriteDst64(ref d, c._gpr[d.Reg1]);
         else
         {

@@ -6,44 +6,19 @@ namespace VirtShell.Cpu.Interpreter;
 // ADD ADC SUB SBB CMP INC DEC NEG, MUL IMUL DIV IDIV, XADD CMPXCHG, CBW CWDE CWD CDQ.
 public sealed unsafe partial class InterpreterCpu
 {
-    private static void RegisterArithmetic()
-    {
-        Register(Mnemonic.Add, &AddOp); Register(Mnemonic.Adc, &AdcOp); Register(Mnemonic.Sub, &SubOp);
-        Register(Mnemonic.Sbb, &SbbOp); Register(Mnemonic.Cmp, &CmpOp); Register(Mnemonic.Inc, &IncOp);
-        Register(Mnemonic.Dec, &DecOp); Register(Mnemonic.Neg, &NegOp);
-        Register(Mnemonic.Mul, &MulOp); Register(Mnemonic.Imul, &ImulOp);
-        Register(Mnemonic.Div, &DivOp); Register(Mnemonic.Idiv, &IdivOp);
-        Register(Mnemonic.Xadd, &XaddOp); Register(Mnemonic.Cmpxchg, &CmpxchgOp);
-        Register(Mnemonic.Cmpxchg8b, &Cmpxchg8bOp);
-        Register(Mnemonic.Cbw, &Cbw); Register(Mnemonic.Cwde, &Cwde); Register(Mnemonic.Cwd, &Cwd); Register(Mnemonic.Cdq, &Cdq);
-        Register(Mnemonic.Daa, &Daa); Register(Mnemonic.Das, &Das); Register(Mnemonic.Aaa, &Aaa);
-        Register(Mnemonic.Aas, &Aas); Register(Mnemonic.Aam, &Aam); Register(Mnemonic.Aad, &Aad);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private uint AluAdd(uint a, uint b, uint carry, int size)
-    {
-        uint mask = SizeMask(size);
-        b &= mask;
-        ulong wide = (ulong)a + b + carry;
-        uint res = (uint)wide & mask;
-        uint cf = (uint)(wide >> (size * 8)) & 1;
-        uint of = (((a ^ res) & (b ^ res)) >> SignShift(size)) & 1;
-        SetArith(cf | Szp(res, size) | ((a ^ b ^ res) & FlagAf) | (of << 11));
-        return res;
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private uint AluSub(uint a, uint b, uint borrow, int size)
-    {
-        uint mask = SizeMask(size);
-        b &= mask;
-        uint res = (a - b - borrow) & mask;
-        uint cf = (ulong)a < (ulong)b + borrow ? 1u : 0;
-        uint of = (((a ^ b) & (a ^ res)) >> SignShift(size)) & 1;
-        SetArith(cf | Szp(res, size) | ((a ^ b ^ res) & FlagAf) | (of << 11));
-        return res;
-    }
+    private static OpcodeRow[] ArithmeticOps() =>
+    [
+        Op(Mnemonic.Add, &AddOp, CpuModes.LegacyAndLong), Op(Mnemonic.Adc, &AdcOp, CpuModes.LegacyAndLong),
+        Op(Mnemonic.Sub, &SubOp, CpuModes.LegacyAndLong), Op(Mnemonic.Sbb, &SbbOp, CpuModes.LegacyAndLong),
+        Op(Mnemonic.Cmp, &CmpOp, CpuModes.LegacyAndLong), Op(Mnemonic.Inc, &IncOp, CpuModes.LegacyAndLong),
+        Op(Mnemonic.Dec, &DecOp, CpuModes.LegacyAndLong), Op(Mnemonic.Neg, &NegOp, CpuModes.LegacyAndLong),
+        Op(Mnemonic.Mul, &MulOp, CpuModes.LegacyAndLong), Op(Mnemonic.Imul, &ImulOp, CpuModes.LegacyAndLong),
+        Op(Mnemonic.Div, &DivOp, CpuModes.LegacyAndLong), Op(Mnemonic.Idiv, &IdivOp, CpuModes.LegacyAndLong),
+        Op(Mnemonic.Xadd, &XaddOp, CpuModes.LegacyAndLong), Op(Mnemonic.Cmpxchg, &CmpxchgOp, CpuModes.LegacyAndLong),
+        Op(Mnemonic.Cmpxchg8b, &Cmpxchg8bOp), Op(Mnemonic.Cbw, &Cbw, CpuModes.LegacyAndLong),
+        Op(Mnemonic.Cwde, &Cwde, CpuModes.LegacyAndLong), Op(Mnemonic.Cwd, &Cwd, CpuModes.LegacyAndLong),
+        Op(Mnemonic.Cdq, &Cdq, CpuModes.LegacyAndLong),
+    ];
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AddOp(InterpreterCpu c, ref DecodedOp d)
@@ -54,7 +29,7 @@ public sealed unsafe partial class InterpreterCpu
         c.WriteDst(ref d, res);
     }
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void AdcOp(InterpreterCpu c, ref DecodedOp d) { uint a = c.ReadDst(ref d); c.WriteDst(ref d, c.AluAdd(a, c.ReadOp(ref d, 1), c.Eflags & FlagCf, d.OpSize)); }
+    private static void AdcOp(InterpreterCpu c, ref DecodedOp d) { uint a = c.ReadDst(ref d); c.WriteDst(ref d, (uint)c.AluAdd(a, c.ReadOp(ref d, 1), c.Eflags & FlagCf, d.OpSize)); }
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void SubOp(InterpreterCpu c, ref DecodedOp d)
     {
@@ -64,7 +39,7 @@ public sealed unsafe partial class InterpreterCpu
         c.WriteDst(ref d, res);
     }
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void SbbOp(InterpreterCpu c, ref DecodedOp d) { uint a = c.ReadDst(ref d); c.WriteDst(ref d, c.AluSub(a, c.ReadOp(ref d, 1), c.Eflags & FlagCf, d.OpSize)); }
+    private static void SbbOp(InterpreterCpu c, ref DecodedOp d) { uint a = c.ReadDst(ref d); c.WriteDst(ref d, (uint)c.AluSub(a, c.ReadOp(ref d, 1), c.Eflags & FlagCf, d.OpSize)); }
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void CmpOp(InterpreterCpu c, ref DecodedOp d)
     {
@@ -76,31 +51,25 @@ public sealed unsafe partial class InterpreterCpu
     private static void IncOp(InterpreterCpu c, ref DecodedOp d)
     {
         uint a = c.ReadDst(ref d);
-        uint res = (a + 1) & SizeMask(d.OpSize);
-        c._flagBits = (c._flagBits & ~FlagCf) | c.CarryNow();
-        c.SetLazy(LazyOp.Inc, res, a, 1, d.OpSize);
-        c.WriteDst(ref d, res);
+        c.WriteDst(ref d, (uint)c.IncDec(a, dec: false, d.OpSize));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void DecOp(InterpreterCpu c, ref DecodedOp d)
     {
         uint a = c.ReadDst(ref d);
-        uint res = (a - 1) & SizeMask(d.OpSize);
-        c._flagBits = (c._flagBits & ~FlagCf) | c.CarryNow();
-        c.SetLazy(LazyOp.Dec, res, a, 1, d.OpSize);
-        c.WriteDst(ref d, res);
+        c.WriteDst(ref d, (uint)c.IncDec(a, dec: true, d.OpSize));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void NegOp(InterpreterCpu c, ref DecodedOp d) => c.WriteDst(ref d, c.AluSub(0, c.ReadDst(ref d), 0, d.OpSize));
+    private static void NegOp(InterpreterCpu c, ref DecodedOp d) => c.WriteDst(ref d, (uint)c.AluSub(0, c.ReadDst(ref d), 0, d.OpSize));
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void XaddOp(InterpreterCpu c, ref DecodedOp d)
     {
         uint a = c.ReadDst(ref d);
         uint b = c.ReadOp(ref d, 1);
-        uint sum = c.AluAdd(a, b, 0, d.OpSize);
+        uint sum = (uint)c.AluAdd(a, b, 0, d.OpSize);
         c.WriteReg(d.I.Op1Register, a);
         c.WriteDst(ref d, sum);
     }

@@ -5,6 +5,12 @@ namespace VirtShell.Cpu.Interpreter;
 // Decimal adjust: DAA DAS AAA AAS AAM AAD, following the Intel SDM pseudo-code (the 386-and-later behaviour).
 public sealed unsafe partial class InterpreterCpu
 {
+    private static OpcodeRow[] BcdOps() =>
+    [
+        Op(Mnemonic.Daa, &Daa), Op(Mnemonic.Das, &Das), Op(Mnemonic.Aaa, &Aaa), Op(Mnemonic.Aas, &Aas),
+        Op(Mnemonic.Aam, &Aam), Op(Mnemonic.Aad, &Aad),
+    ];
+
     private uint Al { get => (uint)_gpr[RegEax] & 0xFF; set => _gpr[RegEax] = (_gpr[RegEax] & ~0xFFUL) | (value & 0xFF); }
 
     private static void Daa(InterpreterCpu c, ref DecodedOp d)
@@ -91,7 +97,7 @@ public sealed unsafe partial class InterpreterCpu
         uint imm = d.Imm & 0xFF;
         uint ax = c.Ax;
         // The hardware computes AL + AH*imm with the adder, so the flags are an 8-bit ADD's.
-        uint r = c.AluAdd(ax & 0xFF, ((ax >> 8) * imm) & 0xFF, 0, 1);
+        uint r = (uint)c.AluAdd(ax & 0xFF, ((ax >> 8) * imm) & 0xFF, 0, 1);
         c.Ax = r;
     }
 }

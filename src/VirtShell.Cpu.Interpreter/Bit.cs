@@ -6,14 +6,18 @@ namespace VirtShell.Cpu.Interpreter;
 // BT BTS BTR BTC BSF BSR, and TZCNT/LZCNT as the BSF/BSR they are on this CPU.
 public sealed unsafe partial class InterpreterCpu
 {
-    private static void RegisterBitOps()
-    {
-        Register(Mnemonic.Bt, &BitTest); Register(Mnemonic.Bts, &BitTest); Register(Mnemonic.Btr, &BitTest);
-        Register(Mnemonic.Btc, &BitTest); Register(Mnemonic.Bsf, &Bsf); Register(Mnemonic.Bsr, &Bsr);
+    private static OpcodeRow[] BitOps() =>
+    [
+        Op(Mnemonic.Bt, &BitTest), Op(Mnemonic.Bts, &BitTest), Op(Mnemonic.Btr, &BitTest), Op(Mnemonic.Btc, &BitTest),
+        Op(Mnemonic.Bsf, &Bsf), Op(Mnemonic.Bsr, &Bsr),
         // F3 0F BC/BD are TZCNT/LZCNT only where CPUID claims BMI1/ABM; before those, the F3 prefix is ignored and
         // they run as BSF/BSR. CPUID here claims neither, and GCC relies on it, emitting "rep bsf" for __ffs.
-        Register(Mnemonic.Tzcnt, &Bsf); Register(Mnemonic.Lzcnt, &Bsr);
-    }
+        Op(Mnemonic.Tzcnt, &Bsf).As(Mnemonic.Bsf), Op(Mnemonic.Lzcnt, &Bsr).As(Mnemonic.Bsr),
+        ..Ops([Mnemonic.Bt, Mnemonic.Bts, Mnemonic.Btr, Mnemonic.Btc], &BitTest64, CpuModes.Long64),
+        Op(Mnemonic.Bsf, &BitScan64, CpuModes.Long64), Op(Mnemonic.Bsr, &BitScan64, CpuModes.Long64),
+        Op(Mnemonic.Tzcnt, &BitScan64, CpuModes.Long64).As(Mnemonic.Bsf),
+        Op(Mnemonic.Lzcnt, &BitScan64, CpuModes.Long64).As(Mnemonic.Bsr),
+    ];
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void BitTest(InterpreterCpu c, ref DecodedOp d)

@@ -6,16 +6,12 @@ namespace VirtShell.Cpu.Interpreter;
 // JMP Jcc CALL RET RETF LOOP/LOOPE/LOOPNE JCXZ/JECXZ HLT.
 public sealed unsafe partial class InterpreterCpu
 {
-    private static void RegisterControlFlow()
-    {
-        Register(Mnemonic.Jmp, &Jmp); Register(Mnemonic.Call, &Call); Register(Mnemonic.Ret, &Ret); Register(Mnemonic.Retf, &Retf);
-        foreach (var m in new[] { Mnemonic.Jo, Mnemonic.Jno, Mnemonic.Jb, Mnemonic.Jae, Mnemonic.Je, Mnemonic.Jne, Mnemonic.Jbe,
-                     Mnemonic.Ja, Mnemonic.Js, Mnemonic.Jns, Mnemonic.Jp, Mnemonic.Jnp, Mnemonic.Jl, Mnemonic.Jge, Mnemonic.Jle, Mnemonic.Jg })
-            Register(m, &Jcc);
-        Register(Mnemonic.Loop, &Loop); Register(Mnemonic.Loope, &Loop); Register(Mnemonic.Loopne, &Loop);
-        Register(Mnemonic.Jcxz, &Jcxz); Register(Mnemonic.Jecxz, &Jcxz);
-        Register(Mnemonic.Hlt, &Hlt);
-    }
+    private static OpcodeRow[] ControlFlowOps() =>
+    [
+        Op(Mnemonic.Jmp, &Jmp), Op(Mnemonic.Call, &Call), Op(Mnemonic.Ret, &Ret), Op(Mnemonic.Retf, &Retf),
+        ..Ops(JccMnemonics, &Jcc), Op(Mnemonic.Loop, &Loop), Op(Mnemonic.Loope, &Loop), Op(Mnemonic.Loopne, &Loop),
+        Op(Mnemonic.Jcxz, &Jcxz), Op(Mnemonic.Jecxz, &Jcxz), Op(Mnemonic.Hlt, &Hlt, CpuModes.LegacyAndLong),
+    ];
 
     private void NearJump(uint target)
     {

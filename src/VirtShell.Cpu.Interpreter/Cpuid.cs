@@ -37,7 +37,7 @@ public sealed unsafe partial class InterpreterCpu
     /// <summary>CPUID.80000008h:EAX: 32 physical address bits (the 4-level walk stops at 4 GiB), 48 linear.</summary>
     private const uint AddressSizes = 32 | 48 << 8;
 
-    private static void RegisterIdentity() => Register(Mnemonic.Cpuid, &Cpuid);
+    private static OpcodeRow[] IdentityOps() => [Op(Mnemonic.Cpuid, &Cpuid, CpuModes.LegacyAndLong)];
 
     private static void Cpuid(InterpreterCpu c, ref DecodedOp d)
     {

@@ -6,23 +6,15 @@ namespace VirtShell.Cpu.Interpreter;
 // MOV MOVZX MOVSX XCHG LEA LDS/LES/LFS/LGS/LSS XLAT BSWAP CMOVcc SETcc.
 public sealed unsafe partial class InterpreterCpu
 {
-    private static void RegisterDataTransfer()
-    {
-        Register(Mnemonic.Mov, &MovOp); Register(Mnemonic.Movzx, &Movzx); Register(Mnemonic.Movsx, &Movsx);
-        Register(Mnemonic.Xchg, &Xchg); Register(Mnemonic.Lea, &Lea); Register(Mnemonic.Xlatb, &Xlat);
-        Register(Mnemonic.Lds, &LoadFarPointer); Register(Mnemonic.Les, &LoadFarPointer); Register(Mnemonic.Lfs, &LoadFarPointer);
-        Register(Mnemonic.Lgs, &LoadFarPointer); Register(Mnemonic.Lss, &LoadFarPointer);
-        Register(Mnemonic.Bswap, &Bswap);
-        foreach (var m in new[] { Mnemonic.Cmovo, Mnemonic.Cmovno, Mnemonic.Cmovb, Mnemonic.Cmovae, Mnemonic.Cmove, Mnemonic.Cmovne,
-                     Mnemonic.Cmovbe, Mnemonic.Cmova, Mnemonic.Cmovs, Mnemonic.Cmovns, Mnemonic.Cmovp, Mnemonic.Cmovnp,
-                     Mnemonic.Cmovl, Mnemonic.Cmovge, Mnemonic.Cmovle, Mnemonic.Cmovg })
-            Register(m, &Cmov);
-        foreach (var m in new[] { Mnemonic.Seto, Mnemonic.Setno, Mnemonic.Setb, Mnemonic.Setae, Mnemonic.Sete, Mnemonic.Setne,
-                     Mnemonic.Setbe, Mnemonic.Seta, Mnemonic.Sets, Mnemonic.Setns, Mnemonic.Setp, Mnemonic.Setnp,
-                     Mnemonic.Setl, Mnemonic.Setge, Mnemonic.Setle, Mnemonic.Setg })
-            Register(m, &Setcc);
-        RegisterBitOps();
-    }
+    private static OpcodeRow[] DataTransferOps() =>
+    [
+        Op(Mnemonic.Mov, &MovOp, CpuModes.LegacyAndLong), Op(Mnemonic.Movzx, &Movzx, CpuModes.LegacyAndLong),
+        Op(Mnemonic.Movsx, &Movsx, CpuModes.LegacyAndLong), Op(Mnemonic.Xchg, &Xchg, CpuModes.LegacyAndLong),
+        Op(Mnemonic.Lea, &Lea), Op(Mnemonic.Xlatb, &Xlat),
+        ..Ops([Mnemonic.Lds, Mnemonic.Les, Mnemonic.Lfs, Mnemonic.Lgs, Mnemonic.Lss], &LoadFarPointer),
+        Op(Mnemonic.Bswap, &Bswap, CpuModes.LegacyAndLong), ..Ops(CmovMnemonics, &Cmov, CpuModes.LegacyAndLong),
+        ..Ops(SetccMnemonics, &Setcc, CpuModes.LegacyAndLong),
+    ];
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void MovOp(InterpreterCpu c, ref DecodedOp d)

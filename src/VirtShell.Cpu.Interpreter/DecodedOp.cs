@@ -55,4 +55,8 @@ internal sealed class Block(uint phys, ulong eip, byte mode, DecodedOp[] ops, ui
     public bool Valid = true;
     /// <summary>The last two blocks that ran after this one (fall-through and branch target), checked before any lookup.</summary>
     public Block? Next0, Next1;
+    /// <summary>How often the block ran before the translator compiled it (Translator.cs).</summary>
+    public int Runs;
+    /// <summary>The block compiled to IL, once it has run often enough with the translating tier on.</summary>
+    public CompiledBlock? Compiled;
 }

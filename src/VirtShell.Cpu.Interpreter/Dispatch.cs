@@ -10,13 +10,8 @@ namespace VirtShell.Cpu.Interpreter;
 // the JIT busy, they stayed at tier 0 for many seconds, running guests at a tenth of the speed.
 public sealed unsafe partial class InterpreterCpu
 {
-    private static readonly delegate*<InterpreterCpu, ref DecodedOp, void>[] Handlers =
-        new delegate*<InterpreterCpu, ref DecodedOp, void>[Enum.GetValues<Mnemonic>().Length + 1];
-
     /// <summary>Linear address of the memory destination operand, computed once by ReadDst for WriteDst.</summary>
     private ulong _dstLinear;
-
-    private static void Register(Mnemonic m, delegate*<InterpreterCpu, ref DecodedOp, void> handler) => Handlers[(int)m] = handler;
 
     private void Prepare(ref DecodedOp d, in Instruction i, ulong ipMask, ReadOnlySpan<byte> bytes)
     {
@@ -33,9 +28,7 @@ public sealed unsafe partial class InterpreterCpu
             return;
         }
         var info = i.Code.ToOpCode();
-        d.Handler = Handlers[(int)i.Mnemonic];
-        var sse = SseHandlerSharingMnemonic(i);
-        if (sse != null) d.Handler = sse;
+        d.Handler = Dispatch(in i, CpuModes.Legacy);
         if (d.Handler == null) d.Handler = &Unimplemented;
 
         int opSize = info.OperandSize / 8;
@@ -126,7 +119,11 @@ public sealed unsafe partial class InterpreterCpu
         d.OpSize = (byte)opSize;
         d.MemSize = (byte)(memSize == 0 ? opSize : memSize);
         // x87 handlers take their memory operands through FpuOperand, which computes 64-bit addresses there.
-        if (mode64 && !x87) d.Handler = unknownRegister ? &Unimplemented : sse != null ? sse : LongModeHandler(in i, opSize);
+        if (mode64 && !x87)
+        {
+            d.Handler = unknownRegister ? null : Dispatch(in i, opSize == 8 ? CpuModes.LongWide : CpuModes.Long);
+            if (d.Handler == null) d.Handler = &Unimplemented;
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -339,44 +336,17 @@ public sealed unsafe partial class InterpreterCpu
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Nop(InterpreterCpu c, ref DecodedOp d) { }
 
-    private static void InitDispatch()
-    {
-        Register(Mnemonic.Nop, &Nop);
-        Register(Mnemonic.Ud0, &InvalidOpcode); Register(Mnemonic.Ud1, &InvalidOpcode); Register(Mnemonic.Ud2, &InvalidOpcode);
+    private static OpcodeRow[] HintAndInvalidOps() =>
+    [
+        Op(Mnemonic.Nop, &Nop, CpuModes.LegacyAndLong), Op(Mnemonic.Ud0, &InvalidOpcode, CpuModes.LegacyAndLong),
+        Op(Mnemonic.Ud1, &InvalidOpcode, CpuModes.LegacyAndLong),
+        Op(Mnemonic.Ud2, &InvalidOpcode, CpuModes.LegacyAndLong),
         // CPUID reports neither VMX nor SVM, so the hypercall instructions are #UD, as on a CPU outside a VM (kvm-unit-tests' vmexit and hypercall take it).
-        Register(Mnemonic.Vmcall, &InvalidOpcode); Register(Mnemonic.Vmmcall, &InvalidOpcode);
+        Op(Mnemonic.Vmcall, &InvalidOpcode), Op(Mnemonic.Vmmcall, &InvalidOpcode),
         // PAUSE is REP NOP on CPUs before the Pentium 4; the P6 family this CPU reports runs the 0F 19-1E hint space
         // (and 0F 1F, Iced's Nop) as multi-byte NOPs.
-        Register(Mnemonic.Pause, &Nop);
-        Register(Mnemonic.Reservednop, &Nop);
-        Register(Mnemonic.Endbr32, &Nop); Register(Mnemonic.Endbr64, &Nop); // F3 0F 1E FA/FB: hint NOPs without CET
-        RegisterX87Control();
-        RegisterX87Transfer();
-        RegisterX87Arithmetic();
-        RegisterDataTransfer();
-        RegisterArithmetic();
-        RegisterLogical();
-        RegisterShifts();
-        RegisterStack();
-        RegisterControlFlow();
-        RegisterStrings();
-        RegisterIo();
-        RegisterFlagOps();
-        RegisterSystem();
-        RegisterIdentity();
-        RegisterModelSpecific();
-        RegisterLongMode();
-        RegisterSse();
-    }
-
-    private static void RegisterFlagOps()
-    {
-        Register(Mnemonic.Clc, &Clc); Register(Mnemonic.Stc, &Stc); Register(Mnemonic.Cmc, &Cmc);
-        Register(Mnemonic.Cld, &Cld); Register(Mnemonic.Std, &Std); Register(Mnemonic.Cli, &Cli); Register(Mnemonic.Sti, &Sti);
-        Register(Mnemonic.Lahf, &Lahf); Register(Mnemonic.Sahf, &Sahf); Register(Mnemonic.Salc, &Salc);
-        Register(Mnemonic.Pushf, &Pushf); Register(Mnemonic.Pushfd, &Pushf);
-        Register(Mnemonic.Popf, &Popf); Register(Mnemonic.Popfd, &Popf);
-        Register(Mnemonic.Int, &Int); Register(Mnemonic.Int3, &Int3); Register(Mnemonic.Into, &Into); Register(Mnemonic.Int1, &Int1);
-        Register(Mnemonic.Iret, &Iret); Register(Mnemonic.Iretd, &Iret); Register(Mnemonic.Bound, &Bound);
-    }
+        Op(Mnemonic.Pause, &Nop, CpuModes.LegacyAndLong), Op(Mnemonic.Reservednop, &Nop, CpuModes.LegacyAndLong),
+        // F3 0F 1E FA/FB: hint NOPs without CET
+        Op(Mnemonic.Endbr32, &Nop), Op(Mnemonic.Endbr64, &Nop, CpuModes.LegacyAndLong),
+    ];
 }

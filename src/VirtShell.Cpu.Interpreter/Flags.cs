@@ -1,22 +1,36 @@
 using System.Runtime.CompilerServices;
+using Iced.Intel;
 
 namespace VirtShell.Cpu.Interpreter;
 
-// EFLAGS lives in _flagBits, except that the six arithmetic flags of the hottest ALU ops (ADD SUB CMP INC DEC AND
-// OR XOR TEST) are lazy: those ops only record their operands and result, and the flags are computed when something
-// reads them (Eflags getter, Condition). Most results are overwritten before any read, which saves the work.
+// EFLAGS lives in _flagBits, except that the six arithmetic flags of ADD ADC SUB SBB CMP NEG INC DEC AND OR XOR
+// TEST (every operand width, 64-bit included) are lazy: those ops only record their operands and result, and the
+// flags are computed when something reads them (Eflags getter, Condition). Most results are overwritten before any
+// read, which saves the work. Materialize and CarryNow hold the one copy of the add/subtract flag formula.
 public sealed unsafe partial class InterpreterCpu
 {
+    private static OpcodeRow[] FlagOps() =>
+    [
+        Op(Mnemonic.Clc, &Clc, CpuModes.LegacyAndLong), Op(Mnemonic.Stc, &Stc, CpuModes.LegacyAndLong),
+        Op(Mnemonic.Cmc, &Cmc, CpuModes.LegacyAndLong), Op(Mnemonic.Cld, &Cld, CpuModes.LegacyAndLong),
+        Op(Mnemonic.Std, &Std, CpuModes.LegacyAndLong), Op(Mnemonic.Cli, &Cli, CpuModes.LegacyAndLong),
+        Op(Mnemonic.Sti, &Sti, CpuModes.LegacyAndLong), Op(Mnemonic.Lahf, &Lahf, CpuModes.LegacyAndLong),
+        Op(Mnemonic.Sahf, &Sahf, CpuModes.LegacyAndLong), Op(Mnemonic.Salc, &Salc), Op(Mnemonic.Pushf, &Pushf),
+        Op(Mnemonic.Pushfd, &Pushf), Op(Mnemonic.Popf, &Popf), Op(Mnemonic.Popfd, &Popf),
+    ];
+
     private const uint ArithFlags = FlagCf | FlagPf | FlagAf | FlagZf | FlagSf | FlagOf;
     /// <summary>The bits software can change: the 8086 set plus IOPL/NT, AC and ID (a CPUID-capable 486 or later).</summary>
     private const uint WritableFlags = 0x7FD5 | FlagAc | FlagId;
 
-    private enum LazyOp : byte { None, Add, Sub, Logic, Inc, Dec }
+    /// <summary>The operation whose flags are pending: Adc and Sbb are Add and Sub with a carry (borrow) in.</summary>
+    private enum LazyOp : byte { None, Add, Adc, Sub, Sbb, Logic, Inc, Dec }
 
     private uint _flagBits = 2;
     private LazyOp _lazyOp;
+    /// <summary>The operand size in bytes (1, 2, 4, 8); operands and result are masked to it.</summary>
     private byte _lazySize;
-    private uint _lazyRes, _lazyA, _lazyB;
+    private ulong _lazyRes, _lazyA, _lazyB;
 
     /// <summary>EFLAGS with any pending lazy arithmetic flags computed. IF, DF, TF and the rest are never lazy.</summary>
     private uint Eflags
@@ -46,7 +60,7 @@ public sealed unsafe partial class InterpreterCpu
     private bool V86 => (_flagBits & FlagVm) != 0;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void SetLazy(LazyOp op, uint res, uint a, uint b, int size)
+    private void SetLazy(LazyOp op, ulong res, ulong a, ulong b, int size)
     {
         _lazyOp = op;
         _lazyRes = res;
@@ -58,35 +72,72 @@ public sealed unsafe partial class InterpreterCpu
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Materialize()
     {
-        uint res = _lazyRes, a = _lazyA, b = _lazyB;
-        int size = _lazySize, sign = SignShift(size);
-        uint f = Szp(res, size);
+        ulong res = _lazyRes, a = _lazyA, b = _lazyB;
+        int sign = SignShift(_lazySize);
+        uint f = Szp(res, _lazySize) | CarryNow();
         switch (_lazyOp)
         {
-            case LazyOp.Add:
-            case LazyOp.Inc:
-                f |= ((a ^ b ^ res) & FlagAf) | ((((a ^ res) & (b ^ res)) >> sign) & 1) << 11;
-                f |= _lazyOp == LazyOp.Add ? (res < a ? FlagCf : 0) : _flagBits & FlagCf;
+            case LazyOp.Add or LazyOp.Adc or LazyOp.Inc:
+                f |= ((uint)(a ^ b ^ res) & FlagAf) | (uint)((((a ^ res) & (b ^ res)) >> sign) & 1) << 11;
                 break;
-            case LazyOp.Sub:
-            case LazyOp.Dec:
-                f |= ((a ^ b ^ res) & FlagAf) | ((((a ^ b) & (a ^ res)) >> sign) & 1) << 11;
-                f |= _lazyOp == LazyOp.Sub ? (a < b ? FlagCf : 0) : _flagBits & FlagCf;
+            case LazyOp.Sub or LazyOp.Sbb or LazyOp.Dec:
+                f |= ((uint)(a ^ b ^ res) & FlagAf) | (uint)((((a ^ b) & (a ^ res)) >> sign) & 1) << 11;
                 break;
         }
         _flagBits = (_flagBits & ~ArithFlags) | f;
         _lazyOp = LazyOp.None;
     }
 
-    /// <summary>CF alone, without computing the other lazy flags (INC/DEC keep it).</summary>
+    /// <summary>CF alone, without computing the other lazy flags (INC/DEC keep it). With a carry in, a result equal to the first operand carried.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private uint CarryNow() => _lazyOp switch
     {
         LazyOp.Add => _lazyRes < _lazyA ? FlagCf : 0,
+        LazyOp.Adc => _lazyRes <= _lazyA ? FlagCf : 0,
         LazyOp.Sub => _lazyA < _lazyB ? FlagCf : 0,
+        LazyOp.Sbb => _lazyA <= _lazyB ? FlagCf : 0,
         LazyOp.Logic => 0,
         _ => _flagBits & FlagCf,
     };
+
+    /// <summary>Add with carry in at any operand size; the flags are left pending.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ulong AluAdd(ulong a, ulong b, uint carry, int size)
+    {
+        b &= WidthMask(size);
+        ulong res = (a + b + carry) & WidthMask(size);
+        SetLazy(carry != 0 ? LazyOp.Adc : LazyOp.Add, res, a, b, size);
+        return res;
+    }
+
+    /// <summary>Subtract with borrow in at any operand size (CMP, NEG, SBB...); the flags are left pending.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ulong AluSub(ulong a, ulong b, uint borrow, int size)
+    {
+        b &= WidthMask(size);
+        ulong res = (a - b - borrow) & WidthMask(size);
+        SetLazy(borrow != 0 ? LazyOp.Sbb : LazyOp.Sub, res, a, b, size);
+        return res;
+    }
+
+    /// <summary>INC or DEC at any operand size: CF keeps its value, the other five flags are left pending.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ulong IncDec(ulong a, bool dec, int size)
+    {
+        ulong res = (dec ? a - 1 : a + 1) & WidthMask(size);
+        _flagBits = (_flagBits & ~FlagCf) | CarryNow();
+        SetLazy(dec ? LazyOp.Dec : LazyOp.Inc, res, a, 1, size);
+        return res;
+    }
+
+    /// <summary>AND/OR/XOR/TEST at any operand size: CF = OF = AF = 0, the rest pending.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ulong Logic(ulong res, int size)
+    {
+        res &= WidthMask(size);
+        SetLazy(LazyOp.Logic, res, 0, 0, size);
+        return res;
+    }
 
     private static readonly byte[] ParityTable = BuildParity();
 
@@ -98,12 +149,13 @@ public sealed unsafe partial class InterpreterCpu
     }
 
     private static uint SizeMask(int size) => size == 4 ? 0xFFFF_FFFFu : (1u << (size * 8)) - 1;
+    private static ulong WidthMask(int size) => size == 8 ? ulong.MaxValue : (1UL << (size * 8)) - 1;
     private static int SignShift(int size) => size * 8 - 1;
 
     /// <summary>SF, ZF and PF of <paramref name="res"/> (already masked to the operand size).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static uint Szp(uint res, int size) =>
-        ParityTable[res & 0xFF] | (res == 0 ? FlagZf : 0) | (((res >> SignShift(size)) & 1) << 7);
+    private static uint Szp(ulong res, int size) =>
+        ParityTable[res & 0xFF] | (res == 0 ? FlagZf : 0) | (uint)(((res >> SignShift(size)) & 1) << 7);
 
     /// <summary>Sets all six arithmetic flags at once (so nothing pending needs computing first).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -183,12 +183,19 @@ public sealed unsafe partial class InterpreterCpu : IVirtualCpu
                 _breakBlock = false;
                 _instrStart = _eip;
                 _retiredInRun = retired;
+                Block? compiled = null;
                 try
                 {
                     var block = NextBlock(previous);
                     previous = block;
                     var ops = block.Ops;
                     if (_codeBreakpoints != 0) retired += RunWatched(ops);
+                    // A block in an STI/MOV SS shadow runs its first instruction alone, which only the loop below does.
+                    else if (_translate && !shadowed && (block.Compiled != null || (++block.Runs == TranslateAfter && Translate(block))))
+                    {
+                        compiled = block;
+                        retired += block.Compiled!(this, ops);
+                    }
                     else for (int i = 0; i < ops.Length; i++)
                     {
                         ref var d = ref ops[i];
@@ -201,6 +208,7 @@ public sealed unsafe partial class InterpreterCpu : IVirtualCpu
                 }
                 catch (CpuFault f)
                 {
+                    if (compiled != null) retired += RetiredBefore(compiled);
                     retired++;
                     previous = null;
                     RaiseFault(f);
@@ -282,5 +290,6 @@ public sealed unsafe partial class InterpreterCpu : IVirtualCpu
     public void Dispose()
     {
         _memory.ExternalWrite -= OnExternalWrite;
+        _translationDump?.Dispose();
     }
 }

@@ -1,9 +1,17 @@
 using System.Runtime.CompilerServices;
+using Iced.Intel;
 namespace VirtShell.Cpu.Interpreter;
 
 // INT n / INT3 / INTO / IRET / BOUND and the delivery of exceptions and external interrupts.
 public sealed unsafe partial class InterpreterCpu
 {
+    private static OpcodeRow[] InterruptOps() =>
+    [
+        Op(Mnemonic.Int, &Int, CpuModes.LegacyAndLong), Op(Mnemonic.Int3, &Int3, CpuModes.LegacyAndLong),
+        Op(Mnemonic.Into, &Into), Op(Mnemonic.Int1, &Int1, CpuModes.LegacyAndLong), Op(Mnemonic.Iret, &Iret),
+        Op(Mnemonic.Iretd, &Iret), Op(Mnemonic.Bound, &Bound),
+    ];
+
     private enum InterruptKind { Software, Exception, External }
 
     /// <summary>

@@ -6,11 +6,10 @@ namespace VirtShell.Cpu.Interpreter;
 // IN and OUT; INS/OUTS are in String.cs. Every access goes to the machine's IoPortBus.
 public sealed unsafe partial class InterpreterCpu
 {
-    private static void RegisterIo()
-    {
-        Register(Mnemonic.In, &In);
-        Register(Mnemonic.Out, &Out);
-    }
+    private static OpcodeRow[] IoOps() =>
+    [
+        Op(Mnemonic.In, &In, CpuModes.LegacyAndLong), Op(Mnemonic.Out, &Out, CpuModes.LegacyAndLong),
+    ];
 
     /// <summary>
     /// With CPL &gt; IOPL in protected mode, and always in virtual-8086 mode, the ports must be allowed by the I/O

@@ -1,3 +1,5 @@
+using Iced.Intel;
+
 namespace VirtShell.Cpu.Interpreter;
 
 // Interrupts and exceptions in IA-32e mode (from 64-bit or compatibility code) and IRETQ. The IDT holds 16-byte
@@ -5,6 +7,8 @@ namespace VirtShell.Cpu.Interpreter;
 // privilege change, or IST1-7 whenever the gate names one), aligned to 16 bytes, with SS:RSP always pushed.
 public sealed unsafe partial class InterpreterCpu
 {
+    private static OpcodeRow[] LongInterruptOps() => [Op(Mnemonic.Iretq, &Iretq, CpuModes.Long64)];
+
     private void DeliverLong(int vector, ulong returnRip, InterruptKind kind, int? errorCode)
     {
         uint entry = (uint)vector * 16;

@@ -2,11 +2,11 @@ using Iced.Intel;
 
 namespace VirtShell.Cpu.Interpreter;
 
-// IA-32e mode: EFER, 64-bit addressing and the handler choice for 64-bit code. Compatibility mode (LMA with CS.L=0)
-// runs the 16/32-bit handlers unchanged. In 64-bit mode a handler is used only if it is known to be right there:
-// the mode-specific ones below (branches, stack, LEA...), the 64-bit-operand ones of Alu64.cs for REX.W, and the
-// 8/16/32-bit handlers of LegacyIn64 whose memory operands go through ReadOp/ReadDst/WriteDst/WriteOp0 (which
-// compute 64-bit addresses here), and MOVS/STOS/LODS (String64.cs). Anything else stops with the "unimplemented" error rather than run wrong.
+// IA-32e mode: EFER, 64-bit addressing and the 64-bit-mode handlers of branches, the stack, LEA... Compatibility
+// mode (LMA with CS.L=0) runs the 16/32-bit handlers unchanged. In 64-bit mode a handler is used only if the opcode
+// table lists it for 64-bit mode: these mode-specific ones, the 64-bit-operand ones of Alu64.cs, and the 8/16/32-bit
+// handlers whose memory operands go through ReadOp/ReadDst/WriteDst/WriteOp0 (which compute 64-bit addresses here).
+// Anything else stops with the "unimplemented" error rather than run wrong.
 // RIP is 64 bits wide; a branch to a non-canonical address is #GP(0) at the branch, and so is running off the end
 // of the lower half (GetBlock).
 public sealed unsafe partial class InterpreterCpu
@@ -19,12 +19,6 @@ public sealed unsafe partial class InterpreterCpu
     /// <summary>Bits 32-63 of the FS, GS and TSS bases (the low halves live in the segment cache).</summary>
     private uint _fsBaseHigh, _gsBaseHigh, _trBaseHigh;
     private ulong _kernelGsBase;
-
-    private static readonly delegate*<InterpreterCpu, ref DecodedOp, void>[] Handlers64 =
-        new delegate*<InterpreterCpu, ref DecodedOp, void>[Enum.GetValues<Mnemonic>().Length + 1];
-    private static readonly delegate*<InterpreterCpu, ref DecodedOp, void>[] HandlersRexW =
-        new delegate*<InterpreterCpu, ref DecodedOp, void>[Enum.GetValues<Mnemonic>().Length + 1];
-    private static readonly bool[] LegacyIn64 = new bool[Enum.GetValues<Mnemonic>().Length + 1];
 
     private ulong FsGsBase(int seg) =>
         ((ulong)(seg == SegFs ? _fsBaseHigh : _gsBaseHigh) << 32) | _segs[seg].Base;
@@ -89,69 +83,19 @@ public sealed unsafe partial class InterpreterCpu
     private static ulong CheckRip(ulong target) =>
         Canonical(target) ? target : throw new CpuFault(Vector.GeneralProtection, 0);
 
-    /// <summary>The handler of an instruction decoded in 64-bit mode (see the file comment); null when there is none.</summary>
-    private static delegate*<InterpreterCpu, ref DecodedOp, void> LongModeHandler(in Instruction i, int opSize)
-    {
-        int m = (int)i.Mnemonic;
-        var h = Handlers64[m];
-        if (h == null) h = opSize == 8 ? HandlersRexW[m] : LegacyIn64[m] ? Handlers[m] : null;
-        return h == null ? &Unimplemented : h;
-    }
-
-    private static void RegisterLongMode()
-    {
-        foreach (var m in new[]
-                 {
-                     Mnemonic.Mov, Mnemonic.Movzx, Mnemonic.Movsx, Mnemonic.Add, Mnemonic.Adc, Mnemonic.Sub, Mnemonic.Sbb,
-                     Mnemonic.Cmp, Mnemonic.And, Mnemonic.Or, Mnemonic.Xor, Mnemonic.Test, Mnemonic.Not, Mnemonic.Neg,
-                     Mnemonic.Inc, Mnemonic.Dec, Mnemonic.Mul, Mnemonic.Imul, Mnemonic.Div, Mnemonic.Idiv,
-                     Mnemonic.Shl, Mnemonic.Shr, Mnemonic.Sar, Mnemonic.Rol, Mnemonic.Ror, Mnemonic.Rcl, Mnemonic.Rcr,
-                     Mnemonic.Shld, Mnemonic.Shrd, Mnemonic.Xchg, Mnemonic.Xadd, Mnemonic.Cmpxchg,
-                     Mnemonic.Cbw, Mnemonic.Cwde, Mnemonic.Cwd, Mnemonic.Cdq, Mnemonic.Bswap,
-                     Mnemonic.In, Mnemonic.Out, Mnemonic.Clc, Mnemonic.Stc, Mnemonic.Cmc, Mnemonic.Cld, Mnemonic.Std,
-                     Mnemonic.Cli, Mnemonic.Sti, Mnemonic.Lahf, Mnemonic.Sahf, Mnemonic.Nop, Mnemonic.Pause,
-                     Mnemonic.Reservednop, Mnemonic.Hlt, Mnemonic.Cpuid, Mnemonic.Rdmsr, Mnemonic.Wrmsr, Mnemonic.Rdtsc, Mnemonic.Rdtscp, Mnemonic.Stac, Mnemonic.Clac,
-                     Mnemonic.Ud0, Mnemonic.Ud1, Mnemonic.Ud2, Mnemonic.Int, Mnemonic.Int3, Mnemonic.Int1,
-                     Mnemonic.Ltr, Mnemonic.Lldt, Mnemonic.Str, Mnemonic.Sldt, Mnemonic.Smsw, Mnemonic.Lmsw, Mnemonic.Clts,
-                     Mnemonic.Invlpg, Mnemonic.Wbinvd, Mnemonic.Invd,
-                     Mnemonic.Wait, Mnemonic.Fxsave, Mnemonic.Fxrstor, Mnemonic.Verr, Mnemonic.Verw, Mnemonic.Endbr64,
-                 })
-            LegacyIn64[(int)m] = true;
-        foreach (var m in new[] { Mnemonic.Seto, Mnemonic.Setno, Mnemonic.Setb, Mnemonic.Setae, Mnemonic.Sete, Mnemonic.Setne,
-                     Mnemonic.Setbe, Mnemonic.Seta, Mnemonic.Sets, Mnemonic.Setns, Mnemonic.Setp, Mnemonic.Setnp,
-                     Mnemonic.Setl, Mnemonic.Setge, Mnemonic.Setle, Mnemonic.Setg, Mnemonic.Cmovo, Mnemonic.Cmovno,
-                     Mnemonic.Cmovb, Mnemonic.Cmovae, Mnemonic.Cmove, Mnemonic.Cmovne, Mnemonic.Cmovbe, Mnemonic.Cmova,
-                     Mnemonic.Cmovs, Mnemonic.Cmovns, Mnemonic.Cmovp, Mnemonic.Cmovnp, Mnemonic.Cmovl, Mnemonic.Cmovge,
-                     Mnemonic.Cmovle, Mnemonic.Cmovg })
-            LegacyIn64[(int)m] = true;
-
-        foreach (var m in new[] { Mnemonic.Jo, Mnemonic.Jno, Mnemonic.Jb, Mnemonic.Jae, Mnemonic.Je, Mnemonic.Jne, Mnemonic.Jbe,
-                     Mnemonic.Ja, Mnemonic.Js, Mnemonic.Jns, Mnemonic.Jp, Mnemonic.Jnp, Mnemonic.Jl, Mnemonic.Jge, Mnemonic.Jle, Mnemonic.Jg })
-            Handlers64[(int)m] = &Jcc64;
-        Handlers64[(int)Mnemonic.Jmp] = &Jmp64;
-        Handlers64[(int)Mnemonic.Call] = &Call64;
-        Handlers64[(int)Mnemonic.Ret] = &Ret64;
-        Handlers64[(int)Mnemonic.Retf] = &Retf64;
-        Handlers64[(int)Mnemonic.Loop] = &Loop64;
-        Handlers64[(int)Mnemonic.Jrcxz] = &Jrcxz;
-        Handlers64[(int)Mnemonic.Push] = &Push64;
-        Handlers64[(int)Mnemonic.Pop] = &Pop64;
-        Handlers64[(int)Mnemonic.Pushfq] = &Pushfq;
-        Handlers64[(int)Mnemonic.Popfq] = &Popfq;
-        Handlers64[(int)Mnemonic.Lea] = &Lea64;
-        Handlers64[(int)Mnemonic.Leave] = &Leave64;
-        Handlers64[(int)Mnemonic.Lgdt] = &LoadTableRegister64;
-        Handlers64[(int)Mnemonic.Lidt] = &LoadTableRegister64;
-        Handlers64[(int)Mnemonic.Sgdt] = &StoreTableRegister64;
-        Handlers64[(int)Mnemonic.Sidt] = &StoreTableRegister64;
-        Handlers64[(int)Mnemonic.Iretq] = &Iretq;
-        Handlers64[(int)Mnemonic.Swapgs] = &Swapgs;
-        foreach (var m in new[] { Mnemonic.Bt, Mnemonic.Bts, Mnemonic.Btr, Mnemonic.Btc }) Handlers64[(int)m] = &BitTest64;
-        foreach (var m in new[] { Mnemonic.Bsf, Mnemonic.Bsr, Mnemonic.Tzcnt, Mnemonic.Lzcnt }) Handlers64[(int)m] = &BitScan64;
-        RegisterAlu64();
-        RegisterStrings64();
-        RegisterSyscall();
-    }
+    private static OpcodeRow[] LongModeOps() =>
+    [
+        ..Ops(JccMnemonics, &Jcc64, CpuModes.Long64), Op(Mnemonic.Jmp, &Jmp64, CpuModes.Long64),
+        Op(Mnemonic.Call, &Call64, CpuModes.Long64), Op(Mnemonic.Ret, &Ret64, CpuModes.Long64),
+        Op(Mnemonic.Retf, &Retf64, CpuModes.Long64), Op(Mnemonic.Loop, &Loop64, CpuModes.Long64),
+        Op(Mnemonic.Jrcxz, &Jrcxz, CpuModes.Long64), Op(Mnemonic.Push, &Push64, CpuModes.Long64),
+        Op(Mnemonic.Pop, &Pop64, CpuModes.Long64), Op(Mnemonic.Pushfq, &Pushfq, CpuModes.Long64),
+        Op(Mnemonic.Popfq, &Popfq, CpuModes.Long64), Op(Mnemonic.Lea, &Lea64, CpuModes.Long64),
+        Op(Mnemonic.Leave, &Leave64, CpuModes.Long64), Op(Mnemonic.Lgdt, &LoadTableRegister64, CpuModes.Long64),
+        Op(Mnemonic.Lidt, &LoadTableRegister64, CpuModes.Long64),
+        Op(Mnemonic.Sgdt, &StoreTableRegister64, CpuModes.Long64),
+        Op(Mnemonic.Sidt, &StoreTableRegister64, CpuModes.Long64), Op(Mnemonic.Swapgs, &Swapgs, CpuModes.Long64),
+    ];
 
     private static void Jcc64(InterpreterCpu c, ref DecodedOp d)
     {

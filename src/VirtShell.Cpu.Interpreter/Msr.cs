@@ -27,12 +27,12 @@ public sealed unsafe partial class InterpreterCpu
     /// <summary>IA32_TSC_AUX: what RDTSCP returns in ECX and RDPID in its register (an OS puts the CPU number there).</summary>
     private uint _tscAux;
 
-    private static void RegisterModelSpecific()
-    {
-        Register(Mnemonic.Rdmsr, &Rdmsr); Register(Mnemonic.Wrmsr, &Wrmsr); Register(Mnemonic.Rdtsc, &Rdtsc);
-        Register(Mnemonic.Rdtscp, &Rdtscp); Register(Mnemonic.Rdpid, &Rdpid);
-        Register(Mnemonic.Sysenter, &Sysenter); Register(Mnemonic.Sysexit, &Sysexit);
-    }
+    private static OpcodeRow[] ModelSpecificOps() =>
+    [
+        Op(Mnemonic.Rdmsr, &Rdmsr, CpuModes.LegacyAndLong), Op(Mnemonic.Wrmsr, &Wrmsr, CpuModes.LegacyAndLong),
+        Op(Mnemonic.Rdtsc, &Rdtsc, CpuModes.LegacyAndLong), Op(Mnemonic.Rdtscp, &Rdtscp, CpuModes.LegacyAndLong),
+        Op(Mnemonic.Rdpid, &Rdpid), Op(Mnemonic.Sysenter, &Sysenter), Op(Mnemonic.Sysexit, &Sysexit),
+    ];
 
     private static long HostTscTicks => (long)((Int128)System.Diagnostics.Stopwatch.GetTimestamp() * TscHz / System.Diagnostics.Stopwatch.Frequency);
     private ulong Tsc => (ulong)(HostTscTicks + _tscOffset);

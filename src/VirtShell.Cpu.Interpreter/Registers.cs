@@ -80,7 +80,6 @@ public sealed unsafe partial class InterpreterCpu
             else if (IsXmm(r)) { RegKinds[i] = RegKind.Xmm; RegNumbers[i] = (byte)(r - Iced.Intel.Register.XMM0); }
             else RegKinds[i] = RegKind.Other;
         }
-        InitDispatch();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

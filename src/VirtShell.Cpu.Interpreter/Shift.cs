@@ -6,13 +6,14 @@ namespace VirtShell.Cpu.Interpreter;
 // SHL/SAL SHR SAR ROL ROR RCL RCR (count masked to 5 bits, as on the 80286 and later), SHLD SHRD.
 public sealed unsafe partial class InterpreterCpu
 {
-    private static void RegisterShifts()
-    {
-        Register(Mnemonic.Shl, &ShlOp); Register(Mnemonic.Sal, &ShlOp); Register(Mnemonic.Shr, &ShrOp);
-        Register(Mnemonic.Sar, &SarOp); Register(Mnemonic.Rol, &RolOp); Register(Mnemonic.Ror, &RorOp);
-        Register(Mnemonic.Rcl, &RclOp); Register(Mnemonic.Rcr, &RcrOp);
-        Register(Mnemonic.Shld, &ShldOp); Register(Mnemonic.Shrd, &ShrdOp);
-    }
+    private static OpcodeRow[] ShiftOps() =>
+    [
+        Op(Mnemonic.Shl, &ShlOp, CpuModes.LegacyAndLong), Op(Mnemonic.Sal, &ShlOp),
+        Op(Mnemonic.Shr, &ShrOp, CpuModes.LegacyAndLong), Op(Mnemonic.Sar, &SarOp, CpuModes.LegacyAndLong),
+        Op(Mnemonic.Rol, &RolOp, CpuModes.LegacyAndLong), Op(Mnemonic.Ror, &RorOp, CpuModes.LegacyAndLong),
+        Op(Mnemonic.Rcl, &RclOp, CpuModes.LegacyAndLong), Op(Mnemonic.Rcr, &RcrOp, CpuModes.LegacyAndLong),
+        Op(Mnemonic.Shld, &ShldOp, CpuModes.LegacyAndLong), Op(Mnemonic.Shrd, &ShrdOp, CpuModes.LegacyAndLong),
+    ];
 
     /// <summary>The shift count: 1, CL or an immediate, masked to 5 bits (6 for a 64-bit operand).</summary>
     private uint ShiftCount(ref DecodedOp d, uint mask = 0x1F) => d.I.OpCount < 2 ? 1 : (d.I.Op1Kind == OpKind.Register ? (uint)_gpr[RegEcx] : d.Imm) & mask;

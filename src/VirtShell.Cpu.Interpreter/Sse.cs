@@ -118,31 +118,11 @@ public sealed unsafe partial class InterpreterCpu
         if (d.I.Op0Kind == OpKind.Memory && c._mode64) c.Linear64(ref d, 1); // a non-canonical address still faults
     }
 
-    /// <summary>The SSE instructions whose mnemonic a string instruction shares (MOVSD, CMPSD): chosen by encoding.</summary>
-    private static delegate*<InterpreterCpu, ref DecodedOp, void> SseHandlerSharingMnemonic(in Instruction i) => i.Code switch
-    {
-        Code.Movsd_xmm_xmmm64 or Code.Movsd_xmmm64_xmm => &MovScalar,
-        Code.Cmpsd_xmm_xmmm64_imm8 => &CompareFloat,
-        _ => null,
-    };
-
     /// <summary>An SSE handler serves every mode: its operands go through SseRead/SseWrite, which address 64-bit memory too.</summary>
-    private static void RegisterSse(Mnemonic m, delegate*<InterpreterCpu, ref DecodedOp, void> h)
-    {
-        Register(m, h);
-        Handlers64[(int)m] = h;
-    }
-
-    private static void RegisterSse()
-    {
-        var Both = (delegate*<Mnemonic, delegate*<InterpreterCpu, ref DecodedOp, void>, void>)&RegisterSse;
-        Both(Mnemonic.Ldmxcsr, &Ldmxcsr);
-        Both(Mnemonic.Stmxcsr, &Stmxcsr);
-        foreach (var m in new[] { Mnemonic.Mfence, Mnemonic.Lfence, Mnemonic.Sfence, Mnemonic.Prefetcht0, Mnemonic.Prefetcht1,
-                     Mnemonic.Prefetcht2, Mnemonic.Prefetchnta })
-            Both(m, &SseHint);
-        RegisterSseMove();
-        RegisterSseInteger();
-        RegisterSseFloat();
-    }
+    private static OpcodeRow[] SseOps() =>
+    [
+        Op(Mnemonic.Ldmxcsr, &Ldmxcsr, CpuModes.All), Op(Mnemonic.Stmxcsr, &Stmxcsr, CpuModes.All),
+        ..Ops([Mnemonic.Mfence, Mnemonic.Lfence, Mnemonic.Sfence, Mnemonic.Prefetcht0, Mnemonic.Prefetcht1,
+                Mnemonic.Prefetcht2, Mnemonic.Prefetchnta], &SseHint, CpuModes.All),
+    ];
 }

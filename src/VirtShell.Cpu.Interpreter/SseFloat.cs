@@ -17,26 +17,19 @@ public sealed unsafe partial class InterpreterCpu
 
     private enum FloatOp { Add, Sub, Mul, Div, Min, Max, Sqrt }
 
-    private static void RegisterSseFloat()
-    {
-        foreach (var m in new[]
-                 {
-                     Mnemonic.Addss, Mnemonic.Addsd, Mnemonic.Addps, Mnemonic.Addpd, Mnemonic.Subss, Mnemonic.Subsd, Mnemonic.Subps,
-                     Mnemonic.Subpd, Mnemonic.Mulss, Mnemonic.Mulsd, Mnemonic.Mulps, Mnemonic.Mulpd, Mnemonic.Divss, Mnemonic.Divsd,
-                     Mnemonic.Divps, Mnemonic.Divpd, Mnemonic.Minss, Mnemonic.Minsd, Mnemonic.Minps, Mnemonic.Minpd,
-                     Mnemonic.Maxss, Mnemonic.Maxsd, Mnemonic.Maxps, Mnemonic.Maxpd, Mnemonic.Sqrtss, Mnemonic.Sqrtsd,
-                     Mnemonic.Sqrtps, Mnemonic.Sqrtpd,
-                 })
-            RegisterSse(m, &FloatArithmetic);
-        foreach (var m in new[] { Mnemonic.Ucomiss, Mnemonic.Ucomisd, Mnemonic.Comiss, Mnemonic.Comisd })
-            RegisterSse(m, &CompareIntoFlags);
-        foreach (var m in new[] { Mnemonic.Cmpss, Mnemonic.Cmpps, Mnemonic.Cmppd })
-            RegisterSse(m, &CompareFloat);
-        foreach (var m in new[] { Mnemonic.Cvtsi2ss, Mnemonic.Cvtsi2sd, Mnemonic.Cvtss2sd, Mnemonic.Cvtsd2ss })
-            RegisterSse(m, &ConvertToFloat);
-        foreach (var m in new[] { Mnemonic.Cvttss2si, Mnemonic.Cvttsd2si, Mnemonic.Cvtss2si, Mnemonic.Cvtsd2si })
-            RegisterSse(m, &ConvertToInteger);
-    }
+    private static OpcodeRow[] SseFloatOps() =>
+    [
+        ..Ops([Mnemonic.Addss, Mnemonic.Addsd, Mnemonic.Addps, Mnemonic.Addpd, Mnemonic.Subss, Mnemonic.Subsd,
+                Mnemonic.Subps, Mnemonic.Subpd, Mnemonic.Mulss, Mnemonic.Mulsd, Mnemonic.Mulps, Mnemonic.Mulpd,
+                Mnemonic.Divss, Mnemonic.Divsd, Mnemonic.Divps, Mnemonic.Divpd, Mnemonic.Minss, Mnemonic.Minsd,
+                Mnemonic.Minps, Mnemonic.Minpd, Mnemonic.Maxss, Mnemonic.Maxsd, Mnemonic.Maxps, Mnemonic.Maxpd,
+                Mnemonic.Sqrtss, Mnemonic.Sqrtsd, Mnemonic.Sqrtps, Mnemonic.Sqrtpd], &FloatArithmetic, CpuModes.All),
+        ..Ops([Mnemonic.Ucomiss, Mnemonic.Ucomisd, Mnemonic.Comiss, Mnemonic.Comisd], &CompareIntoFlags, CpuModes.All),
+        ..Ops([Mnemonic.Cmpss, Mnemonic.Cmpps, Mnemonic.Cmppd], &CompareFloat, CpuModes.All),
+        OpCode(Code.Cmpsd_xmm_xmmm64_imm8, &CompareFloat, CpuModes.All),
+        ..Ops([Mnemonic.Cvtsi2ss, Mnemonic.Cvtsi2sd, Mnemonic.Cvtss2sd, Mnemonic.Cvtsd2ss], &ConvertToFloat, CpuModes.All),
+        ..Ops([Mnemonic.Cvttss2si, Mnemonic.Cvttsd2si, Mnemonic.Cvtss2si, Mnemonic.Cvtsd2si], &ConvertToInteger, CpuModes.All),
+    ];
 
     /// <summary>The lane width of an SSE floating-point instruction (its mnemonic ends in SS/PS or SD/PD) and whether it is scalar.</summary>
     private static (bool Single, bool Scalar) FloatShape(Mnemonic m)

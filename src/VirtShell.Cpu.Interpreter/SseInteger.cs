@@ -9,31 +9,24 @@ namespace VirtShell.Cpu.Interpreter;
 // byte mask. Each runs the host's SSE2 instruction of the same name, so results match the guest's CPU bit for bit.
 public sealed unsafe partial class InterpreterCpu
 {
-    private static void RegisterSseInteger()
-    {
-        foreach (var m in new[]
-                 {
-                     Mnemonic.Pxor, Mnemonic.Por, Mnemonic.Pand, Mnemonic.Pandn, Mnemonic.Xorps, Mnemonic.Xorpd, Mnemonic.Orps,
-                     Mnemonic.Orpd, Mnemonic.Andps, Mnemonic.Andpd, Mnemonic.Andnps, Mnemonic.Andnpd,
-                     Mnemonic.Paddb, Mnemonic.Paddw, Mnemonic.Paddd, Mnemonic.Paddq, Mnemonic.Psubb, Mnemonic.Psubw,
-                     Mnemonic.Psubd, Mnemonic.Psubq, Mnemonic.Paddusb, Mnemonic.Paddusw, Mnemonic.Paddsb, Mnemonic.Paddsw,
-                     Mnemonic.Psubusb, Mnemonic.Psubusw, Mnemonic.Psubsb, Mnemonic.Psubsw,
-                     Mnemonic.Pcmpeqb, Mnemonic.Pcmpeqw, Mnemonic.Pcmpeqd, Mnemonic.Pcmpgtb, Mnemonic.Pcmpgtw, Mnemonic.Pcmpgtd,
-                     Mnemonic.Pminub, Mnemonic.Pmaxub, Mnemonic.Pminsw, Mnemonic.Pmaxsw, Mnemonic.Pavgb, Mnemonic.Pavgw,
-                     Mnemonic.Pmullw, Mnemonic.Pmulhw, Mnemonic.Pmulhuw, Mnemonic.Pmuludq, Mnemonic.Pmaddwd, Mnemonic.Psadbw,
-                     Mnemonic.Punpcklbw, Mnemonic.Punpcklwd, Mnemonic.Punpckldq, Mnemonic.Punpcklqdq,
-                     Mnemonic.Punpckhbw, Mnemonic.Punpckhwd, Mnemonic.Punpckhdq, Mnemonic.Punpckhqdq,
-                     Mnemonic.Packsswb, Mnemonic.Packssdw, Mnemonic.Packuswb,
-                 })
-            RegisterSse(m, &PackedInteger);
-        foreach (var m in new[] { Mnemonic.Psllw, Mnemonic.Pslld, Mnemonic.Psllq, Mnemonic.Psrlw, Mnemonic.Psrld, Mnemonic.Psrlq,
-                     Mnemonic.Psraw, Mnemonic.Psrad, Mnemonic.Pslldq, Mnemonic.Psrldq })
-            RegisterSse(m, &PackedShift);
-        foreach (var m in new[] { Mnemonic.Pshufd, Mnemonic.Pshuflw, Mnemonic.Pshufhw })
-            RegisterSse(m, &PackedShuffle);
-        foreach (var m in new[] { Mnemonic.Pmovmskb, Mnemonic.Movmskps, Mnemonic.Movmskpd })
-            RegisterSse(m, &MoveMask);
-    }
+    private static OpcodeRow[] SseIntegerOps() =>
+    [
+        ..Ops([Mnemonic.Pxor, Mnemonic.Por, Mnemonic.Pand, Mnemonic.Pandn, Mnemonic.Xorps, Mnemonic.Xorpd,
+                Mnemonic.Orps, Mnemonic.Orpd, Mnemonic.Andps, Mnemonic.Andpd, Mnemonic.Andnps, Mnemonic.Andnpd,
+                Mnemonic.Paddb, Mnemonic.Paddw, Mnemonic.Paddd, Mnemonic.Paddq, Mnemonic.Psubb, Mnemonic.Psubw,
+                Mnemonic.Psubd, Mnemonic.Psubq, Mnemonic.Paddusb, Mnemonic.Paddusw, Mnemonic.Paddsb, Mnemonic.Paddsw,
+                Mnemonic.Psubusb, Mnemonic.Psubusw, Mnemonic.Psubsb, Mnemonic.Psubsw, Mnemonic.Pcmpeqb,
+                Mnemonic.Pcmpeqw, Mnemonic.Pcmpeqd, Mnemonic.Pcmpgtb, Mnemonic.Pcmpgtw, Mnemonic.Pcmpgtd,
+                Mnemonic.Pminub, Mnemonic.Pmaxub, Mnemonic.Pminsw, Mnemonic.Pmaxsw, Mnemonic.Pavgb, Mnemonic.Pavgw,
+                Mnemonic.Pmullw, Mnemonic.Pmulhw, Mnemonic.Pmulhuw, Mnemonic.Pmuludq, Mnemonic.Pmaddwd,
+                Mnemonic.Psadbw, Mnemonic.Punpcklbw, Mnemonic.Punpcklwd, Mnemonic.Punpckldq, Mnemonic.Punpcklqdq,
+                Mnemonic.Punpckhbw, Mnemonic.Punpckhwd, Mnemonic.Punpckhdq, Mnemonic.Punpckhqdq, Mnemonic.Packsswb,
+                Mnemonic.Packssdw, Mnemonic.Packuswb], &PackedInteger, CpuModes.All),
+        ..Ops([Mnemonic.Psllw, Mnemonic.Pslld, Mnemonic.Psllq, Mnemonic.Psrlw, Mnemonic.Psrld, Mnemonic.Psrlq,
+                Mnemonic.Psraw, Mnemonic.Psrad, Mnemonic.Pslldq, Mnemonic.Psrldq], &PackedShift, CpuModes.All),
+        ..Ops([Mnemonic.Pshufd, Mnemonic.Pshuflw, Mnemonic.Pshufhw], &PackedShuffle, CpuModes.All),
+        ..Ops([Mnemonic.Pmovmskb, Mnemonic.Movmskps, Mnemonic.Movmskpd], &MoveMask, CpuModes.All),
+    ];
 
     /// <summary>The two-operand integer and bitwise operations: XMM op= XMM/m128. MMX forms stop as unimplemented.</summary>
     private static void PackedInteger(InterpreterCpu c, ref DecodedOp d)

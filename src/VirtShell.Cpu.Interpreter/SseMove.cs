@@ -7,21 +7,22 @@ namespace VirtShell.Cpu.Interpreter;
 // and the unpacks and shuffles of floating-point lanes.
 public sealed unsafe partial class InterpreterCpu
 {
-    private static void RegisterSseMove()
-    {
-        foreach (var m in new[] { Mnemonic.Movaps, Mnemonic.Movapd, Mnemonic.Movdqa, Mnemonic.Movntps, Mnemonic.Movntpd, Mnemonic.Movntdq })
-            RegisterSse(m, &MoveAligned);
-        foreach (var m in new[] { Mnemonic.Movups, Mnemonic.Movupd, Mnemonic.Movdqu })
-            RegisterSse(m, &MoveUnaligned);
-        RegisterSse(Mnemonic.Movd, &MovdMovq);
-        RegisterSse(Mnemonic.Movq, &MovdMovq);
-        RegisterSse(Mnemonic.Movss, &MovScalar);
-        foreach (var m in new[] { Mnemonic.Movlps, Mnemonic.Movhps, Mnemonic.Movlpd, Mnemonic.Movhpd, Mnemonic.Movhlps, Mnemonic.Movlhps })
-            RegisterSse(m, &MoveHalf);
-        RegisterSse(Mnemonic.Movnti, &Movnti);
-        foreach (var m in new[] { Mnemonic.Unpcklps, Mnemonic.Unpckhps, Mnemonic.Unpcklpd, Mnemonic.Unpckhpd, Mnemonic.Shufps, Mnemonic.Shufpd })
-            RegisterSse(m, &ShuffleFloat);
-    }
+    private static OpcodeRow[] SseMoveOps() =>
+    [
+        ..Ops([Mnemonic.Movaps, Mnemonic.Movapd, Mnemonic.Movdqa, Mnemonic.Movntps, Mnemonic.Movntpd,
+                Mnemonic.Movntdq], &MoveAligned, CpuModes.All),
+        ..Ops([Mnemonic.Movups, Mnemonic.Movupd, Mnemonic.Movdqu], &MoveUnaligned, CpuModes.All),
+        Op(Mnemonic.Movd, &MovdMovq, CpuModes.All), Op(Mnemonic.Movq, &MovdMovq, CpuModes.All),
+        Op(Mnemonic.Movss, &MovScalar, CpuModes.All),
+        // MOVSD and CMPSD are string instructions too: the SSE ones are told apart by encoding.
+        OpCode(Code.Movsd_xmm_xmmm64, &MovScalar, CpuModes.All),
+        OpCode(Code.Movsd_xmmm64_xmm, &MovScalar, CpuModes.All),
+        ..Ops([Mnemonic.Movlps, Mnemonic.Movhps, Mnemonic.Movlpd, Mnemonic.Movhpd, Mnemonic.Movhlps,
+                Mnemonic.Movlhps], &MoveHalf, CpuModes.All),
+        Op(Mnemonic.Movnti, &Movnti, CpuModes.All),
+        ..Ops([Mnemonic.Unpcklps, Mnemonic.Unpckhps, Mnemonic.Unpcklpd, Mnemonic.Unpckhpd, Mnemonic.Shufps,
+                Mnemonic.Shufpd], &ShuffleFloat, CpuModes.All),
+    ];
 
     private static void MoveAligned(InterpreterCpu c, ref DecodedOp d)
     {

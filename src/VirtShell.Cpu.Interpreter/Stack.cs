@@ -6,13 +6,11 @@ namespace VirtShell.Cpu.Interpreter;
 // PUSH POP PUSHA POPA ENTER LEAVE and the stack primitives (SS:SP or SS:ESP by SS.B).
 public sealed unsafe partial class InterpreterCpu
 {
-    private static void RegisterStack()
-    {
-        Register(Mnemonic.Push, &PushOp); Register(Mnemonic.Pop, &PopOp);
-        Register(Mnemonic.Pusha, &Pusha); Register(Mnemonic.Pushad, &Pusha);
-        Register(Mnemonic.Popa, &Popa); Register(Mnemonic.Popad, &Popa);
-        Register(Mnemonic.Enter, &Enter); Register(Mnemonic.Leave, &Leave);
-    }
+    private static OpcodeRow[] StackOps() =>
+    [
+        Op(Mnemonic.Push, &PushOp), Op(Mnemonic.Pop, &PopOp), Op(Mnemonic.Pusha, &Pusha), Op(Mnemonic.Pushad, &Pusha),
+        Op(Mnemonic.Popa, &Popa), Op(Mnemonic.Popad, &Popa), Op(Mnemonic.Enter, &Enter), Op(Mnemonic.Leave, &Leave),
+    ];
 
     private uint StackMask => _stack32 ? 0xFFFF_FFFFu : 0xFFFF;
     private uint Sp => (uint)_gpr[RegEsp] & StackMask;

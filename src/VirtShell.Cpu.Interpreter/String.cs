@@ -9,16 +9,16 @@ public sealed unsafe partial class InterpreterCpu
 {
     private const int RepSlice = 4096;
 
-    private static void RegisterStrings()
-    {
-        Register(Mnemonic.Movsb, &Movs); Register(Mnemonic.Movsw, &Movs); Register(Mnemonic.Movsd, &Movs);
-        Register(Mnemonic.Cmpsb, &Cmps); Register(Mnemonic.Cmpsw, &Cmps); Register(Mnemonic.Cmpsd, &Cmps);
-        Register(Mnemonic.Stosb, &Stos); Register(Mnemonic.Stosw, &Stos); Register(Mnemonic.Stosd, &Stos);
-        Register(Mnemonic.Lodsb, &Lods); Register(Mnemonic.Lodsw, &Lods); Register(Mnemonic.Lodsd, &Lods);
-        Register(Mnemonic.Scasb, &Scas); Register(Mnemonic.Scasw, &Scas); Register(Mnemonic.Scasd, &Scas);
-        Register(Mnemonic.Insb, &Ins); Register(Mnemonic.Insw, &Ins); Register(Mnemonic.Insd, &Ins);
-        Register(Mnemonic.Outsb, &Outs); Register(Mnemonic.Outsw, &Outs); Register(Mnemonic.Outsd, &Outs);
-    }
+    private static OpcodeRow[] StringOps() =>
+    [
+        ..Ops([Mnemonic.Movsb, Mnemonic.Movsw, Mnemonic.Movsd], &Movs),
+        ..Ops([Mnemonic.Cmpsb, Mnemonic.Cmpsw, Mnemonic.Cmpsd], &Cmps),
+        ..Ops([Mnemonic.Stosb, Mnemonic.Stosw, Mnemonic.Stosd], &Stos),
+        ..Ops([Mnemonic.Lodsb, Mnemonic.Lodsw, Mnemonic.Lodsd], &Lods),
+        ..Ops([Mnemonic.Scasb, Mnemonic.Scasw, Mnemonic.Scasd], &Scas),
+        ..Ops([Mnemonic.Insb, Mnemonic.Insw, Mnemonic.Insd], &Ins),
+        ..Ops([Mnemonic.Outsb, Mnemonic.Outsw, Mnemonic.Outsd], &Outs),
+    ];
 
     private enum StringKind { Movs, Cmps, Stos, Lods, Scas, Ins, Outs }
 

@@ -7,19 +7,14 @@ namespace VirtShell.Cpu.Interpreter;
 // (an address-size prefix) are not done here and stop as unimplemented.
 public sealed unsafe partial class InterpreterCpu
 {
-    private static void RegisterStrings64()
-    {
-        foreach (var m in new[] { Mnemonic.Movsb, Mnemonic.Movsw, Mnemonic.Movsd, Mnemonic.Movsq })
-            Handlers64[(int)m] = &Movs64;
-        foreach (var m in new[] { Mnemonic.Stosb, Mnemonic.Stosw, Mnemonic.Stosd, Mnemonic.Stosq })
-            Handlers64[(int)m] = &Stos64;
-        foreach (var m in new[] { Mnemonic.Lodsb, Mnemonic.Lodsw, Mnemonic.Lodsd, Mnemonic.Lodsq })
-            Handlers64[(int)m] = &Lods64;
-        foreach (var m in new[] { Mnemonic.Cmpsb, Mnemonic.Cmpsw, Mnemonic.Cmpsd, Mnemonic.Cmpsq })
-            Handlers64[(int)m] = &Cmps64;
-        foreach (var m in new[] { Mnemonic.Scasb, Mnemonic.Scasw, Mnemonic.Scasd, Mnemonic.Scasq })
-            Handlers64[(int)m] = &Scas64;
-    }
+    private static OpcodeRow[] String64Ops() =>
+    [
+        ..Ops([Mnemonic.Movsb, Mnemonic.Movsw, Mnemonic.Movsd, Mnemonic.Movsq], &Movs64, CpuModes.Long64),
+        ..Ops([Mnemonic.Stosb, Mnemonic.Stosw, Mnemonic.Stosd, Mnemonic.Stosq], &Stos64, CpuModes.Long64),
+        ..Ops([Mnemonic.Lodsb, Mnemonic.Lodsw, Mnemonic.Lodsd, Mnemonic.Lodsq], &Lods64, CpuModes.Long64),
+        ..Ops([Mnemonic.Cmpsb, Mnemonic.Cmpsw, Mnemonic.Cmpsd, Mnemonic.Cmpsq], &Cmps64, CpuModes.Long64),
+        ..Ops([Mnemonic.Scasb, Mnemonic.Scasw, Mnemonic.Scasd, Mnemonic.Scasq], &Scas64, CpuModes.Long64),
+    ];
 
     private static void Movs64(InterpreterCpu c, ref DecodedOp d) => c.StringOp64(ref d, StringKind.Movs);
     private static void Stos64(InterpreterCpu c, ref DecodedOp d) => c.StringOp64(ref d, StringKind.Stos);
@@ -79,13 +74,13 @@ public sealed unsafe partial class InterpreterCpu
             case StringKind.Cmps:
                 CheckCanonical(source, size, d.Seg);
                 CheckCanonical(destination, size, SegEs);
-                Compare64(ReadString64(source, size), ReadString64(destination, size), size);
+                AluSub(ReadString64(source, size), ReadString64(destination, size), 0, size); // CMP's flags
                 _gpr[RegEsi] += step;
                 _gpr[RegEdi] += step;
                 break;
             case StringKind.Scas:
                 CheckCanonical(destination, size, SegEs);
-                Compare64(_gpr[RegEax], ReadString64(destination, size), size);
+                AluSub(_gpr[RegEax] & WidthMask(size), ReadString64(destination, size), 0, size);
                 _gpr[RegEdi] += step;
                 break;
             default:
@@ -96,13 +91,6 @@ public sealed unsafe partial class InterpreterCpu
                 _gpr[RegEsi] += step;
                 break;
         }
-    }
-
-    /// <summary>The flags of <paramref name="a"/> - <paramref name="b"/> at the operand size, as CMP sets them.</summary>
-    private void Compare64(ulong a, ulong b, int size)
-    {
-        if (size == 8) Sub64Flags(a, b, 0);
-        else AluSub((uint)a & SizeMask(size), (uint)b, 0, size);
     }
 
     private ulong ReadString64(ulong linear, int size) => size == 8 ? ReadLinear64(linear) : ReadLinear(linear, size);

@@ -10,12 +10,11 @@ public sealed unsafe partial class InterpreterCpu
 
     private ulong _star, _lstar, _cstar, _sfmask;
 
-    private static void RegisterSyscall()
-    {
-        Handlers64[(int)Mnemonic.Syscall] = &Syscall;
-        Handlers64[(int)Mnemonic.Sysret] = &Sysret;
-        Handlers64[(int)Mnemonic.Sysretq] = &Sysret;
-    }
+    private static OpcodeRow[] SyscallOps() =>
+    [
+        Op(Mnemonic.Syscall, &Syscall, CpuModes.Long64), Op(Mnemonic.Sysret, &Sysret, CpuModes.Long64),
+        Op(Mnemonic.Sysretq, &Sysret, CpuModes.Long64),
+    ];
 
     /// <summary>
     /// SYSCALL: RCX = the next RIP, R11 = RFLAGS; to ring 0 at LSTAR with CS = STAR[47:32] and SS = that + 8,

@@ -5,18 +5,19 @@ namespace VirtShell.Cpu.Interpreter;
 // LGDT LIDT SGDT SIDT LMSW SMSW CLTS MOV CRn, LLDT LTR SLDT STR, LAR LSL VERR VERW ARPL, cache-control no-ops.
 public sealed unsafe partial class InterpreterCpu
 {
-    private static void RegisterSystem()
-    {
-        Register(Mnemonic.Lgdt, &LoadTableRegister); Register(Mnemonic.Lidt, &LoadTableRegister);
-        Register(Mnemonic.Sgdt, &StoreTableRegister); Register(Mnemonic.Sidt, &StoreTableRegister);
-        Register(Mnemonic.Lmsw, &Lmsw); Register(Mnemonic.Smsw, &Smsw); Register(Mnemonic.Clts, &Clts);
-        Register(Mnemonic.Lldt, &Lldt); Register(Mnemonic.Ltr, &Ltr); Register(Mnemonic.Sldt, &Sldt); Register(Mnemonic.Str, &Str);
-        Register(Mnemonic.Arpl, &Arpl);
-        Register(Mnemonic.Stac, &Stac); Register(Mnemonic.Clac, &Clac);
-        Register(Mnemonic.Lar, &LarLsl); Register(Mnemonic.Lsl, &LarLsl);
-        Register(Mnemonic.Verr, &Verify); Register(Mnemonic.Verw, &Verify);
-        Register(Mnemonic.Wbinvd, &Privileged); Register(Mnemonic.Invd, &Privileged); Register(Mnemonic.Invlpg, &Invlpg);
-    }
+    private static OpcodeRow[] SystemOps() =>
+    [
+        Op(Mnemonic.Lgdt, &LoadTableRegister), Op(Mnemonic.Lidt, &LoadTableRegister),
+        Op(Mnemonic.Sgdt, &StoreTableRegister), Op(Mnemonic.Sidt, &StoreTableRegister),
+        Op(Mnemonic.Lmsw, &Lmsw, CpuModes.LegacyAndLong), Op(Mnemonic.Smsw, &Smsw, CpuModes.LegacyAndLong),
+        Op(Mnemonic.Clts, &Clts, CpuModes.LegacyAndLong), Op(Mnemonic.Lldt, &Lldt, CpuModes.LegacyAndLong),
+        Op(Mnemonic.Ltr, &Ltr, CpuModes.LegacyAndLong), Op(Mnemonic.Sldt, &Sldt, CpuModes.LegacyAndLong),
+        Op(Mnemonic.Str, &Str, CpuModes.LegacyAndLong), Op(Mnemonic.Arpl, &Arpl),
+        Op(Mnemonic.Stac, &Stac, CpuModes.LegacyAndLong), Op(Mnemonic.Clac, &Clac, CpuModes.LegacyAndLong),
+        Op(Mnemonic.Lar, &LarLsl), Op(Mnemonic.Lsl, &LarLsl), Op(Mnemonic.Verr, &Verify, CpuModes.LegacyAndLong),
+        Op(Mnemonic.Verw, &Verify, CpuModes.LegacyAndLong), Op(Mnemonic.Wbinvd, &Privileged, CpuModes.LegacyAndLong),
+        Op(Mnemonic.Invd, &Privileged, CpuModes.LegacyAndLong), Op(Mnemonic.Invlpg, &Invlpg, CpuModes.LegacyAndLong),
+    ];
 
     /// <summary>STAC and CLAC set and clear EFLAGS.AC, which lifts SMAP; #UD outside ring 0 (and in V86 mode).</summary>
     private static void Stac(InterpreterCpu c, ref DecodedOp d)

@@ -14,27 +14,33 @@ public sealed unsafe partial class InterpreterCpu
     private enum X87Op : byte { Add, Sub, Mul, Div }
     private enum X87Function : byte { Sin, Cos, SinCos, Tan, TwoToXMinusOne, Atan, YLog2X, YLog2XPlusOne }
 
-    private static void RegisterX87Arithmetic()
-    {
-        Register(Mnemonic.Fadd, &Fadd); Register(Mnemonic.Fiadd, &Fadd); Register(Mnemonic.Faddp, &Faddp);
-        Register(Mnemonic.Fsub, &Fsub); Register(Mnemonic.Fisub, &Fsub); Register(Mnemonic.Fsubp, &Fsubp);
-        Register(Mnemonic.Fsubr, &Fsubr); Register(Mnemonic.Fisubr, &Fsubr); Register(Mnemonic.Fsubrp, &Fsubrp);
-        Register(Mnemonic.Fmul, &Fmul); Register(Mnemonic.Fimul, &Fmul); Register(Mnemonic.Fmulp, &Fmulp);
-        Register(Mnemonic.Fdiv, &Fdiv); Register(Mnemonic.Fidiv, &Fdiv); Register(Mnemonic.Fdivp, &Fdivp);
-        Register(Mnemonic.Fdivr, &Fdivr); Register(Mnemonic.Fidivr, &Fdivr); Register(Mnemonic.Fdivrp, &Fdivrp);
-        Register(Mnemonic.Fchs, &Fchs); Register(Mnemonic.Fabs, &Fabs); Register(Mnemonic.Fsqrt, &Fsqrt);
-        Register(Mnemonic.Frndint, &Frndint); Register(Mnemonic.Fscale, &Fscale); Register(Mnemonic.Fxtract, &Fxtract);
-        Register(Mnemonic.Fprem, &Fprem); Register(Mnemonic.Fprem1, &Fprem1);
-        Register(Mnemonic.Fcom, &Fcom); Register(Mnemonic.Ficom, &Fcom); Register(Mnemonic.Fcomp, &Fcomp);
-        Register(Mnemonic.Ficomp, &Fcomp); Register(Mnemonic.Fcompp, &Fcompp);
-        Register(Mnemonic.Fucom, &Fucom); Register(Mnemonic.Fucomp, &Fucomp); Register(Mnemonic.Fucompp, &Fucompp);
-        Register(Mnemonic.Fcomi, &Fcomi); Register(Mnemonic.Fcomip, &Fcomip);
-        Register(Mnemonic.Fucomi, &Fucomi); Register(Mnemonic.Fucomip, &Fucomip);
-        Register(Mnemonic.Ftst, &Ftst); Register(Mnemonic.Fxam, &Fxam);
-        Register(Mnemonic.Fsin, &Fsin); Register(Mnemonic.Fcos, &Fcos); Register(Mnemonic.Fsincos, &Fsincos);
-        Register(Mnemonic.Fptan, &Fptan); Register(Mnemonic.F2xm1, &F2xm1);
-        Register(Mnemonic.Fpatan, &Fpatan); Register(Mnemonic.Fyl2x, &Fyl2x); Register(Mnemonic.Fyl2xp1, &Fyl2xp1);
-    }
+    private static OpcodeRow[] X87ArithmeticOps() =>
+    [
+        Op(Mnemonic.Fadd, &Fadd, CpuModes.All), Op(Mnemonic.Fiadd, &Fadd, CpuModes.All),
+        Op(Mnemonic.Faddp, &Faddp, CpuModes.All), Op(Mnemonic.Fsub, &Fsub, CpuModes.All),
+        Op(Mnemonic.Fisub, &Fsub, CpuModes.All), Op(Mnemonic.Fsubp, &Fsubp, CpuModes.All),
+        Op(Mnemonic.Fsubr, &Fsubr, CpuModes.All), Op(Mnemonic.Fisubr, &Fsubr, CpuModes.All),
+        Op(Mnemonic.Fsubrp, &Fsubrp, CpuModes.All), Op(Mnemonic.Fmul, &Fmul, CpuModes.All),
+        Op(Mnemonic.Fimul, &Fmul, CpuModes.All), Op(Mnemonic.Fmulp, &Fmulp, CpuModes.All),
+        Op(Mnemonic.Fdiv, &Fdiv, CpuModes.All), Op(Mnemonic.Fidiv, &Fdiv, CpuModes.All),
+        Op(Mnemonic.Fdivp, &Fdivp, CpuModes.All), Op(Mnemonic.Fdivr, &Fdivr, CpuModes.All),
+        Op(Mnemonic.Fidivr, &Fdivr, CpuModes.All), Op(Mnemonic.Fdivrp, &Fdivrp, CpuModes.All),
+        Op(Mnemonic.Fchs, &Fchs, CpuModes.All), Op(Mnemonic.Fabs, &Fabs, CpuModes.All),
+        Op(Mnemonic.Fsqrt, &Fsqrt, CpuModes.All), Op(Mnemonic.Frndint, &Frndint, CpuModes.All),
+        Op(Mnemonic.Fscale, &Fscale, CpuModes.All), Op(Mnemonic.Fxtract, &Fxtract, CpuModes.All),
+        Op(Mnemonic.Fprem, &Fprem, CpuModes.All), Op(Mnemonic.Fprem1, &Fprem1, CpuModes.All),
+        Op(Mnemonic.Fcom, &Fcom, CpuModes.All), Op(Mnemonic.Ficom, &Fcom, CpuModes.All),
+        Op(Mnemonic.Fcomp, &Fcomp, CpuModes.All), Op(Mnemonic.Ficomp, &Fcomp, CpuModes.All),
+        Op(Mnemonic.Fcompp, &Fcompp, CpuModes.All), Op(Mnemonic.Fucom, &Fucom, CpuModes.All),
+        Op(Mnemonic.Fucomp, &Fucomp, CpuModes.All), Op(Mnemonic.Fucompp, &Fucompp, CpuModes.All),
+        Op(Mnemonic.Fcomi, &Fcomi, CpuModes.All), Op(Mnemonic.Fcomip, &Fcomip, CpuModes.All),
+        Op(Mnemonic.Fucomi, &Fucomi, CpuModes.All), Op(Mnemonic.Fucomip, &Fucomip, CpuModes.All),
+        Op(Mnemonic.Ftst, &Ftst, CpuModes.All), Op(Mnemonic.Fxam, &Fxam, CpuModes.All),
+        Op(Mnemonic.Fsin, &Fsin, CpuModes.All), Op(Mnemonic.Fcos, &Fcos, CpuModes.All),
+        Op(Mnemonic.Fsincos, &Fsincos, CpuModes.All), Op(Mnemonic.Fptan, &Fptan, CpuModes.All),
+        Op(Mnemonic.F2xm1, &F2xm1, CpuModes.All), Op(Mnemonic.Fpatan, &Fpatan, CpuModes.All),
+        Op(Mnemonic.Fyl2x, &Fyl2x, CpuModes.All), Op(Mnemonic.Fyl2xp1, &Fyl2xp1, CpuModes.All),
+    ];
 
     private static void Fadd(InterpreterCpu c, ref DecodedOp d) => c.X87Binary(ref d, X87Op.Add, reverse: false, pop: false);
     private static void Faddp(InterpreterCpu c, ref DecodedOp d) => c.X87Binary(ref d, X87Op.Add, reverse: false, pop: true);

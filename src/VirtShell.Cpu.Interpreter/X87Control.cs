@@ -30,21 +30,20 @@ public sealed unsafe partial class InterpreterCpu
     /// <summary>The CPUID.1:EDX bits the FPU contributes: FPU (bit 0) and FXSR (bit 24).</summary>
     private uint X87CpuidFeatures => _fpuPresent ? 0x0100_0001u : 0;
 
-    private static void RegisterX87Control()
-    {
-        Register(Mnemonic.Fninit, &Fninit); Register(Mnemonic.Fnclex, &Fnclex);
-        Register(Mnemonic.Fnstsw, &Fnstsw); Register(Mnemonic.Fnstcw, &Fnstcw); Register(Mnemonic.Fldcw, &Fldcw);
-        Register(Mnemonic.Fnstenv, &Fnstenv); Register(Mnemonic.Fldenv, &Fldenv);
-        Register(Mnemonic.Fnsave, &Fnsave); Register(Mnemonic.Frstor, &Frstor);
-        Register(Mnemonic.Fxsave, &Fxsave); Register(Mnemonic.Fxrstor, &Fxrstor);
-        Handlers64[(int)Mnemonic.Fxsave64] = &Fxsave;
-        Handlers64[(int)Mnemonic.Fxrstor64] = &Fxrstor;
-        Register(Mnemonic.Wait, &Fwait);
-        Register(Mnemonic.Ffree, &Ffree); Register(Mnemonic.Ffreep, &Ffreep);
-        Register(Mnemonic.Fincstp, &Fincstp); Register(Mnemonic.Fdecstp, &Fdecstp);
-        Register(Mnemonic.Fxch, &Fxch); Register(Mnemonic.Fnop, &Fnop);
-        Register(Mnemonic.Fneni, &Fignored); Register(Mnemonic.Fndisi, &Fignored); Register(Mnemonic.Fnsetpm, &Fignored);
-    }
+    private static OpcodeRow[] X87ControlOps() =>
+    [
+        Op(Mnemonic.Fninit, &Fninit, CpuModes.All), Op(Mnemonic.Fnclex, &Fnclex, CpuModes.All),
+        Op(Mnemonic.Fnstsw, &Fnstsw, CpuModes.All), Op(Mnemonic.Fnstcw, &Fnstcw, CpuModes.All),
+        Op(Mnemonic.Fldcw, &Fldcw, CpuModes.All), Op(Mnemonic.Fnstenv, &Fnstenv, CpuModes.All),
+        Op(Mnemonic.Fldenv, &Fldenv, CpuModes.All), Op(Mnemonic.Fnsave, &Fnsave, CpuModes.All),
+        Op(Mnemonic.Frstor, &Frstor, CpuModes.All), Op(Mnemonic.Fxsave, &Fxsave, CpuModes.LegacyAndLong),
+        Op(Mnemonic.Fxrstor, &Fxrstor, CpuModes.LegacyAndLong), Op(Mnemonic.Fxsave64, &Fxsave, CpuModes.Long64),
+        Op(Mnemonic.Fxrstor64, &Fxrstor, CpuModes.Long64), Op(Mnemonic.Wait, &Fwait, CpuModes.LegacyAndLong),
+        Op(Mnemonic.Ffree, &Ffree, CpuModes.All), Op(Mnemonic.Ffreep, &Ffreep, CpuModes.All),
+        Op(Mnemonic.Fincstp, &Fincstp, CpuModes.All), Op(Mnemonic.Fdecstp, &Fdecstp, CpuModes.All),
+        Op(Mnemonic.Fxch, &Fxch, CpuModes.All), Op(Mnemonic.Fnop, &Fnop, CpuModes.All),
+        ..Ops([Mnemonic.Fneni, Mnemonic.Fndisi, Mnemonic.Fnsetpm], &Fignored, CpuModes.All),
+    ];
 
     /// <summary>
     /// The checks every x87 instruction starts with: #NM when CR0.EM or CR0.TS is set, then, for a waiting instruction,

@@ -7,18 +7,19 @@ namespace VirtShell.Cpu.Interpreter;
 // integers round under the control word's rounding control.
 public sealed unsafe partial class InterpreterCpu
 {
-    private static void RegisterX87Transfer()
-    {
-        Register(Mnemonic.Fld, &Fld); Register(Mnemonic.Fild, &Fld);
-        Register(Mnemonic.Fst, &Fst); Register(Mnemonic.Fstp, &Fstp); Register(Mnemonic.Fstpnce, &Fstp);
-        Register(Mnemonic.Fist, &Fist); Register(Mnemonic.Fistp, &Fistp); Register(Mnemonic.Fisttp, &Fisttp);
-        Register(Mnemonic.Fld1, &Fld1); Register(Mnemonic.Fldz, &Fldz); Register(Mnemonic.Fldpi, &Fldpi);
-        Register(Mnemonic.Fldl2e, &Fldl2e); Register(Mnemonic.Fldl2t, &Fldl2t);
-        Register(Mnemonic.Fldlg2, &Fldlg2); Register(Mnemonic.Fldln2, &Fldln2);
-        foreach (var m in new[] { Mnemonic.Fcmovb, Mnemonic.Fcmove, Mnemonic.Fcmovbe, Mnemonic.Fcmovu,
-                     Mnemonic.Fcmovnb, Mnemonic.Fcmovne, Mnemonic.Fcmovnbe, Mnemonic.Fcmovnu })
-            Register(m, &Fcmov);
-    }
+    private static OpcodeRow[] X87TransferOps() =>
+    [
+        Op(Mnemonic.Fld, &Fld, CpuModes.All), Op(Mnemonic.Fild, &Fld, CpuModes.All),
+        Op(Mnemonic.Fst, &Fst, CpuModes.All), Op(Mnemonic.Fstp, &Fstp, CpuModes.All),
+        Op(Mnemonic.Fstpnce, &Fstp, CpuModes.All), Op(Mnemonic.Fist, &Fist, CpuModes.All),
+        Op(Mnemonic.Fistp, &Fistp, CpuModes.All), Op(Mnemonic.Fisttp, &Fisttp, CpuModes.All),
+        Op(Mnemonic.Fld1, &Fld1, CpuModes.All), Op(Mnemonic.Fldz, &Fldz, CpuModes.All),
+        Op(Mnemonic.Fldpi, &Fldpi, CpuModes.All), Op(Mnemonic.Fldl2e, &Fldl2e, CpuModes.All),
+        Op(Mnemonic.Fldl2t, &Fldl2t, CpuModes.All), Op(Mnemonic.Fldlg2, &Fldlg2, CpuModes.All),
+        Op(Mnemonic.Fldln2, &Fldln2, CpuModes.All),
+        ..Ops([Mnemonic.Fcmovb, Mnemonic.Fcmove, Mnemonic.Fcmovbe, Mnemonic.Fcmovu, Mnemonic.Fcmovnb,
+                Mnemonic.Fcmovne, Mnemonic.Fcmovnbe, Mnemonic.Fcmovnu], &Fcmov, CpuModes.All),
+    ];
 
     /// <summary>
     /// The memory operand of an x87 load or arithmetic instruction as an extended value: a 32/64/80-bit real or a

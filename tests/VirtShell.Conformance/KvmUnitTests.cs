@@ -1,3 +1,4 @@
+using VirtShell.Cpu.Interpreter;
 using System.Text;
 using VirtShell.Engine.Buses;
 using VirtShell.Engine.Console;
@@ -109,7 +110,8 @@ public static class KvmUnitTests
         },
     };
 
-    public static KvmUnitTestResult Run(string dataDir, KvmUnitTest test, TimeSpan defaultLimit, TextWriter? log = null)
+    public static KvmUnitTestResult Run(string dataDir, KvmUnitTest test, TimeSpan defaultLimit, TextWriter? log = null,
+        CpuTier tier = CpuTier.Interpreter)
     {
         if (test.OutOfScope is { } reason) return new KvmUnitTestResult(test, "skipped", "out of scope: " + reason, TimeSpan.Zero);
         var limit = test.TimeoutSeconds is { } s ? TimeSpan.FromSeconds(Math.Max(s, defaultLimit.TotalSeconds)) : defaultLimit;
@@ -118,7 +120,7 @@ public static class KvmUnitTests
         try
         {
             File.WriteAllText(environ, Environ);
-            var spec = MachineFor(dataDir, test, environ);
+            var spec = MachineFor(dataDir, test, environ) with { Sections = TierSection.For(tier) };
             var model = new EmulatedModel();
             using var console = new ConsoleChannel(null);
             var output = new StringBuilder();

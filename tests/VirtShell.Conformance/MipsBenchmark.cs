@@ -7,11 +7,14 @@ using static Iced.Intel.AssemblerRegisters;
 
 namespace VirtShell.Conformance;
 
-public sealed record MipsResult(string Name, long Instructions, TimeSpan Wall, TimeSpan ThreadCpu)
+public sealed record MipsResult(string Name, CpuTier Tier, long Instructions, TimeSpan Wall, TimeSpan ThreadCpu, TranslationStatistics Translation)
 {
     public override string ToString() =>
-        $"{Name}: {Instructions:N0} instructions, {Instructions / Wall.TotalSeconds / 1e6:F1} MIPS wall clock, " +
-        $"{Instructions / ThreadCpu.TotalSeconds / 1e6:F1} MIPS per CPU-second of the running thread";
+        $"{Name} [{Tier.ToString().ToLowerInvariant()}]: {Instructions:N0} instructions, {Instructions / Wall.TotalSeconds / 1e6:F1} MIPS wall clock, " +
+        $"{Instructions / ThreadCpu.TotalSeconds / 1e6:F1} MIPS per CPU-second of the running thread" +
+        (Translation.Blocks == 0 ? "" :
+            $"; {Translation.Blocks} blocks, {Translation.Instructions} guest instructions compiled " +
+            $"({Translation.CompileTime.TotalMicroseconds / Translation.Instructions:F1} µs each), {Translation.IlBytes} bytes of IL");
 }
 
 /// <summary>
@@ -23,14 +26,14 @@ public static class MipsBenchmark
     private const int Outer = 200, Inner = 50000;
     public const long ExpectedInstructions = Outer * (1L + Inner * 7 + 2) + 2;
 
-    public static MipsResult RealMode() => Run("16-bit real-mode loop", bits32: false);
-    public static MipsResult ProtectedMode() => Run("32-bit protected-mode loop", bits32: true);
+    public static MipsResult RealMode(CpuTier tier = CpuTier.Interpreter) => Run("16-bit real-mode loop", bits32: false, tier);
+    public static MipsResult ProtectedMode(CpuTier tier = CpuTier.Interpreter) => Run("32-bit protected-mode loop", bits32: true, tier);
 
-    private static MipsResult Run(string name, bool bits32)
+    private static MipsResult Run(string name, bool bits32, CpuTier tier)
     {
         using var memory = new GuestMemory();
         memory.AddRam(0, 2 << 20);
-        using var cpu = new InterpreterCpu(memory, new IoPortBus(), new MmioBus(), null);
+        using var cpu = new InterpreterCpu(memory, new IoPortBus(), new MmioBus(), null) { Tier = tier };
         var state = CpuState.RealMode(0x1000, 0);
         state.Ds = SegmentState.Real(0x2000);
         ulong codeAt = 0x10000;
@@ -47,7 +50,7 @@ public static class MipsBenchmark
         var (exit, wall, threadCpu) = ThreadClock.Measure(cpu.Run);
         if (exit.Reason != CpuExitReason.Halted || cpu.InstructionsRetired != ExpectedInstructions)
             throw new InvalidOperationException($"{name}: stopped with {exit.Reason} after {cpu.InstructionsRetired} instructions: {exit.Detail}");
-        return new MipsResult(name, cpu.InstructionsRetired, wall, threadCpu);
+        return new MipsResult(name, tier, cpu.InstructionsRetired, wall, threadCpu, cpu.Translation);
     }
 
     private static byte[] Assemble(bool bits32, ulong ip)

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using VirtShell.Conformance;
+using VirtShell.Cpu.Interpreter;
 
 // Runs the SingleStepTests suites and prints one line per suite; the per-opcode table goes to --out.
 string? dataArg = null;
@@ -14,6 +15,7 @@ bool singleStep = true;
 bool runKut = true;
 int x87Sequences = 20000, x87Seed = 1;
 int trace = 0, traceFrom = 0;
+var tiers = TierSection.Parse("both");
 for (int i = 0; i < args.Length; i++)
 {
     switch (args[i])
@@ -26,6 +28,7 @@ for (int i = 0; i < args.Length; i++)
         case "--kut-only" when i + 1 < args.Length: kutOnly = args[++i]; break;
         case "--kut-limit" when i + 1 < args.Length && int.TryParse(args[i + 1], out kutLimit): i++; break;
         case "--no-test386": runTest386 = false; break;
+        case "--tier" when i + 1 < args.Length: tiers = TierSection.Parse(args[++i]); break;
         case "--no-singlestep": singleStep = false; break;
         case "--no-kvm-unit-tests": runKut = false; break;
         case "--x87-fuzz" when i + 1 < args.Length && int.TryParse(args[i + 1], out x87Sequences): i++; break;
@@ -33,16 +36,19 @@ for (int i = 0; i < args.Length; i++)
         case "--trace" when i + 1 < args.Length && int.TryParse(args[i + 1], out trace): i++; break;
         case "--trace-from" when i + 1 < args.Length && int.TryParse(args[i + 1], System.Globalization.NumberStyles.HexNumber, null, out traceFrom): i++; break;
         case "--mips":
-            MipsBenchmark.RealMode(); // warm-up: let the JIT reach its final tier before measuring
-            MipsBenchmark.ProtectedMode();
-            Console.WriteLine(MipsBenchmark.RealMode());
-            Console.WriteLine(MipsBenchmark.ProtectedMode());
+            foreach (var tier in new[] { CpuTier.Interpreter, CpuTier.Translator })
+            {
+                MipsBenchmark.RealMode(tier); // warm-up: let the JIT reach its final tier before measuring
+                MipsBenchmark.ProtectedMode(tier);
+                Console.WriteLine(MipsBenchmark.RealMode(tier));
+                Console.WriteLine(MipsBenchmark.ProtectedMode(tier));
+            }
             return 0;
         case "--list-rules":
             foreach (var rule in Exclusions.All) Console.WriteLine($"| `{rule.Id}` | {rule.Reason} |");
             return 0;
         default:
-            Console.Error.WriteLine($"unknown or incomplete argument '{args[i]}'. Usage: VirtShell.Conformance [--data DIR] [--test386 DIR] [--no-test386] [--kvm-unit-tests DIR] [--kut-only NAME[,NAME]] [--kut-limit SECONDS] [--out DIR] [--only FILE-PREFIX] [--no-singlestep] [--no-kvm-unit-tests] [--x87-fuzz N (0: none)] [--seed S] [--trace N [--trace-from POST]] [--list-rules] [--mips]");
+            Console.Error.WriteLine($"unknown or incomplete argument '{args[i]}'. Usage: VirtShell.Conformance [--data DIR] [--test386 DIR] [--no-test386] [--kvm-unit-tests DIR] [--kut-only NAME[,NAME]] [--kut-limit SECONDS] [--out DIR] [--only FILE-PREFIX] [--no-singlestep] [--no-kvm-unit-tests] [--x87-fuzz N (0: none)] [--seed S] [--trace N [--trace-from POST]] [--tier interpreter|translator|both] [--list-rules] [--mips]");
             return 2;
     }
 }
@@ -88,10 +94,13 @@ if (runTest386 && test386Dir == null)
     Console.WriteLine($"test386: data not found (looked for {test386Arg ?? "$VIRTSHELL_TEST386_DIR or shared/testdata/test386"}), skipped");
 else if (runTest386 && test386Dir != null)
 {
-    var result = Test386.Run(test386Dir, quiet: TimeSpan.FromSeconds(10), trace, traceFrom);
-    Console.WriteLine(result);
-    if (result.Exit != null) Console.WriteLine($"  ended: {result.Exit}");
-    anyFailed |= result.LastPost != 0xFF || result.EeLinesDiffering > 0;
+    foreach (var tier in tiers)
+    {
+        var result = Test386.Run(test386Dir, quiet: TimeSpan.FromSeconds(10), trace, traceFrom, tier);
+        Console.WriteLine($"{result} [{tier.ToString().ToLowerInvariant()}]");
+        if (result.Exit != null) Console.WriteLine($"  ended: {result.Exit}");
+        anyFailed |= result.LastPost != 0xFF || result.EeLinesDiffering > 0;
+    }
 }
 var kutDir = KvmUnitTests.FindDataDirectory(kutArg);
 if (!runKut) { }
@@ -100,27 +109,31 @@ else if (kutDir == null)
 else
 {
     var names = kutOnly?.Split(',', StringSplitOptions.RemoveEmptyEntries);
-    var results = new List<KvmUnitTestResult>();
-    using var log = new StreamWriter(Path.Combine(outDir, "kvm-unit-tests-i386.log"));
-    foreach (var test in KvmUnitTests.ReadConfig(kutDir).Where(t => names == null || names.Contains(t.Name)))
+    foreach (var tier in tiers)
     {
-        var r = KvmUnitTests.Run(kutDir, test, TimeSpan.FromSeconds(kutLimit), log);
-        log.Flush();
-        results.Add(r);
-        if (names != null) Console.WriteLine($"  {test.Name}: {r.Outcome} ({r.Elapsed.TotalSeconds:F1}s) {r.Detail}");
+        string suffix = tier == CpuTier.Interpreter ? "" : "-" + tier.ToString().ToLowerInvariant();
+        var results = new List<KvmUnitTestResult>();
+        using var log = new StreamWriter(Path.Combine(outDir, $"kvm-unit-tests-i386{suffix}.log"));
+        foreach (var test in KvmUnitTests.ReadConfig(kutDir).Where(t => names == null || names.Contains(t.Name)))
+        {
+            var r = KvmUnitTests.Run(kutDir, test, TimeSpan.FromSeconds(kutLimit), log, tier);
+            log.Flush();
+            results.Add(r);
+            if (names != null) Console.WriteLine($"  {test.Name}: {r.Outcome} ({r.Elapsed.TotalSeconds:F1}s) {r.Detail}");
+        }
+        int passed = results.Count(r => r.Outcome == "passed"), failed = results.Count(r => r.Outcome == "failed");
+        string line = $"kvm-unit-tests-i386: {passed} passed, {failed} failed, {results.Count - passed - failed} skipped [{tier.ToString().ToLowerInvariant()}]";
+        Console.WriteLine(line);
+        var regressions = results.Where(r => r.Outcome == "failed" && !KvmUnitTests.QemuTcgFailsToo.ContainsKey(r.Test.Name)).ToList();
+        if (failed > regressions.Count)
+            Console.WriteLine($"  of which QEMU TCG fails too (out of scope): {string.Join(", ", results.Where(r => r.Outcome == "failed").Except(regressions).Select(r => r.Test.Name))}");
+        anyFailed |= regressions.Count > 0;
+        using var w = new StreamWriter(Path.Combine(outDir, $"kvm-unit-tests-i386{suffix}.txt"));
+        w.WriteLine("# " + line);
+        w.WriteLine($"{"test",-26} {"file",-18} {"result",-8} {"seconds",8}  detail");
+        foreach (var r in results)
+            w.WriteLine($"{r.Test.Name,-26} {r.Test.File,-18} {r.Outcome,-8} {r.Elapsed.TotalSeconds,8:F1}  {r.Detail}");
     }
-    int passed = results.Count(r => r.Outcome == "passed"), failed = results.Count(r => r.Outcome == "failed");
-    string line = $"kvm-unit-tests-i386: {passed} passed, {failed} failed, {results.Count - passed - failed} skipped";
-    Console.WriteLine(line);
-    var regressions = results.Where(r => r.Outcome == "failed" && !KvmUnitTests.QemuTcgFailsToo.ContainsKey(r.Test.Name)).ToList();
-    if (failed > regressions.Count)
-        Console.WriteLine($"  of which QEMU TCG fails too (out of scope): {string.Join(", ", results.Where(r => r.Outcome == "failed").Except(regressions).Select(r => r.Test.Name))}");
-    anyFailed |= regressions.Count > 0;
-    using var w = new StreamWriter(Path.Combine(outDir, "kvm-unit-tests-i386.txt"));
-    w.WriteLine("# " + line);
-    w.WriteLine($"{"test",-26} {"file",-18} {"result",-8} {"seconds",8}  detail");
-    foreach (var r in results)
-        w.WriteLine($"{r.Test.Name,-26} {r.Test.File,-18} {r.Outcome,-8} {r.Elapsed.TotalSeconds,8:F1}  {r.Detail}");
 }
 if (x87Sequences > 0)
 {

@@ -1,3 +1,4 @@
+using VirtShell.Cpu.Interpreter;
 using System.Diagnostics;
 using System.Text;
 using VirtShell.Engine.Buses;
@@ -30,7 +31,7 @@ public static class Test386
 
     /// <param name="trace">When above 0, the CPU is single-stepped from POST code <paramref name="traceFrom"/> on, and the
     /// last <paramref name="trace"/> instruction addresses are reported.</param>
-    public static Test386Result Run(string dataDir, TimeSpan quiet, int trace = 0, int traceFrom = 0)
+    public static Test386Result Run(string dataDir, TimeSpan quiet, int trace = 0, int traceFrom = 0, CpuTier tier = CpuTier.Interpreter)
     {
         var post = new PostRecorder();
         using var console = new ConsoleChannel(null);
@@ -45,6 +46,7 @@ public static class Test386
                 new DeviceSpec { Type = "scriptDevice", Settings = new Dictionary<string, object?> { ["ports"] = new List<object?> { (long)PostPort } }, Implementation = post },
             ],
             Boot = new BootSpec { Kind = BootKind.Firmware, Image = Path.Combine(dataDir, "test386.bin") },
+            Sections = TierSection.For(tier),
         };
         var model = new EmulatedModel();
         model.Validate(spec);

@@ -10,7 +10,10 @@ using VirtShell.Models.Pc;
 
 namespace VirtShell.Models.Emulated;
 
-/// <summary>Hardware emulation: every guest instruction is interpreted, every device is ours. Runs anywhere.</summary>
+/// <summary>
+/// Hardware emulation: every guest instruction is interpreted, or compiled to .NET IL by the translating tier (the
+/// definition's <c>cpu.tier</c>), every device is ours. Runs anywhere.
+/// </summary>
 /// <param name="devices">The device types on offer; by default the built-in ones.</param>
 public sealed class EmulatedModel(DeviceCatalog? devices = null) : IMachineModel, IRestorableModel
 {
@@ -21,9 +24,13 @@ public sealed class EmulatedModel(DeviceCatalog? devices = null) : IMachineModel
     public string Technique => "hardware emulation: x86 interpreter on the Iced decoder, emulated PC chipset";
     public ModelAvailability GetAvailability() => ModelAvailability.Available;
     public IReadOnlyCollection<string> DeviceTypes => _types.Select(t => t.Name).ToList();
-    public string? DefinitionSection => null;
+    public string? DefinitionSection => CpuSection.Name;
 
-    public void Validate(MachineSpec spec) => PcPlatform.Validate(spec, types: _types);
+    public void Validate(MachineSpec spec)
+    {
+        CpuSection.Read(spec);
+        PcPlatform.Validate(CpuSection.Without(spec), types: _types);
+    }
 
     public IMachineRuntime CreateRuntime(MachineSpec spec, MachineServices services) => Build(spec, services, state: null);
 
@@ -38,6 +45,9 @@ public sealed class EmulatedModel(DeviceCatalog? devices = null) : IMachineModel
         try
         {
             cpu = new InterpreterCpu(pc.Memory, pc.Ports, pc.Mmio, pc.LocalApic);
+            var settings = CpuSection.Read(spec);
+            cpu.Tier = settings.Tier;
+            if (settings.DumpPath != null) cpu.DumpTranslations(settings.DumpPath);
             runtime = new VirtualMachineRuntime(cpu, pc.Memory, pc.Ports, pc.Mmio, pc.Wake, pc) { Model = ModelName };
             if (state != null) runtime.RestoreState(state);
             else

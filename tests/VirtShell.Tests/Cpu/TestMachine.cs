@@ -50,7 +50,11 @@ internal sealed class RecordingPort(uint readValue) : IPortDevice
     public void WritePort(ushort port, int size, uint value) => Writes.Add((port, size, value));
 }
 
-/// <summary>2 MiB of RAM, the buses and an interpreter CPU; code is assembled with Iced and loaded at CS:IP.</summary>
+/// <summary>
+/// 2 MiB of RAM, the buses and an interpreter CPU; code is assembled with Iced and loaded at CS:IP. With
+/// VIRTSHELL_TEST_CPU_TIER=translator every test machine runs the translating tier, compiling each block on its first
+/// run, so the CPU tests check that tier too (docs/cpu.md).
+/// </summary>
 internal sealed class TestMachine : IDisposable
 {
     public const ushort CodeSegment = 0x1000;
@@ -64,6 +68,11 @@ internal sealed class TestMachine : IDisposable
     {
         Memory.AddRam(0, 2 << 20);
         Cpu = new InterpreterCpu(Memory, Ports, Mmio, Interrupts);
+        if (Environment.GetEnvironmentVariable("VIRTSHELL_TEST_CPU_TIER") == "translator")
+        {
+            Cpu.Tier = CpuTier.Translator;
+            Cpu.TranslateAfter = 1;
+        }
     }
 
     public static byte[] Assemble(int bitness, ulong ip, Action<Assembler> build)

@@ -39,6 +39,28 @@ public class EmulatedHelloTests
         Assert.Contains("booting hello-test", File.ReadAllText(Path.Combine(vm.Directory, MachineStore.LogFile)));
     }
 
+    [Theory]
+    [InlineData("cpu: { tier: 'fast' },", "cpu.tier: 'fast' is not a tier (auto, interpreter, translator)")]
+    [InlineData("cpu: { tier: 'interpreter', dump: 'blocks.txt' },", "cpu.dump: only the translator compiles blocks")]
+    [InlineData("cpu: { teir: 'translator' },", "cpu.teir: unknown setting (cpu has: tier, dump)")]
+    [InlineData("cpu: 'translator',", "cpu must be an object")]
+    public void A_wrong_cpu_section_is_a_definition_error_naming_the_field_and_the_machine_line(string section, string message)
+    {
+        string dir = Directory.CreateTempSubdirectory().FullName;
+        string def = Path.Combine(dir, "tier.js");
+        File.WriteAllText(def, $$"""
+            import { machine } from 'virtshell';
+            export default machine({
+              name: 'tier', model: 'emulated', memory: '1M',
+              boot: { image: '{{RepoPaths.RequireGuest("guests/hello.bin")}}' },
+              {{section}}
+            });
+            """);
+        var e = Assert.Throws<VirtShell.Engine.Definitions.DefinitionException>(() => NewHost().Validate(def));
+        Assert.Contains("tier.js:2", e.Message);
+        Assert.Contains(message, e.Message);
+    }
+
     [Fact]
     public void A_section_of_another_model_is_a_definition_error_naming_the_machine_line()
     {

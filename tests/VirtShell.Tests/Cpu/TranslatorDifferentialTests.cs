@@ -1,0 +1,227 @@
+using Iced.Intel;
+using VirtShell.Cpu.Interpreter;
+using VirtShell.Engine.Cpu;
+using static Iced.Intel.AssemblerRegisters;
+
+namespace VirtShell.Tests.Cpu;
+
+/// <summary>
+/// The translating tier against the interpreter: seeded random blocks of integer instructions drawn from the opcode
+/// table run once on each tier (the translator compiling every block on its first run), and the whole state after
+/// the block — registers, flags, the data and stack memory, instructions retired — must be the same.
+/// </summary>
+public sealed class TranslatorDifferentialTests
+{
+    private const uint Data = 0x40000, DataSize = 0x200;
+
+    /// <summary>The integer instructions the generator draws (their every legacy encoding with register, immediate or memory operands).</summary>
+    private static readonly Mnemonic[] Drawn =
+    [
+        Mnemonic.Mov, Mnemonic.Add, Mnemonic.Adc, Mnemonic.Sub, Mnemonic.Sbb, Mnemonic.Cmp, Mnemonic.And, Mnemonic.Or,
+        Mnemonic.Xor, Mnemonic.Test, Mnemonic.Inc, Mnemonic.Dec, Mnemonic.Neg, Mnemonic.Not, Mnemonic.Lea, Mnemonic.Movzx,
+        Mnemonic.Movsx, Mnemonic.Xchg, Mnemonic.Shl, Mnemonic.Shr, Mnemonic.Sar, Mnemonic.Rol, Mnemonic.Ror, Mnemonic.Rcl,
+        Mnemonic.Imul, Mnemonic.Mul, Mnemonic.Div, Mnemonic.Push, Mnemonic.Pop, Mnemonic.Setne, Mnemonic.Setb, Mnemonic.Cmovl,
+        Mnemonic.Bt, Mnemonic.Bswap, Mnemonic.Stc, Mnemonic.Clc, Mnemonic.Cmc, Mnemonic.Lahf,
+    ];
+
+    /// <summary>Registers a block may name: ESI holds the data address and ESP the stack, so neither is drawn.</summary>
+    private static readonly Register[] Gpr32 = [Register.EAX, Register.ECX, Register.EDX, Register.EBX, Register.EBP, Register.EDI];
+    private static readonly Register[] Gpr16 = [Register.AX, Register.CX, Register.DX, Register.BX, Register.BP, Register.DI];
+    private static readonly Register[] Gpr8 = [Register.AL, Register.CL, Register.DL, Register.BL, Register.AH, Register.CH, Register.DH, Register.BH];
+
+    private static readonly Code[] Encodings = InterpreterCpu.Opcodes
+        .Where(r => Drawn.Contains(r.Mnemonic) && (r.Modes & CpuModes.Legacy) != 0)
+        .SelectMany(InterpreterCpu.Encodings)
+        .Select(e => e.Code)
+        .Where(c => c.ToOpCode().Mode32 && c.ToOpCode().OpCount > 0 || c.Mnemonic() is Mnemonic.Stc or Mnemonic.Clc or Mnemonic.Cmc or Mnemonic.Lahf)
+        .Where(c => Enumerable.Range(0, c.ToOpCode().OpCount).All(n => Operand(c.ToOpCode().GetOpKind(n), new Random(0)) != null))
+        .Distinct()
+        .ToArray();
+
+    [Fact]
+    public void Random_blocks_leave_the_same_state_on_both_tiers()
+    {
+        Assert.True(Encodings.Length > 150, $"only {Encodings.Length} encodings drawn from the table");
+        long inlined = 0, compiled = 0;
+        for (int seed = 0; seed < 400; seed++)
+        {
+            var random = new Random(seed);
+            byte[] code = RandomBlock(random, out string listing);
+            byte[] data = new byte[DataSize];
+            random.NextBytes(data);
+            uint[] registers = [.. Enumerable.Range(0, 8).Select(_ => (uint)random.Next() ^ (uint)random.Next() << 16)];
+            uint flags = (uint)random.Next(0, 0x1000) & 0x8D5 | 2;
+
+            var (interpreted, _) = Run(code, data, registers, flags, CpuTier.Interpreter);
+            var (translated, statistics) = Run(code, data, registers, flags, CpuTier.Translator);
+
+            Assert.True(interpreted == translated, $"seed {seed}: the tiers differ after\n{listing}\ninterpreter: {interpreted}\ntranslator: {translated}");
+            inlined += statistics.InlinedInstructions;
+            compiled += statistics.Blocks;
+        }
+        Assert.True(compiled >= 400 && inlined > 400, $"{compiled} blocks compiled, {inlined} instructions inlined");
+    }
+
+    [Fact]
+    public void A_compiled_block_that_patches_its_own_code_runs_the_new_bytes_on_its_next_pass()
+    {
+        foreach (var tier in new[] { CpuTier.Interpreter, CpuTier.Translator })
+        {
+            using var p = new ProtectedModeMachine();
+            p.M.Cpu.Tier = tier;
+            p.M.Cpu.TranslateAfter = 1;
+            p.Write(ProtectedModeMachine.Code, a =>
+            {
+                var loop = a.CreateLabel();
+                a.mov(ecx, 3);                                              // B9 imm32: 5 bytes
+                a.Label(ref loop);
+                a.mov(eax, 1);                                              // B8 imm32 at Code + 5: its immediate at Code + 6
+                a.add(ebx, eax);
+                a.mov(__dword_ptr[ProtectedModeMachine.Code + 6], 5);
+                a.dec(ecx);
+                a.jnz(loop);
+                a.hlt();
+            });
+            p.Start(ProtectedModeMachine.Code);
+            p.M.Cpu.SetState(WithRegisters(p.M.Cpu.GetState(), rbx: 0));
+
+            var s = p.RunToHalt();
+
+            Assert.True(11UL == s.Rbx, $"{tier}: EBX {s.Rbx} (1 + 5 + 5 expected)");
+        }
+    }
+
+    [Fact]
+    public void The_dump_shows_each_compiled_block_s_guest_instructions_beside_its_IL()
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"virtshell-blocks-{Guid.NewGuid():N}.txt");
+        try
+        {
+            using (var p = new ProtectedModeMachine())
+            {
+                p.M.Cpu.Tier = CpuTier.Translator;
+                p.M.Cpu.TranslateAfter = 1;
+                p.M.Cpu.DumpTranslations(path);
+                p.Write(ProtectedModeMachine.Code, a => { a.add(eax, ecx); a.xor(ebx, eax); a.hlt(); });
+                p.Start(ProtectedModeMachine.Code);
+                p.RunToHalt();
+            }
+            string dump = File.ReadAllText(path);
+            Assert.Contains("block 00010000", dump);
+            Assert.Contains("; 00010000 add eax,ecx", dump);
+            Assert.Contains("stfld _lazyRes", dump); // the XOR's flags: the HLT handler after it could see them
+            Assert.Contains("calli", dump);          // HLT is the interpreter's handler
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    private static (string State, TranslationStatistics Statistics) Run(byte[] code, byte[] data, uint[] registers, uint flags, CpuTier tier)
+    {
+        using var p = new ProtectedModeMachine();
+        p.M.Cpu.Tier = tier;
+        p.M.Cpu.TranslateAfter = 1;
+        p.M.Memory.Write(ProtectedModeMachine.Code, code);
+        p.M.Memory.Write(Data, data);
+        p.Start(ProtectedModeMachine.Code);
+        var s = p.M.Cpu.GetState();
+        s.Rax = registers[0]; s.Rcx = registers[1]; s.Rdx = registers[2]; s.Rbx = registers[3];
+        s.Rbp = registers[5]; s.Rdi = registers[7]; s.Rsi = Data;
+        s.Rflags = flags;
+        p.M.Cpu.SetState(s);
+        var exit = p.M.Cpu.Run();
+        var end = p.M.Cpu.GetState();
+        string state = $"{exit.Reason} eax={end.Rax:x} ecx={end.Rcx:x} edx={end.Rdx:x} ebx={end.Rbx:x} esp={end.Rsp:x} ebp={end.Rbp:x} " +
+                       $"esi={end.Rsi:x} edi={end.Rdi:x} eip={end.Rip:x} eflags={end.Rflags:x} retired={p.M.Cpu.InstructionsRetired} " +
+                       $"data={Convert.ToHexString(p.M.Memory.Read(Data, (int)DataSize))} " +
+                       $"stack={Convert.ToHexString(p.M.Memory.Read(ProtectedModeMachine.Stack0 - 0x40, 0x40))}";
+        return (state, p.M.Cpu.Translation);
+    }
+
+    private static CpuState WithRegisters(CpuState s, ulong rbx)
+    {
+        s.Rbx = rbx;
+        return s;
+    }
+
+    /// <summary>Up to 24 instructions, optionally a conditional jump to the HLT that ends the block either way.</summary>
+    private static byte[] RandomBlock(Random random, out string listing)
+    {
+        var instructions = new List<Instruction>();
+        int count = random.Next(1, 25);
+        for (int n = 0; n < count; n++)
+        {
+            var code = Encodings[random.Next(Encodings.Length)];
+            var info = code.ToOpCode();
+            var operands = Enumerable.Range(0, info.OpCount).Select(k => Operand(info.GetOpKind(k), random)!).ToArray();
+            instructions.Add(Create(code, operands));
+        }
+        ulong ip = ProtectedModeMachine.Code;
+        var writer = new CodeWriterImpl();
+        var encoder = Encoder.Create(32, writer);
+        foreach (var i in instructions) ip += encoder.Encode(i, ip);
+        if (random.Next(2) == 0)
+        {
+            var jcc = Instruction.CreateBranch(Code.Jne_rel8_32, ip + 2);
+            instructions.Add(jcc);
+            ip += encoder.Encode(jcc, ip);
+        }
+        var hlt = Instruction.Create(Code.Hlt);
+        instructions.Add(hlt);
+        encoder.Encode(hlt, ip);
+        listing = string.Join("\n", instructions);
+        return writer.Bytes.ToArray();
+    }
+
+    /// <summary>A random operand of one kind, or null for a kind the generator does not make.</summary>
+    private static object? Operand(OpCodeOperandKind kind, Random random) => kind switch
+    {
+        OpCodeOperandKind.r32_reg or OpCodeOperandKind.r32_rm or OpCodeOperandKind.r32_opcode => Gpr32[random.Next(Gpr32.Length)],
+        OpCodeOperandKind.r16_reg or OpCodeOperandKind.r16_rm or OpCodeOperandKind.r16_opcode => Gpr16[random.Next(Gpr16.Length)],
+        OpCodeOperandKind.r8_reg or OpCodeOperandKind.r8_opcode => Gpr8[random.Next(Gpr8.Length)],
+        OpCodeOperandKind.mem or OpCodeOperandKind.r32_or_mem or OpCodeOperandKind.r16_or_mem or OpCodeOperandKind.r8_or_mem =>
+            random.Next(3) == 0 && kind != OpCodeOperandKind.mem
+                ? RegistersFor(kind)[random.Next(6)]
+                : new MemoryOperand(Register.ESI, random.Next(0, (int)DataSize - 8)),
+        OpCodeOperandKind.imm8 or OpCodeOperandKind.imm8sex16 or OpCodeOperandKind.imm8sex32 => random.Next(-128, 128),
+        OpCodeOperandKind.imm16 => random.Next(-32768, 32768),
+        OpCodeOperandKind.imm32 or OpCodeOperandKind.imm32sex64 => random.Next() ^ random.Next() << 8,
+        OpCodeOperandKind.al or OpCodeOperandKind.ax or OpCodeOperandKind.eax => kind switch
+        {
+            OpCodeOperandKind.al => Register.AL, OpCodeOperandKind.ax => Register.AX, _ => Register.EAX,
+        },
+        OpCodeOperandKind.cl => Register.CL,
+        OpCodeOperandKind.imm8_const_1 => 1,
+        _ => null,
+    };
+
+    private static Register[] RegistersFor(OpCodeOperandKind kind) =>
+        kind == OpCodeOperandKind.r32_or_mem ? Gpr32 : kind == OpCodeOperandKind.r16_or_mem ? Gpr16 : Gpr8;
+
+    private static Instruction Create(Code code, object[] operands) => operands switch
+    {
+        [] => Instruction.Create(code),
+        [Register r] => Instruction.Create(code, r),
+        [MemoryOperand m] => Instruction.Create(code, m),
+        [int i] => Instruction.Create(code, i),
+        [Register a, Register b] => Instruction.Create(code, a, b),
+        [Register a, MemoryOperand b] => Instruction.Create(code, a, b),
+        [MemoryOperand a, Register b] => Instruction.Create(code, a, b),
+        [Register a, int b] => Instruction.Create(code, a, b),
+        [MemoryOperand a, int b] => Instruction.Create(code, a, b),
+        [Register a, Register b, int c] => Instruction.Create(code, a, b, c),
+        [Register a, MemoryOperand b, int c] => Instruction.Create(code, a, b, c),
+        [MemoryOperand a, Register b, int c] => Instruction.Create(code, a, b, c),
+        [Register a, Register b, Register c] => Instruction.Create(code, a, b, c),
+        [MemoryOperand a, Register b, Register c] => Instruction.Create(code, a, b, c),
+        _ => throw new InvalidOperationException($"no Instruction.Create for {code} with {operands.Length} operands"),
+    };
+
+    private sealed class CodeWriterImpl : CodeWriter
+    {
+        public List<byte> Bytes { get; } = [];
+        public override void WriteByte(byte value) => Bytes.Add(value);
+    }
+}
