@@ -95,7 +95,8 @@ public sealed class ContainerRuntime : IMachineRuntime, ICommandExecution, IGues
         try
         {
             var rootfs = new OverlayRootfs(lower, runtime._placement.MachineDirectory);
-            UpperLayer.Restore(checkpoint.Upper, rootfs.Upper, rootfs.Work);
+            try { UpperLayer.Restore(checkpoint.Upper, rootfs.Upper, rootfs.Work); }
+            catch (IOException e) { throw new CheckpointException($"checkpoint '{checkpoint.Directory}': {e.Message}"); }
             runtime.Prepare();
             return runtime;
         }
@@ -318,9 +319,11 @@ public sealed class ContainerRuntime : IMachineRuntime, ICommandExecution, IGues
             {
                 CheckpointWriter.Write(_host.Runc, CriuCheck.Find()!, _machineName, _placement, _rootfs.Upper, _rootfs.Lower, directory, leaveRunning);
             }
-            catch
+            catch (Exception e)
             {
                 if (!wasPaused) Resume();
+                if (e is IOException or UnauthorizedAccessException)
+                    throw new CheckpointException($"checkpoint '{directory}' of container '{_machineName}' failed: {e.Message}");
                 throw;
             }
             if (!leaveRunning) Stop(new MachineExit(ExitReason.StoppedByUser, Detail: $"checkpointed to {directory}"), kill: true);
