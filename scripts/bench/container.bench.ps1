@@ -127,6 +127,7 @@ function Measure-Checkpoints {
     $containerModel = [VirtShell.Models.Container.ContainerModel]::new($env:VIRTSHELL_HOME)
     $checkpoints = Join-Path $env:VIRTSHELL_HOME 'checkpoints'
     $log = [Action[string]] [Diagnostics.Debug]::WriteLine
+    function Get-CriuErrors([string] $log) { (Select-String -Path $log -Pattern 'Error \(' | Select-Object -Last 3).Line -join '; ' }
     function Start-Runtime([scriptblock] $create) {
         $console = [VirtShell.Engine.Console.ConsoleChannel]::new([NullString]::Value)
         $services = [VirtShell.Engine.Models.MachineServices]::new($console, [Action[VirtShell.Engine.Machines.MachineExit]] { }, $log)
@@ -164,12 +165,12 @@ function Measure-Checkpoints {
             $watch = [Diagnostics.Stopwatch]::StartNew()
             & $runc --root $runcRoot --criu $criu checkpoint --image-path $images --work-path "$images-work" bare
             $checkpointMs = $watch.Elapsed.TotalMilliseconds
-            if ($LASTEXITCODE) { throw "bare runc checkpoint failed: $(Select-String '\) Error' "$images-work/dump.log" | Select-Object -Last 3)" }
+            if ($LASTEXITCODE) { throw "bare runc checkpoint failed: $(Get-CriuErrors "$images-work/dump.log")" }
             $watch.Restart()
             $process = Start-BareRunc '--criu', $criu, 'restore', '--detach', '--bundle', $bare, '--image-path', $images, '--work-path', "$images-work", 'bare'
             $process.WaitForExit()
             $restoreMs = $watch.Elapsed.TotalMilliseconds
-            if ($process.ExitCode) { throw "bare runc restore failed: $(Select-String '\) Error' "$images-work/restore.log" | Select-Object -Last 3)" }
+            if ($process.ExitCode) { throw "bare runc restore failed: $(Get-CriuErrors "$images-work/restore.log")" }
             & $runc --root $runcRoot delete --force bare 2>$null
             [pscustomobject]@{ Checkpoint = $checkpointMs; Restore = $restoreMs; Bytes = (Get-ChildItem $images -Recurse -File | Measure-Object Length -Sum).Sum }
         }
