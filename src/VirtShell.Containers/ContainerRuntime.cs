@@ -275,6 +275,9 @@ public sealed class ContainerRuntime : IMachineRuntime, ICommandExecution, IGues
         {
             throw new RuncException($"{e.Message} (CRIU: {criu})");
         }
+        // The checkpoint was taken frozen, and CRIU restores the freezer cgroup's state as it dumped it: a restored
+        // machine runs, as a started one does.
+        if (_resumeFrom != null && _host.Runc.State(_placement.ContainerId) is { Status: "paused" }) _host.Runc.Resume(_placement.ContainerId);
         lock (_lock) _initPid = int.Parse(File.ReadAllText(_placement.PidFile).Trim());
     }
 
