@@ -1,12 +1,14 @@
 # Container start-up: Start-VirtMachine to the container's first console line, next to bare `runc run` of the same
-# bundle (target: at most 10 ms more), and 20 containers started at once (time until all of them printed).
+# bundle (target: at most 10 ms more), and 20 containers started at once (time until all of them printed). Checkpoint
+# and restore time next to bare runc's, where CRIU works.
 # Ours and bare runc take turns, run by run (the order alternating), so a change in the load of a shared host falls
 # on both alike; the overhead is given as the difference of the medians and as the median of the paired differences.
 param(
     [Parameter(Mandatory)] [string] $ModulePath,
     [Parameter(Mandatory)] [string] $OutDirectory,
     [int] $Runs = 50,
-    [int] $Swarm = 20
+    [int] $Swarm = 20,
+    [int] $CheckpointRuns = 10
 )
 $ErrorActionPreference = 'Stop'
 . (Join-Path $PSScriptRoot 'BenchCommon.ps1')
@@ -66,13 +68,18 @@ $config.mounts | Where-Object destination -eq '/dev' | ForEach-Object { $_.type 
 $config | ConvertTo-Json -Depth 50 | Set-Content (Join-Path $bare 'config.json')
 $runc = (Get-Command runc -ErrorAction Ignore)?.Source ?? '/usr/sbin/runc'
 $runcRoot = Join-Path $bare 'state'
-function Measure-Bare {
+# A bare runc process with its stdio on pipes of ours, as the engine runs it (CRIU puts checkpointed pipes back on pipes).
+function Start-BareRunc([string[]] $arguments) {
     $psi = [Diagnostics.ProcessStartInfo]::new($runc)
-    foreach ($a in '--root', $runcRoot, 'run', '--bundle', $bare, 'bare') { $psi.ArgumentList.Add($a) }
+    foreach ($a in @('--root', $runcRoot) + $arguments) { $psi.ArgumentList.Add($a) }
     $psi.RedirectStandardOutput = $true
+    $psi.RedirectStandardError = $true
     $psi.RedirectStandardInput = $true
+    [Diagnostics.Process]::Start($psi)
+}
+function Measure-Bare {
     $watch = [Diagnostics.Stopwatch]::StartNew()
-    $p = [Diagnostics.Process]::Start($psi)
+    $p = Start-BareRunc 'run', '--bundle', $bare, 'bare'
     $null = $p.StandardOutput.ReadLine()
     $watch.Elapsed.TotalMilliseconds
     & $runc --root $runcRoot kill bare KILL
@@ -106,6 +113,86 @@ $swarmMs = $watch.Elapsed.TotalMilliseconds
 Get-VirtMachine 'swarm-*' | Stop-VirtMachine -TurnOff
 Get-VirtMachine | Remove-VirtMachine -Force -Confirm:$false
 
+# Checkpoint and restore: the engine's (no cmdlet calls it yet, so its runtime is driven here as Machine would drive it)
+# next to bare `runc checkpoint`/`runc restore` of the same bundle and image (ours' runs first, then bare runc's). Ours
+# adds the freeze, the upper-layer archive and the manifest's hashes (checkpoint); the checks, the upper-layer unpack,
+# mounts and network (restore). Restore is timed until runc has restored the container.
+function Measure-Checkpoints {
+    $criu = [VirtShell.Containers.Checkpoint.CriuCheck]::Find()
+    $reason = [VirtShell.Containers.Checkpoint.CriuCheck]::UnavailableReason($criu)
+    if ($reason) {
+        return @('checkpoint', 'restore' | ForEach-Object { New-BenchRow 'container' "$_ (ours and bare runc)" 0 'ms' "skipped: $reason" })
+    }
+    $spec = (New-VirtMachine -Definition $definition -Name ckbench).Spec
+    $containerModel = [VirtShell.Models.Container.ContainerModel]::new($env:VIRTSHELL_HOME)
+    $checkpoints = Join-Path $env:VIRTSHELL_HOME 'checkpoints'
+    $log = [Action[string]] [Diagnostics.Debug]::WriteLine
+    function Get-CriuErrors([string] $log) { (Select-String -Path $log -Pattern 'Error \(' | Select-Object -Last 3).Line -join '; ' }
+    function Start-Runtime([scriptblock] $create) {
+        $console = [VirtShell.Engine.Console.ConsoleChannel]::new([NullString]::Value)
+        $services = [VirtShell.Engine.Models.MachineServices]::new($console, [Action[VirtShell.Engine.Machines.MachineExit]] { }, $log)
+        $runtime = & $create $services
+        $run = [Threading.Tasks.Task]::Run([Func[VirtShell.Engine.Machines.MachineExit]] $runtime.Run)
+        while ($runtime.InitPid -eq 0 -and -not $run.IsCompleted) { [Threading.Thread]::Sleep(1) }
+        if ($run.IsCompleted) { throw "the container did not start: $($run.Result.Detail)" }
+        [pscustomobject]@{ Runtime = $runtime; Run = $run; Console = $console }
+    }
+    function Stop-Runtime($started) {
+        $started.Runtime.RequestStop([VirtShell.Engine.Machines.MachineExit]::new('StoppedByUser'))
+        $null = $started.Run.Wait([timespan]::FromSeconds(30))
+        $started.Runtime.Dispose()
+        $started.Console.Dispose()
+    }
+    $ours = foreach ($i in 1..$CheckpointRuns) {
+        $folder = Join-Path $checkpoints "ours-$i"
+        $first = Start-Runtime { param($services) $containerModel.CreateRuntime($spec, $services) }
+        $watch = [Diagnostics.Stopwatch]::StartNew()
+        $first.Runtime.Checkpoint($folder, $false)
+        $checkpointMs = $watch.Elapsed.TotalMilliseconds
+        Stop-Runtime $first
+        $watch.Restart()
+        $second = Start-Runtime { param($services) $containerModel.Restore($spec, $services, $folder) }
+        $restoreMs = $watch.Elapsed.TotalMilliseconds
+        Stop-Runtime $second
+        [pscustomobject]@{ Checkpoint = $checkpointMs; Restore = $restoreMs; Bytes = (Get-ChildItem $folder -Recurse -File | Measure-Object Length -Sum).Sum }
+    }
+    & mount -t overlay overlay -o "lowerdir=$image,upperdir=$bare/upper,workdir=$bare/work" "$bare/rootfs"
+    try {
+        $bareRuns = foreach ($i in 1..$CheckpointRuns) {
+            $images = Join-Path $checkpoints "bare-$i"
+            $process = Start-BareRunc 'run', '--detach', '--bundle', $bare, 'bare'
+            $process.WaitForExit()
+            $watch = [Diagnostics.Stopwatch]::StartNew()
+            & $runc --root $runcRoot --criu $criu checkpoint --image-path $images --work-path "$images-work" bare
+            $checkpointMs = $watch.Elapsed.TotalMilliseconds
+            if ($LASTEXITCODE) { throw "bare runc checkpoint failed: $(Get-CriuErrors "$images-work/dump.log")" }
+            $watch.Restart()
+            $process = Start-BareRunc '--criu', $criu, 'restore', '--detach', '--bundle', $bare, '--image-path', $images, '--work-path', "$images-work", 'bare'
+            $process.WaitForExit()
+            $restoreMs = $watch.Elapsed.TotalMilliseconds
+            if ($process.ExitCode) { throw "bare runc restore failed: $(Get-CriuErrors "$images-work/restore.log")" }
+            & $runc --root $runcRoot delete --force bare 2>$null
+            [pscustomobject]@{ Checkpoint = $checkpointMs; Restore = $restoreMs; Bytes = (Get-ChildItem $images -Recurse -File | Measure-Object Length -Sum).Sum }
+        }
+    }
+    finally {
+        & $runc --root $runcRoot delete --force bare 2>$null
+        & umount "$bare/rootfs"
+    }
+    foreach ($what in 'Checkpoint', 'Restore') {
+        $o = Get-Median $ours.$what
+        $b = Get-Median $bareRuns.$what
+        New-BenchRow 'container' "$($what.ToLower()), ours" $o 'ms' "median of $CheckpointRuns"
+        New-BenchRow 'container' "$($what.ToLower()), bare runc" $b 'ms' "median of $CheckpointRuns, same bundle and image"
+        New-BenchRow 'container' "$($what.ToLower()), ours / bare runc" ($o / $b) 'x' 'ratio of the medians'
+    }
+    New-BenchRow 'container' 'checkpoint size, ours' ((Get-Median $ours.Bytes) / 1KB) 'KiB' 'CRIU images + upper.tar + config.json + manifest + log'
+    New-BenchRow 'container' 'checkpoint size, bare runc' ((Get-Median $bareRuns.Bytes) / 1KB) 'KiB' 'CRIU images'
+}
+
+$checkpointRows = Measure-Checkpoints
+Get-VirtMachine | Remove-VirtMachine -Force -Confirm:$false
+
 $oursMedian = Get-Median $ours
 $bareMedian = Get-Median $bareRuns
 $pairedMedian = Get-Median @(foreach ($i in 0..($Runs - 1)) { $ours[$i] - $bareRuns[$i] })
@@ -115,6 +202,7 @@ $rows = @(
     New-BenchRow 'container' 'our overhead over bare runc' ($oursMedian - $bareMedian) 'ms' 'difference of the medians; target <= 10'
     New-BenchRow 'container' 'our overhead, paired' $pairedMedian 'ms' 'median of the run-by-run differences'
     New-BenchRow 'container' "$Swarm containers started at once" $swarmMs 'ms' "started in parallel runspaces, until all printed"
+    $checkpointRows
 )
 Save-BenchRows $json $rows
 Remove-Item $env:VIRTSHELL_HOME -Recurse -Force

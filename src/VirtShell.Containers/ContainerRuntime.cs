@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text;
 using VirtShell.Containers.Bundle;
 using VirtShell.Containers.Cgroups;
+using VirtShell.Containers.Checkpoint;
 using VirtShell.Containers.Definition;
 using VirtShell.Containers.Native;
 using VirtShell.Containers.Network;
@@ -22,12 +23,13 @@ namespace VirtShell.Containers;
 /// its stdin) and, as child subreaper, adopts its init to collect the exit status. Disposing leaves nothing behind:
 /// runc state, cgroups, processes, mount, network.
 /// </summary>
-public sealed class ContainerRuntime : IMachineRuntime, ICommandExecution, IGuestFiles
+public sealed class ContainerRuntime : IMachineRuntime, ICommandExecution, IGuestFiles, ICheckpointing
 {
     /// <summary>How long a command or a pause waits for a start under way before it gives up.</summary>
     private static readonly TimeSpan StartWait = TimeSpan.FromSeconds(30);
 
     private readonly object _lock = new();
+    private readonly object _checkpointLock = new(); // one checkpoint at a time
     private readonly ContainerHost _host;
     private readonly ContainerSettings _settings;
     private readonly ContainerPlacement _placement;
@@ -43,6 +45,8 @@ public sealed class ContainerRuntime : IMachineRuntime, ICommandExecution, IGues
     private bool _started, _paused, _reaped, _disposed, _killRequested;
     private MachineExit? _stop;
     private Timer? _killTimer;
+    private OverlayRootfs _rootfs = null!;
+    private ContainerCheckpoint? _resumeFrom; // set: Run resumes this checkpoint instead of starting the program
 
     private ContainerRuntime(ContainerHost host, ContainerSettings settings, string machineName, MachineServices services)
     {
@@ -60,6 +64,39 @@ public sealed class ContainerRuntime : IMachineRuntime, ICommandExecution, IGues
         var runtime = new ContainerRuntime(host, settings, machineName, services);
         try
         {
+            runtime.Prepare();
+            return runtime;
+        }
+        catch
+        {
+            runtime.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// A runtime whose <see cref="Run"/> resumes <paramref name="checkpointDirectory"/> (<c>runc restore</c>) instead of
+    /// starting the program. Everything that can refuse does so before anything changes: the folder is checked whole
+    /// (<see cref="ContainerCheckpoint.Open"/>), it must be of this machine, definition and image, the container must
+    /// not be running, and CRIU must work here. Then the machine's upper layer becomes the checkpoint's, and the
+    /// rootfs, /dev, network and bundle are made as for a start.
+    /// </summary>
+    public static ContainerRuntime Restore(ContainerHost host, ContainerSettings settings, string machineName, MachineServices services, string checkpointDirectory)
+    {
+        var checkpoint = ContainerCheckpoint.Open(checkpointDirectory);
+        var runtime = new ContainerRuntime(host, settings, machineName, services) { _resumeFrom = checkpoint };
+        string lower = host.Images.Resolve(settings.Rootfs);
+        checkpoint.CheckFits(machineName, lower, runtime.BundleConfig());
+        if (host.Runc.State(runtime._placement.ContainerId) is { Status: not "stopped" } state)
+            throw new MachineStateException($"container '{machineName}' is {state.Status}: stop it before restoring a checkpoint over it");
+        if (CheckpointBlocker(settings) is { } reason)
+            throw new CheckpointException($"checkpoint '{checkpoint.Directory}' cannot be restored here: {reason}");
+        host.ReleaseLeftovers(machineName);
+        try
+        {
+            var rootfs = new OverlayRootfs(lower, runtime._placement.MachineDirectory);
+            try { UpperLayer.Restore(checkpoint.Upper, rootfs.Upper, rootfs.Work); }
+            catch (IOException e) { throw new CheckpointException($"checkpoint '{checkpoint.Directory}': {e.Message}"); }
             runtime.Prepare();
             return runtime;
         }
@@ -98,22 +135,24 @@ public sealed class ContainerRuntime : IMachineRuntime, ICommandExecution, IGues
     private void Prepare()
     {
         string lower = _host.Images.Resolve(_settings.Rootfs);
-        var rootfs = new OverlayRootfs(lower, _placement.MachineDirectory);
+        var rootfs = _rootfs = new OverlayRootfs(lower, _placement.MachineDirectory);
         rootfs.Mount();
         RootfsGuard.Check(rootfs.Merged, Describe(_settings.Rootfs, lower));
         Files = new RootfsFiles(rootfs.Merged);
         CheckProgram();
-        string dev = DeviceDirectory.Mount(_placement.MachineDirectory);
-        string? networkNamespace = null;
-        if (_settings.Network is NetworkSettings.Veth veth)
-        {
-            VethNetwork.Attach(veth, _placement.Network, _machineName);
-            networkNamespace = _placement.Network.NamespacePath;
-        }
+        DeviceDirectory.Mount(_placement.MachineDirectory);
+        if (_settings.Network is NetworkSettings.Veth veth) VethNetwork.Attach(veth, _placement.Network, _machineName);
         Directory.CreateDirectory(_placement.BundleDirectory);
-        OciBundle.Write(_placement.BundleDirectory, _settings, rootfs.Merged, dev, _placement.CgroupsPath, networkNamespace);
+        OciBundle.Write(_placement.BundleDirectory, _settings, _placement.Rootfs, _placement.DevDirectory, _placement.CgroupsPath, NetworkNamespace);
         _services.Console.InputAvailable += SignalInput;
     }
+
+    /// <summary>The named namespace a veth network is wired into, which runc joins (null for other networks).</summary>
+    private string? NetworkNamespace => _settings.Network is NetworkSettings.Veth ? _placement.Network.NamespacePath : null;
+
+    /// <summary>config.json as this machine's definition makes it.</summary>
+    private string BundleConfig() =>
+        OciBundle.Render(_settings, _placement.Rootfs, _placement.DevDirectory, _placement.CgroupsPath, NetworkNamespace);
 
     /// <summary>Where a rootfs came from, for messages: the image's own path, not the cache folder it was unpacked to.</summary>
     private static string Describe(RootfsSource source, string lower) => source switch
@@ -220,13 +259,79 @@ public sealed class ContainerRuntime : IMachineRuntime, ICommandExecution, IGues
     private void Launch()
     {
         ContainerHost.EnsureSubreaper();
-        var stdio = _host.Runc.RunDetached(_placement.ContainerId, _placement.BundleDirectory, _placement.PidFile, _placement.RuncLog);
+        string restoreWork = Path.Combine(_placement.BundleDirectory, "criu-restore");
+        var stdio = _resumeFrom is { } checkpoint
+            ? _host.Runc.RestoreDetached(_placement.ContainerId, CriuCheck.Find() ?? "criu", _placement.BundleDirectory, checkpoint.Images, restoreWork, _placement.PidFile, _placement.RuncLog)
+            : _host.Runc.RunDetached(_placement.ContainerId, _placement.BundleDirectory, _placement.PidFile, _placement.RuncLog);
         lock (_lock) _stdio = stdio;
         _outputPumps.Add(StartThread("stdout", () => PumpOutput(stdio.StandardOutput.BaseStream)));
         _outputPumps.Add(StartThread("stderr", () => PumpOutput(stdio.StandardError.BaseStream)));
         _inputPump = StartThread("stdin", () => PumpInput(stdio.StandardInput.BaseStream));
-        RuncClient.WaitUntilStarted(stdio, _placement.ContainerId, _placement.RuncLog);
+        try
+        {
+            RuncClient.WaitUntilStarted(stdio, _placement.ContainerId, _placement.RuncLog);
+        }
+        catch (RuncException e) when (_resumeFrom != null && CriuLog.LastErrors(Path.Combine(restoreWork, "restore.log")) is { } criu)
+        {
+            throw new RuncException($"{e.Message} (CRIU: {criu})");
+        }
+        // The checkpoint was taken frozen, and CRIU restores the freezer cgroup's state as it dumped it: a restored
+        // machine runs, as a started one does.
+        if (_resumeFrom != null && _host.Runc.State(_placement.ContainerId) is { Status: "paused" }) _host.Runc.Resume(_placement.ContainerId);
         lock (_lock) _initPid = int.Parse(File.ReadAllText(_placement.PidFile).Trim());
+    }
+
+    public string? CheckpointUnavailableReason() => CheckpointBlocker(_settings);
+
+    private static string? CheckpointBlocker(ContainerSettings settings)
+    {
+        if (CriuCheck.UnavailableReason(CriuCheck.Find()) is { } reason) return reason;
+        // CRIU dumps a namespace the container made itself, iptables rules included; a veth network's is external.
+        if (settings.Network is NetworkSettings.Isolated && ChildProcess.FindProgram("iptables-save") is null)
+            return "CRIU saves the container's network namespace with iptables-save, which is not installed (Debian's iptables: ./build.ps1 -Task Bootstrap)";
+        return null;
+    }
+
+    /// <summary>
+    /// Writes the running container to a <see cref="ContainerCheckpoint"/> folder. The container is frozen (runc pause)
+    /// from before CRIU's dump until its upper layer is archived, so processes and files are of one moment; then it is
+    /// thawed (<paramref name="leaveRunning"/>, or left paused if it was) or killed, ending the run as StoppedByUser
+    /// with the checkpoint named. A failure thaws it as it was and leaves no folder.
+    /// </summary>
+    public void Checkpoint(string directory, bool leaveRunning)
+    {
+        if (CheckpointUnavailableReason() is { } reason)
+            throw new CheckpointException($"container '{_machineName}' cannot be checkpointed here: {reason}");
+        directory = Path.GetFullPath(directory);
+        if (Directory.Exists(directory) || File.Exists(directory)) throw new CheckpointException($"checkpoint '{directory}': it exists already");
+        AwaitStart();
+        lock (_checkpointLock)
+        {
+            bool wasPaused;
+            lock (_lock)
+            {
+                if (!_started || _reaped || _disposed || _stop != null) throw new MachineStateException($"container '{_machineName}' is not running");
+                wasPaused = _paused;
+                if (!_paused)
+                {
+                    _host.Runc.Pause(_placement.ContainerId);
+                    _paused = true;
+                }
+            }
+            try
+            {
+                CheckpointWriter.Write(_host.Runc, CriuCheck.Find()!, _machineName, _placement, _rootfs.Upper, _rootfs.Lower, directory, leaveRunning);
+            }
+            catch (Exception e)
+            {
+                if (!wasPaused) Resume();
+                if (e is IOException or UnauthorizedAccessException)
+                    throw new CheckpointException($"checkpoint '{directory}' of container '{_machineName}' failed: {e.Message}");
+                throw;
+            }
+            if (!leaveRunning) Stop(new MachineExit(ExitReason.StoppedByUser, Detail: $"checkpointed to {directory}"), kill: true);
+            else if (!wasPaused) Resume();
+        }
     }
 
     /// <summary>Cuts the power: SIGKILL at once (it also escalates a shutdown under way).</summary>

@@ -30,7 +30,7 @@ public static class OciBundle
     {
         Directory.CreateDirectory(bundleDirectory);
         string path = Path.Combine(bundleDirectory, ConfigFile);
-        string json = Build(settings, rootfs, devDirectory, cgroupsPath, networkNamespace).ToJsonString(new JsonSerializerOptions { WriteIndented = true });
+        string json = Render(settings, rootfs, devDirectory, cgroupsPath, networkNamespace);
         // A restart usually finds the file as it would write it: left alone, the start path has one metadata update
         // less. Not through AtomicFile: the bundle is checked or written before every start and read by runc at once,
         // so a torn file cannot outlive a crash, and an fsync here would sit on every start's critical path.
@@ -38,6 +38,10 @@ public static class OciBundle
         File.WriteAllText(path, json);
         return path;
     }
+
+    /// <summary>config.json's text as <see cref="Write"/> writes it (a checkpoint compares it with the one it ran with).</summary>
+    public static string Render(ContainerSettings settings, string rootfs, string devDirectory, string cgroupsPath, string? networkNamespace = null) =>
+        Build(settings, rootfs, devDirectory, cgroupsPath, networkNamespace).ToJsonString(new JsonSerializerOptions { WriteIndented = true });
 
     public static JsonObject Build(ContainerSettings settings, string rootfs, string devDirectory, string cgroupsPath, string? networkNamespace = null)
     {

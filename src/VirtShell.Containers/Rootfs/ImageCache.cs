@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text;
 using VirtShell.Containers.Definition;
@@ -40,7 +39,7 @@ public sealed class ImageCache(string home)
     {
         var info = new FileInfo(archive);
         return Ensure($"tar-{Key($"{archive}:{info.Length}:{info.LastWriteTimeUtc.Ticks}")}", staging =>
-            Run("tar", ["--numeric-owner", "-xpf", archive, "-C", staging], $"unpacking {archive}"));
+            ChildProcess.Run("tar", ["--numeric-owner", "-xpf", archive, "-C", staging], $"unpacking {archive}"));
     }
 
     private string Ensure(string name, Action<string> build)
@@ -75,7 +74,7 @@ public sealed class ImageCache(string home)
         string busybox = Path.Combine(root, "bin/busybox");
         File.Copy(BusyboxBinary, busybox);
         File.SetUnixFileMode(busybox, (UnixFileMode)Convert.ToInt32("755", 8));
-        foreach (var applet in Run(BusyboxBinary, ["--list-full"], "listing the busybox applets").Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        foreach (var applet in ChildProcess.Run(BusyboxBinary, ["--list-full"], "listing the busybox applets").Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
             string link = Path.Combine(root, applet);
             if (applet == "bin/busybox" || File.Exists(link)) continue;
@@ -91,24 +90,4 @@ public sealed class ImageCache(string home)
     }
 
     private static string Key(string text) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..16];
-
-    private static string Run(string program, IEnumerable<string> args, string what)
-    {
-        var psi = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        var process = Process.Start(psi)!;
-        try
-        {
-            var stderr = process.StandardError.ReadToEndAsync();
-            string stdout = process.StandardOutput.ReadToEnd();
-            process.WaitForExit();
-            if (process.ExitCode != 0)
-                throw new IOException($"{what} failed ({program} exited with {process.ExitCode}): {stderr.Result.Trim()}");
-            return stdout;
-        }
-        finally
-        {
-            process.DisposeWithPipes();
-        }
-    }
 }

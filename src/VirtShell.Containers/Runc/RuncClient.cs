@@ -17,13 +17,8 @@ public sealed class RuncClient(string executable, string stateRoot)
     public string Executable { get; } = executable;
     public string StateRoot { get; } = stateRoot;
 
-    /// <summary>runc from PATH, or Debian's /usr/sbin/runc (sbin is often not on a user's PATH); null if neither.</summary>
-    public static string? Find()
-    {
-        var dirs = (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries)
-            .Concat(["/usr/sbin", "/usr/local/sbin", "/sbin"]);
-        return dirs.Select(d => Path.Combine(d, "runc")).FirstOrDefault(File.Exists);
-    }
+    /// <summary>runc from PATH, or Debian's /usr/sbin/runc; null if neither.</summary>
+    public static string? Find() => ChildProcess.FindProgram("runc");
 
     /// <summary>
     /// Launches <c>runc run --detach</c>: create and start in one runc process (one spawn on the start path instead
@@ -39,6 +34,33 @@ public sealed class RuncClient(string executable, string stateRoot)
         run.WaitForExit();
         if (run.ExitCode != 0)
             throw new RuncException($"runc could not start container '{id}': {LastError(logFile) ?? $"runc run exited with {run.ExitCode}"}");
+    }
+
+    /// <summary>
+    /// <c>runc restore --detach</c>: CRIU rebuilds the container's processes from <paramref name="imagesDirectory"/> in
+    /// the bundle's rootfs, cgroup and network; the checkpointed stdio pipes become this runc process's redirected
+    /// pipes, as with <see cref="RunDetached"/>. CRIU's log is restore.log in <paramref name="workDirectory"/>.
+    /// </summary>
+    public Process RestoreDetached(string id, string criu, string bundle, string imagesDirectory, string workDirectory, string pidFile, string logFile) =>
+        Launch(["--criu", criu, "restore", "--detach", "--bundle", bundle, "--image-path", imagesDirectory, "--work-path", workDirectory,
+            "--pid-file", pidFile, id], logFile, redirectInput: true);
+
+    /// <summary>
+    /// <c>runc checkpoint --leave-running</c>: CRIU writes the container's processes to <paramref name="imagesDirectory"/>
+    /// and leaves them as they were (a paused container stays frozen). CRIU's log is dump.log in <paramref name="workDirectory"/>.
+    /// </summary>
+    public void Checkpoint(string id, string criu, string imagesDirectory, string workDirectory)
+    {
+        var (code, _, stderr) = Capture(["--criu", criu, "checkpoint", "--leave-running", "--image-path", imagesDirectory, "--work-path", workDirectory, id]);
+        if (code != 0) throw new RuncException($"runc checkpoint {id} failed: {stderr.Trim()}");
+    }
+
+    /// <summary>runc's version ("1.1.5+ds1"), or null when it cannot say.</summary>
+    public string? Version()
+    {
+        var (code, stdout, _) = Capture(["--version"]);
+        string first = stdout.Split('\n')[0];
+        return code == 0 && first.StartsWith("runc version ", StringComparison.Ordinal) ? first["runc version ".Length..].Trim() : null;
     }
 
     public void Pause(string id) => Run(["pause", id]);
@@ -101,21 +123,8 @@ public sealed class RuncClient(string executable, string stateRoot)
             throw new RuncException($"runc {args[0]} {args[^1]} failed: {stderr.Trim()}");
     }
 
-    private (int Code, string Stdout, string Stderr) Capture(IReadOnlyList<string> args)
-    {
-        var process = Launch(args, logFile: null, redirectInput: false);
-        try
-        {
-            var stderr = process.StandardError.ReadToEndAsync();
-            string stdout = process.StandardOutput.ReadToEnd();
-            process.WaitForExit();
-            return (process.ExitCode, stdout, stderr.Result);
-        }
-        finally
-        {
-            process.DisposeWithPipes();
-        }
-    }
+    private (int Code, string Stdout, string Stderr) Capture(IReadOnlyList<string> args) =>
+        ChildProcess.Finish(Launch(args, logFile: null, redirectInput: false));
 
     private Process Launch(IReadOnlyList<string> args, string? logFile, bool redirectInput)
     {

@@ -13,7 +13,7 @@ namespace VirtShell.Models.Container;
 /// runc from an OCI bundle the engine writes. Rootful only: runc must run as root here (rootless runc needs user
 /// namespaces and delegated cgroups, which this model does not set up).
 /// </summary>
-public sealed class ContainerModel : IMachineModel, IReleasesLeftovers
+public sealed class ContainerModel : IMachineModel, IReleasesLeftovers, ICheckpointRestore
 {
     private readonly string? _home;
     private readonly string? _runc;
@@ -45,13 +45,13 @@ public sealed class ContainerModel : IMachineModel, IReleasesLeftovers
 
     public void Validate(MachineSpec spec) => ContainerSettingsReader.Read(spec);
 
-    public IMachineRuntime CreateRuntime(MachineSpec spec, MachineServices services)
-    {
-        var settings = ContainerSettingsReader.Read(spec);
-        string runc = FindRunc() ?? throw new MachineStateException("runc not found (install Debian's runc)");
-        var host = new ContainerHost(_home ?? MachineStore.DefaultHome(), runc);
-        return ContainerRuntime.Create(host, settings, spec.Name, services);
-    }
+    public IMachineRuntime CreateRuntime(MachineSpec spec, MachineServices services) =>
+        ContainerRuntime.Create(RequireHost(), ContainerSettingsReader.Read(spec), spec.Name, services);
+
+    public IMachineRuntime Restore(MachineSpec spec, MachineServices services, string checkpointDirectory) =>
+        ContainerRuntime.Restore(RequireHost(), ContainerSettingsReader.Read(spec), spec.Name, services, checkpointDirectory);
+
+    private ContainerHost RequireHost() => Host() ?? throw new MachineStateException("runc not found (install Debian's runc)");
 
     public void ReleaseLeftovers(MachineSpec spec) => Host()?.ReleaseLeftovers(spec.Name);
 
