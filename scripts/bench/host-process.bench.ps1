@@ -5,7 +5,7 @@
 #   100 ms more).
 # - A batch: $Emulated emulated machines and $Containers containers started from this pwsh, then controlled from a
 #   second pwsh (each one measured, sent a line or exec'd, and stopped): the time to start the batch, the memory
-#   (RSS) of an idle host process by model, and the time the second pwsh took to control them all.
+#   of an idle host process by model (RSS, and its private part), and the time the second pwsh took to control them.
 param(
     [Parameter(Mandatory)] [string] $ModulePath,
     [Parameter(Mandatory)] [string] $OutDirectory,
@@ -23,7 +23,8 @@ $json = Join-Path $OutDirectory 'host-process.json'
 $definition = Join-Path $root 'machine-defs/hello-emulated.js'
 $rows = @()
 
-# In process: the engine as Start-VirtMachine used it before, in this pwsh.
+# In process: the engine as Start-VirtMachine used it before, in this pwsh (its assemblies load on first use).
+foreach ($assembly in 'VirtShell.Models', 'VirtShell.Scripting', 'VirtShell.Control') { Add-Type -Path (Join-Path $ModulePath "$assembly.dll") }
 $store = [VirtShell.Engine.Store.MachineStore]::new((Join-Path $work 'inproc-home'))
 $models = [VirtShell.Models.ModelCatalog]::CreateRegistry($store.Home)
 $engine = [VirtShell.Engine.Machines.VirtualizationHost]::new($store, $models, [VirtShell.Scripting.JsDefinitionLoader]::new($models.Vocabulary))
@@ -78,12 +79,18 @@ $names | ForEach-Object -ThrottleLimit 8 -Parallel {
 foreach ($name in $names) { if (-not (Wait-BenchConsoleOutput $name)) { throw "$name printed nothing" } }
 $batchMs = $watch.Elapsed.TotalMilliseconds
 Start-Sleep -Seconds 2   # idle: the guests wait for input, the containers sleep
-$rss = @{}
+# RSS counts the runtime's and libraries' file pages, which every host process shares; private pages are what one
+# more machine costs.
+$memory = @{}
 foreach ($m in Get-VirtMachine) {
     if ($m.Name -notmatch '^[ec]\d+$') { continue }
-    $kb = [long]((Get-Content "/proc/$($m.OwnerProcessId)/status" | Where-Object { $_ -like 'VmRSS:*' }) -replace '\D', '')
-    if (-not $rss.ContainsKey($m.Model)) { $rss[$m.Model] = [Collections.Generic.List[double]]::new() }
-    $rss[$m.Model].Add($kb / 1024.0)
+    $kb = @{}
+    foreach ($line in Get-Content "/proc/$($m.OwnerProcessId)/smaps_rollup") {
+        if ($line -match '^(\w+):\s+(\d+) kB') { $kb[$Matches[1]] = [long]$Matches[2] }
+    }
+    if (-not $memory.ContainsKey($m.Model)) { $memory[$m.Model] = @{ Rss = [Collections.Generic.List[double]]::new(); Private = [Collections.Generic.List[double]]::new() } }
+    $memory[$m.Model].Rss.Add($kb['Rss'] / 1024.0)
+    $memory[$m.Model].Private.Add(($kb['Private_Clean'] + $kb['Private_Dirty']) / 1024.0)
 }
 $control = @"
 `$watch = [Diagnostics.Stopwatch]::StartNew()
@@ -99,8 +106,10 @@ $stillLive = @(Get-VirtMachine -Name e*, c* | Where-Object State -ne 'Stopped').
 Get-VirtMachine | Remove-VirtMachine -Force -Confirm:$false
 
 $rows += New-BenchRow 'host-process' "batch start: $Emulated emulated + $Containers containers" $batchMs 'ms' 'Start-VirtMachine from 8 runspaces, until every machine printed'
-foreach ($model in $rss.Keys) {
-    $rows += New-BenchRow 'host-process' "idle host process RSS ($model)" (Get-Median $rss[$model]) 'MiB' "median of $($rss[$model].Count)"
+foreach ($model in $memory.Keys) {
+    $count = $memory[$model].Rss.Count
+    $rows += New-BenchRow 'host-process' "idle host process RSS ($model)" (Get-Median $memory[$model].Rss) 'MiB' "median of $count"
+    $rows += New-BenchRow 'host-process' "idle host process private memory ($model)" (Get-Median $memory[$model].Private) 'MiB' "median of $count; RSS less the pages shared with other processes"
 }
 $rows += New-BenchRow 'host-process' 'second pwsh: measure + send/exec + stop each' $controlMs 'ms' "$($names.Count) machines; $stillLive not Stopped afterwards"
 Save-BenchRows $json $rows
