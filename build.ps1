@@ -38,6 +38,8 @@ function Invoke-Build {
     Build-Guests
     if (Test-Path $ModuleDir) { Remove-Item $ModuleDir -Recurse -Force }
     Invoke-Native dotnet publish (Join-Path $Root 'src/VirtShell.PowerShell') -c $Configuration -o $ModuleDir --no-build --nologo -v quiet '-clp:ErrorsOnly'
+    # The process each running machine lives in (virtshell-host), beside the module that starts it.
+    Invoke-Native dotnet publish (Join-Path $Root 'src/VirtShell.Host') -c $Configuration -o $ModuleDir --no-build --nologo -v quiet '-clp:ErrorsOnly'
     Copy-Item (Join-Path $Root 'module/*') $ModuleDir
     # Compile-time reference only: the host's own System.Management.Automation must be the one loaded.
     Remove-Item (Join-Path $ModuleDir 'System.Management.Automation.dll') -ErrorAction Ignore

@@ -74,3 +74,15 @@ function Invoke-MachineRun([string] $Definition, [string] $Reason = 'DebugExit',
 function Invoke-VirtShellRun([string] $Directory, [string] $Image, [string] $Model, [double] $TimeoutSeconds = 300, [string] $Tier = '') {
     Invoke-MachineRun (New-BenchDefinition $Directory $Image $Model -Tier $Tier) -TimeoutSeconds $TimeoutSeconds
 }
+
+# Waits for console output past byte $Offset of a running machine, through its host process's engine API (an event
+# there, so no polling interval is counted); $false when none came within $Timeout.
+function Wait-BenchConsoleOutput([string] $Name, [long] $Offset = 0, [timespan] $Timeout = [timespan]::FromSeconds(30)) {
+    $socket = Join-Path $env:VIRTSHELL_HOME "machines/$Name/control.sock"
+    $client = [VirtShell.Control.MachineClient]::Connect($Name, $socket)
+    try {
+        $chunk = $client.ReadConsoleAsync($Offset, 1, $Timeout.TotalSeconds, [Threading.CancellationToken]::None).GetAwaiter().GetResult()
+        $chunk.Bytes.Length -gt 0
+    }
+    finally { $client.Dispose() }
+}

@@ -46,8 +46,7 @@ function Measure-Ours {
     $before = if (Test-Path $consoleLog) { (Get-Item $consoleLog).Length } else { 0 }
     $watch = [Diagnostics.Stopwatch]::StartNew()
     Start-VirtMachine $vm
-    $machine = Get-VirtMachine cbench
-    if (-not $machine.Console.WaitForOutput($before, [timespan]::FromSeconds(10))) { throw 'no console output' }
+    if (-not (Wait-BenchConsoleOutput cbench $before ([timespan]::FromSeconds(10)))) { throw 'no console output' }
     $watch.Elapsed.TotalMilliseconds
     Stop-VirtMachine $vm -TurnOff
 }
@@ -99,7 +98,7 @@ finally {
     & umount "$bare/rootfs"
 }
 
-# A swarm: $Swarm machines started at once (one runspace each, same engine), timed until every one has printed.
+# A swarm: $Swarm machines started at once (one runspace each, a host process each), timed until every one has printed.
 $swarmNames = foreach ($i in 1..$Swarm) { (New-VirtMachine -Definition $definition -Name "swarm-$i").Name }
 $watch = [Diagnostics.Stopwatch]::StartNew()
 $swarmNames | ForEach-Object -ThrottleLimit $Swarm -Parallel {
@@ -107,7 +106,7 @@ $swarmNames | ForEach-Object -ThrottleLimit $Swarm -Parallel {
     Start-VirtMachine -Name $_
 }
 foreach ($m in Get-VirtMachine 'swarm-*') {
-    if (-not $m.Console.WaitForOutput(0, [timespan]::FromSeconds(30))) { throw "$($m.Name) printed nothing" }
+    if (-not (Wait-BenchConsoleOutput $m.Name)) { throw "$($m.Name) printed nothing" }
 }
 $swarmMs = $watch.Elapsed.TotalMilliseconds
 Get-VirtMachine 'swarm-*' | Stop-VirtMachine -TurnOff

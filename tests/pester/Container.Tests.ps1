@@ -46,12 +46,6 @@ export default machine({
         }
     }
 
-    # A process that exists and has not exited (a zombie has exited: only its parent's wait is missing).
-    function script:Test-ProcessRunning([int] $ProcessId) {
-        $stat = Get-Content "/proc/$ProcessId/stat" -ErrorAction Ignore
-        [bool]$stat -and ($stat -replace '^\d+ \(.*\) ', '')[0] -ne 'Z'
-    }
-
     # Where runc keeps this machine's state, and the cgroup directories it has on this host.
     function script:Get-RuncState([string] $Name) { Join-Path $env:VIRTSHELL_HOME "runc/$Name" }
     function script:Get-CgroupDirectories([string] $Name) {
@@ -259,24 +253,25 @@ export default machine({
 }
 
 Describe 'Recovery when the engine died' {
-    It 'Remove-VirtMachine -Force cleans up after a process that was killed with its container running' {
+    It 'a host process killed with its container running: recorded Crashed, and Remove-VirtMachine -Force from another process cleans up' {
         if ($SkipReason) { Set-ItResult -Skipped -Because $SkipReason }
         $definition = New-ContainerDefinition -Name orphan
-        $child = Start-ChildPwsh @"
+        Invoke-ChildPwsh @"
 New-VirtMachine -Definition '$definition' | Start-VirtMachine
 Receive-VirtConsole -Name orphan -Wait -Pattern 'ready' -Timeout 20 | Out-Null
-'started'
-[Console]::Out.Flush()
-Stop-Process -Id `$PID -Force
-"@
-        $child.WaitForExit(60000) | Should -BeTrue
-        $child.StandardOutput.ReadToEnd() | Should -Match 'started'
+"@ | Should -BeNullOrEmpty
+        $hostProcess = (Get-VirtMachine -Name orphan).OwnerProcessId
+        & kill -9 $hostProcess
+        Wait-ProcessEnd $hostProcess | Should -BeTrue
         $machineDir = Join-Path $env:VIRTSHELL_HOME 'machines/orphan'
         $init = (& runc --root (Join-Path $env:VIRTSHELL_HOME 'runc') state orphan | ConvertFrom-Json).pid
         Test-Path "/proc/$init" | Should -BeTrue   # the container outlived its engine
-        (Get-VirtMachine -Name orphan).LastExit.Reason | Should -Be 'HostProcessEnded'
+        $crashed = Get-VirtMachine -Name orphan
+        $crashed.State | Should -Be 'Crashed'
+        $crashed.LastExit.Reason | Should -Be 'HostProcessEnded'
+        Test-Path (Join-Path $machineDir 'control.sock') | Should -BeFalse
 
-        Remove-VirtMachine -Name orphan -Force -Confirm:$false
+        Invoke-ChildPwsh 'Remove-VirtMachine -Name orphan -Force -Confirm:$false' | Should -BeNullOrEmpty
 
         Get-Content /proc/self/mountinfo | Where-Object { $_ -like "*$machineDir*" } | Should -BeNullOrEmpty
         Get-CgroupDirectories -Name orphan | Should -BeNullOrEmpty

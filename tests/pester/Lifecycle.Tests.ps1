@@ -15,7 +15,8 @@ Describe 'Start, Stop, Suspend, Resume, Wait' {
     It 'Start-VirtMachine -PassThru gives the running machine; starting it again is InvalidState' {
         $started = Start-VirtMachine -Name life -PassThru
         $started.State | Should -Be 'Running'
-        $started.IsLocal | Should -BeTrue
+        $started.IsLocal | Should -BeFalse   # it runs in its host process
+        (Get-Process -Id $started.OwnerProcessId).ProcessName | Should -Be 'virtshell-host'
         Start-VirtMachine -Name life -ErrorVariable err -ErrorAction SilentlyContinue
         $err[0].FullyQualifiedErrorId | Should -BeLike 'VirtShell.InvalidState,*'
         $err[0].TargetObject.Name | Should -Be 'life'

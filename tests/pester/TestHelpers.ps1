@@ -17,9 +17,10 @@ function Initialize-VirtShellTest {
     New-Item -ItemType Directory $env:VIRTSHELL_HOME | Out-Null
 }
 
-# Turns off what this file left running, deletes its home and gives the previous $env:VIRTSHELL_HOME back.
+# Turns off what this file left running (their host processes end with them), deletes its home and gives the
+# previous $env:VIRTSHELL_HOME back.
 function Complete-VirtShellTest {
-    Get-VirtMachine | Where-Object IsLocal | Stop-VirtMachine -TurnOff -Timeout 10
+    Get-VirtMachine | Stop-VirtMachine -TurnOff -Timeout 10
     Remove-Item -LiteralPath $env:VIRTSHELL_HOME -Recurse -Force
     $env:VIRTSHELL_HOME = $script:PreviousHome
 }
@@ -85,6 +86,20 @@ function Get-ChildPwshCommand([Parameter(Mandatory)] [string] $Script) {
     $prologue = "`$ErrorActionPreference = 'Stop'; Import-Module '$(Get-VirtShellModulePath)'`n"
     $encoded = [Convert]::ToBase64String([Text.Encoding]::Unicode.GetBytes($prologue + $Script))
     [pscustomobject]@{ Exe = $exe; Arguments = $arguments + @('-NoProfile', '-NonInteractive', '-EncodedCommand', $encoded) }
+}
+
+# Whether a process runs: a zombie (ended, not reaped yet by its parent, which for an orphaned host process may be
+# a pwsh that made itself a subreaper for containers) does not.
+function Test-ProcessRunning([int] $ProcessId) {
+    $stat = Get-Content "/proc/$ProcessId/stat" -ErrorAction Ignore
+    [bool]$stat -and ($stat -replace '^\d+ \(.*\) ', '')[0] -ne 'Z'
+}
+
+# Waits until a process no longer runs; $false if it still does after $Seconds.
+function Wait-ProcessEnd([int] $ProcessId, [int] $Seconds = 20) {
+    $deadline = [DateTime]::UtcNow.AddSeconds($Seconds)
+    while ((Test-ProcessRunning $ProcessId) -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 100 }
+    -not (Test-ProcessRunning $ProcessId)
 }
 
 # Runs a script in a child pwsh and returns its output lines.

@@ -279,6 +279,42 @@ public sealed class Machine
         return execution.Execute(command, onLine, cancel);
     }
 
+    /// <summary>Types <paramref name="text"/> into the guest's console; the guest reads it as it has room.</summary>
+    /// <exception cref="MachineStateException">The machine is not Running or Paused in this process.</exception>
+    public void SendInput(string text)
+    {
+        lock (_lock)
+        {
+            if (_runtime == null || _console is not { } console || _record.State is not (MachineState.Running or MachineState.Paused))
+                throw new MachineStateException($"machine '{Name}' is {_record.State}; only a Running or Paused machine takes console input");
+            console.SendInput(text);
+        }
+    }
+
+    /// <summary>
+    /// The console bytes from <paramref name="offset"/> on: what fits in <paramref name="buffer"/> from console.log
+    /// (and its rotated files), plus the live channel's unflushed tail (a prompt without its line end) when the log
+    /// is read to its end and this process runs the machine; moves the offset past them. <c>More</c>: the log has
+    /// more to read now. The live channel alone is not enough: its window starts empty when the machine starts, yet
+    /// it answers offsets before that with zeros.
+    /// </summary>
+    public (ReadOnlyMemory<byte> Bytes, bool More) ReadConsole(ref long offset, byte[] buffer)
+    {
+        int read = ConsoleLog.Read(ConsoleLogPath, ref offset, buffer);
+        if (read == buffer.Length) return (buffer, true);
+        if (Console is not { } live || !IsLocal || live.Position <= offset) return (buffer.AsMemory(0, read), false);
+        byte[] withTail = [.. buffer.AsSpan(0, read), .. live.ReadFrom(ref offset)];
+        return (withTail, false);
+    }
+
+    /// <summary>Waits at most <paramref name="timeout"/> for console output past <paramref name="offset"/>; false when none came.</summary>
+    public bool WaitForOutput(long offset, TimeSpan timeout, CancellationToken cancel = default)
+    {
+        if (IsLocal && Console is { } live) return live.WaitForOutput(offset, timeout, cancel);
+        cancel.WaitHandle.WaitOne(timeout);
+        return false;
+    }
+
     private IMachineRuntime RequireLocal(MachineState required, string verb)
     {
         lock (_lock)
@@ -333,7 +369,7 @@ public sealed class Machine
     /// Whether a record in <paramref name="state"/> is saved with an fsync. Only a power cut (or a kernel crash)
     /// can lose a write that skipped it, and no machine outlives that: after one, the states of a run (Starting,
     /// Running, Paused, Stopping) are all false. The host's orphan check (<c>VirtualizationHost.Orphaned</c>) turns
-    /// any of them whose owner process is gone into Stopped with reason HostProcessEnded; a lost one leaves the last
+    /// any of them whose owner process is gone into Crashed with reason HostProcessEnded; a lost one leaves the last
     /// durable record instead (Created, or Stopped/Crashed with the previous run's exit), which also says that the
     /// machine is not running. So the fsync is paid only where the record says something no later run can restore:
     /// that the machine exists, and how its run ended.

@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace VirtShell.Engine.Machines;
 
 /// <summary>
@@ -54,6 +56,10 @@ public sealed record MachineMeasurement : MachineCounters
 {
     /// <summary>A measurement starting from the runtime's <paramref name="counters"/>.</summary>
     public MachineMeasurement(MachineCounters counters) : base(counters) { }
+
+    /// <summary>An empty measurement, for deserializers (the control protocol) that set every property.</summary>
+    [JsonConstructor]
+    public MachineMeasurement() : base(new MachineCounters()) { }
 
     /// <summary>The machine's name.</summary>
     public required string Name { get; init; }

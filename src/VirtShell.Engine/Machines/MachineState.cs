@@ -48,7 +48,7 @@ public enum ExitReason
     HookError,
     /// <summary>Stop-VirtMachine, or a hook asking the machine to stop.</summary>
     StoppedByUser,
-    /// <summary>The process that ran the machine ended while it was running.</summary>
+    /// <summary>The process that ran the machine ended while it was running (killed, or it crashed): a crash.</summary>
     HostProcessEnded,
     /// <summary>The engine could not go on (an emulation limit or a backend error).</summary>
     InternalError,
@@ -63,7 +63,8 @@ public sealed record MachineExit(ExitReason Reason, int? Status = null, string? 
     public DateTimeOffset At { get; init; } = DateTimeOffset.UtcNow;
 
     /// <summary>A crash is an end the guest did not choose and the user did not ask for.</summary>
-    public bool IsCrash => Reason is ExitReason.TripleFault or ExitReason.HookError or ExitReason.InternalError or ExitReason.OutOfMemory;
+    public bool IsCrash => Reason is ExitReason.TripleFault or ExitReason.HookError or ExitReason.InternalError or ExitReason.OutOfMemory
+        or ExitReason.HostProcessEnded;
 
     /// <summary>The reason, with the status if there is one.</summary>
     public override string ToString() => Status is null ? Reason.ToString() : $"{Reason} (status {Status})";

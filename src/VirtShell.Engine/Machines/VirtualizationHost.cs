@@ -57,7 +57,7 @@ public sealed class VirtualizationHost(MachineStore store, ModelRegistry models,
 
     /// <summary>
     /// The machine called <paramref name="name"/>, or null. A machine recorded as running by a process that has
-    /// ended is reported (and saved) as Stopped with reason HostProcessEnded.
+    /// ended is reported (and saved) as Crashed with reason HostProcessEnded, and the control socket it left is removed.
     /// </summary>
     public Machine? Find(string name)
     {
@@ -104,12 +104,14 @@ public sealed class VirtualizationHost(MachineStore store, ModelRegistry models,
         if (!record.State.IsLive() || record.OwnerProcessId == Environment.ProcessId || MachineStore.IsOwnerAlive(record)) return record;
         var fixedUp = record with
         {
-            State = MachineState.Stopped,
+            State = MachineState.Crashed,
             OwnerProcessId = null,
             OwnerProcessStart = null,
-            LastExit = new MachineExit(ExitReason.HostProcessEnded, Detail: $"process {record.OwnerProcessId} ended while the machine ran"),
+            LastExit = new MachineExit(ExitReason.HostProcessEnded,
+                Detail: $"host process {record.OwnerProcessId} ended while the machine ran (killed, or it crashed; see {MachineStore.HostLogFile})"),
         };
         Store.Save(fixedUp);
+        File.Delete(Path.Combine(Store.MachineDirectory(record.Name), MachineStore.ControlSocketFile));
         return fixedUp;
     }
 }

@@ -15,7 +15,7 @@ public static unsafe partial class Libc
         EACCES = 13, EEXIST = 17, ENOTDIR = 20, EISDIR = 21, EINVAL = 22, EROFS = 30;
 
     /// <summary>open(2) flags.</summary>
-    public const int O_RDONLY = 0, O_WRONLY = 1, O_RDWR = 2, O_CREAT = 0x40, O_TRUNC = 0x200, O_DIRECTORY = 0x10000,
+    public const int O_RDONLY = 0, O_WRONLY = 1, O_RDWR = 2, O_CREAT = 0x40, O_TRUNC = 0x200, O_APPEND = 0x400, O_DIRECTORY = 0x10000,
         O_CLOEXEC = 0x80000, O_PATH = 0x200000;
 
     /// <summary>mmap(2)/mprotect(2) protections.</summary>
@@ -32,8 +32,8 @@ public static unsafe partial class Libc
     /// <summary>Signal number for a polite stop.</summary>
     public const int SIGTERM = 15;
 
-    /// <summary>struct stat on x86-64: st_dev, st_ino, st_nlink (8 bytes each), st_mode at 24; st_size at 48.</summary>
-    public const int StatSize = 144, StatModeOffset = 24, StatSizeOffset = 48;
+    /// <summary>struct stat on x86-64: st_dev, st_ino, st_nlink (8 bytes each), st_mode at 24, st_uid at 28; st_size at 48.</summary>
+    public const int StatSize = 144, StatModeOffset = 24, StatUidOffset = 28, StatSizeOffset = 48;
     /// <summary>st_mode file-type mask and types.</summary>
     public const uint S_IFMT = 0xF000, S_IFIFO = 0x1000, S_IFCHR = 0x2000, S_IFDIR = 0x4000, S_IFBLK = 0x6000,
         S_IFREG = 0x8000, S_IFLNK = 0xA000, S_IFSOCK = 0xC000;
@@ -45,6 +45,29 @@ public static unsafe partial class Libc
     /// <summary>close(2).</summary>
     [LibraryImport("libc", SetLastError = true)]
     public static partial int close(int fd);
+
+    /// <summary>fcntl(2) commands and flags used.</summary>
+    public const int F_GETFD = 1, FD_CLOEXEC = 1;
+
+    /// <summary>fcntl(2) with an integer argument.</summary>
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int fcntl(int fd, int command, int argument);
+
+    /// <summary>dup(2).</summary>
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int dup(int fd);
+
+    /// <summary>write(2).</summary>
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial nint write(int fd, byte* buffer, nuint count);
+
+    /// <summary>dup2(2).</summary>
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int dup2(int oldFd, int newFd);
+
+    /// <summary>setsid(2): a new session and process group, with no controlling terminal.</summary>
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int setsid();
 
     // ioctl is variadic in C; on x86-64 an integer or pointer third argument is passed exactly like a fixed one.
     /// <summary>ioctl(2) with an integer or pointer argument; KVM's whole interface.</summary>

@@ -21,6 +21,10 @@ public sealed partial class MachineStore
     public const string ConsoleFile = "console.log";
     /// <summary>Engine and hook notes about the machine, one timestamped line each.</summary>
     public const string LogFile = "machine.log";
+    /// <summary>The control socket the machine's host process serves while it runs (mode 0600).</summary>
+    public const string ControlSocketFile = "control.sock";
+    /// <summary>What the machine's host process wrote to its standard output and error.</summary>
+    public const string HostLogFile = "host.log";
 
     private static readonly JsonSerializerOptions Json = new()
     {
@@ -156,17 +160,34 @@ public sealed partial class MachineStore
         Directory.Delete(doomed, recursive: true);
     }
 
-    /// <summary>Whether the process recorded as a machine's owner is still the same live process.</summary>
+    /// <summary>
+    /// Whether the process recorded as a machine's owner is still the same live process. A zombie (killed, not yet
+    /// reaped by its parent) is not.
+    /// </summary>
     public static bool IsOwnerAlive(MachineRecord record)
     {
         if (record.OwnerProcessId is not int pid) return false;
         try
         {
+            if (IsZombie(pid)) return false;
             using var p = Process.GetProcessById(pid);
             return record.OwnerProcessStart is not { } start || Math.Abs((p.StartTime.ToUniversalTime() - start.UtcDateTime).TotalSeconds) < 2;
         }
         catch (ArgumentException) { return false; }
         catch (InvalidOperationException) { return false; }
+    }
+
+    private static bool IsZombie(int pid)
+    {
+        try
+        {
+            // /proc/<pid>/stat: "pid (comm) S ...", where comm may hold spaces and parentheses: the state follows the last ')'.
+            string stat = File.ReadAllText($"/proc/{pid}/stat");
+            int end = stat.LastIndexOf(')');
+            return end > 0 && end + 2 < stat.Length && stat[end + 2] == 'Z';
+        }
+        catch (IOException) { return false; }
+        catch (UnauthorizedAccessException) { return false; }
     }
 }
 

@@ -49,7 +49,7 @@ public sealed class InvokeVirtCommandCommand : MachineCmdlet
         // The command runs on a worker; this (the pipeline) thread is the only one allowed to write output.
         var run = Task.Run(() =>
         {
-            try { return machine.Execute(command, lines.Add, Interrupted); }
+            try { return Session.Call(machine, control => control.ExecuteAsync(command, new LineSink(lines), Interrupted)); }
             finally { lines.CompleteAdding(); }
         });
         foreach (var line in lines.GetConsumingEnumerable())
@@ -73,6 +73,12 @@ public sealed class InvokeVirtCommandCommand : MachineCmdlet
         SessionState.PSVariable.Set("global:LASTEXITCODE", exitCode);
         if (PassThru) WriteObject(new VirtCommandResult(machine.Name, Command, exitCode, watch.Elapsed));
     }
+}
+
+/// <summary>Hands each output line to the pipeline thread as it comes (not through a synchronization context, as Progress would).</summary>
+internal sealed class LineSink(BlockingCollection<GuestOutputLine> lines) : IProgress<GuestOutputLine>
+{
+    public void Report(GuestOutputLine value) => lines.Add(value);
 }
 
 /// <summary>How a command run by Invoke-VirtCommand ended.</summary>

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Management.Automation;
 using VirtShell.Engine.Machines;
+using VirtShell.PowerShell.Session;
 
 namespace VirtShell.PowerShell.Cmdlets;
 
@@ -24,6 +25,7 @@ public abstract class MachineChangeCmdlet : MachineCmdlet
         WriteVerboseCall(Doing, machine);
         var watch = Stopwatch.StartNew();
         Change(machine);
+        machine = MachineWatch.Refresh(Session.Host, machine);
         WriteVerbose($"Machine {machine.Name} is {machine.State} after {watch.Elapsed.TotalSeconds:0.###} s");
         if (PassThru) WriteObject(machine);
     }

@@ -59,9 +59,10 @@ public sealed class ReceiveVirtConsoleCommand : MachineCmdlet
             ? $"Waiting for console output from machine {machine.Name}"
             : $"Waiting for machine {machine.Name} to print a line matching '{Pattern}'";
         var progress = new WaitProgress(this, activity, deadline, Timeout);
+        using var reader = new ConsoleReader(Session, Interrupted);
         try
         {
-            Receive(machine, deadline, progress);
+            Receive(machine, reader, deadline, progress);
         }
         finally
         {
@@ -74,7 +75,7 @@ public sealed class ReceiveVirtConsoleCommand : MachineCmdlet
     /// chunk's lines go out as they are read. With -Pattern a first pass looks for the match, keeping only a short
     /// tail for error messages; a second pass then reads again from the cursor and hands out the lines up to it.
     /// </summary>
-    private void Receive(Machine machine, Deadline deadline, WaitProgress progress)
+    private void Receive(Machine machine, ConsoleReader reader, Deadline deadline, WaitProgress progress)
     {
         var from = FromStart ? default : Session.GetCursor(machine);
         var at = from; // where the next read starts (with -Pattern: how far the search got)
@@ -96,7 +97,7 @@ public sealed class ReceiveVirtConsoleCommand : MachineCmdlet
             }
             refresh = false;
             long offset = at.Offset;
-            var (read, more) = ConsoleReader.ReadFrom(machine, ref offset, buffer);
+            var (read, more) = reader.ReadFrom(machine, ref offset, buffer);
             var bytes = read.Span;
             long start = offset - bytes.Length; // the reader moves an offset older than the oldest file kept forward
             if (offset > newest)
@@ -128,7 +129,7 @@ public sealed class ReceiveVirtConsoleCommand : MachineCmdlet
                 if (settled)
                 {
                     Session.SetCursor(machine, new ConsoleCursor(start + matchEnd, matchMidLine));
-                    DeliverBetween(machine, from, at.Offset);
+                    DeliverBetween(machine, reader, from, at.Offset);
                     foreach (var line in matched) WriteObject(line);
                     return;
                 }
@@ -167,7 +168,7 @@ public sealed class ReceiveVirtConsoleCommand : MachineCmdlet
             }
             long count = seen.Count + lines.Count;
             progress.Update(count == 0 ? $"machine is {machine.State}; no output yet" : $"machine is {machine.State}; {count} lines received, none matching");
-            ConsoleReader.WaitForOutput(machine, offset, deadline.NextSlice, Interrupted);
+            reader.WaitForOutput(machine, offset, deadline.NextSlice);
             // A guest prints a byte at a time: let the rest of a burst arrive before looking at all of it again.
             Interrupted.WaitHandle.WaitOne(BurstDelay);
             refresh = true;
@@ -185,13 +186,13 @@ public sealed class ReceiveVirtConsoleCommand : MachineCmdlet
     }
 
     /// <summary>Reads the lines from <paramref name="from"/> to <paramref name="until"/> again, a chunk at a time, and hands them out.</summary>
-    private void DeliverBetween(Machine machine, ConsoleCursor from, long until)
+    private void DeliverBetween(Machine machine, ConsoleReader reader, ConsoleCursor from, long until)
     {
         var buffer = new byte[ConsoleReader.Chunk];
         for (var at = from; at.Offset < until;)
         {
             long offset = at.Offset;
-            var (bytes, more) = ConsoleReader.ReadFrom(machine, ref offset, buffer);
+            var (bytes, more) = reader.ReadFrom(machine, ref offset, buffer);
             long start = offset - bytes.Length;
             int length = (int)Math.Clamp(until - start, 0, bytes.Length);
             if (Take(new ConsoleLines(bytes.Span[..length], at.MidLine), start, cut: more || length < bytes.Length) is not (var lines, var next)) return;

@@ -26,7 +26,8 @@ public sealed class RemoveVirtMachineCommand : MachineCmdlet
         if (Force && machine.State.IsLive())
         {
             WriteVerboseCall("Turning off", machine);
-            machine.Stop(turnOff: true, StopTimeout);
+            Session.Call(machine, control => control.StopAsync(turnOff: true, StopTimeout.TotalSeconds, Interrupted));
+            machine = MachineWatch.Refresh(Session.Host, machine);
         }
         WriteVerboseCall("Removing", machine);
         Session.Host.Remove(machine);

@@ -27,14 +27,6 @@ public sealed class SendVirtConsoleCommand : MachineChangeCmdlet
                 new ArgumentException("give either -Text or -Line (one of them)"), null));
     }
 
-    protected override void Change(Machine machine)
-    {
-        if (!machine.IsLocal || machine.Console is not { } console || machine.State is not (MachineState.Running or MachineState.Paused))
-        {
-            string where = !machine.IsLocal && machine.OwnerProcessId is int pid ? $" in process {pid}" : "";
-            throw new MachineStateException(
-                $"machine '{machine.Name}' is {machine.State}{where}; only a machine running in this process takes console input");
-        }
-        console.SendInput(Line is null ? Text! : Line + "\r");
-    }
+    protected override void Change(Machine machine) =>
+        Session.Call(machine, control => control.SendInputAsync(Line is null ? Text! : Line + "\r", Interrupted));
 }

@@ -1,41 +1,66 @@
 using System.Text;
 using System.Text.RegularExpressions;
-using VirtShell.Engine.Console;
+using VirtShell.Control;
 using VirtShell.Engine.Machines;
 
 namespace VirtShell.PowerShell.Session;
 
 /// <summary>
-/// Reads a machine's console output by absolute byte offset (the offsets of console.log and its rotated files), a
-/// chunk at a time so a log of any size streams. console.log has every complete line; while this process runs the
-/// machine, the live channel adds what is not flushed yet (a partial line). The live channel alone is not enough:
-/// its window starts empty when the machine starts, yet it answers offsets before that with zeros.
+/// Reads a machine's console output by absolute byte offset, a chunk at a time so a log of any size streams: from
+/// the machine's host process while its run is under way (console.log and the unflushed tail, a prompt without its
+/// line end), from console.log once it is at rest. One connection serves all the reads of a cmdlet.
 /// </summary>
-internal static class ConsoleReader
+internal sealed class ConsoleReader(VirtShellSession session, CancellationToken cancel) : IDisposable
 {
-    /// <summary>The most read from the log at once: the size of the buffer a reader passes.</summary>
-    public const int Chunk = 1 << 20;
+    /// <summary>The most read at once: the size of the buffer a reader passes.</summary>
+    public const int Chunk = ConsoleReads.Chunk;
+
+    private MachineClient? _client;
 
     /// <summary>
-    /// The bytes from <paramref name="offset"/> on: what fits in <paramref name="buffer"/> from the log, plus the live
-    /// channel's unflushed tail when the log is read to its end; moves the offset past them. <c>More</c>: the log has
-    /// more to read now.
+    /// The bytes from <paramref name="offset"/> on, at most a buffer's worth; moves the offset past them. <c>More</c>:
+    /// there is more to read now.
     /// </summary>
-    public static (ReadOnlyMemory<byte> Bytes, bool More) ReadFrom(Machine machine, ref long offset, byte[] buffer)
+    public (ReadOnlyMemory<byte> Bytes, bool More) ReadFrom(Machine machine, ref long offset, byte[] buffer)
     {
-        int read = ConsoleLog.Read(machine.ConsoleLogPath, ref offset, buffer);
-        if (read == buffer.Length) return (buffer, true);
-        if (!machine.IsLocal || machine.Console is not { } live || live.Position <= offset) return (buffer.AsMemory(0, read), false);
-        byte[] withTail = [.. buffer.AsSpan(0, read), .. live.ReadFrom(ref offset)];
-        return (withTail, false);
+        if (Client(ref machine) is { } client)
+        {
+            try
+            {
+                var chunk = client.ReadConsoleAsync(offset, buffer.Length, 0, cancel).GetAwaiter().GetResult();
+                offset = chunk.Next;
+                return (chunk.Bytes, chunk.More);
+            }
+            catch (MachineStateException) { Drop(); } // the host has ended: console.log has every byte now
+        }
+        return machine.ReadConsole(ref offset, buffer);
     }
 
     /// <summary>Waits for output past <paramref name="offset"/> for at most <paramref name="slice"/>.</summary>
-    public static void WaitForOutput(Machine machine, long offset, TimeSpan slice, CancellationToken cancel)
+    public void WaitForOutput(Machine machine, long offset, TimeSpan slice)
     {
-        if (machine.IsLocal && machine.Console is { } live) live.WaitForOutput(offset, slice, cancel);
-        else cancel.WaitHandle.WaitOne(slice);
+        if (Client(ref machine) is { } client)
+        {
+            try
+            {
+                client.ReadConsoleAsync(offset, 1, slice.TotalSeconds, cancel).GetAwaiter().GetResult();
+                return;
+            }
+            catch (MachineStateException) { Drop(); }
+            catch (OperationCanceledException) { return; }
+        }
+        cancel.WaitHandle.WaitOne(slice);
     }
+
+    private MachineClient? Client(ref Machine machine) => _client ??= session.Connect(ref machine);
+
+    private void Drop()
+    {
+        _client?.Dispose();
+        _client = null;
+    }
+
+    public void Dispose() => Drop();
 }
 
 /// <summary>

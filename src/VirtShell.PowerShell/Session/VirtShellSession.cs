@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using VirtShell.Control;
 using VirtShell.Engine.Machines;
 using VirtShell.Engine.Store;
 
@@ -40,6 +41,43 @@ internal sealed class VirtShellSession
     public MachineStore Store { get; }
 
     public VirtualizationHost Host => _host.Value;
+
+    /// <summary>
+    /// One call on a machine's engine API: to its host process while a run is under way, otherwise to the machine's
+    /// record here (a machine at rest answers from it: its state, its console.log, a state error). A host that has
+    /// just ended is seen as such: the record is read again and answers instead.
+    /// </summary>
+    public T Call<T>(Machine machine, Func<IMachineControl, Task<T>> call)
+    {
+        using var client = Connect(ref machine);
+        return call((IMachineControl?)client ?? new MachineControl(machine)).GetAwaiter().GetResult();
+    }
+
+    /// <inheritdoc cref="Call{T}"/>
+    public void Call(Machine machine, Func<IMachineControl, Task> call) =>
+        Call(machine, async control => { await call(control).ConfigureAwait(false); return true; });
+
+    /// <summary>A connection to the machine's host process; null when the machine is (now) at rest.</summary>
+    public MachineClient? Connect(ref Machine machine)
+    {
+        if (!machine.State.IsLive()) return null;
+        try
+        {
+            return MachineClient.Connect(machine.Name, HostProcess.SocketPath(Store, machine.Name));
+        }
+        catch (MachineStateException) when (Host.Find(machine.Name) is { } now && !now.State.IsLive())
+        {
+            machine = now;
+            return null;
+        }
+    }
+
+    /// <summary>Starts a host process for the machine and asks it to start the machine; returns once it runs.</summary>
+    public void Start(Machine machine, CancellationToken cancel)
+    {
+        using var client = HostProcess.Launch(Store, machine.Name);
+        client.StartAsync(cancel).GetAwaiter().GetResult();
+    }
 
     /// <summary>Where this session stopped reading a machine's console (the start when it never read it).</summary>
     public ConsoleCursor GetCursor(Machine machine) => _cursors.GetValueOrDefault(ConsoleCursorKey.For(machine));

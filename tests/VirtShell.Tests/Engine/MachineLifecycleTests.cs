@@ -151,18 +151,21 @@ public class MachineLifecycleTests
     [InlineData(MachineState.Running)]
     [InlineData(MachineState.Paused)]
     [InlineData(MachineState.Stopping)]
-    public void A_machine_left_running_by_a_process_that_ended_is_listed_as_stopped(MachineState left)
+    public void A_machine_left_running_by_a_host_process_that_died_is_listed_as_crashed_and_its_socket_removed(MachineState left)
     {
         var (host, _, def) = NewHost();
         host.Create(def, "m1");
         var record = host.Store.Load("m1")!;
         host.Store.Save(record with { State = left, OwnerProcessId = int.MaxValue - 1, OwnerProcessStart = DateTimeOffset.UnixEpoch }, durable: false);
+        string socket = Path.Combine(host.Store.MachineDirectory("m1"), MachineStore.ControlSocketFile);
+        File.WriteAllText(socket, ""); // what a killed host leaves
 
         var other = new VirtualizationHost(host.Store, host.Models, host.Loader);
         var vm = other.Find("m1")!;
-        Assert.Equal(MachineState.Stopped, vm.State);
+        Assert.Equal(MachineState.Crashed, vm.State);
         Assert.Equal(ExitReason.HostProcessEnded, vm.LastExit!.Reason);
-        Assert.Equal(MachineState.Stopped, host.Store.Load("m1")!.State);
+        Assert.Equal(MachineState.Crashed, host.Store.Load("m1")!.State);
+        Assert.False(File.Exists(socket));
     }
 
     [Fact]

@@ -1,0 +1,54 @@
+namespace VirtShell.Engine.Machines;
+
+/// <summary>
+/// The engine API of one machine: what every client (each cmdlet, a script, another process) may ask of it. The
+/// process that runs the machine serves it (<see cref="MachineControl"/>); other processes reach it through the
+/// machine's control socket with a client of the same interface, so a call means the same wherever it is made.
+/// Times are in seconds, as the cmdlets take them. Failures are the engine's own exceptions
+/// (<see cref="MachineStateException"/>, <see cref="Definitions.DefinitionException"/>, <see cref="HookException"/>,
+/// <see cref="GuestCommandException"/>).
+/// </summary>
+public interface IMachineControl
+{
+    /// <summary>Where the machine is in its lifecycle now.</summary>
+    Task<MachineState> GetStateAsync(CancellationToken cancel);
+
+    /// <summary>Starts the machine (see <see cref="Machine.Start"/>); returns once it is Running.</summary>
+    Task StartAsync(CancellationToken cancel);
+
+    /// <summary>Ends the run (see <see cref="Machine.Stop"/>); returns whether the guest was asked rather than turned off.</summary>
+    Task<bool> StopAsync(bool turnOff, double timeoutSeconds, CancellationToken cancel);
+
+    /// <summary>Holds the guest's CPUs (see <see cref="Machine.Pause"/>).</summary>
+    Task PauseAsync(CancellationToken cancel);
+
+    /// <summary>Lets a paused guest run on.</summary>
+    Task ResumeAsync(CancellationToken cancel);
+
+    /// <summary>Types text into the console (see <see cref="Machine.SendInput"/>).</summary>
+    Task SendInputAsync(string text, CancellationToken cancel);
+
+    /// <summary>
+    /// Console output from <paramref name="offset"/> on, at most <paramref name="maxBytes"/>; when there is none yet,
+    /// waits up to <paramref name="waitSeconds"/> for some. Offsets are absolute (bytes since the log began), so a
+    /// reader that passes back <see cref="ConsoleChunk.Next"/> never sees a byte twice nor misses one still kept.
+    /// </summary>
+    Task<ConsoleChunk> ReadConsoleAsync(long offset, int maxBytes, double waitSeconds, CancellationToken cancel);
+
+    /// <summary>The machine's counters (see <see cref="Machine.Measure"/>).</summary>
+    Task<MachineMeasurement> MeasureAsync(CancellationToken cancel);
+
+    /// <summary>Runs a command inside the machine (containers); its lines reach <paramref name="output"/> as they come.</summary>
+    Task<int> ExecuteAsync(GuestCommand command, IProgress<GuestOutputLine> output, CancellationToken cancel);
+
+    /// <summary>Waits until the machine is in one of <paramref name="states"/>, at most <paramref name="timeoutSeconds"/>; returns the state it is in then.</summary>
+    Task<MachineState> WaitForStateAsync(MachineState[] states, double timeoutSeconds, CancellationToken cancel);
+}
+
+/// <summary>
+/// Console bytes read from an absolute offset: they start at <see cref="Start"/> (later than asked when the oldest
+/// bytes were rotated away) and the next read starts at <see cref="Next"/>. <see cref="More"/>: more can be read at
+/// once. <see cref="State"/> is the machine's state as the read began, so output written just before it stopped is
+/// in this chunk or an earlier one.
+/// </summary>
+public sealed record ConsoleChunk(long Start, byte[] Bytes, long Next, bool More, MachineState State);

@@ -1,0 +1,137 @@
+using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
+using VirtShell.Control;
+using VirtShell.Engine.Machines;
+using VirtShell.Engine.Native;
+using VirtShell.Engine.Store;
+
+namespace VirtShell.Host;
+
+/// <summary>
+/// <c>virtshell-host HOME NAME</c>: runs machine NAME of the store at HOME for one run. Started by
+/// <see cref="HostProcess.Launch"/>; serves the machine's control socket until the run has ended and its record is
+/// saved, then exits. SIGTERM asks the machine to stop, as <c>Stop-VirtMachine</c> without -TurnOff does.
+/// </summary>
+internal static class Program
+{
+    /// <summary>How long a host waits for the start call it was launched for.</summary>
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
+    /// <summary>How long the answers owed to clients may take once the run has ended.</summary>
+    private static readonly TimeSpan ClientGrace = TimeSpan.FromSeconds(2);
+    private static readonly MachineState[] Ended = [MachineState.Stopped, MachineState.Crashed];
+
+    private static int Main(string[] args)
+    {
+        if (args.Length != 2)
+        {
+            Console.Error.WriteLine($"usage: {HostProcess.ExecutableName} HOME NAME (started by Start-VirtMachine)");
+            return 2;
+        }
+        var store = new MachineStore(args[0]);
+        string name = args[1];
+        _ready = Detach(store, name);
+        try
+        {
+            return Serve(store, name);
+        }
+        catch (Exception e)
+        {
+            Answer(HostProcess.ErrorPrefix + e.Message.ReplaceLineEndings(" "));
+            Console.Error.WriteLine(e);
+            return 1;
+        }
+    }
+
+    /// <summary>The pipe the starter reads the readiness line from; -1 once answered.</summary>
+    private static int _ready = -1;
+
+    private static int Serve(MachineStore store, string name)
+    {
+        var models = Models.ModelCatalog.CreateRegistry(store.Home);
+        var host = new VirtualizationHost(store, models, new Scripting.JsDefinitionLoader(models.Vocabulary));
+        var machine = host.Find(name) ?? throw new MachineStateException($"no machine named '{name}' in {store.MachinesDirectory}");
+        // One host per machine: a second one (two starts at once) must not take over the socket of the first.
+        // The lock goes with the process, however it ends.
+        using var hostLock = HostLock(store, name);
+        if (machine.State.IsLive() || hostLock is null)
+            throw new MachineStateException($"machine '{name}' is {machine.State}; only a Created, Stopped or Crashed machine can start");
+
+        var control = new MachineControl(machine);
+        var started = new TaskCompletionSource<Exception?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        control.StartAttempted += e => started.TrySetResult(e);
+        using var server = ControlServer.Listen(HostProcess.SocketPath(store, name), control);
+        using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, signal =>
+        {
+            signal.Cancel = true;
+            ThreadPool.QueueUserWorkItem(_ => machine.Stop(turnOff: false, TimeSpan.FromSeconds(30)));
+        });
+        Answer(HostProcess.ReadyLine);
+
+        if (!started.Task.Wait(StartTimeout))
+        {
+            Console.Error.WriteLine($"no start was asked for within {StartTimeout.TotalSeconds} s");
+            return 3;
+        }
+        if (started.Task.Result is null)
+            while (!machine.WaitFor(Ended, TimeSpan.FromHours(1))) { }
+        server.WaitForClients(ClientGrace);
+        return 0;
+    }
+
+    /// <summary>host.lock in the machine's folder, held; null when another host holds it.</summary>
+    private static SafeFileHandle? HostLock(MachineStore store, string name)
+    {
+        int fd = Libc.open(Path.Combine(store.MachineDirectory(name), "host.lock"), Libc.O_RDWR | Libc.O_CREAT | Libc.O_CLOEXEC, 0x180 /* 0600 */);
+        if (fd < 0) throw Libc.Error("open host.lock");
+        var handle = new SafeFileHandle(fd, ownsHandle: true);
+        if (Libc.flock(fd, Libc.LOCK_EX | Libc.LOCK_NB) == 0) return handle;
+        handle.Dispose();
+        return null;
+    }
+
+    /// <summary>
+    /// Leaves the starter's session and terminal, sends standard error (and, once ready, standard output) to
+    /// host.log, and returns a descriptor for the readiness line: the pipe the starter reads.
+    /// </summary>
+    private static int Detach(MachineStore store, string name)
+    {
+        Libc.setsid();
+        CloseInherited();
+        string log = Path.Combine(store.MachineDirectory(name), MachineStore.HostLogFile);
+        int logFd = Libc.open(log, Libc.O_WRONLY | Libc.O_CREAT | Libc.O_APPEND, 0x180 /* 0600 */);
+        int nullFd = Libc.open("/dev/null", Libc.O_RDONLY, 0);
+        int ready = Libc.dup(1);
+        if (nullFd >= 0) Libc.dup2(nullFd, 0);
+        if (logFd >= 0)
+        {
+            Libc.dup2(logFd, 1);
+            Libc.dup2(logFd, 2);
+        }
+        return ready;
+    }
+
+    /// <summary>
+    /// Closes what the starter's process leaked to this one: descriptors without close-on-exec (a shell's pipe,
+    /// for one, would keep whoever reads it waiting for as long as the machine runs). The runtime opens its own
+    /// descriptors close-on-exec, so those stay.
+    /// </summary>
+    private static void CloseInherited()
+    {
+        foreach (var entry in Directory.GetFiles("/proc/self/fd"))
+        {
+            if (int.TryParse(Path.GetFileName(entry), out int fd) && fd > 2 && Libc.fcntl(fd, Libc.F_GETFD, 0) is int flags
+                && flags >= 0 && (flags & Libc.FD_CLOEXEC) == 0)
+                Libc.close(fd);
+        }
+    }
+
+    /// <summary>Writes the one line the starter waits for and closes the pipe; later answers go nowhere.</summary>
+    private static unsafe void Answer(string line)
+    {
+        int fd = Interlocked.Exchange(ref _ready, -1);
+        if (fd < 0) return;
+        var bytes = System.Text.Encoding.UTF8.GetBytes(line + "\n");
+        fixed (byte* p = bytes) Libc.write(fd, p, (nuint)bytes.Length);
+        Libc.close(fd);
+    }
+}
