@@ -194,29 +194,27 @@ function Start-RigSshd {
     }
 }
 
-# Stops one host's sshd (as a test does to make a host stop answering); its namespace stays.
-function Stop-RigSshd {
-    param([Parameter(Mandatory)] $HostEntry)
-    if (-not $HostEntry.SshdPid) { return }
-    $process = Get-Process -Id $HostEntry.SshdPid -ErrorAction Ignore
-    if ($process) {
-        $process.Kill()
-        $process.WaitForExit(10000) | Out-Null
+# Takes one host down as a crash would: its sshd and every process in its namespace (the sessions' pwsh, and
+# whatever they started, such as a per-machine host process). The namespace stays, so its address stops answering.
+function Stop-SshHost {
+    param([Parameter(Mandatory, Position = 0)] $HostEntry)
+    if ($HostEntry.SshdPid) {
+        Get-Process -Id $HostEntry.SshdPid -ErrorAction Ignore | ForEach-Object { $_.Kill(); $_.WaitForExit(10000) | Out-Null }
+        $HostEntry.SshdPid = $null
     }
-    $HostEntry.SshdPid = $null
+    $namespaces = @(& ip netns list 2>$null | ForEach-Object { ($_ -split ' ')[0] })
+    if ($namespaces -notcontains $HostEntry.Namespace) { return }
+    foreach ($processId in @(& ip netns pids $HostEntry.Namespace 2>$null)) {
+        Get-Process -Id $processId -ErrorAction Ignore | ForEach-Object { $_.Kill($true); $_.WaitForExit(10000) | Out-Null }
+    }
 }
 
-# Stops every process in the rig's namespaces (the sshd, its sessions, and whatever the sessions started), deletes the
-# namespaces, veths, bridge and folder. Safe on a half-made rig and when called twice.
+# Stops every host (Stop-SshHost) and deletes the namespaces, veths, bridge and folder. Safe on a half-made rig and
+# when called twice.
 function Remove-SshHostRig {
     param([Parameter(Mandatory, Position = 0)] $Rig)
     foreach ($entry in $Rig.Hosts) {
-        Stop-RigSshd $entry
-        $namespaces = @(& ip netns list 2>$null | ForEach-Object { ($_ -split ' ')[0] })
-        if ($namespaces -notcontains $entry.Namespace) { continue }
-        foreach ($processId in @(& ip netns pids $entry.Namespace 2>$null)) {
-            Get-Process -Id $processId -ErrorAction Ignore | ForEach-Object { $_.Kill($true); $_.WaitForExit(10000) | Out-Null }
-        }
+        Stop-SshHost $entry
         & ip netns delete $entry.Namespace 2>$null
     }
     # Deleting a namespace deletes its veth ends, and with them the bridge's ends.

@@ -71,8 +71,22 @@ Describe 'Three SSH hosts in network namespaces' {
         }
     }
 
+    It 'reports a host that went down, by name, while the other two still answer' {
+        $down = $Rig.Hosts[1]
+        Stop-SshHost $down
+        $answers = Invoke-Command -Session $Sessions { Get-VirtModel -Name emulated } -ErrorAction SilentlyContinue -ErrorVariable failed
+        @($answers.PSComputerName | Sort-Object) | Should -Be @($Rig.Hosts[0].Address, $Rig.Hosts[2].Address)
+        $failed.Count | Should -BeGreaterThan 0
+        $failed[0].TargetObject.ComputerName | Should -Be $down.Address
+        # A new session to it fails. pwsh's message ("The SSH transport process has abruptly terminated") does not
+        # name the host; only ssh's stderr does, so the cmdlets' -Session/-HostName must add the name (issue #19).
+        { New-PSSession -HostName $down.Address -UserName root -KeyFilePath $Rig.KeyFile -Options $Rig.SshOptions -ErrorAction Stop 2>$null } |
+            Should -Throw '*SSH transport process*'
+    }
+
     It 'tears down every sshd, namespace and interface it made' {
-        $sshdPids = @($Rig.Hosts.SshdPid)
+        $sshdPids = @($Rig.Hosts.SshdPid | Where-Object { $_ })
+        $sshdPids.Count | Should -Be 2
         $Sessions | Remove-PSSession
         $script:Sessions = $null
         Remove-SshHostRig $Rig
