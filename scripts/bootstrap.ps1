@@ -23,6 +23,8 @@ $DebianPackages = [ordered]@{
     'syslinux-common' = "syslinux's MBR and modules for the BIOS disk image"
     'mtools'          = "writes the BIOS disk image's FAT partition without mounting it"
     'dosfstools'      = "makes the BIOS disk image's FAT partition (mkfs.fat)"
+    'openssh-server'  = "sshd for the remoting test's namespace hosts (each runs its own; the system service is not used)"
+    'openssh-client'  = 'ssh, which PowerShell remoting over SSH (New-PSSession -HostName) runs'
 }
 
 # The names among $Name that dpkg does not list as installed. dpkg-query prints nothing (and fails) for a package it
@@ -54,4 +56,17 @@ function Install-DebianPackage {
     }
     $still = @(Get-MissingDebianPackage $missing)
     if ($still.Count) { throw "apt-get finished but these are still not installed: $($still -join ', ')" }
+    if ($missing -contains 'openssh-server') { Stop-SystemSshd }
+}
+
+# Debian starts and enables ssh.service when openssh-server is installed. The remoting tests run their own sshd in
+# network namespaces, so a system sshd the bootstrap brought (there was none before) is stopped and disabled again
+# rather than left listening on port 22.
+function Stop-SystemSshd {
+    if (-not (Get-Command systemctl -ErrorAction Ignore)) { return }
+    $state = & systemctl is-active ssh.service 2>$null
+    if ("$state" -ne 'active') { return }
+    Write-Host 'Stopping and disabling ssh.service, which installing openssh-server started'
+    & systemctl disable --now ssh.service 2>&1 | Write-Host
+    if ($LASTEXITCODE -ne 0) { throw "systemctl disable --now ssh.service failed with exit code $LASTEXITCODE" }
 }

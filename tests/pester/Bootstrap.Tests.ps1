@@ -42,8 +42,17 @@ shift
 for arg in "`$@"; do case "`$arg" in -*) ;; *) echo "`$arg" >> '$installed' ;; esac; done
 "@ | Set-Content (Join-Path $Fake 'apt-get')
         "#!/bin/sh`necho 0" | Set-Content (Join-Path $Fake 'id')
-        & chmod +x (Join-Path $Fake 'dpkg-query') (Join-Path $Fake 'apt-get') (Join-Path $Fake 'id')
+        # systemd as Debian leaves it after installing openssh-server: ssh.service started
+        $systemctlLog = Join-Path $Fake 'systemctl.log'
+        @"
+#!/bin/sh
+echo "`$*" >> '$systemctlLog'
+[ "`$1" = is-active ] && echo active
+exit 0
+"@ | Set-Content (Join-Path $Fake 'systemctl')
+        & chmod +x (Join-Path $Fake 'dpkg-query') (Join-Path $Fake 'apt-get') (Join-Path $Fake 'id') (Join-Path $Fake 'systemctl')
         $script:AptLog = $aptLog
+        $script:SystemctlLog = $systemctlLog
         # The task as a user runs it, in a PowerShell of its own, with the stand-ins first on PATH.
         function script:Invoke-Bootstrap {
             Push-Location $RepoRoot
@@ -62,10 +71,15 @@ for arg in "`$@"; do case "`$arg" in -*) ;; *) echo "`$arg" >> '$installed' ;; e
         foreach ($package in $DebianPackages.Keys) { $calls[1] -split ' ' | Should -Contain $package }
     }
 
-    It 'installs nothing the second time' {
-        Remove-Item $AptLog
+    It 'stops and disables the system sshd that installing openssh-server started' {
+        Get-Content $SystemctlLog | Should -Contain 'disable --now ssh.service'
+    }
+
+    It 'installs nothing the second time, and leaves an sshd already there alone' {
+        Remove-Item $AptLog, $SystemctlLog
         Invoke-Bootstrap | Out-Null
         $LASTEXITCODE | Should -Be 0
         Test-Path $AptLog | Should -BeFalse
+        Test-Path $SystemctlLog | Should -BeFalse
     }
 }

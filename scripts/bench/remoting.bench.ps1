@@ -1,0 +1,66 @@
+# Remoting figures over the SSH host rig (scripts/remoting/SshHosts.ps1): opening a PowerShell session per host next
+# to a bare `ssh host true` (OpenSSH's own handshake, the anchor), and Get-VirtMachine over 20 machines a host, local,
+# on one remote host, and on three at once (Invoke-Command runs the sessions in parallel; issue #19 aims at <= 2x one).
+param(
+    [Parameter(Mandatory)] [string] $ModulePath,
+    [Parameter(Mandatory)] [string] $OutDirectory,
+    [int] $Runs = 3,
+    [int] $Machines = 20
+)
+$ErrorActionPreference = 'Stop'
+. (Join-Path $PSScriptRoot 'BenchCommon.ps1')
+$root = Resolve-Path (Join-Path $PSScriptRoot '../..')
+. (Join-Path $root 'scripts/remoting/SshHosts.ps1')
+
+$reason = Get-SshHostRigSkipReason
+if ($reason) { Write-Host "remoting bench skipped: $reason"; return }
+
+function Get-Median([double[]] $values) { $s = $values | Sort-Object; $s[[int][math]::Floor($s.Count / 2)] }
+function Measure-Ms([scriptblock] $Script) { (Measure-Command $Script).TotalMilliseconds }
+
+$ModulePath = (Resolve-Path $ModulePath).Path
+$rig = New-SshHostRig -Count 3 -ModulePath $ModulePath
+$sessions = @()
+try {
+    $connect = @{ UserName = 'root'; KeyFilePath = $rig.KeyFile; Options = $rig.SshOptions }
+    $opens = @{}
+    $sshAlone = @{}
+    foreach ($entry in $rig.Hosts) {
+        $opens[$entry.Name] = foreach ($i in 1..$Runs) {
+            Measure-Ms { New-PSSession -HostName $entry.Address @connect | Remove-PSSession }
+        }
+        $sshAlone[$entry.Name] = foreach ($i in 1..$Runs) {
+            Measure-Ms { & ssh -F $rig.ConfigFile $entry.Address true; if ($LASTEXITCODE) { throw "ssh $($entry.Address) true failed" } }
+        }
+    }
+
+    $sessions = foreach ($entry in $rig.Hosts) { New-PSSession -HostName $entry.Address @connect -Name $entry.Name }
+    $definition = Join-Path $root 'machine-defs/hello-emulated.js'
+    Invoke-Command -Session $sessions -ArgumentList $definition, $Machines {
+        param($Definition, $Count)
+        Import-Module VirtShell -ErrorAction Stop
+        foreach ($i in 1..$Count) { New-VirtMachine -Definition $Definition -Name "list-$i" | Out-Null }
+    }
+    # The same store listed in this process: host1's, read only.
+    $env:VIRTSHELL_HOME = $rig.Hosts[0].VirtShellHome
+    Import-Module $ModulePath
+    $local = foreach ($i in 1..$Runs) { Measure-Ms { Get-VirtMachine | Out-Null } }
+    $one = foreach ($i in 1..$Runs) { Measure-Ms { Invoke-Command -Session $sessions[0] { Get-VirtMachine } | Out-Null } }
+    $three = foreach ($i in 1..$Runs) { Measure-Ms { Invoke-Command -Session $sessions { Get-VirtMachine } | Out-Null } }
+
+    $rows = @(
+        foreach ($entry in $rig.Hosts) {
+            $open = Get-Median $opens[$entry.Name]
+            $ssh = Get-Median $sshAlone[$entry.Name]
+            New-BenchRow 'remoting' "New-PSSession -HostName $($entry.Name)" $open 'ms' "median of $Runs; ssh true alone $([math]::Round($ssh)) ms ($([math]::Round($open / $ssh, 1))x)"
+        }
+        New-BenchRow 'remoting' "Get-VirtMachine, $Machines machines, local" (Get-Median $local) 'ms' "median of $Runs"
+        New-BenchRow 'remoting' 'Get-VirtMachine on 1 remote host' (Get-Median $one) 'ms' "median of $Runs; $([math]::Round((Get-Median $one) / (Get-Median $local), 1))x local"
+        New-BenchRow 'remoting' 'Get-VirtMachine on 3 remote hosts' (Get-Median $three) 'ms' "median of $Runs; $([math]::Round((Get-Median $three) / (Get-Median $one), 2))x one host (target <= 2)"
+    )
+    Save-BenchRows (Join-Path $OutDirectory 'remoting.json') $rows
+}
+finally {
+    if ($sessions) { $sessions | Remove-PSSession }
+    Remove-SshHostRig $rig
+}
