@@ -21,6 +21,14 @@ $DebianPackages = [ordered]@{
     'syslinux-common' = "syslinux's MBR and modules for the BIOS disk image"
     'mtools'          = "writes the BIOS disk image's FAT partition without mounting it"
     'dosfstools'      = "makes the BIOS disk image's FAT partition (mkfs.fat)"
+    'opensbi'         = 'the riscv64 firmware (fw_jump.bin) opensbi-riscv64.js and linux-riscv64.js boot'
+    'gcc-riscv64-linux-gnu'  = 'cross-builds the riscv64 kernel, init and the RISC-V conformance programs'
+    'libc6-dev-riscv64-cross' = "the riscv64 initramfs's static init"
+    'linux-source-6.1' = 'the kernel source linux-riscv64.js is built from (no riscv64 kernel package in Debian 12)'
+    'bc'              = 'the kernel build'
+    'flex'            = 'the kernel build (kconfig)'
+    'bison'           = 'the kernel build (kconfig)'
+    'qemu-system-misc' = 'speed anchor for riscv64 (qemu-system-riscv64 -machine virt)'
 }
 
 # The names among $Name that dpkg does not list as installed. dpkg-query prints nothing (and fails) for a package it

@@ -6,6 +6,7 @@ using VirtShell.Engine.Devices;
 using VirtShell.Engine.Machines;
 using VirtShell.Engine.Models;
 using VirtShell.Models.Pc;
+using VirtShell.Models.RiscV;
 
 namespace VirtShell.Models.Emulated;
 
@@ -15,17 +16,23 @@ public sealed class EmulatedModel(DeviceCatalog? devices = null) : IMachineModel
 {
     private const string ModelName = "emulated";
     private readonly IReadOnlyList<IDeviceType> _types = (devices ?? BuiltInDevices.Catalog).For(ModelName);
+    private readonly IReadOnlyList<IDeviceType> _riscvTypes = (devices ?? BuiltInDevices.Catalog).For(BuiltInDevices.EmulatedRiscV);
 
     public string Name => ModelName;
-    public string Technique => "hardware emulation: x86 interpreter on the Iced decoder, emulated PC chipset";
+    public string Technique => "hardware emulation: x86 interpreter on the Iced decoder, emulated PC chipset; RV64GC interpreter on a virt board";
     public ModelAvailability GetAvailability() => ModelAvailability.Available;
-    public IReadOnlyCollection<string> DeviceTypes => _types.Select(t => t.Name).ToList();
+    public IReadOnlyCollection<string> DeviceTypes => _types.Concat(_riscvTypes).Select(t => t.Name).Distinct().ToList();
     public string? DefinitionSection => null;
 
-    public void Validate(MachineSpec spec) => PcPlatform.Validate(spec, types: _types);
+    public void Validate(MachineSpec spec)
+    {
+        if (spec.Arch == RiscvVirtPlatform.Arch) RiscvVirtPlatform.Validate(spec, _riscvTypes);
+        else PcPlatform.Validate(spec, types: _types);
+    }
 
     public IMachineRuntime CreateRuntime(MachineSpec spec, MachineServices services)
     {
+        if (spec.Arch == RiscvVirtPlatform.Arch) return RiscvVirtPlatform.CreateRuntime(spec, services, _riscvTypes);
         var pc = PcPlatform.Build(spec, services, types: _types);
         InterpreterCpu? cpu = null;
         try
