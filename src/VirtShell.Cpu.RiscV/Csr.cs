@@ -38,11 +38,14 @@ public sealed unsafe partial class RiscvCpu
         ulong old = ReadCsr(csr);
         if (writes)
         {
+            // A read-modify-write of mip works on its software-writable bits: the external and timer lines the hart
+            // sees must not be written back as if software had set them (privileged spec 3.1.9, on SEIP).
+            ulong current = csr == 0x344 ? _mip : old;
             ulong value = (funct3 & 3) switch
             {
                 1 => operand,
-                2 => old | operand,
-                _ => old & ~operand,
+                2 => current | operand,
+                _ => current & ~operand,
             };
             WriteCsr(csr, value);
         }
