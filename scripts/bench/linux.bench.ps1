@@ -12,7 +12,9 @@ param(
     [Parameter(Mandatory)] [string] $ModulePath,
     [Parameter(Mandatory)] [string] $OutDirectory,
     [int] $Repetitions = 1,
-    [double] $TimeoutSeconds = 900
+    [double] $TimeoutSeconds = 900,
+    # Runs only the benchmarks whose names match (e.g. 'linux-riscv64-boot').
+    [string] $Only = '*'
 )
 $ErrorActionPreference = 'Stop'
 . (Join-Path $PSScriptRoot 'BenchCommon.ps1')
@@ -41,6 +43,7 @@ $guests = @(
         Make = { & "$root/scripts/linux/Build-RiscvKernel.ps1" | Out-Null; & "$root/scripts/linux/New-RiscvInitramfs.ps1" | Out-Null }
     }
 )
+$guests = @($guests | Where-Object Benchmark -Like $Only)
 $work = Enter-BenchWork $OutDirectory 'linux' $ModulePath
 
 # The command line both subjects get: the definition's own.
@@ -73,7 +76,7 @@ function Invoke-VirtShellBoot($guest) {
 function Invoke-QemuBoot($guest) {
     $info = [Diagnostics.ProcessStartInfo]::new($guest.Qemu)
     foreach ($a in @($guest.QemuMachine) + @('-m', '256', '-display', 'none', '-monitor', 'none', '-serial', 'stdio',
-            '-kernel', (Join-Path $linux $guest.Kernel), '-initrd', (Join-Path $linux $guest.Initramfs), '-append', ($guest.CommandLine + $guest.QemuCommandLine))) {
+            '-kernel', [IO.Path]::GetFullPath((Join-Path $linux $guest.Kernel)), '-initrd', [IO.Path]::GetFullPath((Join-Path $linux $guest.Initramfs)), '-append', ($guest.CommandLine + $guest.QemuCommandLine))) {
         $info.ArgumentList.Add($a)
     }
     $info.RedirectStandardOutput = $true

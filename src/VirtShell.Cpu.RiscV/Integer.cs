@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 namespace VirtShell.Cpu.RiscV;
 
 /// <summary>RV64I and M: the base integer instructions, multiply and divide, fences and the SYSTEM opcode.</summary>
@@ -6,6 +7,7 @@ public sealed unsafe partial class RiscvCpu
     /// <summary>The raw instruction being executed (the 16-bit parcel for compressed ones), for mtval on illegal instructions.</summary>
     private uint _inst;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Step()
     {
         uint inst = Fetch(out int length);

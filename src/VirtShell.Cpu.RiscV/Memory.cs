@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 namespace VirtShell.Cpu.RiscV;
 
 public sealed unsafe partial class RiscvCpu
@@ -6,6 +7,7 @@ public sealed unsafe partial class RiscvCpu
     /// A load of <paramref name="size"/> bytes (1, 2, 4, 8), zero-extended. Misaligned accesses are done in hardware,
     /// byte by byte when they cross a page; MMIO goes to the bus.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private ulong Load(ulong va, int size)
     {
         if ((va & 0xFFF) > (ulong)(4096 - size)) return LoadSplit(va, size);
@@ -20,6 +22,7 @@ public sealed unsafe partial class RiscvCpu
         };
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Store(ulong va, int size, ulong value)
     {
         if ((va & 0xFFF) > (ulong)(4096 - size))
@@ -74,6 +77,7 @@ public sealed unsafe partial class RiscvCpu
     /// The instruction at pc, with its length: 16-bit parcels are expanded to their 32-bit equivalents
     /// (<see cref="Compressed"/>). The last fetched page's host address is kept, so straight-line code does no lookup.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private uint Fetch(out int length)
     {
         ulong pc = _pc;

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text;
 using VirtShell.Engine.Buses;
@@ -119,6 +120,7 @@ public sealed unsafe partial class RiscvCpu : IVirtualCpu
     }
 
     /// <summary>Runs up to <paramref name="budget"/> instructions, fewer when one changes what may interrupt.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void ExecuteSlice(int budget)
     {
         _sliceEnd = false;

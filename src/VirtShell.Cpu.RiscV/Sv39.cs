@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using VirtShell.Engine.Memory;
 
 namespace VirtShell.Cpu.RiscV;
@@ -26,6 +27,7 @@ public sealed unsafe partial class RiscvCpu
 
     /// <summary>The host address of <paramref name="va"/> when its page is RAM and cached or cacheable; null for MMIO.</summary>
     /// <remarks>Translation faults become traps (and unwind).</remarks>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private byte* HostAddress(ulong va, Access access, out ulong pa)
     {
         ulong page = va >> 12;

@@ -31,4 +31,43 @@ public sealed class LinuxRiscvBootTests
         Assert.Contains("Linux version 6.1", console);
         Assert.Matches(@"Linux \S+ 6\.1\.\d+\S* .* riscv64 GNU/Linux", console);
     }
+
+    /// <summary>
+    /// The same guest with its console on virtio-mmio (the transport and virtio-console the paravirtual model uses):
+    /// the kernel's virtio_mmio driver finds the device in the device tree, and the shell runs on hvc1 (hvc0 is the
+    /// SBI console).
+    /// </summary>
+    [RiscvLinuxFact]
+    public void The_shell_answers_on_a_virtio_console()
+    {
+        string folder = Directory.CreateTempSubdirectory("virtshell-riscv-virtio-").FullName;
+        string definition = Path.Combine(folder, "linux-riscv64-virtio.js");
+        File.WriteAllText(definition, $$"""
+            import { machine, uart16550, virtioConsole } from 'virtshell';
+            export default machine({
+              name: 'linux-riscv64-virtio', model: 'emulated', arch: 'riscv64', memory: '256M',
+              devices: [
+                uart16550({ address: 0x10000000, irq: 10, earlyConsole: true }),
+                virtioConsole({ address: 0x10001000, irq: 1 }),
+              ],
+              boot: {
+                type: 'firmware', image: '{{OpenSbiBootTests.FwJump}}',
+                kernel: '{{Path.Combine(RepoPaths.Root, Image)}}', initrd: '{{Path.Combine(RepoPaths.Root, Initramfs)}}',
+                cmdline: 'console=hvc1 earlycon=sbi panic=-1 rdinit=/init',
+              },
+              hooks: {
+                onConsoleLine(vm, line) { if (line.startsWith('virtshell-init: shell on')) vm.console.send('uname -a\n'); },
+              },
+            });
+            """);
+        try
+        {
+            string console = OpenSbiBootTests.RunUntil(definition, " riscv64 GNU/Linux", TimeSpan.FromMinutes(10));
+            Assert.Contains("printk: console [hvc1] enabled", console);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
 }
