@@ -9,7 +9,7 @@
     Demo         boots machine-defs/hello-emulated.js and shows its console
     Bench        the benchmarks in scripts/bench/, side by side with their anchors; JSON in out/bench/
     Conformance  the SingleStepTests CPU suites (-DataPath overrides the data folder), test386 as firmware, kvm-unit-tests i386,
-                 x87-differential (random x87/integer sequences against the host CPU)
+                 x87-differential (random x87/integer sequences against the host CPU), the RISC-V programs of tests/riscv-arch
     Fuzz         afl-fuzz through SharpFuzz on each fuzz target for -Seconds (default 600); see docs/fuzzing.md
     Pester       installs Pester 5.7.1 into your PowerShell module folder, for testing your own machines
     Clean        removes out/ and every bin/ and obj/
@@ -58,6 +58,8 @@ function Build-Guests {
         Invoke-Native nasm -f bin -i "$($asm.DirectoryName)/" -o $bin $asm.FullName
     }
     & (Join-Path $Root 'scripts/build-guest-kit.ps1')
+    if (Get-Command riscv64-linux-gnu-as -ErrorAction Ignore) { & (Join-Path $Root 'scripts/build-riscv-tests.ps1') | Out-Null }
+    else { Write-Warning 'riscv64-linux-gnu-as is missing (gcc-riscv64-linux-gnu), so the RISC-V conformance programs are not built' }
 }
 
 # The Debian guests the default tests boot (an i386 kernel and initramfs), made once; without them those tests skip.
@@ -139,7 +141,7 @@ function Invoke-Bench {
 }
 
 function Invoke-Conformance {
-    $arguments = @('--out', (Join-Path $Out 'conformance'))
+    $arguments = @('--out', (Join-Path $Out 'conformance'), '--riscv-tests', (Join-Path $Out 'riscv-tests'))
     if ($DataPath) { $arguments += @('--data', $DataPath) }
     & dotnet run --project (Join-Path $Root 'tests/VirtShell.Conformance') -c $Configuration --no-build -- @arguments
     if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }

@@ -25,6 +25,14 @@ $DebianPackages = [ordered]@{
     'dosfstools'      = "makes the BIOS disk image's FAT partition (mkfs.fat)"
     'openssh-server'  = "sshd for the remoting test's namespace hosts (each runs its own; the system service is not used)"
     'openssh-client'  = 'ssh, which PowerShell remoting over SSH (New-PSSession -HostName) runs'
+    'opensbi'         = 'the riscv64 firmware (fw_jump.bin) opensbi-riscv64.js and linux-riscv64.js boot'
+    'gcc-riscv64-linux-gnu'  = 'cross-builds the riscv64 kernel, init and the RISC-V conformance programs'
+    'libc6-dev-riscv64-cross' = "the riscv64 initramfs's static init"
+    'linux-source-6.1' = 'the kernel source linux-riscv64.js is built from (no riscv64 kernel package in Debian 12)'
+    'bc'              = 'the kernel build'
+    'flex'            = 'the kernel build (kconfig)'
+    'bison'           = 'the kernel build (kconfig)'
+    'qemu-system-misc' = 'speed anchor for riscv64 (qemu-system-riscv64 -machine virt)'
 }
 
 # The names among $Name that dpkg does not list as installed. dpkg-query prints nothing (and fails) for a package it

@@ -1,7 +1,8 @@
 # Debian's kernels booting to their busybox shell on the emulated model, next to QEMU TCG on the same kernel,
 # initramfs and command line: i386 (machine-defs/linux-emulated-i386.js, the 686 bzImage) against
 # qemu-system-i386 -machine isapc -cpu pentium2, and amd64 (machine-defs/linux-emulated.js) against
-# qemu-system-x86_64. For amd64 we start the kernel's vmlinux at its 64-bit entry while QEMU, which cannot load an
+# qemu-system-x86_64, and riscv64 (machine-defs/linux-riscv64.js: OpenSBI, a kernel built from linux-source) against
+# qemu-system-riscv64 -machine virt with the same fw_jump.bin. For amd64 we start the kernel's vmlinux at its 64-bit entry while QEMU, which cannot load an
 # ELF64 kernel, boots the bzImage it came from and so also decompresses it: the rows say so. Each run is timed to the
 # line /init prints just before the prompt ("virtshell-init: shell on"), in wall-clock seconds and in CPU seconds
 # (user + system: of this process for VirtShell, of the QEMU child for QEMU), since on a host shared with other work
@@ -11,7 +12,9 @@ param(
     [Parameter(Mandatory)] [string] $ModulePath,
     [Parameter(Mandatory)] [string] $OutDirectory,
     [int] $Repetitions = 1,
-    [double] $TimeoutSeconds = 900
+    [double] $TimeoutSeconds = 900,
+    # Runs only the benchmarks whose names match (e.g. 'linux-riscv64-boot').
+    [string] $Only = '*'
 )
 $ErrorActionPreference = 'Stop'
 . (Join-Path $PSScriptRoot 'BenchCommon.ps1')
@@ -33,7 +36,14 @@ $guests = @(
         KernelNote = '; VirtShell starts the vmlinux, QEMU boots and decompresses the bzImage'
         Make = { & "$root/scripts/linux/Get-DebianKernel.ps1" -Flavour amd64 | Out-Null; & "$root/scripts/linux/New-BusyboxInitramfs.ps1" | Out-Null }
     }
+    [pscustomobject]@{
+        Benchmark = 'linux-riscv64-boot'; Definition = 'linux-riscv64.js'; Kernel = '../linux-riscv64/Image'; Initramfs = '../linux-riscv64/initramfs.cpio'
+        Qemu = 'qemu-system-riscv64'; QemuMachine = @('-machine', 'virt', '-bios', '/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.bin')
+        Anchor = 'QEMU TCG riscv64 virt'; QemuCommandLine = ''; KernelNote = '; both through OpenSBI fw_jump'
+        Make = { & "$root/scripts/linux/Build-RiscvKernel.ps1" | Out-Null; & "$root/scripts/linux/New-RiscvInitramfs.ps1" | Out-Null }
+    }
 )
+$guests = @($guests | Where-Object Benchmark -Like $Only)
 $work = Enter-BenchWork $OutDirectory 'linux' $ModulePath
 
 # The command line both subjects get: the definition's own.
@@ -66,7 +76,7 @@ function Invoke-VirtShellBoot($guest) {
 function Invoke-QemuBoot($guest) {
     $info = [Diagnostics.ProcessStartInfo]::new($guest.Qemu)
     foreach ($a in @($guest.QemuMachine) + @('-m', '256', '-display', 'none', '-monitor', 'none', '-serial', 'stdio',
-            '-kernel', (Join-Path $linux $guest.Kernel), '-initrd', (Join-Path $linux $guest.Initramfs), '-append', ($guest.CommandLine + $guest.QemuCommandLine))) {
+            '-kernel', [IO.Path]::GetFullPath((Join-Path $linux $guest.Kernel)), '-initrd', [IO.Path]::GetFullPath((Join-Path $linux $guest.Initramfs)), '-append', ($guest.CommandLine + $guest.QemuCommandLine))) {
         $info.ArgumentList.Add($a)
     }
     $info.RedirectStandardOutput = $true

@@ -22,6 +22,9 @@
 .PARAMETER OutFile
     The archive to write (default: out/linux/initramfs.cpio.gz, or initramfs-virtio.cpio.gz with -Modules, with
     -i386 before .cpio for i386; .cpio with -NoCompression).
+.PARAMETER Init
+    A static program to be /init instead of busybox and its script (the riscv64 initramfs, New-RiscvInitramfs.ps1):
+    the archive then holds the folders, /dev/console and that program.
 .PARAMETER NoCompression
     Writes the cpio without gzip: three times the bytes, but the kernel copies instead of inflating, which matters
     where its ring-0 code runs emulated (minutes for the gzip'd one there).
@@ -34,7 +37,8 @@ param(
     [switch] $Modules,
     [switch] $NoCompression,
     [string] $ModulesDirectory,
-    [string] $Busybox
+    [string] $Busybox,
+    [string] $Init
 )
 $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version Latest
@@ -47,8 +51,11 @@ if (-not $OutFile) {
     $name = "$(if ($Modules) { 'initramfs-virtio' } else { 'initramfs' })$(if ($Architecture -ne 'amd64') { "-$Architecture" })"
     $OutFile = Join-Path $cache "$name.cpio$(if (-not $NoCompression) { '.gz' })"
 }
+if ($Init -and -not (Test-Path $Init)) { throw "-Init '$Init' does not exist" }
 if (-not $Busybox -and $Architecture -eq 'amd64') { $Busybox = '/bin/busybox' }
-if (-not $Busybox) {
+if ($Init) {
+    # No busybox: the program is the whole userland.
+} elseif (-not $Busybox) {
     # busybox-static is not Multi-Arch: the i386 one is unpacked beside the tree, not installed.
     $root = Join-Path $cache "busybox-$Architecture"
     $Busybox = Join-Path $root 'bin/busybox'
@@ -61,8 +68,9 @@ if (-not $Busybox) {
         Invoke-Native dpkg-deb -x $deb.FullName $root
     }
 }
-if (-not (Test-Path $Busybox)) { throw "'$Busybox' does not exist: apt-get install busybox-static" }
-if ((& file -b $Busybox 2>$null) -match 'dynamically linked') { throw "'$Busybox' is dynamically linked; the initramfs has no libc: apt-get install busybox-static" }
+$program = if ($Init) { $Init } else { $Busybox }
+if (-not (Test-Path $program)) { throw "'$program' does not exist: apt-get install busybox-static" }
+if ((& file -b $program 2>$null) -match 'dynamically linked') { throw "'$program' is dynamically linked; the initramfs has no libc" }
 if ($Modules -and -not $ModulesDirectory) { throw "-Modules needs -ModulesDirectory: the lib/modules/<version> folder of the kernel package (Get-DebianKernel.ps1 outputs it)" }
 if ($Modules -and -not (Test-Path (Join-Path $ModulesDirectory 'kernel'))) { throw "-ModulesDirectory '$ModulesDirectory' has no kernel/ folder of modules" }
 
@@ -125,8 +133,8 @@ function Add-Module([string] $Name, [string[]] $Path = @()) {
 if ($Modules) { foreach ($name in $VirtioModules) { Add-Module $name } }
 
 # ---- the applets: listed by the busybox itself, or linked at boot where this host cannot run it ----
-$applets = @(try { & $Busybox --list-full 2>$null } catch { })
-$selfInstall = $LASTEXITCODE -ne 0 -or $applets.Count -eq 0
+$applets = @(if (-not $Init) { try { & $Busybox --list-full 2>$null } catch { } })
+$selfInstall = -not $Init -and ($LASTEXITCODE -ne 0 -or $applets.Count -eq 0)
 if ($selfInstall) { $applets = @('bin/sh') }
 
 # ---- /init ----
@@ -153,7 +161,7 @@ exec setsid sh -c "exec </dev/`$console >/dev/`$console 2>&1; echo 'virtshell-in
 "@ -replace "`r", ''
 
 # ---- the archive ----
-$busyboxBytes = [IO.File]::ReadAllBytes($Busybox)
+$programBytes = [IO.File]::ReadAllBytes($program)
 $null = New-Item -ItemType Directory -Force (Split-Path -Parent $OutFile)
 $OutFile = [IO.Path]::GetFullPath($OutFile)
 $file = [IO.File]::Create("$OutFile.part")
@@ -164,13 +172,13 @@ try {
     }
     # The kernel opens /dev/console for init before anything is mounted on /dev.
     Write-CpioEntry $gzip 'dev/console' $CharDevice -RdevMajor 5 -RdevMinor 1
-    Write-CpioEntry $gzip 'bin/busybox' $Executable $busyboxBytes
+    if (-not $Init) { Write-CpioEntry $gzip 'bin/busybox' $Executable $programBytes }
     foreach ($applet in $applets) {
         if ($applet -eq 'bin/busybox') { continue }
         Write-CpioEntry $gzip $applet $Symlink ([Text.Encoding]::ASCII.GetBytes('/bin/busybox'))
     }
     foreach ($module in $ordered) { Write-CpioEntry $gzip "lib/modules/$($module.FileName)" 0x81A4 $module.Data }
-    Write-CpioEntry $gzip 'init' $Executable ([Text.Encoding]::UTF8.GetBytes($init))
+    Write-CpioEntry $gzip 'init' $Executable $(if ($Init) { $programBytes } else { [Text.Encoding]::UTF8.GetBytes($init) })
     Write-CpioEntry $gzip 'TRAILER!!!' 0
     $gzip.Dispose()
 } finally { $file.Dispose() }

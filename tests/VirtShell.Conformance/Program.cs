@@ -9,6 +9,7 @@ string? only = null;
 string? test386Arg = null;
 string? kutArg = null;
 string? kutOnly = null;
+string? riscvTests = null;
 int kutLimit = 120; // vmexit_cpuid and vmexit_inl_pmtimer take 35-50 s on a busy 2-core host
 bool runTest386 = true;
 bool singleStep = true;
@@ -26,6 +27,7 @@ for (int i = 0; i < args.Length; i++)
         case "--test386" when i + 1 < args.Length: test386Arg = args[++i]; break;
         case "--kvm-unit-tests" when i + 1 < args.Length: kutArg = args[++i]; break;
         case "--kut-only" when i + 1 < args.Length: kutOnly = args[++i]; break;
+        case "--riscv-tests" when i + 1 < args.Length: riscvTests = args[++i]; break;
         case "--kut-limit" when i + 1 < args.Length && int.TryParse(args[i + 1], out kutLimit): i++; break;
         case "--no-test386": runTest386 = false; break;
         case "--tier" when i + 1 < args.Length: tiers = TierSection.Parse(args[++i]); break;
@@ -48,7 +50,7 @@ for (int i = 0; i < args.Length; i++)
             foreach (var rule in Exclusions.All) Console.WriteLine($"| `{rule.Id}` | {rule.Reason} |");
             return 0;
         default:
-            Console.Error.WriteLine($"unknown or incomplete argument '{args[i]}'. Usage: VirtShell.Conformance [--data DIR] [--test386 DIR] [--no-test386] [--kvm-unit-tests DIR] [--kut-only NAME[,NAME]] [--kut-limit SECONDS] [--out DIR] [--only FILE-PREFIX] [--no-singlestep] [--no-kvm-unit-tests] [--x87-fuzz N (0: none)] [--seed S] [--trace N [--trace-from POST]] [--tier interpreter|translator|both] [--list-rules] [--mips]");
+            Console.Error.WriteLine($"unknown or incomplete argument '{args[i]}'. Usage: VirtShell.Conformance [--data DIR] [--test386 DIR] [--no-test386] [--kvm-unit-tests DIR] [--kut-only NAME[,NAME]] [--kut-limit SECONDS] [--riscv-tests DIR] [--out DIR] [--only FILE-PREFIX] [--no-singlestep] [--no-kvm-unit-tests] [--x87-fuzz N (0: none)] [--seed S] [--trace N [--trace-from POST]] [--tier interpreter|translator|both] [--list-rules] [--mips]");
             return 2;
     }
 }
@@ -151,4 +153,9 @@ if (x87Sequences > 0)
         foreach (var report in result.Reports) w.WriteLine(report);
     }
 }
+if (riscvTests == null) { }
+else if (!Directory.Exists(riscvTests) || Directory.GetFiles(riscvTests, "*.bin").Length == 0)
+    Console.WriteLine($"riscv-tests: no programs in {riscvTests} (scripts/build-riscv-tests.ps1 builds them), skipped");
+else
+    anyFailed |= !RiscvArchTests.RunAll(riscvTests, outDir);
 return anyFailed ? 1 : 0;

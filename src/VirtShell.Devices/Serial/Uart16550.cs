@@ -7,14 +7,15 @@ namespace VirtShell.Devices;
 
 /// <summary>
 /// A 16550A UART (<see cref="Uart16550Registers"/>) wired to the port bus, an IRQ line and the machine's console: what
-/// the guest sends goes to the console, and the console's input queue is the line it receives from.
+/// the guest sends goes to the console, and the console's input queue is the line it receives from. On a board
+/// without ports (RISC-V virt) the same registers sit on the MMIO bus, one byte apart from <see cref="MmioBase"/>.
 /// </summary>
 /// <remarks>
 /// The vCPU thread reads and writes registers while console input arrives on whatever thread sent it, so every
 /// entry point takes the UART's lock. Bytes go to the console outside the lock: the console's line handlers run
 /// hooks, which may send input back to this UART.
 /// </remarks>
-public sealed class Uart16550 : IPortDevice, IDeviceState, IDisposable
+public sealed class Uart16550 : IPortDevice, IMmioDevice, IDeviceState, IDisposable
 {
     public const int PortCount = Uart16550Registers.PortCount;
 
@@ -92,6 +93,12 @@ public sealed class Uart16550 : IPortDevice, IDeviceState, IDisposable
             Settle();
         }
     }
+    /// <summary>Where the registers are mapped on the MMIO bus, for a board that maps them there.</summary>
+    public ulong MmioBase { get; init; }
+
+    public ulong ReadMmio(ulong address, int size) => ReadPort((ushort)(_basePort + (address - MmioBase)), size);
+
+    public void WriteMmio(ulong address, int size, ulong value) => WritePort((ushort)(_basePort + (address - MmioBase)), size, (uint)value);
 
     public void Dispose()
     {

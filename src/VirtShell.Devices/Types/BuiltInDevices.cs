@@ -11,10 +11,13 @@ public static class BuiltInDevices
 {
     private static readonly string[] Pc = ["emulated", "hardware"];
     private static readonly string[] Paravirtual = ["paravirtual"];
+    /// <summary>The emulated model's riscv64 virt board: memory-mapped devices only.</summary>
+    public const string EmulatedRiscV = "emulated:riscv64";
+    private static readonly string[] RiscV = [EmulatedRiscV];
 
     public static DeviceCatalog Catalog { get; } = new([
         // A paravirtual machine allows one UART, as its early console only (its model checks that).
-        (new Uart16550DeviceType(), [.. Pc, .. Paravirtual]),
+        (new Uart16550DeviceType(), [.. Pc, .. Paravirtual, .. RiscV]),
         (new DebugExitDeviceType(), Pc),
         (new AtaDiskDeviceType(), Pc),
         (new ScriptDeviceType(), Pc),
@@ -22,9 +25,9 @@ public static class BuiltInDevices
         (new FwCfgDeviceType(), Pc),
         (new DebugConsoleDeviceType(), Pc),
         (new VgaTextDeviceType(), Pc),
-        (new VirtioConsoleDeviceType(), Paravirtual),
-        (new VirtioBlkDeviceType(), Paravirtual),
-        (new VirtioRngDeviceType(), Paravirtual),
+        (new VirtioConsoleDeviceType(), [.. Paravirtual, .. RiscV]),
+        (new VirtioBlkDeviceType(), [.. Paravirtual, .. RiscV]),
+        (new VirtioRngDeviceType(), [.. Paravirtual, .. RiscV]),
         (new HypercallsDeviceType(), Paravirtual),
     ]);
 }

@@ -37,5 +37,14 @@ public static class DeviceSettings
         return (int)value;
     }
 
+    /// <summary>A register window's physical address: required, below 2^48, aligned to the window's size.</summary>
+    public static ulong MmioAddress(DeviceSpec spec, string key, ulong window)
+    {
+        long address = spec.GetInteger(key);
+        if (address <= 0 || address % (long)window != 0 || address >= 1L << 48)
+            throw Error(spec, $"'{key}' must be a physical address below 2^48 aligned to 0x{window:x} (its register window), not {Show(address)}");
+        return (ulong)address;
+    }
+
     public static string Show(long port) => port < 0 ? port.ToString() : $"0x{port:x}";
 }

@@ -79,13 +79,7 @@ internal static class VirtioTransportSettings
         var other => throw DeviceSettings.Error(spec, $"'transport' must be 'mmio' or 'pci', not '{other}'"),
     };
 
-    private static ulong Address(DeviceSpec spec)
-    {
-        long address = spec.GetInteger("address");
-        if (address <= 0 || address % (long)VirtioMmioTransport.WindowSize != 0 || address >= 1L << 48)
-            throw DeviceSettings.Error(spec, $"'address' must be a physical address below 2^48 aligned to 0x{VirtioMmioTransport.WindowSize:x} (its register window), not {DeviceSettings.Show(address)}");
-        return (ulong)address;
-    }
+    private static ulong Address(DeviceSpec spec) => DeviceSettings.MmioAddress(spec, "address", VirtioMmioTransport.WindowSize);
 
     private static int Slot(DeviceSpec spec) => DeviceSettings.Integer(spec, "slot", 0, 1, PciHostBridge.Slots - 1);
 

@@ -43,6 +43,9 @@ public interface IVirtualCpu : IDisposable
     /// </summary>
     void SetState(CpuState state);
 
+    /// <summary>A register dump for crash records; a backend whose registers are not x86's prints its own.</summary>
+    string DumpState() => GetState().Dump();
+
     /// <summary>Guest instructions retired since creation.</summary>
     long InstructionsRetired { get; }
 }

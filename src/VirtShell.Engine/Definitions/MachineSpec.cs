@@ -18,6 +18,10 @@ public sealed record MachineSpec
     public required string Name { get; init; }
     /// <summary>The model that runs it, as registered in <see cref="Models.ModelRegistry"/> (e.g. "emulated").</summary>
     public required string Model { get; init; }
+    /// <summary>The guest's instruction set: <see cref="DefaultArch"/> unless the definition says otherwise (<c>arch: 'riscv64'</c>).</summary>
+    public string Arch { get; init; } = DefaultArch;
+    /// <summary>The architecture a definition without <c>arch</c> gets.</summary>
+    public const string DefaultArch = "x86_64";
     /// <summary>Guest RAM in bytes.</summary>
     public required ulong MemoryBytes { get; init; }
     /// <summary>The devices, in the order the definition declares them.</summary>
@@ -122,6 +126,8 @@ public sealed record BootSpec
     public CpuStartMode Mode { get; init; } = CpuStartMode.Real;
     /// <summary>The kernel command line (Multiboot, Linux).</summary>
     public string? CommandLine { get; init; }
+    /// <summary>Absolute path of the kernel firmware hands over to (RISC-V: OpenSBI's fw_jump jumps to it in S-mode).</summary>
+    public string? Kernel { get; init; }
     /// <summary>Absolute path of the initial RAM disk (Linux).</summary>
     public string? Initrd { get; init; }
     /// <summary>Multiboot modules, loaded in this order after the kernel.</summary>

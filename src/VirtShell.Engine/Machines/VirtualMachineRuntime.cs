@@ -81,7 +81,7 @@ public sealed class VirtualMachineRuntime(IVirtualCpu cpu, GuestMemory memory, I
                 // Timers and console input raise interrupts through the controller, which sets the signal.
                 wake.Wait(TimeSpan.FromMilliseconds(100));
             }
-            else if (MachineExitFor(exit, cpu.GetState) is { } end)
+            else if (MachineExitFor(exit, cpu.DumpState) is { } end)
             {
                 RequestStop(end);
             }
@@ -92,10 +92,13 @@ public sealed class VirtualMachineRuntime(IVirtualCpu cpu, GuestMemory memory, I
     /// How a CPU exit ends the machine's run, or null when the run goes on (an exit request, a halt). A crash carries
     /// the register dump; an end the guest chose (power-off, reset) carries what the backend said.
     /// </summary>
-    public static MachineExit? MachineExitFor(CpuExit exit, Func<CpuState> state) => exit.Reason switch
+    public static MachineExit? MachineExitFor(CpuExit exit, Func<CpuState> state) => MachineExitFor(exit, () => state().Dump());
+
+    /// <summary>As the other overload, with the backend's own register dump.</summary>
+    public static MachineExit? MachineExitFor(CpuExit exit, Func<string> dump) => exit.Reason switch
     {
-        CpuExitReason.TripleFault => new MachineExit(ExitReason.TripleFault, Detail: $"{exit.Detail}\n{state().Dump()}".Trim()),
-        CpuExitReason.InternalError => new MachineExit(ExitReason.InternalError, Detail: $"{exit.Detail}\n{state().Dump()}".Trim()),
+        CpuExitReason.TripleFault => new MachineExit(ExitReason.TripleFault, Detail: $"{exit.Detail}\n{dump()}".Trim()),
+        CpuExitReason.InternalError => new MachineExit(ExitReason.InternalError, Detail: $"{exit.Detail}\n{dump()}".Trim()),
         CpuExitReason.GuestPowerOff => new MachineExit(ExitReason.GuestPowerOff, Detail: exit.Detail),
         CpuExitReason.GuestReset => new MachineExit(ExitReason.GuestReset, Detail: exit.Detail),
         _ => null,

@@ -6,6 +6,8 @@ using VirtShell.Engine.Machines;
 using VirtShell.Engine.Models;
 using VirtShell.Engine.Store;
 
+using VirtShell.Models.Pc;
+
 namespace VirtShell.Models.Container;
 
 /// <summary>
@@ -43,7 +45,11 @@ public sealed class ContainerModel : IMachineModel, IReleasesLeftovers, ICheckpo
         return ModelAvailability.Available;
     }
 
-    public void Validate(MachineSpec spec) => ContainerSettingsReader.Read(spec);
+    public void Validate(MachineSpec spec)
+    {
+        PcPlatform.RequireNativeArch(spec);
+        ContainerSettingsReader.Read(spec);
+    }
 
     public IMachineRuntime CreateRuntime(MachineSpec spec, MachineServices services) =>
         ContainerRuntime.Create(RequireHost(), ContainerSettingsReader.Read(spec), spec.Name, services);

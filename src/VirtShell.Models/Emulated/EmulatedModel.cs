@@ -7,6 +7,7 @@ using VirtShell.Engine.Machines;
 using VirtShell.Engine.Models;
 using VirtShell.Engine.State;
 using VirtShell.Models.Pc;
+using VirtShell.Models.RiscV;
 
 namespace VirtShell.Models.Emulated;
 
@@ -19,22 +20,31 @@ public sealed class EmulatedModel(DeviceCatalog? devices = null) : IMachineModel
 {
     private const string ModelName = "emulated";
     private readonly IReadOnlyList<IDeviceType> _types = (devices ?? BuiltInDevices.Catalog).For(ModelName);
+    private readonly IReadOnlyList<IDeviceType> _riscvTypes = (devices ?? BuiltInDevices.Catalog).For(BuiltInDevices.EmulatedRiscV);
 
     public string Name => ModelName;
-    public string Technique => "hardware emulation: x86 interpreter on the Iced decoder, emulated PC chipset";
+    public string Technique => "hardware emulation: x86 interpreter on the Iced decoder, emulated PC chipset; RV64GC interpreter on a virt board";
     public ModelAvailability GetAvailability() => ModelAvailability.Available;
-    public IReadOnlyCollection<string> DeviceTypes => _types.Select(t => t.Name).ToList();
+    public IReadOnlyCollection<string> DeviceTypes => _types.Concat(_riscvTypes).Select(t => t.Name).Distinct().ToList();
     public string? DefinitionSection => CpuSection.Name;
 
     public void Validate(MachineSpec spec)
     {
         CpuSection.Read(spec);
-        PcPlatform.Validate(CpuSection.Without(spec), types: _types);
+        var platformSpec = CpuSection.Without(spec);
+        if (spec.Arch == RiscvVirtPlatform.Arch) RiscvVirtPlatform.Validate(platformSpec, _riscvTypes);
+        else PcPlatform.Validate(platformSpec, types: _types);
     }
 
-    public IMachineRuntime CreateRuntime(MachineSpec spec, MachineServices services) => Build(spec, services, state: null);
+    public IMachineRuntime CreateRuntime(MachineSpec spec, MachineServices services) =>
+        spec.Arch == RiscvVirtPlatform.Arch
+            ? RiscvVirtPlatform.CreateRuntime(spec, services, _riscvTypes)
+            : Build(spec, services, state: null);
 
-    public IMachineRuntime Restore(MachineSpec spec, MachineServices services, SavedState state) => Build(spec, services, state);
+    public IMachineRuntime Restore(MachineSpec spec, MachineServices services, SavedState state) =>
+        spec.Arch == RiscvVirtPlatform.Arch
+            ? throw new StateNotSupportedException($"machine '{spec.Name}': saved states are not supported for {RiscvVirtPlatform.Arch} yet")
+            : Build(spec, services, state);
 
     /// <summary>The PC and its interpreter, booted from the definition's image or, given a saved state, loaded from it.</summary>
     private VirtualMachineRuntime Build(MachineSpec spec, MachineServices services, SavedState? state)

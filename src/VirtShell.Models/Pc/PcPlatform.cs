@@ -38,6 +38,9 @@ public static class PcPlatform
     {
         foreach (var section in spec.Sections.Keys)
             throw new DefinitionException($"machine '{spec.Name}': a '{section}' section does not apply to model '{spec.Model}'", spec.Source);
+        RequireNativeArch(spec);
+        if (spec.Boot?.Kernel != null)
+            throw new DefinitionException("boot 'kernel' is for riscv64 firmware (OpenSBI) to jump to; a PC boots 'image'", spec.Boot.Source ?? spec.Source);
         if (spec.MemoryBytes < MinMemory || spec.MemoryBytes > MaxMemory)
             throw new DefinitionException(
                 $"machine '{spec.Name}': memory must be between {MinMemory / 1024} KiB and {MaxMemory >> 30} GiB, not {spec.MemoryBytes} bytes", spec.Source);
@@ -80,6 +83,19 @@ public static class PcPlatform
                 throw new DefinitionException($"{(e.Claim.Start > 0xFFFF || e.Existing.Owner == "RAM" ? "address" : "port")} conflict: {e.Message}", device.Source);
             }
         }
+    }
+
+    /// <summary>
+    /// A PC model runs x86_64 guests only: on hardware, paravirtual and container the guest runs on the host's own
+    /// CPU, and the emulated model sends other architectures to their own platform before it gets here.
+    /// </summary>
+    public static void RequireNativeArch(MachineSpec spec)
+    {
+        if (spec.Arch == MachineSpec.DefaultArch) return;
+        throw new DefinitionException(spec.Model == "emulated" && spec.Arch != "riscv64"
+            ? $"machine '{spec.Name}': arch '{spec.Arch}' is unknown (model 'emulated' has x86_64 and riscv64)"
+            : $"machine '{spec.Name}': arch '{spec.Arch}' needs model 'emulated'; model '{spec.Model}' runs x86_64 guests on this host's CPU",
+            spec.Source);
     }
 
     /// <summary>Builds RAM, buses, chipset and devices. What it built is disposed if a later step fails.</summary>

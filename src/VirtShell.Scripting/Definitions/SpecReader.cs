@@ -22,9 +22,9 @@ internal sealed record ScriptDeviceFunctions(ScriptFunction? Read, ScriptFunctio
 internal sealed partial class SpecReader(string definitionPath, DefinitionSources sources, IReadOnlyList<string> modelSections)
 {
     public static readonly string[] HookNames = ["beforeBoot", "onConsoleLine", "onExit"];
-    private static readonly string[] MachineKeys = ["name", "model", "memory", "devices", "boot", "console", "hooks"];
+    private static readonly string[] MachineKeys = ["name", "model", "arch", "memory", "devices", "boot", "console", "hooks"];
     private static readonly string[] ConsoleKeys = ["maxSize", "maxFiles", "rate", "burst"];
-    private static readonly string[] BootKeys = ["image", "type", "load", "entry", "mode", "cmdline", "initrd", "modules"];
+    private static readonly string[] BootKeys = ["image", "type", "load", "entry", "mode", "cmdline", "initrd", "kernel", "modules"];
     private static readonly string[] ScriptDeviceFunctions = ["read", "write", "saveState", "restoreState"];
     private static readonly string[] PathSettings = ["image", "path"];
 
@@ -75,6 +75,7 @@ internal sealed partial class SpecReader(string definitionPath, DefinitionSource
         {
             Name = name,
             Model = model,
+            Arch = Optional(options.Get("arch")) is null ? MachineSpec.DefaultArch : RequireString(options, "arch", at),
             MemoryBytes = memory,
             Devices = ReadDevices(options.Get("devices"), at, scriptDevice),
             Boot = ReadBoot(options.Get("boot"), at),
@@ -189,6 +190,7 @@ internal sealed partial class SpecReader(string definitionPath, DefinitionSource
             Mode = mode,
             CommandLine = OptionalString(boot, "cmdline", bootAt),
             Initrd = ExistingFile(OptionalString(boot, "initrd", bootAt), "initrd", bootAt),
+            Kernel = ExistingFile(OptionalString(boot, "kernel", bootAt), "kernel", bootAt),
             Modules = ReadModules(boot.Get("modules"), bootAt),
             Source = bootAt,
         };
