@@ -25,10 +25,9 @@ public static unsafe class MemoryState
     private const byte CodecBrotliChunks = 2, ChunkStored = 0, ChunkBrotli = 1;
     private const int BrotliQuality = 1, BrotliWindow = 22;
 
-    /// <summary>Writes every RAM block of <paramref name="memory"/>.</summary>
+    /// <summary>Writes every RAM block of <paramref name="memory"/>; chunks are compressed on every core.</summary>
     public static void Save(GuestMemory memory, StateWriter writer)
     {
-        var packed = new byte[ChunkPages * PageSize];
         writer.WriteInt32(memory.Blocks.Count);
         foreach (var block in memory.Blocks)
         {
@@ -42,22 +41,24 @@ public static unsafe class MemoryState
                 writer.WriteInt32(count);
             }
             writer.WriteByte(CodecBrotliChunks);
-            foreach (var (offset, length) in Chunks(runs))
+            var chunks = Chunks(runs).ToArray();
+            var packed = new byte[]?[chunks.Length];
+            Parallel.For(0, chunks.Length, i => packed[i] = Compress(block, chunks[i].Offset, chunks[i].Length));
+            for (int i = 0; i < chunks.Length; i++)
             {
-                var chunk = new ReadOnlySpan<byte>(block.Host + offset, length);
-                // One byte short of the chunk: a result that does not fit is not worth decoding.
-                if (BrotliEncoder.TryCompress(chunk, packed.AsSpan(0, chunk.Length - 1), out int written, BrotliQuality, BrotliWindow))
-                {
-                    writer.WriteByte(ChunkBrotli);
-                    writer.WriteBytes(packed.AsSpan(0, written));
-                }
-                else
-                {
-                    writer.WriteByte(ChunkStored);
-                    writer.WriteBytes(chunk);
-                }
+                writer.WriteByte(packed[i] != null ? ChunkBrotli : ChunkStored);
+                writer.WriteBytes(packed[i] ?? new ReadOnlySpan<byte>(block.Host + chunks[i].Offset, chunks[i].Length));
             }
         }
+    }
+
+    /// <summary>The chunk compressed, or null when that does not make it smaller.</summary>
+    private static byte[]? Compress(MemoryBlock block, long offset, int length)
+    {
+        var chunk = new ReadOnlySpan<byte>(block.Host + offset, length);
+        // One byte short of the chunk: a result that does not fit is not worth decoding.
+        var packed = new byte[length - 1];
+        return BrotliEncoder.TryCompress(chunk, packed, out int written, BrotliQuality, BrotliWindow) ? packed[..written] : null;
     }
 
     /// <summary>The pages of <paramref name="runs"/>, in order, as (byte offset, length) pieces of at most <see cref="ChunkPages"/> pages.</summary>
