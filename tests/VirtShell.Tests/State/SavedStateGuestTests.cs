@@ -8,7 +8,8 @@ public class SavedStateGuestTests
 {
     /// <summary>
     /// Counts on the serial port, one line per two PIT ticks (IRQ 0 through the 8259, the CPU halted in between), and
-    /// keeps the count twice: in EBX and in x87 ST(0). A mismatch prints FAIL and exits through isa-debug-exit.
+    /// keeps the count twice: in EBX and in x87 ST(0). A mismatch, or a HLT that ends without a tick, prints FAIL and
+    /// exits through isa-debug-exit.
     /// </summary>
     internal const string CountingGuest = """
         bits 16
@@ -52,7 +53,10 @@ public class SavedStateGuestTests
             call print
             mov cx, 2
         idle:
+            mov ax, [ticks]
             hlt
+            cmp ax, [ticks]         ; a HLT ends only with an interrupt
+            je fail
             loop idle
             inc ebx
             fld1
