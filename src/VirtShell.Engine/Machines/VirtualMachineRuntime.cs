@@ -156,6 +156,26 @@ public sealed class VirtualMachineRuntime(IVirtualCpu cpu, GuestMemory memory, I
     }
 
     /// <summary>
+    /// Copies every writable disk image of the paused machine into <paramref name="directory"/> (a reflink where the
+    /// file system allows, else a byte copy) and says which, for the checkpoint's record. Read-only images are not
+    /// copied: nothing the guest does changes them.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The vCPU is running.</exception>
+    public IReadOnlyList<CapturedDisk> CaptureDisks(string directory)
+    {
+        lock (_lock)
+        {
+            if (_running && !_parked) throw new InvalidOperationException("the machine must be paused to capture its disks");
+            var disks = StateCapture.DiskDevices(ports, mmio).Where(d => !d.ReadOnly).ToList();
+            return [.. disks.Select((disk, i) =>
+            {
+                string copy = Path.Combine(directory, $"disk{i}-{Path.GetFileName(disk.ImagePath)}");
+                return new CapturedDisk(disk.ImagePath, copy, DiskCapture.Capture(disk.ImagePath, copy));
+            })];
+        }
+    }
+
+    /// <summary>
     /// Loads a saved state into this machine, built from the definition it was saved with and not yet run; the run
     /// then goes on where the saved one was. On an exception the machine is half restored and must be disposed.
     /// </summary>

@@ -1,3 +1,4 @@
+using Microsoft.Win32.SafeHandles;
 using VirtShell.Engine.Native;
 
 namespace VirtShell.Engine.State;
@@ -11,7 +12,10 @@ public enum DiskCaptureMethod
     Copy,
 }
 
-/// <summary>Captures a disk image beside a saved state, and puts it back.</summary>
+/// <summary>One disk image captured for a checkpoint: which image, where its copy is, and how it was made.</summary>
+public sealed record CapturedDisk(string Image, string Copy, DiskCaptureMethod Method);
+
+/// <summary>Captures a disk image beside a saved state.</summary>
 public static class DiskCapture
 {
     /// <summary>FICLONE: _IOW(0x94, 9, int), the ioctl btrfs and XFS (reflink=1) share a whole file's extents with.</summary>
@@ -23,12 +27,30 @@ public static class DiskCapture
     /// </summary>
     public static DiskCaptureMethod Capture(string source, string destination)
     {
-        using (var from = File.OpenHandle(source, FileMode.Open, FileAccess.Read, FileShare.ReadWrite))
-        using (var to = File.OpenHandle(destination, FileMode.Create, FileAccess.Write))
+        // Plain descriptors: .NET's own FileStream locking would collide with the flock the running disk holds.
+        int from = Libc.open(source, Libc.O_RDONLY | Libc.O_CLOEXEC, 0);
+        if (from < 0) throw Libc.Error($"open of disk image '{source}'");
+        try
         {
-            if (Libc.ioctl((int)to.DangerousGetHandle(), Ficlone, from.DangerousGetHandle()) == 0) return DiskCaptureMethod.Reflink;
+            int to = Libc.open(destination, Libc.O_WRONLY | Libc.O_CREAT | Libc.O_TRUNC | Libc.O_CLOEXEC, 0x1A4); // 0644
+            if (to < 0) throw Libc.Error($"open of '{destination}'");
+            try
+            {
+                if (Libc.ioctl(to, Ficlone, from) == 0) return DiskCaptureMethod.Reflink;
+                using var input = new FileStream(new SafeFileHandle(from, ownsHandle: false), FileAccess.Read);
+                using var output = new FileStream(new SafeFileHandle(to, ownsHandle: false), FileAccess.Write);
+                input.CopyTo(output, 1 << 20);
+                output.Flush(flushToDisk: true);
+                return DiskCaptureMethod.Copy;
+            }
+            finally
+            {
+                Libc.close(to);
+            }
         }
-        File.Copy(source, destination, overwrite: true);
-        return DiskCaptureMethod.Copy;
+        finally
+        {
+            Libc.close(from);
+        }
     }
 }

@@ -5,7 +5,7 @@ namespace VirtShell.Engine.State;
 
 /// <summary>
 /// Guest RAM in a saved state: per RAM block its address and size, the runs of pages that are not all zeros, and
-/// those pages deflated as one stream. Pages the host never mapped (mincore) are zero without being read; resident
+/// those pages in chunks, each Brotli-compressed or stored as it is. Pages the host never mapped (mincore) are zero without being read; resident
 /// pages are tested. A restore checks the layout against the machine it fills, writes the runs, and clears every other
 /// page the fresh machine had touched (its boot loader's, its MP table's), so RAM ends exactly as saved.
 /// </summary>
@@ -16,10 +16,16 @@ public static unsafe class MemoryState
 
     private const int PageSize = (int)MemoryBlock.PageSize;
 
-    /// <summary>Deflate at its fastest level: guest RAM is mostly code, tables and zeros, which it shrinks well at any level.</summary>
-    private const byte CodecDeflate = 1;
+    /// <summary>
+    /// Pages go in chunks of at most this many, each compressed on its own with Brotli at quality 1 or, when that does
+    /// not make it smaller (noise, compressed data), stored as they are: a chunk of noise then costs a copy both ways
+    /// rather than a compressor's time and growth, and a restore decodes every chunk straight into guest RAM.
+    /// </summary>
+    private const int ChunkPages = 64;
+    private const byte CodecBrotliChunks = 2, ChunkStored = 0, ChunkBrotli = 1;
+    private const int BrotliQuality = 1, BrotliWindow = 22;
 
-    /// <summary>Writes every RAM block of <paramref name="memory"/>.</summary>
+    /// <summary>Writes every RAM block of <paramref name="memory"/>; chunks are compressed on every core.</summary>
     public static void Save(GuestMemory memory, StateWriter writer)
     {
         writer.WriteInt32(memory.Blocks.Count);
@@ -34,13 +40,33 @@ public static unsafe class MemoryState
                 writer.WriteInt32(first);
                 writer.WriteInt32(count);
             }
-            writer.WriteByte(CodecDeflate);
-            var compressed = new MemoryStream();
-            using (var deflate = new DeflateStream(compressed, CompressionLevel.Fastest, leaveOpen: true))
-                foreach (var (first, count) in runs)
-                    deflate.Write(new ReadOnlySpan<byte>(block.Host + (long)first * PageSize, count * PageSize));
-            writer.WriteBytes(compressed.GetBuffer().AsSpan(0, (int)compressed.Length));
+            writer.WriteByte(CodecBrotliChunks);
+            var chunks = Chunks(runs).ToArray();
+            var packed = new byte[]?[chunks.Length];
+            Parallel.For(0, chunks.Length, i => packed[i] = Compress(block, chunks[i].Offset, chunks[i].Length));
+            for (int i = 0; i < chunks.Length; i++)
+            {
+                writer.WriteByte(packed[i] != null ? ChunkBrotli : ChunkStored);
+                writer.WriteBytes(packed[i] ?? new ReadOnlySpan<byte>(block.Host + chunks[i].Offset, chunks[i].Length));
+            }
         }
+    }
+
+    /// <summary>The chunk compressed, or null when that does not make it smaller.</summary>
+    private static byte[]? Compress(MemoryBlock block, long offset, int length)
+    {
+        var chunk = new ReadOnlySpan<byte>(block.Host + offset, length);
+        // One byte short of the chunk: a result that does not fit is not worth decoding.
+        var packed = new byte[length - 1];
+        return BrotliEncoder.TryCompress(chunk, packed, out int written, BrotliQuality, BrotliWindow) ? packed[..written] : null;
+    }
+
+    /// <summary>The pages of <paramref name="runs"/>, in order, as (byte offset, length) pieces of at most <see cref="ChunkPages"/> pages.</summary>
+    private static IEnumerable<(long Offset, int Length)> Chunks(IEnumerable<(int First, int Count)> runs)
+    {
+        foreach (var (first, count) in runs)
+            for (int page = first; page < first + count; page += ChunkPages)
+                yield return ((long)page * PageSize, Math.Min(ChunkPages, first + count - page) * PageSize);
     }
 
     /// <summary>Fills <paramref name="memory"/>, built from the same definition, with what <see cref="Save"/> wrote.</summary>
@@ -67,23 +93,24 @@ public static unsafe class MemoryState
                 Array.Fill(saved, true, first, count);
                 end = first + count;
             }
-            reader.Check(reader.ReadByte() == CodecDeflate, "its pages are compressed with a method this VirtShell does not know");
-            var compressed = reader.ReadBytes(int.MaxValue, "the compressed pages").ToArray();
+            reader.Check(reader.ReadByte() == CodecBrotliChunks, "its pages are compressed with a method this VirtShell does not know");
             ClearUnsaved(block, saved);
-            using var inflate = new DeflateStream(new MemoryStream(compressed), CompressionMode.Decompress);
-            try
+            foreach (var (offset, length) in Chunks(runs))
             {
-                foreach (var (first, count) in runs)
+                var target = new Span<byte>(block.Host + offset, length);
+                byte kind = reader.ReadByte();
+                var data = reader.ReadBytes(target.Length, "a chunk of pages");
+                if (kind == ChunkStored)
                 {
-                    var target = new Span<byte>(block.Host + (long)first * PageSize, count * PageSize);
-                    reader.Check(inflate.ReadAtLeast(target, target.Length, throwOnEndOfStream: false) == target.Length,
-                        "its compressed pages end early");
+                    reader.Check(data.Length == target.Length, "a stored chunk of pages has the wrong length");
+                    data.CopyTo(target);
                 }
-                reader.Check(inflate.ReadByte() < 0, "its compressed pages hold more than its runs");
-            }
-            catch (InvalidDataException e)
-            {
-                throw reader.Error($"its compressed pages are corrupt ({e.Message})");
+                else
+                {
+                    reader.Check(kind == ChunkBrotli, $"a chunk of pages has the unknown kind {kind}");
+                    reader.Check(BrotliDecoder.TryDecompress(data, target, out int written) && written == target.Length,
+                        "a compressed chunk of pages is corrupt or does not fill its pages");
+                }
             }
         }
         reader.End();

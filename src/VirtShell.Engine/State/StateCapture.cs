@@ -80,12 +80,22 @@ public static class StateCapture
     private static List<Part> Parts(IVirtualCpu cpu, IoPortBus ports, MmioBus mmio)
     {
         var parts = new List<Part> { new(CpuSection, $"the CPU ({cpu.GetType().Name})", cpu as IDeviceState) };
+        foreach (var (section, owner, device) in Devices(ports, mmio)) parts.Add(For(device, section, owner));
+        return parts;
+    }
+
+    /// <summary>The devices whose contents are in a disk image, each once (a checkpoint captures their images).</summary>
+    public static IReadOnlyList<IDiskImageDevice> DiskDevices(IoPortBus ports, MmioBus mmio) =>
+        [.. Devices(ports, mmio).Select(d => d.Device).OfType<IDiskImageDevice>()];
+
+    /// <summary>Every distinct device on the port bus, then on the MMIO bus, with its section name and owner.</summary>
+    private static IEnumerable<(string Section, string Owner, object Device)> Devices(IoPortBus ports, MmioBus mmio)
+    {
         var seen = new HashSet<object>(ReferenceEqualityComparer.Instance);
         foreach (var (claim, device) in ports.Devices)
-            if (seen.Add(device)) parts.Add(For(device, $"port 0x{claim.Start:x}", claim.Owner));
+            if (seen.Add(device)) yield return ($"port 0x{claim.Start:x}", claim.Owner, device);
         foreach (var (claim, device) in mmio.Devices)
-            if (seen.Add(device)) parts.Add(For(device, $"mmio 0x{claim.Start:x}", claim.Owner));
-        return parts;
+            if (seen.Add(device)) yield return ($"mmio 0x{claim.Start:x}", claim.Owner, device);
     }
 
     private static Part For(object device, string section, string owner) => device switch
