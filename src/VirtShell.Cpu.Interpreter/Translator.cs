@@ -94,8 +94,10 @@ public sealed unsafe partial class InterpreterCpu
     {
         if (block.Mode == Code64) return false; // 64-bit operands and addressing are not inlined yet: nothing to gain
         long start = Stopwatch.GetTimestamp();
+        // Anonymously hosted with restricted skip visibility: CreateDelegate then JIT-compiles the method at once, so
+        // the compile time counted below is the whole cost.
         var method = new DynamicMethod($"block_{block.Phys:x8}_{block.Eip:x}", typeof(int), [typeof(InterpreterCpu), typeof(DecodedOp[])],
-            typeof(InterpreterCpu), skipVisibility: true);
+            restrictedSkipVisibility: true);
         var il = new Il(method.GetILGenerator(), _translationDump != null);
         var ops = block.Ops;
         bool eipStale = false;
