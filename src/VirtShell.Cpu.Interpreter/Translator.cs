@@ -25,8 +25,9 @@ internal delegate int CompiledBlock(InterpreterCpu cpu, DecodedOp[] ops);
 
 // The translating tier. A block that has run TranslateAfter times is compiled to one DynamicMethod: the JIT then sees
 // straight-line code with each instruction's next IP and handler as constants, and the simple register-to-register
-// integer instructions (MOV, ADD, SUB, CMP, AND, OR, XOR, TEST, INC, DEC on 16- and 32-bit registers) as inline IL. Everything
-// else is a direct call of the interpreter's own handler, so the two tiers share every register, the lazy flags,
+// integer instructions (MOV, ADD, SUB, CMP, AND, OR, XOR, TEST, INC, DEC on 16- and 32-bit registers) as inline IL,
+// and MOV between a register and memory as direct calls of the interpreter's memory accessors. Everything else is a
+// direct call of the interpreter's own handler, so the two tiers share every register, the lazy flags,
 // the TLB, the fault path and the rules of the block cache: a compiled block lives on its Block, so it is dropped with
 // it when its code is overwritten, and it follows the same chaining (NextBlock) as the interpreter. An instruction
 // that sets _breakBlock ends the compiled block after it, exactly where the interpreter's loop stops. A fault leaves the
@@ -83,8 +84,11 @@ public sealed unsafe partial class InterpreterCpu
         BreakField = Field(nameof(_breakBlock)), GprField = Field(nameof(_gpr)), LazyOpField = Field(nameof(_lazyOp)),
         LazyResField = Field(nameof(_lazyRes)), LazyAField = Field(nameof(_lazyA)), LazyBField = Field(nameof(_lazyB)),
         LazySizeField = Field(nameof(_lazySize));
-    private static readonly MethodInfo IncDecMethod =
-        typeof(InterpreterCpu).GetMethod(nameof(IncDec), BindingFlags.Instance | BindingFlags.NonPublic)!;
+    private static readonly MethodInfo IncDecMethod = Method(nameof(IncDec)), ReadMemMethod = Method(nameof(ReadMem)),
+        WriteMemMethod = Method(nameof(WriteMem)), EffectiveAddressMethod = Method(nameof(EffectiveAddress));
+
+    private static MethodInfo Method(string name) =>
+        typeof(InterpreterCpu).GetMethod(name, BindingFlags.Instance | BindingFlags.NonPublic)!;
 
     private static FieldInfo Field(string name) =>
         typeof(InterpreterCpu).GetField(name, BindingFlags.Instance | BindingFlags.NonPublic)!;
@@ -94,8 +98,10 @@ public sealed unsafe partial class InterpreterCpu
     {
         if (block.Mode == Code64) return false; // 64-bit operands and addressing are not inlined yet: nothing to gain
         long start = Stopwatch.GetTimestamp();
+        // Anonymously hosted with restricted skip visibility: CreateDelegate then JIT-compiles the method at once, so
+        // the compile time counted below is the whole cost.
         var method = new DynamicMethod($"block_{block.Phys:x8}_{block.Eip:x}", typeof(int), [typeof(InterpreterCpu), typeof(DecodedOp[])],
-            typeof(InterpreterCpu), skipVisibility: true);
+            restrictedSkipVisibility: true);
         var il = new Il(method.GetILGenerator(), _translationDump != null);
         var ops = block.Ops;
         bool eipStale = false;
@@ -116,13 +122,15 @@ public sealed unsafe partial class InterpreterCpu
             il.StoreField(InstrStartField, () => il.LoadField(EipField));
             long nextIp = (long)d.NextIp;
             il.StoreField(EipField, () => il.Emit(OpCodes.Ldc_I8, nextIp));
-            il.Emit(OpCodes.Ldarg_0);
-            il.Emit(OpCodes.Ldarg_1);
-            il.Emit(OpCodes.Ldc_I4, i);
-            il.Emit(OpCodes.Ldelema, typeof(DecodedOp));
-            il.Emit(OpCodes.Ldc_I8, (long)d.Handler);
-            il.Emit(OpCodes.Conv_I);
-            il.Calli(typeof(void), [typeof(InterpreterCpu), typeof(DecodedOp).MakeByRefType()]);
+            if (MemoryMove(ref d)) EmitMemoryMove(il, ref d, i);
+            else
+            {
+                il.Emit(OpCodes.Ldarg_0);
+                LoadOp(il, i);
+                il.Emit(OpCodes.Ldc_I8, (long)d.Handler);
+                il.Emit(OpCodes.Conv_I);
+                il.Calli(typeof(void), [typeof(InterpreterCpu), typeof(DecodedOp).MakeByRefType()]);
+            }
             if (i < ops.Length - 1)
             {
                 var next = il.DefineLabel();
@@ -159,6 +167,48 @@ public sealed unsafe partial class InterpreterCpu
                d.I.Mnemonic is Mnemonic.Mov or Mnemonic.Add or Mnemonic.Sub or Mnemonic.Cmp or Mnemonic.And or Mnemonic.Or
                    or Mnemonic.Xor or Mnemonic.Test
                || d.I.OpCount == 1 && d.I.Mnemonic is Mnemonic.Inc or Mnemonic.Dec;
+    }
+
+    /// <summary>MOV between a 16/32-bit register and memory: the calls MovOp makes, without the dispatch and operand switches.</summary>
+    private static bool MemoryMove(ref DecodedOp d) =>
+        d.I.Mnemonic == Mnemonic.Mov && d.OpSize is 2 or 4 && d.MemSize == d.OpSize &&
+        (d.Loc0 == OperandLoc.Memory && d.Loc1 == GprLoc(d.OpSize) || d.Loc1 == OperandLoc.Memory && d.Loc0 == GprLoc(d.OpSize));
+
+    private static OperandLoc GprLoc(int size) => size == 4 ? OperandLoc.Gpr32 : OperandLoc.Gpr16;
+
+    /// <summary>ReadMem/WriteMem(seg, EffectiveAddress(ref ops[i]), size): the same accessors, so the same TLB, limits and faults.</summary>
+    private static void EmitMemoryMove(Il il, ref DecodedOp d, int i)
+    {
+        int seg = d.Seg, size = d.OpSize;
+        void Address()
+        {
+            il.Emit(OpCodes.Ldarg_0);
+            il.Emit(OpCodes.Ldc_I4, seg);
+            il.Emit(OpCodes.Ldarg_0);
+            LoadOp(il, i);
+            il.Emit(OpCodes.Call, EffectiveAddressMethod);
+            il.Emit(OpCodes.Ldc_I4, size);
+        }
+        if (d.Loc1 == OperandLoc.Memory)
+        {
+            StoreGpr(il, d.Reg0, size, () =>
+            {
+                Address();
+                il.Emit(OpCodes.Call, ReadMemMethod);
+            });
+            return;
+        }
+        Address();
+        LoadGpr(il, d.Reg1, size);
+        il.Emit(OpCodes.Call, WriteMemMethod);
+    }
+
+    /// <summary>Pushes ref ops[i].</summary>
+    private static void LoadOp(Il il, int i)
+    {
+        il.Emit(OpCodes.Ldarg_1);
+        il.Emit(OpCodes.Ldc_I4, i);
+        il.Emit(OpCodes.Ldelema, typeof(DecodedOp));
     }
 
     /// <summary>
