@@ -140,7 +140,8 @@ public sealed unsafe class KvmExitDispatchTests : IDisposable
         var exit = _dispatch.Dispatch(_run);
 
         Assert.Equal(cpuExit, exit?.Reason);
-        var end = VirtualMachineRuntime.MachineExitFor(exit!, () => throw new InvalidOperationException("no register dump for the guest's own end"))!;
+        Func<string> noDump = () => throw new InvalidOperationException("no register dump for the guest's own end");
+        var end = VirtualMachineRuntime.MachineExitFor(exit!, noDump)!;
         Assert.Equal(recorded, end.Reason);
         Assert.False(end.IsCrash);
     }
