@@ -47,9 +47,6 @@ internal static class Program
 
     private static int Serve(MachineStore store, string name)
     {
-        // V8 takes a while to load and the definition is read only once the starter has connected and asked to
-        // start: loading it meanwhile takes it off the start's path.
-        ThreadPool.QueueUserWorkItem(_ => Scripting.JsDefinitionLoader.WarmUp());
         var models = Models.ModelCatalog.CreateRegistry(store.Home);
         var host = new VirtualizationHost(store, models, new Scripting.JsDefinitionLoader(models.Vocabulary));
         var machine = host.Find(name) ?? throw new MachineStateException($"no machine named '{name}' in {store.MachinesDirectory}");

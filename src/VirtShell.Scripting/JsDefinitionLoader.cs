@@ -126,23 +126,6 @@ public sealed class JsDefinitionLoader(DefinitionVocabulary vocabulary, ScriptLi
         }
     }
 
-    /// <summary>
-    /// Loads V8 (ClearScript's native library, V8's platform and ICU data) and drops the engine it made, so the first
-    /// <see cref="Load"/> in this process finds it ready. A fresh process that will read a definition (a host process)
-    /// calls it on another thread while it does the rest of its start-up. A failure here is left to that load, which
-    /// reports it with the definition's name.
-    /// </summary>
-    public static void WarmUp()
-    {
-        try
-        {
-            using var runtime = new V8Runtime();
-        }
-        catch (Exception e) when (e is not OutOfMemoryException)
-        {
-        }
-    }
-
     /// <summary>Stops every load in progress at once (Ctrl+C): each fails with an error saying it was stopped.</summary>
     public void InterruptLoads()
     {
