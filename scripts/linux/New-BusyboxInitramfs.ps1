@@ -139,7 +139,7 @@ if ($selfInstall) { $applets = @('bin/sh') }
 
 # ---- /init ----
 $insmods = ($ordered | ForEach-Object { "insmod /lib/modules/$($_.FileName) || echo `"virtshell-init: insmod $($_.FileName) failed`"" }) -join "`n"
-$init = @"
+$initScript = @"
 #!/bin/sh
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
 $(if ($selfInstall) { '/bin/busybox --install -s' })
@@ -178,7 +178,7 @@ try {
         Write-CpioEntry $gzip $applet $Symlink ([Text.Encoding]::ASCII.GetBytes('/bin/busybox'))
     }
     foreach ($module in $ordered) { Write-CpioEntry $gzip "lib/modules/$($module.FileName)" 0x81A4 $module.Data }
-    Write-CpioEntry $gzip 'init' $Executable $(if ($Init) { $programBytes } else { [Text.Encoding]::UTF8.GetBytes($init) })
+    Write-CpioEntry $gzip 'init' $Executable $(if ($Init) { $programBytes } else { [Text.Encoding]::UTF8.GetBytes($initScript) })
     Write-CpioEntry $gzip 'TRAILER!!!' 0
     $gzip.Dispose()
 } finally { $file.Dispose() }
