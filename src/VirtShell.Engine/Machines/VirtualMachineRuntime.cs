@@ -90,11 +90,8 @@ public sealed class VirtualMachineRuntime(IVirtualCpu cpu, GuestMemory memory, I
 
     /// <summary>
     /// How a CPU exit ends the machine's run, or null when the run goes on (an exit request, a halt). A crash carries
-    /// the register dump; an end the guest chose (power-off, reset) carries what the backend said.
+    /// the backend's register dump; an end the guest chose (power-off, reset) carries what the backend said.
     /// </summary>
-    public static MachineExit? MachineExitFor(CpuExit exit, Func<CpuState> state) => MachineExitFor(exit, () => state().Dump());
-
-    /// <summary>As the other overload, with the backend's own register dump.</summary>
     public static MachineExit? MachineExitFor(CpuExit exit, Func<string> dump) => exit.Reason switch
     {
         CpuExitReason.TripleFault => new MachineExit(ExitReason.TripleFault, Detail: $"{exit.Detail}\n{dump()}".Trim()),

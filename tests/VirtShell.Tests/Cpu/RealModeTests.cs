@@ -403,7 +403,7 @@ public sealed class RealModeTests(ITestOutputHelper output)
         var exit = m.Cpu.Run();
         Assert.Equal(CpuExitReason.TripleFault, exit.Reason);
         Assert.Contains("triple fault", exit.Detail);
-        var recorded = VirtualMachineRuntime.MachineExitFor(exit, m.Cpu.GetState)!;
+        var recorded = VirtualMachineRuntime.MachineExitFor(exit, () => m.Cpu.GetState().Dump())!;
         Assert.Equal(ExitReason.TripleFault, recorded.Reason);
         Assert.True(recorded.IsCrash);
         Assert.Contains(m.Cpu.GetState().Dump().Split('\n')[0], recorded.Detail);

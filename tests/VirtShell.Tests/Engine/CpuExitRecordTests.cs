@@ -13,7 +13,7 @@ namespace VirtShell.Tests.Engine;
 /// </summary>
 public sealed class CpuExitRecordTests
 {
-    private static CpuState NoState() => throw new InvalidOperationException("a guest's own end carries no register dump");
+    private static string NoState() => throw new InvalidOperationException("a guest's own end carries no register dump");
 
     [Theory]
     [InlineData(KvmApi.SystemEventType.Shutdown, CpuExitReason.GuestPowerOff, ExitReason.GuestPowerOff, "KVM_SYSTEM_EVENT_SHUTDOWN")]
