@@ -100,25 +100,31 @@ function Invoke-Test {
     $pesterJson = Join-Path $results 'pester.json'
     $env:VIRTSHELL_MODULE_PATH = $ModuleDir
     & dotnet pwsh -NoProfile -File (Join-Path $Root 'scripts/run-pester.ps1') -TestPath (Join-Path $Root 'tests/pester') -ResultPath $pesterJson | Write-Host
-    $pester = if (Test-Path $pesterJson) { Get-Content $pesterJson | ConvertFrom-Json } else { [pscustomobject]@{ Passed = 0; Failed = 1; Skipped = 0 } }
+    $pester = if (Test-Path $pesterJson) { Get-Content $pesterJson | ConvertFrom-Json } else { [pscustomobject]@{ Passed = 0; Failed = 1; Skipped = 0; Failures = @('Pester wrote no results') } }
 
     $passed = $xunit.Passed + $pester.Passed
     $failed = $xunit.Failed + $pester.Failed
     $skipped = $xunit.Skipped + $pester.Skipped
+    # CI keeps only the end of the log, so the failures are named again just above the counts.
+    foreach ($failure in @($xunit.Failures) + @($pester.Failures)) { if ($failure) { Write-Host "FAILED: $failure" } }
     Write-Host "xunit: $($xunit.Passed) passed, $($xunit.Failed) failed, $($xunit.Skipped) skipped; pester: $($pester.Passed) passed, $($pester.Failed) failed, $($pester.Skipped) skipped"
     Write-Host "$passed passed, $failed failed, $skipped skipped"
     if ($failed -gt 0 -or $passed -eq 0) { exit 1 }
 }
 
 function Get-TrxCounts($files) {
-    $counts = [pscustomobject]@{ Passed = 0; Failed = 0; Skipped = 0 }
-    if (-not $files) { $counts.Failed = 1; return $counts }   # a test host that crashed writes no trx
+    $counts = [pscustomobject]@{ Passed = 0; Failed = 0; Skipped = 0; Failures = [System.Collections.Generic.List[string]]::new() }
+    if (-not $files) { $counts.Failed = 1; $counts.Failures.Add('a test host crashed before writing its results'); return $counts }
     foreach ($file in $files) {
         [xml]$trx = Get-Content $file.FullName -Raw
         $c = $trx.TestRun.ResultSummary.Counters
         $counts.Passed += [int]$c.passed
         $counts.Failed += [int]$c.failed + [int]$c.error + [int]$c.timeout + [int]$c.aborted
         $counts.Skipped += [int]$c.total - [int]$c.executed   # skipped tests are not 'notExecuted' in vstest's counters
+        foreach ($r in $trx.TestRun.Results.UnitTestResult | Where-Object outcome -ne 'Passed' | Where-Object outcome -ne 'NotExecuted') {
+            $message = "$($r.Output.ErrorInfo.Message)".Trim() -split "`n" | Select-Object -First 3
+            $counts.Failures.Add("$($r.testName) ($($r.duration)): $($message -join ' | ')")
+        }
     }
     $counts
 }

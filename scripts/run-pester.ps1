@@ -19,4 +19,6 @@ $result = Invoke-Pester -Configuration $config
     Passed  = $result.PassedCount
     Failed  = $result.FailedCount + $result.FailedBlocksCount + $result.FailedContainersCount
     Skipped = $result.SkippedCount + $result.NotRunCount
+    Failures = @($result.Failed | ForEach-Object { "$($_.ExpandedPath): $(("$($_.ErrorRecord[0])" -split "`n")[0])" }) +
+        @($result.FailedBlocks + $result.FailedContainers | ForEach-Object { "$($_.Name ?? $_.Item): setup failed" })
 } | ConvertTo-Json | Set-Content $ResultPath
