@@ -193,6 +193,13 @@ public sealed class CmosRtcTests : IDisposable
             }
             Thread.Sleep(5);
         }
+        // Off before counting, and the last edge handled: a busy host may wake this thread after another rose.
+        SetCmos(0x0B, 0x02);
+        if (_irq.Level(8))
+        {
+            Cmos(0x0C);
+            handled++;
+        }
         Assert.InRange(handled, 2, 4);
         Assert.Equal(handled, _irq.RisingEdges(8));
     }
