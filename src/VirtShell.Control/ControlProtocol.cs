@@ -1,6 +1,8 @@
 using System.Net.Sockets;
 using System.Text.Json.Serialization;
 using StreamJsonRpc;
+using VirtShell.Engine.Definitions;
+using VirtShell.Engine.Machines;
 
 namespace VirtShell.Control;
 
@@ -19,4 +21,19 @@ public static class ControlProtocol
         var stream = new NetworkStream(socket, ownsSocket: true);
         return new JsonRpc(new HeaderDelimitedMessageHandler(stream, stream, formatter));
     }
+
+    /// <summary>The engine exception a host process threw, rebuilt from its type name and message.</summary>
+    public static Exception EngineException(string? typeName, string message) => typeName switch
+    {
+        "VirtShell.Engine.Machines.MachineStateException" => new MachineStateException(message),
+        "VirtShell.Engine.Machines.HookException" => new HookException(message),
+        "VirtShell.Engine.Machines.GuestCommandException" => new GuestCommandException(message),
+        { } type when type.StartsWith("VirtShell.Engine.Definitions.", StringComparison.Ordinal)
+            || type.StartsWith("VirtShell.Scripting.", StringComparison.Ordinal) => new DefinitionException(message),
+        "System.ArgumentException" or "System.ArgumentOutOfRangeException" => new ArgumentException(message),
+        "System.UnauthorizedAccessException" => new UnauthorizedAccessException(message),
+        "System.IO.IOException" => new IOException(message),
+        "System.OperationCanceledException" or "System.Threading.Tasks.TaskCanceledException" => new OperationCanceledException(message),
+        _ => new MachineStateException(message),
+    };
 }

@@ -8,29 +8,34 @@ namespace VirtShell.Control;
 /// <summary>
 /// Starts the process that runs one machine (<c>virtshell-host</c>, laid out beside this assembly). It detaches
 /// itself (a session of its own, no terminal, output to host.log in the machine's folder), serves the control
-/// socket, says "ready" (or "error: why") on the pipe it was given as standard output, and ends once the machine's
-/// run has ended.
+/// socket, starts the machine, says "ready" (or "error: type: why") on the pipe it was given as standard output,
+/// and ends once the machine's run has ended. Starting needs no connection: a client connects only for what
+/// comes after.
 /// </summary>
 public static class HostProcess
 {
     /// <summary>The host executable's file name.</summary>
     public const string ExecutableName = "virtshell-host";
 
-    /// <summary>The line the host writes on its standard output once its control socket takes connections.</summary>
+    /// <summary>The line the host writes on its standard output once the machine runs.</summary>
     public const string ReadyLine = "ready";
 
-    /// <summary>How the line starts that the host writes instead when it cannot serve the machine.</summary>
-    public const string ErrorPrefix = "error: ";
+    /// <summary>How the line starts that the host writes instead when it cannot serve or start the machine.</summary>
+    private const string ErrorPrefix = "error: ";
 
-    private static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(30);
+    /// <summary>The line a host writes for <paramref name="e"/>: its type, for the starter to throw the same kind, and its message on one line.</summary>
+    public static string ErrorLine(Exception e) => $"{ErrorPrefix}{e.GetType().FullName}: {e.Message.ReplaceLineEndings(" ")}";
 
     /// <summary>Where a machine's control socket is.</summary>
     public static string SocketPath(MachineStore store, string name) =>
         Path.Combine(store.MachineDirectory(name), MachineStore.ControlSocketFile);
 
-    /// <summary>Starts a host process for machine <paramref name="name"/> and connects to it; the caller then asks it to start the machine.</summary>
-    /// <exception cref="MachineStateException">The host process could not be started or ended before it was ready.</exception>
-    public static MachineClient Launch(MachineStore store, string name)
+    /// <summary>
+    /// Starts a host process for machine <paramref name="name"/> and returns once the machine runs in it. The start's
+    /// errors are the engine's, as the host threw them. <paramref name="cancel"/> stops the waiting, not the start.
+    /// </summary>
+    /// <exception cref="MachineStateException">The host process could not be started or ended before the machine ran.</exception>
+    public static void Launch(MachineStore store, string name, CancellationToken cancel)
     {
         string executable = Path.Combine(Path.GetDirectoryName(typeof(HostProcess).Assembly.Location)!, ExecutableName);
         if (!File.Exists(executable))
@@ -50,18 +55,13 @@ public static class HostProcess
         using var process = Process.Start(start)
             ?? throw new MachineStateException($"machine '{name}': {executable} could not be started");
         process.StandardInput.Close();
-        var ready = process.StandardOutput.ReadLineAsync();
-        if (!ready.Wait(ReadyTimeout))
-        {
-            process.Kill();
-            throw new MachineStateException($"machine '{name}': its host process {process.Id} was not ready within {ReadyTimeout.TotalSeconds} s");
-        }
-        if (ready.Result != ReadyLine)
-        {
-            throw new MachineStateException(ready.Result is { } line && line.StartsWith(ErrorPrefix, StringComparison.Ordinal)
-                ? line[ErrorPrefix.Length..]
-                : $"machine '{name}': its host process {process.Id} ended before it was ready; see {Path.Combine(store.MachineDirectory(name), MachineStore.HostLogFile)}");
-        }
-        return MachineClient.Connect(name, SocketPath(store, name));
+        // No time limit of its own: the host's loads and hooks have theirs, and a host that dies closes the pipe.
+        string? line = process.StandardOutput.ReadLineAsync(cancel).AsTask().GetAwaiter().GetResult();
+        if (line == ReadyLine) return;
+        if (line is null || !line.StartsWith(ErrorPrefix, StringComparison.Ordinal))
+            throw new MachineStateException($"machine '{name}': its host process {process.Id} ended before the machine ran; see {Path.Combine(store.MachineDirectory(name), MachineStore.HostLogFile)}");
+        string error = line[ErrorPrefix.Length..];
+        int colon = error.IndexOf(": ", StringComparison.Ordinal);
+        throw colon < 0 ? new MachineStateException(error) : ControlProtocol.EngineException(error[..colon], error[(colon + 2)..]);
     }
 }

@@ -57,8 +57,6 @@ public sealed class MachineClient : IMachineControl, IDisposable
     /// <inheritdoc/>
     public Task<MachineState> GetStateAsync(CancellationToken cancel) => Call<MachineState>(nameof(GetStateAsync), [], cancel);
 
-    /// <inheritdoc/>
-    public Task StartAsync(CancellationToken cancel) => Call(nameof(StartAsync), [], cancel);
 
     /// <inheritdoc/>
     public Task<bool> StopAsync(bool turnOff, double timeoutSeconds, CancellationToken cancel) =>
@@ -99,29 +97,13 @@ public sealed class MachineClient : IMachineControl, IDisposable
         }
         catch (RemoteInvocationException e)
         {
-            throw EngineException(e);
+            throw ControlProtocol.EngineException((e.DeserializedErrorData as CommonErrorData)?.TypeName, e.Message);
         }
         catch (ConnectionLostException)
         {
             throw new MachineStateException($"machine '{_machine}': its host process closed the connection during {method} (it ended)");
         }
     }
-
-    /// <summary>The engine exception the host threw, rebuilt from its type name and message.</summary>
-    private static Exception EngineException(RemoteInvocationException e) =>
-        (e.DeserializedErrorData as CommonErrorData)?.TypeName switch
-        {
-            "VirtShell.Engine.Machines.MachineStateException" => new MachineStateException(e.Message),
-            "VirtShell.Engine.Machines.HookException" => new HookException(e.Message),
-            "VirtShell.Engine.Machines.GuestCommandException" => new GuestCommandException(e.Message),
-            { } type when type.StartsWith("VirtShell.Engine.Definitions.", StringComparison.Ordinal)
-                || type.StartsWith("VirtShell.Scripting.", StringComparison.Ordinal) => new DefinitionException(e.Message),
-            "System.ArgumentException" or "System.ArgumentOutOfRangeException" => new ArgumentException(e.Message),
-            "System.UnauthorizedAccessException" => new UnauthorizedAccessException(e.Message),
-            "System.IO.IOException" => new IOException(e.Message),
-            "System.OperationCanceledException" or "System.Threading.Tasks.TaskCanceledException" => new OperationCanceledException(e.Message),
-            _ => new MachineStateException(e.Message),
-        };
 
     /// <summary>Closes the connection; the machine runs on.</summary>
     public void Dispose() => _rpc.Dispose();

@@ -9,13 +9,12 @@ namespace VirtShell.Host;
 
 /// <summary>
 /// <c>virtshell-host HOME NAME</c>: runs machine NAME of the store at HOME for one run. Started by
-/// <see cref="HostProcess.Launch"/>; serves the machine's control socket until the run has ended and its record is
-/// saved, then exits. SIGTERM asks the machine to stop, as <c>Stop-VirtMachine</c> without -TurnOff does.
+/// <see cref="HostProcess.Launch"/>; serves the machine's control socket, starts the machine and says so on the
+/// starter's pipe, and exits once the run has ended and its record is saved. SIGTERM asks the machine to stop, as
+/// <c>Stop-VirtMachine</c> without -TurnOff does.
 /// </summary>
 internal static class Program
 {
-    /// <summary>How long a host waits for the start call it was launched for.</summary>
-    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
     /// <summary>How long the answers owed to clients may take once the run has ended.</summary>
     private static readonly TimeSpan ClientGrace = TimeSpan.FromSeconds(2);
     private static readonly MachineState[] Ended = [MachineState.Stopped, MachineState.Crashed];
@@ -36,7 +35,7 @@ internal static class Program
         }
         catch (Exception e)
         {
-            Answer(HostProcess.ErrorPrefix + e.Message.ReplaceLineEndings(" "));
+            Answer(HostProcess.ErrorLine(e));
             Console.Error.WriteLine(e);
             return 1;
         }
@@ -48,7 +47,7 @@ internal static class Program
     private static int Serve(MachineStore store, string name)
     {
         var models = Models.ModelCatalog.CreateRegistry(store.Home);
-        var host = new VirtualizationHost(store, models, new Scripting.JsDefinitionLoader(models.Vocabulary));
+        var host = new VirtualizationHost(store, models, new Scripting.JsDefinitionLoader(models.Vocabulary, cacheDirectory: store.DefinitionCacheDirectory));
         var machine = host.Find(name) ?? throw new MachineStateException($"no machine named '{name}' in {store.MachinesDirectory}");
         // One host per machine: a second one (two starts at once) must not take over the socket of the first.
         // The lock goes with the process, however it ends.
@@ -56,24 +55,16 @@ internal static class Program
         if (machine.State.IsLive() || hostLock is null)
             throw new MachineStateException($"machine '{name}' is {machine.State}; only a Created, Stopped or Crashed machine can start");
 
-        var control = new MachineControl(machine);
-        var started = new TaskCompletionSource<Exception?>(TaskCreationOptions.RunContinuationsAsynchronously);
-        control.StartAttempted += e => started.TrySetResult(e);
-        using var server = ControlServer.Listen(HostProcess.SocketPath(store, name), control);
+        // The socket first, so that a client may wait on the machine while it starts.
+        using var server = ControlServer.Listen(HostProcess.SocketPath(store, name), new MachineControl(machine));
         using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, signal =>
         {
             signal.Cancel = true;
             ThreadPool.QueueUserWorkItem(_ => machine.Stop(turnOff: false, TimeSpan.FromSeconds(30)));
         });
+        machine.Start();
         Answer(HostProcess.ReadyLine);
-
-        if (!started.Task.Wait(StartTimeout))
-        {
-            Console.Error.WriteLine($"no start was asked for within {StartTimeout.TotalSeconds} s");
-            return 3;
-        }
-        if (started.Task.Result is null)
-            while (!machine.WaitFor(Ended, TimeSpan.FromHours(1))) { }
+        while (!machine.WaitFor(Ended, TimeSpan.FromHours(1))) { }
         server.WaitForClients(ClientGrace);
         return 0;
     }

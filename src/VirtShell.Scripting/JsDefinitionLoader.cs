@@ -2,6 +2,7 @@ using Microsoft.ClearScript;
 using Microsoft.ClearScript.JavaScript;
 using Microsoft.ClearScript.V8;
 using VirtShell.Engine.Definitions;
+using VirtShell.Engine.Store;
 using VirtShell.Scripting.Definitions;
 using VirtShell.Scripting.Hooks;
 using VirtShell.Scripting.Modules;
@@ -18,11 +19,12 @@ namespace VirtShell.Scripting;
 /// while its files are unchanged creates no engine, which is most of what starting such a machine would cost here.
 /// </summary>
 /// <param name="vocabulary">The device types and model sections the models of this process offer (<c>ModelRegistry.Vocabulary</c>).</param>
-public sealed class JsDefinitionLoader(DefinitionVocabulary vocabulary, ScriptLimits? limits = null) : IDefinitionLoader
+/// <param name="cacheDirectory">Where the specs of pure-data definitions are kept for other processes (<see cref="MachineStore.DefinitionCacheDirectory"/>); null keeps them in this process only.</param>
+public sealed class JsDefinitionLoader(DefinitionVocabulary vocabulary, ScriptLimits? limits = null, string? cacheDirectory = null) : IDefinitionLoader
 {
     private readonly ScriptLimits _limits = Checked(limits ?? new ScriptLimits());
     private readonly string _moduleSource = VirtshellModule.Source(vocabulary);
-    private readonly SpecCache _specs = new();
+    private readonly SpecCache _specs = new(cacheDirectory);
     private readonly HashSet<LoadInProgress> _loading = [];
 
     /// <summary>A load that a stop request can reach, from before its engine exists until the spec is read.</summary>
@@ -70,6 +72,7 @@ public sealed class JsDefinitionLoader(DefinitionVocabulary vocabulary, ScriptLi
         if (!File.Exists(full)) throw new DefinitionException($"definition file {full} does not exist");
         if (nameOverride != null) SpecReader.CheckName(nameOverride, $"{full}: machine name", null);
         if (_specs.Find(full, nameOverride) is { } known) return new LoadedDefinition(known, null);
+        if (_specs.FindStored(full, nameOverride) is { } stored) return ReadStored(full, nameOverride, stored);
 
         var load = new LoadInProgress();
         lock (_loading) _loading.Add(load);
@@ -101,8 +104,8 @@ public sealed class JsDefinitionLoader(DefinitionVocabulary vocabulary, ScriptLi
             var link = new MachineLink(engine);
             bool scripted = false;
             // Module code, getters and proxy traps run only in here, within the load budget; what comes out is data.
-            var exported = engine.Run(v8 => engine.Snapshot(Evaluate(engine, v8, full)), _limits.LoadTimeout);
-            var (spec, functions) = new SpecReader(full, engine.Sources, vocabulary.ModelSections).Read(exported, nameOverride, (functions, source) =>
+            string snapshot = engine.Run(v8 => engine.Snapshot(Evaluate(engine, v8, full)), _limits.LoadTimeout);
+            var (spec, functions) = new SpecReader(full, engine.Sources, vocabulary.ModelSections).Read(ScriptData.Parse(snapshot), nameOverride, (functions, source) =>
             {
                 scripted = true;
                 return new ScriptDevice(link, functions, source);
@@ -110,7 +113,7 @@ public sealed class JsDefinitionLoader(DefinitionVocabulary vocabulary, ScriptLi
 
             if (functions == null && !scripted)
             {
-                _specs.Add(full, nameOverride, spec, engine.Sources.Texts());
+                _specs.Add(full, nameOverride, spec, snapshot, engine.Sources.Texts());
                 engine.Dispose();
                 return new LoadedDefinition(spec, null);
             }
@@ -124,6 +127,18 @@ public sealed class JsDefinitionLoader(DefinitionVocabulary vocabulary, ScriptLi
             if (e is ScriptTimeoutException or ScriptStoppedException) message = $"the definition's module code {message}";
             throw location != null ? new DefinitionException(message, location) : new DefinitionException($"{full}: {message}");
         }
+    }
+
+    /// <summary>
+    /// Reads a snapshot another process kept (<see cref="SpecCache.FindStored"/>) as a fresh read would, without V8:
+    /// only pure-data definitions are kept, so nothing in it calls for a script engine.
+    /// </summary>
+    private LoadedDefinition ReadStored(string full, string? nameOverride, SpecCache.Stored stored)
+    {
+        var (spec, _) = new SpecReader(full, new DefinitionSources(stored.Texts), vocabulary.ModelSections).Read(ScriptData.Parse(stored.Snapshot), nameOverride,
+            (_, at) => throw new DefinitionException("a kept definition has a script device; it should have been read by V8", at));
+        _specs.Remember(full, nameOverride, spec, stored.Texts);
+        return new LoadedDefinition(spec, null);
     }
 
     /// <summary>Stops every load in progress at once (Ctrl+C): each fails with an error saying it was stopped.</summary>

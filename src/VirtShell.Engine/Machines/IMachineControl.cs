@@ -4,6 +4,7 @@ namespace VirtShell.Engine.Machines;
 /// The engine API of one machine: what every client (each cmdlet, a script, another process) may ask of it. The
 /// process that runs the machine serves it (<see cref="MachineControl"/>); other processes reach it through the
 /// machine's control socket with a client of the same interface, so a call means the same wherever it is made.
+/// Starting is not a call: a host process starts its machine as it comes up (<c>HostProcess.Launch</c>).
 /// Times are in seconds, as the cmdlets take them. Failures are the engine's own exceptions
 /// (<see cref="MachineStateException"/>, <see cref="Definitions.DefinitionException"/>, <see cref="HookException"/>,
 /// <see cref="GuestCommandException"/>).
@@ -12,9 +13,6 @@ public interface IMachineControl
 {
     /// <summary>Where the machine is in its lifecycle now.</summary>
     Task<MachineState> GetStateAsync(CancellationToken cancel);
-
-    /// <summary>Starts the machine (see <see cref="Machine.Start"/>); returns once it is Running.</summary>
-    Task StartAsync(CancellationToken cancel);
 
     /// <summary>Ends the run (see <see cref="Machine.Stop"/>); returns whether the guest was asked rather than turned off.</summary>
     Task<bool> StopAsync(bool turnOff, double timeoutSeconds, CancellationToken cancel);

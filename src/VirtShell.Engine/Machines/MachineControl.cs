@@ -9,27 +9,8 @@ public sealed class MachineControl(Machine machine) : IMachineControl
     /// <summary>The machine served.</summary>
     public Machine Machine { get; } = machine;
 
-    /// <summary>Raised when a start was asked for, after it ended (started or failed).</summary>
-    public event Action<Exception?>? StartAttempted;
-
     /// <inheritdoc/>
     public Task<MachineState> GetStateAsync(CancellationToken cancel) => Run(() => Machine.State);
-
-    /// <inheritdoc/>
-    public Task StartAsync(CancellationToken cancel) => Run(() =>
-    {
-        try
-        {
-            Machine.Start();
-        }
-        catch (Exception e)
-        {
-            StartAttempted?.Invoke(e);
-            throw;
-        }
-        StartAttempted?.Invoke(null);
-        return true;
-    });
 
     /// <inheritdoc/>
     public Task<bool> StopAsync(bool turnOff, double timeoutSeconds, CancellationToken cancel) =>

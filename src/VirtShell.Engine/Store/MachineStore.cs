@@ -26,17 +26,14 @@ public sealed partial class MachineStore
     /// <summary>What the machine's host process wrote to its standard output and error.</summary>
     public const string HostLogFile = "host.log";
 
-    private static readonly JsonSerializerOptions Json = new()
-    {
-        WriteIndented = true,
-        Converters = { new JsonStringEnumConverter() },
-        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-    };
+    private static readonly JsonSerializerOptions Json = MachineRecordJson.RecordOptions;
 
     /// <summary>The store's root, absolute.</summary>
     public string Home { get; }
     /// <summary>The folder holding one folder per machine.</summary>
     public string MachinesDirectory => Path.Combine(Home, "machines");
+    /// <summary>Where the specs of pure-data definitions are kept between processes, so a host process can start a machine without a script engine.</summary>
+    public string DefinitionCacheDirectory => Path.Combine(Home, "cache", "definitions");
 
     /// <summary>Opens the store at <paramref name="home"/>, creating its machines folder if needed.</summary>
     public MachineStore(string home)

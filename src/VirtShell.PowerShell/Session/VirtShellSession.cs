@@ -24,7 +24,7 @@ internal sealed class VirtShellSession
         _host = new Lazy<VirtualizationHost>(() =>
         {
             var models = VirtShell.Models.ModelCatalog.CreateRegistry(Store.Home);
-            return new VirtualizationHost(Store, models, new VirtShell.Scripting.JsDefinitionLoader(models.Vocabulary));
+            return new VirtualizationHost(Store, models, new VirtShell.Scripting.JsDefinitionLoader(models.Vocabulary, cacheDirectory: Store.DefinitionCacheDirectory));
         });
     }
 
@@ -72,12 +72,8 @@ internal sealed class VirtShellSession
         }
     }
 
-    /// <summary>Starts a host process for the machine and asks it to start the machine; returns once it runs.</summary>
-    public void Start(Machine machine, CancellationToken cancel)
-    {
-        using var client = HostProcess.Launch(Store, machine.Name);
-        client.StartAsync(cancel).GetAwaiter().GetResult();
-    }
+    /// <summary>Starts a host process for the machine, which starts it; returns once it runs.</summary>
+    public void Start(Machine machine, CancellationToken cancel) => HostProcess.Launch(Store, machine.Name, cancel);
 
     /// <summary>Where this session stopped reading a machine's console (the start when it never read it).</summary>
     public ConsoleCursor GetCursor(Machine machine) => _cursors.GetValueOrDefault(ConsoleCursorKey.For(machine));

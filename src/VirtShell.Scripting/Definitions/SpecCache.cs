@@ -1,4 +1,8 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
 using VirtShell.Engine.Definitions;
+using VirtShell.Engine.Store;
 
 namespace VirtShell.Scripting.Definitions;
 
@@ -9,12 +13,22 @@ namespace VirtShell.Scripting.Definitions;
 /// existing still exist; otherwise the definition is read again, which also reports any error in it. A definition
 /// that asks the clock or <c>Math.random()</c> keeps the value of its first read while its text is unchanged.
 /// Least recently used entries go first past <see cref="Capacity"/>.
+/// <para>
+/// With a <paramref name="directory"/>, entries are also kept on disk, one file each: the export's snapshot (what V8
+/// gave, before it was read into a spec) and the texts. A new process, such as the host that runs a machine, then
+/// needs no V8 for a definition some process of this user has read: the snapshot is read into a spec again, with
+/// the same checks and errors as a fresh read. A file that cannot be read or written is only a miss.
+/// </para>
 /// </summary>
-internal sealed class SpecCache
+internal sealed class SpecCache(string? directory = null)
 {
     public const int Capacity = 64;
+    private const int FileVersion = 1;
 
     private sealed record Entry((string Path, string? Name) Key, MachineSpec Spec, IReadOnlyDictionary<string, string> Texts);
+
+    /// <summary>An entry read back from disk: the snapshot to read into a spec, and the texts of the files it came from.</summary>
+    public sealed record Stored(string Snapshot, IReadOnlyDictionary<string, string> Texts);
 
     private readonly Dictionary<(string, string?), LinkedListNode<Entry>> _entries = [];
     private readonly LinkedList<Entry> _recency = new();
@@ -30,7 +44,7 @@ internal sealed class SpecCache
             entry = node.Value;
         }
         // The files are read outside the lock: loads of other definitions need not wait for this one's disk.
-        if (!StillValid(entry))
+        if (!TextsUnchanged(entry.Texts) || !BootFilesExist(entry.Spec))
         {
             lock (_lock)
                 if (_entries.TryGetValue(entry.Key, out var node) && ReferenceEquals(node.Value, entry)) Drop(node);
@@ -45,8 +59,40 @@ internal sealed class SpecCache
         return entry.Spec;
     }
 
-    /// <summary>Keeps <paramref name="spec"/>, valid while the files in <paramref name="texts"/> keep these texts.</summary>
-    public void Add(string path, string? nameOverride, MachineSpec spec, IReadOnlyDictionary<string, string> texts)
+    /// <summary>The snapshot kept on disk for this file and name, if its files still have the texts it was read from.</summary>
+    public Stored? FindStored(string path, string? nameOverride)
+    {
+        if (directory == null) return null;
+        try
+        {
+            using var document = JsonDocument.Parse(File.ReadAllBytes(FileOf(path, nameOverride)));
+            var root = document.RootElement;
+            if (root.GetProperty("version").GetInt32() != FileVersion
+                || root.GetProperty("path").GetString() != path
+                || (root.TryGetProperty("name", out var name) ? name.GetString() : null) != nameOverride)
+                return null;
+            var texts = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (var file in root.GetProperty("texts").EnumerateObject()) texts[file.Name] = file.Value.GetString()!;
+            return TextsUnchanged(texts) ? new Stored(root.GetProperty("snapshot").GetString()!, texts) : null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException or KeyNotFoundException or InvalidOperationException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// Keeps <paramref name="spec"/>, valid while the files in <paramref name="texts"/> keep these texts; on disk too
+    /// (as <paramref name="snapshot"/>) when this cache has a directory.
+    /// </summary>
+    public void Add(string path, string? nameOverride, MachineSpec spec, string snapshot, IReadOnlyDictionary<string, string> texts)
+    {
+        Remember(path, nameOverride, spec, texts);
+        if (directory != null) Store(path, nameOverride, snapshot, texts);
+    }
+
+    /// <summary>Keeps <paramref name="spec"/> in this process only: what <see cref="FindStored"/> gave is on disk already.</summary>
+    public void Remember(string path, string? nameOverride, MachineSpec spec, IReadOnlyDictionary<string, string> texts)
     {
         var entry = new Entry((path, nameOverride), spec, texts);
         lock (_lock)
@@ -57,25 +103,57 @@ internal sealed class SpecCache
         }
     }
 
+    private void Store(string path, string? nameOverride, string snapshot, IReadOnlyDictionary<string, string> texts)
+    {
+        using var buffer = new MemoryStream();
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            json.WriteStartObject();
+            json.WriteNumber("version", FileVersion);
+            json.WriteString("path", path);
+            if (nameOverride != null) json.WriteString("name", nameOverride);
+            json.WriteString("snapshot", snapshot);
+            json.WriteStartObject("texts");
+            foreach (var (file, text) in texts) json.WriteString(file, text);
+            json.WriteEndObject();
+            json.WriteEndObject();
+        }
+        try
+        {
+            Directory.CreateDirectory(directory!);
+            AtomicFile.WriteAllBytes(FileOf(path, nameOverride), buffer.ToArray(), durable: false);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // A cache that cannot be written costs the next process a V8 engine, nothing more.
+        }
+    }
+
+    private string FileOf(string path, string? nameOverride) =>
+        Path.Combine(directory!, Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{path}\0{nameOverride}"))) + ".json");
+
     private void Drop(LinkedListNode<Entry> node)
     {
         _recency.Remove(node);
         _entries.Remove(node.Value.Key);
     }
 
-    private static bool StillValid(Entry entry)
+    private static bool TextsUnchanged(IReadOnlyDictionary<string, string> texts)
     {
         try
         {
-            foreach (var (file, text) in entry.Texts)
+            foreach (var (file, text) in texts)
                 if (!string.Equals(File.ReadAllText(file), text, StringComparison.Ordinal)) return false;
+            return true;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             return false;
         }
-        // The reader refused a missing boot image, initrd or module; a hit must not let one through.
-        return entry.Spec.Boot is not { } boot
-            || (File.Exists(boot.Image) && (boot.Initrd is null || File.Exists(boot.Initrd)) && boot.Modules.All(m => File.Exists(m.Path)));
     }
+
+    // The reader refused a missing boot image, initrd or module; a hit must not let one through.
+    private static bool BootFilesExist(MachineSpec spec) =>
+        spec.Boot is not { } boot
+        || (File.Exists(boot.Image) && (boot.Initrd is null || File.Exists(boot.Initrd)) && boot.Modules.All(m => File.Exists(m.Path)));
 }

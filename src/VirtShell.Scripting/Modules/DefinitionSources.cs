@@ -10,8 +10,13 @@ namespace VirtShell.Scripting.Modules;
 /// </summary>
 internal sealed class DefinitionSources
 {
-    private readonly Dictionary<string, string> _texts = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, string> _texts;
     private readonly object _lock = new();
+
+    public DefinitionSources() => _texts = new(StringComparer.Ordinal);
+
+    /// <summary>Sources already read, as <see cref="Texts"/> gave them.</summary>
+    public DefinitionSources(IReadOnlyDictionary<string, string> texts) => _texts = new(texts, StringComparer.Ordinal);
 
     public string Read(string path)
     {

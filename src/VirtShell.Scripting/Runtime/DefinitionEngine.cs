@@ -119,12 +119,12 @@ internal sealed class DefinitionEngine : IDisposable
     public int PendingWork => _thread.Pending;
 
     /// <summary>
-    /// Copies <paramref name="value"/> out of V8 as plain data (<see cref="Definitions.ScriptData"/>); its functions
-    /// become indices for <see cref="CallFunction"/>. Script work: call it inside <see cref="RunHere"/>.
+    /// Copies <paramref name="value"/> out of V8 as plain data, the JSON that <see cref="Definitions.ScriptData.Parse"/>
+    /// reads; its functions become indices for <see cref="CallFunction"/>. Script work: call it inside <see cref="RunHere"/>.
     /// </summary>
-    public object? Snapshot(object value) =>
-        Definitions.ScriptData.Parse((string)Host.InvokeMethod("snapshot", value,
-            Definitions.ScriptData.MaxDepth, Definitions.ScriptData.MaxArrayLength, Definitions.ScriptData.MaxValues));
+    public string Snapshot(object value) =>
+        (string)Host.InvokeMethod("snapshot", value,
+            Definitions.ScriptData.MaxDepth, Definitions.ScriptData.MaxArrayLength, Definitions.ScriptData.MaxValues);
 
     /// <summary>
     /// Calls function <paramref name="index"/> of the snapshot. A promise it returns that rejects fails the call

@@ -11,7 +11,7 @@ internal static class TestDefinitions
 {
     public static DefinitionVocabulary Vocabulary { get; } = ModelCatalog.CreateRegistry(Path.GetTempPath()).Vocabulary;
 
-    public static JsDefinitionLoader Loader(ScriptLimits? limits = null) => new(Vocabulary, limits);
+    public static JsDefinitionLoader Loader(ScriptLimits? limits = null, string? cacheDirectory = null) => new(Vocabulary, limits, cacheDirectory);
 
     public static VirtualizationHost Host(MachineStore store) =>
         new(store, ModelCatalog.CreateRegistry(store.Home), Loader());

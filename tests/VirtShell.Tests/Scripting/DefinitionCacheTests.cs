@@ -8,6 +8,7 @@ namespace VirtShell.Tests.Scripting;
 /// <summary>
 /// The loader keeps the spec of a pure-data definition: a second load of unchanged files gives the very spec of
 /// the first (no new read, so no new objects), an edit anywhere in what the definition loaded gives a fresh one.
+/// With a cache directory, another loader (another process) reuses what V8 gave the first, under the same rules.
 /// </summary>
 public class DefinitionCacheTests
 {
@@ -107,5 +108,62 @@ public class DefinitionCacheTests
         // Each load ran the module in its own engine: both counters start from zero.
         Assert.Equal(["start 1"], vm1.Logs);
         Assert.Equal(["start 1"], vm2.Logs);
+    }
+
+    // Math.random() runs only when V8 evaluates the module: the same name from a second loader means it did not.
+    private const string RandomName = """
+        import { machine, debugExit } from 'virtshell';
+        import { memory } from './lib/sizes.js';
+        export default machine({ name: `r${Math.floor(Math.random() * 1e12)}`, model: 'emulated', memory,
+          devices: [debugExit({ port: 0xf4 })], boot: { image: 'guests/hello.bin' } });
+        """;
+
+    [Fact]
+    public void AnotherLoaderWithTheSameCacheDirectoryReadsThePureDataDefinitionWithoutEvaluatingIt()
+    {
+        using var dir = new TempFolder();
+        dir.Write("lib/sizes.js", "export const memory = '1M';\n");
+        string path = dir.Write("r.js", RandomName);
+        string cache = Path.Combine(dir.Path, "cache");
+
+        var first = TestDefinitions.Loader(cacheDirectory: cache).Load(path).Spec;
+        var again = TestDefinitions.Loader(cacheDirectory: cache).Load(path).Spec;
+        Assert.Equal(first.Name, again.Name);
+        Assert.Equal(first.Devices[0].Settings["port"], again.Devices[0].Settings["port"]);
+        Assert.Equal(Path.Combine(dir.Path, "guests/hello.bin"), again.Boot!.Image);
+        Assert.NotEqual(first.Name, TestDefinitions.Loader().Load(path).Spec.Name);
+
+        // An edit to an imported file is seen by the next process too.
+        dir.Write("lib/sizes.js", "export const memory = '2M';\n");
+        var edited = TestDefinitions.Loader(cacheDirectory: cache).Load(path).Spec;
+        Assert.Equal(2UL << 20, edited.MemoryBytes);
+        Assert.NotEqual(first.Name, edited.Name);
+
+        // What is kept is read as a fresh read is: a boot image gone since is an error naming it.
+        File.Delete(Path.Combine(dir.Path, "guests", "hello.bin"));
+        var missing = Assert.Throws<DefinitionException>(() => TestDefinitions.Loader(cacheDirectory: cache).Load(path));
+        Assert.Contains("boot image 'guests/hello.bin' does not exist", missing.Message);
+    }
+
+    [Fact]
+    public void ACacheFileThatCannotBeReadIsAMissAndADefinitionWithHooksIsNeverKept()
+    {
+        using var dir = new TempFolder();
+        dir.Write("lib/sizes.js", "export const memory = '1M';\n");
+        string path = dir.Write("r.js", RandomName);
+        string cache = Path.Combine(dir.Path, "cache");
+        var first = TestDefinitions.Loader(cacheDirectory: cache).Load(path).Spec;
+
+        foreach (var file in Directory.GetFiles(cache)) File.WriteAllText(file, "{ \"version\": 1, \"path\": ");
+        var reread = TestDefinitions.Loader(cacheDirectory: cache).Load(path).Spec;
+        Assert.NotEqual(first.Name, reread.Name);
+
+        string hooked = dir.Write("h.js", """
+            import { machine } from 'virtshell';
+            export default machine({ name: 'h', model: 'emulated', memory: '1M', hooks: { beforeBoot(vm) { } } });
+            """);
+        using var loaded = TestDefinitions.Loader(cacheDirectory: cache).Load(hooked);
+        Assert.NotNull(loaded.Hooks);
+        Assert.Single(Directory.GetFiles(cache));
     }
 }
