@@ -1,8 +1,8 @@
 # Host processes (issue 16): what running each machine in a process of its own costs.
 # - Start to the first console line of hello-emulated.js: in process (the engine's Machine.Start inside this pwsh, as
-#   every start was before host processes) next to Start-VirtMachine (a virtshell-host started, the machine started
-#   in it); taken in turns, run by run, so a change in the load of a shared host falls on both (target: at most
-#   100 ms more).
+#   every start was before host processes) next to Start-VirtMachine, taking the store's warmed-up spare host and
+#   with no spare (a host started cold); taken in turns, run by run, so a change in the load of a shared host falls
+#   on all (target: at most 100 ms more).
 # - A batch: $Emulated emulated machines and $Containers containers started from this pwsh, then controlled from a
 #   second pwsh (each one measured, sent a line or exec'd, and stopped): the time to start the batch, the memory
 #   of an idle host process by model (RSS, and its private part), and the time the second pwsh took to control them.
@@ -39,24 +39,35 @@ function Measure-InProcess {
 }
 $vm = New-VirtMachine -Definition $definition -Name hosted
 $hostedLog = Join-Path $env:VIRTSHELL_HOME 'machines/hosted/console.log'
-function Measure-Hosted {
+# Warm: the store's spare host (started by the start before) has warmed up and is taken; cold: no spare, a host of
+# its own as the first start of a store has (VIRTSHELL_SPARE_HOST=0).
+$spareSocket = Join-Path $env:VIRTSHELL_HOME 'run/spare.sock'
+function Measure-Hosted([switch] $Cold) {
+    if ($Cold) { $env:VIRTSHELL_SPARE_HOST = '0' }
+    else {
+        $wait = [Diagnostics.Stopwatch]::StartNew()
+        while (-not (Test-Path $spareSocket) -and $wait.Elapsed.TotalSeconds -lt 60) { Start-Sleep -Milliseconds 50 }
+    }
     $before = if (Test-Path $hostedLog) { (Get-Item $hostedLog).Length } else { 0 }
     $watch = [Diagnostics.Stopwatch]::StartNew()
-    Start-VirtMachine $vm
+    try { Start-VirtMachine $vm } finally { Remove-Item Env:VIRTSHELL_SPARE_HOST -ErrorAction Ignore }
     if (-not (Wait-BenchConsoleOutput hosted $before)) { throw 'no console output from the host process' }
     $watch.Elapsed.TotalMilliseconds
     Stop-VirtMachine $vm -TurnOff
 }
 $null = Measure-InProcess; $null = Measure-Hosted   # untimed: JIT and page cache for both
-$inProcess = @(); $hosted = @()
+$inProcess = @(); $hosted = @(); $cold = @()
 foreach ($i in 1..$Runs) {
-    if ($i % 2) { $inProcess += Measure-InProcess; $hosted += Measure-Hosted }
-    else { $hosted += Measure-Hosted; $inProcess += Measure-InProcess }
+    if ($i % 2) { $inProcess += Measure-InProcess; $hosted += Measure-Hosted; $cold += Measure-Hosted -Cold }
+    else { $cold += Measure-Hosted -Cold; $hosted += Measure-Hosted; $inProcess += Measure-InProcess }
 }
 $paired = for ($i = 0; $i -lt $Runs; $i++) { $hosted[$i] - $inProcess[$i] }
+$pairedCold = for ($i = 0; $i -lt $Runs; $i++) { $cold[$i] - $inProcess[$i] }
 $rows += New-BenchRow 'host-process' 'start to first console line, in process (emulated)' (Get-Median $inProcess) 'ms' "median of $Runs"
-$rows += New-BenchRow 'host-process' 'start to first console line, host process (emulated)' (Get-Median $hosted) 'ms' "median of $Runs"
-$rows += New-BenchRow 'host-process' 'host process overhead (emulated)' (Get-Median $paired) 'ms' 'median of paired differences (target <= 100)'
+$rows += New-BenchRow 'host-process' 'start to first console line, host process from the spare (emulated)' (Get-Median $hosted) 'ms' "median of $Runs"
+$rows += New-BenchRow 'host-process' 'start to first console line, cold host process (emulated)' (Get-Median $cold) 'ms' "median of $Runs; VIRTSHELL_SPARE_HOST=0"
+$rows += New-BenchRow 'host-process' 'host process overhead, spare (emulated)' (Get-Median $paired) 'ms' 'median of paired differences (target <= 100)'
+$rows += New-BenchRow 'host-process' 'host process overhead, cold (emulated)' (Get-Median $pairedCold) 'ms' 'median of paired differences (the first start of a store)'
 
 # The batch.
 $containerModel = Get-VirtModel -Name container

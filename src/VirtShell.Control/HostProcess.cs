@@ -51,17 +51,32 @@ public static class HostProcess
             ArgumentList = { store.Home, name },
         };
         // The apphost looks for the runtime in DOTNET_ROOT first: give it the one this process runs on.
-        start.Environment["DOTNET_ROOT"] = Path.GetFullPath(Path.Combine(RuntimeEnvironment.GetRuntimeDirectory(), "../../.."));
-        using var process = Process.Start(start)
-            ?? throw new MachineStateException($"machine '{name}': {executable} could not be started");
-        process.StandardInput.Close();
-        // No time limit of its own: the host's loads and hooks have theirs, and a host that dies closes the pipe.
-        string? line = process.StandardOutput.ReadLineAsync(cancel).AsTask().GetAwaiter().GetResult();
+        string dotnetRoot = Path.GetFullPath(Path.Combine(RuntimeEnvironment.GetRuntimeDirectory(), "../../.."));
+        start.Environment["DOTNET_ROOT"] = dotnetRoot;
+        string? line;
+        try
+        {
+            // No time limit of its own: the host's loads and hooks have theirs, and a host that dies closes the pipe.
+            line = SpareHost.TryTake(store, name, SpareHost.Identity(executable, dotnetRoot), cancel) ?? StartHost(start, name, executable, cancel);
+        }
+        finally
+        {
+            SpareHost.Replenish(store, start);
+        }
         if (line == ReadyLine) return;
         if (line is null || !line.StartsWith(ErrorPrefix, StringComparison.Ordinal))
-            throw new MachineStateException($"machine '{name}': its host process {process.Id} ended before the machine ran; see {Path.Combine(store.MachineDirectory(name), MachineStore.HostLogFile)}");
+            throw new MachineStateException($"machine '{name}': its host process ended before the machine ran; see {Path.Combine(store.MachineDirectory(name), MachineStore.HostLogFile)}");
         string error = line[ErrorPrefix.Length..];
         int colon = error.IndexOf(": ", StringComparison.Ordinal);
         throw colon < 0 ? new MachineStateException(error) : ControlProtocol.EngineException(error[..colon], error[(colon + 2)..]);
+    }
+
+    /// <summary>Starts a host of its own for the machine; returns the line it answers with, null if it ended without one.</summary>
+    private static string? StartHost(ProcessStartInfo start, string name, string executable, CancellationToken cancel)
+    {
+        using var process = Process.Start(start)
+            ?? throw new MachineStateException($"machine '{name}': {executable} could not be started");
+        process.StandardInput.Close();
+        return process.StandardOutput.ReadLineAsync(cancel).AsTask().GetAwaiter().GetResult();
     }
 }

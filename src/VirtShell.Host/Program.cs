@@ -11,7 +11,8 @@ namespace VirtShell.Host;
 /// <c>virtshell-host HOME NAME</c>: runs machine NAME of the store at HOME for one run. Started by
 /// <see cref="HostProcess.Launch"/>; serves the machine's control socket, starts the machine and says so on the
 /// starter's pipe, and exits once the run has ended and its record is saved. SIGTERM asks the machine to stop, as
-/// <c>Stop-VirtMachine</c> without -TurnOff does.
+/// <c>Stop-VirtMachine</c> without -TurnOff does. <c>virtshell-host HOME --spare</c> is the same host started
+/// ahead of need, waiting for its machine (<see cref="Spare"/>).
 /// </summary>
 internal static class Program
 {
@@ -23,15 +24,22 @@ internal static class Program
     {
         if (args.Length != 2)
         {
-            Console.Error.WriteLine($"usage: {HostProcess.ExecutableName} HOME NAME (started by Start-VirtMachine)");
+            Console.Error.WriteLine($"usage: {HostProcess.ExecutableName} HOME NAME|{SpareHost.Argument} (started by Start-VirtMachine)");
             return 2;
         }
         var store = new MachineStore(args[0]);
+        if (args[1] == SpareHost.Argument) return Spare.Run(store);
         string name = args[1];
-        _ready = Detach(store, name);
+        _ready = Detach(Path.Combine(store.MachineDirectory(name), MachineStore.HostLogFile));
+        return Run(store, name, HostEngine.Prepare(store));
+    }
+
+    /// <summary>Runs machine <paramref name="name"/>, answering the starter on <see cref="_ready"/>.</summary>
+    internal static int Run(MachineStore store, string name, HostEngine engine)
+    {
         try
         {
-            return Serve(store, name);
+            return Serve(store, name, engine);
         }
         catch (Exception e)
         {
@@ -41,13 +49,15 @@ internal static class Program
         }
     }
 
-    /// <summary>The pipe the starter reads the readiness line from; -1 once answered.</summary>
+    /// <summary>Where the starter reads the readiness line from (a pipe, or a spare's connection); -1 once answered.</summary>
     private static int _ready = -1;
 
-    private static int Serve(MachineStore store, string name)
+    /// <summary>Sets where the readiness line goes: a descriptor this process owns.</summary>
+    internal static void AnswerTo(int fd) => _ready = fd;
+
+    private static int Serve(MachineStore store, string name, HostEngine engine)
     {
-        var models = Models.ModelCatalog.CreateRegistry(store.Home);
-        var host = new VirtualizationHost(store, models, new Scripting.JsDefinitionLoader(models.Vocabulary, cacheDirectory: store.DefinitionCacheDirectory));
+        var host = new VirtualizationHost(store, engine.Models, engine.Loader);
         var machine = host.Find(name) ?? throw new MachineStateException($"no machine named '{name}' in {store.MachinesDirectory}");
         // One host per machine: a second one (two starts at once) must not take over the socket of the first.
         // The lock goes with the process, however it ends.
@@ -81,24 +91,28 @@ internal static class Program
     }
 
     /// <summary>
-    /// Leaves the starter's session and terminal, sends standard error (and, once ready, standard output) to
-    /// host.log, and returns a descriptor for the readiness line: the pipe the starter reads.
+    /// Leaves the starter's session and terminal, sends standard output and error to <paramref name="log"/>, and
+    /// returns a descriptor for the readiness line: the pipe the starter reads.
     /// </summary>
-    private static int Detach(MachineStore store, string name)
+    internal static int Detach(string log)
     {
         Libc.setsid();
         CloseInherited();
-        string log = Path.Combine(store.MachineDirectory(name), MachineStore.HostLogFile);
-        int logFd = Libc.open(log, Libc.O_WRONLY | Libc.O_CREAT | Libc.O_APPEND, 0x180 /* 0600 */);
         int nullFd = Libc.open("/dev/null", Libc.O_RDONLY, 0);
         int ready = Libc.dup(1);
         if (nullFd >= 0) Libc.dup2(nullFd, 0);
-        if (logFd >= 0)
-        {
-            Libc.dup2(logFd, 1);
-            Libc.dup2(logFd, 2);
-        }
+        LogTo(log);
         return ready;
+    }
+
+    /// <summary>Sends standard output and error to <paramref name="log"/> (appended), as far as it can be opened.</summary>
+    internal static void LogTo(string log)
+    {
+        int logFd = Libc.open(log, Libc.O_WRONLY | Libc.O_CREAT | Libc.O_APPEND | Libc.O_CLOEXEC, 0x180 /* 0600 */);
+        if (logFd < 0) return;
+        Libc.dup2(logFd, 1);
+        Libc.dup2(logFd, 2);
+        Libc.close(logFd);
     }
 
     /// <summary>

@@ -87,3 +87,74 @@ Stop-VirtMachine -Name private -TurnOff -ErrorVariable err -ErrorAction Silently
         Stop-VirtMachine -Name private -TurnOff
     }
 }
+
+Describe 'A spare host, started ahead of the next start' {
+    BeforeEach {
+        if ($SkipReason) { Set-ItResult -Skipped -Because $SkipReason }
+        Get-VirtMachine | Remove-VirtMachine -Force -Confirm:$false
+    }
+
+    BeforeAll {
+        # The pids of this store's spares (virtshell-host HOME --spare) not yet taken by a machine.
+        function Get-Spare {
+            $taken = @(Get-VirtMachine | ForEach-Object OwnerProcessId)
+            foreach ($process in Get-ChildItem /proc -Directory | Where-Object Name -match '^\d+$') {
+                if ([int]$process.Name -notin $taken -and
+                    (Get-Content "/proc/$($process.Name)/cmdline" -Raw -ErrorAction Ignore) -match "virtshell-host.$([regex]::Escape($env:VIRTSHELL_HOME)).--spare") {
+                    [int]$process.Name
+                }
+            }
+        }
+
+        # The spare that has bound run/spare.sock, once it has warmed up.
+        function Wait-Spare([int] $Seconds = 60) {
+            $socket = Join-Path $env:VIRTSHELL_HOME 'run/spare.sock'
+            $deadline = [DateTime]::UtcNow.AddSeconds($Seconds)
+            while (-not (Test-Path $socket) -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 100 }
+            if (Test-Path $socket) { Get-Spare | Select-Object -First 1 }
+        }
+    }
+
+    It 'runs the next machine started with the same module and environment, which then greets as any machine does' {
+        New-VirtMachine -Definition $HelloDefinition -Name first | Start-VirtMachine
+        $spare = Wait-Spare
+        $spare | Should -Not -BeNullOrEmpty
+        New-VirtMachine -Definition $HelloDefinition -Name second | Start-VirtMachine
+        (Get-VirtMachine second).OwnerProcessId | Should -Be $spare
+        Receive-VirtConsole -Name second -Wait -Pattern 'Hello from VirtShell' -Timeout 20 | Should -Not -BeNullOrEmpty
+        Get-Content (Join-Path $env:VIRTSHELL_HOME 'machines/second/host.log') -Raw | Should -Not -Match 'Exception'
+        Stop-VirtMachine -Name first, second -TurnOff
+        Wait-ProcessEnd $spare | Should -BeTrue
+    }
+
+    It 'is not used by a start from another environment: that start gets a host of its own and the spare ends' {
+        New-VirtMachine -Definition $HelloDefinition -Name first | Start-VirtMachine
+        $spare = Wait-Spare
+        $spare | Should -Not -BeNullOrEmpty
+        $env:VIRTSHELL_SPARE_TEST = 'another environment'
+        try {
+            New-VirtMachine -Definition $HelloDefinition -Name other | Start-VirtMachine
+        }
+        finally {
+            Remove-Item Env:VIRTSHELL_SPARE_TEST
+        }
+        (Get-VirtMachine other).OwnerProcessId | Should -Not -Be $spare
+        Wait-ProcessEnd $spare | Should -BeTrue
+        Receive-VirtConsole -Name other -Wait -Pattern 'Hello from VirtShell' -Timeout 20 | Should -Not -BeNullOrEmpty
+        Stop-VirtMachine -Name first, other -TurnOff
+    }
+
+    It 'is not started when VIRTSHELL_SPARE_HOST is 0' {
+        Get-Spare | ForEach-Object { Stop-Process -Id $_ -Force; Wait-ProcessEnd $_ | Out-Null }
+        $env:VIRTSHELL_SPARE_HOST = '0'
+        try {
+            New-VirtMachine -Definition $HelloDefinition -Name cold | Start-VirtMachine
+            Receive-VirtConsole -Name cold -Wait -Pattern 'Hello from VirtShell' -Timeout 20 | Should -Not -BeNullOrEmpty
+            @(Get-Spare).Count | Should -Be 0
+        }
+        finally {
+            Remove-Item Env:VIRTSHELL_SPARE_HOST
+        }
+        Stop-VirtMachine -Name cold -TurnOff
+    }
+}

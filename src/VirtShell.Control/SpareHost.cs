@@ -1,0 +1,128 @@
+using System.Collections;
+using System.Diagnostics;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using System.Text;
+using VirtShell.Engine.Native;
+using VirtShell.Engine.Store;
+
+namespace VirtShell.Control;
+
+/// <summary>
+/// A host process started ahead of need, one per store: it has paid the runtime's start, the model registry, V8 and
+/// the record's serializer, and waits on <c>run/spare.sock</c> for a starter to hand it a machine. Taking it is a
+/// connection and two lines (who asks, which machine); its answer is the host's ready line. Each start leaves a new
+/// spare behind it, so only the first start of a store pays a cold host.
+/// <para>
+/// A spare serves only a starter that would have started the same host: the same executable, unchanged, with the
+/// same environment (the engine reads settings from it). Any other gets "stale" and starts a host of its own; the
+/// stale spare ends. A spare waits <see cref="IdleLimit"/> at most, and ends at once if its socket is gone (the
+/// store was deleted). <c>VIRTSHELL_SPARE_HOST=0</c> turns spares off for the processes that have it.
+/// </para>
+/// </summary>
+public static class SpareHost
+{
+    /// <summary>The host's argument that makes it a spare.</summary>
+    public const string Argument = "--spare";
+    /// <summary>What a spare answers a starter it cannot serve.</summary>
+    public const string StaleLine = "stale";
+    /// <summary>How long a spare waits for a machine.</summary>
+    public static readonly TimeSpan IdleLimit = TimeSpan.FromMinutes(10);
+    private const string SwitchVariable = "VIRTSHELL_SPARE_HOST";
+
+    /// <summary>Where a store's spare listens.</summary>
+    public static string SocketPath(MachineStore store) => Path.Combine(store.Home, "run", "spare.sock");
+
+    /// <summary>What a spare holds while it waits, so that a store has one at most.</summary>
+    public static string LockPath(MachineStore store) => Path.Combine(store.Home, "run", "spare.lock");
+
+    /// <summary>Where spares write what they have to say before they have a machine.</summary>
+    public static string LogPath(MachineStore store) => Path.Combine(store.Home, "run", "spare.log");
+
+    private static bool Enabled => Environment.GetEnvironmentVariable(SwitchVariable) != "0";
+
+    /// <summary>
+    /// Who a host started from this process would be: the executable, the newest write time among the assemblies
+    /// beside it (a rebuilt module is another host), and the environment it would get (this process's, with
+    /// <paramref name="dotnetRoot"/>), hashed. A spare computes it from its own.
+    /// </summary>
+    public static string Identity(string executable, string dotnetRoot)
+    {
+        var variables = Environment.GetEnvironmentVariables().Cast<DictionaryEntry>()
+            .ToDictionary(e => (string)e.Key, e => (string?)e.Value, StringComparer.Ordinal);
+        variables["DOTNET_ROOT"] = dotnetRoot;
+        var built = Directory.GetFiles(Path.GetDirectoryName(executable)!, "*.dll").Append(executable).Max(File.GetLastWriteTimeUtc);
+        var text = new StringBuilder($"{executable}\n{built:O}\n");
+        foreach (var (name, value) in variables.OrderBy(v => v.Key, StringComparer.Ordinal)) text.Append(name).Append('=').Append(value).Append('\0');
+        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())));
+    }
+
+    /// <summary>
+    /// Hands machine <paramref name="name"/> to the store's spare and returns its answer line; null when there is no
+    /// spare to take (none, off, or stale), and the caller starts a host of its own.
+    /// </summary>
+    internal static string? TryTake(MachineStore store, string name, string identity, CancellationToken cancel)
+    {
+        if (!Enabled || !File.Exists(SocketPath(store))) return null;
+        var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            socket.Connect(new UnixDomainSocketEndPoint(SocketPath(store)));
+        }
+        catch (SocketException)
+        {
+            socket.Dispose();
+            return null;
+        }
+        using var stream = new NetworkStream(socket, ownsSocket: true);
+        try
+        {
+            stream.Write(Encoding.UTF8.GetBytes($"{identity}\n{name}\n"));
+            using var reader = new StreamReader(stream, Encoding.UTF8);
+            string? line = reader.ReadLineAsync(cancel).AsTask().GetAwaiter().GetResult();
+            return line == StaleLine ? null : line;
+        }
+        catch (IOException)
+        {
+            // The spare ended as it was taken (its idle time ran out): as if there were none. A machine it had
+            // begun to start is refused by that machine's host lock, not started twice.
+            return null;
+        }
+    }
+
+    /// <summary>Starts a spare for the store unless one is there or spares are off. Does not wait for it.</summary>
+    internal static void Replenish(MachineStore store, ProcessStartInfo host)
+    {
+        if (!Enabled) return;
+        Directory.CreateDirectory(Path.GetDirectoryName(LockPath(store))!);
+        int fd = Libc.open(LockPath(store), Libc.O_RDWR | Libc.O_CREAT | Libc.O_CLOEXEC, 0x180 /* 0600 */);
+        if (fd < 0) return;
+        bool free = Libc.flock(fd, Libc.LOCK_EX | Libc.LOCK_NB) == 0;
+        Libc.close(fd);
+        if (!free) return;
+        var spare = new ProcessStartInfo(host.FileName)
+        {
+            UseShellExecute = false,
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            ArgumentList = { store.Home, Argument },
+        };
+        foreach (var (key, value) in host.Environment) spare.Environment[key] = value;
+        try
+        {
+            using var process = Process.Start(spare);
+            process?.StandardInput.Close();
+        }
+        catch (Exception e) when (e is System.ComponentModel.Win32Exception or IOException)
+        {
+            // No spare: the next start is a cold one, nothing worse.
+        }
+    }
+
+    /// <summary>This process's identity as a spare (see <see cref="Identity"/>), from its own executable and environment.</summary>
+    public static string OwnIdentity() =>
+        Identity(Environment.ProcessPath ?? throw new InvalidOperationException("no process path"),
+            Environment.GetEnvironmentVariable("DOTNET_ROOT") ?? Path.GetFullPath(Path.Combine(RuntimeEnvironment.GetRuntimeDirectory(), "../../..")));
+}
