@@ -11,6 +11,7 @@
         'Get-VirtModel'
         'New-VirtMachine'
         'Get-VirtMachine'
+        'Set-VirtMachine'
         'Start-VirtMachine'
         'Stop-VirtMachine'
         'Suspend-VirtMachine'

@@ -63,19 +63,20 @@ public sealed class JsDefinitionLoader(DefinitionVocabulary vocabulary, ScriptLi
         return limits;
     }
 
-    public LoadedDefinition Load(string path, string? nameOverride = null)
+    public LoadedDefinition Load(string path, string? nameOverride = null, string? sourcePath = null)
     {
         if (string.IsNullOrWhiteSpace(path)) throw new DefinitionException("no definition file was given");
         string full = Path.GetFullPath(path);
         if (!File.Exists(full)) throw new DefinitionException($"definition file {full} does not exist");
         if (nameOverride != null) SpecReader.CheckName(nameOverride, $"{full}: machine name", null);
-        if (_specs.Find(full, nameOverride) is { } known) return new LoadedDefinition(known, null);
+        var key = new SpecCache.Key(full, nameOverride, sourcePath is null ? null : Path.GetFullPath(sourcePath));
+        if (_specs.Find(key) is { } known) return new LoadedDefinition(known.Spec, null, known.Files);
 
         var load = new LoadInProgress();
         lock (_loading) _loading.Add(load);
         try
         {
-            return Load(full, nameOverride, load);
+            return Load(key, load);
         }
         finally
         {
@@ -83,8 +84,9 @@ public sealed class JsDefinitionLoader(DefinitionVocabulary vocabulary, ScriptLi
         }
     }
 
-    private LoadedDefinition Load(string full, string? nameOverride, LoadInProgress load)
+    private LoadedDefinition Load(SpecCache.Key key, LoadInProgress load)
     {
+        var (full, nameOverride, sourcePath) = key;
         DefinitionEngine engine;
         try
         {
@@ -102,7 +104,7 @@ public sealed class JsDefinitionLoader(DefinitionVocabulary vocabulary, ScriptLi
             bool scripted = false;
             // Module code, getters and proxy traps run only in here, within the load budget; what comes out is data.
             var exported = engine.Run(v8 => engine.Snapshot(Evaluate(engine, v8, full)), _limits.LoadTimeout);
-            var (spec, functions) = new SpecReader(full, engine.Sources, vocabulary.ModelSections).Read(exported, nameOverride, (functions, source) =>
+            var (spec, functions) = new SpecReader(full, engine.Sources, vocabulary.ModelSections, sourcePath).Read(exported, nameOverride, (functions, source) =>
             {
                 scripted = true;
                 return new ScriptDevice(link, functions, source);
@@ -110,11 +112,11 @@ public sealed class JsDefinitionLoader(DefinitionVocabulary vocabulary, ScriptLi
 
             if (functions == null && !scripted)
             {
-                _specs.Add(full, nameOverride, spec, engine.Sources.Texts());
+                _specs.Add(key, spec, engine.Sources.Texts());
                 engine.Dispose();
-                return new LoadedDefinition(spec, null);
+                return new LoadedDefinition(spec, null, engine.Sources.Files);
             }
-            return new LoadedDefinition(spec, new ScriptHooks(link, functions));
+            return new LoadedDefinition(spec, new ScriptHooks(link, functions), engine.Sources.Files);
         }
         catch (Exception e)
         {

@@ -49,6 +49,10 @@ public sealed class Machine
     public string Directory => _host.Store.MachineDirectory(Name);
     /// <summary>The console.log the guest's console output goes to.</summary>
     public string ConsoleLogPath => Path.Combine(Directory, MachineStore.ConsoleFile);
+    /// <summary>The definition file the machine was made from (or last given by Set-VirtMachine), where relative paths in it resolve.</summary>
+    public string? DefinitionSource => Spec.DefinitionPath;
+    /// <summary>SHA-256 of the stored copy of the definition that starts read; null for a machine made before copies were kept.</summary>
+    public string? DefinitionHash { get { lock (_lock) return _record.Definition?.Sha256; } }
     /// <summary>The process running the machine, null when none does.</summary>
     public int? OwnerProcessId { get { lock (_lock) return _record.OwnerProcessId; } }
 
@@ -123,11 +127,16 @@ public sealed class Machine
         if (!availability.IsAvailable)
             throw new MachineStateException($"model '{model.Name}' is not available on this host: {availability.Reason}");
 
-        string definitionPath = Spec.DefinitionPath ?? throw new DefinitionException($"machine '{Name}' has no definition file");
-        if (!File.Exists(definitionPath))
-            throw new DefinitionException($"machine '{Name}': its definition {definitionPath} no longer exists (a copy is in {Directory})");
+        string source = Spec.DefinitionPath ?? throw new DefinitionException($"machine '{Name}' has no definition file");
+        string? copy;
+        lock (_lock) copy = _host.Store.StoredDefinitionPath(_record);
+        // A machine made before copies were kept starts from its original file.
+        if (copy is null && !File.Exists(source))
+            throw new DefinitionException($"machine '{Name}': its definition {source} no longer exists (a copy is in {Directory})");
+        if (copy is not null && !File.Exists(copy))
+            throw new DefinitionException($"machine '{Name}': the stored copy of its definition, {copy}, is missing; give it one with Set-VirtMachine -Definition");
 
-        var definition = _host.Loader.Load(definitionPath, Name);
+        var definition = copy is null ? _host.Loader.Load(source, Name) : _host.Loader.Load(copy, Name, source);
         var previous = State;
         ConsoleChannel? console = null;
         IMachineRuntime? runtime = null;
@@ -313,6 +322,25 @@ public sealed class Machine
         if (IsLocal && Console is { } live) return live.WaitForOutput(offset, timeout, cancel);
         cancel.WaitHandle.WaitOne(timeout);
         return false;
+    }
+
+    /// <summary>Throws unless the machine is at rest (Created, Stopped or Crashed), saying it cannot <paramref name="verb"/> now.</summary>
+    /// <exception cref="MachineStateException">The machine is live.</exception>
+    public void RequireAtRest(string verb)
+    {
+        lock (_lock)
+            if (_record.State.IsLive())
+                throw new MachineStateException($"machine '{Name}' is {_record.State}; stop it to {verb}");
+    }
+
+    /// <summary>Replaces the record through <paramref name="write"/> (which saves it) while the machine is at rest.</summary>
+    internal void Redefine(Func<MachineRecord, MachineRecord> write)
+    {
+        lock (_lock)
+        {
+            RequireAtRest("change its definition");
+            _record = write(_record);
+        }
     }
 
     private IMachineRuntime RequireLocal(MachineState required, string verb)

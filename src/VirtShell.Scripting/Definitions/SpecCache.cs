@@ -14,19 +14,22 @@ internal sealed class SpecCache
 {
     public const int Capacity = 64;
 
-    private sealed record Entry((string Path, string? Name) Key, MachineSpec Spec, IReadOnlyDictionary<string, string> Texts);
+    /// <summary>What a load was asked: the file, the name override and the file it is a stored copy of.</summary>
+    public readonly record struct Key(string Path, string? Name, string? Source);
 
-    private readonly Dictionary<(string, string?), LinkedListNode<Entry>> _entries = [];
+    private sealed record Entry(Key Key, MachineSpec Spec, IReadOnlyDictionary<string, string> Texts);
+
+    private readonly Dictionary<Key, LinkedListNode<Entry>> _entries = [];
     private readonly LinkedList<Entry> _recency = new();
     private readonly object _lock = new();
 
-    /// <summary>The spec read before for this file and name, if it is still what reading the files again would give.</summary>
-    public MachineSpec? Find(string path, string? nameOverride)
+    /// <summary>The spec read before for this load, and the files it read, if it is still what reading the files again would give.</summary>
+    public (MachineSpec Spec, IReadOnlyCollection<string> Files)? Find(Key key)
     {
         Entry entry;
         lock (_lock)
         {
-            if (!_entries.TryGetValue((path, nameOverride), out var node)) return null;
+            if (!_entries.TryGetValue(key, out var node)) return null;
             entry = node.Value;
         }
         // The files are read outside the lock: loads of other definitions need not wait for this one's disk.
@@ -42,13 +45,13 @@ internal sealed class SpecCache
                 _recency.Remove(node);
                 _recency.AddFirst(node);
             }
-        return entry.Spec;
+        return (entry.Spec, entry.Texts.Keys.ToArray());
     }
 
     /// <summary>Keeps <paramref name="spec"/>, valid while the files in <paramref name="texts"/> keep these texts.</summary>
-    public void Add(string path, string? nameOverride, MachineSpec spec, IReadOnlyDictionary<string, string> texts)
+    public void Add(Key key, MachineSpec spec, IReadOnlyDictionary<string, string> texts)
     {
-        var entry = new Entry((path, nameOverride), spec, texts);
+        var entry = new Entry(key, spec, texts);
         lock (_lock)
         {
             if (_entries.TryGetValue(entry.Key, out var old)) Drop(old);

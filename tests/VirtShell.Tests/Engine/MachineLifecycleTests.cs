@@ -57,8 +57,8 @@ public class MachineLifecycleTests
 
     private sealed class Loader(Func<IMachineHooks?> hooks) : IDefinitionLoader
     {
-        public LoadedDefinition Load(string path, string? nameOverride = null) =>
-            new(new MachineSpec { Name = nameOverride ?? "vm", Model = "loop", MemoryBytes = 1 << 20, DefinitionPath = path }, hooks());
+        public LoadedDefinition Load(string path, string? nameOverride = null, string? sourcePath = null) =>
+            new(new MachineSpec { Name = nameOverride ?? "vm", Model = "loop", MemoryBytes = 1 << 20, DefinitionPath = sourcePath ?? path }, hooks());
     }
 
     private static (VirtualizationHost Host, LoopModel Model, string Definition) NewHost(Func<IMachineHooks?>? hooks = null)
