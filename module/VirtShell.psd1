@@ -19,6 +19,7 @@
         'Wait-VirtMachine'
         'Receive-VirtConsole'
         'Send-VirtConsole'
+        'Enter-VirtConsole'
         'Remove-VirtMachine'
         'Test-VirtDefinition'
         'Measure-VirtMachine'
