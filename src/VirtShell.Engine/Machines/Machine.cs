@@ -353,19 +353,26 @@ public sealed class Machine
         }
     }
 
-    /// <summary>Waits until the machine is in one of <paramref name="states"/>; false on timeout.</summary>
+    /// <summary>
+    /// Waits until the machine is in one of <paramref name="states"/>; false on timeout. A machine this process does
+    /// not run changes in another (its host, or a process starting it), so its record is read again every 100 ms.
+    /// </summary>
     public bool WaitFor(IReadOnlyCollection<MachineState> states, TimeSpan timeout, CancellationToken cancel = default)
     {
         var deadline = DateTime.UtcNow + timeout;
-        lock (_lock)
+        while (true)
         {
-            while (!states.Contains(_record.State))
+            bool elsewhere;
+            lock (_lock)
             {
+                if (states.Contains(_record.State)) return true;
                 var left = deadline - DateTime.UtcNow;
                 if (left <= TimeSpan.Zero || cancel.IsCancellationRequested) return false;
                 Monitor.Wait(_lock, left < TimeSpan.FromMilliseconds(100) ? left : TimeSpan.FromMilliseconds(100));
+                if (states.Contains(_record.State)) return true;
+                elsewhere = _runtime == null && _record.OwnerProcessId != Environment.ProcessId;
             }
-            return true;
+            if (elsewhere && _host.Find(Name) is { } now && now != this) Refresh(now._record);
         }
     }
 

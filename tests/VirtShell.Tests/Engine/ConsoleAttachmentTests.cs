@@ -156,6 +156,7 @@ public class ConsoleAttachmentTests
         public Task PauseAsync(CancellationToken cancel) => throw new NotSupportedException();
         public Task ResumeAsync(CancellationToken cancel) => throw new NotSupportedException();
         public Task<MachineMeasurement> MeasureAsync(CancellationToken cancel) => throw new NotSupportedException();
+        public Task<ConsoleLineResult> ReadLinesAsync(ConsoleLineQuery query, CancellationToken cancel) => throw new NotSupportedException();
         public Task<int> ExecuteAsync(GuestCommand command, IProgress<GuestOutputLine> output, CancellationToken cancel) => throw new NotSupportedException();
         public Task<MachineState> WaitForStateAsync(MachineState[] states, double timeoutSeconds, CancellationToken cancel) => throw new NotSupportedException();
     }
