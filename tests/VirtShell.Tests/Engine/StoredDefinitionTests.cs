@@ -50,17 +50,25 @@ public class StoredDefinitionTests
 
     private static string MachineLog(Machine machine) => File.ReadAllText(Path.Combine(machine.Directory, MachineStore.LogFile));
 
+    /// <summary>A store in <paramref name="home"/> with machine 'stored' made from defs/vm.js ("version one", 1M), whose guest ends with <paramref name="status"/>.</summary>
+    private static (VirtualizationHost Host, Machine Machine, string Definition, string Source) Created(TempFolder home, byte? status)
+    {
+        string source = Path.Combine(home.Path, "defs");
+        string definition = WriteDefinition(source, "1M", "version one");
+        File.WriteAllBytes(Path.Combine(source, "guest.bin"), Guest(status));
+        var host = TestDefinitions.Host(new MachineStore(Path.Combine(home.Path, "store")));
+        return (host, host.Create(definition), definition, source);
+    }
+
+    private static string StoredCopy(VirtualizationHost host) => host.Store.StoredDefinitionPath(host.Store.Load("stored")!)!;
+
     [Fact]
     public void A_start_reads_the_stored_copy_so_editing_or_deleting_the_original_changes_nothing()
     {
         using var home = new TempFolder();
-        string source = Path.Combine(home.Path, "defs");
-        string definition = WriteDefinition(source, "1M", "version one");
-        File.WriteAllBytes(Path.Combine(source, "guest.bin"), Guest(3));
-        var host = TestDefinitions.Host(new MachineStore(Path.Combine(home.Path, "store")));
-        var machine = host.Create(definition);
+        var (host, machine, definition, source) = Created(home, 3);
 
-        string copy = host.Store.StoredDefinitionPath(host.Store.Load("stored")!)!;
+        string copy = StoredCopy(host);
         Assert.Equal(File.ReadAllText(definition), File.ReadAllText(copy));
         Assert.Equal(File.ReadAllText(Path.Combine(source, "lib", "size.js")), File.ReadAllText(Path.Combine(Path.GetDirectoryName(copy)!, "lib", "size.js")));
         Assert.Equal(Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(definition))), machine.DefinitionHash);
@@ -82,13 +90,9 @@ public class StoredDefinitionTests
     public void Redefine_replaces_the_copy_and_its_hash_and_the_next_start_uses_it()
     {
         using var home = new TempFolder();
-        string source = Path.Combine(home.Path, "defs");
-        string definition = WriteDefinition(source, "1M", "version one");
-        File.WriteAllBytes(Path.Combine(source, "guest.bin"), Guest(3));
-        var host = TestDefinitions.Host(new MachineStore(Path.Combine(home.Path, "store")));
-        var machine = host.Create(definition);
+        var (host, machine, _, _) = Created(home, 3);
         string before = machine.DefinitionHash!;
-        string oldCopy = host.Store.StoredDefinitionPath(host.Store.Load("stored")!)!;
+        string oldCopy = StoredCopy(host);
 
         string other = WriteDefinition(Path.Combine(home.Path, "other"), "2M", "version two");
         File.WriteAllBytes(Path.Combine(home.Path, "other", "guest.bin"), Guest(4));
@@ -108,12 +112,8 @@ public class StoredDefinitionTests
     public void A_definition_that_does_not_validate_is_refused_with_its_file_and_line_and_the_copy_stays()
     {
         using var home = new TempFolder();
-        string source = Path.Combine(home.Path, "defs");
-        string definition = WriteDefinition(source, "1M", "version one");
-        File.WriteAllBytes(Path.Combine(source, "guest.bin"), Guest(3));
-        var host = TestDefinitions.Host(new MachineStore(Path.Combine(home.Path, "store")));
-        var machine = host.Create(definition);
-        string copy = host.Store.StoredDefinitionPath(host.Store.Load("stored")!)!;
+        var (host, machine, _, _) = Created(home, 3);
+        string copy = StoredCopy(host);
         string text = File.ReadAllText(copy);
 
         string bad = Path.Combine(home.Path, "bad.js");
@@ -121,7 +121,7 @@ public class StoredDefinitionTests
         var e = Assert.Throws<DefinitionException>(() => host.Redefine(machine, bad));
         Assert.Contains($"{bad}:3", e.Message);
 
-        Assert.Equal(copy, host.Store.StoredDefinitionPath(host.Store.Load("stored")!));
+        Assert.Equal(copy, StoredCopy(host));
         Assert.Equal(text, File.ReadAllText(copy));
         Assert.Single(Directory.GetDirectories(machine.Directory, "*definition-*"));
     }
@@ -130,11 +130,7 @@ public class StoredDefinitionTests
     public void Redefine_is_refused_while_the_machine_runs()
     {
         using var home = new TempFolder();
-        string source = Path.Combine(home.Path, "defs");
-        string definition = WriteDefinition(source, "1M", "version one");
-        File.WriteAllBytes(Path.Combine(source, "guest.bin"), Guest(null));
-        var host = TestDefinitions.Host(new MachineStore(Path.Combine(home.Path, "store")));
-        var machine = host.Create(definition);
+        var (host, machine, definition, _) = Created(home, null);
         string hash = machine.DefinitionHash!;
         machine.Start();
         try
@@ -153,12 +149,9 @@ public class StoredDefinitionTests
     public void A_machine_recorded_before_copies_were_kept_starts_from_its_original()
     {
         using var home = new TempFolder();
-        string source = Path.Combine(home.Path, "defs");
-        string definition = WriteDefinition(source, "1M", "version one");
-        File.WriteAllBytes(Path.Combine(source, "guest.bin"), Guest(3));
-        var store = new MachineStore(Path.Combine(home.Path, "store"));
-        var created = TestDefinitions.Host(store).Create(definition);
-        store.Save(store.Load(created.Name)! with { Definition = null });
+        var (created, _, _, source) = Created(home, 3);
+        var store = created.Store;
+        store.Save(store.Load("stored")! with { Definition = null });
         StoredDefinition.DeleteOthers(store.MachineDirectory("stored"), null);
 
         var machine = TestDefinitions.Host(store).Find("stored")!;
