@@ -92,6 +92,20 @@ public class MachineLifecycleTests
     }
 
     [Fact]
+    public void Waiting_on_a_machine_sees_a_start_made_by_another_host_of_the_same_store()
+    {
+        var (host, _, def) = NewHost();
+        var watched = host.Create(def, "m1");
+        // Another process's engine (Start-VirtMachine's host process): its own Machine objects over the same folder.
+        var other = new VirtualizationHost(new MachineStore(host.Store.Home), host.Models, host.Loader);
+        var running = Task.Run(() => watched.WaitFor([MachineState.Running], Second));
+        var runner = other.Find("m1")!;
+        runner.Start();
+        Assert.True(running.Result);
+        runner.Stop(turnOff: true, Second);
+    }
+
+    [Fact]
     public void Start_run_and_power_off_record_the_exit()
     {
         var hooks = new Hooks();
