@@ -76,6 +76,10 @@ public sealed class MachineClient : IMachineControl, IDisposable
         Call<ConsoleChunk>(nameof(ReadConsoleAsync), [offset, maxBytes, waitSeconds], cancel);
 
     /// <inheritdoc/>
+    public Task<VirtShell.Engine.Console.ConsoleLineResult> ReadLinesAsync(VirtShell.Engine.Console.ConsoleLineQuery query, CancellationToken cancel) =>
+        Call<VirtShell.Engine.Console.ConsoleLineResult>(nameof(ReadLinesAsync), [query], cancel);
+
+    /// <inheritdoc/>
     public Task<MachineMeasurement> MeasureAsync(CancellationToken cancel) => Call<MachineMeasurement>(nameof(MeasureAsync), [], cancel);
 
     /// <inheritdoc/>

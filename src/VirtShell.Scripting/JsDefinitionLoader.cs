@@ -65,20 +65,21 @@ public sealed class JsDefinitionLoader(DefinitionVocabulary vocabulary, ScriptLi
         return limits;
     }
 
-    public LoadedDefinition Load(string path, string? nameOverride = null)
+    public LoadedDefinition Load(string path, string? nameOverride = null, string? sourcePath = null)
     {
         if (string.IsNullOrWhiteSpace(path)) throw new DefinitionException("no definition file was given");
         string full = Path.GetFullPath(path);
         if (!File.Exists(full)) throw new DefinitionException($"definition file {full} does not exist");
         if (nameOverride != null) SpecReader.CheckName(nameOverride, $"{full}: machine name", null);
-        if (_specs.Find(full, nameOverride) is { } known) return new LoadedDefinition(known, null);
-        if (_specs.FindStored(full, nameOverride) is { } stored) return ReadStored(full, nameOverride, stored);
+        var key = new SpecCache.Key(full, nameOverride, sourcePath is null ? null : Path.GetFullPath(sourcePath));
+        if (_specs.Find(key) is { } known) return new LoadedDefinition(known.Spec, null, known.Files);
+        if (_specs.FindStored(key) is { } stored) return ReadStored(key, stored);
 
         var load = new LoadInProgress();
         lock (_loading) _loading.Add(load);
         try
         {
-            return Load(full, nameOverride, load);
+            return Load(key, load);
         }
         finally
         {
@@ -86,8 +87,9 @@ public sealed class JsDefinitionLoader(DefinitionVocabulary vocabulary, ScriptLi
         }
     }
 
-    private LoadedDefinition Load(string full, string? nameOverride, LoadInProgress load)
+    private LoadedDefinition Load(SpecCache.Key key, LoadInProgress load)
     {
+        var (full, nameOverride, sourcePath) = key;
         DefinitionEngine engine;
         try
         {
@@ -105,7 +107,7 @@ public sealed class JsDefinitionLoader(DefinitionVocabulary vocabulary, ScriptLi
             bool scripted = false;
             // Module code, getters and proxy traps run only in here, within the load budget; what comes out is data.
             string snapshot = engine.Run(v8 => engine.Snapshot(Evaluate(engine, v8, full)), _limits.LoadTimeout);
-            var (spec, functions) = new SpecReader(full, engine.Sources, vocabulary.ModelSections).Read(ScriptData.Parse(snapshot), nameOverride, (functions, source) =>
+            var (spec, functions) = new SpecReader(full, engine.Sources, vocabulary.ModelSections, sourcePath).Read(ScriptData.Parse(snapshot), nameOverride, (functions, source) =>
             {
                 scripted = true;
                 return new ScriptDevice(link, functions, source);
@@ -113,11 +115,11 @@ public sealed class JsDefinitionLoader(DefinitionVocabulary vocabulary, ScriptLi
 
             if (functions == null && !scripted)
             {
-                _specs.Add(full, nameOverride, spec, snapshot, engine.Sources.Texts());
+                _specs.Add(key, spec, snapshot, engine.Sources.Texts());
                 engine.Dispose();
-                return new LoadedDefinition(spec, null);
+                return new LoadedDefinition(spec, null, engine.Sources.Files);
             }
-            return new LoadedDefinition(spec, new ScriptHooks(link, functions));
+            return new LoadedDefinition(spec, new ScriptHooks(link, functions), engine.Sources.Files);
         }
         catch (Exception e)
         {
@@ -133,12 +135,12 @@ public sealed class JsDefinitionLoader(DefinitionVocabulary vocabulary, ScriptLi
     /// Reads a snapshot another process kept (<see cref="SpecCache.FindStored"/>) as a fresh read would, without V8:
     /// only pure-data definitions are kept, so nothing in it calls for a script engine.
     /// </summary>
-    private LoadedDefinition ReadStored(string full, string? nameOverride, SpecCache.Stored stored)
+    private LoadedDefinition ReadStored(SpecCache.Key key, SpecCache.Stored stored)
     {
-        var (spec, _) = new SpecReader(full, new DefinitionSources(stored.Texts), vocabulary.ModelSections).Read(ScriptData.Parse(stored.Snapshot), nameOverride,
+        var (spec, _) = new SpecReader(key.Path, new DefinitionSources(stored.Texts), vocabulary.ModelSections, key.Source).Read(ScriptData.Parse(stored.Snapshot), key.Name,
             (_, at) => throw new DefinitionException("a kept definition has a script device; it should have been read by V8", at));
-        _specs.Remember(full, nameOverride, spec, stored.Texts);
-        return new LoadedDefinition(spec, null);
+        _specs.Remember(key, spec, stored.Texts);
+        return new LoadedDefinition(spec, null, stored.Texts.Keys.ToArray());
     }
 
     /// <summary>Stops every load in progress at once (Ctrl+C): each fails with an error saying it was stopped.</summary>

@@ -33,6 +33,13 @@ public interface IMachineControl
     /// </summary>
     Task<ConsoleChunk> ReadConsoleAsync(long offset, int maxBytes, double waitSeconds, CancellationToken cancel);
 
+    /// <summary>
+    /// Console output as lines from a read cursor, or the end of the output up to the first line matching a pattern,
+    /// waiting up to the query's slice (see <see cref="Console.ConsoleLineSearch"/>): Receive-VirtConsole is calls of
+    /// this.
+    /// </summary>
+    Task<Console.ConsoleLineResult> ReadLinesAsync(Console.ConsoleLineQuery query, CancellationToken cancel);
+
     /// <summary>The machine's counters (see <see cref="Machine.Measure"/>).</summary>
     Task<MachineMeasurement> MeasureAsync(CancellationToken cancel);
 

@@ -49,6 +49,10 @@ public sealed class Machine
     public string Directory => _host.Store.MachineDirectory(Name);
     /// <summary>The console.log the guest's console output goes to.</summary>
     public string ConsoleLogPath => Path.Combine(Directory, MachineStore.ConsoleFile);
+    /// <summary>The definition file the machine was made from (or last given by Set-VirtMachine), where relative paths in it resolve.</summary>
+    public string? DefinitionSource => Spec.DefinitionPath;
+    /// <summary>SHA-256 of the stored copy of the definition that starts read; null for a machine made before copies were kept.</summary>
+    public string? DefinitionHash { get { lock (_lock) return _record.Definition?.Sha256; } }
     /// <summary>The process running the machine, null when none does.</summary>
     public int? OwnerProcessId { get { lock (_lock) return _record.OwnerProcessId; } }
 
@@ -123,11 +127,16 @@ public sealed class Machine
         if (!availability.IsAvailable)
             throw new MachineStateException($"model '{model.Name}' is not available on this host: {availability.Reason}");
 
-        string definitionPath = Spec.DefinitionPath ?? throw new DefinitionException($"machine '{Name}' has no definition file");
-        if (!File.Exists(definitionPath))
-            throw new DefinitionException($"machine '{Name}': its definition {definitionPath} no longer exists (a copy is in {Directory})");
+        string source = Spec.DefinitionPath ?? throw new DefinitionException($"machine '{Name}' has no definition file");
+        string? copy;
+        lock (_lock) copy = _host.Store.StoredDefinitionPath(_record);
+        // A machine made before copies were kept starts from its original file.
+        if (copy is null && !File.Exists(source))
+            throw new DefinitionException($"machine '{Name}': its definition {source} no longer exists (a copy is in {Directory})");
+        if (copy is not null && !File.Exists(copy))
+            throw new DefinitionException($"machine '{Name}': the stored copy of its definition, {copy}, is missing; give it one with Set-VirtMachine -Definition");
 
-        var definition = _host.Loader.Load(definitionPath, Name);
+        var definition = copy is null ? _host.Loader.Load(source, Name) : _host.Loader.Load(copy, Name, source);
         var previous = State;
         ConsoleChannel? console = null;
         IMachineRuntime? runtime = null;
@@ -315,6 +324,25 @@ public sealed class Machine
         return false;
     }
 
+    /// <summary>Throws unless the machine is at rest (Created, Stopped or Crashed), saying it cannot <paramref name="verb"/> now.</summary>
+    /// <exception cref="MachineStateException">The machine is live.</exception>
+    public void RequireAtRest(string verb)
+    {
+        lock (_lock)
+            if (_record.State.IsLive())
+                throw new MachineStateException($"machine '{Name}' is {_record.State}; stop it to {verb}");
+    }
+
+    /// <summary>Replaces the record through <paramref name="write"/> (which saves it) while the machine is at rest.</summary>
+    internal void Redefine(Func<MachineRecord, MachineRecord> write)
+    {
+        lock (_lock)
+        {
+            RequireAtRest("change its definition");
+            _record = write(_record);
+        }
+    }
+
     private IMachineRuntime RequireLocal(MachineState required, string verb)
     {
         lock (_lock)
@@ -325,19 +353,26 @@ public sealed class Machine
         }
     }
 
-    /// <summary>Waits until the machine is in one of <paramref name="states"/>; false on timeout.</summary>
+    /// <summary>
+    /// Waits until the machine is in one of <paramref name="states"/>; false on timeout. A machine this process does
+    /// not run changes in another (its host, or a process starting it), so its record is read again every 100 ms.
+    /// </summary>
     public bool WaitFor(IReadOnlyCollection<MachineState> states, TimeSpan timeout, CancellationToken cancel = default)
     {
         var deadline = DateTime.UtcNow + timeout;
-        lock (_lock)
+        while (true)
         {
-            while (!states.Contains(_record.State))
+            bool elsewhere;
+            lock (_lock)
             {
+                if (states.Contains(_record.State)) return true;
                 var left = deadline - DateTime.UtcNow;
                 if (left <= TimeSpan.Zero || cancel.IsCancellationRequested) return false;
                 Monitor.Wait(_lock, left < TimeSpan.FromMilliseconds(100) ? left : TimeSpan.FromMilliseconds(100));
+                if (states.Contains(_record.State)) return true;
+                elsewhere = _runtime == null && _record.OwnerProcessId != Environment.ProcessId;
             }
-            return true;
+            if (elsewhere && _host.Find(Name) is { } now && now != this) Refresh(now._record);
         }
     }
 

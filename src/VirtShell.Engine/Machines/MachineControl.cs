@@ -43,6 +43,10 @@ public sealed class MachineControl(Machine machine) : IMachineControl
     });
 
     /// <inheritdoc/>
+    public Task<Console.ConsoleLineResult> ReadLinesAsync(Console.ConsoleLineQuery query, CancellationToken cancel) =>
+        Run(() => Console.ConsoleLineSearch.Read(Machine, query, cancel));
+
+    /// <inheritdoc/>
     public Task<MachineMeasurement> MeasureAsync(CancellationToken cancel) => Run(Machine.Measure);
 
     /// <inheritdoc/>

@@ -25,12 +25,27 @@ public sealed class VirtualizationHost(MachineStore store, ModelRegistry models,
     /// <summary>Loads and validates a definition without making a machine.</summary>
     public MachineSpec Validate(string definitionPath, string? name = null)
     {
-        using var definition = Loader.Load(Path.GetFullPath(definitionPath), name);
-        var model = Models.Find(definition.Spec.Model)
-            ?? throw new DefinitionException(
-                $"unknown model '{definition.Spec.Model}' (known: {string.Join(", ", Models.All.Select(m => m.Name))})", definition.Spec.Source);
-        model.Validate(definition.Spec);
+        using var definition = LoadValid(definitionPath, name);
         return definition.Spec;
+    }
+
+    /// <summary>Loads a definition and validates it for its model; the caller disposes it.</summary>
+    private LoadedDefinition LoadValid(string definitionPath, string? name)
+    {
+        var definition = Loader.Load(Path.GetFullPath(definitionPath), name);
+        try
+        {
+            var model = Models.Find(definition.Spec.Model)
+                ?? throw new DefinitionException(
+                    $"unknown model '{definition.Spec.Model}' (known: {string.Join(", ", Models.All.Select(m => m.Name))})", definition.Spec.Source);
+            model.Validate(definition.Spec);
+            return definition;
+        }
+        catch
+        {
+            definition.Dispose();
+            throw;
+        }
     }
 
     /// <summary>
@@ -43,16 +58,35 @@ public sealed class VirtualizationHost(MachineStore store, ModelRegistry models,
     public Machine Create(string definitionPath, string? name = null)
     {
         if (name != null) MachineStore.ValidateName(name);
-        var spec = Validate(definitionPath, name);
-        MachineStore.ValidateName(spec.Name);
-        var record = new MachineRecord { Name = spec.Name, Spec = spec };
-        Store.Create(record);
+        MachineRecord record;
+        using (var definition = LoadValid(definitionPath, name))
+        {
+            MachineStore.ValidateName(definition.Spec.Name);
+            record = Store.Create(new MachineRecord { Name = definition.Spec.Name, Spec = definition.Spec }, definition.Files);
+        }
         lock (_machines)
         {
             var machine = new Machine(this, record);
-            _machines[spec.Name] = machine;
+            _machines[record.Name] = machine;
             return machine;
         }
+    }
+
+    /// <summary>
+    /// Replaces the definition of a machine at rest with the one at <paramref name="definitionPath"/>, validated as
+    /// <see cref="Create"/> validates (under the machine's name, whatever name the file gives) before anything
+    /// changes; the machine keeps a copy of it as it keeps one from creation (see <see cref="StoredDefinition"/>).
+    /// </summary>
+    /// <exception cref="DefinitionException">The definition is not valid for its model; the stored one is unchanged.</exception>
+    /// <exception cref="MachineStateException">The machine is live, or no longer exists.</exception>
+    public Machine Redefine(Machine machine, string definitionPath)
+    {
+        machine.RequireAtRest("change its definition");
+        using var definition = LoadValid(definitionPath, machine.Name);
+        // Looked up again: the record may have changed (a start from another process) while the definition loaded.
+        var current = Find(machine.Name) ?? throw new MachineStateException($"machine '{machine.Name}' no longer exists");
+        current.Redefine(record => Store.Redefine(record, definition.Spec, definition.Files));
+        return current;
     }
 
     /// <summary>

@@ -61,6 +61,48 @@ public static unsafe partial class Libc
     [LibraryImport("libc", SetLastError = true)]
     public static partial nint write(int fd, byte* buffer, nuint count);
 
+    /// <summary>read(2).</summary>
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial nint read(int fd, byte* buffer, nuint count);
+
+    /// <summary>struct pollfd.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct PollFd
+    {
+        /// <summary>The descriptor, the events asked for and those that happened.</summary>
+        public int Fd;
+        /// <summary>See <see cref="Fd"/>.</summary>
+        public short Events, Revents;
+    }
+
+    /// <summary>poll(2) events.</summary>
+    public const short POLLIN = 1;
+
+    /// <summary>poll(2): how many descriptors are ready, 0 on timeout, -1 with errno.</summary>
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int poll(PollFd* fds, nuint count, int timeoutMilliseconds);
+
+    /// <summary>isatty(3): 1 for a terminal.</summary>
+    [LibraryImport("libc")]
+    public static partial int isatty(int fd);
+
+    /// <summary>Room for a struct termios (60 bytes on Linux x86-64), handled as opaque bytes.</summary>
+    public const int TermiosSize = 64;
+    /// <summary>tcsetattr(3): change at once.</summary>
+    public const int TCSANOW = 0;
+
+    /// <summary>tcgetattr(3) into a <see cref="TermiosSize"/> buffer.</summary>
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int tcgetattr(int fd, byte* termios);
+
+    /// <summary>tcsetattr(3) from a <see cref="TermiosSize"/> buffer.</summary>
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int tcsetattr(int fd, int when, byte* termios);
+
+    /// <summary>cfmakeraw(3): no echo, no line editing, no signals from keys, 8-bit bytes as typed.</summary>
+    [LibraryImport("libc")]
+    public static partial void cfmakeraw(byte* termios);
+
     /// <summary>dup2(2).</summary>
     [LibraryImport("libc", SetLastError = true)]
     public static partial int dup2(int oldFd, int newFd);

@@ -20,6 +20,8 @@ public sealed record MachineRecord
     public DateTimeOffset CreatedAt { get; init; } = DateTimeOffset.UtcNow;
     /// <summary>When the latest run started (UTC); null if it never ran.</summary>
     public DateTimeOffset? StartedAt { get; init; }
+    /// <summary>The copy of the definition that starts read; null for a machine made before copies were kept, which starts from <see cref="MachineSpec.DefinitionPath"/>.</summary>
+    public StoredDefinition? Definition { get; init; }
     /// <summary>How the latest run ended; null if none has.</summary>
     public MachineExit? LastExit { get; init; }
 }

@@ -65,10 +65,14 @@ public sealed partial class MachineStore
     /// <summary>Whether machine <paramref name="name"/> has a record.</summary>
     public bool Exists(string name) => File.Exists(Path.Combine(MachineDirectory(name), RecordFile));
 
-    /// <summary>Creates the machine folder with its record and a copy of its definition, all or nothing.</summary>
+    /// <summary>
+    /// Creates the machine folder with its record and a copy of its definition (<see cref="StoredDefinition"/>: the
+    /// definition and those of <paramref name="definitionFiles"/> it imported), all or nothing; returns the record
+    /// saved.
+    /// </summary>
     /// <exception cref="ArgumentException">The name is not valid.</exception>
     /// <exception cref="MachineExistsException">A machine of that name exists, or another creator won.</exception>
-    public void Create(MachineRecord record)
+    public MachineRecord Create(MachineRecord record, IReadOnlyCollection<string>? definitionFiles = null)
     {
         ValidateName(record.Name);
         string target = MachineDirectory(record.Name);
@@ -78,10 +82,11 @@ public sealed partial class MachineStore
         try
         {
             if (record.Spec.DefinitionPath is { } def && File.Exists(def))
-                File.Copy(def, Path.Combine(staging, Path.GetFileName(def)));
+                record = record with { Definition = StoredDefinition.Write(staging, def, definitionFiles ?? []) };
             AtomicFile.WriteAllText(Path.Combine(staging, RecordFile), JsonSerializer.Serialize(record, Json));
             // rename(2) of a directory onto an existing one fails, so two creators of one name cannot both win.
             Directory.Move(staging, target);
+            return record;
         }
         catch (IOException) when (Directory.Exists(target))
         {
@@ -92,6 +97,33 @@ public sealed partial class MachineStore
             if (Directory.Exists(staging)) Directory.Delete(staging, recursive: true);
         }
     }
+
+    /// <summary>
+    /// Gives the machine of <paramref name="record"/> a new definition: a new copy (<see cref="StoredDefinition"/>),
+    /// then the record naming it and <paramref name="spec"/>, saved atomically (the switch from one to the other),
+    /// then the old copy is deleted. Returns the record saved.
+    /// </summary>
+    public MachineRecord Redefine(MachineRecord record, MachineSpec spec, IReadOnlyCollection<string> definitionFiles)
+    {
+        string directory = MachineDirectory(record.Name);
+        var stored = StoredDefinition.Write(directory, spec.DefinitionPath!, definitionFiles);
+        var updated = record with { Spec = spec, Definition = stored };
+        try
+        {
+            Save(updated);
+        }
+        catch
+        {
+            StoredDefinition.DeleteOthers(directory, record.Definition);
+            throw;
+        }
+        StoredDefinition.DeleteOthers(directory, stored);
+        return updated;
+    }
+
+    /// <summary>The stored copy of the machine's definition, absolute; null when the record has none (see <see cref="MachineRecord.Definition"/>).</summary>
+    public string? StoredDefinitionPath(MachineRecord record) =>
+        record.Definition is { } stored ? Path.Combine(MachineDirectory(record.Name), stored.Copy) : null;
 
     /// <summary>
     /// Replaces the record atomically. A save that is not <paramref name="durable"/> (see

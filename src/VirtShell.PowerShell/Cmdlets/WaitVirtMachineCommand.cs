@@ -34,23 +34,34 @@ public sealed class WaitVirtMachineCommand : MachineCmdlet
         string activity = $"Waiting for machine {machine.Name} to be {For}";
         WriteVerbose(activity);
         var progress = new WaitProgress(this, activity, _deadline, Timeout);
-        bool reached;
+        MachineState state;
         try
         {
-            reached = MachineWatch.WaitForState(Session.Host, ref machine, ends, _deadline, Interrupted,
-                current => progress.Update($"it is {current.State}"));
+            // The engine waits; the call returns each slice so the bar moves and Ctrl+C is seen.
+            while (true)
+            {
+                machine = MachineWatch.Refresh(Session.Host, machine);
+                state = Session.Call(machine, control => control.WaitForStateAsync(ends, _deadline.NextSlice.TotalSeconds, Interrupted));
+                if (ends.Contains(state) || _deadline.HasPassed || Interrupted.IsCancellationRequested) break;
+                progress.Update($"it is {state}");
+            }
+        }
+        catch (OperationCanceledException) when (Interrupted.IsCancellationRequested)
+        {
+            return; // Ctrl+C while the host waited
         }
         finally
         {
             progress.Complete();
         }
-        if (!reached)
+        if (!ends.Contains(state))
         {
             if (Interrupted.IsCancellationRequested) return;
             WriteError(VirtShellErrors.TimedOut(
-                $"machine '{machine.Name}' did not become {For} within {Timeout:0.###} s; it is {machine.State}", machine));
+                $"machine '{machine.Name}' did not become {For} within {Timeout:0.###} s; it is {state}", machine));
             return;
         }
+        machine = MachineWatch.Refresh(Session.Host, machine);
         if (PassThru) WriteObject(machine);
     }
 }

@@ -24,28 +24,10 @@ internal readonly struct Deadline
     private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(200);
 }
 
-/// <summary>Waits on machines that may run in this process (events from the engine) or in another (polling the store).</summary>
+/// <summary>A machine's state as it is now, whichever process runs it.</summary>
 internal static class MachineWatch
 {
     /// <summary>The machine as it is now: a machine run by another process is re-read from its record.</summary>
     public static Machine Refresh(VirtualizationHost host, Machine machine) =>
         machine.IsLocal ? machine : host.Find(machine.Name) ?? machine;
-
-    /// <summary>
-    /// True once the machine is in one of <paramref name="states"/>; false when the deadline passes or the wait is
-    /// cancelled. <paramref name="stillWaiting"/> sees the machine each time it is found not there yet.
-    /// </summary>
-    public static bool WaitForState(VirtualizationHost host, ref Machine machine, IReadOnlyCollection<MachineState> states,
-        Deadline deadline, CancellationToken cancel, Action<Machine>? stillWaiting = null)
-    {
-        while (true)
-        {
-            machine = Refresh(host, machine);
-            if (states.Contains(machine.State)) return true;
-            if (deadline.HasPassed || cancel.IsCancellationRequested) return false;
-            stillWaiting?.Invoke(machine);
-            if (machine.IsLocal) machine.WaitFor(states, deadline.NextSlice, cancel);
-            else cancel.WaitHandle.WaitOne(deadline.NextSlice);
-        }
-    }
 }

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using VirtShell.Control;
+using VirtShell.Engine.Console;
 using VirtShell.Engine.Machines;
 using VirtShell.Engine.Store;
 
@@ -88,6 +89,3 @@ internal sealed class VirtShellSession
         public static ConsoleCursorKey For(Machine machine) => new(machine.Name, machine.CreatedAt);
     }
 }
-
-/// <summary>A console read position: the byte offset, and whether it is inside a line already partly returned.</summary>
-internal readonly record struct ConsoleCursor(long Offset, bool MidLine);

@@ -25,22 +25,25 @@ internal sealed class SpecCache(string? directory = null)
     public const int Capacity = 64;
     private const int FileVersion = 1;
 
-    private sealed record Entry((string Path, string? Name) Key, MachineSpec Spec, IReadOnlyDictionary<string, string> Texts);
+    /// <summary>What a load was asked: the file, the name override and the file it is a stored copy of.</summary>
+    public readonly record struct Key(string Path, string? Name, string? Source);
+
+    private sealed record Entry(Key Key, MachineSpec Spec, IReadOnlyDictionary<string, string> Texts);
 
     /// <summary>An entry read back from disk: the snapshot to read into a spec, and the texts of the files it came from.</summary>
     public sealed record Stored(string Snapshot, IReadOnlyDictionary<string, string> Texts);
 
-    private readonly Dictionary<(string, string?), LinkedListNode<Entry>> _entries = [];
+    private readonly Dictionary<Key, LinkedListNode<Entry>> _entries = [];
     private readonly LinkedList<Entry> _recency = new();
     private readonly object _lock = new();
 
-    /// <summary>The spec read before for this file and name, if it is still what reading the files again would give.</summary>
-    public MachineSpec? Find(string path, string? nameOverride)
+    /// <summary>The spec read before for this load, and the files it read, if it is still what reading the files again would give.</summary>
+    public (MachineSpec Spec, IReadOnlyCollection<string> Files)? Find(Key key)
     {
         Entry entry;
         lock (_lock)
         {
-            if (!_entries.TryGetValue((path, nameOverride), out var node)) return null;
+            if (!_entries.TryGetValue(key, out var node)) return null;
             entry = node.Value;
         }
         // The files are read outside the lock: loads of other definitions need not wait for this one's disk.
@@ -56,20 +59,21 @@ internal sealed class SpecCache(string? directory = null)
                 _recency.Remove(node);
                 _recency.AddFirst(node);
             }
-        return entry.Spec;
+        return (entry.Spec, entry.Texts.Keys.ToArray());
     }
 
-    /// <summary>The snapshot kept on disk for this file and name, if its files still have the texts it was read from.</summary>
-    public Stored? FindStored(string path, string? nameOverride)
+    /// <summary>The snapshot kept on disk for this load, if its files still have the texts it was read from.</summary>
+    public Stored? FindStored(Key key)
     {
         if (directory == null) return null;
         try
         {
-            using var document = JsonDocument.Parse(File.ReadAllBytes(FileOf(path, nameOverride)));
+            using var document = JsonDocument.Parse(File.ReadAllBytes(FileOf(key)));
             var root = document.RootElement;
             if (root.GetProperty("version").GetInt32() != FileVersion
-                || root.GetProperty("path").GetString() != path
-                || (root.TryGetProperty("name", out var name) ? name.GetString() : null) != nameOverride)
+                || root.GetProperty("path").GetString() != key.Path
+                || (root.TryGetProperty("name", out var name) ? name.GetString() : null) != key.Name
+                || (root.TryGetProperty("source", out var source) ? source.GetString() : null) != key.Source)
                 return null;
             var texts = new Dictionary<string, string>(StringComparer.Ordinal);
             foreach (var file in root.GetProperty("texts").EnumerateObject()) texts[file.Name] = file.Value.GetString()!;
@@ -85,16 +89,16 @@ internal sealed class SpecCache(string? directory = null)
     /// Keeps <paramref name="spec"/>, valid while the files in <paramref name="texts"/> keep these texts; on disk too
     /// (as <paramref name="snapshot"/>) when this cache has a directory.
     /// </summary>
-    public void Add(string path, string? nameOverride, MachineSpec spec, string snapshot, IReadOnlyDictionary<string, string> texts)
+    public void Add(Key key, MachineSpec spec, string snapshot, IReadOnlyDictionary<string, string> texts)
     {
-        Remember(path, nameOverride, spec, texts);
-        if (directory != null) Store(path, nameOverride, snapshot, texts);
+        Remember(key, spec, texts);
+        if (directory != null) Store(key, snapshot, texts);
     }
 
     /// <summary>Keeps <paramref name="spec"/> in this process only: what <see cref="FindStored"/> gave is on disk already.</summary>
-    public void Remember(string path, string? nameOverride, MachineSpec spec, IReadOnlyDictionary<string, string> texts)
+    public void Remember(Key key, MachineSpec spec, IReadOnlyDictionary<string, string> texts)
     {
-        var entry = new Entry((path, nameOverride), spec, texts);
+        var entry = new Entry(key, spec, texts);
         lock (_lock)
         {
             if (_entries.TryGetValue(entry.Key, out var old)) Drop(old);
@@ -103,15 +107,16 @@ internal sealed class SpecCache(string? directory = null)
         }
     }
 
-    private void Store(string path, string? nameOverride, string snapshot, IReadOnlyDictionary<string, string> texts)
+    private void Store(Key key, string snapshot, IReadOnlyDictionary<string, string> texts)
     {
         using var buffer = new MemoryStream();
         using (var json = new Utf8JsonWriter(buffer))
         {
             json.WriteStartObject();
             json.WriteNumber("version", FileVersion);
-            json.WriteString("path", path);
-            if (nameOverride != null) json.WriteString("name", nameOverride);
+            json.WriteString("path", key.Path);
+            if (key.Name != null) json.WriteString("name", key.Name);
+            if (key.Source != null) json.WriteString("source", key.Source);
             json.WriteString("snapshot", snapshot);
             json.WriteStartObject("texts");
             foreach (var (file, text) in texts) json.WriteString(file, text);
@@ -121,7 +126,7 @@ internal sealed class SpecCache(string? directory = null)
         try
         {
             Directory.CreateDirectory(directory!);
-            AtomicFile.WriteAllBytes(FileOf(path, nameOverride), buffer.ToArray(), durable: false);
+            AtomicFile.WriteAllBytes(FileOf(key), buffer.ToArray(), durable: false);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -129,8 +134,8 @@ internal sealed class SpecCache(string? directory = null)
         }
     }
 
-    private string FileOf(string path, string? nameOverride) =>
-        Path.Combine(directory!, Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{path}\0{nameOverride}"))) + ".json");
+    private string FileOf(Key key) =>
+        Path.Combine(directory!, Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{key.Path}\0{key.Name}\0{key.Source}"))) + ".json");
 
     private void Drop(LinkedListNode<Entry> node)
     {

@@ -19,7 +19,8 @@ internal sealed record ScriptDeviceFunctions(ScriptFunction? Read, ScriptFunctio
 /// constructor call for devices, the property line for machine fields.
 /// </summary>
 /// <param name="modelSections">Sections a model reads itself; they reach it as plain values in <see cref="MachineSpec.Sections"/>.</param>
-internal sealed partial class SpecReader(string definitionPath, DefinitionSources sources, IReadOnlyList<string> modelSections)
+/// <param name="sourcePath">The file <paramref name="definitionPath"/> is a stored copy of, which relative paths resolve against; null when it is the original.</param>
+internal sealed partial class SpecReader(string definitionPath, DefinitionSources sources, IReadOnlyList<string> modelSections, string? sourcePath = null)
 {
     public static readonly string[] HookNames = ["beforeBoot", "onConsoleLine", "onExit"];
     private static readonly string[] MachineKeys = ["name", "model", "arch", "memory", "devices", "boot", "console", "hooks"];
@@ -28,7 +29,7 @@ internal sealed partial class SpecReader(string definitionPath, DefinitionSource
     private static readonly string[] ScriptDeviceFunctions = ["read", "write", "saveState", "restoreState"];
     private static readonly string[] PathSettings = ["image", "path"];
 
-    private readonly string _folder = Path.GetDirectoryName(definitionPath)!;
+    private readonly string _folder = Path.GetDirectoryName(sourcePath ?? definitionPath)!;
 
     [GeneratedRegex(@"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")]
     private static partial Regex NamePattern();
@@ -80,7 +81,7 @@ internal sealed partial class SpecReader(string definitionPath, DefinitionSource
             Devices = ReadDevices(options.Get("devices"), at, scriptDevice),
             Boot = ReadBoot(options.Get("boot"), at),
             Console = ReadConsole(options.Get("console"), at),
-            DefinitionPath = definitionPath,
+            DefinitionPath = sourcePath ?? definitionPath,
             Source = at,
             Sections = sections,
         };

@@ -129,8 +129,8 @@ public sealed class ContainerTestHost : IDisposable
     {
         public Dictionary<string, MachineSpec> Specs { get; } = new();
 
-        public LoadedDefinition Load(string path, string? nameOverride = null) =>
-            Specs.TryGetValue(path, out var spec)
+        public LoadedDefinition Load(string path, string? nameOverride = null, string? sourcePath = null) =>
+            Specs.TryGetValue(sourcePath ?? path, out var spec)
                 ? new LoadedDefinition(nameOverride is null ? spec : spec with { Name = nameOverride }, null)
                 : throw new DefinitionException($"{path}: no spec registered for this test definition");
     }

@@ -57,8 +57,8 @@ public class MachineLifecycleTests
 
     private sealed class Loader(Func<IMachineHooks?> hooks) : IDefinitionLoader
     {
-        public LoadedDefinition Load(string path, string? nameOverride = null) =>
-            new(new MachineSpec { Name = nameOverride ?? "vm", Model = "loop", MemoryBytes = 1 << 20, DefinitionPath = path }, hooks());
+        public LoadedDefinition Load(string path, string? nameOverride = null, string? sourcePath = null) =>
+            new(new MachineSpec { Name = nameOverride ?? "vm", Model = "loop", MemoryBytes = 1 << 20, DefinitionPath = sourcePath ?? path }, hooks());
     }
 
     private static (VirtualizationHost Host, LoopModel Model, string Definition) NewHost(Func<IMachineHooks?>? hooks = null)
@@ -89,6 +89,20 @@ public class MachineLifecycleTests
         Assert.Equal(MachineState.Stopped, vm.State);
         Assert.Equal(ExitReason.GuestPowerOff, vm.LastExit!.Reason);
         Assert.Equal(7, vm.LastExit.Status);
+    }
+
+    [Fact]
+    public void Waiting_on_a_machine_sees_a_start_made_by_another_host_of_the_same_store()
+    {
+        var (host, _, def) = NewHost();
+        var watched = host.Create(def, "m1");
+        // Another process's engine (Start-VirtMachine's host process): its own Machine objects over the same folder.
+        var other = new VirtualizationHost(new MachineStore(host.Store.Home), host.Models, host.Loader);
+        var running = Task.Run(() => watched.WaitFor([MachineState.Running], Second));
+        var runner = other.Find("m1")!;
+        runner.Start();
+        Assert.True(running.Result);
+        runner.Stop(turnOff: true, Second);
     }
 
     [Fact]

@@ -19,8 +19,9 @@ public class MachineStoreTests
         string def = Path.Combine(store.Home, "hello.js");
         File.WriteAllText(def, "export default 1;");
         store.Create(Record("h1", def));
-        Assert.True(File.Exists(Path.Combine(store.MachineDirectory("h1"), "hello.js")));
         var loaded = store.Load("h1")!;
+        Assert.Equal("export default 1;", File.ReadAllText(store.StoredDefinitionPath(loaded)!));
+        Assert.StartsWith(store.MachineDirectory("h1") + "/definition-", store.StoredDefinitionPath(loaded));
         Assert.Equal("h1", loaded.Name);
         Assert.Equal(MachineState.Created, loaded.State);
         Assert.Equal(["h1"], store.Names());
