@@ -23,6 +23,10 @@
         'Measure-VirtMachine'
         'Invoke-VirtCommand'
         'Compare-VirtModel'
+        'Checkpoint-VirtMachine'
+        'Get-VirtCheckpoint'
+        'Restore-VirtCheckpoint'
+        'Remove-VirtCheckpoint'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

@@ -1,9 +1,11 @@
 using System.Net.Sockets;
 using StreamJsonRpc;
 using StreamJsonRpc.Protocol;
+using VirtShell.Engine.Checkpoints;
 using VirtShell.Engine.Definitions;
 using VirtShell.Engine.Machines;
 using VirtShell.Engine.Native;
+using VirtShell.Engine.State;
 
 namespace VirtShell.Control;
 
@@ -88,6 +90,13 @@ public sealed class MachineClient : IMachineControl, IDisposable
     public Task<MachineState> WaitForStateAsync(MachineState[] states, double timeoutSeconds, CancellationToken cancel) =>
         Call<MachineState>(nameof(WaitForStateAsync), [states, timeoutSeconds], cancel);
 
+    /// <inheritdoc/>
+    public Task<MachineCheckpoint> CheckpointAsync(string? name, CancellationToken cancel) =>
+        Call<MachineCheckpoint>(nameof(CheckpointAsync), [name], cancel);
+
+    /// <inheritdoc/>
+    public Task RestoreCheckpointAsync(string name, CancellationToken cancel) => Call(nameof(RestoreCheckpointAsync), [name], cancel);
+
     private async Task Call(string method, object?[] arguments, CancellationToken cancel) =>
         await Call<object?>(method, arguments, cancel).ConfigureAwait(false);
 
@@ -114,6 +123,9 @@ public sealed class MachineClient : IMachineControl, IDisposable
             "VirtShell.Engine.Machines.MachineStateException" => new MachineStateException(e.Message),
             "VirtShell.Engine.Machines.HookException" => new HookException(e.Message),
             "VirtShell.Engine.Machines.GuestCommandException" => new GuestCommandException(e.Message),
+            "VirtShell.Engine.Machines.CheckpointException" => new CheckpointException(e.Message),
+            "VirtShell.Engine.Checkpoints.CheckpointNotFoundException" => new CheckpointNotFoundException(e.Message),
+            "VirtShell.Engine.State.StateNotSupportedException" => new StateNotSupportedException(e.Message),
             { } type when type.StartsWith("VirtShell.Engine.Definitions.", StringComparison.Ordinal)
                 || type.StartsWith("VirtShell.Scripting.", StringComparison.Ordinal) => new DefinitionException(e.Message),
             "System.ArgumentException" or "System.ArgumentOutOfRangeException" => new ArgumentException(e.Message),

@@ -75,6 +75,12 @@ public sealed class MachineControl(Machine machine) : IMachineControl
         return Machine.State;
     });
 
+    /// <inheritdoc/>
+    public Task<Checkpoints.MachineCheckpoint> CheckpointAsync(string? name, CancellationToken cancel) => Run(() => Machine.Checkpoint(name));
+
+    /// <inheritdoc/>
+    public Task RestoreCheckpointAsync(string name, CancellationToken cancel) => Run(() => { Machine.RestoreCheckpoint(name); return true; });
+
     private static Task<T> Run<T>(Func<T> call) => Task.Run(call);
 }
 

@@ -26,7 +26,8 @@ public sealed partial class MachineStore
     /// <summary>What the machine's host process wrote to its standard output and error.</summary>
     public const string HostLogFile = "host.log";
 
-    private static readonly JsonSerializerOptions Json = new()
+    /// <summary>How the store writes JSON (machine.json, checkpoint.json): indented, enums by name, nulls left out.</summary>
+    internal static readonly JsonSerializerOptions Json = new()
     {
         WriteIndented = true,
         Converters = { new JsonStringEnumConverter() },
