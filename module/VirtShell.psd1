@@ -27,6 +27,8 @@
         'Get-VirtCheckpoint'
         'Restore-VirtCheckpoint'
         'Remove-VirtCheckpoint'
+        'Export-VirtMachine'
+        'Import-VirtMachine'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

@@ -97,6 +97,9 @@ public sealed class MachineClient : IMachineControl, IDisposable
     /// <inheritdoc/>
     public Task RestoreCheckpointAsync(string name, CancellationToken cancel) => Call(nameof(RestoreCheckpointAsync), [name], cancel);
 
+    /// <inheritdoc/>
+    public Task ExportAsync(string path, CancellationToken cancel) => Call(nameof(ExportAsync), [path], cancel);
+
     private async Task Call(string method, object?[] arguments, CancellationToken cancel) =>
         await Call<object?>(method, arguments, cancel).ConfigureAwait(false);
 

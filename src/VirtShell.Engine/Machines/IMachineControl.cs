@@ -49,6 +49,9 @@ public interface IMachineControl
 
     /// <summary>Restores a checkpoint into the machine at rest (see <see cref="Machine.RestoreCheckpoint"/>).</summary>
     Task RestoreCheckpointAsync(string name, CancellationToken cancel);
+
+    /// <summary>Writes the machine to a new file at <paramref name="path"/>, an absolute path (see <see cref="Machine.Export"/>).</summary>
+    Task ExportAsync(string path, CancellationToken cancel);
 }
 
 /// <summary>

@@ -310,24 +310,55 @@ public sealed class Machine
         if (name != null) CheckpointStore.ValidateName(name);
         lock (_checkpointLock)
         {
-            MachineState state;
-            IMachineRuntime? runtime;
-            lock (_lock)
-            {
-                state = _record.State;
-                runtime = _runtime;
-            }
-            if (state.IsLive() && runtime == null)
-                throw new MachineStateException($"machine '{Name}' runs in process {OwnerProcessId}, not this one");
-            if (state is MachineState.Starting or MachineState.Stopping)
-                throw new MachineStateException($"machine '{Name}' is {state}; only a Running, Paused or stopped machine can be checkpointed");
             name ??= UnusedDefaultName();
-            return CheckpointStore.Write(Directory, name, staging =>
-            {
-                var checkpoint = new MachineCheckpoint { MachineName = Name, CheckpointName = name, Model = Model, TakenWhile = state };
-                return runtime != null ? CaptureRunning(runtime, state, staging, checkpoint) : CaptureAtRest(state, staging, checkpoint);
-            });
+            return CheckpointStore.Write(Directory, name, staging => Capture(staging, name));
         }
+    }
+
+    /// <summary>
+    /// Writes the machine to a new file at <paramref name="path"/> (see <see cref="MachineArchive"/>): captured as a
+    /// checkpoint is (a Running machine is paused for it and goes on), then packed with its definition's files.
+    /// </summary>
+    /// <exception cref="IOException">The file exists.</exception>
+    /// <exception cref="MachineStateException">The machine is starting or stopping, runs in another process, or has a disk outside its definition's folder.</exception>
+    public void Export(string path)
+    {
+        path = Path.GetFullPath(path);
+        if (File.Exists(path) || System.IO.Directory.Exists(path)) throw new IOException($"{path} exists already: export to a new file");
+        lock (_checkpointLock)
+        {
+            string staging = Path.Combine(Directory, $".export-{Guid.NewGuid():N}");
+            System.IO.Directory.CreateDirectory(staging);
+            try
+            {
+                var capture = Capture(staging, "export") with { Path = staging };
+                MachineRecord record;
+                lock (_lock) record = _record;
+                MachineArchive.Export(record, capture, path);
+            }
+            finally
+            {
+                System.IO.Directory.Delete(staging, recursive: true);
+            }
+        }
+    }
+
+    /// <summary>Writes the machine's state and disk copies into <paramref name="staging"/>; under the checkpoint lock.</summary>
+    private MachineCheckpoint Capture(string staging, string name)
+    {
+        MachineState state;
+        IMachineRuntime? runtime;
+        lock (_lock)
+        {
+            state = _record.State;
+            runtime = _runtime;
+        }
+        if (state.IsLive() && runtime == null)
+            throw new MachineStateException($"machine '{Name}' runs in process {OwnerProcessId}, not this one");
+        if (state is MachineState.Starting or MachineState.Stopping)
+            throw new MachineStateException($"machine '{Name}' is {state}; only a Running, Paused or stopped machine can be captured");
+        var checkpoint = new MachineCheckpoint { MachineName = Name, CheckpointName = name, Model = Model, TakenWhile = state };
+        return runtime != null ? CaptureRunning(runtime, state, staging, checkpoint) : CaptureAtRest(state, staging, checkpoint);
     }
 
     private string UnusedDefaultName()
@@ -382,7 +413,7 @@ public sealed class Machine
         using var console = new ConsoleChannel(null);
         using var runtime = model.CreateRuntime(definition.Spec, new MachineServices(console, _ => { }, Log));
         if (runtime is not VirtualMachineRuntime vm)
-            throw new MachineStateException($"machine '{Name}' is {state}: a machine of model '{Model}' can be checkpointed only while it runs");
+            throw new MachineStateException($"machine '{Name}' is {state}: a machine of model '{Model}' is captured only while it runs");
         return checkpoint with { Disks = Recorded(vm.CaptureDisks(staging)) };
     }
 

@@ -81,6 +81,9 @@ public sealed class MachineControl(Machine machine) : IMachineControl
     /// <inheritdoc/>
     public Task RestoreCheckpointAsync(string name, CancellationToken cancel) => Run(() => { Machine.RestoreCheckpoint(name); return true; });
 
+    /// <inheritdoc/>
+    public Task ExportAsync(string path, CancellationToken cancel) => Run(() => { Machine.Export(path); return true; });
+
     private static Task<T> Run<T>(Func<T> call) => Task.Run(call);
 }
 

@@ -27,6 +27,7 @@ internal static class VirtShellErrors
     public const string CheckpointNotFound = "VirtShell.CheckpointNotFound";
     public const string CheckpointInvalid = "VirtShell.CheckpointInvalid";
     public const string StateNotSupported = "VirtShell.StateNotSupported";
+    public const string ExportInvalid = "VirtShell.ExportInvalid";
 
     public static ErrorRecord FromException(Exception e, object? target) => e switch
     {
@@ -35,6 +36,7 @@ internal static class VirtShellErrors
         CheckpointNotFoundException => new ErrorRecord(e, CheckpointNotFound, ErrorCategory.ObjectNotFound, target),
         CheckpointException or StateFormatException => new ErrorRecord(e, CheckpointInvalid, ErrorCategory.InvalidData, target),
         StateNotSupportedException => new ErrorRecord(e, StateNotSupported, ErrorCategory.NotImplemented, target),
+        ExportFormatException => new ErrorRecord(e, ExportInvalid, ErrorCategory.InvalidData, target),
         MachineStateException => new ErrorRecord(e, InvalidState, ErrorCategory.InvalidOperation, target),
         HookException => new ErrorRecord(e, HookFailed, ErrorCategory.OperationStopped, target),
         ArgumentException => new ErrorRecord(e, InvalidArgument, ErrorCategory.InvalidArgument, target),
