@@ -188,3 +188,96 @@ Describe 'Checkpoints of disks' {
         [IO.File]::ReadAllBytes($image) | Where-Object { $_ -ne 0 } | Should -BeNullOrEmpty
     }
 }
+
+Describe 'Export-VirtMachine and Import-VirtMachine' {
+    BeforeEach {
+        if ($SkipReason) { Set-ItResult -Skipped -Because $SkipReason }
+        Get-VirtMachine | Remove-VirtMachine -Force -Confirm:$false
+        New-VirtMachine -Definition $CountingDefinition | Out-Null
+        $script:export = Join-Path $TestDrive "counting-$([guid]::NewGuid().ToString('N')).vsx"
+    }
+
+    It 'a running counting guest exported and imported under a new name starts Saved and continues from the export''s count' {
+        Start-VirtMachine counting
+        Wait-Count counting 20 | Out-Null
+        Suspend-VirtMachine counting
+        $atExport = Get-ConsoleText counting
+        Export-VirtMachine counting -Path $export -PassThru | ForEach-Object State | Should -Be 'Paused'
+        Resume-VirtMachine counting
+        Wait-Count counting 10 -From $atExport.Length | Out-Null   # the original goes on
+
+        $copy = Import-VirtMachine -Path $export -Name copy
+        $copy.Name | Should -Be 'copy'
+        $copy.State | Should -Be 'Saved'
+        # The copy's definition and image are its own, in its folder.
+        $copy.Spec.DefinitionPath | Should -BeLike (Join-Path $env:VIRTSHELL_HOME 'machines/copy/definition/*')
+        $copy.Spec.Boot.Image | Should -BeLike (Join-Path $env:VIRTSHELL_HOME 'machines/copy/definition/*')
+        Start-VirtMachine copy
+        $after = Wait-Count copy 20
+        Stop-VirtMachine copy, counting -TurnOff
+
+        $counts = Get-Counts ($atExport + $after)
+        for ($i = 0; $i -lt $counts.Count; $i++) { $counts[$i] | Should -Be $i }
+        $counts.Count | Should -BeGreaterThan 40
+    }
+
+    It 'a stopped machine is exported at rest and imported Created under its own name' {
+        Export-VirtMachine counting -Path $export
+        Remove-VirtMachine counting -Confirm:$false
+        $imported = Get-Item $export | Import-VirtMachine
+        $imported.Name | Should -Be 'counting'
+        $imported.State | Should -Be 'Created'
+        Start-VirtMachine counting
+        (Wait-Count counting 3) | Should -BeLike "0`n1`n2`n*"   # it boots
+    }
+
+    It 'Export-VirtMachine -WhatIf writes nothing, and an existing file is refused and left as it was' {
+        Export-VirtMachine counting -Path $export -WhatIf
+        Test-Path $export | Should -BeFalse
+        'keep me' | Set-Content $export
+        Export-VirtMachine counting -Path $export -ErrorVariable err -ErrorAction SilentlyContinue
+        "$($err[0])" | Should -Match 'exists already'
+        Get-Content $export | Should -Be 'keep me'
+        Get-ChildItem -Force (Join-Path $env:VIRTSHELL_HOME 'machines/counting') -Filter '.export-*' | Should -BeNullOrEmpty
+    }
+
+    It 'a <Damage> export is ExportInvalid naming the file, and no machine appears' -TestCases @(
+        @{ Damage = 'foreign'; Expect = 'not a VirtShell export' }
+        @{ Damage = 'truncated'; Expect = 'truncated' }
+        @{ Damage = 'corrupt'; Expect = 'corrupt' }
+        @{ Damage = 'missing'; Expect = 'no such file' }
+    ) {
+        Start-VirtMachine counting
+        Export-VirtMachine counting -Path $export
+        Stop-VirtMachine counting -TurnOff
+        $bytes = [IO.File]::ReadAllBytes($export)
+        switch ($Damage) {
+            'foreign' { [IO.File]::WriteAllBytes($export, [byte[]](1..255) * 40) }
+            'truncated' { [IO.File]::WriteAllBytes($export, $bytes[0..($bytes.Length - 3000)]) }
+            'corrupt' {
+                # A byte inside the saved state's data, past the tar headers of the entries before it.
+                $at = $bytes.Length - 2048
+                $bytes[$at] = $bytes[$at] -bxor 0xff
+                [IO.File]::WriteAllBytes($export, $bytes)
+            }
+            'missing' { Remove-Item $export }
+        }
+        $before = Get-MachineFolderEntries
+
+        Import-VirtMachine -Path $export -Name copy -ErrorVariable err -ErrorAction SilentlyContinue
+        $err[0].FullyQualifiedErrorId | Should -BeLike 'VirtShell.ExportInvalid,*'
+        "$($err[0])" | Should -Match ([regex]::Escape($export))
+        "$($err[0])" | Should -Match $Expect
+        Get-MachineFolderEntries | Should -Be $before
+        Get-VirtMachine copy -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+    }
+
+    It 'an import under a taken name is MachineExists, and the machine of that name is untouched' {
+        Export-VirtMachine counting -Path $export
+        $before = Get-FolderSnapshot counting
+        Import-VirtMachine -Path $export -ErrorVariable err -ErrorAction SilentlyContinue
+        $err[0].FullyQualifiedErrorId | Should -BeLike 'VirtShell.MachineExists,*'
+        Get-FolderSnapshot counting | Should -Be $before
+        Get-MachineFolderEntries | Should -Be @('counting')
+    }
+}

@@ -234,6 +234,8 @@ public static partial class MachineArchive
                         size += read;
                     }
                 }
+                if (size < file.Size)
+                    throw new ExportFormatException($"{path}: the file is truncated: its entry '{entry.Name}' ends after {size} of its {file.Size} bytes");
                 if (size != file.Size || Convert.ToHexStringLower(hash.GetHashAndReset()) != file.Sha256)
                     throw new ExportFormatException($"{path}: its entry '{entry.Name}' is corrupt ({size} bytes, its SHA-256 does not match the manifest's)");
             }
