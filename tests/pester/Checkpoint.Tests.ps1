@@ -281,3 +281,39 @@ Describe 'Export-VirtMachine and Import-VirtMachine' {
         Get-MachineFolderEntries | Should -Be @('counting')
     }
 }
+
+Describe 'Checkpoints of containers' {
+    BeforeAll {
+        $model = Get-VirtModel -Name container
+        $script:ContainerSkip = if (-not $model.Available) { "model 'container' is not available here: $($model.Reason)" }
+    }
+    BeforeEach {
+        if ($ContainerSkip) { Set-ItResult -Skipped -Because $ContainerSkip }
+        Get-VirtMachine | Remove-VirtMachine -Force -Confirm:$false
+    }
+
+    It 'a running container is checkpointed by runc and CRIU and goes on, or the error says why this host cannot' {
+        $definition = New-TestDefinition -FileName 'box.js' -Text @"
+import { machine } from 'virtshell';
+export default machine({
+  name: 'box', model: 'container', memory: '64M',
+  container: { rootfs: { busybox: true }, process: { args: ['/bin/sh', '-c', 'echo ready; while true; do sleep 1; done'] }, stopTimeout: 2 },
+});
+"@
+        New-VirtMachine -Definition $definition | Out-Null
+        Start-VirtMachine box
+        Receive-VirtConsole box -Wait -Pattern 'ready' -Timeout 20 | Out-Null
+        $checkpoint = Checkpoint-VirtMachine box -CheckpointName c -PassThru -ErrorVariable err -ErrorAction SilentlyContinue
+        if ($err) {
+            $err[0].FullyQualifiedErrorId | Should -BeLike 'VirtShell.CheckpointInvalid,*'
+            "$($err[0])" | Should -Match "container 'box' cannot be checkpointed here: \S"
+            Get-ChildItem -Force (Join-Path $env:VIRTSHELL_HOME 'machines/box/checkpoints') -ErrorAction Ignore | Should -BeNullOrEmpty
+        }
+        else {
+            $checkpoint.HasState | Should -BeTrue
+            $checkpoint.StateFile | Should -Be 'container'
+        }
+        (Get-VirtMachine box).State | Should -Be 'Running'
+        Stop-VirtMachine box -TurnOff
+    }
+}
