@@ -121,6 +121,22 @@ Describe 'Checkpoint-VirtMachine and Restore-VirtCheckpoint' {
         (Restore-VirtCheckpoint counting -CheckpointName cp -Force -PassThru).State | Should -Be 'Saved'
     }
 
+    It 'Stop-VirtMachine -TurnOff discards a Saved machine''s state, and its next start boots' {
+        Start-VirtMachine counting
+        Wait-Count counting 5 | Out-Null
+        Checkpoint-VirtMachine counting -CheckpointName cp
+        Stop-VirtMachine counting -TurnOff
+        Restore-VirtCheckpoint counting -CheckpointName cp
+        Stop-VirtMachine counting   # without -TurnOff a Saved machine keeps its state
+        (Get-VirtMachine counting).State | Should -Be 'Saved'
+        (Stop-VirtMachine counting -TurnOff -PassThru).State | Should -Be 'Stopped'
+        Test-Path (Join-Path $env:VIRTSHELL_HOME 'machines/counting/saved') | Should -BeFalse
+        $restartAt = (Get-ConsoleText counting).Length
+        Start-VirtMachine counting
+        Wait-Count counting 3 -From $restartAt | Should -BeLike "0`n1`n2`n*"
+        (Get-VirtCheckpoint counting -CheckpointName cp).HasState | Should -BeTrue   # the checkpoint itself is kept
+    }
+
     It 'a missing checkpoint is CheckpointNotFound naming it, and a missing machine MachineNotFound' {
         Restore-VirtCheckpoint counting -CheckpointName nope -ErrorVariable err -ErrorAction SilentlyContinue
         $err[0].FullyQualifiedErrorId | Should -BeLike 'VirtShell.CheckpointNotFound,*'

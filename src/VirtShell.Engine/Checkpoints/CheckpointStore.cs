@@ -39,15 +39,15 @@ public static class CheckpointStore
             throw new ArgumentException($"'{name}' is not a valid checkpoint name: use 1-200 characters without '/' or control characters, not starting with '.'", "CheckpointName");
     }
 
-    /// <summary>The names of the machine's checkpoints, oldest first; folders being written or removed are left out.</summary>
+    /// <summary>The names of the machine's checkpoints, in ordinal order; folders being written or removed are left out.</summary>
     public static IReadOnlyList<string> Names(string machineDirectory)
     {
         string root = Root(machineDirectory);
         if (!Directory.Exists(root)) return [];
         return [.. Directory.EnumerateDirectories(root)
-            .Where(d => !Path.GetFileName(d).StartsWith('.'))
-            .OrderBy(Directory.GetCreationTimeUtc).ThenBy(d => d, StringComparer.Ordinal)
-            .Select(d => Path.GetFileName(d))];
+            .Select(d => Path.GetFileName(d))
+            .Where(name => !name.StartsWith('.'))
+            .Order(StringComparer.Ordinal)];
     }
 
     /// <summary>Reads checkpoint <paramref name="name"/> of machine <paramref name="machine"/>.</summary>

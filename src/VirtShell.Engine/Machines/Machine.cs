@@ -242,7 +242,8 @@ public sealed class Machine
 
     /// <summary>
     /// Ends the run, reason StoppedByUser. Without <paramref name="turnOff"/> the guest is asked to shut down where its
-    /// model can ask; otherwise, or when it cannot, the power is cut. Returns whether the guest was asked.
+    /// model can ask; otherwise, or when it cannot, the power is cut. Returns whether the guest was asked. A Saved
+    /// machine turned off loses its saved state and is Stopped (its next start boots), as a saved Hyper-V VM does.
     /// </summary>
     /// <exception cref="MachineStateException">The machine runs in another process, or did not stop within <paramref name="timeout"/>.</exception>
     public bool Stop(bool turnOff, TimeSpan timeout)
@@ -250,6 +251,11 @@ public sealed class Machine
         IMachineRuntime? runtime;
         lock (_lock)
         {
+            if (_record.State == MachineState.Saved && turnOff)
+            {
+                CheckpointStore.DiscardResume(Directory);
+                SetState(MachineState.Stopped);
+            }
             if (!_record.State.IsLive()) return false;
             runtime = _runtime;
             if (runtime == null && _record.OwnerProcessId != Environment.ProcessId)
