@@ -29,6 +29,7 @@
         'Remove-VirtCheckpoint'
         'Export-VirtMachine'
         'Import-VirtMachine'
+        'Move-VirtMachine'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

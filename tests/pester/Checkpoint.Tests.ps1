@@ -333,3 +333,39 @@ export default machine({
         Stop-VirtMachine box -TurnOff
     }
 }
+
+Describe 'Move-VirtMachine' {
+    BeforeEach {
+        if ($SkipReason) { Set-ItResult -Skipped -Because $SkipReason }
+        Get-VirtMachine | Remove-VirtMachine -Force -Confirm:$false
+        New-VirtMachine -Definition $CountingDefinition | Out-Null
+        Start-VirtMachine counting
+    }
+
+    It 'refuses a move to hardware with the reason, and the machine runs on where it is' {
+        $hardware = Get-VirtModel hardware
+        Move-VirtMachine counting -Model hardware -ErrorVariable err -ErrorAction SilentlyContinue
+        if ($hardware.Available) {
+            $err[0].FullyQualifiedErrorId | Should -BeLike 'VirtShell.StateNotSupported,*'
+            "$($err[0])" | Should -Match "model 'hardware' cannot load a saved state"
+        }
+        else {
+            $err[0].FullyQualifiedErrorId | Should -BeLike 'VirtShell.InvalidState,*'
+            "$($err[0])" | Should -Match ([regex]::Escape("model 'hardware' is not available here: $($hardware.Reason)"))
+        }
+        $machine = Get-VirtMachine counting
+        $machine.State | Should -Be 'Running'
+        $machine.Model | Should -Be 'emulated'
+    }
+
+    It 'refuses the model the machine uses and a model that does not exist' {
+        Move-VirtMachine counting -Model emulated -ErrorVariable err -ErrorAction SilentlyContinue
+        $err[0].FullyQualifiedErrorId | Should -BeLike 'VirtShell.InvalidArgument,*'
+        "$($err[0])" | Should -Match "uses model 'emulated' already"
+        Move-VirtMachine counting -Model nosuch -ErrorVariable err -ErrorAction SilentlyContinue
+        $err[0].FullyQualifiedErrorId | Should -BeLike 'VirtShell.DefinitionInvalid,*'
+        "$($err[0])" | Should -Match "unknown model 'nosuch'"
+        Move-VirtMachine counting -Model hardware -WhatIf
+        (Get-VirtMachine counting).State | Should -Be 'Running'
+    }
+}

@@ -423,6 +423,26 @@ public sealed class Machine
         return checkpoint with { Disks = Recorded(vm.CaptureDisks(staging)) };
     }
 
+    /// <summary>
+    /// Moves the machine to model <paramref name="model"/>, keeping its state (live, for a running machine). No pair
+    /// of models can do that yet: this says why for the one asked, checking in the order a user can act on.
+    /// </summary>
+    /// <exception cref="DefinitionException">There is no such model.</exception>
+    /// <exception cref="ArgumentException">The machine uses that model already.</exception>
+    /// <exception cref="MachineStateException">The model is not available on this host (the reason says what to install or enable).</exception>
+    /// <exception cref="StateNotSupportedException">The model cannot take a saved state, or no move between the two is implemented.</exception>
+    public void Move(string model)
+    {
+        var target = _host.Models.Find(model)
+            ?? throw new DefinitionException($"unknown model '{model}' (known: {string.Join(", ", _host.Models.All.Select(m => m.Name))})");
+        if (target.Name == Model) throw new ArgumentException($"machine '{Name}' uses model '{Model}' already", nameof(model));
+        if (target.GetAvailability() is { IsAvailable: false } unavailable)
+            throw new MachineStateException($"machine '{Name}' cannot move: model '{target.Name}' is not available here: {unavailable.Reason}");
+        if (target is not IRestorableModel)
+            throw new StateNotSupportedException($"machine '{Name}' cannot move: model '{target.Name}' cannot load a saved state yet (docs/state-format.md)");
+        throw new StateNotSupportedException($"machine '{Name}' cannot move: moving a machine from model '{Model}' to '{target.Name}' is not implemented yet");
+    }
+
     private static List<CheckpointDisk> Recorded(IEnumerable<CapturedDisk> disks) =>
         [.. disks.Select(d => new CheckpointDisk(d.Image, Path.GetFileName(d.Copy), new FileInfo(d.Copy).Length, d.Method))];
 

@@ -84,6 +84,9 @@ public sealed class MachineControl(Machine machine) : IMachineControl
     /// <inheritdoc/>
     public Task ExportAsync(string path, CancellationToken cancel) => Run(() => { Machine.Export(path); return true; });
 
+    /// <inheritdoc/>
+    public Task MoveAsync(string model, CancellationToken cancel) => Run(() => { Machine.Move(model); return true; });
+
     private static Task<T> Run<T>(Func<T> call) => Task.Run(call);
 }
 

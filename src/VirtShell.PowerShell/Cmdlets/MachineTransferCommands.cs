@@ -54,3 +54,18 @@ public sealed class ImportVirtMachineCommand : PSCmdlet
         }
     }
 }
+
+/// <summary>Moves machines to another model, keeping their state; refused with the reason where that cannot be done.</summary>
+[Cmdlet(VerbsCommon.Move, "VirtMachine", SupportsShouldProcess = true, DefaultParameterSetName = ByName)]
+[OutputType(typeof(Machine))]
+public sealed class MoveVirtMachineCommand : MachineChangeCmdlet
+{
+    /// <summary>The model to move to.</summary>
+    [Parameter(Mandatory = true, Position = 1)]
+    [ValidateNotNullOrEmpty]
+    public string Model { get; set; } = "";
+
+    protected override string Action => $"Move to model {Model}";
+    protected override string Doing => $"Moving to model {Model}";
+    protected override void Change(Machine machine) => Session.Call(machine, control => control.MoveAsync(Model, Interrupted));
+}
