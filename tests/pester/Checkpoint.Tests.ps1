@@ -205,6 +205,29 @@ Describe 'Checkpoints of disks' {
     }
 }
 
+Describe 'A checkpoint that cannot be taken' {
+    BeforeEach {
+        if ($SkipReason) { Set-ItResult -Skipped -Because $SkipReason }
+        Get-VirtMachine | Remove-VirtMachine -Force -Confirm:$false
+    }
+
+    It 'a device that cannot save its state is StateNotSupported naming it; nothing is left in checkpoints/ and the machine runs on' {
+        $definition = New-TestDefinition -FileName 'scripted.js' -Image $CountingImage `
+            -Imports 'machine, uart16550, debugExit, scriptDevice' `
+            -Devices "uart16550({ port: 0x3f8, irq: 4, console: true }),`n    debugExit({ port: 0xf4 }),`n    scriptDevice({ ports: [0x510], read() { return 0; }, write() {} }),"
+        New-VirtMachine -Definition $definition -Name scripted | Out-Null
+        Start-VirtMachine scripted
+        Wait-Count scripted 3 | Out-Null
+        Checkpoint-VirtMachine scripted -CheckpointName c -ErrorVariable err -ErrorAction SilentlyContinue
+        $err[0].FullyQualifiedErrorId | Should -BeLike 'VirtShell.StateNotSupported,*'
+        "$($err[0])" | Should -Match 'the scriptDevice at .*scripted\.js:\d+.* has no saveState\(\)'
+        Get-ChildItem -Force (Join-Path $env:VIRTSHELL_HOME 'machines/scripted/checkpoints') | Should -BeNullOrEmpty
+        (Get-VirtMachine scripted).State | Should -Be 'Running'
+        $at = (Get-ConsoleText scripted).Length
+        Wait-Count scripted 3 -From $at | Out-Null   # resumed after the failed save
+    }
+}
+
 Describe 'Export-VirtMachine and Import-VirtMachine' {
     BeforeEach {
         if ($SkipReason) { Set-ItResult -Skipped -Because $SkipReason }
