@@ -25,6 +25,13 @@
         'Measure-VirtMachine'
         'Invoke-VirtCommand'
         'Compare-VirtModel'
+        'Checkpoint-VirtMachine'
+        'Get-VirtCheckpoint'
+        'Restore-VirtCheckpoint'
+        'Remove-VirtCheckpoint'
+        'Export-VirtMachine'
+        'Import-VirtMachine'
+        'Move-VirtMachine'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

@@ -8,7 +8,8 @@
 # a host process holding it would). QEMU save: from the migrate command to query-migrate's "completed". QEMU
 # restore: from starting the process with -incoming to query-status leaving "inmigrate" (so it includes QEMU's start-up,
 # which VirtShell's in-process figure does not; QEMU cannot restore without a process of its own).
-# The cmdlets (Checkpoint-VirtMachine...) come with the host process; this bench drives the engine API directly.
+# The engine figures drive the runtime directly; the -cmdlets rows go through Checkpoint-VirtMachine,
+# Restore-VirtCheckpoint and Start-VirtMachine, the machine in its host process.
 param(
     [Parameter(Mandatory)] [string] $ModulePath,
     [Parameter(Mandatory)] [string] $OutDirectory,
@@ -97,6 +98,30 @@ $ours = foreach ($round in 1..$Rounds) {
     [pscustomobject]@{ Save = $save; Restore = $restore; Bytes = (Get-Item $state).Length }
 }
 
+# ---- VirtShell through the cmdlets: the machine in its host process ----
+# Checkpoint: Checkpoint-VirtMachine of the running machine (paused, saved with fsync, renamed, resumed). Restore:
+# Restore-VirtCheckpoint of the stopped machine, then Start-VirtMachine of the Saved machine until it runs again: a
+# host process started, the state loaded and filled, the guest going on; the figure to set against QEMU's -incoming,
+# which starts a process too.
+
+Get-VirtMachine checkpoint-bench -ErrorAction Ignore | Remove-VirtMachine -Force -Confirm:$false   # a run cut short
+New-VirtMachine -Definition $definition | Out-Null
+$cmdlets = foreach ($round in 1..$Rounds) {
+    Start-VirtMachine checkpoint-bench
+    Receive-VirtConsole checkpoint-bench -Wait -Pattern 'ready' -Timeout 300 | Out-Null
+    $watch = [Diagnostics.Stopwatch]::StartNew()
+    Checkpoint-VirtMachine checkpoint-bench -CheckpointName "round $round"
+    $save = $watch.Elapsed.TotalSeconds
+    Stop-VirtMachine checkpoint-bench -TurnOff
+    $watch = [Diagnostics.Stopwatch]::StartNew()
+    Restore-VirtCheckpoint checkpoint-bench -CheckpointName "round $round"
+    Start-VirtMachine checkpoint-bench
+    $restore = $watch.Elapsed.TotalSeconds
+    Stop-VirtMachine checkpoint-bench -TurnOff
+    [pscustomobject]@{ Save = $save; Restore = $restore }
+}
+Remove-VirtMachine checkpoint-bench -Confirm:$false
+
 # ---- QEMU TCG: migrate to a file, -incoming from it ----
 
 function Open-QmpSocket([string] $Socket) {
@@ -178,6 +203,8 @@ $rows = @(
     New-BenchRow 'checkpoint-save' 'VirtShell emulated' ((Get-Median $ours.Save) * 1000) 'ms' $note
     New-BenchRow 'checkpoint-restore' 'VirtShell emulated' ((Get-Median $ours.Restore) * 1000) 'ms' 'load + build + fill, in process'
     New-BenchRow 'checkpoint-size' 'VirtShell emulated' ((Get-Median $ours.Bytes) / 1MB) 'MiB' 'zero pages skipped, 256 KiB chunks: Brotli quality 1 or stored'
+    New-BenchRow 'checkpoint-save-cmdlets' 'VirtShell emulated' ((Get-Median $cmdlets.Save) * 1000) 'ms' 'Checkpoint-VirtMachine of the running machine, through its host process'
+    New-BenchRow 'checkpoint-restore-cmdlets' 'VirtShell emulated' ((Get-Median $cmdlets.Restore) * 1000) 'ms' 'Restore-VirtCheckpoint + Start-VirtMachine: host process start, load, fill'
 )
 if ($qemu) {
     $rows += @(
@@ -187,6 +214,7 @@ if ($qemu) {
         New-BenchRow 'checkpoint-save' 'VirtShell / QEMU TCG' ((Get-Median $ours.Save) / (Get-Median $qemu.Save)) 'ratio' 'time; below 1 is faster'
         New-BenchRow 'checkpoint-restore' 'VirtShell / QEMU TCG' ((Get-Median $ours.Restore) / (Get-Median $qemu.Restore)) 'ratio' 'time; target: at most 1'
         New-BenchRow 'checkpoint-size' 'VirtShell / QEMU TCG' ((Get-Median $ours.Bytes) / (Get-Median $qemu.Bytes)) 'ratio' 'size; target: at most 1'
+        New-BenchRow 'checkpoint-restore-cmdlets' 'VirtShell / QEMU TCG' ((Get-Median $cmdlets.Restore) / (Get-Median $qemu.Restore)) 'ratio' 'time, both starting a process; below 1 is faster'
     )
 }
 else { $rows += New-BenchRow 'checkpoint-save' 'QEMU TCG' 0 'ms' 'not installed (build.ps1 -Task Bootstrap)' }

@@ -1,8 +1,10 @@
 using System.Net.Sockets;
 using System.Text.Json.Serialization;
 using StreamJsonRpc;
+using VirtShell.Engine.Checkpoints;
 using VirtShell.Engine.Definitions;
 using VirtShell.Engine.Machines;
+using VirtShell.Engine.State;
 
 namespace VirtShell.Control;
 
@@ -28,6 +30,9 @@ public static class ControlProtocol
         "VirtShell.Engine.Machines.MachineStateException" => new MachineStateException(message),
         "VirtShell.Engine.Machines.HookException" => new HookException(message),
         "VirtShell.Engine.Machines.GuestCommandException" => new GuestCommandException(message),
+        "VirtShell.Engine.Machines.CheckpointException" => new CheckpointException(message),
+        "VirtShell.Engine.Checkpoints.CheckpointNotFoundException" => new CheckpointNotFoundException(message),
+        "VirtShell.Engine.State.StateNotSupportedException" => new StateNotSupportedException(message),
         { } type when type.StartsWith("VirtShell.Engine.Definitions.", StringComparison.Ordinal)
             || type.StartsWith("VirtShell.Scripting.", StringComparison.Ordinal) => new DefinitionException(message),
         "System.ArgumentException" or "System.ArgumentOutOfRangeException" => new ArgumentException(message),

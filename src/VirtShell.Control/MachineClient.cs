@@ -1,9 +1,11 @@
 using System.Net.Sockets;
 using StreamJsonRpc;
 using StreamJsonRpc.Protocol;
+using VirtShell.Engine.Checkpoints;
 using VirtShell.Engine.Definitions;
 using VirtShell.Engine.Machines;
 using VirtShell.Engine.Native;
+using VirtShell.Engine.State;
 
 namespace VirtShell.Control;
 
@@ -89,6 +91,19 @@ public sealed class MachineClient : IMachineControl, IDisposable
     /// <inheritdoc/>
     public Task<MachineState> WaitForStateAsync(MachineState[] states, double timeoutSeconds, CancellationToken cancel) =>
         Call<MachineState>(nameof(WaitForStateAsync), [states, timeoutSeconds], cancel);
+
+    /// <inheritdoc/>
+    public Task<MachineCheckpoint> CheckpointAsync(string? name, CancellationToken cancel) =>
+        Call<MachineCheckpoint>(nameof(CheckpointAsync), [name], cancel);
+
+    /// <inheritdoc/>
+    public Task RestoreCheckpointAsync(string name, CancellationToken cancel) => Call(nameof(RestoreCheckpointAsync), [name], cancel);
+
+    /// <inheritdoc/>
+    public Task ExportAsync(string path, CancellationToken cancel) => Call(nameof(ExportAsync), [path], cancel);
+
+    /// <inheritdoc/>
+    public Task MoveAsync(string model, CancellationToken cancel) => Call(nameof(MoveAsync), [model], cancel);
 
     private async Task Call(string method, object?[] arguments, CancellationToken cancel) =>
         await Call<object?>(method, arguments, cancel).ConfigureAwait(false);

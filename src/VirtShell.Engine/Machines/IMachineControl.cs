@@ -48,6 +48,18 @@ public interface IMachineControl
 
     /// <summary>Waits until the machine is in one of <paramref name="states"/>, at most <paramref name="timeoutSeconds"/>; returns the state it is in then.</summary>
     Task<MachineState> WaitForStateAsync(MachineState[] states, double timeoutSeconds, CancellationToken cancel);
+
+    /// <summary>Takes a checkpoint (see <see cref="Machine.Checkpoint"/>); null names it by the date and time.</summary>
+    Task<Checkpoints.MachineCheckpoint> CheckpointAsync(string? name, CancellationToken cancel);
+
+    /// <summary>Restores a checkpoint into the machine at rest (see <see cref="Machine.RestoreCheckpoint"/>).</summary>
+    Task RestoreCheckpointAsync(string name, CancellationToken cancel);
+
+    /// <summary>Writes the machine to a new file at <paramref name="path"/>, an absolute path (see <see cref="Machine.Export"/>).</summary>
+    Task ExportAsync(string path, CancellationToken cancel);
+
+    /// <summary>Moves the machine to another model (see <see cref="Machine.Move"/>).</summary>
+    Task MoveAsync(string model, CancellationToken cancel);
 }
 
 /// <summary>

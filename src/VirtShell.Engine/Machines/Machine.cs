@@ -1,8 +1,10 @@
 using System.Diagnostics;
+using VirtShell.Engine.Checkpoints;
 using VirtShell.Engine.Console;
 using VirtShell.Engine.Definitions;
 using VirtShell.Engine.Memory;
 using VirtShell.Engine.Models;
+using VirtShell.Engine.State;
 using VirtShell.Engine.Store;
 
 namespace VirtShell.Engine.Machines;
@@ -17,6 +19,9 @@ public sealed class MachineStateException(string message) : InvalidOperationExce
 public sealed class Machine
 {
     private readonly object _lock = new();
+    // Held while a checkpoint reads the runtime: the run's end waits for it before releasing the runtime, and
+    // Pause/Resume wait so that the checkpoint's own pause and resume do not undo the user's.
+    private readonly object _checkpointLock = new();
     private readonly VirtualizationHost _host;
     private MachineRecord _record;
     private IMachineRuntime? _runtime;
@@ -108,7 +113,9 @@ public sealed class Machine
 
     /// <summary>
     /// Loads the definition afresh, builds the runtime, runs the beforeBoot hook and starts the guest on a thread of its
-    /// own; returns once the machine is Running. If the runtime cannot be built the machine keeps its previous state.
+    /// own; returns once the machine is Running. A Saved machine goes on from its saved state instead of booting, and
+    /// beforeBoot is not run (its guest booted long ago). If the runtime cannot be built the machine keeps its previous
+    /// state.
     /// </summary>
     /// <exception cref="MachineStateException">The machine is live, belongs to another process, or its model is not available here.</exception>
     /// <exception cref="DefinitionException">The model is unknown, or the definition file is gone or no longer valid.</exception>
@@ -138,6 +145,7 @@ public sealed class Machine
 
         var definition = copy is null ? _host.Loader.Load(source, Name) : _host.Loader.Load(copy, Name, source);
         var previous = State;
+        bool resuming = previous == MachineState.Saved;
         ConsoleChannel? console = null;
         IMachineRuntime? runtime = null;
         try
@@ -149,7 +157,7 @@ public sealed class Machine
             {
                 Spec = definition.Spec, OwnerProcessId = Environment.ProcessId, OwnerProcessStart = ProcessStart,
             });
-            runtime = model.CreateRuntime(definition.Spec, services);
+            runtime = resuming ? BuildFromSavedState(model, definition.Spec, services) : model.CreateRuntime(definition.Spec, services);
         }
         catch
         {
@@ -171,7 +179,7 @@ public sealed class Machine
         {
             try
             {
-                hooks.BeforeBoot(_api);
+                if (!resuming) hooks.BeforeBoot(_api);
             }
             catch (HookException e)
             {
@@ -183,6 +191,19 @@ public sealed class Machine
         SetState(MachineState.Running, r => r with { StartedAt = DateTimeOffset.UtcNow, LastExit = null });
         _thread = new Thread(RunGuest) { IsBackground = true, Name = $"vcpu:{Name}" };
         _thread.Start();
+    }
+
+    /// <summary>Builds the runtime that goes on from the resume point a restored checkpoint left.</summary>
+    private IMachineRuntime BuildFromSavedState(IMachineModel model, MachineSpec spec, MachineServices services)
+    {
+        string saved = CheckpointStore.ResumeState(Directory)
+            ?? throw new MachineStateException($"machine '{Name}' is Saved, but its saved state ({Path.Combine(Directory, CheckpointStore.ResumeFolder)}) is gone");
+        return model switch
+        {
+            IRestorableModel restorable when File.Exists(saved) => restorable.Restore(spec, services, SavedState.Load(saved)),
+            ICheckpointRestore restorable when System.IO.Directory.Exists(saved) => restorable.Restore(spec, services, saved),
+            _ => throw new MachineStateException($"machine '{Name}' uses model '{Model}', which cannot go on from the saved state {saved}"),
+        };
     }
 
     private void RunGuest()
@@ -219,7 +240,9 @@ public sealed class Machine
             _runtime = null;
             _definition = null;
         }
-        runtime?.Dispose();
+        lock (_checkpointLock) runtime?.Dispose();
+        // The run went on from the resume point (if it had one): a later start boots, as after any other run.
+        CheckpointStore.DiscardResume(Directory);
         definition?.Dispose();
         _console?.Dispose(); // closes console.log; what the guest wrote stays readable in memory
         SetState(exit.IsCrash ? MachineState.Crashed : MachineState.Stopped,
@@ -228,7 +251,8 @@ public sealed class Machine
 
     /// <summary>
     /// Ends the run, reason StoppedByUser. Without <paramref name="turnOff"/> the guest is asked to shut down where its
-    /// model can ask; otherwise, or when it cannot, the power is cut. Returns whether the guest was asked.
+    /// model can ask; otherwise, or when it cannot, the power is cut. Returns whether the guest was asked. A Saved
+    /// machine turned off loses its saved state and is Stopped (its next start boots), as a saved Hyper-V VM does.
     /// </summary>
     /// <exception cref="MachineStateException">The machine runs in another process, or did not stop within <paramref name="timeout"/>.</exception>
     public bool Stop(bool turnOff, TimeSpan timeout)
@@ -236,6 +260,11 @@ public sealed class Machine
         IMachineRuntime? runtime;
         lock (_lock)
         {
+            if (_record.State == MachineState.Saved && turnOff)
+            {
+                CheckpointStore.DiscardResume(Directory);
+                SetState(MachineState.Stopped);
+            }
             if (!_record.State.IsLive()) return false;
             runtime = _runtime;
             if (runtime == null && _record.OwnerProcessId != Environment.ProcessId)
@@ -262,18 +291,192 @@ public sealed class Machine
     /// <exception cref="MachineStateException">The machine is not Running in this process.</exception>
     public void Pause()
     {
-        IMachineRuntime runtime = RequireLocal(MachineState.Running, "paused");
-        runtime.Pause();
-        SetState(MachineState.Paused);
+        lock (_checkpointLock)
+        {
+            IMachineRuntime runtime = RequireLocal(MachineState.Running, "paused");
+            runtime.Pause();
+            SetState(MachineState.Paused);
+        }
     }
 
     /// <summary>Lets a paused guest run on.</summary>
     /// <exception cref="MachineStateException">The machine is not Paused in this process.</exception>
     public void Resume()
     {
-        IMachineRuntime runtime = RequireLocal(MachineState.Paused, "resumed");
-        SetState(MachineState.Running);
-        runtime.Resume();
+        lock (_checkpointLock)
+        {
+            IMachineRuntime runtime = RequireLocal(MachineState.Paused, "resumed");
+            SetState(MachineState.Running);
+            runtime.Resume();
+        }
+    }
+
+    /// <summary>
+    /// Takes a checkpoint named <paramref name="name"/> (by default "NAME - (date - time)") into the machine's
+    /// checkpoints folder. A Running machine is paused for it and goes on; a Paused one stays paused; both get a saved
+    /// state and their writable disks captured. A machine at rest gets its disks captured (and its saved state, when
+    /// Saved), so a restore of it puts the disks back. Written aside and renamed: whole or not at all.
+    /// </summary>
+    /// <exception cref="MachineStateException">The machine is starting or stopping, runs in another process, or its model cannot save it.</exception>
+    /// <exception cref="CheckpointException">A checkpoint of that name exists, or the model's checkpoint failed.</exception>
+    /// <exception cref="StateNotSupportedException">A device of the machine cannot save its state.</exception>
+    public MachineCheckpoint Checkpoint(string? name)
+    {
+        if (name != null) CheckpointStore.ValidateName(name);
+        lock (_checkpointLock)
+        {
+            name ??= UnusedDefaultName();
+            return CheckpointStore.Write(Directory, name, staging => Capture(staging, name));
+        }
+    }
+
+    /// <summary>
+    /// Writes the machine to a new file at <paramref name="path"/> (see <see cref="MachineArchive"/>): captured as a
+    /// checkpoint is (a Running machine is paused for it and goes on), then packed with its definition's files.
+    /// </summary>
+    /// <exception cref="IOException">The file exists.</exception>
+    /// <exception cref="MachineStateException">The machine is starting or stopping, runs in another process, or has a disk outside its definition's folder.</exception>
+    public void Export(string path)
+    {
+        path = Path.GetFullPath(path);
+        if (File.Exists(path) || System.IO.Directory.Exists(path)) throw new IOException($"{path} exists already: export to a new file");
+        lock (_checkpointLock)
+        {
+            string staging = Path.Combine(Directory, $".export-{Guid.NewGuid():N}");
+            System.IO.Directory.CreateDirectory(staging);
+            try
+            {
+                var capture = Capture(staging, "export") with { Path = staging };
+                MachineRecord record;
+                lock (_lock) record = _record;
+                MachineArchive.Export(record, capture, path);
+            }
+            finally
+            {
+                System.IO.Directory.Delete(staging, recursive: true);
+            }
+        }
+    }
+
+    /// <summary>Writes the machine's state and disk copies into <paramref name="staging"/>; under the checkpoint lock.</summary>
+    private MachineCheckpoint Capture(string staging, string name)
+    {
+        MachineState state;
+        IMachineRuntime? runtime;
+        lock (_lock)
+        {
+            state = _record.State;
+            runtime = _runtime;
+        }
+        if (state.IsLive() && runtime == null)
+            throw new MachineStateException($"machine '{Name}' runs in process {OwnerProcessId}, not this one");
+        if (state is MachineState.Starting or MachineState.Stopping)
+            throw new MachineStateException($"machine '{Name}' is {state}; only a Running, Paused or stopped machine can be captured");
+        var checkpoint = new MachineCheckpoint { MachineName = Name, CheckpointName = name, Model = Model, TakenWhile = state };
+        return runtime != null ? CaptureRunning(runtime, state, staging, checkpoint) : CaptureAtRest(state, staging, checkpoint);
+    }
+
+    private string UnusedDefaultName()
+    {
+        string name = CheckpointStore.DefaultName(Name, DateTimeOffset.Now);
+        var taken = CheckpointStore.Names(Directory).ToHashSet(StringComparer.Ordinal);
+        string unused = name;
+        for (int n = 2; taken.Contains(unused); n++) unused = $"{name} ({n})";
+        return unused;
+    }
+
+    private MachineCheckpoint CaptureRunning(IMachineRuntime runtime, MachineState state, string staging, MachineCheckpoint checkpoint)
+    {
+        switch (runtime)
+        {
+            case VirtualMachineRuntime vm:
+                bool pause = state == MachineState.Running;
+                if (pause) vm.Pause();
+                try
+                {
+                    using (var file = new FileStream(Path.Combine(staging, CheckpointStore.StateFile), FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20))
+                    {
+                        vm.SaveState(file);
+                        file.Flush(flushToDisk: true);
+                    }
+                    return checkpoint with { StateFile = CheckpointStore.StateFile, Disks = Recorded(vm.CaptureDisks(staging)) };
+                }
+                finally
+                {
+                    if (pause) vm.Resume();
+                }
+            case ICheckpointing container:
+                container.Checkpoint(Path.Combine(staging, CheckpointStore.ContainerFolder), leaveRunning: true);
+                return checkpoint with { StateFile = CheckpointStore.ContainerFolder };
+            default:
+                throw new MachineStateException($"machine '{Name}' uses model '{Model}', which cannot save a running machine");
+        }
+    }
+
+    /// <summary>A machine at rest: its disks, through a runtime built from the definition and never run, and its saved state if it has one.</summary>
+    private MachineCheckpoint CaptureAtRest(MachineState state, string staging, MachineCheckpoint checkpoint)
+    {
+        string? saved = state == MachineState.Saved ? CheckpointStore.ResumeState(Directory) : null;
+        if (saved != null)
+        {
+            CheckpointStore.LinkOrCopy(saved, Path.Combine(staging, Path.GetFileName(saved)));
+            checkpoint = checkpoint with { StateFile = Path.GetFileName(saved) };
+        }
+        var model = _host.Models.Find(Model) ?? throw new DefinitionException($"machine '{Name}' uses model '{Model}', which this build does not have");
+        string definitionPath = Spec.DefinitionPath ?? throw new DefinitionException($"machine '{Name}' has no definition file");
+        using var definition = _host.Loader.Load(definitionPath, Name);
+        using var console = new ConsoleChannel(null);
+        using var runtime = model.CreateRuntime(definition.Spec, new MachineServices(console, _ => { }, Log));
+        if (runtime is not VirtualMachineRuntime vm)
+            throw new MachineStateException($"machine '{Name}' is {state}: a machine of model '{Model}' is captured only while it runs");
+        return checkpoint with { Disks = Recorded(vm.CaptureDisks(staging)) };
+    }
+
+    /// <summary>
+    /// Moves the machine to model <paramref name="model"/>, keeping its state (live, for a running machine). No pair
+    /// of models can do that yet: this says why for the one asked, checking in the order a user can act on.
+    /// </summary>
+    /// <exception cref="DefinitionException">There is no such model.</exception>
+    /// <exception cref="ArgumentException">The machine uses that model already.</exception>
+    /// <exception cref="MachineStateException">The model is not available on this host (the reason says what to install or enable).</exception>
+    /// <exception cref="StateNotSupportedException">The model cannot take a saved state, or no move between the two is implemented.</exception>
+    public void Move(string model)
+    {
+        var target = _host.Models.Find(model)
+            ?? throw new DefinitionException($"unknown model '{model}' (known: {string.Join(", ", _host.Models.All.Select(m => m.Name))})");
+        if (target.Name == Model) throw new ArgumentException($"machine '{Name}' uses model '{Model}' already", nameof(model));
+        if (target.GetAvailability() is { IsAvailable: false } unavailable)
+            throw new MachineStateException($"machine '{Name}' cannot move: model '{target.Name}' is not available here: {unavailable.Reason}");
+        if (target is not IRestorableModel)
+            throw new StateNotSupportedException($"machine '{Name}' cannot move: model '{target.Name}' cannot load a saved state yet (docs/state-format.md)");
+        throw new StateNotSupportedException($"machine '{Name}' cannot move: moving a machine from model '{Model}' to '{target.Name}' is not implemented yet");
+    }
+
+    private static List<CheckpointDisk> Recorded(IEnumerable<CapturedDisk> disks) =>
+        [.. disks.Select(d => new CheckpointDisk(d.Image, Path.GetFileName(d.Copy), new FileInfo(d.Copy).Length, d.Method))];
+
+    /// <summary>
+    /// Puts checkpoint <paramref name="name"/> back: its disk copies over the images, and its saved state, if it has
+    /// one, as the state the next start goes on from (the machine is then Saved). Everything is checked first
+    /// (record, saved state, disk copies), so a damaged checkpoint changes nothing.
+    /// </summary>
+    /// <exception cref="MachineStateException">The machine is live: a checkpoint is restored only into a machine at rest.</exception>
+    /// <exception cref="CheckpointNotFoundException">There is no such checkpoint.</exception>
+    /// <exception cref="CheckpointException">The checkpoint is damaged, or of another model.</exception>
+    public void RestoreCheckpoint(string name)
+    {
+        lock (_checkpointLock)
+        {
+            var state = State;
+            if (state.IsLive())
+                throw new MachineStateException($"machine '{Name}' is {state}; a checkpoint is restored only into a machine at rest: stop it first");
+            var checkpoint = CheckpointStore.Open(Directory, Name, name);
+            if (checkpoint.Model != Model)
+                throw new CheckpointException($"checkpoint '{checkpoint}' was taken on model '{checkpoint.Model}', and machine '{Name}' uses '{Model}'");
+            CheckpointStore.Verify(checkpoint);
+            CheckpointStore.Restore(checkpoint, Directory);
+            SetState(checkpoint.HasState ? MachineState.Saved : state == MachineState.Saved ? MachineState.Stopped : state);
+        }
     }
 
     /// <summary>

@@ -60,6 +60,18 @@ public sealed class MachineControl(Machine machine) : IMachineControl
         return Machine.State;
     });
 
+    /// <inheritdoc/>
+    public Task<Checkpoints.MachineCheckpoint> CheckpointAsync(string? name, CancellationToken cancel) => Run(() => Machine.Checkpoint(name));
+
+    /// <inheritdoc/>
+    public Task RestoreCheckpointAsync(string name, CancellationToken cancel) => Run(() => { Machine.RestoreCheckpoint(name); return true; });
+
+    /// <inheritdoc/>
+    public Task ExportAsync(string path, CancellationToken cancel) => Run(() => { Machine.Export(path); return true; });
+
+    /// <inheritdoc/>
+    public Task MoveAsync(string model, CancellationToken cancel) => Run(() => { Machine.Move(model); return true; });
+
     private static Task<T> Run<T>(Func<T> call) => Task.Run(call);
 }
 

@@ -2,7 +2,7 @@ namespace VirtShell.Engine.Machines;
 
 /// <summary>
 /// A machine's lifecycle: Created, then per run Starting, Running (Paused and back), Stopping, and Stopped or Crashed,
-/// from which it can start again.
+/// from which it can start again; Saved after a checkpoint with a state is restored, until the start that goes on from it.
 /// </summary>
 public enum MachineState
 {
@@ -20,6 +20,8 @@ public enum MachineState
     Stopped,
     /// <summary>The last run ended by a crash (<see cref="MachineExit.IsCrash"/>).</summary>
     Crashed,
+    /// <summary>At rest with a saved state (a checkpoint restored into it): the next start goes on from that state instead of booting.</summary>
+    Saved,
 }
 
 /// <summary>Questions about a <see cref="MachineState"/>.</summary>
@@ -27,7 +29,7 @@ public static class MachineStates
 {
     /// <summary>
     /// A run is under way (Starting, Running, Paused, Stopping): the machine cannot be started or removed, and a
-    /// stop has something to end. The other states (Created, Stopped, Crashed) are at rest.
+    /// stop has something to end. The other states (Created, Stopped, Crashed, Saved) are at rest.
     /// </summary>
     public static bool IsLive(this MachineState state) =>
         state is MachineState.Starting or MachineState.Running or MachineState.Paused or MachineState.Stopping;

@@ -26,7 +26,8 @@ public sealed partial class MachineStore
     /// <summary>What the machine's host process wrote to its standard output and error.</summary>
     public const string HostLogFile = "host.log";
 
-    private static readonly JsonSerializerOptions Json = MachineRecordJson.RecordOptions;
+    /// <summary>How the store writes JSON (machine.json, checkpoint.json): indented, enums by name, nulls left out.</summary>
+    internal static readonly JsonSerializerOptions Json = MachineRecordJson.RecordOptions;
 
     /// <summary>The store's root, absolute.</summary>
     public string Home { get; }

@@ -19,6 +19,7 @@ public abstract class MachineCmdlet : PSCmdlet
     private readonly CancellationTokenSource _stopping = new();
 
     [Parameter(Mandatory = true, Position = 0, ParameterSetName = ByName, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+    [Alias("MachineName")] // a checkpoint's, from Get-VirtCheckpoint
     [ValidateNotNullOrEmpty]
     [SupportsWildcards]
     [ArgumentCompleter(typeof(MachineNameCompleter))]

@@ -1,6 +1,8 @@
 using System.Management.Automation;
+using VirtShell.Engine.Checkpoints;
 using VirtShell.Engine.Definitions;
 using VirtShell.Engine.Machines;
+using VirtShell.Engine.State;
 using VirtShell.Engine.Store;
 
 namespace VirtShell.PowerShell.Session;
@@ -22,11 +24,19 @@ internal static class VirtShellErrors
     public const string Timeout = "VirtShell.Timeout";
     public const string MachineStopped = "VirtShell.MachineStopped";
     public const string EngineError = "VirtShell.EngineError";
+    public const string CheckpointNotFound = "VirtShell.CheckpointNotFound";
+    public const string CheckpointInvalid = "VirtShell.CheckpointInvalid";
+    public const string StateNotSupported = "VirtShell.StateNotSupported";
+    public const string ExportInvalid = "VirtShell.ExportInvalid";
 
     public static ErrorRecord FromException(Exception e, object? target) => e switch
     {
         DefinitionException => new ErrorRecord(e, DefinitionInvalid, ErrorCategory.InvalidData, target),
         MachineExistsException => new ErrorRecord(e, MachineExists, ErrorCategory.ResourceExists, target),
+        CheckpointNotFoundException => new ErrorRecord(e, CheckpointNotFound, ErrorCategory.ObjectNotFound, target),
+        CheckpointException or StateFormatException => new ErrorRecord(e, CheckpointInvalid, ErrorCategory.InvalidData, target),
+        StateNotSupportedException => new ErrorRecord(e, StateNotSupported, ErrorCategory.NotImplemented, target),
+        ExportFormatException => new ErrorRecord(e, ExportInvalid, ErrorCategory.InvalidData, target),
         MachineStateException => new ErrorRecord(e, InvalidState, ErrorCategory.InvalidOperation, target),
         HookException => new ErrorRecord(e, HookFailed, ErrorCategory.OperationStopped, target),
         ArgumentException => new ErrorRecord(e, InvalidArgument, ErrorCategory.InvalidArgument, target),

@@ -151,7 +151,6 @@ public class ConsoleAttachmentTests
             return Task.CompletedTask;
         }
 
-        public Task StartAsync(CancellationToken cancel) => throw new NotSupportedException();
         public Task<bool> StopAsync(bool turnOff, double timeoutSeconds, CancellationToken cancel) => throw new NotSupportedException();
         public Task PauseAsync(CancellationToken cancel) => throw new NotSupportedException();
         public Task ResumeAsync(CancellationToken cancel) => throw new NotSupportedException();
@@ -159,5 +158,9 @@ public class ConsoleAttachmentTests
         public Task<ConsoleLineResult> ReadLinesAsync(ConsoleLineQuery query, CancellationToken cancel) => throw new NotSupportedException();
         public Task<int> ExecuteAsync(GuestCommand command, IProgress<GuestOutputLine> output, CancellationToken cancel) => throw new NotSupportedException();
         public Task<MachineState> WaitForStateAsync(MachineState[] states, double timeoutSeconds, CancellationToken cancel) => throw new NotSupportedException();
+        public Task<VirtShell.Engine.Checkpoints.MachineCheckpoint> CheckpointAsync(string? name, CancellationToken cancel) => throw new NotSupportedException();
+        public Task RestoreCheckpointAsync(string name, CancellationToken cancel) => throw new NotSupportedException();
+        public Task ExportAsync(string path, CancellationToken cancel) => throw new NotSupportedException();
+        public Task MoveAsync(string model, CancellationToken cancel) => throw new NotSupportedException();
     }
 }
