@@ -25,10 +25,19 @@ internal static class Spare
         if (lockFd < 0 || Libc.flock(lockFd, Libc.LOCK_EX | Libc.LOCK_NB) != 0) return 0;   // a store has one spare
 
         var engine = HostEngine.Prepare(store);
-        WarmUp.Run(engine, Path.Combine(Path.GetDirectoryName(socketPath)!, $"warm-up-{Environment.ProcessId}"));
+        WarmUp.Run(engine, Path.Combine(Path.GetTempPath(), $"virtshell-warm-up-{Environment.ProcessId}"));
         string identity = SpareHost.OwnIdentity();
 
-        using var listener = Listen(socketPath);
+        Socket listener;
+        try
+        {
+            listener = Listen(socketPath);
+        }
+        catch (Exception e) when (e is IOException or SocketException)
+        {
+            return 0;   // the store went away while the spare warmed up
+        }
+        using var _ = listener;
         Socket? starter = WaitForStarter(listener, socketPath);
         // From here on, whatever happens, this is no longer the store's spare: the next starter makes another.
         File.Delete(socketPath);

@@ -95,23 +95,12 @@ Describe 'A spare host, started ahead of the next start' {
     }
 
     BeforeAll {
-        # The pids of this store's spares (virtshell-host HOME --spare) not yet taken by a machine.
-        function Get-Spare {
-            $taken = @(Get-VirtMachine | ForEach-Object OwnerProcessId)
-            foreach ($process in Get-ChildItem /proc -Directory | Where-Object Name -match '^\d+$') {
-                if ([int]$process.Name -notin $taken -and
-                    (Get-Content "/proc/$($process.Name)/cmdline" -Raw -ErrorAction Ignore) -match "virtshell-host.$([regex]::Escape($env:VIRTSHELL_HOME)).--spare") {
-                    [int]$process.Name
-                }
-            }
-        }
-
         # The spare that has bound run/spare.sock, once it has warmed up.
         function Wait-Spare([int] $Seconds = 60) {
             $socket = Join-Path $env:VIRTSHELL_HOME 'run/spare.sock'
             $deadline = [DateTime]::UtcNow.AddSeconds($Seconds)
             while (-not (Test-Path $socket) -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 100 }
-            if (Test-Path $socket) { Get-Spare | Select-Object -First 1 }
+            if (Test-Path $socket) { Get-SpareHost | Select-Object -First 1 }
         }
     }
 
@@ -145,12 +134,12 @@ Describe 'A spare host, started ahead of the next start' {
     }
 
     It 'is not started when VIRTSHELL_SPARE_HOST is 0' {
-        Get-Spare | ForEach-Object { Stop-Process -Id $_ -Force; Wait-ProcessEnd $_ | Out-Null }
+        Get-SpareHost | ForEach-Object { Stop-Process -Id $_ -Force; Wait-ProcessEnd $_ | Out-Null }
         $env:VIRTSHELL_SPARE_HOST = '0'
         try {
             New-VirtMachine -Definition $HelloDefinition -Name cold | Start-VirtMachine
             Receive-VirtConsole -Name cold -Wait -Pattern 'Hello from VirtShell' -Timeout 20 | Should -Not -BeNullOrEmpty
-            @(Get-Spare).Count | Should -Be 0
+            @(Get-SpareHost).Count | Should -Be 0
         }
         finally {
             Remove-Item Env:VIRTSHELL_SPARE_HOST

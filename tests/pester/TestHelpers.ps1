@@ -21,8 +21,21 @@ function Initialize-VirtShellTest {
 # previous $env:VIRTSHELL_HOME back.
 function Complete-VirtShellTest {
     Get-VirtMachine | Stop-VirtMachine -TurnOff -Timeout 10
+    # A spare host may be writing in the home while it warms up.
+    Get-SpareHost | ForEach-Object { Stop-Process -Id $_ -Force -ErrorAction Ignore; Wait-ProcessEnd $_ | Out-Null }
     Remove-Item -LiteralPath $env:VIRTSHELL_HOME -Recurse -Force
     $env:VIRTSHELL_HOME = $script:PreviousHome
+}
+
+# The pids of this home's spare hosts (virtshell-host HOME --spare) that no machine has taken yet.
+function Get-SpareHost {
+    $taken = @(Get-VirtMachine | ForEach-Object OwnerProcessId)
+    foreach ($process in Get-ChildItem /proc -Directory | Where-Object Name -match '^\d+$') {
+        if ([int]$process.Name -notin $taken -and
+            (Get-Content "/proc/$($process.Name)/cmdline" -Raw -ErrorAction Ignore) -match "virtshell-host.$([regex]::Escape($env:VIRTSHELL_HOME)).--spare") {
+            [int]$process.Name
+        }
+    }
 }
 
 # A PowerShell of its own (another runspace, this process) with the module imported, to run a command and stop it.
