@@ -90,14 +90,18 @@ public sealed unsafe partial class InterpreterCpu
 
     /// <summary>CF alone, without computing the other lazy flags (INC/DEC keep it). With a carry in, a result equal to the first operand carried.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private uint CarryNow() => _lazyOp switch
+    private uint CarryNow() => CarryOf(_lazyOp, _lazyRes, _lazyA, _lazyB, _flagBits);
+
+    /// <summary>CF of a pending operation given as values (the translator keeps the lazy flags in locals).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static uint CarryOf(LazyOp op, ulong res, ulong a, ulong b, uint flagBits) => op switch
     {
-        LazyOp.Add => _lazyRes < _lazyA ? FlagCf : 0,
-        LazyOp.Adc => _lazyRes <= _lazyA ? FlagCf : 0,
-        LazyOp.Sub => _lazyA < _lazyB ? FlagCf : 0,
-        LazyOp.Sbb => _lazyA <= _lazyB ? FlagCf : 0,
+        LazyOp.Add => res < a ? FlagCf : 0,
+        LazyOp.Adc => res <= a ? FlagCf : 0,
+        LazyOp.Sub => a < b ? FlagCf : 0,
+        LazyOp.Sbb => a <= b ? FlagCf : 0,
         LazyOp.Logic => 0,
-        _ => _flagBits & FlagCf,
+        _ => flagBits & FlagCf,
     };
 
     /// <summary>Add with carry in at any operand size; the flags are left pending.</summary>

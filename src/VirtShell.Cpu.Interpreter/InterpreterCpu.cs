@@ -194,6 +194,7 @@ public sealed unsafe partial class InterpreterCpu : IVirtualCpu
                     else if (_translate && !shadowed && (block.Compiled != null || (++block.Runs == TranslateAfter && Translate(block))))
                     {
                         compiled = block;
+                        _compiledRetired = 0;
                         retired += block.Compiled!(this, ops);
                     }
                     else for (int i = 0; i < ops.Length; i++)
