@@ -37,10 +37,11 @@ internal delegate int CompiledBlock(InterpreterCpu cpu, DecodedOp[] ops);
 //   that overwrote code) ends the compiled block after it, exactly where the interpreter's loop stops.
 // - A block whose closing branch goes back to its own start loops inside the method, checking at each pass what
 //   RunLoop checks between blocks (exit requests, external writes, NMI and interrupts, the code still mapped).
-// Faults: the method body is one try block whose fault handler writes the locals back (unless a handler was running,
-// whose registers are already in the file) and records the passes retired; _instrStart names the faulting
-// instruction, and no inline instruction changes a local before its last chance to fault, so the state is the
-// faulting instruction's. A compiled block lives on its Block and is dropped with it.
+// Faults: before anything that may fault (a memory access, a handler, a branch's limit check) the locals changed
+// since the last write-back go to the file and _instrStart names the instruction; no inline instruction changes a
+// local before its last chance to fault, so a fault leaves exactly the state before the faulting instruction. The
+// loop stores its passes in _compiledRetired for RunLoop's count. (No try/fault region: locals live into a handler
+// would live on the stack, which cost a third of the speed.) A compiled block lives on its Block and is dropped with it.
 public sealed unsafe partial class InterpreterCpu
 {
     private CpuTier _tier = CpuTier.Auto;
@@ -50,7 +51,7 @@ public sealed unsafe partial class InterpreterCpu
     private long _translatedBlocks, _translatedInstructions, _inlinedInstructions, _translationTicks, _translatedIlBytes;
     /// <summary>Where each compiled block's guest instructions and IL are written, if anywhere.</summary>
     private TextWriter? _translationDump;
-    /// <summary>The instructions a faulting compiled block retired in its earlier passes round its own loop.</summary>
+    /// <summary>The instructions a compiled block retired in its earlier passes round its own loop (RunLoop clears it before each block).</summary>
     private int _compiledRetired;
     /// <summary>Instructions a self-looping compiled block runs before it returns to RunLoop.</summary>
     private const int LoopBudget = 1 << 16;
@@ -81,7 +82,6 @@ public sealed unsafe partial class InterpreterCpu
     {
         ulong ip = block.Eip;
         int passes = _compiledRetired;
-        _compiledRetired = 0;
         for (int i = 0; i < block.Ops.Length; i++)
         {
             if (ip == _instrStart) return passes + i;
@@ -204,9 +204,10 @@ public sealed unsafe partial class InterpreterCpu
         /// <summary>The operation whose flags the locals hold, where this point of the block shows it; None: unknown.</summary>
         private LazyOp _known;
         private int _knownSize;
-        private readonly LocalBuilder _count, _result, _synced;
-        private readonly Label _exit, _top;
-        private Label _end;
+        private readonly LocalBuilder _count, _result;
+        private readonly Label _exit, _top, _end;
+        /// <summary>The registers the block's inline instructions write.</summary>
+        private readonly int _written;
 
         public BlockEmitter(Il il, Block block)
         {
@@ -221,7 +222,11 @@ public sealed unsafe partial class InterpreterCpu
                 if (_forms[i] is EmitForm.Handler) continue;
                 if (_forms[i] == EmitForm.Branch || d.I.Mnemonic is not (Mnemonic.Mov or Mnemonic.Lea)) _flags = true;
                 if (_forms[i] == EmitForm.Branch) continue;
-                if (d.Loc0 is OperandLoc.Gpr16 or OperandLoc.Gpr32) Use(d.Reg0);
+                if (d.Loc0 is OperandLoc.Gpr16 or OperandLoc.Gpr32)
+                {
+                    Use(d.Reg0);
+                    if (d.I.Mnemonic is not (Mnemonic.Cmp or Mnemonic.Test)) _written |= 1 << d.Reg0;
+                }
                 if (d.Loc1 is OperandLoc.Gpr16 or OperandLoc.Gpr32) Use(d.Reg1);
                 if (d.Loc0 == OperandLoc.Memory || d.Loc1 == OperandLoc.Memory)
                 {
@@ -240,8 +245,8 @@ public sealed unsafe partial class InterpreterCpu
             }
             _count = il.DeclareLocal(typeof(int));
             _result = il.DeclareLocal(typeof(int));
-            _synced = il.DeclareLocal(typeof(int));
             _exit = il.DefineLabel();
+            _end = il.DefineLabel();
             _top = il.DefineLabel();
         }
 
@@ -254,13 +259,12 @@ public sealed unsafe partial class InterpreterCpu
         public int Emit()
         {
             int inlined = 0;
-            _end = _il.BeginExceptionBlock();
             LoadState();
             _il.MarkLabel(_top);
             if (LoopsBack)
             {
-                // After a pass round the loop the locals are newer than the file: the first write-back must take all.
-                _dirty = 0xFF;
+                // After a pass round the loop the locals are newer than the file: the first write-back takes what it wrote.
+                _dirty = _written;
                 _flagsDirty = true;
             }
             for (int i = 0; i < _ops.Length; i++)
@@ -280,15 +284,7 @@ public sealed unsafe partial class InterpreterCpu
             // Every exit that left locals newer than the file comes here.
             _il.MarkLabel(_exit);
             StoreState(all: true);
-            _il.Emit(OpCodes.Leave, _end);
-            _il.BeginFaultBlock();
-            var synced = _il.DefineLabel();
-            _il.Emit(OpCodes.Ldloc, _synced);
-            _il.Emit(OpCodes.Brtrue, synced);
-            StoreState(all: true);
-            _il.MarkLabel(synced);
-            _il.StoreField(CompiledRetiredField, () => _il.Emit(OpCodes.Ldloc, _count));
-            _il.EndExceptionBlock();
+            _il.MarkLabel(_end);
             _il.Emit(OpCodes.Ldloc, _result);
             _il.Emit(OpCodes.Ret);
             return inlined;
@@ -366,18 +362,23 @@ public sealed unsafe partial class InterpreterCpu
             _il.Emit(OpCodes.Br, _exit);
         }
 
-        private void SetInstrStart(int i) => _il.StoreField(InstrStartField, () => _il.Emit(OpCodes.Ldc_I8, (long)IpOf(i)));
+        /// <summary>
+        /// Before an instruction that may fault: the file gets what the locals changed, and _instrStart the
+        /// instruction, so a fault leaves exactly the state before it.
+        /// </summary>
+        private void MayFault(int i)
+        {
+            StoreState(all: false);
+            _il.StoreField(InstrStartField, () => _il.Emit(OpCodes.Ldc_I8, (long)IpOf(i)));
+        }
 
         /// <summary>c._instrStart = IP; c._eip = NextIp; locals to the file; handler(c, ref ops[i]); stop if it broke the block; reload.</summary>
         private void EmitHandler(int i)
         {
             ref var d = ref _ops[i];
-            SetInstrStart(i);
+            MayFault(i);
             long nextIp = (long)d.NextIp;
             _il.StoreField(EipField, () => _il.Emit(OpCodes.Ldc_I8, nextIp));
-            StoreState(all: false);
-            _il.Emit(OpCodes.Ldc_I4_1);
-            _il.Emit(OpCodes.Stloc, _synced);
             _il.Emit(OpCodes.Ldarg_0);
             _il.Emit(OpCodes.Ldarg_1);
             _il.Emit(OpCodes.Ldc_I4, i);
@@ -388,17 +389,15 @@ public sealed unsafe partial class InterpreterCpu
             SetResult(i + 1);
             if (i == _ops.Length - 1)
             {
-                _il.Emit(OpCodes.Leave, _end);
+                _il.Emit(OpCodes.Br, _end);
                 return;
             }
             var next = _il.DefineLabel();
             _il.LoadField(BreakField);
             _il.Emit(OpCodes.Brfalse, next);
-            _il.Emit(OpCodes.Leave, _end);
+            _il.Emit(OpCodes.Br, _end);
             _il.MarkLabel(next);
             LoadState();
-            _il.Emit(OpCodes.Ldc_I4_0);
-            _il.Emit(OpCodes.Stloc, _synced);
         }
 
         /// <summary>Pushes register <paramref name="r"/>'s low 16 or 32 bits as a uint.</summary>
@@ -527,7 +526,7 @@ public sealed unsafe partial class InterpreterCpu
         {
             int size = d.OpSize;
             var m = d.I.Mnemonic;
-            SetInstrStart(i); // the access may fault: the fault is this instruction's
+            MayFault(i);
             var op = d;
             uint imm = d.Imm & SizeMask(size);
             if (d.Loc1 == OperandLoc.Memory)
@@ -703,12 +702,13 @@ public sealed unsafe partial class InterpreterCpu
                 _il.Emit(OpCodes.Call, MayLoopMethod);
                 _il.Emit(OpCodes.Brfalse, leave);
                 _known = LazyOp.None;
+                _il.StoreField(CompiledRetiredField, () => _il.Emit(OpCodes.Ldloc, _count));
                 _il.Emit(OpCodes.Br, _top);
                 _il.MarkLabel(leave);
                 ExitTo(target, 0);
                 return;
             }
-            SetInstrStart(i); // a target past the CS limit is #GP at the branch
+            MayFault(i); // a target past the CS limit is #GP at the branch
             _il.Emit(OpCodes.Ldarg_0);
             _il.Emit(OpCodes.Ldc_I4, (int)(uint)target);
             _il.Emit(OpCodes.Call, NearJumpMethod);
@@ -798,24 +798,6 @@ public sealed unsafe partial class InterpreterCpu
         {
             if (record) _text.AppendLine($"  L{label.Id}:");
             il.MarkLabel(label);
-        }
-
-        public Label BeginExceptionBlock()
-        {
-            if (record) _text.AppendLine("  .try {");
-            return il.BeginExceptionBlock();
-        }
-
-        public void BeginFaultBlock()
-        {
-            if (record) _text.AppendLine("  } fault {");
-            il.BeginFaultBlock();
-        }
-
-        public void EndExceptionBlock()
-        {
-            if (record) _text.AppendLine("  }");
-            il.EndExceptionBlock();
         }
 
         public void Calli(Type result, Type[] parameters)
