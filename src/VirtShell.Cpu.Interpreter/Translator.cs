@@ -20,8 +20,11 @@ public enum CpuTier
 /// <summary>What the translating tier has done: blocks compiled, the guest instructions in them, the time and IL spent.</summary>
 public readonly record struct TranslationStatistics(long Blocks, long Instructions, long InlinedInstructions, TimeSpan CompileTime, long IlBytes);
 
-/// <summary>A compiled block: runs the block's instructions from the first and returns how many it retired.</summary>
-internal delegate int CompiledBlock(InterpreterCpu cpu, DecodedOp[] ops);
+/// <summary>
+/// A compiled block: runs the block's instructions from the first (and the compiled blocks it chains to) and returns
+/// <paramref name="retired"/> plus the instructions retired.
+/// </summary>
+internal delegate int CompiledBlock(InterpreterCpu cpu, Block block, int retired);
 
 // The translating tier. A block that has run TranslateAfter times is compiled to one DynamicMethod, which the JIT
 // turns into straight-line host code:
@@ -30,13 +33,17 @@ internal delegate int CompiledBlock(InterpreterCpu cpu, DecodedOp[] ops);
 // - The lazy flags (the interpreter's _lazyOp/_lazyRes/_lazyA/_lazyB/_lazySize and _flagBits) live in locals the same
 //   way. Where the block itself shows which operation left them pending, INC/DEC's CF and a closing Jcc are computed
 //   from that operation's operands directly; otherwise from the locals through the interpreter's own formulas.
-// - MOV, ADD, SUB, CMP, AND, OR, XOR, TEST (register, immediate and memory operands), INC/DEC of a register, LEA and a
-//   closing Jcc or JMP rel are inline IL, at 16 and 32 bits. Memory goes through ReadData/WriteData, whose TLB hit
+// - MOV, ADD, SUB, CMP, AND, OR, XOR, TEST (register, immediate and memory operands), INC/DEC of a register, LEA,
+//   SHL/SHR/SAR/ROL/ROR of a register by a constant and a closing Jcc or JMP rel are inline IL, at 16 and 32 bits. Memory goes through ReadData/WriteData, whose TLB hit
 //   and RAM pointer the JIT inlines; the rest of the path (page walks, MMIO, stores to code) is the interpreter's.
 // - Everything else is a direct call of the interpreter's handler; an instruction that sets _breakBlock (and a store
 //   that overwrote code) ends the compiled block after it, exactly where the interpreter's loop stops.
 // - A block whose closing branch goes back to its own start loops inside the method, checking at each pass what
 //   RunLoop checks between blocks (exit requests, external writes, NMI and interrupts, the code still mapped).
+// - Chaining: at its exit a block looks for its successor among the two its Block recorded (Next0/Next1, which
+//   RunLoop's NextBlock fills) and, when that one is compiled, still valid and mapped at CS:EIP, and the same checks
+//   pass, tail-calls it, so a chain of compiled blocks runs without RunLoop. A chain returns to RunLoop after
+//   LoopBudget instructions at most; _runningBlock names the block running, for a fault's count and NextBlock.
 // Faults: before anything that may fault (a memory access, a handler, a branch's limit check) the locals changed
 // since the last write-back go to the file and _instrStart names the instruction; no inline instruction changes a
 // local before its last chance to fault, so a fault leaves exactly the state before the faulting instruction. The
@@ -53,8 +60,10 @@ public sealed unsafe partial class InterpreterCpu
     private TextWriter? _translationDump;
     /// <summary>The instructions a compiled block retired in its earlier passes round its own loop (RunLoop clears it before each block).</summary>
     private int _compiledRetired;
-    /// <summary>Instructions a self-looping compiled block runs before it returns to RunLoop.</summary>
+    /// <summary>Instructions a self-looping compiled block or a chain of them runs before it returns to RunLoop.</summary>
     private const int LoopBudget = 1 << 16;
+    /// <summary>The compiled block running now: the last of a chain, once it returns.</summary>
+    private Block? _runningBlock;
 
     /// <summary>The tier that runs guest code; Auto is the interpreter until the translator is proven (docs/cpu.md).</summary>
     public CpuTier Tier
@@ -91,15 +100,32 @@ public sealed unsafe partial class InterpreterCpu
     }
 
     /// <summary>
-    /// Whether a compiled block may start another pass round its own loop: what RunLoop checks between blocks (an exit
-    /// request, external writes, a deliverable NMI or interrupt) and, with paging, that its code is still mapped there.
+    /// Whether a compiled block may start another pass round its own loop, or chain to its successor: what RunLoop
+    /// checks between blocks (an exit request, external writes, an interrupt shadow, a deliverable NMI or interrupt)
+    /// and that the code at <paramref name="phys"/> is what CS:<paramref name="eip"/> maps to now.
     /// </summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     private bool MayLoop(uint eip, uint phys)
     {
-        if (_exitRequested | _pendingExternal | _breakBlock) return false;
+        if (_exitRequested | _pendingExternal | _breakBlock | _interruptShadow) return false;
         if (_interrupts != null && (!_nmiBlocked && _interrupts.HasPendingNmi || (_flagBits & FlagIf) != 0 && _interrupts.HasPendingInterrupt)) return false;
-        return !_paging || TryCachedFetchTranslation((uint)(_segs[SegCs].Base + eip), out uint now) && now == phys;
+        uint linear = (uint)(_segs[SegCs].Base + eip);
+        return _paging ? TryCachedFetchTranslation(linear, out uint now) && now == phys : (linear & _addrMask) == phys;
+    }
+
+    /// <summary>The compiled successor of <paramref name="from"/> at EIP that may run next without RunLoop, or null.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private Block? ChainFrom(Block from)
+    {
+        ulong eip = _eip;
+        var next = from.Next0;
+        if (next == null || next.Eip != eip)
+        {
+            next = from.Next1;
+            if (next == null || next.Eip != eip) return null;
+        }
+        if (next.Compiled == null || !next.Valid || next.Mode != _codeMode || eip > _segs[SegCs].Limit) return null;
+        return MayLoop((uint)eip, next.Phys) ? next : null;
     }
 
     private static readonly FieldInfo EipField = Field(nameof(_eip)), InstrStartField = Field(nameof(_instrStart)),
@@ -108,11 +134,18 @@ public sealed unsafe partial class InterpreterCpu
         LazySizeField = Field(nameof(_lazySize)), FlagBitsField = Field(nameof(_flagBits)),
         CompiledRetiredField = Field(nameof(_compiledRetired));
     private static readonly MethodInfo ReadDataMethod = Method(nameof(ReadData)), WriteDataMethod = Method(nameof(WriteData)),
-        CarryOfMethod = typeof(InterpreterCpu).GetMethod(nameof(CarryOf), BindingFlags.Static | BindingFlags.NonPublic)!,
-        ConditionMethod = Method(nameof(Condition)), NearJumpMethod = Method(nameof(NearJump)), MayLoopMethod = Method(nameof(MayLoop));
+        CarryOfMethod = StaticMethod(nameof(CarryOf)), FlagsOfMethod = StaticMethod(nameof(FlagsOf)),
+        ShiftMethod = StaticMethod(nameof(Shift)), RotateMethod = StaticMethod(nameof(Rotate)),
+        ConditionMethod = Method(nameof(Condition)), NearJumpMethod = Method(nameof(NearJump)), MayLoopMethod = Method(nameof(MayLoop)),
+        ChainFromMethod = Method(nameof(ChainFrom)), InvokeMethod = typeof(CompiledBlock).GetMethod(nameof(CompiledBlock.Invoke))!;
+    private static readonly FieldInfo RunningBlockField = Field(nameof(_runningBlock)),
+        OpsField = typeof(Block).GetField(nameof(Block.Ops))!, CompiledField = typeof(Block).GetField(nameof(Block.Compiled))!;
 
     private static MethodInfo Method(string name) =>
         typeof(InterpreterCpu).GetMethod(name, BindingFlags.Instance | BindingFlags.NonPublic)!;
+
+    private static MethodInfo StaticMethod(string name) =>
+        typeof(InterpreterCpu).GetMethod(name, BindingFlags.Static | BindingFlags.NonPublic)!;
 
     private static FieldInfo Field(string name) =>
         typeof(InterpreterCpu).GetField(name, BindingFlags.Instance | BindingFlags.NonPublic)!;
@@ -124,7 +157,7 @@ public sealed unsafe partial class InterpreterCpu
         long start = Stopwatch.GetTimestamp();
         // Anonymously hosted with restricted skip visibility: CreateDelegate then JIT-compiles the method at once, so
         // the compile time counted below is the whole cost.
-        var method = new DynamicMethod($"block_{block.Phys:x8}_{block.Eip:x}", typeof(int), [typeof(InterpreterCpu), typeof(DecodedOp[])],
+        var method = new DynamicMethod($"block_{block.Phys:x8}_{block.Eip:x}", typeof(int), [typeof(InterpreterCpu), typeof(Block), typeof(int)],
             restrictedSkipVisibility: true);
         var il = new Il(method.GetILGenerator(), _translationDump != null);
         _inlinedInstructions += new BlockEmitter(il, block).Emit();
@@ -158,6 +191,9 @@ public sealed unsafe partial class InterpreterCpu
         if (d.I.OpCount == 1 && m is Mnemonic.Inc or Mnemonic.Dec && d.Loc0 == register) return EmitForm.Register;
         if (d.I.OpCount != 2) return EmitForm.Handler;
         if (m == Mnemonic.Lea && d.Loc0 == register && d.Loc1 == OperandLoc.Memory) return EmitForm.Register;
+        // A count of 0 changes nothing, not even the flags: the handler keeps that rare case.
+        if (m is Mnemonic.Shl or Mnemonic.Sal or Mnemonic.Shr or Mnemonic.Sar or Mnemonic.Rol or Mnemonic.Ror)
+            return d.Loc0 == register && d.Loc1 == OperandLoc.Immediate && (d.Imm & 0x1F) != 0 ? EmitForm.Register : EmitForm.Handler;
         if (!alu) return EmitForm.Handler;
         if (d.Loc0 == register && (d.Loc1 == register || d.Loc1 == OperandLoc.Immediate)) return EmitForm.Register;
         if (d.MemSize != d.OpSize) return EmitForm.Handler;
@@ -201,11 +237,14 @@ public sealed unsafe partial class InterpreterCpu
         private readonly bool _flags;
         private bool _flagsDirty;
         private readonly LocalBuilder _fOp = null!, _fRes = null!, _fA = null!, _fB = null!, _fSize = null!, _fBits = null!;
-        /// <summary>The operation whose flags the locals hold, where this point of the block shows it; None: unknown.</summary>
-        private LazyOp _known;
+        /// <summary>
+        /// The operation whose flags the locals hold, where this point of the block shows it (None: the flags are in
+        /// the flag bits); null: not known.
+        /// </summary>
+        private LazyOp? _known;
         private int _knownSize;
-        private readonly LocalBuilder _count, _result;
-        private readonly Label _exit, _top, _end;
+        private readonly LocalBuilder _count, _result, _opsLocal, _next;
+        private readonly Label _exit, _chain, _top, _end;
         /// <summary>The registers the block's inline instructions write.</summary>
         private readonly int _written;
 
@@ -245,7 +284,10 @@ public sealed unsafe partial class InterpreterCpu
             }
             _count = il.DeclareLocal(typeof(int));
             _result = il.DeclareLocal(typeof(int));
+            _opsLocal = il.DeclareLocal(typeof(DecodedOp[]));
+            _next = il.DeclareLocal(typeof(Block));
             _exit = il.DefineLabel();
+            _chain = il.DefineLabel();
             _end = il.DefineLabel();
             _top = il.DefineLabel();
         }
@@ -259,6 +301,12 @@ public sealed unsafe partial class InterpreterCpu
         public int Emit()
         {
             int inlined = 0;
+            // count = retired (the chain's so far); ops = block.Ops
+            _il.Emit(OpCodes.Ldarg_2);
+            _il.Emit(OpCodes.Stloc, _count);
+            _il.Emit(OpCodes.Ldarg_1);
+            _il.Emit(OpCodes.Ldfld, OpsField);
+            _il.Emit(OpCodes.Stloc, _opsLocal);
             LoadState();
             _il.MarkLabel(_top);
             if (LoopsBack)
@@ -281,9 +329,30 @@ public sealed unsafe partial class InterpreterCpu
                 if (_forms[i] != EmitForm.Handler) inlined++;
             }
             if (_forms[^1] is EmitForm.Register or EmitForm.Memory) ExitTo(_ops[^1].NextIp, _ops.Length);
-            // Every exit that left locals newer than the file comes here.
+            // Every exit that left locals newer than the file comes here; then, with the file up to date, to the chain.
             _il.MarkLabel(_exit);
             StoreState(all: true);
+            // if (result < LoopBudget && (next = c.ChainFrom(block)) != null)
+            // { c._compiledRetired = result; c._runningBlock = next; return next.Compiled(c, next, result); }
+            _il.MarkLabel(_chain);
+            _il.Emit(OpCodes.Ldloc, _result);
+            _il.Emit(OpCodes.Ldc_I4, LoopBudget);
+            _il.Emit(OpCodes.Bge, _end);
+            _il.Emit(OpCodes.Ldarg_0);
+            _il.Emit(OpCodes.Ldarg_1);
+            _il.Emit(OpCodes.Call, ChainFromMethod);
+            _il.Emit(OpCodes.Stloc, _next);
+            _il.Emit(OpCodes.Ldloc, _next);
+            _il.Emit(OpCodes.Brfalse, _end);
+            _il.StoreField(CompiledRetiredField, () => _il.Emit(OpCodes.Ldloc, _result));
+            _il.StoreField(RunningBlockField, () => _il.Emit(OpCodes.Ldloc, _next));
+            _il.Emit(OpCodes.Ldloc, _next);
+            _il.Emit(OpCodes.Ldfld, CompiledField);
+            _il.Emit(OpCodes.Ldarg_0);
+            _il.Emit(OpCodes.Ldloc, _next);
+            _il.Emit(OpCodes.Ldloc, _result);
+            _il.TailCall(InvokeMethod);
+            _il.Emit(OpCodes.Ret);
             _il.MarkLabel(_end);
             _il.Emit(OpCodes.Ldloc, _result);
             _il.Emit(OpCodes.Ret);
@@ -315,7 +384,7 @@ public sealed unsafe partial class InterpreterCpu
                 _il.LoadField(LazySizeField); _il.Emit(OpCodes.Stloc, _fSize);
                 _il.LoadField(FlagBitsField); _il.Emit(OpCodes.Stloc, _fBits);
             }
-            _known = LazyOp.None;
+            _known = null;
             _dirty = 0;
             _flagsDirty = false;
         }
@@ -380,7 +449,7 @@ public sealed unsafe partial class InterpreterCpu
             long nextIp = (long)d.NextIp;
             _il.StoreField(EipField, () => _il.Emit(OpCodes.Ldc_I8, nextIp));
             _il.Emit(OpCodes.Ldarg_0);
-            _il.Emit(OpCodes.Ldarg_1);
+            _il.Emit(OpCodes.Ldloc, _opsLocal);
             _il.Emit(OpCodes.Ldc_I4, i);
             _il.Emit(OpCodes.Ldelema, typeof(DecodedOp));
             _il.Emit(OpCodes.Ldc_I8, (long)d.Handler);
@@ -389,7 +458,7 @@ public sealed unsafe partial class InterpreterCpu
             SetResult(i + 1);
             if (i == _ops.Length - 1)
             {
-                _il.Emit(OpCodes.Br, _end);
+                _il.Emit(OpCodes.Br, _chain); // the handler set EIP; the file is up to date
                 return;
             }
             var next = _il.DefineLabel();
@@ -503,6 +572,11 @@ public sealed unsafe partial class InterpreterCpu
             if (m is Mnemonic.Inc or Mnemonic.Dec)
             {
                 EmitIncDec(dst, size, m == Mnemonic.Dec);
+                return;
+            }
+            if (m is Mnemonic.Shl or Mnemonic.Sal or Mnemonic.Shr or Mnemonic.Sar or Mnemonic.Rol or Mnemonic.Ror)
+            {
+                EmitShift(m, dst, size, d.Imm & 0x1F);
                 return;
             }
             if (m == Mnemonic.Lea)
@@ -631,7 +705,7 @@ public sealed unsafe partial class InterpreterCpu
             }
             _il.Emit(OpCodes.Stloc, res);
             StoreGpr(r, size, () => _il.Emit(OpCodes.Ldloc, res));
-            if (_known is not (LazyOp.Inc or LazyOp.Dec))
+            if (_known is not (LazyOp.Inc or LazyOp.Dec or LazyOp.None))
             {
                 // _fBits = (_fBits & ~CF) | carry of the pending operation
                 _il.Emit(OpCodes.Ldloc, _fBits);
@@ -649,11 +723,7 @@ public sealed unsafe partial class InterpreterCpu
                         _il.Emit(OpCodes.Clt_Un);
                         break;
                     default:
-                        _il.Emit(OpCodes.Ldloc, _fOp);
-                        _il.Emit(OpCodes.Ldloc, _fRes);
-                        _il.Emit(OpCodes.Ldloc, _fA);
-                        _il.Emit(OpCodes.Ldloc, _fB);
-                        _il.Emit(OpCodes.Ldloc, _fBits);
+                        PushFlagLocals(size: false);
                         _il.Emit(OpCodes.Call, CarryOfMethod);
                         break;
                 }
@@ -661,6 +731,53 @@ public sealed unsafe partial class InterpreterCpu
                 _il.Emit(OpCodes.Stloc, _fBits);
             }
             SetFlags(dec ? LazyOp.Dec : LazyOp.Inc, size, () => _il.Emit(OpCodes.Ldloc, res), () => _il.Emit(OpCodes.Ldloc, a), () => _il.Emit(OpCodes.Ldc_I4_1));
+        }
+
+        /// <summary>Pushes the lazy-flag locals as CarryOf (without <paramref name="size"/>) and FlagsOf take them.</summary>
+        private void PushFlagLocals(bool size)
+        {
+            _il.Emit(OpCodes.Ldloc, _fOp);
+            _il.Emit(OpCodes.Ldloc, _fRes);
+            _il.Emit(OpCodes.Ldloc, _fA);
+            _il.Emit(OpCodes.Ldloc, _fB);
+            if (size) _il.Emit(OpCodes.Ldloc, _fSize);
+            _il.Emit(OpCodes.Ldloc, _fBits);
+        }
+
+        /// <summary>
+        /// SHL/SAL/SHR/SAR/ROL/ROR of a register by a constant 1-31, through the interpreter's Shift and Rotate. Shifts
+        /// set all six flags; rotates set CF and OF, so the pending flags are computed first (FlagsOf) unless known done.
+        /// </summary>
+        private void EmitShift(Mnemonic m, int r, int size, uint count)
+        {
+            bool rotate = m is Mnemonic.Rol or Mnemonic.Ror;
+            var res = _il.DeclareLocal(typeof(uint));
+            var flags = _il.DeclareLocal(typeof(uint));
+            if (rotate) _il.Emit(m == Mnemonic.Rol ? OpCodes.Ldc_I4_1 : OpCodes.Ldc_I4_0);
+            else _il.Emit(OpCodes.Ldc_I4, (int)(m == Mnemonic.Sal ? Mnemonic.Shl : m));
+            LoadGpr(r, size);
+            _il.Emit(OpCodes.Ldc_I4, (int)count);
+            _il.Emit(OpCodes.Ldc_I4, size);
+            _il.Emit(OpCodes.Ldloca, flags);
+            _il.Emit(OpCodes.Call, rotate ? RotateMethod : ShiftMethod);
+            _il.Emit(OpCodes.Stloc, res);
+            StoreGpr(r, size, () => _il.Emit(OpCodes.Ldloc, res));
+            // _fBits = (pending flags computed, or _fBits) & ~(the flags written) | flags; _fOp = None
+            if (rotate && _known != LazyOp.None)
+            {
+                PushFlagLocals(size: true);
+                _il.Emit(OpCodes.Call, FlagsOfMethod);
+            }
+            else _il.Emit(OpCodes.Ldloc, _fBits);
+            _il.Emit(OpCodes.Ldc_I4, ~(int)(rotate ? FlagCf | FlagOf : ArithFlags));
+            _il.Emit(OpCodes.And);
+            _il.Emit(OpCodes.Ldloc, flags);
+            _il.Emit(OpCodes.Or);
+            _il.Emit(OpCodes.Stloc, _fBits);
+            _il.Emit(OpCodes.Ldc_I4_0);
+            _il.Emit(OpCodes.Stloc, _fOp);
+            _known = LazyOp.None;
+            _flagsDirty = true;
         }
 
         /// <summary>The closing JMP rel or Jcc: to its own block's start, another pass; elsewhere, EIP set and out.</summary>
@@ -701,7 +818,7 @@ public sealed unsafe partial class InterpreterCpu
                 _il.Emit(OpCodes.Ldc_I4, (int)_block.Phys);
                 _il.Emit(OpCodes.Call, MayLoopMethod);
                 _il.Emit(OpCodes.Brfalse, leave);
-                _known = LazyOp.None;
+                _known = null;
                 _il.StoreField(CompiledRetiredField, () => _il.Emit(OpCodes.Ldloc, _count));
                 _il.Emit(OpCodes.Br, _top);
                 _il.MarkLabel(leave);
@@ -733,13 +850,14 @@ public sealed unsafe partial class InterpreterCpu
                     if (signed) _il.Emit(_knownSize == 2 ? OpCodes.Conv_I2 : OpCodes.Conv_I4);
                 }
             }
-            if (op != LazyOp.None && cc is ConditionCode.e or ConditionCode.ne)
+            bool lazy = op is not (null or LazyOp.None);
+            if (lazy && cc is ConditionCode.e or ConditionCode.ne)
             {
                 Zero();
                 if (cc == ConditionCode.ne) Not();
                 return;
             }
-            if (op != LazyOp.None && cc is ConditionCode.s or ConditionCode.ns)
+            if (lazy && cc is ConditionCode.s or ConditionCode.ns)
             {
                 Sign();
                 if (cc == ConditionCode.ns) Not();
@@ -791,6 +909,15 @@ public sealed unsafe partial class InterpreterCpu
         public void Emit(OpCode op, LocalBuilder local) { Record(op, $"V_{local.LocalIndex}"); il.Emit(op, local); }
         public void Emit(OpCode op, Label label) { Record(op, $"L{label.Id}"); il.Emit(op, label); }
         public void Emit(OpCode op, MethodInfo method) { Record(op, method.Name); il.Emit(op, method); }
+
+        public void Emit(OpCode op, FieldInfo field) { Record(op, field.Name); il.Emit(op, field); }
+
+        /// <summary>tail. callvirt: the chained block replaces this one's frame, so a chain of any length keeps the stack flat.</summary>
+        public void TailCall(MethodInfo method)
+        {
+            Emit(OpCodes.Tailcall);
+            Emit(OpCodes.Callvirt, method);
+        }
         public LocalBuilder DeclareLocal(Type type) => il.DeclareLocal(type);
         public Label DefineLabel() => il.DefineLabel();
 

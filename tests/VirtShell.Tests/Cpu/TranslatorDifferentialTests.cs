@@ -53,7 +53,11 @@ public sealed class TranslatorDifferentialTests
     [InlineData(DataPage.ReadOnly)]
     public void Random_blocks_with_paging_leave_the_same_state_on_both_tiers(DataPage page) => CompareRandomBlocks(page, loop: false, seeds: 200);
 
-    /// <summary>Blocks that branch back to their own start run their passes inside the compiled method; a fault in a later pass must count the earlier ones.</summary>
+    /// <summary>
+    /// Loops of two blocks: the first JMPs to the second, which branches back to the first, so compiled passes chain
+    /// from block to block without RunLoop (and a block that is the loop alone loops inside its method); a fault in a
+    /// later pass must count the earlier ones.
+    /// </summary>
     [Theory]
     [InlineData(DataPage.Unpaged)]
     [InlineData(DataPage.NotPresent)]
@@ -182,7 +186,8 @@ public sealed class TranslatorDifferentialTests
 
     /// <summary>
     /// Up to 24 instructions, optionally a conditional jump to the HLT that ends the block either way; or, with
-    /// <paramref name="loop"/>, the instructions then a count down of the dword below the data and a JNE back to the start.
+    /// <paramref name="loop"/>, the instructions, split by a JMP to the next one, then a count down of the dword below
+    /// the data and a JNE back to the start.
     /// </summary>
     private static byte[] RandomBlock(Random random, bool loop, out string listing)
     {
@@ -199,7 +204,18 @@ public sealed class TranslatorDifferentialTests
         var writer = new CodeWriterImpl();
         var encoder = Encoder.Create(32, writer);
         if (loop) instructions.Add(Instruction.Create(Code.Dec_rm32, new MemoryOperand(Register.ESI, -4)));
-        foreach (var i in instructions) ip += encoder.Encode(i, ip);
+        // A loop's body is split in two blocks by a JMP to the next instruction, so passes chain one to the other.
+        int split = loop ? random.Next(instructions.Count) : -1;
+        for (int n = 0; n < instructions.Count; n++)
+        {
+            if (n == split)
+            {
+                var jmp = Instruction.CreateBranch(Code.Jmp_rel32_32, ip + 5);
+                instructions.Insert(n++, jmp);
+                ip += encoder.Encode(jmp, ip);
+            }
+            ip += encoder.Encode(instructions[n], ip);
+        }
         if (loop)
         {
             var back = Instruction.CreateBranch(Code.Jne_rel32_32, ProtectedModeMachine.Code);
