@@ -25,8 +25,8 @@ public sealed unsafe partial class InterpreterCpu
     {
         uint a = c.ReadDst(ref d), b = c.ReadOp(ref d, 1) & SizeMask(d.OpSize);
         uint res = (a + b) & SizeMask(d.OpSize);
+        c.WriteDst(ref d, res); // first: a store that faults leaves the flags as they were
         c.SetLazy(LazyOp.Add, res, a, b, d.OpSize);
-        c.WriteDst(ref d, res);
     }
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AdcOp(InterpreterCpu c, ref DecodedOp d) { uint a = c.ReadDst(ref d); c.WriteDst(ref d, (uint)c.AluAdd(a, c.ReadOp(ref d, 1), c.Eflags & FlagCf, d.OpSize)); }
@@ -35,8 +35,8 @@ public sealed unsafe partial class InterpreterCpu
     {
         uint a = c.ReadDst(ref d), b = c.ReadOp(ref d, 1) & SizeMask(d.OpSize);
         uint res = (a - b) & SizeMask(d.OpSize);
+        c.WriteDst(ref d, res); // first: a store that faults leaves the flags as they were
         c.SetLazy(LazyOp.Sub, res, a, b, d.OpSize);
-        c.WriteDst(ref d, res);
     }
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void SbbOp(InterpreterCpu c, ref DecodedOp d) { uint a = c.ReadDst(ref d); c.WriteDst(ref d, (uint)c.AluSub(a, c.ReadOp(ref d, 1), c.Eflags & FlagCf, d.OpSize)); }

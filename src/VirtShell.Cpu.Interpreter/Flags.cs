@@ -72,10 +72,18 @@ public sealed unsafe partial class InterpreterCpu
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Materialize()
     {
-        ulong res = _lazyRes, a = _lazyA, b = _lazyB;
-        int sign = SignShift(_lazySize);
-        uint f = Szp(res, _lazySize) | CarryNow();
-        switch (_lazyOp)
+        _flagBits = FlagsOf(_lazyOp, _lazyRes, _lazyA, _lazyB, _lazySize, _flagBits);
+        _lazyOp = LazyOp.None;
+    }
+
+    /// <summary>EFLAGS with the pending operation given as values computed (the translator keeps them in locals).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static uint FlagsOf(LazyOp op, ulong res, ulong a, ulong b, int size, uint flagBits)
+    {
+        if (op == LazyOp.None) return flagBits;
+        int sign = SignShift(size);
+        uint f = Szp(res, size) | CarryOf(op, res, a, b, flagBits);
+        switch (op)
         {
             case LazyOp.Add or LazyOp.Adc or LazyOp.Inc:
                 f |= ((uint)(a ^ b ^ res) & FlagAf) | (uint)((((a ^ res) & (b ^ res)) >> sign) & 1) << 11;
@@ -84,20 +92,23 @@ public sealed unsafe partial class InterpreterCpu
                 f |= ((uint)(a ^ b ^ res) & FlagAf) | (uint)((((a ^ b) & (a ^ res)) >> sign) & 1) << 11;
                 break;
         }
-        _flagBits = (_flagBits & ~ArithFlags) | f;
-        _lazyOp = LazyOp.None;
+        return (flagBits & ~ArithFlags) | f;
     }
 
     /// <summary>CF alone, without computing the other lazy flags (INC/DEC keep it). With a carry in, a result equal to the first operand carried.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private uint CarryNow() => _lazyOp switch
+    private uint CarryNow() => CarryOf(_lazyOp, _lazyRes, _lazyA, _lazyB, _flagBits);
+
+    /// <summary>CF of a pending operation given as values (the translator keeps the lazy flags in locals).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static uint CarryOf(LazyOp op, ulong res, ulong a, ulong b, uint flagBits) => op switch
     {
-        LazyOp.Add => _lazyRes < _lazyA ? FlagCf : 0,
-        LazyOp.Adc => _lazyRes <= _lazyA ? FlagCf : 0,
-        LazyOp.Sub => _lazyA < _lazyB ? FlagCf : 0,
-        LazyOp.Sbb => _lazyA <= _lazyB ? FlagCf : 0,
+        LazyOp.Add => res < a ? FlagCf : 0,
+        LazyOp.Adc => res <= a ? FlagCf : 0,
+        LazyOp.Sub => a < b ? FlagCf : 0,
+        LazyOp.Sbb => a <= b ? FlagCf : 0,
         LazyOp.Logic => 0,
-        _ => _flagBits & FlagCf,
+        _ => flagBits & FlagCf,
     };
 
     /// <summary>Add with carry in at any operand size; the flags are left pending.</summary>

@@ -183,7 +183,7 @@ public sealed unsafe partial class InterpreterCpu : IVirtualCpu
                 _breakBlock = false;
                 _instrStart = _eip;
                 _retiredInRun = retired;
-                Block? compiled = null;
+                bool compiled = false;
                 try
                 {
                     var block = NextBlock(previous);
@@ -193,8 +193,11 @@ public sealed unsafe partial class InterpreterCpu : IVirtualCpu
                     // A block in an STI/MOV SS shadow runs its first instruction alone, which only the loop below does.
                     else if (_translate && !shadowed && (block.Compiled != null || (++block.Runs == TranslateAfter && Translate(block))))
                     {
-                        compiled = block;
-                        retired += block.Compiled!(this, ops);
+                        compiled = true;
+                        _compiledRetired = 0;
+                        _runningBlock = block;
+                        retired += block.Compiled!(this, block, 0);
+                        previous = _runningBlock; // the chain's last block: NextBlock looks at its successors
                     }
                     else for (int i = 0; i < ops.Length; i++)
                     {
@@ -208,7 +211,7 @@ public sealed unsafe partial class InterpreterCpu : IVirtualCpu
                 }
                 catch (CpuFault f)
                 {
-                    if (compiled != null) retired += RetiredBefore(compiled);
+                    if (compiled) retired += RetiredBefore(_runningBlock!);
                     retired++;
                     previous = null;
                     RaiseFault(f);

@@ -14,11 +14,26 @@ public sealed unsafe partial class InterpreterCpu
     ];
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void AndOp(InterpreterCpu c, ref DecodedOp d) { uint a = c.ReadDst(ref d); c.WriteDst(ref d, (uint)c.Logic(a & c.ReadOp(ref d, 1), d.OpSize)); }
+    private static void AndOp(InterpreterCpu c, ref DecodedOp d)
+    {
+        uint res = (c.ReadDst(ref d) & c.ReadOp(ref d, 1)) & SizeMask(d.OpSize);
+        c.WriteDst(ref d, res); // first: a store that faults leaves the flags as they were
+        c.Logic(res, d.OpSize);
+    }
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void OrOp(InterpreterCpu c, ref DecodedOp d) { uint a = c.ReadDst(ref d); c.WriteDst(ref d, (uint)c.Logic(a | c.ReadOp(ref d, 1), d.OpSize)); }
+    private static void OrOp(InterpreterCpu c, ref DecodedOp d)
+    {
+        uint res = (c.ReadDst(ref d) | c.ReadOp(ref d, 1)) & SizeMask(d.OpSize);
+        c.WriteDst(ref d, res); // first: a store that faults leaves the flags as they were
+        c.Logic(res, d.OpSize);
+    }
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void XorOp(InterpreterCpu c, ref DecodedOp d) { uint a = c.ReadDst(ref d); c.WriteDst(ref d, (uint)c.Logic(a ^ c.ReadOp(ref d, 1), d.OpSize)); }
+    private static void XorOp(InterpreterCpu c, ref DecodedOp d)
+    {
+        uint res = (c.ReadDst(ref d) ^ c.ReadOp(ref d, 1)) & SizeMask(d.OpSize);
+        c.WriteDst(ref d, res); // first: a store that faults leaves the flags as they were
+        c.Logic(res, d.OpSize);
+    }
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void NotOp(InterpreterCpu c, ref DecodedOp d) => c.WriteDst(ref d, ~c.ReadDst(ref d) & SizeMask(d.OpSize));
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

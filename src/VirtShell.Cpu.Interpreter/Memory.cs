@@ -93,6 +93,46 @@ public sealed unsafe partial class InterpreterCpu
         return s.Base + offset;
     }
 
+    /// <summary>
+    /// A data read as <see cref="ReadMem"/>, with the TLB hit (a page the current privilege owns, the access within it)
+    /// and the RAM pointer inline: compiled blocks call it with constant arguments, so the JIT inlines it whole.
+    /// <paramref name="destination"/>: the operand is also written (ADD to memory), so the segment must be writable.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private uint ReadData(int seg, uint offset, int size, bool destination)
+    {
+        uint linear = destination ? LinearWrite(seg, offset, size) : Linear(seg, offset, size);
+        if (!_paging) return ReadPhys(linear & _addrMask, size);
+        int slot = (int)((linear >> 12) & (TlbSize - 1));
+        if (_tlbTag[slot] == (linear >> 12) + 1UL && (linear & 0xFFF) <= 0x1000u - (uint)size && OwnPage(_tlbRights[slot]))
+            return ReadPhys((_tlbPhys[slot] | (linear & 0xFFF)) & _addrMask, size);
+        return ReadPaged(linear, size, user: _cpl == 3);
+    }
+
+    /// <summary>A data write as <see cref="WriteMem"/>, its TLB hit inline like <see cref="ReadData"/>'s; stores to code still drop its blocks.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void WriteData(int seg, uint offset, int size, uint value)
+    {
+        uint linear = LinearWrite(seg, offset, size);
+        if (!_paging)
+        {
+            WritePhys(linear & _addrMask, size, value);
+            return;
+        }
+        int slot = (int)((linear >> 12) & (TlbSize - 1));
+        byte rights = _tlbRights[slot];
+        if (_tlbTag[slot] == (linear >> 12) + 1UL && (linear & 0xFFF) <= 0x1000u - (uint)size && (rights & RightWrite) != 0 && OwnPage(rights))
+            WritePhys((_tlbPhys[slot] | (linear & 0xFFF)) & _addrMask, size, value);
+        else WritePaged(linear, size, value, user: _cpl == 3);
+    }
+
+    /// <summary>
+    /// A user page at CPL 3 or a supervisor page below it: the TLB entry allows the access without more checks.
+    /// Supervisor accesses to user pages (SMAP) take the full path.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool OwnPage(byte rights) => ((rights & RightUser) != 0) == (_cpl == 3);
+
     private uint ReadMem(int seg, uint offset, int size) => ReadLinear(Linear(seg, offset, size), size);
     private void WriteMem(int seg, uint offset, int size, uint value) => WriteLinear(LinearWrite(seg, offset, size), size, value);
     private uint ReadMem8(int seg, uint offset) => ReadLinear(Linear(seg, offset, 1), 1);

@@ -21,74 +21,95 @@ public sealed unsafe partial class InterpreterCpu
     private void SetShiftFlags(uint res, int size, uint cf, uint of) =>
         SetArith(Szp(res, size) | (cf & 1) | ((of & 1) << 11));
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void ShlOp(InterpreterCpu c, ref DecodedOp d)
+    /// <summary>
+    /// SHL, SHR or SAR of <paramref name="a"/> (cut to the operand size) by 1-31: the result, and in
+    /// <paramref name="arith"/> the six arithmetic flags they set (AF clear).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static uint Shift(Mnemonic m, uint a, uint n, int size, out uint arith)
     {
-        uint a = c.ReadDst(ref d);
-        uint n = c.ShiftCount(ref d);
-        if (n == 0) return;
-        int size = d.OpSize, bits = size * 8;
-        ulong wide = (ulong)a << (int)n;
-        uint res = (uint)wide & SizeMask(size);
-        uint cf = (uint)(wide >> bits) & 1;
-        c.SetShiftFlags(res, size, cf, (res >> (bits - 1)) ^ cf);
-        c.WriteDst(ref d, res);
+        int bits = size * 8;
+        uint res, cf, of;
+        if (m == Mnemonic.Shl)
+        {
+            ulong wide = (ulong)a << (int)n;
+            res = (uint)wide & SizeMask(size);
+            cf = (uint)(wide >> bits) & 1;
+            of = (res >> (bits - 1)) ^ cf;
+        }
+        else if (m == Mnemonic.Shr)
+        {
+            res = (uint)((ulong)a >> (int)n);
+            cf = (uint)((ulong)a >> (int)(n - 1)) & 1;
+            // OF is the original sign for a 1-bit shift; for longer shifts the hardware yields the same formula on the result.
+            of = (res >> (bits - 1)) ^ (res >> (bits - 2));
+        }
+        else
+        {
+            long s = size switch { 1 => (sbyte)a, 2 => (short)a, _ => (int)a };
+            res = (uint)(s >> (int)n) & SizeMask(size);
+            cf = (uint)(s >> (int)(n - 1)) & 1;
+            of = 0;
+        }
+        arith = Szp(res, size) | (cf & 1) | ((of & 1) << 11);
+        return res;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void ShrOp(InterpreterCpu c, ref DecodedOp d)
+    /// <summary>ROL or ROR of <paramref name="a"/> by a count of 1-31: the result, and in <paramref name="cfOf"/> the CF and OF bits they set.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static uint Rotate(bool left, uint a, uint n, int size, out uint cfOf)
     {
-        uint a = c.ReadDst(ref d);
-        uint n = c.ShiftCount(ref d);
-        if (n == 0) return;
-        int size = d.OpSize;
-        uint res = (uint)((ulong)a >> (int)n);
-        uint cf = (uint)((ulong)a >> (int)(n - 1)) & 1;
-        // OF is the original sign for a 1-bit shift; for longer shifts the hardware yields the same formula on the result.
-        c.SetShiftFlags(res, size, cf, (res >> (size * 8 - 1)) ^ (res >> (size * 8 - 2)));
-        c.WriteDst(ref d, res);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void SarOp(InterpreterCpu c, ref DecodedOp d)
-    {
-        uint a = c.ReadDst(ref d);
-        uint n = c.ShiftCount(ref d);
-        if (n == 0) return;
-        int size = d.OpSize;
-        long s = size switch { 1 => (sbyte)a, 2 => (short)a, _ => (int)a };
-        uint res = (uint)(s >> (int)n) & SizeMask(size);
-        uint cf = (uint)(s >> (int)(n - 1)) & 1;
-        c.SetShiftFlags(res, size, cf, 0);
-        c.WriteDst(ref d, res);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void RolOp(InterpreterCpu c, ref DecodedOp d)
-    {
-        uint a = c.ReadDst(ref d);
-        uint n = c.ShiftCount(ref d);
-        if (n == 0) return;
-        int size = d.OpSize, bits = size * 8;
+        int bits = size * 8;
         int r = (int)(n & (uint)(bits - 1));
-        uint res = r == 0 ? a : ((a << r) | (a >> (bits - r))) & SizeMask(size);
-        uint cf = res & 1;
-        c.Eflags = (c.Eflags & ~(FlagCf | FlagOf)) | cf | ((((res >> (bits - 1)) ^ cf) & 1) << 11);
-        c.WriteDst(ref d, res);
+        uint res, cf, of;
+        if (left)
+        {
+            res = r == 0 ? a : ((a << r) | (a >> (bits - r))) & SizeMask(size);
+            cf = res & 1;
+            of = (res >> (bits - 1)) ^ cf;
+        }
+        else
+        {
+            res = r == 0 ? a : ((a >> r) | (a << (bits - r))) & SizeMask(size);
+            cf = (res >> (bits - 1)) & 1;
+            of = (res >> (bits - 1)) ^ (res >> (bits - 2));
+        }
+        cfOf = cf | ((of & 1) << 11);
+        return res;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void RorOp(InterpreterCpu c, ref DecodedOp d)
+    private static void ShlOp(InterpreterCpu c, ref DecodedOp d) => c.ShiftOp(ref d, Mnemonic.Shl);
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ShrOp(InterpreterCpu c, ref DecodedOp d) => c.ShiftOp(ref d, Mnemonic.Shr);
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void SarOp(InterpreterCpu c, ref DecodedOp d) => c.ShiftOp(ref d, Mnemonic.Sar);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void ShiftOp(ref DecodedOp d, Mnemonic m)
     {
-        uint a = c.ReadDst(ref d);
-        uint n = c.ShiftCount(ref d);
+        uint a = ReadDst(ref d);
+        uint n = ShiftCount(ref d);
         if (n == 0) return;
-        int size = d.OpSize, bits = size * 8;
-        int r = (int)(n & (uint)(bits - 1));
-        uint res = r == 0 ? a : ((a >> r) | (a << (bits - r))) & SizeMask(size);
-        uint cf = (res >> (bits - 1)) & 1;
-        c.Eflags = (c.Eflags & ~(FlagCf | FlagOf)) | cf | ((((res >> (bits - 1)) ^ (res >> (bits - 2))) & 1) << 11);
-        c.WriteDst(ref d, res);
+        uint res = Shift(m, a, n, d.OpSize, out uint arith);
+        SetArith(arith);
+        WriteDst(ref d, res);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void RolOp(InterpreterCpu c, ref DecodedOp d) => c.RotateOp(ref d, left: true);
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void RorOp(InterpreterCpu c, ref DecodedOp d) => c.RotateOp(ref d, left: false);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void RotateOp(ref DecodedOp d, bool left)
+    {
+        uint a = ReadDst(ref d);
+        uint n = ShiftCount(ref d);
+        if (n == 0) return;
+        uint res = Rotate(left, a, n, d.OpSize, out uint cfOf);
+        Eflags = (Eflags & ~(FlagCf | FlagOf)) | cfOf;
+        WriteDst(ref d, res);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

@@ -20,23 +20,35 @@ public enum CpuTier
 /// <summary>What the translating tier has done: blocks compiled, the guest instructions in them, the time and IL spent.</summary>
 public readonly record struct TranslationStatistics(long Blocks, long Instructions, long InlinedInstructions, TimeSpan CompileTime, long IlBytes);
 
-/// <summary>A compiled block: runs the block's instructions from the first and returns how many it retired.</summary>
-internal delegate int CompiledBlock(InterpreterCpu cpu, DecodedOp[] ops);
+/// <summary>
+/// A compiled block: runs the block's instructions from the first (and the compiled blocks it chains to) and returns
+/// <paramref name="retired"/> plus the instructions retired.
+/// </summary>
+internal delegate int CompiledBlock(InterpreterCpu cpu, Block block, int retired);
 
-// The translating tier. A block that has run TranslateAfter times is compiled to one DynamicMethod: the JIT then sees
-// straight-line code with each instruction's next IP and handler as constants, and the simple register-to-register
-// integer instructions (MOV, ADD, SUB, CMP, AND, OR, XOR, TEST, INC, DEC on 16- and 32-bit registers) as inline IL,
-// and MOV between a register and memory as direct calls of the interpreter's memory accessors. Everything else is a
-// direct call of the interpreter's own handler, so the two tiers share every register, the lazy flags,
-// the TLB, the fault path and the rules of the block cache: a compiled block lives on its Block, so it is dropped with
-// it when its code is overwritten, and it follows the same chaining (NextBlock) as the interpreter. An instruction
-// that sets _breakBlock ends the compiled block after it, exactly where the interpreter's loop stops. A fault leaves the
-// state of the faulting instruction because handlers fault before they change anything; RunLoop counts the
-// instructions retired before it from _instrStart (RetiredBefore).
-//
-// Flags: an inline instruction records its lazy flags (the interpreter's fields, the same values), except where the
-// opcode table says the next inline instructions overwrite all six arithmetic flags before anything reads them or can
-// fault; then it records nothing.
+// The translating tier. A block that has run TranslateAfter times is compiled to one DynamicMethod, which the JIT
+// turns into straight-line host code:
+// - Guest registers the block names live in IL locals: loaded at entry, written back at the exit and around every
+//   call of an interpreter handler (which reads and writes the register file), and reloaded after it.
+// - The lazy flags (the interpreter's _lazyOp/_lazyRes/_lazyA/_lazyB/_lazySize and _flagBits) live in locals the same
+//   way. Where the block itself shows which operation left them pending, INC/DEC's CF and a closing Jcc are computed
+//   from that operation's operands directly; otherwise from the locals through the interpreter's own formulas.
+// - MOV, ADD, SUB, CMP, AND, OR, XOR, TEST (register, immediate and memory operands), INC/DEC of a register, LEA,
+//   SHL/SHR/SAR/ROL/ROR of a register by a constant and a closing Jcc or JMP rel are inline IL, at 16 and 32 bits. Memory goes through ReadData/WriteData, whose TLB hit
+//   and RAM pointer the JIT inlines; the rest of the path (page walks, MMIO, stores to code) is the interpreter's.
+// - Everything else is a direct call of the interpreter's handler; an instruction that sets _breakBlock (and a store
+//   that overwrote code) ends the compiled block after it, exactly where the interpreter's loop stops.
+// - A block whose closing branch goes back to its own start loops inside the method, checking at each pass what
+//   RunLoop checks between blocks (exit requests, external writes, NMI and interrupts, the code still mapped).
+// - Chaining: at its exit a block looks for its successor among the two its Block recorded (Next0/Next1, which
+//   RunLoop's NextBlock fills) and, when that one is compiled, still valid and mapped at CS:EIP, and the same checks
+//   pass, tail-calls it, so a chain of compiled blocks runs without RunLoop. A chain returns to RunLoop after
+//   LoopBudget instructions at most; _runningBlock names the block running, for a fault's count and NextBlock.
+// Faults: before anything that may fault (a memory access, a handler, a branch's limit check) the locals changed
+// since the last write-back go to the file and _instrStart names the instruction; no inline instruction changes a
+// local before its last chance to fault, so a fault leaves exactly the state before the faulting instruction. The
+// loop stores its passes in _compiledRetired for RunLoop's count. (No try/fault region: locals live into a handler
+// would live on the stack, which cost a third of the speed.) A compiled block lives on its Block and is dropped with it.
 public sealed unsafe partial class InterpreterCpu
 {
     private CpuTier _tier = CpuTier.Auto;
@@ -46,6 +58,12 @@ public sealed unsafe partial class InterpreterCpu
     private long _translatedBlocks, _translatedInstructions, _inlinedInstructions, _translationTicks, _translatedIlBytes;
     /// <summary>Where each compiled block's guest instructions and IL are written, if anywhere.</summary>
     private TextWriter? _translationDump;
+    /// <summary>The instructions a compiled block retired in its earlier passes round its own loop (RunLoop clears it before each block).</summary>
+    private int _compiledRetired;
+    /// <summary>Instructions a self-looping compiled block or a chain of them runs before it returns to RunLoop.</summary>
+    private const int LoopBudget = 1 << 16;
+    /// <summary>The compiled block running now: the last of a chain, once it returns.</summary>
+    private Block? _runningBlock;
 
     /// <summary>The tier that runs guest code; Auto is the interpreter until the translator is proven (docs/cpu.md).</summary>
     public CpuTier Tier
@@ -68,27 +86,66 @@ public sealed unsafe partial class InterpreterCpu
         _translationDump = new StreamWriter(path, append: false);
     }
 
-    /// <summary>The instructions of <paramref name="block"/> before the one at <see cref="_instrStart"/>: those a fault in a compiled block retired.</summary>
+    /// <summary>The instructions a fault in compiled <paramref name="block"/> retired: earlier passes, then those before <see cref="_instrStart"/>.</summary>
     private int RetiredBefore(Block block)
     {
         ulong ip = block.Eip;
+        int passes = _compiledRetired;
         for (int i = 0; i < block.Ops.Length; i++)
         {
-            if (ip == _instrStart) return i;
+            if (ip == _instrStart) return passes + i;
             ip = block.Ops[i].NextIp;
         }
-        return block.Ops.Length;
+        return passes + block.Ops.Length;
+    }
+
+    /// <summary>
+    /// Whether a compiled block may start another pass round its own loop, or chain to its successor: what RunLoop
+    /// checks between blocks (an exit request, external writes, an interrupt shadow, a deliverable NMI or interrupt)
+    /// and that the code at <paramref name="phys"/> is what CS:<paramref name="eip"/> maps to now.
+    /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private bool MayLoop(uint eip, uint phys)
+    {
+        if (_exitRequested | _pendingExternal | _breakBlock | _interruptShadow) return false;
+        if (_interrupts != null && (!_nmiBlocked && _interrupts.HasPendingNmi || (_flagBits & FlagIf) != 0 && _interrupts.HasPendingInterrupt)) return false;
+        uint linear = (uint)(_segs[SegCs].Base + eip);
+        return _paging ? TryCachedFetchTranslation(linear, out uint now) && now == phys : (linear & _addrMask) == phys;
+    }
+
+    /// <summary>The compiled successor of <paramref name="from"/> at EIP that may run next without RunLoop, or null.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private Block? ChainFrom(Block from)
+    {
+        ulong eip = _eip;
+        var next = from.Next0;
+        if (next == null || next.Eip != eip)
+        {
+            next = from.Next1;
+            if (next == null || next.Eip != eip) return null;
+        }
+        if (next.Compiled == null || !next.Valid || next.Mode != _codeMode || eip > _segs[SegCs].Limit) return null;
+        return MayLoop((uint)eip, next.Phys) ? next : null;
     }
 
     private static readonly FieldInfo EipField = Field(nameof(_eip)), InstrStartField = Field(nameof(_instrStart)),
         BreakField = Field(nameof(_breakBlock)), GprField = Field(nameof(_gpr)), LazyOpField = Field(nameof(_lazyOp)),
         LazyResField = Field(nameof(_lazyRes)), LazyAField = Field(nameof(_lazyA)), LazyBField = Field(nameof(_lazyB)),
-        LazySizeField = Field(nameof(_lazySize));
-    private static readonly MethodInfo IncDecMethod = Method(nameof(IncDec)), ReadMemMethod = Method(nameof(ReadMem)),
-        WriteMemMethod = Method(nameof(WriteMem)), EffectiveAddressMethod = Method(nameof(EffectiveAddress));
+        LazySizeField = Field(nameof(_lazySize)), FlagBitsField = Field(nameof(_flagBits)),
+        CompiledRetiredField = Field(nameof(_compiledRetired));
+    private static readonly MethodInfo ReadDataMethod = Method(nameof(ReadData)), WriteDataMethod = Method(nameof(WriteData)),
+        CarryOfMethod = StaticMethod(nameof(CarryOf)), FlagsOfMethod = StaticMethod(nameof(FlagsOf)),
+        ShiftMethod = StaticMethod(nameof(Shift)), RotateMethod = StaticMethod(nameof(Rotate)),
+        ConditionMethod = Method(nameof(Condition)), NearJumpMethod = Method(nameof(NearJump)), MayLoopMethod = Method(nameof(MayLoop)),
+        ChainFromMethod = Method(nameof(ChainFrom)), InvokeMethod = typeof(CompiledBlock).GetMethod(nameof(CompiledBlock.Invoke))!;
+    private static readonly FieldInfo RunningBlockField = Field(nameof(_runningBlock)),
+        OpsField = typeof(Block).GetField(nameof(Block.Ops))!, CompiledField = typeof(Block).GetField(nameof(Block.Compiled))!;
 
     private static MethodInfo Method(string name) =>
         typeof(InterpreterCpu).GetMethod(name, BindingFlags.Instance | BindingFlags.NonPublic)!;
+
+    private static MethodInfo StaticMethod(string name) =>
+        typeof(InterpreterCpu).GetMethod(name, BindingFlags.Static | BindingFlags.NonPublic)!;
 
     private static FieldInfo Field(string name) =>
         typeof(InterpreterCpu).GetField(name, BindingFlags.Instance | BindingFlags.NonPublic)!;
@@ -100,128 +157,64 @@ public sealed unsafe partial class InterpreterCpu
         long start = Stopwatch.GetTimestamp();
         // Anonymously hosted with restricted skip visibility: CreateDelegate then JIT-compiles the method at once, so
         // the compile time counted below is the whole cost.
-        var method = new DynamicMethod($"block_{block.Phys:x8}_{block.Eip:x}", typeof(int), [typeof(InterpreterCpu), typeof(DecodedOp[])],
+        var method = new DynamicMethod($"block_{block.Phys:x8}_{block.Eip:x}", typeof(int), [typeof(InterpreterCpu), typeof(Block), typeof(int)],
             restrictedSkipVisibility: true);
         var il = new Il(method.GetILGenerator(), _translationDump != null);
-        var ops = block.Ops;
-        bool eipStale = false;
-        for (int i = 0; i < ops.Length; i++)
-        {
-            ref var d = ref ops[i];
-            il.Comment($"{d.I.IP:x8} {d.I}");
-            if (Inlinable(ref d))
-            {
-                EmitInline(il, ref d, FlagsLive(ops, i));
-                _inlinedInstructions++;
-                eipStale = true;
-                continue;
-            }
-            if (eipStale) il.StoreField(EipField, () => il.Emit(OpCodes.Ldc_I8, (long)(i == 0 ? block.Eip : ops[i - 1].NextIp)));
-            eipStale = false;
-            // c._instrStart = c._eip; c._eip = NextIp; handler(c, ref ops[i]); if (c._breakBlock) return i + 1;
-            il.StoreField(InstrStartField, () => il.LoadField(EipField));
-            long nextIp = (long)d.NextIp;
-            il.StoreField(EipField, () => il.Emit(OpCodes.Ldc_I8, nextIp));
-            if (MemoryMove(ref d)) EmitMemoryMove(il, ref d, i);
-            else
-            {
-                il.Emit(OpCodes.Ldarg_0);
-                LoadOp(il, i);
-                il.Emit(OpCodes.Ldc_I8, (long)d.Handler);
-                il.Emit(OpCodes.Conv_I);
-                il.Calli(typeof(void), [typeof(InterpreterCpu), typeof(DecodedOp).MakeByRefType()]);
-            }
-            if (i < ops.Length - 1)
-            {
-                var next = il.DefineLabel();
-                il.LoadField(BreakField);
-                il.Emit(OpCodes.Brfalse, next);
-                il.Emit(OpCodes.Ldc_I4, i + 1);
-                il.Emit(OpCodes.Ret);
-                il.MarkLabel(next);
-            }
-        }
-        if (eipStale) il.StoreField(EipField, () => il.Emit(OpCodes.Ldc_I8, (long)ops[^1].NextIp));
-        il.Emit(OpCodes.Ldc_I4, ops.Length);
-        il.Emit(OpCodes.Ret);
+        _inlinedInstructions += new BlockEmitter(il, block).Emit();
         block.Compiled = (CompiledBlock)method.CreateDelegate(typeof(CompiledBlock));
         _translationTicks += Stopwatch.GetTimestamp() - start;
         _translatedBlocks++;
-        _translatedInstructions += ops.Length;
+        _translatedInstructions += block.Ops.Length;
         _translatedIlBytes += il.Size;
         if (_translationDump != null)
         {
-            _translationDump.WriteLine($"block {block.Eip:x8} (physical {block.Phys:x8}, {ops.Length} instructions, {il.Size} bytes of IL)");
+            _translationDump.WriteLine($"block {block.Eip:x8} (physical {block.Phys:x8}, {block.Ops.Length} instructions, {il.Size} bytes of IL)");
             _translationDump.WriteLine(il.Text);
             _translationDump.Flush();
         }
         return true;
     }
 
-    /// <summary>A 16- or 32-bit operation on general registers (and an immediate) that cannot fault: done inline.</summary>
-    private static bool Inlinable(ref DecodedOp d)
-    {
-        var register = d.OpSize == 4 ? OperandLoc.Gpr32 : d.OpSize == 2 ? OperandLoc.Gpr16 : OperandLoc.Other;
-        if (register == OperandLoc.Other || d.Loc0 != register) return false;
-        return d.I.OpCount == 2 && (d.Loc1 == register || d.Loc1 == OperandLoc.Immediate) &&
-               d.I.Mnemonic is Mnemonic.Mov or Mnemonic.Add or Mnemonic.Sub or Mnemonic.Cmp or Mnemonic.And or Mnemonic.Or
-                   or Mnemonic.Xor or Mnemonic.Test
-               || d.I.OpCount == 1 && d.I.Mnemonic is Mnemonic.Inc or Mnemonic.Dec;
-    }
+    /// <summary>How the translator emits an instruction.</summary>
+    private enum EmitForm { Handler, Register, Memory, Branch }
 
-    /// <summary>MOV between a 16/32-bit register and memory: the calls MovOp makes, without the dispatch and operand switches.</summary>
-    private static bool MemoryMove(ref DecodedOp d) =>
-        d.I.Mnemonic == Mnemonic.Mov && d.OpSize is 2 or 4 && d.MemSize == d.OpSize &&
-        (d.Loc0 == OperandLoc.Memory && d.Loc1 == GprLoc(d.OpSize) || d.Loc1 == OperandLoc.Memory && d.Loc0 == GprLoc(d.OpSize));
+    private static readonly Mnemonic[] AluMnemonics =
+        [Mnemonic.Add, Mnemonic.Sub, Mnemonic.Cmp, Mnemonic.And, Mnemonic.Or, Mnemonic.Xor, Mnemonic.Test];
+
+    private static EmitForm FormOf(ref DecodedOp d, bool last)
+    {
+        if (last && (d.I.IsJccShortOrNear || d.I.IsJmpShortOrNear)) return EmitForm.Branch;
+        if (d.OpSize is not (2 or 4)) return EmitForm.Handler;
+        var register = GprLoc(d.OpSize);
+        var m = d.I.Mnemonic;
+        bool alu = m == Mnemonic.Mov || Array.IndexOf(AluMnemonics, m) >= 0;
+        if (d.I.OpCount == 1 && m is Mnemonic.Inc or Mnemonic.Dec && d.Loc0 == register) return EmitForm.Register;
+        if (d.I.OpCount != 2) return EmitForm.Handler;
+        if (m == Mnemonic.Lea && d.Loc0 == register && d.Loc1 == OperandLoc.Memory) return EmitForm.Register;
+        // A count of 0 changes nothing, not even the flags: the handler keeps that rare case.
+        if (m is Mnemonic.Shl or Mnemonic.Sal or Mnemonic.Shr or Mnemonic.Sar or Mnemonic.Rol or Mnemonic.Ror)
+            return d.Loc0 == register && d.Loc1 == OperandLoc.Immediate && (d.Imm & 0x1F) != 0 ? EmitForm.Register : EmitForm.Handler;
+        if (!alu) return EmitForm.Handler;
+        if (d.Loc0 == register && (d.Loc1 == register || d.Loc1 == OperandLoc.Immediate)) return EmitForm.Register;
+        if (d.MemSize != d.OpSize) return EmitForm.Handler;
+        if (d.Loc0 == register && d.Loc1 == OperandLoc.Memory || d.Loc0 == OperandLoc.Memory && (d.Loc1 == register || d.Loc1 == OperandLoc.Immediate))
+            return EmitForm.Memory;
+        return EmitForm.Handler;
+    }
 
     private static OperandLoc GprLoc(int size) => size == 4 ? OperandLoc.Gpr32 : OperandLoc.Gpr16;
 
-    /// <summary>ReadMem/WriteMem(seg, EffectiveAddress(ref ops[i]), size): the same accessors, so the same TLB, limits and faults.</summary>
-    private static void EmitMemoryMove(Il il, ref DecodedOp d, int i)
-    {
-        int seg = d.Seg, size = d.OpSize;
-        void Address()
-        {
-            il.Emit(OpCodes.Ldarg_0);
-            il.Emit(OpCodes.Ldc_I4, seg);
-            il.Emit(OpCodes.Ldarg_0);
-            LoadOp(il, i);
-            il.Emit(OpCodes.Call, EffectiveAddressMethod);
-            il.Emit(OpCodes.Ldc_I4, size);
-        }
-        if (d.Loc1 == OperandLoc.Memory)
-        {
-            StoreGpr(il, d.Reg0, size, () =>
-            {
-                Address();
-                il.Emit(OpCodes.Call, ReadMemMethod);
-            });
-            return;
-        }
-        Address();
-        LoadGpr(il, d.Reg1, size);
-        il.Emit(OpCodes.Call, WriteMemMethod);
-    }
-
-    /// <summary>Pushes ref ops[i].</summary>
-    private static void LoadOp(Il il, int i)
-    {
-        il.Emit(OpCodes.Ldarg_1);
-        il.Emit(OpCodes.Ldc_I4, i);
-        il.Emit(OpCodes.Ldelema, typeof(DecodedOp));
-    }
-
     /// <summary>
-    /// Whether the flags instruction <paramref name="i"/> writes can be seen: false only when the following inline
-    /// instructions overwrite all six arithmetic flags before any instruction reads them, keeps some of them (INC's CF)
-    /// or calls a handler (which may read them or fault).
+    /// Whether the flags instruction <paramref name="i"/> writes can be seen: false only when the following
+    /// register-only inline instructions overwrite all six arithmetic flags before any instruction reads them, keeps
+    /// some of them (INC's CF), may fault or calls a handler.
     /// </summary>
     private static bool FlagsLive(DecodedOp[] ops, int i)
     {
         const RflagsBits arithmetic = RflagsBits.OF | RflagsBits.SF | RflagsBits.ZF | RflagsBits.AF | RflagsBits.CF | RflagsBits.PF;
         for (int k = i + 1; k < ops.Length; k++)
         {
-            if (!Inlinable(ref ops[k])) return true;
+            if (FormOf(ref ops[k], k == ops.Length - 1) != EmitForm.Register) return true;
             var (read, written) = OpcodeFlags(ops[k].I.Code);
             if ((read & arithmetic) != 0) return true;
             written &= arithmetic;
@@ -231,116 +224,665 @@ public sealed unsafe partial class InterpreterCpu
         return true; // the block's end: the next block may read them
     }
 
-    private void EmitInline(Il il, ref DecodedOp d, bool flagsLive)
+    /// <summary>Emits one block's method body; see the comment at the top of this file.</summary>
+    private sealed class BlockEmitter
     {
-        int dst = d.Reg0, src = d.Reg1, size = d.OpSize;
-        var m = d.I.Mnemonic;
-        bool immediate = d.Loc1 == OperandLoc.Immediate;
-        uint imm = d.Imm & SizeMask(size); // a 16-bit operation's sign-extended imm8, cut to 16 bits as ReadOp's callers do
-        if (m is Mnemonic.Inc or Mnemonic.Dec)
+        private readonly Il _il;
+        private readonly Block _block;
+        private readonly DecodedOp[] _ops;
+        private readonly EmitForm[] _forms;
+        private readonly LocalBuilder?[] _reg = new LocalBuilder?[8];
+        /// <summary>Registers written since the register file was last brought up to date.</summary>
+        private int _dirty;
+        private readonly bool _flags;
+        private bool _flagsDirty;
+        private readonly LocalBuilder _fOp = null!, _fRes = null!, _fA = null!, _fB = null!, _fSize = null!, _fBits = null!;
+        /// <summary>
+        /// The operation whose flags the locals hold, where this point of the block shows it (None: the flags are in
+        /// the flag bits); null: not known.
+        /// </summary>
+        private LazyOp? _known;
+        private int _knownSize;
+        private readonly LocalBuilder _count, _result, _opsLocal, _next;
+        private readonly Label _exit, _chain, _top, _end;
+        /// <summary>The registers the block's inline instructions write.</summary>
+        private readonly int _written;
+
+        public BlockEmitter(Il il, Block block)
         {
-            // IncDec keeps CF from the pending flags, so it always runs (FlagsLive never drops the flags before it).
-            StoreGpr(il, dst, size, () =>
+            _il = il;
+            _block = block;
+            _ops = block.Ops;
+            _forms = new EmitForm[_ops.Length];
+            for (int i = 0; i < _ops.Length; i++)
             {
-                il.Emit(OpCodes.Ldarg_0);
-                LoadGpr(il, dst, size);
-                il.Emit(OpCodes.Conv_U8);
-                il.Emit(m == Mnemonic.Dec ? OpCodes.Ldc_I4_1 : OpCodes.Ldc_I4_0);
-                il.Emit(OpCodes.Ldc_I4, size);
-                il.Emit(OpCodes.Call, IncDecMethod);
-                il.Emit(OpCodes.Conv_U4);
+                ref var d = ref _ops[i];
+                _forms[i] = FormOf(ref d, i == _ops.Length - 1);
+                if (_forms[i] is EmitForm.Handler) continue;
+                if (_forms[i] == EmitForm.Branch || d.I.Mnemonic is not (Mnemonic.Mov or Mnemonic.Lea)) _flags = true;
+                if (_forms[i] == EmitForm.Branch) continue;
+                if (d.Loc0 is OperandLoc.Gpr16 or OperandLoc.Gpr32)
+                {
+                    Use(d.Reg0);
+                    if (d.I.Mnemonic is not (Mnemonic.Cmp or Mnemonic.Test)) _written |= 1 << d.Reg0;
+                }
+                if (d.Loc1 is OperandLoc.Gpr16 or OperandLoc.Gpr32) Use(d.Reg1);
+                if (d.Loc0 == OperandLoc.Memory || d.Loc1 == OperandLoc.Memory)
+                {
+                    Use(d.Base);
+                    Use(d.Index);
+                }
+            }
+            if (_flags)
+            {
+                _fOp = il.DeclareLocal(typeof(int));
+                _fRes = il.DeclareLocal(typeof(ulong));
+                _fA = il.DeclareLocal(typeof(ulong));
+                _fB = il.DeclareLocal(typeof(ulong));
+                _fSize = il.DeclareLocal(typeof(int));
+                _fBits = il.DeclareLocal(typeof(uint));
+            }
+            _count = il.DeclareLocal(typeof(int));
+            _result = il.DeclareLocal(typeof(int));
+            _opsLocal = il.DeclareLocal(typeof(DecodedOp[]));
+            _next = il.DeclareLocal(typeof(Block));
+            _exit = il.DefineLabel();
+            _chain = il.DefineLabel();
+            _end = il.DefineLabel();
+            _top = il.DefineLabel();
+        }
+
+        private void Use(int r)
+        {
+            if (r < 8) _reg[r] ??= _il.DeclareLocal(typeof(ulong));
+        }
+
+        /// <summary>Emits the method; returns how many instructions are inline.</summary>
+        public int Emit()
+        {
+            int inlined = 0;
+            // count = retired (the chain's so far); ops = block.Ops
+            _il.Emit(OpCodes.Ldarg_2);
+            _il.Emit(OpCodes.Stloc, _count);
+            _il.Emit(OpCodes.Ldarg_1);
+            _il.Emit(OpCodes.Ldfld, OpsField);
+            _il.Emit(OpCodes.Stloc, _opsLocal);
+            LoadState();
+            _il.MarkLabel(_top);
+            if (LoopsBack)
+            {
+                // After a pass round the loop the locals are newer than the file: the first write-back takes what it wrote.
+                _dirty = _written;
+                _flagsDirty = true;
+            }
+            for (int i = 0; i < _ops.Length; i++)
+            {
+                ref var d = ref _ops[i];
+                _il.Comment($"{d.I.IP:x8} {d.I}");
+                switch (_forms[i])
+                {
+                    case EmitForm.Register: EmitRegister(ref d, i); break;
+                    case EmitForm.Memory: EmitMemory(ref d, i); break;
+                    case EmitForm.Branch: EmitBranch(ref d, i); break;
+                    default: EmitHandler(i); break;
+                }
+                if (_forms[i] != EmitForm.Handler) inlined++;
+            }
+            if (_forms[^1] is EmitForm.Register or EmitForm.Memory) ExitTo(_ops[^1].NextIp, _ops.Length);
+            // Every exit that left locals newer than the file comes here; then, with the file up to date, to the chain.
+            _il.MarkLabel(_exit);
+            StoreState(all: true);
+            // if (result < LoopBudget && (next = c.ChainFrom(block)) != null)
+            // { c._compiledRetired = result; c._runningBlock = next; return next.Compiled(c, next, result); }
+            _il.MarkLabel(_chain);
+            _il.Emit(OpCodes.Ldloc, _result);
+            _il.Emit(OpCodes.Ldc_I4, LoopBudget);
+            _il.Emit(OpCodes.Bge, _end);
+            _il.Emit(OpCodes.Ldarg_0);
+            _il.Emit(OpCodes.Ldarg_1);
+            _il.Emit(OpCodes.Call, ChainFromMethod);
+            _il.Emit(OpCodes.Stloc, _next);
+            _il.Emit(OpCodes.Ldloc, _next);
+            _il.Emit(OpCodes.Brfalse, _end);
+            _il.StoreField(CompiledRetiredField, () => _il.Emit(OpCodes.Ldloc, _result));
+            _il.StoreField(RunningBlockField, () => _il.Emit(OpCodes.Ldloc, _next));
+            _il.Emit(OpCodes.Ldloc, _next);
+            _il.Emit(OpCodes.Ldfld, CompiledField);
+            _il.Emit(OpCodes.Ldarg_0);
+            _il.Emit(OpCodes.Ldloc, _next);
+            _il.Emit(OpCodes.Ldloc, _result);
+            _il.TailCall(InvokeMethod);
+            _il.Emit(OpCodes.Ret);
+            _il.MarkLabel(_end);
+            _il.Emit(OpCodes.Ldloc, _result);
+            _il.Emit(OpCodes.Ret);
+            return inlined;
+        }
+
+        private bool LoopsBack => _forms[^1] == EmitForm.Branch && _ops[^1].Imm == _block.Eip;
+
+        private ulong IpOf(int i) => i == 0 ? _block.Eip : _ops[i - 1].NextIp;
+
+        /// <summary>Loads the registers and flags the block keeps in locals from the interpreter's fields.</summary>
+        private void LoadState()
+        {
+            for (int r = 0; r < 8; r++)
+                if (_reg[r] is { } local)
+                {
+                    _il.LoadField(GprField);
+                    _il.Emit(OpCodes.Ldc_I4, r * 8);
+                    _il.Emit(OpCodes.Add);
+                    _il.Emit(OpCodes.Ldind_I8);
+                    _il.Emit(OpCodes.Stloc, local);
+                }
+            if (_flags)
+            {
+                _il.LoadField(LazyOpField); _il.Emit(OpCodes.Stloc, _fOp);
+                _il.LoadField(LazyResField); _il.Emit(OpCodes.Stloc, _fRes);
+                _il.LoadField(LazyAField); _il.Emit(OpCodes.Stloc, _fA);
+                _il.LoadField(LazyBField); _il.Emit(OpCodes.Stloc, _fB);
+                _il.LoadField(LazySizeField); _il.Emit(OpCodes.Stloc, _fSize);
+                _il.LoadField(FlagBitsField); _il.Emit(OpCodes.Stloc, _fBits);
+            }
+            _known = null;
+            _dirty = 0;
+            _flagsDirty = false;
+        }
+
+        /// <summary>Writes the locals back: those changed since the last write, or (<paramref name="all"/>) every one.</summary>
+        private void StoreState(bool all)
+        {
+            for (int r = 0; r < 8; r++)
+                if (_reg[r] is { } local && (all || (_dirty & (1 << r)) != 0))
+                {
+                    _il.LoadField(GprField);
+                    _il.Emit(OpCodes.Ldc_I4, r * 8);
+                    _il.Emit(OpCodes.Add);
+                    _il.Emit(OpCodes.Ldloc, local);
+                    _il.Emit(OpCodes.Stind_I8);
+                }
+            if (_flags && (all || _flagsDirty))
+            {
+                _il.StoreField(LazyOpField, () => { _il.Emit(OpCodes.Ldloc, _fOp); _il.Emit(OpCodes.Conv_U1); });
+                _il.StoreField(LazyResField, () => _il.Emit(OpCodes.Ldloc, _fRes));
+                _il.StoreField(LazyAField, () => _il.Emit(OpCodes.Ldloc, _fA));
+                _il.StoreField(LazyBField, () => _il.Emit(OpCodes.Ldloc, _fB));
+                _il.StoreField(LazySizeField, () => { _il.Emit(OpCodes.Ldloc, _fSize); _il.Emit(OpCodes.Conv_U1); });
+                _il.StoreField(FlagBitsField, () => _il.Emit(OpCodes.Ldloc, _fBits));
+            }
+            _dirty = 0;
+            _flagsDirty = false;
+        }
+
+        /// <summary>result = passes so far + <paramref name="retired"/>, on the stack for Stloc.</summary>
+        private void SetResult(int retired)
+        {
+            _il.Emit(OpCodes.Ldloc, _count);
+            _il.Emit(OpCodes.Ldc_I4, retired);
+            _il.Emit(OpCodes.Add);
+            _il.Emit(OpCodes.Stloc, _result);
+        }
+
+        /// <summary>Sets EIP and leaves through the exit that writes the locals back.</summary>
+        private void ExitTo(ulong eip, int retired)
+        {
+            _il.StoreField(EipField, () => _il.Emit(OpCodes.Ldc_I8, (long)eip));
+            SetResult(retired);
+            _il.Emit(OpCodes.Br, _exit);
+        }
+
+        /// <summary>
+        /// Before an instruction that may fault: the file gets what the locals changed, and _instrStart the
+        /// instruction, so a fault leaves exactly the state before it.
+        /// </summary>
+        private void MayFault(int i)
+        {
+            StoreState(all: false);
+            _il.StoreField(InstrStartField, () => _il.Emit(OpCodes.Ldc_I8, (long)IpOf(i)));
+        }
+
+        /// <summary>c._instrStart = IP; c._eip = NextIp; locals to the file; handler(c, ref ops[i]); stop if it broke the block; reload.</summary>
+        private void EmitHandler(int i)
+        {
+            ref var d = ref _ops[i];
+            MayFault(i);
+            long nextIp = (long)d.NextIp;
+            _il.StoreField(EipField, () => _il.Emit(OpCodes.Ldc_I8, nextIp));
+            _il.Emit(OpCodes.Ldarg_0);
+            _il.Emit(OpCodes.Ldloc, _opsLocal);
+            _il.Emit(OpCodes.Ldc_I4, i);
+            _il.Emit(OpCodes.Ldelema, typeof(DecodedOp));
+            _il.Emit(OpCodes.Ldc_I8, (long)d.Handler);
+            _il.Emit(OpCodes.Conv_I);
+            _il.Calli(typeof(void), [typeof(InterpreterCpu), typeof(DecodedOp).MakeByRefType()]);
+            SetResult(i + 1);
+            if (i == _ops.Length - 1)
+            {
+                _il.Emit(OpCodes.Br, _chain); // the handler set EIP; the file is up to date
+                return;
+            }
+            var next = _il.DefineLabel();
+            _il.LoadField(BreakField);
+            _il.Emit(OpCodes.Brfalse, next);
+            _il.Emit(OpCodes.Br, _end);
+            _il.MarkLabel(next);
+            LoadState();
+        }
+
+        /// <summary>Pushes register <paramref name="r"/>'s low 16 or 32 bits as a uint.</summary>
+        private void LoadGpr(int r, int size)
+        {
+            _il.Emit(OpCodes.Ldloc, _reg[r]!);
+            _il.Emit(OpCodes.Conv_U4);
+            if (size == 2)
+            {
+                _il.Emit(OpCodes.Ldc_I4, 0xFFFF);
+                _il.Emit(OpCodes.And);
+            }
+        }
+
+        /// <summary>Writes the uint <paramref name="value"/> pushes to register <paramref name="r"/>: a 32-bit write zero-extends, a 16-bit one keeps bits 16-63.</summary>
+        private void StoreGpr(int r, int size, Action value)
+        {
+            var local = _reg[r]!;
+            if (size == 2)
+            {
+                _il.Emit(OpCodes.Ldloc, local);
+                _il.Emit(OpCodes.Ldc_I8, ~0xFFFFL);
+                _il.Emit(OpCodes.And);
+                value();
+                _il.Emit(OpCodes.Ldc_I4, 0xFFFF);
+                _il.Emit(OpCodes.And);
+                _il.Emit(OpCodes.Conv_U8);
+                _il.Emit(OpCodes.Or);
+            }
+            else
+            {
+                value();
+                _il.Emit(OpCodes.Conv_U8);
+            }
+            _il.Emit(OpCodes.Stloc, local);
+            _dirty |= 1 << r;
+        }
+
+        /// <summary>Pushes the effective address of the memory operand, as EffectiveAddress computes it.</summary>
+        private void LoadAddress(ref DecodedOp d)
+        {
+            _il.Emit(OpCodes.Ldc_I4, (int)(uint)d.Disp);
+            if (d.Base < 8)
+            {
+                _il.Emit(OpCodes.Ldloc, _reg[d.Base]!);
+                _il.Emit(OpCodes.Conv_U4);
+                _il.Emit(OpCodes.Add);
+            }
+            if (d.Index < 8)
+            {
+                _il.Emit(OpCodes.Ldloc, _reg[d.Index]!);
+                _il.Emit(OpCodes.Conv_U4);
+                if (d.Scale != 0)
+                {
+                    _il.Emit(OpCodes.Ldc_I4, (int)d.Scale);
+                    _il.Emit(OpCodes.Shl);
+                }
+                _il.Emit(OpCodes.Add);
+            }
+            if (d.AddrMask != 0xFFFF_FFFF)
+            {
+                _il.Emit(OpCodes.Ldc_I4, (int)d.AddrMask);
+                _il.Emit(OpCodes.And);
+            }
+        }
+
+        /// <summary>c.ReadData(seg, address, size, destination), pushed.</summary>
+        private void ReadMemory(ref DecodedOp d, bool destination)
+        {
+            _il.Emit(OpCodes.Ldarg_0);
+            _il.Emit(OpCodes.Ldc_I4, (int)d.Seg);
+            LoadAddress(ref d);
+            _il.Emit(OpCodes.Ldc_I4, (int)d.OpSize);
+            _il.Emit(destination ? OpCodes.Ldc_I4_1 : OpCodes.Ldc_I4_0);
+            _il.Emit(OpCodes.Call, ReadDataMethod);
+        }
+
+        /// <summary>c.WriteData(seg, address, size, value).</summary>
+        private void WriteMemory(ref DecodedOp d, Action value)
+        {
+            _il.Emit(OpCodes.Ldarg_0);
+            _il.Emit(OpCodes.Ldc_I4, (int)d.Seg);
+            LoadAddress(ref d);
+            _il.Emit(OpCodes.Ldc_I4, (int)d.OpSize);
+            value();
+            _il.Emit(OpCodes.Call, WriteDataMethod);
+        }
+
+        /// <summary>After a store: one that overwrote code (or reached a device that wrote to RAM) ends the block after instruction <paramref name="i"/>.</summary>
+        private void EndIfBroken(ref DecodedOp d, int i)
+        {
+            var next = _il.DefineLabel();
+            _il.LoadField(BreakField);
+            _il.Emit(OpCodes.Brfalse, next);
+            ExitTo(d.NextIp, i + 1);
+            _il.MarkLabel(next);
+        }
+
+        private void EmitRegister(ref DecodedOp d, int i)
+        {
+            int dst = d.Reg0, size = d.OpSize;
+            var m = d.I.Mnemonic;
+            if (m is Mnemonic.Inc or Mnemonic.Dec)
+            {
+                EmitIncDec(dst, size, m == Mnemonic.Dec);
+                return;
+            }
+            if (m is Mnemonic.Shl or Mnemonic.Sal or Mnemonic.Shr or Mnemonic.Sar or Mnemonic.Rol or Mnemonic.Ror)
+            {
+                EmitShift(m, dst, size, d.Imm & 0x1F);
+                return;
+            }
+            if (m == Mnemonic.Lea)
+            {
+                var op = d;
+                StoreGpr(dst, size, () => LoadAddress(ref op));
+                return;
+            }
+            uint imm = d.Imm & SizeMask(size); // a 16-bit operation's sign-extended imm8, cut to 16 bits as ReadOp's callers do
+            int src = d.Reg1;
+            Action source = d.Loc1 == OperandLoc.Immediate ? () => _il.Emit(OpCodes.Ldc_I4, (int)imm) : () => LoadGpr(src, size);
+            if (m == Mnemonic.Mov)
+            {
+                StoreGpr(dst, size, source);
+                return;
+            }
+            EmitAlu(m, size, () => LoadGpr(dst, size), source, FlagsLive(_ops, i), result => StoreGpr(dst, size, result));
+        }
+
+        private void EmitMemory(ref DecodedOp d, int i)
+        {
+            int size = d.OpSize;
+            var m = d.I.Mnemonic;
+            MayFault(i);
+            var op = d;
+            uint imm = d.Imm & SizeMask(size);
+            if (d.Loc1 == OperandLoc.Memory)
+            {
+                if (m == Mnemonic.Mov) StoreGpr(d.Reg0, size, () => ReadMemory(ref op, destination: false));
+                else
+                {
+                    var b = _il.DeclareLocal(typeof(uint));
+                    ReadMemory(ref op, destination: false);
+                    _il.Emit(OpCodes.Stloc, b);
+                    EmitAlu(m, size, () => LoadGpr(op.Reg0, size), () => _il.Emit(OpCodes.Ldloc, b), FlagsLive(_ops, i),
+                        result => StoreGpr(op.Reg0, size, result));
+                }
+                return;
+            }
+            Action source = d.Loc1 == OperandLoc.Immediate ? () => _il.Emit(OpCodes.Ldc_I4, (int)imm) : () => LoadGpr(op.Reg1, size);
+            if (m == Mnemonic.Mov)
+            {
+                WriteMemory(ref d, source);
+                EndIfBroken(ref d, i);
+                return;
+            }
+            var a = _il.DeclareLocal(typeof(uint));
+            ReadMemory(ref op, destination: m is not (Mnemonic.Cmp or Mnemonic.Test));
+            _il.Emit(OpCodes.Stloc, a);
+            // The flags go to the locals only after the store, which may still fault.
+            EmitAlu(m, size, () => _il.Emit(OpCodes.Ldloc, a), source, FlagsLive(_ops, i), result => WriteMemory(ref op, result));
+            if (m is not (Mnemonic.Cmp or Mnemonic.Test)) EndIfBroken(ref d, i);
+        }
+
+        /// <summary>
+        /// res = (a op b) cut to the operand size; <paramref name="store"/> writes it (not for CMP and TEST); then the
+        /// flags, when anything can see them, go to the locals.
+        /// </summary>
+        private void EmitAlu(Mnemonic m, int size, Action loadA, Action loadB, bool flagsLive, Action<Action> store)
+        {
+            var a = _il.DeclareLocal(typeof(uint));
+            var b = _il.DeclareLocal(typeof(uint));
+            var res = _il.DeclareLocal(typeof(uint));
+            loadA();
+            _il.Emit(OpCodes.Stloc, a);
+            loadB();
+            _il.Emit(OpCodes.Stloc, b);
+            _il.Emit(OpCodes.Ldloc, a);
+            _il.Emit(OpCodes.Ldloc, b);
+            _il.Emit(m switch
+            {
+                Mnemonic.Add => OpCodes.Add,
+                Mnemonic.Sub or Mnemonic.Cmp => OpCodes.Sub,
+                Mnemonic.And or Mnemonic.Test => OpCodes.And,
+                Mnemonic.Or => OpCodes.Or,
+                _ => OpCodes.Xor,
             });
-            return;
-        }
-        void LoadSource()
-        {
-            if (immediate) il.Emit(OpCodes.Ldc_I4, (int)imm);
-            else LoadGpr(il, src, size);
-        }
-        if (m == Mnemonic.Mov)
-        {
-            StoreGpr(il, dst, size, LoadSource);
-            return;
-        }
-        // a = gpr[dst]; b = source; res = (a op b) cut to the operand size
-        var a = il.DeclareLocal(typeof(uint));
-        var b = il.DeclareLocal(typeof(uint));
-        var res = il.DeclareLocal(typeof(uint));
-        LoadGpr(il, dst, size);
-        il.Emit(OpCodes.Stloc, a);
-        LoadSource();
-        il.Emit(OpCodes.Stloc, b);
-        il.Emit(OpCodes.Ldloc, a);
-        il.Emit(OpCodes.Ldloc, b);
-        il.Emit(m switch
-        {
-            Mnemonic.Add => OpCodes.Add,
-            Mnemonic.Sub or Mnemonic.Cmp => OpCodes.Sub,
-            Mnemonic.And or Mnemonic.Test => OpCodes.And,
-            Mnemonic.Or => OpCodes.Or,
-            _ => OpCodes.Xor,
-        });
-        if (size != 4)
-        {
-            il.Emit(OpCodes.Ldc_I4, (int)SizeMask(size));
-            il.Emit(OpCodes.And);
-        }
-        il.Emit(OpCodes.Stloc, res);
-        if (flagsLive)
-        {
+            if (size != 4)
+            {
+                _il.Emit(OpCodes.Ldc_I4, (int)SizeMask(size));
+                _il.Emit(OpCodes.And);
+            }
+            _il.Emit(OpCodes.Stloc, res);
+            if (m is not (Mnemonic.Cmp or Mnemonic.Test)) store(() => _il.Emit(OpCodes.Ldloc, res));
+            if (!flagsLive) return;
             bool logic = m is Mnemonic.And or Mnemonic.Or or Mnemonic.Xor or Mnemonic.Test;
             var op = m == Mnemonic.Add ? LazyOp.Add : logic ? LazyOp.Logic : LazyOp.Sub;
-            il.StoreField(LazyOpField, () => il.Emit(OpCodes.Ldc_I4, (int)op));
-            il.StoreField(LazyResField, () => { il.Emit(OpCodes.Ldloc, res); il.Emit(OpCodes.Conv_U8); });
-            il.StoreField(LazyAField, () => { if (logic) il.Emit(OpCodes.Ldc_I4_0); else il.Emit(OpCodes.Ldloc, a); il.Emit(OpCodes.Conv_U8); });
-            il.StoreField(LazyBField, () => { if (logic) il.Emit(OpCodes.Ldc_I4_0); else il.Emit(OpCodes.Ldloc, b); il.Emit(OpCodes.Conv_U8); });
-            il.StoreField(LazySizeField, () => il.Emit(OpCodes.Ldc_I4, size));
+            SetFlags(op, size, () => _il.Emit(OpCodes.Ldloc, res), logic ? null : () => _il.Emit(OpCodes.Ldloc, a), logic ? null : () => _il.Emit(OpCodes.Ldloc, b));
         }
-        if (m is not (Mnemonic.Cmp or Mnemonic.Test)) StoreGpr(il, dst, size, () => il.Emit(OpCodes.Ldloc, res));
-    }
 
-    /// <summary>Pushes register <paramref name="r"/>'s low 16 or 32 bits as a uint.</summary>
-    private static void LoadGpr(Il il, int r, int size)
-    {
-        il.LoadField(GprField);
-        il.Emit(OpCodes.Ldc_I4, r * 8);
-        il.Emit(OpCodes.Add);
-        il.Emit(OpCodes.Ldind_I8);
-        il.Emit(OpCodes.Conv_U4);
-        if (size == 2)
+        /// <summary>The lazy-flag locals := (op, res, a, b, size); a and b are 0 when null.</summary>
+        private void SetFlags(LazyOp op, int size, Action res, Action? a, Action? b)
         {
-            il.Emit(OpCodes.Ldc_I4, 0xFFFF);
-            il.Emit(OpCodes.And);
+            _il.Emit(OpCodes.Ldc_I4, (int)op);
+            _il.Emit(OpCodes.Stloc, _fOp);
+            res();
+            _il.Emit(OpCodes.Conv_U8);
+            _il.Emit(OpCodes.Stloc, _fRes);
+            if (a != null) a(); else _il.Emit(OpCodes.Ldc_I4_0);
+            _il.Emit(OpCodes.Conv_U8);
+            _il.Emit(OpCodes.Stloc, _fA);
+            if (b != null) b(); else _il.Emit(OpCodes.Ldc_I4_0);
+            _il.Emit(OpCodes.Conv_U8);
+            _il.Emit(OpCodes.Stloc, _fB);
+            _il.Emit(OpCodes.Ldc_I4, size);
+            _il.Emit(OpCodes.Stloc, _fSize);
+            _known = op;
+            _knownSize = size;
+            _flagsDirty = true;
         }
-    }
 
-    /// <summary>
-    /// Writes the uint <paramref name="value"/> pushes to register <paramref name="r"/>: a 32-bit write zero-extends,
-    /// a 16-bit one keeps bits 16-63.
-    /// </summary>
-    private static void StoreGpr(Il il, int r, int size, Action value)
-    {
-        il.LoadField(GprField);
-        il.Emit(OpCodes.Ldc_I4, r * 8);
-        il.Emit(OpCodes.Add);
-        if (size == 2)
+        /// <summary>INC/DEC: CF keeps the pending operation's carry (IncDec's rule), the other five flags become pending.</summary>
+        private void EmitIncDec(int r, int size, bool dec)
         {
-            il.Emit(OpCodes.Dup);
-            il.Emit(OpCodes.Ldind_I8);
-            il.Emit(OpCodes.Ldc_I8, ~0xFFFFL);
-            il.Emit(OpCodes.And);
-            value();
-            il.Emit(OpCodes.Ldc_I4, 0xFFFF);
-            il.Emit(OpCodes.And);
-            il.Emit(OpCodes.Conv_U8);
-            il.Emit(OpCodes.Or);
+            var a = _il.DeclareLocal(typeof(uint));
+            var res = _il.DeclareLocal(typeof(uint));
+            LoadGpr(r, size);
+            _il.Emit(OpCodes.Stloc, a);
+            _il.Emit(OpCodes.Ldloc, a);
+            _il.Emit(OpCodes.Ldc_I4_1);
+            _il.Emit(dec ? OpCodes.Sub : OpCodes.Add);
+            if (size != 4)
+            {
+                _il.Emit(OpCodes.Ldc_I4, (int)SizeMask(size));
+                _il.Emit(OpCodes.And);
+            }
+            _il.Emit(OpCodes.Stloc, res);
+            StoreGpr(r, size, () => _il.Emit(OpCodes.Ldloc, res));
+            if (_known is not (LazyOp.Inc or LazyOp.Dec or LazyOp.None))
+            {
+                // _fBits = (_fBits & ~CF) | carry of the pending operation
+                _il.Emit(OpCodes.Ldloc, _fBits);
+                _il.Emit(OpCodes.Ldc_I4, ~(int)FlagCf);
+                _il.Emit(OpCodes.And);
+                switch (_known)
+                {
+                    case LazyOp.Logic:
+                        _il.Emit(OpCodes.Ldc_I4_0);
+                        break;
+                    case LazyOp.Add or LazyOp.Sub:
+                        // Add: res < a; Sub: a < b (CF is bit 0)
+                        _il.Emit(OpCodes.Ldloc, _known == LazyOp.Add ? _fRes : _fA);
+                        _il.Emit(OpCodes.Ldloc, _known == LazyOp.Add ? _fA : _fB);
+                        _il.Emit(OpCodes.Clt_Un);
+                        break;
+                    default:
+                        PushFlagLocals(size: false);
+                        _il.Emit(OpCodes.Call, CarryOfMethod);
+                        break;
+                }
+                _il.Emit(OpCodes.Or);
+                _il.Emit(OpCodes.Stloc, _fBits);
+            }
+            SetFlags(dec ? LazyOp.Dec : LazyOp.Inc, size, () => _il.Emit(OpCodes.Ldloc, res), () => _il.Emit(OpCodes.Ldloc, a), () => _il.Emit(OpCodes.Ldc_I4_1));
         }
-        else
+
+        /// <summary>Pushes the lazy-flag locals as CarryOf (without <paramref name="size"/>) and FlagsOf take them.</summary>
+        private void PushFlagLocals(bool size)
         {
-            value();
-            il.Emit(OpCodes.Conv_U8);
+            _il.Emit(OpCodes.Ldloc, _fOp);
+            _il.Emit(OpCodes.Ldloc, _fRes);
+            _il.Emit(OpCodes.Ldloc, _fA);
+            _il.Emit(OpCodes.Ldloc, _fB);
+            if (size) _il.Emit(OpCodes.Ldloc, _fSize);
+            _il.Emit(OpCodes.Ldloc, _fBits);
         }
-        il.Emit(OpCodes.Stind_I8);
+
+        /// <summary>
+        /// SHL/SAL/SHR/SAR/ROL/ROR of a register by a constant 1-31, through the interpreter's Shift and Rotate. Shifts
+        /// set all six flags; rotates set CF and OF, so the pending flags are computed first (FlagsOf) unless known done.
+        /// </summary>
+        private void EmitShift(Mnemonic m, int r, int size, uint count)
+        {
+            bool rotate = m is Mnemonic.Rol or Mnemonic.Ror;
+            var res = _il.DeclareLocal(typeof(uint));
+            var flags = _il.DeclareLocal(typeof(uint));
+            if (rotate) _il.Emit(m == Mnemonic.Rol ? OpCodes.Ldc_I4_1 : OpCodes.Ldc_I4_0);
+            else _il.Emit(OpCodes.Ldc_I4, (int)(m == Mnemonic.Sal ? Mnemonic.Shl : m));
+            LoadGpr(r, size);
+            _il.Emit(OpCodes.Ldc_I4, (int)count);
+            _il.Emit(OpCodes.Ldc_I4, size);
+            _il.Emit(OpCodes.Ldloca, flags);
+            _il.Emit(OpCodes.Call, rotate ? RotateMethod : ShiftMethod);
+            _il.Emit(OpCodes.Stloc, res);
+            StoreGpr(r, size, () => _il.Emit(OpCodes.Ldloc, res));
+            // _fBits = (pending flags computed, or _fBits) & ~(the flags written) | flags; _fOp = None
+            if (rotate && _known != LazyOp.None)
+            {
+                PushFlagLocals(size: true);
+                _il.Emit(OpCodes.Call, FlagsOfMethod);
+            }
+            else _il.Emit(OpCodes.Ldloc, _fBits);
+            _il.Emit(OpCodes.Ldc_I4, ~(int)(rotate ? FlagCf | FlagOf : ArithFlags));
+            _il.Emit(OpCodes.And);
+            _il.Emit(OpCodes.Ldloc, flags);
+            _il.Emit(OpCodes.Or);
+            _il.Emit(OpCodes.Stloc, _fBits);
+            _il.Emit(OpCodes.Ldc_I4_0);
+            _il.Emit(OpCodes.Stloc, _fOp);
+            _known = LazyOp.None;
+            _flagsDirty = true;
+        }
+
+        /// <summary>The closing JMP rel or Jcc: to its own block's start, another pass; elsewhere, EIP set and out.</summary>
+        private void EmitBranch(ref DecodedOp d, int i)
+        {
+            ulong target = d.Imm, fallThrough = d.NextIp;
+            int n = _ops.Length;
+            if (d.I.IsJmpShortOrNear)
+            {
+                Jump(target, i);
+                return;
+            }
+            var taken = _il.DefineLabel();
+            PushCondition(d.Cond);
+            _il.Emit(OpCodes.Brtrue, taken);
+            ExitTo(fallThrough, n);
+            _il.MarkLabel(taken);
+            Jump(target, i);
+        }
+
+        /// <summary>A taken branch to <paramref name="target"/>: the loop back to the top, or NearJump's limit check and out.</summary>
+        private void Jump(ulong target, int i)
+        {
+            int n = _ops.Length;
+            if (target == _block.Eip)
+            {
+                // count += n; if (count < LoopBudget && c.MayLoop(eip, phys)) goto top;
+                var leave = _il.DefineLabel();
+                _il.Emit(OpCodes.Ldloc, _count);
+                _il.Emit(OpCodes.Ldc_I4, n);
+                _il.Emit(OpCodes.Add);
+                _il.Emit(OpCodes.Stloc, _count);
+                _il.Emit(OpCodes.Ldloc, _count);
+                _il.Emit(OpCodes.Ldc_I4, LoopBudget);
+                _il.Emit(OpCodes.Bge, leave);
+                _il.Emit(OpCodes.Ldarg_0);
+                _il.Emit(OpCodes.Ldc_I4, (int)(uint)_block.Eip);
+                _il.Emit(OpCodes.Ldc_I4, (int)_block.Phys);
+                _il.Emit(OpCodes.Call, MayLoopMethod);
+                _il.Emit(OpCodes.Brfalse, leave);
+                _known = null;
+                _il.StoreField(CompiledRetiredField, () => _il.Emit(OpCodes.Ldloc, _count));
+                _il.Emit(OpCodes.Br, _top);
+                _il.MarkLabel(leave);
+                ExitTo(target, 0);
+                return;
+            }
+            MayFault(i); // a target past the CS limit is #GP at the branch
+            _il.Emit(OpCodes.Ldarg_0);
+            _il.Emit(OpCodes.Ldc_I4, (int)(uint)target);
+            _il.Emit(OpCodes.Call, NearJumpMethod);
+            SetResult(n);
+            _il.Emit(OpCodes.Br, _exit);
+        }
+
+        /// <summary>Pushes whether condition <paramref name="cc"/> holds, from the known operation's operands where the block shows it.</summary>
+        private void PushCondition(ConditionCode cc)
+        {
+            var op = _known;
+            int sign = _knownSize * 8 - 1;
+            void Res() => _il.Emit(OpCodes.Ldloc, _fRes);
+            void Zero() { Res(); _il.Emit(OpCodes.Ldc_I4_0); _il.Emit(OpCodes.Conv_U8); _il.Emit(OpCodes.Ceq); }
+            void Sign() { Res(); _il.Emit(OpCodes.Ldc_I4, sign); _il.Emit(OpCodes.Shr_Un); _il.Emit(OpCodes.Conv_I4); _il.Emit(OpCodes.Ldc_I4_1); _il.Emit(OpCodes.And); }
+            void Not() { _il.Emit(OpCodes.Ldc_I4_0); _il.Emit(OpCodes.Ceq); }
+            void Operands(bool signed)
+            {
+                foreach (var local in new[] { _fA, _fB })
+                {
+                    _il.Emit(OpCodes.Ldloc, local);
+                    if (signed) _il.Emit(_knownSize == 2 ? OpCodes.Conv_I2 : OpCodes.Conv_I4);
+                }
+            }
+            bool lazy = op is not (null or LazyOp.None);
+            if (lazy && cc is ConditionCode.e or ConditionCode.ne)
+            {
+                Zero();
+                if (cc == ConditionCode.ne) Not();
+                return;
+            }
+            if (lazy && cc is ConditionCode.s or ConditionCode.ns)
+            {
+                Sign();
+                if (cc == ConditionCode.ns) Not();
+                return;
+            }
+            if (op == LazyOp.Sub)
+            {
+                switch (cc)
+                {
+                    case ConditionCode.b: Operands(false); _il.Emit(OpCodes.Clt_Un); return;
+                    case ConditionCode.ae: Operands(false); _il.Emit(OpCodes.Clt_Un); Not(); return;
+                    case ConditionCode.a: Operands(false); _il.Emit(OpCodes.Cgt_Un); return;
+                    case ConditionCode.be: Operands(false); _il.Emit(OpCodes.Cgt_Un); Not(); return;
+                    case ConditionCode.l: Operands(true); _il.Emit(OpCodes.Clt); return;
+                    case ConditionCode.ge: Operands(true); _il.Emit(OpCodes.Clt); Not(); return;
+                    case ConditionCode.g: Operands(true); _il.Emit(OpCodes.Cgt); return;
+                    case ConditionCode.le: Operands(true); _il.Emit(OpCodes.Cgt); Not(); return;
+                }
+            }
+            // Anything else: the interpreter's Condition on the flags written back.
+            StoreState(all: false);
+            _il.Emit(OpCodes.Ldarg_0);
+            _il.Emit(OpCodes.Ldc_I4, (int)cc);
+            _il.Emit(OpCodes.Call, ConditionMethod);
+        }
     }
 
     /// <summary>An ILGenerator that can also write what it emits as text, for the translation dump.</summary>
@@ -365,14 +907,23 @@ public sealed unsafe partial class InterpreterCpu
         public void Emit(OpCode op, long value) { Record(op, $"0x{value:x}"); il.Emit(op, value); }
         public void Emit(OpCode op, Type type) { Record(op, type.Name); il.Emit(op, type); }
         public void Emit(OpCode op, LocalBuilder local) { Record(op, $"V_{local.LocalIndex}"); il.Emit(op, local); }
-        public void Emit(OpCode op, Label label) { Record(op, "next"); il.Emit(op, label); }
+        public void Emit(OpCode op, Label label) { Record(op, $"L{label.Id}"); il.Emit(op, label); }
         public void Emit(OpCode op, MethodInfo method) { Record(op, method.Name); il.Emit(op, method); }
+
+        public void Emit(OpCode op, FieldInfo field) { Record(op, field.Name); il.Emit(op, field); }
+
+        /// <summary>tail. callvirt: the chained block replaces this one's frame, so a chain of any length keeps the stack flat.</summary>
+        public void TailCall(MethodInfo method)
+        {
+            Emit(OpCodes.Tailcall);
+            Emit(OpCodes.Callvirt, method);
+        }
         public LocalBuilder DeclareLocal(Type type) => il.DeclareLocal(type);
         public Label DefineLabel() => il.DefineLabel();
 
         public void MarkLabel(Label label)
         {
-            if (record) _text.AppendLine("  next:");
+            if (record) _text.AppendLine($"  L{label.Id}:");
             il.MarkLabel(label);
         }
 

@@ -13,6 +13,11 @@ namespace VirtShell.Tests.Cpu;
 public sealed class TranslatorDifferentialTests
 {
     private const uint Data = 0x40000, DataSize = 0x200;
+    /// <summary>With paging the data starts 0x100 below a page boundary, so accesses cross it; the page above may be absent or read-only.</summary>
+    private const uint PagedData = 0x3FF00, PageDirectory = 0x70000, PageTable = 0x71000;
+
+    /// <summary>How the page above the boundary the paged data crosses is mapped.</summary>
+    public enum DataPage { Unpaged, Present, NotPresent, ReadOnly }
 
     /// <summary>The integer instructions the generator draws (their every legacy encoding with register, immediate or memory operands).</summary>
     private static readonly Mnemonic[] Drawn =
@@ -39,27 +44,47 @@ public sealed class TranslatorDifferentialTests
         .ToArray();
 
     [Fact]
-    public void Random_blocks_leave_the_same_state_on_both_tiers()
+    public void Random_blocks_leave_the_same_state_on_both_tiers() => CompareRandomBlocks(DataPage.Unpaged, loop: false, seeds: 400);
+
+    /// <summary>Memory operands through the inline TLB hit and its slow path: accesses crossing a page boundary, and faults mid-block when the page above it is absent or read-only.</summary>
+    [Theory]
+    [InlineData(DataPage.Present)]
+    [InlineData(DataPage.NotPresent)]
+    [InlineData(DataPage.ReadOnly)]
+    public void Random_blocks_with_paging_leave_the_same_state_on_both_tiers(DataPage page) => CompareRandomBlocks(page, loop: false, seeds: 200);
+
+    /// <summary>
+    /// Loops of two blocks: the first JMPs to the second, which branches back to the first, so compiled passes chain
+    /// from block to block without RunLoop (and a block that is the loop alone loops inside its method); a fault in a
+    /// later pass must count the earlier ones.
+    /// </summary>
+    [Theory]
+    [InlineData(DataPage.Unpaged)]
+    [InlineData(DataPage.NotPresent)]
+    public void Random_looping_blocks_leave_the_same_state_on_both_tiers(DataPage page) => CompareRandomBlocks(page, loop: true, seeds: 200);
+
+    private static void CompareRandomBlocks(DataPage page, bool loop, int seeds)
     {
         Assert.True(Encodings.Length > 150, $"only {Encodings.Length} encodings drawn from the table");
         long inlined = 0, compiled = 0;
-        for (int seed = 0; seed < 400; seed++)
+        for (int seed = 0; seed < seeds; seed++)
         {
             var random = new Random(seed);
-            byte[] code = RandomBlock(random, out string listing);
+            byte[] code = RandomBlock(random, loop, out string listing);
             byte[] data = new byte[DataSize];
             random.NextBytes(data);
             uint[] registers = [.. Enumerable.Range(0, 8).Select(_ => (uint)random.Next() ^ (uint)random.Next() << 16)];
             uint flags = (uint)random.Next(0, 0x1000) & 0x8D5 | 2;
+            uint passes = (uint)random.Next(1, 6);
 
-            var (interpreted, _) = Run(code, data, registers, flags, CpuTier.Interpreter);
-            var (translated, statistics) = Run(code, data, registers, flags, CpuTier.Translator);
+            var (interpreted, _) = Run(code, data, registers, flags, passes, page, CpuTier.Interpreter);
+            var (translated, statistics) = Run(code, data, registers, flags, passes, page, CpuTier.Translator);
 
             Assert.True(interpreted == translated, $"seed {seed}: the tiers differ after\n{listing}\ninterpreter: {interpreted}\ntranslator: {translated}");
             inlined += statistics.InlinedInstructions;
             compiled += statistics.Blocks;
         }
-        Assert.True(compiled >= 400 && inlined > 400, $"{compiled} blocks compiled, {inlined} instructions inlined");
+        Assert.True(compiled >= seeds && inlined > seeds, $"{compiled} blocks compiled, {inlined} instructions inlined");
     }
 
     [Fact]
@@ -118,24 +143,37 @@ public sealed class TranslatorDifferentialTests
         }
     }
 
-    private static (string State, TranslationStatistics Statistics) Run(byte[] code, byte[] data, uint[] registers, uint flags, CpuTier tier)
+    private static (string State, TranslationStatistics Statistics) Run(byte[] code, byte[] data, uint[] registers, uint flags, uint passes,
+        DataPage page, CpuTier tier)
     {
         using var p = new ProtectedModeMachine();
         p.M.Cpu.Tier = tier;
         p.M.Cpu.TranslateAfter = 1;
+        uint at = page == DataPage.Unpaged ? Data : PagedData;
         p.M.Memory.Write(ProtectedModeMachine.Code, code);
-        p.M.Memory.Write(Data, data);
+        p.M.Memory.Write(at, data);
+        p.M.Memory.Write(at - 4, BitConverter.GetBytes(passes));
         p.Start(ProtectedModeMachine.Code);
         var s = p.M.Cpu.GetState();
+        if (page != DataPage.Unpaged)
+        {
+            // The first 2 MiB identity-mapped, writable, supervisor; CR0.WP makes a read-only page fault ring-0 stores too.
+            p.SetDword(PageDirectory, PageTable | 3);
+            for (uint n = 0; n < 512; n++) p.SetDword(PageTable + 4 * n, n << 12 | 3);
+            if (page == DataPage.NotPresent) p.SetDword(PageTable + 4 * 0x40, 0x40000);
+            if (page == DataPage.ReadOnly) p.SetDword(PageTable + 4 * 0x40, 0x40000 | 1);
+            s.Cr3 = PageDirectory;
+            s.Cr0 = 0x8001_0011;
+        }
         s.Rax = registers[0]; s.Rcx = registers[1]; s.Rdx = registers[2]; s.Rbx = registers[3];
-        s.Rbp = registers[5]; s.Rdi = registers[7]; s.Rsi = Data;
+        s.Rbp = registers[5]; s.Rdi = registers[7]; s.Rsi = at;
         s.Rflags = flags;
         p.M.Cpu.SetState(s);
         var exit = p.M.Cpu.Run();
         var end = p.M.Cpu.GetState();
         string state = $"{exit.Reason} eax={end.Rax:x} ecx={end.Rcx:x} edx={end.Rdx:x} ebx={end.Rbx:x} esp={end.Rsp:x} ebp={end.Rbp:x} " +
-                       $"esi={end.Rsi:x} edi={end.Rdi:x} eip={end.Rip:x} eflags={end.Rflags:x} retired={p.M.Cpu.InstructionsRetired} " +
-                       $"data={Convert.ToHexString(p.M.Memory.Read(Data, (int)DataSize))} " +
+                       $"esi={end.Rsi:x} edi={end.Rdi:x} eip={end.Rip:x} eflags={end.Rflags:x} cr2={end.Cr2:x} retired={p.M.Cpu.InstructionsRetired} " +
+                       $"data={Convert.ToHexString(p.M.Memory.Read(at - 4, (int)DataSize + 4))} " +
                        $"stack={Convert.ToHexString(p.M.Memory.Read(ProtectedModeMachine.Stack0 - 0x40, 0x40))}";
         return (state, p.M.Cpu.Translation);
     }
@@ -146,8 +184,12 @@ public sealed class TranslatorDifferentialTests
         return s;
     }
 
-    /// <summary>Up to 24 instructions, optionally a conditional jump to the HLT that ends the block either way.</summary>
-    private static byte[] RandomBlock(Random random, out string listing)
+    /// <summary>
+    /// Up to 24 instructions, optionally a conditional jump to the HLT that ends the block either way; or, with
+    /// <paramref name="loop"/>, the instructions, split by a JMP to the next one, then a count down of the dword below
+    /// the data and a JNE back to the start.
+    /// </summary>
+    private static byte[] RandomBlock(Random random, bool loop, out string listing)
     {
         var instructions = new List<Instruction>();
         int count = random.Next(1, 25);
@@ -161,8 +203,26 @@ public sealed class TranslatorDifferentialTests
         ulong ip = ProtectedModeMachine.Code;
         var writer = new CodeWriterImpl();
         var encoder = Encoder.Create(32, writer);
-        foreach (var i in instructions) ip += encoder.Encode(i, ip);
-        if (random.Next(2) == 0)
+        if (loop) instructions.Add(Instruction.Create(Code.Dec_rm32, new MemoryOperand(Register.ESI, -4)));
+        // A loop's body is split in two blocks by a JMP to the next instruction, so passes chain one to the other.
+        int split = loop ? random.Next(instructions.Count) : -1;
+        for (int n = 0; n < instructions.Count; n++)
+        {
+            if (n == split)
+            {
+                var jmp = Instruction.CreateBranch(Code.Jmp_rel32_32, ip + 5);
+                instructions.Insert(n++, jmp);
+                ip += encoder.Encode(jmp, ip);
+            }
+            ip += encoder.Encode(instructions[n], ip);
+        }
+        if (loop)
+        {
+            var back = Instruction.CreateBranch(Code.Jne_rel32_32, ProtectedModeMachine.Code);
+            instructions.Add(back);
+            ip += encoder.Encode(back, ip);
+        }
+        else if (random.Next(2) == 0)
         {
             var jcc = Instruction.CreateBranch(Code.Jne_rel8_32, ip + 2);
             instructions.Add(jcc);
