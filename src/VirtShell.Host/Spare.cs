@@ -25,7 +25,7 @@ internal static class Spare
         if (lockFd < 0 || Libc.flock(lockFd, Libc.LOCK_EX | Libc.LOCK_NB) != 0) return 0;   // a store has one spare
 
         var engine = HostEngine.Prepare(store);
-        WarmUp.Run(engine, Path.Combine(Path.GetTempPath(), $"virtshell-warm-up-{Environment.ProcessId}"));
+        WarmUp.Run(engine);
         string identity = SpareHost.OwnIdentity();
 
         Socket listener;

@@ -33,10 +33,23 @@ internal static class WarmUp
         """;
 
     private static readonly MachineState[] Ended = [MachineState.Stopped, MachineState.Crashed];
+    private const string FolderPrefix = "virtshell-warm-up-";
 
-    /// <summary>Runs the rehearsal in <paramref name="folder"/>, which it removes; a failure is logged and costs only warmth.</summary>
-    public static void Run(HostEngine engine, string folder)
+    /// <summary>Removes the folders of spares killed while they rehearsed (their process is gone).</summary>
+    private static void RemoveLeftovers()
     {
+        foreach (var folder in Directory.GetDirectories(Path.GetTempPath(), FolderPrefix + "*"))
+        {
+            if (!int.TryParse(Path.GetFileName(folder)[FolderPrefix.Length..], out int pid) || Directory.Exists($"/proc/{pid}")) continue;
+            try { Directory.Delete(folder, recursive: true); } catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+        }
+    }
+
+    /// <summary>Runs the rehearsal in a folder of the system's temp folder, which it removes; a failure is logged and costs only warmth.</summary>
+    public static void Run(HostEngine engine)
+    {
+        RemoveLeftovers();
+        string folder = Path.Combine(Path.GetTempPath(), $"{FolderPrefix}{Environment.ProcessId}");
         try
         {
             Directory.CreateDirectory(folder);
@@ -59,7 +72,7 @@ internal static class WarmUp
         }
         finally
         {
-            try { Directory.Delete(folder, recursive: true); } catch (IOException) { }
+            try { Directory.Delete(folder, recursive: true); } catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
         }
     }
 }
