@@ -40,19 +40,8 @@ public static class HostProcess
         string executable = Path.Combine(Path.GetDirectoryName(typeof(HostProcess).Assembly.Location)!, ExecutableName);
         if (!File.Exists(executable))
             throw new MachineStateException($"machine '{name}': the host executable {executable} is missing (build the module with build.ps1)");
-        // Every standard stream a pipe of ours, never this process's own: the runtime keeps a duplicate of the
-        // streams it started with, which would hold a shell's pipe or terminal open for as long as the machine runs.
-        var start = new ProcessStartInfo(executable)
-        {
-            UseShellExecute = false,
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            ArgumentList = { store.Home, name },
-        };
-        // The apphost looks for the runtime in DOTNET_ROOT first: give it the one this process runs on.
         string dotnetRoot = Path.GetFullPath(Path.Combine(RuntimeEnvironment.GetRuntimeDirectory(), "../../.."));
-        start.Environment["DOTNET_ROOT"] = dotnetRoot;
+        var start = HostStart(executable, dotnetRoot, store.Home, name);
         string? line;
         try
         {
@@ -61,7 +50,7 @@ public static class HostProcess
         }
         finally
         {
-            SpareHost.Replenish(store, start);
+            SpareHost.Replenish(store, HostStart(executable, dotnetRoot, store.Home, SpareHost.Argument));
         }
         if (line == ReadyLine) return;
         if (line is null || !line.StartsWith(ErrorPrefix, StringComparison.Ordinal))
@@ -69,6 +58,24 @@ public static class HostProcess
         string error = line[ErrorPrefix.Length..];
         int colon = error.IndexOf(": ", StringComparison.Ordinal);
         throw colon < 0 ? new MachineStateException(error) : ControlProtocol.EngineException(error[..colon], error[(colon + 2)..]);
+    }
+
+    /// <summary>How a host process is started: <c>executable home argument</c>, with the runtime this process runs on.</summary>
+    private static ProcessStartInfo HostStart(string executable, string dotnetRoot, string home, string argument)
+    {
+        // Every standard stream a pipe of ours, never this process's own: the runtime keeps a duplicate of the
+        // streams it started with, which would hold a shell's pipe or terminal open for as long as the machine runs.
+        var start = new ProcessStartInfo(executable)
+        {
+            UseShellExecute = false,
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            ArgumentList = { home, argument },
+        };
+        // The apphost looks for the runtime in DOTNET_ROOT first: give it the one this process runs on.
+        start.Environment["DOTNET_ROOT"] = dotnetRoot;
+        return start;
     }
 
     /// <summary>Starts a host of its own for the machine; returns the line it answers with, null if it ended without one.</summary>

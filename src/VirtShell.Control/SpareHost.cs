@@ -91,8 +91,8 @@ public static class SpareHost
         }
     }
 
-    /// <summary>Starts a spare for the store unless one is there or spares are off. Does not wait for it.</summary>
-    internal static void Replenish(MachineStore store, ProcessStartInfo host)
+    /// <summary>Starts a spare for the store (with <paramref name="spare"/>) unless one is there or spares are off. Does not wait for it.</summary>
+    internal static void Replenish(MachineStore store, ProcessStartInfo spare)
     {
         if (!Enabled) return;
         Directory.CreateDirectory(Path.GetDirectoryName(LockPath(store))!);
@@ -101,15 +101,6 @@ public static class SpareHost
         bool free = Libc.flock(fd, Libc.LOCK_EX | Libc.LOCK_NB) == 0;
         Libc.close(fd);
         if (!free) return;
-        var spare = new ProcessStartInfo(host.FileName)
-        {
-            UseShellExecute = false,
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            ArgumentList = { store.Home, Argument },
-        };
-        foreach (var (key, value) in host.Environment) spare.Environment[key] = value;
         try
         {
             using var process = Process.Start(spare);

@@ -106,6 +106,7 @@ public sealed class MachineCheckpointTests : IDisposable
         machine.RestoreCheckpoint("c");
         string definition = machine.Spec.DefinitionPath!;
         File.WriteAllText(definition, File.ReadAllText(definition).Replace("memory: '1M'", "memory: '2M'"));
+        _host.Redefine(machine, definition);
 
         var e = Assert.Throws<StateFormatException>(machine.Start);
         Assert.Contains("memory", e.Message);
