@@ -24,9 +24,10 @@ internal static class Spare
         int lockFd = Libc.open(SpareHost.LockPath(store), Libc.O_RDWR | Libc.O_CREAT | Libc.O_CLOEXEC, 0x180 /* 0600 */);
         if (lockFd < 0 || Libc.flock(lockFd, Libc.LOCK_EX | Libc.LOCK_NB) != 0) return 0;   // a store has one spare
 
+        // Who this spare is, before anything is loaded: a module rebuilt while it warms up makes it stale.
+        string identity = SpareHost.OwnIdentity();
         var engine = HostEngine.Prepare(store);
         WarmUp.Run(engine);
-        string identity = SpareHost.OwnIdentity();
 
         Socket listener;
         try
@@ -40,7 +41,7 @@ internal static class Spare
         using var _ = listener;
         Socket? starter = WaitForStarter(listener, socketPath);
         // From here on, whatever happens, this is no longer the store's spare: the next starter makes another.
-        File.Delete(socketPath);
+        try { File.Delete(socketPath); } catch (IOException) { }   // gone with its store
         Libc.close(lockFd);
         if (starter is null) return 0;
 
