@@ -28,7 +28,8 @@ internal static class Program
             return 2;
         }
         var store = new MachineStore(args[0]);
-        if (args[1] == SpareHost.Argument) return Spare.Run(store);
+        // A spare that never got its machine may hold threads of its rehearsal that would keep the process alive.
+        if (args[1] == SpareHost.Argument) Environment.Exit(Spare.Run(store));
         string name = args[1];
         _ready = Detach(Path.Combine(store.MachineDirectory(name), MachineStore.HostLogFile));
         return Run(store, name, HostEngine.Prepare(store));

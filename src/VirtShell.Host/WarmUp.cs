@@ -50,6 +50,7 @@ internal static class WarmUp
     {
         RemoveLeftovers();
         string folder = Path.Combine(Path.GetTempPath(), $"{FolderPrefix}{Environment.ProcessId}");
+        Machine? machine = null;
         try
         {
             Directory.CreateDirectory(folder);
@@ -57,7 +58,7 @@ internal static class WarmUp
             string definition = Path.Combine(folder, "warm-up.js");
             File.WriteAllText(definition, Definition);
             var store = new MachineStore(Path.Combine(folder, "home"));
-            var machine = new VirtualizationHost(store, engine.Models, engine.Loader).Create(definition);
+            machine = new VirtualizationHost(store, engine.Models, engine.Loader).Create(definition);
             string socket = Path.Combine(folder, "control.sock");
             using var server = ControlServer.Listen(socket, new MachineControl(machine));
             using var client = MachineClient.Connect(machine.Name, socket);
@@ -72,6 +73,9 @@ internal static class WarmUp
         }
         finally
         {
+            // A rehearsal cut short (its folder deleted under it, say) must not leave its guest running.
+            if (machine?.State.IsLive() == true)
+                try { machine.Stop(turnOff: true, TimeSpan.FromSeconds(5)); } catch (MachineStateException) { }
             try { Directory.Delete(folder, recursive: true); } catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
         }
     }
