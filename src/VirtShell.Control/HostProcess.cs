@@ -40,17 +40,16 @@ public static class HostProcess
         string executable = Path.Combine(Path.GetDirectoryName(typeof(HostProcess).Assembly.Location)!, ExecutableName);
         if (!File.Exists(executable))
             throw new MachineStateException($"machine '{name}': the host executable {executable} is missing (build the module with build.ps1)");
-        string dotnetRoot = Path.GetFullPath(Path.Combine(RuntimeEnvironment.GetRuntimeDirectory(), "../../.."));
-        var start = HostStart(executable, dotnetRoot, store.Home, name);
+        var start = HostStart(executable, store.Home, name);
         string? line;
         try
         {
             // No time limit of its own: the host's loads and hooks have theirs, and a host that dies closes the pipe.
-            line = SpareHost.TryTake(store, name, SpareHost.Identity(executable, dotnetRoot), cancel) ?? StartHost(start, name, executable, cancel);
+            line = SpareHost.TryTake(store, name, executable, cancel) ?? StartHost(start, name, executable, cancel);
         }
         finally
         {
-            SpareHost.Replenish(store, HostStart(executable, dotnetRoot, store.Home, SpareHost.Argument));
+            SpareHost.Replenish(store, HostStart(executable, store.Home, SpareHost.Argument));
         }
         if (line == ReadyLine) return;
         if (line is null || !line.StartsWith(ErrorPrefix, StringComparison.Ordinal))
@@ -61,7 +60,10 @@ public static class HostProcess
     }
 
     /// <summary>How a host process is started: <c>executable home argument</c>, with the runtime this process runs on.</summary>
-    private static ProcessStartInfo HostStart(string executable, string dotnetRoot, string home, string argument)
+    /// <summary>The .NET installation this process runs on, which every host it starts is given as DOTNET_ROOT.</summary>
+    public static string DotnetRoot => Path.GetFullPath(Path.Combine(RuntimeEnvironment.GetRuntimeDirectory(), "../../.."));
+
+    private static ProcessStartInfo HostStart(string executable, string home, string argument)
     {
         // Every standard stream a pipe of ours, never this process's own: the runtime keeps a duplicate of the
         // streams it started with, which would hold a shell's pipe or terminal open for as long as the machine runs.
@@ -74,7 +76,7 @@ public static class HostProcess
             ArgumentList = { home, argument },
         };
         // The apphost looks for the runtime in DOTNET_ROOT first: give it the one this process runs on.
-        start.Environment["DOTNET_ROOT"] = dotnetRoot;
+        start.Environment["DOTNET_ROOT"] = DotnetRoot;
         return start;
     }
 

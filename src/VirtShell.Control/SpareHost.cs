@@ -1,9 +1,9 @@
 using System.Collections;
 using System.Diagnostics;
 using System.Net.Sockets;
-using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text;
+using Microsoft.Win32.SafeHandles;
 using VirtShell.Engine.Native;
 using VirtShell.Engine.Store;
 
@@ -62,9 +62,10 @@ public static class SpareHost
     /// Hands machine <paramref name="name"/> to the store's spare and returns its answer line; null when there is no
     /// spare to take (none, off, or stale), and the caller starts a host of its own.
     /// </summary>
-    internal static string? TryTake(MachineStore store, string name, string identity, CancellationToken cancel)
+    internal static string? TryTake(MachineStore store, string name, string executable, CancellationToken cancel)
     {
         if (!Enabled || !File.Exists(SocketPath(store))) return null;
+        string identity = Identity(executable, HostProcess.DotnetRoot);
         var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         try
         {
@@ -95,12 +96,8 @@ public static class SpareHost
     internal static void Replenish(MachineStore store, ProcessStartInfo spare)
     {
         if (!Enabled) return;
-        Directory.CreateDirectory(Path.GetDirectoryName(LockPath(store))!);
-        int fd = Libc.open(LockPath(store), Libc.O_RDWR | Libc.O_CREAT | Libc.O_CLOEXEC, 0x180 /* 0600 */);
-        if (fd < 0) return;
-        bool free = Libc.flock(fd, Libc.LOCK_EX | Libc.LOCK_NB) == 0;
-        Libc.close(fd);
-        if (!free) return;
+        using (var free = TryLock(store))
+            if (free is null) return;
         try
         {
             using var process = Process.Start(spare);
@@ -112,8 +109,22 @@ public static class SpareHost
         }
     }
 
+    /// <summary>The store's spare lock, taken without waiting (<see cref="Libc.TryLock"/>); null when a spare holds it or it cannot be opened.</summary>
+    public static SafeFileHandle? TryLock(MachineStore store)
+    {
+        try
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(LockPath(store))!);
+            return Libc.TryLock(LockPath(store));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>This process's identity as a spare (see <see cref="Identity"/>), from its own executable and environment.</summary>
     public static string OwnIdentity() =>
         Identity(Environment.ProcessPath ?? throw new InvalidOperationException("no process path"),
-            Environment.GetEnvironmentVariable("DOTNET_ROOT") ?? Path.GetFullPath(Path.Combine(RuntimeEnvironment.GetRuntimeDirectory(), "../../..")));
+            Environment.GetEnvironmentVariable("DOTNET_ROOT") ?? HostProcess.DotnetRoot);
 }

@@ -81,15 +81,7 @@ internal static class Program
     }
 
     /// <summary>host.lock in the machine's folder, held; null when another host holds it.</summary>
-    private static SafeFileHandle? HostLock(MachineStore store, string name)
-    {
-        int fd = Libc.open(Path.Combine(store.MachineDirectory(name), "host.lock"), Libc.O_RDWR | Libc.O_CREAT | Libc.O_CLOEXEC, 0x180 /* 0600 */);
-        if (fd < 0) throw Libc.Error("open host.lock");
-        var handle = new SafeFileHandle(fd, ownsHandle: true);
-        if (Libc.flock(fd, Libc.LOCK_EX | Libc.LOCK_NB) == 0) return handle;
-        handle.Dispose();
-        return null;
-    }
+    private static SafeFileHandle? HostLock(MachineStore store, string name) => Libc.TryLock(Path.Combine(store.MachineDirectory(name), "host.lock"));
 
     /// <summary>
     /// Leaves the starter's session and terminal, sends standard output and error to <paramref name="log"/>, and

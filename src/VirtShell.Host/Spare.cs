@@ -21,8 +21,8 @@ internal static class Spare
         string socketPath = SpareHost.SocketPath(store);
         Directory.CreateDirectory(Path.GetDirectoryName(socketPath)!);
         Libc.close(Program.Detach(SpareHost.LogPath(store)));
-        int lockFd = Libc.open(SpareHost.LockPath(store), Libc.O_RDWR | Libc.O_CREAT | Libc.O_CLOEXEC, 0x180 /* 0600 */);
-        if (lockFd < 0 || Libc.flock(lockFd, Libc.LOCK_EX | Libc.LOCK_NB) != 0) return 0;   // a store has one spare
+        var spareLock = SpareHost.TryLock(store);
+        if (spareLock is null) return 0;   // a store has one spare
 
         // Who this spare is, before anything is loaded: a module rebuilt while it warms up makes it stale.
         string identity = SpareHost.OwnIdentity();
@@ -36,13 +36,14 @@ internal static class Spare
         }
         catch (Exception e) when (e is IOException or SocketException)
         {
+            spareLock.Dispose();
             return 0;   // the store went away while the spare warmed up
         }
         using var _ = listener;
         Socket? starter = WaitForStarter(listener, socketPath);
         // From here on, whatever happens, this is no longer the store's spare: the next starter makes another.
         try { File.Delete(socketPath); } catch (IOException) { }   // gone with its store
-        Libc.close(lockFd);
+        spareLock.Dispose();
         if (starter is null) return 0;
 
         string? theirs, name;

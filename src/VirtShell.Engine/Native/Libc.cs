@@ -277,6 +277,21 @@ public static unsafe partial class Libc
     /// <summary>An <see cref="IOException"/> for the call that just failed on this thread, worded by <see cref="Failure"/>.</summary>
     public static IOException Error(string call) => Error(call, LastError);
 
+    /// <summary>
+    /// An exclusive flock on <paramref name="path"/> (made, mode 0600, if absent), taken without waiting; null when
+    /// another holder has it. Disposing the handle, or the process ending, releases it.
+    /// </summary>
+    /// <exception cref="IOException">The file cannot be opened.</exception>
+    public static Microsoft.Win32.SafeHandles.SafeFileHandle? TryLock(string path)
+    {
+        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0x180 /* 0600 */);
+        if (fd < 0) throw Error($"open {path}");
+        var handle = new Microsoft.Win32.SafeHandles.SafeFileHandle(fd, ownsHandle: true);
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0) return handle;
+        handle.Dispose();
+        return null;
+    }
+
     /// <summary>An <see cref="IOException"/> for <paramref name="call"/> failing with <paramref name="errno"/>, worded by <see cref="Failure"/>.</summary>
     public static IOException Error(string call, int errno) => new(Failure(call, errno));
 }
