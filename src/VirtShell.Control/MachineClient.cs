@@ -120,9 +120,13 @@ public sealed class MachineClient : IMachineControl, IDisposable
         }
         catch (ConnectionLostException)
         {
+            HostEnded = true;
             throw new MachineStateException($"machine '{_machine}': its host process closed the connection during {method} (it ended)");
         }
     }
+
+    /// <summary>Whether a call failed because the host process closed the connection (its run ended during the call).</summary>
+    public bool HostEnded { get; private set; }
 
     /// <summary>Closes the connection; the machine runs on.</summary>
     public void Dispose() => _rpc.Dispose();

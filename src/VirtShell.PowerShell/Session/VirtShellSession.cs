@@ -51,7 +51,16 @@ internal sealed class VirtShellSession
     public T Call<T>(Machine machine, Func<IMachineControl, Task<T>> call)
     {
         using var client = Connect(ref machine);
-        return call((IMachineControl?)client ?? new MachineControl(machine)).GetAwaiter().GetResult();
+        if (client is null) return call(new MachineControl(machine)).GetAwaiter().GetResult();
+        try
+        {
+            return call(client).GetAwaiter().GetResult();
+        }
+        catch (MachineStateException) when (client.HostEnded && Host.Find(machine.Name) is { } now && !now.State.IsLive())
+        {
+            // The run ended during the call: answered from the record, as a host already gone is.
+            return call(new MachineControl(now)).GetAwaiter().GetResult();
+        }
     }
 
     /// <inheritdoc cref="Call{T}"/>
