@@ -13,7 +13,8 @@ namespace VirtShell.Control;
 /// A host process started ahead of need, one per store: it has paid the runtime's start, the model registry, V8 and
 /// the record's serializer, and waits on <c>run/spare.sock</c> for a starter to hand it a machine. Taking it is a
 /// connection and two lines (who asks, which machine); its answer is the host's ready line. Each start leaves a new
-/// spare behind it, so only the first start of a store pays a cold host.
+/// spare warming up behind it (one at a time), and a host whose run has ended waits as the spare when there is none
+/// ready, so only the first start of a store pays a cold host, and a restart finds a spare at once.
 /// <para>
 /// A spare serves only a starter that would have started the same host: the same executable, unchanged, with the
 /// same environment (the engine reads settings from it). Any other gets "stale" and starts a host of its own; the
@@ -37,10 +38,17 @@ public static class SpareHost
     /// <summary>What a spare holds while it waits, so that a store has one at most.</summary>
     public static string LockPath(MachineStore store) => Path.Combine(store.Home, "run", "spare.lock");
 
+    /// <summary>What a spare holds while it warms up, so that a store has one warming up at most.</summary>
+    public static string WarmingLockPath(MachineStore store) => Path.Combine(store.Home, "run", "spare-warming.lock");
+
+    /// <summary>How long a starter waits for a spare that is warming up before it starts a host of its own.</summary>
+    private static readonly TimeSpan WarmingWait = TimeSpan.FromSeconds(5);
+
     /// <summary>Where spares write what they have to say before they have a machine.</summary>
     public static string LogPath(MachineStore store) => Path.Combine(store.Home, "run", "spare.log");
 
-    private static bool Enabled => Environment.GetEnvironmentVariable(SwitchVariable) != "0";
+    /// <summary>Whether spares are on for this process (and the hosts it starts).</summary>
+    public static bool Enabled => Environment.GetEnvironmentVariable(SwitchVariable) != "0";
 
     /// <summary>
     /// Who a host started from this process would be: the executable, the newest write time among the assemblies
@@ -64,7 +72,7 @@ public static class SpareHost
     /// </summary>
     internal static string? TryTake(MachineStore store, string name, string executable, CancellationToken cancel)
     {
-        if (!Enabled || !File.Exists(SocketPath(store))) return null;
+        if (!Enabled || !AwaitSpare(store, cancel)) return null;
         string identity = Identity(executable, HostProcess.DotnetRoot);
         var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         try
@@ -92,12 +100,27 @@ public static class SpareHost
         }
     }
 
-    /// <summary>Starts a spare for the store (with <paramref name="spare"/>) unless one is there or spares are off. Does not wait for it.</summary>
+    /// <summary>
+    /// Whether the store has a spare listening, after waiting for one that is warming up (or about to listen): it is
+    /// ready sooner than a host of the starter's own would be, and a second cold runtime would only slow both.
+    /// </summary>
+    private static bool AwaitSpare(MachineStore store, CancellationToken cancel)
+    {
+        var waited = Stopwatch.StartNew();
+        while (!File.Exists(SocketPath(store)))
+        {
+            // A spare holds one of the locks from its start until it has stopped listening.
+            if (waited.Elapsed > WarmingWait || !(IsHeld(WarmingLockPath(store)) || IsHeld(LockPath(store)))) return false;
+            cancel.WaitHandle.WaitOne(10);
+            cancel.ThrowIfCancellationRequested();
+        }
+        return true;
+    }
+
+    /// <summary>Starts a spare for the store (with <paramref name="spare"/>) unless one is there or warming up, or spares are off. Does not wait for it.</summary>
     internal static void Replenish(MachineStore store, ProcessStartInfo spare)
     {
-        if (!Enabled) return;
-        using (var free = TryLock(store))
-            if (free is null) return;
+        if (!Enabled || IsHeld(LockPath(store)) || IsHeld(WarmingLockPath(store))) return;
         try
         {
             using var process = Process.Start(spare);
@@ -109,18 +132,29 @@ public static class SpareHost
         }
     }
 
-    /// <summary>The store's spare lock, taken without waiting (<see cref="Libc.TryLock"/>); null when a spare holds it or it cannot be opened.</summary>
-    public static SafeFileHandle? TryLock(MachineStore store)
+    /// <summary>The store's spare lock, taken without waiting; null when a spare holds it or it cannot be opened.</summary>
+    public static SafeFileHandle? TryLock(MachineStore store) => TryLock(LockPath(store));
+
+    /// <summary>The store's warming-up lock, taken without waiting; null when a spare warming up holds it or it cannot be opened.</summary>
+    public static SafeFileHandle? TryLockWarming(MachineStore store) => TryLock(WarmingLockPath(store));
+
+    private static SafeFileHandle? TryLock(string path)
     {
         try
         {
-            Directory.CreateDirectory(Path.GetDirectoryName(LockPath(store))!);
-            return Libc.TryLock(LockPath(store));
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            return Libc.TryLock(path);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             return null;
         }
+    }
+
+    private static bool IsHeld(string lockPath)
+    {
+        using var free = TryLock(lockPath);
+        return free is null;
     }
 
     /// <summary>This process's identity as a spare (see <see cref="Identity"/>), from its own executable and environment.</summary>

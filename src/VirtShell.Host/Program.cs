@@ -8,11 +8,11 @@ using VirtShell.Engine.Store;
 namespace VirtShell.Host;
 
 /// <summary>
-/// <c>virtshell-host HOME NAME</c>: runs machine NAME of the store at HOME for one run. Started by
-/// <see cref="HostProcess.Launch"/>; serves the machine's control socket, starts the machine and says so on the
-/// starter's pipe, and exits once the run has ended and its record is saved. SIGTERM asks the machine to stop, as
-/// <c>Stop-VirtMachine</c> without -TurnOff does. <c>virtshell-host HOME --spare</c> is the same host started
-/// ahead of need, waiting for its machine (<see cref="Spare"/>).
+/// <c>virtshell-host HOME NAME</c>: runs machine NAME of the store at HOME. Started by <see cref="HostProcess.Launch"/>;
+/// serves the machine's control socket, starts the machine and says so on the starter's pipe. Once the run has
+/// ended and its record is saved, it waits as the store's spare (<see cref="Spare"/>) or exits. SIGTERM asks the
+/// machine to stop, as <c>Stop-VirtMachine</c> without -TurnOff does. <c>virtshell-host HOME --spare</c> is the
+/// same host started ahead of need, waiting for its first machine.
 /// </summary>
 internal static class Program
 {
@@ -28,11 +28,27 @@ internal static class Program
             return 2;
         }
         var store = new MachineStore(args[0]);
-        // A spare that never got its machine may hold threads of its rehearsal that would keep the process alive.
-        if (args[1] == SpareHost.Argument) Environment.Exit(Spare.Run(store));
-        string name = args[1];
-        _ready = Detach(Path.Combine(store.MachineDirectory(name), MachineStore.HostLogFile));
-        return Run(store, name, HostEngine.Prepare(store));
+        // Who this host is as a spare, before anything is loaded: a module rebuilt while it runs makes it stale.
+        string identity = SpareHost.OwnIdentity();
+        HostEngine engine;
+        SafeFileHandle? warming = null;
+        int status = 0;
+        if (args[1] == SpareHost.Argument)
+        {
+            if (Spare.WarmUp(store) is not { } warm) return 0;
+            (engine, warming) = warm;
+        }
+        else
+        {
+            _ready = Detach(Path.Combine(store.MachineDirectory(args[1]), MachineStore.HostLogFile));
+            engine = HostEngine.Prepare(store);
+            status = Run(store, args[1], engine);
+        }
+        for (string? name; (name = Spare.Wait(store, identity, warming)) is not null; warming = null)
+            status = Run(store, name, engine);
+        // A rehearsal or a run may leave threads behind that would keep the process alive.
+        Environment.Exit(status);
+        return status;
     }
 
     /// <summary>Runs machine <paramref name="name"/>, answering the starter on <see cref="_ready"/>.</summary>

@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using System.Net.Sockets;
+using System.Runtime;
 using System.Text;
+using Microsoft.Win32.SafeHandles;
 using VirtShell.Control;
 using VirtShell.Engine.Native;
 using VirtShell.Engine.Store;
@@ -10,41 +12,73 @@ namespace VirtShell.Host;
 /// <summary>
 /// The host as a spare (<see cref="SpareHost"/>): it does everything a host does before it knows its machine (the
 /// runtime's start, the model registry, V8, the record's serializer), then waits for one starter, and from there
-/// is that machine's host, answering on the starter's connection.
+/// is that machine's host, answering on the starter's connection. A host whose run has ended is as warm as a spare
+/// can be, so it becomes the store's spare when the store has none ready; a restart then finds a spare at once
+/// instead of one still warming up.
 /// </summary>
 internal static class Spare
 {
     private static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(5);
+    /// <summary>
+    /// A host that has grown past this after its run ends instead of waiting: what its machine left behind (a leak,
+    /// a heap grown for a large guest) should not be kept for the next one.
+    /// </summary>
+    private const long RejoinWorkingSetLimit = 512L << 20;
 
-    public static int Run(MachineStore store)
+    /// <summary>
+    /// <c>--spare</c>: warms up (one spare warms up at a time per store) and returns the engine with the warming
+    /// lock still held, so that no starter starts another in the moment before it becomes the spare; null when
+    /// another spare is warming up.
+    /// </summary>
+    public static (HostEngine Engine, SafeFileHandle Warming)? WarmUp(MachineStore store)
     {
-        string socketPath = SpareHost.SocketPath(store);
-        Directory.CreateDirectory(Path.GetDirectoryName(socketPath)!);
+        Directory.CreateDirectory(Path.GetDirectoryName(SpareHost.SocketPath(store))!);
         Libc.close(Program.Detach(SpareHost.LogPath(store)));
-        var spareLock = SpareHost.TryLock(store);
-        if (spareLock is null) return 0;   // a store has one spare
-
-        // Who this spare is, before anything is loaded: a module rebuilt while it warms up makes it stale.
-        string identity = SpareHost.OwnIdentity();
+        var warming = SpareHost.TryLockWarming(store);
+        if (warming is null) return null;
         var engine = HostEngine.Prepare(store);
-        WarmUp.Run(engine);
+        Host.WarmUp.Run(engine);
+        return (engine, warming);
+    }
 
-        Socket listener;
-        try
+    /// <summary>
+    /// Waits as the store's spare, unless the store has one (or spares are off, or this host has grown too large),
+    /// and returns the name of the machine a starter handed it, with the answer and the log set to that machine;
+    /// null when this host is done. <paramref name="identity"/> is this host's, taken before it loaded anything.
+    /// </summary>
+    public static string? Wait(MachineStore store, string identity, SafeFileHandle? warming)
+    {
+        if (warming is null)
         {
-            listener = Listen(socketPath);
+            // Back from a run: its machine's garbage goes before the size is judged and the host waits.
+            GCSettings.LargeObjectHeapCompactionMode = GCLargeObjectHeapCompactionMode.CompactOnce;
+            GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+            if (!SpareHost.Enabled || Environment.WorkingSet > RejoinWorkingSetLimit) return null;
+            // Its store deleted with the machine (the lock would make its folder again).
+            if (!Directory.Exists(store.MachinesDirectory)) return null;
+            Program.LogTo(SpareHost.LogPath(store));
         }
-        catch (Exception e) when (e is IOException or SocketException)
+        string socketPath = SpareHost.SocketPath(store);
+        SafeFileHandle? spareLock;
+        using (warming) spareLock = SpareHost.TryLock(store);
+        if (spareLock is null) return null;   // a store has one spare
+
+        Socket? starter;
+        using (spareLock)
         {
-            spareLock.Dispose();
-            return 0;   // the store went away while the spare warmed up
+            try
+            {
+                using var listener = Listen(socketPath);
+                starter = WaitForStarter(listener, socketPath);
+            }
+            catch (Exception e) when (e is IOException or SocketException)
+            {
+                return null;   // the store went away
+            }
+            // From here on, whatever happens, this is no longer the store's spare: the next starter makes another.
+            try { File.Delete(socketPath); } catch (IOException) { }   // gone with its store
         }
-        using var _ = listener;
-        Socket? starter = WaitForStarter(listener, socketPath);
-        // From here on, whatever happens, this is no longer the store's spare: the next starter makes another.
-        try { File.Delete(socketPath); } catch (IOException) { }   // gone with its store
-        spareLock.Dispose();
-        if (starter is null) return 0;
+        if (starter is null) return null;
 
         string? theirs, name;
         using (starter)
@@ -58,12 +92,12 @@ internal static class Spare
             }
             catch (IOException)
             {
-                return 0;
+                return null;
             }
             if (theirs != identity || name is null)
             {
                 starter.Send(Encoding.UTF8.GetBytes(SpareHost.StaleLine + "\n"));
-                return 0;
+                return null;
             }
             try
             {
@@ -72,13 +106,13 @@ internal static class Spare
             catch (ArgumentException e)
             {
                 starter.Send(Encoding.UTF8.GetBytes(HostProcess.ErrorLine(e) + "\n"));
-                return 1;
+                return null;
             }
             // The answer goes on the connection, which outlives this Socket object as a descriptor of its own.
             Program.AnswerTo(Libc.dup((int)starter.Handle));
         }
         Program.LogTo(Path.Combine(store.MachineDirectory(name), MachineStore.HostLogFile));
-        return Program.Run(store, name, engine);
+        return name;
     }
 
     private static Socket Listen(string socketPath)

@@ -27,15 +27,23 @@ function Complete-VirtShellTest {
     $env:VIRTSHELL_HOME = $script:PreviousHome
 }
 
-# The pids of this home's spare hosts (virtshell-host HOME --spare) that no machine has taken yet.
+# The pids of this home's spare hosts: those started as spares (virtshell-host HOME --spare) that no machine has
+# taken yet, and a host that waits as the spare after its run (it holds run/spare.lock).
 function Get-SpareHost {
     $taken = @(Get-VirtMachine | ForEach-Object OwnerProcessId)
-    foreach ($process in Get-ChildItem /proc -Directory | Where-Object Name -match '^\d+$') {
+    $spares = foreach ($process in Get-ChildItem /proc -Directory | Where-Object Name -match '^\d+$') {
         if ([int]$process.Name -notin $taken -and
             (Get-Content "/proc/$($process.Name)/cmdline" -Raw -ErrorAction Ignore) -match "virtshell-host.$([regex]::Escape($env:VIRTSHELL_HOME)).--spare") {
             [int]$process.Name
         }
     }
+    $lock = Join-Path $env:VIRTSHELL_HOME 'run/spare.lock'
+    $inode = if (Test-Path $lock) { & stat -c %i $lock }
+    $holders = foreach ($line in Get-Content /proc/locks) {
+        $fields = $line.Trim() -split '\s+'
+        if ($inode -and $fields[1] -eq 'FLOCK' -and $fields[5] -match ":$inode$") { [int]$fields[4] }
+    }
+    @($spares) + @($holders) | Where-Object { $_ } | Sort-Object -Unique
 }
 
 # A PowerShell of its own (another runspace, this process) with the module imported, to run a command and stop it.
@@ -113,6 +121,15 @@ function Wait-ProcessEnd([int] $ProcessId, [int] $Seconds = 20) {
     $deadline = [DateTime]::UtcNow.AddSeconds($Seconds)
     while ((Test-ProcessRunning $ProcessId) -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 100 }
     -not (Test-ProcessRunning $ProcessId)
+}
+
+# Whether a machine's host process let its machine go once the run ended: it ended, or it waits as the store's spare.
+function Wait-HostReleased([int] $ProcessId, [int] $Seconds = 20) {
+    $deadline = [DateTime]::UtcNow.AddSeconds($Seconds)
+    while ((Test-ProcessRunning $ProcessId) -and $ProcessId -notin @(Get-SpareHost) -and [DateTime]::UtcNow -lt $deadline) {
+        Start-Sleep -Milliseconds 100
+    }
+    -not (Test-ProcessRunning $ProcessId) -or $ProcessId -in @(Get-SpareHost)
 }
 
 # Runs a script in a child pwsh and returns its output lines.
