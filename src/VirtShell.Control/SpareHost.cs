@@ -102,10 +102,15 @@ public static class SpareHost
 
     /// <summary>
     /// Whether the store has a spare listening, after waiting for one that is warming up (or about to listen): it is
-    /// ready sooner than a host of the starter's own would be, and a second cold runtime would only slow both.
+    /// ready sooner than a host of the starter's own would be, and a second cold runtime would only slow both. Only
+    /// one starter at a time waits so.
     /// </summary>
     private static bool AwaitSpare(MachineStore store, CancellationToken cancel)
     {
+        if (File.Exists(SocketPath(store))) return true;
+        // One starter waits for the coming spare; the others of a batch start hosts of their own meanwhile.
+        using var waiter = TryLock(Path.Combine(store.Home, "run", "spare-waiter.lock"));
+        if (waiter is null) return false;
         var waited = Stopwatch.StartNew();
         while (!File.Exists(SocketPath(store)))
         {
