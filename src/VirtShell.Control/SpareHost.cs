@@ -28,8 +28,14 @@ public static class SpareHost
     public const string Argument = "--spare";
     /// <summary>What a spare answers a starter it cannot serve.</summary>
     public const string StaleLine = "stale";
-    /// <summary>How long a spare waits for a machine.</summary>
-    public static readonly TimeSpan IdleLimit = TimeSpan.FromMinutes(10);
+    /// <summary>
+    /// How long a spare waits for a machine: ten minutes, or VIRTSHELL_SPARE_IDLE_SECONDS (a whole number of seconds,
+    /// for a store that starts machines seldom or in bursts; anything else is the default).
+    /// </summary>
+    public static TimeSpan IdleLimit =>
+        int.TryParse(Environment.GetEnvironmentVariable("VIRTSHELL_SPARE_IDLE_SECONDS"), out int seconds) && seconds > 0
+            ? TimeSpan.FromSeconds(seconds)
+            : TimeSpan.FromMinutes(10);
     private const string SwitchVariable = "VIRTSHELL_SPARE_HOST";
 
     /// <summary>Where a store's spare listens.</summary>

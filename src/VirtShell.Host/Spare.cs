@@ -130,7 +130,8 @@ internal static class Spare
     private static Socket? WaitForStarter(Socket listener, string socketPath)
     {
         var idle = Stopwatch.StartNew();
-        while (idle.Elapsed < SpareHost.IdleLimit && File.Exists(socketPath))
+        var limit = SpareHost.IdleLimit;
+        while (idle.Elapsed < limit && File.Exists(socketPath))
             if (listener.Poll(TimeSpan.FromSeconds(1), SelectMode.SelectRead)) return listener.Accept();
         return null;
     }

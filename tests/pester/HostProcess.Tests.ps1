@@ -158,6 +158,24 @@ Describe 'A spare host, started ahead of the next start' {
         Stop-VirtMachine -Name first, other -TurnOff
     }
 
+    It 'ends once it has waited its idle limit without a start' {
+        Get-SpareHost | ForEach-Object { Stop-Process -Id $_ -Force; Wait-ProcessEnd $_ | Out-Null }
+        $env:VIRTSHELL_SPARE_IDLE_SECONDS = '2'
+        try {
+            New-VirtMachine -Definition $HelloDefinition -Name idle | Start-VirtMachine
+            $spare = Wait-Spare
+            $spare | Should -Not -BeNullOrEmpty
+            Wait-ProcessEnd $spare -Seconds 30 | Should -BeTrue
+            Test-Path (Join-Path $env:VIRTSHELL_HOME 'run/spare.sock') | Should -BeFalse
+            # The machine's own host is not a spare while its machine runs: the idle limit is no concern of its.
+            (Get-VirtMachine idle).State | Should -Be 'Running'
+        }
+        finally {
+            Remove-Item Env:VIRTSHELL_SPARE_IDLE_SECONDS
+        }
+        Stop-VirtMachine -Name idle -TurnOff
+    }
+
     It 'is not started when VIRTSHELL_SPARE_HOST is 0' {
         Get-SpareHost | ForEach-Object { Stop-Process -Id $_ -Force; Wait-ProcessEnd $_ | Out-Null }
         $env:VIRTSHELL_SPARE_HOST = '0'
