@@ -11,6 +11,7 @@ using VirtShell.Engine.Interrupts;
 using VirtShell.Engine.Machines;
 using VirtShell.Engine.Memory;
 using VirtShell.Engine.Models;
+using VirtShell.Engine.State;
 
 namespace VirtShell.Models.RiscV;
 
@@ -69,12 +70,18 @@ public static class RiscvVirtPlatform
         }
     }
 
-    public static IMachineRuntime CreateRuntime(MachineSpec spec, MachineServices services, IReadOnlyList<IDeviceType> types)
+    /// <summary>
+    /// The machine of <paramref name="model"/>, booted from the definition's firmware or, given <paramref name="state"/>
+    /// (saved from a machine of the same definition), loaded from it: the hart, the CLINT, the PLIC, each device and
+    /// RAM go on where they were.
+    /// </summary>
+    public static IMachineRuntime CreateRuntime(string model, MachineSpec spec, MachineServices services, IReadOnlyList<IDeviceType> types, SavedState? state = null)
     {
         var memory = new GuestMemory();
         var owned = new List<IDisposable>();
         var wake = new WakeSignal();
         RiscvCpu? cpu = null;
+        VirtualMachineRuntime? runtime = null;
         try
         {
             memory.AddRam(RamBase, (spec.MemoryBytes + MemoryBlock.PageSize - 1) & ~(MemoryBlock.PageSize - 1));
@@ -91,15 +98,21 @@ public static class RiscvVirtPlatform
             var context = new DeviceContext(new IoPortBus(), mmio, plic, memory, services);
             foreach (var device in spec.Devices)
                 if (FindType(device, types).Attach(device, context) is { } disposable) owned.Add(disposable);
-            Load(spec, memory, hart);
-            return new VirtualMachineRuntime(hart, memory, context.Ports, mmio, wake, new Platform(owned, wake, memory));
+            runtime = new VirtualMachineRuntime(hart, memory, context.Ports, mmio, wake, new Platform(owned, wake, memory)) { Model = model };
+            if (state != null) runtime.RestoreState(state);
+            else Load(spec, memory, hart);
+            return runtime;
         }
         catch
         {
-            cpu?.Dispose();
-            foreach (var d in owned) d.Dispose();
-            wake.Dispose();
-            memory.Dispose();
+            if (runtime != null) runtime.Dispose();
+            else
+            {
+                cpu?.Dispose();
+                foreach (var d in owned) d.Dispose();
+                wake.Dispose();
+                memory.Dispose();
+            }
             throw;
         }
     }
