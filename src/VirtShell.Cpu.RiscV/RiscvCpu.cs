@@ -158,12 +158,6 @@ public sealed unsafe partial class RiscvCpu : IVirtualCpu
         _wakeTimer.Change(ms, Timeout.Infinite);
     }
 
-    /// <summary>Not supported: the engine's <see cref="CpuState"/> is the x86 register file. Use the indexer and <see cref="Pc"/>.</summary>
-    public CpuState GetState() => throw new NotSupportedException("a RISC-V hart has no x86 CpuState; see RiscvCpu's registers");
-
-    /// <summary>Not supported, as <see cref="GetState"/>; the platform's loader sets <see cref="Pc"/> and the registers.</summary>
-    public void SetState(CpuState state) => throw new NotSupportedException("a RISC-V hart has no x86 CpuState; see RiscvCpu's registers");
-
     public string DumpState()
     {
         var sb = new StringBuilder();
