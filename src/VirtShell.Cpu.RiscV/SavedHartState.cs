@@ -18,7 +18,7 @@ public sealed unsafe partial class RiscvCpu : IDeviceState
         writer.WriteInt64(_instret);
         writer.WriteBool(_wfi);
         foreach (ulong csr in (ReadOnlySpan<ulong>)[_mstatus, _medeleg, _mideleg, _mie, _mip, _mtvec, _mscratch, _mepc, _mcause, _mtval,
-            _mcounteren, _stvec, _sscratch, _sepc, _scause, _stval, _satp, _scounteren, _pmpcfg0, _pmpcfg2, _fflags, _frm])
+            _mcounteren, _stvec, _sscratch, _sepc, _scause, _stval, _satp, _scounteren, _pmpcfg0, _pmpcfg2, _fflags, _frm, _menvcfg, _stimecmp])
             writer.WriteUInt64(csr);
         foreach (ulong address in _pmpaddr) writer.WriteUInt64(address);
         writer.WriteUInt64(_reservation);
@@ -61,6 +61,9 @@ public sealed unsafe partial class RiscvCpu : IDeviceState
         _fflags = reader.ReadUInt64();
         _frm = reader.ReadUInt64();
         reader.Check(_fflags < 32 && _frm < 8, $"fcsr fields out of range (fflags {_fflags:x}, frm {_frm})");
+        _menvcfg = reader.ReadUInt64();
+        reader.Check((_menvcfg & ~Envcfg.Stce) == 0, $"menvcfg {_menvcfg:x} has bits the hart does not implement");
+        _stimecmp = reader.ReadUInt64();
         for (int i = 0; i < _pmpaddr.Length; i++) _pmpaddr[i] = reader.ReadUInt64();
         _reservation = reader.ReadUInt64();
         _reservationValid = reader.ReadBool();

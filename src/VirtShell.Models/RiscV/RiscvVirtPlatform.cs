@@ -151,7 +151,7 @@ public static class RiscvVirtPlatform
         root.Child($"memory@{RamBase:x}").Strings("device_type", "memory").Pairs("reg", RamBase, spec.MemoryBytes);
         var cpus = root.Child("cpus").Cells("#address-cells", 1).Cells("#size-cells", 0).Cells("timebase-frequency", (uint)Clint.Frequency);
         var cpu = cpus.Child("cpu@0").Strings("device_type", "cpu").Cells("reg", 0).Strings("status", "okay")
-            .Strings("compatible", "riscv").Strings("riscv,isa", "rv64imafdc").Strings("mmu-type", "riscv,sv39");
+            .Strings("compatible", "riscv").Strings("riscv,isa", "rv64imafdc_sstc").Strings("mmu-type", "riscv,sv39");
         cpu.Child("interrupt-controller").Cells("#interrupt-cells", 1).Flag("interrupt-controller")
             .Strings("compatible", "riscv,cpu-intc").Cells("phandle", CpuIntcHandle);
         var soc = root.Child("soc").Cells("#address-cells", 2).Cells("#size-cells", 2).Strings("compatible", "simple-bus").Flag("ranges");
