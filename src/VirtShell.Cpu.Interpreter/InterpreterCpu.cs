@@ -10,7 +10,7 @@ namespace VirtShell.Cpu.Interpreter;
 /// The emulated model's x86 CPU: an interpreter over Iced-decoded instruction blocks cached by physical address.
 /// The class is split by instruction group (Arithmetic.cs, Shift.cs, String.cs, ...) like Bochs' cpu/ folder.
 /// </summary>
-public sealed unsafe partial class InterpreterCpu : IVirtualCpu
+public sealed unsafe partial class InterpreterCpu : IX86Cpu
 {
     private readonly GuestMemory _memory;
     private readonly IoPortBus _ports;

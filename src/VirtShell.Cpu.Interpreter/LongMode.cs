@@ -259,7 +259,7 @@ public sealed unsafe partial class InterpreterCpu
         ulong b = c.ReadLinear64(at + 2);
         if (!Canonical(b)) throw new CpuFault(Vector.GeneralProtection, 0);
         bool gdt = d.I.Mnemonic == Mnemonic.Lgdt;
-        var t = new Engine.Cpu.DescriptorTableState { Base = b, Limit = (ushort)limit };
+        var t = new Pc.DescriptorTableState { Base = b, Limit = (ushort)limit };
         if (gdt) c._gdtr = t; else c._idtr = t;
     }
 

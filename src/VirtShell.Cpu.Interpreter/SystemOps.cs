@@ -151,7 +151,7 @@ public sealed unsafe partial class InterpreterCpu
         uint b = c.ReadMem(d.Seg, (addr + 2) & d.AddrMask, 4);
         // With a 16-bit operand size only 24 bits of the base are loaded.
         if (d.OpSize != 4) b &= 0xFF_FFFF;
-        var t = new Engine.Cpu.DescriptorTableState { Base = b, Limit = (ushort)limit };
+        var t = new Pc.DescriptorTableState { Base = b, Limit = (ushort)limit };
         if (d.I.Mnemonic == Mnemonic.Lgdt) c._gdtr = t; else c._idtr = t;
     }
 

@@ -17,7 +17,7 @@ namespace VirtShell.Cpu.Kvm;
 /// <see cref="Run"/>, <see cref="GetState"/> and <see cref="SetState"/> belong to the vCPU thread (or to any thread
 /// while the vCPU is not running); <see cref="RequestExit"/> may come from anywhere.
 /// </remarks>
-public sealed unsafe class KvmCpu : IVirtualCpu, IVcpuAccess
+public sealed unsafe class KvmCpu : IX86Cpu, IVcpuAccess
 {
     private readonly FileDescriptor _fd;
     private readonly KvmExitDispatch _dispatch;

@@ -1,14 +1,16 @@
 using System.Diagnostics;
 using VirtShell.Engine.Buses;
+using VirtShell.Engine.State;
 
 namespace VirtShell.Cpu.RiscV;
 
 /// <summary>
 /// The core-local interruptor of one hart, SiFive's layout as on QEMU's virt board: msip at 0, mtimecmp at 0x4000,
 /// mtime at 0xBFF8. mtime counts at <see cref="Frequency"/> from the host's monotonic clock, so guests calibrate
-/// against real time; the machine timer interrupt is pending while mtime ≥ mtimecmp.
+/// against real time; the machine timer interrupt is pending while mtime ≥ mtimecmp. A saved state carries mtime's
+/// value, and a restore goes on counting from it (the guest sees no time pass while it was saved, as on QEMU).
 /// </summary>
-public sealed class Clint : IMmioDevice
+public sealed class Clint : IMmioDevice, IDeviceState
 {
     /// <summary>QEMU virt's timebase-frequency, which the device tree tells the guest.</summary>
     public const ulong Frequency = 10_000_000;
@@ -66,6 +68,22 @@ public sealed class Clint : IMmioDevice
             default:
                 return;
         }
+        _hart.InterruptsChanged();
+    }
+
+    public void SaveState(StateWriter writer)
+    {
+        writer.WriteBool(_msip);
+        writer.WriteUInt64(TimeCompare);
+        writer.WriteUInt64(Time);
+    }
+
+    public void RestoreState(StateReader reader)
+    {
+        _msip = reader.ReadBool();
+        Volatile.Write(ref _timeCompare, reader.ReadUInt64());
+        ulong time = reader.ReadUInt64();
+        _timeAdjust += (long)(time - Time);
         _hart.InterruptsChanged();
     }
 

@@ -15,6 +15,12 @@ internal static class Status
     public const ulong Translation = Mprv | Mpp | Sum | Mxr;
 }
 
+/// <summary>menvcfg fields: only Sstc's enable (STCE) is implemented; the others read zero (WARL).</summary>
+internal static class Envcfg
+{
+    public const ulong Stce = 1UL << 63;
+}
+
 public sealed unsafe partial class RiscvCpu
 {
     private const ulong Misa = (2UL << 62) | (1 << 0) | (1 << 2) | (1 << 3) | (1 << 5) | (1 << 8) | (1 << 12) | (1 << 18) | (1 << 20);
@@ -25,6 +31,7 @@ public sealed unsafe partial class RiscvCpu
     private ulong _stvec, _sscratch, _sepc, _scause, _stval, _satp, _scounteren;
     private readonly ulong[] _pmpaddr = new ulong[PmpEntries];
     private ulong _pmpcfg0, _pmpcfg2;
+    private ulong _menvcfg, _stimecmp = ulong.MaxValue;
 
     /// <summary>CSRRW/S/C and their immediate forms (Zicsr): permission checks, then read and write.</summary>
     private void CsrInstruction(uint inst)
@@ -69,6 +76,8 @@ public sealed unsafe partial class RiscvCpu
         0x142 => _scause,
         0x143 => _stval,
         0x144 => Mip & _mideleg,
+        0x14D => StimecmpAccess(),
+        0x10A => 0, // senvcfg: no fields (no Zicbom, no FIOM)
         0x180 => SatpAccess(),
         0x300 => MstatusView(),
         0x301 => Misa,
@@ -77,6 +86,8 @@ public sealed unsafe partial class RiscvCpu
         0x304 => _mie,
         0x305 => _mtvec,
         0x306 => _mcounteren,
+        0x30A => _menvcfg,
+        0x320 => 0, // mcountinhibit: the counters always count (WARL zero)
         0x340 => _mscratch,
         0x341 => _mepc,
         0x342 => _mcause,
@@ -105,6 +116,8 @@ public sealed unsafe partial class RiscvCpu
             case 0x141: _sepc = value & ~1UL; break;
             case 0x142: _scause = value; break;
             case 0x143: _stval = value; break;
+            case 0x14D: StimecmpAccess(); _stimecmp = value; break;
+            case 0x10A: break;
             case 0x144: _mip = (_mip & ~(_mideleg & Interrupts.SupervisorSoftware)) | (value & _mideleg & Interrupts.SupervisorSoftware); break;
             case 0x180: SatpAccess(); WriteSatp(value); break;
             case 0x300: SetMstatus((_mstatus & ~Status.MachineWritable) | (value & Status.MachineWritable)); break;
@@ -114,6 +127,8 @@ public sealed unsafe partial class RiscvCpu
             case 0x304: _mie = value & Interrupts.All; break;
             case 0x305: _mtvec = value & ~2UL; break;
             case 0x306: _mcounteren = value & 7; break;
+            case 0x30A: _menvcfg = value & Envcfg.Stce; break;
+            case 0x320: break;
             case 0x340: _mscratch = value; break;
             case 0x341: _mepc = value & ~1UL; break;
             case 0x342: _mcause = value; break;
@@ -135,6 +150,18 @@ public sealed unsafe partial class RiscvCpu
         if (_priv == Privilege.User && ((_scounteren >> bit) & 1) == 0) throw Illegal();
         return value;
     }
+
+    /// <summary>Sstc: S-mode reaches stimecmp only when M-mode enabled it (menvcfg.STCE) and let it see time (mcounteren.TM).</summary>
+    private ulong StimecmpAccess()
+    {
+        if (_priv == Privilege.Supervisor && ((_menvcfg & Envcfg.Stce) == 0 || (_mcounteren & 2) == 0)) throw Illegal();
+        return _stimecmp;
+    }
+
+    /// <summary>With Sstc enabled, STIP is time ≥ stimecmp and not writable; otherwise it is M-mode's to set (3.1.9).</summary>
+    private ulong SupervisorTimerBits => (_menvcfg & Envcfg.Stce) == 0
+        ? _mip & Interrupts.SupervisorTimer
+        : Clint.Time >= _stimecmp ? Interrupts.SupervisorTimer : 0;
 
     private ulong SatpAccess()
     {

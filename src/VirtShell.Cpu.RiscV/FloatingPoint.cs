@@ -1,13 +1,12 @@
 namespace VirtShell.Cpu.RiscV;
 
 /// <summary>
-/// The F and D extensions on the host's IEEE 754 arithmetic. Singles live NaN-boxed in the 64-bit registers, NaN
-/// results are the canonical NaN, conversions to integers honour every rounding mode and saturate with NV. The host
-/// rounds arithmetic to nearest-even whatever rm says, and sets no NX/UF/OF for it (docs/riscv.md lists this).
+/// The F and D extensions. Singles live NaN-boxed in the 64-bit registers. Whatever rounds (arithmetic, square root,
+/// FMA, conversions) goes through <see cref="SoftFloat"/>, which honours rm and frm and sets all five flags; the
+/// exact operations (sign injection, min/max, compares, classification) use the host's doubles.
 /// </summary>
 public sealed unsafe partial class RiscvCpu
 {
-    private const ulong FlagInvalid = 16, FlagDivideByZero = 8, FlagInexact = 1;
     private const uint CanonicalNanS = 0x7FC0_0000;
     private const ulong CanonicalNanD = 0x7FF8_0000_0000_0000, BoxHigh = 0xFFFF_FFFF_0000_0000;
 
@@ -47,7 +46,7 @@ public sealed unsafe partial class RiscvCpu
         MarkFloatDirty();
     }
 
-    private void Raise(ulong flags)
+    private void Raise(uint flags)
     {
         if (flags == 0) return;
         _fflags |= flags;
@@ -92,82 +91,88 @@ public sealed unsafe partial class RiscvCpu
 
     private void FusedMultiplyAdd(uint opcode, uint inst, int rd, int rs1, int rs2, bool isDouble)
     {
-        int rs3 = (int)(inst >> 27);
         if (((inst >> 25) & 3) > 1) throw Illegal();
+        SoftFloat.Rounding rm = RoundingMode((int)(inst >> 12) & 7);
+        int rs3 = (int)(inst >> 27);
         bool negateProduct = opcode is 0x4B or 0x4F, negateAddend = opcode is 0x47 or 0x4F;
-        if (isDouble)
-        {
-            double a = GetD(rs1), b = GetD(rs2), c = GetD(rs3);
-            if (IsSignaling(a) || IsSignaling(b) || IsSignaling(c) || (double.IsInfinity(a) && b == 0) || (a == 0 && double.IsInfinity(b))) Raise(FlagInvalid);
-            double r = Math.FusedMultiplyAdd(negateProduct ? -a : a, b, negateAddend ? -c : c);
-            if (double.IsNaN(r) && !double.IsNaN(a) && !double.IsNaN(b) && !double.IsNaN(c)) Raise(FlagInvalid);
-            SetD(rd, r);
-        }
-        else
-        {
-            float a = GetS(rs1), b = GetS(rs2), c = GetS(rs3);
-            if (IsSignaling(a) || IsSignaling(b) || IsSignaling(c) || (float.IsInfinity(a) && b == 0) || (a == 0 && float.IsInfinity(b))) Raise(FlagInvalid);
-            float r = MathF.FusedMultiplyAdd(negateProduct ? -a : a, b, negateAddend ? -c : c);
-            if (float.IsNaN(r) && !float.IsNaN(a) && !float.IsNaN(b) && !float.IsNaN(c)) Raise(FlagInvalid);
-            SetS(rd, r);
-        }
+        uint flags = 0;
+        SoftFloat.Format format = isDouble ? SoftFloat.Binary64 : SoftFloat.Binary32;
+        ulong result = SoftFloat.MultiplyAdd(FloatBits(rs1, isDouble), FloatBits(rs2, isDouble), FloatBits(rs3, isDouble),
+            negateProduct, negateAddend, format, rm, ref flags);
+        SetFloat(rd, result, isDouble);
+        Raise(flags);
     }
 
-    private int RoundingMode(int funct3)
+    /// <summary>The arithmetic and conversions that round (those with an rm field); false for the other operations.</summary>
+    private bool RoundedOperation(uint funct5, int funct3, int rd, int rs1, int rs2, bool isDouble)
+    {
+        SoftFloat.Format format = isDouble ? SoftFloat.Binary64 : SoftFloat.Binary32;
+        uint flags = 0;
+        switch (funct5)
+        {
+            case 0x00 or 0x01 or 0x02 or 0x03:
+                {
+                    SoftFloat.Rounding rm = RoundingMode(funct3);
+                    ulong a = FloatBits(rs1, isDouble), b = FloatBits(rs2, isDouble);
+                    SetFloat(rd, funct5 switch
+                    {
+                        0x00 => SoftFloat.Add(a, b, format, rm, ref flags),
+                        0x01 => SoftFloat.Subtract(a, b, format, rm, ref flags),
+                        0x02 => SoftFloat.Multiply(a, b, format, rm, ref flags),
+                        _ => SoftFloat.Divide(a, b, format, rm, ref flags),
+                    }, isDouble);
+                    break;
+                }
+            case 0x0B:
+                if (rs2 != 0) throw Illegal();
+                SetFloat(rd, SoftFloat.SquareRoot(FloatBits(rs1, isDouble), format, RoundingMode(funct3), ref flags), isDouble);
+                break;
+            case 0x08: // FCVT.D.S, FCVT.S.D
+                {
+                    if (rs2 != (isDouble ? 0 : 1)) throw Illegal();
+                    SoftFloat.Format source = isDouble ? SoftFloat.Binary32 : SoftFloat.Binary64;
+                    SetFloat(rd, SoftFloat.Convert(FloatBits(rs1, !isDouble), source, format, RoundingMode(funct3), ref flags), isDouble);
+                    break;
+                }
+            case 0x18: // FCVT.W/WU/L/LU
+                {
+                    if (rs2 > 3) throw Illegal();
+                    ulong value = SoftFloat.ToInteger(FloatBits(rs1, isDouble), format, rs2 < 2 ? 32 : 64, (rs2 & 1) == 0, RoundingMode(funct3), ref flags);
+                    WriteX(rd, rs2 < 2 ? (ulong)(long)(int)value : value);
+                    break;
+                }
+            case 0x1A: // FCVT.S/D.W/WU/L/LU
+                {
+                    if (rs2 > 3) throw Illegal();
+                    ulong x = _x[rs1];
+                    long signedValue = rs2 == 0 ? (int)x : (long)x;
+                    (ulong magnitude, bool negative) = rs2 switch
+                    {
+                        0 or 2 => (signedValue < 0 ? 0 - (ulong)signedValue : (ulong)signedValue, signedValue < 0),
+                        1 => ((ulong)(uint)x, false),
+                        _ => (x, false),
+                    };
+                    SetFloat(rd, SoftFloat.FromInteger(magnitude, negative, format, RoundingMode(funct3), ref flags), isDouble);
+                    break;
+                }
+            default:
+                return false;
+        }
+        Raise(flags);
+        return true;
+    }
+
+    private SoftFloat.Rounding RoundingMode(int funct3)
     {
         int rm = funct3 == 7 ? (int)_frm : funct3;
         if (rm > 4) throw Illegal();
-        return rm;
+        return (SoftFloat.Rounding)rm;
     }
 
-    /// <summary>rm applied to an integral conversion: RNE, RTZ, RDN, RUP, RMM.</summary>
-    private static double Round(double v, int rm) => rm switch
-    {
-        0 => Math.Round(v, MidpointRounding.ToEven),
-        1 => Math.Truncate(v),
-        2 => Math.Floor(v),
-        3 => Math.Ceiling(v),
-        _ => Math.Round(v, MidpointRounding.AwayFromZero),
-    };
+    /// <summary>An operand's bits in its format: a single that is not NaN-boxed is the canonical NaN.</summary>
+    private ulong FloatBits(int r, bool isDouble) => isDouble ? _f[r] : SingleBits(r);
 
-    /// <summary>FCVT.W/WU/L/LU: rounded by rm, saturating with NV (NaN converts to the largest value).</summary>
-    private ulong ToInteger(double v, int kind, int rm)
-    {
-        double r = Round(v, rm);
-        (double min, double max, ulong low, ulong high) = kind switch
-        {
-            0 => (int.MinValue, int.MaxValue, unchecked((ulong)(long)int.MinValue), (ulong)int.MaxValue),
-            1 => (0d, uint.MaxValue, 0UL, ulong.MaxValue), // WU saturates to 0xFFFFFFFF sign-extended
-            2 => (long.MinValue, 9223372036854775807d, unchecked((ulong)long.MinValue), (ulong)long.MaxValue),
-            _ => (0d, 18446744073709551615d, 0UL, ulong.MaxValue),
-        };
-        if (double.IsNaN(v) || r > max || (kind >= 2 && r >= max))
-        {
-            Raise(FlagInvalid);
-            return high;
-        }
-        if (r < min)
-        {
-            Raise(FlagInvalid);
-            return low;
-        }
-        if (r != v) Raise(FlagInexact);
-        return kind switch
-        {
-            0 => (ulong)(long)(int)r,
-            1 => (ulong)(long)(int)(uint)r,
-            2 => (ulong)(long)r,
-            _ => (ulong)r,
-        };
-    }
-
-    private double FromInteger(ulong x, int kind) => kind switch
-    {
-        0 => (int)x,
-        1 => (uint)x,
-        2 => (long)x,
-        _ => (double)x,
-    };
+    private void SetFloat(int rd, ulong bits, bool isDouble) => SetRaw(rd, isDouble ? bits : BoxHigh | bits);
 
     private static ulong Classify(double v, bool signalingNan)
     {
@@ -181,33 +186,13 @@ public sealed unsafe partial class RiscvCpu
 
     private void OpDouble(uint funct5, int funct3, int rd, int rs1, int rs2)
     {
+        if (RoundedOperation(funct5, funct3, rd, rs1, rs2, isDouble: true)) return;
         double a = GetD(rs1), b = GetD(rs2);
         switch (funct5)
         {
-            case 0x00: SetD(rd, Arithmetic(a, b, a + b)); break;
-            case 0x01: SetD(rd, Arithmetic(a, b, a - b)); break;
-            case 0x02: SetD(rd, Arithmetic(a, b, a * b)); break;
-            case 0x03:
-                if (b == 0 && !double.IsNaN(a) && a != 0) Raise(FlagDivideByZero);
-                SetD(rd, Arithmetic(a, b, a / b));
-                break;
-            case 0x0B:
-                if (IsSignaling(a) || (a < 0)) Raise(FlagInvalid);
-                SetD(rd, Math.Sqrt(a));
-                break;
             case 0x04: SetRaw(rd, SignInject(_f[rs1], _f[rs2], 63, funct3)); break;
             case 0x05: SetD(rd, MinMax(a, b, funct3 == 1)); break;
-            case 0x08: // FCVT.D.S
-                {
-                    if (rs2 != 0) throw Illegal();
-                    float single = GetS(rs1);
-                    if (IsSignaling(single)) Raise(FlagInvalid);
-                    SetD(rd, single);
-                    break;
-                }
             case 0x14: WriteX(rd, Compare(a, b, funct3)); break;
-            case 0x18: WriteX(rd, ToInteger(a, rs2, RoundingMode(funct3))); break;
-            case 0x1A: RoundingMode(funct3); SetD(rd, FromInteger(_x[rs1], rs2)); break;
             case 0x1C:
                 if (funct3 == 0) WriteX(rd, _f[rs1]);
                 else if (funct3 == 1) WriteX(rd, Classify(a, IsSignaling(a)));
@@ -220,43 +205,13 @@ public sealed unsafe partial class RiscvCpu
 
     private void OpSingle(uint funct5, int funct3, int rd, int rs1, int rs2)
     {
+        if (RoundedOperation(funct5, funct3, rd, rs1, rs2, isDouble: false)) return;
         float a = GetS(rs1), b = GetS(rs2);
         switch (funct5)
         {
-            case 0x00: SetS(rd, (float)Arithmetic(a, b, a + b)); break;
-            case 0x01: SetS(rd, (float)Arithmetic(a, b, a - b)); break;
-            case 0x02: SetS(rd, (float)Arithmetic(a, b, a * b)); break;
-            case 0x03:
-                if (b == 0 && !float.IsNaN(a) && a != 0) Raise(FlagDivideByZero);
-                SetS(rd, (float)Arithmetic(a, b, a / b));
-                break;
-            case 0x0B:
-                if (IsSignaling(a) || a < 0) Raise(FlagInvalid);
-                SetS(rd, MathF.Sqrt(a));
-                break;
             case 0x04: SetRaw(rd, BoxHigh | SignInject(SingleBits(rs1), SingleBits(rs2), 31, funct3)); break;
             case 0x05: SetS(rd, (float)MinMax(a, b, funct3 == 1)); break;
-            case 0x08: // FCVT.S.D
-                {
-                    if (rs2 != 1) throw Illegal();
-                    double wide = GetD(rs1);
-                    float narrowed = (float)wide;
-                    if (IsSignaling(wide)) Raise(FlagInvalid);
-                    if (!double.IsNaN(wide) && narrowed != wide) Raise(FlagInexact);
-                    SetS(rd, narrowed);
-                    break;
-                }
             case 0x14: WriteX(rd, Compare(a, b, funct3)); break;
-            case 0x18: WriteX(rd, ToInteger(a, rs2, RoundingMode(funct3))); break;
-            case 0x1A:
-                {
-                    RoundingMode(funct3);
-                    double wide = FromInteger(_x[rs1], rs2);
-                    float narrow = rs2 switch { 0 => (int)_x[rs1], 1 => (uint)_x[rs1], 2 => (long)_x[rs1], _ => (float)_x[rs1] };
-                    if (narrow != wide) Raise(FlagInexact);
-                    SetS(rd, narrow);
-                    break;
-                }
             case 0x1C:
                 if (funct3 == 0) WriteX(rd, (ulong)(long)(int)(uint)_f[rs1]);
                 else if (funct3 == 1) WriteX(rd, Classify(a, IsSignaling(a)));
@@ -282,22 +237,9 @@ public sealed unsafe partial class RiscvCpu
         return (a & ~sign & ((sign << 1) - 1)) | s;
     }
 
-    /// <summary>NV for a signaling NaN operand, or for an invalid operation (∞−∞, 0·∞, 0/0) that made a NaN.</summary>
-    private double Arithmetic(double a, double b, double result)
-    {
-        if (IsSignaling(a) || IsSignaling(b) || (double.IsNaN(result) && !double.IsNaN(a) && !double.IsNaN(b))) Raise(FlagInvalid);
-        return result;
-    }
-
-    private double Arithmetic(float a, float b, float result)
-    {
-        if (IsSignaling(a) || IsSignaling(b) || (float.IsNaN(result) && !float.IsNaN(a) && !float.IsNaN(b))) Raise(FlagInvalid);
-        return result;
-    }
-
     private double MinMax(double a, double b, bool max)
     {
-        if (IsSignaling(a) || IsSignaling(b)) Raise(FlagInvalid);
+        if (IsSignaling(a) || IsSignaling(b)) Raise(SoftFloat.Invalid);
         if (double.IsNaN(a)) return b;
         if (double.IsNaN(b)) return a;
         if (a == b) return max ? (double.IsNegative(a) ? b : a) : (double.IsNegative(a) ? a : b);
@@ -308,7 +250,7 @@ public sealed unsafe partial class RiscvCpu
     private ulong Compare(double a, double b, int funct3)
     {
         bool unordered = double.IsNaN(a) || double.IsNaN(b);
-        if (funct3 == 2 ? IsSignaling(a) || IsSignaling(b) : unordered) Raise(FlagInvalid);
+        if (funct3 == 2 ? IsSignaling(a) || IsSignaling(b) : unordered) Raise(SoftFloat.Invalid);
         if (unordered) return 0;
         return funct3 switch
         {

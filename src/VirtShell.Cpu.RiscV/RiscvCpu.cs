@@ -150,19 +150,16 @@ public sealed unsafe partial class RiscvCpu : IVirtualCpu
         _sliceEnd = true;
     }
 
+    /// <summary>While the hart waits, a host timer wakes it when mtimecmp (or, with Sstc, stimecmp) comes due.</summary>
     private void ArmWakeTimer()
     {
-        ulong now = Clint.Time, due = Clint.TimeCompare;
-        if ((_mie & Interrupts.MachineTimer) == 0 || due == ulong.MaxValue) return;
+        ulong now = Clint.Time;
+        ulong due = (_mie & Interrupts.MachineTimer) != 0 ? Clint.TimeCompare : ulong.MaxValue;
+        if ((_mie & Interrupts.SupervisorTimer) != 0 && (_menvcfg & Envcfg.Stce) != 0) due = Math.Min(due, _stimecmp);
+        if (due == ulong.MaxValue) return;
         long ms = due <= now ? 0 : (long)Math.Min((due - now) / (Clint.Frequency / 1000) + 1, 100);
         _wakeTimer.Change(ms, Timeout.Infinite);
     }
-
-    /// <summary>Not supported: the engine's <see cref="CpuState"/> is the x86 register file. Use the indexer and <see cref="Pc"/>.</summary>
-    public CpuState GetState() => throw new NotSupportedException("a RISC-V hart has no x86 CpuState; see RiscvCpu's registers");
-
-    /// <summary>Not supported, as <see cref="GetState"/>; the platform's loader sets <see cref="Pc"/> and the registers.</summary>
-    public void SetState(CpuState state) => throw new NotSupportedException("a RISC-V hart has no x86 CpuState; see RiscvCpu's registers");
 
     public string DumpState()
     {

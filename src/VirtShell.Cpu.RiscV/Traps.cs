@@ -67,7 +67,7 @@ public sealed partial class RiscvCpu
         (tvec & ~3UL) + ((tvec & 1) != 0 && interrupt ? 4 * (cause & 63) : 0);
 
     /// <summary>mip as the hart sees it: software-written bits, the CLINT's, and the external lines.</summary>
-    private ulong Mip => _mip | Clint.PendingBits | _externalPending;
+    private ulong Mip => (_mip & ~Interrupts.SupervisorTimer) | SupervisorTimerBits | Clint.PendingBits | _externalPending;
 
     /// <summary>Enabled, pending interrupts, whatever the global enables say (what WFI waits for).</summary>
     private ulong PendingInterrupts() => Mip & _mie;

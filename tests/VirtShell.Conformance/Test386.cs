@@ -76,9 +76,9 @@ public static class Test386
         }
         // Where a failing run stopped: test386 halts in its error routine, with the faulting frame on the stack if an exception led there.
         string? where = null;
-        if (post.Last != 0xFF && runtime is VirtualMachineRuntime vm)
+        if (post.Last != 0xFF && runtime is VirtualMachineRuntime { Cpu: IX86Cpu cpu } vm)
         {
-            var state = vm.Cpu.GetState();
+            var state = cpu.GetState();
             var stack = vm.Memory.Read(state.Ss.Base + (state.Rsp & 0xFFFF_FFFF), 16);
             where = $"{state.Dump()}\nstack: {Convert.ToHexString(stack)}";
             if (tracer != null) where += "\ntrail (linear EIP): " + tracer.Trail;

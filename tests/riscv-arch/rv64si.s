@@ -1,5 +1,5 @@
 # Machine and supervisor mode: misa, CSR access rules, ecall from each mode, illegal instructions, delegation to
-# S-mode, xRET, the counters' enables, and the CLINT's timer and software interrupts.
+# S-mode, xRET, the counters' enables, the CLINT's timer and software interrupts, and Sstc (menvcfg.STCE, stimecmp).
     .include "common.inc"
     # Runs the code at label in S-mode (mode 1) or U-mode (0) until it ecalls back.
     .macro DROP_TO mode, label
@@ -187,6 +187,56 @@ s_ssi:
     andi t2, t2, 1 << 9
     CHECK "csrs mip leaves SEIP to the PLIC", t2, zero
     csrci mip, 2
+
+    # Sstc. The privileged 1.11/1.12 CSRs OpenSBI probes exist; menvcfg has STCE alone.
+    csrr t0, mcountinhibit
+    csrr t0, menvcfg
+    CHECK "menvcfg resets to 0", t0, zero
+    li t1, -1
+    csrw menvcfg, t1
+    csrr t0, menvcfg
+    li t3, 0x8000000000000000
+    CHECK "menvcfg: only STCE is writable", t0, t3
+    csrw menvcfg, zero
+    EXPECT_TRAP
+    DROP_TO 1, sstc_off
+sstc_off:
+    csrr t1, stimecmp
+    ecall
+    TRAPPED "stimecmp from S without menvcfg.STCE is illegal", 2
+    li t0, -1
+    csrw menvcfg, t0
+    li t0, 2
+    csrw mcounteren, t0
+    EXPECT_TRAP
+    DROP_TO 1, sstc_on
+sstc_on:
+    li t1, -1
+    csrw stimecmp, t1
+    ecall
+    TRAPPED "stimecmp from S with STCE and mcounteren.TM", 9
+    csrr t0, stimecmp
+    li t3, -1
+    CHECK "stimecmp keeps what S wrote", t0, t3
+    li t1, 1 << 5
+    csrs mip, t1
+    csrr t0, mip
+    and t0, t0, t1
+    CHECK "with STCE, STIP is not writable", t0, zero
+    csrw stimecmp, zero
+    csrr t0, mip
+    and t0, t0, t1
+    CHECK "stimecmp in the past makes STIP pending", t0, t1
+    li s10, 0
+    csrw mie, t1
+    csrsi mstatus, 8
+    nop
+    csrci mstatus, 8
+    li t3, 0x8000000000000005
+    CHECK "the supervisor timer interrupt from stimecmp", s10, t3
+    csrw mie, zero
+    csrw menvcfg, zero
+    csrw mcounteren, zero
     FINISH
 
     .align 2

@@ -1,5 +1,6 @@
 using VirtShell.Engine.Buses;
 using VirtShell.Engine.Interrupts;
+using VirtShell.Engine.State;
 
 namespace VirtShell.Devices.RiscV;
 
@@ -8,9 +9,10 @@ namespace VirtShell.Devices.RiscV;
 /// pending bits at 0x1000, per-context enables at 0x2000 + 0x80·c, threshold and claim/complete at 0x200000 + 0x1000·c.
 /// One hart, two contexts: 0 is its M-mode (MEIP), 1 its S-mode (SEIP). Sources are level-triggered: a source is
 /// pending while its line is high and it is not claimed; completing a claim whose line is still high makes it pending
-/// again. Input 0 does not exist, as in the spec.
+/// again. Input 0 does not exist, as in the spec. A restore drives both outputs to what the restored registers say,
+/// which sets the hart's MEIP and SEIP (the hart's own section does not carry them).
 /// </summary>
-public sealed class Plic : IInterruptController, IMmioDevice
+public sealed class Plic : IInterruptController, IMmioDevice, IDeviceState
 {
     /// <summary>Sources 1..<see cref="Sources"/>-1 (QEMU virt has 96 inputs, the device tree says riscv,ndev = 95).</summary>
     public const int Sources = 96;
@@ -105,6 +107,49 @@ public sealed class Plic : IInterruptController, IMmioDevice
                     break;
             }
             Update();
+        }
+    }
+
+    public void SaveState(StateWriter writer)
+    {
+        lock (_lock)
+        {
+            for (int irq = 1; irq < Sources; irq++)
+            {
+                writer.WriteByte((byte)_priority[irq]);
+                writer.WriteByte((byte)((_level[irq] ? 1 : 0) | (_pending[irq] ? 2 : 0) | (_claimed[irq] ? 4 : 0)
+                    | (_enabled[0, irq] ? 8 : 0) | (_enabled[1, irq] ? 16 : 0)));
+            }
+            foreach (uint threshold in _threshold) writer.WriteByte((byte)threshold);
+        }
+    }
+
+    public void RestoreState(StateReader reader)
+    {
+        lock (_lock)
+        {
+            for (int irq = 1; irq < Sources; irq++)
+            {
+                byte priority = reader.ReadByte(), bits = reader.ReadByte();
+                reader.Check(priority < 8 && bits < 32, $"source {irq}: priority {priority}, flags {bits:x} out of range");
+                _priority[irq] = priority;
+                _level[irq] = (bits & 1) != 0;
+                _pending[irq] = (bits & 2) != 0;
+                _claimed[irq] = (bits & 4) != 0;
+                _enabled[0, irq] = (bits & 8) != 0;
+                _enabled[1, irq] = (bits & 16) != 0;
+            }
+            for (int c = 0; c < Contexts; c++)
+            {
+                byte threshold = reader.ReadByte();
+                reader.Check(threshold < 8, $"context {c}: threshold {threshold} out of range");
+                _threshold[c] = threshold;
+            }
+            for (int c = 0; c < Contexts; c++)
+            {
+                _outputLevel[c] = Best(c) != 0;
+                _output(c, _outputLevel[c]);
+            }
         }
     }
 

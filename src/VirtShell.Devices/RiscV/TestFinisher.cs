@@ -1,4 +1,5 @@
 using VirtShell.Engine.Buses;
+using VirtShell.Engine.State;
 
 namespace VirtShell.Devices.RiscV;
 
@@ -8,7 +9,7 @@ namespace VirtShell.Devices.RiscV;
 /// OpenSBI's system reset and Linux's syscon-poweroff use it; so do the conformance programs.
 /// </summary>
 /// <param name="end">Ends the run: (reset?, exit code).</param>
-public sealed class TestFinisher(ulong baseAddress, Action<bool, int> end) : IMmioDevice
+public sealed class TestFinisher(ulong baseAddress, Action<bool, int> end) : IMmioDevice, IStatelessDevice
 {
     public const ulong Size = 0x1000;
     public const uint Pass = 0x5555, Fail = 0x3333, Reset = 0x7777;

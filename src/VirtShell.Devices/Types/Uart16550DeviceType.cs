@@ -8,7 +8,7 @@ namespace VirtShell.Devices;
 /// false. With <c>earlyConsole: true</c> it only prints: console input goes to the console the guest moves on to.
 /// With <c>address</c> instead of <c>port</c> its registers are memory-mapped (a board without ports, RISC-V virt).
 /// </summary>
-public sealed class Uart16550DeviceType : IDeviceType, IMmioDeviceType
+public sealed class Uart16550DeviceType : IDeviceType, IMmioDeviceType, IDeviceTreeDeviceType
 {
     /// <summary>The window a memory-mapped UART claims (as QEMU's virt board gives it).</summary>
     public const ulong MmioSize = 0x100;
@@ -50,6 +50,16 @@ public sealed class Uart16550DeviceType : IDeviceType, IMmioDeviceType
             throw;
         }
         return uart;
+    }
+
+    /// <summary>An ns16550a node, as QEMU's virt board has it; the console UART is /chosen's stdout-path.</summary>
+    public void Describe(DeviceSpec spec, DeviceTreeBoard board)
+    {
+        ulong address = Address(spec) ?? throw DeviceSettings.Error(spec, "a board without I/O ports needs the UART's 'address'");
+        var node = board.Bus.Child($"serial@{address:x}").Strings("compatible", "ns16550a").Pairs("reg", address, MmioSize)
+            .Cells("clock-frequency", 3686400);
+        board.Interrupt(node, Irq(spec));
+        if (spec.GetBoolean("console", true)) board.Chosen.Strings("stdout-path", $"{board.BusPath}/serial@{address:x}");
     }
 
     private static ushort Port(DeviceSpec spec) => DeviceSettings.Port(spec, "port", 0x3F8, Uart16550.PortCount);

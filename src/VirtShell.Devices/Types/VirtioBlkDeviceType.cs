@@ -8,7 +8,7 @@ namespace VirtShell.Devices;
 /// <c>virtioBlk({ image: './disk.img', readOnly: false, serial: 'data', address: 0xd0000200, irq: 6 })</c>: a raw
 /// image file as a virtio disk. The image is locked while the machine runs (exclusively unless read-only).
 /// </summary>
-public sealed class VirtioBlkDeviceType : IDeviceType, IMmioDeviceType
+public sealed class VirtioBlkDeviceType : IDeviceType, IMmioDeviceType, IDeviceTreeDeviceType
 {
     private const int MaxSerial = 20;
 
@@ -27,6 +27,8 @@ public sealed class VirtioBlkDeviceType : IDeviceType, IMmioDeviceType
     public IEnumerable<(ushort First, int Count)> Ports(DeviceSpec spec) => [];
 
     public IEnumerable<(ulong Start, ulong Length)> MmioRanges(DeviceSpec spec) => VirtioTransportSettings.MmioRanges(spec);
+
+    public void Describe(DeviceSpec spec, DeviceTreeBoard board) => VirtioTransportSettings.Describe(spec, board);
 
     public IDisposable? Attach(DeviceSpec spec, DeviceContext context)
     {

@@ -34,6 +34,15 @@ internal static class VirtioTransportSettings
     public static IEnumerable<(ulong Start, ulong Length)> MmioRanges(DeviceSpec spec) =>
         IsPci(spec) ? [] : [(Address(spec), VirtioMmioTransport.WindowSize)];
 
+    /// <summary>A virtio,mmio node for a device on the MMIO transport (a device-tree board has no PCI here).</summary>
+    public static void Describe(DeviceSpec spec, DeviceTreeBoard board)
+    {
+        if (IsPci(spec)) throw DeviceSettings.Error(spec, "this board has no PCI: give transport 'mmio' and an 'address'");
+        ulong address = Address(spec);
+        board.Interrupt(board.Bus.Child($"virtio_mmio@{address:x}").Strings("compatible", "virtio,mmio")
+            .Pairs("reg", address, VirtioMmioTransport.WindowSize), Irq(spec));
+    }
+
     /// <summary>Puts <paramref name="device"/> on its transport; on failure the device is disposed and the error names the definition's device.</summary>
     /// <param name="pciClass">The PCI class code the device shows when on PCI.</param>
     public static IDisposable Attach(DeviceSpec spec, DeviceContext context, VirtioDevice device, uint pciClass)

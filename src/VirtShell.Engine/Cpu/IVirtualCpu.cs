@@ -23,8 +23,10 @@ public enum CpuExitReason
 public sealed record CpuExit(CpuExitReason Reason, string? Detail = null);
 
 /// <summary>
-/// One virtual CPU, run by one thread. Port and MMIO accesses go to the machine's buses from inside
-/// <see cref="Run"/>; only what the machine itself must act on comes back as an exit.
+/// One virtual CPU of any architecture, run by one thread: what the engine's run loop, the saved-state capture and
+/// the crash record need. Port and MMIO accesses go to the machine's buses from inside <see cref="Run"/>; only what
+/// the machine itself must act on comes back as an exit. A backend's registers are its own: the x86 backends also
+/// implement <c>VirtShell.Pc.IX86Cpu</c>, and a platform sets its CPU's start state through the backend's own type.
 /// </summary>
 public interface IVirtualCpu : IDisposable
 {
@@ -36,15 +38,8 @@ public interface IVirtualCpu : IDisposable
     /// <summary>Thread-safe: makes <see cref="Run"/> return <see cref="CpuExitReason.ExitRequested"/> at the next instruction boundary.</summary>
     void RequestExit();
 
-    /// <summary>A copy of the architectural state; only while <see cref="Run"/> is not running.</summary>
-    CpuState GetState();
-    /// <summary>
-    /// Loads <paramref name="state"/> (all of it, FPU included); only while <see cref="Run"/> is not running.
-    /// </summary>
-    void SetState(CpuState state);
-
-    /// <summary>A register dump for crash records; a backend whose registers are not x86's prints its own.</summary>
-    string DumpState() => GetState().Dump();
+    /// <summary>A register dump in the architecture's own terms, for crash records.</summary>
+    string DumpState();
 
     /// <summary>Guest instructions retired since creation.</summary>
     long InstructionsRetired { get; }

@@ -85,7 +85,7 @@ public sealed record DeviceSpec
             : fallback;
 }
 
-/// <summary>The image format, which picks the <see cref="Boot.IBootLoader"/>.</summary>
+/// <summary>The image format, which picks the platform's loader (the PC's <c>VirtShell.Pc.IBootLoader</c>s; the riscv64 board takes firmware).</summary>
 public enum BootKind
 {
     /// <summary>Raw bytes at <see cref="BootSpec.LoadAddress"/>.</summary>

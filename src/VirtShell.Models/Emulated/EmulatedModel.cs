@@ -38,12 +38,12 @@ public sealed class EmulatedModel(DeviceCatalog? devices = null) : IMachineModel
 
     public IMachineRuntime CreateRuntime(MachineSpec spec, MachineServices services) =>
         spec.Arch == RiscvVirtPlatform.Arch
-            ? RiscvVirtPlatform.CreateRuntime(spec, services, _riscvTypes)
+            ? RiscvVirtPlatform.CreateRuntime(ModelName, spec, services, _riscvTypes)
             : Build(spec, services, state: null);
 
     public IMachineRuntime Restore(MachineSpec spec, MachineServices services, SavedState state) =>
         spec.Arch == RiscvVirtPlatform.Arch
-            ? throw new StateNotSupportedException($"machine '{spec.Name}': saved states are not supported for {RiscvVirtPlatform.Arch} yet")
+            ? RiscvVirtPlatform.CreateRuntime(ModelName, spec, services, _riscvTypes, state)
             : Build(spec, services, state);
 
     /// <summary>The PC and its interpreter, booted from the definition's image or, given a saved state, loaded from it.</summary>

@@ -1,7 +1,6 @@
 using VirtShell.Cpu.RiscV;
 using VirtShell.Devices;
 using VirtShell.Devices.RiscV;
-using VirtShell.Devices.Virtio;
 using VirtShell.Engine.Boot;
 using VirtShell.Engine.Buses;
 using VirtShell.Engine.Cpu;
@@ -11,6 +10,7 @@ using VirtShell.Engine.Interrupts;
 using VirtShell.Engine.Machines;
 using VirtShell.Engine.Memory;
 using VirtShell.Engine.Models;
+using VirtShell.Engine.State;
 
 namespace VirtShell.Models.RiscV;
 
@@ -56,6 +56,7 @@ public static class RiscvVirtPlatform
         {
             var type = FindType(device, types);
             type.Validate(device);
+            DescribedType(device, types);
             if (type.Ports(device).Any() || type is not IMmioDeviceType mapped || !mapped.MmioRanges(device).Any())
                 throw new DefinitionException($"{device.Describe()}: a riscv64 board has no I/O ports; give the device an 'address'", device.Source);
             try
@@ -69,12 +70,18 @@ public static class RiscvVirtPlatform
         }
     }
 
-    public static IMachineRuntime CreateRuntime(MachineSpec spec, MachineServices services, IReadOnlyList<IDeviceType> types)
+    /// <summary>
+    /// The machine of <paramref name="model"/>, booted from the definition's firmware or, given <paramref name="state"/>
+    /// (saved from a machine of the same definition), loaded from it: the hart, the CLINT, the PLIC, each device and
+    /// RAM go on where they were.
+    /// </summary>
+    public static IMachineRuntime CreateRuntime(string model, MachineSpec spec, MachineServices services, IReadOnlyList<IDeviceType> types, SavedState? state = null)
     {
         var memory = new GuestMemory();
         var owned = new List<IDisposable>();
         var wake = new WakeSignal();
         RiscvCpu? cpu = null;
+        VirtualMachineRuntime? runtime = null;
         try
         {
             memory.AddRam(RamBase, (spec.MemoryBytes + MemoryBlock.PageSize - 1) & ~(MemoryBlock.PageSize - 1));
@@ -91,21 +98,27 @@ public static class RiscvVirtPlatform
             var context = new DeviceContext(new IoPortBus(), mmio, plic, memory, services);
             foreach (var device in spec.Devices)
                 if (FindType(device, types).Attach(device, context) is { } disposable) owned.Add(disposable);
-            Load(spec, memory, hart);
-            return new VirtualMachineRuntime(hart, memory, context.Ports, mmio, wake, new Platform(owned, wake, memory));
+            runtime = new VirtualMachineRuntime(hart, memory, context.Ports, mmio, wake, new Platform(owned, wake, memory)) { Model = model };
+            if (state != null) runtime.RestoreState(state);
+            else Load(spec, types, memory, hart);
+            return runtime;
         }
         catch
         {
-            cpu?.Dispose();
-            foreach (var d in owned) d.Dispose();
-            wake.Dispose();
-            memory.Dispose();
+            if (runtime != null) runtime.Dispose();
+            else
+            {
+                cpu?.Dispose();
+                foreach (var d in owned) d.Dispose();
+                wake.Dispose();
+                memory.Dispose();
+            }
             throw;
         }
     }
 
     /// <summary>Firmware, kernel, initrd (QEMU's place: half the RAM, at most 128 MiB, above the kernel) and the device tree at the top of RAM.</summary>
-    private static void Load(MachineSpec spec, GuestMemory memory, RiscvCpu hart)
+    private static void Load(MachineSpec spec, IReadOnlyList<IDeviceType> types, GuestMemory memory, RiscvCpu hart)
     {
         var boot = spec.Boot!;
         memory.Write(RamBase, GuestFiles.Read(boot.Image, (long)(KernelAddress - RamBase), "the room below the kernel"));
@@ -118,7 +131,7 @@ public static class RiscvVirtPlatform
             memory.Write(start, bytes);
             initrd = (start, start + (ulong)bytes.Length);
         }
-        var blob = DeviceTree.Flatten(Describe(spec, initrd));
+        var blob = DeviceTree.Flatten(Describe(spec, types, initrd));
         ulong dtb = (RamBase + spec.MemoryBytes - (ulong)blob.Length - 0x1000) & ~0xFFFUL;
         memory.Write(dtb, blob);
         hart.Pc = RamBase;
@@ -127,7 +140,7 @@ public static class RiscvVirtPlatform
     }
 
     /// <summary>The device tree of the machine <paramref name="spec"/> defines, as Linux and OpenSBI read QEMU's virt.</summary>
-    public static DeviceTreeNode Describe(MachineSpec spec, (ulong Start, ulong End)? initrd)
+    public static DeviceTreeNode Describe(MachineSpec spec, IReadOnlyList<IDeviceType> types, (ulong Start, ulong End)? initrd)
     {
         var root = new DeviceTreeNode("")
             .Cells("#address-cells", 2).Cells("#size-cells", 2)
@@ -138,7 +151,7 @@ public static class RiscvVirtPlatform
         root.Child($"memory@{RamBase:x}").Strings("device_type", "memory").Pairs("reg", RamBase, spec.MemoryBytes);
         var cpus = root.Child("cpus").Cells("#address-cells", 1).Cells("#size-cells", 0).Cells("timebase-frequency", (uint)Clint.Frequency);
         var cpu = cpus.Child("cpu@0").Strings("device_type", "cpu").Cells("reg", 0).Strings("status", "okay")
-            .Strings("compatible", "riscv").Strings("riscv,isa", "rv64imafdc").Strings("mmu-type", "riscv,sv39");
+            .Strings("compatible", "riscv").Strings("riscv,isa", "rv64imafdc_sstc").Strings("mmu-type", "riscv,sv39");
         cpu.Child("interrupt-controller").Cells("#interrupt-cells", 1).Flag("interrupt-controller")
             .Strings("compatible", "riscv,cpu-intc").Cells("phandle", CpuIntcHandle);
         var soc = root.Child("soc").Cells("#address-cells", 2).Cells("#size-cells", 2).Strings("compatible", "simple-bus").Flag("ranges");
@@ -151,19 +164,16 @@ public static class RiscvVirtPlatform
         soc.Child($"plic@{PlicBase:x}").Strings("compatible", "sifive,plic-1.0.0", "riscv,plic0")
             .Pairs("reg", PlicBase, Plic.Size).Cells("#address-cells", 0).Cells("#interrupt-cells", 1).Flag("interrupt-controller")
             .Cells("riscv,ndev", Plic.Sources - 1).Cells("interrupts-extended", CpuIntcHandle, 11, CpuIntcHandle, 9).Cells("phandle", PlicHandle);
-        foreach (var device in spec.Devices)
-        {
-            ulong address = (ulong)device.GetInteger("address");
-            uint irq = (uint)device.GetInteger("irq");
-            var node = device.Type == "uart16550"
-                ? soc.Child($"serial@{address:x}").Strings("compatible", "ns16550a").Pairs("reg", address, Uart16550DeviceType.MmioSize)
-                    .Cells("clock-frequency", 3686400)
-                : soc.Child($"virtio_mmio@{address:x}").Strings("compatible", "virtio,mmio").Pairs("reg", address, VirtioMmioTransport.WindowSize);
-            node.Cells("interrupts", irq).Cells("interrupt-parent", PlicHandle);
-            if (device.Type == "uart16550" && device.GetBoolean("console", true)) chosen.Strings("stdout-path", $"/soc/serial@{address:x}");
-        }
+        var board = new DeviceTreeBoard(soc, "/soc", chosen,
+            (node, irq) => node.Cells("interrupts", (uint)irq).Cells("interrupt-parent", PlicHandle));
+        foreach (var device in spec.Devices) DescribedType(device, types).Describe(device, board);
         return root;
     }
+
+    /// <summary>The device's type as the device tree needs it: one that can describe its instances.</summary>
+    private static IDeviceTreeDeviceType DescribedType(DeviceSpec device, IReadOnlyList<IDeviceType> types) =>
+        FindType(device, types) as IDeviceTreeDeviceType ?? throw new DefinitionException(
+            $"{device.Describe()}: device type '{device.Type}' cannot describe itself in a device tree, so a riscv64 guest would not find it", device.Source);
 
     private static IDeviceType FindType(DeviceSpec device, IReadOnlyList<IDeviceType> types) =>
         types.FirstOrDefault(t => t.Name == device.Type) ?? throw new DefinitionException(

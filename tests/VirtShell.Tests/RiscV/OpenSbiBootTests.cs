@@ -48,5 +48,7 @@ public sealed class OpenSbiBootTests
         Assert.Contains("Platform Console Device   : uart8250", console);
         Assert.Contains("Boot HART Base ISA        : rv64imafdc", console);
         Assert.Contains("Platform Timer Device     : aclint-mtimer @ 10000000Hz", console);
+        Assert.Contains("Boot HART Priv Version    : v1.12", console);
+        Assert.Matches(@"Boot HART ISA Extensions  : .*sstc", console);
     }
 }

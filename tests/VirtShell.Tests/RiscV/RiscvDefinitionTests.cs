@@ -1,4 +1,7 @@
+using VirtShell.Devices;
 using VirtShell.Engine.Definitions;
+using VirtShell.Engine.Devices;
+using VirtShell.Models.Emulated;
 using VirtShell.Models;
 using VirtShell.Models.RiscV;
 using VirtShell.Tests.Models;
@@ -50,6 +53,25 @@ public sealed class RiscvDefinitionTests
         Assert.Contains("no I/O ports", e.Message);
     }
 
+    /// <summary>A memory-mapped device type from outside the built-in table, without the device-tree hook.</summary>
+    private sealed class UndescribedDeviceType : IDeviceType, IMmioDeviceType
+    {
+        public string Name => "undescribed";
+        public void Validate(DeviceSpec spec) { }
+        public IEnumerable<(ushort First, int Count)> Ports(DeviceSpec spec) => [];
+        public IEnumerable<(ulong Start, ulong Length)> MmioRanges(DeviceSpec spec) => [(0x10002000, 0x1000)];
+        public IDisposable? Attach(DeviceSpec spec, DeviceContext context) => null;
+    }
+
+    [Fact]
+    public void A_device_type_that_cannot_describe_itself_in_the_device_tree_is_refused_naming_it()
+    {
+        var catalog = BuiltInDevices.Catalog.With(new UndescribedDeviceType(), BuiltInDevices.EmulatedRiscV);
+        var spec = Spec("emulated", "riscv64") with { Devices = [new DeviceSpec { Type = "undescribed" }] };
+        var e = Assert.Throws<DefinitionException>(() => new EmulatedModel(catalog).Validate(spec));
+        Assert.Contains("device type 'undescribed' cannot describe itself in a device tree", e.Message);
+    }
+
     [Fact]
     public void The_device_tree_is_a_valid_blob_with_a_node_per_device()
     {
@@ -62,7 +84,7 @@ public sealed class RiscvDefinitionTests
             ],
             Boot = new BootSpec { Kind = BootKind.Firmware, Image = Firmware, CommandLine = "console=ttyS0" },
         };
-        var blob = DeviceTree.Flatten(RiscvVirtPlatform.Describe(spec, (0x88000000, 0x88100000)));
+        var blob = DeviceTree.Flatten(RiscvVirtPlatform.Describe(spec, BuiltInDevices.Catalog.For(BuiltInDevices.EmulatedRiscV), (0x88000000, 0x88100000)));
         Assert.Equal(0xD00DFEEDu, System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(blob));
         Assert.Equal((uint)blob.Length, System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(blob.AsSpan(4)));
         string text = System.Text.Encoding.ASCII.GetString(blob);

@@ -3,8 +3,9 @@ using System.Text;
 using VirtShell.Engine.Cpu;
 using VirtShell.Engine.Definitions;
 using VirtShell.Engine.Memory;
+using VirtShell.Engine.Boot;
 
-namespace VirtShell.Engine.Boot;
+namespace VirtShell.Pc;
 
 /// <summary>
 /// Multiboot v1, as GRUB legacy boots a kernel: an ELF32 kernel (or one whose header gives load addresses), its

@@ -3,8 +3,9 @@ using System.Text;
 using VirtShell.Engine.Cpu;
 using VirtShell.Engine.Definitions;
 using VirtShell.Engine.Memory;
+using VirtShell.Engine.Boot;
 
-namespace VirtShell.Engine.Boot;
+namespace VirtShell.Pc;
 
 /// <summary>
 /// The Linux x86 boot protocol (Documentation/arch/x86/boot.rst) without the real-mode setup code: the kernel at its

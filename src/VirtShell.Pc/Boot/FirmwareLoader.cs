@@ -1,8 +1,9 @@
 using VirtShell.Engine.Cpu;
 using VirtShell.Engine.Definitions;
 using VirtShell.Engine.Memory;
+using VirtShell.Engine.Boot;
 
-namespace VirtShell.Engine.Boot;
+namespace VirtShell.Pc;
 
 /// <summary>
 /// A PC's firmware: the ROM image sits at the top of the 4 GiB space, where the CPU's first fetch (physical

@@ -1,6 +1,7 @@
 using VirtShell.Engine.Memory;
+using VirtShell.Engine.Boot;
 
-namespace VirtShell.Engine.Boot;
+namespace VirtShell.Pc;
 
 /// <summary>One range of the BIOS memory map (e820) as kernels read it.</summary>
 public readonly record struct MemoryMapEntry(ulong Base, ulong Length, MemoryMapType Type)

@@ -1,6 +1,7 @@
 using System.Text;
+using VirtShell.Engine.Cpu;
 
-namespace VirtShell.Engine.Cpu;
+namespace VirtShell.Pc;
 
 /// <summary>A segment register as the CPU caches it: the selector and its descriptor's base, limit and attributes.</summary>
 public struct SegmentState

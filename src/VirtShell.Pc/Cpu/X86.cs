@@ -1,4 +1,5 @@
-namespace VirtShell.Engine.Cpu;
+using VirtShell.Engine.Cpu;
+namespace VirtShell.Pc;
 
 /// <summary>
 /// The x86 architecture's register bits and MSR indices (Intel SDM volume 3), named once for the interpreter, the

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
 
-namespace VirtShell.Models.RiscV;
+namespace VirtShell.Devices;
 
 /// <summary>A device-tree node: properties in order, then children.</summary>
 public sealed class DeviceTreeNode(string name)

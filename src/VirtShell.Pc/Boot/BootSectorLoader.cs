@@ -1,8 +1,9 @@
 using VirtShell.Engine.Cpu;
 using VirtShell.Engine.Definitions;
 using VirtShell.Engine.Memory;
+using VirtShell.Engine.Boot;
 
-namespace VirtShell.Engine.Boot;
+namespace VirtShell.Pc;
 
 /// <summary>
 /// What a PC BIOS does with a boot disk: the first 512-byte sector at 0000:7C00, DL = boot drive 0x80. The image may

@@ -1,7 +1,8 @@
 using VirtShell.Engine.Cpu;
 using VirtShell.Engine.Memory;
+using VirtShell.Engine.Boot;
 
-namespace VirtShell.Engine.Boot;
+namespace VirtShell.Pc;
 
 /// <summary>
 /// The CPU as a boot protocol hands it over without firmware: flat 4 GiB segments, interrupts off, and either

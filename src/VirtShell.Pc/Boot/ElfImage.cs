@@ -1,8 +1,9 @@
 using System.Buffers.Binary;
 using VirtShell.Engine.Definitions;
 using VirtShell.Engine.Memory;
+using VirtShell.Engine.Boot;
 
-namespace VirtShell.Engine.Boot;
+namespace VirtShell.Pc;
 
 /// <summary>
 /// The loadable parts of an x86 ELF executable, 32-bit (Multiboot kernels) or 64-bit (an x86-64 vmlinux): where each

@@ -1,6 +1,7 @@
 using VirtShell.Engine.Cpu;
+using VirtShell.Engine.State;
 
-namespace VirtShell.Engine.State;
+namespace VirtShell.Pc;
 
 /// <summary>
 /// <see cref="CpuState"/> in a saved state, field by field, so that every backend writes the architectural registers

@@ -1,8 +1,9 @@
 using VirtShell.Engine.Cpu;
 using VirtShell.Engine.Definitions;
 using VirtShell.Engine.Memory;
+using VirtShell.Engine.Boot;
 
-namespace VirtShell.Engine.Boot;
+namespace VirtShell.Pc;
 
 /// <summary>A raw image copied to an address; the CPU starts at its entry in real mode or flat 32-bit protected mode.</summary>
 public sealed class FlatImageLoader : IBootLoader

@@ -1,8 +1,9 @@
 using VirtShell.Engine.Cpu;
 using VirtShell.Engine.Definitions;
 using VirtShell.Engine.Memory;
+using VirtShell.Engine.Boot;
 
-namespace VirtShell.Engine.Boot;
+namespace VirtShell.Pc;
 
 /// <summary>
 /// Puts a guest into memory and says how the CPU starts. Backend-neutral: the same output boots on the

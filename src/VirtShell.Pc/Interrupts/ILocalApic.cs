@@ -1,4 +1,5 @@
-namespace VirtShell.Engine.Interrupts;
+using VirtShell.Engine.Interrupts;
+namespace VirtShell.Pc;
 
 /// <summary>
 /// A CPU's local APIC as the CPU that delivers interrupts itself (the interpreter) sees it: the source of its external
