@@ -37,11 +37,6 @@ BeforeAll {
         $path
     }
 
-    function Get-ConsoleText([string] $Name) {
-        $log = Join-Path $env:VIRTSHELL_HOME "machines/$Name/console.log"
-        if (Test-Path $log) { [IO.File]::ReadAllText($log) } else { '' }
-    }
-
     # The rounds the guest reported verified in $Text, in order.
     function Get-VerifiedRounds([string] $Text) { @([regex]::Matches($Text, 'kit: round (\d+) verified') | ForEach-Object { [int]$_.Groups[1].Value }) }
 
