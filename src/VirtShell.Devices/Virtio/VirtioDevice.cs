@@ -167,13 +167,16 @@ public abstract class VirtioDevice : IDeviceState, IDisposable
     }
 
     /// <summary>
-    /// Status, the driver's features, each queue (<see cref="Virtqueue.SaveState"/>), then what the device type keeps
+    /// The device ID and queue count (so a state of another device type at the same place is refused), status, the
+    /// driver's features, each queue (<see cref="Virtqueue.SaveState"/>), then what the device type keeps
     /// (<see cref="SaveDeviceState"/>). The transport saves its own registers around this.
     /// </summary>
     public void SaveState(StateWriter writer)
     {
         lock (Lock)
         {
+            writer.WriteUInt32(DeviceId);
+            writer.WriteInt32(_queues.Length);
             writer.WriteByte((byte)Status);
             writer.WriteUInt64(DriverFeatures);
             foreach (var queue in _queues) queue.SaveState(writer);
@@ -187,6 +190,10 @@ public abstract class VirtioDevice : IDeviceState, IDisposable
         {
             const VirtioStatus Known = VirtioStatus.Acknowledge | VirtioStatus.Driver | VirtioStatus.DriverOk |
                 VirtioStatus.FeaturesOk | VirtioStatus.DeviceNeedsReset | VirtioStatus.Failed;
+            uint deviceId = reader.ReadUInt32();
+            int queues = reader.ReadInt32();
+            reader.Check(deviceId == DeviceId && queues == _queues.Length,
+                $"it holds a virtio device of type {deviceId} with {queues} queues, not this {GetType().Name} (type {DeviceId}, {_queues.Length} queues): it is not of a machine with this definition");
             var status = (VirtioStatus)reader.ReadByte();
             reader.Check((status & ~Known) == 0, $"device status 0x{(byte)status:x} has bits virtio does not define");
             ulong features = reader.ReadUInt64();

@@ -256,7 +256,7 @@ public sealed class VirtioStateTests : IDisposable
     }
 
     [Fact]
-    public void A_section_with_a_queue_outside_RAM_or_an_impossible_status_is_refused_naming_it()
+    public void A_section_with_a_queue_outside_RAM_an_impossible_status_or_another_device_type_is_refused_naming_it()
     {
         string image = Path.Combine(_folder, "disk.img");
         File.WriteAllBytes(image, new byte[64 * 512]);
@@ -267,13 +267,15 @@ public sealed class VirtioStateTests : IDisposable
         driver.DriverOk();
         byte[] saved = Save(transport);
 
-        // Layout: 4 selector/status words and the line level (17 bytes), device status, features, then queue 0:
-        // ready, size, descriptor table address.
-        const int DeviceStatus = 17, DescriptorTable = DeviceStatus + 1 + 8 + 1 + 2;
+        // Layout: 4 selector/status words and the line level (17 bytes), device ID and queue count, device status,
+        // features, then queue 0: ready, size, descriptor table address.
+        const int DeviceId = 17, DeviceStatus = DeviceId + 8, DescriptorTable = DeviceStatus + 1 + 8 + 1 + 2;
         byte[] badQueue = (byte[])saved.Clone();
         BinaryPrimitives.WriteUInt64LittleEndian(badQueue.AsSpan(DescriptorTable), 0x4000_0000);
         byte[] badStatus = (byte[])saved.Clone();
         badStatus[DeviceStatus] = 0x30;
+        byte[] otherType = (byte[])saved.Clone();
+        otherType[DeviceId] = (byte)VirtioDeviceId.Entropy;
 
         (VirtioMmioTransport, GuestDriver, MmioBus) Fresh(string name)
         {
@@ -286,5 +288,7 @@ public sealed class VirtioStateTests : IDisposable
         Assert.Contains("not in guest RAM", e.Message);
         e = Assert.Throws<StateFormatException>(() => Restore(Fresh("two.img").Item1, badStatus));
         Assert.Contains("bits virtio does not define", e.Message);
+        e = Assert.Throws<StateFormatException>(() => Restore(Fresh("three.img").Item1, otherType));
+        Assert.Contains("a virtio device of type 4 with 1 queues, not this VirtioBlock", e.Message);
     }
 }
