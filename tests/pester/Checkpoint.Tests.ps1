@@ -6,11 +6,6 @@ BeforeAll {
     $script:SkipReason = Get-HelloSkipReason
     if (-not $SkipReason -and -not (Test-Path $CountingImage)) { $script:SkipReason = "$CountingImage is not built (run ./build.ps1 -Task Build)" }
 
-    function Get-ConsoleText([string] $Name) {
-        $log = Join-Path $env:VIRTSHELL_HOME "machines/$Name/console.log"
-        if (Test-Path $log) { [IO.File]::ReadAllText($log) } else { '' }
-    }
-
     # The complete lines of the counting guest's console as numbers.
     function Get-Counts([string] $Text) {
         $lines = $Text -split "`n"

@@ -61,6 +61,12 @@ function Get-HelloSkipReason {
     $null
 }
 
+# A machine's console.log as text, or '' before it has one.
+function Get-ConsoleText([string] $Name) {
+    $log = Join-Path $env:VIRTSHELL_HOME "machines/$Name/console.log"
+    if (Test-Path $log) { [IO.File]::ReadAllText($log) } else { '' }
+}
+
 # The entries of the machines folder, hidden ones (a staging folder left behind) included.
 function Get-MachineFolderEntries {
     @(Get-ChildItem -Force (Join-Path $env:VIRTSHELL_HOME 'machines') -ErrorAction SilentlyContinue | ForEach-Object Name)

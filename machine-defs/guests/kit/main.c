@@ -5,6 +5,12 @@
                back and compares; powers off with 'status' (42) when all matched
      console   sends 'bytes' bytes of text to the console (a benchmark)
      disk      writes 'bytes' bytes from 'sector', then flushes (a benchmark)
+     rounds    'rounds' rounds over 'count' sectors from 'sector': each checks that the disk holds the previous
+               round's pattern (zeros before the first), writes its own a sector per request, flushes, reads back
+               and compares; a checkpoint taken mid-write and restored must keep disk and queues in step, or a
+               check fails. Powers off with 'status' when every round matched. With 'hold' set, round 'hold'
+               stops half-way through its writes, says so and waits 'holdms' ms by the host's clock: a test's
+               checkpoint then lands there
      idle      greets and then waits, powered on, until the host turns it off
    The blob is text, "key=value" pairs separated by spaces or line breaks, e.g. "mode=selftest sector=8 count=4". */
 #include "blk.h"
@@ -23,7 +29,7 @@ static uint8_t readback[BUFFER_SIZE] __attribute__((aligned(4096)));
 
 struct config {
     char mode[16];
-    uint32_t sector, count, seed;
+    uint32_t sector, count, seed, rounds, hold, holdms;
     uint64_t bytes;
     int status;
 };
@@ -79,6 +85,9 @@ static int apply(struct config *c, const char *key, const char *value)
     else if (!memcmp(key, "count", 6)) c->count = (uint32_t)n;
     else if (!memcmp(key, "seed", 5)) c->seed = (uint32_t)n;
     else if (!memcmp(key, "bytes", 6)) c->bytes = n;
+    else if (!memcmp(key, "rounds", 7)) c->rounds = (uint32_t)n;
+    else if (!memcmp(key, "hold", 5)) c->hold = (uint32_t)n;
+    else if (!memcmp(key, "holdms", 7)) c->holdms = (uint32_t)n;
     else if (!memcmp(key, "status", 7)) c->status = (int)n;
     else return -1;
     return 0;
@@ -139,6 +148,54 @@ static void selftest(const struct config *c)
     hc_log("kit: disk pattern verified");
 }
 
+/* Fails unless the c->count sectors from c->sector read as the pattern of seed, or as zeros when zero is set. */
+static void expect(const struct config *c, uint32_t seed, int zero, uint32_t round, const char *when)
+{
+    uint32_t bytes = c->count * BLK_SECTOR, first = c->sector * BLK_SECTOR;
+    int status = blk_read(c->sector, readback, c->count);
+    if (status) fail(EXIT_DISK_ERROR, "round %u: read failed: status %d (%s)", round, status, blk_status_name(status));
+    for (uint32_t i = 0; i < bytes; i++) {
+        uint8_t want = zero ? 0 : pattern_byte(first + i, seed);
+        if (readback[i] != want)
+            fail(EXIT_MISMATCH, "round %u, %s: byte %u of sector %u reads 0x%x, not 0x%x", round, when, i % BLK_SECTOR,
+                 c->sector + i / BLK_SECTOR, readback[i], want);
+    }
+}
+
+/* Says where it is and waits c->holdms ms of the host's time. A machine restored from a checkpoint taken meanwhile
+   finds that time long past and goes straight on. */
+static void hold(const struct config *c, uint32_t round, uint32_t written)
+{
+    uint64_t start = 0, now = 0;
+    kit_printf("kit: round %u: holding after %u of %u sectors written\n", round, written, c->count);
+    hc_wall_clock(&start);
+    do hc_wall_clock(&now);
+    while (now - start < (uint64_t)c->holdms * 1000000u);
+}
+
+static void rounds(const struct config *c)
+{
+    if (c->count == 0 || c->count > BUFFER_SECTORS) fail(EXIT_BAD_CONFIG, "count=%u: must be 1 to %d", c->count, BUFFER_SECTORS);
+    disk_up();
+    uint32_t bytes = c->count * BLK_SECTOR, first = c->sector * BLK_SECTOR;
+    for (uint32_t round = 0; round < c->rounds; round++) {
+        uint32_t seed = c->seed + round;
+        expect(c, seed - 1, round == 0, round, "before writing");
+        for (uint32_t i = 0; i < bytes; i++) buffer[i] = pattern_byte(first + i, seed);
+        for (uint32_t s = 0; s < c->count; s++) {
+            if (round == c->hold && s == c->count / 2) hold(c, round, s);
+            int status = blk_write(c->sector + s, buffer + s * BLK_SECTOR, 1);
+            if (status) fail(EXIT_DISK_ERROR, "round %u: write of sector %u failed: status %d (%s)", round, c->sector + s, status, blk_status_name(status));
+        }
+        int status = blk_flush();
+        if (status) fail(EXIT_DISK_ERROR, "round %u: flush failed: status %d (%s)", round, status, blk_status_name(status));
+        expect(c, seed, 0, round, "read back");
+        kit_printf("kit: round %u verified\n", round);
+    }
+    kit_printf("kit: %u rounds of %u sectors written and read back: check passed\n", c->rounds, c->count);
+    hc_log("kit: rounds check passed");
+}
+
 /* Sends c->bytes of text lines, a MiB per notification. */
 static void console_bench(const struct config *c)
 {
@@ -187,18 +244,19 @@ void kit_main(void)
     hc_wall_clock(&now);
     kit_printf("kit: hypercall ABI %d, host clock %llu ns since 1970\n", (int)abi, (unsigned long long)now);
 
-    struct config c = { .mode = "selftest", .sector = 8, .count = 4, .seed = 0x5a, .status = 42 };
+    struct config c = { .mode = "selftest", .sector = 8, .count = 4, .seed = 0x5a, .rounds = 10, .hold = 0xffffffffu, .status = 42 };
     read_config(&c);
-    kit_printf("kit: mode=%s sector=%u count=%u seed=%u bytes=%llu status=%d\n", c.mode, c.sector, c.count, c.seed,
-               (unsigned long long)c.bytes, c.status);
+    kit_printf("kit: mode=%s sector=%u count=%u seed=%u rounds=%u hold=%d bytes=%llu status=%d\n", c.mode, c.sector, c.count,
+               c.seed, c.rounds, (int)c.hold, (unsigned long long)c.bytes, c.status);
 
     if (!memcmp(c.mode, "selftest", 9)) selftest(&c);
     else if (!memcmp(c.mode, "console", 8)) console_bench(&c);
     else if (!memcmp(c.mode, "disk", 5)) disk_bench(&c);
+    else if (!memcmp(c.mode, "rounds", 7)) rounds(&c);
     else if (!memcmp(c.mode, "idle", 5)) {
         kit_printf("kit: idle until turned off\n");
         for (;;) __asm__ volatile("hlt");
-    } else fail(EXIT_BAD_CONFIG, "mode=%s: not selftest, console, disk or idle", c.mode);
+    } else fail(EXIT_BAD_CONFIG, "mode=%s: not selftest, console, disk, rounds or idle", c.mode);
 
     kit_printf("kit: powering off with status %d\n", c.status);
     kit_power_off(c.status);

@@ -3,6 +3,7 @@ using System.Text;
 using VirtShell.Engine.Buses;
 using VirtShell.Engine.Machines;
 using VirtShell.Engine.Memory;
+using VirtShell.Engine.State;
 
 namespace VirtShell.Devices.Hypercall;
 
@@ -13,7 +14,7 @@ namespace VirtShell.Devices.Hypercall;
 /// block is guest input: addresses are checked against RAM, lengths against limits, and a bad call gets an error
 /// code, never a host failure.
 /// </summary>
-public sealed class HypercallChannel : IPortDevice
+public sealed class HypercallChannel : IPortDevice, IDeviceState
 {
     public const int PortCount = 4;
     public const int BlockSize = 64;
@@ -86,6 +87,19 @@ public sealed class HypercallChannel : IPortDevice
         BinaryPrimitives.WriteInt64LittleEndian(answer, status);
         BinaryPrimitives.WriteUInt64LittleEndian(answer[8..], result);
         _memory.Write(value + StatusOffset, answer);
+    }
+
+    /// <summary>
+    /// The last call's status, which an IN reads back. A call is done when its OUT returns, so none is ever in flight
+    /// at a save; the blobs are the definition's, read again by the restored machine.
+    /// </summary>
+    public void SaveState(StateWriter writer) => writer.WriteInt64(Interlocked.Read(ref _lastStatus));
+
+    public void RestoreState(StateReader reader)
+    {
+        long status = reader.ReadInt64();
+        reader.Check(status >= BadOffset, $"the last status {status} is no status a call returns");
+        Interlocked.Exchange(ref _lastStatus, status);
     }
 
     private static long Probe(out ulong version)

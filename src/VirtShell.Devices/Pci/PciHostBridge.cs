@@ -11,7 +11,7 @@ namespace VirtShell.Devices.Pci;
 /// configuration mechanism #1 at 0xCF8/0xCFC, and one MMIO window that memory BARs are assigned from. The window is
 /// decoded here rather than by registering each BAR on the bus, because a driver may move a BAR within it.
 /// </summary>
-public sealed class PciHostBridge : IPortDevice, IMmioDevice, IDeviceState
+public sealed class PciHostBridge : IPortDevice, IMmioDevice, IDeviceState, IDiskImageCarrier
 {
     public const ushort AddressPort = 0xCF8, DataPort = 0xCFC;
     public const ulong WindowBase = 0xE000_0000, WindowSize = 0x1000_0000;
@@ -124,6 +124,14 @@ public sealed class PciHostBridge : IPortDevice, IMmioDevice, IDeviceState
                 function.RestoreConfig(reader);
                 (function as IDeviceState)?.RestoreState(reader);
             }
+        }
+    }
+
+    public IEnumerable<IDiskImageDevice> DiskImages
+    {
+        get
+        {
+            lock (_lock) return [.. _functions.OfType<IDiskImageCarrier>().SelectMany(f => f.DiskImages)];
         }
     }
 

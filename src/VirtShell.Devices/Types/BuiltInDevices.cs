@@ -5,12 +5,14 @@ namespace VirtShell.Devices;
 /// <summary>
 /// The device types this build has, and the models that allow each: the one table a new device type is added to.
 /// The PC models (emulated, hardware) put them on the emulated chipset's buses; the paravirtual model has virtio on
-/// virtio-mmio or virtio-pci and the hypercall channel, which use only RAM, the buses and interrupt lines.
+/// virtio-mmio or virtio-pci and the hypercall channel, which use only RAM, the buses and interrupt lines. The
+/// emulated PC has those too, so a paravirtual guest runs (and saves its state) without KVM.
 /// </summary>
 public static class BuiltInDevices
 {
     private static readonly string[] Pc = ["emulated", "hardware"];
     private static readonly string[] Paravirtual = ["paravirtual"];
+    private static readonly string[] Emulated = ["emulated"];
     /// <summary>The emulated model's riscv64 virt board: memory-mapped devices only.</summary>
     public const string EmulatedRiscV = "emulated:riscv64";
     private static readonly string[] RiscV = [EmulatedRiscV];
@@ -25,9 +27,9 @@ public static class BuiltInDevices
         (new FwCfgDeviceType(), Pc),
         (new DebugConsoleDeviceType(), Pc),
         (new VgaTextDeviceType(), Pc),
-        (new VirtioConsoleDeviceType(), [.. Paravirtual, .. RiscV]),
-        (new VirtioBlkDeviceType(), [.. Paravirtual, .. RiscV]),
-        (new VirtioRngDeviceType(), [.. Paravirtual, .. RiscV]),
-        (new HypercallsDeviceType(), Paravirtual),
+        (new VirtioConsoleDeviceType(), [.. Emulated, .. Paravirtual, .. RiscV]),
+        (new VirtioBlkDeviceType(), [.. Emulated, .. Paravirtual, .. RiscV]),
+        (new VirtioRngDeviceType(), [.. Emulated, .. Paravirtual, .. RiscV]),
+        (new HypercallsDeviceType(), [.. Emulated, .. Paravirtual]),
     ]);
 }

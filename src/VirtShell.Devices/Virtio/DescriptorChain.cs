@@ -1,4 +1,5 @@
 using VirtShell.Engine.Memory;
+using VirtShell.Engine.State;
 
 namespace VirtShell.Devices.Virtio;
 
@@ -26,6 +27,46 @@ public sealed class DescriptorChain
     {
         if (writable) { _writable.Add(buffer); WritableLength += buffer.Length; }
         else { _readable.Add(buffer); ReadableLength += buffer.Length; }
+    }
+
+    /// <summary>A chain a device holds across a save (taken, not yet used): its head and buffers, readable ones first.</summary>
+    internal void SaveState(StateWriter w)
+    {
+        w.WriteUInt16(Head);
+        w.WriteInt32(_readable.Count + _writable.Count);
+        foreach (var (buffer, writable) in _readable.Select(b => (b, false)).Concat(_writable.Select(b => (b, true))))
+        {
+            w.WriteUInt64(buffer.Address);
+            w.WriteUInt32(buffer.Length);
+            w.WriteBool(writable);
+        }
+    }
+
+    /// <summary>
+    /// Reads a chain <see cref="SaveState"/> wrote, held to the rules <see cref="Virtqueue.Pop"/> checks when it takes
+    /// one: a head inside the queue, buffers in RAM, readable before writable, at most 4 GiB.
+    /// </summary>
+    internal static DescriptorChain RestoreState(StateReader r, GuestMemory memory, ushort queueSize)
+    {
+        ushort head = r.ReadUInt16();
+        r.Check(head < queueSize, $"a held chain starts at descriptor {head}, outside the queue of {queueSize}");
+        var chain = new DescriptorChain(head);
+        int count = r.ReadInt32(0, queueSize + Virtqueue.MaxIndirectDescriptors, "a held chain's buffer count");
+        bool seenWritable = false;
+        ulong total = 0;
+        for (int i = 0; i < count; i++)
+        {
+            ulong address = r.ReadUInt64();
+            uint length = r.ReadUInt32();
+            bool writable = r.ReadBool();
+            r.Check(writable || !seenWritable, "a held chain has a readable buffer after a writable one");
+            r.Check(length > 0 && memory.IsRam(address, length), $"a held chain's buffer at 0x{address:x}+0x{length:x} is not in guest RAM");
+            total += length;
+            r.Check(total <= uint.MaxValue, "a held chain is longer than 4 GiB");
+            seenWritable |= writable;
+            chain.Add(new GuestBuffer(address, length), writable);
+        }
+        return chain;
     }
 
     /// <summary>Copies readable bytes from <paramref name="offset"/> into <paramref name="destination"/>; returns how many there were.</summary>

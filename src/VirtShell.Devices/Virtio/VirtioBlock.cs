@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Text;
 using VirtShell.Devices.Storage;
 using VirtShell.Engine.Memory;
+using VirtShell.Engine.State;
 
 namespace VirtShell.Devices.Virtio;
 
@@ -10,7 +11,12 @@ namespace VirtShell.Devices.Virtio;
 /// returned) before the chain goes on the used ring, so what the guest was told is written survives the machine; a
 /// flush also fsyncs the file so it survives the host. Requests that do not fit the disk fail with IOERR.
 /// </summary>
-public sealed class VirtioBlock : VirtioDevice
+/// <remarks>
+/// A request is served whole inside the notification that announced it, so between two guest instructions no
+/// request is half done: its saved state is the common one (queues, ring positions), and the chains the driver made
+/// available but has not announced yet are in the available ring in RAM. The image is captured beside the state.
+/// </remarks>
+public sealed class VirtioBlock : VirtioDevice, IDiskImageDevice
 {
     public const ushort QueueSize = 128;
 
@@ -38,6 +44,8 @@ public sealed class VirtioBlock : VirtioDevice
     }
 
     public override uint DeviceId => VirtioDeviceId.Block;
+    public string ImagePath => _image.Path;
+    public bool ReadOnly => _image.ReadOnly;
 
     protected override ulong DeviceSpecificFeatures =>
         VirtioFeatures.Bit(FeatureSegMax) | VirtioFeatures.Bit(FeatureFlush) | (_image.ReadOnly ? VirtioFeatures.Bit(FeatureReadOnly) : 0);

@@ -1,5 +1,6 @@
 using VirtShell.Engine.Console;
 using VirtShell.Engine.Memory;
+using VirtShell.Engine.State;
 
 namespace VirtShell.Devices.Virtio;
 
@@ -124,6 +125,41 @@ public sealed class VirtioConsole : VirtioDevice
         _sending = null;
         _sendingOffset = 0;
         _moreToSend = false;
+    }
+
+    /// <summary>
+    /// Output taken from the guest and not yet given to the console, and the transmit chain being read when a budget
+    /// cut it short (with how far). Console input the guest has not taken stays in the console's queue, as for the UART.
+    /// </summary>
+    protected override void SaveDeviceState(StateWriter writer)
+    {
+        writer.WriteBytes(_output.AsSpan(0, _outputCount));
+        writer.WriteBool(_sending != null);
+        if (_sending != null)
+        {
+            _sending.SaveState(writer);
+            writer.WriteInt64(_sendingOffset);
+        }
+        writer.WriteBool(_moreToSend);
+    }
+
+    protected override void RestoreDeviceState(StateReader reader)
+    {
+        var output = reader.ReadBytes(OutputBudget, "untransmitted console output");
+        output.CopyTo(_output);
+        _outputCount = output.Length;
+        _sending = null;
+        _sendingOffset = 0;
+        if (reader.ReadBool())
+        {
+            var queue = Queues[TransmitQueue];
+            reader.Check(queue.IsReady, "a transmit chain is held on a queue that is not ready");
+            _sending = DescriptorChain.RestoreState(reader, Memory, queue.Size);
+            _sendingOffset = reader.ReadInt64();
+            reader.Check(_sendingOffset >= 0 && _sendingOffset < _sending.ReadableLength,
+                $"the held transmit chain is {_sendingOffset} bytes in, past its {_sending.ReadableLength} readable bytes");
+        }
+        _moreToSend = reader.ReadBool();
     }
 
     private void OnInputAvailable()

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using VirtShell.Engine.Memory;
+using VirtShell.Engine.State;
 
 namespace VirtShell.Devices.Virtio;
 
@@ -19,7 +20,7 @@ public interface IVirtioInterrupts
 /// The transport calls in on the vCPU thread; a device may also be woken from elsewhere (console input). Every
 /// entry point holds <see cref="Lock"/>; the transport takes the same lock around register accesses.
 /// </remarks>
-public abstract class VirtioDevice : IDisposable
+public abstract class VirtioDevice : IDeviceState, IDisposable
 {
     private const ulong CommonFeatures =
         1UL << VirtioFeatures.Version1 | 1UL << VirtioFeatures.IndirectDescriptors | 1UL << VirtioFeatures.EventIndex;
@@ -164,6 +165,50 @@ public abstract class VirtioDevice : IDisposable
         foreach (var q in _queues) q.Reset();
         OnReset();
     }
+
+    /// <summary>
+    /// The device ID and queue count (so a state of another device type at the same place is refused), status, the
+    /// driver's features, each queue (<see cref="Virtqueue.SaveState"/>), then what the device type keeps
+    /// (<see cref="SaveDeviceState"/>). The transport saves its own registers around this.
+    /// </summary>
+    public void SaveState(StateWriter writer)
+    {
+        lock (Lock)
+        {
+            writer.WriteUInt32(DeviceId);
+            writer.WriteInt32(_queues.Length);
+            writer.WriteByte((byte)Status);
+            writer.WriteUInt64(DriverFeatures);
+            foreach (var queue in _queues) queue.SaveState(writer);
+            SaveDeviceState(writer);
+        }
+    }
+
+    public void RestoreState(StateReader reader)
+    {
+        lock (Lock)
+        {
+            const VirtioStatus Known = VirtioStatus.Acknowledge | VirtioStatus.Driver | VirtioStatus.DriverOk |
+                VirtioStatus.FeaturesOk | VirtioStatus.DeviceNeedsReset | VirtioStatus.Failed;
+            uint deviceId = reader.ReadUInt32();
+            int queues = reader.ReadInt32();
+            reader.Check(deviceId == DeviceId && queues == _queues.Length,
+                $"it holds a virtio device of type {deviceId} with {queues} queues, not this {GetType().Name} (type {DeviceId}, {_queues.Length} queues): it is not of a machine with this definition");
+            var status = (VirtioStatus)reader.ReadByte();
+            reader.Check((status & ~Known) == 0, $"device status 0x{(byte)status:x} has bits virtio does not define");
+            ulong features = reader.ReadUInt64();
+            reader.Check((features & ~DeviceFeatures) == 0, $"driver features 0x{features:x} include some this {GetType().Name} does not offer");
+            Status = status;
+            DriverFeatures = features;
+            foreach (var queue in _queues) queue.RestoreState(reader, features);
+            RestoreDeviceState(reader);
+        }
+    }
+
+    /// <summary>What a device type keeps beyond its queues (a chain it holds, bytes not yet passed on); called under <see cref="Lock"/>.</summary>
+    protected virtual void SaveDeviceState(StateWriter writer) { }
+
+    protected virtual void RestoreDeviceState(StateReader reader) { }
 
     /// <summary>
     /// The driver broke the protocol: the device stops serving queues until it is reset (DEVICE_NEEDS_RESET) and tells

@@ -1,6 +1,7 @@
 using VirtShell.Devices.Pci;
 using VirtShell.Engine.Buses;
 using VirtShell.Engine.Interrupts;
+using VirtShell.Engine.State;
 
 namespace VirtShell.Devices.Virtio;
 
@@ -9,7 +10,7 @@ namespace VirtShell.Devices.Virtio;
 /// registers from 0 to 0xff, the device's config space from 0x100. The interrupt is a level line held high while
 /// InterruptStatus has a bit set; the driver clears bits through InterruptACK. Devices may share a line.
 /// </summary>
-public sealed class VirtioMmioTransport : IMmioDevice, IVirtioInterrupts
+public sealed class VirtioMmioTransport : IMmioDevice, IVirtioInterrupts, IDeviceState, IDiskImageCarrier
 {
     public const ulong WindowSize = 0x200;
 
@@ -117,6 +118,39 @@ public sealed class VirtioMmioTransport : IMmioDevice, IVirtioInterrupts
         // Outside the lock: the device takes it itself and may have work to finish after releasing it.
         if (notify >= 0) _device.Notify(notify);
     }
+
+    /// <summary>
+    /// The selectors, InterruptStatus and the line's level, then the device (<see cref="VirtioDevice.SaveState"/>).
+    /// ConfigGeneration is not state: it is always 0, since the config space never changes under the driver.
+    /// </summary>
+    public void SaveState(StateWriter writer)
+    {
+        lock (_device.Lock)
+        {
+            writer.WriteUInt32(_deviceFeaturesSel);
+            writer.WriteUInt32(_driverFeaturesSel);
+            writer.WriteUInt32(_queueSel);
+            writer.WriteUInt32(_interruptStatus);
+            writer.WriteBool(_pin.Asserted);
+            _device.SaveState(writer);
+        }
+    }
+
+    public void RestoreState(StateReader reader)
+    {
+        lock (_device.Lock)
+        {
+            _deviceFeaturesSel = reader.ReadUInt32();
+            _driverFeaturesSel = reader.ReadUInt32();
+            _queueSel = reader.ReadUInt32();
+            _interruptStatus = reader.ReadUInt32();
+            reader.Check(_interruptStatus <= (InterruptUsedBuffer | InterruptConfigChange), $"InterruptStatus 0x{_interruptStatus:x} has undefined bits");
+            _pin.RestoreLevel(reader.ReadBool());
+            _device.RestoreState(reader);
+        }
+    }
+
+    public IEnumerable<IDiskImageDevice> DiskImages => _device is IDiskImageDevice disk ? [disk] : [];
 
     // Called by the device, which holds its lock.
     void IVirtioInterrupts.UsedBuffer() => Raise(InterruptUsedBuffer);

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using VirtShell.Devices.Pci;
 using VirtShell.Engine.Interrupts;
+using VirtShell.Engine.State;
 
 namespace VirtShell.Devices.Virtio;
 
@@ -10,7 +11,7 @@ namespace VirtShell.Devices.Virtio;
 /// window that reaches them through config space). No MSI-X: the
 /// device interrupts through INTx, and the driver reads (and so clears) the ISR to learn why.
 /// </summary>
-public sealed class VirtioPciTransport : PciFunction, IVirtioInterrupts
+public sealed class VirtioPciTransport : PciFunction, IVirtioInterrupts, IDeviceState, IDiskImageCarrier
 {
     public const uint BarSize = 0x4000;
     private const ushort VendorRedHat = 0x1AF4, ModernDeviceBase = 0x1040;
@@ -173,6 +174,37 @@ public sealed class VirtioPciTransport : PciFunction, IVirtioInterrupts
             case (QueueDeviceHigh, 4): queue?.WriteAddressHalf(VirtqueueArea.Device, high: true, v); break;
         }
     }
+
+    /// <summary>
+    /// The selectors and the ISR, then the device (<see cref="VirtioDevice.SaveState"/>); the host bridge saves the
+    /// configuration space and INTx level before. ConfigGeneration is always 0 (the config space never changes).
+    /// </summary>
+    public void SaveState(StateWriter writer)
+    {
+        lock (_device.Lock)
+        {
+            writer.WriteUInt32(_deviceFeatureSelect);
+            writer.WriteUInt32(_driverFeatureSelect);
+            writer.WriteUInt16(_queueSelect);
+            writer.WriteByte(_isr);
+            _device.SaveState(writer);
+        }
+    }
+
+    public void RestoreState(StateReader reader)
+    {
+        lock (_device.Lock)
+        {
+            _deviceFeatureSelect = reader.ReadUInt32();
+            _driverFeatureSelect = reader.ReadUInt32();
+            _queueSelect = reader.ReadUInt16();
+            _isr = reader.ReadByte();
+            reader.Check(_isr <= 3, $"the ISR 0x{_isr:x} has undefined bits");
+            _device.RestoreState(reader);
+        }
+    }
+
+    public IEnumerable<IDiskImageDevice> DiskImages => _device is IDiskImageDevice disk ? [disk] : [];
 
     // Called by the device, which holds its lock.
     void IVirtioInterrupts.UsedBuffer() => Raise(1);

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using VirtShell.Engine.Memory;
+using VirtShell.Engine.State;
 
 namespace VirtShell.Devices.Virtio;
 
@@ -94,6 +95,14 @@ public sealed unsafe class Virtqueue
     /// </summary>
     public void Enable(ulong negotiatedFeatures)
     {
+        Map(negotiatedFeatures);
+        _lastAvail = _usedIdx = 0;
+        IsReady = true;
+    }
+
+    /// <summary>Checks the programmed layout and fixes the host pointers and the feature-dependent rules.</summary>
+    private void Map(ulong negotiatedFeatures)
+    {
         if (Size == 0 || Size > MaxQueueSize || (Size & (Size - 1)) != 0)
             throw new MalformedQueueException($"queue size {Size} is not a power of 2 between 1 and {MaxQueueSize}");
         _desc = Area(DescriptorTable, (ulong)Size * VirtqDescriptor.Size, 16, "descriptor table");
@@ -101,7 +110,53 @@ public sealed unsafe class Virtqueue
         _used = new UsedRing(Area(UsedRingAddress, UsedRing.Bytes(Size), 4, "used ring"), Size);
         _indirect = (negotiatedFeatures & VirtioFeatures.Bit(VirtioFeatures.IndirectDescriptors)) != 0;
         _eventIndex = (negotiatedFeatures & VirtioFeatures.Bit(VirtioFeatures.EventIndex)) != 0;
-        _lastAvail = _usedIdx = 0;
+    }
+
+    /// <summary>
+    /// Ready, size, the three areas' addresses, and the device's two ring positions: the next available entry it
+    /// will take (last_avail_idx) and its used index. The rings themselves, the driver's avail idx, used_event and the
+    /// avail_event the device published are in guest RAM, saved with it; whether event index and indirect tables are
+    /// on follows from the negotiated features, which the device's state has.
+    /// </summary>
+    public void SaveState(StateWriter w)
+    {
+        w.WriteBool(IsReady);
+        w.WriteUInt16(Size);
+        w.WriteUInt64(DescriptorTable);
+        w.WriteUInt64(AvailableRingAddress);
+        w.WriteUInt64(UsedRingAddress);
+        w.WriteUInt16(_lastAvail);
+        w.WriteUInt16(_usedIdx);
+    }
+
+    /// <summary>Reads what <see cref="SaveState"/> wrote; a ready queue must still lie in RAM with a valid size.</summary>
+    public void RestoreState(StateReader r, ulong negotiatedFeatures)
+    {
+        Reset();
+        bool ready = r.ReadBool();
+        Size = r.ReadUInt16();
+        DescriptorTable = r.ReadUInt64();
+        AvailableRingAddress = r.ReadUInt64();
+        UsedRingAddress = r.ReadUInt64();
+        ushort lastAvail = r.ReadUInt16(), usedIdx = r.ReadUInt16();
+        if (!ready)
+        {
+            // A queue not yet enabled has taken and used nothing.
+            r.Check(lastAvail == 0 && usedIdx == 0, $"a queue that is not ready has ring positions {lastAvail} and {usedIdx}");
+            return;
+        }
+        try
+        {
+            Map(negotiatedFeatures);
+        }
+        catch (MalformedQueueException e)
+        {
+            throw r.Error($"a ready queue cannot be mapped: {e.Message}");
+        }
+        // The device never takes more than the driver made available, nor returns more than it took.
+        r.Check((ushort)(lastAvail - usedIdx) <= Size, $"the queue has used {usedIdx} of {lastAvail} taken, more than its size {Size} apart");
+        _lastAvail = lastAvail;
+        _usedIdx = usedIdx;
         IsReady = true;
     }
 

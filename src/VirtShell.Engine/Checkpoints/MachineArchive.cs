@@ -269,7 +269,7 @@ public static partial class MachineArchive
     [GeneratedRegex(@"(?:\bfrom|\bimport)\s*\(?\s*['""](?<path>\.{1,2}/[^'""]+)['""]")]
     private static partial Regex ImportSpecifier();
 
-    /// <summary>The absolute paths a spec names: boot files and every device setting that is one.</summary>
+    /// <summary>The absolute paths a spec names: boot files and every device setting that is one or maps names to them (blobs).</summary>
     private static IEnumerable<string> NamedFiles(MachineSpec spec)
     {
         if (spec.Boot is { } boot)
@@ -280,9 +280,19 @@ public static partial class MachineArchive
             foreach (var module in boot.Modules) yield return module.Path;
         }
         foreach (var device in spec.Devices)
-            foreach (var value in device.Settings.Values)
-                if (value is string text && Path.IsPathRooted(text)) yield return text;
+            foreach (var text in device.Settings.Values.SelectMany(Strings))
+                if (Path.IsPathRooted(text)) yield return text;
     }
+
+    /// <summary>The strings a setting holds: itself, or a map's values; plain, or as the store's JSON gives them back.</summary>
+    private static IEnumerable<string> Strings(object? value) => value switch
+    {
+        string text => [text],
+        JsonElement { ValueKind: JsonValueKind.String } json => [json.GetString()!],
+        IReadOnlyDictionary<string, object?> map => map.Values.SelectMany(Strings),
+        JsonElement { ValueKind: JsonValueKind.Object } json => json.EnumerateObject().SelectMany(p => Strings(p.Value)),
+        _ => [],
+    };
 
     private static string Hash(string file)
     {

@@ -12,3 +12,13 @@ public interface IDiskImageDevice
     /// <summary>Whether the guest can write it; a read-only image need not be captured.</summary>
     bool ReadOnly { get; }
 }
+
+/// <summary>
+/// A device on a bus that carries others, some of which may be backed by disk images (a virtio transport and its
+/// device, a PCI host bridge and its functions): a checkpoint finds the images through it.
+/// </summary>
+public interface IDiskImageCarrier
+{
+    /// <summary>The disk image devices it carries; none for most.</summary>
+    IEnumerable<IDiskImageDevice> DiskImages { get; }
+}

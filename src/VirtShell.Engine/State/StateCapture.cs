@@ -86,7 +86,12 @@ public static class StateCapture
 
     /// <summary>The devices whose contents are in a disk image, each once (a checkpoint captures their images).</summary>
     public static IReadOnlyList<IDiskImageDevice> DiskDevices(IoPortBus ports, MmioBus mmio) =>
-        [.. Devices(ports, mmio).Select(d => d.Device).OfType<IDiskImageDevice>()];
+        [.. Devices(ports, mmio).SelectMany(d => d.Device switch
+        {
+            IDiskImageDevice disk => [disk],
+            IDiskImageCarrier carrier => carrier.DiskImages,
+            _ => [],
+        })];
 
     /// <summary>Every distinct device on the port bus, then on the MMIO bus, with its section name and owner.</summary>
     private static IEnumerable<(string Section, string Owner, object Device)> Devices(IoPortBus ports, MmioBus mmio)

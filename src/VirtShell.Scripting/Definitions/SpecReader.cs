@@ -28,6 +28,8 @@ internal sealed partial class SpecReader(string definitionPath, DefinitionSource
     private static readonly string[] BootKeys = ["image", "type", "load", "entry", "mode", "cmdline", "initrd", "kernel", "modules"];
     private static readonly string[] ScriptDeviceFunctions = ["read", "write", "saveState", "restoreState"];
     private static readonly string[] PathSettings = ["image", "path"];
+    /// <summary>Settings that map names to files (hypercalls' blobs): resolved as <see cref="PathSettings"/> are.</summary>
+    private static readonly string[] PathMapSettings = ["blobs"];
 
     private readonly string _folder = Path.GetDirectoryName(sourcePath ?? definitionPath)!;
 
@@ -133,6 +135,9 @@ internal sealed partial class SpecReader(string definitionPath, DefinitionSource
             }
             var plain = JsValues.ToPlain(value, $"{type}: '{key}'", source);
             if (PathSettings.Contains(key) && plain is string path) plain = Path.GetFullPath(path, _folder);
+            // Against the definition's own folder, not the stored copy's the machine loads it from.
+            else if (PathMapSettings.Contains(key) && plain is Dictionary<string, object?> map)
+                plain = map.ToDictionary(e => e.Key, e => e.Value is string file && !string.IsNullOrWhiteSpace(file) ? Path.GetFullPath(file, _folder) : e.Value);
             settings[key] = plain;
         }
         return new DeviceSpec

@@ -90,15 +90,15 @@ public sealed class DeviceCatalogTests : IDisposable
         File.WriteAllText(definition, """
             import { machine, virtioRng } from 'virtshell';
             export default machine({
-              name: 'misplaced', model: 'emulated', memory: '1M',
+              name: 'misplaced', model: 'hardware', memory: '1M',
               devices: [virtioRng({ address: 0xd0000000, irq: 5 })],
               boot: { type: 'bootSector', image: './boot.bin' },
             });
             """);
         var spec = TestDefinitions.Loader().Load(definition).Spec;
-        var e = Assert.Throws<DefinitionException>(() => ModelCatalog.CreateRegistry(_folder).Find("emulated")!.Validate(spec));
+        var e = Assert.Throws<DefinitionException>(() => ModelCatalog.CreateRegistry(_folder).Find("hardware")!.Validate(spec));
         Assert.Contains("unknown device type 'virtioRng'", e.Message);
-        foreach (var type in BuiltInDevices.Catalog.For("emulated")) Assert.Contains(type.Name, e.Message);
+        foreach (var type in BuiltInDevices.Catalog.For("hardware")) Assert.Contains(type.Name, e.Message);
     }
 
     [Fact]

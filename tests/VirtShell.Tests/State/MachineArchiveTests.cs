@@ -58,6 +58,21 @@ public sealed class MachineArchiveTests : IDisposable
     }
 
     [Fact]
+    public void An_export_carries_the_hypercall_blobs_in_the_definitions_folder_and_the_import_reads_its_own()
+    {
+        string definition = SavedStateRig.Definition(SavedStateGuestTests.CountingGuest,
+            extraDevices: "hypercalls({ blobs: { greeting: './greeting.txt' } })");
+        File.WriteAllText(Path.Combine(Path.GetDirectoryName(definition)!, "greeting.txt"), "hello");
+        _host.Create(definition, "blobs");
+        string file = Path.Combine(_home, "blobs.vsx");
+        // As another process sees the machine: its spec read back from machine.json.
+        TestDefinitions.Host(new MachineStore(_home)).Find("blobs")!.Export(file);
+
+        MachineArchive.Import(_host, file, "copy");
+        Assert.Equal("hello", File.ReadAllText(Path.Combine(_host.Store.MachineDirectory("copy"), "definition", "greeting.txt")));
+    }
+
+    [Fact]
     public void An_entry_the_manifest_does_not_list_is_refused_and_no_machine_appears()
     {
         var entries = ExportEntries();

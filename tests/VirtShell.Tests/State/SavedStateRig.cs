@@ -110,7 +110,7 @@ internal sealed class SavedStateRig : IDisposable
         File.WriteAllBytes(Path.Combine(dir, "guest.bin"), Nasm.Assemble(asm));
         string path = Path.Combine(dir, "machine.js");
         File.WriteAllText(path, $$"""
-            import { machine, uart16550, debugExit, scriptDevice, ataDisk } from 'virtshell';
+            import { machine, uart16550, debugExit, scriptDevice, ataDisk, hypercalls } from 'virtshell';
             export default machine({
               name: 'saved', model: 'emulated', memory: '{{memory}}',
               devices: [ uart16550({ port: 0x3f8, irq: 4, console: true }), debugExit({ port: 0xf4 }), {{extraDevices}} ],
