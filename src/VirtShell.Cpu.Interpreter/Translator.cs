@@ -53,8 +53,13 @@ public sealed unsafe partial class InterpreterCpu
 {
     private CpuTier _tier = CpuTier.Auto;
     private bool _translate;
-    /// <summary>Runs of a block before it is compiled (tests compile at once).</summary>
-    internal int TranslateAfter { get; set; } = 64;
+    /// <summary>
+    /// Runs of a block before the translator compiles it (the definition's <c>cpu.compileThreshold</c>; tests compile
+    /// at once with 1).
+    /// </summary>
+    public int TranslateAfter { get; set; } = DefaultCompileThreshold;
+    /// <summary>The compile threshold when the definition sets none (docs/cpu.md has the boot times behind it).</summary>
+    public const int DefaultCompileThreshold = 64;
     private long _translatedBlocks, _translatedInstructions, _inlinedInstructions, _translationTicks, _translatedIlBytes;
     /// <summary>Where each compiled block's guest instructions and IL are written, if anywhere.</summary>
     private TextWriter? _translationDump;
@@ -62,6 +67,8 @@ public sealed unsafe partial class InterpreterCpu
     private int _compiledRetired;
     /// <summary>Instructions a self-looping compiled block or a chain of them runs before it returns to RunLoop.</summary>
     private const int LoopBudget = 1 << 16;
+    /// <summary>Instructions a compiled block or chain runs between two looks at the interrupt source (a power of 2).</summary>
+    private const int InterruptCheck = 1 << 10;
     /// <summary>The compiled block running now: the last of a chain, once it returns.</summary>
     private Block? _runningBlock;
 
@@ -103,19 +110,26 @@ public sealed unsafe partial class InterpreterCpu
     /// Whether a compiled block may start another pass round its own loop, or chain to its successor: what RunLoop
     /// checks between blocks (an exit request, external writes, an interrupt shadow, a deliverable NMI or interrupt)
     /// and that the code at <paramref name="phys"/> is what CS:<paramref name="eip"/> maps to now.
+    /// The interrupt source is asked only when <paramref name="retired"/> (the chain's count, <paramref name="ran"/>
+    /// more than at the last check) crossed a multiple of <see cref="InterruptCheck"/>: its two interface calls cost
+    /// as much as a short loop's pass, and hardware does not promise to take an interrupt at the next instruction
+    /// either. A block of inline instructions only (<paramref name="mappingMayChange"/> false) cannot have changed
+    /// CS or the paging structures' cached translations, so its own loop skips the mapping check.
     /// </summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-    private bool MayLoop(uint eip, uint phys)
+    private bool MayLoop(uint eip, uint phys, int retired, int ran, bool mappingMayChange)
     {
         if (_exitRequested | _pendingExternal | _breakBlock | _interruptShadow) return false;
-        if (_interrupts != null && (!_nmiBlocked && _interrupts.HasPendingNmi || (_flagBits & FlagIf) != 0 && _interrupts.HasPendingInterrupt)) return false;
+        if ((retired & (InterruptCheck - 1)) < ran && _interrupts != null
+            && (!_nmiBlocked && _interrupts.HasPendingNmi || (_flagBits & FlagIf) != 0 && _interrupts.HasPendingInterrupt)) return false;
+        if (!mappingMayChange) return true;
         uint linear = (uint)(_segs[SegCs].Base + eip);
         return _paging ? TryCachedFetchTranslation(linear, out uint now) && now == phys : (linear & _addrMask) == phys;
     }
 
     /// <summary>The compiled successor of <paramref name="from"/> at EIP that may run next without RunLoop, or null.</summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-    private Block? ChainFrom(Block from)
+    private Block? ChainFrom(Block from, int retired)
     {
         ulong eip = _eip;
         var next = from.Next0;
@@ -125,7 +139,7 @@ public sealed unsafe partial class InterpreterCpu
             if (next == null || next.Eip != eip) return null;
         }
         if (next.Compiled == null || !next.Valid || next.Mode != _codeMode || eip > _segs[SegCs].Limit) return null;
-        return MayLoop((uint)eip, next.Phys) ? next : null;
+        return MayLoop((uint)eip, next.Phys, retired, from.Ops.Length, mappingMayChange: true) ? next : null;
     }
 
     private static readonly FieldInfo EipField = Field(nameof(_eip)), InstrStartField = Field(nameof(_instrStart)),
@@ -133,7 +147,8 @@ public sealed unsafe partial class InterpreterCpu
         LazyResField = Field(nameof(_lazyRes)), LazyAField = Field(nameof(_lazyA)), LazyBField = Field(nameof(_lazyB)),
         LazySizeField = Field(nameof(_lazySize)), FlagBitsField = Field(nameof(_flagBits)),
         CompiledRetiredField = Field(nameof(_compiledRetired));
-    private static readonly MethodInfo ReadDataMethod = Method(nameof(ReadData)), WriteDataMethod = Method(nameof(WriteData)),
+    private static readonly MethodInfo ReadDataMethod = Method(nameof(ReadData)), WriteMemMethod = Method(nameof(WriteMem)),
+        DataPointerMethod = Method(nameof(DataPointer)),
         CarryOfMethod = StaticMethod(nameof(CarryOf)), FlagsOfMethod = StaticMethod(nameof(FlagsOf)),
         ShiftMethod = StaticMethod(nameof(Shift)), RotateMethod = StaticMethod(nameof(Rotate)),
         ConditionMethod = Method(nameof(Condition)), NearJumpMethod = Method(nameof(NearJump)), MayLoopMethod = Method(nameof(MayLoop)),
@@ -204,24 +219,28 @@ public sealed unsafe partial class InterpreterCpu
 
     private static OperandLoc GprLoc(int size) => size == 4 ? OperandLoc.Gpr32 : OperandLoc.Gpr16;
 
+    private const RflagsBits ArithmeticRflags = RflagsBits.OF | RflagsBits.SF | RflagsBits.ZF | RflagsBits.AF | RflagsBits.CF | RflagsBits.PF;
+
     /// <summary>
-    /// Whether the flags instruction <paramref name="i"/> writes can be seen: false only when the following
-    /// register-only inline instructions overwrite all six arithmetic flags before any instruction reads them, keeps
-    /// some of them (INC's CF), may fault or calls a handler.
+    /// The arithmetic flags something can see after each instruction of a block, from a backward pass: all of them at
+    /// the block's end (the next block may read them) and before anything that may fault or calls a handler (the
+    /// register file must then be exact); an inline instruction's own reads added, its writes taken away.
     /// </summary>
-    private static bool FlagsLive(DecodedOp[] ops, int i)
+    private static RflagsBits[] FlagsLiveAfter(DecodedOp[] ops, EmitForm[] forms)
     {
-        const RflagsBits arithmetic = RflagsBits.OF | RflagsBits.SF | RflagsBits.ZF | RflagsBits.AF | RflagsBits.CF | RflagsBits.PF;
-        for (int k = i + 1; k < ops.Length; k++)
+        var live = new RflagsBits[ops.Length];
+        var after = ArithmeticRflags;
+        for (int k = ops.Length - 1; k >= 0; k--)
         {
-            if (FormOf(ref ops[k], k == ops.Length - 1) != EmitForm.Register) return true;
-            var (read, written) = OpcodeFlags(ops[k].I.Code);
-            if ((read & arithmetic) != 0) return true;
-            written &= arithmetic;
-            if (written == arithmetic) return false;
-            if (written != 0) return true;
+            live[k] = after;
+            if (forms[k] != EmitForm.Register) after = ArithmeticRflags;
+            else
+            {
+                var (read, written) = OpcodeFlags(ops[k].I.Code);
+                after = (after & ~written | read) & ArithmeticRflags;
+            }
         }
-        return true; // the block's end: the next block may read them
+        return live;
     }
 
     /// <summary>Emits one block's method body; see the comment at the top of this file.</summary>
@@ -231,6 +250,10 @@ public sealed unsafe partial class InterpreterCpu
         private readonly Block _block;
         private readonly DecodedOp[] _ops;
         private readonly EmitForm[] _forms;
+        /// <summary>The arithmetic flags something can see after each instruction (<see cref="FlagsLiveAfter"/>).</summary>
+        private readonly RflagsBits[] _live;
+        /// <summary>Whether any instruction calls its handler (which may change CS or the paging structures).</summary>
+        private readonly bool _handlers;
         private readonly LocalBuilder?[] _reg = new LocalBuilder?[8];
         /// <summary>Registers written since the register file was last brought up to date.</summary>
         private int _dirty;
@@ -243,7 +266,7 @@ public sealed unsafe partial class InterpreterCpu
         /// </summary>
         private LazyOp? _known;
         private int _knownSize;
-        private readonly LocalBuilder _count, _result, _opsLocal, _next;
+        private readonly LocalBuilder _count, _result, _opsLocal, _next, _gprs;
         private readonly Label _exit, _chain, _top, _end;
         /// <summary>The registers the block's inline instructions write.</summary>
         private readonly int _written;
@@ -258,7 +281,11 @@ public sealed unsafe partial class InterpreterCpu
             {
                 ref var d = ref _ops[i];
                 _forms[i] = FormOf(ref d, i == _ops.Length - 1);
-                if (_forms[i] is EmitForm.Handler) continue;
+                if (_forms[i] is EmitForm.Handler)
+                {
+                    _handlers = true;
+                    continue;
+                }
                 if (_forms[i] == EmitForm.Branch || d.I.Mnemonic is not (Mnemonic.Mov or Mnemonic.Lea)) _flags = true;
                 if (_forms[i] == EmitForm.Branch) continue;
                 if (d.Loc0 is OperandLoc.Gpr16 or OperandLoc.Gpr32)
@@ -282,7 +309,9 @@ public sealed unsafe partial class InterpreterCpu
                 _fSize = il.DeclareLocal(typeof(int));
                 _fBits = il.DeclareLocal(typeof(uint));
             }
+            _live = FlagsLiveAfter(_ops, _forms);
             _count = il.DeclareLocal(typeof(int));
+            _gprs = il.DeclareLocal(typeof(ulong*));
             _result = il.DeclareLocal(typeof(int));
             _opsLocal = il.DeclareLocal(typeof(DecodedOp[]));
             _next = il.DeclareLocal(typeof(Block));
@@ -307,6 +336,8 @@ public sealed unsafe partial class InterpreterCpu
             _il.Emit(OpCodes.Ldarg_1);
             _il.Emit(OpCodes.Ldfld, OpsField);
             _il.Emit(OpCodes.Stloc, _opsLocal);
+            _il.LoadField(GprField);
+            _il.Emit(OpCodes.Stloc, _gprs);
             LoadState();
             _il.MarkLabel(_top);
             if (LoopsBack)
@@ -340,11 +371,11 @@ public sealed unsafe partial class InterpreterCpu
             _il.Emit(OpCodes.Bge, _end);
             _il.Emit(OpCodes.Ldarg_0);
             _il.Emit(OpCodes.Ldarg_1);
+            _il.Emit(OpCodes.Ldloc, _result);
             _il.Emit(OpCodes.Call, ChainFromMethod);
             _il.Emit(OpCodes.Stloc, _next);
             _il.Emit(OpCodes.Ldloc, _next);
             _il.Emit(OpCodes.Brfalse, _end);
-            _il.StoreField(CompiledRetiredField, () => _il.Emit(OpCodes.Ldloc, _result));
             _il.StoreField(RunningBlockField, () => _il.Emit(OpCodes.Ldloc, _next));
             _il.Emit(OpCodes.Ldloc, _next);
             _il.Emit(OpCodes.Ldfld, CompiledField);
@@ -369,7 +400,7 @@ public sealed unsafe partial class InterpreterCpu
             for (int r = 0; r < 8; r++)
                 if (_reg[r] is { } local)
                 {
-                    _il.LoadField(GprField);
+                    _il.Emit(OpCodes.Ldloc, _gprs);
                     _il.Emit(OpCodes.Ldc_I4, r * 8);
                     _il.Emit(OpCodes.Add);
                     _il.Emit(OpCodes.Ldind_I8);
@@ -389,13 +420,16 @@ public sealed unsafe partial class InterpreterCpu
             _flagsDirty = false;
         }
 
-        /// <summary>Writes the locals back: those changed since the last write, or (<paramref name="all"/>) every one.</summary>
+        /// <summary>
+        /// Writes the locals back: those changed since the last write, or (<paramref name="all"/>, where paths with
+        /// different writes meet) every one the block writes.
+        /// </summary>
         private void StoreState(bool all)
         {
             for (int r = 0; r < 8; r++)
-                if (_reg[r] is { } local && (all || (_dirty & (1 << r)) != 0))
+                if (_reg[r] is { } local && ((all ? _written : _dirty) & (1 << r)) != 0)
                 {
-                    _il.LoadField(GprField);
+                    _il.Emit(OpCodes.Ldloc, _gprs);
                     _il.Emit(OpCodes.Ldc_I4, r * 8);
                     _il.Emit(OpCodes.Add);
                     _il.Emit(OpCodes.Ldloc, local);
@@ -439,6 +473,20 @@ public sealed unsafe partial class InterpreterCpu
         {
             StoreState(all: false);
             _il.StoreField(InstrStartField, () => _il.Emit(OpCodes.Ldc_I8, (long)IpOf(i)));
+            _il.StoreField(CompiledRetiredField, () => _il.Emit(OpCodes.Ldloc, _count));
+        }
+
+        /// <summary>
+        /// MayFault on a path the fast path skips (a memory access DataPointer could not do inline): what it writes
+        /// stays counted as not written, since the path that joins it again did not write it.
+        /// </summary>
+        private void MayFaultOnSlowPath(int i)
+        {
+            int dirty = _dirty;
+            bool flagsDirty = _flagsDirty;
+            MayFault(i);
+            _dirty = dirty;
+            _flagsDirty = flagsDirty;
         }
 
         /// <summary>c._instrStart = IP; c._eip = NextIp; locals to the file; handler(c, ref ops[i]); stop if it broke the block; reload.</summary>
@@ -533,32 +581,87 @@ public sealed unsafe partial class InterpreterCpu
             }
         }
 
-        /// <summary>c.ReadData(seg, address, size, destination), pushed.</summary>
-        private void ReadMemory(ref DecodedOp d, bool destination)
+        /// <summary>
+        /// A memory operand of <paramref name="size"/> bytes: its effective address and the RAM pointer
+        /// DataPointer finds for it (null: the slow path), in new locals.
+        /// </summary>
+        private (LocalBuilder Address, LocalBuilder Pointer) Lookup(ref DecodedOp d, int size, bool write)
         {
+            var address = _il.DeclareLocal(typeof(uint));
+            var pointer = _il.DeclareLocal(typeof(byte*));
+            LoadAddress(ref d);
+            _il.Emit(OpCodes.Stloc, address);
             _il.Emit(OpCodes.Ldarg_0);
             _il.Emit(OpCodes.Ldc_I4, (int)d.Seg);
-            LoadAddress(ref d);
-            _il.Emit(OpCodes.Ldc_I4, (int)d.OpSize);
+            _il.Emit(OpCodes.Ldloc, address);
+            _il.Emit(OpCodes.Ldc_I4, size);
+            _il.Emit(write ? OpCodes.Ldc_I4_1 : OpCodes.Ldc_I4_0);
+            _il.Emit(OpCodes.Call, DataPointerMethod);
+            _il.Emit(OpCodes.Stloc, pointer);
+            return (address, pointer);
+        }
+
+        /// <summary>
+        /// Pushes the operand <paramref name="at"/> found: read through its pointer, or on the slow path with the file
+        /// brought up to date for a fault, through c.ReadData (<paramref name="destination"/>: the segment must be writable).
+        /// </summary>
+        private void ReadMemory(ref DecodedOp d, int i, (LocalBuilder Address, LocalBuilder Pointer) at, int size, bool destination)
+        {
+            var value = _il.DeclareLocal(typeof(uint));
+            Label slow = _il.DefineLabel(), done = _il.DefineLabel();
+            _il.Emit(OpCodes.Ldloc, at.Pointer);
+            _il.Emit(OpCodes.Brfalse, slow);
+            _il.Emit(OpCodes.Ldloc, at.Pointer);
+            _il.Emit(size switch { 1 => OpCodes.Ldind_U1, 2 => OpCodes.Ldind_U2, _ => OpCodes.Ldind_U4 });
+            _il.Emit(OpCodes.Stloc, value);
+            _il.Emit(OpCodes.Br, done);
+            _il.MarkLabel(slow);
+            MayFaultOnSlowPath(i);
+            _il.Emit(OpCodes.Ldarg_0);
+            _il.Emit(OpCodes.Ldc_I4, (int)d.Seg);
+            _il.Emit(OpCodes.Ldloc, at.Address);
+            _il.Emit(OpCodes.Ldc_I4, size);
             _il.Emit(destination ? OpCodes.Ldc_I4_1 : OpCodes.Ldc_I4_0);
             _il.Emit(OpCodes.Call, ReadDataMethod);
+            _il.Emit(OpCodes.Stloc, value);
+            _il.MarkLabel(done);
+            _il.Emit(OpCodes.Ldloc, value);
         }
 
-        /// <summary>c.WriteData(seg, address, size, value).</summary>
-        private void WriteMemory(ref DecodedOp d, Action value)
+        /// <summary>
+        /// Writes what <paramref name="value"/> pushes to the operand <paramref name="at"/> found: through its pointer,
+        /// or on the slow path through c.WriteMem, the file first brought up to date unless a read of the same
+        /// operand (<paramref name="read"/>) did that already. EndIfBroken follows once the instruction is done.
+        /// </summary>
+        private void WriteMemory(ref DecodedOp d, int i, (LocalBuilder Address, LocalBuilder Pointer) at, int size, Action value, bool read)
         {
+            Label slow = _il.DefineLabel(), done = _il.DefineLabel();
+            _il.Emit(OpCodes.Ldloc, at.Pointer);
+            _il.Emit(OpCodes.Brfalse, slow);
+            _il.Emit(OpCodes.Ldloc, at.Pointer);
+            value();
+            _il.Emit(size switch { 1 => OpCodes.Stind_I1, 2 => OpCodes.Stind_I2, _ => OpCodes.Stind_I4 });
+            _il.Emit(OpCodes.Br, done);
+            _il.MarkLabel(slow);
+            if (!read) MayFaultOnSlowPath(i);
             _il.Emit(OpCodes.Ldarg_0);
             _il.Emit(OpCodes.Ldc_I4, (int)d.Seg);
-            LoadAddress(ref d);
-            _il.Emit(OpCodes.Ldc_I4, (int)d.OpSize);
+            _il.Emit(OpCodes.Ldloc, at.Address);
+            _il.Emit(OpCodes.Ldc_I4, size);
             value();
-            _il.Emit(OpCodes.Call, WriteDataMethod);
+            _il.Emit(OpCodes.Call, WriteMemMethod);
+            _il.MarkLabel(done);
         }
 
-        /// <summary>After a store: one that overwrote code (or reached a device that wrote to RAM) ends the block after instruction <paramref name="i"/>.</summary>
-        private void EndIfBroken(ref DecodedOp d, int i)
+        /// <summary>
+        /// After a store done on the slow path: one that overwrote code (or reached a device that wrote to RAM) ends
+        /// the block after instruction <paramref name="i"/>. (DataPointer finds no pointer for a store to code.)
+        /// </summary>
+        private void EndIfBroken(ref DecodedOp d, int i, LocalBuilder pointer)
         {
             var next = _il.DefineLabel();
+            _il.Emit(OpCodes.Ldloc, pointer);
+            _il.Emit(OpCodes.Brtrue, next);
             _il.LoadField(BreakField);
             _il.Emit(OpCodes.Brfalse, next);
             ExitTo(d.NextIp, i + 1);
@@ -571,12 +674,12 @@ public sealed unsafe partial class InterpreterCpu
             var m = d.I.Mnemonic;
             if (m is Mnemonic.Inc or Mnemonic.Dec)
             {
-                EmitIncDec(dst, size, m == Mnemonic.Dec);
+                EmitIncDec(dst, size, m == Mnemonic.Dec, FlagsLive(i));
                 return;
             }
             if (m is Mnemonic.Shl or Mnemonic.Sal or Mnemonic.Shr or Mnemonic.Sar or Mnemonic.Rol or Mnemonic.Ror)
             {
-                EmitShift(m, dst, size, d.Imm & 0x1F);
+                EmitShift(m, dst, size, d.Imm & 0x1F, _live[i]);
                 return;
             }
             if (m == Mnemonic.Lea)
@@ -593,43 +696,48 @@ public sealed unsafe partial class InterpreterCpu
                 StoreGpr(dst, size, source);
                 return;
             }
-            EmitAlu(m, size, () => LoadGpr(dst, size), source, FlagsLive(_ops, i), result => StoreGpr(dst, size, result));
+            EmitAlu(m, size, () => LoadGpr(dst, size), source, FlagsLive(i), result => StoreGpr(dst, size, result));
         }
 
         private void EmitMemory(ref DecodedOp d, int i)
         {
             int size = d.OpSize;
             var m = d.I.Mnemonic;
-            MayFault(i);
             var op = d;
             uint imm = d.Imm & SizeMask(size);
             if (d.Loc1 == OperandLoc.Memory)
             {
-                if (m == Mnemonic.Mov) StoreGpr(d.Reg0, size, () => ReadMemory(ref op, destination: false));
+                var source = Lookup(ref d, size, write: false);
+                if (m == Mnemonic.Mov) StoreGpr(d.Reg0, size, () => ReadMemory(ref op, i, source, size, destination: false));
                 else
                 {
                     var b = _il.DeclareLocal(typeof(uint));
-                    ReadMemory(ref op, destination: false);
+                    ReadMemory(ref op, i, source, size, destination: false);
                     _il.Emit(OpCodes.Stloc, b);
-                    EmitAlu(m, size, () => LoadGpr(op.Reg0, size), () => _il.Emit(OpCodes.Ldloc, b), FlagsLive(_ops, i),
+                    EmitAlu(m, size, () => LoadGpr(op.Reg0, size), () => _il.Emit(OpCodes.Ldloc, b), FlagsLive(i),
                         result => StoreGpr(op.Reg0, size, result));
                 }
                 return;
             }
-            Action source = d.Loc1 == OperandLoc.Immediate ? () => _il.Emit(OpCodes.Ldc_I4, (int)imm) : () => LoadGpr(op.Reg1, size);
+            Action value = d.Loc1 == OperandLoc.Immediate ? () => _il.Emit(OpCodes.Ldc_I4, (int)imm) : () => LoadGpr(op.Reg1, size);
+            bool store = m is not (Mnemonic.Cmp or Mnemonic.Test);
+            var at = Lookup(ref d, size, write: store);
             if (m == Mnemonic.Mov)
             {
-                WriteMemory(ref d, source);
-                EndIfBroken(ref d, i);
+                WriteMemory(ref d, i, at, size, value, read: false);
+                EndIfBroken(ref d, i, at.Pointer);
                 return;
             }
             var a = _il.DeclareLocal(typeof(uint));
-            ReadMemory(ref op, destination: m is not (Mnemonic.Cmp or Mnemonic.Test));
+            ReadMemory(ref op, i, at, size, destination: store);
             _il.Emit(OpCodes.Stloc, a);
             // The flags go to the locals only after the store, which may still fault.
-            EmitAlu(m, size, () => _il.Emit(OpCodes.Ldloc, a), source, FlagsLive(_ops, i), result => WriteMemory(ref op, result));
-            if (m is not (Mnemonic.Cmp or Mnemonic.Test)) EndIfBroken(ref d, i);
+            EmitAlu(m, size, () => _il.Emit(OpCodes.Ldloc, a), value, FlagsLive(i), result => WriteMemory(ref op, i, at, size, result, read: true));
+            if (store) EndIfBroken(ref d, i, at.Pointer);
         }
+
+        /// <summary>Whether anything can see a flag instruction <paramref name="i"/> writes.</summary>
+        private bool FlagsLive(int i) => (_live[i] & OpcodeFlags(_ops[i].I.Code).Written) != 0;
 
         /// <summary>
         /// res = (a op b) cut to the operand size; <paramref name="store"/> writes it (not for CMP and TEST); then the
@@ -689,7 +797,7 @@ public sealed unsafe partial class InterpreterCpu
         }
 
         /// <summary>INC/DEC: CF keeps the pending operation's carry (IncDec's rule), the other five flags become pending.</summary>
-        private void EmitIncDec(int r, int size, bool dec)
+        private void EmitIncDec(int r, int size, bool dec, bool flagsLive)
         {
             var a = _il.DeclareLocal(typeof(uint));
             var res = _il.DeclareLocal(typeof(uint));
@@ -705,6 +813,7 @@ public sealed unsafe partial class InterpreterCpu
             }
             _il.Emit(OpCodes.Stloc, res);
             StoreGpr(r, size, () => _il.Emit(OpCodes.Ldloc, res));
+            if (!flagsLive) return;
             if (_known is not (LazyOp.Inc or LazyOp.Dec or LazyOp.None))
             {
                 // _fBits = (_fBits & ~CF) | carry of the pending operation
@@ -746,9 +855,10 @@ public sealed unsafe partial class InterpreterCpu
 
         /// <summary>
         /// SHL/SAL/SHR/SAR/ROL/ROR of a register by a constant 1-31, through the interpreter's Shift and Rotate. Shifts
-        /// set all six flags; rotates set CF and OF, so the pending flags are computed first (FlagsOf) unless known done.
+        /// set all six flags; rotates set CF and OF, so the pending flags are computed first (FlagsOf) unless known done
+        /// or none of the other four can be seen (<paramref name="live"/>: the flags seen after it).
         /// </summary>
-        private void EmitShift(Mnemonic m, int r, int size, uint count)
+        private void EmitShift(Mnemonic m, int r, int size, uint count, RflagsBits live)
         {
             bool rotate = m is Mnemonic.Rol or Mnemonic.Ror;
             var res = _il.DeclareLocal(typeof(uint));
@@ -762,8 +872,9 @@ public sealed unsafe partial class InterpreterCpu
             _il.Emit(OpCodes.Call, rotate ? RotateMethod : ShiftMethod);
             _il.Emit(OpCodes.Stloc, res);
             StoreGpr(r, size, () => _il.Emit(OpCodes.Ldloc, res));
+            if (live == 0) return;
             // _fBits = (pending flags computed, or _fBits) & ~(the flags written) | flags; _fOp = None
-            if (rotate && _known != LazyOp.None)
+            if (rotate && _known != LazyOp.None && (live & (RflagsBits.SF | RflagsBits.ZF | RflagsBits.AF | RflagsBits.PF)) != 0)
             {
                 PushFlagLocals(size: true);
                 _il.Emit(OpCodes.Call, FlagsOfMethod);
@@ -816,10 +927,12 @@ public sealed unsafe partial class InterpreterCpu
                 _il.Emit(OpCodes.Ldarg_0);
                 _il.Emit(OpCodes.Ldc_I4, (int)(uint)_block.Eip);
                 _il.Emit(OpCodes.Ldc_I4, (int)_block.Phys);
+                _il.Emit(OpCodes.Ldloc, _count);
+                _il.Emit(OpCodes.Ldc_I4, n);
+                _il.Emit(_handlers ? OpCodes.Ldc_I4_1 : OpCodes.Ldc_I4_0);
                 _il.Emit(OpCodes.Call, MayLoopMethod);
                 _il.Emit(OpCodes.Brfalse, leave);
                 _known = null;
-                _il.StoreField(CompiledRetiredField, () => _il.Emit(OpCodes.Ldloc, _count));
                 _il.Emit(OpCodes.Br, _top);
                 _il.MarkLabel(leave);
                 ExitTo(target, 0);
