@@ -146,7 +146,7 @@ public sealed unsafe partial class InterpreterCpu
         BreakField = Field(nameof(_breakBlock)), GprField = Field(nameof(_gpr)), LazyOpField = Field(nameof(_lazyOp)),
         LazyResField = Field(nameof(_lazyRes)), LazyAField = Field(nameof(_lazyA)), LazyBField = Field(nameof(_lazyB)),
         LazySizeField = Field(nameof(_lazySize)), FlagBitsField = Field(nameof(_flagBits)),
-        CompiledRetiredField = Field(nameof(_compiledRetired));
+        CompiledRetiredField = Field(nameof(_compiledRetired)), Stack32Field = Field(nameof(_stack32));
     private static readonly MethodInfo ReadDataMethod = Method(nameof(ReadData)), WriteMemMethod = Method(nameof(WriteMem)),
         DataPointerMethod = Method(nameof(DataPointer)),
         CarryOfMethod = StaticMethod(nameof(CarryOf)), FlagsOfMethod = StaticMethod(nameof(FlagsOf)),
@@ -191,17 +191,35 @@ public sealed unsafe partial class InterpreterCpu
     }
 
     /// <summary>How the translator emits an instruction.</summary>
-    private enum EmitForm { Handler, Register, Memory, Branch }
+    private enum EmitForm { Handler, Register, Memory, Stack, Branch }
 
     private static readonly Mnemonic[] AluMnemonics =
         [Mnemonic.Add, Mnemonic.Sub, Mnemonic.Cmp, Mnemonic.And, Mnemonic.Or, Mnemonic.Xor, Mnemonic.Test];
 
     private static EmitForm FormOf(ref DecodedOp d, bool last)
     {
-        if (last && (d.I.IsJccShortOrNear || d.I.IsJmpShortOrNear)) return EmitForm.Branch;
+        if (last && (d.I.IsJccShortOrNear || d.I.IsJmpShortOrNear || IsNearCallOrReturn(ref d))) return EmitForm.Branch;
+        var m = d.I.Mnemonic;
+        if (d.OpSize == 1)
+        {
+            // 8-bit MOV, ALU and INC/DEC: AL-BL and AH-BH (no REX outside 64-bit mode)
+            bool alu8 = m == Mnemonic.Mov || Array.IndexOf(AluMnemonics, m) >= 0;
+            bool reg0 = d.Loc0 is OperandLoc.Gpr8Lo or OperandLoc.Gpr8Hi, reg1 = d.Loc1 is OperandLoc.Gpr8Lo or OperandLoc.Gpr8Hi;
+            if (d.I.OpCount == 1 && m is Mnemonic.Inc or Mnemonic.Dec && reg0) return EmitForm.Register;
+            if (d.I.OpCount != 2 || !alu8) return EmitForm.Handler;
+            if (reg0 && (reg1 || d.Loc1 == OperandLoc.Immediate)) return EmitForm.Register;
+            if (reg0 && d.Loc1 == OperandLoc.Memory || d.Loc0 == OperandLoc.Memory && (reg1 || d.Loc1 == OperandLoc.Immediate))
+                return EmitForm.Memory;
+            return EmitForm.Handler;
+        }
         if (d.OpSize is not (2 or 4)) return EmitForm.Handler;
         var register = GprLoc(d.OpSize);
-        var m = d.I.Mnemonic;
+        if (m is Mnemonic.Movzx or Mnemonic.Movsx && d.I.OpCount == 2 && d.Loc0 == register)
+            return d.Loc1 is OperandLoc.Gpr8Lo or OperandLoc.Gpr8Hi or OperandLoc.Gpr16 ? EmitForm.Register
+                : d.Loc1 == OperandLoc.Memory && d.MemSize is 1 or 2 ? EmitForm.Memory : EmitForm.Handler;
+        if (m == Mnemonic.Push && d.I.OpCount == 1 && (d.Loc0 == register || d.Loc0 == OperandLoc.Immediate)
+            || m == Mnemonic.Pop && d.I.OpCount == 1 && d.Loc0 == register)
+            return EmitForm.Stack;
         bool alu = m == Mnemonic.Mov || Array.IndexOf(AluMnemonics, m) >= 0;
         if (d.I.OpCount == 1 && m is Mnemonic.Inc or Mnemonic.Dec && d.Loc0 == register) return EmitForm.Register;
         if (d.I.OpCount != 2) return EmitForm.Handler;
@@ -218,6 +236,15 @@ public sealed unsafe partial class InterpreterCpu
     }
 
     private static OperandLoc GprLoc(int size) => size == 4 ? OperandLoc.Gpr32 : OperandLoc.Gpr16;
+
+    /// <summary>The emitter's name for a register operand: its number, with <see cref="HighByte"/> for AH-BH.</summary>
+    private static int RegisterOf(OperandLoc loc, int reg) => loc == OperandLoc.Gpr8Hi ? reg | HighByte : reg;
+
+    private const int HighByte = 0x10;
+
+    /// <summary>CALL rel16/rel32 or RET [imm16] (near), with a 16 or 32-bit operand.</summary>
+    private static bool IsNearCallOrReturn(ref DecodedOp d) =>
+        d.OpSize is 2 or 4 && (d.I.Mnemonic == Mnemonic.Call && d.I.Op0Kind is OpKind.NearBranch16 or OpKind.NearBranch32 || d.I.Mnemonic == Mnemonic.Ret);
 
     private const RflagsBits ArithmeticRflags = RflagsBits.OF | RflagsBits.SF | RflagsBits.ZF | RflagsBits.AF | RflagsBits.CF | RflagsBits.PF;
 
@@ -254,6 +281,12 @@ public sealed unsafe partial class InterpreterCpu
         private readonly RflagsBits[] _live;
         /// <summary>Whether any instruction calls its handler (which may change CS or the paging structures).</summary>
         private readonly bool _handlers;
+        /// <summary>
+        /// Whether the block has inline stack instructions, which keep SS.B's stack-pointer mask and the ESP bits a
+        /// 16-bit stack keeps in locals.
+        /// </summary>
+        private readonly bool _stack;
+        private readonly LocalBuilder _stackMask = null!, _stackKeep = null!;
         private readonly LocalBuilder?[] _reg = new LocalBuilder?[8];
         /// <summary>Registers written since the register file was last brought up to date.</summary>
         private int _dirty;
@@ -286,14 +319,27 @@ public sealed unsafe partial class InterpreterCpu
                     _handlers = true;
                     continue;
                 }
-                if (_forms[i] == EmitForm.Branch || d.I.Mnemonic is not (Mnemonic.Mov or Mnemonic.Lea)) _flags = true;
+                var (flagsRead, flagsWritten) = OpcodeFlags(d.I.Code);
+                if (_forms[i] == EmitForm.Branch || (flagsRead | flagsWritten) != 0) _flags = true;
+                if (_forms[i] == EmitForm.Stack || IsNearCallOrReturn(ref d))
+                {
+                    _stack = true;
+                    Use(RegEsp);
+                    _written |= 1 << RegEsp;
+                    if (d.Loc0 == GprLoc(d.OpSize))
+                    {
+                        Use(d.Reg0);
+                        if (d.I.Mnemonic == Mnemonic.Pop) _written |= 1 << d.Reg0;
+                    }
+                    continue;
+                }
                 if (_forms[i] == EmitForm.Branch) continue;
-                if (d.Loc0 is OperandLoc.Gpr16 or OperandLoc.Gpr32)
+                if (d.Loc0 is OperandLoc.Gpr8Lo or OperandLoc.Gpr8Hi or OperandLoc.Gpr16 or OperandLoc.Gpr32)
                 {
                     Use(d.Reg0);
                     if (d.I.Mnemonic is not (Mnemonic.Cmp or Mnemonic.Test)) _written |= 1 << d.Reg0;
                 }
-                if (d.Loc1 is OperandLoc.Gpr16 or OperandLoc.Gpr32) Use(d.Reg1);
+                if (d.Loc1 is OperandLoc.Gpr8Lo or OperandLoc.Gpr8Hi or OperandLoc.Gpr16 or OperandLoc.Gpr32) Use(d.Reg1);
                 if (d.Loc0 == OperandLoc.Memory || d.Loc1 == OperandLoc.Memory)
                 {
                     Use(d.Base);
@@ -308,6 +354,11 @@ public sealed unsafe partial class InterpreterCpu
                 _fB = il.DeclareLocal(typeof(ulong));
                 _fSize = il.DeclareLocal(typeof(int));
                 _fBits = il.DeclareLocal(typeof(uint));
+            }
+            if (_stack)
+            {
+                _stackMask = il.DeclareLocal(typeof(uint));
+                _stackKeep = il.DeclareLocal(typeof(ulong));
             }
             _live = FlagsLiveAfter(_ops, _forms);
             _count = il.DeclareLocal(typeof(int));
@@ -354,12 +405,13 @@ public sealed unsafe partial class InterpreterCpu
                 {
                     case EmitForm.Register: EmitRegister(ref d, i); break;
                     case EmitForm.Memory: EmitMemory(ref d, i); break;
+                    case EmitForm.Stack: EmitStack(ref d, i); break;
                     case EmitForm.Branch: EmitBranch(ref d, i); break;
                     default: EmitHandler(i); break;
                 }
                 if (_forms[i] != EmitForm.Handler) inlined++;
             }
-            if (_forms[^1] is EmitForm.Register or EmitForm.Memory) ExitTo(_ops[^1].NextIp, _ops.Length);
+            if (_forms[^1] is EmitForm.Register or EmitForm.Memory or EmitForm.Stack) ExitTo(_ops[^1].NextIp, _ops.Length);
             // Every exit that left locals newer than the file comes here; then, with the file up to date, to the chain.
             _il.MarkLabel(_exit);
             StoreState(all: true);
@@ -414,6 +466,22 @@ public sealed unsafe partial class InterpreterCpu
                 _il.LoadField(LazyBField); _il.Emit(OpCodes.Stloc, _fB);
                 _il.LoadField(LazySizeField); _il.Emit(OpCodes.Stloc, _fSize);
                 _il.LoadField(FlagBitsField); _il.Emit(OpCodes.Stloc, _fBits);
+            }
+            if (_stack)
+            {
+                // keep = SS.B ? 0 : ~0xFFFF (SetSp's rule: a 32-bit stack pointer write clears bits 32-63); mask = ~(uint)keep
+                _il.LoadField(Stack32Field);
+                _il.Emit(OpCodes.Ldc_I4_0);
+                _il.Emit(OpCodes.Ceq);
+                _il.Emit(OpCodes.Conv_U8);
+                _il.Emit(OpCodes.Neg);
+                _il.Emit(OpCodes.Ldc_I8, ~0xFFFFL);
+                _il.Emit(OpCodes.And);
+                _il.Emit(OpCodes.Stloc, _stackKeep);
+                _il.Emit(OpCodes.Ldloc, _stackKeep);
+                _il.Emit(OpCodes.Conv_U4);
+                _il.Emit(OpCodes.Not);
+                _il.Emit(OpCodes.Stloc, _stackMask);
             }
             _known = null;
             _dirty = 0;
@@ -517,40 +585,55 @@ public sealed unsafe partial class InterpreterCpu
             LoadState();
         }
 
-        /// <summary>Pushes register <paramref name="r"/>'s low 16 or 32 bits as a uint.</summary>
+        /// <summary>
+        /// Pushes register <paramref name="r"/>'s low 8, 16 or 32 bits as a uint; at 8 bits, <paramref name="r"/> with
+        /// <see cref="HighByte"/> set is bits 8-15 (AH, CH, DH, BH).
+        /// </summary>
         private void LoadGpr(int r, int size)
         {
-            _il.Emit(OpCodes.Ldloc, _reg[r]!);
+            _il.Emit(OpCodes.Ldloc, _reg[r & 7]!);
             _il.Emit(OpCodes.Conv_U4);
-            if (size == 2)
+            if (size == 4) return;
+            if ((r & HighByte) != 0)
             {
-                _il.Emit(OpCodes.Ldc_I4, 0xFFFF);
-                _il.Emit(OpCodes.And);
+                _il.Emit(OpCodes.Ldc_I4_8);
+                _il.Emit(OpCodes.Shr_Un);
             }
+            _il.Emit(OpCodes.Ldc_I4, (int)SizeMask(size));
+            _il.Emit(OpCodes.And);
         }
 
-        /// <summary>Writes the uint <paramref name="value"/> pushes to register <paramref name="r"/>: a 32-bit write zero-extends, a 16-bit one keeps bits 16-63.</summary>
+        /// <summary>
+        /// Writes the uint <paramref name="value"/> pushes to register <paramref name="r"/> (as LoadGpr names it): a
+        /// 32-bit write zero-extends, an 8 or 16-bit one keeps the other bits.
+        /// </summary>
         private void StoreGpr(int r, int size, Action value)
         {
-            var local = _reg[r]!;
-            if (size == 2)
+            var local = _reg[r & 7]!;
+            if (size == 4)
             {
-                _il.Emit(OpCodes.Ldloc, local);
-                _il.Emit(OpCodes.Ldc_I8, ~0xFFFFL);
-                _il.Emit(OpCodes.And);
                 value();
-                _il.Emit(OpCodes.Ldc_I4, 0xFFFF);
-                _il.Emit(OpCodes.And);
                 _il.Emit(OpCodes.Conv_U8);
-                _il.Emit(OpCodes.Or);
             }
             else
             {
+                int shift = (r & HighByte) != 0 ? 8 : 0;
+                _il.Emit(OpCodes.Ldloc, local);
+                _il.Emit(OpCodes.Ldc_I8, ~((long)SizeMask(size) << shift));
+                _il.Emit(OpCodes.And);
                 value();
+                _il.Emit(OpCodes.Ldc_I4, (int)SizeMask(size));
+                _il.Emit(OpCodes.And);
+                if (shift != 0)
+                {
+                    _il.Emit(OpCodes.Ldc_I4, shift);
+                    _il.Emit(OpCodes.Shl);
+                }
                 _il.Emit(OpCodes.Conv_U8);
+                _il.Emit(OpCodes.Or);
             }
             _il.Emit(OpCodes.Stloc, local);
-            _dirty |= 1 << r;
+            _dirty |= 1 << (r & 7);
         }
 
         /// <summary>Pushes the effective address of the memory operand, as EffectiveAddress computes it.</summary>
@@ -587,12 +670,19 @@ public sealed unsafe partial class InterpreterCpu
         /// </summary>
         private (LocalBuilder Address, LocalBuilder Pointer) Lookup(ref DecodedOp d, int size, bool write)
         {
+            var op = d;
+            return Lookup(d.Seg, () => LoadAddress(ref op), size, write);
+        }
+
+        /// <summary>As Lookup of an operand, for <paramref name="seg"/>:(what <paramref name="offset"/> pushes).</summary>
+        private (LocalBuilder Address, LocalBuilder Pointer) Lookup(int seg, Action offset, int size, bool write)
+        {
             var address = _il.DeclareLocal(typeof(uint));
             var pointer = _il.DeclareLocal(typeof(byte*));
-            LoadAddress(ref d);
+            offset();
             _il.Emit(OpCodes.Stloc, address);
             _il.Emit(OpCodes.Ldarg_0);
-            _il.Emit(OpCodes.Ldc_I4, (int)d.Seg);
+            _il.Emit(OpCodes.Ldc_I4, seg);
             _il.Emit(OpCodes.Ldloc, address);
             _il.Emit(OpCodes.Ldc_I4, size);
             _il.Emit(write ? OpCodes.Ldc_I4_1 : OpCodes.Ldc_I4_0);
@@ -605,7 +695,7 @@ public sealed unsafe partial class InterpreterCpu
         /// Pushes the operand <paramref name="at"/> found: read through its pointer, or on the slow path with the file
         /// brought up to date for a fault, through c.ReadData (<paramref name="destination"/>: the segment must be writable).
         /// </summary>
-        private void ReadMemory(ref DecodedOp d, int i, (LocalBuilder Address, LocalBuilder Pointer) at, int size, bool destination)
+        private void ReadMemory(int seg, int i, (LocalBuilder Address, LocalBuilder Pointer) at, int size, bool destination)
         {
             var value = _il.DeclareLocal(typeof(uint));
             Label slow = _il.DefineLabel(), done = _il.DefineLabel();
@@ -618,7 +708,7 @@ public sealed unsafe partial class InterpreterCpu
             _il.MarkLabel(slow);
             MayFaultOnSlowPath(i);
             _il.Emit(OpCodes.Ldarg_0);
-            _il.Emit(OpCodes.Ldc_I4, (int)d.Seg);
+            _il.Emit(OpCodes.Ldc_I4, seg);
             _il.Emit(OpCodes.Ldloc, at.Address);
             _il.Emit(OpCodes.Ldc_I4, size);
             _il.Emit(destination ? OpCodes.Ldc_I4_1 : OpCodes.Ldc_I4_0);
@@ -633,7 +723,7 @@ public sealed unsafe partial class InterpreterCpu
         /// or on the slow path through c.WriteMem, the file first brought up to date unless a read of the same
         /// operand (<paramref name="read"/>) did that already. EndIfBroken follows once the instruction is done.
         /// </summary>
-        private void WriteMemory(ref DecodedOp d, int i, (LocalBuilder Address, LocalBuilder Pointer) at, int size, Action value, bool read)
+        private void WriteMemory(int seg, int i, (LocalBuilder Address, LocalBuilder Pointer) at, int size, Action value, bool read)
         {
             Label slow = _il.DefineLabel(), done = _il.DefineLabel();
             _il.Emit(OpCodes.Ldloc, at.Pointer);
@@ -645,7 +735,7 @@ public sealed unsafe partial class InterpreterCpu
             _il.MarkLabel(slow);
             if (!read) MayFaultOnSlowPath(i);
             _il.Emit(OpCodes.Ldarg_0);
-            _il.Emit(OpCodes.Ldc_I4, (int)d.Seg);
+            _il.Emit(OpCodes.Ldc_I4, seg);
             _il.Emit(OpCodes.Ldloc, at.Address);
             _il.Emit(OpCodes.Ldc_I4, size);
             value();
@@ -670,8 +760,14 @@ public sealed unsafe partial class InterpreterCpu
 
         private void EmitRegister(ref DecodedOp d, int i)
         {
-            int dst = d.Reg0, size = d.OpSize;
+            int dst = RegisterOf(d.Loc0, d.Reg0), size = d.OpSize;
             var m = d.I.Mnemonic;
+            if (m is Mnemonic.Movzx or Mnemonic.Movsx)
+            {
+                int from = RegisterOf(d.Loc1, d.Reg1), fromSize = d.Loc1 == OperandLoc.Gpr16 ? 2 : 1;
+                StoreGpr(dst, size, () => Extend(m, fromSize, () => LoadGpr(from, fromSize)));
+                return;
+            }
             if (m is Mnemonic.Inc or Mnemonic.Dec)
             {
                 EmitIncDec(dst, size, m == Mnemonic.Dec, FlagsLive(i));
@@ -689,7 +785,7 @@ public sealed unsafe partial class InterpreterCpu
                 return;
             }
             uint imm = d.Imm & SizeMask(size); // a 16-bit operation's sign-extended imm8, cut to 16 bits as ReadOp's callers do
-            int src = d.Reg1;
+            int src = RegisterOf(d.Loc1, d.Reg1);
             Action source = d.Loc1 == OperandLoc.Immediate ? () => _il.Emit(OpCodes.Ldc_I4, (int)imm) : () => LoadGpr(src, size);
             if (m == Mnemonic.Mov)
             {
@@ -705,35 +801,46 @@ public sealed unsafe partial class InterpreterCpu
             var m = d.I.Mnemonic;
             var op = d;
             uint imm = d.Imm & SizeMask(size);
+            int reg0 = RegisterOf(d.Loc0, d.Reg0), reg1 = RegisterOf(d.Loc1, d.Reg1);
             if (d.Loc1 == OperandLoc.Memory)
             {
-                var source = Lookup(ref d, size, write: false);
-                if (m == Mnemonic.Mov) StoreGpr(d.Reg0, size, () => ReadMemory(ref op, i, source, size, destination: false));
+                int fromSize = d.MemSize;
+                var source = Lookup(ref d, fromSize, write: false);
+                if (m is Mnemonic.Movzx or Mnemonic.Movsx)
+                    StoreGpr(reg0, size, () => Extend(m, fromSize, () => ReadMemory(op.Seg, i, source, fromSize, destination: false)));
+                else if (m == Mnemonic.Mov) StoreGpr(reg0, size, () => ReadMemory(op.Seg, i, source, size, destination: false));
                 else
                 {
                     var b = _il.DeclareLocal(typeof(uint));
-                    ReadMemory(ref op, i, source, size, destination: false);
+                    ReadMemory(op.Seg, i, source, size, destination: false);
                     _il.Emit(OpCodes.Stloc, b);
-                    EmitAlu(m, size, () => LoadGpr(op.Reg0, size), () => _il.Emit(OpCodes.Ldloc, b), FlagsLive(i),
-                        result => StoreGpr(op.Reg0, size, result));
+                    EmitAlu(m, size, () => LoadGpr(reg0, size), () => _il.Emit(OpCodes.Ldloc, b), FlagsLive(i),
+                        result => StoreGpr(reg0, size, result));
                 }
                 return;
             }
-            Action value = d.Loc1 == OperandLoc.Immediate ? () => _il.Emit(OpCodes.Ldc_I4, (int)imm) : () => LoadGpr(op.Reg1, size);
+            Action value = d.Loc1 == OperandLoc.Immediate ? () => _il.Emit(OpCodes.Ldc_I4, (int)imm) : () => LoadGpr(reg1, size);
             bool store = m is not (Mnemonic.Cmp or Mnemonic.Test);
             var at = Lookup(ref d, size, write: store);
             if (m == Mnemonic.Mov)
             {
-                WriteMemory(ref d, i, at, size, value, read: false);
+                WriteMemory(d.Seg, i, at, size, value, read: false);
                 EndIfBroken(ref d, i, at.Pointer);
                 return;
             }
             var a = _il.DeclareLocal(typeof(uint));
-            ReadMemory(ref op, i, at, size, destination: store);
+            ReadMemory(op.Seg, i, at, size, destination: store);
             _il.Emit(OpCodes.Stloc, a);
             // The flags go to the locals only after the store, which may still fault.
-            EmitAlu(m, size, () => _il.Emit(OpCodes.Ldloc, a), value, FlagsLive(i), result => WriteMemory(ref op, i, at, size, result, read: true));
+            EmitAlu(m, size, () => _il.Emit(OpCodes.Ldloc, a), value, FlagsLive(i), result => WriteMemory(op.Seg, i, at, size, result, read: true));
             if (store) EndIfBroken(ref d, i, at.Pointer);
+        }
+
+        /// <summary>MOVZX/MOVSX: the <paramref name="fromSize"/>-byte value <paramref name="value"/> pushes, extended to 32 bits.</summary>
+        private void Extend(Mnemonic m, int fromSize, Action value)
+        {
+            value();
+            if (m == Mnemonic.Movsx) _il.Emit(fromSize == 1 ? OpCodes.Conv_I1 : OpCodes.Conv_I2);
         }
 
         /// <summary>Whether anything can see a flag instruction <paramref name="i"/> writes.</summary>
@@ -891,11 +998,113 @@ public sealed unsafe partial class InterpreterCpu
             _flagsDirty = true;
         }
 
-        /// <summary>The closing JMP rel or Jcc: to its own block's start, another pass; elsewhere, EIP set and out.</summary>
+        /// <summary>PUSH of a register or an immediate, POP to a register (16/32-bit operands, SS:SP or SS:ESP by SS.B).</summary>
+        private void EmitStack(ref DecodedOp d, int i)
+        {
+            int size = d.OpSize, r = d.Reg0;
+            if (d.I.Mnemonic == Mnemonic.Pop)
+            {
+                var value = _il.DeclareLocal(typeof(uint));
+                Release(ReadTop(i, size, value), (uint)size);
+                StoreGpr(r, size, () => _il.Emit(OpCodes.Ldloc, value)); // after ESP: POP ESP loads the popped value
+                return;
+            }
+            uint imm = d.Imm & SizeMask(size);
+            var at = Push(i, size, d.Loc0 == OperandLoc.Immediate ? () => _il.Emit(OpCodes.Ldc_I4, (int)imm) : () => LoadGpr(r, size));
+            EndIfBroken(ref d, i, at);
+        }
+
+        /// <summary>
+        /// Push's order: SP - size under the stack mask, the store (which may fault, ESP untouched), then ESP. Returns
+        /// the store's pointer local, for EndIfBroken.
+        /// </summary>
+        private LocalBuilder Push(int i, int size, Action value)
+        {
+            var sp = _il.DeclareLocal(typeof(uint));
+            LoadGpr(RegEsp, 4);
+            _il.Emit(OpCodes.Ldc_I4, size);
+            _il.Emit(OpCodes.Sub);
+            _il.Emit(OpCodes.Ldloc, _stackMask);
+            _il.Emit(OpCodes.And);
+            _il.Emit(OpCodes.Stloc, sp);
+            var at = Lookup(SegSs, () => _il.Emit(OpCodes.Ldloc, sp), size, write: true);
+            WriteMemory(SegSs, i, at, size, value, read: false);
+            SetStackPointer(() => _il.Emit(OpCodes.Ldloc, sp));
+            return at.Pointer;
+        }
+
+        /// <summary>
+        /// A pop's read: <paramref name="value"/> = the operand at SS:SP (which may fault, ESP untouched); returns the
+        /// local holding SP, for Release once nothing else can fault.
+        /// </summary>
+        private LocalBuilder ReadTop(int i, int size, LocalBuilder value)
+        {
+            var sp = _il.DeclareLocal(typeof(uint));
+            LoadGpr(RegEsp, 4);
+            _il.Emit(OpCodes.Ldloc, _stackMask);
+            _il.Emit(OpCodes.And);
+            _il.Emit(OpCodes.Stloc, sp);
+            var at = Lookup(SegSs, () => _il.Emit(OpCodes.Ldloc, sp), size, write: false);
+            ReadMemory(SegSs, i, at, size, destination: false);
+            _il.Emit(OpCodes.Stloc, value);
+            return sp;
+        }
+
+        /// <summary>ESP = SP + <paramref name="bytes"/> under the stack mask, SP from ReadTop.</summary>
+        private void Release(LocalBuilder sp, uint bytes) =>
+            SetStackPointer(() =>
+            {
+                _il.Emit(OpCodes.Ldloc, sp);
+                _il.Emit(OpCodes.Ldc_I4, (int)bytes);
+                _il.Emit(OpCodes.Add);
+                _il.Emit(OpCodes.Ldloc, _stackMask);
+                _il.Emit(OpCodes.And);
+            });
+
+        /// <summary>ESP = (ESP &amp; keep) | (what <paramref name="sp"/> pushes, already under the stack mask): SetSp's rule.</summary>
+        private void SetStackPointer(Action sp)
+        {
+            var esp = _reg[RegEsp]!;
+            _il.Emit(OpCodes.Ldloc, esp);
+            _il.Emit(OpCodes.Ldloc, _stackKeep);
+            _il.Emit(OpCodes.And);
+            sp();
+            _il.Emit(OpCodes.Conv_U8);
+            _il.Emit(OpCodes.Or);
+            _il.Emit(OpCodes.Stloc, esp);
+            _dirty |= 1 << RegEsp;
+        }
+
+        /// <summary>The closing JMP rel, Jcc, CALL rel or RET: to its own block's start, another pass; elsewhere, EIP set and out.</summary>
         private void EmitBranch(ref DecodedOp d, int i)
         {
             ulong target = d.Imm, fallThrough = d.NextIp;
             int n = _ops.Length;
+            if (d.I.Mnemonic == Mnemonic.Ret)
+            {
+                EmitReturn(ref d, i);
+                return;
+            }
+            if (d.I.Mnemonic == Mnemonic.Call)
+            {
+                // The target's limit check comes before the push (Call's order); the block's own start needs none.
+                if (target != _block.Eip)
+                {
+                    MayFault(i);
+                    _il.Emit(OpCodes.Ldarg_0);
+                    _il.Emit(OpCodes.Ldc_I4, (int)(uint)target);
+                    _il.Emit(OpCodes.Call, NearJumpMethod);
+                }
+                uint back = (uint)d.NextIp & SizeMask(d.OpSize);
+                Push(i, d.OpSize, () => _il.Emit(OpCodes.Ldc_I4, (int)back));
+                if (target == _block.Eip) Jump(target, i);
+                else
+                {
+                    SetResult(n);
+                    _il.Emit(OpCodes.Br, _exit);
+                }
+                return;
+            }
             if (d.I.IsJmpShortOrNear)
             {
                 Jump(target, i);
@@ -907,6 +1116,21 @@ public sealed unsafe partial class InterpreterCpu
             ExitTo(fallThrough, n);
             _il.MarkLabel(taken);
             Jump(target, i);
+        }
+
+        /// <summary>RET [imm16]: the return address read (may fault), NearJump's limit check on it, then ESP, and out.</summary>
+        private void EmitReturn(ref DecodedOp d, int i)
+        {
+            var target = _il.DeclareLocal(typeof(uint));
+            int size = d.OpSize;
+            var sp = ReadTop(i, size, target);
+            MayFault(i);
+            _il.Emit(OpCodes.Ldarg_0);
+            _il.Emit(OpCodes.Ldloc, target);
+            _il.Emit(OpCodes.Call, NearJumpMethod);
+            Release(sp, (uint)size + (d.I.OpCount > 0 ? d.Imm & 0xFFFF : 0));
+            SetResult(_ops.Length);
+            _il.Emit(OpCodes.Br, _exit);
         }
 
         /// <summary>A taken branch to <paramref name="target"/>: the loop back to the top, or NearJump's limit check and out.</summary>
@@ -960,7 +1184,7 @@ public sealed unsafe partial class InterpreterCpu
                 foreach (var local in new[] { _fA, _fB })
                 {
                     _il.Emit(OpCodes.Ldloc, local);
-                    if (signed) _il.Emit(_knownSize == 2 ? OpCodes.Conv_I2 : OpCodes.Conv_I4);
+                    if (signed) _il.Emit(_knownSize switch { 1 => OpCodes.Conv_I1, 2 => OpCodes.Conv_I2, _ => OpCodes.Conv_I4 });
                 }
             }
             bool lazy = op is not (null or LazyOp.None);
