@@ -8,7 +8,9 @@
 param(
     [Parameter(Mandatory)] [string] $ModulePath,
     [Parameter(Mandatory)] [string] $OutDirectory,
-    [double] $TargetSeconds = 3
+    [double] $TargetSeconds = 3,
+    # The loops to run (all three by default); the in-process rows come only with all three.
+    [ValidateSet('real', 'protected', 'paged')] [string[]] $Modes = @('real', 'protected', 'paged')
 )
 $ErrorActionPreference = 'Stop'
 . (Join-Path $PSScriptRoot 'BenchCommon.ps1')
@@ -65,7 +67,7 @@ sound: waveoutdrv=dummy, waveindrv=dummy, midioutdrv=dummy
     }
 }
 
-$rows = foreach ($mode in 'real', 'protected', 'paged') {
+$rows = foreach ($mode in $Modes) {
     $guest = $guests[$mode]
     $mips = [ordered]@{}
     foreach ($subject in $runners.Keys) {
@@ -102,7 +104,7 @@ $rows = foreach ($mode in 'real', 'protected', 'paged') {
 # Translation cost and code size, from the in-process loop of both tiers (built by build.ps1 -Task Build).
 $conformance = Join-Path $PSScriptRoot '../../tests/VirtShell.Conformance/bin/Release/net10.0/linux-x64/VirtShell.Conformance.dll'
 $rows = @($rows)
-if (Test-Path $conformance) {
+if ($Modes.Count -eq 3 -and (Test-Path $conformance)) {
     foreach ($line in & dotnet $conformance --mips) {
         if ($line -match '^(?<loop>.+?) \[(?<tier>\w+)\]: .*?, (?<mips>[\d.]+) MIPS wall clock.*?(; (?<blocks>\d+) blocks, (?<count>\d+) guest instructions compiled \((?<us>[\d.]+) µs each\), (?<il>\d+) bytes of IL)?$') {
             $rows += New-BenchRow "cpu-inprocess" "$($Matches.loop) [$($Matches.tier)]" ([double]$Matches.mips) 'MIPS'
@@ -113,5 +115,5 @@ if (Test-Path $conformance) {
         }
     }
 }
-else { $rows += New-BenchRow 'cpu-translation' 'VirtShell translator' 0 'µs' "not built: $conformance" }
+elseif ($Modes.Count -eq 3) { $rows += New-BenchRow 'cpu-translation' 'VirtShell translator' 0 'µs' "not built: $conformance" }
 Save-BenchRows (Join-Path $OutDirectory 'cpu.json') $rows

@@ -94,37 +94,42 @@ public sealed unsafe partial class InterpreterCpu
     }
 
     /// <summary>
-    /// A data read as <see cref="ReadMem"/>, with the TLB hit (a page the current privilege owns, the access within it)
-    /// and the RAM pointer inline: compiled blocks call it with constant arguments, so the JIT inlines it whole.
-    /// <paramref name="destination"/>: the operand is also written (ADD to memory), so the segment must be writable.
+    /// Where a data access of <paramref name="size"/> bytes at <paramref name="seg"/>:<paramref name="offset"/> lies in
+    /// RAM, when it needs no more than the inline checks: a present expand-up data segment (writable for a
+    /// <paramref name="write"/>) with the access inside its limit; with paging a TLB hit on a page the current
+    /// privilege owns (writable for a write), the access inside the page; RAM below the fast limit; for a write, one
+    /// 64-byte line without decoded code. Null otherwise: <see cref="ReadData"/> then takes the whole
+    /// path (<see cref="WriteMem"/> for a write), faults included. Compiled blocks call it with constant arguments, so the JIT inlines it whole.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private uint ReadData(int seg, uint offset, int size, bool destination)
+    private byte* DataPointer(int seg, uint offset, int size, bool write)
     {
-        uint linear = destination ? LinearWrite(seg, offset, size) : Linear(seg, offset, size);
-        if (!_paging) return ReadPhys(linear & _addrMask, size);
-        int slot = (int)((linear >> 12) & (TlbSize - 1));
-        if (_tlbTag[slot] == (linear >> 12) + 1UL && (linear & 0xFFF) <= 0x1000u - (uint)size && OwnPage(_tlbRights[slot]))
-            return ReadPhys((_tlbPhys[slot] | (linear & 0xFFF)) & _addrMask, size);
-        return ReadPaged(linear, size, user: _cpl == 3);
+        ref var s = ref _segs[seg];
+        if ((s.Attributes & (write ? 0x9Eu : 0x9Cu)) != (write ? 0x92u : 0x90u) || offset > s.Limit || s.Limit - offset < (uint)(size - 1))
+            return null;
+        uint linear = s.Base + offset;
+        if (_paging)
+        {
+            int slot = (int)((linear >> 12) & (TlbSize - 1));
+            byte rights = _tlbRights[slot];
+            if (_tlbTag[slot] != (linear >> 12) + 1UL || (linear & 0xFFF) > 0x1000u - (uint)size || write && (rights & RightWrite) == 0 || !OwnPage(rights))
+                return null;
+            linear = _tlbPhys[slot] | (linear & 0xFFF);
+        }
+        uint phys = linear & _addrMask;
+        if (phys >= _fastLimit || _fastLimit - phys < (uint)size) return null;
+        // A store inside one 64-byte line with no decoded code (a shift count is taken mod 64: the line in its page).
+        if (write && ((phys & 63) > 64u - (uint)size || phys >> 12 < _codeLinePages && ((_codeLines[phys >> 12] >> (int)(phys >> 6)) & 1) != 0))
+            return null;
+        return _ram + phys;
     }
 
-    /// <summary>A data write as <see cref="WriteMem"/>, its TLB hit inline like <see cref="ReadData"/>'s; stores to code still drop its blocks.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void WriteData(int seg, uint offset, int size, uint value)
-    {
-        uint linear = LinearWrite(seg, offset, size);
-        if (!_paging)
-        {
-            WritePhys(linear & _addrMask, size, value);
-            return;
-        }
-        int slot = (int)((linear >> 12) & (TlbSize - 1));
-        byte rights = _tlbRights[slot];
-        if (_tlbTag[slot] == (linear >> 12) + 1UL && (linear & 0xFFF) <= 0x1000u - (uint)size && (rights & RightWrite) != 0 && OwnPage(rights))
-            WritePhys((_tlbPhys[slot] | (linear & 0xFFF)) & _addrMask, size, value);
-        else WritePaged(linear, size, value, user: _cpl == 3);
-    }
+    /// <summary>
+    /// A data read as <see cref="ReadMem"/>, the compiled blocks' path where <see cref="DataPointer"/> has none;
+    /// <paramref name="destination"/>: the operand is also written (ADD to memory), so the segment must be writable.
+    /// </summary>
+    private uint ReadData(int seg, uint offset, int size, bool destination) =>
+        ReadLinear(destination ? LinearWrite(seg, offset, size) : Linear(seg, offset, size), size);
 
     /// <summary>
     /// A user page at CPL 3 or a supervisor page below it: the TLB entry allows the access without more checks.

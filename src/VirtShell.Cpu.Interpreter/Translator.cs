@@ -53,8 +53,13 @@ public sealed unsafe partial class InterpreterCpu
 {
     private CpuTier _tier = CpuTier.Auto;
     private bool _translate;
-    /// <summary>Runs of a block before it is compiled (tests compile at once).</summary>
-    internal int TranslateAfter { get; set; } = 64;
+    /// <summary>
+    /// Runs of a block before the translator compiles it (the definition's <c>cpu.compileThreshold</c>; tests compile
+    /// at once with 1).
+    /// </summary>
+    public int TranslateAfter { get; set; } = DefaultCompileThreshold;
+    /// <summary>The compile threshold when the definition sets none (docs/cpu.md has the boot times behind it).</summary>
+    public const int DefaultCompileThreshold = 64;
     private long _translatedBlocks, _translatedInstructions, _inlinedInstructions, _translationTicks, _translatedIlBytes;
     /// <summary>Where each compiled block's guest instructions and IL are written, if anywhere.</summary>
     private TextWriter? _translationDump;
@@ -62,6 +67,8 @@ public sealed unsafe partial class InterpreterCpu
     private int _compiledRetired;
     /// <summary>Instructions a self-looping compiled block or a chain of them runs before it returns to RunLoop.</summary>
     private const int LoopBudget = 1 << 16;
+    /// <summary>Instructions a compiled block or chain runs between two looks at the interrupt source (a power of 2).</summary>
+    private const int InterruptCheck = 1 << 10;
     /// <summary>The compiled block running now: the last of a chain, once it returns.</summary>
     private Block? _runningBlock;
 
@@ -103,19 +110,26 @@ public sealed unsafe partial class InterpreterCpu
     /// Whether a compiled block may start another pass round its own loop, or chain to its successor: what RunLoop
     /// checks between blocks (an exit request, external writes, an interrupt shadow, a deliverable NMI or interrupt)
     /// and that the code at <paramref name="phys"/> is what CS:<paramref name="eip"/> maps to now.
+    /// The interrupt source is asked only when <paramref name="retired"/> (the chain's count, <paramref name="ran"/>
+    /// more than at the last check) crossed a multiple of <see cref="InterruptCheck"/>: its two interface calls cost
+    /// as much as a short loop's pass, and hardware does not promise to take an interrupt at the next instruction
+    /// either. A block of inline instructions only (<paramref name="mappingMayChange"/> false) cannot have changed
+    /// CS or the paging structures' cached translations, so its own loop skips the mapping check.
     /// </summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-    private bool MayLoop(uint eip, uint phys)
+    private bool MayLoop(uint eip, uint phys, int retired, int ran, bool mappingMayChange)
     {
         if (_exitRequested | _pendingExternal | _breakBlock | _interruptShadow) return false;
-        if (_interrupts != null && (!_nmiBlocked && _interrupts.HasPendingNmi || (_flagBits & FlagIf) != 0 && _interrupts.HasPendingInterrupt)) return false;
+        if ((retired & (InterruptCheck - 1)) < ran && _interrupts != null
+            && (!_nmiBlocked && _interrupts.HasPendingNmi || (_flagBits & FlagIf) != 0 && _interrupts.HasPendingInterrupt)) return false;
+        if (!mappingMayChange) return true;
         uint linear = (uint)(_segs[SegCs].Base + eip);
         return _paging ? TryCachedFetchTranslation(linear, out uint now) && now == phys : (linear & _addrMask) == phys;
     }
 
     /// <summary>The compiled successor of <paramref name="from"/> at EIP that may run next without RunLoop, or null.</summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-    private Block? ChainFrom(Block from)
+    private Block? ChainFrom(Block from, int retired)
     {
         ulong eip = _eip;
         var next = from.Next0;
@@ -125,15 +139,16 @@ public sealed unsafe partial class InterpreterCpu
             if (next == null || next.Eip != eip) return null;
         }
         if (next.Compiled == null || !next.Valid || next.Mode != _codeMode || eip > _segs[SegCs].Limit) return null;
-        return MayLoop((uint)eip, next.Phys) ? next : null;
+        return MayLoop((uint)eip, next.Phys, retired, from.Ops.Length, mappingMayChange: true) ? next : null;
     }
 
     private static readonly FieldInfo EipField = Field(nameof(_eip)), InstrStartField = Field(nameof(_instrStart)),
         BreakField = Field(nameof(_breakBlock)), GprField = Field(nameof(_gpr)), LazyOpField = Field(nameof(_lazyOp)),
         LazyResField = Field(nameof(_lazyRes)), LazyAField = Field(nameof(_lazyA)), LazyBField = Field(nameof(_lazyB)),
         LazySizeField = Field(nameof(_lazySize)), FlagBitsField = Field(nameof(_flagBits)),
-        CompiledRetiredField = Field(nameof(_compiledRetired));
-    private static readonly MethodInfo ReadDataMethod = Method(nameof(ReadData)), WriteDataMethod = Method(nameof(WriteData)),
+        CompiledRetiredField = Field(nameof(_compiledRetired)), Stack32Field = Field(nameof(_stack32));
+    private static readonly MethodInfo ReadDataMethod = Method(nameof(ReadData)), WriteMemMethod = Method(nameof(WriteMem)),
+        DataPointerMethod = Method(nameof(DataPointer)),
         CarryOfMethod = StaticMethod(nameof(CarryOf)), FlagsOfMethod = StaticMethod(nameof(FlagsOf)),
         ShiftMethod = StaticMethod(nameof(Shift)), RotateMethod = StaticMethod(nameof(Rotate)),
         ConditionMethod = Method(nameof(Condition)), NearJumpMethod = Method(nameof(NearJump)), MayLoopMethod = Method(nameof(MayLoop)),
@@ -176,17 +191,35 @@ public sealed unsafe partial class InterpreterCpu
     }
 
     /// <summary>How the translator emits an instruction.</summary>
-    private enum EmitForm { Handler, Register, Memory, Branch }
+    private enum EmitForm { Handler, Register, Memory, Stack, Branch }
 
     private static readonly Mnemonic[] AluMnemonics =
         [Mnemonic.Add, Mnemonic.Sub, Mnemonic.Cmp, Mnemonic.And, Mnemonic.Or, Mnemonic.Xor, Mnemonic.Test];
 
     private static EmitForm FormOf(ref DecodedOp d, bool last)
     {
-        if (last && (d.I.IsJccShortOrNear || d.I.IsJmpShortOrNear)) return EmitForm.Branch;
+        if (last && (d.I.IsJccShortOrNear || d.I.IsJmpShortOrNear || IsNearCallOrReturn(ref d))) return EmitForm.Branch;
+        var m = d.I.Mnemonic;
+        if (d.OpSize == 1)
+        {
+            // 8-bit MOV, ALU and INC/DEC: AL-BL and AH-BH (no REX outside 64-bit mode)
+            bool alu8 = m == Mnemonic.Mov || Array.IndexOf(AluMnemonics, m) >= 0;
+            bool reg0 = d.Loc0 is OperandLoc.Gpr8Lo or OperandLoc.Gpr8Hi, reg1 = d.Loc1 is OperandLoc.Gpr8Lo or OperandLoc.Gpr8Hi;
+            if (d.I.OpCount == 1 && m is Mnemonic.Inc or Mnemonic.Dec && reg0) return EmitForm.Register;
+            if (d.I.OpCount != 2 || !alu8) return EmitForm.Handler;
+            if (reg0 && (reg1 || d.Loc1 == OperandLoc.Immediate)) return EmitForm.Register;
+            if (reg0 && d.Loc1 == OperandLoc.Memory || d.Loc0 == OperandLoc.Memory && (reg1 || d.Loc1 == OperandLoc.Immediate))
+                return EmitForm.Memory;
+            return EmitForm.Handler;
+        }
         if (d.OpSize is not (2 or 4)) return EmitForm.Handler;
         var register = GprLoc(d.OpSize);
-        var m = d.I.Mnemonic;
+        if (m is Mnemonic.Movzx or Mnemonic.Movsx && d.I.OpCount == 2 && d.Loc0 == register)
+            return d.Loc1 is OperandLoc.Gpr8Lo or OperandLoc.Gpr8Hi or OperandLoc.Gpr16 ? EmitForm.Register
+                : d.Loc1 == OperandLoc.Memory && d.MemSize is 1 or 2 ? EmitForm.Memory : EmitForm.Handler;
+        if (m == Mnemonic.Push && d.I.OpCount == 1 && (d.Loc0 == register || d.Loc0 == OperandLoc.Immediate)
+            || m == Mnemonic.Pop && d.I.OpCount == 1 && d.Loc0 == register)
+            return EmitForm.Stack;
         bool alu = m == Mnemonic.Mov || Array.IndexOf(AluMnemonics, m) >= 0;
         if (d.I.OpCount == 1 && m is Mnemonic.Inc or Mnemonic.Dec && d.Loc0 == register) return EmitForm.Register;
         if (d.I.OpCount != 2) return EmitForm.Handler;
@@ -204,24 +237,37 @@ public sealed unsafe partial class InterpreterCpu
 
     private static OperandLoc GprLoc(int size) => size == 4 ? OperandLoc.Gpr32 : OperandLoc.Gpr16;
 
+    /// <summary>The emitter's name for a register operand: its number, with <see cref="HighByte"/> for AH-BH.</summary>
+    private static int RegisterOf(OperandLoc loc, int reg) => loc == OperandLoc.Gpr8Hi ? reg | HighByte : reg;
+
+    private const int HighByte = 0x10;
+
+    /// <summary>CALL rel16/rel32 or RET [imm16] (near), with a 16 or 32-bit operand.</summary>
+    private static bool IsNearCallOrReturn(ref DecodedOp d) =>
+        d.OpSize is 2 or 4 && (d.I.Mnemonic == Mnemonic.Call && d.I.Op0Kind is OpKind.NearBranch16 or OpKind.NearBranch32 || d.I.Mnemonic == Mnemonic.Ret);
+
+    private const RflagsBits ArithmeticRflags = RflagsBits.OF | RflagsBits.SF | RflagsBits.ZF | RflagsBits.AF | RflagsBits.CF | RflagsBits.PF;
+
     /// <summary>
-    /// Whether the flags instruction <paramref name="i"/> writes can be seen: false only when the following
-    /// register-only inline instructions overwrite all six arithmetic flags before any instruction reads them, keeps
-    /// some of them (INC's CF), may fault or calls a handler.
+    /// The arithmetic flags something can see after each instruction of a block, from a backward pass: all of them at
+    /// the block's end (the next block may read them) and before anything that may fault or calls a handler (the
+    /// register file must then be exact); an inline instruction's own reads added, its writes taken away.
     /// </summary>
-    private static bool FlagsLive(DecodedOp[] ops, int i)
+    private static RflagsBits[] FlagsLiveAfter(DecodedOp[] ops, EmitForm[] forms)
     {
-        const RflagsBits arithmetic = RflagsBits.OF | RflagsBits.SF | RflagsBits.ZF | RflagsBits.AF | RflagsBits.CF | RflagsBits.PF;
-        for (int k = i + 1; k < ops.Length; k++)
+        var live = new RflagsBits[ops.Length];
+        var after = ArithmeticRflags;
+        for (int k = ops.Length - 1; k >= 0; k--)
         {
-            if (FormOf(ref ops[k], k == ops.Length - 1) != EmitForm.Register) return true;
-            var (read, written) = OpcodeFlags(ops[k].I.Code);
-            if ((read & arithmetic) != 0) return true;
-            written &= arithmetic;
-            if (written == arithmetic) return false;
-            if (written != 0) return true;
+            live[k] = after;
+            if (forms[k] != EmitForm.Register) after = ArithmeticRflags;
+            else
+            {
+                var (read, written) = OpcodeFlags(ops[k].I.Code);
+                after = (after & ~written | read) & ArithmeticRflags;
+            }
         }
-        return true; // the block's end: the next block may read them
+        return live;
     }
 
     /// <summary>Emits one block's method body; see the comment at the top of this file.</summary>
@@ -231,6 +277,16 @@ public sealed unsafe partial class InterpreterCpu
         private readonly Block _block;
         private readonly DecodedOp[] _ops;
         private readonly EmitForm[] _forms;
+        /// <summary>The arithmetic flags something can see after each instruction (<see cref="FlagsLiveAfter"/>).</summary>
+        private readonly RflagsBits[] _live;
+        /// <summary>Whether any instruction calls its handler (which may change CS or the paging structures).</summary>
+        private readonly bool _handlers;
+        /// <summary>
+        /// Whether the block has inline stack instructions, which keep SS.B's stack-pointer mask and the ESP bits a
+        /// 16-bit stack keeps in locals.
+        /// </summary>
+        private readonly bool _stack;
+        private readonly LocalBuilder _stackMask = null!, _stackKeep = null!;
         private readonly LocalBuilder?[] _reg = new LocalBuilder?[8];
         /// <summary>Registers written since the register file was last brought up to date.</summary>
         private int _dirty;
@@ -243,7 +299,7 @@ public sealed unsafe partial class InterpreterCpu
         /// </summary>
         private LazyOp? _known;
         private int _knownSize;
-        private readonly LocalBuilder _count, _result, _opsLocal, _next;
+        private readonly LocalBuilder _count, _result, _opsLocal, _next, _gprs;
         private readonly Label _exit, _chain, _top, _end;
         /// <summary>The registers the block's inline instructions write.</summary>
         private readonly int _written;
@@ -258,15 +314,32 @@ public sealed unsafe partial class InterpreterCpu
             {
                 ref var d = ref _ops[i];
                 _forms[i] = FormOf(ref d, i == _ops.Length - 1);
-                if (_forms[i] is EmitForm.Handler) continue;
-                if (_forms[i] == EmitForm.Branch || d.I.Mnemonic is not (Mnemonic.Mov or Mnemonic.Lea)) _flags = true;
+                if (_forms[i] is EmitForm.Handler)
+                {
+                    _handlers = true;
+                    continue;
+                }
+                var (flagsRead, flagsWritten) = OpcodeFlags(d.I.Code);
+                if (_forms[i] == EmitForm.Branch || (flagsRead | flagsWritten) != 0) _flags = true;
+                if (_forms[i] == EmitForm.Stack || IsNearCallOrReturn(ref d))
+                {
+                    _stack = true;
+                    Use(RegEsp);
+                    _written |= 1 << RegEsp;
+                    if (d.Loc0 == GprLoc(d.OpSize))
+                    {
+                        Use(d.Reg0);
+                        if (d.I.Mnemonic == Mnemonic.Pop) _written |= 1 << d.Reg0;
+                    }
+                    continue;
+                }
                 if (_forms[i] == EmitForm.Branch) continue;
-                if (d.Loc0 is OperandLoc.Gpr16 or OperandLoc.Gpr32)
+                if (d.Loc0 is OperandLoc.Gpr8Lo or OperandLoc.Gpr8Hi or OperandLoc.Gpr16 or OperandLoc.Gpr32)
                 {
                     Use(d.Reg0);
                     if (d.I.Mnemonic is not (Mnemonic.Cmp or Mnemonic.Test)) _written |= 1 << d.Reg0;
                 }
-                if (d.Loc1 is OperandLoc.Gpr16 or OperandLoc.Gpr32) Use(d.Reg1);
+                if (d.Loc1 is OperandLoc.Gpr8Lo or OperandLoc.Gpr8Hi or OperandLoc.Gpr16 or OperandLoc.Gpr32) Use(d.Reg1);
                 if (d.Loc0 == OperandLoc.Memory || d.Loc1 == OperandLoc.Memory)
                 {
                     Use(d.Base);
@@ -282,7 +355,14 @@ public sealed unsafe partial class InterpreterCpu
                 _fSize = il.DeclareLocal(typeof(int));
                 _fBits = il.DeclareLocal(typeof(uint));
             }
+            if (_stack)
+            {
+                _stackMask = il.DeclareLocal(typeof(uint));
+                _stackKeep = il.DeclareLocal(typeof(ulong));
+            }
+            _live = FlagsLiveAfter(_ops, _forms);
             _count = il.DeclareLocal(typeof(int));
+            _gprs = il.DeclareLocal(typeof(ulong*));
             _result = il.DeclareLocal(typeof(int));
             _opsLocal = il.DeclareLocal(typeof(DecodedOp[]));
             _next = il.DeclareLocal(typeof(Block));
@@ -307,6 +387,8 @@ public sealed unsafe partial class InterpreterCpu
             _il.Emit(OpCodes.Ldarg_1);
             _il.Emit(OpCodes.Ldfld, OpsField);
             _il.Emit(OpCodes.Stloc, _opsLocal);
+            _il.LoadField(GprField);
+            _il.Emit(OpCodes.Stloc, _gprs);
             LoadState();
             _il.MarkLabel(_top);
             if (LoopsBack)
@@ -323,12 +405,13 @@ public sealed unsafe partial class InterpreterCpu
                 {
                     case EmitForm.Register: EmitRegister(ref d, i); break;
                     case EmitForm.Memory: EmitMemory(ref d, i); break;
+                    case EmitForm.Stack: EmitStack(ref d, i); break;
                     case EmitForm.Branch: EmitBranch(ref d, i); break;
                     default: EmitHandler(i); break;
                 }
                 if (_forms[i] != EmitForm.Handler) inlined++;
             }
-            if (_forms[^1] is EmitForm.Register or EmitForm.Memory) ExitTo(_ops[^1].NextIp, _ops.Length);
+            if (_forms[^1] is EmitForm.Register or EmitForm.Memory or EmitForm.Stack) ExitTo(_ops[^1].NextIp, _ops.Length);
             // Every exit that left locals newer than the file comes here; then, with the file up to date, to the chain.
             _il.MarkLabel(_exit);
             StoreState(all: true);
@@ -340,11 +423,11 @@ public sealed unsafe partial class InterpreterCpu
             _il.Emit(OpCodes.Bge, _end);
             _il.Emit(OpCodes.Ldarg_0);
             _il.Emit(OpCodes.Ldarg_1);
+            _il.Emit(OpCodes.Ldloc, _result);
             _il.Emit(OpCodes.Call, ChainFromMethod);
             _il.Emit(OpCodes.Stloc, _next);
             _il.Emit(OpCodes.Ldloc, _next);
             _il.Emit(OpCodes.Brfalse, _end);
-            _il.StoreField(CompiledRetiredField, () => _il.Emit(OpCodes.Ldloc, _result));
             _il.StoreField(RunningBlockField, () => _il.Emit(OpCodes.Ldloc, _next));
             _il.Emit(OpCodes.Ldloc, _next);
             _il.Emit(OpCodes.Ldfld, CompiledField);
@@ -369,7 +452,7 @@ public sealed unsafe partial class InterpreterCpu
             for (int r = 0; r < 8; r++)
                 if (_reg[r] is { } local)
                 {
-                    _il.LoadField(GprField);
+                    _il.Emit(OpCodes.Ldloc, _gprs);
                     _il.Emit(OpCodes.Ldc_I4, r * 8);
                     _il.Emit(OpCodes.Add);
                     _il.Emit(OpCodes.Ldind_I8);
@@ -384,18 +467,37 @@ public sealed unsafe partial class InterpreterCpu
                 _il.LoadField(LazySizeField); _il.Emit(OpCodes.Stloc, _fSize);
                 _il.LoadField(FlagBitsField); _il.Emit(OpCodes.Stloc, _fBits);
             }
+            if (_stack)
+            {
+                // keep = SS.B ? 0 : ~0xFFFF (SetSp's rule: a 32-bit stack pointer write clears bits 32-63); mask = ~(uint)keep
+                _il.LoadField(Stack32Field);
+                _il.Emit(OpCodes.Ldc_I4_0);
+                _il.Emit(OpCodes.Ceq);
+                _il.Emit(OpCodes.Conv_U8);
+                _il.Emit(OpCodes.Neg);
+                _il.Emit(OpCodes.Ldc_I8, ~0xFFFFL);
+                _il.Emit(OpCodes.And);
+                _il.Emit(OpCodes.Stloc, _stackKeep);
+                _il.Emit(OpCodes.Ldloc, _stackKeep);
+                _il.Emit(OpCodes.Conv_U4);
+                _il.Emit(OpCodes.Not);
+                _il.Emit(OpCodes.Stloc, _stackMask);
+            }
             _known = null;
             _dirty = 0;
             _flagsDirty = false;
         }
 
-        /// <summary>Writes the locals back: those changed since the last write, or (<paramref name="all"/>) every one.</summary>
+        /// <summary>
+        /// Writes the locals back: those changed since the last write, or (<paramref name="all"/>, where paths with
+        /// different writes meet) every one the block writes.
+        /// </summary>
         private void StoreState(bool all)
         {
             for (int r = 0; r < 8; r++)
-                if (_reg[r] is { } local && (all || (_dirty & (1 << r)) != 0))
+                if (_reg[r] is { } local && ((all ? _written : _dirty) & (1 << r)) != 0)
                 {
-                    _il.LoadField(GprField);
+                    _il.Emit(OpCodes.Ldloc, _gprs);
                     _il.Emit(OpCodes.Ldc_I4, r * 8);
                     _il.Emit(OpCodes.Add);
                     _il.Emit(OpCodes.Ldloc, local);
@@ -439,6 +541,20 @@ public sealed unsafe partial class InterpreterCpu
         {
             StoreState(all: false);
             _il.StoreField(InstrStartField, () => _il.Emit(OpCodes.Ldc_I8, (long)IpOf(i)));
+            _il.StoreField(CompiledRetiredField, () => _il.Emit(OpCodes.Ldloc, _count));
+        }
+
+        /// <summary>
+        /// MayFault on a path the fast path skips (a memory access DataPointer could not do inline): what it writes
+        /// stays counted as not written, since the path that joins it again did not write it.
+        /// </summary>
+        private void MayFaultOnSlowPath(int i)
+        {
+            int dirty = _dirty;
+            bool flagsDirty = _flagsDirty;
+            MayFault(i);
+            _dirty = dirty;
+            _flagsDirty = flagsDirty;
         }
 
         /// <summary>c._instrStart = IP; c._eip = NextIp; locals to the file; handler(c, ref ops[i]); stop if it broke the block; reload.</summary>
@@ -469,40 +585,55 @@ public sealed unsafe partial class InterpreterCpu
             LoadState();
         }
 
-        /// <summary>Pushes register <paramref name="r"/>'s low 16 or 32 bits as a uint.</summary>
+        /// <summary>
+        /// Pushes register <paramref name="r"/>'s low 8, 16 or 32 bits as a uint; at 8 bits, <paramref name="r"/> with
+        /// <see cref="HighByte"/> set is bits 8-15 (AH, CH, DH, BH).
+        /// </summary>
         private void LoadGpr(int r, int size)
         {
-            _il.Emit(OpCodes.Ldloc, _reg[r]!);
+            _il.Emit(OpCodes.Ldloc, _reg[r & 7]!);
             _il.Emit(OpCodes.Conv_U4);
-            if (size == 2)
+            if (size == 4) return;
+            if ((r & HighByte) != 0)
             {
-                _il.Emit(OpCodes.Ldc_I4, 0xFFFF);
-                _il.Emit(OpCodes.And);
+                _il.Emit(OpCodes.Ldc_I4_8);
+                _il.Emit(OpCodes.Shr_Un);
             }
+            _il.Emit(OpCodes.Ldc_I4, (int)SizeMask(size));
+            _il.Emit(OpCodes.And);
         }
 
-        /// <summary>Writes the uint <paramref name="value"/> pushes to register <paramref name="r"/>: a 32-bit write zero-extends, a 16-bit one keeps bits 16-63.</summary>
+        /// <summary>
+        /// Writes the uint <paramref name="value"/> pushes to register <paramref name="r"/> (as LoadGpr names it): a
+        /// 32-bit write zero-extends, an 8 or 16-bit one keeps the other bits.
+        /// </summary>
         private void StoreGpr(int r, int size, Action value)
         {
-            var local = _reg[r]!;
-            if (size == 2)
+            var local = _reg[r & 7]!;
+            if (size == 4)
             {
-                _il.Emit(OpCodes.Ldloc, local);
-                _il.Emit(OpCodes.Ldc_I8, ~0xFFFFL);
-                _il.Emit(OpCodes.And);
                 value();
-                _il.Emit(OpCodes.Ldc_I4, 0xFFFF);
-                _il.Emit(OpCodes.And);
                 _il.Emit(OpCodes.Conv_U8);
-                _il.Emit(OpCodes.Or);
             }
             else
             {
+                int shift = (r & HighByte) != 0 ? 8 : 0;
+                _il.Emit(OpCodes.Ldloc, local);
+                _il.Emit(OpCodes.Ldc_I8, ~((long)SizeMask(size) << shift));
+                _il.Emit(OpCodes.And);
                 value();
+                _il.Emit(OpCodes.Ldc_I4, (int)SizeMask(size));
+                _il.Emit(OpCodes.And);
+                if (shift != 0)
+                {
+                    _il.Emit(OpCodes.Ldc_I4, shift);
+                    _il.Emit(OpCodes.Shl);
+                }
                 _il.Emit(OpCodes.Conv_U8);
+                _il.Emit(OpCodes.Or);
             }
             _il.Emit(OpCodes.Stloc, local);
-            _dirty |= 1 << r;
+            _dirty |= 1 << (r & 7);
         }
 
         /// <summary>Pushes the effective address of the memory operand, as EffectiveAddress computes it.</summary>
@@ -533,32 +664,94 @@ public sealed unsafe partial class InterpreterCpu
             }
         }
 
-        /// <summary>c.ReadData(seg, address, size, destination), pushed.</summary>
-        private void ReadMemory(ref DecodedOp d, bool destination)
+        /// <summary>
+        /// A memory operand of <paramref name="size"/> bytes: its effective address and the RAM pointer
+        /// DataPointer finds for it (null: the slow path), in new locals.
+        /// </summary>
+        private (LocalBuilder Address, LocalBuilder Pointer) Lookup(ref DecodedOp d, int size, bool write)
         {
+            var op = d;
+            return Lookup(d.Seg, () => LoadAddress(ref op), size, write);
+        }
+
+        /// <summary>As Lookup of an operand, for <paramref name="seg"/>:(what <paramref name="offset"/> pushes).</summary>
+        private (LocalBuilder Address, LocalBuilder Pointer) Lookup(int seg, Action offset, int size, bool write)
+        {
+            var address = _il.DeclareLocal(typeof(uint));
+            var pointer = _il.DeclareLocal(typeof(byte*));
+            offset();
+            _il.Emit(OpCodes.Stloc, address);
             _il.Emit(OpCodes.Ldarg_0);
-            _il.Emit(OpCodes.Ldc_I4, (int)d.Seg);
-            LoadAddress(ref d);
-            _il.Emit(OpCodes.Ldc_I4, (int)d.OpSize);
+            _il.Emit(OpCodes.Ldc_I4, seg);
+            _il.Emit(OpCodes.Ldloc, address);
+            _il.Emit(OpCodes.Ldc_I4, size);
+            _il.Emit(write ? OpCodes.Ldc_I4_1 : OpCodes.Ldc_I4_0);
+            _il.Emit(OpCodes.Call, DataPointerMethod);
+            _il.Emit(OpCodes.Stloc, pointer);
+            return (address, pointer);
+        }
+
+        /// <summary>
+        /// Pushes the operand <paramref name="at"/> found: read through its pointer, or on the slow path with the file
+        /// brought up to date for a fault, through c.ReadData (<paramref name="destination"/>: the segment must be writable).
+        /// </summary>
+        private void ReadMemory(int seg, int i, (LocalBuilder Address, LocalBuilder Pointer) at, int size, bool destination)
+        {
+            var value = _il.DeclareLocal(typeof(uint));
+            Label slow = _il.DefineLabel(), done = _il.DefineLabel();
+            _il.Emit(OpCodes.Ldloc, at.Pointer);
+            _il.Emit(OpCodes.Brfalse, slow);
+            _il.Emit(OpCodes.Ldloc, at.Pointer);
+            _il.Emit(size switch { 1 => OpCodes.Ldind_U1, 2 => OpCodes.Ldind_U2, _ => OpCodes.Ldind_U4 });
+            _il.Emit(OpCodes.Stloc, value);
+            _il.Emit(OpCodes.Br, done);
+            _il.MarkLabel(slow);
+            MayFaultOnSlowPath(i);
+            _il.Emit(OpCodes.Ldarg_0);
+            _il.Emit(OpCodes.Ldc_I4, seg);
+            _il.Emit(OpCodes.Ldloc, at.Address);
+            _il.Emit(OpCodes.Ldc_I4, size);
             _il.Emit(destination ? OpCodes.Ldc_I4_1 : OpCodes.Ldc_I4_0);
             _il.Emit(OpCodes.Call, ReadDataMethod);
+            _il.Emit(OpCodes.Stloc, value);
+            _il.MarkLabel(done);
+            _il.Emit(OpCodes.Ldloc, value);
         }
 
-        /// <summary>c.WriteData(seg, address, size, value).</summary>
-        private void WriteMemory(ref DecodedOp d, Action value)
+        /// <summary>
+        /// Writes what <paramref name="value"/> pushes to the operand <paramref name="at"/> found: through its pointer,
+        /// or on the slow path through c.WriteMem, the file first brought up to date unless a read of the same
+        /// operand (<paramref name="read"/>) did that already. EndIfBroken follows once the instruction is done.
+        /// </summary>
+        private void WriteMemory(int seg, int i, (LocalBuilder Address, LocalBuilder Pointer) at, int size, Action value, bool read)
         {
-            _il.Emit(OpCodes.Ldarg_0);
-            _il.Emit(OpCodes.Ldc_I4, (int)d.Seg);
-            LoadAddress(ref d);
-            _il.Emit(OpCodes.Ldc_I4, (int)d.OpSize);
+            Label slow = _il.DefineLabel(), done = _il.DefineLabel();
+            _il.Emit(OpCodes.Ldloc, at.Pointer);
+            _il.Emit(OpCodes.Brfalse, slow);
+            _il.Emit(OpCodes.Ldloc, at.Pointer);
             value();
-            _il.Emit(OpCodes.Call, WriteDataMethod);
+            _il.Emit(size switch { 1 => OpCodes.Stind_I1, 2 => OpCodes.Stind_I2, _ => OpCodes.Stind_I4 });
+            _il.Emit(OpCodes.Br, done);
+            _il.MarkLabel(slow);
+            if (!read) MayFaultOnSlowPath(i);
+            _il.Emit(OpCodes.Ldarg_0);
+            _il.Emit(OpCodes.Ldc_I4, seg);
+            _il.Emit(OpCodes.Ldloc, at.Address);
+            _il.Emit(OpCodes.Ldc_I4, size);
+            value();
+            _il.Emit(OpCodes.Call, WriteMemMethod);
+            _il.MarkLabel(done);
         }
 
-        /// <summary>After a store: one that overwrote code (or reached a device that wrote to RAM) ends the block after instruction <paramref name="i"/>.</summary>
-        private void EndIfBroken(ref DecodedOp d, int i)
+        /// <summary>
+        /// After a store done on the slow path: one that overwrote code (or reached a device that wrote to RAM) ends
+        /// the block after instruction <paramref name="i"/>. (DataPointer finds no pointer for a store to code.)
+        /// </summary>
+        private void EndIfBroken(ref DecodedOp d, int i, LocalBuilder pointer)
         {
             var next = _il.DefineLabel();
+            _il.Emit(OpCodes.Ldloc, pointer);
+            _il.Emit(OpCodes.Brtrue, next);
             _il.LoadField(BreakField);
             _il.Emit(OpCodes.Brfalse, next);
             ExitTo(d.NextIp, i + 1);
@@ -567,16 +760,22 @@ public sealed unsafe partial class InterpreterCpu
 
         private void EmitRegister(ref DecodedOp d, int i)
         {
-            int dst = d.Reg0, size = d.OpSize;
+            int dst = RegisterOf(d.Loc0, d.Reg0), size = d.OpSize;
             var m = d.I.Mnemonic;
+            if (m is Mnemonic.Movzx or Mnemonic.Movsx)
+            {
+                int from = RegisterOf(d.Loc1, d.Reg1), fromSize = d.Loc1 == OperandLoc.Gpr16 ? 2 : 1;
+                StoreGpr(dst, size, () => Extend(m, fromSize, () => LoadGpr(from, fromSize)));
+                return;
+            }
             if (m is Mnemonic.Inc or Mnemonic.Dec)
             {
-                EmitIncDec(dst, size, m == Mnemonic.Dec);
+                EmitIncDec(dst, size, m == Mnemonic.Dec, FlagsLive(i));
                 return;
             }
             if (m is Mnemonic.Shl or Mnemonic.Sal or Mnemonic.Shr or Mnemonic.Sar or Mnemonic.Rol or Mnemonic.Ror)
             {
-                EmitShift(m, dst, size, d.Imm & 0x1F);
+                EmitShift(m, dst, size, d.Imm & 0x1F, _live[i]);
                 return;
             }
             if (m == Mnemonic.Lea)
@@ -586,50 +785,66 @@ public sealed unsafe partial class InterpreterCpu
                 return;
             }
             uint imm = d.Imm & SizeMask(size); // a 16-bit operation's sign-extended imm8, cut to 16 bits as ReadOp's callers do
-            int src = d.Reg1;
+            int src = RegisterOf(d.Loc1, d.Reg1);
             Action source = d.Loc1 == OperandLoc.Immediate ? () => _il.Emit(OpCodes.Ldc_I4, (int)imm) : () => LoadGpr(src, size);
             if (m == Mnemonic.Mov)
             {
                 StoreGpr(dst, size, source);
                 return;
             }
-            EmitAlu(m, size, () => LoadGpr(dst, size), source, FlagsLive(_ops, i), result => StoreGpr(dst, size, result));
+            EmitAlu(m, size, () => LoadGpr(dst, size), source, FlagsLive(i), result => StoreGpr(dst, size, result));
         }
 
         private void EmitMemory(ref DecodedOp d, int i)
         {
             int size = d.OpSize;
             var m = d.I.Mnemonic;
-            MayFault(i);
             var op = d;
             uint imm = d.Imm & SizeMask(size);
+            int reg0 = RegisterOf(d.Loc0, d.Reg0), reg1 = RegisterOf(d.Loc1, d.Reg1);
             if (d.Loc1 == OperandLoc.Memory)
             {
-                if (m == Mnemonic.Mov) StoreGpr(d.Reg0, size, () => ReadMemory(ref op, destination: false));
+                int fromSize = d.MemSize;
+                var source = Lookup(ref d, fromSize, write: false);
+                if (m is Mnemonic.Movzx or Mnemonic.Movsx)
+                    StoreGpr(reg0, size, () => Extend(m, fromSize, () => ReadMemory(op.Seg, i, source, fromSize, destination: false)));
+                else if (m == Mnemonic.Mov) StoreGpr(reg0, size, () => ReadMemory(op.Seg, i, source, size, destination: false));
                 else
                 {
                     var b = _il.DeclareLocal(typeof(uint));
-                    ReadMemory(ref op, destination: false);
+                    ReadMemory(op.Seg, i, source, size, destination: false);
                     _il.Emit(OpCodes.Stloc, b);
-                    EmitAlu(m, size, () => LoadGpr(op.Reg0, size), () => _il.Emit(OpCodes.Ldloc, b), FlagsLive(_ops, i),
-                        result => StoreGpr(op.Reg0, size, result));
+                    EmitAlu(m, size, () => LoadGpr(reg0, size), () => _il.Emit(OpCodes.Ldloc, b), FlagsLive(i),
+                        result => StoreGpr(reg0, size, result));
                 }
                 return;
             }
-            Action source = d.Loc1 == OperandLoc.Immediate ? () => _il.Emit(OpCodes.Ldc_I4, (int)imm) : () => LoadGpr(op.Reg1, size);
+            Action value = d.Loc1 == OperandLoc.Immediate ? () => _il.Emit(OpCodes.Ldc_I4, (int)imm) : () => LoadGpr(reg1, size);
+            bool store = m is not (Mnemonic.Cmp or Mnemonic.Test);
+            var at = Lookup(ref d, size, write: store);
             if (m == Mnemonic.Mov)
             {
-                WriteMemory(ref d, source);
-                EndIfBroken(ref d, i);
+                WriteMemory(d.Seg, i, at, size, value, read: false);
+                EndIfBroken(ref d, i, at.Pointer);
                 return;
             }
             var a = _il.DeclareLocal(typeof(uint));
-            ReadMemory(ref op, destination: m is not (Mnemonic.Cmp or Mnemonic.Test));
+            ReadMemory(op.Seg, i, at, size, destination: store);
             _il.Emit(OpCodes.Stloc, a);
             // The flags go to the locals only after the store, which may still fault.
-            EmitAlu(m, size, () => _il.Emit(OpCodes.Ldloc, a), source, FlagsLive(_ops, i), result => WriteMemory(ref op, result));
-            if (m is not (Mnemonic.Cmp or Mnemonic.Test)) EndIfBroken(ref d, i);
+            EmitAlu(m, size, () => _il.Emit(OpCodes.Ldloc, a), value, FlagsLive(i), result => WriteMemory(op.Seg, i, at, size, result, read: true));
+            if (store) EndIfBroken(ref d, i, at.Pointer);
         }
+
+        /// <summary>MOVZX/MOVSX: the <paramref name="fromSize"/>-byte value <paramref name="value"/> pushes, extended to 32 bits.</summary>
+        private void Extend(Mnemonic m, int fromSize, Action value)
+        {
+            value();
+            if (m == Mnemonic.Movsx) _il.Emit(fromSize == 1 ? OpCodes.Conv_I1 : OpCodes.Conv_I2);
+        }
+
+        /// <summary>Whether anything can see a flag instruction <paramref name="i"/> writes.</summary>
+        private bool FlagsLive(int i) => (_live[i] & OpcodeFlags(_ops[i].I.Code).Written) != 0;
 
         /// <summary>
         /// res = (a op b) cut to the operand size; <paramref name="store"/> writes it (not for CMP and TEST); then the
@@ -689,7 +904,7 @@ public sealed unsafe partial class InterpreterCpu
         }
 
         /// <summary>INC/DEC: CF keeps the pending operation's carry (IncDec's rule), the other five flags become pending.</summary>
-        private void EmitIncDec(int r, int size, bool dec)
+        private void EmitIncDec(int r, int size, bool dec, bool flagsLive)
         {
             var a = _il.DeclareLocal(typeof(uint));
             var res = _il.DeclareLocal(typeof(uint));
@@ -705,6 +920,7 @@ public sealed unsafe partial class InterpreterCpu
             }
             _il.Emit(OpCodes.Stloc, res);
             StoreGpr(r, size, () => _il.Emit(OpCodes.Ldloc, res));
+            if (!flagsLive) return;
             if (_known is not (LazyOp.Inc or LazyOp.Dec or LazyOp.None))
             {
                 // _fBits = (_fBits & ~CF) | carry of the pending operation
@@ -746,9 +962,10 @@ public sealed unsafe partial class InterpreterCpu
 
         /// <summary>
         /// SHL/SAL/SHR/SAR/ROL/ROR of a register by a constant 1-31, through the interpreter's Shift and Rotate. Shifts
-        /// set all six flags; rotates set CF and OF, so the pending flags are computed first (FlagsOf) unless known done.
+        /// set all six flags; rotates set CF and OF, so the pending flags are computed first (FlagsOf) unless known done
+        /// or none of the other four can be seen (<paramref name="live"/>: the flags seen after it).
         /// </summary>
-        private void EmitShift(Mnemonic m, int r, int size, uint count)
+        private void EmitShift(Mnemonic m, int r, int size, uint count, RflagsBits live)
         {
             bool rotate = m is Mnemonic.Rol or Mnemonic.Ror;
             var res = _il.DeclareLocal(typeof(uint));
@@ -762,8 +979,9 @@ public sealed unsafe partial class InterpreterCpu
             _il.Emit(OpCodes.Call, rotate ? RotateMethod : ShiftMethod);
             _il.Emit(OpCodes.Stloc, res);
             StoreGpr(r, size, () => _il.Emit(OpCodes.Ldloc, res));
+            if (live == 0) return;
             // _fBits = (pending flags computed, or _fBits) & ~(the flags written) | flags; _fOp = None
-            if (rotate && _known != LazyOp.None)
+            if (rotate && _known != LazyOp.None && (live & (RflagsBits.SF | RflagsBits.ZF | RflagsBits.AF | RflagsBits.PF)) != 0)
             {
                 PushFlagLocals(size: true);
                 _il.Emit(OpCodes.Call, FlagsOfMethod);
@@ -780,11 +998,113 @@ public sealed unsafe partial class InterpreterCpu
             _flagsDirty = true;
         }
 
-        /// <summary>The closing JMP rel or Jcc: to its own block's start, another pass; elsewhere, EIP set and out.</summary>
+        /// <summary>PUSH of a register or an immediate, POP to a register (16/32-bit operands, SS:SP or SS:ESP by SS.B).</summary>
+        private void EmitStack(ref DecodedOp d, int i)
+        {
+            int size = d.OpSize, r = d.Reg0;
+            if (d.I.Mnemonic == Mnemonic.Pop)
+            {
+                var value = _il.DeclareLocal(typeof(uint));
+                Release(ReadTop(i, size, value), (uint)size);
+                StoreGpr(r, size, () => _il.Emit(OpCodes.Ldloc, value)); // after ESP: POP ESP loads the popped value
+                return;
+            }
+            uint imm = d.Imm & SizeMask(size);
+            var at = Push(i, size, d.Loc0 == OperandLoc.Immediate ? () => _il.Emit(OpCodes.Ldc_I4, (int)imm) : () => LoadGpr(r, size));
+            EndIfBroken(ref d, i, at);
+        }
+
+        /// <summary>
+        /// Push's order: SP - size under the stack mask, the store (which may fault, ESP untouched), then ESP. Returns
+        /// the store's pointer local, for EndIfBroken.
+        /// </summary>
+        private LocalBuilder Push(int i, int size, Action value)
+        {
+            var sp = _il.DeclareLocal(typeof(uint));
+            LoadGpr(RegEsp, 4);
+            _il.Emit(OpCodes.Ldc_I4, size);
+            _il.Emit(OpCodes.Sub);
+            _il.Emit(OpCodes.Ldloc, _stackMask);
+            _il.Emit(OpCodes.And);
+            _il.Emit(OpCodes.Stloc, sp);
+            var at = Lookup(SegSs, () => _il.Emit(OpCodes.Ldloc, sp), size, write: true);
+            WriteMemory(SegSs, i, at, size, value, read: false);
+            SetStackPointer(() => _il.Emit(OpCodes.Ldloc, sp));
+            return at.Pointer;
+        }
+
+        /// <summary>
+        /// A pop's read: <paramref name="value"/> = the operand at SS:SP (which may fault, ESP untouched); returns the
+        /// local holding SP, for Release once nothing else can fault.
+        /// </summary>
+        private LocalBuilder ReadTop(int i, int size, LocalBuilder value)
+        {
+            var sp = _il.DeclareLocal(typeof(uint));
+            LoadGpr(RegEsp, 4);
+            _il.Emit(OpCodes.Ldloc, _stackMask);
+            _il.Emit(OpCodes.And);
+            _il.Emit(OpCodes.Stloc, sp);
+            var at = Lookup(SegSs, () => _il.Emit(OpCodes.Ldloc, sp), size, write: false);
+            ReadMemory(SegSs, i, at, size, destination: false);
+            _il.Emit(OpCodes.Stloc, value);
+            return sp;
+        }
+
+        /// <summary>ESP = SP + <paramref name="bytes"/> under the stack mask, SP from ReadTop.</summary>
+        private void Release(LocalBuilder sp, uint bytes) =>
+            SetStackPointer(() =>
+            {
+                _il.Emit(OpCodes.Ldloc, sp);
+                _il.Emit(OpCodes.Ldc_I4, (int)bytes);
+                _il.Emit(OpCodes.Add);
+                _il.Emit(OpCodes.Ldloc, _stackMask);
+                _il.Emit(OpCodes.And);
+            });
+
+        /// <summary>ESP = (ESP &amp; keep) | (what <paramref name="sp"/> pushes, already under the stack mask): SetSp's rule.</summary>
+        private void SetStackPointer(Action sp)
+        {
+            var esp = _reg[RegEsp]!;
+            _il.Emit(OpCodes.Ldloc, esp);
+            _il.Emit(OpCodes.Ldloc, _stackKeep);
+            _il.Emit(OpCodes.And);
+            sp();
+            _il.Emit(OpCodes.Conv_U8);
+            _il.Emit(OpCodes.Or);
+            _il.Emit(OpCodes.Stloc, esp);
+            _dirty |= 1 << RegEsp;
+        }
+
+        /// <summary>The closing JMP rel, Jcc, CALL rel or RET: to its own block's start, another pass; elsewhere, EIP set and out.</summary>
         private void EmitBranch(ref DecodedOp d, int i)
         {
             ulong target = d.Imm, fallThrough = d.NextIp;
             int n = _ops.Length;
+            if (d.I.Mnemonic == Mnemonic.Ret)
+            {
+                EmitReturn(ref d, i);
+                return;
+            }
+            if (d.I.Mnemonic == Mnemonic.Call)
+            {
+                // The target's limit check comes before the push (Call's order); the block's own start needs none.
+                if (target != _block.Eip)
+                {
+                    MayFault(i);
+                    _il.Emit(OpCodes.Ldarg_0);
+                    _il.Emit(OpCodes.Ldc_I4, (int)(uint)target);
+                    _il.Emit(OpCodes.Call, NearJumpMethod);
+                }
+                uint back = (uint)d.NextIp & SizeMask(d.OpSize);
+                Push(i, d.OpSize, () => _il.Emit(OpCodes.Ldc_I4, (int)back));
+                if (target == _block.Eip) Jump(target, i);
+                else
+                {
+                    SetResult(n);
+                    _il.Emit(OpCodes.Br, _exit);
+                }
+                return;
+            }
             if (d.I.IsJmpShortOrNear)
             {
                 Jump(target, i);
@@ -796,6 +1116,21 @@ public sealed unsafe partial class InterpreterCpu
             ExitTo(fallThrough, n);
             _il.MarkLabel(taken);
             Jump(target, i);
+        }
+
+        /// <summary>RET [imm16]: the return address read (may fault), NearJump's limit check on it, then ESP, and out.</summary>
+        private void EmitReturn(ref DecodedOp d, int i)
+        {
+            var target = _il.DeclareLocal(typeof(uint));
+            int size = d.OpSize;
+            var sp = ReadTop(i, size, target);
+            MayFault(i);
+            _il.Emit(OpCodes.Ldarg_0);
+            _il.Emit(OpCodes.Ldloc, target);
+            _il.Emit(OpCodes.Call, NearJumpMethod);
+            Release(sp, (uint)size + (d.I.OpCount > 0 ? d.Imm & 0xFFFF : 0));
+            SetResult(_ops.Length);
+            _il.Emit(OpCodes.Br, _exit);
         }
 
         /// <summary>A taken branch to <paramref name="target"/>: the loop back to the top, or NearJump's limit check and out.</summary>
@@ -816,10 +1151,12 @@ public sealed unsafe partial class InterpreterCpu
                 _il.Emit(OpCodes.Ldarg_0);
                 _il.Emit(OpCodes.Ldc_I4, (int)(uint)_block.Eip);
                 _il.Emit(OpCodes.Ldc_I4, (int)_block.Phys);
+                _il.Emit(OpCodes.Ldloc, _count);
+                _il.Emit(OpCodes.Ldc_I4, n);
+                _il.Emit(_handlers ? OpCodes.Ldc_I4_1 : OpCodes.Ldc_I4_0);
                 _il.Emit(OpCodes.Call, MayLoopMethod);
                 _il.Emit(OpCodes.Brfalse, leave);
                 _known = null;
-                _il.StoreField(CompiledRetiredField, () => _il.Emit(OpCodes.Ldloc, _count));
                 _il.Emit(OpCodes.Br, _top);
                 _il.MarkLabel(leave);
                 ExitTo(target, 0);
@@ -847,7 +1184,7 @@ public sealed unsafe partial class InterpreterCpu
                 foreach (var local in new[] { _fA, _fB })
                 {
                     _il.Emit(OpCodes.Ldloc, local);
-                    if (signed) _il.Emit(_knownSize == 2 ? OpCodes.Conv_I2 : OpCodes.Conv_I4);
+                    if (signed) _il.Emit(_knownSize switch { 1 => OpCodes.Conv_I1, 2 => OpCodes.Conv_I2, _ => OpCodes.Conv_I4 });
                 }
             }
             bool lazy = op is not (null or LazyOp.None);

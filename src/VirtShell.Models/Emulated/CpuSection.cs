@@ -3,10 +3,15 @@ using VirtShell.Engine.Definitions;
 
 namespace VirtShell.Models.Emulated;
 
-/// <summary>The emulated model's <c>cpu</c> section: which tier runs guest code, and where compiled blocks are dumped.</summary>
-internal sealed record CpuSection(CpuTier Tier, string? DumpPath)
+/// <summary>
+/// The emulated model's <c>cpu</c> section: which tier runs guest code, after how many runs the translator compiles a
+/// block (null: the CPU's default), and where compiled blocks are dumped.
+/// </summary>
+internal sealed record CpuSection(CpuTier Tier, string? DumpPath, int? CompileThreshold = null)
 {
     public const string Name = "cpu";
+    /// <summary>The highest compileThreshold accepted: past it a block would practically never be compiled.</summary>
+    public const int MaxCompileThreshold = 1 << 24;
 
     public static CpuSection Read(MachineSpec spec)
     {
@@ -18,8 +23,8 @@ internal sealed record CpuSection(CpuTier Tier, string? DumpPath)
             _ => throw new DefinitionException($"{Name} must be an object, not {raw}", spec.Source),
         };
         foreach (var key in values.Keys)
-            if (key is not ("tier" or "dump"))
-                throw new DefinitionException($"{Name}.{key}: unknown setting (cpu has: tier, dump)", spec.Source);
+            if (key is not ("tier" or "dump" or "compileThreshold"))
+                throw new DefinitionException($"{Name}.{key}: unknown setting (cpu has: tier, compileThreshold, dump)", spec.Source);
         var tier = values.GetValueOrDefault("tier") switch
         {
             null or "auto" => CpuTier.Auto,
@@ -35,7 +40,18 @@ internal sealed record CpuSection(CpuTier Tier, string? DumpPath)
         };
         if (dump != null && tier != CpuTier.Translator)
             throw new DefinitionException($"{Name}.dump: only the translator compiles blocks (set {Name}.tier to 'translator')", spec.Source);
-        return new(tier, dump);
+        int? threshold = values.GetValueOrDefault("compileThreshold") switch
+        {
+            null => null,
+            int n and >= 1 and <= MaxCompileThreshold => n,
+            long n and >= 1 and <= MaxCompileThreshold => (int)n,
+            double n when n >= 1 && n <= MaxCompileThreshold && n == Math.Floor(n) => (int)n,
+            var v => throw new DefinitionException(
+                $"{Name}.compileThreshold: must be a whole number of runs from 1 to {MaxCompileThreshold}, not {v}", spec.Source),
+        };
+        if (threshold != null && tier != CpuTier.Translator)
+            throw new DefinitionException($"{Name}.compileThreshold: only the translator compiles blocks (set {Name}.tier to 'translator')", spec.Source);
+        return new(tier, dump, threshold);
     }
 
     /// <summary>The spec without this section, for the checks the PC models share (which refuse every section).</summary>

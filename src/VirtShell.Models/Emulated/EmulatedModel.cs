@@ -57,6 +57,7 @@ public sealed class EmulatedModel(DeviceCatalog? devices = null) : IMachineModel
             cpu = new InterpreterCpu(pc.Memory, pc.Ports, pc.Mmio, pc.LocalApic);
             var settings = CpuSection.Read(spec);
             cpu.Tier = settings.Tier;
+            if (settings.CompileThreshold is { } threshold) cpu.TranslateAfter = threshold;
             if (settings.DumpPath != null) cpu.DumpTranslations(settings.DumpPath);
             runtime = new VirtualMachineRuntime(cpu, pc.Memory, pc.Ports, pc.Mmio, pc.Wake, pc) { Model = ModelName };
             if (state != null) runtime.RestoreState(state);

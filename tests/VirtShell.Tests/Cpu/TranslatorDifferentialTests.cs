@@ -204,15 +204,28 @@ public sealed class TranslatorDifferentialTests
         var writer = new CodeWriterImpl();
         var encoder = Encoder.Create(32, writer);
         if (loop) instructions.Add(Instruction.Create(Code.Dec_rm32, new MemoryOperand(Register.ESI, -4)));
-        // A loop's body is split in two blocks by a JMP to the next instruction, so passes chain one to the other.
-        int split = loop ? random.Next(instructions.Count) : -1;
+        // A loop's body is split in two blocks, so passes chain one to the other; half the other blocks are split too.
+        // The split goes to the next instruction by a JMP, a CALL (which pushes a dword each pass), or a PUSH of the
+        // next instruction's address and a RET (16 or 32-bit operand, with or without releasing a pushed dword).
+        int split = loop || random.Next(2) == 0 ? random.Next(instructions.Count) : -1;
+        int splitKind = random.Next(4);
         for (int n = 0; n < instructions.Count; n++)
         {
             if (n == split)
             {
-                var jmp = Instruction.CreateBranch(Code.Jmp_rel32_32, ip + 5);
-                instructions.Insert(n++, jmp);
-                ip += encoder.Encode(jmp, ip);
+                Instruction[] branch = splitKind switch
+                {
+                    0 => [Instruction.CreateBranch(Code.Jmp_rel32_32, ip + 5)],
+                    1 => [Instruction.CreateBranch(Code.Call_rel32_32, ip + 5)],
+                    2 => [Instruction.Create(Code.Pushd_imm32, (int)(ip + 6)), Instruction.Create(Code.Retnd)],
+                    _ => [Instruction.Create(Code.Pushd_imm32, 0), Instruction.Create(Code.Pushd_imm32, (int)(ip + 13)),
+                          Instruction.Create(Code.Retnd_imm16, 4)],
+                };
+                foreach (var b in branch)
+                {
+                    instructions.Insert(n++, b);
+                    ip += encoder.Encode(b, ip);
+                }
             }
             ip += encoder.Encode(instructions[n], ip);
         }

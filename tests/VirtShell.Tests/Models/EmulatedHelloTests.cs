@@ -1,3 +1,5 @@
+using VirtShell.Cpu.Interpreter;
+using VirtShell.Engine.Definitions;
 using VirtShell.Engine.Machines;
 using VirtShell.Engine.Store;
 using VirtShell.Models;
@@ -42,7 +44,11 @@ public class EmulatedHelloTests
     [Theory]
     [InlineData("cpu: { tier: 'fast' },", "cpu.tier: 'fast' is not a tier (auto, interpreter, translator)")]
     [InlineData("cpu: { tier: 'interpreter', dump: 'blocks.txt' },", "cpu.dump: only the translator compiles blocks")]
-    [InlineData("cpu: { teir: 'translator' },", "cpu.teir: unknown setting (cpu has: tier, dump)")]
+    [InlineData("cpu: { teir: 'translator' },", "cpu.teir: unknown setting (cpu has: tier, compileThreshold, dump)")]
+    [InlineData("cpu: { tier: 'translator', compileThreshold: 0 },", "cpu.compileThreshold: must be a whole number of runs from 1 to 16777216, not 0")]
+    [InlineData("cpu: { tier: 'translator', compileThreshold: 2.5 },", "cpu.compileThreshold: must be a whole number of runs from 1 to 16777216, not 2.5")]
+    [InlineData("cpu: { tier: 'translator', compileThreshold: 'often' },", "cpu.compileThreshold: must be a whole number of runs from 1 to 16777216, not often")]
+    [InlineData("cpu: { tier: 'interpreter', compileThreshold: 100 },", "cpu.compileThreshold: only the translator compiles blocks")]
     [InlineData("cpu: 'translator',", "cpu must be an object")]
     public void A_wrong_cpu_section_is_a_definition_error_naming_the_field_and_the_machine_line(string section, string message)
     {
@@ -59,6 +65,25 @@ public class EmulatedHelloTests
         var e = Assert.Throws<VirtShell.Engine.Definitions.DefinitionException>(() => NewHost().Validate(def));
         Assert.Contains("tier.js:2", e.Message);
         Assert.Contains(message, e.Message);
+    }
+
+    [Theory]
+    [InlineData(500)]
+    [InlineData(500.0)]
+    public void The_cpu_section_gives_the_translators_compile_threshold(object threshold)
+    {
+        var spec = new MachineSpec
+        {
+            Name = "tier", Model = "emulated", MemoryBytes = 1 << 20,
+            Sections = new Dictionary<string, object?>
+            {
+                ["cpu"] = new Dictionary<string, object?> { ["tier"] = "translator", ["compileThreshold"] = threshold },
+            },
+        };
+        var section = VirtShell.Models.Emulated.CpuSection.Read(spec);
+        Assert.Equal(CpuTier.Translator, section.Tier);
+        Assert.Equal(500, section.CompileThreshold);
+        Assert.Null(VirtShell.Models.Emulated.CpuSection.Read(spec with { Sections = new Dictionary<string, object?>() }).CompileThreshold);
     }
 
     [Fact]
