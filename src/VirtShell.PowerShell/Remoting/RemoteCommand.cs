@@ -110,7 +110,14 @@ internal sealed class RemoteCommand(PSCmdlet cmdlet)
             if (shell is null) continue;
             try
             {
-                if (pending is not null) shell.EndInvoke(pending);
+                if (pending is not null && Settle(answer.Session, pending)) shell.EndInvoke(pending);
+                else if (pending is not null)
+                {
+                    shell.BeginStop(null, null);
+                    var state = answer.Session.Runspace.RunspaceStateInfo;
+                    answer.Fail(new RemoteHostException(answer.Session.ComputerName,
+                        $"host {answer.Session.ComputerName} did not answer: its session became {state.State} during the call{Reason(state.Reason)}"));
+                }
             }
             catch (RuntimeException e) when (e is not PipelineStoppedException && !IsTransport(e) && e.ErrorRecord is { } record)
             {
@@ -129,6 +136,20 @@ internal sealed class RemoteCommand(PSCmdlet cmdlet)
             shell.Dispose();
         }
         return calls.Select(c => c.Answer).ToList();
+    }
+
+    /// <summary>
+    /// Waits for a call to end; false when its session breaks first. A call under way when the host dies does not
+    /// always end by itself (the session turns Broken, the pipeline stays Running), so the wait watches the session.
+    /// </summary>
+    private bool Settle(PSSession session, IAsyncResult pending)
+    {
+        while (!pending.AsyncWaitHandle.WaitOne(100))
+        {
+            if (_stopped) throw new PipelineStoppedException();
+            if (session.Runspace.RunspaceStateInfo.State is RunspaceState.Broken or RunspaceState.Closed) return pending.IsCompleted;
+        }
+        return true;
     }
 
     /// <summary>Runs one command on one host for a step that cannot go on after an error: the first error is thrown.</summary>

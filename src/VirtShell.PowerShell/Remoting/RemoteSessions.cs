@@ -32,7 +32,11 @@ internal static class RemoteSessions
             shell.AddCommand("Microsoft.PowerShell.Core\\New-PSSession").AddParameter("HostName", missing.ToArray());
             if (key is not null) shell.AddParameter("KeyFilePath", key);
             if (options is not null) shell.AddParameter("Options", options);
-            var opened = shell.Invoke<PSSession>();
+            // Its errors do not say which host failed, nor why (see Why); a host that fails is reported below.
+            shell.AddParameter("ErrorAction", ActionPreference.SilentlyContinue);
+            IReadOnlyList<PSSession> opened;
+            try { opened = shell.Invoke<PSSession>(); }
+            catch (RuntimeException) { opened = []; } // a transport failure thrown rather than written: the hosts not opened are reported below
             foreach (var host in missing)
             {
                 var session = opened.FirstOrDefault(s => string.Equals(s.ComputerName, AddressOf(host), StringComparison.OrdinalIgnoreCase));
