@@ -121,7 +121,7 @@ public sealed class MoveVirtMachineCommand : MachineChangeCmdlet
         try
         {
             var move = new HostMigration(this, Remote).Move(source, machine, DestinationSession!);
-            WriteVerbose($"Moved machine {move.Name} from {move.Source} to host {move.Destination}: paused {move.Downtime.TotalSeconds:0.###} s, {move.Total.TotalSeconds:0.###} s in all, {move.CopiedBytes} bytes copied");
+            WriteVerbose($"Moved machine {move.Name} from {move.Source} to host {move.Destination}: paused {move.Downtime.TotalSeconds:0.###} s, {move.Total.TotalSeconds:0.###} s in all, {move.CopiedBytes} bytes copied ({move.Steps})");
             WriteObject(move);
             if (PassThru)
                 foreach (var moved in Remote.Run([DestinationSession!], "Get-VirtMachine", new Dictionary<string, object?> { ["Name"] = new[] { move.Name } })[0].Output)

@@ -5,8 +5,11 @@ using SysPowerShell = System.Management.Automation.PowerShell;
 
 namespace VirtShell.PowerShell.Remoting;
 
-/// <summary>What a move between hosts did and what it cost: the guest was paused for <see cref="Downtime"/>.</summary>
-public sealed record MachineMove(string Name, string Source, string Destination, string State, TimeSpan Downtime, TimeSpan Total, long CopiedBytes);
+/// <summary>
+/// What a move between hosts did and what it cost: the guest was paused for <see cref="Downtime"/>; <see cref="Steps"/>
+/// says where the time went ("pause 0.05 s, export 0.2 s, ...").
+/// </summary>
+public sealed record MachineMove(string Name, string Source, string Destination, string State, TimeSpan Downtime, TimeSpan Total, long CopiedBytes, string Steps);
 
 /// <summary>
 /// Moves a machine to another host through the sessions alone, with the checkpoint machinery both hosts already
@@ -51,6 +54,13 @@ internal sealed class HostMigration(PSCmdlet cmdlet, RemoteCommand remote)
         string? relay = source is null ? null : Path.Combine(Path.GetTempPath(), $"{file}.relay");
         bool live = state is "Running" or "Paused", paused = false, imported = false;
         long bytes;
+        var steps = new List<string>();
+        var lap = Stopwatch.StartNew();
+        void Step(string what)
+        {
+            steps.Add($"{what} {lap.Elapsed.TotalSeconds:0.00} s");
+            lap.Restart();
+        }
         try
         {
             if (state == "Running")
@@ -59,23 +69,29 @@ internal sealed class HostMigration(PSCmdlet cmdlet, RemoteCommand remote)
                 downtime.Start();
                 On(source, "Suspend-VirtMachine", Named(name));
                 paused = true;
+                Step("pause");
             }
             On(source, "Export-VirtMachine", new() { ["Name"] = new[] { name }, ["Path"] = sourcePath });
+            Step("export");
             bytes = source is null ? new FileInfo(sourcePath).Length : Convert.ToInt64(Script<object>(source, SizeScript, new() { ["Path"] = sourcePath }));
             cmdlet.WriteVerbose($"Copying machine {name}'s export ({bytes} bytes: saved state, definition files, disk images) from {from} to host {to}");
             if (source is not null) Copy(sourcePath, relay!, "FromSession", source);
             Copy(relay ?? sourcePath, destinationPath, "ToSession", destination);
+            Step("copy");
             remote.RunOrThrow(destination, "Import-VirtMachine", new Dictionary<string, object?> { ["Path"] = destinationPath, ["Name"] = name });
             imported = true;
+            Step("import");
             if (live)
             {
                 cmdlet.WriteVerbose($"Starting machine {name} on host {to}");
                 remote.RunOrThrow(destination, "Start-VirtMachine", Named(name));
                 if (state == "Paused") remote.RunOrThrow(destination, "Suspend-VirtMachine", Named(name));
+                Step("start");
             }
             downtime.Stop();
             cmdlet.WriteVerbose($"Removing machine {name} from {from}");
             On(source, "Remove-VirtMachine", new() { ["Name"] = new[] { name }, ["Force"] = true });
+            Step("removal at the source");
         }
         catch (Exception e) when (e is not PipelineStoppedException)
         {
@@ -90,7 +106,7 @@ internal sealed class HostMigration(PSCmdlet cmdlet, RemoteCommand remote)
             if (relay is not null) File.Delete(relay);
             Try(() => remote.RunOrThrow(destination, "", new Dictionary<string, object?> { ["Path"] = destinationPath }, DeleteScript));
         }
-        return new MachineMove(name, from, to, state, downtime.Elapsed, total.Elapsed, bytes);
+        return new MachineMove(name, from, to, state, downtime.Elapsed, total.Elapsed, bytes, string.Join(", ", steps));
     }
 
     private static Dictionary<string, object?> Named(string name) => new() { ["Name"] = new[] { name } };

@@ -73,7 +73,7 @@ internal sealed class Placement
             else if (best is null || Better(host, best)) best = host;
         }
         if (best is null) return (null, string.Join("; ", reasons));
-        string why = $"model '{spec.Model}' available, {Mib(Free(best))} free, {best.MachineNames.Count} machines there";
+        string why = $"model '{spec.Model}' available, {Mib(Free(best))} free, {best.MachineNames.Count} {(best.MachineNames.Count == 1 ? "machine" : "machines")} there";
         return (best, why);
     }
 
