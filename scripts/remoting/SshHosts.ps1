@@ -125,7 +125,9 @@ function New-SshHostRig {
             New-RigPwshWrapper -Path $wrapper -VirtShellHome $virtShellHome -ModulePath $ModulePath
             $config = Join-Path $folder 'sshd_config'
             # StrictModes is off because the rig lives under /tmp (world-writable), which sshd would refuse for
-            # authorized_keys; only the rig's own client key is in it.
+            # authorized_keys; only the rig's own client key is in it. sshd starts the subsystem through the user's
+            # shell, and Debian's bash reads ~/.bashrc for a command run by sshd: HOME is the host's folder (SetEnv
+            # comes after sshd's own HOME), so a user's rc file (root's runs 'pyenv init') is not part of each session.
             @"
 ListenAddress $address
 Port 22
@@ -138,6 +140,7 @@ KbdInteractiveAuthentication no
 UsePAM no
 StrictModes no
 PrintMotd no
+SetEnv HOME=$folder
 Subsystem powershell $wrapper -sshs -NoLogo
 "@ | Set-Content -LiteralPath $config
             Start-RigSshd -Rig $rig -HostEntry $entry -Config $config

@@ -23,7 +23,7 @@ public sealed class CheckpointVirtMachineCommand : MachineCmdlet
     {
         if (!ShouldProcess(machine.Name, CheckpointName is null ? "Create checkpoint" : $"Create checkpoint '{CheckpointName}'")) return;
         WriteVerboseCall("Checkpointing", machine);
-        var taken = Session.Call(machine, control => control.CheckpointAsync(CheckpointName, Interrupted));
+        var taken = Local.Call(machine, control => control.CheckpointAsync(CheckpointName, Interrupted));
         var checkpoint = CheckpointStore.Open(machine.Directory, machine.Name, taken.CheckpointName);
         WriteVerbose($"Checkpoint '{checkpoint.CheckpointName}' of machine {machine.Name}: {checkpoint.SizeBytes} bytes, disks {checkpoint.DiskCapture}");
         if (PassThru) WriteObject(checkpoint);
@@ -33,7 +33,7 @@ public sealed class CheckpointVirtMachineCommand : MachineCmdlet
 /// <summary>Lists checkpoints, of every machine or of those named, optionally by checkpoint name (wildcards).</summary>
 [Cmdlet(VerbsCommon.Get, "VirtCheckpoint")]
 [OutputType(typeof(MachineCheckpoint))]
-public sealed class GetVirtCheckpointCommand : PSCmdlet
+public sealed class GetVirtCheckpointCommand : VirtShellCmdlet
 {
     [Parameter(Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [Alias("MachineName")]
@@ -47,7 +47,7 @@ public sealed class GetVirtCheckpointCommand : PSCmdlet
     [SupportsWildcards]
     public string[] CheckpointName { get; set; } = ["*"];
 
-    protected override void ProcessRecord()
+    protected override void ProcessLocal()
     {
         var session = VirtShellSession.Current;
         foreach (var machine in MachineSelection.Resolve(this, session.Host, Name))
@@ -86,12 +86,12 @@ public sealed class RestoreVirtCheckpointCommand : MachineCmdlet
         if (Force && machine.State.IsLive())
         {
             WriteVerboseCall("Turning off", machine);
-            Session.Call(machine, control => control.StopAsync(turnOff: true, StopTimeout, Interrupted));
-            machine = MachineWatch.Refresh(Session.Host, machine);
+            Local.Call(machine, control => control.StopAsync(turnOff: true, StopTimeout, Interrupted));
+            machine = MachineWatch.Refresh(Local.Host, machine);
         }
         WriteVerboseCall($"Restoring checkpoint '{CheckpointName}' of", machine);
-        Session.Call(machine, control => control.RestoreCheckpointAsync(CheckpointName, Interrupted));
-        machine = MachineWatch.Refresh(Session.Host, machine);
+        Local.Call(machine, control => control.RestoreCheckpointAsync(CheckpointName, Interrupted));
+        machine = MachineWatch.Refresh(Local.Host, machine);
         WriteVerbose($"Machine {machine.Name} is {machine.State}");
         if (PassThru) WriteObject(machine);
     }

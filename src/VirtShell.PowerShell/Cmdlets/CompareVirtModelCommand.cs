@@ -12,7 +12,7 @@ namespace VirtShell.PowerShell.Cmdlets;
 /// </summary>
 [Cmdlet(VerbsData.Compare, "VirtModel")]
 [OutputType(typeof(ModelComparisonRow))]
-public sealed class CompareVirtModelCommand : PSCmdlet, IDisposable
+public sealed class CompareVirtModelCommand : VirtShellCmdlet, IDisposable
 {
     [Parameter(Position = 0)]
     [ValidateNotNullOrEmpty]
@@ -37,11 +37,15 @@ public sealed class CompareVirtModelCommand : PSCmdlet, IDisposable
 
     private readonly CancellationTokenSource _stop = new();
 
-    protected override void StopProcessing() => _stop.Cancel();
+    protected override void StopProcessing()
+    {
+        base.StopProcessing();
+        _stop.Cancel();
+    }
 
     public void Dispose() => _stop.Dispose();
 
-    protected override void EndProcessing()
+    protected override void EndLocal()
     {
         string? chart = Chart == null ? null : GetUnresolvedProviderPathFromPSPath(Chart);
         if (chart != null && System.IO.Path.GetExtension(chart).ToLowerInvariant() is not (".png" or ".svg"))

@@ -1,6 +1,8 @@
 using System.Management.Automation;
+using System.Management.Automation.Runspaces;
 using VirtShell.Engine.Console;
 using VirtShell.Engine.Machines;
+using VirtShell.PowerShell.Remoting;
 using VirtShell.PowerShell.Session;
 
 namespace VirtShell.PowerShell.Cmdlets;
@@ -18,13 +20,22 @@ public sealed class EnterVirtConsoleCommand : MachineCmdlet
     [Parameter]
     public SwitchParameter FromStart { get; set; }
 
+    /// <summary>An attachment needs this terminal in raw mode on the machine's host, which a PowerShell session has not.</summary>
+    protected override void ProcessRemote(IReadOnlyList<PSSession> sessions)
+    {
+        foreach (var session in sessions)
+            WriteError(new ErrorRecord(new RemoteHostException(session.ComputerName,
+                $"host {session.ComputerName}: Enter-VirtConsole attaches this terminal, which a PowerShell session cannot carry; run it there through ssh: ssh -t {session.ComputerName} pwsh -Command Enter-VirtConsole {string.Join(",", Name)}"),
+                VirtShellErrors.InvalidArgument, ErrorCategory.NotImplemented, session));
+    }
+
     protected override void Process(Machine machine)
     {
         if (!machine.State.IsLive())
             throw new MachineStateException($"machine '{machine.Name}' is {machine.State}; only a running machine has a console to attach to");
         WriteVerboseCall("Attaching to the console of", machine);
-        using var client = Session.Connect(ref machine);
-        var cursor = FromStart ? default : Session.GetCursor(machine);
+        using var client = Local.Connect(ref machine);
+        var cursor = FromStart ? default : Local.GetCursor(machine);
         string name = machine.Name;
         var atRest = machine;
         ConsoleAttachment attachment;
@@ -36,13 +47,13 @@ public sealed class EnterVirtConsoleCommand : MachineCmdlet
             terminal = input.IsTerminal;
             if (terminal) Host.UI.Write($"Attached to machine {name}; Ctrl+] detaches\r\n");
             attachment = new ConsoleAttachment((IMachineControl?)client ?? new MachineControl(machine),
-                () => new MachineControl(Session.Host.Find(name) ?? atRest), input, output, new DetachKeys(DetachKeys.CtrlCloseBracket));
+                () => new MachineControl(Local.Host.Find(name) ?? atRest), input, output, new DetachKeys(DetachKeys.CtrlCloseBracket));
             end = attachment.RunAsync(cursor.Offset, Interrupted).GetAwaiter().GetResult();
         }
-        Session.SetCursor(machine, new ConsoleCursor(attachment.Next, attachment.EndsMidLine));
+        Local.SetCursor(machine, new ConsoleCursor(attachment.Next, attachment.EndsMidLine));
         if (attachment.Skipped > 0)
             WriteWarning($"{attachment.Skipped} bytes of machine {name}'s output were rotated out of console.log before they could be shown");
-        machine = MachineWatch.Refresh(Session.Host, machine);
+        machine = MachineWatch.Refresh(Local.Host, machine);
         string how = end switch
         {
             AttachmentEnd.Detached => $"Detached from machine {name}, which is {machine.State}",

@@ -7,7 +7,7 @@ namespace VirtShell.PowerShell.Cmdlets;
 
 [Cmdlet(VerbsCommon.Get, "VirtMachine")]
 [OutputType(typeof(Machine))]
-public sealed class GetVirtMachineCommand : PSCmdlet
+public sealed class GetVirtMachineCommand : VirtShellCmdlet
 {
     [Parameter(Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
@@ -15,7 +15,7 @@ public sealed class GetVirtMachineCommand : PSCmdlet
     [ArgumentCompleter(typeof(MachineNameCompleter))]
     public string[] Name { get; set; } = ["*"];
 
-    protected override void ProcessRecord()
+    protected override void ProcessLocal()
     {
         foreach (var machine in MachineSelection.Resolve(this, VirtShellSession.Current.Host, Name)) WriteObject(machine);
     }

@@ -17,7 +17,7 @@ public sealed class VirtModelInfo(IMachineModel model, ModelAvailability availab
 
 [Cmdlet(VerbsCommon.Get, "VirtModel")]
 [OutputType(typeof(VirtModelInfo))]
-public sealed class GetVirtModelCommand : PSCmdlet
+public sealed class GetVirtModelCommand : VirtShellCmdlet
 {
     [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
@@ -25,7 +25,7 @@ public sealed class GetVirtModelCommand : PSCmdlet
     [ArgumentCompleter(typeof(ModelNameCompleter))]
     public string[] Name { get; set; } = ["*"];
 
-    protected override void ProcessRecord()
+    protected override void ProcessLocal()
     {
         var models = VirtShellSession.Current.Host.Models.All;
         foreach (var name in Name)

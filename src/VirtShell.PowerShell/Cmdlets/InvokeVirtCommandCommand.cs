@@ -49,7 +49,7 @@ public sealed class InvokeVirtCommandCommand : MachineCmdlet
         // The command runs on a worker; this (the pipeline) thread is the only one allowed to write output.
         var run = Task.Run(() =>
         {
-            try { return Session.Call(machine, control => control.ExecuteAsync(command, new LineSink(lines), Interrupted)); }
+            try { return Local.Call(machine, control => control.ExecuteAsync(command, new LineSink(lines), Interrupted)); }
             finally { lines.CompleteAdding(); }
         });
         foreach (var line in lines.GetConsumingEnumerable())

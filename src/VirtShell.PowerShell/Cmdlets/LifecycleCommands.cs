@@ -9,7 +9,7 @@ public sealed class StartVirtMachineCommand : MachineChangeCmdlet
 {
     protected override string Action => "Start";
     protected override string Doing => "Starting";
-    protected override void Change(Machine machine) => Session.Start(machine, Interrupted);
+    protected override void Change(Machine machine) => Local.Start(machine, Interrupted);
 }
 
 [Cmdlet(VerbsLifecycle.Stop, "VirtMachine", SupportsShouldProcess = true, DefaultParameterSetName = ByName)]
@@ -31,7 +31,7 @@ public sealed class StopVirtMachineCommand : MachineChangeCmdlet
     protected override void Change(Machine machine)
     {
         bool wasRunning = machine.State.IsLive();
-        bool asked = Session.Call(machine, control => control.StopAsync(TurnOff, Timeout, Interrupted));
+        bool asked = Local.Call(machine, control => control.StopAsync(TurnOff, Timeout, Interrupted));
         if (wasRunning && !TurnOff && !asked)
             WriteWarning($"machine '{machine.Name}' was turned off: its model has no shutdown channel to ask the guest to shut down");
     }
@@ -43,7 +43,7 @@ public sealed class SuspendVirtMachineCommand : MachineChangeCmdlet
 {
     protected override string Action => "Suspend";
     protected override string Doing => "Suspending";
-    protected override void Change(Machine machine) => Session.Call(machine, control => control.PauseAsync(Interrupted));
+    protected override void Change(Machine machine) => Local.Call(machine, control => control.PauseAsync(Interrupted));
 }
 
 [Cmdlet(VerbsLifecycle.Resume, "VirtMachine", SupportsShouldProcess = true, DefaultParameterSetName = ByName)]
@@ -52,5 +52,5 @@ public sealed class ResumeVirtMachineCommand : MachineChangeCmdlet
 {
     protected override string Action => "Resume";
     protected override string Doing => "Resuming";
-    protected override void Change(Machine machine) => Session.Call(machine, control => control.ResumeAsync(Interrupted));
+    protected override void Change(Machine machine) => Local.Call(machine, control => control.ResumeAsync(Interrupted));
 }

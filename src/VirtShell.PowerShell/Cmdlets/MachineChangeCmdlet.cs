@@ -19,13 +19,13 @@ public abstract class MachineChangeCmdlet : MachineCmdlet
 
     protected abstract void Change(Machine machine);
 
-    protected sealed override void Process(Machine machine)
+    protected override void Process(Machine machine)
     {
         if (!ShouldProcess(machine.Name, Action)) return;
         WriteVerboseCall(Doing, machine);
         var watch = Stopwatch.StartNew();
         Change(machine);
-        machine = MachineWatch.Refresh(Session.Host, machine);
+        machine = MachineWatch.Refresh(Local.Host, machine);
         WriteVerbose($"Machine {machine.Name} is {machine.State} after {watch.Elapsed.TotalSeconds:0.###} s");
         if (PassThru) WriteObject(machine);
     }

@@ -11,7 +11,7 @@ namespace VirtShell.PowerShell.Cmdlets;
 /// by value: the binder gives a string to -Name and a machine to -InputObject, each by its exact type. A name
 /// without wildcards that matches nothing is an error; a wildcard that matches nothing is not, as with Get-VM.
 /// </summary>
-public abstract class MachineCmdlet : PSCmdlet
+public abstract class MachineCmdlet : VirtShellCmdlet
 {
     protected const string ByName = "Name";
     protected const string ByInputObject = "InputObject";
@@ -30,7 +30,7 @@ public abstract class MachineCmdlet : PSCmdlet
     [ValidateNotNull]
     public Machine[] InputObject { get; set; } = [];
 
-    private protected VirtShellSession Session => VirtShellSession.Current;
+    private protected VirtShellSession Local => VirtShellSession.Current;
 
     /// <summary>Cancelled by Ctrl+C (StopProcessing), for long waits.</summary>
     protected CancellationToken Interrupted => _stopping.Token;
@@ -39,7 +39,7 @@ public abstract class MachineCmdlet : PSCmdlet
     protected void WriteVerboseCall(string doing, Machine machine) =>
         WriteVerbose($"{doing} machine {machine.Name} (model {machine.Model})");
 
-    protected sealed override void ProcessRecord()
+    protected sealed override void ProcessLocal()
     {
         foreach (var machine in SelectedMachines())
         {
@@ -60,13 +60,22 @@ public abstract class MachineCmdlet : PSCmdlet
 
     protected override void StopProcessing()
     {
+        base.StopProcessing();
         _stopping.Cancel();
-        Session.Host.InterruptDefinitionLoads(); // Start-VirtMachine loads the definition again
+        Local.Host.InterruptDefinitionLoads(); // Start-VirtMachine loads the definition again
+    }
+
+    /// <summary>Machines given here go to another host by name.</summary>
+    private protected override Dictionary<string, object?> ForwardedParameters()
+    {
+        var parameters = base.ForwardedParameters();
+        if (parameters.Remove(nameof(InputObject))) parameters[nameof(Name)] = InputObject.Select(m => m.Name).ToArray();
+        return parameters;
     }
 
     private IReadOnlyList<Machine> SelectedMachines()
     {
-        var host = Session.Host;
+        var host = Local.Host;
         // An input machine is looked up again by name: another process may have changed or removed it since it was listed.
         return MachineSelection.Resolve(this, host, ParameterSetName == ByInputObject ? InputObject.Select(m => m.Name) : Name);
     }

@@ -1,6 +1,8 @@
 using System.Management.Automation;
+using System.Management.Automation.Runspaces;
 using VirtShell.Engine.Checkpoints;
 using VirtShell.Engine.Machines;
+using VirtShell.PowerShell.Remoting;
 using VirtShell.PowerShell.Session;
 
 namespace VirtShell.PowerShell.Cmdlets;
@@ -19,13 +21,13 @@ public sealed class ExportVirtMachineCommand : MachineChangeCmdlet
 
     protected override string Action => $"Export to {FullPath}";
     protected override string Doing => $"Exporting to {FullPath}";
-    protected override void Change(Machine machine) => Session.Call(machine, control => control.ExportAsync(FullPath, Interrupted));
+    protected override void Change(Machine machine) => Local.Call(machine, control => control.ExportAsync(FullPath, Interrupted));
 }
 
 /// <summary>Makes a machine from a file Export-VirtMachine wrote, under its exported name or -Name.</summary>
 [Cmdlet(VerbsData.Import, "VirtMachine", SupportsShouldProcess = true)]
 [OutputType(typeof(Machine))]
-public sealed class ImportVirtMachineCommand : PSCmdlet
+public sealed class ImportVirtMachineCommand : VirtShellCmdlet
 {
     /// <summary>The export file; files piped from Get-ChildItem bind here.</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
@@ -38,7 +40,7 @@ public sealed class ImportVirtMachineCommand : PSCmdlet
     [ValidateNotNullOrEmpty]
     public string? Name { get; set; }
 
-    protected override void ProcessRecord()
+    protected override void ProcessLocal()
     {
         string path = SessionState.Path.GetUnresolvedProviderPathFromPSPath(Path);
         if (!ShouldProcess(path, Name is null ? "Import machine" : $"Import machine as '{Name}'")) return;
@@ -55,17 +57,85 @@ public sealed class ImportVirtMachineCommand : PSCmdlet
     }
 }
 
-/// <summary>Moves machines to another model, keeping their state; refused with the reason where that cannot be done.</summary>
+/// <summary>
+/// Moves machines to another model, keeping their state; or, with -DestinationSession, to another host
+/// (<see cref="HostMigration"/>), from this host or from the -Session they are on. Refused with the reason where that
+/// cannot be done.
+/// </summary>
 [Cmdlet(VerbsCommon.Move, "VirtMachine", SupportsShouldProcess = true, DefaultParameterSetName = ByName)]
-[OutputType(typeof(Machine))]
+[OutputType(typeof(Machine), typeof(MachineMove))]
 public sealed class MoveVirtMachineCommand : MachineChangeCmdlet
 {
     /// <summary>The model to move to.</summary>
-    [Parameter(Mandatory = true, Position = 1)]
+    [Parameter(Position = 1)]
     [ValidateNotNullOrEmpty]
-    public string Model { get; set; } = "";
+    public string? Model { get; set; }
 
-    protected override string Action => $"Move to model {Model}";
-    protected override string Doing => $"Moving to model {Model}";
-    protected override void Change(Machine machine) => Session.Call(machine, control => control.MoveAsync(Model, Interrupted));
+    /// <summary>The host to move to, by its session; the machine keeps its model.</summary>
+    [Parameter]
+    [ValidateNotNull]
+    public PSSession? DestinationSession { get; set; }
+
+    protected override string Action => DestinationSession is null ? $"Move to model {Model}" : $"Move to host {DestinationSession.ComputerName}";
+    protected override string Doing => DestinationSession is null ? $"Moving to model {Model}" : $"Moving to host {DestinationSession.ComputerName}";
+
+    protected override void Process(Machine machine)
+    {
+        RequireOneTarget();
+        if (DestinationSession is null)
+        {
+            base.Process(machine);
+            return;
+        }
+        if (!ShouldProcess(machine.Name, Action)) return;
+        MoveToHost(null, PSObject.AsPSObject(machine));
+    }
+
+    protected override void Change(Machine machine) => Local.Call(machine, control => control.MoveAsync(Model!, Interrupted));
+
+    protected override void ProcessRemote(IReadOnlyList<PSSession> sessions)
+    {
+        RequireOneTarget();
+        if (DestinationSession is null)
+        {
+            base.ProcessRemote(sessions);
+            return;
+        }
+        var migration = new HostMigration(this, Remote);
+        foreach (var session in sessions)
+        {
+            IReadOnlyList<PSObject> machines;
+            try { machines = migration.Find(session, Name); }
+            catch (RemoteHostException e)
+            {
+                WriteError(new ErrorRecord(e, VirtShellErrors.MachineNotFound, ErrorCategory.ObjectNotFound, string.Join(",", Name)));
+                continue;
+            }
+            foreach (var machine in machines)
+                if (ShouldProcess($"{machine.Properties["Name"].Value} on host {session.ComputerName}", Action)) MoveToHost(session, machine);
+        }
+    }
+
+    private void MoveToHost(PSSession? source, PSObject machine)
+    {
+        try
+        {
+            var move = new HostMigration(this, Remote).Move(source, machine, DestinationSession!);
+            WriteVerbose($"Moved machine {move.Name} from {move.Source} to host {move.Destination}: paused {move.Downtime.TotalSeconds:0.###} s, {move.Total.TotalSeconds:0.###} s in all, {move.CopiedBytes} bytes copied ({move.Steps})");
+            WriteObject(move);
+            if (PassThru)
+                foreach (var moved in Remote.Run([DestinationSession!], "Get-VirtMachine", new Dictionary<string, object?> { ["Name"] = new[] { move.Name } })[0].Output)
+                    WriteObject(moved);
+        }
+        catch (Exception e) when (e is not PipelineStoppedException)
+        {
+            WriteError(VirtShellErrors.FromException(e, machine.Properties["Name"].Value));
+        }
+    }
+
+    private void RequireOneTarget()
+    {
+        if ((Model is null) == (DestinationSession is null))
+            ThrowTerminatingError(VirtShellErrors.FromException(new ArgumentException("give either -Model or -DestinationSession (one of them)"), null));
+    }
 }

@@ -12,5 +12,5 @@ namespace VirtShell.PowerShell.Cmdlets;
 [OutputType(typeof(MachineMeasurement))]
 public sealed class MeasureVirtMachineCommand : MachineCmdlet
 {
-    protected override void Process(Machine machine) => WriteObject(Session.Call(machine, control => control.MeasureAsync(Interrupted)));
+    protected override void Process(Machine machine) => WriteObject(Local.Call(machine, control => control.MeasureAsync(Interrupted)));
 }

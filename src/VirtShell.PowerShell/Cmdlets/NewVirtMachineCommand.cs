@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using System.Management.Automation;
+using System.Management.Automation.Runspaces;
 using VirtShell.Engine.Machines;
+using VirtShell.PowerShell.Remoting;
 using VirtShell.PowerShell.Session;
 
 namespace VirtShell.PowerShell.Cmdlets;
@@ -11,7 +13,7 @@ namespace VirtShell.PowerShell.Cmdlets;
 /// </summary>
 [Cmdlet(VerbsCommon.New, "VirtMachine", SupportsShouldProcess = true, DefaultParameterSetName = ByPath)]
 [OutputType(typeof(Machine))]
-public sealed class NewVirtMachineCommand : PSCmdlet
+public sealed class NewVirtMachineCommand : VirtShellCmdlet
 {
     private const string ByPath = "Path";
     private const string ByLiteralPath = "LiteralPath";
@@ -34,9 +36,39 @@ public sealed class NewVirtMachineCommand : PSCmdlet
     [ValidateNotNullOrEmpty]
     public string? Name { get; set; }
 
-    protected override void StopProcessing() => VirtShellSession.Current.Host.InterruptDefinitionLoads();
+    protected override void StopProcessing()
+    {
+        base.StopProcessing();
+        VirtShellSession.Current.Host.InterruptDefinitionLoads();
+    }
 
-    protected override void ProcessRecord()
+    private Placement? _placement;
+
+    protected override void ProcessLocal()
+    {
+        foreach (var path in Files() ?? []) Create(path);
+    }
+
+    /// <summary>
+    /// On several hosts, each machine goes to the host that fits it (<see cref="Placement"/>), which -WhatIf shows;
+    /// the definition is read here for its model, memory and name, and the host reads it from the same path.
+    /// One host takes every machine.
+    /// </summary>
+    protected override void ProcessRemote(IReadOnlyList<PSSession> sessions)
+    {
+        if (sessions.Count == 1)
+        {
+            base.ProcessRemote(sessions);
+            return;
+        }
+        var files = Files();
+        if (files is null) return;
+        _placement ??= Placement.Ask(this, Remote, sessions);
+        foreach (var path in files) Place(path);
+    }
+
+    /// <summary>The definition files named, or null after writing why there are none.</summary>
+    private IReadOnlyList<string>? Files()
     {
         bool literal = ParameterSetName == ByLiteralPath;
         string given = literal ? LiteralPath : Definition;
@@ -44,15 +76,43 @@ public sealed class NewVirtMachineCommand : PSCmdlet
         if (missing is not null)
         {
             WriteError(missing);
-            return;
+            return null;
         }
         if (Name is not null && files.Count > 1)
         {
             WriteError(VirtShellErrors.FromException(new ArgumentException(
                 $"-Name names one machine, but '{given}' matches {files.Count} definition files; give one file, or leave -Name out", nameof(Name)), given));
-            return;
+            return null;
         }
-        foreach (var path in files) Create(path);
+        return files;
+    }
+
+    private void Place(string path)
+    {
+        try
+        {
+            var spec = VirtShellSession.Current.Host.Validate(path, Name);
+            var (host, why) = _placement!.Choose(spec, spec.Name);
+            if (host is null)
+            {
+                WriteError(new ErrorRecord(new InvalidOperationException(
+                    $"no host fits machine '{spec.Name}' (model {spec.Model}, {spec.MemoryBytes / (1024 * 1024)} MiB): {(why.Length > 0 ? why : "no host answered")}"),
+                    "VirtShell.NoHostFits", ErrorCategory.ResourceUnavailable, spec.Name));
+                return;
+            }
+            _placement.Placed(host, spec, spec.Name);
+            if (!ShouldProcess($"{spec.Name} on host {host.Name} ({why})", "Create machine")) return;
+            var parameters = ForwardedParameters();
+            parameters.Remove(nameof(Definition));
+            parameters.Remove("WhatIf");
+            parameters[nameof(LiteralPath)] = path;
+            parameters["Confirm"] = false;
+            Remote.Forward([host.Session], parameters);
+        }
+        catch (Exception e) when (e is not PipelineStoppedException)
+        {
+            WriteError(VirtShellErrors.FromException(e, Name ?? path));
+        }
     }
 
     private void Create(string path)

@@ -35,7 +35,7 @@ public sealed class ReceiveVirtConsoleCommand : MachineCmdlet
     [Parameter]
     public SwitchParameter FromStart { get; set; }
 
-    protected override void BeginProcessing()
+    protected override void BeginLocal()
     {
         if (Pattern is null) return;
         try
@@ -55,7 +55,7 @@ public sealed class ReceiveVirtConsoleCommand : MachineCmdlet
             ? $"Waiting for console output from machine {machine.Name}"
             : $"Waiting for machine {machine.Name} to print a line matching '{Pattern}'";
         var progress = new WaitProgress(this, activity, deadline, Timeout);
-        using var reader = new ConsoleReader(Session, Interrupted);
+        using var reader = new ConsoleReader(Local, Interrupted);
         try
         {
             Receive(machine, reader, deadline, progress);
@@ -77,7 +77,7 @@ public sealed class ReceiveVirtConsoleCommand : MachineCmdlet
     /// </summary>
     private void Receive(Machine machine, ConsoleReader reader, Deadline deadline, WaitProgress progress)
     {
-        var from = FromStart ? default : Session.GetCursor(machine);
+        var from = FromStart ? default : Local.GetCursor(machine);
         bool waiting = Wait || Timeout is not null;
         bool delivered = false;
         ConsoleSearch? search = null;
@@ -92,7 +92,7 @@ public sealed class ReceiveVirtConsoleCommand : MachineCmdlet
             });
             if (result.Outcome == ConsoleLineOutcome.Lines)
             {
-                Session.SetCursor(machine, result.Next);
+                Local.SetCursor(machine, result.Next);
                 foreach (var line in result.Lines) WriteObject(line);
                 from = result.Next;
                 delivered = true;
@@ -100,7 +100,7 @@ public sealed class ReceiveVirtConsoleCommand : MachineCmdlet
             }
             if (result.Outcome == ConsoleLineOutcome.Matched)
             {
-                Session.SetCursor(machine, result.Next);
+                Local.SetCursor(machine, result.Next);
                 DeliverBetween(ref machine, reader, from, result.Next.Offset);
                 return;
             }
@@ -108,7 +108,7 @@ public sealed class ReceiveVirtConsoleCommand : MachineCmdlet
             if (result.Outcome == ConsoleLineOutcome.Ended)
             {
                 // Like Receive-Job -Wait on a finished job: no more output will come. Only a pattern left unmatched is an error.
-                machine = MachineWatch.Refresh(Session.Host, machine);
+                machine = MachineWatch.Refresh(Local.Host, machine);
                 if (Pattern is not null)
                     WriteError(VirtShellErrors.Stopped(
                         $"machine '{machine.Name}' is {machine.State}{Ended(machine)} and its console output did not match '{Pattern}'; {result.Received}", machine));

@@ -26,11 +26,11 @@ public sealed class RemoveVirtMachineCommand : MachineCmdlet
         if (Force && machine.State.IsLive())
         {
             WriteVerboseCall("Turning off", machine);
-            Session.Call(machine, control => control.StopAsync(turnOff: true, StopTimeout.TotalSeconds, Interrupted));
-            machine = MachineWatch.Refresh(Session.Host, machine);
+            Local.Call(machine, control => control.StopAsync(turnOff: true, StopTimeout.TotalSeconds, Interrupted));
+            machine = MachineWatch.Refresh(Local.Host, machine);
         }
         WriteVerboseCall("Removing", machine);
-        Session.Host.Remove(machine);
-        Session.ForgetCursor(machine);
+        Local.Host.Remove(machine);
+        Local.ForgetCursor(machine);
     }
 }

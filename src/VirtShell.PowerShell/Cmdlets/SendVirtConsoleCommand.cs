@@ -19,7 +19,7 @@ public sealed class SendVirtConsoleCommand : MachineChangeCmdlet
     protected override string Action => Line is null ? $"Send text '{Text}'" : $"Send line '{Line}'";
     protected override string Doing => Line is null ? $"Sending text '{Text}' to" : $"Sending line '{Line}' to";
 
-    protected override void BeginProcessing()
+    protected override void BeginLocal()
     {
         // -Text and -Line are not parameter sets of their own: they would double the -Name/-InputObject sets.
         if ((Text is null) == (Line is null))
@@ -28,5 +28,5 @@ public sealed class SendVirtConsoleCommand : MachineChangeCmdlet
     }
 
     protected override void Change(Machine machine) =>
-        Session.Call(machine, control => control.SendInputAsync(Line is null ? Text! : Line + "\r", Interrupted));
+        Local.Call(machine, control => control.SendInputAsync(Line is null ? Text! : Line + "\r", Interrupted));
 }

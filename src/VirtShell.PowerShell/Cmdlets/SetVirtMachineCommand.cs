@@ -22,7 +22,7 @@ public sealed class SetVirtMachineCommand : MachineChangeCmdlet
     protected override string Action => $"Replace the definition with {_file}";
     protected override string Doing => $"Giving {_file} as the definition of";
 
-    protected override void BeginProcessing()
+    protected override void BeginLocal()
     {
         var files = DefinitionPaths.Resolve(this, Definition, literal: false, out var missing);
         if (missing is not null) ThrowTerminatingError(missing);
@@ -32,5 +32,5 @@ public sealed class SetVirtMachineCommand : MachineChangeCmdlet
         _file = files[0];
     }
 
-    protected override void Change(Machine machine) => Session.Host.Redefine(machine, _file);
+    protected override void Change(Machine machine) => Local.Host.Redefine(machine, _file);
 }

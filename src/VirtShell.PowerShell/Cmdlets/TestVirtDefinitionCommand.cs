@@ -9,7 +9,7 @@ namespace VirtShell.PowerShell.Cmdlets;
 /// </summary>
 [Cmdlet(VerbsDiagnostic.Test, "VirtDefinition", DefaultParameterSetName = ByPath)]
 [OutputType(typeof(bool))]
-public sealed class TestVirtDefinitionCommand : PSCmdlet
+public sealed class TestVirtDefinitionCommand : VirtShellCmdlet
 {
     private const string ByPath = "Path";
     private const string ByLiteralPath = "LiteralPath";
@@ -41,7 +41,7 @@ public sealed class TestVirtDefinitionCommand : PSCmdlet
         }
     }
 
-    protected override void ProcessRecord()
+    protected override void ProcessLocal()
     {
         bool literal = ParameterSetName == ByLiteralPath;
         foreach (var given in literal ? LiteralPath : Path)
@@ -56,5 +56,9 @@ public sealed class TestVirtDefinitionCommand : PSCmdlet
         }
     }
 
-    protected override void StopProcessing() => VirtShellSession.Current.Host.InterruptDefinitionLoads();
+    protected override void StopProcessing()
+    {
+        base.StopProcessing();
+        VirtShellSession.Current.Host.InterruptDefinitionLoads();
+    }
 }

@@ -24,7 +24,7 @@ public sealed class WaitVirtMachineCommand : MachineCmdlet
 
     private Deadline _deadline;
 
-    protected override void BeginProcessing() => _deadline = Deadline.After(Timeout);
+    protected override void BeginLocal() => _deadline = Deadline.After(Timeout);
 
     protected override void Process(Machine machine)
     {
@@ -40,8 +40,8 @@ public sealed class WaitVirtMachineCommand : MachineCmdlet
             // The engine waits; the call returns each slice so the bar moves and Ctrl+C is seen.
             while (true)
             {
-                machine = MachineWatch.Refresh(Session.Host, machine);
-                state = Session.Call(machine, control => control.WaitForStateAsync(ends, _deadline.NextSlice.TotalSeconds, Interrupted));
+                machine = MachineWatch.Refresh(Local.Host, machine);
+                state = Local.Call(machine, control => control.WaitForStateAsync(ends, _deadline.NextSlice.TotalSeconds, Interrupted));
                 if (ends.Contains(state) || _deadline.HasPassed || Interrupted.IsCancellationRequested) break;
                 progress.Update($"it is {state}");
             }
@@ -61,7 +61,7 @@ public sealed class WaitVirtMachineCommand : MachineCmdlet
                 $"machine '{machine.Name}' did not become {For} within {Timeout:0.###} s; it is {state}", machine));
             return;
         }
-        machine = MachineWatch.Refresh(Session.Host, machine);
+        machine = MachineWatch.Refresh(Local.Host, machine);
         if (PassThru) WriteObject(machine);
     }
 }
