@@ -116,6 +116,12 @@ public sealed class VirtualizationHost(MachineStore store, ModelRegistry models,
         }
     }
 
+    /// <summary>
+    /// <paramref name="machine"/> as it is now: one run by another process is re-read from its record (as
+    /// <see cref="Find"/> does); one deleted meanwhile stays as it was last seen.
+    /// </summary>
+    public Machine Current(Machine machine) => machine.IsLocal ? machine : Find(machine.Name) ?? machine;
+
     /// <summary>Every machine in the store, by name, with orphaned runs settled as <see cref="Find"/> does.</summary>
     public IReadOnlyList<Machine> List() => Store.Names().Select(Find).OfType<Machine>().ToList();
 

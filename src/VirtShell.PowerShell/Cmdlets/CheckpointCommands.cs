@@ -87,11 +87,11 @@ public sealed class RestoreVirtCheckpointCommand : MachineCmdlet
         {
             WriteVerboseCall("Turning off", machine);
             Local.Call(machine, control => control.StopAsync(turnOff: true, StopTimeout, Interrupted));
-            machine = MachineWatch.Refresh(Local.Host, machine);
+            machine = Local.Host.Current(machine);
         }
         WriteVerboseCall($"Restoring checkpoint '{CheckpointName}' of", machine);
         Local.Call(machine, control => control.RestoreCheckpointAsync(CheckpointName, Interrupted));
-        machine = MachineWatch.Refresh(Local.Host, machine);
+        machine = Local.Host.Current(machine);
         WriteVerbose($"Machine {machine.Name} is {machine.State}");
         if (PassThru) WriteObject(machine);
     }

@@ -53,7 +53,7 @@ public sealed class EnterVirtConsoleCommand : MachineCmdlet
         Local.SetCursor(machine, new ConsoleCursor(attachment.Next, attachment.EndsMidLine));
         if (attachment.Skipped > 0)
             WriteWarning($"{attachment.Skipped} bytes of machine {name}'s output were rotated out of console.log before they could be shown");
-        machine = MachineWatch.Refresh(Local.Host, machine);
+        machine = Local.Host.Current(machine);
         string how = end switch
         {
             AttachmentEnd.Detached => $"Detached from machine {name}, which is {machine.State}",

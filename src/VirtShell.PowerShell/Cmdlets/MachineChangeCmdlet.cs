@@ -25,7 +25,7 @@ public abstract class MachineChangeCmdlet : MachineCmdlet
         WriteVerboseCall(Doing, machine);
         var watch = Stopwatch.StartNew();
         Change(machine);
-        machine = MachineWatch.Refresh(Local.Host, machine);
+        machine = Local.Host.Current(machine);
         WriteVerbose($"Machine {machine.Name} is {machine.State} after {watch.Elapsed.TotalSeconds:0.###} s");
         if (PassThru) WriteObject(machine);
     }

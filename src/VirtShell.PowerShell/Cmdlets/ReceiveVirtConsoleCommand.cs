@@ -108,7 +108,7 @@ public sealed class ReceiveVirtConsoleCommand : MachineCmdlet
             if (result.Outcome == ConsoleLineOutcome.Ended)
             {
                 // Like Receive-Job -Wait on a finished job: no more output will come. Only a pattern left unmatched is an error.
-                machine = MachineWatch.Refresh(Local.Host, machine);
+                machine = Local.Host.Current(machine);
                 if (Pattern is not null)
                     WriteError(VirtShellErrors.Stopped(
                         $"machine '{machine.Name}' is {machine.State}{Ended(machine)} and its console output did not match '{Pattern}'; {result.Received}", machine));

@@ -27,7 +27,7 @@ public sealed class RemoveVirtMachineCommand : MachineCmdlet
         {
             WriteVerboseCall("Turning off", machine);
             Local.Call(machine, control => control.StopAsync(turnOff: true, StopTimeout.TotalSeconds, Interrupted));
-            machine = MachineWatch.Refresh(Local.Host, machine);
+            machine = Local.Host.Current(machine);
         }
         WriteVerboseCall("Removing", machine);
         Local.Host.Remove(machine);

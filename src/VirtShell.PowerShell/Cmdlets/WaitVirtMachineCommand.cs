@@ -40,7 +40,7 @@ public sealed class WaitVirtMachineCommand : MachineCmdlet
             // The engine waits; the call returns each slice so the bar moves and Ctrl+C is seen.
             while (true)
             {
-                machine = MachineWatch.Refresh(Local.Host, machine);
+                machine = Local.Host.Current(machine);
                 state = Local.Call(machine, control => control.WaitForStateAsync(ends, _deadline.NextSlice.TotalSeconds, Interrupted));
                 if (ends.Contains(state) || _deadline.HasPassed || Interrupted.IsCancellationRequested) break;
                 progress.Update($"it is {state}");
@@ -61,7 +61,7 @@ public sealed class WaitVirtMachineCommand : MachineCmdlet
                 $"machine '{machine.Name}' did not become {For} within {Timeout:0.###} s; it is {state}", machine));
             return;
         }
-        machine = MachineWatch.Refresh(Local.Host, machine);
+        machine = Local.Host.Current(machine);
         if (PassThru) WriteObject(machine);
     }
 }

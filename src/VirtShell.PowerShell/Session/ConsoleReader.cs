@@ -27,7 +27,7 @@ internal sealed class ConsoleReader(VirtShellSession session, CancellationToken 
             {
                 // The host has ended: its record says how, and console.log has every byte now.
                 Drop();
-                machine = MachineWatch.Refresh(session.Host, machine);
+                machine = session.Host.Current(machine);
             }
         }
         return new MachineControl(machine).ReadLinesAsync(query, cancel).GetAwaiter().GetResult();

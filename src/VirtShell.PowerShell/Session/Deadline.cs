@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using VirtShell.Engine.Machines;
 
 namespace VirtShell.PowerShell.Session;
 
@@ -22,12 +21,4 @@ internal readonly struct Deadline
     public TimeSpan NextSlice => Remaining < PollInterval ? Remaining : PollInterval;
 
     private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(200);
-}
-
-/// <summary>A machine's state as it is now, whichever process runs it.</summary>
-internal static class MachineWatch
-{
-    /// <summary>The machine as it is now: a machine run by another process is re-read from its record.</summary>
-    public static Machine Refresh(VirtualizationHost host, Machine machine) =>
-        machine.IsLocal ? machine : host.Find(machine.Name) ?? machine;
 }
