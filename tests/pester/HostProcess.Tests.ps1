@@ -131,7 +131,7 @@ Describe 'A spare host, started ahead of the next start' {
         New-VirtMachine -Definition $HelloDefinition -Name first | Start-VirtMachine
         $firstHost = (Get-VirtMachine first).OwnerProcessId
         $null = Wait-Spare
-        Get-SpareHost | ForEach-Object { Stop-Process -Id $_ -Force; Wait-ProcessEnd $_ | Out-Null }
+        Get-SpareHost | ForEach-Object { Stop-Process -Id $_ -Force -ErrorAction Ignore; Wait-ProcessEnd $_ | Out-Null }
         Stop-VirtMachine -Name first -TurnOff
         Wait-Spare | Should -Be $firstHost
         New-VirtMachine -Definition $HelloDefinition -Name second | Start-VirtMachine
@@ -159,7 +159,9 @@ Describe 'A spare host, started ahead of the next start' {
     }
 
     It 'ends once it has waited its idle limit without a start' {
-        Get-SpareHost | ForEach-Object { Stop-Process -Id $_ -Force; Wait-ProcessEnd $_ | Out-Null }
+        # A store of its own, so that no host of the tests before waits as its spare.
+        $previousHome = $env:VIRTSHELL_HOME
+        $env:VIRTSHELL_HOME = Join-Path $previousHome 'idle-store'
         $env:VIRTSHELL_SPARE_IDLE_SECONDS = '2'
         try {
             New-VirtMachine -Definition $HelloDefinition -Name idle | Start-VirtMachine
@@ -169,15 +171,17 @@ Describe 'A spare host, started ahead of the next start' {
             Test-Path (Join-Path $env:VIRTSHELL_HOME 'run/spare.sock') | Should -BeFalse
             # The machine's own host is not a spare while its machine runs: the idle limit is no concern of its.
             (Get-VirtMachine idle).State | Should -Be 'Running'
+            Stop-VirtMachine -Name idle -TurnOff
         }
         finally {
             Remove-Item Env:VIRTSHELL_SPARE_IDLE_SECONDS
+            Get-SpareHost | ForEach-Object { Stop-Process -Id $_ -Force -ErrorAction Ignore; Wait-ProcessEnd $_ | Out-Null }
+            $env:VIRTSHELL_HOME = $previousHome
         }
-        Stop-VirtMachine -Name idle -TurnOff
     }
 
     It 'is not started when VIRTSHELL_SPARE_HOST is 0' {
-        Get-SpareHost | ForEach-Object { Stop-Process -Id $_ -Force; Wait-ProcessEnd $_ | Out-Null }
+        Get-SpareHost | ForEach-Object { Stop-Process -Id $_ -Force -ErrorAction Ignore; Wait-ProcessEnd $_ | Out-Null }
         $env:VIRTSHELL_SPARE_HOST = '0'
         try {
             New-VirtMachine -Definition $HelloDefinition -Name cold | Start-VirtMachine
