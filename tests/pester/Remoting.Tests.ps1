@@ -153,6 +153,22 @@ Describe 'Three SSH hosts in network namespaces' {
         }
     }
 
+    It 'moves a running machine from this host to a host, and -PassThru gives it as it is there' {
+        New-VirtMachine -Definition $CountingDefinition | Start-VirtMachine
+        try {
+            $out = Move-VirtMachine counting -DestinationSession $Sessions[2] -PassThru
+            $out[0].Source | Should -Be 'this host'
+            $out[0].Destination | Should -Be $Sessions[2].ComputerName
+            $out[1].ComputerName | Should -Be $Sessions[2].ComputerName
+            $out[1].State | Should -Be 'Running'
+            Get-VirtMachine -Name counting -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+        }
+        finally {
+            Remove-VirtMachine -Name counting -Force -ErrorAction SilentlyContinue
+            Remove-VirtMachine -Session $Sessions[2] -Name counting -Force -ErrorAction SilentlyContinue
+        }
+    }
+
     It 'refuses a move it cannot make, with the reason, and leaves the machine running where it was' {
         $a, $b = $Sessions[0], $Sessions[2]
         New-VirtMachine -Session $a -Definition $CountingDefinition | Start-VirtMachine

@@ -14,9 +14,9 @@ public sealed record MachineMove(string Name, string Source, string Destination,
 /// <summary>
 /// Moves a machine to another host through the sessions alone, with the checkpoint machinery both hosts already
 /// have: the source pauses the machine and exports it (its saved state, definition files and disk images, one tar;
-/// docs/state-format.md), the file goes over the SSH sessions (Copy-Item -ToSession, through this process when
-/// the source is remote too), the destination imports it, which leaves it Saved, and starts it, which goes on from
-/// the state; then the source removes it. Disk images are therefore copied, never shared. A failure before the
+/// docs/state-format.md), the file goes over the SSH sessions in chunks (read on the source, appended on the
+/// destination, through this process), the destination imports it, which leaves it Saved, and starts it, which goes
+/// on from the state; then the source removes it. Disk images are therefore copied, never shared. A failure before the
 /// destination runs it removes what was imported and resumes the machine on the source.
 /// Only the emulated model saves a VM's state; a container would need CRIU, which cannot checkpoint on this kernel.
 /// </summary>
@@ -25,6 +25,27 @@ internal sealed class HostMigration(PSCmdlet cmdlet, RemoteCommand remote)
     private const string TempPathScript = "param([string] $File) [IO.Path]::Combine([IO.Path]::GetTempPath(), $File)";
     private const string SizeScript = "param([string] $Path) (Get-Item -LiteralPath $Path).Length";
     private const string DeleteScript = "param([string] $Path) Remove-Item -LiteralPath $Path -Force -ErrorAction Ignore";
+    private const string ReadScript = """
+        param([string] $Path, [long] $Offset, [int] $Count)
+        $file = [IO.File]::OpenRead($Path)
+        try {
+            $file.Position = $Offset
+            $bytes = [byte[]]::new($Count)
+            $read = 0
+            while ($read -lt $Count) { $n = $file.Read($bytes, $read, $Count - $read); if ($n -eq 0) { break }; $read += $n }
+            if ($read -ne $Count) { throw "$Path ended at $($Offset + $read) bytes, before $($Offset + $Count)" }
+            , $bytes
+        }
+        finally { $file.Dispose() }
+        """;
+    private const string AppendScript = """
+        param([string] $Path, [byte[]] $Bytes)
+        $file = [IO.File]::Open($Path, [IO.FileMode]::Append, [IO.FileAccess]::Write)
+        try { $file.Write($Bytes, 0, $Bytes.Length) } finally { $file.Dispose() }
+        """;
+
+    /// <summary>A chunk of the export per round trip: large enough that the trips cost little, small enough for memory.</summary>
+    private const int ChunkBytes = 4 << 20;
 
     /// <summary>Names of machines matching <paramref name="name"/> on the source (wildcards), with their model and state.</summary>
     public IReadOnlyList<PSObject> Find(PSSession? source, string[] name) => On(source, "Get-VirtMachine", new() { ["Name"] = name });
@@ -47,11 +68,10 @@ internal sealed class HostMigration(PSCmdlet cmdlet, RemoteCommand remote)
 
         var total = Stopwatch.StartNew();
         var downtime = new Stopwatch();
-        // Three names: the hosts may share a file system (the test rig's do).
+        // Two names: the hosts may share a file system (the test rig's do).
         string file = $"virtshell-move-{name}-{Guid.NewGuid():N}";
         string sourcePath = source is null ? Path.Combine(Path.GetTempPath(), $"{file}.out") : Script<string>(source, TempPathScript, new() { ["File"] = $"{file}.out" });
         string destinationPath = Script<string>(destination, TempPathScript, new() { ["File"] = $"{file}.in" });
-        string? relay = source is null ? null : Path.Combine(Path.GetTempPath(), $"{file}.relay");
         bool live = state is "Running" or "Paused", paused = false, imported = false;
         long bytes;
         var steps = new List<string>();
@@ -75,8 +95,7 @@ internal sealed class HostMigration(PSCmdlet cmdlet, RemoteCommand remote)
             Step("export");
             bytes = source is null ? new FileInfo(sourcePath).Length : Convert.ToInt64(Script<object>(source, SizeScript, new() { ["Path"] = sourcePath }));
             cmdlet.WriteVerbose($"Copying machine {name}'s export ({bytes} bytes: saved state, definition files, disk images) from {from} to host {to}");
-            if (source is not null) Copy(sourcePath, relay!, "FromSession", source);
-            Copy(relay ?? sourcePath, destinationPath, "ToSession", destination);
+            Transfer(source, sourcePath, bytes, destination, destinationPath);
             Step("copy");
             remote.RunOrThrow(destination, "Import-VirtMachine", new Dictionary<string, object?> { ["Path"] = destinationPath, ["Name"] = name });
             imported = true;
@@ -103,7 +122,6 @@ internal sealed class HostMigration(PSCmdlet cmdlet, RemoteCommand remote)
         {
             if (source is null) File.Delete(sourcePath);
             else Try(() => remote.RunOrThrow(source, "", new Dictionary<string, object?> { ["Path"] = sourcePath }, DeleteScript));
-            if (relay is not null) File.Delete(relay);
             Try(() => remote.RunOrThrow(destination, "", new Dictionary<string, object?> { ["Path"] = destinationPath }, DeleteScript));
         }
         return new MachineMove(name, from, to, state, downtime.Elapsed, total.Elapsed, bytes, string.Join(", ", steps));
@@ -125,13 +143,26 @@ internal sealed class HostMigration(PSCmdlet cmdlet, RemoteCommand remote)
     private T Script<T>(PSSession session, string script, Dictionary<string, object?> parameters) =>
         (T)remote.RunOrThrow(session, "", parameters, script).Single().BaseObject;
 
-    /// <summary>Copy-Item over a session, in this process: <paramref name="direction"/> is ToSession or FromSession.</summary>
-    private static void Copy(string from, string to, string direction, PSSession session)
+    /// <summary>
+    /// Copies the export to the destination a chunk at a time: read here or by the source's session, appended by the
+    /// destination's. Copy-Item -FromSession then -ToSession (through a file here, each with its own checks) took
+    /// 0.9-1.0 s for a 16 KiB export between two rig hosts, this 0.1-0.9 s on the same busy machine.
+    /// </summary>
+    private void Transfer(PSSession? source, string sourcePath, long bytes, PSSession destination, string destinationPath)
     {
-        using var shell = SysPowerShell.Create(RunspaceMode.CurrentRunspace);
-        shell.AddCommand("Microsoft.PowerShell.Management\\Copy-Item").AddParameter("LiteralPath", from).AddParameter("Destination", to)
-            .AddParameter(direction, session).AddParameter("ErrorAction", ActionPreference.Stop);
-        shell.Invoke();
+        using var here = source is null ? File.OpenRead(sourcePath) : null;
+        for (long offset = 0; offset < bytes; offset += ChunkBytes)
+        {
+            int count = (int)Math.Min(ChunkBytes, bytes - offset);
+            byte[] chunk;
+            if (here is not null)
+            {
+                chunk = new byte[count];
+                here.ReadExactly(chunk);
+            }
+            else chunk = Script<byte[]>(source!, ReadScript, new() { ["Path"] = sourcePath, ["Offset"] = offset, ["Count"] = count });
+            remote.RunOrThrow(destination, "", new Dictionary<string, object?> { ["Path"] = destinationPath, ["Bytes"] = chunk }, AppendScript);
+        }
     }
 
     /// <summary>Undoing after a failure: the failure is what is reported, not a second one on the way back.</summary>
