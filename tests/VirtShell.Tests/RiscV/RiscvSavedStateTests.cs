@@ -1,5 +1,7 @@
 using VirtShell.Devices.RiscV;
+using VirtShell.Engine.Machines;
 using VirtShell.Engine.State;
+using VirtShell.Engine.Store;
 using VirtShell.Tests.Models;
 using VirtShell.Tests.State;
 
@@ -31,6 +33,57 @@ public sealed class RiscvSavedStateTests
         string after = second.WaitFor(text => text.Contains("GNU/Linux"), "uname's answer");
         Assert.DoesNotContain("OpenSBI", after);
         Assert.Matches(@"Linux \S+ 6\.1\.\d+\S* .* riscv64 GNU/Linux", after);
+    }
+
+    /// <summary>The same through the lifecycle, as a host process does it: a checkpoint of the running machine, then a restore and a start.</summary>
+    [LinuxRiscvBootTests.RiscvLinuxFact]
+    public void A_running_riscv64_machine_checkpointed_and_restored_starts_at_its_shell()
+    {
+        string home = Directory.CreateTempSubdirectory("virtshell-riscv-checkpoint-").FullName;
+        var host = TestDefinitions.Host(new MachineStore(home));
+        var vm = host.Create(LinuxRiscvBootTests.Definition("linux-riscv64-checkpoint", "", "uart16550({ address: 0x10000000, irq: 10 })",
+            "console=ttyS0 earlycon=sbi panic=-1 rdinit=/init"));
+        try
+        {
+            vm.Start();
+            WaitFor(vm, "~ # ", 0);
+            vm.Checkpoint("shell");
+            vm.Stop(turnOff: true, TimeSpan.FromSeconds(10));
+            vm.RestoreCheckpoint("shell");
+            Assert.Equal(MachineState.Saved, vm.State);
+            vm.Start();
+            long from = vm.Console!.Position;
+            vm.Console!.SendInput("uname -a\n");
+            string after = WaitFor(vm, "GNU/Linux", from);
+            Assert.DoesNotContain("OpenSBI", after);
+            Assert.Matches(@"Linux \S+ 6\.1\.\d+\S* .* riscv64 GNU/Linux", after);
+        }
+        finally
+        {
+            if (MachineStates.IsLive(vm.State)) vm.Stop(turnOff: true, TimeSpan.FromSeconds(10));
+            Directory.Delete(home, recursive: true);
+        }
+    }
+
+    /// <summary>What the run's console has from <paramref name="from"/> on (the log file lags behind its buffer).</summary>
+    private static string ConsoleText(Machine vm, long from)
+    {
+        long offset = from;
+        return System.Text.Encoding.ASCII.GetString(vm.Console!.ReadFrom(ref offset));
+    }
+
+    /// <summary>The console from <paramref name="from"/> on, once it contains <paramref name="expected"/>.</summary>
+    private static string WaitFor(Machine vm, string expected, long from)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(10);
+        while (DateTime.UtcNow < deadline)
+        {
+            string text = ConsoleText(vm, from);
+            if (text.Contains(expected)) return text;
+            Assert.True(MachineStates.IsLive(vm.State), $"the machine ended ({vm.LastExit}) before '{expected}': {text}");
+            Thread.Sleep(50);
+        }
+        throw new TimeoutException($"no '{expected}' on the console: {ConsoleText(vm, from)}");
     }
 
     [Fact]
