@@ -3,84 +3,16 @@
 # fcvt_w (which check fflags with every result), plus directed rounding, ties, overflow and underflow (tininess after
 # rounding) that riscv-tests reaches through its softfloat-generated cases.
     .include "common.inc"
-    # Each case runs with fflags cleared, then checks the result's bits and the flags it raised (NV 16, DZ 8, OF 4,
-    # UF 2, NX 1). The expected values were computed with exact rational arithmetic.
-    .macro FOP1 name, inst, rm, result, flags, v1
-    li t1, \v1
-    fmv.d.x f1, t1
-    csrw fflags, zero
-    \inst f3, f1, \rm
-    csrr s2, fflags
-    fmv.x.d t0, f3
-    li t3, \result
-    CHECK "\name", t0, t3
-    li t3, \flags
-    CHECK "\name: fflags", s2, t3
+    .macro FLOAD freg, xreg
+    fmv.d.x \freg, \xreg
     .endm
-    .macro FOP2 name, inst, rm, result, flags, v1, v2
-    li t1, \v1
-    fmv.d.x f1, t1
-    li t2, \v2
-    fmv.d.x f2, t2
-    csrw fflags, zero
-    \inst f3, f1, f2, \rm
-    csrr s2, fflags
-    fmv.x.d t0, f3
-    li t3, \result
-    CHECK "\name", t0, t3
-    li t3, \flags
-    CHECK "\name: fflags", s2, t3
+    .macro OTHER_FLOAD freg, xreg
+    fmv.w.x \freg, \xreg
     .endm
-    .macro FOP3 name, inst, rm, result, flags, v1, v2, v3
-    li t1, \v1
-    fmv.d.x f1, t1
-    li t2, \v2
-    fmv.d.x f2, t2
-    li t2, \v3
-    fmv.d.x f4, t2
-    csrw fflags, zero
-    \inst f3, f1, f2, f4, \rm
-    csrr s2, fflags
-    fmv.x.d t0, f3
-    li t3, \result
-    CHECK "\name", t0, t3
-    li t3, \flags
-    CHECK "\name: fflags", s2, t3
+    .macro FRESULT xreg, freg
+    fmv.x.d \xreg, \freg
     .endm
-    .macro FCVT_FROM_INT name, inst, rm, result, flags, v1
-    li t1, \v1
-    csrw fflags, zero
-    \inst f3, t1, \rm
-    csrr s2, fflags
-    fmv.x.d t0, f3
-    li t3, \result
-    CHECK "\name", t0, t3
-    li t3, \flags
-    CHECK "\name: fflags", s2, t3
-    .endm
-    .macro FCVT_FORMAT name, inst, rm, result, flags, v1
-    li t1, \v1
-    fmv.w.x f1, t1
-    csrw fflags, zero
-    \inst f3, f1               # exact: no rm
-    csrr s2, fflags
-    fmv.x.d t0, f3
-    li t3, \result
-    CHECK "\name", t0, t3
-    li t3, \flags
-    CHECK "\name: fflags", s2, t3
-    .endm
-    .macro FCVT_TO_INT name, inst, rm, result, flags, v1
-    li t1, \v1
-    fmv.d.x f1, t1
-    csrw fflags, zero
-    \inst t0, f1, \rm
-    csrr s2, fflags
-    li t3, \result
-    CHECK "\name", t0, t3
-    li t3, \flags
-    CHECK "\name: fflags", s2, t3
-    .endm
+    .include "rounding.inc"
 tests:
     FOP2 "fadd 2.5+1.0", fadd.d, rne, 0x400c000000000000, 0, 0x4004000000000000, 0x3ff0000000000000
     FOP2 "fadd -1235.1+1.1", fadd.d, rne, 0xc093480000000000, 1, 0xc0934c6666666666, 0x3ff199999999999a
@@ -280,32 +212,7 @@ tests:
     FOP3 "fmadd 1*2.5+1", fmadd.d, rne, 0x400c000000000000, 0, 0x3ff0000000000000, 0x4004000000000000, 0x3ff0000000000000
     FOP3 "fmsub riscv-tests", fmsub.d, rne, 0x4095360a3d70a3d7, 1, 0xc0934c6666666666, 0xbff199999999999a, 0x3ff199999999999a
     FOP3 "fnmadd riscv-tests", fnmadd.d, rne, 0x4039000000000000, 0, 0x4000000000000000, 0xc028000000000000, 0xbff0000000000000
-    FCVT_FORMAT "fcvt.d.s 0.1 is exact", fcvt.d.s, rne, 0x3fb99999a0000000, 0, 0x3dcccccd
+    FCVT_FORMAT "fcvt.d.s 0.1 is exact", fcvt.d.s, exact, 0x3fb99999a0000000, 0, 0x3dcccccd
 
-    # The dynamic mode comes from frm; frm 5-7 and a static rm of 5 or 6 are illegal instructions.
-    csrwi frm, 2
-    li t1, 0x3ff0000000000000
-    fmv.d.x f1, t1
-    li t1, 0x4008000000000000
-    fmv.d.x f2, t1
-    fdiv.d f3, f1, f2
-    fmv.x.d t0, f3
-    li t3, 0x3fd5555555555555
-    CHECK "fdiv.d 1/3 dyn with frm=rdn", t0, t3
-    csrwi frm, 5
-    EXPECT_TRAP
-    fdiv.d f3, f1, f2
-    TRAPPED "fdiv.d dyn with frm=5 is illegal", 2
-    csrwi frm, 0
-    EXPECT_TRAP
-    .insn r 0x53, 5, 1, f3, f1, f2
-    TRAPPED "fadd.d with rm=5 is illegal", 2
-    csrw fflags, zero
-    fdiv.d f3, f1, f2
-    li t1, 0
-    fmv.d.x f4, t1
-    fdiv.d f3, f1, f4
-    csrr t0, fflags
-    li t3, 9
-    CHECK "fflags accrue: NX then DZ", t0, t3
+    DYNAMIC_ROUNDING d, 1, 0x3ff0000000000000, 0x4008000000000000, 0x3fd5555555555555
     FINISH

@@ -3,94 +3,18 @@
 # fcvt_w (which check fflags with every result), plus directed rounding, ties, overflow and underflow (tininess after
 # rounding) that riscv-tests reaches through its softfloat-generated cases.
     .include "common.inc"
-    # Each case runs with fflags cleared, then checks the result's bits and the flags it raised (NV 16, DZ 8, OF 4,
-    # UF 2, NX 1). The expected values were computed with exact rational arithmetic.
-    .macro FOP1 name, inst, rm, result, flags, v1
-    li t1, \v1
-    fmv.w.x f1, t1
-    csrw fflags, zero
-    \inst f3, f1, \rm
-    csrr s2, fflags
-    fmv.x.w t0, f3
-    slli t0, t0, 32          # a single's bits, without fmv.x.w's sign extension
-    srli t0, t0, 32
-    li t3, \result
-    CHECK "\name", t0, t3
-    li t3, \flags
-    CHECK "\name: fflags", s2, t3
+    .macro FLOAD freg, xreg
+    fmv.w.x \freg, \xreg
     .endm
-    .macro FOP2 name, inst, rm, result, flags, v1, v2
-    li t1, \v1
-    fmv.w.x f1, t1
-    li t2, \v2
-    fmv.w.x f2, t2
-    csrw fflags, zero
-    \inst f3, f1, f2, \rm
-    csrr s2, fflags
-    fmv.x.w t0, f3
-    slli t0, t0, 32          # a single's bits, without fmv.x.w's sign extension
-    srli t0, t0, 32
-    li t3, \result
-    CHECK "\name", t0, t3
-    li t3, \flags
-    CHECK "\name: fflags", s2, t3
+    .macro OTHER_FLOAD freg, xreg
+    fmv.d.x \freg, \xreg
     .endm
-    .macro FOP3 name, inst, rm, result, flags, v1, v2, v3
-    li t1, \v1
-    fmv.w.x f1, t1
-    li t2, \v2
-    fmv.w.x f2, t2
-    li t2, \v3
-    fmv.w.x f4, t2
-    csrw fflags, zero
-    \inst f3, f1, f2, f4, \rm
-    csrr s2, fflags
-    fmv.x.w t0, f3
-    slli t0, t0, 32          # a single's bits, without fmv.x.w's sign extension
-    srli t0, t0, 32
-    li t3, \result
-    CHECK "\name", t0, t3
-    li t3, \flags
-    CHECK "\name: fflags", s2, t3
+    .macro FRESULT xreg, freg
+    fmv.x.w \xreg, \freg
+    slli \xreg, \xreg, 32     # a single's bits, without fmv.x.w's sign extension
+    srli \xreg, \xreg, 32
     .endm
-    .macro FCVT_FROM_INT name, inst, rm, result, flags, v1
-    li t1, \v1
-    csrw fflags, zero
-    \inst f3, t1, \rm
-    csrr s2, fflags
-    fmv.x.w t0, f3
-    slli t0, t0, 32          # a single's bits, without fmv.x.w's sign extension
-    srli t0, t0, 32
-    li t3, \result
-    CHECK "\name", t0, t3
-    li t3, \flags
-    CHECK "\name: fflags", s2, t3
-    .endm
-    .macro FCVT_FORMAT name, inst, rm, result, flags, v1
-    li t1, \v1
-    fmv.d.x f1, t1
-    csrw fflags, zero
-    \inst f3, f1, \rm
-    csrr s2, fflags
-    fmv.x.w t0, f3
-    slli t0, t0, 32          # a single's bits, without fmv.x.w's sign extension
-    srli t0, t0, 32
-    li t3, \result
-    CHECK "\name", t0, t3
-    li t3, \flags
-    CHECK "\name: fflags", s2, t3
-    .endm
-    .macro FCVT_TO_INT name, inst, rm, result, flags, v1
-    li t1, \v1
-    fmv.w.x f1, t1
-    csrw fflags, zero
-    \inst t0, f1, \rm
-    csrr s2, fflags
-    li t3, \result
-    CHECK "\name", t0, t3
-    li t3, \flags
-    CHECK "\name: fflags", s2, t3
-    .endm
+    .include "rounding.inc"
 tests:
     FOP2 "fadd 2.5+1.0", fadd.s, rne, 0x40600000, 0, 0x40200000, 0x3f800000
     FOP2 "fadd -1235.1+1.1", fadd.s, rne, 0xc49a4000, 1, 0xc49a6333, 0x3f8ccccd
@@ -306,32 +230,5 @@ tests:
     FCVT_FORMAT "fcvt.s.d rmm -1e300 overflows", fcvt.s.d, rmm, 0xff800000, 5, 0xfe37e43c8800759c
     FCVT_FORMAT "fcvt.s.d rmm tiny", fcvt.s.d, rmm, 0x00000200, 3, 0x3730000100000000
 
-    # The dynamic mode comes from frm; frm 5-7 and a static rm of 5 or 6 are illegal instructions.
-    csrwi frm, 2
-    li t1, 0x3f800000
-    fmv.w.x f1, t1
-    li t1, 0x40400000
-    fmv.w.x f2, t1
-    fdiv.s f3, f1, f2
-    fmv.x.w t0, f3
-    slli t0, t0, 32
-    srli t0, t0, 32
-    li t3, 0x3eaaaaaa
-    CHECK "fdiv.s 1/3 dyn with frm=rdn", t0, t3
-    csrwi frm, 5
-    EXPECT_TRAP
-    fdiv.s f3, f1, f2
-    TRAPPED "fdiv.s dyn with frm=5 is illegal", 2
-    csrwi frm, 0
-    EXPECT_TRAP
-    .insn r 0x53, 5, 0, f3, f1, f2
-    TRAPPED "fadd.s with rm=5 is illegal", 2
-    csrw fflags, zero
-    fdiv.s f3, f1, f2
-    li t1, 0
-    fmv.w.x f4, t1
-    fdiv.s f3, f1, f4
-    csrr t0, fflags
-    li t3, 9
-    CHECK "fflags accrue: NX then DZ", t0, t3
+    DYNAMIC_ROUNDING s, 0, 0x3f800000, 0x40400000, 0x3eaaaaaa
     FINISH

@@ -22,6 +22,29 @@ public sealed class LinuxRiscvBootTests
         }
     }
 
+    /// <summary>
+    /// A definition, in a folder of its own, booting this guest through OpenSBI with <paramref name="devices"/> (whose
+    /// constructors besides uart16550 <paramref name="imports"/> names), the kernel command line and, optionally, hooks.
+    /// </summary>
+    internal static string Definition(string name, string imports, string devices, string cmdline, string hooks = "")
+    {
+        string definition = Path.Combine(Directory.CreateTempSubdirectory("virtshell-riscv-").FullName, name + ".js");
+        File.WriteAllText(definition, $$"""
+            import { machine, uart16550{{(imports == "" ? "" : ", " + imports)}} } from 'virtshell';
+            export default machine({
+              name: '{{name}}', model: 'emulated', arch: 'riscv64', memory: '256M',
+              devices: [ {{devices}} ],
+              boot: {
+                type: 'firmware', image: '{{OpenSbiBootTests.FwJump}}',
+                kernel: '{{Path.Combine(RepoPaths.Root, Image)}}', initrd: '{{Path.Combine(RepoPaths.Root, Initramfs)}}',
+                cmdline: '{{cmdline}}',
+              },
+              {{hooks}}
+            });
+            """);
+        return definition;
+    }
+
     [RiscvLinuxFact]
     public void OpenSbi_boots_Linux_to_a_shell_that_answers_uname()
     {
@@ -42,26 +65,10 @@ public sealed class LinuxRiscvBootTests
     [RiscvLinuxFact]
     public void The_shell_answers_on_a_virtio_console()
     {
-        string folder = Directory.CreateTempSubdirectory("virtshell-riscv-virtio-").FullName;
-        string definition = Path.Combine(folder, "linux-riscv64-virtio.js");
-        File.WriteAllText(definition, $$"""
-            import { machine, uart16550, virtioConsole } from 'virtshell';
-            export default machine({
-              name: 'linux-riscv64-virtio', model: 'emulated', arch: 'riscv64', memory: '256M',
-              devices: [
-                uart16550({ address: 0x10000000, irq: 10, earlyConsole: true }),
-                virtioConsole({ address: 0x10001000, irq: 1 }),
-              ],
-              boot: {
-                type: 'firmware', image: '{{OpenSbiBootTests.FwJump}}',
-                kernel: '{{Path.Combine(RepoPaths.Root, Image)}}', initrd: '{{Path.Combine(RepoPaths.Root, Initramfs)}}',
-                cmdline: 'console=hvc1 earlycon=sbi panic=-1 rdinit=/init',
-              },
-              hooks: {
-                onConsoleLine(vm, line) { if (line.startsWith('virtshell-init: shell on')) vm.console.send('uname -a\n'); },
-              },
-            });
-            """);
+        string definition = Definition("linux-riscv64-virtio", "virtioConsole",
+            "uart16550({ address: 0x10000000, irq: 10, earlyConsole: true }), virtioConsole({ address: 0x10001000, irq: 1 })",
+            "console=hvc1 earlycon=sbi panic=-1 rdinit=/init",
+            "hooks: { onConsoleLine(vm, line) { if (line.startsWith('virtshell-init: shell on')) vm.console.send('uname -a\\n'); } },");
         try
         {
             string console = OpenSbiBootTests.RunUntil(definition, " riscv64 GNU/Linux", TimeSpan.FromMinutes(10));
@@ -69,7 +76,7 @@ public sealed class LinuxRiscvBootTests
         }
         finally
         {
-            Directory.Delete(folder, recursive: true);
+            Directory.Delete(Path.GetDirectoryName(definition)!, recursive: true);
         }
     }
 }

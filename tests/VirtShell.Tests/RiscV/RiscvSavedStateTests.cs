@@ -1,5 +1,7 @@
 using VirtShell.Devices.RiscV;
+using VirtShell.Engine.Machines;
 using VirtShell.Engine.State;
+using VirtShell.Engine.Store;
 using VirtShell.Tests.Models;
 using VirtShell.Tests.State;
 
@@ -11,21 +13,9 @@ public sealed class RiscvSavedStateTests
     [LinuxRiscvBootTests.RiscvLinuxFact]
     public void Linux_at_its_shell_answers_uname_after_a_save_and_a_restore_into_a_fresh_machine()
     {
-        string folder = Directory.CreateTempSubdirectory("virtshell-riscv-state-").FullName;
-        string path = Path.Combine(folder, "linux-riscv64.js");
-        File.WriteAllText(path, $$"""
-            import { machine, uart16550 } from 'virtshell';
-            export default machine({
-              name: 'linux-riscv64-saved', model: 'emulated', arch: 'riscv64', memory: '256M',
-              devices: [ uart16550({ address: 0x10000000, irq: 10 }) ],
-              boot: {
-                type: 'firmware', image: '{{OpenSbiBootTests.FwJump}}',
-                kernel: '{{Path.Combine(RepoPaths.Root, "out/linux-riscv64/Image")}}',
-                initrd: '{{Path.Combine(RepoPaths.Root, "out/linux-riscv64/initramfs.cpio")}}',
-                cmdline: 'console=ttyS0 earlycon=sbi panic=-1 rdinit=/init',
-              },
-            });
-            """);
+        // No hooks, which would type at the shell before the save: this test types itself.
+        string path = LinuxRiscvBootTests.Definition("linux-riscv64-saved", "", "uart16550({ address: 0x10000000, irq: 10 })",
+            "console=ttyS0 earlycon=sbi panic=-1 rdinit=/init");
         using var definition = TestDefinitions.Loader().Load(path);
         byte[] saved;
         using (var first = SavedStateRig.Boot(definition, TimeSpan.FromMinutes(10)))
@@ -43,6 +33,57 @@ public sealed class RiscvSavedStateTests
         string after = second.WaitFor(text => text.Contains("GNU/Linux"), "uname's answer");
         Assert.DoesNotContain("OpenSBI", after);
         Assert.Matches(@"Linux \S+ 6\.1\.\d+\S* .* riscv64 GNU/Linux", after);
+    }
+
+    /// <summary>The same through the lifecycle, as a host process does it: a checkpoint of the running machine, then a restore and a start.</summary>
+    [LinuxRiscvBootTests.RiscvLinuxFact]
+    public void A_running_riscv64_machine_checkpointed_and_restored_starts_at_its_shell()
+    {
+        string home = Directory.CreateTempSubdirectory("virtshell-riscv-checkpoint-").FullName;
+        var host = TestDefinitions.Host(new MachineStore(home));
+        var vm = host.Create(LinuxRiscvBootTests.Definition("linux-riscv64-checkpoint", "", "uart16550({ address: 0x10000000, irq: 10 })",
+            "console=ttyS0 earlycon=sbi panic=-1 rdinit=/init"));
+        try
+        {
+            vm.Start();
+            WaitFor(vm, "~ # ", 0);
+            vm.Checkpoint("shell");
+            vm.Stop(turnOff: true, TimeSpan.FromSeconds(10));
+            vm.RestoreCheckpoint("shell");
+            Assert.Equal(MachineState.Saved, vm.State);
+            vm.Start();
+            long from = vm.Console!.Position;
+            vm.Console!.SendInput("uname -a\n");
+            string after = WaitFor(vm, "GNU/Linux", from);
+            Assert.DoesNotContain("OpenSBI", after);
+            Assert.Matches(@"Linux \S+ 6\.1\.\d+\S* .* riscv64 GNU/Linux", after);
+        }
+        finally
+        {
+            if (MachineStates.IsLive(vm.State)) vm.Stop(turnOff: true, TimeSpan.FromSeconds(10));
+            Directory.Delete(home, recursive: true);
+        }
+    }
+
+    /// <summary>What the run's console has from <paramref name="from"/> on (the log file lags behind its buffer).</summary>
+    private static string ConsoleText(Machine vm, long from)
+    {
+        long offset = from;
+        return System.Text.Encoding.ASCII.GetString(vm.Console!.ReadFrom(ref offset));
+    }
+
+    /// <summary>The console from <paramref name="from"/> on, once it contains <paramref name="expected"/>.</summary>
+    private static string WaitFor(Machine vm, string expected, long from)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(10);
+        while (DateTime.UtcNow < deadline)
+        {
+            string text = ConsoleText(vm, from);
+            if (text.Contains(expected)) return text;
+            Assert.True(MachineStates.IsLive(vm.State), $"the machine ended ({vm.LastExit}) before '{expected}': {text}");
+            Thread.Sleep(50);
+        }
+        throw new TimeoutException($"no '{expected}' on the console: {ConsoleText(vm, from)}");
     }
 
     [Fact]
