@@ -29,7 +29,13 @@ public sealed unsafe partial class InterpreterCpu
         c.SetLazy(LazyOp.Add, res, a, b, d.OpSize);
     }
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void AdcOp(InterpreterCpu c, ref DecodedOp d) { uint a = c.ReadDst(ref d); c.WriteDst(ref d, (uint)c.AluAdd(a, c.ReadOp(ref d, 1), c.Eflags & FlagCf, d.OpSize)); }
+    private static void AdcOp(InterpreterCpu c, ref DecodedOp d)
+    {
+        uint a = c.ReadDst(ref d), b = c.ReadOp(ref d, 1) & SizeMask(d.OpSize), carry = c.Eflags & FlagCf;
+        uint res = (a + b + carry) & SizeMask(d.OpSize);
+        c.WriteDst(ref d, res); // first: a store that faults leaves the flags as they were
+        c.SetLazy(carry != 0 ? LazyOp.Adc : LazyOp.Add, res, a, b, d.OpSize);
+    }
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void SubOp(InterpreterCpu c, ref DecodedOp d)
     {
@@ -39,7 +45,13 @@ public sealed unsafe partial class InterpreterCpu
         c.SetLazy(LazyOp.Sub, res, a, b, d.OpSize);
     }
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void SbbOp(InterpreterCpu c, ref DecodedOp d) { uint a = c.ReadDst(ref d); c.WriteDst(ref d, (uint)c.AluSub(a, c.ReadOp(ref d, 1), c.Eflags & FlagCf, d.OpSize)); }
+    private static void SbbOp(InterpreterCpu c, ref DecodedOp d)
+    {
+        uint a = c.ReadDst(ref d), b = c.ReadOp(ref d, 1) & SizeMask(d.OpSize), borrow = c.Eflags & FlagCf;
+        uint res = (a - b - borrow) & SizeMask(d.OpSize);
+        c.WriteDst(ref d, res); // first: a store that faults leaves the flags as they were
+        c.SetLazy(borrow != 0 ? LazyOp.Sbb : LazyOp.Sub, res, a, b, d.OpSize);
+    }
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void CmpOp(InterpreterCpu c, ref DecodedOp d)
     {

@@ -194,7 +194,7 @@ public sealed unsafe partial class InterpreterCpu
     private enum EmitForm { Handler, Register, Memory, Stack, Branch }
 
     private static readonly Mnemonic[] AluMnemonics =
-        [Mnemonic.Add, Mnemonic.Sub, Mnemonic.Cmp, Mnemonic.And, Mnemonic.Or, Mnemonic.Xor, Mnemonic.Test];
+        [Mnemonic.Add, Mnemonic.Adc, Mnemonic.Sub, Mnemonic.Sbb, Mnemonic.Cmp, Mnemonic.And, Mnemonic.Or, Mnemonic.Xor, Mnemonic.Test];
 
     private static EmitForm FormOf(ref DecodedOp d, bool last)
     {
@@ -855,20 +855,34 @@ public sealed unsafe partial class InterpreterCpu
             var a = _il.DeclareLocal(typeof(uint));
             var b = _il.DeclareLocal(typeof(uint));
             var res = _il.DeclareLocal(typeof(uint));
+            // ADC/SBB: the carry in, from the pending flags (AluAdd/AluSub then record Adc/Sbb, or Add/Sub without one)
+            bool withCarry = m is Mnemonic.Adc or Mnemonic.Sbb;
+            var carry = withCarry ? _il.DeclareLocal(typeof(uint)) : null;
+            if (carry != null)
+            {
+                PushCarry();
+                _il.Emit(OpCodes.Stloc, carry);
+            }
             loadA();
             _il.Emit(OpCodes.Stloc, a);
             loadB();
             _il.Emit(OpCodes.Stloc, b);
             _il.Emit(OpCodes.Ldloc, a);
             _il.Emit(OpCodes.Ldloc, b);
-            _il.Emit(m switch
+            var operation = m switch
             {
-                Mnemonic.Add => OpCodes.Add,
-                Mnemonic.Sub or Mnemonic.Cmp => OpCodes.Sub,
+                Mnemonic.Add or Mnemonic.Adc => OpCodes.Add,
+                Mnemonic.Sub or Mnemonic.Sbb or Mnemonic.Cmp => OpCodes.Sub,
                 Mnemonic.And or Mnemonic.Test => OpCodes.And,
                 Mnemonic.Or => OpCodes.Or,
                 _ => OpCodes.Xor,
-            });
+            };
+            _il.Emit(operation);
+            if (carry != null)
+            {
+                _il.Emit(OpCodes.Ldloc, carry);
+                _il.Emit(operation);
+            }
             if (size != 4)
             {
                 _il.Emit(OpCodes.Ldc_I4, (int)SizeMask(size));
@@ -878,8 +892,41 @@ public sealed unsafe partial class InterpreterCpu
             if (m is not (Mnemonic.Cmp or Mnemonic.Test)) store(() => _il.Emit(OpCodes.Ldloc, res));
             if (!flagsLive) return;
             bool logic = m is Mnemonic.And or Mnemonic.Or or Mnemonic.Xor or Mnemonic.Test;
-            var op = m == Mnemonic.Add ? LazyOp.Add : logic ? LazyOp.Logic : LazyOp.Sub;
+            var op = m is Mnemonic.Add or Mnemonic.Adc ? LazyOp.Add : logic ? LazyOp.Logic : LazyOp.Sub;
             SetFlags(op, size, () => _il.Emit(OpCodes.Ldloc, res), logic ? null : () => _il.Emit(OpCodes.Ldloc, a), logic ? null : () => _il.Emit(OpCodes.Ldloc, b));
+            if (carry == null) return;
+            // _fOp = Add + carry (Adc) or Sub + carry (Sbb): known only at run time
+            _il.Emit(OpCodes.Ldc_I4, (int)op);
+            _il.Emit(OpCodes.Ldloc, carry);
+            _il.Emit(OpCodes.Add);
+            _il.Emit(OpCodes.Stloc, _fOp);
+            _known = null;
+        }
+
+        /// <summary>Pushes CF (0 or 1) of the pending flags: from the known operation's operands where the block shows it.</summary>
+        private void PushCarry()
+        {
+            switch (_known)
+            {
+                case LazyOp.Logic:
+                    _il.Emit(OpCodes.Ldc_I4_0);
+                    break;
+                case LazyOp.Add or LazyOp.Sub:
+                    // Add: res < a; Sub: a < b
+                    _il.Emit(OpCodes.Ldloc, _known == LazyOp.Add ? _fRes : _fA);
+                    _il.Emit(OpCodes.Ldloc, _known == LazyOp.Add ? _fA : _fB);
+                    _il.Emit(OpCodes.Clt_Un);
+                    break;
+                case LazyOp.None or LazyOp.Inc or LazyOp.Dec:
+                    _il.Emit(OpCodes.Ldloc, _fBits);
+                    _il.Emit(OpCodes.Ldc_I4, (int)FlagCf);
+                    _il.Emit(OpCodes.And);
+                    break;
+                default:
+                    PushFlagLocals(size: false);
+                    _il.Emit(OpCodes.Call, CarryOfMethod);
+                    break;
+            }
         }
 
         /// <summary>The lazy-flag locals := (op, res, a, b, size); a and b are 0 when null.</summary>
@@ -923,26 +970,11 @@ public sealed unsafe partial class InterpreterCpu
             if (!flagsLive) return;
             if (_known is not (LazyOp.Inc or LazyOp.Dec or LazyOp.None))
             {
-                // _fBits = (_fBits & ~CF) | carry of the pending operation
+                // _fBits = (_fBits & ~CF) | carry of the pending operation (CF is bit 0)
                 _il.Emit(OpCodes.Ldloc, _fBits);
                 _il.Emit(OpCodes.Ldc_I4, ~(int)FlagCf);
                 _il.Emit(OpCodes.And);
-                switch (_known)
-                {
-                    case LazyOp.Logic:
-                        _il.Emit(OpCodes.Ldc_I4_0);
-                        break;
-                    case LazyOp.Add or LazyOp.Sub:
-                        // Add: res < a; Sub: a < b (CF is bit 0)
-                        _il.Emit(OpCodes.Ldloc, _known == LazyOp.Add ? _fRes : _fA);
-                        _il.Emit(OpCodes.Ldloc, _known == LazyOp.Add ? _fA : _fB);
-                        _il.Emit(OpCodes.Clt_Un);
-                        break;
-                    default:
-                        PushFlagLocals(size: false);
-                        _il.Emit(OpCodes.Call, CarryOfMethod);
-                        break;
-                }
+                PushCarry();
                 _il.Emit(OpCodes.Or);
                 _il.Emit(OpCodes.Stloc, _fBits);
             }
