@@ -14,14 +14,18 @@ public sealed class ControlServer : IDisposable
 {
     private readonly Socket _listener;
     private readonly IMachineControl _target;
-    private readonly string _path;
     private readonly HashSet<JsonRpc> _connections = [];
     private readonly CancellationTokenSource _closing = new();
+    /// <summary>
+    /// The folder the socket was bound in, held open: the machine may be removed and made again under its name while
+    /// this server ends, with a new host's socket at the same path, which this server must not remove.
+    /// </summary>
+    private readonly int _folder;
 
-    private ControlServer(Socket listener, string path, IMachineControl target)
+    private ControlServer(Socket listener, int folder, IMachineControl target)
     {
         _listener = listener;
-        _path = path;
+        _folder = folder;
         _target = target;
         _ = Task.Run(AcceptAsync);
     }
@@ -31,20 +35,25 @@ public sealed class ControlServer : IDisposable
     /// <summary>Binds <paramref name="socketPath"/> (replacing a socket a dead host left there) and starts serving <paramref name="target"/>.</summary>
     public static ControlServer Listen(string socketPath, IMachineControl target)
     {
+        int folder = Libc.open(Path.GetDirectoryName(Path.GetFullPath(socketPath))!, Libc.O_PATH | Libc.O_DIRECTORY | Libc.O_CLOEXEC, 0);
+        if (folder < 0) throw Libc.Error($"open {Path.GetDirectoryName(socketPath)}");
         File.Delete(socketPath);
         var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         try
         {
-            listener.Bind(new UnixDomainSocketEndPoint(socketPath));
+            // Bound through the folder's descriptor: a closed socket's file is removed by the name it was bound
+            // with, and this name can only ever mean this folder, even once the path names a new one.
+            listener.Bind(new UnixDomainSocketEndPoint($"/proc/self/fd/{folder}/{Path.GetFileName(socketPath)}"));
             if (Libc.chmod(socketPath, OwnerReadWrite) != 0) throw Libc.Error("chmod");
             listener.Listen(64);
         }
         catch
         {
             listener.Dispose();
+            Libc.close(folder);
             throw;
         }
-        return new ControlServer(listener, socketPath, target);
+        return new ControlServer(listener, folder, target);
     }
 
     /// <summary>Clients connected now.</summary>
@@ -80,8 +89,8 @@ public sealed class ControlServer : IDisposable
     public void Dispose()
     {
         _closing.Cancel();
-        _listener.Dispose();
-        File.Delete(_path);
+        _listener.Dispose();   // which removes its socket file, through the folder it was bound in
+        Libc.close(_folder);
         List<JsonRpc> left;
         lock (_connections) left = [.. _connections];
         foreach (var rpc in left) rpc.Dispose();
