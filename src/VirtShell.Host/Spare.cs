@@ -50,12 +50,12 @@ internal static class Spare
     {
         if (warming is null)
         {
+            // Its store deleted with the machine (the lock would make its folder again).
+            if (!SpareHost.Enabled || !Directory.Exists(store.MachinesDirectory)) return null;
             // Back from a run: its machine's garbage goes before the size is judged and the host waits.
             GCSettings.LargeObjectHeapCompactionMode = GCLargeObjectHeapCompactionMode.CompactOnce;
             GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
-            if (!SpareHost.Enabled || Environment.WorkingSet > RejoinWorkingSetLimit) return null;
-            // Its store deleted with the machine (the lock would make its folder again).
-            if (!Directory.Exists(store.MachinesDirectory)) return null;
+            if (Environment.WorkingSet > RejoinWorkingSetLimit) return null;
             Program.LogTo(SpareHost.LogPath(store));
         }
         string socketPath = SpareHost.SocketPath(store);
