@@ -95,14 +95,6 @@ Describe 'A spare host, started ahead of the next start' {
     }
 
     BeforeAll {
-        # This home's host processes, spares or not.
-        function Get-HostProcess {
-            foreach ($process in Get-ChildItem /proc -Directory | Where-Object Name -match '^\d+$') {
-                if ((Get-Content "/proc/$($process.Name)/cmdline" -Raw -ErrorAction Ignore) -match "virtshell-host.$([regex]::Escape($env:VIRTSHELL_HOME))\x00") {
-                    [int]$process.Name
-                }
-            }
-        }
         # The spare that has bound run/spare.sock, once it has warmed up.
         function Wait-Spare([int] $Seconds = 60) {
             $socket = Join-Path $env:VIRTSHELL_HOME 'run/spare.sock'

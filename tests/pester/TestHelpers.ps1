@@ -27,16 +27,19 @@ function Complete-VirtShellTest {
     $env:VIRTSHELL_HOME = $script:PreviousHome
 }
 
+# The pids of this home's host processes (virtshell-host HOME ...); with -Spare, those started as spares.
+function Get-HostProcess([switch] $Spare) {
+    $pattern = "virtshell-host.$([regex]::Escape($env:VIRTSHELL_HOME))\x00" + ($Spare ? '--spare' : '')
+    foreach ($process in Get-ChildItem /proc -Directory | Where-Object Name -match '^\d+$') {
+        if ((Get-Content "/proc/$($process.Name)/cmdline" -Raw -ErrorAction Ignore) -match $pattern) { [int]$process.Name }
+    }
+}
+
 # The pids of this home's spare hosts: those started as spares (virtshell-host HOME --spare) that no machine has
 # taken yet, and a host that waits as the spare after its run (it holds run/spare.lock).
 function Get-SpareHost {
     $taken = @(Get-VirtMachine | ForEach-Object OwnerProcessId)
-    $spares = foreach ($process in Get-ChildItem /proc -Directory | Where-Object Name -match '^\d+$') {
-        if ([int]$process.Name -notin $taken -and
-            (Get-Content "/proc/$($process.Name)/cmdline" -Raw -ErrorAction Ignore) -match "virtshell-host.$([regex]::Escape($env:VIRTSHELL_HOME)).--spare") {
-            [int]$process.Name
-        }
-    }
+    $spares = Get-HostProcess -Spare | Where-Object { $_ -notin $taken }
     $lock = Join-Path $env:VIRTSHELL_HOME 'run/spare.lock'
     $inode = if (Test-Path $lock) { & stat -c %i $lock }
     $holders = foreach ($line in Get-Content /proc/locks) {
