@@ -55,6 +55,21 @@ Describe 'The console pipeline on hello-emulated.js' {
         $all | Should -Contain 'one'
     }
 
+    It '-Follow writes each line as it comes: every echo received sends the next line, until Select-Object has enough' {
+        New-VirtMachine -Definition $HelloDefinition -Name hf | Start-VirtMachine
+        Receive-VirtConsole -Name hf -Wait -Pattern "^$Greeting" -Timeout 10 | Out-Null
+        Send-VirtConsole -Name hf -Line 'echo1'
+        $lines = Receive-VirtConsole -Name hf -Follow -Timeout 60 | ForEach-Object {
+            $_
+            if ($_ -match '^echo(\d)$') { Send-VirtConsole -Name hf -Line "echo$([int]$Matches[1] + 1)" }
+        } | Select-Object -First 3
+        @($lines) | Should -Be @('echo1', 'echo2', 'echo3')
+        # A quiet machine: -Timeout ends the following without an error; -Pattern does not go with it.
+        Receive-VirtConsole -Name hf -Follow -Timeout 1 -ErrorVariable quiet | Out-Null
+        $quiet | Should -BeNullOrEmpty
+        { Receive-VirtConsole -Name hf -Follow -Pattern x -ErrorAction Stop } | Should -Throw -ErrorId 'VirtShell.InvalidArgument*'
+    }
+
     It 'times out with VirtShell.Timeout, saying what it received, and does not move the cursor' {
         New-VirtMachine -Definition $HelloDefinition -Name h4 | Start-VirtMachine
         $elapsed = Measure-Command {

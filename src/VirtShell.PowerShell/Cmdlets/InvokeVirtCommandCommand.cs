@@ -1,7 +1,9 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Management.Automation;
+using System.Management.Automation.Runspaces;
 using VirtShell.Engine.Machines;
+using VirtShell.PowerShell.Remoting;
 
 namespace VirtShell.PowerShell.Cmdlets;
 
@@ -39,6 +41,12 @@ public sealed class InvokeVirtCommandCommand : MachineCmdlet
     /// <summary>Writes a <see cref="VirtCommandResult"/> (exit code, duration) after the command's output.</summary>
     [Parameter]
     public SwitchParameter PassThru { get; set; }
+
+    /// <summary>
+    /// The command's lines come back from every host as it writes them, interleaved, each with its ComputerName.
+    /// $LASTEXITCODE is set there; -PassThru brings the exit code back.
+    /// </summary>
+    protected override void ProcessRemote(IReadOnlyList<PSSession> sessions) => Remote.Forward(sessions, ForwardedParameters(), HostOrder.AsItComes);
 
     protected override void Process(Machine machine)
     {

@@ -1,7 +1,9 @@
 using System.Management.Automation;
+using System.Management.Automation.Runspaces;
 using System.Text.RegularExpressions;
 using VirtShell.Engine.Console;
 using VirtShell.Engine.Machines;
+using VirtShell.PowerShell.Remoting;
 using VirtShell.PowerShell.Session;
 
 namespace VirtShell.PowerShell.Cmdlets;
@@ -31,6 +33,13 @@ public sealed class ReceiveVirtConsoleCommand : MachineCmdlet
     [ValidateRange(0, int.MaxValue)]
     public double? Timeout { get; set; }
 
+    /// <summary>
+    /// Writes each line as it comes, as tail -f does, until the machine's run ends (and all its output was written),
+    /// -Timeout passes (not an error then) or Ctrl+C. Not with -Pattern.
+    /// </summary>
+    [Parameter]
+    public SwitchParameter Follow { get; set; }
+
     /// <summary>Reads from the start of the output kept (console.log), not from the cursor.</summary>
     [Parameter]
     public SwitchParameter FromStart { get; set; }
@@ -38,6 +47,8 @@ public sealed class ReceiveVirtConsoleCommand : MachineCmdlet
     protected override void BeginLocal()
     {
         if (Pattern is null) return;
+        if (Follow)
+            ThrowTerminatingError(VirtShellErrors.FromException(new ArgumentException("give -Follow or -Pattern, not both", nameof(Follow)), Pattern));
         try
         {
             _ = new Regex(Pattern); // the engine matches; a bad pattern is an error of the call, before any machine
@@ -47,6 +58,10 @@ public sealed class ReceiveVirtConsoleCommand : MachineCmdlet
             ThrowTerminatingError(VirtShellErrors.FromException(new ArgumentException($"-Pattern: {e.Message}", nameof(Pattern)), Pattern));
         }
     }
+
+    /// <summary>Followed output goes on as it comes from every host, each line carrying its ComputerName.</summary>
+    protected override void ProcessRemote(IReadOnlyList<PSSession> sessions) =>
+        Remote.Forward(sessions, ForwardedParameters(), Follow ? HostOrder.AsItComes : HostOrder.Sessions);
 
     protected override void Process(Machine machine)
     {
@@ -78,7 +93,7 @@ public sealed class ReceiveVirtConsoleCommand : MachineCmdlet
     private void Receive(Machine machine, ConsoleReader reader, Deadline deadline, WaitProgress progress)
     {
         var from = FromStart ? default : Local.GetCursor(machine);
-        bool waiting = Wait || Timeout is not null;
+        bool waiting = Wait || Follow || Timeout is not null;
         bool delivered = false;
         ConsoleSearch? search = null;
         while (true)
@@ -88,7 +103,7 @@ public sealed class ReceiveVirtConsoleCommand : MachineCmdlet
                 From = from,
                 Pattern = Pattern,
                 Search = search,
-                WaitSeconds = waiting && !delivered ? deadline.NextSlice.TotalSeconds : 0,
+                WaitSeconds = waiting && (!delivered || Follow) ? deadline.NextSlice.TotalSeconds : 0,
             });
             if (result.Outcome == ConsoleLineOutcome.Lines)
             {
@@ -96,6 +111,7 @@ public sealed class ReceiveVirtConsoleCommand : MachineCmdlet
                 foreach (var line in result.Lines) WriteObject(line);
                 from = result.Next;
                 delivered = true;
+                if (Follow && deadline.HasPassed) return;
                 continue;
             }
             if (result.Outcome == ConsoleLineOutcome.Matched)
@@ -104,7 +120,7 @@ public sealed class ReceiveVirtConsoleCommand : MachineCmdlet
                 DeliverBetween(ref machine, reader, from, result.Next.Offset);
                 return;
             }
-            if (delivered || !waiting || Interrupted.IsCancellationRequested) return;
+            if ((delivered && !Follow) || !waiting || Interrupted.IsCancellationRequested) return;
             if (result.Outcome == ConsoleLineOutcome.Ended)
             {
                 // Like Receive-Job -Wait on a finished job: no more output will come. Only a pattern left unmatched is an error.
@@ -116,13 +132,14 @@ public sealed class ReceiveVirtConsoleCommand : MachineCmdlet
             }
             if (deadline.HasPassed)
             {
+                if (Follow) return;
                 string what = Pattern is null ? "no output" : $"no output matching '{Pattern}'";
                 string received = Pattern is null ? "received nothing" : result.Received;
                 WriteError(VirtShellErrors.TimedOut($"{what} from machine '{machine.Name}' within {Timeout:0.###} s; {received}", machine));
                 return;
             }
             search = result.Search;
-            progress.Update(result.LinesReceived == 0
+            if (!delivered) progress.Update(result.LinesReceived == 0
                 ? $"machine is {result.State}; no output yet"
                 : $"machine is {result.State}; {result.LinesReceived} lines received, none matching");
         }
