@@ -177,12 +177,15 @@ function Start-RigSshd {
     # lacks. It is the system's, empty, and stays.
     if (-not (Test-Path /run/sshd)) { New-Item -ItemType Directory /run/sshd | Out-Null }
     Invoke-RigCommand /usr/sbin/sshd @('-t', '-f', $Config)
-    $info = [Diagnostics.ProcessStartInfo]::new('ip')
-    foreach ($argument in 'netns', 'exec', $HostEntry.Namespace, '/usr/sbin/sshd', '-D', '-f', $Config, '-E', (Join-Path $HostEntry.Folder 'sshd.log')) {
+    # Into the namespace's network, and a mount namespace of its own that starts as a copy of this one (so mounts its
+    # containers make go with it): ip netns exec would also mount a /sys of its own, without the cgroup mounts that
+    # runc needs for the containers a host runs.
+    $info = [Diagnostics.ProcessStartInfo]::new('nsenter')
+    foreach ($argument in "--net=/run/netns/$($HostEntry.Namespace)", 'unshare', '--mount', '--propagation', 'private', '/usr/sbin/sshd', '-D', '-f', $Config, '-E', (Join-Path $HostEntry.Folder 'sshd.log')) {
         $info.ArgumentList.Add($argument)
     }
     $info.UseShellExecute = $false
-    # ip netns exec execs sshd in place, so this is sshd's own pid.
+    # nsenter and unshare exec in place, so this is sshd's own pid.
     $process = [Diagnostics.Process]::Start($info)
     $HostEntry.SshdPid = $process.Id
     $deadline = [DateTime]::UtcNow.AddSeconds(10)
