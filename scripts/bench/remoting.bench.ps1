@@ -86,6 +86,42 @@ try {
         New-BenchRow 'remoting' 'Move-VirtMachine 256 MiB guest: downtime' (Get-Median ($moveRecords | ForEach-Object { $_.Downtime.TotalMilliseconds })) 'ms' "median of $Moves moves between two hosts; $copied KiB copied (pages never touched are not saved)"
         New-BenchRow 'remoting' 'Move-VirtMachine 256 MiB guest: total' (Get-Median ($moveRecords | ForEach-Object { $_.Total.TotalMilliseconds })) 'ms' "median of $Moves moves; the last: $($moveRecords[-1].Steps)"
     )
+
+    # Console latency: a container prints its clock every 200 ms (the rig's hosts share this machine's clock), and
+    # each line's arrival here, less the time it carries, is how late Receive-VirtConsole -Follow brought it: from a
+    # machine of this process's own store, and from one on host 1 through its session.
+    if ((Get-VirtModel -Name container).Available) {
+        $clock = Join-Path $rig.Root 'clock.js'
+        @'
+import { machine } from 'virtshell';
+export default machine({
+  name: 'clock', model: 'container', memory: '32M',
+  container: {
+    rootfs: { busybox: true },
+    process: { args: ['/bin/sh', '-c', "trap 'exit 0' TERM; while true; do adjtimex | awk '/tv_sec/ { s = $2 } /tv_usec/ { u = $2 } END { printf \"%d.%06d\\n\", s, u }'; sleep 0.2; done"] },
+  },
+});
+'@ | Set-Content -LiteralPath $clock
+        function Measure-ConsoleLag([hashtable] $On, [int] $Lines) {
+            New-VirtMachine @On -Definition $clock | Start-VirtMachine
+            try {
+                Receive-VirtConsole @On -Name clock -Wait -Timeout 30 | Out-Null # what it printed before
+                $lags = Receive-VirtConsole @On -Name clock -Follow -Timeout 120 | ForEach-Object {
+                    ([DateTimeOffset]::UtcNow.ToUnixTimeMilliseconds() - [double]$_ * 1000)
+                } | Select-Object -Skip 1 -First $Lines
+                [pscustomobject]@{ Median = Get-Median $lags; Lines = @($lags).Count }
+            }
+            finally { Remove-VirtMachine @On -Name clock -Force }
+        }
+        $listingHome = $env:VIRTSHELL_HOME
+        $env:VIRTSHELL_HOME = Join-Path $rig.Root 'bench-home'
+        $localLag = Measure-ConsoleLag @{} 25
+        $env:VIRTSHELL_HOME = $listingHome
+        $remoteLag = Measure-ConsoleLag @{ Session = $sessions[0] } 25
+        $rows += New-BenchRow 'remoting' 'Receive-VirtConsole -Follow, line printed to here: local' $localLag.Median 'ms' "median of $($localLag.Lines) lines of a container printing every 200 ms"
+        $rows += New-BenchRow 'remoting' 'Receive-VirtConsole -Follow, line printed to here: 1 remote host' $remoteLag.Median 'ms' "median of $($remoteLag.Lines) lines; $([math]::Round($remoteLag.Median - $localLag.Median, 1)) ms more than local"
+    }
+    else { Write-Host "console latency rows skipped: $((Get-VirtModel -Name container).Reason)" }
     Save-BenchRows (Join-Path $OutDirectory 'remoting.json') $rows
 }
 finally {
