@@ -131,12 +131,17 @@ open(transcript, 'wb').write(seen)
         Receive-VirtConsole -Session $Session -Name echo -FromStart | Should -Contain 'typed remotely'
     }
 
-    It 'names the host and the machine when the remote machine does not exist' {
+    It 'names the host and the machine when the remote machine does not exist or does not run' {
         Enter-VirtConsole -Session $Session -Name nosuch -ErrorAction SilentlyContinue -ErrorVariable missing
         $missing.Count | Should -Be 1
         $missing[0].FullyQualifiedErrorId | Should -BeLike 'VirtShell.MachineNotFound*'
         "$missing" | Should -BeLike "host ${Address}: no machine named 'nosuch'*"
         Receive-VirtConsole -Session $Session -Name nosuch -Follow -ErrorAction SilentlyContinue -ErrorVariable followed
         "$followed" | Should -BeLike "host ${Address}: no machine named 'nosuch'*"
+        # One that is there but not running has no console to attach to, as here.
+        New-VirtMachine -Session $Session -Definition $HelloDefinition -Name idle | Out-Null
+        Enter-VirtConsole -Session $Session -Name idle -ErrorAction SilentlyContinue -ErrorVariable idle
+        $idle[0].FullyQualifiedErrorId | Should -BeLike 'VirtShell.InvalidState*'
+        "$idle" | Should -BeLike "host ${Address}: machine 'idle' is Created; only a running machine has a console to attach to"
     }
 }
