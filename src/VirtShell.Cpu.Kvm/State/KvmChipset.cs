@@ -1,5 +1,6 @@
 using VirtShell.Cpu.Kvm.Native;
 using VirtShell.Engine.Buses;
+using VirtShell.Engine.Native;
 using VirtShell.Engine.State;
 
 namespace VirtShell.Cpu.Kvm;
@@ -35,6 +36,10 @@ public sealed unsafe class KvmChipset : IPortDevice, IDeviceState
         }
         KvmPitState2 pit;
         _vm.Ioctl(KvmApi.GetPit2, (nint)(&pit), "KVM_GET_PIT2");
+        long now = MonotonicNanoseconds();
+        pit.Channel0.CountLoadTime = now - pit.Channel0.CountLoadTime;
+        pit.Channel1.CountLoadTime = now - pit.Channel1.CountLoadTime;
+        pit.Channel2.CountLoadTime = now - pit.Channel2.CountLoadTime;
         new ReadOnlySpan<byte>(&pit, sizeof(KvmPitState2)).CopyTo(state.Pit);
         KvmClockData clock;
         _vm.Ioctl(KvmApi.GetClock, (nint)(&clock), "KVM_GET_CLOCK");
@@ -52,9 +57,22 @@ public sealed unsafe class KvmChipset : IPortDevice, IDeviceState
         }
         KvmPitState2 pit;
         state.Pit.CopyTo(new Span<byte>(&pit, sizeof(KvmPitState2)));
+        // Counters 1 and 2 keep the load time they are given (KVM reloads only counter 0): as long ago as at the save.
+        long now = MonotonicNanoseconds();
+        pit.Channel0.CountLoadTime = now - state.PitLoadAge(0);
+        pit.Channel1.CountLoadTime = now - state.PitLoadAge(1);
+        pit.Channel2.CountLoadTime = now - state.PitLoadAge(2);
         _vm.Ioctl(KvmApi.SetPit2, (nint)(&pit), "KVM_SET_PIT2");
         var clock = new KvmClockData { Clock = state.Clock };
         _vm.Ioctl(KvmApi.SetClock, (nint)(&clock), "KVM_SET_CLOCK");
+    }
+
+    /// <summary>CLOCK_MONOTONIC, the clock of the kernel's ktime_get(), which count_load_time is measured on.</summary>
+    private static long MonotonicNanoseconds()
+    {
+        const int ClockMonotonic = 1;
+        if (Libc.clock_gettime(ClockMonotonic, out var t) != 0) throw new KvmException(Libc.Failure("clock_gettime(CLOCK_MONOTONIC)", Libc.LastError));
+        return t.Seconds * 1_000_000_000 + t.Nanoseconds;
     }
 
     private static (uint Id, byte[] Bytes, int Size)[] Chips(KvmChipsetState state) =>

@@ -7,15 +7,18 @@ namespace VirtShell.Cpu.Kvm;
 /// <summary>
 /// The in-kernel chipset in a saved state (docs/state-format.md, "KVM's chipset"): the kernel's own structures byte
 /// for byte — struct kvm_pic_state twice, struct kvm_ioapic_state, struct kvm_pit_state2 — then the guest clock in
-/// nanoseconds. Reading checks every field a guest could not have put there, so a damaged section never reaches
-/// KVM_SET_IRQCHIP.
+/// nanoseconds. Each PIT channel's count_load_time, a host CLOCK_MONOTONIC instant, is kept as its age at the save
+/// (<see cref="PitLoadAge"/>), so a counter restored in another process or after a reboot is as far into its count.
+/// Reading checks every field a guest could not have put there, so a damaged section never reaches KVM_SET_IRQCHIP.
 /// </summary>
 internal sealed class KvmChipsetState
 {
     /// <summary>Where the kernel's I/O APIC sits; it never moves.</summary>
     public const ulong IoapicBase = 0xFEC0_0000;
 
-    private const int PitChannelSize = 24, PitFlagsOffset = 72;
+    private const int PitChannelSize = 24, PitLoadTimeOffset = 16, PitFlagsOffset = 72;
+    /// <summary>The mode KVM gives a counter the guest has not programmed (and channel 0 while the HPET replaces it).</summary>
+    private const byte PitModeUnset = 0xFF;
     private const uint PitKnownFlags = 0b11; // KVM_PIT_FLAGS_HPET_LEGACY, KVM_PIT_FLAGS_SPEAKER_DATA_ON
 
     public byte[] MasterPic { get; } = new byte[KvmIrqchip.PicStateSize];
@@ -26,6 +29,9 @@ internal sealed class KvmChipsetState
     public ulong Clock { get; set; }
 
     public static unsafe int PitStateSize => sizeof(KvmPitState2);
+
+    /// <summary>The nanoseconds since PIT counter <paramref name="channel"/> was loaded, as <see cref="Pit"/> holds them.</summary>
+    public long PitLoadAge(int channel) => BinaryPrimitives.ReadInt64LittleEndian(Pit.AsSpan(channel * PitChannelSize + PitLoadTimeOffset));
 
     public void Write(StateWriter w)
     {
@@ -74,7 +80,7 @@ internal sealed class KvmChipsetState
         r.Check(count <= 0x10000, $"8254 counter {i} counts from {count}, more than 65536");
         r.Check(channel[6] <= 3 && channel[7] <= 1, $"8254 counter {i}'s latch flags are corrupt");
         r.Check(channel[12] <= 3, $"8254 counter {i}'s access mode is {channel[12]}");
-        r.Check(channel[13] <= 5, $"8254 counter {i}'s mode is {channel[13]}");
+        r.Check(channel[13] <= 5 || channel[13] == PitModeUnset, $"8254 counter {i}'s mode is {channel[13]}");
         r.Check(channel[14] <= 1 && channel[15] <= 1, $"8254 counter {i}'s BCD or gate flag is corrupt");
     }
 }

@@ -41,7 +41,9 @@ public sealed class KvmStateSectionTests
         s.Ioapic[16] = 0x11; // irr
         BinaryPrimitives.WriteUInt32LittleEndian(s.Pit, 0x10000); // counter 0 from 65536
         s.Pit[12] = 3; s.Pit[13] = 2; s.Pit[15] = 1;             // lobyte/hibyte, rate generator, gate up
+        BinaryPrimitives.WriteInt64LittleEndian(s.Pit.AsSpan(16), 1_500_000); // loaded 1.5 ms before the save
         BinaryPrimitives.WriteUInt32LittleEndian(s.Pit.AsSpan(24), 1193); s.Pit[24 + 13] = 3;
+        s.Pit[48 + 13] = 0xFF; // counter 2 never programmed: KVM's mode for that
         BinaryPrimitives.WriteUInt32LittleEndian(s.Pit.AsSpan(72), 2); // speaker data on
         return s;
     }
@@ -89,6 +91,7 @@ public sealed class KvmStateSectionTests
         Assert.Equal(0xDE, back.SlavePic[15]);
         Assert.Equal(0x11, back.Ioapic[16]);
         Assert.Equal(SampleChipset().Pit, back.Pit);
+        Assert.Equal(1_500_000, back.PitLoadAge(0));
     }
 
     [Fact]
