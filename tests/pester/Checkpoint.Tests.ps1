@@ -365,7 +365,7 @@ Describe 'Move-VirtMachine' {
         Move-VirtMachine counting -Model hardware -ErrorVariable err -ErrorAction SilentlyContinue
         if ($hardware.Available) {
             $err[0].FullyQualifiedErrorId | Should -BeLike 'VirtShell.StateNotSupported,*'
-            "$($err[0])" | Should -Match "model 'hardware' cannot load a saved state"
+            "$($err[0])" | Should -Match "cannot move from model 'emulated' to 'hardware': their interrupt controllers and timers"
         }
         else {
             $err[0].FullyQualifiedErrorId | Should -BeLike 'VirtShell.InvalidState,*'

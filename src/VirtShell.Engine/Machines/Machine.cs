@@ -434,7 +434,8 @@ public sealed class Machine
 
     /// <summary>
     /// Moves the machine to model <paramref name="model"/>, keeping its state (live, for a running machine). No pair
-    /// of models can do that yet: this says why for the one asked, checking in the order a user can act on.
+    /// of models can do that yet (every VM model saves and restores, but only its own states): this says why for the
+    /// one asked, checking in the order a user can act on.
     /// </summary>
     /// <exception cref="DefinitionException">There is no such model.</exception>
     /// <exception cref="ArgumentException">The machine uses that model already.</exception>
@@ -449,7 +450,11 @@ public sealed class Machine
             throw new MachineStateException($"machine '{Name}' cannot move: model '{target.Name}' is not available here: {unavailable.Reason}");
         if (target is not IRestorableModel)
             throw new StateNotSupportedException($"machine '{Name}' cannot move: model '{target.Name}' cannot load a saved state yet (docs/state-format.md)");
-        throw new StateNotSupportedException($"machine '{Name}' cannot move: moving a machine from model '{Model}' to '{target.Name}' is not implemented yet");
+        if (_host.Models.Find(Model) is not IRestorableModel)
+            throw new StateNotSupportedException($"machine '{Name}' cannot move: its model '{Model}' keeps no saved state another model could load");
+        throw new StateNotSupportedException(
+            $"machine '{Name}' cannot move from model '{Model}' to '{target.Name}': their interrupt controllers and timers (our 8259 pair, 8254 and APICs; KVM's in-kernel chipset) "
+            + "and their CPU backends' extras save state in forms no translation exists for yet (docs/state-format.md, \"Between models\")");
     }
 
     private static List<CheckpointDisk> Recorded(IEnumerable<CapturedDisk> disks) =>
