@@ -11,7 +11,7 @@ namespace VirtShell.Cpu.Kvm;
 /// (<see cref="PitLoadAge"/>), so a counter restored in another process or after a reboot is as far into its count.
 /// Reading checks every field a guest could not have put there, so a damaged section never reaches KVM_SET_IRQCHIP.
 /// </summary>
-internal sealed class KvmChipsetState
+public sealed class KvmChipsetState
 {
     /// <summary>Where the kernel's I/O APIC sits; it never moves.</summary>
     public const ulong IoapicBase = 0xFEC0_0000;

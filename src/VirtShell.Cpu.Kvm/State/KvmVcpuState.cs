@@ -10,7 +10,7 @@ namespace VirtShell.Cpu.Kvm;
 /// XSAVE area, the XCRs, the MSRs of <see cref="SavedMsrs"/> that this KVM keeps, the debug registers, the events in
 /// flight (struct kvm_vcpu_events), the MP state and the local APIC's register page (struct kvm_lapic_state).
 /// </summary>
-internal sealed class KvmVcpuState
+public sealed class KvmVcpuState
 {
     /// <summary>
     /// The MSRs a saved vCPU carries, where KVM lists them (KVM_GET_MSR_INDEX_LIST): TSC and its adjustment, the

@@ -7,6 +7,8 @@ using VirtShell.Engine.Devices;
 using VirtShell.Engine.Machines;
 using VirtShell.Engine.Models;
 using VirtShell.Engine.State;
+using VirtShell.Models.Emulated;
+using VirtShell.Models.Migration;
 using VirtShell.Models.Pc;
 
 namespace VirtShell.Models.Hardware;
@@ -16,7 +18,7 @@ namespace VirtShell.Models.Hardware;
 /// model's (same devices, same boot loaders), except that the 8259 pair, the 8254 and port 0x61 are the kernel's.
 /// </summary>
 /// <param name="devices">The device types on offer; by default the built-in ones.</param>
-public sealed class HardwareModel(DeviceCatalog? devices = null) : IMachineModel, IRestorableModel
+public sealed class HardwareModel(DeviceCatalog? devices = null) : IMachineModel, IRestorableModel, IModelMoveTarget
 {
     private const string ModelName = "hardware";
     private readonly IReadOnlyList<IDeviceType> _types = (devices ?? BuiltInDevices.Catalog).For(ModelName);
@@ -39,6 +41,14 @@ public sealed class HardwareModel(DeviceCatalog? devices = null) : IMachineModel
     public IMachineRuntime CreateRuntime(MachineSpec spec, MachineServices services) => CreateKvmRuntime(ModelName, spec, services, _types, state: null);
 
     public IMachineRuntime Restore(MachineSpec spec, MachineServices services, SavedState state) => CreateKvmRuntime(ModelName, spec, services, _types, state);
+
+    /// <summary>An emulated PC's state, translated (<see cref="PcStateTranslation.ToKvm"/>) against fresh machines of both models.</summary>
+    public IMachineRuntime Adopt(MachineSpec spec, MachineServices services, SavedState state)
+    {
+        PcStateTranslation.RequireSource(state, PcStateTranslation.Emulated, ModelName);
+        var translated = PcStateTranslation.ToKvm(state, PcStateTranslation.Fresh(new EmulatedModel(devices), spec), PcStateTranslation.Fresh(this, spec));
+        return Restore(spec, services, translated);
+    }
 
     /// <summary>
     /// The PC under KVM, with the device types a model allows and, unless told otherwise, the board's devices; the
