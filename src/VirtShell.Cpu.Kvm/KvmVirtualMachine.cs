@@ -43,6 +43,9 @@ public sealed unsafe class KvmVirtualMachine : IDirtyPageTracking, IDisposable
     internal KvmCpuidEntry2[] SupportedCpuid { get; }
     internal uint[] MsrIndexList { get; }
 
+    /// <summary>Why this VM's state cannot be saved or restored (a capability missing), or null when it can.</summary>
+    internal string? StateUnsupportedReason { get; }
+
     /// <summary>
     /// Where this host's KVM leaves SYSCALL half done (it runs ring 0 through its emulator), the patch through which the
     /// vCPUs' <see cref="NestedHostWorkarounds"/> finish it; null elsewhere, and then the vCPUs have no workarounds.
@@ -65,6 +68,9 @@ public sealed unsafe class KvmVirtualMachine : IDirtyPageTracking, IDisposable
         VcpuMmapSize = system.VcpuMmapSize;
         SupportedCpuid = system.SupportedCpuid();
         MsrIndexList = system.MsrIndexList();
+        var missing = KvmApi.RequiredForState.Where(c => !system.HasCapability(c)).ToList();
+        if (missing.Count > 0)
+            StateUnsupportedReason = $"KVM on this host lacks {string.Join(", ", missing.Select(c => "KVM_CAP_" + c))}, which saving and restoring a machine's state needs";
         int slots = system.CapabilityValue(KvmApi.Capability.NrMemslots);
         if (memory.Blocks.Count > slots)
             throw new KvmException($"guest memory has {memory.Blocks.Count} RAM regions; KVM here allows {slots} memory slots");

@@ -11,12 +11,14 @@ public sealed unsafe partial class KvmCpu : IDeviceState, IDirtyPageTracking
 {
     public void SaveState(StateWriter writer)
     {
+        if (_vm.StateUnsupportedReason is { } why) throw new StateNotSupportedException(why);
         CpuStateSection.Write(writer, GetState());
         CaptureExtras().Write(writer);
     }
 
     public void RestoreState(StateReader reader)
     {
+        if (_vm.StateUnsupportedReason is { } why) throw new StateNotSupportedException(why);
         var state = CpuStateSection.Read(reader);
         var extras = KvmVcpuState.Read(reader);
         var missing = extras.Msrs.Where(m => !_vm.MsrIndexList.Contains(m.Index)).ToList();
