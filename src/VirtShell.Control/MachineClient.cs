@@ -103,7 +103,7 @@ public sealed class MachineClient : IMachineControl, IDisposable
     public Task ExportAsync(string path, CancellationToken cancel) => Call(nameof(ExportAsync), [path], cancel);
 
     /// <inheritdoc/>
-    public Task MoveAsync(string model, CancellationToken cancel) => Call(nameof(MoveAsync), [model], cancel);
+    public Task<double> MoveAsync(string model, CancellationToken cancel) => Call<double>(nameof(MoveAsync), [model], cancel);
 
     private async Task Call(string method, object?[] arguments, CancellationToken cancel) =>
         await Call<object?>(method, arguments, cancel).ConfigureAwait(false);

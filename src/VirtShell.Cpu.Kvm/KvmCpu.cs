@@ -17,8 +17,9 @@ namespace VirtShell.Cpu.Kvm;
 /// <see cref="Run"/>, <see cref="GetState"/> and <see cref="SetState"/> belong to the vCPU thread (or to any thread
 /// while the vCPU is not running); <see cref="RequestExit"/> may come from anywhere.
 /// </remarks>
-public sealed unsafe class KvmCpu : IX86Cpu, IVcpuAccess
+public sealed unsafe partial class KvmCpu : IX86Cpu, IVcpuAccess
 {
+    private readonly KvmVirtualMachine _vm;
     private readonly FileDescriptor _fd;
     private readonly KvmExitDispatch _dispatch;
     /// <summary>Null where the host's KVM needs none (<see cref="KvmVirtualMachine.PageFaultHandlerPatch"/> says).</summary>
@@ -39,6 +40,7 @@ public sealed unsafe class KvmCpu : IX86Cpu, IVcpuAccess
     internal KvmCpu(KvmVirtualMachine vm, int id, IoPortBus ports, MmioBus mmio)
     {
         Id = id;
+        _vm = vm;
         _ = VcpuKick.Signal; // install the kick handler before any thread can need it
         if (vm.PageFaultHandlerPatch is { } patch) _workarounds = new NestedHostWorkarounds(this, vm.Memory, patch);
         _dispatch = new KvmExitDispatch(ports, mmio, _workarounds);

@@ -16,7 +16,7 @@ namespace VirtShell.Cpu.Kvm;
 /// The memory must outlive the VM: dispose the vCPUs, then the VM, then the memory. RAM added to the
 /// <see cref="GuestMemory"/> after the VM was created is not visible to the guest.
 /// </remarks>
-public sealed unsafe class KvmVirtualMachine : IDisposable
+public sealed unsafe class KvmVirtualMachine : IDirtyPageTracking, IDisposable
 {
     /// <summary>
     /// Three pages just below the 4 GiB BIOS area, where QEMU puts them too: Intel's VMX needs a real-mode TSS and an
@@ -27,15 +27,24 @@ public sealed unsafe class KvmVirtualMachine : IDisposable
 
     private readonly FileDescriptor _fd;
     private readonly List<KvmCpu> _cpus = [];
+    private readonly object _dirtyLock = new();
+    /// <summary>Pages written from this process (devices, loaders) while tracking, which KVM's log does not see; null when not tracking.</summary>
+    private HashSet<ulong>? _externallyDirty;
 
     public GuestMemory Memory { get; }
 
     /// <summary>The in-kernel PIC/IOAPIC as devices see it: raising line n raises GSI n (ISA IRQ n).</summary>
     public IInterruptController Interrupts { get; }
 
+    /// <summary>The in-kernel PIC pair, I/O APIC, PIT and clock as one part of a saved state, for the platform to put on the port bus.</summary>
+    public KvmChipset Chipset { get; }
+
     internal int VcpuMmapSize { get; }
     internal KvmCpuidEntry2[] SupportedCpuid { get; }
     internal uint[] MsrIndexList { get; }
+
+    /// <summary>Why this VM's state cannot be saved or restored (a capability missing), or null when it can.</summary>
+    internal string? StateUnsupportedReason { get; }
 
     /// <summary>
     /// Where this host's KVM leaves SYSCALL half done (it runs ring 0 through its emulator), the patch through which the
@@ -59,6 +68,9 @@ public sealed unsafe class KvmVirtualMachine : IDisposable
         VcpuMmapSize = system.VcpuMmapSize;
         SupportedCpuid = system.SupportedCpuid();
         MsrIndexList = system.MsrIndexList();
+        var missing = KvmApi.RequiredForState.Where(c => !system.HasCapability(c)).ToList();
+        if (missing.Count > 0)
+            StateUnsupportedReason = $"KVM on this host lacks {string.Join(", ", missing.Select(c => "KVM_CAP_" + c))}, which saving and restoring a machine's state needs";
         int slots = system.CapabilityValue(KvmApi.Capability.NrMemslots);
         if (memory.Blocks.Count > slots)
             throw new KvmException($"guest memory has {memory.Blocks.Count} RAM regions; KVM here allows {slots} memory slots");
@@ -74,6 +86,7 @@ public sealed unsafe class KvmVirtualMachine : IDisposable
             var pit = new KvmPitConfig(); // flags 0: the kernel also models the speaker port 0x61 (PIT channel 2 gate)
             Ioctl(KvmApi.CreatePit2, (nint)(&pit), "KVM_CREATE_PIT2");
             Interrupts = new KvmInterruptController(this);
+            Chipset = new KvmChipset(this);
         }
         catch
         {
@@ -90,7 +103,7 @@ public sealed unsafe class KvmVirtualMachine : IDisposable
         return cpu;
     }
 
-    private void MapBlock(uint slot, MemoryBlock block)
+    private void MapBlock(uint slot, MemoryBlock block, uint flags = 0)
     {
         if (block.GuestEnd > IdentityMapAddress && block.GuestAddress < TssAddress + 3 * MemoryBlock.PageSize)
             throw new KvmException($"RAM at 0x{block.GuestAddress:x}-0x{block.GuestEnd - 1:x} overlaps KVM's TSS and identity map at 0x{IdentityMapAddress:x}");
@@ -100,6 +113,7 @@ public sealed unsafe class KvmVirtualMachine : IDisposable
             GuestPhysAddr = block.GuestAddress,
             MemorySize = block.Size,
             UserspaceAddr = (ulong)block.Host,
+            Flags = flags,
         };
         if (Libc.ioctl(Fd, KvmApi.SetUserMemoryRegion, (nint)(&region)) < 0)
             throw new KvmException(
@@ -107,6 +121,74 @@ public sealed unsafe class KvmVirtualMachine : IDisposable
     }
 
     internal int Fd => _fd.Value;
+
+    /// <summary>
+    /// Sets KVM_MEM_LOG_DIRTY_PAGES on every slot (KVM write-protects the pages and logs the first write to each) and
+    /// starts noting the writes of this process's own devices, which KVM does not see (<see cref="GuestMemory.ExternalWrite"/>).
+    /// </summary>
+    public void StartDirtyTracking()
+    {
+        lock (_dirtyLock)
+        {
+            if (_externallyDirty == null) Memory.ExternalWrite += NoteExternalWrite;
+            _externallyDirty = [];
+            for (int slot = 0; slot < Memory.Blocks.Count; slot++)
+            {
+                MapBlock((uint)slot, Memory.Blocks[slot], KvmApi.MemLogDirtyPages);
+                ReadDirtyLog((uint)slot, Memory.Blocks[slot], null); // a slot already logging starts clean too
+            }
+        }
+    }
+
+    /// <summary>KVM_GET_DIRTY_LOG of every slot (which also resets it), with the pages our devices wrote, as page numbers.</summary>
+    public IReadOnlyList<ulong> CollectDirtyPages()
+    {
+        lock (_dirtyLock)
+        {
+            if (_externallyDirty == null) throw new InvalidOperationException("dirty-page tracking has not been started");
+            var pages = new SortedSet<ulong>(_externallyDirty);
+            _externallyDirty.Clear();
+            for (int slot = 0; slot < Memory.Blocks.Count; slot++) ReadDirtyLog((uint)slot, Memory.Blocks[slot], pages);
+            return [.. pages];
+        }
+    }
+
+    public void StopDirtyTracking()
+    {
+        lock (_dirtyLock)
+        {
+            if (_externallyDirty == null) return;
+            Memory.ExternalWrite -= NoteExternalWrite;
+            _externallyDirty = null;
+            for (int slot = 0; slot < Memory.Blocks.Count; slot++) MapBlock((uint)slot, Memory.Blocks[slot]);
+        }
+    }
+
+    private void NoteExternalWrite(ulong address, ulong length)
+    {
+        if (length == 0) return;
+        lock (_dirtyLock)
+            if (_externallyDirty is { } dirty)
+                for (ulong page = address / MemoryBlock.PageSize; page <= (address + length - 1) / MemoryBlock.PageSize; page++)
+                    dirty.Add(page);
+    }
+
+    /// <summary>Reads and resets one slot's log; adds the pages it names to <paramref name="pages"/> unless that is null.</summary>
+    private void ReadDirtyLog(uint slot, MemoryBlock block, ISet<ulong>? pages)
+    {
+        ulong pageCount = block.Size / MemoryBlock.PageSize;
+        var bitmap = new ulong[(pageCount + 63) / 64]; // the kernel writes whole longs
+        fixed (ulong* bits = bitmap)
+        {
+            var log = new KvmDirtyLog { Slot = slot, DirtyBitmap = (ulong)bits };
+            Ioctl(KvmApi.GetDirtyLog, (nint)(&log), $"KVM_GET_DIRTY_LOG (slot {slot})");
+        }
+        if (pages == null) return;
+        ulong first = block.GuestAddress / MemoryBlock.PageSize;
+        for (int word = 0; word < bitmap.Length; word++)
+            for (ulong w = bitmap[word]; w != 0; w &= w - 1)
+                pages.Add(first + (ulong)(word * 64 + System.Numerics.BitOperations.TrailingZeroCount(w)));
+    }
 
     internal void Ioctl(nuint request, nint argument, string what) => KvmSystem.Check(Libc.ioctl(Fd, request, argument), what);
 
@@ -135,6 +217,7 @@ public sealed unsafe class KvmVirtualMachine : IDisposable
             _cpus.Clear();
         }
         foreach (var cpu in cpus) cpu.Dispose();
+        StopDirtyTracking();
         _fd.Dispose();
     }
 }

@@ -158,3 +158,139 @@ internal unsafe struct KvmTranslation
     public byte Valid, Writeable, Usermode;
     public fixed byte Pad[5];
 }
+
+/// <summary>struct kvm_msrs with room for <see cref="Capacity"/> entries (KVM_GET_MSRS/KVM_SET_MSRS answer how many they did).</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct KvmMsrs
+{
+    public const int Capacity = 32;
+
+    public uint Count;
+    private readonly uint _padding;
+    public MsrEntries Entries;
+
+    [System.Runtime.CompilerServices.InlineArray(Capacity)]
+    public struct MsrEntries
+    {
+        private KvmMsrEntry _first;
+    }
+}
+
+/// <summary>struct kvm_lapic_state: the local APIC's 1 KiB register page as KVM keeps it.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct KvmLapicState
+{
+    public const int Size = 0x400;
+    public fixed byte Regs[Size];
+}
+
+/// <summary>struct kvm_vcpu_events: the exception, interrupt and NMI in flight, the interrupt shadow, SMM and SIPI.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct KvmVcpuEvents
+{
+    public byte ExceptionInjected, ExceptionNr, ExceptionHasErrorCode, ExceptionPending;
+    public uint ExceptionErrorCode;
+    public byte InterruptInjected, InterruptNr, InterruptSoft, InterruptShadow;
+    public byte NmiInjected, NmiPending, NmiMasked, NmiPad;
+    public uint SipiVector;
+    public uint Flags;
+    public byte Smm, SmiPending, SmmInsideNmi, LatchedInit;
+    public byte TripleFaultPending;
+    public fixed byte Reserved[26];
+    public byte ExceptionHasPayload;
+    public ulong ExceptionPayload;
+}
+
+[StructLayout(LayoutKind.Sequential)]
+internal struct KvmXcr
+{
+    public uint Xcr, Reserved;
+    public ulong Value;
+}
+
+/// <summary>struct kvm_xcrs: the extended control registers (XCR0, which says what XSAVE covers).</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct KvmXcrs
+{
+    public const int Max = 16;
+
+    public uint Count, Flags;
+    public XcrArray Xcrs;
+    public fixed ulong Padding[16];
+
+    [System.Runtime.CompilerServices.InlineArray(Max)]
+    public struct XcrArray
+    {
+        private KvmXcr _first;
+    }
+}
+
+/// <summary>struct kvm_debugregs: DR0-3, DR6, DR7.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct KvmDebugregs
+{
+    public fixed ulong Db[4];
+    public ulong Dr6, Dr7, Flags;
+    public fixed ulong Reserved[9];
+}
+
+/// <summary>struct kvm_mp_state: runnable, halted, waiting for INIT/SIPI...</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct KvmMpState
+{
+    public uint MpState;
+}
+
+/// <summary>
+/// struct kvm_irqchip: one of the in-kernel interrupt controllers (<see cref="KvmApi.IrqchipPicMaster"/>, slave,
+/// I/O APIC), its state in a 512-byte union: struct kvm_pic_state (16 bytes) or struct kvm_ioapic_state (216).
+/// </summary>
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct KvmIrqchip
+{
+    public const int ChipSize = 512, PicStateSize = 16, IoapicStateSize = 216;
+
+    public uint ChipId;
+    private readonly uint _pad;
+    public fixed byte Chip[ChipSize];
+}
+
+/// <summary>struct kvm_pit_channel_state: one 8254 counter.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct KvmPitChannelState
+{
+    public uint Count;
+    public ushort LatchedCount;
+    public byte CountLatched, StatusLatched, Status, ReadState, WriteState, WriteLatch, RwMode, Mode, Bcd, Gate;
+    /// <summary>Host monotonic nanoseconds; KVM_SET_PIT2 ignores it and reloads the counter from <see cref="Count"/> now.</summary>
+    public long CountLoadTime;
+}
+
+/// <summary>struct kvm_pit_state2: the in-kernel 8254's three counters and flags (speaker data, HPET legacy).</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct KvmPitState2
+{
+    public KvmPitChannelState Channel0, Channel1, Channel2;
+    public uint Flags;
+    public fixed uint Reserved[9];
+}
+
+/// <summary>struct kvm_clock_data: the guest's kvmclock, nanoseconds.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct KvmClockData
+{
+    public ulong Clock;
+    public uint Flags;
+    private readonly uint _pad0;
+    public ulong Realtime, HostTsc;
+    public fixed uint Pad[4];
+}
+
+/// <summary>struct kvm_dirty_log: a slot and the bitmap (one bit per page) KVM_GET_DIRTY_LOG fills and resets.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct KvmDirtyLog
+{
+    public uint Slot;
+    private readonly uint _padding1;
+    public ulong DirtyBitmap;
+}

@@ -58,8 +58,8 @@ public interface IMachineControl
     /// <summary>Writes the machine to a new file at <paramref name="path"/>, an absolute path (see <see cref="Machine.Export"/>).</summary>
     Task ExportAsync(string path, CancellationToken cancel);
 
-    /// <summary>Moves the machine to another model (see <see cref="Machine.Move"/>).</summary>
-    Task MoveAsync(string model, CancellationToken cancel);
+    /// <summary>Moves the machine to another model (see <see cref="Machine.Move"/>); returns how long the guest was paused, in seconds.</summary>
+    Task<double> MoveAsync(string model, CancellationToken cancel);
 }
 
 /// <summary>

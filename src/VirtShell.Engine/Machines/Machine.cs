@@ -29,6 +29,8 @@ public sealed class Machine
     private ConsoleChannel? _console;
     private Thread? _thread;
     private HookApi? _api;
+    // A move under way: the exit that ends the old runtime's run, the runtime that goes on, and what tells Move it has.
+    private (MachineExit Exit, IMachineRuntime? Runtime, ManualResetEventSlim? Started) _move;
 
     internal Machine(VirtualizationHost host, MachineRecord record)
     {
@@ -209,13 +211,37 @@ public sealed class Machine
     private void RunGuest()
     {
         MachineExit exit;
-        try
+        while (true)
         {
-            exit = _runtime!.Run();
-        }
-        catch (Exception e)
-        {
-            exit = new MachineExit(ExitReason.InternalError, Detail: e.ToString());
+            IMachineRuntime runtime;
+            lock (_lock) runtime = _runtime!;
+            try
+            {
+                exit = runtime.Run();
+            }
+            catch (Exception e)
+            {
+                exit = new MachineExit(ExitReason.InternalError, Detail: e.ToString());
+            }
+            // A move's own exit hands the run to the runtime it built; any other end stands, and Move learns so.
+            (MachineExit Exit, IMachineRuntime? Runtime, ManualResetEventSlim? Started) move;
+            lock (_lock)
+            {
+                move = _move;
+                if (move.Runtime != null && ReferenceEquals(exit, move.Exit))
+                {
+                    _runtime = move.Runtime;
+                    _move = default;
+                }
+            }
+            if (move.Started == null) break;
+            if (!ReferenceEquals(exit, move.Exit))
+            {
+                move.Started.Set();
+                break;
+            }
+            runtime.Dispose();
+            move.Started.Set();
         }
         Finish(exit);
     }
@@ -433,23 +459,65 @@ public sealed class Machine
     }
 
     /// <summary>
-    /// Moves the machine to model <paramref name="model"/>, keeping its state (live, for a running machine). No pair
-    /// of models can do that yet: this says why for the one asked, checking in the order a user can act on.
+    /// Moves the running machine to model <paramref name="model"/>, keeping its state: the guest is paused, saved,
+    /// built again on the other model from that state (<see cref="IModelMoveTarget"/>), and goes on there; the old
+    /// runtime is released. Stop and copy: the downtime, which this returns and writes to the machine's log, is the
+    /// whole save, translation and restore. A refusal, checked in the order a user can act on, leaves the machine
+    /// running where it was. The record says the new model for the rest of this run; a later start reads the
+    /// definition's own.
     /// </summary>
-    /// <exception cref="DefinitionException">There is no such model.</exception>
+    /// <exception cref="DefinitionException">There is no such model, or the definition is not valid for it.</exception>
     /// <exception cref="ArgumentException">The machine uses that model already.</exception>
-    /// <exception cref="MachineStateException">The model is not available on this host (the reason says what to install or enable).</exception>
-    /// <exception cref="StateNotSupportedException">The model cannot take a saved state, or no move between the two is implemented.</exception>
-    public void Move(string model)
+    /// <exception cref="MachineStateException">The model is not available on this host (the reason says what to install or enable), or the machine is not Running in this process.</exception>
+    /// <exception cref="StateNotSupportedException">The state cannot move between the two models; the message says which part and why.</exception>
+    public TimeSpan Move(string model)
     {
         var target = _host.Models.Find(model)
             ?? throw new DefinitionException($"unknown model '{model}' (known: {string.Join(", ", _host.Models.All.Select(m => m.Name))})");
         if (target.Name == Model) throw new ArgumentException($"machine '{Name}' uses model '{Model}' already", nameof(model));
         if (target.GetAvailability() is { IsAvailable: false } unavailable)
             throw new MachineStateException($"machine '{Name}' cannot move: model '{target.Name}' is not available here: {unavailable.Reason}");
-        if (target is not IRestorableModel)
-            throw new StateNotSupportedException($"machine '{Name}' cannot move: model '{target.Name}' cannot load a saved state yet (docs/state-format.md)");
-        throw new StateNotSupportedException($"machine '{Name}' cannot move: moving a machine from model '{Model}' to '{target.Name}' is not implemented yet");
+        if (target is not IModelMoveTarget mover)
+            throw new StateNotSupportedException($"machine '{Name}' cannot move: model '{target.Name}' cannot take another model's machine (docs/state-format.md, \"Between models\")");
+        lock (_checkpointLock)
+        {
+            if (RequireLocal(MachineState.Running, "moved") is not VirtualMachineRuntime vm)
+                throw new StateNotSupportedException($"machine '{Name}' cannot move: its model '{Model}' keeps no saved state another model could load");
+            var spec = Spec with { Model = target.Name };
+            target.Validate(spec);
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            vm.Pause();
+            IMachineRuntime next;
+            try
+            {
+                var saved = new MemoryStream();
+                vm.SaveState(saved);
+                saved.Position = 0;
+                next = mover.Adopt(spec, new MachineServices(_console!, exit => _runtime?.RequestStop(exit), Log), SavedState.Read(saved));
+            }
+            catch
+            {
+                vm.Resume();
+                throw;
+            }
+            var moved = new MachineExit(ExitReason.StoppedByUser, Detail: $"moved to model '{target.Name}'");
+            using var started = new ManualResetEventSlim();
+            lock (_lock) _move = (moved, next, started);
+            vm.RequestStop(moved);
+            vm.Resume();
+            started.Wait();
+            lock (_lock)
+                if (_move.Runtime != null) // the guest ended by itself before the move took: it stays ended
+                {
+                    _move = default;
+                    next.Dispose();
+                    throw new MachineStateException($"machine '{Name}' ended while it was being moved");
+                }
+            var downtime = clock.Elapsed;
+            SetState(MachineState.Running, r => r with { Spec = spec });
+            Log($"moved from model '{vm.Model}' to '{target.Name}': paused {downtime.TotalMilliseconds:0.#} ms (stop and copy)");
+            return downtime;
+        }
     }
 
     private static List<CheckpointDisk> Recorded(IEnumerable<CapturedDisk> disks) =>

@@ -70,7 +70,7 @@ public sealed class MachineControl(Machine machine) : IMachineControl
     public Task ExportAsync(string path, CancellationToken cancel) => Run(() => { Machine.Export(path); return true; });
 
     /// <inheritdoc/>
-    public Task MoveAsync(string model, CancellationToken cancel) => Run(() => { Machine.Move(model); return true; });
+    public Task<double> MoveAsync(string model, CancellationToken cancel) => Run(() => Machine.Move(model).TotalSeconds);
 
     private static Task<T> Run<T>(Func<T> call) => Task.Run(call);
 }

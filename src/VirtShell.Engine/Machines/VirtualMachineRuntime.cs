@@ -31,8 +31,14 @@ public sealed class VirtualMachineRuntime(IVirtualCpu cpu, GuestMemory memory, I
     /// <summary>The vCPU; its state may be read only while it is not running (paused, or after the run).</summary>
     public IVirtualCpu Cpu => cpu;
 
-    /// <summary>What the interpreter counts; a backend that counts otherwise (KVM) adjusts it.</summary>
-    public MachineCounters Measure() => new()
+    /// <summary>
+    /// How a backend that counts otherwise (KVM: exits, not instructions or halts) turns <see cref="Measure"/>'s
+    /// figures into its own; by default they stand.
+    /// </summary>
+    public Func<MachineCounters, MachineCounters> Counting { get; init; } = counters => counters;
+
+    /// <summary>What the interpreter counts, as <see cref="Counting"/> adjusts it.</summary>
+    public MachineCounters Measure() => Counting(new()
     {
         Instructions = cpu.InstructionsRetired,
         IoExits = ports.Accesses,
@@ -41,7 +47,7 @@ public sealed class VirtualMachineRuntime(IVirtualCpu cpu, GuestMemory memory, I
         CpuTime = Volatile.Read(ref _vcpuClock)?.Elapsed ?? TimeSpan.Zero,
         HostMemoryBytes = (long)memory.ResidentBytes(),
         GuestMemoryBytes = (long)memory.Size,
-    };
+    });
 
     /// <inheritdoc/>
     public MachineExit Run()

@@ -83,6 +83,13 @@ public sealed unsafe class GuestMemory : IDisposable
     }
 
     /// <summary>
+    /// Raises <see cref="ExternalWrite"/> for bytes a device stored through a host pointer rather than
+    /// <see cref="Write"/> (a virtqueue's used ring), so that a CPU's decoded code and its dirty-page log see them as
+    /// any other device write.
+    /// </summary>
+    public void NoteExternalWrite(ulong gpa, ulong length) => ExternalWrite?.Invoke(gpa, length);
+
+    /// <summary>
     /// Unmaps every block; pointers and spans into them are invalid after. Only once no CPU or device uses the
     /// memory.
     /// </summary>

@@ -6,6 +6,8 @@ using VirtShell.Engine.Devices;
 using VirtShell.Engine.Machines;
 using VirtShell.Engine.Models;
 using VirtShell.Engine.State;
+using VirtShell.Models.Hardware;
+using VirtShell.Models.Migration;
 using VirtShell.Models.Pc;
 using VirtShell.Models.RiscV;
 
@@ -16,7 +18,7 @@ namespace VirtShell.Models.Emulated;
 /// definition's <c>cpu.tier</c>), every device is ours. Runs anywhere.
 /// </summary>
 /// <param name="devices">The device types on offer; by default the built-in ones.</param>
-public sealed class EmulatedModel(DeviceCatalog? devices = null) : IMachineModel, IRestorableModel
+public sealed class EmulatedModel(DeviceCatalog? devices = null) : IMachineModel, IRestorableModel, IModelMoveTarget
 {
     private const string ModelName = "emulated";
     private readonly IReadOnlyList<IDeviceType> _types = (devices ?? BuiltInDevices.Catalog).For(ModelName);
@@ -45,6 +47,14 @@ public sealed class EmulatedModel(DeviceCatalog? devices = null) : IMachineModel
         spec.Arch == RiscvVirtPlatform.Arch
             ? RiscvVirtPlatform.CreateRuntime(ModelName, spec, services, _riscvTypes, state)
             : Build(spec, services, state);
+
+    /// <summary>A <c>hardware</c> machine's state, translated (<see cref="PcStateTranslation.ToEmulated"/>) against fresh machines of both models.</summary>
+    public IMachineRuntime Adopt(MachineSpec spec, MachineServices services, SavedState state)
+    {
+        PcStateTranslation.RequireSource(state, PcStateTranslation.Hardware, ModelName);
+        var translated = PcStateTranslation.ToEmulated(state, PcStateTranslation.Fresh(new HardwareModel(devices), spec), PcStateTranslation.Fresh(this, spec));
+        return Restore(spec, services, translated);
+    }
 
     /// <summary>The PC and its interpreter, booted from the definition's image or, given a saved state, loaded from it.</summary>
     private VirtualMachineRuntime Build(MachineSpec spec, MachineServices services, SavedState? state)

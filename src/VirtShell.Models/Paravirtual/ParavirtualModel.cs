@@ -4,6 +4,7 @@ using VirtShell.Engine.Definitions;
 using VirtShell.Engine.Devices;
 using VirtShell.Engine.Machines;
 using VirtShell.Engine.Models;
+using VirtShell.Engine.State;
 using VirtShell.Models.Hardware;
 using VirtShell.Models.Pc;
 
@@ -15,7 +16,7 @@ namespace VirtShell.Models.Paravirtual;
 /// <c>earlyConsole: true</c>, for a guest's messages before its virtio drivers are up.
 /// </summary>
 /// <param name="devices">The device types on offer; by default the built-in ones.</param>
-public sealed class ParavirtualModel(DeviceCatalog? devices = null) : IMachineModel
+public sealed class ParavirtualModel(DeviceCatalog? devices = null) : IMachineModel, IRestorableModel
 {
     private const string ModelName = "paravirtual";
     private readonly IReadOnlyList<IDeviceType> _types = (devices ?? BuiltInDevices.Catalog).For(ModelName);
@@ -43,5 +44,8 @@ public sealed class ParavirtualModel(DeviceCatalog? devices = null) : IMachineMo
     /// the board's RTC, keyboard controller and PCI host bridge (a virtio-pci device brings the bridge).
     /// </summary>
     public IMachineRuntime CreateRuntime(MachineSpec spec, MachineServices services) =>
-        HardwareModel.CreateKvmRuntime(spec, services, _types, board: false);
+        HardwareModel.CreateKvmRuntime(ModelName, spec, services, _types, state: null, board: false);
+
+    public IMachineRuntime Restore(MachineSpec spec, MachineServices services, SavedState state) =>
+        HardwareModel.CreateKvmRuntime(ModelName, spec, services, _types, state, board: false);
 }

@@ -91,7 +91,11 @@ public sealed class MoveVirtMachineCommand : MachineChangeCmdlet
         MoveToHost(null, PSObject.AsPSObject(machine));
     }
 
-    protected override void Change(Machine machine) => Local.Call(machine, control => control.MoveAsync(Model!, Interrupted));
+    protected override void Change(Machine machine)
+    {
+        double paused = Local.Call(machine, control => control.MoveAsync(Model!, Interrupted));
+        WriteVerbose($"Moved machine {machine.Name} to model {Model}: paused {paused * 1000:0.#} ms (stop and copy)");
+    }
 
     protected override void ProcessRemote(IReadOnlyList<PSSession> sessions)
     {

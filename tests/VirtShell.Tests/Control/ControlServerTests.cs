@@ -58,6 +58,6 @@ public sealed class ControlServerTests : IDisposable
         public Task<MachineCheckpoint> CheckpointAsync(string? name, CancellationToken cancel) => throw new NotSupportedException();
         public Task RestoreCheckpointAsync(string name, CancellationToken cancel) => throw new NotSupportedException();
         public Task ExportAsync(string path, CancellationToken cancel) => throw new NotSupportedException();
-        public Task MoveAsync(string model, CancellationToken cancel) => throw new NotSupportedException();
+        public Task<double> MoveAsync(string model, CancellationToken cancel) => throw new NotSupportedException();
     }
 }

@@ -161,6 +161,6 @@ public class ConsoleAttachmentTests
         public Task<VirtShell.Engine.Checkpoints.MachineCheckpoint> CheckpointAsync(string? name, CancellationToken cancel) => throw new NotSupportedException();
         public Task RestoreCheckpointAsync(string name, CancellationToken cancel) => throw new NotSupportedException();
         public Task ExportAsync(string path, CancellationToken cancel) => throw new NotSupportedException();
-        public Task MoveAsync(string model, CancellationToken cancel) => throw new NotSupportedException();
+        public Task<double> MoveAsync(string model, CancellationToken cancel) => throw new NotSupportedException();
     }
 }

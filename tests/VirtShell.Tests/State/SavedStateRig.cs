@@ -34,14 +34,14 @@ internal sealed class SavedStateRig : IDisposable
     public ConsoleChannel Console { get; }
     public MachineExit? Exit => _exit;
 
-    /// <summary>Boots <paramref name="definition"/> on the emulated model, its beforeBoot hooks run first.</summary>
+    /// <summary>Boots <paramref name="definition"/> on <paramref name="model"/> (the emulated one by default), its beforeBoot hooks run first.</summary>
     /// <param name="patience">How long <see cref="WaitFor"/> waits; the guest console's usual timeout by default.</param>
-    public static SavedStateRig Boot(LoadedDefinition definition, TimeSpan? patience = null) =>
-        Start(definition, services => new EmulatedModel().CreateRuntime(definition.Spec, services), patience);
+    public static SavedStateRig Boot(LoadedDefinition definition, TimeSpan? patience = null, IMachineModel? model = null) =>
+        Start(definition, services => (model ?? new EmulatedModel()).CreateRuntime(definition.Spec, services), patience);
 
-    /// <summary>Builds <paramref name="definition"/>'s machine from <paramref name="state"/> and runs it.</summary>
-    public static SavedStateRig Restore(LoadedDefinition definition, SavedState state, TimeSpan? patience = null) =>
-        Start(definition, services => new EmulatedModel().Restore(definition.Spec, services, state), patience);
+    /// <summary>Builds <paramref name="definition"/>'s machine from <paramref name="state"/> on <paramref name="model"/> (the emulated one by default) and runs it.</summary>
+    public static SavedStateRig Restore(LoadedDefinition definition, SavedState state, TimeSpan? patience = null, IRestorableModel? model = null) =>
+        Start(definition, services => (model ?? new EmulatedModel()).Restore(definition.Spec, services, state), patience);
 
     private static SavedStateRig Start(LoadedDefinition definition, Func<MachineServices, IMachineRuntime> build, TimeSpan? patience)
     {
@@ -104,7 +104,7 @@ internal sealed class SavedStateRig : IDisposable
     }
 
     /// <summary>A definition in a folder of its own booting <paramref name="asm"/>, assembled, at 0x7C00 in real mode.</summary>
-    public static string Definition(string asm, string memory = "1M", string extraDevices = "")
+    public static string Definition(string asm, string memory = "1M", string extraDevices = "", string model = "emulated")
     {
         string dir = Directory.CreateTempSubdirectory("virtshell-state-").FullName;
         File.WriteAllBytes(Path.Combine(dir, "guest.bin"), Nasm.Assemble(asm));
@@ -112,7 +112,7 @@ internal sealed class SavedStateRig : IDisposable
         File.WriteAllText(path, $$"""
             import { machine, uart16550, debugExit, scriptDevice, ataDisk, hypercalls } from 'virtshell';
             export default machine({
-              name: 'saved', model: 'emulated', memory: '{{memory}}',
+              name: 'saved', model: '{{model}}', memory: '{{memory}}',
               devices: [ uart16550({ port: 0x3f8, irq: 4, console: true }), debugExit({ port: 0xf4 }), {{extraDevices}} ],
               boot: { image: './guest.bin', load: 0x7c00, mode: 'real' },
             });
