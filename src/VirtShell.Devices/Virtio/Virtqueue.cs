@@ -247,6 +247,7 @@ public sealed unsafe class Virtqueue
         _used.Entry(_usedIdx) = new VirtqUsedElement { Id = chain.Head, Length = written };
         _usedIdx++;
         _used.PublishIndex(_usedIdx);
+        _memory.MarkDirty(UsedRingAddress, UsedRing.Bytes(Size));
     }
 
     public ushort UsedIndex => _usedIdx;
@@ -271,7 +272,11 @@ public sealed unsafe class Virtqueue
     public bool ArmNotification()
     {
         if (!IsReady) return false;
-        if (_eventIndex) _used.PublishAvailEvent(_lastAvail);
+        if (_eventIndex)
+        {
+            _used.PublishAvailEvent(_lastAvail);
+            _memory.MarkDirty(UsedRingAddress, UsedRing.Bytes(Size));
+        }
         Thread.MemoryBarrier();
         return HasAvailable;
     }
