@@ -1,6 +1,6 @@
 ; Enters flat 32-bit protected mode, prints "ready" on COM1, then writes for ever: a xorshift32 dword to a random
-; dword of the 4 MiB from 1 MiB on, and every other time a 16-byte REP STOSD at a random page, with a '.' on COM1 every
-; 65536 writes. For the dirty-page and pre-copy tests: every page it changes must be logged.
+; dword of the 4 MiB from 1 MiB on, and every other time a 16-byte REP STOSD at a random page, with a line "." on COM1
+; every 65536 writes. For the dirty-page and pre-copy tests: every page it changes must be logged.
 bits 16
 org 0x7c00
     cli
@@ -65,6 +65,8 @@ counted:
     push eax
     mov al, '.'
     mov dx, 0x3f8
+    out dx, al
+    mov al, 10
     out dx, al
     pop eax
     jmp next

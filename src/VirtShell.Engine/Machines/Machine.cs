@@ -16,7 +16,7 @@ public sealed class MachineStateException(string message) : InvalidOperationExce
 /// One machine: its record on disk and, while this process runs it, its runtime, console and hooks. Lifecycle calls
 /// are thread-safe; the guest runs on a thread of its own.
 /// </summary>
-public sealed class Machine
+public sealed partial class Machine
 {
     private readonly object _lock = new();
     // Held while a checkpoint reads the runtime: the run's end waits for it before releasing the runtime, and
@@ -200,7 +200,7 @@ public sealed class Machine
             ?? throw new MachineStateException($"machine '{Name}' is Saved, but its saved state ({Path.Combine(Directory, CheckpointStore.ResumeFolder)}) is gone");
         return model switch
         {
-            IRestorableModel restorable when File.Exists(saved) => restorable.Restore(spec, services, SavedState.Load(saved)),
+            IRestorableModel restorable when File.Exists(saved) => Restore(restorable, model, spec, services, saved),
             ICheckpointRestore restorable when System.IO.Directory.Exists(saved) => restorable.Restore(spec, services, saved),
             _ => throw new MachineStateException($"machine '{Name}' uses model '{Model}', which cannot go on from the saved state {saved}"),
         };
@@ -240,7 +240,11 @@ public sealed class Machine
             _runtime = null;
             _definition = null;
         }
-        lock (_checkpointLock) runtime?.Dispose();
+        lock (_checkpointLock)
+        {
+            DropPreCopy();
+            runtime?.Dispose();
+        }
         // The run went on from the resume point (if it had one): a later start boots, as after any other run.
         CheckpointStore.DiscardResume(Directory);
         definition?.Dispose();
@@ -306,6 +310,7 @@ public sealed class Machine
         lock (_checkpointLock)
         {
             IMachineRuntime runtime = RequireLocal(MachineState.Paused, "resumed");
+            DropPreCopy();
             SetState(MachineState.Running);
             runtime.Resume();
         }
@@ -396,7 +401,7 @@ public sealed class Machine
                 {
                     using (var file = new FileStream(Path.Combine(staging, CheckpointStore.StateFile), FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20))
                     {
-                        vm.SaveState(file);
+                        vm.SaveState(file, withMemory: !PreCopyPaused);
                         file.Flush(flushToDisk: true);
                     }
                     return checkpoint with { StateFile = CheckpointStore.StateFile, Disks = Recorded(vm.CaptureDisks(staging)) };

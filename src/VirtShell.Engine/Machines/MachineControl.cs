@@ -72,6 +72,19 @@ public sealed class MachineControl(Machine machine) : IMachineControl
     /// <inheritdoc/>
     public Task MoveAsync(string model, CancellationToken cancel) => Run(() => { Machine.Move(model); return true; });
 
+    /// <inheritdoc/>
+    public Task<string?> StartPreCopyAsync(CancellationToken cancel) => Run(() => Machine.StartPreCopy());
+
+    /// <inheritdoc/>
+    public Task<byte[]?> NextPreCopyPieceAsync(CancellationToken cancel) => Run(Machine.NextPreCopyPiece);
+
+    /// <inheritdoc/>
+    public Task<Migration.PreCopyRound[]> PausePreCopyAsync(CancellationToken cancel) => Run(() =>
+    {
+        Machine.PausePreCopy();
+        return Machine.PreCopyRounds.ToArray();
+    });
+
     private static Task<T> Run<T>(Func<T> call) => Task.Run(call);
 }
 

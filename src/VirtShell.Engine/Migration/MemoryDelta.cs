@@ -43,6 +43,7 @@ public static unsafe class MemoryDelta
             var writer = new StateWriter();
             writer.WriteUInt32(Magic);
             writer.WriteUInt16(Version);
+            writer.WriteInt32(batch.Sum(r => r.Count));
             writer.WriteInt32(batch.Count);
             for (int i = 0; i < batch.Count; i++)
             {
@@ -65,6 +66,7 @@ public static unsafe class MemoryDelta
         reader.Check(reader.ReadUInt32() == Magic, "it is not a piece of VirtShell's migration stream");
         ushort version = reader.ReadUInt16();
         reader.Check(version == Version, $"it is of version {version} of the migration stream; this VirtShell reads version {Version}");
+        int pages = reader.ReadInt32(0, int.MaxValue, "the number of pages"), applied = 0;
         int runs = reader.ReadInt32(0, int.MaxValue, "the number of page runs");
         for (int i = 0; i < runs; i++)
         {
@@ -94,8 +96,19 @@ public static unsafe class MemoryDelta
                 default:
                     throw reader.Error($"a page run has the unknown kind {kind}");
             }
+            applied += count;
         }
+        reader.Check(applied == pages, $"it says {pages} pages but holds {applied}");
         reader.End();
+    }
+
+    /// <summary>How many pages a piece holds, from its header.</summary>
+    /// <exception cref="StateFormatException">It is not a piece of this version.</exception>
+    public static int PageCount(ReadOnlyMemory<byte> piece)
+    {
+        var reader = new StateReader(Section, piece);
+        reader.Check(reader.ReadUInt32() == Magic && reader.ReadUInt16() == Version, "it is not a piece of this version of VirtShell's migration stream");
+        return reader.ReadInt32(0, int.MaxValue, "the number of pages");
     }
 
     /// <summary>The guest's <paramref name="count"/> pages from page <paramref name="first"/> of <paramref name="block"/>, in place.</summary>

@@ -121,7 +121,8 @@ public sealed class MoveVirtMachineCommand : MachineChangeCmdlet
         try
         {
             var move = new HostMigration(this, Remote).Move(source, machine, DestinationSession!);
-            WriteVerbose($"Moved machine {move.Name} from {move.Source} to host {move.Destination}: paused {move.Downtime.TotalSeconds:0.###} s, {move.Total.TotalSeconds:0.###} s in all, {move.CopiedBytes} bytes copied ({move.Steps})");
+            string rounds = string.Join("; ", move.Rounds.Select(r => $"{r.Pages} pages{(r.Live ? "" : " paused")}"));
+            WriteVerbose($"Moved machine {move.Name} from {move.Source} to host {move.Destination} by {move.Method}{(move.Rounds.Count > 0 ? $" ({move.Rounds.Count} rounds: {rounds})" : $" ({move.MethodReason})")}: paused {move.Downtime.TotalSeconds:0.###} s, {move.Total.TotalSeconds:0.###} s in all, {move.CopiedBytes} bytes copied ({move.Steps})");
             WriteObject(move);
             if (PassThru)
                 foreach (var moved in Remote.Run([DestinationSession!], "Get-VirtMachine", new Dictionary<string, object?> { ["Name"] = new[] { move.Name } })[0].Output)

@@ -20,7 +20,7 @@ public sealed class PreCopyTests
     {
         using var definition = TestDefinitions.Loader().Load(DirtyPageTrackingTests.ScribblerDefinition(tier));
         using var source = SavedStateRig.Boot(definition);
-        source.WaitFor(text => text.Contains("ready\n."), "a dot of writing");
+        source.WaitFor(text => text.Contains('.'), "a dot of writing");
         var model = new EmulatedModel();
         IReadOnlyList<PreCopyRound> rounds = [];
         byte[] sourceRam = [], destinationRam = [];
@@ -56,10 +56,10 @@ public sealed class PreCopyTests
         Assert.False(rounds[^1].Live);
         Assert.True(sourceRam.AsSpan().SequenceEqual(destinationRam), "the destination's RAM differs from the source's");
 
-        string after = destination.WaitFor(text => text.Length >= 3, "three more dots on the destination");
-        Assert.DoesNotContain("ready", after);
-        Assert.Matches("^\\.+$", after);
-        Assert.Matches("^ready\n\\.+$", sourceOutput);
+        // (A line cut by the pause goes on on the destination: "." there, "\n" here.)
+        string after = destination.WaitFor(text => text.Count(c => c == '.') >= 3, "three more dots on the destination");
+        Assert.Matches("^[.\n]+$", after);
+        Assert.Matches("^ready\n[.\n]+$", sourceOutput);
         Assert.Null(destination.Exit);
     }
 
