@@ -24,6 +24,25 @@ flat:
     mov ss, ax
     mov esp, 0x7000
     cld
+%ifdef FILL_MIB
+    ; Assembled with -DFILL_MIB=n (the remoting bench): first n MiB of xorshift noise from 16 MiB on, as touch.asm.
+    mov edi, 0x1000000
+    mov ecx, FILL_MIB * 1024 * 1024 / 4
+    mov eax, 2463534242
+fill:
+    mov edx, eax
+    shl edx, 13
+    xor eax, edx
+    mov edx, eax
+    shr edx, 17
+    xor eax, edx
+    mov edx, eax
+    shl edx, 5
+    xor eax, edx
+    stosd
+    dec ecx
+    jnz fill
+%endif
     mov esi, ready
     mov dx, 0x3f8
 print:

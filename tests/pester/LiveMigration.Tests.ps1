@@ -44,7 +44,7 @@ Describe 'Live migration by pre-copy between two SSH hosts' {
             $move.Total | Should -BeGreaterThan $move.Downtime
 
             Get-VirtMachine -Session $a -Name counting -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
-            (Get-VirtMachine -Session $b -Name counting).State | Should -Be 'Running'
+            [VirtShell.Engine.Machines.MachineState] (Get-VirtMachine -Session $b -Name counting).State | Should -Be 'Running'
             $deadline = [DateTime]::UtcNow.AddSeconds(60)
             do {
                 $counts = @(Receive-VirtConsole -Session $b -Name counting -FromStart | Select-Object -Skip 1 | Where-Object { $_ -match '^\d+$' } | ForEach-Object { [int]$_ })
@@ -75,7 +75,7 @@ Describe 'Live migration by pre-copy between two SSH hosts' {
             @($lines | Select-Object -Skip 1 | Where-Object { $_ -notmatch '^\.\r?$' }) | Should -BeNullOrEmpty
             $lines.Count | Should -BeGreaterOrEqual 4
             $lines -match 'ready' | Should -BeNullOrEmpty
-            (Get-VirtMachine -Session $b -Name scribbler).State | Should -Be 'Running'
+            [VirtShell.Engine.Machines.MachineState] (Get-VirtMachine -Session $b -Name scribbler).State | Should -Be 'Running'
         }
         finally {
             Remove-VirtMachine -Session $a, $b -Name scribbler -Force -ErrorAction SilentlyContinue
@@ -92,7 +92,7 @@ Describe 'Live migration by pre-copy between two SSH hosts' {
             $move.Method | Should -Be 'stop-and-copy'
             $move.MethodReason | Should -Match 'Paused, not running'
             $move.Rounds.Count | Should -Be 0
-            (Get-VirtMachine -Session $b -Name counting).State | Should -Be 'Paused'
+            [VirtShell.Engine.Machines.MachineState] (Get-VirtMachine -Session $b -Name counting).State | Should -Be 'Paused'
         }
         finally {
             Remove-VirtMachine -Session $a, $b -Name counting -Force -ErrorAction SilentlyContinue

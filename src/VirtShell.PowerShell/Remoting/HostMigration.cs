@@ -65,7 +65,8 @@ internal sealed class HostMigration(PSCmdlet cmdlet, RemoteCommand remote)
     public IReadOnlyList<PSObject> Find(PSSession? source, string[] name) => On(source, "Get-VirtMachine", new() { ["Name"] = name });
 
     /// <summary>Moves <paramref name="machine"/> (as the source lists it) from <paramref name="source"/> (null: this host) to <paramref name="destination"/>.</summary>
-    public MachineMove Move(PSSession? source, PSObject machine, PSSession destination)
+    /// <param name="preCopy">False: a running machine is paused for the whole move (stop-and-copy) even where pre-copy could go.</param>
+    public MachineMove Move(PSSession? source, PSObject machine, PSSession destination, bool preCopy = true)
     {
         string name = (string)machine.Properties["Name"].Value;
         string model = machine.Properties["Model"].Value?.ToString() ?? "";
@@ -87,7 +88,7 @@ internal sealed class HostMigration(PSCmdlet cmdlet, RemoteCommand remote)
         string sourcePath = source is null ? Path.Combine(Path.GetTempPath(), $"{file}.out") : Script<string>(source, TempPathScript, new() { ["File"] = $"{file}.out" });
         string destinationPath = Script<string>(destination, TempPathScript, new() { ["File"] = $"{file}.in" });
         bool live = state is "Running" or "Paused", paused = false, imported = false, preCopying = false;
-        string? streamPath = null, reason = state == "Running" ? null : $"the machine is {state}, not running";
+        string? streamPath = null, reason = state != "Running" ? $"the machine is {state}, not running" : preCopy ? null : "-StopAndCopy was given";
         var rounds = new List<PreCopyRound>();
         long bytes = 0;
         var steps = new List<string>();
@@ -99,7 +100,7 @@ internal sealed class HostMigration(PSCmdlet cmdlet, RemoteCommand remote)
         }
         try
         {
-            if (state == "Running")
+            if (reason is null)
             {
                 reason = source is null ? PreCopyEndpoint.Start(name) : remote.RunOrThrow(source, "", Named1(name), StartScript).FirstOrDefault()?.BaseObject as string;
                 preCopying = reason is null;
