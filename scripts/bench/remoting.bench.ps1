@@ -14,6 +14,7 @@ param(
 )
 $ErrorActionPreference = 'Stop'
 . (Join-Path $PSScriptRoot 'BenchCommon.ps1')
+. (Join-Path $PSScriptRoot '../common.ps1')
 $root = Resolve-Path (Join-Path $PSScriptRoot '../..')
 . (Join-Path $root 'scripts/remoting/SshHosts.ps1')
 

@@ -112,8 +112,8 @@ public sealed class MachineClient : IMachineControl, IDisposable
     public Task<byte[]?> NextPreCopyPieceAsync(CancellationToken cancel) => Call<byte[]?>(nameof(NextPreCopyPieceAsync), [], cancel);
 
     /// <inheritdoc/>
-    public Task<VirtShell.Engine.Migration.PreCopyRound[]> PausePreCopyAsync(CancellationToken cancel) =>
-        Call<VirtShell.Engine.Migration.PreCopyRound[]>(nameof(PausePreCopyAsync), [], cancel);
+    public Task<VirtShell.Engine.Migration.PreCopyPause> PausePreCopyAsync(CancellationToken cancel) =>
+        Call<VirtShell.Engine.Migration.PreCopyPause>(nameof(PausePreCopyAsync), [], cancel);
 
     private async Task Call(string method, object?[] arguments, CancellationToken cancel) =>
         await Call<object?>(method, arguments, cancel).ConfigureAwait(false);

@@ -67,8 +67,8 @@ public interface IMachineControl
     /// <summary>The next piece of the pre-copy (see <see cref="Machine.NextPreCopyPiece"/>), null at the end of a phase.</summary>
     Task<byte[]?> NextPreCopyPieceAsync(CancellationToken cancel);
 
-    /// <summary>Pauses for the pre-copy's last round (see <see cref="Machine.PausePreCopy"/>); returns the rounds so far.</summary>
-    Task<Migration.PreCopyRound[]> PausePreCopyAsync(CancellationToken cancel);
+    /// <summary>Pauses for the pre-copy's last round (see <see cref="Machine.PausePreCopy"/>); returns its first pieces and the rounds.</summary>
+    Task<Migration.PreCopyPause> PausePreCopyAsync(CancellationToken cancel);
 }
 
 /// <summary>

@@ -50,22 +50,32 @@ public sealed partial class Machine
         }
     }
 
-    /// <summary>Pauses the machine for the pre-copy's last round; a <see cref="Resume"/> abandons the pre-copy.</summary>
+    /// <summary>
+    /// Pauses the machine for the pre-copy's last round and returns its first pieces, up to
+    /// <paramref name="maxBytes"/> (the rest through <see cref="NextPreCopyPiece"/>); a <see cref="Resume"/> abandons
+    /// the pre-copy.
+    /// </summary>
     /// <exception cref="MachineStateException">No pre-copy is under way, or the machine is not Running.</exception>
-    public void PausePreCopy()
+    public PreCopyPause PausePreCopy(int maxBytes = 16 << 20)
     {
         lock (_checkpointLock)
         {
             var sender = _preCopy ?? throw new MachineStateException($"machine '{Name}' has no pre-copy under way");
             Pause();
             _preCopyFinal = sender.FinalPieces().GetEnumerator();
+            var stream = new MemoryStream();
+            bool more = true;
+            while (stream.Length < maxBytes)
+            {
+                if (!_preCopyFinal.MoveNext())
+                {
+                    more = false;
+                    break;
+                }
+                stream.Write(PreCopyStream.Frame(_preCopyFinal.Current));
+            }
+            return new PreCopyPause([.. sender.Rounds], stream.ToArray(), more);
         }
-    }
-
-    /// <summary>The rounds of the pre-copy under way or just ended; empty when there is none.</summary>
-    public IReadOnlyList<PreCopyRound> PreCopyRounds
-    {
-        get { lock (_checkpointLock) return [.. _preCopy?.Rounds ?? []]; }
     }
 
     private void DropPreCopy()

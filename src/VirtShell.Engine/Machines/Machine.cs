@@ -351,7 +351,8 @@ public sealed partial class Machine
             System.IO.Directory.CreateDirectory(staging);
             try
             {
-                var capture = Capture(staging, "export") with { Path = staging };
+                // At the end of a pre-copy the destination has the RAM already: the export carries the rest.
+                var capture = Capture(staging, "export", withMemory: !PreCopyPaused) with { Path = staging };
                 MachineRecord record;
                 lock (_lock) record = _record;
                 MachineArchive.Export(record, capture, path);
@@ -364,7 +365,7 @@ public sealed partial class Machine
     }
 
     /// <summary>Writes the machine's state and disk copies into <paramref name="staging"/>; under the checkpoint lock.</summary>
-    private MachineCheckpoint Capture(string staging, string name)
+    private MachineCheckpoint Capture(string staging, string name, bool withMemory = true)
     {
         MachineState state;
         IMachineRuntime? runtime;
@@ -378,7 +379,7 @@ public sealed partial class Machine
         if (state is MachineState.Starting or MachineState.Stopping)
             throw new MachineStateException($"machine '{Name}' is {state}; only a Running, Paused or stopped machine can be captured");
         var checkpoint = new MachineCheckpoint { MachineName = Name, CheckpointName = name, Model = Model, TakenWhile = state };
-        return runtime != null ? CaptureRunning(runtime, state, staging, checkpoint) : CaptureAtRest(state, staging, checkpoint);
+        return runtime != null ? CaptureRunning(runtime, state, staging, checkpoint, withMemory) : CaptureAtRest(state, staging, checkpoint);
     }
 
     private string UnusedDefaultName()
@@ -390,7 +391,7 @@ public sealed partial class Machine
         return unused;
     }
 
-    private MachineCheckpoint CaptureRunning(IMachineRuntime runtime, MachineState state, string staging, MachineCheckpoint checkpoint)
+    private MachineCheckpoint CaptureRunning(IMachineRuntime runtime, MachineState state, string staging, MachineCheckpoint checkpoint, bool withMemory)
     {
         switch (runtime)
         {
@@ -401,7 +402,7 @@ public sealed partial class Machine
                 {
                     using (var file = new FileStream(Path.Combine(staging, CheckpointStore.StateFile), FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20))
                     {
-                        vm.SaveState(file, withMemory: !PreCopyPaused);
+                        vm.SaveState(file, withMemory);
                         file.Flush(flushToDisk: true);
                     }
                     return checkpoint with { StateFile = CheckpointStore.StateFile, Disks = Recorded(vm.CaptureDisks(staging)) };

@@ -79,11 +79,7 @@ public sealed class MachineControl(Machine machine) : IMachineControl
     public Task<byte[]?> NextPreCopyPieceAsync(CancellationToken cancel) => Run(Machine.NextPreCopyPiece);
 
     /// <inheritdoc/>
-    public Task<Migration.PreCopyRound[]> PausePreCopyAsync(CancellationToken cancel) => Run(() =>
-    {
-        Machine.PausePreCopy();
-        return Machine.PreCopyRounds.ToArray();
-    });
+    public Task<Migration.PreCopyPause> PausePreCopyAsync(CancellationToken cancel) => Run(() => Machine.PausePreCopy());
 
     private static Task<T> Run<T>(Func<T> call) => Task.Run(call);
 }

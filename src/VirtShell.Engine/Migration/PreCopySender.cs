@@ -9,6 +9,13 @@ namespace VirtShell.Engine.Migration;
 /// <param name="PieceBytes">About how many bytes of pages go in one piece of the stream.</param>
 public sealed record PreCopyLimits(int SmallEnough = 256, int MaxRounds = 8, int PieceBytes = 4 << 20);
 
+/// <summary>
+/// What pausing for the last round gives at once, to spare a round trip per piece in the downtime: the rounds so far
+/// (the last one too when <paramref name="More"/> is false), and the first pieces of the last round framed as in the
+/// stream file (<see cref="PreCopyStream.Frame"/>), the rest to be taken piece by piece when <paramref name="More"/>.
+/// </summary>
+public sealed record PreCopyPause(PreCopyRound[] Rounds, byte[] StreamBytes, bool More);
+
 /// <summary>One round of a pre-copy: how many pages it sent, in how many bytes, and whether the machine ran meanwhile.</summary>
 public sealed record PreCopyRound(int Number, int Pages, long Bytes, bool Live);
 

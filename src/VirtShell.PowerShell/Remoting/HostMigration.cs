@@ -1,3 +1,4 @@
+using System.Collections;
 using System.Diagnostics;
 using System.Management.Automation;
 using System.Management.Automation.Runspaces;
@@ -51,7 +52,7 @@ internal sealed class HostMigration(PSCmdlet cmdlet, RemoteCommand remote)
     private const string NextScript = "param([string] $Name) , [VirtShell.PowerShell.Remoting.PreCopyEndpoint]::Next($Name)";
     private const string PauseScript = "param([string] $Name) [VirtShell.PowerShell.Remoting.PreCopyEndpoint]::Pause($Name)";
     private const string IncomingScript = "param([string] $Name) [VirtShell.PowerShell.Remoting.PreCopyEndpoint]::IncomingPath($Name)";
-    private const string AcceptScript = "param([string] $Name, [string] $Path) [VirtShell.PowerShell.Remoting.PreCopyEndpoint]::Accept($Name, $Path)";
+    private const string AcceptScript = "param([string] $Name, [string] $Path, [byte[]] $Last) [VirtShell.PowerShell.Remoting.PreCopyEndpoint]::Accept($Name, $Path, $Last)";
     private const string AppendScript = """
         param([string] $Path, [byte[]] $Bytes)
         $file = [IO.File]::Open($Path, [IO.FileMode]::Append, [IO.FileAccess]::Write)
@@ -90,6 +91,7 @@ internal sealed class HostMigration(PSCmdlet cmdlet, RemoteCommand remote)
         bool live = state is "Running" or "Paused", paused = false, imported = false, preCopying = false;
         string? streamPath = null, reason = state != "Running" ? $"the machine is {state}, not running" : preCopy ? null : "-StopAndCopy was given";
         var rounds = new List<PreCopyRound>();
+        byte[] lastPieces = [];
         long bytes = 0;
         var steps = new List<string>();
         var lap = Stopwatch.StartNew();
@@ -114,12 +116,21 @@ internal sealed class HostMigration(PSCmdlet cmdlet, RemoteCommand remote)
                 Step("pre-copy");
                 cmdlet.WriteVerbose($"Pausing machine {name} on {from} for the last round");
                 downtime.Start();
-                string sent = source is null ? PreCopyEndpoint.Pause(name) : Script<string>(source, PauseScript, Named1(name));
+                // The pause brings the last round's first pieces, which go to the destination with the Accept after
+                // the import: two round trips fewer while the guest waits.
+                var pause = source is null ? PreCopyEndpoint.Pause(name) : Script<Hashtable>(source, PauseScript, Named1(name));
                 paused = true;
-                rounds.AddRange(JsonSerializer.Deserialize<PreCopyRound[]>(sent) ?? []);
-                var last = Stream(source, name, destination, streamPath);
-                bytes += last.Bytes;
-                rounds.Add(new PreCopyRound(rounds.Count + 1, last.Pages, last.Bytes, Live: false));
+                rounds.AddRange(JsonSerializer.Deserialize<PreCopyRound[]>((string)pause["Rounds"]!) ?? []);
+                lastPieces = (byte[])PSObject.AsPSObject(pause["StreamBytes"]).BaseObject;
+                bytes += lastPieces.Length;
+                if ((bool)PSObject.AsPSObject(pause["More"]).BaseObject)
+                {
+                    Append(destination, streamPath, lastPieces);
+                    var rest = Stream(source, name, destination, streamPath);
+                    bytes += rest.Bytes;
+                    rounds.Add(new PreCopyRound(rounds.Count + 1, PageCount(lastPieces) + rest.Pages, lastPieces.Length + rest.Bytes, Live: false));
+                    lastPieces = [];
+                }
                 Step("pause and last round");
             }
             else if (state == "Running")
@@ -141,7 +152,7 @@ internal sealed class HostMigration(PSCmdlet cmdlet, RemoteCommand remote)
             imported = true;
             if (streamPath is not null)
             {
-                remote.RunOrThrow(destination, "", new Dictionary<string, object?> { ["Name"] = name, ["Path"] = streamPath }, AcceptScript);
+                remote.RunOrThrow(destination, "", new Dictionary<string, object?> { ["Name"] = name, ["Path"] = streamPath, ["Last"] = lastPieces }, AcceptScript);
                 streamPath = null;
             }
             Step("import");
@@ -191,10 +202,26 @@ internal sealed class HostMigration(PSCmdlet cmdlet, RemoteCommand remote)
         {
             byte[] framed = source is null ? PreCopyEndpoint.Next(name) : Script<byte[]>(source, NextScript, Named1(name));
             if (framed.Length == 0) return (pages, bytes);
-            pages += MemoryDelta.PageCount(framed.AsMemory(4));
+            pages += PageCount(framed);
             bytes += framed.Length;
-            remote.RunOrThrow(destination, "", new Dictionary<string, object?> { ["Path"] = streamPath, ["Bytes"] = framed }, AppendScript);
+            Append(destination, streamPath, framed);
         }
+    }
+
+    private void Append(PSSession destination, string path, byte[] bytes) =>
+        remote.RunOrThrow(destination, "", new Dictionary<string, object?> { ["Path"] = path, ["Bytes"] = bytes }, AppendScript);
+
+    /// <summary>The pages in framed pieces (<see cref="PreCopyStream.Frame"/>).</summary>
+    private static int PageCount(byte[] framed)
+    {
+        int pages = 0;
+        for (int at = 0; at < framed.Length;)
+        {
+            int length = BitConverter.ToInt32(framed, at);
+            pages += MemoryDelta.PageCount(framed.AsMemory(at + 4, length));
+            at += 4 + length;
+        }
+        return pages;
     }
 
     /// <summary>A VirtShell cmdlet on the source: here, or on its session; its first error is thrown.</summary>

@@ -1,3 +1,4 @@
+using System.Collections;
 using System.Text.Json;
 using VirtShell.Engine.Checkpoints;
 using VirtShell.Engine.Machines;
@@ -21,17 +22,27 @@ public static class PreCopyEndpoint
     public static byte[] Next(string name) =>
         Call(name, control => control.NextPreCopyPieceAsync(CancellationToken.None)) is { } piece ? PreCopyStream.Frame(piece) : [];
 
-    /// <summary>Pauses the machine for the last round; the live rounds, as JSON.</summary>
-    public static string Pause(string name) =>
-        JsonSerializer.Serialize(Call(name, control => control.PausePreCopyAsync(CancellationToken.None)));
+    /// <summary>
+    /// Pauses the machine for the last round: Rounds (JSON, the last one too unless More), StreamBytes (its first
+    /// pieces, framed) and More (pieces left for <see cref="Next"/>).
+    /// </summary>
+    public static Hashtable Pause(string name)
+    {
+        var pause = Call(name, control => control.PausePreCopyAsync(CancellationToken.None));
+        return new Hashtable { ["Rounds"] = JsonSerializer.Serialize(pause.Rounds), ["StreamBytes"] = pause.StreamBytes, ["More"] = pause.More };
+    }
 
     /// <summary>A new file for machine <paramref name="name"/>'s incoming stream, in this host's store (the machine's folder's file system).</summary>
     public static string IncomingPath(string name) =>
         Path.Combine(VirtShellSession.Current.Store.MachinesDirectory, $".incoming-{name}-{Guid.NewGuid():N}.vsmig");
 
-    /// <summary>Puts the stream at <paramref name="streamPath"/> beside imported machine <paramref name="name"/>'s saved state, for its start.</summary>
-    public static void Accept(string name, string streamPath)
+    /// <summary>
+    /// Appends <paramref name="last"/> (framed pieces) to the stream at <paramref name="streamPath"/> and puts it beside
+    /// imported machine <paramref name="name"/>'s saved state, for its start.
+    /// </summary>
+    public static void Accept(string name, string streamPath, byte[] last)
     {
+        using (var file = new FileStream(streamPath, FileMode.Append, FileAccess.Write)) file.Write(last);
         var machine = Find(name);
         string state = CheckpointStore.ResumeState(machine.Directory)
             ?? throw new MachineStateException($"machine '{name}' has no saved state for its pre-copy stream to complete");

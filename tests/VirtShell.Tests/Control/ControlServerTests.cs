@@ -61,6 +61,6 @@ public sealed class ControlServerTests : IDisposable
         public Task MoveAsync(string model, CancellationToken cancel) => throw new NotSupportedException();
         public Task<string?> StartPreCopyAsync(CancellationToken cancel) => throw new NotSupportedException();
         public Task<byte[]?> NextPreCopyPieceAsync(CancellationToken cancel) => throw new NotSupportedException();
-        public Task<VirtShell.Engine.Migration.PreCopyRound[]> PausePreCopyAsync(CancellationToken cancel) => throw new NotSupportedException();
+        public Task<VirtShell.Engine.Migration.PreCopyPause> PausePreCopyAsync(CancellationToken cancel) => throw new NotSupportedException();
     }
 }
