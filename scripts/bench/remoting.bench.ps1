@@ -70,21 +70,21 @@ try {
     Invoke-Native nasm -f bin -DFILL_MIB=32 -o (Join-Path $guest 'guests/scribbler.bin') (Join-Path $root 'machine-defs/guests/scribbler.asm')
     (Get-Content -Raw (Join-Path $root 'machine-defs/scribbler-emulated.js')) -replace "memory: '8M'", "memory: '256M'" -replace "name: 'scribbler'", "name: 'scribble256'" |
         Set-Content (Join-Path $guest 'scribble256.js')
-    # Moves a guest back and forth between the first two hosts, $Moves times, by the method asked; the records.
-    function Measure-Moves([string] $Name, [switch] $StopAndCopy) {
+    # Moves a guest back and forth between the first two hosts, $Moves times by each method, alternated so that
+    # load from elsewhere on a shared machine falls on both alike; the records.
+    function Measure-Moves([string] $Name) {
         New-VirtMachine -Session $sessions[0] -Definition (Join-Path $guest "$Name.js") | Start-VirtMachine
         Receive-VirtConsole -Session $sessions[0] -Name $Name -Wait -Pattern '^(\d+|\.)\r?$' -Timeout 120 | Out-Null
-        foreach ($i in 1..$Moves) {
+        foreach ($i in 1..(2 * $Moves)) {
             $from, $to = if ($i % 2) { $sessions[0], $sessions[1] } else { $sessions[1], $sessions[0] }
-            Move-VirtMachine -Session $from -Name $Name -DestinationSession $to -StopAndCopy:$StopAndCopy -ErrorAction Stop
+            Move-VirtMachine -Session $from -Name $Name -DestinationSession $to -StopAndCopy:($i % 2 -eq 0) -ErrorAction Stop
         }
-        $last = if ($Moves % 2) { $sessions[1] } else { $sessions[0] }
-        Remove-VirtMachine -Session $last -Name $Name -Force
+        Remove-VirtMachine -Session $sessions[0] -Name $Name -Force
     }
     $moveRecords = [ordered]@{}
     foreach ($name in 'move256', 'scribble256') {
-        $moveRecords["$name pre-copy"] = @(Measure-Moves $name)
-        $moveRecords["$name stop-and-copy"] = @(Measure-Moves $name -StopAndCopy)
+        $records = @(Measure-Moves $name)
+        foreach ($method in 'pre-copy', 'stop-and-copy') { $moveRecords["$name $method"] = @($records | Where-Object Method -EQ $method) }
     }
 
     $rows = @(
