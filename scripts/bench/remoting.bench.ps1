@@ -1,8 +1,10 @@
 # Remoting figures over the SSH host rig (scripts/remoting/SshHosts.ps1): opening a PowerShell session per host next
 # to a bare `ssh host true` (OpenSSH's own handshake, the anchor); Get-VirtMachine over 20 machines a host, local, with
 # -Session on one remote host, and on three at once (the sessions are asked in parallel; issue #19 aims at <= 2x one);
-# and Move-VirtMachine -DestinationSession of a running 256 MiB emulated guest between two hosts: the guest's
-# downtime (paused until it runs on the destination) and the whole move.
+# and Move-VirtMachine -DestinationSession of running 256 MiB emulated guests between two hosts, by pre-copy and with
+# -StopAndCopy: the guest's downtime (paused until it runs on the destination), the whole move, the pre-copy rounds
+# and the bytes sent. One guest counts and writes almost nothing; the other (scribbler.asm with 32 MiB of noise
+# first, as touch.asm) keeps writing random pages of 4 MiB while it moves.
 param(
     [Parameter(Mandatory)] [string] $ModulePath,
     [Parameter(Mandatory)] [string] $OutDirectory,
@@ -12,6 +14,7 @@ param(
 )
 $ErrorActionPreference = 'Stop'
 . (Join-Path $PSScriptRoot 'BenchCommon.ps1')
+. (Join-Path $PSScriptRoot '../common.ps1')
 $root = Resolve-Path (Join-Path $PSScriptRoot '../..')
 . (Join-Path $root 'scripts/remoting/SshHosts.ps1')
 
@@ -64,14 +67,25 @@ try {
     Copy-Item (Join-Path $root 'machine-defs/guests/counting.bin') (Join-Path $guest 'guests')
     (Get-Content -Raw (Join-Path $root 'machine-defs/counting-emulated.js')) -replace "memory: '1M'", "memory: '256M'" -replace "name: 'counting'", "name: 'move256'" |
         Set-Content (Join-Path $guest 'move256.js')
-    New-VirtMachine -Session $sessions[0] -Definition (Join-Path $guest 'move256.js') | Start-VirtMachine
-    Start-Sleep -Seconds 1
-    $moveRecords = foreach ($i in 1..$Moves) {
-        $from, $to = if ($i % 2) { $sessions[0], $sessions[1] } else { $sessions[1], $sessions[0] }
-        Move-VirtMachine -Session $from -Name move256 -DestinationSession $to -ErrorAction Stop
+    Invoke-Native nasm -f bin -DFILL_MIB=32 -o (Join-Path $guest 'guests/scribbler.bin') (Join-Path $root 'machine-defs/guests/scribbler.asm')
+    (Get-Content -Raw (Join-Path $root 'machine-defs/scribbler-emulated.js')) -replace "memory: '8M'", "memory: '256M'" -replace "name: 'scribbler'", "name: 'scribble256'" |
+        Set-Content (Join-Path $guest 'scribble256.js')
+    # Moves a guest back and forth between the first two hosts, $Moves times by each method, alternated so that
+    # load from elsewhere on a shared machine falls on both alike; the records.
+    function Measure-Moves([string] $Name) {
+        New-VirtMachine -Session $sessions[0] -Definition (Join-Path $guest "$Name.js") | Start-VirtMachine
+        Receive-VirtConsole -Session $sessions[0] -Name $Name -Wait -Pattern '^(\d+|\.)\r?$' -Timeout 120 | Out-Null
+        foreach ($i in 1..(2 * $Moves)) {
+            $from, $to = if ($i % 2) { $sessions[0], $sessions[1] } else { $sessions[1], $sessions[0] }
+            Move-VirtMachine -Session $from -Name $Name -DestinationSession $to -StopAndCopy:($i % 2 -eq 0) -ErrorAction Stop
+        }
+        Remove-VirtMachine -Session $sessions[0] -Name $Name -Force
     }
-    $last = if ($Moves % 2) { $sessions[1] } else { $sessions[0] }
-    Remove-VirtMachine -Session $last -Name move256 -Force
+    $moveRecords = [ordered]@{}
+    foreach ($name in 'move256', 'scribble256') {
+        $records = @(Measure-Moves $name)
+        foreach ($method in 'pre-copy', 'stop-and-copy') { $moveRecords["$name $method"] = @($records | Where-Object Method -EQ $method) }
+    }
 
     $rows = @(
         foreach ($entry in $rig.Hosts) {
@@ -82,9 +96,14 @@ try {
         New-BenchRow 'remoting' "Get-VirtMachine, $Machines machines, local" (Get-Median $local) 'ms' "median of $Runs"
         New-BenchRow 'remoting' 'Get-VirtMachine on 1 remote host' (Get-Median $one) 'ms' "median of $($one.Count); $([math]::Round((Get-Median $one) / (Get-Median $local), 1))x local"
         New-BenchRow 'remoting' 'Get-VirtMachine on 3 remote hosts' (Get-Median $three) 'ms' "median of $($three.Count); $([math]::Round((Get-Median $three) / (Get-Median $one), 2))x one host (target <= 2)"
-        $copied = [math]::Round((Get-Median $moveRecords.CopiedBytes) / 1KB)
-        New-BenchRow 'remoting' 'Move-VirtMachine 256 MiB guest: downtime' (Get-Median ($moveRecords | ForEach-Object { $_.Downtime.TotalMilliseconds })) 'ms' "median of $Moves moves between two hosts; $copied KiB copied (pages never touched are not saved)"
-        New-BenchRow 'remoting' 'Move-VirtMachine 256 MiB guest: total' (Get-Median ($moveRecords | ForEach-Object { $_.Total.TotalMilliseconds })) 'ms' "median of $Moves moves; the last: $($moveRecords[-1].Steps)"
+        foreach ($case in $moveRecords.Keys) {
+            $records = $moveRecords[$case]
+            $guestNote = if ($case -like 'move256*') { 'counting guest, writes almost nothing' } else { 'scribbler, 32 MiB of noise, keeps writing' }
+            $copied = [math]::Round((Get-Median $records.CopiedBytes) / 1MB, 1)
+            $rounds = if ($records[-1].Rounds.Count) { "; the last's rounds (pages): $(($records[-1].Rounds | ForEach-Object { "$($_.Pages)$(if (-not $_.Live) { ' paused' })" }) -join ', ')" } else { '' }
+            New-BenchRow 'remoting' "Move-VirtMachine 256 MiB $case`: downtime" (Get-Median ($records | ForEach-Object { $_.Downtime.TotalMilliseconds })) 'ms' "median of $Moves moves between two hosts ($guestNote); $copied MiB sent$rounds"
+            New-BenchRow 'remoting' "Move-VirtMachine 256 MiB $case`: total" (Get-Median ($records | ForEach-Object { $_.Total.TotalMilliseconds })) 'ms' "median of $Moves moves; the last: $($records[-1].Steps)"
+        }
     )
 
     # Console latency: a container prints its clock every 200 ms (the rig's hosts share this machine's clock), and

@@ -105,6 +105,16 @@ public sealed class MachineClient : IMachineControl, IDisposable
     /// <inheritdoc/>
     public Task<double> MoveAsync(string model, CancellationToken cancel) => Call<double>(nameof(MoveAsync), [model], cancel);
 
+    /// <inheritdoc/>
+    public Task<string?> StartPreCopyAsync(CancellationToken cancel) => Call<string?>(nameof(StartPreCopyAsync), [], cancel);
+
+    /// <inheritdoc/>
+    public Task<byte[]?> NextPreCopyPieceAsync(CancellationToken cancel) => Call<byte[]?>(nameof(NextPreCopyPieceAsync), [], cancel);
+
+    /// <inheritdoc/>
+    public Task<VirtShell.Engine.Migration.PreCopyPause> PausePreCopyAsync(CancellationToken cancel) =>
+        Call<VirtShell.Engine.Migration.PreCopyPause>(nameof(PausePreCopyAsync), [], cancel);
+
     private async Task Call(string method, object?[] arguments, CancellationToken cancel) =>
         await Call<object?>(method, arguments, cancel).ConfigureAwait(false);
 

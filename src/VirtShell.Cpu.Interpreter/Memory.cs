@@ -8,6 +8,8 @@ namespace VirtShell.Cpu.Interpreter;
 public sealed unsafe partial class InterpreterCpu
 {
     private byte* _ram;
+    /// <summary>The block <see cref="_ram"/> points into, whose dirty log the pointer stores mark; null without RAM at 0.</summary>
+    private MemoryBlock? _ramBlock;
     private uint _ramSize;
     /// <summary>min(RAM at 0, address space): accesses wholly below it take the pointer fast path.</summary>
     private uint _fastLimit;
@@ -41,6 +43,7 @@ public sealed unsafe partial class InterpreterCpu
     private void RefreshRam()
     {
         var low = _memory.FindBlock(0);
+        _ramBlock = low;
         _ram = low != null ? low.Host : null;
         _ramSize = low != null ? (uint)Math.Min(low.Size, 0xFFFF_F000UL) : 0;
         _fastLimit = (uint)Math.Min(_ramSize, (ulong)_addrMask + 1);
@@ -121,6 +124,12 @@ public sealed unsafe partial class InterpreterCpu
         // A store inside one 64-byte line with no decoded code (a shift count is taken mod 64: the line in its page).
         if (write && ((phys & 63) > 64u - (uint)size || phys >> 12 < _codeLinePages && ((_codeLines[phys >> 12] >> (int)(phys >> 6)) & 1) != 0))
             return null;
+        // The caller stores through the pointer next; a page marked and then not written (a fault) is only resent.
+        if (write)
+        {
+            ulong* log = _ramBlock!.DirtyLog;
+            if (log != null) MemoryBlock.MarkDirty(log, phys >> 12);
+        }
         return _ram + phys;
     }
 
@@ -193,6 +202,7 @@ public sealed unsafe partial class InterpreterCpu
                 case 2: *(ushort*)p = (ushort)value; break;
                 default: *(uint*)p = value; break;
             }
+            if (_ramBlock!.DirtyLog != null) _ramBlock.MarkDirty(phys, (uint)size);
             if (TouchesCode(phys, (uint)size)) CodeWritten(phys, (uint)size);
             return;
         }
@@ -235,6 +245,7 @@ public sealed unsafe partial class InterpreterCpu
                     case 2: *(ushort*)p = (ushort)value; break;
                     default: *(uint*)p = value; break;
                 }
+                _memory.MarkDirty(phys, (ulong)size);
                 if (TouchesCode(phys, (uint)size)) CodeWritten(phys, (uint)size);
                 return;
             }
@@ -251,6 +262,7 @@ public sealed unsafe partial class InterpreterCpu
             if (p != null)
             {
                 *p = (byte)(value >> (8 * i));
+                _memory.MarkDirty(a, 1);
                 if (TouchesCode(a, 1)) CodeWritten(a, 1);
             }
             else _mmio.Write(a, 1, (value >> (8 * i)) & 0xFF);

@@ -28,8 +28,7 @@ public sealed unsafe class KvmVirtualMachine : IDirtyPageTracking, IDisposable
     private readonly FileDescriptor _fd;
     private readonly List<KvmCpu> _cpus = [];
     private readonly object _dirtyLock = new();
-    /// <summary>Pages written from this process (devices, loaders) while tracking, which KVM's log does not see; null when not tracking.</summary>
-    private HashSet<ulong>? _externallyDirty;
+    private bool _tracking;
 
     public GuestMemory Memory { get; }
 
@@ -124,19 +123,19 @@ public sealed unsafe class KvmVirtualMachine : IDirtyPageTracking, IDisposable
 
     /// <summary>
     /// Sets KVM_MEM_LOG_DIRTY_PAGES on every slot (KVM write-protects the pages and logs the first write to each) and
-    /// starts noting the writes of this process's own devices, which KVM does not see (<see cref="GuestMemory.ExternalWrite"/>).
+    /// starts the guest memory's own log, which catches what this process's devices and loaders write and KVM does not see.
     /// </summary>
     public void StartDirtyTracking()
     {
         lock (_dirtyLock)
         {
-            if (_externallyDirty == null) Memory.ExternalWrite += NoteExternalWrite;
-            _externallyDirty = [];
             for (int slot = 0; slot < Memory.Blocks.Count; slot++)
             {
                 MapBlock((uint)slot, Memory.Blocks[slot], KvmApi.MemLogDirtyPages);
                 ReadDirtyLog((uint)slot, Memory.Blocks[slot], null); // a slot already logging starts clean too
             }
+            Memory.StartDirtyLog();
+            _tracking = true;
         }
     }
 
@@ -145,9 +144,8 @@ public sealed unsafe class KvmVirtualMachine : IDirtyPageTracking, IDisposable
     {
         lock (_dirtyLock)
         {
-            if (_externallyDirty == null) throw new InvalidOperationException("dirty-page tracking has not been started");
-            var pages = new SortedSet<ulong>(_externallyDirty);
-            _externallyDirty.Clear();
+            if (!_tracking) throw new InvalidOperationException("dirty-page tracking has not been started");
+            var pages = new SortedSet<ulong>(Memory.CollectDirtyLog());
             for (int slot = 0; slot < Memory.Blocks.Count; slot++) ReadDirtyLog((uint)slot, Memory.Blocks[slot], pages);
             return [.. pages];
         }
@@ -157,20 +155,11 @@ public sealed unsafe class KvmVirtualMachine : IDirtyPageTracking, IDisposable
     {
         lock (_dirtyLock)
         {
-            if (_externallyDirty == null) return;
-            Memory.ExternalWrite -= NoteExternalWrite;
-            _externallyDirty = null;
+            if (!_tracking) return;
+            _tracking = false;
+            Memory.StopDirtyLog();
             for (int slot = 0; slot < Memory.Blocks.Count; slot++) MapBlock((uint)slot, Memory.Blocks[slot]);
         }
-    }
-
-    private void NoteExternalWrite(ulong address, ulong length)
-    {
-        if (length == 0) return;
-        lock (_dirtyLock)
-            if (_externallyDirty is { } dirty)
-                for (ulong page = address / MemoryBlock.PageSize; page <= (address + length - 1) / MemoryBlock.PageSize; page++)
-                    dirty.Add(page);
     }
 
     /// <summary>Reads and resets one slot's log; adds the pages it names to <paramref name="pages"/> unless that is null.</summary>

@@ -247,7 +247,7 @@ public sealed unsafe class Virtqueue
         _used.Entry(_usedIdx) = new VirtqUsedElement { Id = chain.Head, Length = written };
         _usedIdx++;
         _used.PublishIndex(_usedIdx);
-        _memory.NoteExternalWrite(UsedRingAddress, UsedRing.Bytes(Size));
+        _memory.MarkDirty(UsedRingAddress, UsedRing.Bytes(Size));
     }
 
     public ushort UsedIndex => _usedIdx;
@@ -275,7 +275,7 @@ public sealed unsafe class Virtqueue
         if (_eventIndex)
         {
             _used.PublishAvailEvent(_lastAvail);
-            _memory.NoteExternalWrite(UsedRingAddress, UsedRing.Bytes(Size));
+            _memory.MarkDirty(UsedRingAddress, UsedRing.Bytes(Size));
         }
         Thread.MemoryBarrier();
         return HasAvailable;

@@ -60,6 +60,15 @@ public interface IMachineControl
 
     /// <summary>Moves the machine to another model (see <see cref="Machine.Move"/>); returns how long the guest was paused, in seconds.</summary>
     Task<double> MoveAsync(string model, CancellationToken cancel);
+
+    /// <summary>Begins a pre-copy migration (see <see cref="Machine.StartPreCopy"/>): null, or why the model cannot.</summary>
+    Task<string?> StartPreCopyAsync(CancellationToken cancel);
+
+    /// <summary>The next piece of the pre-copy (see <see cref="Machine.NextPreCopyPiece"/>), null at the end of a phase.</summary>
+    Task<byte[]?> NextPreCopyPieceAsync(CancellationToken cancel);
+
+    /// <summary>Pauses for the pre-copy's last round (see <see cref="Machine.PausePreCopy"/>); returns its first pieces and the rounds.</summary>
+    Task<Migration.PreCopyPause> PausePreCopyAsync(CancellationToken cancel);
 }
 
 /// <summary>

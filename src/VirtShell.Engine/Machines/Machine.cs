@@ -16,7 +16,7 @@ public sealed class MachineStateException(string message) : InvalidOperationExce
 /// One machine: its record on disk and, while this process runs it, its runtime, console and hooks. Lifecycle calls
 /// are thread-safe; the guest runs on a thread of its own.
 /// </summary>
-public sealed class Machine
+public sealed partial class Machine
 {
     private readonly object _lock = new();
     // Held while a checkpoint reads the runtime: the run's end waits for it before releasing the runtime, and
@@ -202,7 +202,7 @@ public sealed class Machine
             ?? throw new MachineStateException($"machine '{Name}' is Saved, but its saved state ({Path.Combine(Directory, CheckpointStore.ResumeFolder)}) is gone");
         return model switch
         {
-            IRestorableModel restorable when File.Exists(saved) => restorable.Restore(spec, services, SavedState.Load(saved)),
+            IRestorableModel restorable when File.Exists(saved) => Restore(restorable, model, spec, services, saved),
             ICheckpointRestore restorable when System.IO.Directory.Exists(saved) => restorable.Restore(spec, services, saved),
             _ => throw new MachineStateException($"machine '{Name}' uses model '{Model}', which cannot go on from the saved state {saved}"),
         };
@@ -266,7 +266,11 @@ public sealed class Machine
             _runtime = null;
             _definition = null;
         }
-        lock (_checkpointLock) runtime?.Dispose();
+        lock (_checkpointLock)
+        {
+            DropPreCopy();
+            runtime?.Dispose();
+        }
         // The run went on from the resume point (if it had one): a later start boots, as after any other run.
         CheckpointStore.DiscardResume(Directory);
         definition?.Dispose();
@@ -332,6 +336,7 @@ public sealed class Machine
         lock (_checkpointLock)
         {
             IMachineRuntime runtime = RequireLocal(MachineState.Paused, "resumed");
+            DropPreCopy();
             SetState(MachineState.Running);
             runtime.Resume();
         }
@@ -372,7 +377,8 @@ public sealed class Machine
             System.IO.Directory.CreateDirectory(staging);
             try
             {
-                var capture = Capture(staging, "export") with { Path = staging };
+                // At the end of a pre-copy the destination has the RAM already: the export carries the rest.
+                var capture = Capture(staging, "export", withMemory: !PreCopyPaused) with { Path = staging };
                 MachineRecord record;
                 lock (_lock) record = _record;
                 MachineArchive.Export(record, capture, path);
@@ -385,7 +391,7 @@ public sealed class Machine
     }
 
     /// <summary>Writes the machine's state and disk copies into <paramref name="staging"/>; under the checkpoint lock.</summary>
-    private MachineCheckpoint Capture(string staging, string name)
+    private MachineCheckpoint Capture(string staging, string name, bool withMemory = true)
     {
         MachineState state;
         IMachineRuntime? runtime;
@@ -399,7 +405,7 @@ public sealed class Machine
         if (state is MachineState.Starting or MachineState.Stopping)
             throw new MachineStateException($"machine '{Name}' is {state}; only a Running, Paused or stopped machine can be captured");
         var checkpoint = new MachineCheckpoint { MachineName = Name, CheckpointName = name, Model = Model, TakenWhile = state };
-        return runtime != null ? CaptureRunning(runtime, state, staging, checkpoint) : CaptureAtRest(state, staging, checkpoint);
+        return runtime != null ? CaptureRunning(runtime, state, staging, checkpoint, withMemory) : CaptureAtRest(state, staging, checkpoint);
     }
 
     private string UnusedDefaultName()
@@ -411,7 +417,7 @@ public sealed class Machine
         return unused;
     }
 
-    private MachineCheckpoint CaptureRunning(IMachineRuntime runtime, MachineState state, string staging, MachineCheckpoint checkpoint)
+    private MachineCheckpoint CaptureRunning(IMachineRuntime runtime, MachineState state, string staging, MachineCheckpoint checkpoint, bool withMemory)
     {
         switch (runtime)
         {
@@ -422,7 +428,7 @@ public sealed class Machine
                 {
                     using (var file = new FileStream(Path.Combine(staging, CheckpointStore.StateFile), FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20))
                     {
-                        vm.SaveState(file);
+                        vm.SaveState(file, withMemory);
                         file.Flush(flushToDisk: true);
                     }
                     return checkpoint with { StateFile = CheckpointStore.StateFile, Disks = Recorded(vm.CaptureDisks(staging)) };

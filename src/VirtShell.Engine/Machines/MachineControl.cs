@@ -72,6 +72,15 @@ public sealed class MachineControl(Machine machine) : IMachineControl
     /// <inheritdoc/>
     public Task<double> MoveAsync(string model, CancellationToken cancel) => Run(() => Machine.Move(model).TotalSeconds);
 
+    /// <inheritdoc/>
+    public Task<string?> StartPreCopyAsync(CancellationToken cancel) => Run(() => Machine.StartPreCopy());
+
+    /// <inheritdoc/>
+    public Task<byte[]?> NextPreCopyPieceAsync(CancellationToken cancel) => Run(Machine.NextPreCopyPiece);
+
+    /// <inheritdoc/>
+    public Task<Migration.PreCopyPause> PausePreCopyAsync(CancellationToken cancel) => Run(() => Machine.PausePreCopy());
+
     private static Task<T> Run<T>(Func<T> call) => Task.Run(call);
 }
 

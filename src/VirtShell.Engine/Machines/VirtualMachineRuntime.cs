@@ -31,6 +31,9 @@ public sealed class VirtualMachineRuntime(IVirtualCpu cpu, GuestMemory memory, I
     /// <summary>The vCPU; its state may be read only while it is not running (paused, or after the run).</summary>
     public IVirtualCpu Cpu => cpu;
 
+    /// <summary>The dirty-page log of a backend that can see its guest's stores (the interpreter, KVM's log), for pre-copy; null otherwise.</summary>
+    public IDirtyPageTracking? DirtyPageTracking => cpu as IDirtyPageTracking;
+
     /// <summary>
     /// How a backend that counts otherwise (KVM: exits, not instructions or halts) turns <see cref="Measure"/>'s
     /// figures into its own; by default they stand.
@@ -149,12 +152,14 @@ public sealed class VirtualMachineRuntime(IVirtualCpu cpu, GuestMemory memory, I
     /// </summary>
     /// <exception cref="InvalidOperationException">The vCPU is running.</exception>
     /// <exception cref="StateNotSupportedException">The CPU backend or a device cannot save its state; nothing is written.</exception>
-    public void SaveState(Stream stream)
+    /// <param name="stream">Where the state goes.</param>
+    /// <param name="withMemory">False for the end of a pre-copy migration, whose RAM went ahead in its own stream.</param>
+    public void SaveState(Stream stream, bool withMemory = true)
     {
         lock (_lock)
         {
             if (_running && !_parked) throw new InvalidOperationException("the machine must be paused to save its state");
-            StateCapture.Capture(Model, cpu, memory, ports, mmio).Write(stream);
+            StateCapture.Capture(Model, cpu, memory, ports, mmio, withMemory).Write(stream);
         }
     }
 
@@ -183,12 +188,14 @@ public sealed class VirtualMachineRuntime(IVirtualCpu cpu, GuestMemory memory, I
     /// then goes on where the saved one was. On an exception the machine is half restored and must be disposed.
     /// </summary>
     /// <exception cref="StateFormatException">The state is of another model or other devices, or a section is damaged.</exception>
-    public void RestoreState(SavedState state)
+    /// <param name="state">The state.</param>
+    /// <param name="withMemory">False when RAM was filled by a pre-copy migration's stream and the state has none.</param>
+    public void RestoreState(SavedState state, bool withMemory = true)
     {
         lock (_lock)
         {
             if (_running) throw new InvalidOperationException("a saved state is loaded only into a machine that has not run");
-            StateCapture.Apply(state, Model, cpu, memory, ports, mmio);
+            StateCapture.Apply(state, Model, cpu, memory, ports, mmio, withMemory);
         }
     }
 

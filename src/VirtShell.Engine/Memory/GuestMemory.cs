@@ -79,15 +79,61 @@ public sealed unsafe class GuestMemory : IDisposable
     public void Write(ulong gpa, ReadOnlySpan<byte> source)
     {
         source.CopyTo(GetSpan(gpa, source.Length));
+        MarkDirty(gpa, (ulong)source.Length);
         ExternalWrite?.Invoke(gpa, (ulong)source.Length);
     }
 
     /// <summary>
-    /// Raises <see cref="ExternalWrite"/> for bytes a device stored through a host pointer rather than
-    /// <see cref="Write"/> (a virtqueue's used ring), so that a CPU's decoded code and its dirty-page log see them as
-    /// any other device write.
+    /// For a writer that stored through <see cref="GetSpan"/> or <see cref="TryGetPointer"/> (a virtqueue's used
+    /// ring): marks the pages written in the dirty log, when one runs. Ranges outside RAM are ignored.
     /// </summary>
-    public void NoteExternalWrite(ulong gpa, ulong length) => ExternalWrite?.Invoke(gpa, length);
+    public void MarkDirty(ulong gpa, ulong length)
+    {
+        if (!_logging) return;
+        foreach (var b in _blocks)
+            if (gpa < b.GuestEnd && b.GuestAddress < gpa + length)
+            {
+                ulong start = Math.Max(gpa, b.GuestAddress), end = Math.Min(gpa + length, b.GuestEnd);
+                b.MarkDirty(start - b.GuestAddress, end - start);
+            }
+    }
+
+    private volatile bool _logging;
+
+    /// <summary>
+    /// Starts logging which pages are written, every page clean from now on, for pre-copy migration. Every software
+    /// writer marks the log: <see cref="Write"/>, <see cref="MarkDirty"/>, and a CPU that stores through a block's host
+    /// pointer reads the block's <see cref="MemoryBlock.DirtyLog"/>; a CPU that does not (KVM) needs a log of its own.
+    /// </summary>
+    public void StartDirtyLog()
+    {
+        foreach (var b in _blocks) b.StartDirtyLog();
+        _logging = true;
+        // A store on another thread that found no log may still sit in its core's store buffer; after this barrier
+        // it is visible to the reads of the first round that follow, so a store is either read or logged.
+        Interlocked.MemoryBarrierProcessWide();
+    }
+
+    /// <summary>
+    /// The guest-physical page numbers written since the start or the last collection, ascending; the log is emptied.
+    /// A store racing the collection is either in this set or in the next one, and its data is visible to reads made
+    /// after this returns (a process-wide barrier drains every core's store buffer, the writers' atomic marks order
+    /// the rest).
+    /// </summary>
+    public IReadOnlyList<ulong> CollectDirtyLog()
+    {
+        var pages = new List<ulong>();
+        foreach (var b in _blocks) b.CollectDirtyLog(pages);
+        Interlocked.MemoryBarrierProcessWide();
+        return pages;
+    }
+
+    /// <summary>Stops logging; idempotent.</summary>
+    public void StopDirtyLog()
+    {
+        _logging = false;
+        foreach (var b in _blocks) b.StopDirtyLog();
+    }
 
     /// <summary>
     /// Unmaps every block; pointers and spans into them are invalid after. Only once no CPU or device uses the

@@ -21,7 +21,7 @@ public static unsafe class MemoryState
     /// not make it smaller (noise, compressed data), stored as they are: a chunk of noise then costs a copy both ways
     /// rather than a compressor's time and growth, and a restore decodes every chunk straight into guest RAM.
     /// </summary>
-    private const int ChunkPages = 64;
+    internal const int ChunkPages = 64;
     private const byte CodecBrotliChunks = 2, ChunkStored = 0, ChunkBrotli = 1;
     private const int BrotliQuality = 1, BrotliWindow = 22;
 
@@ -53,7 +53,7 @@ public static unsafe class MemoryState
     }
 
     /// <summary>The chunk compressed, or null when that does not make it smaller.</summary>
-    private static byte[]? Compress(MemoryBlock block, long offset, int length)
+    internal static byte[]? Compress(MemoryBlock block, long offset, int length)
     {
         var chunk = new ReadOnlySpan<byte>(block.Host + offset, length);
         // One byte short of the chunk: a result that does not fit is not worth decoding.
@@ -117,7 +117,7 @@ public static unsafe class MemoryState
     }
 
     /// <summary>Runs of pages holding anything but zeros, as (first page, count).</summary>
-    private static List<(int First, int Count)> NonZeroRuns(MemoryBlock block)
+    internal static List<(int First, int Count)> NonZeroRuns(MemoryBlock block)
     {
         int pages = (int)(block.Size / MemoryBlock.PageSize);
         var resident = block.ResidentPages();
@@ -139,7 +139,7 @@ public static unsafe class MemoryState
     }
 
     /// <summary>Zeros the pages of <paramref name="block"/> the save had as zero but the fresh machine has touched.</summary>
-    private static void ClearUnsaved(MemoryBlock block, bool[] saved)
+    internal static void ClearUnsaved(MemoryBlock block, bool[] saved)
     {
         var resident = block.ResidentPages();
         for (int p = 0; p < saved.Length; p++)

@@ -22,7 +22,8 @@ public static class StateCapture
 
     /// <summary>The state of a machine whose vCPU is parked or not running.</summary>
     /// <exception cref="StateNotSupportedException">The CPU backend or a device cannot save its state; nothing is written.</exception>
-    public static SavedState Capture(string model, IVirtualCpu cpu, GuestMemory memory, IoPortBus ports, MmioBus mmio)
+    /// <remarks>Without <paramref name="withMemory"/> the memory section is left out: a pre-copy sent RAM already.</remarks>
+    public static SavedState Capture(string model, IVirtualCpu cpu, GuestMemory memory, IoPortBus ports, MmioBus mmio, bool withMemory = true)
     {
         var parts = Parts(cpu, ports, mmio);
         var missing = parts.Where(p => p.State == null).Select(p => $"{p.Owner} ({p.Section})").ToList();
@@ -30,9 +31,12 @@ public static class StateCapture
             throw new StateNotSupportedException($"this machine's state cannot be saved: {string.Join(", ", missing)} cannot save {(missing.Count == 1 ? "its" : "their")} state");
         var state = new SavedState(model);
         long now = Stopwatch.GetTimestamp();
-        var memoryWriter = new StateWriter(now);
-        MemoryState.Save(memory, memoryWriter);
-        state.Add(MemoryState.Section, memoryWriter.Written);
+        if (withMemory)
+        {
+            var memoryWriter = new StateWriter(now);
+            MemoryState.Save(memory, memoryWriter);
+            state.Add(MemoryState.Section, memoryWriter.Written);
+        }
         foreach (var part in parts)
         {
             var writer = new StateWriter(now);
@@ -48,7 +52,8 @@ public static class StateCapture
     /// after that leaves the machine half restored, and the caller must discard it.
     /// </summary>
     /// <exception cref="StateFormatException">The state is for another model or other devices, or a section is damaged.</exception>
-    public static void Apply(SavedState state, string model, IVirtualCpu cpu, GuestMemory memory, IoPortBus ports, MmioBus mmio)
+    /// <remarks>Without <paramref name="withMemory"/> the state must have no memory section, and RAM is left as it is.</remarks>
+    public static void Apply(SavedState state, string model, IVirtualCpu cpu, GuestMemory memory, IoPortBus ports, MmioBus mmio, bool withMemory = true)
     {
         if (state.Model != model)
             throw new StateFormatException($"the saved state is of a '{state.Model}' machine, not '{model}'");
@@ -56,15 +61,16 @@ public static class StateCapture
         var notRestorable = parts.FirstOrDefault(p => p.State == null);
         if (notRestorable != null)
             throw new StateNotSupportedException($"{notRestorable.Owner} ({notRestorable.Section}) cannot restore a saved state");
-        var missing = parts.Select(p => p.Section).Append(MemoryState.Section).Where(s => state.Find(s) == null).ToList();
+        var expected = parts.Select(p => p.Section).Concat(withMemory ? [MemoryState.Section] : []).ToList();
+        var missing = expected.Where(s => state.Find(s) == null).ToList();
         if (missing.Count > 0)
             throw new StateFormatException($"the saved state has no section for {string.Join(", ", missing.Select(s => Describe(s, parts)))}: it is not of a machine with this definition");
-        var extra = state.SectionNames.Except(parts.Select(p => p.Section).Append(MemoryState.Section)).ToList();
+        var extra = state.SectionNames.Except(expected).ToList();
         if (extra.Count > 0)
             throw new StateFormatException($"the saved state has sections this machine has no part for ({string.Join(", ", extra)}): it is not of a machine with this definition");
 
         long now = Stopwatch.GetTimestamp();
-        MemoryState.Restore(memory, new StateReader(MemoryState.Section, state.Find(MemoryState.Section)!, now));
+        if (withMemory) MemoryState.Restore(memory, new StateReader(MemoryState.Section, state.Find(MemoryState.Section)!, now));
         foreach (var part in parts)
         {
             var reader = new StateReader(part.Section, state.Find(part.Section)!, now);

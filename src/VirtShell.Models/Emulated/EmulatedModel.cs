@@ -4,6 +4,7 @@ using VirtShell.Engine.Boot;
 using VirtShell.Engine.Definitions;
 using VirtShell.Engine.Devices;
 using VirtShell.Engine.Machines;
+using VirtShell.Engine.Migration;
 using VirtShell.Engine.Models;
 using VirtShell.Engine.State;
 using VirtShell.Models.Hardware;
@@ -18,7 +19,7 @@ namespace VirtShell.Models.Emulated;
 /// definition's <c>cpu.tier</c>), every device is ours. Runs anywhere.
 /// </summary>
 /// <param name="devices">The device types on offer; by default the built-in ones.</param>
-public sealed class EmulatedModel(DeviceCatalog? devices = null) : IMachineModel, IRestorableModel, IModelMoveTarget
+public sealed class EmulatedModel(DeviceCatalog? devices = null) : IMachineModel, IRestorableModel, IModelMoveTarget, IPreCopyTarget
 {
     private const string ModelName = "emulated";
     private readonly IReadOnlyList<IDeviceType> _types = (devices ?? BuiltInDevices.Catalog).For(ModelName);
@@ -56,8 +57,14 @@ public sealed class EmulatedModel(DeviceCatalog? devices = null) : IMachineModel
         return Restore(spec, services, translated);
     }
 
+    /// <inheritdoc/>
+    public VirtualMachineRuntime BuildIncoming(MachineSpec spec, MachineServices services) =>
+        spec.Arch == RiscvVirtPlatform.Arch
+            ? throw new StateNotSupportedException("a RISC-V machine cannot be received by pre-copy: its CPU keeps no log of the pages it writes")
+            : Build(spec, services, state: null, boot: false);
+
     /// <summary>The PC and its interpreter, booted from the definition's image or, given a saved state, loaded from it.</summary>
-    private VirtualMachineRuntime Build(MachineSpec spec, MachineServices services, SavedState? state)
+    private VirtualMachineRuntime Build(MachineSpec spec, MachineServices services, SavedState? state, bool boot = true)
     {
         var pc = PcPlatform.Build(spec, services, types: _types);
         InterpreterCpu? cpu = null;
@@ -71,7 +78,7 @@ public sealed class EmulatedModel(DeviceCatalog? devices = null) : IMachineModel
             if (settings.DumpPath != null) cpu.DumpTranslations(settings.DumpPath);
             runtime = new VirtualMachineRuntime(cpu, pc.Memory, pc.Ports, pc.Mmio, pc.Wake, pc) { Model = ModelName };
             if (state != null) runtime.RestoreState(state);
-            else
+            else if (boot)
             {
                 cpu.SetState(BootLoaders.Load(spec.Boot!, pc.Memory));
                 if (spec.Boot!.Kind == BootKind.Multiboot) PcChipset.InitializePicsAsBios(pc.Ports);

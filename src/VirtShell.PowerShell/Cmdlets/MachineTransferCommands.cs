@@ -76,6 +76,10 @@ public sealed class MoveVirtMachineCommand : MachineChangeCmdlet
     [ValidateNotNull]
     public PSSession? DestinationSession { get; set; }
 
+    /// <summary>With -DestinationSession: pauses a running machine for the whole move instead of sending its memory while it runs (pre-copy).</summary>
+    [Parameter]
+    public SwitchParameter StopAndCopy { get; set; }
+
     protected override string Action => DestinationSession is null ? $"Move to model {Model}" : $"Move to host {DestinationSession.ComputerName}";
     protected override string Doing => DestinationSession is null ? $"Moving to model {Model}" : $"Moving to host {DestinationSession.ComputerName}";
 
@@ -124,8 +128,9 @@ public sealed class MoveVirtMachineCommand : MachineChangeCmdlet
     {
         try
         {
-            var move = new HostMigration(this, Remote).Move(source, machine, DestinationSession!);
-            WriteVerbose($"Moved machine {move.Name} from {move.Source} to host {move.Destination}: paused {move.Downtime.TotalSeconds:0.###} s, {move.Total.TotalSeconds:0.###} s in all, {move.CopiedBytes} bytes copied ({move.Steps})");
+            var move = new HostMigration(this, Remote).Move(source, machine, DestinationSession!, preCopy: !StopAndCopy);
+            string rounds = string.Join("; ", move.Rounds.Select(r => $"{r.Pages} pages{(r.Live ? "" : " paused")}"));
+            WriteVerbose($"Moved machine {move.Name} from {move.Source} to host {move.Destination} by {move.Method}{(move.Rounds.Count > 0 ? $" ({move.Rounds.Count} rounds: {rounds})" : $" ({move.MethodReason})")}: paused {move.Downtime.TotalSeconds:0.###} s, {move.Total.TotalSeconds:0.###} s in all, {move.CopiedBytes} bytes copied ({move.Steps})");
             WriteObject(move);
             if (PassThru)
                 foreach (var moved in Remote.Run([DestinationSession!], "Get-VirtMachine", new Dictionary<string, object?> { ["Name"] = new[] { move.Name } })[0].Output)

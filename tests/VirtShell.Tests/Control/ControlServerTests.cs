@@ -59,5 +59,8 @@ public sealed class ControlServerTests : IDisposable
         public Task RestoreCheckpointAsync(string name, CancellationToken cancel) => throw new NotSupportedException();
         public Task ExportAsync(string path, CancellationToken cancel) => throw new NotSupportedException();
         public Task<double> MoveAsync(string model, CancellationToken cancel) => throw new NotSupportedException();
+        public Task<string?> StartPreCopyAsync(CancellationToken cancel) => throw new NotSupportedException();
+        public Task<byte[]?> NextPreCopyPieceAsync(CancellationToken cancel) => throw new NotSupportedException();
+        public Task<VirtShell.Engine.Migration.PreCopyPause> PausePreCopyAsync(CancellationToken cancel) => throw new NotSupportedException();
     }
 }

@@ -43,7 +43,8 @@ internal sealed class SavedStateRig : IDisposable
     public static SavedStateRig Restore(LoadedDefinition definition, SavedState state, TimeSpan? patience = null, IRestorableModel? model = null) =>
         Start(definition, services => (model ?? new EmulatedModel()).Restore(definition.Spec, services, state), patience);
 
-    private static SavedStateRig Start(LoadedDefinition definition, Func<MachineServices, IMachineRuntime> build, TimeSpan? patience)
+    /// <summary>Runs the machine <paramref name="build"/> makes, its beforeBoot hooks run first.</summary>
+    internal static SavedStateRig Start(LoadedDefinition definition, Func<MachineServices, IMachineRuntime> build, TimeSpan? patience = null)
     {
         var console = new ConsoleChannel(null);
         VirtualMachineRuntime? runtime = null;
