@@ -190,6 +190,29 @@ public sealed unsafe partial class InterpreterCpu
         return true;
     }
 
+    /// <summary>
+    /// StepInstruction on the translating tier: <paramref name="block"/>'s first instruction compiled as a block of its
+    /// own and run once, so the single-instruction suites test what the translator emits for each instruction; false
+    /// (the caller interprets it) for 64-bit code, which is not compiled, and for an instruction the translator leaves
+    /// to its handler, which would run the same handler (compiling each one would double the suites' time).
+    /// </summary>
+    private bool StepCompiled(Block block)
+    {
+        if (FormOf(ref block.Ops[0], last: true) == EmitForm.Handler) return false;
+        // Not valid: no store drops it and nothing chains to it.
+        var alone = new Block(block.Phys, block.Eip, block.Mode, [block.Ops[0]], block.PhysEnd) { Valid = false };
+        if (!Translate(alone)) return false;
+        do
+        {
+            // A broken block stops a JMP to itself after one pass instead of looping inside the method.
+            _breakBlock = true;
+            _compiledRetired = 0;
+            _runningBlock = alone;
+            alone.Compiled!(this, alone, 0);
+        } while (RepeatsAgain(ref alone.Ops[0]));
+        return true;
+    }
+
     /// <summary>How the translator emits an instruction.</summary>
     private enum EmitForm { Handler, Register, Memory, Stack, Branch }
 

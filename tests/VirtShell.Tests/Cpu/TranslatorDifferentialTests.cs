@@ -116,6 +116,23 @@ public sealed class TranslatorDifferentialTests
         }
     }
 
+    /// <summary>
+    /// A block whose only flag writers are shifts and rotates by a constant (the 80286 SingleStep suite compiling
+    /// `rol sp, 0FFh` alone): it once had no flag locals, the table giving such shifts no flags, and failed to compile.
+    /// </summary>
+    [Fact]
+    public void A_block_whose_only_flag_writers_are_shifts_by_a_constant_leaves_the_same_state_on_both_tiers()
+    {
+        // shl eax, 4; rol bx, 0FFh; sar ecx, 13h; hlt
+        byte[] code = [0xC1, 0xE0, 0x04, 0x66, 0xC1, 0xC3, 0xFF, 0xC1, 0xF9, 0x13, 0xF4];
+        uint[] registers = [0x8123_4567, 0x8000_0001, 0x55, 0xA5A5_1234, 0, 0, 0, 0];
+        var (interpreted, _) = Run(code, new byte[DataSize], registers, 0x8D5 | 2, 1, DataPage.Unpaged, CpuTier.Interpreter);
+        var (translated, statistics) = Run(code, new byte[DataSize], registers, 0x8D5 | 2, 1, DataPage.Unpaged, CpuTier.Translator);
+
+        Assert.Equal(interpreted, translated);
+        Assert.True(statistics.InlinedInstructions >= 3, $"{statistics.InlinedInstructions} instructions inlined");
+    }
+
     [Fact]
     public void The_dump_shows_each_compiled_block_s_guest_instructions_beside_its_IL()
     {
