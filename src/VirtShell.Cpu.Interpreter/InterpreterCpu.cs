@@ -200,7 +200,7 @@ public sealed unsafe partial class InterpreterCpu : IX86Cpu
                     var ops = block.Ops;
                     if (_codeBreakpoints != 0) retired += RunWatched(ops);
                     // A block in an STI/MOV SS shadow runs its first instruction alone, which only the loop below does.
-                    else if (_translate && !shadowed && (block.Compiled != null || (++block.Runs == TranslateAfter && Translate(block))))
+                    else if (_translate && !shadowed && (block.Compiled != null || (++block.Runs == TranslateAfter && CompileOrQueue(block))))
                     {
                         compiled = true;
                         _compiledRetired = 0;
@@ -302,6 +302,8 @@ public sealed unsafe partial class InterpreterCpu : IX86Cpu
     public void Dispose()
     {
         _memory.ExternalWrite -= OnExternalWrite;
+        _compileQueue.CompleteAdding();
+        _compiler?.Join(TimeSpan.FromSeconds(10));
         _translationDump?.Dispose();
     }
 }

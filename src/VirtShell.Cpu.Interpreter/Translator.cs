@@ -175,17 +175,79 @@ public sealed unsafe partial class InterpreterCpu
         var method = new DynamicMethod($"block_{block.Phys:x8}_{block.Eip:x}", typeof(int), [typeof(InterpreterCpu), typeof(Block), typeof(int)],
             restrictedSkipVisibility: true);
         var il = new Il(method.GetILGenerator(), _translationDump != null);
-        _inlinedInstructions += new BlockEmitter(il, block).Emit();
-        block.Compiled = (CompiledBlock)method.CreateDelegate(typeof(CompiledBlock));
-        _translationTicks += Stopwatch.GetTimestamp() - start;
-        _translatedBlocks++;
-        _translatedInstructions += block.Ops.Length;
-        _translatedIlBytes += il.Size;
-        if (_translationDump != null)
+        int inlined = new BlockEmitter(il, block).Emit();
+        var compiled = (CompiledBlock)method.CreateDelegate(typeof(CompiledBlock));
+        // The background compiler and a single step (StepCompiled) may both be here.
+        lock (_compileQueue)
         {
-            _translationDump.WriteLine($"block {block.Eip:x8} (physical {block.Phys:x8}, {block.Ops.Length} instructions, {il.Size} bytes of IL)");
-            _translationDump.WriteLine(il.Text);
-            _translationDump.Flush();
+            _inlinedInstructions += inlined;
+            _translationTicks += Stopwatch.GetTimestamp() - start;
+            _translatedBlocks++;
+            _translatedInstructions += block.Ops.Length;
+            _translatedIlBytes += il.Size;
+            if (_translationDump != null)
+            {
+                _translationDump.WriteLine($"block {block.Eip:x8} (physical {block.Phys:x8}, {block.Ops.Length} instructions, {il.Size} bytes of IL)");
+                _translationDump.WriteLine(il.Text);
+                _translationDump.Flush();
+            }
+        }
+        block.Compiled = compiled;
+        return true;
+    }
+
+    /// <summary>Blocks that reached the compile threshold, for the background compiler.</summary>
+    private readonly System.Collections.Concurrent.BlockingCollection<Block> _compileQueue = [];
+    private Thread? _compiler;
+    /// <summary>Blocks queued and not compiled yet.</summary>
+    private int _pendingCompiles;
+    /// <summary>What stopped the background compiler, thrown on the CPU's thread at the next block that reaches the threshold.</summary>
+    private Exception? _compileFailure;
+
+    /// <summary>
+    /// A block reached the compile threshold: at threshold 1 (tests, debugging) it is compiled now and runs compiled at
+    /// once; above it the background compiler takes it and the block goes on interpreted until its method is there,
+    /// so compiling (about a millisecond per guest instruction) no longer holds up the guest (docs/cpu.md).
+    /// </summary>
+    private bool CompileOrQueue(Block block)
+    {
+        if (TranslateAfter == 1) return Translate(block);
+        if (_compileFailure is { } failure) throw new InvalidOperationException($"the translator failed: {failure.Message}", failure);
+        if (block.Mode == Code64) return false;
+        Interlocked.Increment(ref _pendingCompiles);
+        _compileQueue.Add(block);
+        if (_compiler == null)
+        {
+            _compiler = new Thread(CompileQueued) { IsBackground = true, Name = "translator" };
+            _compiler.Start();
+        }
+        return false;
+    }
+
+    private void CompileQueued()
+    {
+        try
+        {
+            foreach (var block in _compileQueue.GetConsumingEnumerable())
+            {
+                if (block.Valid) Translate(block);
+                Interlocked.Decrement(ref _pendingCompiles);
+            }
+        }
+        catch (Exception e)
+        {
+            _compileFailure = e;
+        }
+    }
+
+    /// <summary>Waits until the background compiler has compiled every block queued so far (tests; false after <paramref name="timeout"/>).</summary>
+    internal bool WaitForTranslations(TimeSpan timeout)
+    {
+        var until = Stopwatch.StartNew();
+        while (Volatile.Read(ref _pendingCompiles) > 0 && _compileFailure == null)
+        {
+            if (until.Elapsed > timeout) return false;
+            Thread.Sleep(1);
         }
         return true;
     }

@@ -133,6 +133,44 @@ public sealed class TranslatorDifferentialTests
         Assert.True(statistics.InlinedInstructions >= 3, $"{statistics.InlinedInstructions} instructions inlined");
     }
 
+    /// <summary>
+    /// Above threshold 1 a block that reaches it is compiled on the background compiler while it goes on interpreted,
+    /// and runs compiled once its method is there: the loop ends as on the interpreter, and its block is compiled.
+    /// </summary>
+    [Fact]
+    public void Above_threshold_1_a_hot_block_is_compiled_in_the_background_and_the_loop_ends_as_interpreted()
+    {
+        var results = new List<ulong>();
+        foreach (var tier in new[] { CpuTier.Interpreter, CpuTier.Translator })
+        {
+            using var p = new ProtectedModeMachine();
+            p.M.Cpu.Tier = tier;
+            p.M.Cpu.TranslateAfter = 16;
+            p.Write(ProtectedModeMachine.Code, a =>
+            {
+                var loop = a.CreateLabel();
+                a.mov(ecx, 300000);
+                a.Label(ref loop);
+                a.add(ebx, ecx);
+                a.rol(ebx, 3);
+                a.dec(ecx);
+                a.jnz(loop);
+                a.hlt();
+            });
+            p.Start(ProtectedModeMachine.Code);
+            p.M.Cpu.SetState(WithRegisters(p.M.Cpu.GetState(), rbx: 0));
+
+            results.Add(p.RunToHalt().Rbx);
+
+            if (tier == CpuTier.Translator)
+            {
+                Assert.True(p.M.Cpu.WaitForTranslations(TimeSpan.FromSeconds(60)), "the background compiler did not finish");
+                Assert.True(p.M.Cpu.Translation.Blocks >= 1, "the loop's block was not compiled");
+            }
+        }
+        Assert.Equal(results[0], results[1]);
+    }
+
     [Fact]
     public void The_dump_shows_each_compiled_block_s_guest_instructions_beside_its_IL()
     {
