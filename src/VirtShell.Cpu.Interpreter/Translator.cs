@@ -9,7 +9,7 @@ namespace VirtShell.Cpu.Interpreter;
 /// <summary>Which tier runs guest code.</summary>
 public enum CpuTier
 {
-    /// <summary>The interpreter until the translator is proven everywhere (today: the interpreter).</summary>
+    /// <summary>The translator: cold code stays interpreted, hot blocks are compiled (docs/cpu.md has the figures behind it).</summary>
     Auto,
     /// <summary>Every block is interpreted.</summary>
     Interpreter,
@@ -51,7 +51,7 @@ internal delegate int CompiledBlock(InterpreterCpu cpu, Block block, int retired
 // would live on the stack, which cost a third of the speed.) A compiled block lives on its Block and is dropped with it.
 public sealed unsafe partial class InterpreterCpu
 {
-    private CpuTier _tier = CpuTier.Auto;
+    private CpuTier _tier = CpuTier.Interpreter;
     private bool _translate;
     /// <summary>
     /// Runs of a block before the translator compiles it (the definition's <c>cpu.compileThreshold</c>; tests compile
@@ -72,14 +72,14 @@ public sealed unsafe partial class InterpreterCpu
     /// <summary>The compiled block running now: the last of a chain, once it returns.</summary>
     private Block? _runningBlock;
 
-    /// <summary>The tier that runs guest code; Auto is the interpreter until the translator is proven (docs/cpu.md).</summary>
+    /// <summary>The tier that runs guest code (the interpreter unless set); Auto, a definition's default, is the translator (docs/cpu.md).</summary>
     public CpuTier Tier
     {
         get => _tier;
         set
         {
             _tier = value;
-            _translate = value == CpuTier.Translator;
+            _translate = value is CpuTier.Translator or CpuTier.Auto;
         }
     }
 

@@ -171,6 +171,22 @@ public sealed class TranslatorDifferentialTests
         Assert.Equal(results[0], results[1]);
     }
 
+    /// <summary>A definition's default tier, auto, is the translator; a CPU whose tier nobody set interprets.</summary>
+    [Fact]
+    public void Auto_compiles_blocks_and_an_unset_tier_does_not()
+    {
+        foreach (var tier in new CpuTier?[] { CpuTier.Auto, null })
+        {
+            using var p = new ProtectedModeMachine();
+            if (tier is { } t) p.M.Cpu.Tier = t;
+            p.M.Cpu.TranslateAfter = 1;
+            p.Write(ProtectedModeMachine.Code, a => { a.add(eax, ecx); a.hlt(); });
+            p.Start(ProtectedModeMachine.Code);
+            p.RunToHalt();
+            Assert.True(tier == null ? p.M.Cpu.Translation.Blocks == 0 : p.M.Cpu.Translation.Blocks > 0, $"{tier}: {p.M.Cpu.Translation.Blocks} blocks compiled");
+        }
+    }
+
     [Fact]
     public void The_dump_shows_each_compiled_block_s_guest_instructions_beside_its_IL()
     {
