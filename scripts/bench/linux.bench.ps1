@@ -8,8 +8,9 @@
 # (user + system: of this process for VirtShell, of the QEMU child for QEMU), since on a host shared with other work
 # a subject waiting for a CPU loses wall-clock time but not CPU time. Subjects alternate, Repetitions rounds; rows
 # give the median seconds and the ratios of medians. The issue's target is a ratio of at most 2. The x86 guests boot
-# on both tiers of the emulated CPU: as the definition says ('VirtShell emulated', the interpreter under cpu.tier
-# 'auto') and with cpu.tier 'translator' ('VirtShell translator', a copy of the definition in the bench folder).
+# on both tiers of the emulated CPU: as the definition says ('VirtShell emulated', under cpu.tier
+# 'auto', the translator) and with cpu.tier 'interpreter' ('VirtShell interpreter', a copy of the definition in the
+# bench folder).
 param(
     [Parameter(Mandatory)] [string] $ModulePath,
     [Parameter(Mandatory)] [string] $OutDirectory,
@@ -54,15 +55,15 @@ function Get-CommandLine([string] $Definition) {
     $Matches[1]
 }
 
-# A copy of the definition that runs on the translating tier, in the bench folder: its files' paths made absolute,
+# A copy of the definition that runs on the interpreter, in the bench folder: its files' paths made absolute,
 # and machine-defs/lib copied beside it for its imports (which stay inside the definition's folder).
-function New-TranslatorDefinition($guest) {
+function New-InterpreterDefinition($guest) {
     $folder = Split-Path $guest.DefinitionPath
     Copy-Item (Join-Path $folder 'lib') $work -Recurse -Force
     $text = (Get-Content $guest.DefinitionPath -Raw) -replace "'\.\./", "'$(Split-Path $folder)/"
     if ($text -notmatch "model: 'emulated',") { throw "$($guest.DefinitionPath) has no model: 'emulated', line" }
-    $path = Join-Path $work ($guest.Definition -replace '\.js$', '-translator.js')
-    $text -replace "model: 'emulated',", "model: 'emulated',`n  cpu: { tier: 'translator' }," | Set-Content $path
+    $path = Join-Path $work ($guest.Definition -replace '\.js$', '-interpreter.js')
+    $text -replace "model: 'emulated',", "model: 'emulated',`n  cpu: { tier: 'interpreter' }," | Set-Content $path
     $path
 }
 
@@ -124,11 +125,11 @@ $rows = foreach ($guest in $guests) {
     $guest | Add-Member DefinitionPath (Resolve-Path (Join-Path $root "machine-defs/$($guest.Definition)")).Path
     $guest | Add-Member CommandLine (Get-CommandLine $guest.DefinitionPath)
     $ours = 'VirtShell emulated'
-    $translator = 'VirtShell translator'
+    $interpreter = 'VirtShell interpreter'
     $runners = [ordered]@{ $ours = { Invoke-VirtShellBoot $guest } }
     if ((Get-Content $guest.DefinitionPath -Raw) -match "model: 'emulated',") {
-        $translatorDefinition = New-TranslatorDefinition $guest
-        $runners[$translator] = { Invoke-VirtShellBoot $guest $translatorDefinition }
+        $interpreterDefinition = New-InterpreterDefinition $guest
+        $runners[$interpreter] = { Invoke-VirtShellBoot $guest $interpreterDefinition }
     }
     $runners[$guest.Anchor] = { Invoke-QemuBoot $guest }
     $samples = @{}
@@ -157,7 +158,7 @@ $rows = foreach ($guest in $guests) {
         New-BenchRow $guest.Benchmark $subject $wall 's' ("Linux $version to the shell; {0:N1} CPU s; runs {1}{2}" -f $cpu, (($samples[$subject].Seconds | ForEach-Object { '{0:N1}' -f $_ }) -join ' '), $guest.KernelNote)
     }
     $anchor = $medians[$guest.Anchor]
-    foreach ($subject in $ours, $translator) {
+    foreach ($subject in $ours, $interpreter) {
         $mine = $medians[$subject]
         $label = if ($subject -eq $ours) { 'VirtShell' } else { $subject }
         if ($mine -and $anchor) {
@@ -165,9 +166,9 @@ $rows = foreach ($guest in $guests) {
             New-BenchRow $guest.Benchmark "$label / QEMU TCG (CPU time)" ($mine.Cpu / $anchor.Cpu) 'ratio' 'user + system seconds'
         }
     }
-    if ($medians[$ours] -and $medians[$translator]) {
-        New-BenchRow $guest.Benchmark "$translator / VirtShell emulated" ($medians[$translator].Wall / $medians[$ours].Wall) 'ratio' 'wall-clock'
-        New-BenchRow $guest.Benchmark "$translator / VirtShell emulated (CPU time)" ($medians[$translator].Cpu / $medians[$ours].Cpu) 'ratio' 'user + system seconds'
+    if ($medians[$ours] -and $medians[$interpreter]) {
+        New-BenchRow $guest.Benchmark "$ours / $interpreter" ($medians[$ours].Wall / $medians[$interpreter].Wall) 'ratio' 'wall-clock; auto is the translator'
+        New-BenchRow $guest.Benchmark "$ours / $interpreter (CPU time)" ($medians[$ours].Cpu / $medians[$interpreter].Cpu) 'ratio' 'user + system seconds'
     }
 }
 Save-BenchRows (Join-Path $OutDirectory 'linux.json') @($rows)
