@@ -9,6 +9,7 @@
     Demo         boots machine-defs/hello-emulated.js and shows its console
     Bench        the benchmarks in scripts/bench/, side by side with their anchors; JSON in out/bench/
     Conformance  the SingleStepTests CPU suites (-DataPath overrides the data folder), test386 as firmware, kvm-unit-tests i386,
+                 each on both CPU tiers (test386 also at compileThreshold 1),
                  x87-differential (random x87/integer sequences against the host CPU), the RISC-V programs of tests/riscv-arch
     Fuzz         afl-fuzz through SharpFuzz on each fuzz target for -Seconds (default 600); see docs/fuzzing.md
     Pester       installs Pester 5.7.1 into your PowerShell module folder, for testing your own machines

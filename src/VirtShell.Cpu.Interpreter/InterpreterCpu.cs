@@ -80,7 +80,8 @@ public sealed unsafe partial class InterpreterCpu : IX86Cpu
 
     /// <summary>
     /// Executes exactly one instruction (a REP string instruction to completion), delivering any exception it
-    /// raises; null when the CPU can go on. The conformance runner single-steps with it.
+    /// raises; null when the CPU can go on. The conformance runner single-steps with it. On the translating tier the
+    /// instruction runs compiled, as a block of its own (<see cref="StepCompiled"/>).
     /// </summary>
     internal CpuExit? StepInstruction()
     {
@@ -91,12 +92,16 @@ public sealed unsafe partial class InterpreterCpu : IX86Cpu
             _instrStart = _eip;
             try
             {
-                ref var d = ref GetBlock().Ops[0];
-                do
+                var block = GetBlock();
+                if (!_translate || !StepCompiled(block))
                 {
-                    _eip = d.NextIp;
-                    d.Handler(this, ref d);
-                } while (_eip == _instrStart && d.I.IsStringInstruction && (d.I.HasRepPrefix || d.I.HasRepnePrefix));
+                    ref var d = ref block.Ops[0];
+                    do
+                    {
+                        _eip = d.NextIp;
+                        d.Handler(this, ref d);
+                    } while (RepeatsAgain(ref d));
+                }
             }
             catch (CpuFault f)
             {
@@ -110,6 +115,10 @@ public sealed unsafe partial class InterpreterCpu : IX86Cpu
             return ExitFor(e);
         }
     }
+
+    /// <summary>Whether a REP string instruction that just ran a stretch of its iterations has more to go.</summary>
+    private bool RepeatsAgain(ref DecodedOp d) =>
+        _eip == _instrStart && d.I.IsStringInstruction && (d.I.HasRepPrefix || d.I.HasRepnePrefix);
 
     private CpuExit ExitFor(Exception e)
     {
@@ -191,7 +200,7 @@ public sealed unsafe partial class InterpreterCpu : IX86Cpu
                     var ops = block.Ops;
                     if (_codeBreakpoints != 0) retired += RunWatched(ops);
                     // A block in an STI/MOV SS shadow runs its first instruction alone, which only the loop below does.
-                    else if (_translate && !shadowed && (block.Compiled != null || (++block.Runs == TranslateAfter && Translate(block))))
+                    else if (_translate && !shadowed && (block.Compiled != null || (++block.Runs == TranslateAfter && CompileOrQueue(block))))
                     {
                         compiled = true;
                         _compiledRetired = 0;
@@ -293,6 +302,8 @@ public sealed unsafe partial class InterpreterCpu : IX86Cpu
     public void Dispose()
     {
         _memory.ExternalWrite -= OnExternalWrite;
+        _compileQueue.CompleteAdding();
+        _compiler?.Join(TimeSpan.FromSeconds(10));
         _translationDump?.Dispose();
     }
 }

@@ -168,6 +168,14 @@ public sealed unsafe partial class InterpreterCpu
             if (modes == 0) continue;
             var flagsCode = row.FlagsOf == row.Mnemonic ? code : SameFormOf(code, row.FlagsOf);
             var flags = new Instruction { Code = flagsCode };
+            // Iced gives a shift or rotate by imm8 the flags of its count, and a count of 0 changes none: ask for a
+            // count of 2 (one changes the same flags, OF defined).
+            for (int n = 0; n < info.OpCount; n++)
+                if (info.GetOpKind(n) == OpCodeOperandKind.imm8)
+                {
+                    flags.SetOpKind(n, OpKind.Immediate8);
+                    flags.Immediate8 = 2;
+                }
             yield return new OpcodeEncoding(code, info.ToInstructionString(), modes, flags.RflagsRead, flags.RflagsModified,
                 info.CanUseLockPrefix);
         }

@@ -9,7 +9,7 @@ namespace VirtShell.Cpu.Interpreter;
 /// <summary>Which tier runs guest code.</summary>
 public enum CpuTier
 {
-    /// <summary>The interpreter until the translator is proven everywhere (today: the interpreter).</summary>
+    /// <summary>The translator: cold code stays interpreted, hot blocks are compiled (docs/cpu.md has the figures behind it).</summary>
     Auto,
     /// <summary>Every block is interpreted.</summary>
     Interpreter,
@@ -51,7 +51,7 @@ internal delegate int CompiledBlock(InterpreterCpu cpu, Block block, int retired
 // would live on the stack, which cost a third of the speed.) A compiled block lives on its Block and is dropped with it.
 public sealed unsafe partial class InterpreterCpu
 {
-    private CpuTier _tier = CpuTier.Auto;
+    private CpuTier _tier = CpuTier.Interpreter;
     private bool _translate;
     /// <summary>
     /// Runs of a block before the translator compiles it (the definition's <c>cpu.compileThreshold</c>; tests compile
@@ -72,14 +72,14 @@ public sealed unsafe partial class InterpreterCpu
     /// <summary>The compiled block running now: the last of a chain, once it returns.</summary>
     private Block? _runningBlock;
 
-    /// <summary>The tier that runs guest code; Auto is the interpreter until the translator is proven (docs/cpu.md).</summary>
+    /// <summary>The tier that runs guest code (the interpreter unless set); Auto, a definition's default, is the translator (docs/cpu.md).</summary>
     public CpuTier Tier
     {
         get => _tier;
         set
         {
             _tier = value;
-            _translate = value == CpuTier.Translator;
+            _translate = value is CpuTier.Translator or CpuTier.Auto;
         }
     }
 
@@ -175,18 +175,103 @@ public sealed unsafe partial class InterpreterCpu
         var method = new DynamicMethod($"block_{block.Phys:x8}_{block.Eip:x}", typeof(int), [typeof(InterpreterCpu), typeof(Block), typeof(int)],
             restrictedSkipVisibility: true);
         var il = new Il(method.GetILGenerator(), _translationDump != null);
-        _inlinedInstructions += new BlockEmitter(il, block).Emit();
-        block.Compiled = (CompiledBlock)method.CreateDelegate(typeof(CompiledBlock));
-        _translationTicks += Stopwatch.GetTimestamp() - start;
-        _translatedBlocks++;
-        _translatedInstructions += block.Ops.Length;
-        _translatedIlBytes += il.Size;
-        if (_translationDump != null)
+        int inlined = new BlockEmitter(il, block).Emit();
+        var compiled = (CompiledBlock)method.CreateDelegate(typeof(CompiledBlock));
+        // The background compiler and a single step (StepCompiled) may both be here.
+        lock (_compileQueue)
         {
-            _translationDump.WriteLine($"block {block.Eip:x8} (physical {block.Phys:x8}, {block.Ops.Length} instructions, {il.Size} bytes of IL)");
-            _translationDump.WriteLine(il.Text);
-            _translationDump.Flush();
+            _inlinedInstructions += inlined;
+            _translationTicks += Stopwatch.GetTimestamp() - start;
+            _translatedBlocks++;
+            _translatedInstructions += block.Ops.Length;
+            _translatedIlBytes += il.Size;
+            if (_translationDump != null)
+            {
+                _translationDump.WriteLine($"block {block.Eip:x8} (physical {block.Phys:x8}, {block.Ops.Length} instructions, {il.Size} bytes of IL)");
+                _translationDump.WriteLine(il.Text);
+                _translationDump.Flush();
+            }
         }
+        block.Compiled = compiled;
+        return true;
+    }
+
+    /// <summary>Blocks that reached the compile threshold, for the background compiler.</summary>
+    private readonly System.Collections.Concurrent.BlockingCollection<Block> _compileQueue = [];
+    private Thread? _compiler;
+    /// <summary>Blocks queued and not compiled yet.</summary>
+    private int _pendingCompiles;
+    /// <summary>What stopped the background compiler, thrown on the CPU's thread at the next block that reaches the threshold.</summary>
+    private Exception? _compileFailure;
+
+    /// <summary>
+    /// A block reached the compile threshold: at threshold 1 (tests, debugging) it is compiled now and runs compiled at
+    /// once; above it the background compiler takes it and the block goes on interpreted until its method is there,
+    /// so compiling (about a millisecond per guest instruction) no longer holds up the guest (docs/cpu.md).
+    /// </summary>
+    private bool CompileOrQueue(Block block)
+    {
+        if (TranslateAfter == 1) return Translate(block);
+        if (_compileFailure is { } failure) throw new InvalidOperationException($"the translator failed: {failure.Message}", failure);
+        if (block.Mode == Code64) return false;
+        Interlocked.Increment(ref _pendingCompiles);
+        _compileQueue.Add(block);
+        if (_compiler == null)
+        {
+            _compiler = new Thread(CompileQueued) { IsBackground = true, Name = "translator" };
+            _compiler.Start();
+        }
+        return false;
+    }
+
+    private void CompileQueued()
+    {
+        try
+        {
+            foreach (var block in _compileQueue.GetConsumingEnumerable())
+            {
+                if (block.Valid) Translate(block);
+                Interlocked.Decrement(ref _pendingCompiles);
+            }
+        }
+        catch (Exception e)
+        {
+            _compileFailure = e;
+        }
+    }
+
+    /// <summary>Waits until the background compiler has compiled every block queued so far (tests; false after <paramref name="timeout"/>).</summary>
+    internal bool WaitForTranslations(TimeSpan timeout)
+    {
+        var until = Stopwatch.StartNew();
+        while (Volatile.Read(ref _pendingCompiles) > 0 && _compileFailure == null)
+        {
+            if (until.Elapsed > timeout) return false;
+            Thread.Sleep(1);
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// StepInstruction on the translating tier: <paramref name="block"/>'s first instruction compiled as a block of its
+    /// own and run once, so the single-instruction suites test what the translator emits for each instruction; false
+    /// (the caller interprets it) for 64-bit code, which is not compiled, and for an instruction the translator leaves
+    /// to its handler, which would run the same handler (compiling each one would double the suites' time).
+    /// </summary>
+    private bool StepCompiled(Block block)
+    {
+        if (FormOf(ref block.Ops[0], last: true) == EmitForm.Handler) return false;
+        // Not valid: no store drops it and nothing chains to it.
+        var alone = new Block(block.Phys, block.Eip, block.Mode, [block.Ops[0]], block.PhysEnd) { Valid = false };
+        if (!Translate(alone)) return false;
+        do
+        {
+            // A broken block stops a JMP to itself after one pass instead of looping inside the method.
+            _breakBlock = true;
+            _compiledRetired = 0;
+            _runningBlock = alone;
+            alone.Compiled!(this, alone, 0);
+        } while (RepeatsAgain(ref alone.Ops[0]));
         return true;
     }
 

@@ -16,7 +16,8 @@ bool singleStep = true;
 bool runKut = true;
 int x87Sequences = 20000, x87Seed = 1;
 int trace = 0, traceFrom = 0;
-var tiers = TierSection.Parse("both");
+var tiers = TierSection.Parse("both")!;
+int? threshold = null;
 for (int i = 0; i < args.Length; i++)
 {
     switch (args[i])
@@ -30,7 +31,8 @@ for (int i = 0; i < args.Length; i++)
         case "--riscv-tests" when i + 1 < args.Length: riscvTests = args[++i]; break;
         case "--kut-limit" when i + 1 < args.Length && int.TryParse(args[i + 1], out kutLimit): i++; break;
         case "--no-test386": runTest386 = false; break;
-        case "--tier" when i + 1 < args.Length: tiers = TierSection.Parse(args[++i]); break;
+        case "--tier" when i + 1 < args.Length && TierSection.Parse(args[i + 1]) is { } picked: tiers = picked; i++; break;
+        case "--compile-threshold" when i + 1 < args.Length && int.TryParse(args[i + 1], out var n) && n >= 1: threshold = n; i++; break;
         case "--no-singlestep": singleStep = false; break;
         case "--no-kvm-unit-tests": runKut = false; break;
         case "--x87-fuzz" when i + 1 < args.Length && int.TryParse(args[i + 1], out x87Sequences): i++; break;
@@ -50,11 +52,12 @@ for (int i = 0; i < args.Length; i++)
             foreach (var rule in Exclusions.All) Console.WriteLine($"| `{rule.Id}` | {rule.Reason} |");
             return 0;
         default:
-            Console.Error.WriteLine($"unknown or incomplete argument '{args[i]}'. Usage: VirtShell.Conformance [--data DIR] [--test386 DIR] [--no-test386] [--kvm-unit-tests DIR] [--kut-only NAME[,NAME]] [--kut-limit SECONDS] [--riscv-tests DIR] [--out DIR] [--only FILE-PREFIX] [--no-singlestep] [--no-kvm-unit-tests] [--x87-fuzz N (0: none)] [--seed S] [--trace N [--trace-from POST]] [--tier interpreter|translator|both] [--list-rules] [--mips]");
+            Console.Error.WriteLine($"unknown or incomplete argument '{args[i]}'. Usage: VirtShell.Conformance [--data DIR] [--test386 DIR] [--no-test386] [--kvm-unit-tests DIR] [--kut-only NAME[,NAME]] [--kut-limit SECONDS] [--riscv-tests DIR] [--out DIR] [--only FILE-PREFIX] [--no-singlestep] [--no-kvm-unit-tests] [--x87-fuzz N (0: none)] [--seed S] [--trace N [--trace-from POST]] [--tier interpreter|translator|both] [--compile-threshold N] [--list-rules] [--mips]");
             return 2;
     }
 }
 
+if (threshold != null) tiers = [.. tiers.Select(t => t.Tier == CpuTier.Translator ? t with { CompileThreshold = threshold } : t)];
 var dataDir = SingleStepSuite.FindDataDirectory(dataArg);
 if (singleStep && (dataDir == null || !Directory.Exists(dataDir)))
 {
@@ -65,13 +68,14 @@ if (singleStep && (dataDir == null || !Directory.Exists(dataDir)))
 Directory.CreateDirectory(outDir);
 bool anyFailed = false;
 foreach (var (sub, cpu) in singleStep ? new[] { ("8086", SuiteCpu.I8086), ("80286", SuiteCpu.I80286) } : [])
+foreach (var tier in tiers)
 {
     var sw = Stopwatch.StartNew();
     SuiteResult result;
     try
     {
         var suite = new SingleStepSuite(Path.Combine(dataDir, sub), cpu);
-        result = suite.Run(Environment.ProcessorCount, only == null ? null : f => f.StartsWith(only, StringComparison.OrdinalIgnoreCase));
+        result = suite.Run(Environment.ProcessorCount, only == null ? null : f => f.StartsWith(only, StringComparison.OrdinalIgnoreCase), tier.Tier);
     }
     catch (Exception e) when (e is IOException or InvalidDataException or AggregateException)
     {
@@ -79,10 +83,12 @@ foreach (var (sub, cpu) in singleStep ? new[] { ("8086", SuiteCpu.I8086), ("8028
         foreach (var x in inner) Console.Error.WriteLine($"{sub}: {x.Message}");
         return 2;
     }
-    Console.WriteLine($"{result.Name}: {result.Passed} passed, {result.Failed} failed, {result.Skipped} skipped");
+    // One instruction per step: the translator compiles each on its first run whatever the threshold.
+    string tierName = tier.Tier.ToString().ToLowerInvariant();
+    Console.WriteLine($"{result.Name}: {result.Passed} passed, {result.Failed} failed, {result.Skipped} skipped [{tierName}]");
     anyFailed |= result.Failed > 0;
-    using var w = new StreamWriter(Path.Combine(outDir, result.Name + ".txt"));
-    w.WriteLine($"# {result.Name}: {result.Passed} passed, {result.Failed} failed, {result.Skipped} skipped in {sw.Elapsed.TotalSeconds:F1}s");
+    using var w = new StreamWriter(Path.Combine(outDir, result.Name + (tier.Tier == CpuTier.Interpreter ? "" : "-" + tierName) + ".txt"));
+    w.WriteLine($"# {result.Name}: {result.Passed} passed, {result.Failed} failed, {result.Skipped} skipped in {sw.Elapsed.TotalSeconds:F1}s [{tierName}]");
     w.WriteLine($"{"file",-8} {"passed",7} {"failed",7} {"skipped",8}  skip rules / first failures");
     foreach (var f in result.Files)
     {
@@ -96,10 +102,12 @@ if (runTest386 && test386Dir == null)
     Console.WriteLine($"test386: data not found (looked for {test386Arg ?? "$VIRTSHELL_TEST386_DIR or shared/testdata/test386"}), skipped");
 else if (runTest386 && test386Dir != null)
 {
-    foreach (var tier in tiers)
+    // With both tiers, test386 runs a third time compiling every block on its first run, so the code it runs once
+    // (most of it) is tested compiled too.
+    foreach (var tier in threshold == null && tiers.Length > 1 ? [.. tiers, TierRun.TranslatorEveryBlock] : tiers)
     {
         var result = Test386.Run(test386Dir, quiet: TimeSpan.FromSeconds(10), trace, traceFrom, tier);
-        Console.WriteLine($"{result} [{tier.ToString().ToLowerInvariant()}]");
+        Console.WriteLine($"{result} [{tier}]");
         if (result.Exit != null) Console.WriteLine($"  ended: {result.Exit}");
         anyFailed |= result.LastPost != 0xFF || result.EeLinesDiffering > 0;
     }
@@ -113,7 +121,7 @@ else
     var names = kutOnly?.Split(',', StringSplitOptions.RemoveEmptyEntries);
     foreach (var tier in tiers)
     {
-        string suffix = tier == CpuTier.Interpreter ? "" : "-" + tier.ToString().ToLowerInvariant();
+        string suffix = tier.FileSuffix;
         var results = new List<KvmUnitTestResult>();
         using var log = new StreamWriter(Path.Combine(outDir, $"kvm-unit-tests-i386{suffix}.log"));
         foreach (var test in KvmUnitTests.ReadConfig(kutDir).Where(t => names == null || names.Contains(t.Name)))
@@ -124,7 +132,7 @@ else
             if (names != null) Console.WriteLine($"  {test.Name}: {r.Outcome} ({r.Elapsed.TotalSeconds:F1}s) {r.Detail}");
         }
         int passed = results.Count(r => r.Outcome == "passed"), failed = results.Count(r => r.Outcome == "failed");
-        string line = $"kvm-unit-tests-i386: {passed} passed, {failed} failed, {results.Count - passed - failed} skipped [{tier.ToString().ToLowerInvariant()}]";
+        string line = $"kvm-unit-tests-i386: {passed} passed, {failed} failed, {results.Count - passed - failed} skipped [{tier}]";
         Console.WriteLine(line);
         var regressions = results.Where(r => r.Outcome == "failed" && !KvmUnitTests.QemuTcgFailsToo.ContainsKey(r.Test.Name)).ToList();
         if (failed > regressions.Count)

@@ -54,14 +54,14 @@ public sealed class SingleStepSuite
     public IEnumerable<string> TestFiles() =>
         Directory.EnumerateFiles(_dir, "*.json.gz").OrderBy(f => f, StringComparer.Ordinal);
 
-    public SuiteResult Run(int parallelism = 2, Func<string, bool>? fileFilter = null)
+    public SuiteResult Run(int parallelism = 2, Func<string, bool>? fileFilter = null, CpuTier tier = CpuTier.Interpreter)
     {
         var files = TestFiles().Where(f => fileFilter?.Invoke(FileKey(f)) ?? true).ToList();
         var results = new ConcurrentBag<OpcodeResult>();
         var queue = new ConcurrentQueue<string>(files);
         var workers = Enumerable.Range(0, Math.Max(1, parallelism)).Select(_ => Task.Run(() =>
         {
-            using var harness = new Harness(_cpu);
+            using var harness = new Harness(_cpu, tier);
             while (queue.TryDequeue(out var file)) results.Add(RunFile(harness, file));
         })).ToArray();
         Task.WaitAll(workers);
@@ -138,12 +138,13 @@ public sealed class SingleStepSuite
         /// <summary>The first exception the CPU raised in the last test (a wrong guess lands in garbage that may raise more).</summary>
         public int FirstException { get; private set; } = -1;
 
-        public Harness(SuiteCpu kind)
+        public Harness(SuiteCpu kind, CpuTier tier)
         {
             _kind = kind;
             _memory.AddRam(0, 16 << 20);
             // The suites were recorded on an 8086 and an 80286 with no coprocessor: their D8-DF escapes do nothing.
-            _cpu = new InterpreterCpu(_memory, new IoPortBus(), new MmioBus(), null) { FpuPresent = false };
+            // On the translator every step runs its instruction compiled (InterpreterCpu.StepInstruction).
+            _cpu = new InterpreterCpu(_memory, new IoPortBus(), new MmioBus(), null) { FpuPresent = false, Tier = tier };
             _wrap = kind == SuiteCpu.I8086 ? 0xFFFFFu : 0xFFFFFFu;
             _cpu.AddressMask = _wrap;
         }

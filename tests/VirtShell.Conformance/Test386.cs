@@ -31,7 +31,7 @@ public static class Test386
 
     /// <param name="trace">When above 0, the CPU is single-stepped from POST code <paramref name="traceFrom"/> on, and the
     /// last <paramref name="trace"/> instruction addresses are reported.</param>
-    public static Test386Result Run(string dataDir, TimeSpan quiet, int trace = 0, int traceFrom = 0, CpuTier tier = CpuTier.Interpreter)
+    public static Test386Result Run(string dataDir, TimeSpan quiet, int trace = 0, int traceFrom = 0, TierRun? tier = null)
     {
         var post = new PostRecorder();
         using var console = new ConsoleChannel(null);
@@ -46,7 +46,7 @@ public static class Test386
                 new DeviceSpec { Type = "scriptDevice", Settings = new Dictionary<string, object?> { ["ports"] = new List<object?> { (long)PostPort } }, Implementation = post },
             ],
             Boot = new BootSpec { Kind = BootKind.Firmware, Image = Path.Combine(dataDir, "test386.bin") },
-            Sections = TierSection.For(tier),
+            Sections = (tier ?? TierRun.Interpreter).Section(),
         };
         var model = new EmulatedModel();
         model.Validate(spec);
@@ -61,14 +61,14 @@ public static class Test386
         if (tracer != null) post.Written += tracer.PostCode;
         var thread = new Thread(() => exit ??= tracer?.Run() ?? runtime.Run()) { IsBackground = true };
         thread.Start();
-        // Progress is a POST code or console output; a halted test386 makes neither.
-        var last = (post.Count, console.Position);
-        var idle = Stopwatch.StartNew();
+        // Progress is a POST code, console output or a block compiled: at compileThreshold 1 POST 0Eh compiles each of
+        // the 6,312 variants of its self-modifying LEA routine afresh, about 20 CPU seconds without a POST code. A
+        // failing test386 makes none of them: it spins in its error routine (the CPU limit) or halts (the wall limit).
+        var compiler = (runtime as VirtualMachineRuntime)?.Cpu as InterpreterCpu;
+        var watch = new ProgressWatch(quiet, 6 * quiet);
         while (!thread.Join(200))
         {
-            var now = (post.Count, console.Position);
-            if (now != last) { last = now; idle.Restart(); }
-            else if (idle.Elapsed > quiet)
+            if (watch.Stalled((post.Count, console.Position, compiler?.Translation.Blocks ?? 0)))
             {
                 tracer?.Stop();
                 runtime.RequestStop(new MachineExit(ExitReason.StoppedByUser, Detail: "no progress"));

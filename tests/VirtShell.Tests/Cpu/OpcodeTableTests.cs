@@ -73,6 +73,24 @@ public sealed unsafe class OpcodeTableTests
     }
 
     /// <summary>
+    /// A shift or rotate by an immediate writes the flags of a count that is not 0 (the translator's flag liveness and
+    /// its flag locals rely on it): the table once gave them none, as Iced does for a count of 0.
+    /// </summary>
+    [Theory]
+    [InlineData(Code.Shl_rm32_imm8, Mnemonic.Shl)]
+    [InlineData(Code.Sar_rm16_imm8, Mnemonic.Sar)]
+    [InlineData(Code.Rol_rm16_imm8, Mnemonic.Rol)]
+    [InlineData(Code.Rcr_rm8_imm8, Mnemonic.Rcr)]
+    [InlineData(Code.Shld_rm32_r32_imm8, Mnemonic.Shld)]
+    public void A_shift_by_an_immediate_writes_the_flags_of_a_count_that_is_not_0(Code code, Mnemonic mnemonic)
+    {
+        var encoding = InterpreterCpu.Opcodes.Where(r => r.Mnemonic == mnemonic && (r.Modes & CpuModes.Legacy) != 0)
+            .SelectMany(InterpreterCpu.Encodings).Single(e => e.Code == code);
+        Assert.Equal(RflagsBits.CF | RflagsBits.OF, encoding.FlagsWritten & (RflagsBits.CF | RflagsBits.OF));
+        if (mnemonic == Mnemonic.Rcr) Assert.Equal(RflagsBits.CF, encoding.FlagsRead);
+    }
+
+    /// <summary>
     /// The cases where a carry or borrow in makes the result equal the first operand, and INC keeping CF, at 64 bits and
     /// at 32 bits in 64-bit mode: each op's flags are pushed and popped into a register (CF PF AF ZF SF OF kept).
     /// </summary>

@@ -116,6 +116,77 @@ public sealed class TranslatorDifferentialTests
         }
     }
 
+    /// <summary>
+    /// A block whose only flag writers are shifts and rotates by a constant (the 80286 SingleStep suite compiling
+    /// `rol sp, 0FFh` alone): it once had no flag locals, the table giving such shifts no flags, and failed to compile.
+    /// </summary>
+    [Fact]
+    public void A_block_whose_only_flag_writers_are_shifts_by_a_constant_leaves_the_same_state_on_both_tiers()
+    {
+        // shl eax, 4; rol bx, 0FFh; sar ecx, 13h; hlt
+        byte[] code = [0xC1, 0xE0, 0x04, 0x66, 0xC1, 0xC3, 0xFF, 0xC1, 0xF9, 0x13, 0xF4];
+        uint[] registers = [0x8123_4567, 0x8000_0001, 0x55, 0xA5A5_1234, 0, 0, 0, 0];
+        var (interpreted, _) = Run(code, new byte[DataSize], registers, 0x8D5 | 2, 1, DataPage.Unpaged, CpuTier.Interpreter);
+        var (translated, statistics) = Run(code, new byte[DataSize], registers, 0x8D5 | 2, 1, DataPage.Unpaged, CpuTier.Translator);
+
+        Assert.Equal(interpreted, translated);
+        Assert.True(statistics.InlinedInstructions >= 3, $"{statistics.InlinedInstructions} instructions inlined");
+    }
+
+    /// <summary>
+    /// Above threshold 1 a block that reaches it is compiled on the background compiler while it goes on interpreted,
+    /// and runs compiled once its method is there: the loop ends as on the interpreter, and its block is compiled.
+    /// </summary>
+    [Fact]
+    public void Above_threshold_1_a_hot_block_is_compiled_in_the_background_and_the_loop_ends_as_interpreted()
+    {
+        var results = new List<ulong>();
+        foreach (var tier in new[] { CpuTier.Interpreter, CpuTier.Translator })
+        {
+            using var p = new ProtectedModeMachine();
+            p.M.Cpu.Tier = tier;
+            p.M.Cpu.TranslateAfter = 16;
+            p.Write(ProtectedModeMachine.Code, a =>
+            {
+                var loop = a.CreateLabel();
+                a.mov(ecx, 300000);
+                a.Label(ref loop);
+                a.add(ebx, ecx);
+                a.rol(ebx, 3);
+                a.dec(ecx);
+                a.jnz(loop);
+                a.hlt();
+            });
+            p.Start(ProtectedModeMachine.Code);
+            p.M.Cpu.SetState(WithRegisters(p.M.Cpu.GetState(), rbx: 0));
+
+            results.Add(p.RunToHalt().Rbx);
+
+            if (tier == CpuTier.Translator)
+            {
+                Assert.True(p.M.Cpu.WaitForTranslations(TimeSpan.FromSeconds(60)), "the background compiler did not finish");
+                Assert.True(p.M.Cpu.Translation.Blocks >= 1, "the loop's block was not compiled");
+            }
+        }
+        Assert.Equal(results[0], results[1]);
+    }
+
+    /// <summary>A definition's default tier, auto, is the translator; a CPU whose tier nobody set interprets.</summary>
+    [Fact]
+    public void Auto_compiles_blocks_and_an_unset_tier_does_not()
+    {
+        foreach (var tier in new CpuTier?[] { CpuTier.Auto, null })
+        {
+            using var p = new ProtectedModeMachine();
+            if (tier is { } t) p.M.Cpu.Tier = t;
+            p.M.Cpu.TranslateAfter = 1;
+            p.Write(ProtectedModeMachine.Code, a => { a.add(eax, ecx); a.hlt(); });
+            p.Start(ProtectedModeMachine.Code);
+            p.RunToHalt();
+            Assert.True(tier == null ? p.M.Cpu.Translation.Blocks == 0 : p.M.Cpu.Translation.Blocks > 0, $"{tier}: {p.M.Cpu.Translation.Blocks} blocks compiled");
+        }
+    }
+
     [Fact]
     public void The_dump_shows_each_compiled_block_s_guest_instructions_beside_its_IL()
     {
