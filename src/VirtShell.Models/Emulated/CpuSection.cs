@@ -38,8 +38,8 @@ internal sealed record CpuSection(CpuTier Tier, string? DumpPath, int? CompileTh
             string { Length: > 0 } path => Path.GetFullPath(path, Path.GetDirectoryName(spec.DefinitionPath) ?? Environment.CurrentDirectory),
             var v => throw new DefinitionException($"{Name}.dump: must be a file path, not {v}", spec.Source),
         };
-        if (dump != null && tier != CpuTier.Translator)
-            throw new DefinitionException($"{Name}.dump: only the translator compiles blocks (set {Name}.tier to 'translator')", spec.Source);
+        if (dump != null && tier == CpuTier.Interpreter)
+            throw new DefinitionException($"{Name}.dump: only the translator compiles blocks, and {Name}.tier is 'interpreter' (leave it out, or set 'auto' or 'translator')", spec.Source);
         int? threshold = values.GetValueOrDefault("compileThreshold") switch
         {
             null => null,
@@ -49,8 +49,8 @@ internal sealed record CpuSection(CpuTier Tier, string? DumpPath, int? CompileTh
             var v => throw new DefinitionException(
                 $"{Name}.compileThreshold: must be a whole number of runs from 1 to {MaxCompileThreshold}, not {v}", spec.Source),
         };
-        if (threshold != null && tier != CpuTier.Translator)
-            throw new DefinitionException($"{Name}.compileThreshold: only the translator compiles blocks (set {Name}.tier to 'translator')", spec.Source);
+        if (threshold != null && tier == CpuTier.Interpreter)
+            throw new DefinitionException($"{Name}.compileThreshold: only the translator compiles blocks, and {Name}.tier is 'interpreter' (leave it out, or set 'auto' or 'translator')", spec.Source);
         return new(tier, dump, threshold);
     }
 

@@ -68,20 +68,20 @@ public class EmulatedHelloTests
     }
 
     [Theory]
-    [InlineData(500)]
-    [InlineData(500.0)]
-    public void The_cpu_section_gives_the_translators_compile_threshold(object threshold)
+    [InlineData(500, "translator")]
+    [InlineData(500.0, "translator")]
+    [InlineData(500, null)] // auto is the translator
+    public void The_cpu_section_gives_the_translators_compile_threshold(object threshold, string? tier)
     {
+        var cpu = new Dictionary<string, object?> { ["compileThreshold"] = threshold };
+        if (tier != null) cpu["tier"] = tier;
         var spec = new MachineSpec
         {
             Name = "tier", Model = "emulated", MemoryBytes = 1 << 20,
-            Sections = new Dictionary<string, object?>
-            {
-                ["cpu"] = new Dictionary<string, object?> { ["tier"] = "translator", ["compileThreshold"] = threshold },
-            },
+            Sections = new Dictionary<string, object?> { ["cpu"] = cpu },
         };
         var section = VirtShell.Models.Emulated.CpuSection.Read(spec);
-        Assert.Equal(CpuTier.Translator, section.Tier);
+        Assert.Equal(tier == null ? CpuTier.Auto : CpuTier.Translator, section.Tier);
         Assert.Equal(500, section.CompileThreshold);
         Assert.Null(VirtShell.Models.Emulated.CpuSection.Read(spec with { Sections = new Dictionary<string, object?>() }).CompileThreshold);
     }
