@@ -40,7 +40,7 @@ try {
         }
     }
 
-    $sessions = foreach ($entry in $rig.Hosts) { New-PSSession -HostName $entry.Address @connect -Name $entry.Name }
+    $sessions = New-SshHostSession $rig
     $definition = Join-Path $root 'machine-defs/hello-emulated.js'
     Invoke-Command -Session $sessions -ArgumentList $definition, $Machines {
         param($Definition, $Count)

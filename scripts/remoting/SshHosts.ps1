@@ -6,7 +6,7 @@
 #
 #   . scripts/remoting/SshHosts.ps1
 #   $rig = New-SshHostRig -Count 3
-#   New-PSSession -HostName $rig.Hosts[0].Address -UserName root -KeyFilePath $rig.KeyFile -Options $rig.SshOptions
+#   $sessions = New-SshHostSession $rig      # one session per host, as root with the rig's key
 #   Remove-SshHostRig $rig
 #
 # Needs root (namespaces, a bridge, sshd), iproute2 and openssh-server/-client (build.ps1 -Task Bootstrap).
@@ -202,6 +202,14 @@ function Start-RigSshd {
 
 # Takes one host down as a crash would: its sshd and every process in its namespace (the sessions' pwsh, and
 # whatever they started, such as a per-machine host process). The namespace stays, so its address stops answering.
+# Opens a session, as root with the rig's key, on each of $Hosts (every host of the rig by default), named for it.
+function New-SshHostSession {
+    param([Parameter(Mandatory)] $Rig, [object[]] $Hosts = $Rig.Hosts)
+    foreach ($entry in $Hosts) {
+        New-PSSession -HostName $entry.Address -UserName root -KeyFilePath $Rig.KeyFile -Options $Rig.SshOptions -Name $entry.Name -ErrorAction Stop
+    }
+}
+
 function Stop-SshHost {
     param([Parameter(Mandatory, Position = 0)] $HostEntry)
     if ($HostEntry.SshdPid) {

@@ -13,9 +13,7 @@ BeforeAll {
     }
     if (-not $RigSkipReason) {
         $script:Rig = New-SshHostRig -Count 2 -ModulePath (Get-VirtShellModulePath)
-        $script:Sessions = foreach ($entry in $Rig.Hosts) {
-            New-PSSession -HostName $entry.Address -UserName root -KeyFilePath $Rig.KeyFile -Options $Rig.SshOptions -Name $entry.Name -ErrorAction Stop
-        }
+        $script:Sessions = New-SshHostSession $Rig
     }
 }
 
