@@ -124,13 +124,19 @@ public sealed unsafe partial class InterpreterCpu
         // A store inside one 64-byte line with no decoded code (a shift count is taken mod 64: the line in its page).
         if (write && ((phys & 63) > 64u - (uint)size || phys >> 12 < _codeLinePages && ((_codeLines[phys >> 12] >> (int)(phys >> 6)) & 1) != 0))
             return null;
-        // The caller stores through the pointer next; a page marked and then not written (a fault) is only resent.
-        if (write)
-        {
-            ulong* log = _ramBlock!.DirtyLog;
-            if (log != null) MemoryBlock.MarkDirty(log, phys >> 12);
-        }
         return _ram + phys;
+    }
+
+    /// <summary>
+    /// Marks the page a compiled block has just stored to through a <see cref="DataPointer"/> pointer, when writes are
+    /// logged. After the store, not in DataPointer: a collection between a mark and its store would clear the bit and
+    /// may read the page before the store, and the store would then be in no round.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void NoteStored(byte* pointer)
+    {
+        ulong* log = _ramBlock!.DirtyLog;
+        if (log != null) MemoryBlock.MarkDirty(log, (ulong)(pointer - _ram) >> 12);
     }
 
     /// <summary>

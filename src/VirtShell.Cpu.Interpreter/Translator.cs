@@ -148,7 +148,7 @@ public sealed unsafe partial class InterpreterCpu
         LazySizeField = Field(nameof(_lazySize)), FlagBitsField = Field(nameof(_flagBits)),
         CompiledRetiredField = Field(nameof(_compiledRetired)), Stack32Field = Field(nameof(_stack32));
     private static readonly MethodInfo ReadDataMethod = Method(nameof(ReadData)), WriteMemMethod = Method(nameof(WriteMem)),
-        DataPointerMethod = Method(nameof(DataPointer)),
+        DataPointerMethod = Method(nameof(DataPointer)), NoteStoredMethod = Method(nameof(NoteStored)),
         CarryOfMethod = StaticMethod(nameof(CarryOf)), FlagsOfMethod = StaticMethod(nameof(FlagsOf)),
         ShiftMethod = StaticMethod(nameof(Shift)), RotateMethod = StaticMethod(nameof(Rotate)),
         ConditionMethod = Method(nameof(Condition)), NearJumpMethod = Method(nameof(NearJump)), MayLoopMethod = Method(nameof(MayLoop)),
@@ -816,6 +816,9 @@ public sealed unsafe partial class InterpreterCpu
             _il.Emit(OpCodes.Ldloc, at.Pointer);
             value();
             _il.Emit(size switch { 1 => OpCodes.Stind_I1, 2 => OpCodes.Stind_I2, _ => OpCodes.Stind_I4 });
+            _il.Emit(OpCodes.Ldarg_0);
+            _il.Emit(OpCodes.Ldloc, at.Pointer);
+            _il.Emit(OpCodes.Call, NoteStoredMethod);
             _il.Emit(OpCodes.Br, done);
             _il.MarkLabel(slow);
             if (!read) MayFaultOnSlowPath(i);
